@@ -1,0 +1,174 @@
+"""Load the effective configuration from defaults, a file, the environment and flags.
+
+Precedence (highest first): command-line flags > ``LLM_SIMULATOR_*`` environment variables >
+config file > built-in defaults. A flag or variable that is not set never overrides a lower
+source. The result is validated once and frozen.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from pydantic import SecretStr, ValidationError
+
+from llm_simulator.config.schema import SimulatorConfig
+
+ENV_PREFIX = "LLM_SIMULATOR_"
+
+# Short environment names (documented in docs/configuration.md) and the key each one sets.
+ENV_KEYS: dict[str, str] = {
+    "HOST": "server.host",
+    "PORT": "server.port",
+    "WORKERS": "server.workers",
+    "SERVER": "server.implementation",
+    "MAX_BODY_BYTES": "server.max_body_bytes",
+    "DRAIN_TIMEOUT": "server.drain_timeout_s",
+    "SEED": "seed",
+    "NO_LATENCY": "latency.enabled",  # inverted: a true value disables latency
+    "LATENCY_MULTIPLIER": "latency.multiplier",
+    "LATENCY_PROFILE": "latency.default_profile",
+    "STRATEGY": "generation.strategy",
+    "ACCEPT_UNKNOWN_MODELS": "models.accept_unknown",
+    "LOG_LEVEL": "logging.level",
+    "JSON_LOGS": "logging.json_logs",
+    "REQUIRE_AUTH": "auth.require_auth",
+    "API_KEY": "auth.api_keys",  # comma-separated
+}
+# Variables read by the CLI itself rather than mapped onto the schema.
+ENV_NOT_SCHEMA = {"CONFIG", "INTERNAL_CONFIG_JSON"}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names every offending key."""
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a YAML, TOML or JSON config file (chosen by extension) into a mapping."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".yaml", ".yml"}:
+            data = yaml.safe_load(raw)
+        elif suffix == ".toml":
+            data = tomllib.loads(raw)
+        elif suffix == ".json":
+            data = json.loads(raw)
+        else:
+            raise ConfigError(f"config file {path}: unknown extension {suffix!r} (use .yaml, .toml or .json)")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid {suffix[1:].upper()}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of keys")
+    return data
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Translate ``LLM_SIMULATOR_*`` variables into dotted keys; unknown names are errors.
+
+    Besides the short names in ``ENV_KEYS``, any key is reachable as
+    ``LLM_SIMULATOR_<SECTION>__<KEY>`` (double underscore between levels).
+    """
+    out: dict[str, Any] = {}
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        short = name[len(ENV_PREFIX) :]
+        if short in ENV_NOT_SCHEMA:
+            continue
+        if short in ENV_KEYS:
+            key = ENV_KEYS[short]
+            if short == "NO_LATENCY":
+                out[key] = not _parse_bool(name, value)
+            elif short == "API_KEY":
+                out[key] = [k.strip() for k in value.split(",") if k.strip()]
+            else:
+                out[key] = value
+        elif "__" in short:
+            out[".".join(part.lower() for part in short.split("__"))] = value
+        else:
+            raise ConfigError(f"unknown environment variable {name}")
+    return out
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    low = value.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected a boolean (true/false), got {value!r}")
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(
+    file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> SimulatorConfig:
+    """Build the effective, validated, frozen configuration.
+
+    ``flags`` maps dotted keys (``server.port``) to values and must contain only the flags the
+    user actually passed.
+    """
+    tree: dict[str, Any] = read_config_file(file) if file is not None else {}
+    for dotted, value in env_overrides(environ or {}).items():
+        _set_dotted(tree, dotted, value)
+    for dotted, value in (flags or {}).items():
+        _set_dotted(tree, dotted, value)
+    try:
+        return SimulatorConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem, each naming the dotted key."""
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {loc or '<root>'}: {msg}")
+    return "\n".join(lines)
+
+
+def to_internal_json(config: SimulatorConfig) -> str:
+    """The configuration as JSON *with secrets revealed*, to hand to worker processes only."""
+
+    def reveal(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        raise TypeError(f"cannot serialise {type(value).__name__}")
+
+    return orjson.dumps(config.model_dump(mode="python"), default=reveal).decode()
+
+
+def redacted(config: SimulatorConfig) -> dict[str, Any]:
+    """The configuration as plain data with every secret replaced by ``**********``."""
+    data: dict[str, Any] = config.model_dump(mode="json")
+    return data

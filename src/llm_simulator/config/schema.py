@@ -1,0 +1,116 @@
+"""The configuration schema: every key, its default and its constraints.
+
+Unknown keys are rejected (``extra="forbid"``) and the whole tree is frozen after load.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec
+
+Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
+Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(_Section):
+    """Where and how the HTTP server listens."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    implementation: Literal["granian", "uvicorn"] = "granian"
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+
+class LatencyConfig(_Section):
+    """Timing: which profile applies, a global multiplier, and user-defined profiles."""
+
+    enabled: bool = True
+    multiplier: float = Field(default=1.0, ge=0)
+    default_profile: str = "standard"
+    profiles: dict[str, LatencyProfileSpec] = Field(default_factory=dict)
+
+
+class GenerationConfig(_Section):
+    """How response text is produced and how long it is."""
+
+    strategy: Strategy = "lorem"
+    fixed_text: str = "This is a simulated response from llm-simulator."
+    output_tokens: DistributionSpec = Field(
+        default_factory=lambda: _default_output_tokens(),
+        description="Distribution of natural output length in tokens (values read as tokens).",
+    )
+
+
+def _default_output_tokens() -> DistributionSpec:
+    from llm_simulator.config.distributions import LogNormalSpec
+
+    return LogNormalSpec(mean_ms=120.0, std_dev_ms=60.0)
+
+
+class ModelConfig(_Section):
+    """A model added to (or overriding one in) the built-in catalogue."""
+
+    id: str = Field(min_length=1)
+    provider: Literal["openai", "anthropic", "google"] = "openai"
+    kind: Literal["chat", "embedding"] = "chat"
+    context_window: int = Field(default=128_000, ge=16)
+    max_output_tokens: int = Field(default=16_384, ge=1)
+    embedding_dimensions: int | None = Field(default=None, ge=1)
+    capabilities: tuple[Capability, ...] = ("chat", "streaming")
+    latency_profile: str | None = None
+    output_tokens: DistributionSpec | None = None
+    owned_by: str | None = None
+
+
+class ModelsConfig(_Section):
+    """The model catalogue: additions, aliases, and whether unknown ids are accepted."""
+
+    accept_unknown: bool = False
+    unknown_model_profile: str | None = None
+    add: tuple[ModelConfig, ...] = ()
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class LoggingConfig(_Section):
+    """Log level and format."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    json_logs: bool = False
+
+
+class AuthConfig(_Section):
+    """API-key settings (keys are secrets: redacted in ``config show``)."""
+
+    require_auth: bool = False
+    api_keys: tuple[SecretStr, ...] = ()
+
+
+class SimulatorConfig(_Section):
+    """The whole effective configuration."""
+
+    seed: int | None = None
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+
+    @model_validator(mode="after")
+    def _aliases_do_not_chain(self) -> SimulatorConfig:
+        # Targets are checked against the full catalogue when the catalogue is built.
+        for alias, target in self.models.aliases.items():
+            if alias == target:
+                raise ValueError(f"models.aliases.{alias}: an alias cannot point to itself")
+            if target in self.models.aliases:
+                raise ValueError(f"models.aliases.{alias}: aliases cannot chain ({target})")
+        return self

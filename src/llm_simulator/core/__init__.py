@@ -1,0 +1,1 @@
+"""Provider-neutral vocabulary: requests, stream events, usage and errors. No I/O."""

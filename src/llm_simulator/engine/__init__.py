@@ -1,0 +1,1 @@
+"""The engine: tokenizer, text generation, latency, scheduling and simulation. No HTTP."""

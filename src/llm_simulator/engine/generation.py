@@ -1,0 +1,149 @@
+"""Plans a response: picks its length, writes its text, applies stop sequences and limits.
+
+Everything is decided before the first byte is sent, from a per-request RNG, so a streamed
+and a non-streamed response with the same seed carry the same text, and ``usage`` is simply
+the number of units planned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from llm_simulator._version import __version__
+from llm_simulator.config.distributions import DistributionSpec
+from llm_simulator.core.types import (
+    ChoicePlan,
+    FinishReason,
+    GenerationPlan,
+    GenerationRequest,
+    TokenLogprob,
+)
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.latency.distributions import Sampler, build_sampler
+from llm_simulator.engine.textgen.strategies import PieceCache, TextStrategy
+from llm_simulator.engine.textgen.words import COMMON_WORDS, LOREM_WORDS
+from llm_simulator.engine.tokenizer import Tokenizer
+
+
+def system_fingerprint(model: str) -> str:
+    """A stable ``fp_…`` identifying the simulated backend configuration of ``model``."""
+    return "fp_" + hashlib.blake2b(f"{model}/{__version__}".encode(), digest_size=5).hexdigest()
+
+
+def cut_at_stop(units: list[str], stops: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """Cut ``units`` before the earliest stop sequence; returns the kept units and the stop.
+
+    The stop text itself is not returned (as the providers do). When the stop begins inside
+    a unit, that unit's prefix is kept as the last unit.
+    """
+    if not stops:
+        return units, None
+    text = "".join(units)
+    best: tuple[int, str] | None = None
+    for stop in stops:
+        at = text.find(stop)
+        if at >= 0 and (best is None or at < best[0]):
+            best = (at, stop)
+    if best is None:
+        return units, None
+    cut, stop = best
+    kept: list[str] = []
+    pos = 0
+    for unit in units:
+        end = pos + len(unit)
+        if end <= cut:
+            kept.append(unit)
+        else:
+            if cut > pos:
+                kept.append(unit[: cut - pos])
+            break
+        pos = end
+    return kept, stop
+
+
+class Planner:
+    """Turns a ``GenerationRequest`` into a ``GenerationPlan``."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        strategy: TextStrategy,
+        filler: TextStrategy,
+        output_tokens: DistributionSpec,
+        pieces: PieceCache,
+    ) -> None:
+        self._tokenizer = tokenizer
+        self._strategy = strategy
+        self._filler = filler
+        self._default_length = build_sampler(output_tokens)
+        self._model_lengths: dict[str, Sampler] = {}
+        self._alternatives = tuple(
+            unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1]
+        )
+
+    def _length_sampler(self, model: ModelSpec) -> Sampler:
+        if model.output_tokens is None:
+            return self._default_length
+        sampler = self._model_lengths.get(model.id)
+        if sampler is None:
+            sampler = self._model_lengths[model.id] = build_sampler(model.output_tokens)
+        return sampler
+
+    def plan(self, request: GenerationRequest, model: ModelSpec, rng: random.Random) -> GenerationPlan:
+        """Decide every choice's text, finish reason and (if asked) logprobs."""
+        limit = min(request.max_tokens or model.max_output_tokens, model.max_output_tokens)
+        sample_length = self._length_sampler(model)
+        choices = []
+        for index in range(request.n):
+            choices.append(self._choice(index, request, limit, sample_length, rng))
+        return GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
+
+    def _choice(
+        self,
+        index: int,
+        request: GenerationRequest,
+        limit: int,
+        sample_length: Sampler,
+        rng: random.Random,
+    ) -> ChoicePlan:
+        if request.ignore_eos:
+            target = limit
+        else:
+            target = max(1, min(limit, round(sample_length(rng))))
+        units = self._strategy.compose(request.messages, rng, target)
+        if not self._strategy.bounded:
+            units = units[:target]
+        while request.ignore_eos and len(units) < target:
+            units.extend(self._filler.compose(request.messages, rng, target - len(units)))
+        units, stop = cut_at_stop(units, request.stop)
+        if stop is not None and len(units) <= limit:
+            reason = FinishReason.STOP_SEQUENCE
+        elif len(units) >= limit:
+            units = units[:limit]
+            reason = FinishReason.LENGTH
+        else:
+            reason = FinishReason.STOP
+        logprobs = self._logprobs(units, request.top_logprobs, rng) if request.logprobs else None
+        return ChoicePlan(index=index, tokens=units, finish_reason=reason, stop_sequence=stop, logprobs=logprobs)
+
+    def _logprobs(self, units: list[str], top: int, rng: random.Random) -> list[TokenLogprob]:
+        """Plausible log-probabilities: the emitted token is always the most likely one.
+
+        The chosen token's logprob is −Exp(mean 0.35) (most tokens are confident); each
+        alternative is less likely than the previous by −Exp(mean 1.5).
+        """
+        out: list[TokenLogprob] = []
+        alternatives = self._alternatives
+        for unit in units:
+            lp = -rng.expovariate(1 / 0.35)
+            entries: list[tuple[str, float]] = []
+            if top:
+                entries.append((unit, lp))
+                current = lp
+                for _ in range(top - 1):
+                    current -= rng.expovariate(1 / 1.5)
+                    alt = alternatives[rng.randrange(len(alternatives))]
+                    entries.append((alt, current))
+            out.append(TokenLogprob(unit, lp, tuple(entries)))
+        return out

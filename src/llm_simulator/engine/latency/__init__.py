@@ -1,0 +1,1 @@
+"""Latency distributions, named profiles and the per-request sampled timing model."""

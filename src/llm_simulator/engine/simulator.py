@@ -1,0 +1,145 @@
+"""The engine's front door: everything a provider needs to serve a request.
+
+``Simulator`` owns the tokenizer, the catalogue, the text planner, the compiled latency
+profiles, the seed source and the shared scheduler. Providers call it with neutral requests
+and get plans, timelines and event streams back; it never sees HTTP.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import AsyncIterator
+
+from llm_simulator.config.loader import ConfigError
+from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.types import FinishEvent, GenerationPlan, GenerationRequest, StreamEvent, TokenEvent
+from llm_simulator.engine.catalogue import Catalogue, ModelSpec, UnknownAliasTarget
+from llm_simulator.engine.generation import Planner
+from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
+from llm_simulator.engine.observer import NullObserver, TimingObserver
+from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
+from llm_simulator.engine.timing import CompiledProfile, SampledTiming, Timeline, TimingModel
+from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
+from llm_simulator.infra.clock import Clock, SystemClock
+from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
+
+
+class Simulator:
+    """Plans and paces simulated responses."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        clock: Clock | None = None,
+        observer: TimingObserver | None = None,
+        tokenizer: Tokenizer | None = None,
+        timing: TimingModel | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.tokenizer = tokenizer or get_tokenizer()
+        self.scheduler = Scheduler(self.clock)
+        self.seeds = SeedSource(config.seed)
+        observer = observer or NullObserver()
+        self.timing: TimingModel = timing or SampledTiming(self.clock, self.scheduler, observer)
+        try:
+            self.catalogue = Catalogue(config.models, config.latency.default_profile)
+        except UnknownAliasTarget as exc:
+            raise ConfigError(str(exc)) from None
+        self.profiles = self._compile_profiles(config)
+        pieces = PieceCache(self.tokenizer)
+        gen = config.generation
+        self.planner = Planner(
+            self.tokenizer,
+            build_strategy(gen.strategy, self.tokenizer, pieces, gen.fixed_text),
+            build_strategy("lorem", self.tokenizer, pieces, gen.fixed_text),
+            gen.output_tokens,
+            pieces,
+        )
+        self.count_tokens = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
+
+    def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
+        specs = {**BUILTIN_PROFILES, **config.latency.profiles}
+        known = sorted(specs)
+        if config.latency.default_profile not in specs:
+            raise ConfigError(
+                f"latency.default_profile: unknown profile {config.latency.default_profile!r} "
+                f"(known: {', '.join(known)})"
+            )
+        for model in self.catalogue.list_models():
+            if model.latency_profile not in specs:
+                raise ConfigError(f"models: {model.id} uses unknown latency profile {model.latency_profile!r}")
+        if not config.latency.enabled:
+            instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
+            return dict.fromkeys(specs, instant)
+        return {
+            name: CompiledProfile.compile(name, spec, config.latency.multiplier)
+            for name, spec in specs.items()
+        }
+
+    def resolve_model(self, model_id: str, provider: str) -> ModelSpec | None:
+        """The model spec for an id or alias (None if unknown and not accepted)."""
+        return self.catalogue.resolve(model_id, provider)
+
+    def profile_for(self, model: ModelSpec) -> CompiledProfile:
+        """The compiled latency profile of ``model`` (the default if its own is unknown)."""
+        return self.profiles.get(model.latency_profile) or self.profiles[self.config.latency.default_profile]
+
+    def request_seed(self, request_seed: int | None, *identity: object) -> int:
+        """The base seed of one request.
+
+        With a request ``seed`` the base depends only on that seed and the request's content,
+        so the same seed and input reproduce the same output; otherwise it comes from the run
+        seed sequence (reproducible under ``--seed``) or from the OS.
+        """
+        if request_seed is not None:
+            return derive_seed("request", request_seed, *identity)
+        return self.seeds.next_seed()
+
+    def plan(self, request: GenerationRequest, model: ModelSpec, base_seed: int) -> GenerationPlan:
+        """Decide the whole response up front from the request's text RNG."""
+        return self.planner.plan(request, model, derive_random(base_seed, "text"))
+
+    def open_timeline(self, model: ModelSpec, prompt_tokens: int, base_seed: int) -> Timeline:
+        """Start the response clock now (from the request's own latency RNG)."""
+        rng: random.Random = derive_random(base_seed, "latency")
+        return self.timing.open(self.profile_for(model), prompt_tokens, rng)
+
+    async def stream(self, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[StreamEvent]:
+        """Release the plan's tokens step by step: one token per unfinished choice per step."""
+        choices = plan.choices
+        try:
+            if plan.steps == 0:
+                await timeline.wait_end(0)
+            for step in range(max(plan.steps, 1)):
+                if plan.steps:
+                    await timeline.wait_step(step)
+                for choice in choices:
+                    tokens = choice.tokens
+                    last = len(tokens) - 1
+                    if step <= last:
+                        yield TokenEvent(choice.index, step, tokens[step])
+                        if step == last:
+                            yield FinishEvent(choice.index, choice.finish_reason)
+                    elif step == 0:
+                        yield FinishEvent(choice.index, choice.finish_reason)
+        finally:
+            timeline.close()
+
+    async def complete_embedding(self, model: ModelSpec, input_tokens: int, base_seed: int) -> None:
+        """Wait as long as one embedding forward pass over ``input_tokens`` takes."""
+        timeline = self.open_timeline(model, input_tokens, base_seed)
+        try:
+            await timeline.wait_end(0)
+        finally:
+            timeline.close()
+
+    async def complete(self, plan: GenerationPlan, timeline: Timeline) -> None:
+        """Wait as long as streaming the whole plan would take (TTFT + Σ ITL)."""
+        try:
+            await timeline.wait_end(plan.steps)
+        finally:
+            timeline.close()

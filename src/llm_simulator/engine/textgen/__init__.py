@@ -1,0 +1,1 @@
+"""Text generation strategies: each produces text as one-token units."""

@@ -1,0 +1,144 @@
+"""Timing models: when each decode step of a planned response is released.
+
+A ``TimingModel`` opens a ``Timeline`` per response. The sampled model below draws TTFT and
+ITL from the request's latency profile; a load-aware model (a continuous-batching engine
+whose step loop releases one token per running sequence per step) implements the same two
+protocols, so providers and the server never change when it is swapped in.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol
+
+from llm_simulator.config.distributions import LatencyProfileSpec
+from llm_simulator.engine.latency.distributions import Sampler, build_sampler
+from llm_simulator.engine.observer import TimingObserver
+from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.infra.clock import Clock
+
+
+class Timeline(Protocol):
+    """Release times of one response's decode steps (step 0 carries the first token)."""
+
+    async def wait_step(self, step: int) -> None:
+        """Return when step ``step`` is due; steps must be awaited in order."""
+        ...
+
+    async def wait_end(self, steps: int) -> None:
+        """Return when the last of ``steps`` steps is due (non-streamed responses)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (called when the response ends or the client leaves)."""
+        ...
+
+
+class TimingModel(Protocol):
+    """Creates a timeline per response."""
+
+    def open(self, profile: CompiledProfile, prompt_tokens: int, rng: random.Random) -> Timeline:
+        """Start the clock for a response whose prompt has ``prompt_tokens`` tokens."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProfile:
+    """A latency profile with its samplers built and the global multiplier folded in."""
+
+    name: str
+    ttft: Sampler
+    itl: Sampler
+    overhead_ms: float
+    prefill_ms_per_token: float
+    multiplier: float
+
+    @classmethod
+    def compile(cls, name: str, spec: LatencyProfileSpec, multiplier: float) -> CompiledProfile:
+        """Build the samplers of ``spec``."""
+        return cls(
+            name=name,
+            ttft=build_sampler(spec.ttft),
+            itl=build_sampler(spec.itl),
+            overhead_ms=spec.overhead_ms,
+            prefill_ms_per_token=spec.prefill_ms_per_token,
+            multiplier=multiplier,
+        )
+
+    def first_token_s(self, prompt_tokens: int, rng: random.Random) -> float:
+        """Seconds from arrival to the first token.
+
+        TTFT = (overhead + sampled TTFT + prefill_ms_per_token × prompt_tokens) × multiplier,
+        so TTFT grows linearly with the (uncached) prompt length.
+        """
+        ms = self.overhead_ms + self.ttft(rng) + self.prefill_ms_per_token * prompt_tokens
+        return ms * self.multiplier / 1000.0
+
+    def next_token_s(self, rng: random.Random) -> float:
+        """Seconds between two consecutive tokens (one ITL sample × multiplier)."""
+        return self.itl(rng) * self.multiplier / 1000.0
+
+
+class SampledTimeline:
+    """Due times ``t0 + TTFT + Σ ITL``, released by the shared scheduler."""
+
+    __slots__ = ("_clock", "_next_due", "_next_step", "_observer", "_profile", "_rng", "_scheduler")
+
+    def __init__(
+        self,
+        profile: CompiledProfile,
+        prompt_tokens: int,
+        rng: random.Random,
+        clock: Clock,
+        scheduler: Scheduler,
+        observer: TimingObserver,
+    ) -> None:
+        self._profile = profile
+        self._rng = rng
+        self._clock = clock
+        self._scheduler = scheduler
+        self._observer = observer
+        self._next_step = 0
+        self._next_due = clock.now() + profile.first_token_s(prompt_tokens, rng)
+
+    def _advance(self) -> float:
+        due = self._next_due
+        self._next_step += 1
+        self._next_due = due + self._profile.next_token_s(self._rng)
+        return due
+
+    async def wait_step(self, step: int) -> None:
+        """Wait for the due time of ``step`` and record how late it was released."""
+        if step != self._next_step:
+            raise ValueError(f"steps must be awaited in order: expected {self._next_step}, got {step}")
+        due = self._advance()
+        fut = self._scheduler.wait_until(due)
+        if fut is not None:
+            await fut
+            self._observer.record_emit_error(self._clock.now() - due)
+
+    async def wait_end(self, steps: int) -> None:
+        """Wait once, for the due time of the last step (TTFT + the sum of every ITL)."""
+        due = self._next_due
+        for _ in range(self._next_step, steps):
+            due = self._advance()
+        fut = self._scheduler.wait_until(due)
+        if fut is not None:
+            await fut
+
+    def close(self) -> None:
+        """Nothing to release: a pending future is cancelled by its awaiting task."""
+
+
+class SampledTiming:
+    """The per-request latency sampler (no load interaction between requests)."""
+
+    def __init__(self, clock: Clock, scheduler: Scheduler, observer: TimingObserver) -> None:
+        self._clock = clock
+        self._scheduler = scheduler
+        self._observer = observer
+
+    def open(self, profile: CompiledProfile, prompt_tokens: int, rng: random.Random) -> Timeline:
+        """A timeline starting now."""
+        return SampledTimeline(profile, prompt_tokens, rng, self._clock, self._scheduler, self._observer)

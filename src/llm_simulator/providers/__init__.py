@@ -1,0 +1,1 @@
+"""Providers: translators between each vendor's wire format and the neutral core."""

@@ -1,0 +1,85 @@
+"""What a provider gives the server: routes, handlers and an error renderer.
+
+The types here describe HTTP exchanges as plain data (no sockets, no ASGI), so providers
+stay testable without a server and the server stays ignorant of any vendor's format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from llm_simulator.core.errors import SimulatorError
+
+Headers = list[tuple[bytes, bytes]]
+
+JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """An incoming request as the server read it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-cased names
+    body: bytes
+    request_id: str
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class JsonResponse:
+    """A complete response with a JSON body."""
+
+    status: int
+    body: bytes
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    """A 200 event stream: headers, then frames (already-encoded bytes) as they are due.
+
+    ``on_error`` turns an exception raised mid-stream into the provider's in-stream error
+    frame (sent only if the stream had started).
+    """
+
+    frames: AsyncIterator[bytes]
+    headers: Headers = field(default_factory=lambda: list(SSE_HEADERS))
+    on_error: Callable[[SimulatorError], bytes] | None = None
+
+
+Response = JsonResponse | StreamResponse
+Handler = Callable[[HttpRequest], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One endpoint: ``path`` may contain ``{name}`` segments (one path segment each)."""
+
+    method: str
+    path: str
+    handler: Handler
+    endpoint: str
+
+
+class Provider(Protocol):
+    """A vendor API: its routes and how it renders errors."""
+
+    name: str
+
+    def routes(self) -> list[Route]:
+        """Every route the provider serves."""
+        ...
+
+    def render_error(self, error: SimulatorError, request_id: str) -> JsonResponse:
+        """The provider's own error response for ``error``."""
+        ...

@@ -1,0 +1,109 @@
+"""Pieces shared by the OpenAI endpoints: model lookup, limits, ids and headers."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest
+from llm_simulator.providers.validation import JsonObject, get_str
+
+_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def new_id(prefix: str, length: int = 29) -> str:
+    """An OpenAI-style id such as ``chatcmpl-…`` (random; ids are not part of seeding)."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
+    """The requested model id and its spec; 404 ``model_not_found`` when unknown."""
+    model_id = get_str(body, "model", required=True)
+    assert model_id is not None
+    if not model_id:
+        raise invalid("Invalid 'model': empty string. Expected a model id.", param="model")
+    spec = sim.resolve_model(model_id, "openai")
+    if spec is None:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"The model `{model_id}` does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        )
+    return model_id, spec
+
+
+def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> None:
+    """Reject an embedding model on a text-generation endpoint (as OpenAI does, with 404)."""
+    if spec.is_embedding:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"The model `{model_id}` is an embedding model and is not supported in the "
+            f"v1/{endpoint} endpoint.",
+            param="model",
+            code="model_not_supported",
+        )
+
+
+def check_limits(model_id: str, spec: ModelSpec, prompt_tokens: int, max_tokens: int | None, param: str) -> None:
+    """Reject ``max_tokens`` above the model's output limit or a request over its window."""
+    if max_tokens is not None and max_tokens > spec.max_output_tokens:
+        raise invalid(
+            f"max_tokens is too large: {max_tokens}. This model supports at most "
+            f"{spec.max_output_tokens} completion tokens, whereas you provided {max_tokens}.",
+            param=param,
+            code="invalid_value",
+        )
+    requested = prompt_tokens + (max_tokens or 0)
+    if requested > spec.context_window:
+        raise SimulatorError(
+            ErrorKind.CONTEXT_LENGTH,
+            f"This model's maximum context length is {spec.context_window} tokens. However, you "
+            f"requested {requested} tokens ({prompt_tokens} in the messages, {max_tokens or 0} in "
+            "the completion). Please reduce the length of the messages or completion.",
+            param="messages",
+            code="context_length_exceeded",
+        )
+
+
+def response_headers(request: HttpRequest, started: float, model_id: str) -> Headers:
+    """Headers OpenAI sends with every successful JSON response."""
+    return [
+        JSON_CONTENT_TYPE,
+        (b"x-request-id", request.request_id.encode()),
+        (b"openai-version", b"2020-10-01"),
+        (b"openai-model", model_id.encode()),
+        (b"openai-processing-ms", str(int((time.monotonic() - started) * 1000)).encode()),
+    ]
+
+
+def stream_headers(request: HttpRequest, model_id: str) -> Headers:
+    """Headers of an OpenAI event stream (never compressed)."""
+    return [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),
+        (b"x-request-id", request.request_id.encode()),
+        (b"openai-version", b"2020-10-01"),
+        (b"openai-model", model_id.encode()),
+    ]
+
+
+def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    """The chat ``usage`` object with its detail sub-objects."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }

@@ -1,0 +1,271 @@
+"""``POST /v1/completions`` (legacy): prompts as text or token ids, echo, int logprobs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.core.types import (
+    ChoicePlan,
+    Endpoint,
+    FinishEvent,
+    FinishReason,
+    GenerationPlan,
+    GenerationRequest,
+    Message,
+    TokenLogprob,
+)
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.openai.common import (
+    check_limits,
+    new_id,
+    require_generation_model,
+    require_model,
+    response_headers,
+    stream_headers,
+)
+from llm_simulator.providers.openai.errors import stream_error_frame
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_bool,
+    get_int,
+    get_number,
+    get_object,
+    get_stop,
+    get_str,
+    missing,
+    parse_object,
+    type_error,
+)
+
+DEFAULT_MAX_TOKENS = 16
+FINISH = {FinishReason.STOP: "stop", FinishReason.STOP_SEQUENCE: "stop", FinishReason.LENGTH: "length"}
+
+
+@dataclass(slots=True)
+class Prompt:
+    """One prompt: its text, its tokens as units (for echo logprobs) and its count."""
+
+    text: str
+    tokens: int
+
+
+def _is_token_list(value: list[Any]) -> bool:
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def parse_prompts(sim: Simulator, body: JsonObject) -> list[Prompt]:
+    """Normalise ``prompt``: a string, strings, token ids, or lists of token ids."""
+    if "prompt" not in body or body["prompt"] is None:
+        raise missing("prompt")
+    raw = body["prompt"]
+    vocab = sim.tokenizer.vocab_size
+    if isinstance(raw, str):
+        return [Prompt(raw, sim.count_tokens(raw))]
+    if not isinstance(raw, list):
+        raise type_error("prompt", "a string, an array of strings, or token ids", raw)
+    if not raw:
+        raise invalid("Invalid 'prompt': empty array. Expected at least one prompt.", param="prompt", code="empty_array")
+    if _is_token_list(raw):
+        return [_token_prompt(sim, raw, "prompt", vocab)]
+    prompts: list[Prompt] = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            prompts.append(Prompt(item, sim.count_tokens(item)))
+        elif isinstance(item, list) and _is_token_list(item):
+            prompts.append(_token_prompt(sim, item, f"prompt[{i}]", vocab))
+        else:
+            raise type_error(f"prompt[{i}]", "a string or an array of token ids", item)
+    return prompts
+
+
+def _token_prompt(sim: Simulator, ids: list[int], param: str, vocab: int) -> Prompt:
+    for token in ids:
+        if not 0 <= token < vocab:
+            raise invalid(f"Invalid token id {token} in '{param}': ids must be in [0, {vocab}).", param=param)
+    return Prompt(sim.tokenizer.decode(ids), len(ids))
+
+
+@dataclass(slots=True)
+class LegacyOptions:
+    """What the legacy renderer needs beyond the plan."""
+
+    echo: bool
+    logprobs: int | None
+    prompts: list[Prompt]
+    n: int
+
+    def prompt_of(self, choice_index: int) -> Prompt:
+        """The prompt a choice answers (choices are grouped by prompt, n per prompt)."""
+        return self.prompts[choice_index // self.n]
+
+
+def _legacy_logprobs(
+    sim: Simulator, units: list[str], lps: list[TokenLogprob] | None, echo_prompt: str | None, start: int
+) -> dict[str, Any]:
+    """The legacy ``logprobs`` object: parallel arrays of tokens, logprobs, tops and offsets."""
+    tokens: list[str] = []
+    token_logprobs: list[float | None] = []
+    top: list[dict[str, float] | None] = []
+    if echo_prompt:
+        for i, unit in enumerate(sim.tokenizer.split(echo_prompt)):
+            tokens.append(unit)
+            token_logprobs.append(None if i == 0 else -0.5)
+            top.append(None if i == 0 else {unit: -0.5})
+    for unit, lp in zip(units, lps or [], strict=False):
+        tokens.append(unit)
+        token_logprobs.append(lp.logprob)
+        top.append(dict(lp.top) if lp.top else {})
+    offsets = []
+    pos = start
+    for token in tokens:
+        offsets.append(pos)
+        pos += len(token)
+    return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top, "text_offset": offsets}
+
+
+def render_completion(sim: Simulator, plan: GenerationPlan, options: LegacyOptions, cid: str, created: int) -> bytes:
+    """The non-streamed ``text_completion`` object."""
+    choices = []
+    for choice in plan.choices:
+        prompt = options.prompt_of(choice.index).text if options.echo else ""
+        logprobs = None
+        if options.logprobs is not None:
+            logprobs = _legacy_logprobs(sim, choice.tokens, choice.logprobs, prompt, 0)
+        choices.append(
+            {"text": prompt + choice.text, "index": choice.index, "logprobs": logprobs, "finish_reason": FINISH[choice.finish_reason]}
+        )
+    prompt_tokens = sum(p.tokens for p in options.prompts)
+    return orjson.dumps(
+        {
+            "id": cid,
+            "object": "text_completion",
+            "created": created,
+            "model": plan.request.model,
+            "system_fingerprint": plan.system_fingerprint,
+            "choices": choices,
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": plan.completion_tokens,
+                "total_tokens": prompt_tokens + plan.completion_tokens,
+            },
+        }
+    )
+
+
+async def stream_frames(
+    sim: Simulator,
+    plan: GenerationPlan,
+    timeline: Timeline,
+    options: LegacyOptions,
+    cid: str,
+    created: int,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """SSE frames of a legacy completion stream."""
+    envelope = {"id": cid, "object": "text_completion", "created": created, "model": plan.request.model,
+                "system_fingerprint": plan.system_fingerprint}
+
+    def frame(choice: dict[str, Any]) -> bytes:
+        body: dict[str, Any] = {**envelope, "choices": [choice]}
+        if include_usage:
+            body["usage"] = None
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    echoed: set[int] = set()
+    offsets = [0] * len(plan.choices)
+    async for event in sim.stream(plan, timeline):
+        index = event.choice
+        if options.echo and index not in echoed:
+            echoed.add(index)
+            prompt = options.prompt_of(index).text
+            lp = _legacy_logprobs(sim, [], None, prompt, 0) if options.logprobs is not None else None
+            offsets[index] = len(prompt)
+            yield frame({"text": prompt, "index": index, "logprobs": lp, "finish_reason": None})
+        if isinstance(event, FinishEvent):
+            yield frame({"text": "", "index": index, "logprobs": None, "finish_reason": FINISH[event.reason]})
+            continue
+        lp = None
+        if options.logprobs is not None:
+            choice_lps = plan.choices[index].logprobs
+            token_lp = [choice_lps[event.position]] if choice_lps else None
+            lp = _legacy_logprobs(sim, [event.text], token_lp, None, offsets[index])
+        offsets[index] += len(event.text)
+        yield frame({"text": event.text, "index": index, "logprobs": lp, "finish_reason": None})
+    if include_usage:
+        prompt_tokens = sum(p.tokens for p in options.prompts)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": plan.completion_tokens,
+                 "total_tokens": prompt_tokens + plan.completion_tokens}
+        yield b"data: " + orjson.dumps({**envelope, "choices": [], "usage": usage}) + b"\n\n"
+    yield b"data: [DONE]\n\n"
+
+
+async def handle(sim: Simulator, request: HttpRequest) -> Response:
+    """Serve one legacy completion request."""
+    started = time.monotonic()
+    body = parse_object(request.body)
+    model_id, spec = require_model(sim, body)
+    prompts = parse_prompts(sim, body)
+    require_generation_model(model_id, spec, "completions")
+    max_tokens = get_int(body, "max_tokens", minimum=1)
+    limit = max_tokens if max_tokens is not None else min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)
+    n = get_int(body, "n", minimum=1, maximum=128) or 1
+    best_of = get_int(body, "best_of", minimum=1, maximum=20)
+    if best_of is not None and best_of < n:
+        raise invalid("best_of must be greater than or equal to n.", param="best_of")
+    if len(prompts) * n > 128:
+        raise invalid("Too many choices: the number of prompts times n must be at most 128.", param="n")
+    logprobs = get_int(body, "logprobs", minimum=0, maximum=5)
+    echo = get_bool(body, "echo")
+    get_str(body, "suffix")
+    get_number(body, "temperature", minimum=0, maximum=2)
+    get_number(body, "top_p", minimum=0, maximum=1)
+    stream = get_bool(body, "stream")
+    options_obj = get_object(body, "stream_options")
+    include_usage = False
+    if options_obj is not None:
+        if not stream:
+            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options")
+        include_usage = get_bool(options_obj, "include_usage", "stream_options.include_usage")
+    stop = get_stop(body, "stop")
+    seed = get_int(body, "seed")
+    ignore_eos = get_bool(body, "ignore_eos")
+    for prompt in prompts:
+        check_limits(model_id, spec, prompt.tokens, limit, "max_tokens")
+
+    total_prompt = sum(p.tokens for p in prompts)
+    base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit, stop)
+    choices: list[ChoicePlan] = []
+    fingerprint = ""
+    for p_index, prompt in enumerate(prompts):
+        gen = GenerationRequest(
+            model=model_id, endpoint=Endpoint.COMPLETION, messages=(Message("user", prompt.text),),
+            prompt_tokens=prompt.tokens, max_tokens=limit, n=n, stop=stop, seed=seed,
+            ignore_eos=ignore_eos, logprobs=logprobs is not None, top_logprobs=logprobs or 0,
+        )
+        sub = sim.plan(gen, spec, base_seed + p_index)
+        fingerprint = sub.system_fingerprint
+        for choice in sub.choices:
+            choice.index = p_index * n + choice.index
+            choices.append(choice)
+    first = GenerationRequest(model=model_id, endpoint=Endpoint.COMPLETION, messages=(), prompt_tokens=total_prompt)
+    plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint)
+    options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
+    timeline = sim.open_timeline(spec, total_prompt, base_seed)
+    cid = new_id("cmpl-")
+    created = int(sim.clock.wall())
+    if stream:
+        return StreamResponse(
+            stream_frames(sim, plan, timeline, options, cid, created, include_usage),
+            stream_headers(request, model_id),
+            stream_error_frame,
+        )
+    await sim.complete(plan, timeline)
+    return JsonResponse(200, render_completion(sim, plan, options, cid, created), response_headers(request, started, model_id))

@@ -1,0 +1,112 @@
+"""``POST /v1/embeddings``: hashed n-gram vectors, float or base64, with ``dimensions``."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from array import array
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.engine.embeddings import embed
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
+from llm_simulator.providers.openai.common import require_model, response_headers
+from llm_simulator.providers.validation import get_int, get_str, parse_object, type_error
+
+MAX_INPUTS = 2048
+# Only the text-embedding-3 generation can shorten its vectors.
+SHORTENABLE_PREFIX = "text-embedding-3"
+
+
+def _inputs(sim: Simulator, raw: Any) -> list[tuple[str, int]]:
+    """Each input's text and token count; token-id inputs are decoded."""
+    vocab = sim.tokenizer.vocab_size
+
+    def from_ids(ids: list[int], param: str) -> tuple[str, int]:
+        if not ids:
+            raise invalid(f"'{param}' cannot be an empty array of tokens.", param=param)
+        for token in ids:
+            if not 0 <= token < vocab:
+                raise invalid(f"Invalid token id {token} in '{param}'.", param=param)
+        return sim.tokenizer.decode(ids), len(ids)
+
+    def from_text(text: str, param: str) -> tuple[str, int]:
+        if not text:
+            raise invalid(f"'{param}' cannot be an empty string.", param=param, code="invalid_value")
+        return text, sim.count_tokens(text)
+
+    def is_ids(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+    if raw is None:
+        raise invalid("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
+    if isinstance(raw, str):
+        return [from_text(raw, "input")]
+    if not isinstance(raw, list):
+        raise type_error("input", "a string, an array of strings, or token ids", raw)
+    if not raw:
+        raise invalid("'input' cannot be an empty array.", param="input", code="invalid_value")
+    if len(raw) > MAX_INPUTS:
+        raise invalid(f"'input' can hold at most {MAX_INPUTS} items, got {len(raw)}.", param="input")
+    if is_ids(raw):
+        return [from_ids(raw, "input")]
+    out = []
+    for i, item in enumerate(raw):
+        if isinstance(item, str):
+            out.append(from_text(item, f"input[{i}]"))
+        elif is_ids(item):
+            out.append(from_ids(item, f"input[{i}]"))
+        else:
+            raise type_error(f"input[{i}]", "a string or an array of token ids", item)
+    return out
+
+
+def encode_base64(vector: list[float]) -> str:
+    """Little-endian float32 bytes, base64-encoded (what ``encoding_format=base64`` returns)."""
+    packed = array("f", vector)
+    if sys.byteorder != "little":  # pragma: no cover - big-endian hosts
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode()
+
+
+async def handle(sim: Simulator, request: HttpRequest) -> Response:
+    """Serve one embeddings request."""
+    started = time.monotonic()
+    body = parse_object(request.body)
+    model_id, spec = require_model(sim, body)
+    if not spec.is_embedding:
+        raise invalid(f"The model `{model_id}` does not support embeddings.", param="model", code="model_not_supported")
+    inputs = _inputs(sim, body.get("input"))
+    native = spec.embedding_dimensions or 1536
+    dimensions = get_int(body, "dimensions", minimum=1)
+    if dimensions is not None:
+        if not model_id.startswith(SHORTENABLE_PREFIX) and dimensions != native:
+            raise invalid("This model does not support specifying dimensions.", param="dimensions")
+        if dimensions > native:
+            raise invalid(f"Invalid 'dimensions': at most {native} for this model, got {dimensions}.", param="dimensions")
+    size = dimensions or native
+    encoding = get_str(body, "encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise invalid(f"Invalid value: '{encoding}'. Supported values are: 'float' and 'base64'.", param="encoding_format", code="invalid_value")
+    get_str(body, "user")
+    for i, (_, tokens) in enumerate(inputs):
+        if tokens > spec.context_window:
+            raise invalid(
+                f"This model's maximum context length is {spec.context_window} tokens, however you "
+                f"requested {tokens} tokens in input[{i}]. Please reduce your prompt.",
+                param="input",
+                code="context_length_exceeded",
+            )
+    total = sum(tokens for _, tokens in inputs)
+    base_seed = sim.request_seed(None)
+    await sim.complete_embedding(spec, total, base_seed)
+    data = []
+    for index, (text, _) in enumerate(inputs):
+        vector = embed(text, size)
+        data.append({"object": "embedding", "index": index, "embedding": encode_base64(vector) if encoding == "base64" else vector})
+    payload = {"object": "list", "data": data, "model": model_id, "usage": {"prompt_tokens": total, "total_tokens": total}}
+    return JsonResponse(200, orjson.dumps(payload), response_headers(request, started, model_id))

@@ -1,0 +1,1 @@
+"""The ASGI server: routing, request/response plumbing, health and admin routes, lifespan."""

@@ -1,0 +1,238 @@
+"""The ASGI application: a framework-free hot path from request bytes to provider handlers.
+
+Per request: match the route, read the body (bounded), call the provider's handler, and
+write its JSON or its event stream. Every failure ends in the owning provider's error shape:
+before the first byte as a normal HTTP error, after it as the provider's in-stream error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Provider, Response, StreamResponse
+from llm_simulator.providers.registry import build_providers
+from llm_simulator.server.asgi import Receive, Scope, Send
+from llm_simulator.server.routing import Match, Router
+from llm_simulator.server.system_routes import SystemRoutes
+from llm_simulator.telemetry.stats import Stats
+
+log = logging.getLogger("llm_simulator.server")
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds ``server.max_body_bytes``."""
+
+
+class ClientGone(Exception):
+    """The client disconnected before the request was read."""
+
+
+def new_request_id() -> str:
+    """A random ``req_…`` id."""
+    return "req_" + os.urandom(12).hex()
+
+
+class SimulatorApp:
+    """The ASGI application."""
+
+    def __init__(self, config: SimulatorConfig, sim: Simulator | None = None) -> None:
+        self.config = config
+        self.stats = Stats()
+        self.sim = sim or Simulator(config, observer=self.stats)
+        self.providers = build_providers(self.sim)
+        self.default_provider: Provider = self.providers[0]
+        self.router = Router()
+        for provider in self.providers:
+            for route in provider.routes():
+                self.router.add(route, provider)
+        self.system = SystemRoutes(self)
+        for route in self.system.routes():
+            self.router.add(route, self.default_provider)
+        self.max_body = config.server.max_body_bytes
+        self.draining = False
+        self._streams: set[asyncio.Task[Any]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- ASGI entry point -------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dispatch an ASGI connection."""
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.drain(self.config.server.drain_timeout_s)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- Draining ---------------------------------------------------------------------------
+
+    async def drain(self, deadline_s: float) -> None:
+        """Stop being ready, let in-flight streams finish for ``deadline_s``, then cut them."""
+        self.draining = True
+        if self._streams:
+            log.info("draining %d in-flight streams (deadline %.1fs)", len(self._streams), deadline_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=deadline_s)
+        for task in list(self._streams):
+            task.cancel()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or new_request_id()
+        found = self.router.match(method, path)
+        stats = self.stats
+        stats.active_requests += 1
+        provider = found.provider if isinstance(found, Match) else self.default_provider
+        endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
+        status = 500
+        try:
+            if not isinstance(found, Match):
+                error = self._no_route(method, path, found)
+                status = await self._send_json(send, provider.render_error(error, request_id))
+                return
+            try:
+                body = await self._read_body(scope, receive, headers)
+                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                request = HttpRequest(method, path, query, headers, body, request_id, found.params)
+                response = await found.route.handler(request)
+            except SimulatorError as exc:
+                response = provider.render_error(exc, request_id)
+            except BodyTooLarge:
+                response = provider.render_error(self._too_large(), request_id)
+            except ClientGone:
+                status = 499  # nginx's "client closed request": nothing is sent
+                return
+            except Exception:
+                log.exception("unhandled error in %s %s", method, path)
+                response = provider.render_error(_internal(), request_id)
+            if isinstance(response, StreamResponse):
+                status = 200
+                await self._send_stream(send, receive, response, provider, request_id)
+            else:
+                status = await self._send_json(send, response)
+        finally:
+            stats.active_requests -= 1
+            stats.record_request(provider.name, endpoint, status, time.monotonic() - started)
+
+    def _no_route(self, method: str, path: str, allowed: list[str] | None) -> SimulatorError:
+        if allowed:
+            return SimulatorError(
+                ErrorKind.METHOD_NOT_ALLOWED,
+                f"Method {method} is not allowed for {path}; use {', '.join(allowed)}.",
+                code="method_not_allowed",
+            )
+        return SimulatorError(ErrorKind.NOT_FOUND, f"Invalid URL ({method} {path})", code="unknown_url")
+
+    def _too_large(self) -> SimulatorError:
+        return SimulatorError(
+            ErrorKind.PAYLOAD_TOO_LARGE,
+            f"The request body is larger than the limit of {self.max_body} bytes.",
+            code="request_too_large",
+        )
+
+    async def _read_body(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> bytes:
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+            raise BodyTooLarge
+        if scope["method"] == "GET":
+            return b""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _send_json(self, send: Send, response: JsonResponse) -> int:
+        headers = response.headers
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+        return response.status
+
+    async def _send_stream(
+        self, send: Send, receive: Receive, response: StreamResponse, provider: Provider, request_id: str
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        self._idle.clear()
+        self.stats.active_streams += 1
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task))
+        frames = response.frames
+        try:
+            headers = response.headers
+            headers.append((b"x-request-id", request_id.encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            try:
+                async for frame in frames:
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+            except SimulatorError as exc:
+                if response.on_error is not None:
+                    await send({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except (asyncio.CancelledError, OSError, RuntimeError):
+            # The client went away (or the drain deadline passed): stop quietly; the
+            # finally-clauses below and in the frame generator release everything.
+            pass
+        finally:
+            watcher.cancel()
+            await _close(frames)
+            self.stats.active_streams -= 1
+            self._streams.discard(task)
+            if not self._streams:
+                self._idle.set()
+
+
+async def _close(frames: Any) -> None:
+    aclose: Callable[[], Any] | None = getattr(frames, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+    """Cancel the streaming task when the client disconnects."""
+    with contextlib.suppress(Exception):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                task.cancel()
+                return
+
+
+def _internal() -> SimulatorError:
+    return SimulatorError(ErrorKind.SERVER_ERROR, "The simulator hit an internal error; see its logs.", code="internal_error")

@@ -1,0 +1,49 @@
+"""Run the app under granian (default) or uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import os
+
+from llm_simulator.config.loader import to_internal_json
+from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.server.factory import CONFIG_ENV
+
+FACTORY = "llm_simulator.server.factory:create_app"
+
+
+def serve(config: SimulatorConfig) -> None:
+    """Serve until SIGINT/SIGTERM; in-flight streams drain for ``server.drain_timeout_s``."""
+    os.environ[CONFIG_ENV] = to_internal_json(config)
+    server = config.server
+    if server.implementation == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            host=server.host,
+            port=server.port,
+            workers=server.workers,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            log_level=config.logging.level,
+            access_log=False,
+            timeout_graceful_shutdown=int(server.drain_timeout_s) + 1,
+        )
+        return
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        FACTORY,
+        address=server.host,
+        port=server.port,
+        interface=Interfaces.ASGI,
+        workers=server.workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_level=LogLevels(config.logging.level),
+        workers_kill_timeout=int(server.drain_timeout_s) + 5,
+    ).serve()

@@ -1,0 +1,1 @@
+"""Telemetry: counters and timing statistics (``/admin/stats``); metrics and traces later."""

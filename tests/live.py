@@ -1,0 +1,72 @@
+"""Start a real simulator process on a free port for wire tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A running simulator: its base URL and process."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @property
+    def openai_base(self) -> str:
+        """Base URL for the openai SDK."""
+        return self.url + "/v1"
+
+
+@contextlib.contextmanager
+def live_server(*args: str, env: dict[str, str] | None = None, startup_timeout: float = 30.0) -> Iterator[LiveServer]:
+    """Run ``llm-simulator serve`` with ``args`` on 127.0.0.1 and stop it afterwards."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_SIMULATOR_")}
+    full_env.update(env or {})
+    cmd = [sys.executable, "-m", "llm_simulator.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
+    process = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise RuntimeError(f"simulator exited early ({process.returncode}): {err}")
+            try:
+                if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start in time")
+            time.sleep(0.1)
+        yield LiveServer(url, process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stderr:
+            process.stderr.close()
