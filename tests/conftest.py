@@ -27,16 +27,18 @@ def fast_server() -> Iterator[LiveServer]:
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[openai.OpenAI]:
     """The official sync client, strict response validation, no retries."""
-    with openai.OpenAI(base_url=server.openai_base, api_key="sk-test", max_retries=0,
-                       _strict_response_validation=True) as c:
+    with openai.OpenAI(
+        base_url=server.openai_base, api_key="sk-test", max_retries=0, _strict_response_validation=True
+    ) as c:
         yield c
 
 
 @pytest.fixture
 async def async_client(server: LiveServer) -> AsyncIterator[openai.AsyncOpenAI]:
     """The official async client, strict response validation, no retries."""
-    c = openai.AsyncOpenAI(base_url=server.openai_base, api_key="sk-test", max_retries=0,
-                           _strict_response_validation=True)
+    c = openai.AsyncOpenAI(
+        base_url=server.openai_base, api_key="sk-test", max_retries=0, _strict_response_validation=True
+    )
     try:
         yield c
     finally:

@@ -134,10 +134,9 @@ def _run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     if args.command == "models":
         return _models(args, config)
-    from llm_simulator.server.run import serve
-
     # Build one Simulator up front so a bad profile or alias fails here, not in a worker.
     from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.server.run import serve
 
     Simulator(config)
     print(
@@ -188,7 +187,8 @@ def _models(args: argparse.Namespace, config: SimulatorConfig) -> int:
         return 0
     print(f"{'id':<34} {'provider':<10} {'kind':<10} {'context':>10} {'max out':>8}  profile")
     for m in rows:
-        print(f"{m.id:<34} {m.provider:<10} {m.kind:<10} {m.context_window:>10} {m.max_output_tokens:>8}  {m.latency_profile}")
+        row = f"{m.id:<34} {m.provider:<10} {m.kind:<10} {m.context_window:>10} {m.max_output_tokens:>8}"
+        print(f"{row}  {m.latency_profile}")
     for alias, target in sim.catalogue.aliases().items():
         print(f"{alias:<34} alias of {target}")
     return 0
@@ -196,9 +196,14 @@ def _models(args: argparse.Namespace, config: SimulatorConfig) -> int:
 
 def _model_row(m: Any) -> dict[str, Any]:
     return {
-        "id": m.id, "provider": m.provider, "kind": m.kind, "context_window": m.context_window,
-        "max_output_tokens": m.max_output_tokens, "embedding_dimensions": m.embedding_dimensions,
-        "capabilities": list(m.capabilities), "latency_profile": m.latency_profile,
+        "id": m.id,
+        "provider": m.provider,
+        "kind": m.kind,
+        "context_window": m.context_window,
+        "max_output_tokens": m.max_output_tokens,
+        "embedding_dimensions": m.embedding_dimensions,
+        "capabilities": list(m.capabilities),
+        "latency_profile": m.latency_profile,
     }
 
 

@@ -46,9 +46,8 @@ class LogNormalSpec(_Spec):
         by_quantiles = self.p50_ms is not None and self.p99_ms is not None
         if by_moments == by_quantiles:
             raise ValueError("log_normal needs either mean_ms+std_dev_ms or p50_ms+p99_ms")
-        if by_quantiles and self.p99_ms is not None and self.p50_ms is not None:
-            if self.p99_ms < self.p50_ms:
-                raise ValueError("log_normal p99_ms must be >= p50_ms")
+        if by_quantiles and self.p99_ms is not None and self.p50_ms is not None and self.p99_ms < self.p50_ms:
+            raise ValueError("log_normal p99_ms must be >= p50_ms")
         return self
 
 
@@ -103,14 +102,7 @@ class MixtureSpec(_Spec):
 
 
 DistributionSpec = Annotated[
-    FixedSpec
-    | NormalSpec
-    | LogNormalSpec
-    | UniformSpec
-    | ExponentialSpec
-    | ParetoSpec
-    | EmpiricalSpec
-    | MixtureSpec,
+    FixedSpec | NormalSpec | LogNormalSpec | UniformSpec | ExponentialSpec | ParetoSpec | EmpiricalSpec | MixtureSpec,
     Field(discriminator="type"),
 ]
 

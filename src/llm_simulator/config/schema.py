@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec
+from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -39,21 +39,19 @@ class LatencyConfig(_Section):
     profiles: dict[str, LatencyProfileSpec] = Field(default_factory=dict)
 
 
+def _default_output_tokens() -> DistributionSpec:
+    return LogNormalSpec(mean_ms=120.0, std_dev_ms=60.0)
+
+
 class GenerationConfig(_Section):
     """How response text is produced and how long it is."""
 
     strategy: Strategy = "lorem"
     fixed_text: str = "This is a simulated response from llm-simulator."
     output_tokens: DistributionSpec = Field(
-        default_factory=lambda: _default_output_tokens(),
+        default_factory=_default_output_tokens,
         description="Distribution of natural output length in tokens (values read as tokens).",
     )
-
-
-def _default_output_tokens() -> DistributionSpec:
-    from llm_simulator.config.distributions import LogNormalSpec
-
-    return LogNormalSpec(mean_ms=120.0, std_dev_ms=60.0)
 
 
 class ModelConfig(_Section):

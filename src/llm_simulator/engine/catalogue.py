@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from llm_simulator.config.distributions import DistributionSpec
 from llm_simulator.config.schema import ModelsConfig
@@ -38,7 +39,9 @@ class ModelSpec:
         return self.kind == "embedding"
 
 
-def _oa(model_id: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS, created: int = _CREATED_DEFAULT) -> ModelSpec:
+def _oa(
+    model_id: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS, created: int = _CREATED_DEFAULT
+) -> ModelSpec:
     return ModelSpec(model_id, "openai", "chat", ctx, out, "gpt4", caps, owned_by="openai", created=created)
 
 
@@ -121,14 +124,13 @@ class Catalogue:
                 latency_profile=added.latency_profile
                 or ("embedding" if added.kind == "embedding" else default_profile),
                 capabilities=tuple(added.capabilities) if added.kind == "chat" else EMBED_CAPS,
-                embedding_dimensions=added.embedding_dimensions
-                or (1536 if added.kind == "embedding" else None),
+                embedding_dimensions=added.embedding_dimensions or (1536 if added.kind == "embedding" else None),
                 output_tokens=added.output_tokens,
                 owned_by=added.owned_by or "user",
             )
             if base is not None:
                 # Override only the fields the user wrote; keep the built-in values for the rest.
-                overrides = {
+                overrides: dict[str, Any] = {
                     "context_window": spec.context_window,
                     "max_output_tokens": spec.max_output_tokens,
                     "latency_profile": spec.latency_profile,

@@ -10,6 +10,7 @@ under test to behave plausibly, with no model weights.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 
@@ -19,7 +20,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def _features(text: str) -> list[tuple[str, float]]:
     words = _WORD.findall(text.lower())
     feats: list[tuple[str, float]] = [("w:" + w, 1.0) for w in words]
-    feats += [(f"b:{a} {b}", 0.7) for a, b in zip(words, words[1:], strict=False)]
+    feats += [(f"b:{a} {b}", 0.7) for a, b in itertools.pairwise(words)]
     for word in words:
         padded = f"#{word}#"
         feats += [("c:" + padded[i : i + 3], 0.35) for i in range(len(padded) - 2)]

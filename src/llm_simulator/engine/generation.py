@@ -78,9 +78,7 @@ class Planner:
         self._filler = filler
         self._default_length = build_sampler(output_tokens)
         self._model_lengths: dict[str, Sampler] = {}
-        self._alternatives = tuple(
-            unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1]
-        )
+        self._alternatives = tuple(unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1])
 
     def _length_sampler(self, model: ModelSpec) -> Sampler:
         if model.output_tokens is None:
@@ -107,10 +105,7 @@ class Planner:
         sample_length: Sampler,
         rng: random.Random,
     ) -> ChoicePlan:
-        if request.ignore_eos:
-            target = limit
-        else:
-            target = max(1, min(limit, round(sample_length(rng))))
+        target = limit if request.ignore_eos else max(1, min(limit, round(sample_length(rng))))
         units = self._strategy.compose(request.messages, rng, target)
         if not self._strategy.bounded:
             units = units[:target]

@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator
 
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.core.types import FinishEvent, GenerationPlan, GenerationRequest, StreamEvent, TokenEvent
+from llm_simulator.core.types import (
+    FinishEvent,
+    GenerationPlan,
+    GenerationRequest,
+    StreamEvent,
+    TokenEvent,
+)
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec, UnknownAliasTarget
 from llm_simulator.engine.generation import Planner
 from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
@@ -75,10 +81,7 @@ class Simulator:
         if not config.latency.enabled:
             instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
             return dict.fromkeys(specs, instant)
-        return {
-            name: CompiledProfile.compile(name, spec, config.latency.multiplier)
-            for name, spec in specs.items()
-        }
+        return {name: CompiledProfile.compile(name, spec, config.latency.multiplier) for name, spec in specs.items()}
 
     def resolve_model(self, model_id: str, provider: str) -> ModelSpec | None:
         """The model spec for an id or alias (None if unknown and not accepted)."""

@@ -30,9 +30,7 @@ def parse_object(body: bytes) -> JsonObject:
             code="invalid_json",
         ) from None
     if not isinstance(data, dict):
-        raise invalid(
-            f"The request body must be a JSON object, not {_json_type(data)}.", code="invalid_type"
-        )
+        raise invalid(f"The request body must be a JSON object, not {_json_type(data)}.", code="invalid_type")
     return data
 
 
@@ -185,7 +183,8 @@ def get_stop(obj: JsonObject, key: str, param: str | None = None, *, max_items: 
         raise type_error(name, "a string or an array of strings", value)
     if len(value) > max_items:
         raise invalid(
-            f"Invalid '{name}': expected an array with maximum length {max_items}, but got an array with length {len(value)} instead.",
+            f"Invalid '{name}': expected an array with maximum length {max_items}, "
+            f"but got an array with length {len(value)} instead.",
             param=name,
             code="array_above_max_length",
         )

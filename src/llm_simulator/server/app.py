@@ -19,7 +19,12 @@ from urllib.parse import parse_qsl
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Provider, Response, StreamResponse
+from llm_simulator.providers.base import (
+    HttpRequest,
+    JsonResponse,
+    Provider,
+    StreamResponse,
+)
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.routing import Match, Router
@@ -235,4 +240,6 @@ async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> No
 
 
 def _internal() -> SimulatorError:
-    return SimulatorError(ErrorKind.SERVER_ERROR, "The simulator hit an internal error; see its logs.", code="internal_error")
+    return SimulatorError(
+        ErrorKind.SERVER_ERROR, "The simulator hit an internal error; see its logs.", code="internal_error"
+    )

@@ -30,7 +30,7 @@ class Router:
         else:
             self._patterns.append((route.path.strip("/").split("/"), route, provider))
 
-    def match(self, method: str, path: str) -> Match | None | list[str]:
+    def match(self, method: str, path: str) -> Match | list[str] | None:
         """The match; None when no path matches; the allowed methods when only they differ."""
         by_method = self._exact.get(path)
         if by_method is not None:

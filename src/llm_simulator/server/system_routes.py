@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 import orjson
 
 from llm_simulator._version import __version__
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.providers.base import (
+    JSON_CONTENT_TYPE,
+    HttpRequest,
+    JsonResponse,
+    Response,
+    Route,
+)
 
 if TYPE_CHECKING:
     from llm_simulator.server.app import SimulatorApp

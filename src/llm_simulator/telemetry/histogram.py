@@ -10,7 +10,7 @@ def log_buckets(low: float, high: float, per_decade: int) -> list[float]:
     """Upper bucket edges from ``low`` to ``high``, ``per_decade`` per factor of ten."""
     edges = []
     decades = math.log10(high / low)
-    for i in range(int(round(decades * per_decade)) + 1):
+    for i in range(round(decades * per_decade) + 1):
         edges.append(low * 10 ** (i / per_decade))
     return edges
 
@@ -35,8 +35,7 @@ class Histogram:
         self._counts[bisect.bisect_left(self._edges, value)] += 1
         self.count += 1
         self.total += value
-        if value > self.max:
-            self.max = value
+        self.max = max(self.max, value)
 
     def percentile(self, q: float) -> float:
         """The estimated ``q``-quantile (0..1): the upper edge of the bucket holding it."""

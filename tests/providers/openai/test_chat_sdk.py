@@ -140,7 +140,11 @@ def test_stream_helper_accumulates(client: openai.OpenAI) -> None:
 async def test_async_fifty_concurrent_streams(async_client: openai.AsyncOpenAI) -> None:
     async def one(i: int) -> tuple[str, int]:
         stream = await async_client.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, max_tokens=20, seed=i, stream=True,
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            max_tokens=20,
+            seed=i,
+            stream=True,
             stream_options={"include_usage": True},
         )
         parts: list[str] = []

@@ -36,32 +36,53 @@ BUILTIN_PROFILES: dict[str, LatencyProfileSpec] = {
         ttft=FixedSpec(value_ms=0), itl=FixedSpec(value_ms=0), description="No delay at all."
     ),
     "fast": LatencyProfileSpec(
-        ttft=_normal(50, 10), itl=_normal(15, 3), overhead_ms=5, prefill_ms_per_token=0.01,
+        ttft=_normal(50, 10),
+        itl=_normal(15, 3),
+        overhead_ms=5,
+        prefill_ms_per_token=0.01,
         description="A fast small model.",
     ),
     "standard": LatencyProfileSpec(
-        ttft=_normal(200, 50), itl=_normal(30, 8), overhead_ms=10, prefill_ms_per_token=0.03,
+        ttft=_normal(200, 50),
+        itl=_normal(30, 8),
+        overhead_ms=10,
+        prefill_ms_per_token=0.03,
         description="The default: a typical hosted model.",
     ),
     "slow": LatencyProfileSpec(
-        ttft=_normal(500, 100), itl=_normal(60, 15), overhead_ms=20, prefill_ms_per_token=0.08,
+        ttft=_normal(500, 100),
+        itl=_normal(60, 15),
+        overhead_ms=20,
+        prefill_ms_per_token=0.08,
         description="A large, busy model.",
     ),
     "gpt4": LatencyProfileSpec(
-        ttft=_lognormal(300, 150), itl=_lognormal(40, 15), overhead_ms=15,
-        prefill_ms_per_token=0.05, description="OpenAI GPT-4-class model.",
+        ttft=_lognormal(300, 150),
+        itl=_lognormal(40, 15),
+        overhead_ms=15,
+        prefill_ms_per_token=0.05,
+        description="OpenAI GPT-4-class model.",
     ),
     "claude": LatencyProfileSpec(
-        ttft=_lognormal(250, 100), itl=_lognormal(35, 12), overhead_ms=12,
-        prefill_ms_per_token=0.05, description="Anthropic Claude-class model.",
+        ttft=_lognormal(250, 100),
+        itl=_lognormal(35, 12),
+        overhead_ms=12,
+        prefill_ms_per_token=0.05,
+        description="Anthropic Claude-class model.",
     ),
     "gemini": LatencyProfileSpec(
-        ttft=_lognormal(200, 80), itl=_lognormal(25, 10), overhead_ms=10,
-        prefill_ms_per_token=0.03, description="Google Gemini-class model.",
+        ttft=_lognormal(200, 80),
+        itl=_lognormal(25, 10),
+        overhead_ms=10,
+        prefill_ms_per_token=0.03,
+        description="Google Gemini-class model.",
     ),
     "embedding": LatencyProfileSpec(
-        ttft=_lognormal_q(25, 90), itl=FixedSpec(value_ms=0), overhead_ms=5,
-        prefill_ms_per_token=0.002, description="An embedding endpoint (one forward pass).",
+        ttft=_lognormal_q(25, 90),
+        itl=FixedSpec(value_ms=0),
+        overhead_ms=5,
+        prefill_ms_per_token=0.002,
+        description="An embedding endpoint (one forward pass).",
     ),
     # Derived from traces (see the module docstring).
     "hosted-fast": LatencyProfileSpec(
@@ -71,12 +92,15 @@ BUILTIN_PROFILES: dict[str, LatencyProfileSpec] = {
                 MixtureComponent(weight=0.005, dist=_lognormal_q(10_000, 100_000)),
             )
         ),
-        itl=_lognormal_q(8, 12), prefill_ms_per_token=0.026,
+        itl=_lognormal_q(8, 12),
+        prefill_ms_per_token=0.026,
         description="Fast hosted open-model API (llmperf 7B/13B/70B fast endpoints, 2023), "
         "with a rare cold-start tail.",
     ),
     "hosted-standard": LatencyProfileSpec(
-        ttft=_lognormal_q(355, 785), itl=_lognormal_q(22, 30), prefill_ms_per_token=0.081,
+        ttft=_lognormal_q(355, 785),
+        itl=_lognormal_q(22, 30),
+        prefill_ms_per_token=0.081,
         description="Typical hosted 70B-class API (llmperf pooled 70B endpoints, 2023).",
     ),
     "vllm-h100-7b": LatencyProfileSpec(
@@ -86,7 +110,9 @@ BUILTIN_PROFILES: dict[str, LatencyProfileSpec] = {
                 MixtureComponent(weight=0.02, dist=_lognormal_q(25, 65)),
             )
         ),
-        itl=_lognormal_q(7.5, 9.0), overhead_ms=0, prefill_ms_per_token=0.026,
+        itl=_lognormal_q(7.5, 9.0),
+        overhead_ms=0,
+        prefill_ms_per_token=0.026,
         description="vLLM, Llama-2-7B on one H100 at low load.",
     ),
     "vllm-h100-70b": LatencyProfileSpec(
@@ -96,7 +122,9 @@ BUILTIN_PROFILES: dict[str, LatencyProfileSpec] = {
                 MixtureComponent(weight=0.02, dist=_lognormal_q(52, 152)),
             )
         ),
-        itl=_lognormal_q(18, 23.5), overhead_ms=0, prefill_ms_per_token=0.081,
+        itl=_lognormal_q(18, 23.5),
+        overhead_ms=0,
+        prefill_ms_per_token=0.081,
         description="vLLM, Llama-2-70B TP4 on H100 at low load.",
     ),
 }

@@ -142,7 +142,9 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     logprobs = get_bool(body, "logprobs")
     top_logprobs = get_int(body, "top_logprobs", minimum=0, maximum=20) or 0
     if top_logprobs and not logprobs:
-        raise invalid("Invalid 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", param="top_logprobs")
+        raise invalid(
+            "Invalid 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", param="top_logprobs"
+        )
     get_number(body, "temperature", minimum=0, maximum=2)
     get_number(body, "top_p", minimum=0, maximum=1)
     get_number(body, "presence_penalty", minimum=-2, maximum=2)
@@ -156,7 +158,9 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     include_usage = False
     if options is not None:
         if not stream:
-            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options")
+            raise invalid(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+            )
         include_usage = get_bool(options, "include_usage", "stream_options.include_usage")
     check_limits(model_id, spec, prompt_tokens, limit, limit_param)
     request = GenerationRequest(
@@ -181,9 +185,7 @@ def logprob_entry(lp: TokenLogprob) -> dict[str, Any]:
         "token": lp.token,
         "logprob": lp.logprob,
         "bytes": list(lp.token.encode()),
-        "top_logprobs": [
-            {"token": tok, "logprob": value, "bytes": list(tok.encode())} for tok, value in lp.top
-        ],
+        "top_logprobs": [{"token": tok, "logprob": value, "bytes": list(tok.encode())} for tok, value in lp.top],
     }
 
 
@@ -250,8 +252,7 @@ class ChunkWriter:
         if logprob is not None:
             lp = orjson.dumps({"content": [logprob_entry(logprob)], "refusal": None})
         return self._frame(
-            b'{"index":%d,"delta":{"content":%s},"logprobs":%s,"finish_reason":null}'
-            % (index, orjson.dumps(text), lp)
+            b'{"index":%d,"delta":{"content":%s},"logprobs":%s,"finish_reason":null}' % (index, orjson.dumps(text), lp)
         )
 
     def finish(self, index: int, reason: FinishReason) -> bytes:
@@ -311,4 +312,6 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
             stream_error_frame,
         )
     await sim.complete(plan, timeline)
-    return JsonResponse(200, render_completion(plan, completion_id, created), response_headers(request, started, model_id))
+    return JsonResponse(
+        200, render_completion(plan, completion_id, created), response_headers(request, started, model_id)
+    )

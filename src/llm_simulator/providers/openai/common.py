@@ -42,8 +42,7 @@ def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> N
     if spec.is_embedding:
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
-            f"The model `{model_id}` is an embedding model and is not supported in the "
-            f"v1/{endpoint} endpoint.",
+            f"The model `{model_id}` is an embedding model and is not supported in the v1/{endpoint} endpoint.",
             param="model",
             code="model_not_supported",
         )

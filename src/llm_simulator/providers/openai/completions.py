@@ -72,7 +72,9 @@ def parse_prompts(sim: Simulator, body: JsonObject) -> list[Prompt]:
     if not isinstance(raw, list):
         raise type_error("prompt", "a string, an array of strings, or token ids", raw)
     if not raw:
-        raise invalid("Invalid 'prompt': empty array. Expected at least one prompt.", param="prompt", code="empty_array")
+        raise invalid(
+            "Invalid 'prompt': empty array. Expected at least one prompt.", param="prompt", code="empty_array"
+        )
     if _is_token_list(raw):
         return [_token_prompt(sim, raw, "prompt", vocab)]
     prompts: list[Prompt] = []
@@ -140,7 +142,12 @@ def render_completion(sim: Simulator, plan: GenerationPlan, options: LegacyOptio
         if options.logprobs is not None:
             logprobs = _legacy_logprobs(sim, choice.tokens, choice.logprobs, prompt, 0)
         choices.append(
-            {"text": prompt + choice.text, "index": choice.index, "logprobs": logprobs, "finish_reason": FINISH[choice.finish_reason]}
+            {
+                "text": prompt + choice.text,
+                "index": choice.index,
+                "logprobs": logprobs,
+                "finish_reason": FINISH[choice.finish_reason],
+            }
         )
     prompt_tokens = sum(p.tokens for p in options.prompts)
     return orjson.dumps(
@@ -170,8 +177,13 @@ async def stream_frames(
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
     """SSE frames of a legacy completion stream."""
-    envelope = {"id": cid, "object": "text_completion", "created": created, "model": plan.request.model,
-                "system_fingerprint": plan.system_fingerprint}
+    envelope = {
+        "id": cid,
+        "object": "text_completion",
+        "created": created,
+        "model": plan.request.model,
+        "system_fingerprint": plan.system_fingerprint,
+    }
 
     def frame(choice: dict[str, Any]) -> bytes:
         body: dict[str, Any] = {**envelope, "choices": [choice]}
@@ -201,8 +213,11 @@ async def stream_frames(
         yield frame({"text": event.text, "index": index, "logprobs": lp, "finish_reason": None})
     if include_usage:
         prompt_tokens = sum(p.tokens for p in options.prompts)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": plan.completion_tokens,
-                 "total_tokens": prompt_tokens + plan.completion_tokens}
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": plan.completion_tokens,
+            "total_tokens": prompt_tokens + plan.completion_tokens,
+        }
         yield b"data: " + orjson.dumps({**envelope, "choices": [], "usage": usage}) + b"\n\n"
     yield b"data: [DONE]\n\n"
 
@@ -232,7 +247,9 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     include_usage = False
     if options_obj is not None:
         if not stream:
-            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options")
+            raise invalid(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+            )
         include_usage = get_bool(options_obj, "include_usage", "stream_options.include_usage")
     stop = get_stop(body, "stop")
     seed = get_int(body, "seed")
@@ -246,9 +263,17 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     fingerprint = ""
     for p_index, prompt in enumerate(prompts):
         gen = GenerationRequest(
-            model=model_id, endpoint=Endpoint.COMPLETION, messages=(Message("user", prompt.text),),
-            prompt_tokens=prompt.tokens, max_tokens=limit, n=n, stop=stop, seed=seed,
-            ignore_eos=ignore_eos, logprobs=logprobs is not None, top_logprobs=logprobs or 0,
+            model=model_id,
+            endpoint=Endpoint.COMPLETION,
+            messages=(Message("user", prompt.text),),
+            prompt_tokens=prompt.tokens,
+            max_tokens=limit,
+            n=n,
+            stop=stop,
+            seed=seed,
+            ignore_eos=ignore_eos,
+            logprobs=logprobs is not None,
+            top_logprobs=logprobs or 0,
         )
         sub = sim.plan(gen, spec, base_seed + p_index)
         fingerprint = sub.system_fingerprint
@@ -268,4 +293,6 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
             stream_error_frame,
         )
     await sim.complete(plan, timeline)
-    return JsonResponse(200, render_completion(sim, plan, options, cid, created), response_headers(request, started, model_id))
+    return JsonResponse(
+        200, render_completion(sim, plan, options, cid, created), response_headers(request, started, model_id)
+    )

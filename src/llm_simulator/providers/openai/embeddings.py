@@ -87,11 +87,17 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
         if not model_id.startswith(SHORTENABLE_PREFIX) and dimensions != native:
             raise invalid("This model does not support specifying dimensions.", param="dimensions")
         if dimensions > native:
-            raise invalid(f"Invalid 'dimensions': at most {native} for this model, got {dimensions}.", param="dimensions")
+            raise invalid(
+                f"Invalid 'dimensions': at most {native} for this model, got {dimensions}.", param="dimensions"
+            )
     size = dimensions or native
     encoding = get_str(body, "encoding_format") or "float"
     if encoding not in ("float", "base64"):
-        raise invalid(f"Invalid value: '{encoding}'. Supported values are: 'float' and 'base64'.", param="encoding_format", code="invalid_value")
+        raise invalid(
+            f"Invalid value: '{encoding}'. Supported values are: 'float' and 'base64'.",
+            param="encoding_format",
+            code="invalid_value",
+        )
     get_str(body, "user")
     for i, (_, tokens) in enumerate(inputs):
         if tokens > spec.context_window:
@@ -107,6 +113,17 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     data = []
     for index, (text, _) in enumerate(inputs):
         vector = embed(text, size)
-        data.append({"object": "embedding", "index": index, "embedding": encode_base64(vector) if encoding == "base64" else vector})
-    payload = {"object": "list", "data": data, "model": model_id, "usage": {"prompt_tokens": total, "total_tokens": total}}
+        data.append(
+            {
+                "object": "embedding",
+                "index": index,
+                "embedding": encode_base64(vector) if encoding == "base64" else vector,
+            }
+        )
+    payload = {
+        "object": "list",
+        "data": data,
+        "model": model_id,
+        "usage": {"prompt_tokens": total, "total_tokens": total},
+    }
     return JsonResponse(200, orjson.dumps(payload), response_headers(request, started, model_id))
