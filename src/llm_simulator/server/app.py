@@ -196,12 +196,15 @@ class SimulatorApp:
         self._streams.add(task)
         self._idle.clear()
         self.stats.active_streams += 1
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task))
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
         frames = response.frames
+        started = False
         try:
             headers = response.headers
             headers.append((b"x-request-id", request_id.encode()))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
+            started = True
             try:
                 async for frame in frames:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
@@ -210,9 +213,15 @@ class SimulatorApp:
                     await send({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
-            # The client went away (or the drain deadline passed): stop quietly; the
-            # finally-clauses below and in the frame generator release everything.
-            pass
+            # The client went away, or the drain deadline passed. In the second case the
+            # client is still there: end its stream with the provider's in-stream error
+            # rather than a truncated body. The finally-clauses release everything else.
+            if started and not gone.is_set() and response.on_error is not None:
+                with contextlib.suppress(Exception):
+                    await send(
+                        {"type": "http.response.body", "body": response.on_error(_shutting_down()), "more_body": True}
+                    )
+                    await send({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
             await _close(frames)
@@ -229,14 +238,21 @@ async def _close(frames: Any) -> None:
             await aclose()
 
 
-async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
     """Cancel the streaming task when the client disconnects."""
     with contextlib.suppress(Exception):
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
+                gone.set()
                 task.cancel()
                 return
+
+
+def _shutting_down() -> SimulatorError:
+    return SimulatorError(
+        ErrorKind.UNAVAILABLE, "The server is shutting down; please retry.", code="server_shutting_down"
+    )
 
 
 def _internal() -> SimulatorError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 from llm_simulator.config.loader import to_internal_json
@@ -16,8 +17,13 @@ def serve(config: SimulatorConfig) -> None:
     os.environ[CONFIG_ENV] = to_internal_json(config)
     server = config.server
     if server.implementation == "uvicorn":
+        import signal
+
         import uvicorn
 
+        # uvicorn re-raises the signal it stopped on after a graceful shutdown; a no-op
+        # handler underneath turns that into a normal exit with status 0.
+        signal.signal(signal.SIGTERM, lambda *_: None)
         uvicorn.run(
             FACTORY,
             factory=True,
@@ -29,7 +35,7 @@ def serve(config: SimulatorConfig) -> None:
             lifespan="on",
             log_level=config.logging.level,
             access_log=False,
-            timeout_graceful_shutdown=int(server.drain_timeout_s) + 1,
+            timeout_graceful_shutdown=max(1, math.ceil(server.drain_timeout_s)),
         )
         return
     from granian.constants import Interfaces, Loops
@@ -45,5 +51,7 @@ def serve(config: SimulatorConfig) -> None:
         loop=Loops.uvloop,
         factory=True,
         log_level=LogLevels(config.logging.level),
-        workers_kill_timeout=int(server.drain_timeout_s) + 5,
+        # Granian stops accepting on SIGTERM and waits for open connections; a worker whose
+        # streams outlive the drain deadline is stopped at the deadline.
+        workers_kill_timeout=max(1, math.ceil(server.drain_timeout_s)),
     ).serve()

@@ -38,6 +38,7 @@ class SystemRoutes:
             Route("GET", "/version", self.version, "version"),
             Route("GET", "/admin/stats", self.stats, "admin"),
             Route("POST", "/admin/stats/reset", self.reset_stats, "admin"),
+            Route("POST", "/admin/drain", self.drain, "admin"),
         ]
 
     async def health(self, request: HttpRequest) -> Response:
@@ -49,6 +50,11 @@ class SystemRoutes:
         if self._app.draining:
             return _json(503, {"ready": False, "reason": "draining"})
         return _json(200, {"ready": True})
+
+    async def drain(self, request: HttpRequest) -> Response:
+        """Mark the instance not ready (for a pre-stop hook); serving continues."""
+        self._app.draining = True
+        return _json(200, {"draining": True})
 
     async def version(self, request: HttpRequest) -> Response:
         """Simulator, Python and server versions."""

@@ -1,0 +1,68 @@
+"""The CLI commands other than serve (serve is exercised by every live-server test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from llm_simulator import __version__
+from llm_simulator.cli.main import main
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_config_show_redacts_and_applies_flags(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM_SIMULATOR_API_KEY", "sk-very-secret")
+    assert main(["config", "show", "--port", "9999", "--no-latency"]) == 0
+    out = capsys.readouterr().out
+    data = yaml.safe_load(out)
+    assert data["server"]["port"] == 9999
+    assert data["latency"]["enabled"] is False
+    assert "sk-very-secret" not in out
+
+
+def test_config_validate_good_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("server: {port: 8081}\n")
+    assert main(["config", "validate", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("latency: {default_profile: nope}\n")
+    assert main(["config", "validate", str(bad)]) == 2
+    assert "latency.default_profile" in capsys.readouterr().err
+    alias = tmp_path / "alias.yaml"
+    alias.write_text("models: {aliases: {x: no-such-model}}\n")
+    assert main(["config", "validate", str(alias)]) == 2
+    assert "models.aliases.x" in capsys.readouterr().err
+
+
+def test_config_init_writes_valid_example(tmp_path: Path) -> None:
+    target = tmp_path / "sim.yaml"
+    assert main(["config", "init", str(target)]) == 0
+    assert main(["config", "validate", str(target)]) == 0
+    assert main(["config", "init", str(target)]) == 1  # refuses to overwrite
+
+
+def test_config_env_lists_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "env"]) == 0
+    assert "LLM_SIMULATOR_PORT" in capsys.readouterr().out
+
+
+def test_models_json_and_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json", "--provider", "openai"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    ids = {r["id"] for r in rows}
+    assert {"gpt-4o", "text-embedding-3-large"} <= ids
+    assert all(r["provider"] == "openai" for r in rows)
+
+
+def test_serve_rejects_bad_config_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--latency-profile", "nope"]) == 2
+    assert "unknown profile" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""Server behaviour in process: system routes, draining, emit-error stats, routing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from llm_simulator.config import load_config
+from llm_simulator.server.app import SimulatorApp
+from llm_simulator.server.routing import Match, Router
+from tests.server.asgi_driver import call
+
+STREAM_BODY = orjson.dumps(
+    {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "x"}],
+        "max_tokens": 40,
+        "ignore_eos": True,
+        "stream": True,
+    }
+)
+
+
+def make_app(**flags: object) -> SimulatorApp:
+    return SimulatorApp(load_config(flags={"latency.multiplier": 0.02, **flags}))
+
+
+async def test_health_version_ready() -> None:
+    app = make_app()
+    assert (await call(app, "GET", "/health")).status == 200
+    version = orjson.loads((await call(app, "GET", "/version")).body)
+    assert version["name"] == "llm-simulator"
+    assert (await call(app, "GET", "/ready")).status == 200
+
+
+async def test_drain_turns_readiness_off_and_lets_streams_finish() -> None:
+    app = make_app()
+    stream = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", STREAM_BODY))
+    await asyncio.sleep(0.01)
+    drain = asyncio.ensure_future(app.drain(deadline_s=10))
+    await asyncio.sleep(0)
+    ready = await call(app, "GET", "/ready")
+    assert ready.status == 503 and orjson.loads(ready.body)["reason"] == "draining"
+    result = await stream
+    await drain
+    assert result.complete and result.body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_drain_deadline_ends_streams_with_in_stream_error() -> None:
+    app = make_app(**{"latency.multiplier": 1.0})
+    stream = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", STREAM_BODY))
+    await asyncio.sleep(0.05)
+    await app.drain(deadline_s=0.1)
+    result = await asyncio.wait_for(stream, timeout=5)
+    assert result.status == 200
+    assert b"server_shutting_down" in result.body
+    assert result.complete
+    assert app.stats.active_streams == 0
+
+
+async def test_disconnect_cancels_stream_and_frees_scheduler() -> None:
+    app = make_app(**{"latency.multiplier": 1.0})
+    gone = asyncio.Event()
+    stream = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", STREAM_BODY, disconnect=gone))
+    await asyncio.sleep(0.05)
+    gone.set()
+    await asyncio.wait_for(stream, timeout=5)
+    assert app.stats.active_streams == 0
+    app.sim.scheduler.purge_cancelled()
+    assert len(app.sim.scheduler) == 0
+
+
+async def test_emit_error_is_recorded() -> None:
+    app = make_app()
+    await call(app, "POST", "/v1/chat/completions", STREAM_BODY)
+    stats = orjson.loads((await call(app, "GET", "/admin/stats")).body)
+    assert stats["emit_error"]["late"]["count"] + stats["emit_error"]["early"]["count"] > 0
+    assert any(r["endpoint"] == "chat" and r["status"] == 200 for r in stats["requests"])
+    assert (await call(app, "POST", "/admin/stats/reset")).status == 200
+    stats = orjson.loads((await call(app, "GET", "/admin/stats")).body)
+    assert stats["emit_error"]["late"]["count"] == 0
+
+
+async def test_admin_drain_marks_not_ready() -> None:
+    app = make_app()
+    assert (await call(app, "POST", "/admin/drain")).status == 200
+    assert (await call(app, "GET", "/ready")).status == 503
+
+
+def test_router_params_and_methods() -> None:
+    app = make_app()
+    router: Router = app.router
+    found = router.match("GET", "/v1/models/ft:gpt-4o:org/abc")
+    assert isinstance(found, Match) and found.params == {"model": "ft:gpt-4o:org/abc"}
+    assert router.match("GET", "/v1/chat/completions") == ["POST"]
+    assert router.match("GET", "/nope") is None

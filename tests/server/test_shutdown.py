@@ -1,0 +1,39 @@
+"""SIGTERM on a real process: in-flight streams drain, then the process exits cleanly."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.live import live_server
+
+BODY = {
+    "model": "gpt-4o",
+    "messages": [{"role": "user", "content": "x"}],
+    "max_tokens": 30,
+    "ignore_eos": True,
+    "stream": True,
+}
+
+
+@pytest.mark.parametrize("server_impl", ["granian", "uvicorn"])
+def test_sigterm_drains_stream_then_exits_zero(server_impl: str) -> None:
+    with live_server("--server", server_impl, "--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
+        lines: list[str] = []
+
+        def consume() -> None:
+            with httpx.stream("POST", live.openai_base + "/chat/completions", json=BODY, timeout=30) as resp:
+                lines.extend(line for line in resp.iter_lines() if line)
+
+        reader = threading.Thread(target=consume)
+        reader.start()
+        time.sleep(0.4)
+        live.process.send_signal(signal.SIGTERM)
+        reader.join(timeout=30)
+        assert live.process.wait(timeout=30) == 0
+    assert lines[-1] == "data: [DONE]"
+    assert sum(1 for line in lines if '"content":' in line) == 31  # role chunk + 30 tokens
