@@ -76,13 +76,14 @@ def test_run_seed_reproduces_request_sequence() -> None:
 
 def test_logprobs_are_ordered_and_consistent() -> None:
     sim, model = sim_and_model()
-    plan = sim.plan(req(max_tokens=30, logprobs=True, top_logprobs=5), model, 4)  # type: ignore[arg-type]
+    plan = sim.plan(req(max_tokens=60, logprobs=True, top_logprobs=5), model, 4)  # type: ignore[arg-type]
     choice = plan.choices[0]
     assert choice.logprobs is not None
     assert [lp.token for lp in choice.logprobs] == choice.tokens
     for lp in choice.logprobs:
         values = [v for _, v in lp.top]
         assert len(values) == 5 and values == sorted(values, reverse=True)
+        assert len({tok for tok, _ in lp.top}) == 5
         assert lp.top[0] == (lp.token, lp.logprob) and lp.logprob <= 0
 
 

@@ -78,7 +78,9 @@ class Planner:
         self._filler = filler
         self._default_length = build_sampler(output_tokens)
         self._model_lengths: dict[str, Sampler] = {}
-        self._alternatives = tuple(unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1])
+        self._alternatives = tuple(
+            dict.fromkeys(unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1])
+        )
 
     def _length_sampler(self, model: ModelSpec) -> Sampler:
         if model.output_tokens is None:
@@ -136,9 +138,10 @@ class Planner:
             if top:
                 entries.append((unit, lp))
                 current = lp
-                for _ in range(top - 1):
+                # Distinct alternatives, never the emitted token itself.
+                picks = rng.sample(alternatives, min(top, len(alternatives)))
+                for alt in [a for a in picks if a != unit][: top - 1]:
                     current -= rng.expovariate(1 / 1.5)
-                    alt = alternatives[rng.randrange(len(alternatives))]
                     entries.append((alt, current))
             out.append(TokenLogprob(unit, lp, tuple(entries)))
         return out

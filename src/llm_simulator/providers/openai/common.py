@@ -48,8 +48,19 @@ def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> N
         )
 
 
-def check_limits(model_id: str, spec: ModelSpec, prompt_tokens: int, max_tokens: int | None, param: str) -> None:
-    """Reject ``max_tokens`` above the model's output limit or a request over its window."""
+def check_limits(
+    model_id: str,
+    spec: ModelSpec,
+    prompt_tokens: int,
+    max_tokens: int | None,
+    param: str,
+    prompt_param: str = "messages",
+) -> None:
+    """Reject ``max_tokens`` above the model's output limit or a request over its window.
+
+    ``param`` names the output-limit field, ``prompt_param`` the input field (``messages``
+    for chat, ``prompt`` for legacy completions).
+    """
     if max_tokens is not None and max_tokens > spec.max_output_tokens:
         raise invalid(
             f"max_tokens is too large: {max_tokens}. This model supports at most "
@@ -62,9 +73,9 @@ def check_limits(model_id: str, spec: ModelSpec, prompt_tokens: int, max_tokens:
         raise SimulatorError(
             ErrorKind.CONTEXT_LENGTH,
             f"This model's maximum context length is {spec.context_window} tokens. However, you "
-            f"requested {requested} tokens ({prompt_tokens} in the messages, {max_tokens or 0} in "
-            "the completion). Please reduce the length of the messages or completion.",
-            param="messages",
+            f"requested {requested} tokens ({prompt_tokens} in the {prompt_param}, {max_tokens or 0} in "
+            f"the completion). Please reduce the length of the {prompt_param} or completion.",
+            param=prompt_param,
             code="context_length_exceeded",
         )
 
@@ -81,12 +92,15 @@ def response_headers(request: HttpRequest, started: float, model_id: str) -> Hea
 
 
 def stream_headers(request: HttpRequest, model_id: str) -> Headers:
-    """Headers of an OpenAI event stream (never compressed)."""
+    """Headers of an OpenAI event stream (never compressed).
+
+    No ``x-request-id`` here: the server adds it to every stream (see ``StreamResponse``),
+    and a second copy would reach clients as ``"id, id"``.
+    """
     return [
         (b"content-type", b"text/event-stream; charset=utf-8"),
         (b"cache-control", b"no-cache"),
         (b"x-accel-buffering", b"no"),
-        (b"x-request-id", request.request_id.encode()),
         (b"openai-version", b"2020-10-01"),
         (b"openai-model", model_id.encode()),
     ]

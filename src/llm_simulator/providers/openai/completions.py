@@ -109,22 +109,45 @@ class LegacyOptions:
         return self.prompts[choice_index // self.n]
 
 
+ECHO_LOGPROB = -0.5
+
+
+def _top_map(entries: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """A legacy ``{token: logprob}`` map; the first (most likely) entry of a token wins.
+
+    ``dict(entries)`` would let a later, less likely duplicate overwrite the chosen token.
+    """
+    top: dict[str, float] = {}
+    for token, value in entries:
+        top.setdefault(token, value)
+    return top
+
+
 def _legacy_logprobs(
-    sim: Simulator, units: list[str], lps: list[TokenLogprob] | None, echo_prompt: str | None, start: int
+    sim: Simulator,
+    units: list[str],
+    lps: list[TokenLogprob] | None,
+    echo_prompt: str | None,
+    start: int,
+    k: int,
 ) -> dict[str, Any]:
-    """The legacy ``logprobs`` object: parallel arrays of tokens, logprobs, tops and offsets."""
+    """The legacy ``logprobs`` object: parallel arrays of tokens, logprobs, tops and offsets.
+
+    Echoed prompt tokens come first; the very first has no logprob (``null``), as in the
+    real API.
+    """
     tokens: list[str] = []
     token_logprobs: list[float | None] = []
     top: list[dict[str, float] | None] = []
     if echo_prompt:
         for i, unit in enumerate(sim.tokenizer.split(echo_prompt)):
             tokens.append(unit)
-            token_logprobs.append(None if i == 0 else -0.5)
-            top.append(None if i == 0 else {unit: -0.5})
+            token_logprobs.append(None if i == 0 else ECHO_LOGPROB)
+            top.append(None if i == 0 else ({unit: ECHO_LOGPROB} if k else {}))
     for unit, lp in zip(units, lps or [], strict=False):
         tokens.append(unit)
         token_logprobs.append(lp.logprob)
-        top.append(dict(lp.top) if lp.top else {})
+        top.append(_top_map(lp.top))
     offsets = []
     pos = start
     for token in tokens:
@@ -140,7 +163,7 @@ def render_completion(sim: Simulator, plan: GenerationPlan, options: LegacyOptio
         prompt = options.prompt_of(choice.index).text if options.echo else ""
         logprobs = None
         if options.logprobs is not None:
-            logprobs = _legacy_logprobs(sim, choice.tokens, choice.logprobs, prompt, 0)
+            logprobs = _legacy_logprobs(sim, choice.tokens, choice.logprobs, prompt, 0, options.logprobs)
         choices.append(
             {
                 "text": prompt + choice.text,
@@ -198,7 +221,7 @@ async def stream_frames(
         if options.echo and index not in echoed:
             echoed.add(index)
             prompt = options.prompt_of(index).text
-            lp = _legacy_logprobs(sim, [], None, prompt, 0) if options.logprobs is not None else None
+            lp = _legacy_logprobs(sim, [], None, prompt, 0, options.logprobs) if options.logprobs is not None else None
             offsets[index] = len(prompt)
             yield frame({"text": prompt, "index": index, "logprobs": lp, "finish_reason": None})
         if isinstance(event, FinishEvent):
@@ -208,7 +231,7 @@ async def stream_frames(
         if options.logprobs is not None:
             choice_lps = plan.choices[index].logprobs
             token_lp = [choice_lps[event.position]] if choice_lps else None
-            lp = _legacy_logprobs(sim, [event.text], token_lp, None, offsets[index])
+            lp = _legacy_logprobs(sim, [event.text], token_lp, None, offsets[index], options.logprobs)
         offsets[index] += len(event.text)
         yield frame({"text": event.text, "index": index, "logprobs": lp, "finish_reason": None})
     if include_usage:
@@ -255,7 +278,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     seed = get_int(body, "seed")
     ignore_eos = get_bool(body, "ignore_eos")
     for prompt in prompts:
-        check_limits(model_id, spec, prompt.tokens, limit, "max_tokens")
+        check_limits(model_id, spec, prompt.tokens, limit, "max_tokens", "prompt")
 
     total_prompt = sum(p.tokens for p in prompts)
     base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit, stop)
