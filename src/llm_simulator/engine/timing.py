@@ -54,6 +54,11 @@ class CompiledProfile:
     prefill_ms_per_token: float
     multiplier: float
 
+    @property
+    def instant(self) -> bool:
+        """True when every delay is zero (latency off), so timelines can skip the clock."""
+        return self.multiplier == 0.0
+
     @classmethod
     def compile(cls, name: str, spec: LatencyProfileSpec, multiplier: float) -> CompiledProfile:
         """Build the samplers of ``spec``."""
@@ -110,6 +115,8 @@ class SampledTimeline:
 
     async def wait_step(self, step: int) -> None:
         """Wait for the due time of ``step`` and record how late it was released."""
+        if self._profile.instant:
+            return
         if step != self._next_step:
             raise ValueError(f"steps must be awaited in order: expected {self._next_step}, got {step}")
         due = self._advance()
@@ -120,6 +127,8 @@ class SampledTimeline:
 
     async def wait_end(self, steps: int) -> None:
         """Wait once, for the due time of the last step (TTFT + the sum of every ITL)."""
+        if self._profile.instant:
+            return
         due = self._next_due
         for _ in range(self._next_step, steps):
             due = self._advance()

@@ -55,38 +55,53 @@ class PieceCache:
 
 
 class WordSalad:
-    """Sentences of random words with capitals, commas and paragraph breaks (lorem, random)."""
+    """Sentences of random words with capitals, commas and paragraph breaks (lorem, random).
+
+    A pool of sentences is written once (from a fixed seed) and kept as token units, with
+    and without a leading space; a response then costs one draw per sentence, not per word.
+    """
 
     bounded = False
+    POOL_SIZE = 2048
 
     def __init__(self, words: Sequence[str], pieces: PieceCache) -> None:
-        self._words = tuple(words)
         self._pieces = pieces
+        rng = random.Random(0x5EED)
+        self._first: list[tuple[str, ...]] = []  # sentence opening a paragraph (no space)
+        self._next: list[tuple[str, ...]] = []  # sentence following another (leading space)
+        for _ in range(self.POOL_SIZE):
+            length = rng.randint(5, 14)
+            chosen = [words[rng.randrange(len(words))] for _ in range(length)]
+            chosen[0] = chosen[0].capitalize()
+            commas = {i for i in range(1, length - 2) if rng.random() < 0.08}
+            tail: list[str] = []
+            for i, word in enumerate(chosen[1:], start=1):
+                tail.extend(pieces.units(" " + word))
+                if i in commas:
+                    tail.extend(pieces.units(","))
+            self._first.append((*pieces.units(chosen[0]), *tail))
+            self._next.append((*pieces.units(" " + chosen[0]), *tail))
+        self._period = tuple(pieces.units("."))
+        # ".\n\n" is a single pre-token in o200k, so a paragraph end is one piece.
+        self._paragraph = tuple(pieces.units(".\n\n"))
 
     def compose(self, messages: Sequence[Message], rng: random.Random, target: int) -> list[str]:
         """Write whole sentences until ``target`` units are reached."""
         out: list[str] = []
-        units = self._pieces.units
-        start_of_text = True
+        draw = rng.random
+        pool_size = self.POOL_SIZE
+        start_of_paragraph = True
         sentences_in_paragraph = 0
         while len(out) < target:
-            length = rng.randint(5, 14)
-            for i in range(length):
-                word = self._words[rng.randrange(len(self._words))]
-                if i == 0:
-                    word = word.capitalize()
-                out.extend(units(word if start_of_text else " " + word))
-                start_of_text = False
-                if 0 < i < length - 2 and rng.random() < 0.08:
-                    out.extend(units(","))
+            pool = self._first if start_of_paragraph else self._next
+            out.extend(pool[int(draw() * pool_size)])
             sentences_in_paragraph += 1
-            if sentences_in_paragraph >= 4 and rng.random() < 0.3:
-                # ".\n\n" is a single pre-token in o200k, so it is one piece.
-                out.extend(units(".\n\n"))
-                start_of_text = True
+            start_of_paragraph = sentences_in_paragraph >= 4 and draw() < 0.3
+            if start_of_paragraph:
+                out.extend(self._paragraph)
                 sentences_in_paragraph = 0
             else:
-                out.extend(units("."))
+                out.extend(self._period)
         return out
 
 
