@@ -1,0 +1,326 @@
+"""Shared helpers for the benchmarks: tools, servers, process CPU time and result files.
+
+Everything here is deliberately dependency-free (standard library only) so the benchmarks
+run from the project's virtualenv without extra packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+HOST = "127.0.0.1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- External tools --------------------------------------------------------------------------
+
+
+def ensure_tools(*names: str) -> None:
+    """Make sure the given Debian-packaged tools (``wrk``, ``nginx``) are on PATH.
+
+    Missing tools are installed with ``apt-get`` when running as root; otherwise the
+    benchmark stops with the command to run.
+    """
+    missing = [name for name in names if _which(name) is None]
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", *missing]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        sys.exit(f"missing tools {missing}: install them, e.g. `sudo {' '.join(command)}`")
+    print(f"installing {missing} with apt-get …", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=300)
+    subprocess.run(command, check=True, timeout=600, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    still = [name for name in missing if _which(name) is None]
+    if still:
+        sys.exit(f"apt-get did not provide {still}")
+
+
+def _which(name: str) -> str | None:
+    # nginx lives in /usr/sbin, which is not always on a non-root PATH.
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
+def tool_path(name: str) -> str:
+    """Absolute path of an installed tool."""
+    found = _which(name)
+    if found is None:
+        raise FileNotFoundError(name)
+    return found
+
+
+def tool_version(argv: Sequence[str]) -> str:
+    """First line a tool prints for its version flag (stdout or stderr)."""
+    try:
+        out = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard limit (inherited by child servers)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -- Ports and servers -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A server process we started (in its own session, so we can stop its whole group)."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        """The PID of the process we started."""
+        return self.proc.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group we created; SIGKILL it if it does not exit in time."""
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+def start_process(name: str, argv: Sequence[str], port: int, log_dir: Path) -> Server:
+    """Start ``argv`` in a new session with output going to ``log_dir/name.log``."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return Server(name, proc, port, log_path)
+
+
+def wait_http(server: Server, path: str = "/", timeout: float = 20.0) -> None:
+    """Poll ``GET path`` until the server answers (any HTTP status) or fail with its log."""
+    deadline = time.monotonic() + timeout
+    url = f"http://{HOST}:{server.port}{path}"
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    server.stop()
+    log = server.log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"{server.name} did not come up on port {server.port}:\n{log}")
+
+
+@contextlib.contextmanager
+def running(server: Server, ready_path: str = "/") -> Iterator[Server]:
+    """Wait until ``server`` answers, yield it, and always stop it afterwards."""
+    try:
+        wait_http(server, ready_path)
+        yield server
+    finally:
+        server.stop()
+
+
+def simulator_argv(port: int, *extra: str, server: str = "granian") -> list[str]:
+    """Command line of ``llm-simulator serve`` from the current interpreter's environment."""
+    exe = Path(sys.executable).with_name("llm-simulator")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "llm_simulator.cli.main"]
+    return [*base, "serve", "--host", HOST, "--port", str(port), "--server", server, "--log-level", "warning", *extra]
+
+
+def http_json(port: int, path: str, method: str = "GET", timeout: float = 5.0) -> Any:
+    """GET/POST ``path`` on 127.0.0.1 and decode the JSON answer."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{path}", method=method, data=b"" if method == "POST" else None
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def http_post(port: int, path: str, body: bytes, timeout: float = 10.0) -> bytes:
+    """POST a JSON body and return the response body."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{path}", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        data: bytes = response.read()
+        return data
+
+
+# -- CPU accounting --------------------------------------------------------------------------
+
+
+def _ppid_map() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 2 (comm) may contain spaces; everything after the last ')' is well formed.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (e.g. granian's worker processes)."""
+    parents = _ppid_map()
+    tree = [pid]
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        tree.extend(children)
+        frontier.extend(children)
+    return tree
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime (all threads) of the given processes, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5): utime, stime
+    return total / CLK_TCK
+
+
+def self_cpu_seconds() -> float:
+    """CPU seconds used by this process (all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- Results ---------------------------------------------------------------------------------
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit, with ``-dirty`` if tracked files are modified."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            check=False,
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def _package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and when the benchmark ran."""
+    cpu_model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "llm_simulator": _package_version("llm-simulator"),
+        "granian": _package_version("granian"),
+        "uvicorn": _package_version("uvicorn"),
+        "uvloop": _package_version("uvloop"),
+        "loadavg_at_start": list(os.getloadavg()),
+    }
+
+
+def write_results(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` (pretty-printed, stable key order)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) by linear interpolation; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Print a plain aligned text table."""
+    cells = [[str(h) for h in headers], *[[_fmt(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)

@@ -1,0 +1,432 @@
+"""Benchmark (b): timing accuracy of N concurrent SSE streams at a fixed inter-token latency.
+
+The simulator is started (granian, 1 worker) with a config that adds a model ``bench-model``
+whose latency profile is fixed: TTFT 20 ms, ITL 20 ms. For each N (100, 500, 1000) a lean
+asyncio client opens N streams — one TCP connection per stream, HTTP/1.1, raw
+``asyncio.Protocol`` (no HTTP library) — each asking for exactly 100 tokens
+(``ignore_eos`` + ``max_tokens``). Stream starts are **staggered evenly over ``--stagger``
+seconds (1 s by default)** so N connects do not hit the accept queue in the same
+millisecond; a real client fleet ramps too, and the metric of interest is steady-state
+pacing, not a connect storm.
+
+The client records, per stream, when the request was written and the arrival time of every
+content chunk (an SSE ``data:`` event whose delta carries ``content``; the role-only first
+chunk, the finish chunk and ``[DONE]`` are not tokens). From those it reports:
+
+* total tokens/s (all content tokens ÷ first request sent → last token received);
+* mean ITL and the p99 of |ITL − target| over every consecutive pair of tokens;
+* TTFT p50/p99 (request written → first content token);
+* end lateness p99: last token's arrival − its ideal due time (send + TTFT + 99 × ITL);
+* server CPU % (the process we started plus its children — granian's worker) and client CPU %
+  (this process), from ``/proc/<pid>/stat`` utime + stime / ``getrusage``, over the run;
+* the simulator's own ``emit_error`` histogram from ``GET /admin/stats`` (reset before each
+  run): how late it *released* each token relative to its schedule, as the server sees it.
+
+Transport chunking is stripped by splitting the raw byte stream on the SSE event separator
+(``\\n\\n``) and looking for ``data:`` inside each piece; this relies on the server writing
+each SSE event as its own HTTP chunk, which it does.
+
+Every stream has a deadline and the whole run is bounded; the server is always stopped.
+
+Usage::
+
+    python bench/streams.py            # N = 100, 500, 1000; 3 runs each
+    python bench/streams.py --quick    # N = 100, 1000; 1 run each
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+MODEL = "bench-model"
+PROFILE = "bench_fixed"
+CONTENT_MARKER = b'"delta":{"content":"'
+DONE_MARKER = b"data: [DONE]"
+END_OF_BODY = b"0\r\n\r\n"
+STREAM_SLACK_S = 20.0  # per-stream deadline beyond its ideal duration
+
+CONFIG_TEMPLATE = """\
+latency:
+  default_profile: {profile}
+  profiles:
+    {profile}:
+      ttft: {{type: fixed, value_ms: {ttft}}}
+      itl: {{type: fixed, value_ms: {itl}}}
+models:
+  add:
+    - {{id: {model}, provider: openai, kind: chat, latency_profile: {profile}, max_output_tokens: 4096}}
+"""
+
+
+# -- Client ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamRecord:
+    """What one stream saw."""
+
+    scheduled: float = 0.0
+    sent: float = 0.0
+    arrivals: list[float] = field(default_factory=list)
+    status_ok: bool = False
+    done: bool = False
+    error: str | None = None
+
+
+class SSEClient(asyncio.Protocol):
+    """One streamed chat completion over its own connection; timestamps content chunks."""
+
+    def __init__(self, request: bytes, record: StreamRecord, finished: asyncio.Future[None]) -> None:
+        self._request = request
+        self._record = record
+        self._finished = finished
+        self._buffer = b""
+        self._headers_done = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send the request as soon as the connection is up."""
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._transport.write(self._request)
+        self._record.sent = time.monotonic()
+
+    def data_received(self, data: bytes) -> None:
+        """Timestamp every content event in ``data`` with its arrival time."""
+        now = time.monotonic()
+        buffer = self._buffer + data
+        if not self._headers_done:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self._buffer = buffer
+                return
+            status_line = buffer[: buffer.find(b"\r\n")]
+            if b" 200 " not in status_line:
+                self._fail(status_line.decode("latin-1", "replace"))
+                return
+            self._record.status_ok = True
+            self._headers_done = True
+            buffer = buffer[end + 4 :]
+        events = buffer.split(b"\n\n")
+        self._buffer = events.pop()
+        record = self._record
+        for event in events:
+            if CONTENT_MARKER in event:
+                record.arrivals.append(now)
+            elif DONE_MARKER in event:
+                record.done = True
+        if record.done and self._buffer.endswith(END_OF_BODY):
+            self._finish()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The server closed (or the connection broke)."""
+        if not self._record.done and self._record.error is None:
+            self._record.error = f"connection lost: {exc!r}"
+        self._finish()
+
+    def _fail(self, message: str) -> None:
+        self._record.error = message
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+
+def build_request(port: int, tokens: int) -> bytes:
+    """The raw HTTP/1.1 request of one stream."""
+    body = json.dumps(
+        {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Stream me a hundred tokens, please."}],
+            "stream": True,
+            "max_tokens": tokens,
+            "ignore_eos": True,
+        },
+        separators=(",", ":"),
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
+        f"Content-Type: application/json\r\nAuthorization: Bearer sk-bench\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def one_stream(port: int, request: bytes, record: StreamRecord, deadline_s: float) -> None:
+    """Wait for the scheduled start, then run one stream to completion or its deadline."""
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, record.scheduled - time.monotonic()))
+    finished: asyncio.Future[None] = loop.create_future()
+    try:
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: SSEClient(request, record, finished), c.HOST, port), timeout=10
+        )
+    except (OSError, TimeoutError) as exc:
+        record.error = f"connect: {exc!r}"
+        return
+    try:
+        await asyncio.wait_for(finished, timeout=deadline_s)
+    except TimeoutError:
+        record.error = "deadline exceeded"
+    finally:
+        transport.close()
+
+
+async def run_streams(port: int, n: int, tokens: int, stagger_s: float, ideal_s: float) -> list[StreamRecord]:
+    """Start ``n`` streams evenly spread over ``stagger_s`` seconds; wait for all of them."""
+    request = build_request(port, tokens)
+    start = time.monotonic() + 0.05
+    records = [StreamRecord(scheduled=start + stagger_s * i / n) for i in range(n)]
+    deadline = ideal_s + STREAM_SLACK_S
+    tasks = [asyncio.create_task(one_stream(port, request, r, deadline)) for r in records]
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=stagger_s + deadline + 15)
+    return records
+
+
+# -- Analysis --------------------------------------------------------------------------------
+
+
+def analyze(records: list[StreamRecord], tokens: int, ttft_ms: float, itl_ms: float) -> dict[str, Any]:
+    """Pooled timing statistics of one or more runs."""
+    itls = [
+        (b - a) * 1000
+        for r in records
+        for a, b in zip(r.arrivals, r.arrivals[1:], strict=False)  # consecutive pairs
+    ]
+    ttfts = [(r.arrivals[0] - r.sent) * 1000 for r in records if r.arrivals]
+    ideal_end_s = (ttft_ms + itl_ms * (tokens - 1)) / 1000
+    end_late = [(r.arrivals[-1] - r.sent - ideal_end_s) * 1000 for r in records if len(r.arrivals) == tokens]
+    abs_err = [abs(x - itl_ms) for x in itls]
+    total_tokens = sum(len(r.arrivals) for r in records)
+    complete = sum(1 for r in records if len(r.arrivals) == tokens and r.error is None)
+    return {
+        "streams": len(records),
+        "complete_streams": complete,
+        "errors": sorted({r.error for r in records if r.error})[:5],
+        "error_count": sum(1 for r in records if r.error),
+        "tokens": total_tokens,
+        "itl_mean_ms": _r(statistics.fmean(itls)) if itls else None,
+        "itl_mean_error_pct": _r((statistics.fmean(itls) - itl_ms) / itl_ms * 100) if itls else None,
+        "itl_p50_ms": _r(c.percentile(itls, 50)),
+        "itl_p99_ms": _r(c.percentile(itls, 99)),
+        "itl_max_ms": _r(max(itls)) if itls else None,
+        "itl_abs_error_p50_ms": _r(c.percentile(abs_err, 50)),
+        "itl_abs_error_p99_ms": _r(c.percentile(abs_err, 99)),
+        "ttft_p50_ms": _r(c.percentile(ttfts, 50)),
+        "ttft_p99_ms": _r(c.percentile(ttfts, 99)),
+        "ttft_max_ms": _r(max(ttfts)) if ttfts else None,
+        "end_lateness_p50_ms": _r(c.percentile(end_late, 50)),
+        "end_lateness_p99_ms": _r(c.percentile(end_late, 99)),
+    }
+
+
+def _r(value: float) -> float:
+    return round(value, 3)
+
+
+def wall_span(records: list[StreamRecord]) -> float:
+    """Seconds from the first request written to the last token received."""
+    sent = [r.sent for r in records if r.sent]
+    last = [r.arrivals[-1] for r in records if r.arrivals]
+    return max(last) - min(sent) if sent and last else float("nan")
+
+
+# -- Runs ------------------------------------------------------------------------------------
+
+
+def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[list[StreamRecord], dict[str, Any]]:
+    """One run of ``n`` streams, with CPU accounting and the server's own emit error."""
+    c.http_json(server.port, "/admin/stats/reset", method="POST")
+    before = c.http_json(server.port, "/admin/stats")["emit_error"]
+    tree = c.process_tree(server.pid)
+    ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
+    server_cpu0, client_cpu0, wall0 = c.cpu_seconds(tree), c.self_cpu_seconds(), time.monotonic()
+    records = asyncio.run(run_streams(server.port, n, args.tokens, args.stagger, ideal_s), debug=False)
+    wall = time.monotonic() - wall0
+    server_cpu = c.cpu_seconds(tree) - server_cpu0
+    client_cpu = c.self_cpu_seconds() - client_cpu0
+    stats = c.http_json(server.port, "/admin/stats")
+    run = {
+        "wall_s": _r(wall),
+        "tokens_per_s": _r(sum(len(r.arrivals) for r in records) / wall_span(records)),
+        "server_cpu_pct": round(server_cpu / wall * 100, 1),
+        "client_cpu_pct": round(client_cpu / wall * 100, 1),
+        "emit_error_before": before,
+        "emit_error_after": stats["emit_error"],
+        **analyze(records, args.tokens, args.ttft_ms, args.itl_ms),
+    }
+    return records, run
+
+
+def measure_n(server: c.Server, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``args.runs`` runs of ``n`` streams; pooled statistics plus each run's own."""
+    pooled: list[StreamRecord] = []
+    runs: list[dict[str, Any]] = []
+    for k in range(args.runs):
+        records, run = measure_once(server, n, args)
+        pooled.extend(records)
+        runs.append(run)
+        print(
+            f"N={n:>5} run {k + 1}: {run['tokens_per_s']:>8,.0f} tok/s  ITL mean {run['itl_mean_ms']} ms  "
+            f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
+            f"server CPU {run['server_cpu_pct']}%  client CPU {run['client_cpu_pct']}%  errors {run['error_count']}",
+            flush=True,
+        )
+        time.sleep(args.pause)
+    summary = analyze(pooled, args.tokens, args.ttft_ms, args.itl_ms)
+    for key in ("tokens_per_s", "server_cpu_pct", "client_cpu_pct"):
+        summary[key] = _r(statistics.fmean(r[key] for r in runs))
+    summary["emit_error_late_p99_ms_max_over_runs"] = max(r["emit_error_after"]["late"]["p99"] for r in runs)
+    summary["emit_error_late_mean_ms"] = _r(statistics.fmean(r["emit_error_after"]["late"]["mean"] for r in runs))
+    return {"n": n, "summary": summary, "runs": runs}
+
+
+def check_targets(result: dict[str, Any], itl_ms: float) -> dict[str, bool]:
+    """The design targets, evaluated at the largest N."""
+    s = result["summary"]
+    mean_error = s["itl_mean_error_pct"]
+    return {
+        f"N={result['n']}: mean ITL within 0.5% of {itl_ms:g} ms": mean_error is not None and abs(mean_error) <= 0.5,
+        f"N={result['n']}: p99 |ITL error| <= 12 ms": s["itl_abs_error_p99_ms"] <= 12,
+        f"N={result['n']}: TTFT p99 <= 100 ms": s["ttft_p99_ms"] <= 100,
+        f"N={result['n']}: all streams complete": s["complete_streams"] == s["streams"],
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="N = 100 and 1000, one run each")
+    parser.add_argument("--streams", type=int, nargs="+", default=[100, 500, 1000], help="values of N")
+    parser.add_argument("--runs", type=int, default=3, help="runs per N (pooled; default 3)")
+    parser.add_argument("--tokens", type=int, default=100, help="tokens per stream (default 100)")
+    parser.add_argument("--itl-ms", type=float, default=20.0, help="fixed inter-token latency (default 20)")
+    parser.add_argument("--ttft-ms", type=float, default=20.0, help="fixed time to first token (default 20)")
+    parser.add_argument("--stagger", type=float, default=1.0, help="spread stream starts over this many s")
+    parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between runs")
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.streams, args.runs = [100, 1000], 1
+    return args
+
+
+def use_uvloop(disabled: bool) -> str:
+    """Install uvloop's event loop policy for the client when available."""
+    if disabled:
+        return "asyncio"
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print the table and write the JSON results."""
+    args = parse_args(argv)
+    fd_limit = c.raise_fd_limit()
+    if fd_limit < 2 * max(args.streams) + 64:
+        sys.exit(f"open-files limit {fd_limit} is too low for {max(args.streams)} streams; raise `ulimit -n`")
+    client_loop = use_uvloop(args.no_uvloop)
+    info = c.machine_info()
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
+        workdir = Path(tmp)
+        config = workdir / "bench.yaml"
+        config.write_text(CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL))
+        port = c.free_port()
+        argv_ = c.simulator_argv(port, "--config", str(config), server=args.server)
+        with c.running(c.start_process(f"simulator-{args.server}", argv_, port, workdir), "/health") as server:
+            with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
+                asyncio.run(run_streams(port, 20, 10, 0.1, 1.0))
+            for n in args.streams:
+                results.append(measure_n(server, n, args))
+    largest = max(results, key=lambda r: r["n"])
+    checks = check_targets(largest, args.itl_ms)
+    payload = {
+        "benchmark": "streams",
+        "machine": info,
+        "parameters": {
+            "server": args.server,
+            "simulator_workers": 1,
+            "streams": args.streams,
+            "runs_per_n": args.runs,
+            "tokens_per_stream": args.tokens,
+            "ttft_ms": args.ttft_ms,
+            "itl_ms": args.itl_ms,
+            "stagger_s": args.stagger,
+            "client_loop": client_loop,
+            "connection_per_stream": True,
+            "quick": args.quick,
+        },
+        "results": results,
+        "targets_met": checks,
+    }
+    path = c.write_results("streams", payload)
+    print_summary(results, checks, args.itl_ms)
+    print(f"\nresults written to {path.relative_to(c.REPO_DIR)}")
+    return 0
+
+
+def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms: float) -> None:
+    """The human-readable table."""
+    headers = [
+        "N",
+        "tok/s",
+        "ITL mean",
+        "err %",
+        f"p99 |ITL-{itl_ms:g}|",
+        "TTFT p99",
+        "end late p99",
+        "emit p99",
+        "srv CPU%",
+        "cli CPU%",
+        "errors",
+    ]
+    rows = []
+    for result in results:
+        s = result["summary"]
+        rows.append(
+            [
+                result["n"],
+                s["tokens_per_s"],
+                s["itl_mean_ms"],
+                s["itl_mean_error_pct"],
+                s["itl_abs_error_p99_ms"],
+                s["ttft_p99_ms"],
+                s["end_lateness_p99_ms"],
+                s["emit_error_late_p99_ms_max_over_runs"],
+                s["server_cpu_pct"],
+                s["client_cpu_pct"],
+                s["error_count"],
+            ]
+        )
+    print()
+    c.print_table(headers, rows)
+    print("  (times in ms; 'emit p99' is the simulator's own late-release p99 from /admin/stats)")
+    print()
+    for name, ok in checks.items():
+        print(f"  {'MET ' if ok else 'MISS'}  {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
