@@ -30,6 +30,14 @@ class Scheduler:
         self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
+        # Cached: asyncio.get_running_loop() costs a getpid() system call per call on 3.11.
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     def __len__(self) -> int:
         """Entries still parked (including cancelled ones not yet reached)."""
@@ -44,7 +52,7 @@ class Scheduler:
         """A future resolved at ``due`` (monotonic seconds), or None if already due."""
         if due <= self._clock.now() + EARLY_RELEASE_S:
             return None
-        loop = asyncio.get_running_loop()
+        loop = self._current_loop()
         fut: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._heap, (due, next(self._seq), fut))
         if due < self._armed_for:
@@ -71,7 +79,7 @@ class Scheduler:
         while heap and heap[0][2].done():
             heapq.heappop(heap)
         if heap:
-            self._arm(asyncio.get_running_loop(), heap[0][0])
+            self._arm(self._current_loop(), heap[0][0])
 
     def purge_cancelled(self) -> None:
         """Remove every cancelled entry (used by drain/tests; O(n))."""

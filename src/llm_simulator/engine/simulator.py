@@ -31,6 +31,8 @@ from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
 
+_UNUSED_RNG = random.Random(0)
+
 
 class Simulator:
     """Plans and paces simulated responses."""
@@ -108,8 +110,10 @@ class Simulator:
 
     def open_timeline(self, model: ModelSpec, prompt_tokens: int, base_seed: int) -> Timeline:
         """Start the response clock now (from the request's own latency RNG)."""
-        rng: random.Random = derive_random(base_seed, "latency")
-        return self.timing.open(self.profile_for(model), prompt_tokens, rng)
+        profile = self.profile_for(model)
+        # With latency off no sample is drawn, so skip seeding a generator (a measurable cost).
+        rng = _UNUSED_RNG if profile.instant else derive_random(base_seed, "latency")
+        return self.timing.open(profile, prompt_tokens, rng)
 
     async def stream(self, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[StreamEvent]:
         """Release the plan's tokens step by step: one token per unfinished choice per step."""

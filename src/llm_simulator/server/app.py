@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import parse_qsl
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import (
     HttpRequest,
     JsonResponse,
@@ -44,7 +44,7 @@ class ClientGone(Exception):
 
 def new_request_id() -> str:
     """A random ``req_…`` id."""
-    return "req_" + os.urandom(12).hex()
+    return "req_" + IDS.hex(12)
 
 
 class SimulatorApp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from llm_simulator.config.schema import SimulatorConfig
@@ -15,4 +16,9 @@ def create_app() -> SimulatorApp:
     """App factory for granian/uvicorn workers."""
     raw = os.environ.get(CONFIG_ENV)
     config = SimulatorConfig.model_validate_json(raw) if raw else SimulatorConfig()
-    return SimulatorApp(config)
+    app = SimulatorApp(config)
+    # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
+    # process: move it out of the collector's generations so GC passes stay short.
+    gc.collect()
+    gc.freeze()
+    return app

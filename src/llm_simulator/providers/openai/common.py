@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest
 from llm_simulator.providers.validation import JsonObject, get_str
-
-_ALPHABET = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-# Maps each random byte to an id character in one C-level call (the 4/256 bias is harmless
-# for ids; one os.urandom call per id instead of one per character).
-_BYTE_TO_CHAR = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))
 
 
 def new_id(prefix: str, length: int = 29) -> str:
     """An OpenAI-style id such as ``chatcmpl-…`` (random; ids are not part of seeding)."""
-    return prefix + os.urandom(length).translate(_BYTE_TO_CHAR).decode("ascii")
+    return prefix + IDS.token(length)
 
 
 def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
