@@ -46,7 +46,8 @@ class Histogram:
         for i, c in enumerate(self._counts):
             seen += c
             if seen >= rank and c:
-                return self._edges[i] if i < len(self._edges) else self.max
+                # The bucket's upper edge, but never above the largest value seen.
+                return min(self._edges[i], self.max) if i < len(self._edges) else self.max
         return self.max
 
     def summary(self, scale: float = 1000.0) -> dict[str, float | int]:
