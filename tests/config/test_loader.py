@@ -115,3 +115,8 @@ def test_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     config = load_config(root / "src/llm_simulator/config/example.yaml")
     assert "my-backend" in config.latency.profiles
+
+
+def test_require_auth_is_refused_until_implemented() -> None:
+    with pytest.raises(ConfigError, match=r"auth\.require_auth"):
+        load_config(None, {"LLM_SIMULATOR_REQUIRE_AUTH": "true"}, {})

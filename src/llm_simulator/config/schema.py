@@ -104,6 +104,13 @@ class SimulatorConfig(_Section):
     auth: AuthConfig = Field(default_factory=AuthConfig)
 
     @model_validator(mode="after")
+    def _auth_not_yet_available(self) -> SimulatorConfig:
+        # Refuse rather than run unprotected while the user believes keys are enforced.
+        if self.auth.require_auth:
+            raise ValueError("auth.require_auth: API-key authentication is not available in this version yet")
+        return self
+
+    @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:
         # Targets are checked against the full catalogue when the catalogue is built.
         for alias, target in self.models.aliases.items():

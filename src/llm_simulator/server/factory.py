@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
+
+import orjson
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.app import SimulatorApp
@@ -12,10 +15,39 @@ from llm_simulator.server.app import SimulatorApp
 CONFIG_ENV = "LLM_SIMULATOR_INTERNAL_CONFIG_JSON"
 
 
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per log record (``logging.json_logs``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise the record."""
+        entry = {
+            "ts": round(record.created, 6),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def configure_logging(level: str, json_logs: bool) -> None:
+    """Route the simulator's logs to stderr at ``level``, as text or JSON lines."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonLineFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logger = logging.getLogger("llm_simulator")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
 def create_app() -> SimulatorApp:
     """App factory for granian/uvicorn workers."""
     raw = os.environ.get(CONFIG_ENV)
     config = SimulatorConfig.model_validate_json(raw) if raw else SimulatorConfig()
+    configure_logging(config.logging.level, config.logging.json_logs)
     app = SimulatorApp(config)
     # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
     # process: move it out of the collector's generations so GC passes stay short.
