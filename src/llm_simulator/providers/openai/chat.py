@@ -25,6 +25,7 @@ from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, St
 from llm_simulator.providers.openai.common import (
     check_limits,
     new_id,
+    parse_stream_options,
     require_generation_model,
     require_model,
     response_headers,
@@ -154,14 +155,7 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     get_str(body, "service_tier")
     seed = get_int(body, "seed")
     stream = get_bool(body, "stream")
-    options = get_object(body, "stream_options")
-    include_usage = False
-    if options is not None:
-        if not stream:
-            raise invalid(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
-            )
-        include_usage = get_bool(options, "include_usage", "stream_options.include_usage")
+    include_usage = parse_stream_options(body, stream)
     check_limits(model_id, spec, prompt_tokens, limit, limit_param)
     request = GenerationRequest(
         model=model_id,

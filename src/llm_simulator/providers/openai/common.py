@@ -10,7 +10,7 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest
-from llm_simulator.providers.validation import JsonObject, get_str
+from llm_simulator.providers.validation import JsonObject, get_bool, get_object, get_str
 
 
 def new_id(prefix: str, length: int = 29) -> str:
@@ -117,4 +117,25 @@ def usage_object(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
         },
+    }
+
+
+def parse_stream_options(body: JsonObject, stream: bool) -> bool:
+    """``stream_options.include_usage``; the options are only allowed on a stream."""
+    options = get_object(body, "stream_options")
+    if options is None:
+        return False
+    if not stream:
+        raise invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+        )
+    return get_bool(options, "include_usage", "stream_options.include_usage")
+
+
+def legacy_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    """The legacy completions ``usage`` object."""
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
     }

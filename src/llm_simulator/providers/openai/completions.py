@@ -25,7 +25,9 @@ from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
+    legacy_usage,
     new_id,
+    parse_stream_options,
     require_generation_model,
     require_model,
     response_headers,
@@ -37,7 +39,6 @@ from llm_simulator.providers.validation import (
     get_bool,
     get_int,
     get_number,
-    get_object,
     get_stop,
     get_str,
     missing,
@@ -181,11 +182,7 @@ def render_completion(sim: Simulator, plan: GenerationPlan, options: LegacyOptio
             "model": plan.request.model,
             "system_fingerprint": plan.system_fingerprint,
             "choices": choices,
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": plan.completion_tokens,
-                "total_tokens": prompt_tokens + plan.completion_tokens,
-            },
+            "usage": legacy_usage(prompt_tokens, plan.completion_tokens),
         }
     )
 
@@ -236,11 +233,7 @@ async def stream_frames(
         yield frame({"text": event.text, "index": index, "logprobs": lp, "finish_reason": None})
     if include_usage:
         prompt_tokens = sum(p.tokens for p in options.prompts)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": plan.completion_tokens,
-            "total_tokens": prompt_tokens + plan.completion_tokens,
-        }
+        usage = legacy_usage(prompt_tokens, plan.completion_tokens)
         yield b"data: " + orjson.dumps({**envelope, "choices": [], "usage": usage}) + b"\n\n"
     yield b"data: [DONE]\n\n"
 
@@ -266,14 +259,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     get_number(body, "temperature", minimum=0, maximum=2)
     get_number(body, "top_p", minimum=0, maximum=1)
     stream = get_bool(body, "stream")
-    options_obj = get_object(body, "stream_options")
-    include_usage = False
-    if options_obj is not None:
-        if not stream:
-            raise invalid(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
-            )
-        include_usage = get_bool(options_obj, "include_usage", "stream_options.include_usage")
+    include_usage = parse_stream_options(body, stream)
     stop = get_stop(body, "stop")
     seed = get_int(body, "seed")
     ignore_eos = get_bool(body, "ignore_eos")
