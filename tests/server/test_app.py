@@ -91,7 +91,17 @@ async def test_admin_drain_marks_not_ready() -> None:
 def test_router_params_and_methods() -> None:
     app = make_app()
     router: Router = app.router
-    found = router.match("GET", "/v1/models/ft:gpt-4o:org/abc")
+    found = router.match("GET", "/v1/models/ft:gpt-4o:org/abc", {}, {})
     assert isinstance(found, Match) and found.params == {"model": "ft:gpt-4o:org/abc"}
-    assert router.match("GET", "/v1/chat/completions") == ["POST"]
-    assert router.match("GET", "/nope") is None
+    assert found.provider.name == "openai"
+    assert router.match("GET", "/v1/chat/completions", {}, {}) == ["POST"]
+    assert router.match("GET", "/nope", {}, {}) is None
+
+
+def test_router_picks_the_provider_by_header_on_shared_paths() -> None:
+    router: Router = make_app().router
+    for path in ("/v1/models", "/v1/models/claude-sonnet-4-5"):
+        plain = router.match("GET", path, {}, {})
+        anthropic = router.match("GET", path, {"anthropic-version": "2023-06-01"}, {})
+        assert isinstance(plain, Match) and plain.provider.name == "openai"
+        assert isinstance(anthropic, Match) and anthropic.provider.name == "anthropic"

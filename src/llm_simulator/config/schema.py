@@ -76,6 +76,8 @@ class ModelsConfig(_Section):
     unknown_model_profile: str | None = None
     add: tuple[ModelConfig, ...] = ()
     aliases: dict[str, str] = Field(default_factory=dict)
+    # Azure OpenAI deployment name → the model it serves (unmapped names are tried as model ids).
+    azure_deployments: dict[str, str] = Field(default_factory=dict)
 
 
 class LoggingConfig(_Section):

@@ -42,6 +42,11 @@ _DEFAULT_STATUS: dict[ErrorKind, int] = {
 }
 
 
+def default_status(kind: ErrorKind) -> int:
+    """The HTTP status an error of ``kind`` has unless one is chosen explicitly."""
+    return _DEFAULT_STATUS[kind]
+
+
 class SimulatorError(Exception):
     """An error that ends a request with a provider-shaped error response.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,12 +50,38 @@ def _emb(model_id: str, provider: str, ctx: int, dims: int, owner: str) -> Model
     return ModelSpec(model_id, provider, "embedding", ctx, 1, "embedding", EMBED_CAPS, dims, owned_by=owner)
 
 
-def _claude(model_id: str, out: int, ctx: int = 200_000) -> ModelSpec:
-    return ModelSpec(model_id, "anthropic", "chat", ctx, out, "claude", REASONING_CAPS, owned_by="anthropic")
+def _utc_timestamp(day: str) -> int:
+    """Midnight UTC of a ``YYYYMMDD`` date, as a Unix timestamp."""
+    return int(datetime.datetime.strptime(day, "%Y%m%d").replace(tzinfo=datetime.UTC).timestamp())
 
 
-def _gemini(model_id: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS) -> ModelSpec:
-    return ModelSpec(model_id, "google", "chat", ctx, out, "gemini", caps, owned_by="google")
+def _claude(model_id: str, display_name: str, out: int, released: str = "", ctx: int = 200_000) -> ModelSpec:
+    """A Claude model; dated ids carry their release day, undated ones pass ``released``.
+
+    Release days of the undated ids (the current generations) are approximate: they order
+    the models list newest first, as the API does, and nothing else depends on them.
+    """
+    return ModelSpec(
+        model_id,
+        "anthropic",
+        "chat",
+        ctx,
+        out,
+        "claude",
+        REASONING_CAPS,
+        owned_by="anthropic",
+        created=_utc_timestamp(released or model_id[-8:]),
+        display_name=display_name,
+    )
+
+
+def _gemini(model_id: str, display_name: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS) -> ModelSpec:
+    return ModelSpec(model_id, "google", "chat", ctx, out, "gemini", caps, owned_by="google", display_name=display_name)
+
+
+def _gemini_emb(model_id: str, display_name: str, ctx: int, dims: int) -> ModelSpec:
+    spec = _emb(model_id, "google", ctx, dims, "google")
+    return replace(spec, display_name=display_name)
 
 
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
@@ -70,6 +97,19 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _oa("gpt-5", 400_000, 128_000, REASONING_CAPS, created=1_754_425_777),
     _oa("gpt-5-mini", 400_000, 128_000, REASONING_CAPS, created=1_754_425_928),
     _oa("gpt-5-nano", 400_000, 128_000, REASONING_CAPS, created=1_754_426_384),
+    _oa("gpt-5.1", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20251113")),
+    _oa("gpt-5.1-mini", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20251113")),
+    _oa("gpt-5.1-codex", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20251113")),
+    _oa("gpt-5.2", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20251211")),
+    _oa("gpt-5.2-pro", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20251211")),
+    _oa("gpt-5.3-chat-latest", 128_000, 16_384, created=_utc_timestamp("20260201")),
+    _oa("gpt-5.4", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260317")),
+    _oa("gpt-5.4-mini", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260317")),
+    _oa("gpt-5.4-nano", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260317")),
+    _oa("gpt-5.5", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260423")),
+    _oa("gpt-5.6-sol", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260901")),
+    _oa("gpt-5.6-terra", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260901")),
+    _oa("gpt-5.6-luna", 400_000, 128_000, REASONING_CAPS, created=_utc_timestamp("20260901")),
     _oa("o1", 200_000, 100_000, REASONING_CAPS, created=1_734_375_816),
     _oa("o3", 200_000, 100_000, REASONING_CAPS, created=1_744_225_308),
     _oa("o3-mini", 200_000, 100_000, REASONING_CAPS, created=1_737_146_383),
@@ -78,29 +118,79 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _emb("text-embedding-3-small", "openai", 8_191, 1536, "system"),
     _emb("text-embedding-3-large", "openai", 8_191, 3072, "system"),
     # Anthropic.
-    _claude("claude-3-haiku-20240307", 4_096),
-    _claude("claude-3-sonnet-20240229", 4_096),
-    _claude("claude-3-opus-20240229", 4_096),
-    _claude("claude-3-5-haiku-20241022", 8_192),
-    _claude("claude-3-5-sonnet-20241022", 8_192),
-    _claude("claude-3-7-sonnet-20250219", 64_000),
-    _claude("claude-sonnet-4-20250514", 64_000),
-    _claude("claude-opus-4-20250514", 32_000),
-    _claude("claude-opus-4-1-20250805", 32_000),
-    _claude("claude-sonnet-4-5-20250929", 64_000),
-    _claude("claude-haiku-4-5-20251001", 64_000),
-    _claude("claude-opus-4-5-20251101", 64_000),
+    _claude("claude-3-haiku-20240307", "Claude Haiku 3", 4_096),
+    _claude("claude-3-sonnet-20240229", "Claude Sonnet 3", 4_096),
+    _claude("claude-3-opus-20240229", "Claude Opus 3", 4_096),
+    _claude("claude-3-5-haiku-20241022", "Claude Haiku 3.5", 8_192),
+    _claude("claude-3-5-sonnet-20241022", "Claude Sonnet 3.5 (New)", 8_192),
+    _claude("claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", 64_000),
+    _claude("claude-sonnet-4-20250514", "Claude Sonnet 4", 64_000),
+    _claude("claude-opus-4-20250514", "Claude Opus 4", 32_000),
+    _claude("claude-opus-4-1-20250805", "Claude Opus 4.1", 32_000),
+    _claude("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", 64_000),
+    _claude("claude-haiku-4-5-20251001", "Claude Haiku 4.5", 64_000),
+    _claude("claude-opus-4-5-20251101", "Claude Opus 4.5", 64_000),
+    _claude("claude-opus-4-6", "Claude Opus 4.6", 128_000, "20260205"),
+    _claude("claude-sonnet-4-6", "Claude Sonnet 4.6", 64_000, "20260217"),
+    _claude("claude-mythos-preview", "Claude Mythos Preview", 128_000, "20260301"),
+    _claude("claude-opus-4-7", "Claude Opus 4.7", 128_000, "20260401"),
+    _claude("claude-opus-4-8", "Claude Opus 4.8", 128_000, "20260501"),
+    _claude("claude-opus-5", "Claude Opus 5", 128_000, "20260601"),
+    _claude("claude-sonnet-5", "Claude Sonnet 5", 64_000, "20260601"),
+    _claude("claude-fable-5", "Claude Fable 5", 64_000, "20260601"),
+    _claude("claude-mythos-5", "Claude Mythos 5", 128_000, "20260601"),
+    _claude("claude-fable-5-1", "Claude Fable 5.1", 64_000, "20260801"),
+    _claude("claude-mythos-5-1", "Claude Mythos 5.1", 128_000, "20260801"),
+    _claude("claude-fable-5-2", "Claude Fable 5.2", 64_000, "20261001"),
+    _claude("claude-mythos-5-2", "Claude Mythos 5.2", 128_000, "20261001"),
+    _claude("claude-haiku-5-5", "Claude Haiku 5.5", 64_000, "20261101"),
+    _claude("claude-sonnet-5-5", "Claude Sonnet 5.5", 64_000, "20261101"),
+    _claude("claude-opus-5-5", "Claude Opus 5.5", 128_000, "20261101"),
     # Google Gemini.
-    _gemini("gemini-1.5-pro", 2_097_152, 8_192),
-    _gemini("gemini-1.5-flash", 1_048_576, 8_192),
-    _gemini("gemini-2.0-flash", 1_048_576, 8_192),
-    _gemini("gemini-2.5-pro", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-2.5-flash", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-2.5-flash-lite", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3-pro-preview", 1_048_576, 65_536, REASONING_CAPS),
-    _emb("text-embedding-004", "google", 2_048, 768, "google"),
-    _emb("gemini-embedding-001", "google", 2_048, 3072, "google"),
+    _gemini("gemini-1.5-pro", "Gemini 1.5 Pro", 2_097_152, 8_192),
+    _gemini("gemini-1.5-flash", "Gemini 1.5 Flash", 1_048_576, 8_192),
+    _gemini("gemini-2.0-flash", "Gemini 2.0 Flash", 1_048_576, 8_192),
+    _gemini("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite", 1_048_576, 8_192),
+    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3-pro-preview", "Gemini 3 Pro Preview", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3-flash-preview", "Gemini 3 Flash Preview", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3.5-flash", "Gemini 3.5 Flash", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-3.8-flash", "Gemini 3.8 Flash", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini_emb("text-embedding-004", "Text Embedding 004", 2_048, 768),
+    _gemini_emb("gemini-embedding-001", "Gemini Embedding 001", 2_048, 3072),
 )
+
+# The vendors' own moving aliases. Anthropic answers with the dated id an alias points at;
+# user config may add aliases or re-point these.
+BUILTIN_ALIASES: dict[str, str] = {
+    "claude-3-5-haiku-latest": "claude-3-5-haiku-20241022",
+    "claude-3-5-sonnet-latest": "claude-3-5-sonnet-20241022",
+    "claude-3-7-sonnet-latest": "claude-3-7-sonnet-20250219",
+    "claude-sonnet-4-0": "claude-sonnet-4-20250514",
+    "claude-opus-4-0": "claude-opus-4-20250514",
+    "claude-opus-4-1": "claude-opus-4-1-20250805",
+    "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+    "claude-opus-4-5": "claude-opus-4-5-20251101",
+    "gpt-5-2025-08-07": "gpt-5",
+    "gpt-5-mini-2025-08-07": "gpt-5-mini",
+    "gpt-5-nano-2025-08-07": "gpt-5-nano",
+    "gpt-5.1-2025-11-13": "gpt-5.1",
+    "gpt-5.2-2025-12-11": "gpt-5.2",
+    "gpt-5.2-pro-2025-12-11": "gpt-5.2-pro",
+    "gpt-5.4-mini-2026-03-17": "gpt-5.4-mini",
+    "gpt-5.4-nano-2026-03-17": "gpt-5.4-nano",
+    "gpt-5.5-2026-04-23": "gpt-5.5",
+    "gemini-2.0-flash-001": "gemini-2.0-flash",
+    "gemini-2.0-flash-lite-001": "gemini-2.0-flash-lite",
+    "gemini-flash-latest": "gemini-2.5-flash",
+    "gemini-flash-lite-latest": "gemini-2.5-flash-lite",
+    "gemini-pro-latest": "gemini-2.5-pro",
+}
 
 
 class UnknownAliasTarget(ValueError):
@@ -148,7 +238,11 @@ class Catalogue:
             if target not in models:
                 raise UnknownAliasTarget(f"models.aliases.{alias}: unknown model {target!r}")
         self._models = models
-        self._aliases = dict(config.aliases)
+        self._aliases = {**BUILTIN_ALIASES, **config.aliases}
+        for deployment, target in config.azure_deployments.items():
+            if self.lookup(target) is None:
+                raise UnknownAliasTarget(f"models.azure_deployments.{deployment}: unknown model {target!r}")
+        self._deployments = dict(config.azure_deployments)
         self._accept_unknown = config.accept_unknown
         self._unknown_profile = config.unknown_model_profile or default_profile
 
@@ -159,6 +253,15 @@ class Catalogue:
     def aliases(self) -> dict[str, str]:
         """Alias → model id."""
         return dict(self._aliases)
+
+    def deployment_model(self, deployment: str) -> str | None:
+        """The model an Azure deployment serves: its mapping, or its own name if that is a model."""
+        mapped = self._deployments.get(deployment)
+        if mapped is not None:
+            return mapped
+        if self.lookup(deployment) is not None or self._accept_unknown:
+            return deployment
+        return None
 
     def lookup(self, model_id: str) -> ModelSpec | None:
         """The spec of a known model id or alias (never invents one)."""

@@ -59,16 +59,24 @@ class StreamResponse:
 
 Response = JsonResponse | StreamResponse
 Handler = Callable[[HttpRequest], Awaitable[Response]]
+# Decides, from headers and query, whether a request on a shared path is this route's.
+Selector = Callable[[Mapping[str, str], Mapping[str, str]], bool]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One endpoint: ``path`` may contain ``{name}`` segments (one path segment each)."""
+    """One endpoint: ``path`` may contain ``{name}`` segments (one path segment each).
+
+    Several providers may serve the same method and path (``GET /v1/models`` is OpenAI's,
+    Anthropic's and Gemini's); ``when`` then says which requests belong to this route, and
+    a route without ``when`` takes the rest.
+    """
 
     method: str
     path: str
     handler: Handler
     endpoint: str
+    when: Selector | None = None
 
 
 class Provider(Protocol):
@@ -78,6 +86,10 @@ class Provider(Protocol):
 
     def routes(self) -> list[Route]:
         """Every route the provider serves."""
+        ...
+
+    def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+        """Whether an unrouted request looks like this provider's (so its 404 is in this shape)."""
         ...
 
     def render_error(self, error: SimulatorError, request_id: str) -> JsonResponse:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.anthropic import AnthropicProvider
 from llm_simulator.providers.base import Provider
+from llm_simulator.providers.gemini import GeminiProvider
 from llm_simulator.providers.openai import OpenAIProvider
 
 
 def build_providers(sim: Simulator) -> list[Provider]:
     """Every provider, in routing priority order."""
-    return [OpenAIProvider(sim)]
+    return [AnthropicProvider(sim), GeminiProvider(sim), OpenAIProvider(sim)]

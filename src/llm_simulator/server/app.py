@@ -55,7 +55,7 @@ class SimulatorApp:
         self.stats = Stats()
         self.sim = sim or Simulator(config, observer=self.stats)
         self.providers = build_providers(self.sim)
-        self.default_provider: Provider = self.providers[0]
+        self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.router = Router()
         for provider in self.providers:
             for route in provider.routes():
@@ -109,10 +109,12 @@ class SimulatorApp:
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or new_request_id()
-        found = self.router.match(method, path)
+        raw_query: bytes = scope.get("query_string", b"")
+        query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+        found = self.router.match(method, path, headers, query)
         stats = self.stats
         stats.active_requests += 1
-        provider = found.provider if isinstance(found, Match) else self.default_provider
+        provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query)
         endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
         status = 500
         try:
@@ -122,7 +124,6 @@ class SimulatorApp:
                 return
             try:
                 body = await self._read_body(scope, receive, headers)
-                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
                 request = HttpRequest(method, path, query, headers, body, request_id, found.params)
                 response = await found.route.handler(request)
             except SimulatorError as exc:
@@ -143,6 +144,13 @@ class SimulatorApp:
         finally:
             stats.active_requests -= 1
             stats.record_request(provider.name, endpoint, status, time.monotonic() - started)
+
+    def _claimant(self, path: str, headers: dict[str, str], query: dict[str, str]) -> Provider:
+        """The provider whose error shape an unrouted request gets (OpenAI's by default)."""
+        for provider in self.providers:
+            if provider.claims(path, headers, query):
+                return provider
+        return self.default_provider
 
     def _no_route(self, method: str, path: str, allowed: list[str] | None) -> SimulatorError:
         if allowed:

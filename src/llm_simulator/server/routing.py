@@ -1,10 +1,18 @@
-"""A small router: exact paths in a dict, parametrised paths matched segment by segment."""
+"""A small router: exact paths in a dict, parametrised paths matched segment by segment.
+
+A method and path may have several candidate routes (one per provider sharing the path);
+the first whose selector accepts the request's headers and query wins, and a route without
+a selector is the fallback.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from llm_simulator.providers.base import Provider, Route
+
+Candidates = list[tuple[Route, Provider]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,37 +24,59 @@ class Match:
     params: dict[str, str]
 
 
+def _add_candidate(candidates: Candidates, route: Route, provider: Provider) -> None:
+    # Selective routes are tried before the catch-all one, whatever the registration order.
+    candidates.append((route, provider))
+    candidates.sort(key=lambda item: item[0].when is None)
+
+
+def _choose(candidates: Candidates, headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[Route, Provider]:
+    for route, provider in candidates:
+        if route.when is None or route.when(headers, query):
+            return route, provider
+    return candidates[-1]
+
+
 class Router:
-    """Finds the route for (method, path); tells 404 from 405."""
+    """Finds the route for (method, path, headers, query); tells 404 from 405."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, dict[str, tuple[Route, Provider]]] = {}
-        self._patterns: list[tuple[list[str], Route, Provider]] = []
+        self._exact: dict[str, dict[str, Candidates]] = {}
+        self._patterns: list[tuple[list[str], str, Candidates]] = []
 
     def add(self, route: Route, provider: Provider) -> None:
         """Register ``route`` served by ``provider``."""
         if "{" not in route.path:
-            self._exact.setdefault(route.path, {})[route.method] = (route, provider)
-        else:
-            self._patterns.append((route.path.strip("/").split("/"), route, provider))
+            _add_candidate(self._exact.setdefault(route.path, {}).setdefault(route.method, []), route, provider)
+            return
+        pattern = route.path.strip("/").split("/")
+        for existing, method, candidates in self._patterns:
+            if existing == pattern and method == route.method:
+                _add_candidate(candidates, route, provider)
+                return
+        self._patterns.append((pattern, route.method, [(route, provider)]))
 
-    def match(self, method: str, path: str) -> Match | list[str] | None:
+    def match(
+        self, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> Match | list[str] | None:
         """The match; None when no path matches; the allowed methods when only they differ."""
         by_method = self._exact.get(path)
         if by_method is not None:
-            found = by_method.get(method)
-            if found is not None:
-                return Match(found[0], found[1], {})
+            candidates = by_method.get(method)
+            if candidates is not None:
+                route, provider = _choose(candidates, headers, query)
+                return Match(route, provider, {})
             return sorted(by_method)
         allowed: list[str] = []
         segments = path.strip("/").split("/")
-        for pattern, route, provider in self._patterns:
+        for pattern, route_method, candidates in self._patterns:
             params = _match_segments(pattern, segments)
             if params is None:
                 continue
-            if route.method == method:
+            if route_method == method:
+                route, provider = _choose(candidates, headers, query)
                 return Match(route, provider, params)
-            allowed.append(route.method)
+            allowed.append(route_method)
         return sorted(set(allowed)) if allowed else None
 
 

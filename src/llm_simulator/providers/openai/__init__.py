@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import JsonResponse, Route
-from llm_simulator.providers.openai import chat, completions, embeddings, models
+from llm_simulator.providers.openai import azure, chat, completions, embeddings, models
 from llm_simulator.providers.openai.errors import render_error
+
+AZURE = "/openai/deployments/{deployment}"
 
 
 class OpenAIProvider:
-    """Routes under ``/v1`` in OpenAI's wire format."""
+    """Routes under ``/v1`` in OpenAI's wire format, and Azure OpenAI's deployment routes."""
 
     name = "openai"
 
@@ -28,7 +31,14 @@ class OpenAIProvider:
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
+            Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
+            Route("POST", f"{AZURE}/completions", partial(azure.legacy_completions, sim), "completion"),
+            Route("POST", f"{AZURE}/embeddings", partial(azure.create_embeddings, sim), "embedding"),
         ]
+
+    def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+        """OpenAI's shape is the default for unrouted requests; it claims none explicitly."""
+        return False
 
     def render_error(self, error: SimulatorError, request_id: str) -> JsonResponse:
         """OpenAI's error body."""

@@ -195,28 +195,36 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
     }
 
 
-def render_completion(plan: GenerationPlan, completion_id: str, created: int) -> bytes:
-    """The non-streamed ``chat.completion`` object."""
+def render_completion(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> bytes:
+    """The non-streamed ``chat.completion`` object (with Azure's content-filter results if ``azure``)."""
     request = plan.request
-    return orjson.dumps(
-        {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": request.model,
-            "choices": [_choice_body(c) for c in plan.choices],
-            "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
-            "service_tier": "default",
-            "system_fingerprint": plan.system_fingerprint,
-        }
-    )
+    completion: dict[str, Any] = {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": request.model,
+        "choices": [_choice_body(c) for c in plan.choices],
+        "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
+        "service_tier": "default",
+        "system_fingerprint": plan.system_fingerprint,
+    }
+    if azure:
+        completion["prompt_filter_results"] = prompt_filter_results()
+        for choice in completion["choices"]:
+            choice["content_filter_results"] = CONTENT_FILTER_RESULTS
+    return orjson.dumps(completion)
 
 
 class ChunkWriter:
     """Renders ``chat.completion.chunk`` frames; the constant envelope is built once."""
 
-    def __init__(self, plan: GenerationPlan, completion_id: str, created: int, include_usage: bool) -> None:
+    def __init__(
+        self, plan: GenerationPlan, completion_id: str, created: int, include_usage: bool, *, azure: bool = False
+    ) -> None:
         self._plan = plan
+        # Azure annotates every content chunk's choice with its content-filter verdicts.
+        self._filter = b',"content_filter_results":' + orjson.dumps(CONTENT_FILTER_RESULTS) if azure else b""
+        self.azure = azure
         envelope = orjson.dumps(
             {
                 "id": completion_id,
@@ -246,8 +254,13 @@ class ChunkWriter:
         if logprob is not None:
             lp = orjson.dumps({"content": [logprob_entry(logprob)], "refusal": None})
         return self._frame(
-            b'{"index":%d,"delta":{"content":%s},"logprobs":%s,"finish_reason":null}' % (index, orjson.dumps(text), lp)
+            b'{"index":%d,"delta":{"content":%s},"logprobs":%s,"finish_reason":null%s}'
+            % (index, orjson.dumps(text), lp, self._filter)
         )
+
+    def prompt_filter(self) -> bytes:
+        """Azure's first chunk: no choices, the prompt's content-filter results."""
+        return self._head + b'],"prompt_filter_results":' + orjson.dumps(prompt_filter_results()) + b"}\n\n"
 
     def finish(self, index: int, reason: FinishReason) -> bytes:
         """The closing chunk of a choice: empty delta and the finish reason."""
@@ -264,6 +277,25 @@ class ChunkWriter:
 
 DONE = b"data: [DONE]\n\n"
 
+_SAFE = {"filtered": False, "severity": "safe"}
+# What Azure OpenAI's default content filter reports for harmless text.
+CONTENT_FILTER_RESULTS: dict[str, Any] = {
+    "hate": _SAFE,
+    "self_harm": _SAFE,
+    "sexual": _SAFE,
+    "violence": _SAFE,
+    "protected_material_code": {"filtered": False, "detected": False},
+    "protected_material_text": {"filtered": False, "detected": False},
+}
+
+
+def prompt_filter_results() -> list[dict[str, Any]]:
+    """Azure's ``prompt_filter_results`` for a single, harmless prompt."""
+    results = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+    return [
+        {"prompt_index": 0, "content_filter_results": {**results, "jailbreak": {"filtered": False, "detected": False}}}
+    ]
+
 
 async def stream_frames(
     sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: ChunkWriter, include_usage: bool
@@ -271,6 +303,8 @@ async def stream_frames(
     """SSE frames of a chat completion stream, each yielded when its token is due."""
     started: set[int] = set()
     logprobs = [c.logprobs for c in plan.choices]
+    if writer.azure:
+        yield writer.prompt_filter()
     async for event in sim.stream(plan, timeline):
         index = event.choice
         if index not in started:
@@ -288,8 +322,12 @@ async def stream_frames(
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve one chat completion request."""
+    return await serve(sim, request, parse_object(request.body))
+
+
+async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure: bool = False) -> Response:
+    """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
     started = time.monotonic()
-    body = parse_object(request.body)
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
@@ -299,7 +337,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())
     if stream:
-        writer = ChunkWriter(plan, completion_id, created, include_usage)
+        writer = ChunkWriter(plan, completion_id, created, include_usage, azure=azure)
         return StreamResponse(
             stream_frames(sim, plan, timeline, writer, include_usage),
             stream_headers(request, model_id),
@@ -307,5 +345,5 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
         )
     await sim.complete(plan, timeline)
     return JsonResponse(
-        200, render_completion(plan, completion_id, created), response_headers(request, started, model_id)
+        200, render_completion(plan, completion_id, created, azure=azure), response_headers(request, started, model_id)
     )

@@ -240,8 +240,12 @@ async def stream_frames(
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve one legacy completion request."""
+    return await serve(sim, request, parse_object(request.body))
+
+
+async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
+    """Serve a legacy completion request whose body is already parsed (Azure rewrites its model first)."""
     started = time.monotonic()
-    body = parse_object(request.body)
     model_id, spec = require_model(sim, body)
     prompts = parse_prompts(sim, body)
     require_generation_model(model_id, spec, "completions")

@@ -15,7 +15,7 @@ from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.openai.common import require_model, response_headers
-from llm_simulator.providers.validation import get_int, get_str, parse_object, type_error
+from llm_simulator.providers.validation import JsonObject, get_int, get_str, parse_object, type_error
 
 MAX_INPUTS = 2048
 # Only the text-embedding-3 generation can shorten its vectors.
@@ -75,8 +75,12 @@ def encode_base64(vector: list[float]) -> str:
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve one embeddings request."""
+    return await serve(sim, request, parse_object(request.body))
+
+
+async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
+    """Serve a embeddings request whose body is already parsed (Azure rewrites its model first)."""
     started = time.monotonic()
-    body = parse_object(request.body)
     model_id, spec = require_model(sim, body)
     if not spec.is_embedding:
         raise invalid(f"The model `{model_id}` does not support embeddings.", param="model", code="model_not_supported")

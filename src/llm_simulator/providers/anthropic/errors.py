@@ -1,0 +1,54 @@
+"""Anthropic's error body: ``{"type": "error", "error": {"type", "message"}, "request_id"}``."""
+
+from __future__ import annotations
+
+import orjson
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
+
+_TYPE: dict[ErrorKind, str] = {
+    ErrorKind.INVALID_REQUEST: "invalid_request_error",
+    ErrorKind.AUTHENTICATION: "authentication_error",
+    ErrorKind.PERMISSION: "permission_error",
+    ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
+    ErrorKind.PAYLOAD_TOO_LARGE: "request_too_large",
+    ErrorKind.CONTEXT_LENGTH: "invalid_request_error",
+    ErrorKind.RATE_LIMIT: "rate_limit_error",
+    ErrorKind.SERVER_ERROR: "api_error",
+    ErrorKind.OVERLOADED: "overloaded_error",
+    ErrorKind.UNAVAILABLE: "overloaded_error",
+    ErrorKind.TIMEOUT: "timeout_error",
+}
+
+# Anthropic signals "temporarily unable to serve" with its own 529, not 503.
+_STATUS_OVERRIDE: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 529}
+
+
+def error_type(error: SimulatorError) -> str:
+    """Anthropic's ``error.type`` string for ``error``."""
+    return _TYPE[error.kind]
+
+
+def error_status(error: SimulatorError) -> int:
+    """The HTTP status Anthropic uses for ``error``."""
+    return _STATUS_OVERRIDE.get(error.kind, error.status)
+
+
+def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
+    """The complete Anthropic-shaped error response, with ``request-id`` as the API sends it."""
+    body = orjson.dumps(
+        {"type": "error", "error": {"type": error_type(error), "message": error.message}, "request_id": request_id}
+    )
+    status = error_status(error)
+    headers = [JSON_CONTENT_TYPE, (b"request-id", request_id.encode())]
+    retryable = status in (408, 409, 429) or status >= 500
+    headers.append((b"x-should-retry", b"true" if retryable else b"false"))
+    return JsonResponse(status, body, headers)
+
+
+def stream_error_frame(error: SimulatorError) -> bytes:
+    """A mid-stream error: the named ``error`` event the SDK raises from."""
+    payload = orjson.dumps({"type": "error", "error": {"type": error_type(error), "message": error.message}})
+    return b"event: error\ndata: " + payload + b"\n\n"

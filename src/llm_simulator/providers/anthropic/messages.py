@@ -1,0 +1,261 @@
+"""``POST /v1/messages`` and ``/v1/messages/count_tokens``: parse, plan, render JSON or SSE.
+
+The stream is the API's named-event sequence: ``message_start`` (empty content) →
+``content_block_start`` → ``ping`` → ``content_block_delta`` × N → ``content_block_stop`` →
+``message_delta`` (stop reason, cumulative ``output_tokens``) → ``message_stop``. The SDK's
+accumulator relies on that order and on block indexes 0..n-1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.types import Endpoint, FinishReason, GenerationPlan, GenerationRequest, TokenEvent
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.anthropic.common import (
+    json_headers,
+    new_message_id,
+    require_model,
+    response_model,
+    stream_headers,
+)
+from llm_simulator.providers.anthropic.errors import stream_error_frame
+from llm_simulator.providers.anthropic.prompt import parse_messages
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.seeding import header_seed
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_bool,
+    get_int,
+    get_list,
+    get_number,
+    get_object,
+    get_str,
+    missing,
+    parse_object,
+    type_error,
+)
+
+STOP_REASON = {
+    FinishReason.STOP: "end_turn",
+    FinishReason.STOP_SEQUENCE: "stop_sequence",
+    FinishReason.LENGTH: "max_tokens",
+}
+# message_start reports the output tokens produced so far; the API shows a small number
+# (the first token is already being decoded), and the SDK only needs an integer.
+START_OUTPUT_TOKENS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesRequest:
+    """A parsed Messages request: the neutral request plus what the response echoes."""
+
+    request: GenerationRequest
+    spec: ModelSpec
+    model: str  # as the response reports it
+    stream: bool
+
+
+def _stop_sequences(body: JsonObject) -> tuple[str, ...]:
+    raw = get_list(body, "stop_sequences")
+    if raw is None:
+        return ()
+    for i, item in enumerate(raw):
+        if not isinstance(item, str):
+            raise type_error(f"stop_sequences.{i}", "a string", item)
+        if not item.strip():
+            raise invalid(
+                f"stop_sequences.{i}: each stop sequence must contain non-whitespace", param=f"stop_sequences.{i}"
+            )
+    return tuple(raw)
+
+
+def _check_limits(model: str, spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> None:
+    if max_tokens > spec.max_output_tokens:
+        raise invalid(
+            f"max_tokens: {max_tokens} > {spec.max_output_tokens}, which is the maximum allowed number of "
+            f"output tokens for {model}",
+            param="max_tokens",
+        )
+    if prompt_tokens > spec.context_window:
+        raise SimulatorError(
+            ErrorKind.CONTEXT_LENGTH,
+            f"prompt is too long: {prompt_tokens} tokens > {spec.context_window} maximum",
+            param="messages",
+        )
+    if prompt_tokens + max_tokens > spec.context_window:
+        raise SimulatorError(
+            ErrorKind.CONTEXT_LENGTH,
+            f"input length and `max_tokens` exceed context limit: {prompt_tokens} + {max_tokens} > "
+            f"{spec.context_window}, decrease input length or `max_tokens` and try again",
+            param="max_tokens",
+        )
+
+
+def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> MessagesRequest:
+    """Validate a Messages body (the API's rules and wording) into a neutral request."""
+    model_id, spec = require_model(sim, body)
+    if "max_tokens" not in body:
+        raise missing("max_tokens")
+    max_tokens = get_int(body, "max_tokens", minimum=1)
+    assert max_tokens is not None
+    messages, prompt_tokens = parse_messages(sim, body)
+    get_number(body, "temperature", minimum=0, maximum=1)
+    get_number(body, "top_p", minimum=0, maximum=1)
+    get_int(body, "top_k", minimum=0)
+    metadata = get_object(body, "metadata")
+    if metadata is not None:
+        get_str(metadata, "user_id", "metadata.user_id")
+    stream = get_bool(body, "stream")
+    model = response_model(model_id, spec)
+    _check_limits(model, spec, prompt_tokens, max_tokens)
+    gen = GenerationRequest(
+        model=model,
+        endpoint=Endpoint.CHAT,
+        messages=messages,
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_tokens,
+        stop=_stop_sequences(body),
+        seed=header_seed(request.headers),
+    )
+    return MessagesRequest(gen, spec, model, stream)
+
+
+def usage_object(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """The Message ``usage`` with the (always zero) prompt-cache fields the API includes."""
+    return {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def message_object(plan: GenerationPlan, message_id: str, *, final: bool) -> dict[str, Any]:
+    """The Message: complete when ``final``, else as ``message_start`` carries it (no content)."""
+    choice = plan.choices[0]
+    request = plan.request
+    if not final:
+        return {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": request.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_object(request.prompt_tokens, START_OUTPUT_TOKENS),
+        }
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": request.model,
+        "content": [{"type": "text", "text": choice.text}],
+        "stop_reason": STOP_REASON[choice.finish_reason],
+        "stop_sequence": choice.stop_sequence,
+        "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
+    }
+
+
+def _event(name: str, payload: bytes) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
+
+
+PING = _event("ping", b'{"type":"ping"}')
+MESSAGE_STOP = _event("message_stop", b'{"type":"message_stop"}')
+
+
+class EventWriter:
+    """Renders the Messages stream events of one plan."""
+
+    def __init__(self, plan: GenerationPlan, message_id: str) -> None:
+        self._plan = plan
+        self._message_id = message_id
+
+    def message_start(self) -> bytes:
+        """``message_start`` with the message envelope and empty content."""
+        message = message_object(self._plan, self._message_id, final=False)
+        return _event("message_start", orjson.dumps({"type": "message_start", "message": message}))
+
+    @staticmethod
+    def text_block_start(index: int) -> bytes:
+        """``content_block_start`` of an empty text block."""
+        return _event(
+            "content_block_start",
+            b'{"type":"content_block_start","index":%d,"content_block":{"type":"text","text":""}}' % index,
+        )
+
+    @staticmethod
+    def text_delta(index: int, text: str) -> bytes:
+        """One ``text_delta``."""
+        return _event(
+            "content_block_delta",
+            b'{"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":%s}}'
+            % (index, orjson.dumps(text)),
+        )
+
+    @staticmethod
+    def block_stop(index: int) -> bytes:
+        """``content_block_stop``."""
+        return _event("content_block_stop", b'{"type":"content_block_stop","index":%d}' % index)
+
+    def message_delta(self) -> bytes:
+        """``message_delta``: stop reason and the final, cumulative usage."""
+        plan = self._plan
+        choice = plan.choices[0]
+        usage = usage_object(plan.request.prompt_tokens, plan.completion_tokens)
+        del usage["cache_creation"], usage["service_tier"]
+        payload = {
+            "type": "message_delta",
+            "delta": {"stop_reason": STOP_REASON[choice.finish_reason], "stop_sequence": choice.stop_sequence},
+            "usage": usage,
+        }
+        return _event("message_delta", orjson.dumps(payload))
+
+
+async def stream_events(
+    sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: EventWriter
+) -> AsyncIterator[bytes]:
+    """The event stream; the opening events go out with the first token, when it is due."""
+    opened = False
+    async for event in sim.stream(plan, timeline):
+        frame = writer.text_delta(0, event.text) if isinstance(event, TokenEvent) else b""
+        if not opened:
+            opened = True
+            frame = writer.message_start() + writer.text_block_start(0) + PING + frame
+        if frame:
+            yield frame
+    yield writer.block_stop(0) + writer.message_delta() + MESSAGE_STOP
+
+
+async def handle(sim: Simulator, request: HttpRequest) -> Response:
+    """Serve ``POST /v1/messages``."""
+    parsed = parse_request(sim, request, parse_object(request.body))
+    gen = parsed.request
+    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens, gen.stop)
+    plan = sim.plan(gen, parsed.spec, base_seed)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed)
+    message_id = new_message_id()
+    if parsed.stream:
+        writer = EventWriter(plan, message_id)
+        return StreamResponse(stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame)
+    await sim.complete(plan, timeline)
+    return JsonResponse(200, orjson.dumps(message_object(plan, message_id, final=True)), json_headers(request))
+
+
+async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
+    """Serve ``POST /v1/messages/count_tokens``: the ``input_tokens`` a message would use."""
+    body = parse_object(request.body)
+    require_model(sim, body)
+    _, tokens = parse_messages(sim, body)
+    return JsonResponse(200, orjson.dumps({"input_tokens": tokens}), json_headers(request))

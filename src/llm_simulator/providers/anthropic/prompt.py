@@ -1,0 +1,167 @@
+"""Reads a Messages request's ``system`` and ``messages`` into neutral turns and counts them.
+
+Shared by ``/v1/messages`` and ``/v1/messages/count_tokens`` so both report the same
+``input_tokens`` for the same prompt. Counting uses the simulator's tokenizer (o200k, not
+Claude's own), plus a fixed framing cost per turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.core.types import Message
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.validation import JsonObject, get_list, get_str, missing, type_error
+
+ROLES = ("user", "assistant")
+# Framing of Claude's prompt format: a few tokens per turn, a few that open the reply.
+TOKENS_PER_MESSAGE = 4
+REPLY_PRIMING_TOKENS = 3
+# Claude charges about (width × height) / 750 tokens per image; a 1092×1092 image (the size
+# the API scales large images to) costs ≈ 1600. Sizes are not decoded, so every image and
+# every binary document is charged that.
+IMAGE_TOKENS = 1_600
+
+# Every block type the API accepts in a message's content.
+BLOCK_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "document",
+        "search_result",
+        "thinking",
+        "redacted_thinking",
+        "tool_use",
+        "tool_result",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "bash_code_execution_tool_result",
+        "text_editor_code_execution_tool_result",
+        "tool_search_tool_result",
+        "container_upload",
+        "mcp_tool_use",
+        "mcp_tool_result",
+    }
+)
+
+
+def _block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]:
+    """The readable text of one content block and the extra tokens it costs beyond that text."""
+    kind = block.get("type")
+    if not isinstance(kind, str):
+        raise missing(f"{where}.type") if kind is None else type_error(f"{where}.type", "a string", kind)
+    if kind not in BLOCK_TYPES:
+        raise invalid(
+            f"{where}.type: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
+            + ", ".join(f"'{t}'" for t in sorted(BLOCK_TYPES)),
+            param=f"{where}.type",
+        )
+    if kind == "text":
+        text = get_str(block, "text", f"{where}.text", required=True)
+        return text or "", 0
+    if kind == "image":
+        return "", IMAGE_TOKENS
+    if kind == "document":
+        source = block.get("source")
+        if isinstance(source, dict) and source.get("type") == "text" and isinstance(source.get("data"), str):
+            return source["data"], 0
+        return "", IMAGE_TOKENS
+    if kind == "tool_result":
+        return _tool_result_text(sim, block, where), 0
+    if kind == "tool_use":
+        name = get_str(block, "name", f"{where}.name", required=True) or ""
+        return name + " " + orjson.dumps(block.get("input", {})).decode(), 0
+    if kind in ("thinking", "redacted_thinking"):
+        # Earlier turns' thinking is stripped from the context, so it costs nothing.
+        return "", 0
+    # Server-tool results and the like: charge their JSON as text.
+    return orjson.dumps(block).decode(), 0
+
+
+def _tool_result_text(sim: Simulator, block: JsonObject, where: str) -> str:
+    content = block.get("content")
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list):
+        raise type_error(f"{where}.content", "a string or an array of content blocks", content)
+    parts = []
+    for i, inner in enumerate(content):
+        if not isinstance(inner, dict):
+            raise type_error(f"{where}.content.{i}", "an object", inner)
+        text, _ = _block_text(sim, inner, f"{where}.content.{i}")
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _content(sim: Simulator, content: Any, where: str) -> tuple[str, int]:
+    """The text of a message's or system's content (string or blocks) and its extra tokens."""
+    if isinstance(content, str):
+        return content, 0
+    if not isinstance(content, list):
+        raise type_error(where, "a string or an array of content blocks", content)
+    texts: list[str] = []
+    extra = 0
+    for i, block in enumerate(content):
+        if not isinstance(block, dict):
+            raise type_error(f"{where}.{i}", "an object", block)
+        text, cost = _block_text(sim, block, f"{where}.{i}")
+        if text:
+            texts.append(text)
+        extra += cost
+    return "\n".join(texts), extra
+
+
+def parse_system(sim: Simulator, body: JsonObject) -> tuple[Message | None, int]:
+    """The ``system`` prompt (a string or text blocks) as a neutral turn, and its tokens."""
+    raw = body.get("system")
+    if raw is None:
+        return None, 0
+    if isinstance(raw, list):
+        for i, block in enumerate(raw):
+            if not isinstance(block, dict) or block.get("type") != "text":
+                raise invalid(f"system.{i}: system content blocks must be of type 'text'", param=f"system.{i}")
+    text, extra = _content(sim, raw, "system")
+    if not text and not extra:
+        return None, 0
+    return Message("system", text), sim.count_tokens(text) + extra + TOKENS_PER_MESSAGE
+
+
+def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...], int]:
+    """System prompt plus turns as neutral messages, and the prompt's input token count."""
+    raw = get_list(body, "messages", required=True)
+    assert raw is not None
+    if not raw:
+        raise invalid("messages: at least one message is required", param="messages")
+    system, tokens = parse_system(sim, body)
+    messages: list[Message] = [system] if system is not None else []
+    tokens += REPLY_PRIMING_TOKENS
+    last = len(raw) - 1
+    for i, item in enumerate(raw):
+        where = f"messages.{i}"
+        if not isinstance(item, dict):
+            raise type_error(where, "an object", item)
+        role = item.get("role")
+        if role is None:
+            raise missing(f"{where}.role")
+        if role not in ROLES:
+            hint = (
+                '. The Messages API accepts a top-level `system` parameter, not "system" as an input message role'
+                if role == "system"
+                else ""
+            )
+            raise invalid(f"{where}.role: Input should be 'user' or 'assistant'{hint}", param=f"{where}.role")
+        if "content" not in item:
+            raise missing(f"{where}.content")
+        text, extra = _content(sim, item["content"], f"{where}.content")
+        content = item["content"]
+        # Only a final assistant turn (a prefill the reply continues) may be empty.
+        if not content and not (role == "assistant" and i == last):
+            raise invalid(f"{where}: {role} messages must have non-empty content", param=f"{where}.content")
+        tokens += TOKENS_PER_MESSAGE + sim.count_tokens(text) + extra
+        messages.append(Message(role, text))
+    return tuple(messages), tokens

@@ -1,0 +1,80 @@
+"""The Google Gemini API (Developer API, ``v1beta`` and ``v1``): generate, count, embed, models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, Route
+from llm_simulator.providers.gemini import embed, generate, models
+from llm_simulator.providers.gemini.common import PROVIDER, api_version, is_gemini, require_model
+from llm_simulator.providers.gemini.errors import render_error
+
+VERSIONS = ("v1beta", "v1")
+GENERATE_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
+EMBED_ACTIONS = ("embedContent", "batchEmbedContents")
+
+
+async def model_action(sim: Simulator, request: HttpRequest) -> Response:
+    """``POST /{version}/models/{model}:{action}``: split the action off the last path segment.
+
+    The ``:action`` suffix lives inside the model's path segment, so it is split here rather
+    than by the router.
+    """
+    target = request.path_params["target"]
+    model, sep, action = target.rpartition(":")
+    if not sep or action not in GENERATE_ACTIONS + EMBED_ACTIONS:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
+            + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS),
+        )
+    version = api_version(request.path)
+    spec = require_model(sim, model, action, version, embedding=action in EMBED_ACTIONS)
+    # The API reports the model version an alias resolves to.
+    reported = spec.id if spec.provider == PROVIDER else model
+    if action == "generateContent":
+        return await generate.generate(sim, request, reported, spec, stream=False)
+    if action == "streamGenerateContent":
+        return await generate.generate(sim, request, reported, spec, stream=True)
+    if action == "countTokens":
+        return await generate.count_tokens(sim, request, reported, spec)
+    if action == "embedContent":
+        return await embed.embed_content(sim, request, model, spec)
+    return await embed.batch_embed_contents(sim, request, model, spec)
+
+
+class GeminiProvider:
+    """Routes under ``/v1beta`` and ``/v1`` in Gemini's wire format."""
+
+    name = "gemini"
+
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
+
+    def routes(self) -> list[Route]:
+        """Every Gemini route; on ``/v1/models`` only for requests from a Gemini client."""
+        sim = self._sim
+        routes: list[Route] = []
+        for version in VERSIONS:
+            # /v1/models is shared with OpenAI and Anthropic; /v1beta is Gemini's alone.
+            when = is_gemini if version == "v1" else None
+            routes += [
+                Route("POST", f"/{version}/models/{{target}}", partial(model_action, sim), "generate"),
+                Route("GET", f"/{version}/models", partial(models.list_models, sim), "models", when),
+                Route("GET", f"/{version}/models/{{model:path}}", partial(models.get_model, sim), "models", when),
+            ]
+        return routes
+
+    def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+        """Unrouted ``/v1beta`` requests, ``:action`` paths, and requests with a Google key."""
+        return path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1] or is_gemini(headers, query)
+
+    def render_error(self, error: SimulatorError, request_id: str) -> JsonResponse:
+        """Google's error body."""
+        return render_error(error, request_id)
+
+
+__all__ = ["GeminiProvider"]

@@ -1,0 +1,107 @@
+"""Reads Gemini ``contents`` and ``systemInstruction`` into neutral turns and counts them.
+
+Shared by ``generateContent`` and ``countTokens`` so ``usageMetadata.promptTokenCount``
+equals ``totalTokens`` for the same contents. Gemini charges no framing per turn; text is
+counted with the simulator's tokenizer, and each image, audio, video or file part at the
+258 tokens Gemini charges for a small image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.core.types import Message
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.gemini import fields
+from llm_simulator.providers.validation import JsonObject
+
+ROLES = ("user", "model")
+MEDIA_PART_TOKENS = 258
+PART_FIELDS = (
+    "text",
+    "inlineData",
+    "fileData",
+    "functionCall",
+    "functionResponse",
+    "executableCode",
+    "codeExecutionResult",
+    "thought",
+    "thoughtSignature",
+    "videoMetadata",
+    "mediaResolution",
+    "partMetadata",
+    "toolCall",
+    "toolResponse",
+)
+CONTENT_FIELDS = ("role", "parts")
+
+
+def _part(sim: Simulator, part: Any, where: str) -> tuple[str, int]:
+    """A part's text and the tokens it costs beyond that text."""
+    if not isinstance(part, dict):
+        raise invalid(f"Invalid JSON payload received. Expected an object for '{where}'.", param=where)
+    fields.check_known(part, PART_FIELDS, where)
+    text = fields.get_str(part, "text", f"{where}.text")
+    if fields.get_bool(part, "thought", f"{where}.thought"):
+        return "", 0  # earlier turns' thoughts are not part of the prompt
+    if text is not None:
+        return text, 0
+    if fields.get(part, "inlineData") is not None or fields.get(part, "fileData") is not None:
+        return "", MEDIA_PART_TOKENS
+    for key in ("functionCall", "functionResponse", "executableCode", "codeExecutionResult"):
+        value = fields.get(part, key)
+        if value is not None:
+            return orjson.dumps(value).decode(), 0
+    raise invalid(f"* {where}: a part must have one of its data fields set (text, inlineData, …).", param=where)
+
+
+def parse_content(sim: Simulator, content: Any, where: str, *, default_role: str = "user") -> tuple[Message, int]:
+    """One ``Content`` as a neutral turn and its token count."""
+    if not isinstance(content, dict):
+        raise invalid(f"Invalid JSON payload received. Expected an object for '{where}'.", param=where)
+    fields.check_known(content, CONTENT_FIELDS, where)
+    role = fields.get_str(content, "role", f"{where}.role") or default_role
+    if role not in ROLES:
+        raise invalid("Please use a valid role: user, model.", param=f"{where}.role")
+    parts = fields.get_list(content, "parts", f"{where}.parts")
+    if not parts:
+        raise invalid(
+            f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.", param=f"{where}.parts"
+        )
+    texts: list[str] = []
+    tokens = 0
+    for i, part in enumerate(parts):
+        text, extra = _part(sim, part, f"{where}.parts[{i}]")
+        if text:
+            texts.append(text)
+            tokens += sim.count_tokens(text)
+        tokens += extra
+    return Message("assistant" if role == "model" else "user", "".join(texts)), tokens
+
+
+def parse_contents(sim: Simulator, body: JsonObject) -> tuple[list[Message], int]:
+    """The request's ``contents`` (required, non-empty) as neutral turns, and their tokens."""
+    raw = fields.get_list(body, "contents", "contents")
+    if not raw:
+        raise invalid("* GenerateContentRequest.contents: contents is not specified", param="contents")
+    messages: list[Message] = []
+    total = 0
+    for i, content in enumerate(raw):
+        message, tokens = parse_content(sim, content, f"contents[{i}]")
+        messages.append(message)
+        total += tokens
+    return messages, total
+
+
+def parse_system(sim: Simulator, body: JsonObject) -> tuple[Message | None, int]:
+    """The ``systemInstruction`` (its role, if any, is ignored) and its tokens."""
+    raw = fields.get(body, "systemInstruction")
+    if raw is None:
+        return None, 0
+    if isinstance(raw, dict) and "role" in raw:
+        raw = {k: v for k, v in raw.items() if k != "role"}
+    message, tokens = parse_content(sim, raw, "system_instruction")
+    return Message("system", message.text), tokens

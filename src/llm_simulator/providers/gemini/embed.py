@@ -1,0 +1,98 @@
+"""``:embedContent`` and ``:batchEmbedContents`` (the one the google-genai SDK always calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.embeddings import embed
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
+from llm_simulator.providers.gemini import fields
+from llm_simulator.providers.gemini.common import MODELS_PREFIX, json_headers
+from llm_simulator.providers.gemini.contents import parse_content
+from llm_simulator.providers.validation import JsonObject, parse_object
+
+MAX_BATCH = 250
+EMBED_FIELDS = ("model", "content", "taskType", "title", "outputDimensionality")
+TASK_TYPES = frozenset(
+    {
+        "TASK_TYPE_UNSPECIFIED",
+        "RETRIEVAL_QUERY",
+        "RETRIEVAL_DOCUMENT",
+        "SEMANTIC_SIMILARITY",
+        "CLASSIFICATION",
+        "CLUSTERING",
+        "QUESTION_ANSWERING",
+        "FACT_VERIFICATION",
+        "CODE_RETRIEVAL_QUERY",
+    }
+)
+
+
+def _embed_one(sim: Simulator, body: JsonObject, spec: ModelSpec, model: str, where: str) -> tuple[list[float], int]:
+    """Validate one ``EmbedContentRequest``; its vector and input tokens."""
+    fields.check_known(body, EMBED_FIELDS, where)
+    named = fields.get_str(body, "model", f"{where}.model")
+    if named is not None and named.removeprefix(MODELS_PREFIX) != model:
+        raise invalid(
+            f"* BatchEmbedContentsRequest.{where}.model: the model in the request ({named}) must match the "
+            f"model in the URL (models/{model}).",
+            param=f"{where}.model",
+        )
+    content = fields.get(body, "content")
+    if content is None:
+        raise invalid(f"* EmbedContentRequest.content: content is not specified ({where}).", param=f"{where}.content")
+    message, tokens = parse_content(sim, content, f"{where}.content")
+    task = fields.get_str(body, "taskType", f"{where}.task_type")
+    if task is not None and task not in TASK_TYPES:
+        raise invalid(f"Invalid value at '{where}.task_type' (type.googleapis.com/TaskType), \"{task}\"", param=task)
+    fields.get_str(body, "title", f"{where}.title")
+    native = spec.embedding_dimensions or 768
+    size = fields.get_int(body, "outputDimensionality", f"{where}.output_dimensionality", minimum=1) or native
+    if size > native:
+        raise invalid(
+            f"* {where}.output_dimensionality: must be at most {native} for models/{model}, got {size}.",
+            param=f"{where}.output_dimensionality",
+        )
+    if tokens > spec.context_window:
+        raise invalid(
+            f"The input token count ({tokens}) exceeds the maximum number of tokens allowed ({spec.context_window}).",
+            param=f"{where}.content",
+        )
+    return embed(message.text, size), tokens
+
+
+async def embed_content(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:
+    """Serve ``:embedContent``: ``{"embedding": {"values": […]}}``."""
+    vector, tokens = _embed_one(sim, parse_object(request.body), spec, model, "")
+    await sim.complete_embedding(spec, tokens, sim.request_seed(None))
+    return JsonResponse(200, orjson.dumps({"embedding": {"values": vector}}), json_headers())
+
+
+async def batch_embed_contents(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:
+    """Serve ``:batchEmbedContents``: one embedding per request, in order."""
+    body = parse_object(request.body)
+    fields.check_known(body, ("requests",), "")
+    raw = fields.get_list(body, "requests", "requests")
+    if not raw:
+        raise invalid("* BatchEmbedContentsRequest.requests: requests is not specified", param="requests")
+    if len(raw) > MAX_BATCH:
+        raise invalid(
+            f"* BatchEmbedContentsRequest.requests: at most {MAX_BATCH} requests are allowed in a batch, "
+            f"got {len(raw)}.",
+            param="requests",
+        )
+    embeddings: list[dict[str, Any]] = []
+    total = 0
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise invalid(f"Invalid JSON payload received. Expected an object for 'requests[{i}]'.", param="requests")
+        vector, tokens = _embed_one(sim, item, spec, model, f"requests[{i}]")
+        embeddings.append({"values": vector})
+        total += tokens
+    await sim.complete_embedding(spec, total, sim.request_seed(None))
+    return JsonResponse(200, orjson.dumps({"embeddings": embeddings}), json_headers())

@@ -1,0 +1,93 @@
+"""``GET /{version}/models`` and ``/{version}/models/{model}`` in Gemini's shape."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
+from llm_simulator.providers.gemini.common import MODELS_PREFIX, PROVIDER, api_version, json_headers
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+GENERATE_METHODS = [
+    "generateContent",
+    "streamGenerateContent",
+    "countTokens",
+    "createCachedContent",
+    "batchGenerateContent",
+]
+EMBED_METHODS = ["embedContent", "batchEmbedContents", "countTokens"]
+
+
+def model_object(spec: ModelSpec) -> dict[str, Any]:
+    """One ``Model`` resource."""
+    base: dict[str, Any] = {
+        "name": MODELS_PREFIX + spec.id,
+        "version": "001",
+        "displayName": spec.display_name or spec.id,
+        "description": f"Simulated {spec.display_name or spec.id}.",
+        "inputTokenLimit": spec.context_window,
+        "outputTokenLimit": spec.max_output_tokens,
+    }
+    if spec.is_embedding:
+        return {**base, "supportedGenerationMethods": EMBED_METHODS}
+    return {
+        **base,
+        "supportedGenerationMethods": GENERATE_METHODS,
+        "temperature": 1.0,
+        "topP": 0.95,
+        "topK": 64,
+        "maxTemperature": 2.0,
+        "thinking": "reasoning" in spec.capabilities,
+    }
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(token: str) -> int:
+    try:
+        decoded = base64.urlsafe_b64decode(token.encode()).decode()
+        kind, _, value = decoded.partition(":")
+        if kind == "offset" and value.isdigit():
+            return int(value)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise invalid(f"Invalid page token: {token!r}.", param="pageToken")
+
+
+async def list_models(sim: Simulator, request: HttpRequest) -> Response:
+    """A page of Gemini models; ``nextPageToken`` only while more remain (the SDK pager loops on it)."""
+    models = sim.catalogue.list_models(PROVIDER)
+    raw_size = request.query.get("pageSize")
+    size = DEFAULT_PAGE_SIZE
+    if raw_size is not None:
+        if not raw_size.isdigit():
+            raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw_size}\"", param="pageSize")
+        size = min(max(int(raw_size), 1), MAX_PAGE_SIZE) if int(raw_size) else DEFAULT_PAGE_SIZE
+    start = _offset(request.query["pageToken"]) if request.query.get("pageToken") else 0
+    page = models[start : start + size]
+    body: dict[str, Any] = {"models": [model_object(m) for m in page]}
+    if start + size < len(models):
+        body["nextPageToken"] = _page_token(start + size)
+    return JsonResponse(200, orjson.dumps(body), json_headers())
+
+
+async def get_model(sim: Simulator, request: HttpRequest) -> Response:
+    """One model by id (``models/`` prefix optional) or alias."""
+    model_id = request.path_params["model"].removeprefix(MODELS_PREFIX)
+    spec = sim.catalogue.lookup(model_id)
+    if spec is None:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"models/{model_id} is not found for API version {api_version(request.path)}.",
+            param="model",
+        )
+    return JsonResponse(200, orjson.dumps(model_object(spec)), json_headers())
