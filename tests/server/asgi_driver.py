@@ -24,7 +24,14 @@ class Captured:
 
 
 async def call(
-    app: SimulatorApp, method: str, path: str, body: bytes = b"", *, disconnect: asyncio.Event | None = None
+    app: SimulatorApp,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    disconnect: asyncio.Event | None = None,
+    headers: dict[str, str] | None = None,
+    query: str = "",
 ) -> Captured:
     """Send one request through the app and capture the response."""
     captured = Captured()
@@ -52,8 +59,9 @@ async def call(
         "type": "http",
         "method": method,
         "path": path,
-        "headers": [(b"content-type", b"application/json")],
-        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")]
+        + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "query_string": query.encode(),
     }
     await app(scope, receive, send)  # type: ignore[arg-type]
     return captured

@@ -105,3 +105,37 @@ def test_router_picks_the_provider_by_header_on_shared_paths() -> None:
         anthropic = router.match("GET", path, {"anthropic-version": "2023-06-01"}, {})
         assert isinstance(plain, Match) and plain.provider.name == "openai"
         assert isinstance(anthropic, Match) and anthropic.provider.name == "anthropic"
+
+
+async def test_unrouted_requests_get_the_error_shape_of_the_client_they_come_from() -> None:
+    app = make_app()
+    openai_style = await call(app, "GET", "/v1/nope")
+    assert openai_style.status == 404 and set(orjson.loads(openai_style.body)["error"]) >= {"message", "type"}
+
+    anthropic_style = await call(app, "GET", "/v1/nope", headers={"anthropic-version": "2023-06-01"})
+    body = orjson.loads(anthropic_style.body)
+    assert anthropic_style.status == 404
+    assert body["type"] == "error" and body["error"]["type"] == "not_found_error"
+    assert anthropic_style.headers["request-id"] == body["request_id"]
+
+    for path, headers, query in (
+        ("/v1beta/nope", {}, ""),
+        ("/v1/tunedModels/gemini-2.5-flash:nope", {}, ""),
+        ("/v1/nope", {"x-goog-api-key": "k"}, ""),
+        ("/v1/nope", {}, "key=k"),
+    ):
+        gemini_style = await call(app, "GET", path, headers=headers, query=query)
+        error = orjson.loads(gemini_style.body)["error"]
+        assert gemini_style.status == 404, path
+        assert error["code"] == 404 and error["status"] == "NOT_FOUND", path
+
+
+async def test_models_list_shape_follows_the_client() -> None:
+    app = make_app()
+    openai_list = orjson.loads((await call(app, "GET", "/v1/models")).body)
+    assert openai_list["object"] == "list"
+    anthropic_list = orjson.loads((await call(app, "GET", "/v1/models", headers={"anthropic-version": "x"})).body)
+    assert {"data", "has_more", "first_id", "last_id"} <= set(anthropic_list)
+    assert all(m["type"] == "model" for m in anthropic_list["data"])
+    gemini_list = orjson.loads((await call(app, "GET", "/v1/models", query="key=k")).body)
+    assert all(m["name"].startswith("models/") for m in gemini_list["models"])
