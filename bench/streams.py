@@ -28,10 +28,17 @@ each SSE event as its own HTTP chunk, which it does.
 
 Every stream has a deadline and the whole run is bounded; the server is always stopped.
 
+``--provider anthropic|gemini`` streams the same tokens in Anthropic's named-event SSE or
+Gemini's ``alt=sse`` format instead of OpenAI's (token events are recognised by
+``text_delta`` / a ``parts`` text; Anthropic and Gemini streams are exactly ``--tokens``
+long because the bench config fixes the natural output length far above it), so the
+three wire formats can be compared on the same timing engine.
+
 Usage::
 
     python bench/streams.py            # N = 100, 500, 1000; 3 runs each
     python bench/streams.py --quick    # N = 100, 1000; 1 run each
+    python bench/streams.py --quick --provider anthropic   # results in streams-anthropic.json
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -54,8 +62,57 @@ import _common as c
 
 MODEL = "bench-model"
 PROFILE = "bench_fixed"
-CONTENT_MARKER = b'"delta":{"content":"'
-DONE_MARKER = b"data: [DONE]"
+PROMPT = "Stream me a hundred tokens, please."
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How one provider's stream is requested and read: path, body, event separator, markers."""
+
+    path: str
+    body: Callable[[int], dict[str, Any]]
+    separator: bytes
+    content: bytes  # present in an event that carries a token
+    done: bytes  # present in the event that ends the stream
+
+
+WIRES: dict[str, Wire] = {
+    "openai": Wire(
+        "/v1/chat/completions",
+        lambda tokens: {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "stream": True,
+            "max_tokens": tokens,
+            "ignore_eos": True,
+        },
+        b"\n\n",
+        b'"delta":{"content":"',
+        b"data: [DONE]",
+    ),
+    "anthropic": Wire(
+        "/v1/messages",
+        lambda tokens: {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": PROMPT}],
+            "stream": True,
+            "max_tokens": tokens,
+        },
+        b"\n\n",
+        b'"type":"text_delta"',
+        b"event: message_stop",
+    ),
+    "gemini": Wire(
+        f"/v1beta/models/{MODEL}:streamGenerateContent?alt=sse",
+        lambda tokens: {
+            "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
+            "generationConfig": {"maxOutputTokens": tokens},
+        },
+        b"\r\n\r\n",
+        b'"parts":[{"text":',
+        b'"finishReason"',  # the last chunk carries the last token too
+    ),
+}
 END_OF_BODY = b"0\r\n\r\n"
 STREAM_SLACK_S = 20.0  # per-stream deadline beyond its ideal duration
 
@@ -66,6 +123,10 @@ latency:
     {profile}:
       ttft: {{type: fixed, value_ms: {ttft}}}
       itl: {{type: fixed, value_ms: {itl}}}
+generation:
+  # Far above --tokens, so every provider's stream is exactly max tokens long
+  # (Anthropic and Gemini have no ignore_eos).
+  output_tokens: {{type: fixed, value_ms: 100000}}
 models:
   add:
     - {{id: {model}, provider: openai, kind: chat, latency_profile: {profile}, max_output_tokens: 4096}}
@@ -90,8 +151,9 @@ class StreamRecord:
 class SSEClient(asyncio.Protocol):
     """One streamed chat completion over its own connection; timestamps content chunks."""
 
-    def __init__(self, request: bytes, record: StreamRecord, finished: asyncio.Future[None]) -> None:
+    def __init__(self, request: bytes, record: StreamRecord, finished: asyncio.Future[None], wire: Wire) -> None:
         self._request = request
+        self._wire = wire
         self._record = record
         self._finished = finished
         self._buffer = b""
@@ -120,13 +182,14 @@ class SSEClient(asyncio.Protocol):
             self._record.status_ok = True
             self._headers_done = True
             buffer = buffer[end + 4 :]
-        events = buffer.split(b"\n\n")
+        wire = self._wire
+        events = buffer.split(wire.separator)
         self._buffer = events.pop()
         record = self._record
         for event in events:
-            if CONTENT_MARKER in event:
+            if wire.content in event:
                 record.arrivals.append(now)
-            elif DONE_MARKER in event:
+            if wire.done in event:
                 record.done = True
         if record.done and self._buffer.endswith(END_OF_BODY):
             self._finish()
@@ -148,34 +211,25 @@ class SSEClient(asyncio.Protocol):
             self._finished.set_result(None)
 
 
-def build_request(port: int, tokens: int) -> bytes:
+def build_request(port: int, tokens: int, wire: Wire) -> bytes:
     """The raw HTTP/1.1 request of one stream."""
-    body = json.dumps(
-        {
-            "model": MODEL,
-            "messages": [{"role": "user", "content": "Stream me a hundred tokens, please."}],
-            "stream": True,
-            "max_tokens": tokens,
-            "ignore_eos": True,
-        },
-        separators=(",", ":"),
-    ).encode()
+    body = json.dumps(wire.body(tokens), separators=(",", ":")).encode()
     head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
+        f"POST {wire.path} HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
         f"Content-Type: application/json\r\nAuthorization: Bearer sk-bench\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
 
 
-async def one_stream(port: int, request: bytes, record: StreamRecord, deadline_s: float) -> None:
+async def one_stream(port: int, request: bytes, record: StreamRecord, deadline_s: float, wire: Wire) -> None:
     """Wait for the scheduled start, then run one stream to completion or its deadline."""
     loop = asyncio.get_running_loop()
     await asyncio.sleep(max(0.0, record.scheduled - time.monotonic()))
     finished: asyncio.Future[None] = loop.create_future()
     try:
         transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: SSEClient(request, record, finished), c.HOST, port), timeout=10
+            loop.create_connection(lambda: SSEClient(request, record, finished, wire), c.HOST, port), timeout=10
         )
     except (OSError, TimeoutError) as exc:
         record.error = f"connect: {exc!r}"
@@ -188,13 +242,15 @@ async def one_stream(port: int, request: bytes, record: StreamRecord, deadline_s
         transport.close()
 
 
-async def run_streams(port: int, n: int, tokens: int, stagger_s: float, ideal_s: float) -> list[StreamRecord]:
+async def run_streams(
+    port: int, n: int, tokens: int, stagger_s: float, ideal_s: float, wire: Wire
+) -> list[StreamRecord]:
     """Start ``n`` streams evenly spread over ``stagger_s`` seconds; wait for all of them."""
-    request = build_request(port, tokens)
+    request = build_request(port, tokens, wire)
     start = time.monotonic() + 0.05
     records = [StreamRecord(scheduled=start + stagger_s * i / n) for i in range(n)]
     deadline = ideal_s + STREAM_SLACK_S
-    tasks = [asyncio.create_task(one_stream(port, request, r, deadline)) for r in records]
+    tasks = [asyncio.create_task(one_stream(port, request, r, deadline, wire)) for r in records]
     await asyncio.wait_for(asyncio.gather(*tasks), timeout=stagger_s + deadline + 15)
     return records
 
@@ -257,7 +313,8 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
     tree = c.process_tree(server.pid)
     ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
     server_cpu0, client_cpu0, wall0 = c.cpu_seconds(tree), c.self_cpu_seconds(), time.monotonic()
-    records = asyncio.run(run_streams(server.port, n, args.tokens, args.stagger, ideal_s), debug=False)
+    wire = WIRES[args.provider]
+    records = asyncio.run(run_streams(server.port, n, args.tokens, args.stagger, ideal_s, wire), debug=False)
     wall = time.monotonic() - wall0
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
@@ -321,6 +378,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stagger", type=float, default=1.0, help="spread stream starts over this many s")
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between runs")
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--provider", choices=sorted(WIRES), default="openai", help="wire format to stream")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
     args = parser.parse_args(argv)
     if args.quick:
@@ -357,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         argv_ = c.simulator_argv(port, "--config", str(config), server=args.server)
         with c.running(c.start_process(f"simulator-{args.server}", argv_, port, workdir), "/health") as server:
             with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
-                asyncio.run(run_streams(port, 20, 10, 0.1, 1.0))
+                asyncio.run(run_streams(port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
             for n in args.streams:
                 results.append(measure_n(server, n, args))
     largest = max(results, key=lambda r: r["n"])
@@ -367,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "parameters": {
             "server": args.server,
+            "provider": args.provider,
             "simulator_workers": 1,
             "streams": args.streams,
             "runs_per_n": args.runs,
@@ -381,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "targets_met": checks,
     }
-    path = c.write_results("streams", payload)
+    path = c.write_results("streams" if args.provider == "openai" else f"streams-{args.provider}", payload)
     print_summary(results, checks, args.itl_ms)
     print(f"\nresults written to {path.relative_to(c.REPO_DIR)}")
     return 0
