@@ -108,7 +108,7 @@ WIRES: dict[str, Wire] = {
             "contents": [{"role": "user", "parts": [{"text": PROMPT}]}],
             "generationConfig": {"maxOutputTokens": tokens},
         },
-        b"\r\n\r\n",
+        b"\n\n",
         b'"parts":[{"text":',
         b'"finishReason"',  # the last chunk carries the last token too
     ),

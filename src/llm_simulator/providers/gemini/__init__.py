@@ -32,7 +32,9 @@ async def model_action(sim: Simulator, request: HttpRequest) -> Response:
             + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS),
         )
     version = api_version(request.path)
-    spec = require_model(sim, model, action, version, embedding=action in EMBED_ACTIONS)
+    # Embedding models list countTokens among their methods, as the API's do.
+    embedding = None if action == "countTokens" else action in EMBED_ACTIONS
+    spec = require_model(sim, model, action, version, embedding=embedding)
     # The API reports the model version an alias resolves to.
     reported = spec.id if spec.provider == PROVIDER else model
     if action == "generateContent":

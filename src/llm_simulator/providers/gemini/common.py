@@ -34,10 +34,13 @@ def new_response_id() -> str:
     return IDS.token(23)
 
 
-def require_model(sim: Simulator, model_id: str, method: str, version: str, *, embedding: bool) -> ModelSpec:
-    """The spec of the model named in the URL, or the API's 404 for ``method``."""
+def require_model(sim: Simulator, model_id: str, method: str, version: str, *, embedding: bool | None) -> ModelSpec:
+    """The spec of the model named in the URL, or the API's 404 for ``method``.
+
+    ``embedding`` says which kind of model ``method`` needs (None: either kind).
+    """
     spec = sim.resolve_model(model_id, PROVIDER) if model_id else None
-    if spec is None or spec.is_embedding != embedding:
+    if spec is None or (embedding is not None and spec.is_embedding != embedding):
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
             f"models/{model_id} is not found for API version {version}, or is not supported for {method}. "

@@ -48,6 +48,12 @@ def _part(sim: Simulator, part: Any, where: str) -> tuple[str, int]:
     if fields.get_bool(part, "thought", f"{where}.thought"):
         return "", 0  # earlier turns' thoughts are not part of the prompt
     if text is not None:
+        if not text:
+            raise invalid(
+                "Unable to submit request because it has an empty text parameter. Add a value to the parameter "
+                "and try again.",
+                param=f"{where}.text",
+            )
         return text, 0
     if fields.get(part, "inlineData") is not None or fields.get(part, "fileData") is not None:
         return "", MEDIA_PART_TOKENS

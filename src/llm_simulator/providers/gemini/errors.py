@@ -44,4 +44,4 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
 
 def sse_error_frame(error: SimulatorError) -> bytes:
     """A mid-stream error in ``alt=sse`` mode: a data line whose JSON starts with ``{"error":``."""
-    return b"data: " + error_body(error) + b"\r\n\r\n"
+    return b"data: " + error_body(error) + b"\n\n"

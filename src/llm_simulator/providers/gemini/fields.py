@@ -20,6 +20,8 @@ from llm_simulator.core.errors import SimulatorError, invalid
 from llm_simulator.providers.validation import JsonObject
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
 
 
 def snake(name: str) -> str:
@@ -51,16 +53,16 @@ def _bad_value(where: str, proto_type: str, value: Any) -> SimulatorError:
 
 
 def get_int(obj: JsonObject, camel: str, where: str, *, minimum: int | None = None) -> int | None:
-    """An int32 field (a JSON number with no fraction, or a numeric string)."""
-    value = get(obj, camel)
+    """An int32 field (a JSON number with no fraction, or a numeric string, in int32 range)."""
+    raw = value = get(obj, camel)
     if value is None:
         return None
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value.strip()):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad_value(where, "TYPE_INT32", value)
+    if isinstance(value, bool) or not isinstance(value, int) or not INT32_MIN <= value <= INT32_MAX:
+        raise _bad_value(where, "TYPE_INT32", raw)
     if minimum is not None and value < minimum:
         raise invalid(f"* {where}: must be at least {minimum}, got {value}.", param=where)
     return value
@@ -68,16 +70,16 @@ def get_int(obj: JsonObject, camel: str, where: str, *, minimum: int | None = No
 
 def get_float(obj: JsonObject, camel: str, where: str) -> float | None:
     """A float field (a finite JSON number or numeric string)."""
-    value = get(obj, camel)
+    raw = value = get(obj, camel)
     if value is None:
         return None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise _bad_value(where, "TYPE_FLOAT", value) from None
+            raise _bad_value(where, "TYPE_FLOAT", raw) from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _bad_value(where, "TYPE_FLOAT", value)
+        raise _bad_value(where, "TYPE_FLOAT", raw)
     return float(value)
 
 

@@ -266,7 +266,7 @@ async def _chunks(
 async def sse_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """``alt=sse`` framing: ``data: <json>`` and a blank line, nothing else."""
     async for chunk in chunks:
-        yield b"data: " + chunk + b"\r\n\r\n"
+        yield b"data: " + chunk + b"\n\n"
 
 
 class ArrayStream:
@@ -275,16 +275,28 @@ class ArrayStream:
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
         self._opened = False
+        self._closed = False
 
     async def frames(self) -> AsyncIterator[bytes]:
-        """``[`` and the first element, a comma and CRLF before each next one, then ``]``."""
+        """``[`` and the first element, a comma and CRLF before each next one, then ``]``.
+
+        The state is updated before each frame is handed out: the server may stop the stream
+        while a frame is being sent and then ask for :meth:`error`, which must continue
+        exactly what was sent.
+        """
         async for chunk in self._chunks:
-            yield (b",\r\n" if self._opened else b"[") + chunk
+            prefix = b",\r\n" if self._opened else b"["
             self._opened = True
-        yield b"]" if self._opened else b"[]"
+            yield prefix + chunk
+        closing = b"]" if self._opened else b"[]"
+        self._opened = self._closed = True
+        yield closing
 
     def error(self, error: SimulatorError) -> bytes:
-        """An error element that closes the array (the array is opened first if need be)."""
+        """An error element that closes the array (opened first if need be; nothing once closed)."""
+        if self._closed:
+            return b""
+        self._closed = True
         return (b",\r\n" if self._opened else b"[") + error_body(error) + b"]"
 
 

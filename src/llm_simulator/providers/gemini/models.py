@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.gemini.common import MODELS_PREFIX, PROVIDER, api_version, json_headers
+from llm_simulator.providers.gemini.fields import INT32_MAX
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -69,9 +71,10 @@ async def list_models(sim: Simulator, request: HttpRequest) -> Response:
     raw_size = request.query.get("pageSize")
     size = DEFAULT_PAGE_SIZE
     if raw_size is not None:
-        if not raw_size.isdigit():
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
+        if not re.fullmatch(r"[0-9]{1,10}", raw_size) or int(raw_size) > INT32_MAX:
             raise invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{raw_size}\"", param="pageSize")
-        size = min(max(int(raw_size), 1), MAX_PAGE_SIZE) if int(raw_size) else DEFAULT_PAGE_SIZE
+        size = min(int(raw_size), MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
     start = _offset(request.query["pageToken"]) if request.query.get("pageToken") else 0
     page = models[start : start + size]
     body: dict[str, Any] = {"models": [model_object(m) for m in page]}
