@@ -60,5 +60,5 @@ def test_azure_deployments_map_to_models() -> None:
 
 
 def test_a_deployment_pointing_at_no_model_is_refused() -> None:
-    with pytest.raises(UnknownAliasTarget, match="azure_deployments.prod"):
+    with pytest.raises(UnknownAliasTarget, match=r"azure_deployments\.prod"):
         make(azure_deployments={"prod": "no-such-model"})

@@ -128,6 +128,7 @@ async def test_unrouted_requests_get_the_error_shape_of_the_client_they_come_fro
         error = orjson.loads(gemini_style.body)["error"]
         assert gemini_style.status == 404, path
         assert error["code"] == 404 and error["status"] == "NOT_FOUND", path
+        assert gemini_style.headers["x-request-id"].startswith("req_"), path
 
 
 async def test_models_list_shape_follows_the_client() -> None:

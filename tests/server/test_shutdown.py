@@ -37,3 +37,30 @@ def test_sigterm_drains_stream_then_exits_zero(server_impl: str) -> None:
         assert live.process.wait(timeout=30) == 0
     assert lines[-1] == "data: [DONE]"
     assert sum(1 for line in lines if '"content":' in line) == 31  # role chunk + 30 tokens
+
+
+@pytest.mark.parametrize("server_impl", ["granian", "uvicorn"])
+def test_streams_outliving_the_drain_deadline_end_with_an_error_frame(server_impl: str) -> None:
+    long_body = {**BODY, "max_tokens": 2000}  # about a minute at the standard profile's pace
+    with live_server("--server", server_impl, "--drain-timeout", "1") as live:
+        lines: list[str] = []
+        failures: list[BaseException] = []
+
+        def consume() -> None:
+            try:
+                with httpx.stream("POST", live.openai_base + "/chat/completions", json=long_body, timeout=30) as resp:
+                    lines.extend(line for line in resp.iter_lines() if line)
+            except httpx.HTTPError as exc:  # a cut connection instead of a closing frame
+                failures.append(exc)
+
+        reader = threading.Thread(target=consume)
+        reader.start()
+        time.sleep(1.0)
+        signalled = time.monotonic()
+        live.process.send_signal(signal.SIGTERM)
+        reader.join(timeout=30)
+        assert live.process.wait(timeout=30) == 0
+        stopped_after = time.monotonic() - signalled
+    assert not failures, failures
+    assert '"code":"server_shutting_down"' in lines[-1], lines[-1]
+    assert stopped_after < 15  # the deadline (1 s) cut the stream; it did not run to its end

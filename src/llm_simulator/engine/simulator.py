@@ -98,7 +98,9 @@ class Simulator:
 
         With a request ``seed`` the base depends only on that seed and the request's content,
         so the same seed and input reproduce the same output; otherwise it comes from the run
-        seed sequence (reproducible under ``--seed``) or from the OS.
+        seed sequence (reproducible under ``--seed``) or from the OS. Providers leave stop
+        sequences out of ``identity``: like a real model's sampling, the text does not depend
+        on them, so adding a stop to a seeded request cuts the same text short.
         """
         if request_seed is not None:
             return derive_seed("request", request_seed, *identity)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -68,6 +71,7 @@ class SimulatorApp:
         self._streams: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._drain_task: asyncio.Future[None] | None = None
 
     # -- ASGI entry point -------------------------------------------------------------------
 
@@ -83,6 +87,7 @@ class SimulatorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._drain_on_signal()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.drain(self.config.server.drain_timeout_s)
@@ -90,6 +95,35 @@ class SimulatorApp:
                 return
 
     # -- Draining ---------------------------------------------------------------------------
+
+    def _drain_on_signal(self) -> None:
+        """Start draining as soon as the worker receives SIGTERM/SIGINT.
+
+        Granian (like uvicorn) only sends ``lifespan.shutdown`` once every connection has
+        closed, so a drain started there could never end a stream at the deadline with the
+        provider's in-stream error: the worker would be killed mid-stream instead. The
+        server's own handler is chained, so its shutdown proceeds unchanged.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        deadline = self.config.server.drain_timeout_s
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def on_signal(number: int, frame: FrameType | None, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self._start_drain, deadline)
+                if callable(previous):
+                    previous(number, frame)
+                elif previous == signal.SIG_DFL and number == signal.SIGINT:
+                    raise KeyboardInterrupt
+
+            signal.signal(signum, on_signal)
+
+    def _start_drain(self, deadline_s: float) -> None:
+        if not self.draining:
+            self._drain_task = asyncio.ensure_future(self.drain(deadline_s))
 
     async def drain(self, deadline_s: float) -> None:
         """Stop being ready, let in-flight streams finish for ``deadline_s``, then cut them."""
@@ -120,7 +154,7 @@ class SimulatorApp:
         try:
             if not isinstance(found, Match):
                 error = self._no_route(method, path, found)
-                status = await self._send_json(send, provider.render_error(error, request_id))
+                status = await self._send_json(send, provider.render_error(error, request_id), request_id)
                 return
             try:
                 body = await self._read_body(scope, receive, headers)
@@ -140,7 +174,7 @@ class SimulatorApp:
                 status = 200
                 await self._send_stream(send, receive, response, provider, request_id)
             else:
-                status = await self._send_json(send, response)
+                status = await self._send_json(send, response, request_id)
         finally:
             stats.active_requests -= 1
             stats.record_request(provider.name, endpoint, status, time.monotonic() - started)
@@ -189,8 +223,11 @@ class SimulatorApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _send_json(self, send: Send, response: JsonResponse) -> int:
+    async def _send_json(self, send: Send, response: JsonResponse, request_id: str) -> int:
         headers = response.headers
+        # Every response carries the simulator's correlation id, whatever the provider sets.
+        if not any(name == b"x-request-id" for name, _ in headers):
+            headers.append((b"x-request-id", request_id.encode()))
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})

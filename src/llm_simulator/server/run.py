@@ -10,6 +10,8 @@ from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.factory import CONFIG_ENV
 
 FACTORY = "llm_simulator.server.factory:create_app"
+# Seconds a worker gets beyond the drain deadline to send the streams' closing error frames.
+KILL_GRACE_S = 2
 
 
 def serve(config: SimulatorConfig) -> None:
@@ -51,7 +53,8 @@ def serve(config: SimulatorConfig) -> None:
         loop=Loops.uvloop,
         factory=True,
         log_level=LogLevels(config.logging.level),
-        # Granian stops accepting on SIGTERM and waits for open connections; a worker whose
-        # streams outlive the drain deadline is stopped at the deadline.
-        workers_kill_timeout=max(1, math.ceil(server.drain_timeout_s)),
+        # Granian stops accepting on SIGTERM and waits for open connections. The app drains
+        # on the same signal and ends the streams still open at the deadline with an error
+        # frame; the kill timeout leaves it a grace period to write those frames.
+        workers_kill_timeout=math.ceil(server.drain_timeout_s) + KILL_GRACE_S,
     ).serve()

@@ -121,5 +121,5 @@ def test_bad_body_on_an_azure_route_is_an_openai_shaped_400(azure_server: LiveSe
 def test_unknown_deployment_target_in_config_is_refused_at_startup(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text("models:\n  azure_deployments:\n    prod: no-such-model\n")
-    with pytest.raises(RuntimeError, match="azure_deployments.prod"), live_server("--config", str(config)):
+    with pytest.raises(RuntimeError, match=r"azure_deployments\.prod"), live_server("--config", str(config)):
         pass

@@ -37,12 +37,17 @@ def response_model(model_id: str, spec: ModelSpec) -> str:
 
 
 def json_headers(request: HttpRequest) -> Headers:
-    """Headers of a successful JSON response (``request-id`` is what the SDK surfaces)."""
-    return [JSON_CONTENT_TYPE, (b"request-id", request.request_id.encode())]
+    """Headers of a successful JSON response.
+
+    ``request-id`` is what the SDK surfaces; ``x-request-id`` is the simulator's own, on
+    every response (the server adds it to streams itself).
+    """
+    request_id = request.request_id.encode()
+    return [JSON_CONTENT_TYPE, (b"request-id", request_id), (b"x-request-id", request_id)]
 
 
 def stream_headers(request: HttpRequest) -> Headers:
-    """Headers of a Messages event stream."""
+    """Headers of a Messages event stream (the server appends ``x-request-id``)."""
     return [
         (b"content-type", b"text/event-stream; charset=utf-8"),
         (b"cache-control", b"no-cache"),

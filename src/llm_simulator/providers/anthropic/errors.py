@@ -42,7 +42,8 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
         {"type": "error", "error": {"type": error_type(error), "message": error.message}, "request_id": request_id}
     )
     status = error_status(error)
-    headers = [JSON_CONTENT_TYPE, (b"request-id", request_id.encode())]
+    rid = request_id.encode()
+    headers = [JSON_CONTENT_TYPE, (b"request-id", rid), (b"x-request-id", rid)]
     retryable = status in (408, 409, 429) or status >= 500
     headers.append((b"x-should-retry", b"true" if retryable else b"false"))
     return JsonResponse(status, body, headers)

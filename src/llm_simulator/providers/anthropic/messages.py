@@ -102,10 +102,9 @@ def _check_limits(model: str, spec: ModelSpec, prompt_tokens: int, max_tokens: i
 def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> MessagesRequest:
     """Validate a Messages body (the API's rules and wording) into a neutral request."""
     model_id, spec = require_model(sim, body)
-    if "max_tokens" not in body:
-        raise missing("max_tokens")
     max_tokens = get_int(body, "max_tokens", minimum=1)
-    assert max_tokens is not None
+    if max_tokens is None:  # absent or null: required either way
+        raise missing("max_tokens")
     messages, prompt_tokens = parse_messages(sim, body)
     get_number(body, "temperature", minimum=0, maximum=1)
     get_number(body, "top_p", minimum=0, maximum=1)
@@ -242,7 +241,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     parsed = parse_request(sim, request, parse_object(request.body))
     gen = parsed.request
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens, gen.stop)
+    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
     timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed)
     message_id = new_message_id()

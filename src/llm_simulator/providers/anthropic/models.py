@@ -80,9 +80,12 @@ async def list_models(sim: Simulator, request: HttpRequest) -> Response:
 
 
 async def retrieve_model(sim: Simulator, request: HttpRequest) -> Response:
-    """One model by id or alias (an alias answers with the model it points at)."""
+    """One Claude model by id or alias (an alias answers with the model it points at).
+
+    Only the models the listing shows exist here: another provider's id is a 404, as in the API.
+    """
     model_id = request.path_params["model"]
     spec = sim.catalogue.lookup(model_id)
-    if spec is None or spec.is_embedding:
+    if spec is None or spec.is_embedding or spec.provider != PROVIDER:
         raise SimulatorError(ErrorKind.NOT_FOUND, f"model: {model_id}", param="model", code="model_not_found")
     return JsonResponse(200, orjson.dumps(model_info(spec)), json_headers(request))

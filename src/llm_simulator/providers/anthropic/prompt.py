@@ -63,7 +63,9 @@ def _block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int
         )
     if kind == "text":
         text = get_str(block, "text", f"{where}.text", required=True)
-        return text or "", 0
+        if not text:
+            raise invalid(f"{where}.text: text content blocks must be non-empty", param=f"{where}.text")
+        return text, 0
     if kind == "image":
         return "", IMAGE_TOKENS
     if kind == "document":

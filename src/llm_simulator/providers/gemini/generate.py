@@ -303,7 +303,7 @@ class ArrayStream:
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     gen = parse_request(sim, request, parse_object(request.body), model, spec)
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens, gen.stop)
+    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
     timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed)
     response_id = new_response_id()

@@ -331,7 +331,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens, gen.stop)
+    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
     timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed)
     completion_id = new_id("chatcmpl-")

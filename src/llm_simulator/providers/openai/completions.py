@@ -271,7 +271,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
         check_limits(model_id, spec, prompt.tokens, limit, "max_tokens", "prompt")
 
     total_prompt = sum(p.tokens for p in prompts)
-    base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit, stop)
+    base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit)
     choices: list[ChoicePlan] = []
     fingerprint = ""
     for p_index, prompt in enumerate(prompts):
