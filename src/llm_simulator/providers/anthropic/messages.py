@@ -171,6 +171,10 @@ def _event(name: str, payload: bytes) -> bytes:
 
 
 PING = _event("ping", b'{"type":"ping"}')
+TEXT_DELTA_HEAD = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+)
+TEXT_DELTA_TAIL = b"}}\n\n"
 MESSAGE_STOP = _event("message_stop", b'{"type":"message_stop"}')
 
 
@@ -196,12 +200,8 @@ class EventWriter:
 
     @staticmethod
     def text_delta(index: int, text: str) -> bytes:
-        """One ``text_delta``."""
-        return _event(
-            "content_block_delta",
-            b'{"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":%s}}'
-            % (index, orjson.dumps(text)),
-        )
+        """One ``text_delta`` (the hot path: one string encoding and three concatenations)."""
+        return TEXT_DELTA_HEAD % index + orjson.dumps(text) + TEXT_DELTA_TAIL
 
     @staticmethod
     def block_stop(index: int) -> bytes:

@@ -210,41 +210,46 @@ def render_response(plan: GenerationPlan, response_id: str) -> bytes:
 
 
 class ChunkWriter:
-    """Renders streamed ``GenerateContentResponse`` chunks; the constant tail is built once."""
+    """Renders streamed ``GenerateContentResponse`` chunks, each already framed.
 
-    def __init__(self, plan: GenerationPlan, response_id: str) -> None:
+    Everything but the token's text is built once per stream (the hot path is one JSON
+    string encoding and three concatenations per token); ``prefix`` and ``suffix`` frame
+    each chunk (``data: `` and a blank line for SSE, nothing inside a JSON array).
+    """
+
+    def __init__(self, plan: GenerationPlan, response_id: str, prefix: bytes = b"", suffix: bytes = b"") -> None:
         request = plan.request
-        self._plan = plan
-        tail = {"modelVersion": request.model, "responseId": response_id}
-        self._partial_tail = (
-            b',"usageMetadata":'
-            + orjson.dumps(usage_metadata(request.prompt_tokens, None))
-            + b","
-            + orjson.dumps(tail)[1:]
-        )
-        self._final_tail = (
+        identity = b"," + orjson.dumps({"modelVersion": request.model, "responseId": response_id})[1:]
+        partial = b',"usageMetadata":' + orjson.dumps(usage_metadata(request.prompt_tokens, None)) + identity
+        final = (
             b',"usageMetadata":'
             + orjson.dumps(usage_metadata(request.prompt_tokens, plan.completion_tokens))
-            + b","
-            + orjson.dumps(tail)[1:]
+            + identity
         )
+        self._head = prefix + b'{"candidates":[{"content":{"parts":[{"text":'
+        self._partial_tail = escape_line_breaks(partial) + suffix
+        self._final_tail = escape_line_breaks(final) + suffix
+        self._open = [b'}],"role":"model"},"index":%d}]' % i + self._partial_tail for i in range(len(plan.choices))]
 
-    def chunk(self, index: int, text: str, finish: FinishReason | None, last: bool) -> bytes:
-        """One response object: the candidate's new text, its finish reason if it ended, usage."""
-        finish_field = b',"finishReason":"%s"' % FINISH[finish].encode() if finish is not None else b""
-        body = b'{"candidates":[{"content":{"parts":[{"text":%s}],"role":"model"}%s,"index":%d}]%s' % (
-            orjson.dumps(text),
-            finish_field,
+    def token(self, index: int, text: str) -> bytes:
+        """A chunk with one token of candidate ``index``, which goes on."""
+        return self._head + escape_line_breaks(orjson.dumps(text)) + self._open[index]
+
+    def finish(self, index: int, text: str, reason: FinishReason, last: bool) -> bytes:
+        """The chunk that ends candidate ``index`` (its last token, or no text); ``last`` adds full usage."""
+        return b'%s%s}],"role":"model"},"finishReason":"%s","index":%d}]%s' % (
+            self._head,
+            escape_line_breaks(orjson.dumps(text)),
+            FINISH[reason].encode(),
             index,
             self._final_tail if last else self._partial_tail,
         )
-        return escape_line_breaks(body)
 
 
-async def _chunks(
+async def stream_chunks(
     sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: ChunkWriter
 ) -> AsyncIterator[bytes]:
-    """Response objects as their tokens fall due; a candidate's last token carries its finish."""
+    """Framed response chunks as their tokens fall due; a candidate's last token carries its finish."""
     lasts = [len(c.tokens) - 1 for c in plan.choices]
     reasons = [c.finish_reason for c in plan.choices]
     remaining = len(plan.choices)
@@ -252,7 +257,7 @@ async def _chunks(
         index = event.choice
         if isinstance(event, TokenEvent):
             if event.position != lasts[index]:
-                yield writer.chunk(index, event.text, None, False)
+                yield writer.token(index, event.text)
                 continue
             text = event.text
         elif lasts[index] >= 0:
@@ -260,13 +265,7 @@ async def _chunks(
         else:
             text = ""  # a candidate with no tokens at all
         remaining -= 1
-        yield writer.chunk(index, text, reasons[index], remaining == 0)
-
-
-async def sse_frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``alt=sse`` framing: ``data: <json>`` and a blank line, nothing else."""
-    async for chunk in chunks:
-        yield b"data: " + chunk + b"\n\n"
+        yield writer.finish(index, text, reasons[index], remaining == 0)
 
 
 class ArrayStream:
@@ -310,10 +309,10 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
     if not stream:
         await sim.complete(plan, timeline)
         return JsonResponse(200, render_response(plan, response_id), json_headers())
-    chunks = _chunks(sim, plan, timeline, ChunkWriter(plan, response_id))
     if request.query.get("alt") == "sse":
-        return StreamResponse(sse_frames(chunks), on_error=sse_error_frame)
-    array = ArrayStream(chunks)
+        writer = ChunkWriter(plan, response_id, b"data: ", b"\n\n")
+        return StreamResponse(stream_chunks(sim, plan, timeline, writer), on_error=sse_error_frame)
+    array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id)))
     headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
     return StreamResponse(array.frames(), headers, array.error)
 
