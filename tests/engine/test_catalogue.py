@@ -62,3 +62,12 @@ def test_azure_deployments_map_to_models() -> None:
 def test_a_deployment_pointing_at_no_model_is_refused() -> None:
     with pytest.raises(UnknownAliasTarget, match=r"azure_deployments\.prod"):
         make(azure_deployments={"prod": "no-such-model"})
+
+
+def test_claude_reasons_from_3_7_and_no_claude_claims_legacy_completions() -> None:
+    catalogue = make()
+    for model_id, reasons in (("claude-3-5-sonnet-20241022", False), ("claude-3-7-sonnet-20250219", True)):
+        spec = catalogue.lookup(model_id)
+        assert spec is not None
+        assert ("reasoning" in spec.capabilities) is reasons
+        assert "completion" not in spec.capabilities

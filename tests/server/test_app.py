@@ -7,6 +7,7 @@ import asyncio
 import orjson
 
 from llm_simulator.config import load_config
+from llm_simulator.providers.base import HttpRequest, Response, Route
 from llm_simulator.server.app import SimulatorApp
 from llm_simulator.server.routing import Match, Router
 from tests.server.asgi_driver import call
@@ -140,3 +141,34 @@ async def test_models_list_shape_follows_the_client() -> None:
     assert all(m["type"] == "model" for m in anthropic_list["data"])
     gemini_list = orjson.loads((await call(app, "GET", "/v1/models", query="key=k")).body)
     assert all(m["name"].startswith("models/") for m in gemini_list["models"])
+
+
+async def test_wrong_method_lists_the_allowed_ones() -> None:
+    response = await call(make_app(), "GET", "/v1/chat/completions")
+    assert response.status == 405
+    assert response.headers["allow"] == "POST"
+
+
+async def test_gemini_actions_are_counted_under_their_own_endpoint() -> None:
+    app = make_app()
+    contents = orjson.dumps({"contents": [{"parts": [{"text": "hello"}]}]})
+    embed = orjson.dumps({"requests": [{"content": {"parts": [{"text": "hello"}]}}]})
+    assert (await call(app, "POST", "/v1beta/models/gemini-2.5-flash:countTokens", contents)).status == 200
+    assert (await call(app, "POST", "/v1beta/models/text-embedding-004:batchEmbedContents", embed)).status == 200
+    assert (await call(app, "POST", "/v1beta/models/gemini-2.5-flash:countTokens", b"{}")).status == 400
+    rows = orjson.loads((await call(app, "GET", "/admin/stats")).body)["requests"]
+    counted = {(r["provider"], r["endpoint"], r["status"]): r["count"] for r in rows}
+    assert counted[("gemini", "count_tokens", 200)] == 1
+    assert counted[("gemini", "embedding", 200)] == 1
+    assert counted[("gemini", "count_tokens", 400)] == 1
+
+
+def test_a_path_whose_routes_all_decline_the_request_is_not_routed() -> None:
+    async def handler(request: HttpRequest) -> Response:
+        raise AssertionError("not reached")
+
+    router = Router()
+    provider = make_app().default_provider
+    router.add(Route("GET", "/only-for-some", handler, "x", lambda headers, query: "x-some" in headers), provider)
+    assert router.match("GET", "/only-for-some", {}, {}) is None
+    assert isinstance(router.match("GET", "/only-for-some", {"x-some": "1"}, {}), Match)

@@ -12,6 +12,10 @@ from llm_simulator.config.schema import ModelsConfig
 CHAT_CAPS = ("chat", "completion", "streaming", "tools", "vision")
 REASONING_CAPS = (*CHAT_CAPS, "reasoning")
 EMBED_CAPS = ("embedding",)
+# Claude and Gemini models have no legacy-completions heritage; Claude reasons from 3.7 on.
+MESSAGES_CAPS = ("chat", "streaming", "tools", "vision")
+MESSAGES_REASONING_CAPS = (*MESSAGES_CAPS, "reasoning")
+_CLAUDE_WITHOUT_REASONING = ("claude-3-haiku", "claude-3-sonnet", "claude-3-opus", "claude-3-5-")
 
 # A fixed creation timestamp per model keeps /v1/models byte-stable across runs.
 _CREATED_DEFAULT = 1_700_000_000
@@ -68,14 +72,16 @@ def _claude(model_id: str, display_name: str, out: int, released: str = "", ctx:
         ctx,
         out,
         "claude",
-        REASONING_CAPS,
+        MESSAGES_CAPS if model_id.startswith(_CLAUDE_WITHOUT_REASONING) else MESSAGES_REASONING_CAPS,
         owned_by="anthropic",
         created=_utc_timestamp(released or model_id[-8:]),
         display_name=display_name,
     )
 
 
-def _gemini(model_id: str, display_name: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS) -> ModelSpec:
+def _gemini(
+    model_id: str, display_name: str, ctx: int, out: int, caps: tuple[str, ...] = MESSAGES_CAPS
+) -> ModelSpec:
     return ModelSpec(model_id, "google", "chat", ctx, out, "gemini", caps, owned_by="google", display_name=display_name)
 
 
@@ -151,15 +157,15 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _gemini("gemini-1.5-flash", "Gemini 1.5 Flash", 1_048_576, 8_192),
     _gemini("gemini-2.0-flash", "Gemini 2.0 Flash", 1_048_576, 8_192),
     _gemini("gemini-2.0-flash-lite", "Gemini 2.0 Flash-Lite", 1_048_576, 8_192),
-    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3-pro-preview", "Gemini 3 Pro Preview", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3-flash-preview", "Gemini 3 Flash Preview", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3.5-flash", "Gemini 3.5 Flash", 1_048_576, 65_536, REASONING_CAPS),
-    _gemini("gemini-3.8-flash", "Gemini 3.8 Flash", 1_048_576, 65_536, REASONING_CAPS),
+    _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3-pro-preview", "Gemini 3 Pro Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3-flash-preview", "Gemini 3 Flash Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3.1-flash-lite", "Gemini 3.1 Flash-Lite", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3.5-flash", "Gemini 3.5 Flash", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    _gemini("gemini-3.8-flash", "Gemini 3.8 Flash", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini_emb("text-embedding-004", "Text Embedding 004", 2_048, 768),
     _gemini_emb("gemini-embedding-001", "Gemini Embedding 001", 2_048, 3072),
 )

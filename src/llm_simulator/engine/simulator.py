@@ -32,6 +32,8 @@ from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
 
 _UNUSED_RNG = random.Random(0)
+# Texts up to this many characters are cached by count_tokens (at most 8192 × 4 kB = 32 MB).
+CACHED_TEXT_CHARS = 4096
 
 
 class Simulator:
@@ -67,7 +69,7 @@ class Simulator:
             gen.output_tokens,
             pieces,
         )
-        self.count_tokens = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
+        self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
 
     def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
         specs = {**BUILTIN_PROFILES, **config.latency.profiles}
@@ -84,6 +86,16 @@ class Simulator:
             instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
             return dict.fromkeys(specs, instant)
         return {name: CompiledProfile.compile(name, spec, config.latency.multiplier) for name, spec in specs.items()}
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text``; short texts (roles, system prompts, repeated turns) are cached.
+
+        Long texts are counted afresh: caching them would let a load test of unique long
+        prompts pin gigabytes (8192 entries × the prompt size).
+        """
+        if len(text) <= CACHED_TEXT_CHARS:
+            return self._count_cached(text)
+        return self.tokenizer.count(text)
 
     def resolve_model(self, model_id: str, provider: str) -> ModelSpec | None:
         """The model spec for an id or alias (None if unknown and not accepted)."""

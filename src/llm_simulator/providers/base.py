@@ -33,6 +33,9 @@ class HttpRequest:
     body: bytes
     request_id: str
     path_params: dict[str, str] = field(default_factory=dict)
+    # A handler serving several kinds of work on one route (Gemini's ``:action``) names the
+    # one it did here, for stats; empty means the route's own endpoint.
+    endpoint: str = ""
 
 
 @dataclass(slots=True)

@@ -34,6 +34,32 @@ def parse_object(body: bytes) -> JsonObject:
     return data
 
 
+# orjson parses up to 1024 levels of nesting but serialises at most 255; a request value
+# that is re-serialised (to count its tokens or to quote it) must not turn that into a 500.
+_PREVIEW_CHARS = 80
+
+
+def json_text(value: Any, param: str) -> str:
+    """``value`` as compact JSON text; a 400 naming ``param`` when it is nested too deeply."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        raise invalid(
+            f"Invalid '{param}': the value is nested too deeply (at most 255 levels are supported).",
+            param=param,
+            code="invalid_value",
+        ) from None
+
+
+def preview(value: Any) -> str:
+    """A short JSON rendering of ``value`` for error messages (bounded, never failing)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        return "<a deeply nested value>"
+    return text if len(text) <= _PREVIEW_CHARS else text[: _PREVIEW_CHARS - 1] + "…"
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"

@@ -111,13 +111,14 @@ class SimulatorApp:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous = signal.getsignal(signum)
+            if not callable(previous):
+                # No server handler to chain to (default or ignored): leave the signal's
+                # meaning to the server rather than swallow it.
+                continue
 
             def on_signal(number: int, frame: FrameType | None, previous: Any = previous) -> None:
                 loop.call_soon_threadsafe(self._start_drain, deadline)
-                if callable(previous):
-                    previous(number, frame)
-                elif previous == signal.SIG_DFL and number == signal.SIGINT:
-                    raise KeyboardInterrupt
+                previous(number, frame)
 
             signal.signal(signum, on_signal)
 
@@ -153,9 +154,12 @@ class SimulatorApp:
         status = 500
         try:
             if not isinstance(found, Match):
-                error = self._no_route(method, path, found)
-                status = await self._send_json(send, provider.render_error(error, request_id), request_id)
+                error_response = provider.render_error(self._no_route(method, path, found), request_id)
+                if found:
+                    error_response.headers.append((b"allow", ", ".join(found).encode()))
+                status = await self._send_json(send, error_response, request_id)
                 return
+            request: HttpRequest | None = None
             try:
                 body = await self._read_body(scope, receive, headers)
                 request = HttpRequest(method, path, query, headers, body, request_id, found.params)
@@ -170,6 +174,8 @@ class SimulatorApp:
             except Exception:
                 log.exception("unhandled error in %s %s", method, path)
                 response = provider.render_error(_internal(), request_id)
+            if request is not None and request.endpoint:
+                endpoint = request.endpoint
             if isinstance(response, StreamResponse):
                 status = 200
                 await self._send_stream(send, receive, response, provider, request_id)
@@ -256,6 +262,15 @@ class SimulatorApp:
             except SimulatorError as exc:
                 if response.on_error is not None:
                     await send({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
+            except (asyncio.CancelledError, OSError, RuntimeError):
+                raise  # the client went away or the drain deadline passed: handled below
+            except Exception:
+                # A bug while streaming: end the stream with the provider's error event rather
+                # than a cut connection, and log it.
+                log.exception("unhandled error while streaming %s", request_id)
+                if response.on_error is not None:
+                    frame = response.on_error(_internal())
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
             # The client went away, or the drain deadline passed. In the second case the

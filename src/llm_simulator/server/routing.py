@@ -30,11 +30,13 @@ def _add_candidate(candidates: Candidates, route: Route, provider: Provider) -> 
     candidates.sort(key=lambda item: item[0].when is None)
 
 
-def _choose(candidates: Candidates, headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[Route, Provider]:
+def _choose(
+    candidates: Candidates, headers: Mapping[str, str], query: Mapping[str, str]
+) -> tuple[Route, Provider] | None:
     for route, provider in candidates:
         if route.when is None or route.when(headers, query):
             return route, provider
-    return candidates[-1]
+    return None  # every route on this path is selective and none wants the request
 
 
 class Router:
@@ -64,8 +66,8 @@ class Router:
         if by_method is not None:
             candidates = by_method.get(method)
             if candidates is not None:
-                route, provider = _choose(candidates, headers, query)
-                return Match(route, provider, {})
+                chosen = _choose(candidates, headers, query)
+                return Match(chosen[0], chosen[1], {}) if chosen else None
             return sorted(by_method)
         allowed: list[str] = []
         segments = path.strip("/").split("/")
@@ -74,8 +76,10 @@ class Router:
             if params is None:
                 continue
             if route_method == method:
-                route, provider = _choose(candidates, headers, query)
-                return Match(route, provider, params)
+                chosen = _choose(candidates, headers, query)
+                if chosen is not None:
+                    return Match(chosen[0], chosen[1], params)
+                continue
             allowed.append(route_method)
         return sorted(set(allowed)) if allowed else None
 

@@ -459,3 +459,37 @@ JSON: st.SearchStrategy[Any] = st.recursive(
 def test_random_json_body_never_gives_5xx(pooled: httpx.Client, body: Any) -> None:
     resp = pooled.post("/v1/messages", content=json.dumps(body), headers={"content-type": "application/json"})
     _check_any_response(resp, body)
+
+
+# -- Values that are valid JSON but pathological ---------------------------------------------
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+def test_deeply_nested_tool_input_is_a_400_not_a_crash(http: httpx.Client, path: str) -> None:
+    tool_use = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": _nested(300)}}
+    body = {**BODY, "messages": [*USER, {"role": "assistant", "content": [tool_use]}, *USER]}
+    error = assert_anthropic_error(http.post(path, json=body), 400, INVALID)
+    assert "nested too deeply" in error["message"]
+
+
+def test_tool_results_nested_in_tool_results_are_refused(http: httpx.Client) -> None:
+    inner: dict[str, Any] = {"type": "text", "text": "done"}
+    for _ in range(3):
+        inner = {"type": "tool_result", "tool_use_id": "toolu_1", "content": [inner]}
+    body = {**BODY, "messages": [{"role": "user", "content": [inner]}]}
+    error = assert_anthropic_error(messages(http, body), 400, INVALID)
+    assert "messages.0.content.0.content.0.type" in error["message"]
+
+
+def test_tool_result_with_text_and_image_blocks_is_fine(http: httpx.Client) -> None:
+    blocks = [{"type": "text", "text": "72F"}, {"type": "image", "source": {"type": "base64", "data": "x"}}]
+    result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": blocks}
+    body = {**BODY, "messages": [{"role": "user", "content": [result]}]}
+    assert messages(http, body).status_code == 200

@@ -83,7 +83,9 @@ def test_retrieve_unknown_is_not_found(anthropic_client: anthropic.Anthropic) ->
     assert isinstance(body, dict) and body["error"]["type"] == "not_found_error"
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "after_id=nope", "before_id=nope"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1001", "limit=abc", "limit=%C2%B2", "after_id=nope", "before_id=nope"]
+)
 def test_list_bad_query(http: httpx.Client, query: str) -> None:
     assert_anthropic_error(http.get("/v1/models?" + query), 400, "invalid_request_error")
 

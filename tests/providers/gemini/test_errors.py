@@ -388,3 +388,28 @@ def test_error_body_is_compact_json(http: httpx.Client) -> None:
     assert json.loads(resp.content) == resp.json()
     assert list(resp.json()) == ["error"]
     assert resp.content.startswith(b'{"error":')
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"a": _nested(300)}}}]}]},
+        {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": _nested(300)},
+        {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": {"seed": _nested(300)}},
+        {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": {"stopSequences": [_nested(300)]}},
+    ],
+)
+def test_deeply_nested_values_are_a_400_not_a_crash(http: httpx.Client, body: dict[str, Any]) -> None:
+    assert_google_error(_generate(http, body), 400, "INVALID_ARGUMENT")
+
+
+def test_a_continuation_token_is_accepted(http: httpx.Client) -> None:
+    body = {"contents": [{"parts": [{"text": "Hi"}]}], "continuationToken": "Y29udGludWU="}
+    assert _generate(http, body).status_code == 200

@@ -98,3 +98,17 @@ def test_get_unknown(genai_client: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as info:
         genai_client.models.get(model="gemini-9-ultra")
     assert_sdk_error(info.value, 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "claude-haiku-4-5"])
+def test_get_another_vendors_model_is_not_found(genai_client: genai.Client, model: str) -> None:
+    # The list shows Google's models only, so get does too.
+    with pytest.raises(errors.ClientError) as info:
+        genai_client.models.get(model=model)
+    assert_sdk_error(info.value, 404, "NOT_FOUND")
+
+
+def test_advertised_methods_are_all_served(http: httpx.Client) -> None:
+    served = {"generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"}
+    for model in http.get("/v1beta/models", params={"pageSize": 1000}).json()["models"]:
+        assert set(model["supportedGenerationMethods"]) <= served, model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.errors import ErrorKind, SimulatorError, default_status
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 
 _TYPE: dict[ErrorKind, str] = {
@@ -32,7 +32,9 @@ def error_type(error: SimulatorError) -> str:
 
 
 def error_status(error: SimulatorError) -> int:
-    """The HTTP status Anthropic uses for ``error``."""
+    """The HTTP status Anthropic uses for ``error`` (an explicitly chosen status wins)."""
+    if error.status != default_status(error.kind):
+        return error.status
     return _STATUS_OVERRIDE.get(error.kind, error.status)
 
 

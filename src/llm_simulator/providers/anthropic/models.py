@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -44,11 +46,12 @@ def _claude_models(sim: Simulator) -> list[ModelSpec]:
     return sorted(models, key=lambda m: (-m.created, m.id))
 
 
-def _limit(query: dict[str, str] | Any) -> int:
+def _limit(query: Mapping[str, str]) -> int:
     raw = query.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() rejects.
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise invalid(f"limit: Input should be an integer between 1 and {MAX_LIMIT}, got {raw!r}", param="limit")
     return int(raw)
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.validation import JsonObject, get_list, get_str, missing, type_error
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_list,
+    get_str,
+    json_text,
+    missing,
+    preview,
+    type_error,
+)
 
 ROLES = ("user", "assistant")
 # Framing of Claude's prompt format: a few tokens per turn, a few that open the reply.
@@ -50,6 +56,9 @@ BLOCK_TYPES = frozenset(
 )
 
 
+TOOL_RESULT_BLOCK_TYPES = frozenset({"text", "image", "document", "search_result"})
+
+
 def _block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]:
     """The readable text of one content block and the extra tokens it costs beyond that text."""
     kind = block.get("type")
@@ -77,12 +86,12 @@ def _block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int
         return _tool_result_text(sim, block, where), 0
     if kind == "tool_use":
         name = get_str(block, "name", f"{where}.name", required=True) or ""
-        return name + " " + orjson.dumps(block.get("input", {})).decode(), 0
+        return name + " " + json_text(block.get("input", {}), f"{where}.input"), 0
     if kind in ("thinking", "redacted_thinking"):
         # Earlier turns' thinking is stripped from the context, so it costs nothing.
         return "", 0
     # Server-tool results and the like: charge their JSON as text.
-    return orjson.dumps(block).decode(), 0
+    return json_text(block, where), 0
 
 
 def _tool_result_text(sim: Simulator, block: JsonObject, where: str) -> str:
@@ -93,9 +102,18 @@ def _tool_result_text(sim: Simulator, block: JsonObject, where: str) -> str:
         raise type_error(f"{where}.content", "a string or an array of content blocks", content)
     parts = []
     for i, inner in enumerate(content):
+        inner_where = f"{where}.content.{i}"
         if not isinstance(inner, dict):
-            raise type_error(f"{where}.content.{i}", "an object", inner)
-        text, _ = _block_text(sim, inner, f"{where}.content.{i}")
+            raise type_error(inner_where, "an object", inner)
+        kind = inner.get("type")
+        # The API allows only these inside a tool result (so no nesting to recurse into).
+        if kind not in TOOL_RESULT_BLOCK_TYPES:
+            raise invalid(
+                f"{inner_where}.type: Input tag {preview(kind)} found using 'type' does not match any of the "
+                "expected tags: " + ", ".join(f"'{t}'" for t in sorted(TOOL_RESULT_BLOCK_TYPES)),
+                param=f"{inner_where}.type",
+            )
+        text, _ = _block_text(sim, inner, inner_where)
         parts.append(text)
     return "\n".join(parts)
 

@@ -15,6 +15,14 @@ from llm_simulator.providers.gemini.errors import render_error
 VERSIONS = ("v1beta", "v1")
 GENERATE_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 EMBED_ACTIONS = ("embedContent", "batchEmbedContents")
+# The stats label of each action (the route itself is shared by all of them).
+ACTION_ENDPOINTS = {
+    "generateContent": "generate",
+    "streamGenerateContent": "generate",
+    "countTokens": "count_tokens",
+    "embedContent": "embedding",
+    "batchEmbedContents": "embedding",
+}
 
 
 async def model_action(sim: Simulator, request: HttpRequest) -> Response:
@@ -31,6 +39,7 @@ async def model_action(sim: Simulator, request: HttpRequest) -> Response:
             f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
             + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS),
         )
+    request.endpoint = ACTION_ENDPOINTS[action]
     version = api_version(request.path)
     # Embedding models list countTokens among their methods, as the API's do.
     embedding = None if action == "countTokens" else action in EMBED_ACTIONS

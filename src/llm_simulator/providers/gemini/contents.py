@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.gemini import fields
-from llm_simulator.providers.validation import JsonObject
+from llm_simulator.providers.validation import JsonObject, json_text
 
 ROLES = ("user", "model")
 MEDIA_PART_TOKENS = 258
@@ -60,7 +58,7 @@ def _part(sim: Simulator, part: Any, where: str) -> tuple[str, int]:
     for key in ("functionCall", "functionResponse", "executableCode", "codeExecutionResult"):
         value = fields.get(part, key)
         if value is not None:
-            return orjson.dumps(value).decode(), 0
+            return json_text(value, f"{where}.{fields.snake(key)}"), 0
     raise invalid(f"* {where}: a part must have one of its data fields set (text, inlineData, …).", param=where)
 
 

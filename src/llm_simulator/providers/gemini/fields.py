@@ -9,24 +9,28 @@ Errors use Google's own wording: ``Invalid value at 'generation_config.max_outpu
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from llm_simulator.core.errors import SimulatorError, invalid
-from llm_simulator.providers.validation import JsonObject
+from llm_simulator.providers.validation import JsonObject, preview
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
 
+@functools.cache
 def snake(name: str) -> str:
-    """``maxOutputTokens`` → ``max_output_tokens``."""
+    """``maxOutputTokens`` → ``max_output_tokens`` (cached: only the API's own field names come here)."""
     return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+@functools.cache
+def _both_casings(known: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(known) | {snake(k) for k in known}
 
 
 def get(obj: JsonObject, camel: str) -> Any:
@@ -37,10 +41,9 @@ def get(obj: JsonObject, camel: str) -> Any:
     return value
 
 
-def check_known(obj: JsonObject, known: Iterable[str], where: str) -> None:
+def check_known(obj: JsonObject, known: tuple[str, ...], where: str) -> None:
     """Reject fields the API does not know, naming the first one as Google does."""
-    allowed = set(known)
-    allowed |= {snake(k) for k in allowed}
+    allowed = _both_casings(known)
     for key in obj:
         if key not in allowed:
             at = f" at '{where}'" if where else ""
@@ -48,8 +51,7 @@ def check_known(obj: JsonObject, known: Iterable[str], where: str) -> None:
 
 
 def _bad_value(where: str, proto_type: str, value: Any) -> SimulatorError:
-    shown = orjson.dumps(value).decode()
-    return invalid(f"Invalid value at '{where}' ({proto_type}), {shown}", param=where)
+    return invalid(f"Invalid value at '{where}' ({proto_type}), {preview(value)}", param=where)
 
 
 def get_int(obj: JsonObject, camel: str, where: str, *, minimum: int | None = None) -> int | None:
@@ -110,8 +112,7 @@ def get_object(obj: JsonObject, camel: str, where: str) -> JsonObject | None:
         return None
     if not isinstance(value, dict):
         raise invalid(
-            f"Invalid JSON payload received. Expected an object for '{where}', "
-            f"got {orjson.dumps(value).decode()[:80]}.",
+            f"Invalid JSON payload received. Expected an object for '{where}', got {preview(value)}.",
             param=where,
         )
     return value
@@ -124,7 +125,7 @@ def get_list(obj: JsonObject, camel: str, where: str) -> list[Any] | None:
         return None
     if not isinstance(value, list):
         raise invalid(
-            f"Invalid JSON payload received. Expected a list for '{where}', got {orjson.dumps(value).decode()[:80]}.",
+            f"Invalid JSON payload received. Expected a list for '{where}', got {preview(value)}.",
             param=where,
         )
     return value

@@ -26,7 +26,7 @@ from llm_simulator.providers.gemini.common import escape_line_breaks, json_heade
 from llm_simulator.providers.gemini.contents import parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.seeding import header_seed
-from llm_simulator.providers.validation import JsonObject, parse_object
+from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
 FINISH = {FinishReason.STOP: "STOP", FinishReason.STOP_SEQUENCE: "STOP", FinishReason.LENGTH: "MAX_TOKENS"}
 MAX_CANDIDATES = 8
@@ -34,6 +34,7 @@ MAX_STOP_SEQUENCES = 5
 
 REQUEST_FIELDS = (
     "model",
+    "continuationToken",
     "contents",
     "systemInstruction",
     "generationConfig",
@@ -93,7 +94,7 @@ def _stop_sequences(config: JsonObject) -> tuple[str, ...]:
     for i, item in enumerate(raw):
         if not isinstance(item, str):
             raise invalid(
-                f"Invalid value at '{CONFIG}.stop_sequences[{i}]' (TYPE_STRING), {orjson.dumps(item).decode()}",
+                f"Invalid value at '{CONFIG}.stop_sequences[{i}]' (TYPE_STRING), {preview(item)}",
                 param=f"{CONFIG}.stop_sequences",
             )
     return tuple(s for s in raw if s)

@@ -17,13 +17,8 @@ from llm_simulator.providers.gemini.fields import INT32_MAX
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-GENERATE_METHODS = [
-    "generateContent",
-    "streamGenerateContent",
-    "countTokens",
-    "createCachedContent",
-    "batchGenerateContent",
-]
+# Only the methods the simulator serves (clients read this list to decide what to call).
+GENERATE_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 EMBED_METHODS = ["embedContent", "batchEmbedContents", "countTokens"]
 
 
@@ -87,7 +82,8 @@ async def get_model(sim: Simulator, request: HttpRequest) -> Response:
     """One model by id (``models/`` prefix optional) or alias."""
     model_id = request.path_params["model"].removeprefix(MODELS_PREFIX)
     spec = sim.catalogue.lookup(model_id)
-    if spec is None:
+    # Only Google's models, as in the list (generateContent itself serves any catalogue model).
+    if spec is None or spec.provider != PROVIDER:
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
             f"models/{model_id} is not found for API version {api_version(request.path)}.",

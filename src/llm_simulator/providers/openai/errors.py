@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.errors import ErrorKind, SimulatorError, default_status
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 
 _TYPE: dict[ErrorKind, str] = {
@@ -33,14 +33,22 @@ def error_payload(error: SimulatorError) -> dict[str, object]:
     }
 
 
+def error_status(error: SimulatorError) -> int:
+    """OpenAI's HTTP status for ``error``: an overloaded engine is a 503 (529 is Anthropic's)."""
+    if error.kind is ErrorKind.OVERLOADED and error.status == default_status(error.kind):
+        return 503
+    return error.status
+
+
 def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
     """The complete OpenAI-shaped error response."""
     body = orjson.dumps({"error": error_payload(error)})
     headers = [JSON_CONTENT_TYPE, (b"x-request-id", request_id.encode())]
+    status = error_status(error)
     # OpenAI tells clients explicitly whether a retry can help.
-    retryable = error.status in (408, 409, 429) or error.status >= 500
+    retryable = status in (408, 409, 429) or status >= 500
     headers.append((b"x-should-retry", b"true" if retryable else b"false"))
-    return JsonResponse(error.status, body, headers)
+    return JsonResponse(status, body, headers)
 
 
 def stream_error_frame(error: SimulatorError) -> bytes:
