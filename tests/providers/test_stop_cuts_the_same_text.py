@@ -40,7 +40,7 @@ def _gemini(http: httpx.Client, stop: list[str] | None) -> tuple[str, str]:
     if stop:
         config["stopSequences"] = stop
     body = {"contents": [{"parts": [{"text": PROMPT}]}], "generationConfig": config}
-    candidate = http.post("/v1beta/models/gemini-2.5-flash:generateContent", json=body).json()["candidates"][0]
+    candidate = http.post("/v1beta/models/gemini-2.0-flash:generateContent", json=body).json()["candidates"][0]
     return candidate["content"]["parts"][0]["text"], candidate["finishReason"]
 
 

@@ -52,6 +52,13 @@ class GenerationConfig(_Section):
         default_factory=_default_output_tokens,
         description="Distribution of natural output length in tokens (values read as tokens).",
     )
+    tool_call_probability: float = Field(
+        default=0.8, ge=0, le=1, description="Chance that a model offered tools calls one under tool_choice auto."
+    )
+    answer_after_tool_result: bool = Field(
+        default=True, description="When the last turn carries tool results, answer in text (ends agent loops)."
+    )
+    max_parallel_tool_calls: int = Field(default=3, ge=1, le=128)
 
 
 class ModelConfig(_Section):
@@ -67,6 +74,7 @@ class ModelConfig(_Section):
     latency_profile: str | None = None
     output_tokens: DistributionSpec | None = None
     owned_by: str | None = None
+    tool_call_probability: float | None = Field(default=None, ge=0, le=1)
 
 
 class ModelsConfig(_Section):

@@ -16,6 +16,33 @@ class FinishReason(enum.StrEnum):
     STOP = "stop"  # natural end of the text
     STOP_SEQUENCE = "stop_sequence"  # a requested stop sequence was reached
     LENGTH = "length"  # max tokens (or the model's output limit) reached
+    TOOL_CALLS = "tool_calls"  # the model asked for one or more tool calls
+
+
+class SegmentKind(enum.StrEnum):
+    """What a run of a choice's tokens is: visible text, hidden reasoning, or a tool call."""
+
+    TEXT = "text"
+    REASONING = "reasoning"
+    TOOL_CALL = "tool_call"
+
+
+class ToolChoiceMode(enum.StrEnum):
+    """Whether the model may, must, or must not call tools (``NAMED``: that one tool)."""
+
+    AUTO = "auto"
+    NONE = "none"
+    REQUIRED = "required"
+    NAMED = "named"
+
+
+class OutputKind(enum.StrEnum):
+    """The requested shape of the text: free text, any JSON object, or JSON for a schema."""
+
+    TEXT = "text"
+    JSON_OBJECT = "json_object"
+    JSON_SCHEMA = "json_schema"
+    ENUM = "enum"  # one value of the schema's enum, as bare text (Gemini's text/x.enum)
 
 
 class Endpoint(enum.StrEnum):
@@ -32,6 +59,32 @@ class Message:
 
     role: str
     text: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call; ``parameters`` is its (already checked) JSON Schema."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, object] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """The request's tool choice; ``name`` is set for ``NAMED``."""
+
+    mode: ToolChoiceMode = ToolChoiceMode.AUTO
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """Structured-output request: ``schema`` for ``JSON_SCHEMA`` (already checked)."""
+
+    kind: OutputKind = OutputKind.TEXT
+    schema: dict[str, object] | None = None
     name: str | None = None
 
 
@@ -54,6 +107,16 @@ class GenerationRequest:
     ignore_eos: bool = False
     logprobs: bool = False
     top_logprobs: int = 0
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
+    # The last turn carries tool results: by default the model then answers in text, so
+    # agent loops end.
+    follows_tool_result: bool = False
+    output: OutputFormat = field(default_factory=OutputFormat)
+    # Most hidden reasoning tokens to spend before the visible output (reasoning models);
+    # the planner uses 40-100 % of it, as real models rarely exhaust a budget.
+    reasoning_budget: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +126,25 @@ class TokenLogprob:
     token: str
     logprob: float
     top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """One planned tool call; ``arguments`` is its JSON text (streamed as the tokens of its segment)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class Segment:
+    """Tokens ``start``..``stop`` (exclusive) of a choice are of one kind (one tool call each)."""
+
+    kind: SegmentKind
+    start: int
+    stop: int
+    tool_call: ToolCall | None = None
 
 
 @dataclass(slots=True)
@@ -78,11 +160,42 @@ class ChoicePlan:
     finish_reason: FinishReason
     stop_sequence: str | None = None
     logprobs: list[TokenLogprob] | None = None
+    # Empty means one text segment covering every token (the common case).
+    segments: list[Segment] = field(default_factory=list)
+
+    def _joined(self, kind: SegmentKind) -> str:
+        return "".join("".join(self.tokens[s.start : s.stop]) for s in self.segments if s.kind is kind)
 
     @property
     def text(self) -> str:
-        """The whole text of the choice."""
-        return "".join(self.tokens)
+        """The visible text of the choice."""
+        if not self.segments:
+            return "".join(self.tokens)
+        return self._joined(SegmentKind.TEXT)
+
+    @property
+    def reasoning(self) -> str:
+        """The hidden reasoning text (empty for non-reasoning output)."""
+        return self._joined(SegmentKind.REASONING) if self.segments else ""
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Tokens spent on reasoning (reported, never streamed as content)."""
+        return sum(s.stop - s.start for s in self.segments if s.kind is SegmentKind.REASONING)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The planned tool calls, in order."""
+        return [s.tool_call for s in self.segments if s.tool_call is not None]
+
+    def segment_kinds(self) -> list[SegmentKind]:
+        """The kind of every token position (for stream writers that switch on it)."""
+        if not self.segments:
+            return [SegmentKind.TEXT] * len(self.tokens)
+        kinds: list[SegmentKind] = []
+        for segment in self.segments:
+            kinds.extend([segment.kind] * (segment.stop - segment.start))
+        return kinds
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ class ModelSpec:
     owned_by: str = "system"
     created: int = _CREATED_DEFAULT
     display_name: str = ""
+    tool_call_probability: float | None = None  # None: the generation default
 
     @property
     def is_embedding(self) -> bool:
@@ -79,9 +80,7 @@ def _claude(model_id: str, display_name: str, out: int, released: str = "", ctx:
     )
 
 
-def _gemini(
-    model_id: str, display_name: str, ctx: int, out: int, caps: tuple[str, ...] = MESSAGES_CAPS
-) -> ModelSpec:
+def _gemini(model_id: str, display_name: str, ctx: int, out: int, caps: tuple[str, ...] = MESSAGES_CAPS) -> ModelSpec:
     return ModelSpec(model_id, "google", "chat", ctx, out, "gemini", caps, owned_by="google", display_name=display_name)
 
 
@@ -223,6 +222,7 @@ class Catalogue:
                 embedding_dimensions=added.embedding_dimensions or (1536 if added.kind == "embedding" else None),
                 output_tokens=added.output_tokens,
                 owned_by=added.owned_by or "user",
+                tool_call_probability=added.tool_call_probability,
             )
             if base is not None:
                 # Override only the fields the user wrote; keep the built-in values for the rest.
@@ -234,6 +234,7 @@ class Catalogue:
                     "embedding_dimensions": spec.embedding_dimensions,
                     "output_tokens": spec.output_tokens,
                     "owned_by": spec.owned_by,
+                    "tool_call_probability": spec.tool_call_probability,
                     "provider": spec.provider,
                     "kind": spec.kind,
                 }

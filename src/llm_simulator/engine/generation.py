@@ -17,13 +17,18 @@ from llm_simulator.core.types import (
     FinishReason,
     GenerationPlan,
     GenerationRequest,
+    OutputKind,
+    Segment,
+    SegmentKind,
     TokenLogprob,
+    ToolSpec,
 )
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.latency.distributions import Sampler, build_sampler
 from llm_simulator.engine.textgen.strategies import PieceCache, TextStrategy
 from llm_simulator.engine.textgen.words import COMMON_WORDS, LOREM_WORDS
 from llm_simulator.engine.tokenizer import Tokenizer
+from llm_simulator.engine.tooling import choose_tools, structured_text, tool_call
 
 
 def system_fingerprint(model: str) -> str:
@@ -62,6 +67,10 @@ def cut_at_stop(units: list[str], stops: tuple[str, ...]) -> tuple[list[str], st
     return kept, stop
 
 
+# Share of the reasoning budget a response uses at least (uniformly up to all of it).
+REASONING_MIN_SHARE = 0.4
+
+
 class Planner:
     """Turns a ``GenerationRequest`` into a ``GenerationPlan``."""
 
@@ -72,7 +81,14 @@ class Planner:
         filler: TextStrategy,
         output_tokens: DistributionSpec,
         pieces: PieceCache,
+        *,
+        tool_call_probability: float = 0.8,
+        max_parallel_tool_calls: int = 3,
+        answer_after_tool_result: bool = True,
     ) -> None:
+        self._tool_probability = tool_call_probability
+        self._max_parallel = max_parallel_tool_calls
+        self._answer_after_tool_result = answer_after_tool_result
         self._tokenizer = tokenizer
         self._strategy = strategy
         self._filler = filler
@@ -91,12 +107,13 @@ class Planner:
         return sampler
 
     def plan(self, request: GenerationRequest, model: ModelSpec, rng: random.Random) -> GenerationPlan:
-        """Decide every choice's text, finish reason and (if asked) logprobs."""
+        """Decide every choice's text, tool calls, finish reason and (if asked) logprobs."""
         limit = min(request.max_tokens or model.max_output_tokens, model.max_output_tokens)
         sample_length = self._length_sampler(model)
+        probability = self._tool_probability if model.tool_call_probability is None else model.tool_call_probability
         choices = []
         for index in range(request.n):
-            choices.append(self._choice(index, request, limit, sample_length, rng))
+            choices.append(self._choice(index, request, limit, sample_length, probability, rng))
         return GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
 
     def _choice(
@@ -105,24 +122,89 @@ class Planner:
         request: GenerationRequest,
         limit: int,
         sample_length: Sampler,
+        tool_probability: float,
         rng: random.Random,
     ) -> ChoicePlan:
-        target = limit if request.ignore_eos else max(1, min(limit, round(sample_length(rng))))
-        units = self._strategy.compose(request.messages, rng, target)
-        if not self._strategy.bounded:
-            units = units[:target]
-        while request.ignore_eos and len(units) < target:
-            units.extend(self._filler.compose(request.messages, rng, target - len(units)))
+        # Reasoning comes first and counts against the output limit, as with the real
+        # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
+        reasoning = self._reasoning_units(request, rng)[:limit]
+        if len(reasoning) >= limit and request.reasoning_budget:
+            return ChoicePlan(
+                index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
+            )
+        room = limit - len(reasoning)
+        tools = choose_tools(
+            request,
+            rng,
+            probability=tool_probability,
+            max_parallel=self._max_parallel,
+            answer_after_tool_result=self._answer_after_tool_result,
+        )
+        if tools:
+            return self._tool_calls(index, reasoning, tools, room, rng)
+        if request.output.kind is OutputKind.TEXT:
+            target = room if request.ignore_eos else max(1, min(room, round(sample_length(rng))))
+            units = self._strategy.compose(request.messages, rng, target)
+            if not self._strategy.bounded:
+                units = units[:target]
+            while request.ignore_eos and len(units) < target:
+                units.extend(self._filler.compose(request.messages, rng, target - len(units)))
+        else:
+            units = self._tokenizer.split(structured_text(request.output, rng))
         units, stop = cut_at_stop(units, request.stop)
-        if stop is not None and len(units) <= limit:
+        if stop is not None and len(units) <= room:
             reason = FinishReason.STOP_SEQUENCE
-        elif len(units) >= limit:
-            units = units[:limit]
+        elif len(units) >= room:
+            units = units[:room]
             reason = FinishReason.LENGTH
         else:
             reason = FinishReason.STOP
         logprobs = self._logprobs(units, request.top_logprobs, rng) if request.logprobs else None
-        return ChoicePlan(index=index, tokens=units, finish_reason=reason, stop_sequence=stop, logprobs=logprobs)
+        segments = []
+        if reasoning:
+            segments = [
+                Segment(SegmentKind.REASONING, 0, len(reasoning)),
+                Segment(SegmentKind.TEXT, len(reasoning), len(reasoning) + len(units)),
+            ]
+        return ChoicePlan(
+            index=index,
+            tokens=reasoning + units,
+            finish_reason=reason,
+            stop_sequence=stop,
+            logprobs=logprobs,
+            segments=segments,
+        )
+
+    def _reasoning_units(self, request: GenerationRequest, rng: random.Random) -> list[str]:
+        if not request.reasoning_budget:
+            return []
+        count = max(1, round(request.reasoning_budget * rng.uniform(REASONING_MIN_SHARE, 1.0)))
+        units = self._filler.compose(request.messages, rng, count)[:count]
+        while len(units) < count:
+            units.extend(self._filler.compose(request.messages, rng, count - len(units)))
+        return units[:count]
+
+    def _tool_calls(
+        self, index: int, reasoning: list[str], tools: list[ToolSpec], room: int, rng: random.Random
+    ) -> ChoicePlan:
+        """A choice that ends in tool calls: each call's arguments JSON streamed as its tokens."""
+        tokens = list(reasoning)
+        segments = [Segment(SegmentKind.REASONING, 0, len(reasoning))] if reasoning else []
+        reason = FinishReason.TOOL_CALLS
+        for tool in tools:
+            call = tool_call(tool, rng)
+            units = self._tokenizer.split(call.arguments)
+            left = len(reasoning) + room - len(tokens)
+            if len(units) > left:
+                # Cut by max tokens: the arguments are truncated JSON, as with the real API.
+                units = units[:left]
+                reason = FinishReason.LENGTH
+            start = len(tokens)
+            tokens.extend(units)
+            segments.append(Segment(SegmentKind.TOOL_CALL, start, len(tokens), call))
+            if reason is FinishReason.LENGTH:
+                break
+        return ChoicePlan(index=index, tokens=tokens, finish_reason=reason, segments=segments)
 
     def _logprobs(self, units: list[str], top: int, rng: random.Random) -> list[TokenLogprob]:
         """Plausible log-probabilities: the emitted token is always the most likely one.

@@ -68,6 +68,9 @@ class Simulator:
             build_strategy("lorem", self.tokenizer, pieces, gen.fixed_text),
             gen.output_tokens,
             pieces,
+            tool_call_probability=gen.tool_call_probability,
+            max_parallel_tool_calls=gen.max_parallel_tool_calls,
+            answer_after_tool_result=gen.answer_after_tool_result,
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
 

@@ -15,10 +15,18 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
-from llm_simulator.core.types import Endpoint, FinishReason, GenerationPlan, GenerationRequest, TokenEvent
+from llm_simulator.core.types import (
+    Endpoint,
+    FinishReason,
+    GenerationPlan,
+    GenerationRequest,
+    SegmentKind,
+    TokenEvent,
+)
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
 from llm_simulator.providers.anthropic.common import (
     json_headers,
     new_message_id,
@@ -27,7 +35,8 @@ from llm_simulator.providers.anthropic.common import (
     stream_headers,
 )
 from llm_simulator.providers.anthropic.errors import stream_error_frame
-from llm_simulator.providers.anthropic.prompt import parse_messages
+from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, parse_messages
+from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
@@ -47,6 +56,7 @@ STOP_REASON = {
     FinishReason.STOP: "end_turn",
     FinishReason.STOP_SEQUENCE: "stop_sequence",
     FinishReason.LENGTH: "max_tokens",
+    FinishReason.TOOL_CALLS: "tool_use",
 }
 # message_start reports the output tokens produced so far; the API shows a small number
 # (the first token is already being decoded), and the SDK only needs an integer.
@@ -114,6 +124,9 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
         get_str(metadata, "user_id", "metadata.user_id")
     stream = get_bool(body, "stream")
     model = response_model(model_id, spec)
+    tool_use = parse_tools(sim, body)
+    prompt_tokens += tool_use.prompt_tokens
+    budget = thinking_budget(body, max_tokens, "reasoning" in spec.capabilities)
     _check_limits(model, spec, prompt_tokens, max_tokens)
     gen = GenerationRequest(
         model=model,
@@ -123,6 +136,11 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
         max_tokens=max_tokens,
         stop=_stop_sequences(body),
         seed=header_seed(request.headers),
+        tools=tool_use.tools,
+        tool_choice=tool_use.choice,
+        parallel_tool_calls=tool_use.parallel,
+        follows_tool_result=ends_with_tool_result(body),
+        reasoning_budget=budget,
     )
     return MessagesRequest(gen, spec, model, stream)
 
@@ -159,7 +177,7 @@ def message_object(plan: GenerationPlan, message_id: str, *, final: bool) -> dic
         "type": "message",
         "role": "assistant",
         "model": request.model,
-        "content": [{"type": "text", "text": choice.text}],
+        "content": [content_block(choice, block) for block in blocks_of(choice)],
         "stop_reason": STOP_REASON[choice.finish_reason],
         "stop_sequence": choice.stop_sequence,
         "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
@@ -179,7 +197,7 @@ MESSAGE_STOP = _event("message_stop", b'{"type":"message_stop"}')
 
 
 class EventWriter:
-    """Renders the Messages stream events of one plan."""
+    """Renders the Messages stream events of one plan, block by block."""
 
     def __init__(self, plan: GenerationPlan, message_id: str) -> None:
         self._plan = plan
@@ -191,12 +209,10 @@ class EventWriter:
         return _event("message_start", orjson.dumps({"type": "message_start", "message": message}))
 
     @staticmethod
-    def text_block_start(index: int) -> bytes:
-        """``content_block_start`` of an empty text block."""
-        return _event(
-            "content_block_start",
-            b'{"type":"content_block_start","index":%d,"content_block":{"type":"text","text":""}}' % index,
-        )
+    def block_start(index: int, block: Block) -> bytes:
+        """``content_block_start`` of an empty block of ``block``'s kind."""
+        payload = {"type": "content_block_start", "index": index, "content_block": opening_block(block)}
+        return _event("content_block_start", orjson.dumps(payload))
 
     @staticmethod
     def text_delta(index: int, text: str) -> bytes:
@@ -204,9 +220,27 @@ class EventWriter:
         return TEXT_DELTA_HEAD % index + orjson.dumps(text) + TEXT_DELTA_TAIL
 
     @staticmethod
-    def block_stop(index: int) -> bytes:
-        """``content_block_stop``."""
-        return _event("content_block_stop", b'{"type":"content_block_stop","index":%d}' % index)
+    def delta(index: int, kind: SegmentKind, fragment: str) -> bytes:
+        """A ``thinking_delta``, ``input_json_delta`` or ``text_delta`` for ``kind``."""
+        if kind is SegmentKind.TEXT:
+            return EventWriter.text_delta(index, fragment)
+        if kind is SegmentKind.REASONING:
+            delta: dict[str, str] = {"type": "thinking_delta", "thinking": fragment}
+        else:
+            delta = {"type": "input_json_delta", "partial_json": fragment}
+        return _event(
+            "content_block_delta", orjson.dumps({"type": "content_block_delta", "index": index, "delta": delta})
+        )
+
+    def block_stop(self, index: int, block: Block) -> bytes:
+        """``content_block_stop`` (a thinking block's ``signature_delta`` first)."""
+        frame = b""
+        if block.kind is SegmentKind.REASONING:
+            thinking = "".join(self._plan.choices[0].tokens[block.start : block.stop])
+            delta = {"type": "signature_delta", "signature": signature(thinking)}
+            payload = {"type": "content_block_delta", "index": index, "delta": delta}
+            frame = _event("content_block_delta", orjson.dumps(payload))
+        return frame + _event("content_block_stop", b'{"type":"content_block_stop","index":%d}' % index)
 
     def message_delta(self) -> bytes:
         """``message_delta``: stop reason and the final, cumulative usage."""
@@ -225,16 +259,35 @@ class EventWriter:
 async def stream_events(
     sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: EventWriter
 ) -> AsyncIterator[bytes]:
-    """The event stream; the opening events go out with the first token, when it is due."""
-    opened = False
+    """The event stream; the opening events go out with the first token, when it is due.
+
+    Blocks open at their first token and close when the next one opens (or at the end), so
+    indexes run 0..n-1 in order, as the SDK's accumulator requires.
+    """
+    blocks = blocks_of(plan.choices[0])
+    starts = {block.start: number for number, block in enumerate(blocks)}
+    current = -1  # the open block's number
+    head = writer.message_start()
     async for event in sim.stream(plan, timeline):
-        frame = writer.text_delta(0, event.text) if isinstance(event, TokenEvent) else b""
-        if not opened:
-            opened = True
-            frame = writer.message_start() + writer.text_block_start(0) + PING + frame
-        if frame:
-            yield frame
-    yield writer.block_stop(0) + writer.message_delta() + MESSAGE_STOP
+        if not isinstance(event, TokenEvent):
+            continue
+        frame = head
+        head = b""
+        opening = starts.get(event.position)
+        if opening is not None and opening != current:
+            if current >= 0:
+                frame += writer.block_stop(current, blocks[current])
+            frame += writer.block_start(opening, blocks[opening])
+            if current < 0:
+                frame += PING  # the API pings once, after the first block opens
+            current = opening
+        frame += writer.delta(current, blocks[current].kind, event.text)
+        yield frame
+    tail = head
+    if current < 0:  # nothing was generated: an empty text block, as the API sends
+        current = 0
+        tail += writer.block_start(0, blocks[0]) + PING
+    yield tail + writer.block_stop(current, blocks[current]) + writer.message_delta() + MESSAGE_STOP
 
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
@@ -257,4 +310,5 @@ async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
     body = parse_object(request.body)
     require_model(sim, body)
     _, tokens = parse_messages(sim, body)
+    tokens += parse_tools(sim, body).prompt_tokens
     return JsonResponse(200, orjson.dumps({"input_tokens": tokens}), json_headers(request))

@@ -185,3 +185,14 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(text) + extra
         messages.append(Message(role, text))
     return tuple(messages), tokens
+
+
+def ends_with_tool_result(body: JsonObject) -> bool:
+    """Whether the last turn is a user turn carrying ``tool_result`` blocks."""
+    raw = body.get("messages")
+    if not isinstance(raw, list) or not raw or not isinstance(raw[-1], dict):
+        return False
+    content = raw[-1].get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )

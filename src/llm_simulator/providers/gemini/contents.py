@@ -109,3 +109,14 @@ def parse_system(sim: Simulator, body: JsonObject) -> tuple[Message | None, int]
         raw = {k: v for k, v in raw.items() if k != "role"}
     message, tokens = parse_content(sim, raw, "system_instruction")
     return Message("system", message.text), tokens
+
+
+def ends_with_function_response(body: JsonObject) -> bool:
+    """Whether the last content carries ``functionResponse`` parts (tool results)."""
+    raw = fields.get(body, "contents")
+    if not isinstance(raw, list) or not raw or not isinstance(raw[-1], dict):
+        return False
+    parts = fields.get(raw[-1], "parts")
+    return isinstance(parts, list) and any(
+        isinstance(part, dict) and fields.get(part, "functionResponse") is not None for part in parts
+    )

@@ -16,19 +16,34 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
-from llm_simulator.core.types import Endpoint, FinishReason, GenerationPlan, GenerationRequest, TokenEvent
+from llm_simulator.core.types import (
+    ChoicePlan,
+    Endpoint,
+    FinishReason,
+    GenerationPlan,
+    GenerationRequest,
+    SegmentKind,
+    TokenEvent,
+    ToolCall,
+)
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
-from llm_simulator.providers.gemini.contents import parse_contents, parse_system
+from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
+from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
-FINISH = {FinishReason.STOP: "STOP", FinishReason.STOP_SEQUENCE: "STOP", FinishReason.LENGTH: "MAX_TOKENS"}
+FINISH = {
+    FinishReason.STOP: "STOP",
+    FinishReason.STOP_SEQUENCE: "STOP",
+    FinishReason.LENGTH: "MAX_TOKENS",
+    FinishReason.TOOL_CALLS: "STOP",  # Gemini ends a function-calling turn with STOP
+}
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -75,10 +90,10 @@ CONFIG = "generation_config"
 
 @dataclass(frozen=True, slots=True)
 class GenerateRequest:
-    """A parsed generate request: the neutral request plus what the response reports."""
+    """A parsed generate request: the neutral request and whether thoughts are returned."""
 
     request: GenerationRequest
-    spec: ModelSpec
+    include_thoughts: bool
 
 
 def _stop_sequences(config: JsonObject) -> tuple[str, ...]:
@@ -141,16 +156,20 @@ def _generation_config(body: JsonObject, spec: ModelSpec) -> tuple[int | None, i
 
 def parse_request(
     sim: Simulator, request: HttpRequest, body: JsonObject, model: str, spec: ModelSpec
-) -> GenerationRequest:
+) -> GenerateRequest:
     """Validate a ``GenerateContentRequest`` into a neutral request."""
     fields.check_known(body, REQUEST_FIELDS, "")
     system, system_tokens = parse_system(sim, body)
     turns, tokens = parse_contents(sim, body)
     prompt_tokens = tokens + system_tokens
     fields.get_list(body, "safetySettings", "safety_settings")
-    fields.get_list(body, "tools", "tools")
-    fields.get_object(body, "toolConfig", "tool_config")
+    declared, tool_tokens = parse_tools(sim, body)
+    prompt_tokens += tool_tokens
+    tools, choice = parse_tool_config(body, declared)
     max_tokens, count, stops, seed = _generation_config(body, spec)
+    config = fields.get_object(body, "generationConfig", CONFIG)
+    budget, include_thoughts = thinking_budget(config, spec)
+    messages = ((system,) if system else ()) + tuple(turns)
     if prompt_tokens > spec.context_window:
         raise SimulatorError(
             ErrorKind.CONTEXT_LENGTH,
@@ -158,44 +177,89 @@ def parse_request(
             f"({spec.context_window}).",
             param="contents",
         )
-    return GenerationRequest(
+    gen = GenerationRequest(
         model=model,
         endpoint=Endpoint.CHAT,
-        messages=((system,) if system else ()) + tuple(turns),
+        messages=messages,
         prompt_tokens=prompt_tokens,
         max_tokens=max_tokens,
         n=count,
         stop=stops,
         seed=seed if seed is not None else header_seed(request.headers),
+        tools=tools,
+        tool_choice=choice,
+        follows_tool_result=ends_with_function_response(body),
+        output=parse_output(config, messages),
+        reasoning_budget=budget,
     )
+    return GenerateRequest(gen, include_thoughts)
 
 
 def _prompt_details(prompt_tokens: int) -> list[dict[str, Any]]:
     return [{"modality": "TEXT", "tokenCount": prompt_tokens}]
 
 
-def usage_metadata(prompt_tokens: int, candidates_tokens: int | None) -> dict[str, Any]:
-    """``usageMetadata``; without ``candidates_tokens`` the mid-stream form (prompt only)."""
+def usage_metadata(prompt_tokens: int, candidates_tokens: int | None, thoughts_tokens: int = 0) -> dict[str, Any]:
+    """``usageMetadata``; without ``candidates_tokens`` the mid-stream form (prompt only).
+
+    Thinking tokens are reported apart (``thoughtsTokenCount``), not in the candidates'
+    count, and the total adds them.
+    """
     if candidates_tokens is None:
         return {
             "promptTokenCount": prompt_tokens,
             "totalTokenCount": prompt_tokens,
             "promptTokensDetails": _prompt_details(prompt_tokens),
         }
-    return {
+    usage: dict[str, Any] = {
         "promptTokenCount": prompt_tokens,
         "candidatesTokenCount": candidates_tokens,
-        "totalTokenCount": prompt_tokens + candidates_tokens,
+        "totalTokenCount": prompt_tokens + candidates_tokens + thoughts_tokens,
         "promptTokensDetails": _prompt_details(prompt_tokens),
     }
+    if thoughts_tokens:
+        usage["thoughtsTokenCount"] = thoughts_tokens
+    return usage
 
 
-def render_response(plan: GenerationPlan, response_id: str) -> bytes:
+def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
+    """The final ``usageMetadata`` of a plan."""
+    thoughts = sum(c.reasoning_tokens for c in plan.choices)
+    return usage_metadata(plan.request.prompt_tokens, plan.completion_tokens - thoughts, thoughts)
+
+
+def function_args(call: ToolCall) -> dict[str, Any]:
+    """A call's ``args`` object (``{}`` when max tokens cut its JSON short)."""
+    try:
+        value = orjson.loads(call.arguments)
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str, Any]]:
+    """A finished candidate's parts: thoughts (if asked for), text, function calls."""
+    if not choice.segments:
+        return [{"text": choice.text}]
+    parts: list[dict[str, Any]] = []
+    for segment in choice.segments:
+        text = "".join(choice.tokens[segment.start : segment.stop])
+        if segment.kind is SegmentKind.REASONING:
+            if include_thoughts and text:
+                parts.append({"text": text, "thought": True})
+        elif segment.tool_call is not None:
+            parts.append({"functionCall": {"name": segment.tool_call.name, "args": function_args(segment.tool_call)}})
+        elif text:
+            parts.append({"text": text})
+    return parts or [{"text": ""}]
+
+
+def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bool = False) -> bytes:
     """The complete ``GenerateContentResponse``."""
     request = plan.request
     candidates = [
         {
-            "content": {"parts": [{"text": choice.text}], "role": "model"},
+            "content": {"parts": candidate_parts(choice, include_thoughts), "role": "model"},
             "finishReason": FINISH[choice.finish_reason],
             "index": choice.index,
         }
@@ -203,7 +267,7 @@ def render_response(plan: GenerationPlan, response_id: str) -> bytes:
     ]
     payload = {
         "candidates": candidates,
-        "usageMetadata": usage_metadata(request.prompt_tokens, plan.completion_tokens),
+        "usageMetadata": plan_usage(plan),
         "modelVersion": request.model,
         "responseId": response_id,
     }
@@ -222,11 +286,8 @@ class ChunkWriter:
         request = plan.request
         identity = b"," + orjson.dumps({"modelVersion": request.model, "responseId": response_id})[1:]
         partial = b',"usageMetadata":' + orjson.dumps(usage_metadata(request.prompt_tokens, None)) + identity
-        final = (
-            b',"usageMetadata":'
-            + orjson.dumps(usage_metadata(request.prompt_tokens, plan.completion_tokens))
-            + identity
-        )
+        final = b',"usageMetadata":' + orjson.dumps(plan_usage(plan)) + identity
+        self._prefix = prefix
         self._head = prefix + b'{"candidates":[{"content":{"parts":[{"text":'
         self._partial_tail = escape_line_breaks(partial) + suffix
         self._final_tail = escape_line_breaks(final) + suffix
@@ -235,6 +296,18 @@ class ChunkWriter:
     def token(self, index: int, text: str) -> bytes:
         """A chunk with one token of candidate ``index``, which goes on."""
         return self._head + escape_line_breaks(orjson.dumps(text)) + self._open[index]
+
+    def parts(self, index: int, parts: bytes, reason: FinishReason | None, last: bool) -> bytes:
+        """A chunk with already-encoded ``parts`` (thoughts, function calls), maybe ending the candidate."""
+        finish = b',"finishReason":"%s"' % FINISH[reason].encode() if reason is not None else b""
+        tail = self._final_tail if last else self._partial_tail
+        return b'%s{"candidates":[{"content":{"parts":%s,"role":"model"}%s,"index":%d}]%s' % (
+            self._prefix,
+            escape_line_breaks(parts),
+            finish,
+            index,
+            tail,
+        )
 
     def finish(self, index: int, text: str, reason: FinishReason, last: bool) -> bytes:
         """The chunk that ends candidate ``index`` (its last token, or no text); ``last`` adds full usage."""
@@ -248,25 +321,60 @@ class ChunkWriter:
 
 
 async def stream_chunks(
-    sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: ChunkWriter
+    sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: ChunkWriter, include_thoughts: bool = False
 ) -> AsyncIterator[bytes]:
-    """Framed response chunks as their tokens fall due; a candidate's last token carries its finish."""
+    """Framed response chunks as their tokens fall due; a candidate's last token carries its finish.
+
+    Thought tokens go out as ``thought`` parts when asked for (otherwise they only take their
+    time); a function call goes out whole, in one part, when its last argument token is due.
+    """
     lasts = [len(c.tokens) - 1 for c in plan.choices]
     reasons = [c.finish_reason for c in plan.choices]
+    layouts = [_PartLayout(c) if c.segments else None for c in plan.choices]
     remaining = len(plan.choices)
     async for event in sim.stream(plan, timeline):
         index = event.choice
+        layout = layouts[index]
         if isinstance(event, TokenEvent):
-            if event.position != lasts[index]:
-                yield writer.token(index, event.text)
+            ending = event.position == lasts[index]
+            if layout is None:
+                if not ending:
+                    yield writer.token(index, event.text)
+                    continue
+                remaining -= 1
+                yield writer.finish(index, event.text, reasons[index], remaining == 0)
                 continue
-            text = event.text
-        elif lasts[index] >= 0:
-            continue  # already reported with the candidate's last token
-        else:
-            text = ""  # a candidate with no tokens at all
-        remaining -= 1
-        yield writer.finish(index, text, reasons[index], remaining == 0)
+            part = layout.part(event.position, event.text, include_thoughts)
+            if ending:
+                remaining -= 1
+                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", reasons[index], remaining == 0)
+            elif part is not None:
+                yield writer.parts(index, b"[" + part + b"]", None, False)
+        elif lasts[index] < 0:  # a candidate with no tokens at all
+            remaining -= 1
+            yield writer.finish(index, "", reasons[index], remaining == 0)
+
+
+class _PartLayout:
+    """Which part each token position of a segmented candidate belongs to."""
+
+    def __init__(self, choice: ChoicePlan) -> None:
+        self.kinds = choice.segment_kinds()
+        self.call_ends: dict[int, ToolCall] = {
+            s.stop - 1: s.tool_call for s in choice.segments if s.tool_call is not None and s.stop > s.start
+        }
+
+    def part(self, position: int, text: str, include_thoughts: bool) -> bytes | None:
+        """The encoded part this token adds to the stream (None: nothing to send yet)."""
+        kind = self.kinds[position]
+        if kind is SegmentKind.TEXT:
+            return b'{"text":' + orjson.dumps(text) + b"}"
+        if kind is SegmentKind.REASONING:
+            return b'{"text":' + orjson.dumps(text) + b',"thought":true}' if include_thoughts else None
+        call = self.call_ends.get(position)
+        if call is None:
+            return None
+        return orjson.dumps({"functionCall": {"name": call.name, "args": function_args(call)}})
 
 
 class ArrayStream:
@@ -302,18 +410,20 @@ class ArrayStream:
 
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
-    gen = parse_request(sim, request, parse_object(request.body), model, spec)
+    parsed = parse_request(sim, request, parse_object(request.body), model, spec)
+    gen = parsed.request
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
     timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed)
     response_id = new_response_id()
     if not stream:
         await sim.complete(plan, timeline)
-        return JsonResponse(200, render_response(plan, response_id), json_headers())
+        return JsonResponse(200, render_response(plan, response_id, parsed.include_thoughts), json_headers())
     if request.query.get("alt") == "sse":
         writer = ChunkWriter(plan, response_id, b"data: ", b"\n\n")
-        return StreamResponse(stream_chunks(sim, plan, timeline, writer), on_error=sse_error_frame)
-    array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id)))
+        frames = stream_chunks(sim, plan, timeline, writer, parsed.include_thoughts)
+        return StreamResponse(frames, on_error=sse_error_frame)
+    array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id), parsed.include_thoughts))
     headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
     return StreamResponse(array.frames(), headers, array.error)
 
@@ -324,8 +434,7 @@ async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: M
     fields.check_known(body, ("contents", "generateContentRequest"), "")
     inner = fields.get_object(body, "generateContentRequest", "generate_content_request")
     if inner is not None:
-        gen = parse_request(sim, request, inner, model, spec)
-        total = gen.prompt_tokens
+        total = parse_request(sim, request, inner, model, spec).request.prompt_tokens
     else:
         _, total = parse_contents(sim, body)
     payload = {"totalTokens": total, "promptTokensDetails": _prompt_details(total)}

@@ -17,7 +17,9 @@ from llm_simulator.core.types import (
     GenerationPlan,
     GenerationRequest,
     Message,
+    SegmentKind,
     TokenLogprob,
+    ToolCall,
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
@@ -33,6 +35,12 @@ from llm_simulator.providers.openai.common import (
     usage_object,
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
+from llm_simulator.providers.openai.tools import (
+    parse_response_format,
+    parse_tool_choice,
+    parse_tools,
+    reasoning_budget,
+)
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -54,12 +62,31 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING_TOKENS = 3
 # Image parts are charged at the low-detail rate of the vision models.
 IMAGE_PART_TOKENS = 85
+# Framing of one earlier tool call in an assistant turn (beyond its name and arguments).
+TOKENS_PER_TOOL_CALL = 3
 
 FINISH = {
     FinishReason.STOP: "stop",
     FinishReason.STOP_SEQUENCE: "stop",
     FinishReason.LENGTH: "length",
+    FinishReason.TOOL_CALLS: "tool_calls",
 }
+CALL_ID_PREFIX = "call_"
+
+
+def tool_call_object(call: ToolCall) -> dict[str, Any]:
+    """One entry of ``message.tool_calls``."""
+    return {
+        "id": CALL_ID_PREFIX + call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+
+
+def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
+    """``usage`` of a plan, with its reasoning tokens in the details."""
+    reasoning = sum(c.reasoning_tokens for c in plan.choices)
+    return usage_object(plan.request.prompt_tokens, plan.completion_tokens, reasoning)
 
 
 def _content_text(content: Any, param: str) -> tuple[str, int]:
@@ -93,6 +120,24 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
     return "\n".join(texts), extra
 
 
+def _tool_calls_tokens(sim: Simulator, item: JsonObject, where: str) -> int:
+    """Prompt tokens of an assistant turn's earlier tool calls (their names and arguments)."""
+    calls = get_list(item, "tool_calls", f"{where}.tool_calls")
+    tokens = 0
+    for i, call in enumerate(calls or []):
+        at = f"{where}.tool_calls[{i}]"
+        if not isinstance(call, dict):
+            raise type_error(at, "an object", call)
+        get_str(call, "id", f"{at}.id", required=True)
+        function = get_object(call, "function", f"{at}.function")
+        if function is None:
+            raise invalid(f"Missing required parameter: '{at}.function'.", param=f"{at}.function")
+        name = get_str(function, "name", f"{at}.function.name", required=True) or ""
+        arguments = get_str(function, "arguments", f"{at}.function.arguments", required=True) or ""
+        tokens += TOKENS_PER_TOOL_CALL + sim.count_tokens(name) + sim.count_tokens(arguments)
+    return tokens
+
+
 def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...], int]:
     """Neutral messages and their prompt token count (chat framing included)."""
     if not raw:
@@ -121,6 +166,8 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
         name = get_str(item, "name", f"{where}.name")
         if role == "tool":
             get_str(item, "tool_call_id", f"{where}.tool_call_id", required=True)
+        if role == "assistant":
+            extra += _tool_calls_tokens(sim, item, where)
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(role) + sim.count_tokens(text) + extra
         if name:
             tokens += TOKENS_PER_NAME + sim.count_tokens(name)
@@ -157,6 +204,8 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     stream = get_bool(body, "stream")
     include_usage = parse_stream_options(body, stream)
     check_limits(model_id, spec, prompt_tokens, limit, limit_param)
+    tools = parse_tools(body)
+    tool_choice = parse_tool_choice(body, tools)
     request = GenerationRequest(
         model=model_id,
         endpoint=Endpoint.CHAT,
@@ -169,6 +218,12 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
         ignore_eos=get_bool(body, "ignore_eos"),
         logprobs=logprobs,
         top_logprobs=top_logprobs,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=get_bool(body, "parallel_tool_calls", default=True),
+        follows_tool_result=messages[-1].role in ("tool", "function"),
+        output=parse_response_format(body, messages),
+        reasoning_budget=reasoning_budget(body, model_id, spec),
     )
     return request, model_id, stream, include_usage
 
@@ -187,9 +242,18 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
     logprobs = None
     if choice.logprobs is not None:
         logprobs = {"content": [logprob_entry(lp) for lp in choice.logprobs], "refusal": None}
+    calls = choice.tool_calls
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": None if calls else choice.text,
+        "refusal": None,
+        "annotations": [],
+    }
+    if calls:
+        message["tool_calls"] = [tool_call_object(call) for call in calls]
     return {
         "index": choice.index,
-        "message": {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
+        "message": message,
         "logprobs": logprobs,
         "finish_reason": FINISH[choice.finish_reason],
     }
@@ -204,7 +268,7 @@ def render_completion(plan: GenerationPlan, completion_id: str, created: int, *,
         "created": created,
         "model": request.model,
         "choices": [_choice_body(c) for c in plan.choices],
-        "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
+        "usage": plan_usage(plan),
         "service_tier": "default",
         "system_fingerprint": plan.system_fingerprint,
     }
@@ -241,11 +305,32 @@ class ChunkWriter:
     def _frame(self, choice: bytes) -> bytes:
         return self._head + choice + self._tail
 
-    def role(self, index: int) -> bytes:
-        """The first chunk of a choice: the role, empty content."""
+    def role(self, index: int, content: bool = True) -> bytes:
+        """The first chunk of a choice: the role, and empty content (null before tool calls)."""
         return self._frame(
-            b'{"index":%d,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}'
-            % index
+            b'{"index":%d,"delta":{"role":"assistant","content":%s,"refusal":null},"logprobs":null,"finish_reason":null}'
+            % (index, b'""' if content else b"null")
+        )
+
+    def tool_call_start(self, index: int, position: int, call: ToolCall) -> bytes:
+        """The chunk opening tool call ``position``: its id, type and name, empty arguments."""
+        opening = orjson.dumps(
+            {
+                "index": position,
+                "id": CALL_ID_PREFIX + call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+        )
+        return self._frame(
+            b'{"index":%d,"delta":{"tool_calls":[%s]},"logprobs":null,"finish_reason":null}' % (index, opening)
+        )
+
+    def tool_arguments(self, index: int, position: int, fragment: str) -> bytes:
+        """A fragment of tool call ``position``'s arguments (the fragments concatenate to its JSON)."""
+        return self._frame(
+            b'{"index":%d,"delta":{"tool_calls":[{"index":%d,"function":{"arguments":%s}}]},"logprobs":null,'
+            b'"finish_reason":null}' % (index, position, orjson.dumps(fragment))
         )
 
     def token(self, index: int, text: str, logprob: TokenLogprob | None) -> bytes:
@@ -270,8 +355,7 @@ class ChunkWriter:
 
     def usage(self) -> bytes:
         """The usage-only chunk (``choices: []``), sent only when ``include_usage`` was asked."""
-        request = self._plan.request
-        usage = orjson.dumps(usage_object(request.prompt_tokens, self._plan.completion_tokens))
+        usage = orjson.dumps(plan_usage(self._plan))
         return self._head + b'],"usage":' + usage + b"}\n\n"
 
 
@@ -300,24 +384,71 @@ def prompt_filter_results() -> list[dict[str, Any]]:
 async def stream_frames(
     sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: ChunkWriter, include_usage: bool
 ) -> AsyncIterator[bytes]:
-    """SSE frames of a chat completion stream, each yielded when its token is due."""
+    """SSE frames of a chat completion stream, each yielded when its token is due.
+
+    Reasoning tokens take their time but are never sent; a choice's first chunk (its role)
+    goes out with its first visible token, so a reasoning model's time to first token
+    includes its thinking.
+    """
     started: set[int] = set()
     logprobs = [c.logprobs for c in plan.choices]
+    layouts = [_Layout(c) if c.segments else None for c in plan.choices]
     if writer.azure:
         yield writer.prompt_filter()
     async for event in sim.stream(plan, timeline):
         index = event.choice
-        if index not in started:
-            started.add(index)
-            yield writer.role(index)
         if isinstance(event, FinishEvent):
+            if index not in started:
+                started.add(index)
+                yield writer.role(index)
             yield writer.finish(index, event.reason)
-        else:
+            continue
+        layout = layouts[index]
+        if layout is None:  # plain text: the hot path
+            if index not in started:
+                started.add(index)
+                yield writer.role(index)
             lps = logprobs[index]
             yield writer.token(index, event.text, lps[event.position] if lps is not None else None)
+            continue
+        kind = layout.kinds[event.position]
+        if kind is SegmentKind.REASONING:
+            continue
+        frame = b""
+        if index not in started:
+            started.add(index)
+            frame = writer.role(index, content=kind is SegmentKind.TEXT)
+        if kind is SegmentKind.TEXT:
+            lps = logprobs[index]
+            lp = lps[event.position - layout.text_start] if lps is not None else None
+            frame += writer.token(index, event.text, lp)
+        else:
+            opening = layout.calls.get(event.position)
+            if opening is not None:
+                frame += writer.tool_call_start(index, opening[0], opening[1])
+            frame += writer.tool_arguments(index, layout.call_of[event.position], event.text)
+        yield frame
     if include_usage:
         yield writer.usage()
     yield DONE
+
+
+class _Layout:
+    """Where a choice's reasoning, text and tool calls sit among its token positions."""
+
+    def __init__(self, choice: ChoicePlan) -> None:
+        self.kinds = choice.segment_kinds()
+        self.text_start = next((s.start for s in choice.segments if s.kind is SegmentKind.TEXT), 0)
+        self.calls: dict[int, tuple[int, ToolCall]] = {}
+        self.call_of: dict[int, int] = {}
+        number = 0
+        for segment in choice.segments:
+            if segment.tool_call is None:
+                continue
+            self.calls[segment.start] = (number, segment.tool_call)
+            for position in range(segment.start, segment.stop):
+                self.call_of[position] = number
+            number += 1
 
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:

@@ -1,0 +1,78 @@
+"""Tool calls, structured output and reasoning in a plan: what the model "decides" to emit.
+
+Everything is drawn from the request's text RNG, so a seeded request reproduces its tool
+calls (names, ids and arguments) as well as its text.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+import orjson
+
+from llm_simulator.core.types import GenerationRequest, OutputFormat, OutputKind, ToolCall, ToolChoiceMode, ToolSpec
+from llm_simulator.engine.schema import generate
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+ID_LENGTH = 24
+# The object a model writes for "any JSON object" (json_object mode): a small answer record.
+JSON_OBJECT_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string", "maxLength": 60},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "sources": {"type": "array", "items": {"type": "string", "format": "uri"}, "maxItems": 2},
+    },
+    "required": ["answer", "confidence"],
+    "additionalProperties": False,
+}
+
+
+def choose_tools(
+    request: GenerationRequest,
+    rng: random.Random,
+    *,
+    probability: float,
+    max_parallel: int,
+    answer_after_tool_result: bool,
+) -> list[ToolSpec]:
+    """The tools this choice calls (empty: answer in text).
+
+    ``required`` and a named tool always call; ``auto`` calls with ``probability``, except
+    right after tool results when ``answer_after_tool_result`` (so agent loops end).
+    Parallel calls pick 1..``max_parallel`` distinct tools.
+    """
+    choice = request.tool_choice
+    if not request.tools or choice.mode is ToolChoiceMode.NONE:
+        return []
+    if choice.mode is ToolChoiceMode.NAMED:
+        return [tool for tool in request.tools if tool.name == choice.name][:1]
+    if choice.mode is ToolChoiceMode.AUTO:
+        if request.follows_tool_result and answer_after_tool_result:
+            return []
+        if rng.random() >= probability:
+            return []
+    count = 1
+    if request.parallel_tool_calls and len(request.tools) > 1 and max_parallel > 1:
+        count = rng.randint(1, min(max_parallel, len(request.tools)))
+    return rng.sample(list(request.tools), count)
+
+
+def tool_call(tool: ToolSpec, rng: random.Random) -> ToolCall:
+    """A call of ``tool`` with arguments generated from its parameter schema."""
+    arguments = generate(tool.parameters, rng, name=tool.name)
+    call_id = "".join(rng.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
+    return ToolCall(call_id, tool.name, orjson.dumps(arguments).decode())
+
+
+def structured_text(output: OutputFormat, rng: random.Random) -> str:
+    """The JSON text of a structured answer (compact, as the APIs stream it); a bare enum value for ENUM."""
+    if output.kind is OutputKind.ENUM and output.schema is not None:
+        value = generate(output.schema, rng, name=output.name)
+        return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if output.kind is OutputKind.JSON_SCHEMA and output.schema is not None:
+        value = generate(output.schema, rng, name=output.name)
+    else:
+        value = generate(JSON_OBJECT_SCHEMA, rng)
+    return orjson.dumps(value).decode()

@@ -1,0 +1,213 @@
+"""Chat Completions' ``tools``, ``tool_choice``, ``response_format`` and ``reasoning_effort``.
+
+Validation follows the API's rules and wording: function names match ``^[a-zA-Z0-9_-]{1,64}$``,
+parameter schemas must be valid JSON Schema (and, with ``strict``, every object must list
+all its properties as required and forbid additional ones), a named ``tool_choice`` must
+name a declared tool, and ``json_object`` output needs the word "json" in the messages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.core.types import Message, OutputFormat, OutputKind, ToolChoice, ToolChoiceMode, ToolSpec
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.schema import SchemaError, check_schema
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_bool,
+    get_list,
+    get_object,
+    get_str,
+    missing,
+    type_error,
+)
+
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+MAX_TOOLS = 128
+# Hidden reasoning budget per effort level (tokens); the model spends 40-100 % of it.
+REASONING_BUDGETS = {"none": 0, "minimal": 16, "low": 256, "medium": 1024, "high": 4096, "xhigh": 8192}
+DEFAULT_EFFORT = "medium"
+
+
+def _check_name(name: str, param: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise invalid(
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
+            "'^[a-zA-Z0-9_-]{1,64}$'.",
+            param=param,
+            code="invalid_value",
+        )
+
+
+def strict_problem(schema: Any, context: tuple[str, ...] = ()) -> str | None:
+    """Why ``schema`` breaks Structured Outputs' strict rules (None when it does not)."""
+    if not isinstance(schema, dict):
+        return None
+    where = f"In context={context!r}"
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+        properties = schema.get("properties") or {}
+        required = set(schema.get("required") or [])
+        absent = [name for name in properties if name not in required]
+        if absent:
+            return (
+                f"{where}, 'required' is required to be supplied and to be an array including every key in "
+                f"properties. Missing '{absent[0]}'."
+            )
+    for key in ("properties", "$defs", "definitions"):
+        for name, sub in (schema.get(key) or {}).items():
+            problem = strict_problem(sub, (*context, key, name))
+            if problem:
+                return problem
+    for key in ("items", "additionalProperties"):
+        problem = strict_problem(schema.get(key), (*context, key))
+        if problem:
+            return problem
+    for key in ("anyOf", "oneOf", "allOf"):
+        for i, sub in enumerate(schema.get(key) or []):
+            problem = strict_problem(sub, (*context, key, str(i)))
+            if problem:
+                return problem
+    return None
+
+
+def _checked_schema(schema: Any, strict: bool, label: str, param: str) -> dict[str, Any]:
+    try:
+        check_schema(schema)
+    except SchemaError as exc:
+        raise invalid(f"Invalid schema for {label}: {exc}", param=param, code="invalid_function_parameters") from None
+    if not isinstance(schema, dict):
+        raise invalid(f"Invalid schema for {label}: the schema must be an object.", param=param)
+    if strict:
+        problem = strict_problem(schema)
+        if problem:
+            raise invalid(f"Invalid schema for {label}: {problem}", param=param, code="invalid_function_parameters")
+    return schema
+
+
+def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
+    """The declared function tools."""
+    raw = get_list(body, "tools")
+    if raw is None:
+        return ()
+    if len(raw) > MAX_TOOLS:
+        raise invalid(
+            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
+            f"but got an array with length {len(raw)} instead.",
+            param="tools",
+            code="array_above_max_length",
+        )
+    tools: list[ToolSpec] = []
+    for i, item in enumerate(raw):
+        where = f"tools[{i}]"
+        if not isinstance(item, dict):
+            raise type_error(where, "an object", item)
+        kind = get_str(item, "type", f"{where}.type", required=True)
+        if kind != "function":
+            raise invalid(
+                f"Invalid value: '{kind}'. Supported values are: 'function'.",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+        function = get_object(item, "function", f"{where}.function")
+        if function is None:
+            raise missing(f"{where}.function")
+        name = get_str(function, "name", f"{where}.function.name", required=True) or ""
+        _check_name(name, f"{where}.function.name")
+        description = get_str(function, "description", f"{where}.function.description") or ""
+        strict = get_bool(function, "strict", f"{where}.function.strict")
+        parameters = function.get("parameters", {"type": "object", "properties": {}})
+        schema = _checked_schema(parameters, strict, f"function '{name}'", f"{where}.function.parameters")
+        tools.append(ToolSpec(name, description, schema))
+    names = [t.name for t in tools]
+    for name in names:
+        if names.count(name) > 1:
+            raise invalid(f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value")
+    return tuple(tools)
+
+
+def parse_tool_choice(body: JsonObject, tools: tuple[ToolSpec, ...]) -> ToolChoice:
+    """``tool_choice``: none, auto, required, or one named function."""
+    raw = body.get("tool_choice")
+    if raw is None:
+        return ToolChoice(ToolChoiceMode.AUTO if tools else ToolChoiceMode.NONE)
+    if not tools:
+        raise invalid(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+            param="tool_choice",
+        )
+    if isinstance(raw, str):
+        modes = {"none": ToolChoiceMode.NONE, "auto": ToolChoiceMode.AUTO, "required": ToolChoiceMode.REQUIRED}
+        if raw not in modes:
+            raise invalid(
+                f"Invalid value: '{raw}'. Supported values are: 'none', 'auto', and 'required'.",
+                param="tool_choice",
+                code="invalid_value",
+            )
+        return ToolChoice(modes[raw])
+    if not isinstance(raw, dict):
+        raise type_error("tool_choice", "a string or an object", raw)
+    function = get_object(raw, "function", "tool_choice.function")
+    if get_str(raw, "type", "tool_choice.type", required=True) != "function" or function is None:
+        raise invalid("Invalid 'tool_choice': expected {'type': 'function', 'function': {'name': ...}}.", "tool_choice")
+    name = get_str(function, "name", "tool_choice.function.name", required=True)
+    if name not in {t.name for t in tools}:
+        raise invalid(f"Invalid value for 'tool_choice': function '{name}' not found in 'tools'.", param="tool_choice")
+    return ToolChoice(ToolChoiceMode.NAMED, name)
+
+
+def parse_response_format(body: JsonObject, messages: tuple[Message, ...]) -> OutputFormat:
+    """``response_format``: text, json_object (needs "json" in the messages) or json_schema."""
+    raw = get_object(body, "response_format")
+    if raw is None:
+        return OutputFormat()
+    kind = get_str(raw, "type", "response_format.type", required=True)
+    if kind == "text":
+        return OutputFormat()
+    if kind == "json_object":
+        if not any("json" in m.text.lower() for m in messages):
+            raise invalid(
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+                param="messages",
+            )
+        return OutputFormat(OutputKind.JSON_OBJECT)
+    if kind != "json_schema":
+        raise invalid(
+            f"Invalid value: '{kind}'. Supported values are: 'text', 'json_object' and 'json_schema'.",
+            param="response_format.type",
+            code="invalid_value",
+        )
+    spec = get_object(raw, "json_schema", "response_format.json_schema")
+    if spec is None:
+        raise missing("response_format.json_schema")
+    name = get_str(spec, "name", "response_format.json_schema.name", required=True) or ""
+    _check_name(name, "response_format.json_schema.name")
+    strict = get_bool(spec, "strict", "response_format.json_schema.strict")
+    schema = spec.get("schema", {"type": "object"})
+    checked = _checked_schema(schema, strict, f"response_format '{name}'", "response_format.json_schema.schema")
+    return OutputFormat(OutputKind.JSON_SCHEMA, checked, name)
+
+
+def reasoning_budget(body: JsonObject, model_id: str, spec: ModelSpec) -> int:
+    """Hidden reasoning tokens for ``reasoning_effort`` (reasoning models only; default medium)."""
+    effort = get_str(body, "reasoning_effort")
+    reasons = "reasoning" in spec.capabilities
+    if effort is None:
+        return REASONING_BUDGETS[DEFAULT_EFFORT] if reasons else 0
+    if not reasons:
+        raise invalid(
+            f"Unsupported parameter: 'reasoning_effort' is not supported with this model ({model_id}).",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
+    if effort not in REASONING_BUDGETS:
+        raise invalid(
+            f"Invalid value: '{effort}'. Supported values are: {', '.join(repr(e) for e in REASONING_BUDGETS)}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
+    return REASONING_BUDGETS[effort]
