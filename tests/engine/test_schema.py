@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import llm_simulator.engine.schema as schema_pkg
 from llm_simulator.engine.schema import SchemaError, check_schema, generate, normalize
+from llm_simulator.engine.schema import prepare as prepare_module
 from llm_simulator.engine.schema import words as word_lists
 from llm_simulator.engine.schema.regex import parse, sample
 
@@ -465,6 +466,22 @@ def test_same_seed_same_instance_different_seeds_differ() -> None:
     assert len({json.dumps(v) for v in first}) >= 18
 
 
+def test_output_does_not_depend_on_earlier_calls() -> None:
+    # Memo tables live in a per-schema cache; they must never change what a seed produces.
+    schema: Json = {
+        "$defs": {"L": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]}, "Node": TREE["$defs"]["Node"]},
+        "type": "array",
+        "items": {"$ref": "#/$defs/L"},
+    }
+    prepare_module._prepare_text.cache_clear()
+    fresh = generate(schema, random.Random(5), max_depth=2)
+    prepare_module._prepare_text.cache_clear()
+    check_schema(schema)
+    for seed in range(10):
+        generate(schema, random.Random(seed), max_depth=1)
+    assert generate(schema, random.Random(5), max_depth=2) == fresh
+
+
 def test_generation_continues_the_rng_stream() -> None:
     rng = random.Random(3)
     values = [generate({"type": "integer", "minimum": 0, "maximum": 10**9}, rng) for _ in range(5)]
@@ -545,6 +562,12 @@ def test_openapi_and_draft4_spellings() -> None:
     assert normalize({"type": "STRING", "nullable": False}) == {"type": "string"}
     # nullable next to enum: OpenAPI 3.0.3 wants null listed in the enum, so none is added
     assert None not in valid({"type": "STRING", "enum": ["a"], "nullable": True}, seeds=10)
+    # a nullable root without a type is wrapped, keeping $defs where "#/$defs/..." finds them
+    root: Json = {"$defs": {"P": {"type": "integer"}}, "$ref": "#/$defs/P", "nullable": True}
+    assert set(normalize(root)) == {"$defs", "anyOf"}  # type: ignore[arg-type]
+    assert {type(v) for v in valid(root, seeds=40)} == {int, type(None)}
+    # OpenAPI's singular "example" is used now and then
+    assert "Lyon" in valid({"type": "string", "example": "Lyon"}, seeds=40)
 
 
 # --- pydantic ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The recursive generator: objects, arrays, type and branch choices, depth bounding.
+"""The recursive generator: type and anyOf/oneOf choices with backtracking, depth bounding.
 
+Objects and arrays are built in ``objects``/``arrays``, scalars in ``numbers``/``strings``.
 Every random draw goes through the injected ``random.Random`` and iterates only over ordered
 data (lists, dicts), so a seed reproduces the same instance.
 """
@@ -22,6 +23,7 @@ NODE_BUDGET = 20_000
 DEPTH_SLACK = 12
 """Levels past ``max_depth`` tolerated while forced recursion is being wound down."""
 CHECK_ATTEMPTS = 8
+"""Draws per node whose ``not``/``oneOf`` constraints are verified after the fact."""
 
 _SCALARS = ("null", "boolean", "integer", "number", "string")
 # Beyond max_depth the cheapest kinds come first: they end the recursion.
@@ -166,7 +168,8 @@ class Generator:
         """How many containers an instance of ``schema`` must at least nest (inf: unbounded).
 
         Used past ``max_depth`` to try the branch that ends recursion soonest first. Results
-        reached through a ``$ref`` are memoised per prepared schema.
+        reached through a ``$ref`` are memoised per prepared schema, keyed by the refs already
+        being expanded too, so the memo never makes output depend on earlier calls.
         """
         if not isinstance(schema, dict):
             return 0.0
@@ -175,11 +178,11 @@ class Generator:
         if isinstance(ref, str):
             if ref in seen:
                 return math.inf
-            memo = self.prepared.heights.get(ref)
+            memo_key = (ref, seen)
+            memo = self.prepared.heights.get(memo_key)
             if memo is None:
                 memo = self._height(self.prepared.resolve(ref), seen | {ref})
-                if memo != math.inf:
-                    self.prepared.heights[ref] = memo
+                self.prepared.heights[memo_key] = memo
             result = memo
         for part in schema.get("allOf", ()):
             result = max(result, self._height(part, seen))

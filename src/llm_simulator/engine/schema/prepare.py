@@ -31,7 +31,7 @@ class Prepared:
 
     root: Schema
     validator: jsonschema.Draft202012Validator
-    heights: dict[str, float] = field(default_factory=dict)
+    heights: dict[tuple[str, frozenset[str]], float] = field(default_factory=dict)
     trial_passed: bool = False
 
     def resolve(self, ref: str) -> Schema:

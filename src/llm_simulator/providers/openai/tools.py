@@ -9,7 +9,10 @@ name a declared tool, and ``json_object`` output needs the word "json" in the me
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message, OutputFormat, OutputKind, ToolChoice, ToolChoiceMode, ToolSpec
@@ -211,3 +214,42 @@ def reasoning_budget(body: JsonObject, model_id: str, spec: ModelSpec) -> int:
             code="invalid_value",
         )
     return REASONING_BUDGETS[effort]
+
+
+# What declared functions cost in the prompt: OpenAI renders them into the system message
+# (a TypeScript-like namespace); their name, description and parameter JSON, plus framing.
+TOKENS_PER_FUNCTION = 8
+TOKENS_FOR_FUNCTIONS = 12
+
+
+def tools_prompt_tokens(count: Callable[[str], int], tools: tuple[ToolSpec, ...]) -> int:
+    """Prompt tokens the declared functions add (0 without tools)."""
+    if not tools:
+        return 0
+    total = TOKENS_FOR_FUNCTIONS
+    for tool in tools:
+        total += TOKENS_PER_FUNCTION + count(tool.name) + count(tool.description)
+        total += count(orjson.dumps(tool.parameters).decode())
+    return total
+
+
+def check_reasoning_model_params(body: JsonObject, model_id: str, spec: ModelSpec) -> None:
+    """Reasoning models refuse ``max_tokens`` and sampling settings other than the defaults."""
+    if "reasoning" not in spec.capabilities:
+        return
+    if body.get("max_tokens") is not None:
+        raise invalid(
+            "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' "
+            "instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+        )
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if value is not None and value != 1:
+            raise invalid(
+                f"Unsupported value: '{name}' does not support {value} with this model ({model_id}). Only the "
+                "default (1) value is supported.",
+                param=name,
+                code="unsupported_value",
+            )
