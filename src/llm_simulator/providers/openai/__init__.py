@@ -1,4 +1,4 @@
-"""The OpenAI API: chat completions, legacy completions, embeddings and models."""
+"""The OpenAI API: chat completions, responses, legacy completions, embeddings and models."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from functools import partial
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import JsonResponse, Route
-from llm_simulator.providers.openai import azure, chat, completions, embeddings, models
+from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, responses
 from llm_simulator.providers.openai.errors import render_error
+from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
 
@@ -25,8 +26,13 @@ class OpenAIProvider:
     def routes(self) -> list[Route]:
         """Every OpenAI route."""
         sim = self._sim
+        # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
+        store = ResponseStore(sim.clock)
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
+            Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
+            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store), "responses"),
+            Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),

@@ -1,0 +1,329 @@
+"""``POST /v1/responses``, ``GET`` and ``DELETE /v1/responses/{id}``: the Responses API.
+
+Parsing turns the request (``input`` items, ``instructions``, flat function tools,
+``text.format``, ``reasoning``, ``previous_response_id``) into one neutral
+``GenerationRequest``; the engine plans and paces it exactly as for chat; rendering turns
+the plan into a Response object or its typed event stream. Stored responses (``store``,
+default true) live in a bounded per-process ``ResponseStore``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, GenerationRequest, Message, SegmentKind
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.openai.common import (
+    check_limits,
+    require_generation_model,
+    require_model,
+    response_headers,
+    stream_headers,
+)
+from llm_simulator.providers.openai.responses_input import (
+    REPLY_PRIMING_TOKENS,
+    TOKENS_PER_ITEM,
+    parse_function_tools,
+    parse_include,
+    parse_input,
+    parse_metadata,
+    parse_reasoning,
+    parse_text,
+    parse_tool_choice,
+)
+from llm_simulator.providers.openai.responses_render import (
+    CALL_ID_PREFIX,
+    EventWriter,
+    OutputLayout,
+    ResponseHead,
+    new_item_id,
+)
+from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
+from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
+from llm_simulator.providers.seeding import header_seed
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_bool,
+    get_int,
+    get_number,
+    get_object,
+    get_str,
+    missing,
+    parse_object,
+)
+
+# The API rejects output limits below 16 tokens.
+MIN_OUTPUT_TOKENS = 16
+TRUNCATION = ("auto", "disabled")
+# Request fields the simulator does not implement: a clear 400 beats silently ignoring them.
+UNSUPPORTED = {
+    "background": "background mode",
+    "conversation": "the Conversations API",
+    "prompt": "prompt templates",
+}
+
+
+@dataclass(slots=True)
+class ResponsesRequest:
+    """A parsed request: the neutral request plus what rendering and storing need."""
+
+    gen: GenerationRequest
+    spec: ModelSpec
+    stream: bool
+    store: bool
+    echo: JsonObject
+    summary: str | None
+    encrypted: bool
+    # History and this turn's input items (for storing the conversation).
+    conversation: Conversation
+
+
+def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conversation]:
+    previous = get_str(body, "previous_response_id")
+    if previous is None:
+        return None, EMPTY_CONVERSATION
+    stored = store.get(previous)
+    if stored is None:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"Previous response with id '{previous}' not found.",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
+    return previous, stored.conversation
+
+
+def _reject_unsupported(body: JsonObject) -> None:
+    for key, what in UNSUPPORTED.items():
+        value = body.get(key)
+        if value is not None and value is not False:
+            raise invalid(
+                f"Unsupported parameter: '{key}'. The simulator does not implement {what}.",
+                param=key,
+                code="unsupported_parameter",
+            )
+
+
+def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, body: JsonObject) -> ResponsesRequest:
+    """Validate a ``POST /v1/responses`` body and build the neutral request."""
+    model_id, spec = require_model(sim, body)
+    require_generation_model(model_id, spec, "responses")
+    _reject_unsupported(body)
+    if "input" not in body or body["input"] is None:
+        raise missing("input")
+    previous_id, history = _history(store, body)
+    parsed = parse_input(sim, body["input"], history)
+    instructions = get_str(body, "instructions")
+    max_output = get_int(body, "max_output_tokens", minimum=MIN_OUTPUT_TOKENS)
+    temperature = get_number(body, "temperature", minimum=0, maximum=2)
+    top_p = get_number(body, "top_p", minimum=0, maximum=1)
+    top_logprobs = get_int(body, "top_logprobs", minimum=0, maximum=20)
+    max_tool_calls = get_int(body, "max_tool_calls", minimum=1)
+    truncation = get_str(body, "truncation") or "disabled"
+    if truncation not in TRUNCATION:
+        raise invalid(
+            f"Invalid value: '{truncation}'. Supported values are: 'auto' and 'disabled'.",
+            "truncation",
+            "invalid_value",
+        )
+    stream = get_bool(body, "stream")
+    if get_object(body, "stream_options") is not None and not stream:
+        raise invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+        )
+    store_it = get_bool(body, "store", default=True)
+    tools, tools_echo = parse_function_tools(body)
+    tool_choice, tool_choice_echo = parse_tool_choice(body, tools)
+    messages = list(history.messages) + parsed.messages
+    texts = [m.text for m in messages] + ([instructions] if instructions else [])
+    output, text_echo = parse_text(body, texts)
+    reasoning = parse_reasoning(body, model_id, spec)
+    # Reasoning models take only the default sampling settings (``max_tokens`` is no field here).
+    check_reasoning_model_params({k: body[k] for k in ("temperature", "top_p") if k in body}, model_id, spec)
+    include = parse_include(body)
+    prompt_tokens = REPLY_PRIMING_TOKENS + history.tokens + parsed.tokens + tools_prompt_tokens(sim.count_tokens, tools)
+    if instructions:
+        messages.insert(0, Message("system", instructions))
+        prompt_tokens += TOKENS_PER_ITEM + sim.count_tokens("system") + sim.count_tokens(instructions)
+    if truncation == "disabled":
+        check_limits(model_id, spec, prompt_tokens, max_output, "max_output_tokens", "input")
+    parallel = get_bool(body, "parallel_tool_calls", default=True)
+    echo: JsonObject = {
+        "instructions": instructions,
+        "max_output_tokens": max_output,
+        "max_tool_calls": max_tool_calls,
+        "parallel_tool_calls": parallel,
+        "previous_response_id": previous_id,
+        "prompt_cache_key": get_str(body, "prompt_cache_key"),
+        "reasoning": reasoning.echo,
+        "safety_identifier": get_str(body, "safety_identifier"),
+        "service_tier": "default",
+        "store": store_it,
+        "temperature": 1.0 if temperature is None else temperature,
+        "text": text_echo,
+        "tool_choice": tool_choice_echo,
+        "tools": tools_echo,
+        "top_logprobs": top_logprobs or 0,
+        "top_p": 1.0 if top_p is None else top_p,
+        "truncation": truncation,
+        "user": get_str(body, "user"),
+        "metadata": parse_metadata(body),
+    }
+    gen = GenerationRequest(
+        model=model_id,
+        endpoint=Endpoint.CHAT,
+        messages=tuple(messages),
+        prompt_tokens=prompt_tokens,
+        max_tokens=max_output,
+        seed=header_seed(request.headers),
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        follows_tool_result=parsed.ends_with_tool_output,
+        output=output,
+        reasoning_budget=reasoning.budget,
+    )
+    conversation = Conversation(
+        messages=history.messages + tuple(parsed.messages),
+        tokens=history.tokens + parsed.tokens,
+        call_ids=history.call_ids | parsed.call_ids,
+    )
+    return ResponsesRequest(
+        gen,
+        spec,
+        stream,
+        store_it,
+        echo,
+        reasoning.summary,
+        "reasoning.encrypted_content" in include,
+        conversation,
+    )
+
+
+def continued(sim: Simulator, before: Conversation, layout: OutputLayout) -> Conversation:
+    """The conversation after this response: its output items appended as the next turn's input."""
+    messages = list(before.messages)
+    tokens = before.tokens
+    calls: list[str] = []
+    for item in layout.items:
+        if item.kind is SegmentKind.REASONING:
+            continue  # earlier reasoning is not counted again, as for reasoning input items
+        text = layout.text(item)
+        if item.call is not None:
+            calls.append(CALL_ID_PREFIX + item.call.id)
+            messages.append(Message("assistant", ""))
+            tokens += TOKENS_PER_ITEM + sim.count_tokens(item.call.name) + sim.count_tokens(text)
+        else:
+            messages.append(Message("assistant", text))
+            tokens += TOKENS_PER_ITEM + sim.count_tokens("assistant") + sim.count_tokens(text)
+    return Conversation(tuple(messages), tokens, before.call_ids | frozenset(calls), tuple(calls))
+
+
+class _Session:
+    """One response being served: the plan, its layout and where it is stored when done."""
+
+    def __init__(self, sim: Simulator, store: ResponseStore, parsed: ResponsesRequest, plan: GenerationPlan) -> None:
+        self.sim = sim
+        self.store = store
+        self.parsed = parsed
+        head = ResponseHead(
+            new_item_id("resp_"),
+            int(sim.clock.wall()),
+            parsed.gen.model,
+            parsed.echo,
+            parsed.summary,
+            parsed.encrypted,
+        )
+        self.layout = OutputLayout(plan, head)
+
+    def finish(self) -> bytes:
+        """The final Response object as JSON, stored if the request asked for it."""
+        body = orjson.dumps(self.layout.final_object(int(self.sim.clock.wall())))
+        if self.parsed.store:
+            conversation = continued(self.sim, self.parsed.conversation, self.layout)
+            self.store.put(self.layout.head.id, body, self.parsed.gen.model, conversation)
+        return body
+
+
+async def stream_events(
+    sim: Simulator, plan: GenerationPlan, timeline: Timeline, session: _Session, writer: EventWriter
+) -> AsyncIterator[bytes]:
+    """The response's SSE events, each token's event yielded when the token is due.
+
+    ``response.created`` and ``response.in_progress`` go out at once; hidden reasoning
+    takes its time but sends nothing unless a summary was asked for.
+    """
+    yield writer.started()
+    item_at = session.layout.item_at
+    current = -1
+    async for event in sim.stream(plan, timeline):
+        if isinstance(event, FinishEvent):
+            continue
+        index = item_at[event.position]
+        frame = b""
+        if index != current:
+            frame = writer.advance(current, index)
+            current = index
+        frame += writer.token(index, event.position, event.text)
+        if frame:
+            yield frame
+    body = session.finish()
+    end = writer.advance(current, len(session.layout.items))
+    kind = "response.incomplete" if session.layout.incomplete else "response.completed"
+    yield end + writer.lifecycle(kind, body)
+
+
+async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
+    """Serve ``POST /v1/responses``."""
+    started = time.monotonic()
+    parsed = parse_request(sim, store, request, parse_object(request.body))
+    gen = parsed.gen
+    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
+    plan = sim.plan(gen, parsed.spec, base_seed)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed)
+    session = _Session(sim, store, parsed, plan)
+    if parsed.stream:
+        writer = EventWriter(session.layout)
+        return StreamResponse(
+            stream_events(sim, plan, timeline, session, writer), stream_headers(request, gen.model), writer.error
+        )
+    await sim.complete(plan, timeline)
+    return JsonResponse(200, session.finish(), response_headers(request, started, gen.model))
+
+
+def _stored(store: ResponseStore, request: HttpRequest) -> tuple[str, bytes, str]:
+    response_id = request.path_params["response_id"]
+    stored = store.get(response_id)
+    if stored is None:
+        raise SimulatorError(ErrorKind.NOT_FOUND, f"Response with id '{response_id}' not found.", param="response_id")
+    return response_id, stored.body, stored.model
+
+
+async def retrieve(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
+    """Serve ``GET /v1/responses/{response_id}`` (stored responses only)."""
+    started = time.monotonic()
+    if request.query.get("stream", "false").lower() == "true":
+        raise invalid(
+            "Unsupported parameter: 'stream'. The simulator does not replay stored responses as streams.",
+            param="stream",
+            code="unsupported_parameter",
+        )
+    _, body, model = _stored(store, request)
+    return JsonResponse(200, body, response_headers(request, started, model))
+
+
+async def delete(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
+    """Serve ``DELETE /v1/responses/{response_id}``."""
+    started = time.monotonic()
+    response_id, _, model = _stored(store, request)
+    store.delete(response_id)
+    body = orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True})
+    return JsonResponse(200, body, response_headers(request, started, model))

@@ -1,0 +1,98 @@
+"""The per-process store behind ``GET /v1/responses/{id}`` and ``previous_response_id``.
+
+OpenAI keeps stored responses for 30 days; a simulator serving load tests must not grow
+without bound, so the store is a bounded LRU with an expiry. It lives in one worker's
+memory: with several workers, a follow-up request may reach a worker that never saw the
+response (run one worker when conversation state matters).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from llm_simulator.core.types import Message
+from llm_simulator.infra.clock import Clock
+
+# Most responses kept at once; the least recently used one goes first. At a few kB per
+# response this bounds the store to tens of MB. (Module constants for now; candidates for
+# the config file.)
+MAX_STORED_RESPONSES = 10_000
+# Seconds a stored response stays retrievable after it was created (OpenAI: 30 days; a
+# simulator only needs to outlive one test's conversation).
+STORED_RESPONSE_TTL_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation reduced to what the next turn needs.
+
+    ``messages`` and ``tokens`` cover every input and output item so far (not the
+    instructions, which are never carried over); ``call_ids`` are the function calls made
+    so far, ``open_calls`` those the last response made, which the next turn must answer.
+    """
+
+    messages: tuple[Message, ...] = ()
+    tokens: int = 0
+    call_ids: frozenset[str] = frozenset()
+    open_calls: tuple[str, ...] = ()
+
+
+EMPTY_CONVERSATION = Conversation()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """One stored response: its final JSON body, its model and its conversation."""
+
+    body: bytes
+    model: str
+    conversation: Conversation
+    expires: float
+
+
+class ResponseStore:
+    """A bounded, expiring LRU map from response id to ``StoredResponse``."""
+
+    def __init__(
+        self, clock: Clock, max_entries: int = MAX_STORED_RESPONSES, ttl_s: float = STORED_RESPONSE_TTL_S
+    ) -> None:
+        self._clock = clock
+        self._max = max_entries
+        self._ttl = ttl_s
+        self._entries: OrderedDict[str, StoredResponse] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, response_id: str, body: bytes, model: str, conversation: Conversation) -> None:
+        """Keep a response, evicting expired entries and then the least recently used."""
+        now = self._clock.now()
+        entries = self._entries
+        entries[response_id] = StoredResponse(body, model, conversation, now + self._ttl)
+        entries.move_to_end(response_id)
+        # Expiry runs from creation and the front is the least recently used entry, so this
+        # sweep is a heuristic; entries it misses expire when they are next looked up.
+        while entries:
+            oldest = next(iter(entries.values()))
+            if oldest.expires > now and len(entries) <= self._max:
+                break
+            entries.popitem(last=False)
+
+    def get(self, response_id: str) -> StoredResponse | None:
+        """The stored response, or None when unknown or expired (a hit counts as a use)."""
+        entry = self._entries.get(response_id)
+        if entry is None:
+            return None
+        if entry.expires <= self._clock.now():
+            del self._entries[response_id]
+            return None
+        self._entries.move_to_end(response_id)
+        return entry
+
+    def delete(self, response_id: str) -> bool:
+        """Forget a response; False when it was not stored (or had expired)."""
+        if self.get(response_id) is None:
+            return False
+        del self._entries[response_id]
+        return True
