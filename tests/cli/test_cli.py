@@ -66,3 +66,13 @@ def test_models_json_and_filter(capsys: pytest.CaptureFixture[str]) -> None:
 def test_serve_rejects_bad_config_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--latency-profile", "nope"]) == 2
     assert "unknown profile" in capsys.readouterr().err
+
+
+def test_fixtures_flag_and_validation_of_fixture_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", "--fixtures", "a.yaml", "--fixtures", "b.json"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["fixtures"]["files"] == ["a.yaml", "b.json"]
+    (tmp_path / "bad.yaml").write_text("scenarios: [{name: s, steps: [{respond: {txt: x}}]}]\n")
+    config = tmp_path / "sim.yaml"
+    config.write_text("fixtures: {files: [bad.yaml]}\n")
+    assert main(["config", "validate", str(config)]) == 2
+    assert "scenarios[0] ('s') steps[0]: respond.txt: unknown key" in capsys.readouterr().err

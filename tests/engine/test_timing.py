@@ -118,3 +118,39 @@ def test_lognormal_by_quantiles_matches_p50_p99() -> None:
     values = sorted(sample(rng) for _ in range(40_000))
     assert values[len(values) // 2] == pytest.approx(100, rel=0.05)
     assert values[int(len(values) * 0.99)] == pytest.approx(400, rel=0.1)
+
+
+async def test_a_start_delay_moves_every_due_time() -> None:
+    flat = {
+        "latency.profiles": {
+            "flat": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
+        },
+        "models.add": [{"id": "m", "latency_profile": "flat"}],
+    }
+    sim, clock, sched = make_sim(**flat)
+    sim.scheduler = sched  # the delay waits on the simulator's scheduler
+    model = sim.resolve_model("m", "openai")
+    assert model is not None
+    req = GenerationRequest(
+        model="m",
+        endpoint=Endpoint.CHAT,
+        messages=(Message("user", "x"),),
+        prompt_tokens=0,
+        max_tokens=3,
+        ignore_eos=True,
+    )
+    plan = sim.plan(req, model, 1)
+    start = clock.now()
+    async for _ in sim.stream(plan, sim.open_timeline(model, 0, 1, delay_s=0.5)):
+        pass
+    assert [round(w - start, 6) for w in sched.waits] == [0.5, 0.6, 0.62, 0.64]
+    # Non-streamed, and with latency off: the delay alone.
+    sim_off, clock_off, sched_off = make_sim(**{"latency.enabled": False})
+    sim_off.scheduler = sched_off
+    gpt = sim_off.resolve_model("gpt-4o", "openai")
+    assert gpt is not None
+    start = clock_off.now()
+    await sim_off.complete(sim_off.plan(request(), gpt, 1), sim_off.open_timeline(gpt, 10, 1, delay_s=0.25))
+    assert clock_off.now() - start == pytest.approx(0.25)
+    await sim_off.pause(0.1)
+    assert clock_off.now() - start == pytest.approx(0.35)

@@ -38,6 +38,7 @@ FLAG_KEYS: dict[str, str] = {
     "json_logs": "logging.json_logs",
     "require_auth": "auth.require_auth",
     "api_key": "auth.api_keys",
+    "fixtures": "fixtures.files",
 }
 
 
@@ -60,6 +61,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json-logs", action="store_true", default=s, help="log as JSON lines")
     parser.add_argument("--require-auth", action="store_true", default=s, help="require an API key")
     parser.add_argument("--api-key", action="append", default=s, help="an accepted API key (repeatable)")
+    parser.add_argument(
+        "--fixtures", action="append", default=s, metavar="FILE", help="a fixtures file of rules/scenarios (repeatable)"
+    )
 
 
 def flags_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -39,6 +39,7 @@ ENV_KEYS: dict[str, str] = {
     "JSON_LOGS": "logging.json_logs",
     "REQUIRE_AUTH": "auth.require_auth",
     "API_KEY": "auth.api_keys",  # comma-separated
+    "FIXTURES": "fixtures.files",  # comma-separated
 }
 # Variables read by the CLI itself rather than mapped onto the schema.
 ENV_NOT_SCHEMA = {"CONFIG", "INTERNAL_CONFIG_JSON"}
@@ -92,7 +93,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             key = ENV_KEYS[short]
             if short == "NO_LATENCY":
                 out[key] = not _parse_bool(name, value)
-            elif short == "API_KEY":
+            elif short in ("API_KEY", "FIXTURES"):
                 out[key] = [k.strip() for k in value.split(",") if k.strip()]
             else:
                 out[key] = value
@@ -124,6 +125,21 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _anchor_fixture_files(tree: dict[str, Any], base: Path) -> None:
+    """Make the file's relative ``fixtures.files`` relative to the file's own directory.
+
+    Paths from the environment or flags stay relative to the working directory. Anything
+    malformed is left for validation to report.
+    """
+    section = tree.get("fixtures")
+    if not isinstance(section, dict) or not isinstance(section.get("files"), list):
+        return
+    section["files"] = [
+        str(base / item) if isinstance(item, str) and not Path(item).is_absolute() else item
+        for item in section["files"]
+    ]
+
+
 def load_config(
     file: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -135,6 +151,8 @@ def load_config(
     user actually passed.
     """
     tree: dict[str, Any] = read_config_file(file) if file is not None else {}
+    if file is not None:
+        _anchor_fixture_files(tree, file.parent)
     for dotted, value in env_overrides(environ or {}).items():
         _set_dotted(tree, dotted, value)
     for dotted, value in (flags or {}).items():

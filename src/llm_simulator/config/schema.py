@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 
@@ -102,6 +102,28 @@ class AuthConfig(_Section):
     api_keys: tuple[SecretStr, ...] = ()
 
 
+class FixturesConfig(_Section):
+    """Scripted fixtures: files of rules and scenarios, and how sessions are identified."""
+
+    files: tuple[str, ...] = Field(
+        default=(),
+        description="Fixture files (YAML or JSON), loaded in order; relative paths in a config file "
+        "are relative to that file.",
+    )
+    session_header: str = Field(
+        default="x-simulator-session",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        description="Request header naming a scenario session (without it: the conversation's content).",
+    )
+    max_sessions: int = Field(default=10_000, ge=1, description="Sessions kept (least recently used dropped).")
+
+    @field_validator("session_header")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
 class SimulatorConfig(_Section):
     """The whole effective configuration."""
 
@@ -112,6 +134,7 @@ class SimulatorConfig(_Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    fixtures: FixturesConfig = Field(default_factory=FixturesConfig)
 
     @model_validator(mode="after")
     def _auth_not_yet_available(self) -> SimulatorConfig:

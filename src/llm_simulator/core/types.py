@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from llm_simulator.core.errors import ErrorKind
+
 
 class FinishReason(enum.StrEnum):
     """Why a choice ended, in neutral terms; providers map it to their own vocabulary."""
@@ -89,6 +91,46 @@ class OutputFormat:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptedToolCall:
+    """A tool call a fixture dictates: the tool's name and its arguments as JSON text."""
+
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedError:
+    """The error a fixture dictates (raised as a ``SimulatorError`` by the provider's handler)."""
+
+    kind: ErrorKind
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedReply:
+    """What a matching fixture answers instead of generated output.
+
+    ``text`` and ``tool_calls`` replace the generated content (text first, then the calls);
+    ``error`` ends the request with that error; ``delay_s`` is extra time before the first
+    token (or before the error). A reply with only a delay keeps the generated content.
+    ``source`` names the rule or scenario step, for the admin API and logs.
+    """
+
+    text: str | None = None
+    tool_calls: tuple[ScriptedToolCall, ...] = ()
+    error: ScriptedError | None = None
+    delay_s: float = 0.0
+    source: str = ""
+
+    @property
+    def has_content(self) -> bool:
+        """Whether the reply dictates the output (not just a delay or an error)."""
+        return self.text is not None or bool(self.tool_calls)
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """A text generation request in neutral form.
 
@@ -117,6 +159,13 @@ class GenerationRequest:
     # Most hidden reasoning tokens to spend before the visible output (reasoning models);
     # the planner uses 40-100 % of it, as real models rarely exhaust a budget.
     reasoning_budget: int = 0
+    # Set when a fixture (rule or scenario step) answers this request; see engine.script.
+    scripted: ScriptedReply | None = None
+
+    @property
+    def start_delay_s(self) -> float:
+        """Extra seconds before the first token that a fixture asks for (0 without one)."""
+        return self.scripted.delay_s if self.scripted is not None else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ from llm_simulator.core.types import (
     GenerationPlan,
     GenerationRequest,
     OutputKind,
+    ScriptedReply,
     Segment,
     SegmentKind,
     TokenLogprob,
+    ToolCall,
     ToolSpec,
 )
 from llm_simulator.engine.catalogue import ModelSpec
@@ -28,7 +30,7 @@ from llm_simulator.engine.latency.distributions import Sampler, build_sampler
 from llm_simulator.engine.textgen.strategies import PieceCache, TextStrategy
 from llm_simulator.engine.textgen.words import COMMON_WORDS, LOREM_WORDS
 from llm_simulator.engine.tokenizer import Tokenizer
-from llm_simulator.engine.tooling import choose_tools, structured_text, tool_call
+from llm_simulator.engine.tooling import call_id, choose_tools, structured_text, tool_call
 
 
 def system_fingerprint(model: str) -> str:
@@ -112,8 +114,12 @@ class Planner:
         sample_length = self._length_sampler(model)
         probability = self._tool_probability if model.tool_call_probability is None else model.tool_call_probability
         choices = []
+        scripted = request.scripted
         for index in range(request.n):
-            choices.append(self._choice(index, request, limit, sample_length, probability, rng))
+            if scripted is not None and scripted.has_content:
+                choices.append(self._scripted(index, scripted, request, limit, rng))
+            else:
+                choices.append(self._choice(index, request, limit, sample_length, probability, rng))
         return GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
 
     def _choice(
@@ -174,6 +180,41 @@ class Planner:
             logprobs=logprobs,
             segments=segments,
         )
+
+    def _scripted(
+        self, index: int, reply: ScriptedReply, request: GenerationRequest, limit: int, rng: random.Random
+    ) -> ChoicePlan:
+        """A choice with a fixture's text and tool calls, cut by stop sequences and the token limit.
+
+        A stop sequence in the text ends the choice there (the calls after it are never
+        made); text that exactly fills the limit ends naturally; tool call arguments cut by
+        the limit are truncated JSON, as with generated calls. Scripted replies carry no
+        hidden reasoning.
+        """
+        units = self._tokenizer.split(reply.text) if reply.text else []
+        units, stop = cut_at_stop(units, request.stop)
+        reason = FinishReason.STOP_SEQUENCE if stop is not None else FinishReason.STOP
+        if len(units) > limit:
+            units = units[:limit]
+            reason = FinishReason.LENGTH
+        logprobs = self._logprobs(units, request.top_logprobs, rng) if request.logprobs else None
+        if not reply.tool_calls or reason is not FinishReason.STOP:
+            return ChoicePlan(index, units, reason, stop_sequence=stop, logprobs=logprobs)
+        tokens = list(units)
+        segments = [Segment(SegmentKind.TEXT, 0, len(units))] if units else []
+        reason = FinishReason.TOOL_CALLS
+        for scripted in reply.tool_calls:
+            call = ToolCall(call_id(rng), scripted.name, scripted.arguments)
+            arguments = self._tokenizer.split(call.arguments)
+            if len(tokens) + len(arguments) > limit:
+                arguments = arguments[: limit - len(tokens)]
+                reason = FinishReason.LENGTH
+            start = len(tokens)
+            tokens.extend(arguments)
+            segments.append(Segment(SegmentKind.TOOL_CALL, start, len(tokens), call))
+            if reason is FinishReason.LENGTH:
+                break
+        return ChoicePlan(index, tokens, reason, logprobs=logprobs, segments=segments)
 
     def _reasoning_units(self, request: GenerationRequest, rng: random.Random) -> list[str]:
         if not request.reasoning_budget:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
@@ -25,8 +26,9 @@ from llm_simulator.engine.generation import Planner
 from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
-from llm_simulator.engine.timing import CompiledProfile, SampledTiming, Timeline, TimingModel
+from llm_simulator.engine.timing import CompiledProfile, DelayedTimeline, SampledTiming, Timeline, TimingModel
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
@@ -73,6 +75,18 @@ class Simulator:
             answer_after_tool_result=gen.answer_after_tool_result,
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
+        self.script = self._build_script(config)
+
+    def _build_script(self, config: SimulatorConfig) -> Script:
+        """The fixture registry, with the configured files loaded in order."""
+        fixtures = config.fixtures
+        script = Script(self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions)
+        for path in fixtures.files:
+            try:
+                script.load(load_fixture_file(Path(path)), replace=False, origin=path)
+            except FixtureError as exc:
+                raise ConfigError(f"fixtures.files: {exc}") from None
+        return script
 
     def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
         specs = {**BUILTIN_PROFILES, **config.latency.profiles}
@@ -125,12 +139,25 @@ class Simulator:
         """Decide the whole response up front from the request's text RNG."""
         return self.planner.plan(request, model, derive_random(base_seed, "text"))
 
-    def open_timeline(self, model: ModelSpec, prompt_tokens: int, base_seed: int) -> Timeline:
-        """Start the response clock now (from the request's own latency RNG)."""
+    def open_timeline(self, model: ModelSpec, prompt_tokens: int, base_seed: int, delay_s: float = 0.0) -> Timeline:
+        """Start the response clock now (from the request's own latency RNG).
+
+        ``delay_s`` (a scripted delay) postpones the start: every due time moves by it. It is
+        applied as given, neither scaled by the latency multiplier nor dropped with latency off.
+        """
         profile = self.profile_for(model)
         # With latency off no sample is drawn, so skip seeding a generator (a measurable cost).
         rng = _UNUSED_RNG if profile.instant else derive_random(base_seed, "latency")
+        if delay_s > 0:
+            due = self.clock.now() + delay_s
+            return DelayedTimeline(due, self.scheduler, lambda: self.timing.open(profile, prompt_tokens, rng))
         return self.timing.open(profile, prompt_tokens, rng)
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` on the shared scheduler (a scripted delay before an error)."""
+        fut = self.scheduler.wait_until(self.clock.now() + seconds)
+        if fut is not None:
+            await fut
 
     async def stream(self, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[StreamEvent]:
         """Release the plan's tokens step by step: one token per unfinished choice per step."""

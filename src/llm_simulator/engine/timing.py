@@ -9,6 +9,7 @@ protocols, so providers and the server never change when it is swapped in.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -138,6 +139,44 @@ class SampledTimeline:
 
     def close(self) -> None:
         """Nothing to release: a pending future is cancelled by its awaiting task."""
+
+
+class DelayedTimeline:
+    """A timeline that starts ``due`` (monotonic seconds) rather than now (scripted delays).
+
+    The inner timeline is opened only once the delay has passed, so every due time of the
+    response moves by the delay (TTFT + delay), whatever the timing model; a load-aware model
+    sees the request arrive late, as a slow network or gateway would make it.
+    """
+
+    __slots__ = ("_due", "_inner", "_open", "_scheduler")
+
+    def __init__(self, due: float, scheduler: Scheduler, open_inner: Callable[[], Timeline]) -> None:
+        self._due = due
+        self._scheduler = scheduler
+        self._open = open_inner
+        self._inner: Timeline | None = None
+
+    async def _started(self) -> Timeline:
+        if self._inner is None:
+            fut = self._scheduler.wait_until(self._due)
+            if fut is not None:
+                await fut
+            self._inner = self._open()
+        return self._inner
+
+    async def wait_step(self, step: int) -> None:
+        """Wait for the delay (before step 0), then for the inner timeline's step."""
+        await (await self._started()).wait_step(step)
+
+    async def wait_end(self, steps: int) -> None:
+        """Wait for the delay, then for the inner timeline's last step."""
+        await (await self._started()).wait_end(steps)
+
+    def close(self) -> None:
+        """Close the inner timeline if it was opened."""
+        if self._inner is not None:
+            self._inner.close()
 
 
 class SampledTiming:

@@ -59,11 +59,15 @@ def choose_tools(
     return rng.sample(list(request.tools), count)
 
 
+def call_id(rng: random.Random) -> str:
+    """A tool call id (providers add their own prefix)."""
+    return "".join(rng.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
+
+
 def tool_call(tool: ToolSpec, rng: random.Random) -> ToolCall:
     """A call of ``tool`` with arguments generated from its parameter schema."""
     arguments = generate(tool.parameters, rng, name=tool.name)
-    call_id = "".join(rng.choice(_ID_ALPHABET) for _ in range(ID_LENGTH))
-    return ToolCall(call_id, tool.name, orjson.dumps(arguments).decode())
+    return ToolCall(call_id(rng), tool.name, orjson.dumps(arguments).decode())
 
 
 def structured_text(output: OutputFormat, rng: random.Random) -> str:

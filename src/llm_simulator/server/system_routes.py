@@ -1,4 +1,7 @@
-"""Provider-independent routes: health, readiness, version and admin statistics."""
+"""Provider-independent routes: health, readiness, version, admin statistics and fixtures.
+
+Admin errors are OpenAI-shaped (the default provider renders every system route's errors).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import TYPE_CHECKING
 import orjson
 
 from llm_simulator._version import __version__
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.engine.script import FixtureError, parse_fixtures
 from llm_simulator.providers.base import (
     JSON_CONTENT_TYPE,
     HttpRequest,
@@ -25,7 +30,7 @@ def _json(status: int, payload: object) -> JsonResponse:
 
 
 class SystemRoutes:
-    """``/health``, ``/ready``, ``/version``, ``/admin/stats``."""
+    """``/health``, ``/ready``, ``/version``, ``/admin/stats``, ``/admin/fixtures``, ``/admin/sessions``."""
 
     def __init__(self, app: SimulatorApp) -> None:
         self._app = app
@@ -39,6 +44,13 @@ class SystemRoutes:
             Route("GET", "/admin/stats", self.stats, "admin"),
             Route("POST", "/admin/stats/reset", self.reset_stats, "admin"),
             Route("POST", "/admin/drain", self.drain, "admin"),
+            Route("GET", "/admin/fixtures", self.list_fixtures, "admin"),
+            Route("POST", "/admin/fixtures", self.load_fixtures, "admin"),
+            Route("DELETE", "/admin/fixtures", self.clear_fixtures, "admin"),
+            Route("GET", "/admin/sessions", self.list_sessions, "admin"),
+            Route("DELETE", "/admin/sessions", self.clear_sessions, "admin"),
+            Route("GET", "/admin/sessions/{session}", self.get_session, "admin"),
+            Route("DELETE", "/admin/sessions/{session}", self.drop_session, "admin"),
         ]
 
     async def health(self, request: HttpRequest) -> Response:
@@ -78,3 +90,62 @@ class SystemRoutes:
         """Reset every statistic."""
         self._app.stats.reset()
         return _json(200, {"reset": True})
+
+    # -- Fixtures and sessions -------------------------------------------------------------
+
+    async def list_fixtures(self, request: HttpRequest) -> Response:
+        """Every loaded rule (with its hit count) and scenario (with its session count)."""
+        return _json(200, self._app.sim.script.fixtures_view())
+
+    async def load_fixtures(self, request: HttpRequest) -> Response:
+        """Load a YAML or JSON fixtures document; ``?mode=replace`` (default) or ``append``."""
+        mode = request.query.get("mode", "replace")
+        if mode not in ("replace", "append"):
+            raise invalid(f"Invalid 'mode': {mode!r}. Use 'replace' or 'append'.", param="mode", code="invalid_value")
+        if not request.body.strip():
+            raise invalid("The request body must be a fixtures document (YAML or JSON).", code="invalid_fixtures")
+        script = self._app.sim.script
+        try:
+            fixtures = parse_fixtures(request.body, "request body")
+            script.load(fixtures, replace=mode == "replace", origin="admin")
+        except FixtureError as exc:
+            raise invalid(str(exc), code="invalid_fixtures") from None
+        view = script.fixtures_view()
+        return _json(
+            200,
+            {
+                "mode": mode,
+                "loaded": {"rules": len(fixtures.rules), "scenarios": len(fixtures.scenarios)},
+                "total": {"rules": len(view["rules"]), "scenarios": len(view["scenarios"])},
+            },
+        )
+
+    async def clear_fixtures(self, request: HttpRequest) -> Response:
+        """Remove every rule, scenario and session."""
+        self._app.sim.script.clear()
+        return _json(200, {"cleared": True})
+
+    async def list_sessions(self, request: HttpRequest) -> Response:
+        """Every scenario session: its scenario, next step, and what each step received."""
+        return _json(200, {"sessions": self._app.sim.script.sessions_view()})
+
+    async def clear_sessions(self, request: HttpRequest) -> Response:
+        """End every session (scenarios start again from their first step)."""
+        return _json(200, {"cleared": self._app.sim.script.clear_sessions()})
+
+    async def get_session(self, request: HttpRequest) -> Response:
+        """One session by id."""
+        view = self._app.sim.script.session_view(request.path_params["session"])
+        if view is None:
+            raise _no_session(request.path_params["session"])
+        return _json(200, view)
+
+    async def drop_session(self, request: HttpRequest) -> Response:
+        """End one session."""
+        if not self._app.sim.script.drop_session(request.path_params["session"]):
+            raise _no_session(request.path_params["session"])
+        return _json(200, {"cleared": 1})
+
+
+def _no_session(session_id: str) -> SimulatorError:
+    return SimulatorError(ErrorKind.NOT_FOUND, f"No session {session_id!r}.", code="session_not_found")

@@ -38,6 +38,7 @@ from llm_simulator.providers.anthropic.errors import stream_error_frame
 from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, parse_messages
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -294,9 +295,11 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     parsed = parse_request(sim, request, parse_object(request.body))
     gen = parsed.request
+    if sim.script.active:
+        gen = await apply_script(sim, "anthropic", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
     message_id = new_message_id()
     if parsed.stream:
         writer = EventWriter(plan, message_id)

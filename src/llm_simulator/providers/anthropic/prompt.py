@@ -183,8 +183,16 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
         if not content and not (role == "assistant" and i == last):
             raise invalid(f"{where}: {role} messages must have non-empty content", param=f"{where}.content")
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(text) + extra
-        messages.append(Message(role, text))
+        # A user turn returning tool results is a "tool" turn in neutral form, as in OpenAI's
+        # format: "the last user message" then means the same on every provider.
+        messages.append(Message("tool" if role == "user" and _has_tool_result(content) else role, text))
     return tuple(messages), tokens
+
+
+def _has_tool_result(content: Any) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
 
 
 def ends_with_tool_result(body: JsonObject) -> bool:
@@ -192,7 +200,4 @@ def ends_with_tool_result(body: JsonObject) -> bool:
     raw = body.get("messages")
     if not isinstance(raw, list) or not raw or not isinstance(raw[-1], dict):
         return False
-    content = raw[-1].get("content")
-    return isinstance(content, list) and any(
-        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
-    )
+    return _has_tool_result(raw[-1].get("content"))

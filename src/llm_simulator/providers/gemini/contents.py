@@ -83,7 +83,10 @@ def parse_content(sim: Simulator, content: Any, where: str, *, default_role: str
             texts.append(text)
             tokens += sim.count_tokens(text)
         tokens += extra
-    return Message("assistant" if role == "model" else "user", "".join(texts)), tokens
+    # A user turn returning function results is a "tool" turn in neutral form, as in
+    # OpenAI's format: "the last user message" then means the same on every provider.
+    neutral = "assistant" if role == "model" else "tool" if _has_function_response(parts) else "user"
+    return Message(neutral, "".join(texts)), tokens
 
 
 def parse_contents(sim: Simulator, body: JsonObject) -> tuple[list[Message], int]:
@@ -111,12 +114,15 @@ def parse_system(sim: Simulator, body: JsonObject) -> tuple[Message | None, int]
     return Message("system", message.text), tokens
 
 
+def _has_function_response(parts: Any) -> bool:
+    return isinstance(parts, list) and any(
+        isinstance(part, dict) and fields.get(part, "functionResponse") is not None for part in parts
+    )
+
+
 def ends_with_function_response(body: JsonObject) -> bool:
     """Whether the last content carries ``functionResponse`` parts (tool results)."""
     raw = fields.get(body, "contents")
     if not isinstance(raw, list) or not raw or not isinstance(raw[-1], dict):
         return False
-    parts = fields.get(raw[-1], "parts")
-    return isinstance(parts, list) and any(
-        isinstance(part, dict) and fields.get(part, "functionResponse") is not None for part in parts
-    )
+    return _has_function_response(fields.get(raw[-1], "parts"))

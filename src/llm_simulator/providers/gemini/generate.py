@@ -35,6 +35,7 @@ from llm_simulator.providers.gemini.common import escape_line_breaks, json_heade
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
+from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
@@ -412,9 +413,11 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     parsed = parse_request(sim, request, parse_object(request.body), model, spec)
     gen = parsed.request
+    if sim.script.active:
+        gen = await apply_script(sim, "gemini", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed)
+    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
     response_id = new_response_id()
     if not stream:
         await sim.complete(plan, timeline)

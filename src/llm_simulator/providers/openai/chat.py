@@ -41,6 +41,7 @@ from llm_simulator.providers.openai.tools import (
     parse_tools,
     reasoning_budget,
 )
+from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -245,7 +246,8 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
     calls = choice.tool_calls
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": None if calls else choice.text,
+        # Text before tool calls (a scripted reply may have both) is kept; otherwise null.
+        "content": (choice.text or None) if calls else choice.text,
         "refusal": None,
         "annotations": [],
     }
@@ -462,9 +464,11 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
+    if sim.script.active:
+        gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed)
+    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())
     if stream:

@@ -1,0 +1,284 @@
+"""The loaded fixtures and the scenario sessions: which reply a request gets.
+
+Order of precedence for a request: the scenario session it belongs to (if a scenario
+applies), then the rules in order (first match wins), then normal generation. Everything
+runs on the server's single event loop, so no locking is needed; sessions are kept in a
+bounded LRU map and each session keeps a bounded history.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_simulator.core.errors import ErrorKind
+from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedReply
+from llm_simulator.engine.script.conversation import SUMMARY_CHARS, Conversation
+from llm_simulator.engine.script.loader import FixtureError
+from llm_simulator.engine.script.model import FixtureSet, Rule, Scenario
+from llm_simulator.infra.clock import Clock
+
+DEFAULT_SESSION_HEADER = "x-simulator-session"
+# Records kept per session (the oldest are dropped first): a runaway loop stays bounded.
+MAX_HISTORY = 200
+
+
+@dataclass(slots=True)
+class _RuleState:
+    rule: Rule
+    reply: ScriptedReply
+    origin: str
+    hits: int = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.rule.times is not None and self.hits >= self.rule.times
+
+
+@dataclass(slots=True)
+class _ScenarioState:
+    scenario: Scenario
+    replies: list[ScriptedReply]
+    origin: str
+
+
+@dataclass(slots=True)
+class _Session:
+    id: str
+    source: str  # "header" or "content"
+    scenario: _ScenarioState
+    created: float
+    updated: float
+    next_step: int = 0
+    requests: int = 0
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY))
+
+
+def reply_summary(reply: ScriptedReply | None) -> dict[str, Any] | None:
+    """A scripted reply as the admin API shows it."""
+    if reply is None:
+        return None
+    out: dict[str, Any] = {"source": reply.source}
+    if reply.text is not None:
+        out["text"] = reply.text if len(reply.text) <= SUMMARY_CHARS else reply.text[:SUMMARY_CHARS] + "…"
+    if reply.tool_calls:
+        out["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+    if reply.error is not None:
+        error = reply.error
+        out["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message, "code": error.code}
+    if reply.delay_s:
+        out["delay_ms"] = reply.delay_s * 1000.0
+    return out
+
+
+class Script:
+    """Rules, scenarios and sessions; ``resolve`` picks the reply for a request."""
+
+    def __init__(
+        self, clock: Clock, *, session_header: str = DEFAULT_SESSION_HEADER, max_sessions: int = 10_000
+    ) -> None:
+        self._clock = clock
+        self.session_header = session_header.lower()
+        self._max_sessions = max_sessions
+        self._rules: list[_RuleState] = []
+        self._scenarios: list[_ScenarioState] = []
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+
+    @property
+    def active(self) -> bool:
+        """Whether any fixture is loaded (handlers skip the script entirely otherwise)."""
+        return bool(self._rules or self._scenarios)
+
+    # -- Loading ------------------------------------------------------------------------------
+
+    def load(self, fixtures: FixtureSet, *, replace: bool, origin: str = "") -> None:
+        """Add ``fixtures`` after the loaded ones, or replace them (which also ends every session).
+
+        Appending a scenario whose name is already loaded is an error (sessions refer to
+        scenarios by name); nothing is changed then.
+        """
+        if not replace:
+            known = {s.scenario.name for s in self._scenarios}
+            for scenario in fixtures.scenarios:
+                if scenario.name in known:
+                    raise FixtureError(f"{origin or 'fixtures'}: scenario {scenario.name!r} is already loaded")
+        first = 0 if replace else len(self._rules)
+        rules = [
+            _RuleState(rule, rule.respond.to_reply(_rule_source(i, rule)), origin)
+            for i, rule in enumerate(fixtures.rules, start=first)
+        ]
+        scenarios = [_ScenarioState(scenario, _step_replies(scenario), origin) for scenario in fixtures.scenarios]
+        if replace:
+            self._rules, self._scenarios = rules, scenarios
+            self._sessions.clear()
+        else:
+            self._rules.extend(rules)
+            self._scenarios.extend(scenarios)
+
+    def clear(self) -> None:
+        """Remove every rule, scenario and session."""
+        self._rules.clear()
+        self._scenarios.clear()
+        self._sessions.clear()
+
+    def clear_sessions(self) -> int:
+        """End every session (scenarios start again from step 0); returns how many there were."""
+        count = len(self._sessions)
+        self._sessions.clear()
+        return count
+
+    def drop_session(self, session_id: str) -> bool:
+        """End one session; False if it does not exist."""
+        return self._sessions.pop(session_id, None) is not None
+
+    # -- Resolving ----------------------------------------------------------------------------
+
+    def resolve(self, provider: str, request: GenerationRequest, headers: Mapping[str, str]) -> ScriptedReply | None:
+        """The scripted reply for ``request`` served by ``provider``, or None (generate normally)."""
+        conv = Conversation.of(provider, request, headers)
+        if self._scenarios:
+            session = self._session_for(conv)
+            if session is not None:
+                reply, handled = self._advance(session, conv)
+                if handled:
+                    return reply
+        for state in self._rules:
+            if not state.spent and state.rule.match.matches(conv):
+                state.hits += 1
+                return state.reply
+        return None
+
+    def _session_for(self, conv: Conversation) -> _Session | None:
+        header = conv.headers.get(self.session_header)
+        key, source = (header, "header") if header else (conv.content_key(), "content")
+        session = self._sessions.get(key)
+        if session is not None:
+            self._sessions.move_to_end(key)
+            return session
+        scenario = next((s for s in self._scenarios if s.scenario.match.matches(conv)), None)
+        if scenario is None:
+            return None
+        now = self._clock.wall()
+        session = _Session(key, source, scenario, now, now)
+        self._sessions[key] = session
+        if len(self._sessions) > self._max_sessions:
+            self._sessions.popitem(last=False)
+        return session
+
+    def _advance(self, session: _Session, conv: Conversation) -> tuple[ScriptedReply | None, bool]:
+        """The session's reply and whether the session decided it (False: fall through to rules)."""
+        state = session.scenario
+        scenario = state.scenario
+        session.requests += 1
+        session.updated = self._clock.wall()
+        index = session.next_step
+        outcome = "answered"
+        if index >= len(scenario.steps):
+            if scenario.after_last == "fall_through":
+                self._record(session, None, "past_end", conv, None)
+                return None, False
+            if scenario.after_last == "error":
+                reply = ScriptedReply(
+                    error=ScriptedError(
+                        ErrorKind.INVALID_REQUEST,
+                        f"Scenario {scenario.name!r} has no step {index + 1}: all {len(scenario.steps)} steps of "
+                        f"session {session.id!r} were used.",
+                        code="scenario_exhausted",
+                    ),
+                    source=f"scenario {scenario.name!r}",
+                )
+                self._record(session, None, "exhausted", conv, reply)
+                return reply, True
+            if scenario.after_last == "repeat_last":
+                index = len(scenario.steps) - 1
+                outcome = "repeated"
+            else:  # restart
+                index = 0
+                outcome = "restarted"
+        step = scenario.steps[index]
+        if step.match is not None and not step.match.matches(conv):
+            self._record(session, index, "mismatch", conv, None)
+            return None, False
+        reply = state.replies[index]
+        session.next_step = index + 1
+        self._record(session, index, outcome, conv, reply)
+        return reply, True
+
+    def _record(
+        self, session: _Session, step: int | None, outcome: str, conv: Conversation, reply: ScriptedReply | None
+    ) -> None:
+        steps = session.scenario.scenario.steps
+        session.history.append(
+            {
+                "request": session.requests,
+                "step": step,
+                "step_name": steps[step].name if step is not None else None,
+                "outcome": outcome,
+                "at": session.updated,
+                "received": conv.summary(),
+                "reply": reply_summary(reply),
+            }
+        )
+
+    # -- Admin views --------------------------------------------------------------------------
+
+    def fixtures_view(self) -> dict[str, Any]:
+        """Every loaded rule (with its hit count) and scenario (with its session count)."""
+        per_scenario: dict[str, int] = {}
+        for session in self._sessions.values():
+            name = session.scenario.scenario.name
+            per_scenario[name] = per_scenario.get(name, 0) + 1
+        return {
+            "session_header": self.session_header,
+            "rules": [
+                {"index": i, **_dump(state.rule), "hits": state.hits, "origin": state.origin}
+                for i, state in enumerate(self._rules)
+            ],
+            "scenarios": [
+                {**_dump(state.scenario), "sessions": per_scenario.get(state.scenario.name, 0), "origin": state.origin}
+                for state in self._scenarios
+            ],
+        }
+
+    def sessions_view(self) -> list[dict[str, Any]]:
+        """Every session, least recently used first."""
+        return [self._session_view(session) for session in self._sessions.values()]
+
+    def session_view(self, session_id: str) -> dict[str, Any] | None:
+        """One session (None if unknown)."""
+        session = self._sessions.get(session_id)
+        return self._session_view(session) if session is not None else None
+
+    @staticmethod
+    def _session_view(session: _Session) -> dict[str, Any]:
+        scenario = session.scenario.scenario
+        return {
+            "id": session.id,
+            "source": session.source,
+            "scenario": scenario.name,
+            "next_step": session.next_step,
+            "steps": len(scenario.steps),
+            "done": session.next_step >= len(scenario.steps),
+            "requests": session.requests,
+            "created": session.created,
+            "updated": session.updated,
+            "history": list(session.history),
+        }
+
+
+def _step_replies(scenario: Scenario) -> list[ScriptedReply]:
+    return [
+        step.respond.to_reply(f"scenario {scenario.name!r} step {i}" + (f" {step.name!r}" if step.name else ""))
+        for i, step in enumerate(scenario.steps)
+    ]
+
+
+def _rule_source(index: int, rule: Rule) -> str:
+    return f"rule {index}" + (f" {rule.name!r}" if rule.name else "")
+
+
+def _dump(model: Rule | Scenario) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return data

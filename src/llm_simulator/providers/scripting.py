@@ -1,0 +1,35 @@
+"""The one call every generation handler makes to let fixtures answer a parsed request.
+
+A handler calls :func:`apply_script` (only when ``sim.script.active``, so the hot path is
+untouched without fixtures) after validating its request: a bad request still gets its
+validation error first, as from the real API. A scripted error is raised here, after its
+delay, and rendered by the provider like any other; scripted content travels in the
+request to the planner, so the provider's renderers stream it unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.types import GenerationRequest
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import HttpRequest
+
+
+async def apply_script(
+    sim: Simulator, provider: str, request: HttpRequest, gen: GenerationRequest
+) -> GenerationRequest:
+    """``gen`` with the matching fixture's reply attached (unchanged when none matches).
+
+    Raises the fixture's error, if it dictates one, once its delay has passed.
+    """
+    reply = sim.script.resolve(provider, gen, request.headers)
+    if reply is None:
+        return gen
+    error = reply.error
+    if error is not None:
+        if reply.delay_s > 0:
+            await sim.pause(reply.delay_s)
+        raise SimulatorError(error.kind, error.message, code=error.code, status=error.status)
+    return dataclasses.replace(gen, scripted=reply)
