@@ -115,6 +115,16 @@ def gemini_text(client: genai.Client, text: str, *, stream: bool = False) -> str
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_fixed_text_on_the_responses_api(oai: openai.OpenAI, stream: bool) -> None:
+    if stream:
+        with oai.responses.stream(model=OPENAI_MODEL, input="hello there") as events:
+            text = events.get_final_response().output_text
+    else:
+        text = oai.responses.create(model=OPENAI_MODEL, input="hello there").output_text
+    assert text == "Hello! How can I help you today?"
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_fixed_text_for_substring_and_regex_on_every_sdk(
     oai: openai.OpenAI, claude: anthropic.Anthropic, gem: genai.Client, stream: bool
 ) -> None:

@@ -48,6 +48,7 @@ from llm_simulator.providers.openai.responses_render import (
 )
 from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
+from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -286,9 +287,11 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     started = time.monotonic()
     parsed = parse_request(sim, store, request, parse_object(request.body))
     gen = parsed.gen
+    if sim.script.active:
+        gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
     session = _Session(sim, store, parsed, plan)
     if parsed.stream:
         writer = EventWriter(session.layout)
