@@ -222,3 +222,24 @@ def test_bad_tools_and_formats_are_400s(server: LiveServer, body: dict[str, Any]
     request = {"model": "gpt-4o", "messages": ASK, **body}
     response = httpx.post(server.openai_base + "/chat/completions", json=request)
     assert_openai_error(response, 400, param=param)
+
+
+def test_declared_functions_cost_prompt_tokens(client: openai.OpenAI) -> None:
+    plain = client.chat.completions.create(model="gpt-4o", messages=ASK, max_tokens=1)
+    with_tools = client.chat.completions.create(
+        model="gpt-4o", messages=ASK, max_tokens=1, tools=TOOLS, tool_choice="none"
+    )
+    assert plain.usage is not None and with_tools.usage is not None
+    assert with_tools.usage.prompt_tokens > plain.usage.prompt_tokens + 40
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [({"max_tokens": 50}, "max_tokens"), ({"temperature": 0.2}, "temperature"), ({"top_p": 0.5}, "top_p")],
+)
+def test_reasoning_models_refuse_legacy_and_sampling_parameters(
+    server: LiveServer, extra: dict[str, Any], param: str
+) -> None:
+    body = {"model": "o4-mini", "messages": ASK, **extra}
+    response = httpx.post(server.openai_base + "/chat/completions", json=body)
+    assert_openai_error(response, 400, param=param)

@@ -36,10 +36,12 @@ from llm_simulator.providers.openai.common import (
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
 from llm_simulator.providers.openai.tools import (
+    check_reasoning_model_params,
     parse_response_format,
     parse_tool_choice,
     parse_tools,
     reasoning_budget,
+    tools_prompt_tokens,
 )
 from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.validation import (
@@ -204,9 +206,11 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     seed = get_int(body, "seed")
     stream = get_bool(body, "stream")
     include_usage = parse_stream_options(body, stream)
-    check_limits(model_id, spec, prompt_tokens, limit, limit_param)
+    check_reasoning_model_params(body, model_id, spec)
     tools = parse_tools(body)
     tool_choice = parse_tool_choice(body, tools)
+    prompt_tokens += tools_prompt_tokens(sim.count_tokens, tools)
+    check_limits(model_id, spec, prompt_tokens, limit, limit_param)
     request = GenerationRequest(
         model=model_id,
         endpoint=Endpoint.CHAT,
