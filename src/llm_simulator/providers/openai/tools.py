@@ -200,7 +200,9 @@ def reasoning_budget(body: JsonObject, model_id: str, spec: ModelSpec) -> int:
     effort = get_str(body, "reasoning_effort")
     reasons = "reasoning" in spec.capabilities
     if effort is None:
-        return REASONING_BUDGETS[DEFAULT_EFFORT] if reasons else 0
+        # OpenAI's reasoning models always reason (medium by default); another vendor's
+        # model served here for a gateway only does when asked.
+        return REASONING_BUDGETS[DEFAULT_EFFORT] if reasons and spec.provider == "openai" else 0
     if not reasons:
         raise invalid(
             f"Unsupported parameter: 'reasoning_effort' is not supported with this model ({model_id}).",
@@ -234,8 +236,8 @@ def tools_prompt_tokens(count: Callable[[str], int], tools: tuple[ToolSpec, ...]
 
 
 def check_reasoning_model_params(body: JsonObject, model_id: str, spec: ModelSpec) -> None:
-    """Reasoning models refuse ``max_tokens`` and sampling settings other than the defaults."""
-    if "reasoning" not in spec.capabilities:
+    """OpenAI's reasoning models refuse ``max_tokens`` and sampling settings other than the defaults."""
+    if "reasoning" not in spec.capabilities or spec.provider != "openai":
         return
     if body.get("max_tokens") is not None:
         raise invalid(
