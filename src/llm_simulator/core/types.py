@@ -130,6 +130,11 @@ class ScriptedReply:
         return self.text is not None or bool(self.tool_calls)
 
 
+# Shared defaults (the types are frozen): no per-request construction on the hot path.
+AUTO_TOOL_CHOICE = ToolChoice()
+TEXT_OUTPUT = OutputFormat()
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """A text generation request in neutral form.
@@ -150,12 +155,12 @@ class GenerationRequest:
     logprobs: bool = False
     top_logprobs: int = 0
     tools: tuple[ToolSpec, ...] = ()
-    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    tool_choice: ToolChoice = AUTO_TOOL_CHOICE
     parallel_tool_calls: bool = True
     # The last turn carries tool results: by default the model then answers in text, so
     # agent loops end.
     follows_tool_result: bool = False
-    output: OutputFormat = field(default_factory=OutputFormat)
+    output: OutputFormat = TEXT_OUTPUT
     # Most hidden reasoning tokens to spend before the visible output (reasoning models);
     # the planner uses 40-100 % of it, as real models rarely exhaust a budget.
     reasoning_budget: int = 0

@@ -15,7 +15,16 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.core.types import Message, OutputFormat, OutputKind, ToolChoice, ToolChoiceMode, ToolSpec
+from llm_simulator.core.types import (
+    AUTO_TOOL_CHOICE,
+    TEXT_OUTPUT,
+    Message,
+    OutputFormat,
+    OutputKind,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolSpec,
+)
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.providers.validation import (
@@ -33,6 +42,7 @@ MAX_TOOLS = 128
 # Hidden reasoning budget per effort level (tokens); the model spends 40-100 % of it.
 REASONING_BUDGETS = {"none": 0, "minimal": 16, "low": 256, "medium": 1024, "high": 4096, "xhigh": 8192}
 DEFAULT_EFFORT = "medium"
+NO_TOOLS = ToolChoice(ToolChoiceMode.NONE)
 
 
 def _check_name(name: str, param: str) -> None:
@@ -137,7 +147,7 @@ def parse_tool_choice(body: JsonObject, tools: tuple[ToolSpec, ...]) -> ToolChoi
     """``tool_choice``: none, auto, required, or one named function."""
     raw = body.get("tool_choice")
     if raw is None:
-        return ToolChoice(ToolChoiceMode.AUTO if tools else ToolChoiceMode.NONE)
+        return AUTO_TOOL_CHOICE if tools else NO_TOOLS
     if not tools:
         raise invalid(
             "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
@@ -167,10 +177,10 @@ def parse_response_format(body: JsonObject, messages: tuple[Message, ...]) -> Ou
     """``response_format``: text, json_object (needs "json" in the messages) or json_schema."""
     raw = get_object(body, "response_format")
     if raw is None:
-        return OutputFormat()
+        return TEXT_OUTPUT
     kind = get_str(raw, "type", "response_format.type", required=True)
     if kind == "text":
-        return OutputFormat()
+        return TEXT_OUTPUT
     if kind == "json_object":
         if not any("json" in m.text.lower() for m in messages):
             raise invalid(
