@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 from llm_simulator.config import load_config
-from llm_simulator.core.types import Endpoint, FinishReason, GenerationRequest, Message
+from llm_simulator.core.types import (
+    Endpoint,
+    FinishReason,
+    GenerationRequest,
+    Message,
+    ToolChoice,
+    ToolChoiceMode,
+    ToolSpec,
+)
 from llm_simulator.engine.generation import cut_at_stop, system_fingerprint
 from llm_simulator.engine.simulator import Simulator
 
@@ -93,3 +103,29 @@ def test_output_length_capped_by_model_limit() -> None:
     assert model is not None
     plan = sim.plan(req(model="tiny", max_tokens=None), model, 1)
     assert plan.completion_tokens <= 4
+
+
+def test_a_huge_reasoning_budget_costs_only_the_output_limit() -> None:
+    sim, model = sim_and_model()
+    started = time.perf_counter()
+    plan = sim.plan(req(max_tokens=10, reasoning_budget=10**9), model, 1)  # type: ignore[arg-type]
+    assert time.perf_counter() - started < 1.0
+    (choice,) = plan.choices
+    assert choice.reasoning_tokens == 10 and choice.finish_reason is FinishReason.LENGTH
+
+
+def test_a_tool_call_cut_by_max_tokens_reports_only_what_was_emitted() -> None:
+    sim, model = sim_and_model()
+    tool = ToolSpec(
+        "lookup",
+        parameters={
+            "type": "object",
+            "properties": {"query": {"type": "string", "minLength": 40}},
+            "required": ["query"],
+        },
+    )
+    plan = sim.plan(req(max_tokens=3, tools=(tool,), tool_choice=ToolChoice(ToolChoiceMode.REQUIRED)), model, 2)  # type: ignore[arg-type]
+    (choice,) = plan.choices
+    assert choice.finish_reason is FinishReason.LENGTH
+    (call,) = choice.tool_calls
+    assert call.arguments == "".join(choice.tokens) and len(choice.tokens) == 3

@@ -133,7 +133,7 @@ class Planner:
     ) -> ChoicePlan:
         # Reasoning comes first and counts against the output limit, as with the real
         # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
-        reasoning = self._reasoning_units(request, rng)[:limit]
+        reasoning = self._reasoning_units(request, rng, limit)
         if len(reasoning) >= limit and request.reasoning_budget:
             return ChoicePlan(
                 index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
@@ -209,17 +209,18 @@ class Planner:
             if len(tokens) + len(arguments) > limit:
                 arguments = arguments[: limit - len(tokens)]
                 reason = FinishReason.LENGTH
-            start = len(tokens)
-            tokens.extend(arguments)
-            segments.append(Segment(SegmentKind.TOOL_CALL, start, len(tokens), call))
+            self._add_call(tokens, segments, call, arguments)
             if reason is FinishReason.LENGTH:
                 break
+        if reason is FinishReason.TOOL_CALLS and not any(seg.tool_call for seg in segments):
+            reason = FinishReason.STOP  # every scripted call had empty arguments
         return ChoicePlan(index, tokens, reason, logprobs=logprobs, segments=segments)
 
-    def _reasoning_units(self, request: GenerationRequest, rng: random.Random) -> list[str]:
+    def _reasoning_units(self, request: GenerationRequest, rng: random.Random, limit: int) -> list[str]:
         if not request.reasoning_budget:
             return []
-        count = max(1, round(request.reasoning_budget * rng.uniform(REASONING_MIN_SHARE, 1.0)))
+        # Never compose more than the output limit allows: a huge budget must cost nothing.
+        count = min(limit, max(1, round(request.reasoning_budget * rng.uniform(REASONING_MIN_SHARE, 1.0))))
         units = self._filler.compose(request.messages, rng, count)[:count]
         while len(units) < count:
             units.extend(self._filler.compose(request.messages, rng, count - len(units)))
@@ -240,12 +241,24 @@ class Planner:
                 # Cut by max tokens: the arguments are truncated JSON, as with the real API.
                 units = units[:left]
                 reason = FinishReason.LENGTH
-            start = len(tokens)
-            tokens.extend(units)
-            segments.append(Segment(SegmentKind.TOOL_CALL, start, len(tokens), call))
+            self._add_call(tokens, segments, call, units)
             if reason is FinishReason.LENGTH:
                 break
         return ChoicePlan(index=index, tokens=tokens, finish_reason=reason, segments=segments)
+
+    @staticmethod
+    def _add_call(tokens: list[str], segments: list[Segment], call: ToolCall, units: list[str]) -> None:
+        """Append a call whose arguments are ``units`` (what is streamed is what is reported).
+
+        A call with no argument tokens at all (cut before it began, or scripted with empty
+        arguments) is dropped: a stream could not announce it, so no response shows it.
+        """
+        if not units:
+            return
+        call.arguments = "".join(units)
+        start = len(tokens)
+        tokens.extend(units)
+        segments.append(Segment(SegmentKind.TOOL_CALL, start, len(tokens), call))
 
     def _logprobs(self, units: list[str], top: int, rng: random.Random) -> list[TokenLogprob]:
         """Plausible log-probabilities: the emitted token is always the most likely one.

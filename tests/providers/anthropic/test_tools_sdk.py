@@ -100,6 +100,15 @@ def test_tools_cost_input_tokens_and_count_tokens_agrees(anthropic_client: anthr
             {"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 4000, "temperature": 0.5},
             "temperature",
         ),
+        (
+            {
+                "thinking": {"type": "enabled", "budget_tokens": 1024},
+                "max_tokens": 4000,
+                "tools": TOOLS,
+                "tool_choice": {"type": "any"},
+            },
+            "tool_choice forces tool use",
+        ),
     ],
 )
 def test_bad_tools_and_thinking_are_400s(http: httpx.Client, extra: dict[str, Any], fragment: str) -> None:

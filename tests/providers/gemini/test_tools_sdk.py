@@ -140,3 +140,32 @@ def test_bad_tools_and_schemas_are_400s(http: httpx.Client, body: dict[str, Any]
     request = {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], **body}
     response = http.post(f"/v1beta/models/{PLAIN_MODEL}:generateContent", json=request)
     assert_google_error(response, 400, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("gemini-2.5-pro", {"thinkingBudget": 0}),
+        ("gemini-2.5-pro", {"thinkingBudget": 64}),
+        ("gemini-2.5-flash", {"thinkingBudget": 100_000}),
+        ("gemini-2.5-flash", {"thinkingBudget": 2_000_000_000}),
+        ("gemini-2.5-flash", {"thinkingLevel": "EXTREME"}),
+        ("gemini-2.0-flash", {"thinkingBudget": 512}),
+    ],
+)
+def test_thinking_budgets_outside_the_models_range_are_400s(
+    http: httpx.Client, model: str, thinking: dict[str, Any]
+) -> None:
+    request = {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": {"thinkingConfig": thinking}}
+    response = http.post(f"/v1beta/models/{model}:generateContent", json=request)
+    assert_google_error(response, 400, "INVALID_ARGUMENT")
+
+
+def test_enum_mime_type_needs_an_enum_schema(http: httpx.Client) -> None:
+    config = {
+        "responseMimeType": "text/x.enum",
+        "responseSchema": {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}},
+    }
+    request = {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": config}
+    response = http.post(f"/v1beta/models/{PLAIN_MODEL}:generateContent", json=request)
+    assert_google_error(response, 400, "INVALID_ARGUMENT")

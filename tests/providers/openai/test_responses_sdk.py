@@ -392,3 +392,10 @@ def test_sdk_maps_errors_to_its_exception_classes(client: openai.OpenAI) -> None
     assert caught.value.param == "reasoning.effort"
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve("resp_missing")
+
+
+def test_another_vendors_model_does_not_reason_unless_asked(client: openai.OpenAI) -> None:
+    response = client.responses.create(model="claude-sonnet-4-5-20250929", input="Hi")
+    assert response.usage is not None
+    assert response.usage.output_tokens_details.reasoning_tokens == 0
+    assert [item.type for item in response.output] == ["message"]

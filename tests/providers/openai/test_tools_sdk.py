@@ -216,6 +216,23 @@ def test_reasoning_budget_can_leave_no_room_for_the_answer(client: openai.OpenAI
         ({"response_format": {"type": "json_object"}}, "messages"),
         ({"response_format": {"type": "yaml"}}, "response_format.type"),
         ({"reasoning_effort": "high"}, "reasoning_effort"),
+        ({"tools": []}, "tools"),
+        ({"parallel_tool_calls": False}, "parallel_tool_calls"),
+        (
+            {
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "f",
+                            "strict": True,
+                            "parameters": {"type": ["object", "null"], "properties": {"a": {"type": "string"}}},
+                        },
+                    }
+                ]
+            },
+            "tools[0].function.parameters",
+        ),
     ],
 )
 def test_bad_tools_and_formats_are_400s(server: LiveServer, body: dict[str, Any], param: str) -> None:
@@ -243,3 +260,20 @@ def test_reasoning_models_refuse_legacy_and_sampling_parameters(
     body = {"model": "o4-mini", "messages": ASK, **extra}
     response = httpx.post(server.openai_base + "/chat/completions", json=body)
     assert_openai_error(response, 400, param=param)
+
+
+def test_a_cut_tool_call_is_the_same_streamed_and_not(client: openai.OpenAI) -> None:
+    kwargs: dict[str, Any] = {"model": "gpt-4o", "messages": ASK, "tools": TOOLS, "tool_choice": "required", "seed": 1}
+    whole = client.chat.completions.create(**kwargs, max_tokens=4)
+    chunks = list(client.chat.completions.create(**kwargs, max_tokens=4, stream=True))
+    streamed = "".join(
+        tc.function.arguments or ""
+        for chunk in chunks
+        if chunk.choices
+        for tc in chunk.choices[0].delta.tool_calls or []
+        if tc.function
+    )
+    assert whole.choices[0].finish_reason == "length"
+    ((_, _, arguments),) = _calls(whole.choices[0].message)
+    assert arguments == streamed
+    assert whole.usage is not None and whole.usage.completion_tokens == 4

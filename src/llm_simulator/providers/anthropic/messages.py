@@ -22,6 +22,7 @@ from llm_simulator.core.types import (
     GenerationRequest,
     SegmentKind,
     TokenEvent,
+    ToolChoiceMode,
 )
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
@@ -128,6 +129,8 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
     tool_use = parse_tools(sim, body)
     prompt_tokens += tool_use.prompt_tokens
     budget = thinking_budget(body, max_tokens, "reasoning" in spec.capabilities)
+    if budget and tool_use.choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.NAMED):
+        raise invalid("Thinking may not be enabled when tool_choice forces tool use.", param="tool_choice")
     _check_limits(model, spec, prompt_tokens, max_tokens)
     gen = GenerationRequest(
         model=model,

@@ -160,6 +160,11 @@ def parse_output(config: JsonObject | None, messages: tuple[Message, ...]) -> Ou
             raise invalid(f"* GenerateContentRequest.{where}.response_schema: required for text/x.enum.", where)
         return OutputFormat(OutputKind.JSON_OBJECT)
     checked = _schema(schema, f"{where}.response_schema")
+    if mime == ENUM_MIME and not isinstance(checked.get("enum"), list):
+        raise invalid(
+            f"* GenerateContentRequest.{where}.response_schema: text/x.enum needs a schema with an `enum`.",
+            param=f"{where}.response_schema",
+        )
     if mime == ENUM_MIME:
         return OutputFormat(OutputKind.ENUM, checked, "enum")
     return OutputFormat(OutputKind.JSON_SCHEMA, checked, "response")
@@ -189,4 +194,13 @@ def thinking_budget(config: JsonObject | None, spec: ModelSpec) -> tuple[int, bo
         return THINKING_LEVELS[level.upper()], include
     if budget is None or budget == -1:
         return DYNAMIC_THINKING_BUDGET, include
+    # The API's ranges: Pro models cannot turn thinking off and allow more of it.
+    low, high = (128, 32_768) if "-pro" in spec.id else (0, 24_576)
+    if budget == 0 and low:
+        raise invalid("Budget 0 is invalid. This model only works in thinking mode.", param=f"{where}.thinking_budget")
+    if not low <= budget <= high and budget != 0:
+        raise invalid(
+            f"The thinking budget {budget} is invalid. Please choose a value between {low} and {high}.",
+            param=f"{where}.thinking_budget",
+        )
     return budget, include

@@ -391,6 +391,9 @@ def parse_reasoning(body: JsonObject, model_id: str, spec: ModelSpec) -> Reasoni
                     f"reasoning.{key}",
                 )
         return ReasoningConfig(0, None, {"effort": None, "summary": None})
+    if effort is None and summary is None and generate is None and spec.provider != "openai":
+        # As on chat: another vendor's model served here for a gateway reasons only when asked.
+        return ReasoningConfig(0, None, {"effort": None, "summary": None})
     effort = effort or DEFAULT_EFFORT
     if effort not in REASONING_BUDGETS:
         raise _bad_value(effort, tuple(REASONING_BUDGETS), "reasoning.effort")

@@ -60,7 +60,8 @@ def strict_problem(schema: Any, context: tuple[str, ...] = ()) -> str | None:
     if not isinstance(schema, dict):
         return None
     where = f"In context={context!r}"
-    if schema.get("type") == "object" or "properties" in schema:
+    kind = schema.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in schema:
         if schema.get("additionalProperties") is not False:
             return f"{where}, 'additionalProperties' is required to be supplied and to be false."
         properties = schema.get("properties") or {}
@@ -106,7 +107,19 @@ def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
     """The declared function tools."""
     raw = get_list(body, "tools")
     if raw is None:
+        if body.get("parallel_tool_calls") is not None:
+            raise invalid(
+                "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are "
+                "specified.",
+                param="parallel_tool_calls",
+            )
         return ()
+    if not raw:
+        raise invalid(
+            "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="tools",
+            code="empty_array",
+        )
     if len(raw) > MAX_TOOLS:
         raise invalid(
             f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
