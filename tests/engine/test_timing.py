@@ -8,7 +8,7 @@ import pytest
 
 from llm_simulator.config import load_config
 from llm_simulator.config.distributions import FixedSpec, LatencyProfileSpec, LogNormalSpec
-from llm_simulator.core.types import Endpoint, GenerationRequest, Message
+from llm_simulator.core.types import Endpoint, FinishEvent, GenerationRequest, Message
 from llm_simulator.engine.observer import NullObserver
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import CompiledProfile, SampledTiming
@@ -154,3 +154,57 @@ async def test_a_start_delay_moves_every_due_time() -> None:
     assert clock_off.now() - start == pytest.approx(0.25)
     await sim_off.pause(0.1)
     assert clock_off.now() - start == pytest.approx(0.35)
+
+
+async def test_hidden_reasoning_is_skipped_without_losing_a_finish() -> None:
+    """Hiding reasoning drops the hidden tokens' events, never a choice's finish."""
+    sim = Simulator(load_config(flags={"latency.enabled": False}))
+    spec = sim.resolve_model("o4-mini", "openai")
+    assert spec is not None
+    gen = GenerationRequest(
+        model="o4-mini",
+        endpoint=Endpoint.CHAT,
+        messages=(Message("user", "hi"),),
+        prompt_tokens=5,
+        max_tokens=400,
+        n=2,
+        reasoning_budget=100,
+    )
+    plan = sim.plan(gen, spec, 3)
+    lead = plan.leading_reasoning_steps()
+    assert lead >= 40
+    shown = [e async for e in sim.stream(plan, sim.open_timeline(spec, 5, 3), hide_reasoning=True)]
+    every = [e async for e in sim.stream(plan, sim.open_timeline(spec, 5, 3))]
+    assert len(every) - len(shown) == 2 * lead  # the skipped hidden tokens of both choices
+    assert [e for e in every if isinstance(e, FinishEvent)] == [e for e in shown if isinstance(e, FinishEvent)]
+
+
+async def test_hidden_reasoning_passes_in_one_wait_at_the_same_due_times() -> None:
+    sim, clock, sched = make_sim(
+        **{
+            "latency.profiles": {
+                "flat": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
+            },
+            "latency.default_profile": "flat",
+            "models.add": [{"id": "m", "latency_profile": "flat"}],
+        }
+    )
+    model = sim.resolve_model("m", "openai")
+    assert model is not None
+    req = GenerationRequest(
+        model="m",
+        endpoint=Endpoint.CHAT,
+        messages=(Message("user", "x"),),
+        prompt_tokens=0,
+        max_tokens=30,
+        ignore_eos=True,
+        reasoning_budget=10,
+    )
+    plan = sim.plan(req, model, 1)
+    lead = plan.leading_reasoning_steps()
+    assert 4 <= lead <= 10
+    start = clock.now()
+    async for _ in sim.stream(plan, sim.open_timeline(model, 0, 1), hide_reasoning=True):
+        pass
+    expected = [0.1 + 0.02 * step for step in range(lead, plan.steps)]
+    assert [round(w - start, 6) for w in sched.waits] == [round(e, 6) for e in expected]

@@ -266,6 +266,14 @@ class GenerationPlan:
         # does), so the number of steps is the longest choice.
         self.steps = max((len(c.tokens) for c in self.choices), default=0)
 
+    def leading_reasoning_steps(self) -> int:
+        """Steps at the start in which every choice is still reasoning (0 if one is not)."""
+        leads = []
+        for choice in self.choices:
+            first = choice.segments[0] if choice.segments else None
+            leads.append(first.stop if first is not None and first.kind is SegmentKind.REASONING else 0)
+        return min(leads, default=0)
+
     @property
     def completion_tokens(self) -> int:
         """Tokens generated across all choices (what ``usage`` reports)."""

@@ -159,13 +159,28 @@ class Simulator:
         if fut is not None:
             await fut
 
-    async def stream(self, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[StreamEvent]:
-        """Release the plan's tokens step by step: one token per unfinished choice per step."""
+    async def stream(
+        self, plan: GenerationPlan, timeline: Timeline, *, hide_reasoning: bool = False
+    ) -> AsyncIterator[StreamEvent]:
+        """Release the plan's tokens step by step: one token per unfinished choice per step.
+
+        With ``hide_reasoning`` (the provider never shows reasoning tokens), the leading steps
+        in which every choice is still reasoning are not released one by one: their time
+        passes in a single wait before the first step that matters, instead of one wake-up
+        per hidden token.
+        """
         choices = plan.choices
+        first = 0
+        if hide_reasoning and plan.steps:
+            # Every choice must still have its last token (and so its finish) ahead of it.
+            shortest = min(len(c.tokens) for c in choices)
+            first = max(0, min(plan.leading_reasoning_steps(), shortest - 1))
         try:
             if plan.steps == 0:
                 await timeline.wait_end(0)
-            for step in range(max(plan.steps, 1)):
+            if first > 0:
+                await timeline.skip_to(first)
+            for step in range(first, max(plan.steps, 1)):
                 if plan.steps:
                     await timeline.wait_step(step)
                 for choice in choices:

@@ -31,6 +31,10 @@ class Timeline(Protocol):
         """Return when the last of ``steps`` steps is due (non-streamed responses)."""
         ...
 
+    async def skip_to(self, step: int) -> None:
+        """Let the steps before ``step`` pass unreleased (hidden tokens): no wake-up for them."""
+        ...
+
     def close(self) -> None:
         """Release resources (called when the response ends or the client leaves)."""
         ...
@@ -126,6 +130,13 @@ class SampledTimeline:
             await fut
             self._observer.record_emit_error(self._clock.now() - due)
 
+    async def skip_to(self, step: int) -> None:
+        """Advance the due times through ``step - 1`` without waiting; ``wait_step(step)`` waits once."""
+        if self._profile.instant:
+            return
+        while self._next_step < step:
+            self._advance()
+
     async def wait_end(self, steps: int) -> None:
         """Wait once, for the due time of the last step (TTFT + the sum of every ITL)."""
         if self._profile.instant:
@@ -172,6 +183,10 @@ class DelayedTimeline:
     async def wait_end(self, steps: int) -> None:
         """Wait for the delay, then for the inner timeline's last step."""
         await (await self._started()).wait_end(steps)
+
+    async def skip_to(self, step: int) -> None:
+        """Wait for the delay, then skip the inner timeline's hidden steps."""
+        await (await self._started()).skip_to(step)
 
     def close(self) -> None:
         """Close the inner timeline if it was opened."""

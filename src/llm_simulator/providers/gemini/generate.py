@@ -333,7 +333,7 @@ async def stream_chunks(
     reasons = [c.finish_reason for c in plan.choices]
     layouts = [_PartLayout(c) if c.segments else None for c in plan.choices]
     remaining = len(plan.choices)
-    async for event in sim.stream(plan, timeline):
+    async for event in sim.stream(plan, timeline, hide_reasoning=not include_thoughts):
         index = event.choice
         layout = layouts[index]
         if isinstance(event, TokenEvent):

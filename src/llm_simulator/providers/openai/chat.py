@@ -401,7 +401,7 @@ async def stream_frames(
     layouts = [_Layout(c) if c.segments else None for c in plan.choices]
     if writer.azure:
         yield writer.prompt_filter()
-    async for event in sim.stream(plan, timeline):
+    async for event in sim.stream(plan, timeline, hide_reasoning=True):
         index = event.choice
         if isinstance(event, FinishEvent):
             if index not in started:
