@@ -73,15 +73,14 @@ class FastIds:
         """Seed again from the OS (after a fork)."""
         self._rng.seed(os.urandom(32))
 
+    # Byte value → alphabet character, so a token is one ``randbytes`` and one C-level
+    # ``translate`` (a Python loop per character cost ~5 µs per id). 256 = 4 × 62 + 8, so
+    # the first 8 characters are 5/4 as likely as the rest: irrelevant for uniqueness.
+    _TABLE = (_ALPHABET * 5).encode()[:256]
+
     def token(self, length: int) -> str:
         """``length`` random alphanumeric characters."""
-        value = self._rng.getrandbits(6 * length)
-        alphabet = self._ALPHABET
-        chars = []
-        for _ in range(length):
-            chars.append(alphabet[value % 62])
-            value //= 62
-        return "".join(chars)
+        return self._rng.randbytes(length).translate(self._TABLE).decode()
 
     def hex(self, nbytes: int) -> str:
         """``2 * nbytes`` random hex digits."""
