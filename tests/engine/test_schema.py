@@ -9,20 +9,24 @@ import ipaddress
 import json
 import random
 import re
+import time
 import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import jsonschema
+import orjson
 import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import llm_simulator.engine.schema as schema_pkg
-from llm_simulator.engine.schema import SchemaError, check_schema, generate, normalize
-from llm_simulator.engine.schema import prepare as prepare_module
+from llm_simulator.engine.schema import SchemaError, backtracking, check_schema, generate, normalize
+from llm_simulator.engine.schema import api as api_module
 from llm_simulator.engine.schema import words as word_lists
+from llm_simulator.engine.schema.cache import LRU
+from llm_simulator.engine.schema.prepare import Prepared, build
 from llm_simulator.engine.schema.regex import parse, sample
 
 Json = dict[str, Any]
@@ -90,7 +94,10 @@ def test_enum_and_const() -> None:
         {"type": "integer", "exclusiveMinimum": 5, "exclusiveMaximum": 7},
         {"type": "integer", "minimum": -1000, "maximum": -990, "multipleOf": 3},
         {"type": "integer", "multipleOf": 2.5},
-        {"type": "integer", "minimum": 10**20},
+        {"type": "integer", "minimum": 2**63 - 5},
+        {"type": "integer", "maximum": -(2**63) + 5},
+        {"type": "number", "minimum": 1e20},
+        {"type": "number", "multipleOf": 1, "minimum": 1e20, "maximum": 1e21},
         {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
         {"type": "number", "minimum": 0.1, "maximum": 0.1},
         {"type": "number", "minimum": 1e-9, "exclusiveMaximum": 2e-9},
@@ -473,9 +480,9 @@ def test_output_does_not_depend_on_earlier_calls() -> None:
         "type": "array",
         "items": {"$ref": "#/$defs/L"},
     }
-    prepare_module._prepare_text.cache_clear()
+    api_module.clear_cache()
     fresh = generate(schema, random.Random(5), max_depth=2)
-    prepare_module._prepare_text.cache_clear()
+    api_module.clear_cache()
     check_schema(schema)
     for seed in range(10):
         generate(schema, random.Random(seed), max_depth=1)
@@ -669,6 +676,253 @@ def test_check_schema_rejects_non_schemas(schema: object) -> None:
 def test_check_schema_accepts_good_schemas() -> None:
     for schema in (TREE, GEMINI, WEATHER_STRICT, Person.model_json_schema(), True, {}):
         check_schema(schema)
+
+
+# --- untrusted schemas: bounded time, bounded size, writable output ------------------------
+
+
+def _timed(action: Any) -> float:
+    """Seconds ``action()`` takes (on a cold cache: every check is done afresh)."""
+    api_module.clear_cache()
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def _refused(schema: object, match: str) -> float:
+    """Seconds ``check_schema`` takes to refuse ``schema`` with a message matching ``match``.
+
+    (``pytest.raises`` is not used: its handling of the error's deep traceback would be timed too.)
+    """
+    api_module.clear_cache()
+    error: SchemaError | None = None
+    start = time.perf_counter()
+    try:
+        check_schema(schema)
+    except SchemaError as exc:
+        error = exc
+    took = time.perf_counter() - start
+    assert error is not None, "the schema was accepted"
+    assert re.search(match, str(error)), error
+    return took
+
+
+def _mutually_recursive(count: int) -> Json:
+    """``count`` definitions, each an object whose one required field is any other one, or null."""
+    defs = {
+        f"D{i}": {
+            "type": "object",
+            "properties": {
+                "x": {"anyOf": [*({"$ref": f"#/$defs/D{j}"} for j in range(count) if j != i), {"type": "null"}]}
+            },
+            "required": ["x"],
+        }
+        for i in range(count)
+    }
+    return {"$defs": defs, "$ref": "#/$defs/D0"}
+
+
+def test_ref_heights_are_a_fixed_point_not_a_path_search() -> None:
+    # Measured before: 0.9 s at 11 definitions, doubling with each one more.
+    schema = _mutually_recursive(25)
+    took = _timed(lambda: check_schema(schema))
+    assert took < 1.0
+    # Past max_depth the branch that ends recursion soonest (null, height 0) comes first.
+    assert all(v["x"] is None for v in valid(schema, seeds=10, max_depth=1))
+
+
+CATASTROPHIC = [r"^(a+)+$", r"(a*)*b", r"^(\w+\s?)*$", r"(\d+[,.]?)+$", r"^(\s*,\s*)*$", r"(a|aa)+$", r"a*a*a*$"]
+
+
+@pytest.mark.parametrize("pattern", CATASTROPHIC)
+def test_catastrophic_patterns_are_refused_wherever_they_are(pattern: str) -> None:
+    where = [
+        ({"type": "string", "pattern": pattern}, "pattern"),
+        ({"type": "object", "patternProperties": {pattern: {}}}, "patternProperties"),
+        ({"type": "object", "propertyNames": {"pattern": pattern}}, "propertyNames.pattern"),
+        ({"$defs": {"X": {"pattern": pattern}}, "items": {"$ref": "#/$defs/X"}}, "$defs.X.pattern"),
+    ]
+    for schema, path in where:
+        with pytest.raises(SchemaError, match="pattern too complex") as info:
+            check_schema(schema)
+        assert info.value.path == path
+
+
+def test_pattern_checks_take_no_time_on_hostile_values() -> None:
+    # Measured before: 1.6 s for 24 characters, doubling with each one more.
+    hostile = {"type": "string", "pattern": "^(a+)+$", "enum": ["a" * 24 + "!"]}
+    took = _refused(hostile, "pattern too complex")
+    assert took < 0.5
+    took = _refused({"type": "string", "pattern": "x" * 1001}, "longer than 1000")
+    assert took < 0.5
+    # Polynomial patterns are allowed, with the strings matched against them kept short.
+    cubic = r"^\S+@\S+\.\S+$"
+    took = _refused({"type": "string", "pattern": cubic, "enum": ["a" + "@." * 200 + " ", "a@b.c"]}, "longer")
+    assert took < 0.5
+    quadratic = {"type": "string", "pattern": r"\w+@", "enum": [f"{'a' * 3000}{i}" for i in range(100)]}
+    took = _refused(quadratic, "too long")
+    assert took < 0.5
+    keys = {"type": "object", "patternProperties": {r"a+a+$": {}}, "properties": {"a" * 1000 + "!": {}}}
+    took = _refused(keys, "longer")
+    assert took < 0.5
+    # A long string elsewhere in such a schema may still be checked against the pattern.
+    mixed = {"properties": {"t": {"minLength": 20_000, "not": {"pattern": r"a+a+$"}}}, "required": ["t"]}
+    took = _refused(mixed, "minLength")
+    assert took < 0.5
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^[A-Z]{3}-\d{4}$",
+        r"^(\+\d{1,3})?\d{10}$",
+        r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$",
+        r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$",
+        r"^\S+@\S+\.\S+$",
+        r"^([a-z0-9-]+\.)+[a-z]{2,}$",
+        r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+        r"^\d+(\.\d{1,2})?$",
+        r"^(?:\d{1,3}\.){3}\d{1,3}$",
+        r"^(\\.|[^\"\\])*$",
+    ],
+)
+def test_ordinary_patterns_still_work(pattern: str) -> None:
+    for value in valid({"type": "string", "pattern": pattern}):
+        assert re.search(pattern, value)
+    valid({"type": "object", "patternProperties": {pattern: {"type": "integer"}}, "minProperties": 1}, seeds=5)
+
+
+def test_pattern_ratings() -> None:
+    assert backtracking.rate(r"^[A-Z]{3}-\d{4}$").degree == 0
+    assert backtracking.rate(r"^[a-z]+$").degree == 1
+    assert backtracking.rate(r"\w+@").degree == 2  # unanchored: every start is tried
+    assert backtracking.rate(r"^\w+(\.\w+)*$").degree == 1  # "." separates the iterations
+    assert backtracking.rate(r".*x.*y").degree == 3
+    assert backtracking.subject_cap(r"^\S+@\S+\.\S+$", 10**5) < 300
+    for pattern in CATASTROPHIC:
+        with pytest.raises(backtracking.TooComplex):
+            backtracking.rate(pattern)
+
+
+def test_output_size_is_bounded() -> None:
+    # Nested repeats widened by minLength grew like its square: 36 s before.
+    nested = {"type": "string", "pattern": "^(ab+)+$", "minLength": 8000, "maxLength": 8000}
+    took = _timed(lambda: check_schema(nested))
+    assert took < 0.5
+    assert all(len(v) == 8000 for v in valid(nested, seeds=3))
+    # A hundred million characters: 11.7 s before; now refused as soon as the budget is gone.
+    huge = {"type": "array", "minItems": 1000, "items": {"type": "string", "minLength": 100_000}}
+    took = _refused(huge, "larger than 1000000 characters")
+    assert took < 0.5
+    const = {"type": "array", "minItems": 5000, "items": {"const": {"k": ["x" * 1000] * 100}}}
+    took = _refused(const, "larger than")
+    assert took < 0.5
+    took = _refused({"type": "array", "minItems": 9000, "items": {}}, "minItems")
+    assert took < 0.5
+    cube = {"type": "array", "items": {"minItems": 50, "items": {"minItems": 50}}, "minItems": 50}
+    took = _refused(cube, "more than 10000 values")
+    assert took < 0.5
+
+
+def test_work_is_bounded() -> None:
+    # Twenty anyOf groups of two, all contradicted by "not": a million combinations to try.
+    combos = {"allOf": [{"anyOf": [{"type": "integer"}, {"minimum": 0}]}] * 20, "not": {"type": "integer"}}
+    took = _refused(combos, "too much work")
+    assert took < 0.5
+    # Each definition uses the next one twice: 2^30 subschemas to merge and validate.
+    defs: Json = {f"D{i}": {"allOf": [{"$ref": f"#/$defs/D{i + 1}"}] * 2} for i in range(30)}
+    took = _refused({"$defs": {**defs, "D30": {"type": "integer"}}, "$ref": "#/$defs/D0"}, "expands")
+    assert took < 0.5
+    # uniqueItems over objects: jsonschema compares them pairwise (20 s for 6,000 before).
+    item = {
+        "type": "object",
+        "properties": {"a": {"type": "integer", "minimum": 0, "maximum": 10**9}},
+        "required": ["a"],
+    }
+    unique = {"type": "array", "minItems": 3000, "uniqueItems": True, "items": item}
+    took = _timed(lambda: check_schema(unique))
+    assert took < 0.5
+
+
+def test_generate_never_fails_for_a_checked_schema() -> None:
+    # Random(0) happens to find a value; 178 of 200 other seeds used to raise (a 500).
+    schema: Json = {
+        "type": "object",
+        "properties": {"p": {"pattern": "^[a-z]{8}$", "not": {"pattern": "[a-m]"}}},
+        "required": ["p"],
+    }
+    values = valid(schema, seeds=200)
+    assert all(re.fullmatch("[n-z]{8}", v["p"]) for v in values)
+    assert len({v["p"] for v in values}) > 1  # the successful draws still vary
+    values[0]["p"] = "changed"  # a fallback is a copy: the cached trial instance is untouched
+    assert generate(schema, random.Random(7))["p"] != "changed"  # type: ignore[index]
+
+
+def test_numbers_json_can_carry() -> None:
+    with pytest.raises(SchemaError, match="64-bit"):
+        check_schema({"type": "integer", "minimum": 1e20})
+    with pytest.raises(SchemaError, match="no number fits"):
+        check_schema({"type": "number", "exclusiveMinimum": 1.7976931348623157e308})
+    for value in valid({"type": "integer", "minimum": 2**63 - 3}) + valid({"type": "number", "minimum": 1e300}):
+        orjson.dumps(value)
+    for data in ({"enum": [1, 10**30]}, {"const": [1e400]}, {"const": "\ud800"}):
+        with pytest.raises(SchemaError, match=r"64-bit|JSON"):
+            check_schema(data)
+    with pytest.raises(SchemaError, match="not JSON"):
+        check_schema({"type": "number", "maximum": float("nan")})
+    # Unwritable examples are simply not reused.
+    assert all(v != 10**30 for v in valid({"type": "integer", "examples": [10**30]}))
+
+
+def test_property_ordering_must_name_properties() -> None:
+    with pytest.raises(SchemaError, match="propertyOrdering") as info:
+        check_schema({"type": "object", "properties": {"a": {}}, "propertyOrdering": [["a"]]})
+    assert info.value.path == "propertyOrdering"
+    with pytest.raises(SchemaError, match="propertyOrdering") as info:
+        check_schema({"properties": {"a": {"type": "object", "propertyOrdering": "a"}}})
+    assert info.value.path == "properties.a.propertyOrdering"
+
+
+def test_checks_are_cached_without_annotations_and_with_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+
+    def counting_build(key: str) -> Prepared:
+        built.append(key)
+        return build(key)
+
+    monkeypatch.setattr(api_module, "build", counting_build)
+    api_module.clear_cache()
+    check_schema({"type": "string", "description": "a name", "title": "Name"})
+    check_schema({"type": "string", "description": "another description", "$comment": "x"})
+    assert len(built) == 1
+    # ...but only string annotations of subschemas: a property called "title" is kept
+    check_schema({"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]})
+    assert len(built) == 2
+    assert "title" in generate({"type": "object", "properties": {"title": {}}, "required": ["title"]}, random.Random(0))  # type: ignore[operator]
+    bad = {"type": "string", "minLength": 3, "maxLength": 1}
+    for _ in range(3):
+        with pytest.raises(SchemaError, match="exceeds maxLength"):
+            check_schema(bad)
+    assert len(built) == 4  # the failure was cached too
+
+
+def test_the_cache_is_bounded() -> None:
+    lru: LRU[int] = LRU(entries=3, size=100)
+    for i in range(5):
+        lru.put(f"k{i}", i, 1)
+    assert len(lru) == 3 and lru.get("k0") is None and lru.get("k4") == 4
+    lru.put("big", 0, 95)  # 98 of 100 bytes: the others go
+    assert len(lru) == 1
+    lru.put("huge", 0, 1000)  # larger than the whole cache: not kept
+    assert lru.get("huge") is None and lru.get("big") == 0
+
+
+def test_validation_runs_where_construction_is_not_exact() -> None:
+    # Two float multipleOfs merge into their least common multiple, which jsonschema's
+    # float division may not accept: such values are validated, and retried if need be.
+    for value in valid({"allOf": [{"multipleOf": 0.1}, {"multipleOf": 0.3}], "type": "number", "maximum": 50}):
+        assert value <= 50
+    valid({"type": "object", "properties": {"a": {}}, "unevaluatedProperties": False})
 
 
 # --- property-based: random schemas from the supported constructs ---------------------------

@@ -5,13 +5,23 @@ from __future__ import annotations
 import random
 
 import jsonschema.exceptions
+import orjson
 
+from llm_simulator.engine.schema.cache import LRU
 from llm_simulator.engine.schema.errors import Infeasible, SchemaError, format_path
-from llm_simulator.engine.schema.generate import Generator
-from llm_simulator.engine.schema.prepare import prepare
+from llm_simulator.engine.schema.generate import Budget, Generator
+from llm_simulator.engine.schema.prepare import Prepared, build, cache_key
 
 ROOT_ATTEMPTS = 4
 """Whole-instance retries when a draw hits a dead end or fails the final validation."""
+TRIAL_DEPTH = 6
+"""``max_depth`` of the trial generation (``generate``'s default)."""
+
+# Tool and output schemas come back on every request of a conversation; checking one costs up
+# to tens of milliseconds (metaschema, trial generation). Failures are kept as well: a client
+# retrying a bad schema gets the same 400 without the work. Entries: a checked schema, or the
+# (reason, path) of its SchemaError.
+_CACHE: LRU[Prepared | tuple[str, str]] = LRU(entries=2048, size=256 * 2**20)
 
 
 def check_schema(schema: object) -> None:
@@ -20,14 +30,14 @@ def check_schema(schema: object) -> None:
     Checks, in order: that ``schema`` is an object or a boolean; the JSON Schema 2020-12
     metaschema (after normalising the OpenAPI/Gemini dialect); that every ``$ref`` is local
     and resolves; that no unsupported keyword (``if``, ``dependentSchemas``,
-    ``$dynamicRef``) is used; and finally one trial generation, which catches contradictions
-    such as ``minLength`` above ``maxLength`` or a required property forbidden by
-    ``additionalProperties: false``. The error's ``path`` names the offending subschema.
+    ``$dynamicRef``) is used; limits that keep generation fast (pattern complexity, the
+    lengths of strings matched against patterns, ``$ref`` expansion, JSON-safe data); and
+    finally one trial generation, which catches contradictions such as ``minLength`` above
+    ``maxLength``, a required property forbidden by ``additionalProperties: false``, or an
+    instance too large to produce. The error's ``path`` names the offending subschema.
+    Results are cached (by the schema with ``title``/``description``/``$comment`` left out).
     """
-    prepared = prepare(schema)
-    if not prepared.trial_passed:
-        generate(schema, random.Random(0))
-        prepared.trial_passed = True
+    _checked(schema)
 
 
 def generate(schema: object, rng: random.Random, *, name: str | None = None, max_depth: int = 6) -> object:
@@ -37,16 +47,66 @@ def generate(schema: object, rng: random.Random, *, name: str | None = None, max
     makes strings and numbers plausible for it. Containers nested deeper than ``max_depth``
     are kept minimal: only required properties, ``minItems`` items, and the ``anyOf``/type
     branch that ends recursion soonest. The result holds only dicts, lists, str, int, float,
-    bool and None, and is validated against the schema before it is returned. Raises
-    ``SchemaError`` for invalid or unsupported schemas and for schemas that no instance
-    satisfies (as far as the generator can tell).
+    bool and None, is validated against the schema and can be written by ``orjson``.
+
+    Raises ``SchemaError`` exactly when ``check_schema`` does. For a schema it accepts, a draw
+    that fails for this ``rng`` (a dead end the retries did not get around, a budget run out)
+    returns a copy of the instance ``check_schema``'s trial generated instead.
     """
     if max_depth < 0:
         raise ValueError("max_depth must be >= 0")
-    prepared = prepare(schema)
+    prepared = _checked(schema)
+    try:
+        return _draw(prepared, rng, name, max_depth)[0]
+    except Exception:  # any failure of a seeded draw: the checked instance instead
+        assert prepared.trial is not None
+        return orjson.loads(prepared.trial)
+
+
+def clear_cache() -> None:
+    """Forget every checked schema (for tests: the cache never changes results)."""
+    _CACHE.clear()
+
+
+def _checked(schema: object) -> Prepared:
+    key = cache_key(schema)
+    entry = _CACHE.get(key)
+    if entry is None:
+        entry = _check(key)
+        weight = 16 * len(key) + (len(entry.trial or b"") if isinstance(entry, Prepared) else 0)
+        _CACHE.put(key, entry, weight)
+    if isinstance(entry, Prepared):
+        return entry
+    raise SchemaError(*entry)  # a fresh error each time: a re-raised one would grow its traceback
+
+
+def _check(key: str) -> Prepared | tuple[str, str]:
+    """The checked schema for ``key`` with its trial instance, or the error that refused it."""
+    try:
+        prepared = build(key)
+        prepared.trial = _draw(prepared, random.Random(0), None, TRIAL_DEPTH, validate=True)[1]
+    except SchemaError as exc:
+        return (exc.reason, exc.path)
+    except RecursionError:
+        return ("the schema is nested too deeply", "")
+    except Exception as exc:  # a generator bug: refuse the schema (a 400) rather than fail later
+        return (f"the schema could not be checked ({type(exc).__name__}: {exc})", "")
+    return prepared
+
+
+def _draw(
+    prepared: Prepared, rng: random.Random, name: str | None, max_depth: int, *, validate: bool = False
+) -> tuple[object, bytes]:
+    """A valid instance and its JSON, or ``SchemaError`` after ``ROOT_ATTEMPTS`` tries.
+
+    The instance is validated against the whole schema when ``validate`` is set (the trial
+    always is) or when the generator could not guarantee it by construction. Skipping the
+    validation otherwise saves about a third of a call.
+    """
     failure = SchemaError("no valid instance could be generated")
+    budget = Budget()
     for _ in range(ROOT_ATTEMPTS):
-        generator = Generator(prepared, rng, max_depth)
+        generator = Generator(prepared, rng, max_depth, budget)
         try:
             value = generator.value(prepared.root, 0, name, "")
         except Infeasible as exc:
@@ -54,10 +114,18 @@ def generate(schema: object, rng: random.Random, *, name: str | None = None, max
             continue
         except RecursionError:
             raise SchemaError(f"the schema nests too deeply to generate with max_depth={max_depth}") from None
-        error = jsonschema.exceptions.best_match(prepared.validator.iter_errors(value))
-        if error is None:
-            return value
-        # A generator shortfall (e.g. a contradiction spread across allOf parts) surfaces here.
-        where = format_path(error.absolute_schema_path)
-        failure = SchemaError(f"could not generate a valid instance: {error.message}", where)
+        checked = validate or not generator.exact
+        if checked:  # the validation matches every string against its patterns once more
+            generator.spend(prepared.limits.units(value), "")
+        error = jsonschema.exceptions.best_match(prepared.validator.iter_errors(value)) if checked else None
+        if error is not None:
+            # A generator shortfall (e.g. a contradiction spread across allOf parts) surfaces here.
+            failure = SchemaError(
+                f"could not generate a valid instance: {error.message}", format_path(error.absolute_schema_path)
+            )
+            continue
+        try:
+            return value, orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate drawn from a pattern's class
+            failure = SchemaError(f"the generated instance cannot be written as JSON: {exc}")
     raise failure

@@ -11,8 +11,8 @@ from llm_simulator.engine.schema.merge import both, canonical, element
 from llm_simulator.engine.schema.normalize import Schema
 from llm_simulator.engine.schema.prepare import Context, is_valid
 
-MAX_ITEMS = 10_000
-"""Largest ``minItems`` honoured."""
+MAX_ITEMS = 5_000
+"""Largest ``minItems`` honoured (the node and work budgets of ``generate`` allow no more)."""
 
 
 @dataclass
@@ -64,6 +64,7 @@ def make_array(gen: Context, kw: dict[str, Any], depth: int, name: str | None, p
         except Infeasible as exc:
             failure = exc
             continue
+        gen.spend(gen.prepared.limits.units(values), path)  # contains: every item is matched
         if is_valid(gen.prepared, values, group):
             return values
     raise failure

@@ -43,10 +43,13 @@ class Flat:
     any_of: list[list[Schema]] = field(default_factory=list)
     one_of: list[list[Schema]] = field(default_factory=list)
     checks: list[Schema] = field(default_factory=list)
+    exact: bool = True
+    """False once a merge only approximated a conjunction (two ``multipleOf``s: their float
+    least common multiple may fail jsonschema's division test), so the value needs validating."""
 
     def copy(self) -> Flat:
         """A copy that can absorb more parts without changing this one."""
-        return Flat(self.path, dict(self.kw), list(self.any_of), list(self.one_of), list(self.checks))
+        return Flat(self.path, dict(self.kw), list(self.any_of), list(self.one_of), list(self.checks), self.exact)
 
 
 def canonical(value: object) -> str:
@@ -141,6 +144,7 @@ def _merge_keyword(flat: Flat, key: str, value: Any) -> None:
         if canonical(kw[key]) != canonical(value):
             raise Infeasible("allOf parts require different constants", flat.path)
     elif key == "multipleOf":
+        flat.exact = flat.exact and kw[key] == value
         kw[key] = _lcm(kw[key], value)
     elif key in _NESTED:
         kw[key] = both(kw[key], value)

@@ -57,7 +57,8 @@ def normalize(schema: object) -> Schema:
       and ``dependencies`` becomes ``dependentRequired``/``dependentSchemas``.
 
     ``propertyOrdering`` is kept as is: the generator follows it. Raises ``SchemaError`` when
-    ``schema`` is neither an object nor a boolean.
+    ``schema`` is neither an object nor a boolean, and when a ``propertyOrdering`` is not a
+    list of strings.
     """
     return _normalize(schema, ())
 
@@ -77,6 +78,12 @@ def _normalize(node: object, path: tuple[str, ...]) -> Schema:
                 out[key] = int(value)
     if out.get("format") == "enum":
         del out["format"]
+    ordering = out.get("propertyOrdering")
+    if "propertyOrdering" in out and not (isinstance(ordering, list) and all(isinstance(k, str) for k in ordering)):
+        # Not in the metaschema (a Gemini keyword), yet the generator reads it as key names.
+        raise SchemaError(
+            "propertyOrdering must be a list of property names (strings)", ".".join((*path, "propertyOrdering"))
+        )
     _normalize_exclusive(out)
     _normalize_draft7(out)
     for key, value in list(out.items()):

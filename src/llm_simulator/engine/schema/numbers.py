@@ -9,6 +9,7 @@ from typing import Any
 
 from llm_simulator.engine.schema import hints
 from llm_simulator.engine.schema.errors import Infeasible
+from llm_simulator.engine.schema.limits import INT64
 
 _SPAN = 100
 """Width of the range used when a side is unbounded (values stay human-sized)."""
@@ -39,7 +40,12 @@ def _in_bounds(value: float, kw: dict[str, Any]) -> bool:
 
 
 def fits(value: float, kw: dict[str, Any], integer: bool) -> bool:
-    """Whether ``value`` satisfies the numeric keywords of ``kw`` (and is integral if required)."""
+    """Whether ``value`` satisfies the numeric keywords of ``kw`` (and is integral if required).
+
+    Infinities and NaN never fit: JSON cannot write them (``orjson`` would write ``null``).
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     if integer and not (isinstance(value, int) or value.is_integer()):
         return False
     step = kw.get("multipleOf")
@@ -77,6 +83,11 @@ def number(kw: dict[str, Any], integer: bool, name: str | None, rng: random.Rand
     if low is not None and high is not None and low > high:
         raise Infeasible(f"the range [{float(low)}, {float(high)}] is empty", path)
     window = _window(low, high, float(hint) if hint is not None else None)
+    if integer:
+        # Integers past 64 bits break JSON consumers (orjson refuses to write them).
+        window = (max(window[0], Fraction(INT64[0])), min(window[1], Fraction(INT64[1])))
+        if window[0] > window[1]:
+            raise Infeasible(f"no integer in the signed 64-bit range fits {_describe(kw)}", path)
     step = kw.get("multipleOf")
     if step is not None or integer:
         return _stepped(kw, integer, step, window, rng, path)
@@ -118,7 +129,14 @@ def _stepped(
     tries += list(range(first, min(last, first + 50) + 1))
     for k in tries:
         exact = k * unit
-        value: int | float = int(exact) if exact.denominator == 1 else float(exact)
+        value: int | float = int(exact)
+        if exact.denominator != 1 or not INT64[0] <= value <= INT64[1]:
+            # A non-integer, or an integral number too large for an int64: a float (which
+            # ``fits`` then checks is still in range and a multiple, as jsonschema will).
+            try:
+                value = float(exact)
+            except OverflowError:
+                continue
         if fits(value, kw, integer):
             return value
     raise Infeasible(f"no {what} fits {_describe(kw)}", path)

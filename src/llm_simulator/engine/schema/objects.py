@@ -12,6 +12,9 @@ from llm_simulator.engine.schema.merge import both, outside
 from llm_simulator.engine.schema.normalize import Schema
 from llm_simulator.engine.schema.prepare import Context, is_valid
 
+_KEY_LENGTH = 64
+"""Longest key drawn from a ``propertyNames``/``patternProperties`` pattern."""
+
 
 def make_object(gen: Context, kw: dict[str, Any], depth: int, path: str) -> dict[str, Any]:
     """An object for the (flattened) keywords ``kw``: required keys always, optional ones by chance.
@@ -98,6 +101,7 @@ def _fill_object(
                 raise Infeasible(f"required property {key!r} is not allowed by the schema", child)
             if key not in order and "propertyNames" in kw and not is_valid(gen.prepared, key, kw["propertyNames"]):
                 raise Infeasible(f"property {key!r} (from dependentRequired) breaks propertyNames", child)
+            _charge_key(gen, kw, key, child)
             result[key] = gen.value(sub, depth + 1, key, child)
         except Infeasible:
             if key in required or any(key in demanded[r] for r in required if r in demanded):
@@ -107,6 +111,19 @@ def _fill_object(
                 raise _DroppedTrigger(triggers) from None
             # an optional property that cannot be made is simply left out
     return result
+
+
+def _charge_key(gen: Context, kw: dict[str, Any], key: str, path: str) -> None:
+    """Charge one key: its characters, and the pattern searches made for it.
+
+    Each key is searched with every ``patternProperties`` pattern (here and again when the
+    instance is validated): thousands of keys times a hundred patterns add up.
+    """
+    gen.count(len(key) + 4, path)
+    names = kw.get("propertyNames")
+    checks = gen.prepared.expansion(names) if names is not None else 0
+    searches = len(kw.get("patternProperties", ())) + (names is not None)
+    gen.spend(searches // 4 + checks + searches * gen.prepared.limits.search_units(len(key)), path)
 
 
 def property_schema(kw: dict[str, Any], key: str) -> Schema:
@@ -143,8 +160,10 @@ def _extras(gen: Context, kw: dict[str, Any], result: dict[str, Any], depth: int
         sub = property_schema(kw, key)
         if sub is False:
             continue
+        where = join_path(path, "additionalProperties")
+        _charge_key(gen, kw, key, where)
         try:
-            result[key] = gen.value(sub, depth + 1, key, join_path(path, "additionalProperties"))
+            result[key] = gen.value(sub, depth + 1, key, where)
         except Infeasible:
             continue
         need -= 1
@@ -162,9 +181,9 @@ def _extra_keys(gen: Context, kw: dict[str, Any], count: int = 3) -> list[str]:
         patterns = []
     patterns += list(kw.get("patternProperties", {}))
     for pattern in patterns:
-        fits = strings.matcher([pattern], low=1)
+        fits = strings.matcher([pattern], low=1, high=_KEY_LENGTH)
         for _ in range(count):
-            found = strings.from_patterns([pattern], gen.rng, fits)
+            found = strings.from_patterns([pattern], gen.rng, fits, high=_KEY_LENGTH)
             if found is not None:
                 keys.append(found)
     return [*keys, *words.EXTRA_KEYS, *(f"field_{i}" for i in range(1, 33))]

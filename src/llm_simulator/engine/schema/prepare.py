@@ -1,4 +1,4 @@
-"""Static checks (metaschema, ``$ref``s, unsupported keywords) and a cache of checked schemas."""
+"""Static checks (metaschema, ``$ref``s, unsupported keywords, limits) of one schema document."""
 
 from __future__ import annotations
 
@@ -6,14 +6,25 @@ import functools
 import json
 import random
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jsonschema
 import jsonschema.exceptions
+import jsonschema.validators
 
+from llm_simulator.engine.schema import backtracking, heights, limits
 from llm_simulator.engine.schema.errors import SchemaError, format_path
-from llm_simulator.engine.schema.normalize import Schema, iter_subschemas, normalize
+from llm_simulator.engine.schema.merge import canonical
+from llm_simulator.engine.schema.normalize import (
+    LIST_KEYWORDS,
+    MAP_KEYWORDS,
+    SINGLE_KEYWORDS,
+    Schema,
+    iter_subschemas,
+    normalize,
+)
 from llm_simulator.engine.schema.refs import lookup
 
 # Keywords whose semantics the generator cannot honour (even by retrying), with the reason.
@@ -23,20 +34,126 @@ _UNSUPPORTED = {
     "$dynamicRef": "$dynamicRef is not supported",
     "$recursiveRef": "$recursiveRef is not supported",
 }
+# Annotations that change neither validation nor generation: left out of the cache key, so a
+# schema that differs only in its descriptions is checked once.
+_ANNOTATIONS = ("title", "description", "$comment")
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    # jsonschema compares unsortable items (objects, mixed types) pairwise: quadratic, 20 s for
+    # 6,000 objects. Canonical JSON keys give the same equality (1 == 1.0, true != 1) in one pass.
+    if unique and validator.is_type(instance, "array"):
+        keys: set[str] = set()
+        for item in instance:
+            key = canonical(item)
+            if key in keys:
+                yield jsonschema.exceptions.ValidationError("the array has non-unique elements")
+                return
+            keys.add(key)
+
+
+_extend: Any = jsonschema.validators.extend  # untyped in jsonschema
+Validator: Any = _extend(jsonschema.Draft202012Validator, {"uniqueItems": _unique_items})
+"""Draft 2020-12 validation with a linear-time ``uniqueItems``."""
 
 
 @dataclass
 class Prepared:
-    """A normalised, checked schema with its validator and the generator's memo tables."""
+    """A normalised, checked schema with its validator and the generator's tables."""
 
     root: Schema
-    validator: jsonschema.Draft202012Validator
-    heights: dict[tuple[str, frozenset[str]], float] = field(default_factory=dict)
-    trial_passed: bool = False
+    validator: Any
+    limits: limits.Limits
+    heights: dict[str, float]
+    """The minimal nesting height of every ``$ref`` (see ``heights``)."""
+    expansions: dict[int, int]
+    """Same-level expansion size of every subschema, by id (see ``limits.expansion``)."""
+    trial: bytes | None = None
+    """JSON of the instance ``check_schema`` generated: the fallback for failed seeded draws."""
 
     def resolve(self, ref: str) -> Schema:
         """The subschema ``ref`` points to (checked already, so this does not fail)."""
         return lookup(self.root, ref)
+
+    def expansion(self, schema: Schema) -> int:
+        """How many subschemas generating and validating ``schema`` visits at its level."""
+        return limits.expansion(schema, self.resolve, self.expansions)
+
+
+def cache_key(schema: object) -> str:
+    """The JSON text identifying ``schema`` for caching: annotations left out, key order kept."""
+    if not isinstance(schema, dict | bool):
+        raise SchemaError(f"a schema must be an object or a boolean, not {type(schema).__name__}")
+    try:
+        return json.dumps(_strip(schema), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"the schema is not JSON data: {exc}") from exc
+    except RecursionError:
+        raise SchemaError("the schema is nested too deeply") from None
+
+
+def _strip(node: object) -> object:
+    """``node`` without string-valued annotations in any subschema (a copy; data is shared)."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, object] = {}
+    for key, value in node.items():
+        if key in _ANNOTATIONS and isinstance(value, str):
+            continue
+        if key in SINGLE_KEYWORDS or (key == "items" and isinstance(value, list)):
+            out[key] = [_strip(v) for v in value] if isinstance(value, list) else _strip(value)
+        elif key in (*MAP_KEYWORDS, "dependencies") and isinstance(value, dict):
+            out[key] = {k: _strip(v) for k, v in value.items()}
+        elif key in LIST_KEYWORDS and isinstance(value, list):
+            out[key] = [_strip(v) for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def build(text: str) -> Prepared:
+    """Normalise and statically check the schema whose ``cache_key`` is ``text``.
+
+    Raises ``SchemaError`` naming the offending subschema. The checks are cheap next to the
+    metaschema check, and all of them are bounded in time by the size of the schema.
+    """
+    root = normalize(json.loads(text))
+    _check_pattern_lengths(root)
+    try:
+        with warnings.catch_warnings():
+            # Checking the "regex" format compiles each pattern; Python's FutureWarnings about
+            # patterns such as "[[:alpha:]]" are not the caller's concern. (The compiled
+            # pattern is cached by ``re``, so later searches do not warn again.)
+            warnings.simplefilter("ignore", FutureWarning)
+            jsonschema.Draft202012Validator.check_schema(root)
+    except jsonschema.exceptions.SchemaError as exc:
+        raise SchemaError(f"invalid schema: {exc.message}", format_path(exc.absolute_path)) from None
+    nodes = limits.reachable(root)
+    for path, node in nodes:
+        for keyword, reason in _UNSUPPORTED.items():
+            if keyword in node:
+                raise SchemaError(reason, format_path(path))
+    _check_ref_loops(root, nodes)
+    found = limits.pattern_limits(nodes)
+    limits.check_data(nodes, found)
+    resolve = functools.partial(lookup, root)
+    sizes = limits.expansions(nodes, resolve)
+    refs = [node["$ref"] for _, node in nodes if isinstance(node.get("$ref"), str)]
+    return Prepared(root, Validator(root), found, heights.ref_heights(refs, resolve), sizes)
+
+
+def _check_pattern_lengths(root: Schema) -> None:
+    # Before the metaschema check compiles them: a megabyte-long pattern is refused unread.
+    for path, node in iter_subschemas(root):
+        keyed = node.get("patternProperties")
+        found = [("pattern", node.get("pattern"))]
+        found += [("patternProperties", key) for key in (keyed if isinstance(keyed, dict) else ())]
+        for keyword, pattern in found:
+            if isinstance(pattern, str) and len(pattern) > backtracking.MAX_PATTERN_LENGTH:
+                raise SchemaError(
+                    f"pattern too complex: longer than {backtracking.MAX_PATTERN_LENGTH} characters",
+                    format_path((*path, keyword)),
+                )
 
 
 # Applicators whose subschemas apply to the same instance as their parent: a $ref loop through
@@ -45,7 +162,7 @@ _SAME_LEVEL_SINGLE = ("not", "if", "then", "else")
 _SAME_LEVEL_LISTS = ("allOf", "anyOf", "oneOf")
 
 
-def _check_ref_loops(root: Schema) -> None:
+def _check_ref_loops(root: Schema, nodes: list[limits.Node]) -> None:
     """Raise ``SchemaError`` for a ``$ref`` cycle that does not pass through a property or item."""
     done: set[int] = set()
     active: set[int] = set()
@@ -67,52 +184,8 @@ def _check_ref_loops(root: Schema) -> None:
         active.discard(id(node))
         done.add(id(node))
 
-    for path, node in iter_subschemas(root):
+    for path, node in nodes:
         visit(node, path)
-
-
-def prepare(schema: object) -> Prepared:
-    """Normalise and statically check ``schema``; cached by its JSON text.
-
-    The metaschema check costs tens of milliseconds for a large schema while generation takes
-    well under one, and the same tool schemas come back on every request of a conversation.
-    """
-    if not isinstance(schema, dict | bool):
-        raise SchemaError(f"a schema must be an object or a boolean, not {type(schema).__name__}")
-    try:
-        text = json.dumps(schema)
-    except (TypeError, ValueError) as exc:
-        raise SchemaError(f"the schema is not JSON data: {exc}") from exc
-    except RecursionError:
-        raise SchemaError("the schema is nested too deeply") from None
-    try:
-        return _prepare_text(text)
-    except RecursionError:
-        raise SchemaError("the schema is nested too deeply") from None
-
-
-@functools.lru_cache(maxsize=256)
-def _prepare_text(text: str) -> Prepared:
-    root = normalize(json.loads(text))
-    try:
-        with warnings.catch_warnings():
-            # Checking the "regex" format compiles each pattern; Python's FutureWarnings about
-            # patterns such as "[[:alpha:]]" are not the caller's concern. (The compiled
-            # pattern is cached by ``re``, so later searches do not warn again.)
-            warnings.simplefilter("ignore", FutureWarning)
-            jsonschema.Draft202012Validator.check_schema(root)
-    except jsonschema.exceptions.SchemaError as exc:
-        raise SchemaError(f"invalid schema: {exc.message}", format_path(exc.absolute_path)) from None
-    for path, node in iter_subschemas(root):
-        where = format_path(path)
-        for keyword, reason in _UNSUPPORTED.items():
-            if keyword in node:
-                raise SchemaError(reason, where)
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            lookup(root, ref, where)
-    _check_ref_loops(root)
-    return Prepared(root, jsonschema.Draft202012Validator(root))
 
 
 def is_valid(prepared: Prepared, value: object, schema: Any) -> bool:
@@ -133,4 +206,12 @@ class Context(Protocol):
 
     def value(self, schema: Schema, depth: int, name: str | None, path: str) -> Any:
         """A value for ``schema`` at nesting ``depth`` (``name``: the property it fills)."""
+        ...
+
+    def count(self, chars: int, path: str) -> None:
+        """Charge ``chars`` characters of output (e.g. an object key) to the size budget."""
+        ...
+
+    def spend(self, units: int, path: str) -> None:
+        """Charge ``units`` of work (about 10 µs each) to the call's work budget."""
         ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from dataclasses import dataclass
 
 Ranges = tuple[tuple[int, int], ...]
@@ -242,37 +243,54 @@ def parse(pattern: str, *, relaxed: bool = False) -> Node:
 def _pick_char(ranges: Ranges, rng: random.Random) -> str:
     # Prefer printable ASCII inside the class; otherwise any non-surrogate code point in it.
     readable = tuple((max(lo, 0x20), min(hi, 0x7E)) for lo, hi in ranges if lo <= 0x7E and hi >= 0x20)
-    pool = readable or tuple((lo, hi) for lo, hi in ranges if not 0xD800 <= lo <= 0xDFFF)
+    # (Ranges are cut around the surrogates: JSON text cannot carry a lone one.)
+    pool = readable or tuple(
+        part for lo, hi in ranges for part in ((lo, min(hi, 0xD7FF)), (max(lo, 0xE000), hi)) if part[0] <= part[1]
+    )
     if not pool:
         raise Unsupported("class has only surrogates")
     lo, hi = rng.choices(pool, weights=[hi - lo + 1 for lo, hi in pool])[0]
     return chr(rng.randint(lo, hi))
 
 
-def sample(node: Node, rng: random.Random, spread: int = 4) -> str:
-    """A random string matched by ``node``; unbounded repeats add up to ``spread`` copies."""
+class TooLong(Exception):
+    """A sample's required part alone is longer than the ``longest`` asked for."""
+
+
+def sample(
+    node: Node, rng: random.Random, spread: int = 4, longest: int = sys.maxsize, enough: int = sys.maxsize
+) -> str:
+    """A random string matched by ``node``; unbounded repeats add up to ``spread`` copies.
+
+    Optional repeat copies stop once the sample is ``enough`` long, and a sample whose required
+    part alone is longer than ``longest`` raises ``TooLong``: unbounded, nested repeats such as
+    ``(ab+)+`` would grow with the square of ``spread``.
+    """
     out: list[str] = []
-    _emit(node, rng, spread, out, {})
+    _emit(node, rng, spread, out, {}, [0, min(enough, longest), longest])
     return "".join(out)
 
 
-def _emit(node: Node, rng: random.Random, spread: int, out: list[str], groups: dict[int, str]) -> None:
+def _emit(node: Node, rng: random.Random, spread: int, out: list[str], groups: dict[int, str], size: list[int]) -> None:
+    # ``size``: [characters emitted so far, enough, the most allowed], shared by the whole sample.
     if node.kind == "group":
         start = len(out)
-        _emit(node.children[0], rng, spread, out, groups)
+        _emit(node.children[0], rng, spread, out, groups, size)
         groups[node.low] = "".join(out[start:])
-    elif node.kind == "backref":
-        out.append(groups.get(node.low, ""))
-    elif node.kind == "lit":
-        out.append(node.text)
-    elif node.kind == "set":
-        out.append(_pick_char(node.ranges, rng))
+    elif node.kind in ("backref", "lit", "set"):
+        piece = groups.get(node.low, "") if node.kind == "backref" else node.text
+        out.append(_pick_char(node.ranges, rng) if node.kind == "set" else piece)
+        size[0] += len(out[-1])
+        if size[0] > size[2]:
+            raise TooLong
     elif node.kind == "seq":
         for child in node.children:
-            _emit(child, rng, spread, out, groups)
+            _emit(child, rng, spread, out, groups, size)
     elif node.kind == "alt":
-        _emit(rng.choice(node.children), rng, spread, out, groups)
+        _emit(rng.choice(node.children), rng, spread, out, groups, size)
     elif node.kind == "rep":
         high = node.low + spread if node.high is None else min(node.high, node.low + max(spread, 1) * 4)
-        for _ in range(rng.randint(node.low, max(node.low, high))):
-            _emit(node.children[0], rng, spread, out, groups)
+        for i in range(rng.randint(node.low, max(node.low, high))):
+            if i >= node.low and size[0] >= size[1]:
+                break  # optional copies only while the sample is short enough
+            _emit(node.children[0], rng, spread, out, groups, size)
