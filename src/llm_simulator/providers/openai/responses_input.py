@@ -16,7 +16,12 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.openai.responses_store import Conversation
-from llm_simulator.providers.openai.tools import MAX_TOOLS, NAME_PATTERN, REASONING_BUDGETS, strict_problem
+from llm_simulator.providers.openai.tools import (
+    NAME_PATTERN,
+    REASONING_BUDGETS,
+    check_tools_length,
+    strict_problem,
+)
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -235,13 +240,7 @@ def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[J
     raw = get_list(body, "tools")
     if not raw:
         return (), []
-    if len(raw) > MAX_TOOLS:
-        raise invalid(
-            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
-            f"but got an array with length {len(raw)} instead.",
-            param="tools",
-            code="array_above_max_length",
-        )
+    check_tools_length(raw)
     tools: list[ToolSpec] = []
     echo: list[JsonObject] = []
     for i, item in enumerate(raw):

@@ -103,6 +103,17 @@ def _checked_schema(schema: Any, strict: bool, label: str, param: str) -> dict[s
     return schema
 
 
+def check_tools_length(raw: list[Any]) -> None:
+    """At most ``MAX_TOOLS`` tools, in the API's wording (shared by chat and Responses)."""
+    if len(raw) > MAX_TOOLS:
+        raise invalid(
+            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
+            f"but got an array with length {len(raw)} instead.",
+            param="tools",
+            code="array_above_max_length",
+        )
+
+
 def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
     """The declared function tools."""
     raw = get_list(body, "tools")
@@ -120,13 +131,7 @@ def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
             param="tools",
             code="empty_array",
         )
-    if len(raw) > MAX_TOOLS:
-        raise invalid(
-            f"Invalid 'tools': array too long. Expected an array with maximum length {MAX_TOOLS}, "
-            f"but got an array with length {len(raw)} instead.",
-            param="tools",
-            code="array_above_max_length",
-        )
+    check_tools_length(raw)
     tools: list[ToolSpec] = []
     for i, item in enumerate(raw):
         where = f"tools[{i}]"
