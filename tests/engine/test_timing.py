@@ -24,6 +24,29 @@ def make_sim(**flags: object) -> tuple[Simulator, FakeClock, VirtualScheduler]:
     return sim, clock, sched
 
 
+# A model "m" on a fixed profile: TTFT 100 ms, then 20 ms per token.
+FLAT: dict[str, object] = {
+    "latency.profiles": {
+        "flat": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
+    },
+    "latency.default_profile": "flat",
+    "models.add": [{"id": "m", "latency_profile": "flat"}],
+}
+
+
+def flat_request(max_tokens: int, **fields: object) -> GenerationRequest:
+    """A request to the flat model "m" for exactly ``max_tokens`` tokens."""
+    return GenerationRequest(
+        model="m",
+        endpoint=Endpoint.CHAT,
+        messages=(Message("user", "x"),),
+        prompt_tokens=0,
+        max_tokens=max_tokens,
+        ignore_eos=True,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
 def request(max_tokens: int = 20, prompt_tokens: int = 10) -> GenerationRequest:
     return GenerationRequest(
         model="gpt-4o",
@@ -73,26 +96,10 @@ async def test_non_stream_takes_ttft_plus_sum_of_itl() -> None:
 
 
 async def test_due_times_are_absolute_from_start() -> None:
-    sim, clock, sched = make_sim(
-        **{
-            "latency.profiles": {
-                "flat": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
-            },
-            "latency.default_profile": "flat",
-            "models.add": [{"id": "m", "latency_profile": "flat"}],
-        }
-    )
+    sim, clock, sched = make_sim(**FLAT)
     model = sim.resolve_model("m", "openai")
     assert model is not None
-    req = GenerationRequest(
-        model="m",
-        endpoint=Endpoint.CHAT,
-        messages=(Message("user", "x"),),
-        prompt_tokens=0,
-        max_tokens=5,
-        ignore_eos=True,
-    )
-    plan = sim.plan(req, model, 1)
+    plan = sim.plan(flat_request(5), model, 1)
     start = clock.now()
     async for _ in sim.stream(plan, sim.open_timeline(model, 0, 1)):
         pass
@@ -180,27 +187,10 @@ async def test_hidden_reasoning_is_skipped_without_losing_a_finish() -> None:
 
 
 async def test_hidden_reasoning_passes_in_one_wait_at_the_same_due_times() -> None:
-    sim, clock, sched = make_sim(
-        **{
-            "latency.profiles": {
-                "flat": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
-            },
-            "latency.default_profile": "flat",
-            "models.add": [{"id": "m", "latency_profile": "flat"}],
-        }
-    )
+    sim, clock, sched = make_sim(**FLAT)
     model = sim.resolve_model("m", "openai")
     assert model is not None
-    req = GenerationRequest(
-        model="m",
-        endpoint=Endpoint.CHAT,
-        messages=(Message("user", "x"),),
-        prompt_tokens=0,
-        max_tokens=30,
-        ignore_eos=True,
-        reasoning_budget=10,
-    )
-    plan = sim.plan(req, model, 1)
+    plan = sim.plan(flat_request(30, reasoning_budget=10), model, 1)
     lead = plan.leading_reasoning_steps()
     assert 4 <= lead <= 10
     start = clock.now()
