@@ -38,3 +38,17 @@ def test_delete() -> None:
     assert store.delete("a") is True
     assert store.delete("a") is False
     assert store.get("a") is None
+
+
+def test_the_byte_budget_evicts_the_least_recently_used() -> None:
+    store = ResponseStore(FakeClock(), max_entries=100, ttl_s=60, max_bytes=250)
+    for name in "abc":
+        store.put(name, b"x" * 100, "m", EMPTY_CONVERSATION)
+    assert store.get("a") is None  # 300 bytes would be over the budget
+    assert store.get("b") is not None and store.get("c") is not None
+    assert store.bytes == 200
+    store.put("huge", b"x" * 1000, "m", EMPTY_CONVERSATION)  # bigger than the whole budget
+    assert store.get("huge") is None and len(store) == 2
+    store.put("b", b"y" * 10, "m", EMPTY_CONVERSATION)  # replacing an entry re-counts it
+    assert store.bytes == 110
+    assert store.delete("c") and store.bytes == 10

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from llm_simulator.core.types import Message
 from llm_simulator.infra.clock import Clock
 
-# Most responses kept at once; the least recently used one goes first. At a few kB per
-# response this bounds the store to tens of MB. (Module constants for now; candidates for
-# the config file.)
+# Most responses kept at once; the least recently used one goes first. (Module constants for
+# now; candidates for the config file.)
 MAX_STORED_RESPONSES = 10_000
+# Agent workloads echo their tools and carry whole conversations (tens of kB per response),
+# so the count alone does not bound memory: the store also keeps at most this many bytes.
+MAX_STORED_BYTES = 256 * 1024 * 1024
 # Seconds a stored response stays retrievable after it was created (OpenAI: 30 days; a
 # simulator only needs to outlive one test's conversation).
 STORED_RESPONSE_TTL_S = 3600.0
@@ -50,16 +52,27 @@ class StoredResponse:
     conversation: Conversation
     expires: float
 
+    @property
+    def size(self) -> int:
+        """Approximate bytes held: the body and the conversation's text."""
+        return len(self.body) + sum(len(m.text) for m in self.conversation.messages)
+
 
 class ResponseStore:
     """A bounded, expiring LRU map from response id to ``StoredResponse``."""
 
     def __init__(
-        self, clock: Clock, max_entries: int = MAX_STORED_RESPONSES, ttl_s: float = STORED_RESPONSE_TTL_S
+        self,
+        clock: Clock,
+        max_entries: int = MAX_STORED_RESPONSES,
+        ttl_s: float = STORED_RESPONSE_TTL_S,
+        max_bytes: int = MAX_STORED_BYTES,
     ) -> None:
         self._clock = clock
         self._max = max_entries
         self._ttl = ttl_s
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[str, StoredResponse] = OrderedDict()
 
     def __len__(self) -> int:
@@ -68,16 +81,30 @@ class ResponseStore:
     def put(self, response_id: str, body: bytes, model: str, conversation: Conversation) -> None:
         """Keep a response, evicting expired entries and then the least recently used."""
         now = self._clock.now()
+        entry = StoredResponse(body, model, conversation, now + self._ttl)
+        if entry.size > self._max_bytes:
+            return  # larger than the whole budget: keeping it would evict everything else
         entries = self._entries
-        entries[response_id] = StoredResponse(body, model, conversation, now + self._ttl)
-        entries.move_to_end(response_id)
+        self._discard(response_id)
+        entries[response_id] = entry
+        self._bytes += entry.size
         # Expiry runs from creation and the front is the least recently used entry, so this
         # sweep is a heuristic; entries it misses expire when they are next looked up.
         while entries:
-            oldest = next(iter(entries.values()))
-            if oldest.expires > now and len(entries) <= self._max:
+            oldest_id, oldest = next(iter(entries.items()))
+            if oldest.expires > now and len(entries) <= self._max and self._bytes <= self._max_bytes:
                 break
-            entries.popitem(last=False)
+            self._discard(oldest_id)
+
+    @property
+    def bytes(self) -> int:
+        """Approximate bytes held by the stored responses."""
+        return self._bytes
+
+    def _discard(self, response_id: str) -> None:
+        entry = self._entries.pop(response_id, None)
+        if entry is not None:
+            self._bytes -= entry.size
 
     def get(self, response_id: str) -> StoredResponse | None:
         """The stored response, or None when unknown or expired (a hit counts as a use)."""
@@ -85,7 +112,7 @@ class ResponseStore:
         if entry is None:
             return None
         if entry.expires <= self._clock.now():
-            del self._entries[response_id]
+            self._discard(response_id)
             return None
         self._entries.move_to_end(response_id)
         return entry
@@ -94,5 +121,5 @@ class ResponseStore:
         """Forget a response; False when it was not stored (or had expired)."""
         if self.get(response_id) is None:
             return False
-        del self._entries[response_id]
+        self._discard(response_id)
         return True
