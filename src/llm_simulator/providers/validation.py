@@ -8,6 +8,7 @@ accepted where numbers are expected (``True`` is an ``int`` in Python, not in JS
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -218,3 +219,18 @@ def get_stop(obj: JsonObject, key: str, param: str | None = None, *, max_items: 
         if not isinstance(item, str):
             raise type_error(f"{name}[{i}]", "a string", item)
     return tuple(item for item in value if item)
+
+
+def typed_items(values: list[Any], param: str) -> Iterator[tuple[str, JsonObject, str]]:
+    """Each element of an array of tagged objects as ``(path, object, type)``.
+
+    Content parts and tools share this shape: every element must be an object with a
+    string ``type``; the path (``param[i]``) names the element in errors.
+    """
+    for i, item in enumerate(values):
+        where = f"{param}[{i}]"
+        if not isinstance(item, dict):
+            raise type_error(where, "an object", item)
+        kind = get_str(item, "type", f"{where}.type", required=True)
+        assert kind is not None
+        yield where, item, kind

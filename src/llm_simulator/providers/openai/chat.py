@@ -55,6 +55,7 @@ from llm_simulator.providers.validation import (
     get_str,
     parse_object,
     type_error,
+    typed_items,
 )
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -102,11 +103,7 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
         raise type_error(param, "a string or an array of content parts", content)
     texts: list[str] = []
     extra = 0
-    for i, part in enumerate(content):
-        where = f"{param}[{i}]"
-        if not isinstance(part, dict):
-            raise type_error(where, "an object", part)
-        kind = get_str(part, "type", f"{where}.type", required=True)
+    for where, part, kind in typed_items(content, param):
         if kind in ("text", "input_text", "refusal"):
             key = "refusal" if kind == "refusal" else "text"
             text = get_str(part, key, f"{where}.{key}", required=True)

@@ -31,6 +31,7 @@ from llm_simulator.providers.validation import (
     json_text,
     missing,
     type_error,
+    typed_items,
 )
 
 # Framing tokens, as in the chat recipe: per item, and the ones priming the reply.
@@ -82,11 +83,7 @@ def _parts_text(parts: list[Any], role: str, where: str) -> tuple[str, int]:
     allowed = OUTPUT_PARTS if role == "assistant" else INPUT_PARTS
     texts: list[str] = []
     extra = 0
-    for i, part in enumerate(parts):
-        at = f"{where}[{i}]"
-        if not isinstance(part, dict):
-            raise type_error(at, "an object", part)
-        kind = get_str(part, "type", f"{at}.type", required=True)
+    for at, part, kind in typed_items(parts, where):
         if kind not in allowed:
             raise _bad_value(kind, allowed, f"{at}.type")
         if kind == "refusal":
@@ -243,11 +240,7 @@ def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[J
     check_tools_length(raw)
     tools: list[ToolSpec] = []
     echo: list[JsonObject] = []
-    for i, item in enumerate(raw):
-        where = f"tools[{i}]"
-        if not isinstance(item, dict):
-            raise type_error(where, "an object", item)
-        kind = get_str(item, "type", f"{where}.type", required=True)
+    for where, item, kind in typed_items(raw, "tools"):
         if kind != "function":
             raise invalid(
                 f"Invalid value: '{kind}'. The simulator supports only 'function' tools (built-in tools such as "

@@ -35,6 +35,7 @@ from llm_simulator.providers.validation import (
     get_str,
     missing,
     type_error,
+    typed_items,
 )
 
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
@@ -133,11 +134,7 @@ def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
         )
     check_tools_length(raw)
     tools: list[ToolSpec] = []
-    for i, item in enumerate(raw):
-        where = f"tools[{i}]"
-        if not isinstance(item, dict):
-            raise type_error(where, "an object", item)
-        kind = get_str(item, "type", f"{where}.type", required=True)
+    for where, item, kind in typed_items(raw, "tools"):
         if kind != "function":
             raise invalid(
                 f"Invalid value: '{kind}'. Supported values are: 'function'.",
