@@ -13,13 +13,13 @@ from typing import Any
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message, OutputFormat, OutputKind, ToolChoice, ToolChoiceMode, ToolSpec
 from llm_simulator.engine.catalogue import ModelSpec
-from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.openai.responses_store import Conversation
 from llm_simulator.providers.openai.tools import (
-    NAME_PATTERN,
     REASONING_BUDGETS,
+    check_name,
     check_tools_length,
+    checked_schema,
     strict_problem,
 )
 from llm_simulator.providers.validation import (
@@ -203,31 +203,6 @@ def _check_calls_answered(parsed: ParsedInput, history: Conversation) -> None:
 # -- tools ---------------------------------------------------------------------------------
 
 
-def _check_name(name: str, param: str) -> None:
-    if not NAME_PATTERN.fullmatch(name):
-        raise invalid(
-            f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
-            "'^[a-zA-Z0-9_-]{1,64}$'.",
-            param=param,
-            code="invalid_value",
-        )
-
-
-def checked_schema(schema: Any, strict: bool, label: str, param: str, code: str) -> dict[str, Any]:
-    """``schema`` if it is a valid JSON Schema the generator honours (and strict-compatible if ``strict``)."""
-    if not isinstance(schema, dict):
-        raise type_error(param, "an object", schema)
-    try:
-        check_schema(schema)
-    except SchemaError as exc:
-        raise invalid(f"Invalid schema for {label}: {exc}", param=param, code=code) from None
-    if strict:
-        problem = strict_problem(schema)
-        if problem:
-            raise invalid(f"Invalid schema for {label}: {problem}", param=param, code=code)
-    return schema
-
-
 def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[JsonObject]]:
     """The flat function tools and their echo.
 
@@ -256,7 +231,7 @@ def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[J
                 code="missing_required_parameter",
             )
         name = get_str(item, "name", f"{where}.name", required=True) or ""
-        _check_name(name, f"{where}.name")
+        check_name(name, f"{where}.name")
         description = get_str(item, "description", f"{where}.description")
         parameters = item.get("parameters")
         if parameters is None:
@@ -344,7 +319,7 @@ def parse_text(body: JsonObject, texts: list[str]) -> tuple[OutputFormat, JsonOb
             code="missing_required_parameter",
         )
     name = get_str(raw, "name", "text.format.name", required=True) or ""
-    _check_name(name, "text.format.name")
+    check_name(name, "text.format.name")
     if "schema" not in raw:
         raise missing("text.format.schema")
     strict = get_bool(raw, "strict", "text.format.strict")

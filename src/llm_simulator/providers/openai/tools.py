@@ -46,7 +46,8 @@ DEFAULT_EFFORT = "medium"
 NO_TOOLS = ToolChoice(ToolChoiceMode.NONE)
 
 
-def _check_name(name: str, param: str) -> None:
+def check_name(name: str, param: str) -> None:
+    """Function and schema names: ``^[a-zA-Z0-9_-]{1,64}$`` (the API's rule and wording)."""
     if not NAME_PATTERN.fullmatch(name):
         raise invalid(
             f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
@@ -90,17 +91,20 @@ def strict_problem(schema: Any, context: tuple[str, ...] = ()) -> str | None:
     return None
 
 
-def _checked_schema(schema: Any, strict: bool, label: str, param: str) -> dict[str, Any]:
+def checked_schema(
+    schema: Any, strict: bool, label: str, param: str, code: str = "invalid_function_parameters"
+) -> dict[str, Any]:
+    """``schema`` if it is a valid JSON Schema the generator honours (and strict-compatible if ``strict``)."""
+    if not isinstance(schema, dict):
+        raise type_error(param, "an object", schema)
     try:
         check_schema(schema)
     except SchemaError as exc:
-        raise invalid(f"Invalid schema for {label}: {exc}", param=param, code="invalid_function_parameters") from None
-    if not isinstance(schema, dict):
-        raise invalid(f"Invalid schema for {label}: the schema must be an object.", param=param)
+        raise invalid(f"Invalid schema for {label}: {exc}", param=param, code=code) from None
     if strict:
         problem = strict_problem(schema)
         if problem:
-            raise invalid(f"Invalid schema for {label}: {problem}", param=param, code="invalid_function_parameters")
+            raise invalid(f"Invalid schema for {label}: {problem}", param=param, code=code)
     return schema
 
 
@@ -145,11 +149,11 @@ def parse_tools(body: JsonObject) -> tuple[ToolSpec, ...]:
         if function is None:
             raise missing(f"{where}.function")
         name = get_str(function, "name", f"{where}.function.name", required=True) or ""
-        _check_name(name, f"{where}.function.name")
+        check_name(name, f"{where}.function.name")
         description = get_str(function, "description", f"{where}.function.description") or ""
         strict = get_bool(function, "strict", f"{where}.function.strict")
         parameters = function.get("parameters", {"type": "object", "properties": {}})
-        schema = _checked_schema(parameters, strict, f"function '{name}'", f"{where}.function.parameters")
+        schema = checked_schema(parameters, strict, f"function '{name}'", f"{where}.function.parameters")
         tools.append(ToolSpec(name, description, schema))
     names = [t.name for t in tools]
     for name in names:
@@ -213,10 +217,10 @@ def parse_response_format(body: JsonObject, messages: tuple[Message, ...]) -> Ou
     if spec is None:
         raise missing("response_format.json_schema")
     name = get_str(spec, "name", "response_format.json_schema.name", required=True) or ""
-    _check_name(name, "response_format.json_schema.name")
+    check_name(name, "response_format.json_schema.name")
     strict = get_bool(spec, "strict", "response_format.json_schema.strict")
     schema = spec.get("schema", {"type": "object"})
-    checked = _checked_schema(schema, strict, f"response_format '{name}'", "response_format.json_schema.schema")
+    checked = checked_schema(schema, strict, f"response_format '{name}'", "response_format.json_schema.schema")
     return OutputFormat(OutputKind.JSON_SCHEMA, checked, name)
 
 
