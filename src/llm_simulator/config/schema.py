@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
+from llm_simulator.config.ratelimits import RateLimitsConfig
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -135,6 +137,8 @@ class SimulatorConfig(_Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     fixtures: FixturesConfig = Field(default_factory=FixturesConfig)
+    chaos: ChaosConfig = Field(default_factory=ChaosConfig)
+    rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
 
     @model_validator(mode="after")
     def _auth_not_yet_available(self) -> SimulatorConfig:

@@ -7,6 +7,7 @@ route, into that provider's own error body, status and headers.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class ErrorKind(enum.StrEnum):
@@ -20,7 +21,10 @@ class ErrorKind(enum.StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     CONTEXT_LENGTH = "context_length"
     RATE_LIMIT = "rate_limit"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+    CONTENT_FILTER = "content_filter"
     SERVER_ERROR = "server_error"
+    BAD_GATEWAY = "bad_gateway"
     OVERLOADED = "overloaded"
     UNAVAILABLE = "unavailable"
     TIMEOUT = "timeout"
@@ -35,7 +39,10 @@ _DEFAULT_STATUS: dict[ErrorKind, int] = {
     ErrorKind.PAYLOAD_TOO_LARGE: 413,
     ErrorKind.CONTEXT_LENGTH: 400,
     ErrorKind.RATE_LIMIT: 429,
+    ErrorKind.QUOTA_EXHAUSTED: 429,
+    ErrorKind.CONTENT_FILTER: 400,
     ErrorKind.SERVER_ERROR: 500,
+    ErrorKind.BAD_GATEWAY: 502,
     ErrorKind.OVERLOADED: 529,
     ErrorKind.UNAVAILABLE: 503,
     ErrorKind.TIMEOUT: 504,
@@ -47,11 +54,30 @@ def default_status(kind: ErrorKind) -> int:
     return _DEFAULT_STATUS[kind]
 
 
+@dataclass(frozen=True, slots=True)
+class LimitHit:
+    """Which rate limit a request ran into, for the provider's 429 message and details.
+
+    ``resource`` is ``requests``, ``tokens``, ``input_tokens`` or ``output_tokens``;
+    ``window`` is ``minute`` or ``day``.
+    """
+
+    resource: str
+    window: str
+    limit: int
+    used: int
+    requested: int
+    model: str
+    key: str
+
+
 class SimulatorError(Exception):
     """An error that ends a request with a provider-shaped error response.
 
     ``param`` names the offending request field (dotted path) when there is one; ``code`` is
-    a machine-readable code such as ``model_not_found``.
+    a machine-readable code such as ``model_not_found``. ``retry_after_s`` becomes the
+    provider's retry hint (``retry-after`` headers, Gemini's ``RetryInfo``); ``should_retry``
+    overrides OpenAI-style ``x-should-retry``; ``limit`` describes a rate-limit refusal.
     """
 
     def __init__(
@@ -62,6 +88,9 @@ class SimulatorError(Exception):
         param: str | None = None,
         code: str | None = None,
         status: int | None = None,
+        retry_after_s: float | None = None,
+        should_retry: bool | None = None,
+        limit: LimitHit | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -69,6 +98,9 @@ class SimulatorError(Exception):
         self.param = param
         self.code = code
         self.status = status if status is not None else _DEFAULT_STATUS[kind]
+        self.retry_after_s = retry_after_s
+        self.should_retry = should_retry
+        self.limit = limit
 
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> SimulatorError:

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import ErrorKind
+from llm_simulator.core.faults import Admission
 
 
 class FinishReason(enum.StrEnum):
@@ -166,6 +167,8 @@ class GenerationRequest:
     reasoning_budget: int = 0
     # Set when a fixture (rule or scenario step) answers this request; see engine.script.
     scripted: ScriptedReply | None = None
+    # Chaos effects and rate-limit settlement decided when the request was admitted.
+    admission: Admission | None = None
 
     @property
     def start_delay_s(self) -> float:

@@ -7,6 +7,7 @@ and get plans, timelines and event streams back; it never sees HTTP.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
 from llm_simulator.core.types import (
     FinishEvent,
     GenerationPlan,
@@ -22,8 +24,10 @@ from llm_simulator.core.types import (
     TokenEvent,
 )
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec, UnknownAliasTarget
+from llm_simulator.engine.chaos.controller import ChaosController
 from llm_simulator.engine.generation import Planner
 from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
+from llm_simulator.engine.limits import RateLimiter
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
@@ -76,6 +80,8 @@ class Simulator:
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
         self.script = self._build_script(config)
+        self.chaos = ChaosController(config.chaos, self.clock, config.seed)
+        self.limits = RateLimiter(config.rate_limits, self.clock)
 
     def _build_script(self, config: SimulatorConfig) -> Script:
         """The fixture registry, with the configured files loaded in order."""
@@ -139,13 +145,23 @@ class Simulator:
         """Decide the whole response up front from the request's text RNG."""
         return self.planner.plan(request, model, derive_random(base_seed, "text"))
 
-    def open_timeline(self, model: ModelSpec, prompt_tokens: int, base_seed: int, delay_s: float = 0.0) -> Timeline:
+    def open_timeline(
+        self,
+        model: ModelSpec,
+        prompt_tokens: int,
+        base_seed: int,
+        delay_s: float = 0.0,
+        admission: Admission | None = None,
+    ) -> Timeline:
         """Start the response clock now (from the request's own latency RNG).
 
         ``delay_s`` (a scripted delay) postpones the start: every due time moves by it. It is
         applied as given, neither scaled by the latency multiplier nor dropped with latency off.
+        An admission's ``latency_scale`` (a chaos brownout) multiplies TTFT and every ITL.
         """
         profile = self.profile_for(model)
+        if admission is not None and admission.latency_scale != 1.0 and not profile.instant:
+            profile = dataclasses.replace(profile, multiplier=profile.multiplier * admission.latency_scale)
         # With latency off no sample is drawn, so skip seeding a generator (a measurable cost).
         rng = _UNUSED_RNG if profile.instant else derive_random(base_seed, "latency")
         if delay_s > 0:
@@ -175,37 +191,86 @@ class Simulator:
             # Every choice must still have its last token (and so its finish) ahead of it.
             shortest = min(len(c.tokens) for c in choices)
             first = max(0, min(plan.leading_reasoning_steps(), shortest - 1))
+        admission = plan.request.admission
+        fault = admission.fault if admission is not None else None
+        # Released tokens (for a fault's trigger) and decode steps reached (for settlement).
+        released = 0
+        reached = first
         try:
             if plan.steps == 0:
                 await timeline.wait_end(0)
             if first > 0:
                 await timeline.skip_to(first)
             for step in range(first, max(plan.steps, 1)):
+                if fault is not None and released >= fault.after_tokens:
+                    fault = await self._strike(fault, timeline)
                 if plan.steps:
                     await timeline.wait_step(step)
+                reached = step + 1
                 for choice in choices:
                     tokens = choice.tokens
                     last = len(tokens) - 1
                     if step <= last:
+                        released += 1
                         yield TokenEvent(choice.index, step, tokens[step])
                         if step == last:
                             yield FinishEvent(choice.index, choice.finish_reason)
                     elif step == 0:
                         yield FinishEvent(choice.index, choice.finish_reason)
+            if fault is not None:
+                # A fault set after more tokens than the response has strikes at its end:
+                # the stream still breaks before its terminator.
+                await self._strike(fault, timeline)
         finally:
             timeline.close()
+            if admission is not None and admission.on_finish is not None:
+                admission.on_finish(sum(min(len(c.tokens), reached) for c in choices))
 
-    async def complete_embedding(self, model: ModelSpec, input_tokens: int, base_seed: int) -> None:
+    async def _strike(self, fault: StreamFault, timeline: Timeline) -> StreamFault | None:
+        """Apply ``fault`` now; every fault but a stall raises.
+
+        A stall waits and moves the rest of the response later, then returns None: the
+        response goes on.
+        """
+        if fault.kind is FaultKind.STALL:
+            await self.pause(fault.duration_s)
+            timeline.shift(fault.duration_s)
+            return None
+        if fault.kind is FaultKind.ERROR_EVENT and fault.error is not None:
+            raise fault.error
+        raise StreamCut(fault)
+
+    async def complete_embedding(
+        self, model: ModelSpec, input_tokens: int, base_seed: int, admission: Admission | None = None
+    ) -> None:
         """Wait as long as one embedding forward pass over ``input_tokens`` takes."""
-        timeline = self.open_timeline(model, input_tokens, base_seed)
+        timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         try:
             await timeline.wait_end(0)
         finally:
             timeline.close()
 
     async def complete(self, plan: GenerationPlan, timeline: Timeline) -> None:
-        """Wait as long as streaming the whole plan would take (TTFT + Σ ITL)."""
+        """Wait as long as streaming the whole plan would take (TTFT + Σ ITL).
+
+        A fault in the admission applies as it would to the stream: a stall lengthens the
+        wait; any other fault strikes once its tokens would have been generated.
+        """
+        admission = plan.request.admission
+        fault = admission.fault if admission is not None else None
+        produced = plan.completion_tokens
         try:
-            await timeline.wait_end(plan.steps)
+            if fault is None:
+                await timeline.wait_end(plan.steps)
+            elif fault.kind is FaultKind.STALL:
+                await self._strike(fault, timeline)
+                await timeline.wait_end(plan.steps)
+            else:
+                steps = min(fault.after_tokens, plan.steps)
+                await timeline.wait_end(steps)
+                produced = min(produced, steps * len(plan.choices))
+                await self._strike(fault, timeline)
         finally:
             timeline.close()
+            if admission is not None and admission.on_finish is not None:
+                admission.on_finish(produced)

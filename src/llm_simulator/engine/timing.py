@@ -35,6 +35,10 @@ class Timeline(Protocol):
         """Let the steps before ``step`` pass unreleased (hidden tokens): no wake-up for them."""
         ...
 
+    def shift(self, seconds: float) -> None:
+        """Move every step not yet released ``seconds`` later (a stall mid-response)."""
+        ...
+
     def close(self) -> None:
         """Release resources (called when the response ends or the client leaves)."""
         ...
@@ -148,6 +152,10 @@ class SampledTimeline:
         if fut is not None:
             await fut
 
+    def shift(self, seconds: float) -> None:
+        """Move the next due time (and so every later one) by ``seconds``."""
+        self._next_due += seconds
+
     def close(self) -> None:
         """Nothing to release: a pending future is cancelled by its awaiting task."""
 
@@ -187,6 +195,13 @@ class DelayedTimeline:
     async def skip_to(self, step: int) -> None:
         """Wait for the delay, then skip the inner timeline's hidden steps."""
         await (await self._started()).skip_to(step)
+
+    def shift(self, seconds: float) -> None:
+        """Move the start (before it) or the inner timeline's later steps (after it)."""
+        if self._inner is None:
+            self._due += seconds
+        else:
+            self._inner.shift(seconds)
 
     def close(self) -> None:
         """Close the inner timeline if it was opened."""

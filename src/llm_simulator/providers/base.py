@@ -14,6 +14,9 @@ from llm_simulator.core.errors import SimulatorError
 
 Headers = list[tuple[bytes, bytes]]
 
+# A complete SSE event whose JSON is cut short: what a proxy truncating a chunk produces.
+MALFORMED_SSE_FRAME = b'data: {"id":"chunk","choices":[{"index":0,"delta":{"content":"trunc\n\n'
+
 JSON_CONTENT_TYPE = (b"content-type", b"application/json")
 SSE_HEADERS: Headers = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -33,9 +36,13 @@ class HttpRequest:
     body: bytes
     request_id: str
     path_params: dict[str, str] = field(default_factory=dict)
-    # A handler serving several kinds of work on one route (Gemini's ``:action``) names the
-    # one it did here, for stats; empty means the route's own endpoint.
+    # The route's endpoint name; a handler serving several kinds of work on one route
+    # (Gemini's ``:action``) names the one it did here, for stats and chaos filters.
     endpoint: str = ""
+    # Set at admission: headers every response to this request carries (rate-limit state),
+    # and a callback told how the request ended (HTTP status, whether its stream broke).
+    extra_headers: Headers | None = None
+    on_done: Callable[[int, bool], None] | None = None
 
 
 @dataclass(slots=True)
@@ -52,12 +59,14 @@ class StreamResponse:
     """A 200 event stream: headers, then frames (already-encoded bytes) as they are due.
 
     ``on_error`` turns an exception raised mid-stream into the provider's in-stream error
-    frame (sent only if the stream had started).
+    frame (sent only if the stream had started); ``malformed`` is the broken frame a chaos
+    ``malformed`` fault sends (a data line whose JSON is cut short).
     """
 
     frames: AsyncIterator[bytes]
     headers: Headers = field(default_factory=lambda: list(SSE_HEADERS))
     on_error: Callable[[SimulatorError], bytes] | None = None
+    malformed: bytes = MALFORMED_SSE_FRAME
 
 
 Response = JsonResponse | StreamResponse

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import (
@@ -43,6 +44,14 @@ class BodyTooLarge(Exception):
 
 class ClientGone(Exception):
     """The client disconnected before the request was read."""
+
+
+class ConnectionCut(Exception):
+    """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
+
+    That is how a chaos ``disconnect`` reaches the client as the real failure does: an
+    incomplete chunked (or content-length) body, not a clean end.
+    """
 
 
 def new_request_id() -> str:
@@ -152,6 +161,8 @@ class SimulatorApp:
         provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query)
         endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
         status = 500
+        broken = False
+        request: HttpRequest | None = None
         try:
             if not isinstance(found, Match):
                 error_response = provider.render_error(self._no_route(method, path, found), request_id)
@@ -159,13 +170,20 @@ class SimulatorApp:
                     error_response.headers.append((b"allow", ", ".join(found).encode()))
                 status = await self._send_json(send, error_response, request_id)
                 return
-            request: HttpRequest | None = None
             try:
                 body = await self._read_body(scope, receive, headers)
-                request = HttpRequest(method, path, query, headers, body, request_id, found.params)
+                request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
                 response = await found.route.handler(request)
             except SimulatorError as exc:
                 response = provider.render_error(exc, request_id)
+            except HangUp:
+                status = await self._hang(send, receive, provider, request_id)
+                broken = True
+                return
+            except StreamCut:
+                broken = True
+                status = 499
+                await _cut_json_body(send, request_id)
             except BodyTooLarge:
                 response = provider.render_error(self._too_large(), request_id)
             except ClientGone:
@@ -176,14 +194,18 @@ class SimulatorApp:
                 response = provider.render_error(_internal(), request_id)
             if request is not None and request.endpoint:
                 endpoint = request.endpoint
+            if request is not None and request.extra_headers:
+                response.headers.extend(request.extra_headers)
             if isinstance(response, StreamResponse):
                 status = 200
-                await self._send_stream(send, receive, response, provider, request_id)
+                broken = await self._send_stream(send, receive, response, provider, request_id)
             else:
                 status = await self._send_json(send, response, request_id)
         finally:
             stats.active_requests -= 1
             stats.record_request(provider.name, endpoint, status, time.monotonic() - started)
+            if request is not None and request.on_done is not None:
+                request.on_done(status, broken)
 
     def _claimant(self, path: str, headers: dict[str, str], query: dict[str, str]) -> Provider:
         """The provider whose error shape an unrouted request gets (OpenAI's by default)."""
@@ -239,9 +261,35 @@ class SimulatorApp:
         await send({"type": "http.response.body", "body": response.body})
         return response.status
 
+    async def _hang(self, send: Send, receive: Receive, provider: Provider, request_id: str) -> int:
+        """Answer nothing until the client gives up (chaos ``hang``); 499 when it does.
+
+        The hung request counts as in flight, so a drain ends it at its deadline with the
+        provider's 503 rather than leaving the client hanging past shutdown.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        self._streams.add(task)
+        self._idle.clear()
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return 499
+        except asyncio.CancelledError:
+            if not self.draining:
+                raise
+            return await self._send_json(send, provider.render_error(_shutting_down(), request_id), request_id)
+        finally:
+            self._streams.discard(task)
+            if not self._streams:
+                self._idle.set()
+
     async def _send_stream(
         self, send: Send, receive: Receive, response: StreamResponse, provider: Provider, request_id: str
-    ) -> None:
+    ) -> bool:
+        """Send the event stream; True when it ended broken (an error event or a fault)."""
+        broken = False
         task = asyncio.current_task()
         assert task is not None
         self._streams.add(task)
@@ -259,7 +307,16 @@ class SimulatorApp:
             try:
                 async for frame in frames:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
+            except StreamCut as cut:
+                broken = True
+                kind = cut.fault.kind
+                log.info("chaos: %s fault in stream %s", kind, request_id)
+                if kind is FaultKind.DISCONNECT:
+                    raise ConnectionCut(request_id) from None
+                if kind is FaultKind.MALFORMED:
+                    await send({"type": "http.response.body", "body": response.malformed, "more_body": True})
             except SimulatorError as exc:
+                broken = True
                 if response.on_error is not None:
                     await send({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
             except (asyncio.CancelledError, OSError, RuntimeError):
@@ -268,11 +325,13 @@ class SimulatorApp:
                 # A bug while streaming: end the stream with the provider's error event rather
                 # than a cut connection, and log it.
                 log.exception("unhandled error while streaming %s", request_id)
+                broken = True
                 if response.on_error is not None:
                     frame = response.on_error(_internal())
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
+            broken = True
             # The client went away, or the drain deadline passed. In the second case the
             # client is still there: end its stream with the provider's in-stream error
             # rather than a truncated body. The finally-clauses release everything else.
@@ -289,6 +348,20 @@ class SimulatorApp:
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
+        return broken
+
+
+async def _cut_json_body(send: Send, request_id: str) -> None:
+    """Start a JSON response and drop the connection inside its body (a non-streamed ``disconnect``)."""
+    log.info("chaos: connection cut in response %s", request_id)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"4096"),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
+    raise ConnectionCut(request_id)
 
 
 async def _close(frames: Any) -> None:

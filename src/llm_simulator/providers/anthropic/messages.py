@@ -27,6 +27,7 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit_generation
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
 from llm_simulator.providers.anthropic.common import (
     json_headers,
@@ -37,6 +38,7 @@ from llm_simulator.providers.anthropic.common import (
 )
 from llm_simulator.providers.anthropic.errors import stream_error_frame
 from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, parse_messages
+from llm_simulator.providers.anthropic.ratelimits import limit_headers
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.scripting import apply_script
@@ -294,19 +296,27 @@ async def stream_events(
     yield tail + writer.block_stop(current, blocks[current]) + writer.message_delta() + MESSAGE_STOP
 
 
+# A content delta whose JSON is cut short, under its event name so the SDK parses (and fails on) it.
+MALFORMED_EVENT = b"event: content_block_delta\ndata: " + (
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tr\n\n'
+)
+
+
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     parsed = parse_request(sim, request, parse_object(request.body))
-    gen = parsed.request
+    gen = await admit_generation(sim, request, "anthropic", parsed.spec, parsed.request, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "anthropic", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
     message_id = new_message_id()
     if parsed.stream:
         writer = EventWriter(plan, message_id)
-        return StreamResponse(stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame)
+        return StreamResponse(
+            stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame, MALFORMED_EVENT
+        )
     await sim.complete(plan, timeline)
     return JsonResponse(200, orjson.dumps(message_object(plan, message_id, final=True)), json_headers(request))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError, default_status
+from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError, default_status
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 
 # (HTTP status, canonical status) per neutral kind. Google has no 529: an overloaded model
@@ -18,7 +20,10 @@ _STATUS: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.PAYLOAD_TOO_LARGE: (413, "INVALID_ARGUMENT"),
     ErrorKind.CONTEXT_LENGTH: (400, "INVALID_ARGUMENT"),
     ErrorKind.RATE_LIMIT: (429, "RESOURCE_EXHAUSTED"),
+    ErrorKind.QUOTA_EXHAUSTED: (429, "RESOURCE_EXHAUSTED"),
+    ErrorKind.CONTENT_FILTER: (400, "INVALID_ARGUMENT"),
     ErrorKind.SERVER_ERROR: (500, "INTERNAL"),
+    ErrorKind.BAD_GATEWAY: (502, "UNAVAILABLE"),
     ErrorKind.OVERLOADED: (503, "UNAVAILABLE"),
     ErrorKind.UNAVAILABLE: (503, "UNAVAILABLE"),
     ErrorKind.TIMEOUT: (504, "DEADLINE_EXCEEDED"),
@@ -31,10 +36,78 @@ def error_code(error: SimulatorError) -> int:
     return error.status if error.status != default_status(error.kind) else code
 
 
+_QUOTA_TYPE = "type.googleapis.com/google.rpc.QuotaFailure"
+_HELP_TYPE = "type.googleapis.com/google.rpc.Help"
+_RETRY_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+_METRIC = {
+    "requests": "generate_content_requests",
+    "tokens": "generate_content_token_count",
+    "input_tokens": "generate_content_input_token_count",
+    "output_tokens": "generate_content_output_token_count",
+}
+_QUOTA_ID = {
+    "requests": "GenerateRequestsPer{window}PerProjectPerModel",
+    "tokens": "GenerateContentTokensPer{window}PerProjectPerModel",
+    "input_tokens": "GenerateContentInputTokensPer{window}PerProjectPerModel",
+    "output_tokens": "GenerateContentOutputTokensPer{window}PerProjectPerModel",
+}
+
+
+def proto_duration(seconds: float) -> str:
+    """A ``google.protobuf.Duration`` in JSON: seconds with at most millisecond digits, then ``s``."""
+    text = f"{max(0.0, seconds):.3f}".rstrip("0").rstrip(".")
+    return text + "s"
+
+
+def limit_message(hit: LimitHit, retry_after_s: float | None) -> str:
+    """Google's quota message, naming the metric, the limit and the model."""
+    wait = f"\nPlease retry in {proto_duration(retry_after_s)}." if retry_after_s is not None else ""
+    return (
+        "You exceeded your current quota, please check your plan and billing details. For more information "
+        "on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n"
+        f"* Quota exceeded for metric: generativelanguage.googleapis.com/{_METRIC[hit.resource]}, "
+        f"limit: {hit.limit}, model: {hit.model}{wait}"
+    )
+
+
+def error_details(error: SimulatorError) -> list[dict[str, Any]]:
+    """``details`` of a quota refusal: which quota (``QuotaFailure``), where to read, when to retry."""
+    details: list[dict[str, Any]] = []
+    hit = error.limit
+    if hit is not None:
+        window = "Minute" if hit.window == "minute" else "Day"
+        violation = {
+            "quotaMetric": f"generativelanguage.googleapis.com/{_METRIC[hit.resource]}",
+            "quotaId": _QUOTA_ID[hit.resource].format(window=window),
+            "quotaDimensions": {"location": "global", "model": hit.model},
+            "quotaValue": str(hit.limit),
+        }
+        details.append({"@type": _QUOTA_TYPE, "violations": [violation]})
+        details.append(
+            {
+                "@type": _HELP_TYPE,
+                "links": [
+                    {
+                        "description": "Learn more about Gemini API quotas",
+                        "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                    }
+                ],
+            }
+        )
+    if error.retry_after_s is not None:
+        details.append({"@type": _RETRY_TYPE, "retryDelay": proto_duration(error.retry_after_s)})
+    return details
+
+
 def error_body(error: SimulatorError) -> bytes:
     """The JSON error object; ``error`` is the first (only) key, as the SDK's stream check needs."""
     _, status = _STATUS[error.kind]
-    return orjson.dumps({"error": {"code": error_code(error), "message": error.message, "status": status}})
+    message = limit_message(error.limit, error.retry_after_s) if error.limit is not None else error.message
+    inner: dict[str, Any] = {"code": error_code(error), "message": message, "status": status}
+    details = error_details(error)
+    if details:
+        inner["details"] = details
+    return orjson.dumps({"error": inner})
 
 
 def render_error(error: SimulatorError, request_id: str) -> JsonResponse:

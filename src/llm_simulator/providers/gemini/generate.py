@@ -29,6 +29,7 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit_generation, no_limit_headers
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
@@ -412,12 +413,12 @@ class ArrayStream:
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     parsed = parse_request(sim, request, parse_object(request.body), model, spec)
-    gen = parsed.request
+    gen = await admit_generation(sim, request, "gemini", spec, parsed.request, no_limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "gemini", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
+    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
     response_id = new_response_id()
     if not stream:
         await sim.complete(plan, timeline)
@@ -428,7 +429,10 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
         return StreamResponse(frames, on_error=sse_error_frame)
     array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id), parsed.include_thoughts))
     headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
-    return StreamResponse(array.frames(), headers, array.error)
+    # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
+    return StreamResponse(
+        array.frames(), headers, array.error, b',\r\n{"candidates": [{"content": {"parts": [{"text": "tr'
+    )
 
 
 async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:

@@ -23,6 +23,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -35,6 +36,7 @@ from llm_simulator.providers.openai.common import (
     usage_object,
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
+from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.tools import (
     check_reasoning_model_params,
     parse_response_format,
@@ -465,11 +467,12 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
+    gen = await admit_generation(sim, request, "openai", spec, gen, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
+    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())
     if stream:

@@ -22,6 +22,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -34,6 +35,7 @@ from llm_simulator.providers.openai.common import (
     stream_headers,
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
+from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -271,6 +273,8 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
         check_limits(model_id, spec, prompt.tokens, limit, "max_tokens", "prompt")
 
     total_prompt = sum(p.tokens for p in prompts)
+    estimate = limit * n * len(prompts)
+    admission = await admit(sim, request, "openai", model_id, spec, total_prompt, estimate, limit_headers)
     base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit)
     choices: list[ChoicePlan] = []
     fingerprint = ""
@@ -293,10 +297,12 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
         for choice in sub.choices:
             choice.index = p_index * n + choice.index
             choices.append(choice)
-    first = GenerationRequest(model=model_id, endpoint=Endpoint.COMPLETION, messages=(), prompt_tokens=total_prompt)
+    first = GenerationRequest(
+        model=model_id, endpoint=Endpoint.COMPLETION, messages=(), prompt_tokens=total_prompt, admission=admission
+    )
     plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint)
     options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
-    timeline = sim.open_timeline(spec, total_prompt, base_seed)
+    timeline = sim.open_timeline(spec, total_prompt, base_seed, admission=admission)
     cid = new_id("cmpl-")
     created = int(sim.clock.wall())
     if stream:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError, default_status
+from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError, default_status
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.providers.retry_hints import duration_text, retry_after_headers
+
+_ABBREVIATION = {("requests", "minute"): "RPM", ("tokens", "minute"): "TPM", ("requests", "day"): "RPD"}
 
 _TYPE: dict[ErrorKind, str] = {
     ErrorKind.INVALID_REQUEST: "invalid_request_error",
@@ -16,15 +19,40 @@ _TYPE: dict[ErrorKind, str] = {
     ErrorKind.PAYLOAD_TOO_LARGE: "invalid_request_error",
     ErrorKind.CONTEXT_LENGTH: "invalid_request_error",
     ErrorKind.RATE_LIMIT: "rate_limit_exceeded",
+    ErrorKind.QUOTA_EXHAUSTED: "insufficient_quota",
+    ErrorKind.CONTENT_FILTER: "invalid_request_error",
     ErrorKind.SERVER_ERROR: "server_error",
+    ErrorKind.BAD_GATEWAY: "server_error",
     ErrorKind.OVERLOADED: "server_error",
     ErrorKind.UNAVAILABLE: "server_error",
     ErrorKind.TIMEOUT: "timeout",
 }
 
 
+def limit_message(hit: LimitHit, retry_after_s: float | None) -> str:
+    """OpenAI's rate-limit message, naming the limit, the usage and when to retry."""
+    resource = "requests" if hit.resource == "requests" else "tokens"
+    window = "min" if hit.window == "minute" else "day"
+    abbreviation = _ABBREVIATION.get((resource, hit.window), "TPD")
+    org = hit.key if hit.key.startswith("org-") else "org-simulator"
+    wait = f" Please try again in {duration_text(retry_after_s)}." if retry_after_s is not None else ""
+    return (
+        f"Rate limit reached for {hit.model} in organization {org} on {resource} per {window} ({abbreviation}): "
+        f"Limit {hit.limit}, Used {hit.used}, Requested {hit.requested}.{wait} "
+        "Visit https://platform.openai.com/account/rate-limits to learn more."
+    )
+
+
 def error_payload(error: SimulatorError) -> dict[str, object]:
-    """The inner ``error`` object."""
+    """The inner ``error`` object; a rate-limit refusal's type names the resource, as OpenAI's does."""
+    hit = error.limit
+    if hit is not None:
+        return {
+            "message": limit_message(hit, error.retry_after_s),
+            "type": "requests" if hit.resource == "requests" else "tokens",
+            "param": None,
+            "code": error.code or "rate_limit_exceeded",
+        }
     return {
         "message": error.message,
         "type": _TYPE[error.kind],
@@ -46,8 +74,12 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
     headers = [JSON_CONTENT_TYPE, (b"x-request-id", request_id.encode())]
     status = error_status(error)
     # OpenAI tells clients explicitly whether a retry can help.
-    retryable = status in (408, 409, 429) or status >= 500
+    retryable = error.should_retry
+    if retryable is None:
+        retryable = status in (408, 409, 429) or status >= 500
     headers.append((b"x-should-retry", b"true" if retryable else b"false"))
+    if error.retry_after_s is not None:
+        headers.extend(retry_after_headers(error.retry_after_s))
     return JsonResponse(status, body, headers)
 
 

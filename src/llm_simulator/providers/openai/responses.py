@@ -20,6 +20,7 @@ from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, Gene
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -28,6 +29,7 @@ from llm_simulator.providers.openai.common import (
     response_headers,
     stream_headers,
 )
+from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_input import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_ITEM,
@@ -286,12 +288,12 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
     parsed = parse_request(sim, store, request, parse_object(request.body))
-    gen = parsed.gen
+    gen = await admit_generation(sim, request, "openai", parsed.spec, parsed.gen, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s)
+    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
     session = _Session(sim, store, parsed, plan)
     if parsed.stream:
         writer = EventWriter(session.layout)

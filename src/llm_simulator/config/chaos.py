@@ -1,0 +1,173 @@
+"""Configuration of chaos engineering: rules, time-based scenarios, presets, circuit breaker.
+
+Everything here is data validated at load; the engine compiles it (``engine/chaos``). The
+admin API replaces the rules and scenarios at run time with the same models, so a rule sent
+over HTTP is checked exactly like one in a file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ErrorType = Literal[
+    "rate_limit",
+    "quota_exhausted",
+    "overloaded",
+    "server_error",
+    "bad_gateway",
+    "unavailable",
+    "timeout",
+    "hang",
+    "authentication",
+    "permission",
+    "invalid_request",
+    "context_length",
+    "content_filter",
+]
+ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
+
+FaultType = Literal["disconnect", "stall", "no_terminator", "malformed", "error_event", "slow_first_byte"]
+FAULT_TYPES: tuple[str, ...] = FaultType.__args__  # type: ignore[attr-defined]
+
+PresetName = Literal["intermittent_timeouts", "rate_limit_stress", "high_latency", "partial_outage", "full_outage"]
+PRESET_NAMES: tuple[str, ...] = PresetName.__args__  # type: ignore[attr-defined]
+
+Provider = Literal["openai", "anthropic", "gemini"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StreamFaultSpec(_Data):
+    """A failure inside a stream (or, for ``slow_first_byte``/``stall``, a delay in any response)."""
+
+    type: FaultType
+    after_tokens: int = Field(default=0, ge=0, description="Tokens sent before the fault strikes.")
+    duration_ms: float = Field(default=5000.0, ge=0, description="Length of a stall or of the first-byte delay.")
+    error_type: ErrorType = Field(default="overloaded", description="The in-stream error of an error_event fault.")
+
+
+class ChaosRule(_Data):
+    """One ordered rule: filters, a probability, and what happens when it fires.
+
+    A rule fires for a matching request with probability ``probability`` × the global
+    ``chaos.probability``; the first rule that fires decides. Its effect is an error
+    (``error_type``, or a weighted ``error_mix``), a stream fault, extra latency, or a mix of
+    the latter two.
+    """
+
+    name: str = ""
+    enabled: bool = True
+    probability: float = Field(default=1.0, ge=0, le=1)
+    # Filters: an empty list matches everything.
+    providers: tuple[Provider, ...] = ()
+    models: tuple[str, ...] = Field(default=(), description="Exact ids or globs (gpt-5* is a prefix match).")
+    endpoints: tuple[str, ...] = Field(default=(), description="Endpoint names, e.g. chat.completions; globs allowed.")
+    api_keys: tuple[str, ...] = ()
+    headers: dict[str, str] = Field(default_factory=dict, description="Header name → required value (glob).")
+    # Effects.
+    error_type: ErrorType | None = None
+    error_mix: dict[ErrorType, float] = Field(default_factory=dict, description="Weighted choice of error types.")
+    status_code: int | None = Field(default=None, ge=400, le=599)
+    message: str | None = None
+    delay_ms: float = Field(default=0.0, ge=0, description="Added before the response (or before the error).")
+    retry_after_s: float | None = Field(default=None, ge=0, description="retry-after of a 429/503 error.")
+    latency_multiplier: float = Field(default=1.0, gt=0, description="Scales TTFT and every ITL.")
+    stream_fault: StreamFaultSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> ChaosRule:
+        if self.error_type is not None and self.error_mix:
+            raise ValueError("give error_type or error_mix, not both")
+        if any(w < 0 for w in self.error_mix.values()) or (self.error_mix and sum(self.error_mix.values()) <= 0):
+            raise ValueError("error_mix weights must be non-negative and not all zero")
+        has_error = self.error_type is not None or bool(self.error_mix)
+        if not has_error and self.stream_fault is None and self.delay_ms == 0 and self.latency_multiplier == 1:
+            raise ValueError(
+                "a rule needs an effect: error_type, error_mix, stream_fault, delay_ms or latency_multiplier"
+            )
+        return self
+
+
+class _Window(_Data):
+    start_s: float = Field(default=0.0, ge=0, description="Seconds after the scenario clock starts.")
+    duration_s: float = Field(gt=0)
+
+
+class Brownout(_Window):
+    """Latency × ``latency_multiplier`` for the window."""
+
+    type: Literal["brownout"]
+    latency_multiplier: float = Field(default=3.0, gt=0)
+
+
+class Outage(_Window):
+    """Every matching request fails with ``error_type`` during the window."""
+
+    type: Literal["outage"]
+    error_type: ErrorType = "unavailable"
+
+
+class ErrorBurst(_Window):
+    """Requests fail with ``error_type`` at ``probability`` during the window."""
+
+    type: Literal["error_burst"]
+    error_type: ErrorType = "server_error"
+    probability: float = Field(default=0.5, ge=0, le=1)
+
+
+class Degradation(_Window):
+    """Latency and error rate ramp linearly from normal to the targets over the window, then hold."""
+
+    type: Literal["degradation"]
+    latency_multiplier: float = Field(default=4.0, gt=0)
+    error_type: ErrorType = "server_error"
+    error_probability: float = Field(default=0.2, ge=0, le=1)
+
+
+class PeriodicOutage(_Data):
+    """An outage of ``duration_s`` every ``period_s``, the first at ``start_s``."""
+
+    type: Literal["periodic_outage"]
+    start_s: float = Field(default=0.0, ge=0)
+    period_s: float = Field(gt=0)
+    duration_s: float = Field(gt=0)
+    error_type: ErrorType = "unavailable"
+
+    @model_validator(mode="after")
+    def _fits(self) -> PeriodicOutage:
+        if self.duration_s >= self.period_s:
+            raise ValueError("duration_s must be shorter than period_s")
+        return self
+
+
+ScenarioSpec = Annotated[Brownout | Outage | ErrorBurst | Degradation | PeriodicOutage, Field(discriminator="type")]
+
+
+class CircuitBreakerConfig(_Data):
+    """A simulated circuit breaker per model, fed by every request's real outcome."""
+
+    enabled: bool = False
+    failure_threshold: int = Field(default=5, ge=1)
+    failure_window_s: float = Field(default=60.0, gt=0)
+    recovery_timeout_s: float = Field(default=30.0, ge=0)
+    success_threshold: int = Field(default=3, ge=1)
+
+
+class ChaosConfig(_Data):
+    """Chaos engineering (off by default; the control header works regardless)."""
+
+    enabled: bool = False
+    probability: float = Field(default=1.0, ge=0, le=1, description="Global factor on every rule's probability.")
+    seed: int | None = Field(default=None, description="Seed of the failure draws (default: the run seed).")
+    preset: PresetName | None = None
+    rules: tuple[ChaosRule, ...] = ()
+    scenarios: tuple[ScenarioSpec, ...] = ()
+    scenario_repeat_s: float | None = Field(
+        default=None, gt=0, description="Restart the scenario timeline every this many seconds."
+    )
+    control_header: bool = Field(default=True, description="Honour the per-request x-simulator-chaos header.")
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)

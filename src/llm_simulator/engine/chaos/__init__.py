@@ -1,0 +1,1 @@
+"""Chaos engineering: rules, scenarios, presets, circuit breaker, and the controller that applies them."""

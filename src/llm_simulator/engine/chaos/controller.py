@@ -1,0 +1,261 @@
+"""The chaos controller: decides, per admitted request, which failure (if any) it meets.
+
+Rules are evaluated in order. Each matching, enabled rule fires with probability
+``rule.probability × chaos.probability`` (one seeded draw per matching rule, so a run seed
+replays exactly which requests fail). Latency-only rules add up (their multipliers multiply,
+their delays add); the first rule that fires with an error or a stream fault decides and
+ends the evaluation. Active time-based scenarios come first: their latency scale always
+applies and their error sources are drawn before the rules. Everything can be replaced at
+run time through the admin API.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
+from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.faults import FaultKind, StreamFault
+from llm_simulator.engine.chaos.breaker import BreakerBoard
+from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
+from llm_simulator.engine.chaos.presets import DEFAULT_MIX, preset_rules
+from llm_simulator.engine.chaos.scenarios import ScenarioTimeline
+from llm_simulator.infra.clock import Clock
+from llm_simulator.infra.rng import derive_seed
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What rules can filter on: who asks for which model on which endpoint."""
+
+    provider: str
+    endpoint: str
+    model: str
+    api_key: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What happens to one request (the default: nothing)."""
+
+    error: SimulatorError | None = None
+    hang: bool = False
+    delay_s: float = 0.0
+    latency_scale: float = 1.0
+    fault: StreamFault | None = None
+    rule: str | None = None
+    error_type: str | None = None
+
+    @property
+    def disturbs(self) -> bool:
+        """Whether anything at all happens to the request."""
+        return self is not NO_VERDICT and (
+            self.error is not None
+            or self.hang
+            or self.delay_s > 0
+            or self.latency_scale != 1.0
+            or self.fault is not None
+        )
+
+
+NO_VERDICT = Verdict()
+
+
+def _matches(patterns: Sequence[str], value: str) -> bool:
+    """Exact ids, or globs (``gpt-5*`` is a prefix match); an empty filter matches all."""
+    return not patterns or any(p == value or fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def rule_matches(rule: ChaosRule, facts: RequestFacts) -> bool:
+    """Whether every filter of ``rule`` accepts the request."""
+    if not rule.enabled:
+        return False
+    if rule.providers and facts.provider not in rule.providers:
+        return False
+    if not _matches(rule.models, facts.model) or not _matches(rule.endpoints, facts.endpoint):
+        return False
+    if rule.api_keys and facts.api_key not in rule.api_keys:
+        return False
+    for name, pattern in rule.headers.items():
+        value = facts.headers.get(name.lower())
+        if value is None or not (value == pattern or fnmatch.fnmatchcase(value, pattern)):
+            return False
+    return True
+
+
+class ChaosController:
+    """Chaos state: rules, scenarios, the breaker board, the seeded draws and counters."""
+
+    def __init__(self, config: ChaosConfig, clock: Clock, run_seed: int | None) -> None:
+        self._clock = clock
+        self.enabled = config.enabled
+        self.probability = config.probability
+        self.preset: str | None = config.preset
+        self.rules: tuple[ChaosRule, ...] = config.rules
+        self.control_header = config.control_header
+        self.scenarios = ScenarioTimeline(config.scenarios, clock, config.scenario_repeat_s)
+        self.breakers = BreakerBoard(config.circuit_breaker, clock) if config.circuit_breaker.enabled else None
+        seed = config.seed if config.seed is not None else run_seed
+        self.seeded = seed is not None
+        self._rng = random.Random(derive_seed("chaos", seed) if seed is not None else os.urandom(32))
+        self.injections: Counter[str] = Counter()
+        self.decisions = 0
+        self._effective = self._compile()
+
+    # -- configuration (admin API) ------------------------------------------------------------
+
+    def _compile(self) -> tuple[ChaosRule, ...]:
+        """User rules, then the preset's; the default mix when neither gives any rule."""
+        rules = self.rules + (preset_rules(self.preset) if self.preset else ())
+        if not rules and not self.scenarios.active:
+            rules = (DEFAULT_MIX,)
+        return rules
+
+    def configure(
+        self,
+        *,
+        enabled: bool | None = None,
+        probability: float | None = None,
+        rules: tuple[ChaosRule, ...] | None = None,
+        preset: str | bool | None = False,
+        scenarios: tuple[ScenarioSpec, ...] | None = None,
+        repeat_s: float | bool | None = False,
+    ) -> None:
+        """Change what is given (``False`` for preset/repeat_s means "leave as is")."""
+        if enabled is not None:
+            self.enabled = enabled
+        if probability is not None:
+            self.probability = probability
+        if rules is not None:
+            self.rules = rules
+        if preset is not False:
+            self.preset = preset if isinstance(preset, str) else None
+        if scenarios is not None or repeat_s is not False:
+            specs = scenarios if scenarios is not None else self.scenarios.specs
+            repeat = self.scenarios.repeat_s
+            if repeat_s is not False:
+                repeat = None if isinstance(repeat_s, bool) else repeat_s
+            self.scenarios = ScenarioTimeline(specs, self._clock, repeat)
+        self._effective = self._compile()
+
+    @property
+    def effective_rules(self) -> tuple[ChaosRule, ...]:
+        """The rules evaluated when chaos is on (user rules, preset, or the default mix)."""
+        return self._effective
+
+    @property
+    def active(self) -> bool:
+        """Whether requests need a decision at all (chaos on, or a breaker to consult)."""
+        return self.enabled or self.breakers is not None
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def decide(self, facts: RequestFacts, forced: tuple[ChaosRule, ...] | None = None) -> Verdict:
+        """The verdict for one request; ``forced`` rules (the control header) replace the rest."""
+        if forced is not None:
+            verdict = self._evaluate(forced, facts, 1.0, 1.0, check_filters=False)
+        elif not self.enabled:
+            return NO_VERDICT
+        else:
+            scale = 1.0
+            if self.scenarios.active:
+                effect = self.scenarios.effect()
+                scale = effect.latency_scale
+                for error_type, probability in effect.errors:
+                    if self._rng.random() < probability:
+                        return self._count(self._error_verdict(error_type, None, scale, "scenario"))
+            verdict = self._evaluate(self._effective, facts, self.probability, scale, check_filters=True)
+        return self._count(verdict)
+
+    def _count(self, verdict: Verdict) -> Verdict:
+        self.decisions += 1
+        if verdict.error_type is not None:
+            self.injections[verdict.error_type] += 1
+        elif verdict.fault is not None:
+            self.injections[str(verdict.fault.kind)] += 1
+        elif verdict.disturbs:
+            self.injections["latency"] += 1
+        return verdict
+
+    def _evaluate(
+        self, rules: Sequence[ChaosRule], facts: RequestFacts, factor: float, scale: float, *, check_filters: bool
+    ) -> Verdict:
+        delay = 0.0
+        for rule in rules:
+            if check_filters and not rule_matches(rule, facts):
+                continue
+            if self._rng.random() >= rule.probability * factor:
+                continue
+            scale *= rule.latency_multiplier
+            delay += rule.delay_ms / 1000.0
+            error_type: str | None = rule.error_type
+            if rule.error_mix:
+                error_type = self._pick(rule.error_mix)
+            if error_type is not None:
+                return self._error_verdict(error_type, rule, scale, rule.name or None, delay)
+            if rule.stream_fault is not None:
+                return self._fault_verdict(rule, scale, delay)
+        if delay == 0 and scale == 1.0:
+            return NO_VERDICT
+        return Verdict(delay_s=delay, latency_scale=scale)
+
+    def _pick(self, mix: Mapping[Any, float]) -> str:
+        """A weighted choice in the mix's own (configured) order, so seeds replay."""
+        point = self._rng.random() * sum(mix.values())
+        for error_type, weight in mix.items():
+            point -= weight
+            if point < 0:
+                return str(error_type)
+        return str(next(reversed(list(mix))))
+
+    def _error_verdict(
+        self, error_type: str, rule: ChaosRule | None, scale: float, name: str | None, delay: float = 0.0
+    ) -> Verdict:
+        if error_type == "hang":
+            return Verdict(hang=True, delay_s=delay, rule=name, error_type=error_type)
+        if error_type == "timeout" and (rule is None or rule.delay_ms == 0):
+            delay += DEFAULT_TIMEOUT_DELAY_S
+        error = chaos_error(
+            error_type,
+            message=rule.message if rule else None,
+            status=rule.status_code if rule else None,
+            retry_after_s=rule.retry_after_s if rule else None,
+        )
+        return Verdict(error=error, delay_s=delay, latency_scale=scale, rule=name, error_type=error_type)
+
+    def _fault_verdict(self, rule: ChaosRule, scale: float, delay: float) -> Verdict:
+        spec = rule.stream_fault
+        assert spec is not None
+        duration = spec.duration_ms / 1000.0
+        if spec.type == "slow_first_byte":
+            return Verdict(delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None)
+        error = None
+        if spec.type == "error_event":
+            error = chaos_error(spec.error_type, message=rule.message, retry_after_s=rule.retry_after_s)
+        fault = StreamFault(FaultKind(spec.type), spec.after_tokens, duration, error)
+        return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None)
+
+    # -- circuit breaker and status ----------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        """Everything the admin API shows: switches, rules in force, scenarios, breakers, counts."""
+        return {
+            "enabled": self.enabled,
+            "probability": self.probability,
+            "seeded": self.seeded,
+            "preset": self.preset,
+            "control_header": self.control_header,
+            "rules": [r.model_dump(mode="json", exclude_defaults=True) for r in self.rules],
+            "effective_rules": [r.model_dump(mode="json", exclude_defaults=True) for r in self._effective],
+            "scenarios": self.scenarios.status(),
+            "circuit_breakers": self.breakers.snapshot() if self.breakers is not None else None,
+            "decisions": self.decisions,
+            "injections": dict(sorted(self.injections.items())),
+        }

@@ -1,0 +1,125 @@
+"""The one call every generation handler makes between parsing a request and answering it.
+
+``admit`` runs, in order: the per-model circuit breaker, the caller's rate limits (which
+set the provider's rate-limit headers on every response to the request, 429s included),
+and chaos (the control header, scenarios and rules). It raises the error a request meets,
+waits out added delays, and returns the effects left for the engine (a latency scale, a
+stream fault, the settlement of the token estimate). With chaos, limits and the breaker
+all off and no control header, it returns at once: the hot path pays one dict lookup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.faults import Admission, HangUp, StreamFault
+from llm_simulator.core.types import GenerationRequest
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.chaos.breaker import Outcome
+from llm_simulator.engine.chaos.control import parse_control
+from llm_simulator.engine.chaos.controller import RequestFacts
+from llm_simulator.engine.limits import UNLIMITED, Grant, LimitState, RateLimited
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.base import Headers, HttpRequest
+from llm_simulator.providers.identity import api_key, caller
+from llm_simulator.providers.retry_hints import duration_text
+
+CONTROL_HEADER = "x-simulator-chaos"
+# Renders budgets as the provider's headers, given the wall-clock time (for absolute resets).
+LimitHeaders = Callable[[Sequence[LimitState], float], Headers]
+
+
+def no_limit_headers(states: Sequence[LimitState], wall: float) -> Headers:
+    """For providers that send no rate-limit headers (Gemini)."""
+    return []
+
+
+def outcome(status: int, broken: bool) -> Outcome:
+    """A finished request as the breaker sees it: 5xx or a broken stream fail, 4xx say nothing."""
+    if broken or status >= 500:
+        return Outcome.FAILURE
+    return Outcome.SUCCESS if status < 400 else Outcome.NEUTRAL
+
+
+async def admit(
+    sim: Simulator,
+    request: HttpRequest,
+    provider: str,
+    model_id: str,
+    spec: ModelSpec,
+    input_tokens: int,
+    output_estimate: int,
+    limit_headers: LimitHeaders,
+) -> Admission | None:
+    """Admit one request or raise what it meets; None when nothing touches it."""
+    chaos = sim.chaos
+    limits = sim.limits
+    control = request.headers.get(CONTROL_HEADER) if chaos.control_header else None
+    if control is None and not chaos.active and not limits.enabled:
+        return None
+    forced = parse_control(control, CONTROL_HEADER) if control is not None else None
+    model = spec.id
+    granted: list[Grant] = [UNLIMITED]
+    breakers = chaos.breakers
+    if breakers is not None:
+        wait = breakers.admit(model)
+        if wait is not None:
+            raise SimulatorError(
+                ErrorKind.UNAVAILABLE,
+                f"The model {model} is temporarily unavailable after repeated failures "
+                f"(circuit open; retry in {duration_text(wait)}).",
+                code="circuit_open",
+                retry_after_s=wait,
+            )
+
+    def on_done(status: int, broken: bool) -> None:
+        # Settlement is once-only: a response that produced tokens has settled already, and
+        # an error raised after admission refunds its whole output estimate here.
+        settle = granted[0].settle
+        if settle is not None:
+            settle(0)
+        if breakers is not None:
+            breakers.record(model, outcome(status, broken))
+
+    request.on_done = on_done
+    if limits.enabled:
+        key = caller(request.headers, request.query, limits.config.key_by)
+        try:
+            granted[0] = await limits.acquire(key, model, input_tokens, output_estimate)
+        except RateLimited as exc:
+            request.extra_headers = limit_headers(exc.states, sim.clock.wall())
+            raise
+        request.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
+    if forced is None and not chaos.enabled:
+        return _admission(1.0, None, granted[0])
+    facts = RequestFacts(provider, request.endpoint, model_id, api_key(request.headers, request.query), request.headers)
+    verdict = chaos.decide(facts, forced)
+    if verdict.delay_s > 0:
+        await sim.pause(verdict.delay_s)
+    if verdict.hang:
+        raise HangUp
+    if verdict.error is not None:
+        raise verdict.error
+    return _admission(verdict.latency_scale, verdict.fault, granted[0])
+
+
+def _admission(scale: float, fault: StreamFault | None, grant: Grant) -> Admission | None:
+    if scale == 1.0 and fault is None and grant.settle is None:
+        return None
+    return Admission(scale, fault, grant.settle)
+
+
+async def admit_generation(
+    sim: Simulator,
+    request: HttpRequest,
+    provider: str,
+    spec: ModelSpec,
+    gen: GenerationRequest,
+    limit_headers: LimitHeaders,
+) -> GenerationRequest:
+    """``gen`` with its admission attached; its output estimate is ``max_tokens`` × ``n``."""
+    estimate = (gen.max_tokens or 0) * gen.n
+    admission = await admit(sim, request, provider, gen.model, spec, gen.prompt_tokens, estimate, limit_headers)
+    return gen if admission is None else dataclasses.replace(gen, admission=admission)

@@ -1,0 +1,41 @@
+"""Who is calling: the API key (or organization) that rate limits and chaos rules key on.
+
+Every provider's way of sending a key is accepted on every route (``Authorization:
+Bearer``, ``x-api-key``, ``api-key``, ``x-goog-api-key``, ``?key=``), since gateways often
+translate one into another. Without any key all callers share the anonymous identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+ANONYMOUS = "anonymous"
+
+
+def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The caller's API key, or ``anonymous``."""
+    auth = headers.get("authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    for name in ("x-api-key", "api-key", "x-goog-api-key"):
+        value = headers.get(name)
+        if value:
+            return value.strip()
+    return query.get("key") or ANONYMOUS
+
+
+def caller(headers: Mapping[str, str], query: Mapping[str, str], key_by: str) -> str:
+    """The identity a rate-limit bucket belongs to under ``key_by``.
+
+    ``organization`` uses OpenAI's ``openai-organization`` header (or Anthropic-style
+    ``anthropic-organization``) and falls back to the key; ``global`` is one shared identity.
+    """
+    if key_by == "global":
+        return "*"
+    if key_by == "organization":
+        org = headers.get("openai-organization") or headers.get("anthropic-organization")
+        if org:
+            return org.strip()
+    return api_key(headers, query)
