@@ -39,6 +39,10 @@ FLAG_KEYS: dict[str, str] = {
     "require_auth": "auth.require_auth",
     "api_key": "auth.api_keys",
     "fixtures": "fixtures.files",
+    "chaos": "chaos.enabled",
+    "chaos_probability": "chaos.probability",
+    "chaos_preset": "chaos.preset",
+    "rate_limits": "rate_limits.enabled",
 }
 
 
@@ -64,6 +68,18 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fixtures", action="append", default=s, metavar="FILE", help="a fixtures file of rules/scenarios (repeatable)"
     )
+    parser.add_argument(
+        "--chaos", action="store_true", default=s, help="inject failures (the configured rules, or a default mix)"
+    )
+    parser.add_argument(
+        "--chaos-probability", type=float, default=s, metavar="P", help="global failure probability factor (0-1)"
+    )
+    parser.add_argument(
+        "--chaos-preset",
+        default=s,
+        help="intermittent_timeouts, rate_limit_stress, high_latency, partial_outage or full_outage",
+    )
+    parser.add_argument("--rate-limits", action="store_true", default=s, help="enforce provider rate limits")
 
 
 def flags_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -40,6 +40,10 @@ ENV_KEYS: dict[str, str] = {
     "REQUIRE_AUTH": "auth.require_auth",
     "API_KEY": "auth.api_keys",  # comma-separated
     "FIXTURES": "fixtures.files",  # comma-separated
+    "CHAOS": "chaos.enabled",
+    "CHAOS_PROBABILITY": "chaos.probability",
+    "CHAOS_PRESET": "chaos.preset",
+    "RATE_LIMITS": "rate_limits.enabled",
 }
 # Variables read by the CLI itself rather than mapped onto the schema.
 ENV_NOT_SCHEMA = {"CONFIG", "INTERNAL_CONFIG_JSON"}

@@ -31,6 +31,7 @@ from llm_simulator.providers.base import (
 )
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.server.asgi import Receive, Scope, Send
+from llm_simulator.server.chaos_routes import ChaosRoutes
 from llm_simulator.server.routing import Match, Router
 from llm_simulator.server.system_routes import SystemRoutes
 from llm_simulator.telemetry.stats import Stats
@@ -73,7 +74,7 @@ class SimulatorApp:
             for route in provider.routes():
                 self.router.add(route, provider)
         self.system = SystemRoutes(self)
-        for route in self.system.routes():
+        for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
             self.router.add(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         self.draining = False

@@ -18,7 +18,7 @@ _TYPE: dict[ErrorKind, str] = {
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.PAYLOAD_TOO_LARGE: "invalid_request_error",
     ErrorKind.CONTEXT_LENGTH: "invalid_request_error",
-    ErrorKind.RATE_LIMIT: "rate_limit_exceeded",
+    ErrorKind.RATE_LIMIT: "requests",
     ErrorKind.QUOTA_EXHAUSTED: "insufficient_quota",
     ErrorKind.CONTENT_FILTER: "invalid_request_error",
     ErrorKind.SERVER_ERROR: "server_error",
