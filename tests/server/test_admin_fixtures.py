@@ -107,4 +107,4 @@ async def test_validation_errors_come_before_fixtures() -> None:
     bad = await call(app, "POST", "/v1/chat/completions", orjson.dumps({"model": "gpt-4o", "messages": []}))
     assert bad.status == 400
     limited = await call(app, "POST", "/v1/chat/completions", chat("hi"))
-    assert limited.status == 429 and body(limited)["error"]["type"] == "rate_limit_exceeded"
+    assert limited.status == 429 and body(limited)["error"]["type"] == "requests"
