@@ -410,6 +410,10 @@ class ArrayStream:
         return (b",\r\n" if self._opened else b"[") + error_body(error) + b"]"
 
 
+# A response chunk cut short (a chaos ``malformed`` fault).
+MALFORMED_CHUNK = b'{"candidates": [{"content": {"parts": [{"text": "tr'
+
+
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     parsed = parse_request(sim, request, parse_object(request.body), model, spec)
@@ -426,13 +430,11 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
     if request.query.get("alt") == "sse":
         writer = ChunkWriter(plan, response_id, b"data: ", b"\n\n")
         frames = stream_chunks(sim, plan, timeline, writer, parsed.include_thoughts)
-        return StreamResponse(frames, on_error=sse_error_frame)
+        return StreamResponse(frames, on_error=sse_error_frame, malformed=b"data: " + MALFORMED_CHUNK + b"\n\n")
     array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id), parsed.include_thoughts))
     headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
     # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
-    return StreamResponse(
-        array.frames(), headers, array.error, b',\r\n{"candidates": [{"content": {"parts": [{"text": "tr'
-    )
+    return StreamResponse(array.frames(), headers, array.error, b",\r\n" + MALFORMED_CHUNK)
 
 
 async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:

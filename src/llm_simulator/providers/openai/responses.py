@@ -284,6 +284,12 @@ async def stream_events(
     yield end + writer.lifecycle(kind, body)
 
 
+# A text delta event cut short (a chaos ``malformed`` fault), under its event name.
+MALFORMED_EVENT = b"event: response.output_text.delta\ndata: " + (
+    b'{"type":"response.output_text.delta","sequence_number":9,"item_id":"msg_0","delta":"tr\n\n'
+)
+
+
 async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
@@ -298,7 +304,10 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     if parsed.stream:
         writer = EventWriter(session.layout)
         return StreamResponse(
-            stream_events(sim, plan, timeline, session, writer), stream_headers(request, gen.model), writer.error
+            stream_events(sim, plan, timeline, session, writer),
+            stream_headers(request, gen.model),
+            writer.error,
+            MALFORMED_EVENT,
         )
     await sim.complete(plan, timeline)
     return JsonResponse(200, session.finish(), response_headers(request, started, gen.model))
