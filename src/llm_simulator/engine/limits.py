@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from llm_simulator.config.ratelimits import RateLimitsConfig, RateLimitTier
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
-from llm_simulator.infra.buckets import BucketStore, Demand, Level, MemoryBucketStore
+from llm_simulator.infra.buckets import MAX_BUCKETS, BucketStore, Demand, Level, MemoryBucketStore
 from llm_simulator.infra.clock import Clock
 
 WINDOW_SECONDS = {"minute": 60.0, "day": 86_400.0}
@@ -115,6 +115,9 @@ class RateLimiter:
         self.store: BucketStore = store or MemoryBucketStore()
         self._budgets = [_budgets(t) for t in self.tiers]
         self._pending: set[asyncio.Task[None]] = set()
+        # (key, model) → (tier index, bucket ids): tier matching runs fnmatch, and the ids are
+        # the same for every request of a caller; bounded like the buckets themselves.
+        self._routes: dict[tuple[str, str], tuple[int, list[str]] | None] = {}
         self.refused = 0
 
     def tier_index(self, key: str, model: str) -> int | None:
@@ -124,11 +127,26 @@ class RateLimiter:
                 return index
         return None
 
+    def _route(self, key: str, model: str) -> tuple[int, list[str]] | None:
+        """The caller's tier and bucket ids (cached)."""
+        route = self._routes.get((key, model), False)
+        if route is False:
+            index = self.tier_index(key, model)
+            route = None
+            if index is not None:
+                prefix = f"{index}\x1f{key}\x1f{model}\x1f"
+                route = (index, [f"{prefix}{b.resource}\x1f{b.window}" for b in self._budgets[index]])
+            if len(self._routes) >= MAX_BUCKETS:
+                self._routes.clear()
+            self._routes[(key, model)] = route
+        return route  # type: ignore[return-value]
+
     async def acquire(self, key: str, model: str, input_tokens: int, output_estimate: int) -> Grant:
         """Draw the request's cost from every budget of its tier, or raise ``RateLimited``."""
-        index = self.tier_index(key, model)
-        if index is None:
+        route = self._route(key, model)
+        if route is None:
             return UNLIMITED
+        index, ids = route
         budgets = self._budgets[index]
         costs = {
             "requests": 1,
@@ -136,8 +154,7 @@ class RateLimiter:
             "input_tokens": input_tokens,
             "output_tokens": output_estimate,
         }
-        prefix = f"{index}\x1f{key}\x1f{model}\x1f"
-        demands = [b.demand(f"{prefix}{b.resource}\x1f{b.window}", costs[b.resource]) for b in budgets]
+        demands = [b.demand(bucket, costs[b.resource]) for b, bucket in zip(budgets, ids, strict=True)]
         levels, refusal = await self.store.take(demands, self._clock.now())
         states = [_state(b, level) for b, level in zip(budgets, levels, strict=True)]
         if refusal is not None:
@@ -156,14 +173,19 @@ class RateLimiter:
             raise RateLimited(hit, wait, states)
         return Grant(states, self._settlement(budgets, demands, output_estimate))
 
-    def _settlement(self, budgets: list[_Budget], demands: list[Demand], estimate: int) -> Callable[[int], None]:
-        """A once-only callback reconciling the output estimate with the tokens produced."""
+    def _settlement(self, budgets: list[_Budget], demands: list[Demand], estimate: int) -> Callable[[int], None] | None:
+        """A once-only callback reconciling the output estimate with the tokens produced.
+
+        None when no budget counts output tokens (nothing to reconcile).
+        """
         output_demands = [d for b, d in zip(budgets, demands, strict=True) if b.resource in ("tokens", "output_tokens")]
+        if not output_demands:
+            return None
         done = False
 
         def settle(produced: int) -> None:
             nonlocal done
-            if done or not output_demands or produced == estimate:
+            if done or produced == estimate:
                 done = True
                 return
             done = True
