@@ -88,10 +88,16 @@ def main() -> None:
 
     def run(flags: dict[str, Any], src: str | None = None) -> float:
         env_path = [src] if src else []
-        code = "import sys; sys.path[:0] = %r; sys.argv = %r; import admission; admission.main()" % (
-            env_path,
-            ["admission.py", "--child", json.dumps(flags), "--requests", str(args.requests), "--rounds", str(args.rounds)],
-        )
+        argv = [
+            "admission.py",
+            "--child",
+            json.dumps(flags),
+            "--requests",
+            str(args.requests),
+            "--rounds",
+            str(args.rounds),
+        ]
+        code = f"import sys; sys.path[:0] = {env_path!r}; sys.argv = {argv!r}; import admission; admission.main()"
         out = subprocess.run([sys.executable, "-c", code], cwd=sys.path[0], capture_output=True, text=True, check=True)
         return float(out.stdout.strip().splitlines()[-1])
 
