@@ -76,3 +76,24 @@ def test_fixtures_flag_and_validation_of_fixture_files(tmp_path: Path, capsys: p
     config.write_text("fixtures: {files: [bad.yaml]}\n")
     assert main(["config", "validate", str(config)]) == 2
     assert "scenarios[0] ('s') steps[0]: respond.txt: unknown key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--chaos"], {"enabled": True, "probability": None, "preset": None}),
+        (["--chaos-probability", "0.2"], {"enabled": True, "probability": 0.2, "preset": None}),
+        (["--chaos-preset", "full_outage"], {"enabled": True, "probability": None, "preset": "full_outage"}),
+        ([], {"enabled": False, "probability": None, "preset": None}),
+    ],
+)
+def test_chaos_flags(flags: list[str], expected: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", "--format", "json", *flags, "--rate-limits"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {key: data["chaos"][key] for key in expected} == expected
+    assert data["rate_limits"]["enabled"] is True
+
+
+def test_a_bad_chaos_preset_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "show", "--chaos-preset", "apocalypse"]) != 0
+    assert "chaos.preset" in capsys.readouterr().err

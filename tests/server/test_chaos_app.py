@@ -45,7 +45,7 @@ async def chat(app: SimulatorApp, **headers: str) -> Captured:
     ("error_type", "openai_status", "anthropic", "gemini"),
     [
         ("rate_limit", 429, (429, "rate_limit_error"), (429, "RESOURCE_EXHAUSTED")),
-        ("quota_exhausted", 429, (429, "rate_limit_error"), (429, "RESOURCE_EXHAUSTED")),
+        ("quota_exhausted", 429, (400, "invalid_request_error"), (429, "RESOURCE_EXHAUSTED")),
         ("overloaded", 503, (529, "overloaded_error"), (503, "UNAVAILABLE")),
         ("server_error", 500, (500, "api_error"), (500, "INTERNAL")),
         ("bad_gateway", 502, (502, "api_error"), (502, "UNAVAILABLE")),
@@ -382,3 +382,52 @@ async def test_exactly_the_limit_is_admitted_under_concurrency() -> None:
     assert status["refused"] == 80
     await call(app, "POST", "/admin/rate-limits/reset")
     assert (await chat(app)).status == 200
+
+
+async def test_an_explicit_status_is_kept_even_when_it_is_the_kinds_default() -> None:
+    app = make_app()
+    anthropic = {"anthropic-version": "2023-06-01"}
+    implicit = await call(
+        app, "POST", "/v1/messages", CLAUDE, headers={**anthropic, "x-simulator-chaos": "error=unavailable"}
+    )
+    explicit = await call(
+        app, "POST", "/v1/messages", CLAUDE, headers={**anthropic, "x-simulator-chaos": "error=unavailable; status=503"}
+    )
+    assert (implicit.status, explicit.status) == (529, 503)
+    assert (await chat(app, **{"x-simulator-chaos": "error=overloaded; status=529"})).status == 529
+    denied = await chat(app, **{"x-simulator-chaos": "error=authentication; status=403"})
+    assert denied.status == 403 and body(denied)["error"]["code"] == "permission_denied"
+
+
+async def test_rules_match_the_requested_or_the_resolved_model_id() -> None:
+    # The rule names the dated id; the alias resolves to it.
+    rule = {"error_type": "server_error", "models": ["claude-sonnet-4-5-20250929"], "api_keys": ["sk-team-*"]}
+    app = make_app(**{"chaos.enabled": True, "chaos.rules": [rule]})
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "sk-team-7"}
+    for model in ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"):
+        request = orjson.dumps({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+        assert (await call(app, "POST", "/v1/messages", request, headers=headers)).status == 500, model
+    other_key = {**headers, "x-api-key": "sk-solo"}
+    assert (await call(app, "POST", "/v1/messages", CLAUDE, headers=other_key)).status == 200
+
+
+async def test_forced_requests_do_not_shift_the_seeded_failure_pattern() -> None:
+    async def pattern(force_every: int) -> list[int]:
+        app = make_app(**{"chaos.enabled": True, "chaos.probability": 0.3, "seed": 9})
+        statuses = []
+        for i in range(60):
+            if force_every and i % force_every == 0:
+                await chat(app, **{"x-simulator-chaos": "error=server_error; probability=0.5"})
+            statuses.append((await chat(app)).status)
+        return statuses
+
+    assert await pattern(0) == await pattern(3)
+
+
+async def test_a_spent_daily_budget_tells_clients_not_to_retry() -> None:
+    app = limited_app(requests_per_day=1)
+    assert (await chat(app)).status == 200
+    refused = await chat(app)
+    assert refused.status == 429 and refused.headers["x-should-retry"] == "false"
+    assert refused.headers["retry-after"] == "86400"
+    assert "per day (RPD)" in body(refused)["error"]["message"]

@@ -88,6 +88,9 @@ def flags_from(args: argparse.Namespace) -> dict[str, Any]:
     flags = {key: given[dest] for dest, key in FLAG_KEYS.items() if dest in given}
     if given.get("no_latency"):
         flags["latency.enabled"] = False
+    # Choosing a chaos preset or probability on the command line means chaos is wanted.
+    if "chaos_preset" in given or "chaos_probability" in given:
+        flags["chaos.enabled"] = True
     return flags
 
 

@@ -65,8 +65,11 @@ class ChaosRule(_Data):
     # Filters: an empty list matches everything.
     providers: tuple[Provider, ...] = ()
     models: tuple[str, ...] = Field(default=(), description="Exact ids or globs (gpt-5* is a prefix match).")
-    endpoints: tuple[str, ...] = Field(default=(), description="Endpoint names, e.g. chat.completions; globs allowed.")
-    api_keys: tuple[str, ...] = ()
+    endpoints: tuple[str, ...] = Field(
+        default=(),
+        description="Endpoint names: chat, completion, embedding, responses, messages, generate; globs allowed.",
+    )
+    api_keys: tuple[str, ...] = Field(default=(), description="Caller API keys, exact or glob.")
     headers: dict[str, str] = Field(default_factory=dict, description="Header name → required value (glob).")
     # Effects.
     error_type: ErrorType | None = None
@@ -74,7 +77,9 @@ class ChaosRule(_Data):
     status_code: int | None = Field(default=None, ge=400, le=599)
     message: str | None = None
     delay_ms: float = Field(default=0.0, ge=0, description="Added before the response (or before the error).")
-    retry_after_s: float | None = Field(default=None, ge=0, description="retry-after of a 429/503 error.")
+    retry_after_s: float | None = Field(
+        default=None, ge=0, description="Retry hint of the error (retry-after headers, Gemini RetryInfo)."
+    )
     latency_multiplier: float = Field(default=1.0, gt=0, description="Scales TTFT and every ITL.")
     stream_fault: StreamFaultSpec | None = None
 
@@ -161,7 +166,12 @@ class ChaosConfig(_Data):
     """Chaos engineering (off by default; the control header works regardless)."""
 
     enabled: bool = False
-    probability: float = Field(default=1.0, ge=0, le=1, description="Global factor on every rule's probability.")
+    probability: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Global factor on every rule's probability (default 1; 0.1 for the default mix).",
+    )
     seed: int | None = Field(default=None, description="Seed of the failure draws (default: the run seed).")
     preset: PresetName | None = None
     rules: tuple[ChaosRule, ...] = ()

@@ -98,6 +98,9 @@ class SimulatorError(Exception):
         self.param = param
         self.code = code
         self.status = status if status is not None else _DEFAULT_STATUS[kind]
+        # Chosen by the raiser (a fixture, a chaos rule): providers then keep it as is, even
+        # where their own status for the kind differs (Anthropic's 529 for unavailable).
+        self.explicit_status = status is not None
         self.retry_after_s = retry_after_s
         self.should_retry = should_retry
         self.limit = limit

@@ -58,8 +58,9 @@ class RateLimited(SimulatorError):
             f"Rate limit reached for {hit.model} on {hit.resource} per {hit.window}: limit {hit.limit}.",
             code="rate_limit_exceeded",
             retry_after_s=retry_after_s,
-            # A request larger than the bucket can ever hold is refused for good.
-            should_retry=None if retry_after_s is not None else False,
+            # A request larger than the bucket can ever hold is refused for good, and a spent
+            # daily budget will not come back within any client's retry loop.
+            should_retry=False if retry_after_s is None or hit.window == "day" else None,
             limit=hit,
         )
         self.states = states

@@ -94,7 +94,9 @@ async def admit(
         request.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
     if forced is None and not chaos.enabled:
         return _admission(1.0, None, granted[0])
-    facts = RequestFacts(provider, request.endpoint, model_id, api_key(request.headers, request.query), request.headers)
+    facts = RequestFacts(
+        provider, request.endpoint, model_id, api_key(request.headers, request.query), request.headers, model
+    )
     verdict = chaos.decide(facts, forced)
     if verdict.delay_s > 0:
         await sim.pause(verdict.delay_s)

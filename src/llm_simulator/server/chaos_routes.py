@@ -107,8 +107,12 @@ class ChaosRoutes:
         return _json(200, self._app.sim.chaos.status())
 
     async def clear_rules(self, request: HttpRequest) -> Response:
-        """Drop every configured rule and the preset."""
-        self._app.sim.chaos.configure(rules=(), preset=None)
+        """Drop every configured rule and the preset, and turn chaos off.
+
+        Left on without rules, chaos would fall back to the default mix: the opposite of
+        what clearing the rules asks for.
+        """
+        self._app.sim.chaos.configure(rules=(), preset=None, enabled=False)
         return _json(200, self._app.sim.chaos.status())
 
     async def restart_scenarios(self, request: HttpRequest) -> Response:

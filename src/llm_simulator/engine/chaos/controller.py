@@ -24,7 +24,7 @@ from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, StreamFault
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
-from llm_simulator.engine.chaos.presets import DEFAULT_MIX, preset_rules
+from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABILITY, preset_rules
 from llm_simulator.engine.chaos.scenarios import ScenarioTimeline
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.rng import derive_seed
@@ -36,9 +36,10 @@ class RequestFacts:
 
     provider: str
     endpoint: str
-    model: str
+    model: str  # as requested
     api_key: str
     headers: Mapping[str, str]
+    canonical: str = ""  # the catalogue's id for it (an alias or dated id resolved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,9 @@ def rule_matches(rule: ChaosRule, facts: RequestFacts) -> bool:
         return False
     if rule.providers and facts.provider not in rule.providers:
         return False
-    if not _matches(rule.models, facts.model) or not _matches(rule.endpoints, facts.endpoint):
+    if rule.models and not (_matches(rule.models, facts.model) or _matches(rule.models, facts.canonical)):
         return False
-    if rule.api_keys and facts.api_key not in rule.api_keys:
+    if not _matches(rule.endpoints, facts.endpoint) or not _matches(rule.api_keys, facts.api_key):
         return False
     for name, pattern in rule.headers.items():
         value = facts.headers.get(name.lower())
@@ -105,6 +106,9 @@ class ChaosController:
         seed = config.seed if config.seed is not None else run_seed
         self.seeded = seed is not None
         self._rng = random.Random(derive_seed("chaos", seed) if seed is not None else os.urandom(32))
+        # Forced (control-header) requests draw from their own generator, so a test that
+        # forces failures on some requests does not shift which of the others fail.
+        self._forced_rng = random.Random(derive_seed("chaos-control", seed) if seed is not None else os.urandom(32))
         self.injections: Counter[str] = Counter()
         self.decisions = 0
         self._effective = self._compile()
@@ -160,7 +164,7 @@ class ChaosController:
     def decide(self, facts: RequestFacts, forced: tuple[ChaosRule, ...] | None = None) -> Verdict:
         """The verdict for one request; ``forced`` rules (the control header) replace the rest."""
         if forced is not None:
-            verdict = self._evaluate(forced, facts, 1.0, 1.0, check_filters=False)
+            verdict = self._evaluate(forced, facts, 1.0, 1.0, check_filters=False, rng=self._forced_rng)
         elif not self.enabled:
             return NO_VERDICT
         else:
@@ -171,7 +175,7 @@ class ChaosController:
                 for error_type, probability in effect.errors:
                     if self._rng.random() < probability:
                         return self._count(self._error_verdict(error_type, None, scale, "scenario"))
-            verdict = self._evaluate(self._effective, facts, self.probability, scale, check_filters=True)
+            verdict = self._evaluate(self._effective, facts, self.factor, scale, check_filters=True, rng=self._rng)
         return self._count(verdict)
 
     def _count(self, verdict: Verdict) -> Verdict:
@@ -184,20 +188,34 @@ class ChaosController:
             self.injections["latency"] += 1
         return verdict
 
+    @property
+    def factor(self) -> float:
+        """The global probability in force: as set, else 1 (0.1 when the default mix applies)."""
+        if self.probability is not None:
+            return self.probability
+        return DEFAULT_MIX_PROBABILITY if self._effective == (DEFAULT_MIX,) else 1.0
+
     def _evaluate(
-        self, rules: Sequence[ChaosRule], facts: RequestFacts, factor: float, scale: float, *, check_filters: bool
+        self,
+        rules: Sequence[ChaosRule],
+        facts: RequestFacts,
+        factor: float,
+        scale: float,
+        *,
+        check_filters: bool,
+        rng: random.Random,
     ) -> Verdict:
         delay = 0.0
         for rule in rules:
             if check_filters and not rule_matches(rule, facts):
                 continue
-            if self._rng.random() >= rule.probability * factor:
+            if rng.random() >= rule.probability * factor:
                 continue
             scale *= rule.latency_multiplier
             delay += rule.delay_ms / 1000.0
             error_type: str | None = rule.error_type
             if rule.error_mix:
-                error_type = self._pick(rule.error_mix)
+                error_type = self._pick(rule.error_mix, rng)
             if error_type is not None:
                 return self._error_verdict(error_type, rule, scale, rule.name or None, delay)
             if rule.stream_fault is not None:
@@ -206,9 +224,9 @@ class ChaosController:
             return NO_VERDICT
         return Verdict(delay_s=delay, latency_scale=scale)
 
-    def _pick(self, mix: Mapping[Any, float]) -> str:
+    def _pick(self, mix: Mapping[Any, float], rng: random.Random) -> str:
         """A weighted choice in the mix's own (configured) order, so seeds replay."""
-        point = self._rng.random() * sum(mix.values())
+        point = rng.random() * sum(mix.values())
         for error_type, weight in mix.items():
             point -= weight
             if point < 0:
@@ -249,6 +267,7 @@ class ChaosController:
         return {
             "enabled": self.enabled,
             "probability": self.probability,
+            "probability_in_force": self.factor,
             "seeded": self.seeded,
             "preset": self.preset,
             "control_header": self.control_header,

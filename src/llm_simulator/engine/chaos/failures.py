@@ -77,9 +77,9 @@ def chaos_error(
     the rule gives its own.
     """
     failure = FAILURES[error_type]
+    if failure.kind is ErrorKind.AUTHENTICATION and status == 403:
+        failure = FAILURES["permission"]
     kind = failure.kind
-    if kind is ErrorKind.AUTHENTICATION and status == 403:
-        kind = ErrorKind.PERMISSION
     if retry_after_s is None and kind is ErrorKind.RATE_LIMIT:
         retry_after_s = DEFAULT_RATE_LIMIT_RETRY_S
     return SimulatorError(

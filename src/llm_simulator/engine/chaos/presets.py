@@ -37,6 +37,8 @@ PRESETS: dict[str, tuple[ChaosRule, ...]] = {
 # What ``serve --chaos`` does without rules: realistic failures in the proportions seen from
 # busy hosted APIs (mostly rate limits, then overloads and server errors); the global
 # probability sets how often one strikes.
+# Its global probability unless one is set: one request in ten fails.
+DEFAULT_MIX_PROBABILITY = 0.1
 DEFAULT_MIX = ChaosRule(name="default_mix", error_mix={"rate_limit": 0.5, "server_error": 0.25, "overloaded": 0.25})
 
 

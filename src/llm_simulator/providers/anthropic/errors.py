@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError, default_status
+from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 from llm_simulator.providers.retry_hints import retry_after_headers
 
@@ -17,7 +17,7 @@ _TYPE: dict[ErrorKind, str] = {
     ErrorKind.PAYLOAD_TOO_LARGE: "request_too_large",
     ErrorKind.CONTEXT_LENGTH: "invalid_request_error",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
-    ErrorKind.QUOTA_EXHAUSTED: "rate_limit_error",
+    ErrorKind.QUOTA_EXHAUSTED: "invalid_request_error",
     ErrorKind.CONTENT_FILTER: "invalid_request_error",
     ErrorKind.SERVER_ERROR: "api_error",
     ErrorKind.BAD_GATEWAY: "api_error",
@@ -27,7 +27,8 @@ _TYPE: dict[ErrorKind, str] = {
 }
 
 # Anthropic signals "temporarily unable to serve" with its own 529, not 503.
-_STATUS_OVERRIDE: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 529}
+# An exhausted quota (no credit left) is a 400, not a 429, on Anthropic's API.
+_STATUS_OVERRIDE: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 529, ErrorKind.QUOTA_EXHAUSTED: 400}
 
 
 def error_type(error: SimulatorError) -> str:
@@ -37,7 +38,7 @@ def error_type(error: SimulatorError) -> str:
 
 def error_status(error: SimulatorError) -> int:
     """The HTTP status Anthropic uses for ``error`` (an explicitly chosen status wins)."""
-    if error.status != default_status(error.kind):
+    if error.explicit_status:
         return error.status
     return _STATUS_OVERRIDE.get(error.kind, error.status)
 

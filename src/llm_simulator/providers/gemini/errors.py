@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError, default_status
+from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 
 # (HTTP status, canonical status) per neutral kind. Google has no 529: an overloaded model
@@ -33,7 +33,7 @@ _STATUS: dict[ErrorKind, tuple[int, str]] = {
 def error_code(error: SimulatorError) -> int:
     """The HTTP status Google uses for ``error`` (an explicitly chosen status wins)."""
     code, _ = _STATUS[error.kind]
-    return error.status if error.status != default_status(error.kind) else code
+    return error.status if error.explicit_status else code
 
 
 _QUOTA_TYPE = "type.googleapis.com/google.rpc.QuotaFailure"

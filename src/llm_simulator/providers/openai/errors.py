@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError, default_status
+from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
 from llm_simulator.providers.retry_hints import duration_text, retry_after_headers
 
@@ -63,7 +63,7 @@ def error_payload(error: SimulatorError) -> dict[str, object]:
 
 def error_status(error: SimulatorError) -> int:
     """OpenAI's HTTP status for ``error``: an overloaded engine is a 503 (529 is Anthropic's)."""
-    if error.kind is ErrorKind.OVERLOADED and error.status == default_status(error.kind):
+    if error.kind is ErrorKind.OVERLOADED and not error.explicit_status:
         return 503
     return error.status
 
