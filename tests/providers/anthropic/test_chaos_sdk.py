@@ -12,7 +12,6 @@ import itertools
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
@@ -21,6 +20,7 @@ import pytest
 from anthropic.types import MessageParam, MessageStreamEvent, TextBlock
 
 from tests.live import LiveServer, live_server
+from tests.providers.attempts import Attempts
 
 MODEL = "claude-sonnet-4-6"
 MESSAGES: list[MessageParam] = [{"role": "user", "content": "Write a long story."}]
@@ -52,35 +52,6 @@ def chaos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     path.write_text(CONFIG)
     with live_server("--no-latency", "--chaos", "--rate-limits", "--config", str(path)) as live:
         yield live
-
-
-@dataclass
-class Attempts:
-    """What went over the wire, one entry per HTTP attempt the SDK made."""
-
-    retry_counts: list[str | None] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    retry_after_ms: list[str | None] = field(default_factory=list)
-
-    def on_request(self, request: httpx2.Request) -> None:
-        self.retry_counts.append(request.headers.get("x-stainless-retry-count"))
-
-    def on_response(self, response: httpx2.Response) -> None:
-        self.statuses.append(response.status_code)
-        self.retry_after_ms.append(response.headers.get("retry-after-ms"))
-
-
-@pytest.fixture
-def recorded() -> Attempts:
-    return Attempts()
-
-
-@pytest.fixture
-def recording_http(recorded: Attempts) -> Iterator[httpx2.Client]:
-    """An httpx2 client (the SDK's transport) that records every attempt."""
-    hooks: dict[str, list[Any]] = {"request": [recorded.on_request], "response": [recorded.on_response]}
-    with httpx2.Client(event_hooks=hooks, timeout=30) as http:
-        yield http
 
 
 def _client(server: LiveServer, api_key: str = "k", max_retries: int = 0, **kwargs: Any) -> anthropic.Anthropic:

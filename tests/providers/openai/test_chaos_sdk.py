@@ -14,7 +14,6 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 from openai.types.responses import ResponseErrorEvent
 
 from tests.live import LiveServer, live_server
+from tests.providers.attempts import Attempts
 
 MODEL = "gpt-4.1"
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Write a long story."}]
@@ -107,37 +107,6 @@ def scenario_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     """A one-second outage at the start of the scenario clock."""
     with live_server("--no-latency", "--config", _config(tmp_path_factory, "scenario", SCENARIO_CONFIG)) as live:
         yield live
-
-
-@dataclass
-class Attempts:
-    """What went over the wire, one entry per HTTP attempt the SDK made."""
-
-    retry_counts: list[str | None] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    retry_after_ms: list[str | None] = field(default_factory=list)
-    should_retry: list[str | None] = field(default_factory=list)
-
-    def on_request(self, request: httpx2.Request) -> None:
-        self.retry_counts.append(request.headers.get("x-stainless-retry-count"))
-
-    def on_response(self, response: httpx2.Response) -> None:
-        self.statuses.append(response.status_code)
-        self.retry_after_ms.append(response.headers.get("retry-after-ms"))
-        self.should_retry.append(response.headers.get("x-should-retry"))
-
-
-@pytest.fixture
-def recorded() -> Attempts:
-    return Attempts()
-
-
-@pytest.fixture
-def recording_http(recorded: Attempts) -> Iterator[httpx2.Client]:
-    """An httpx2 client (the SDK's transport) that records every attempt."""
-    hooks: dict[str, list[Any]] = {"request": [recorded.on_request], "response": [recorded.on_response]}
-    with httpx2.Client(event_hooks=hooks, timeout=30) as http:
-        yield http
 
 
 def _client(server: LiveServer, api_key: str = "sk-test", max_retries: int = 0, **kwargs: Any) -> openai.OpenAI:
