@@ -21,10 +21,11 @@ from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind
 from llm_simulator.engine.chaos.control import KNOWN_KEYS, parse_control
 from llm_simulator.engine.chaos.controller import ChaosController, RequestFacts, Verdict, rule_matches
-from llm_simulator.engine.chaos.presets import DEFAULT_MIX, PRESETS
+from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABILITY, PRESETS
 from llm_simulator.engine.chaos.scenarios import NO_EFFECT, ScenarioTimeline
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.clock import FakeClock
+from llm_simulator.providers.gemini import ACTION_ENDPOINTS
 from llm_simulator.server.app import ConnectionCut, SimulatorApp
 from llm_simulator.server.chaos_routes import ChaosUpdate
 from tests.docs_examples import CHAOS_DOC, doc_example, doc_examples
@@ -70,8 +71,10 @@ def controller(config: SimulatorConfig) -> ChaosController:
     return ChaosController(config.chaos, FakeClock(), config.seed)
 
 
-def facts(model: str, provider: str = "openai", endpoint: str = "chat", **headers: str) -> RequestFacts:
-    return RequestFacts(provider, endpoint, model, "sk-test", {k.replace("_", "-"): v for k, v in headers.items()})
+def facts(
+    model: str, provider: str = "openai", endpoint: str = "chat", *, key: str = "sk-test", **headers: str
+) -> RequestFacts:
+    return RequestFacts(provider, endpoint, model, key, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
 def error_kinds(chaos: ChaosController, request: RequestFacts, n: int) -> Counter[str]:
@@ -258,14 +261,15 @@ def test_the_tables_name_every_type_preset_and_key() -> None:
 
 def test_quick_start_is_the_default_mix_at_ten_percent() -> None:
     config = load("quick-start")
-    assert (config.seed, config.chaos.enabled, config.chaos.probability) == (1, True, 0.1)
+    assert (config.seed, config.chaos.enabled, config.chaos.probability) == (1, True, None)
     # The flags and the environment variables of the section give the same configuration.
-    args = build_parser().parse_args(["serve", "--chaos", "--chaos-probability", "0.1", "--seed", "1"])
+    args = build_parser().parse_args(["serve", "--chaos", "--seed", "1"])
     assert resolve_config(args, {}) == config
-    env = {"LLM_SIMULATOR_CHAOS": "true", "LLM_SIMULATOR_CHAOS_PROBABILITY": "0.1", "LLM_SIMULATOR_SEED": "1"}
+    env = {"LLM_SIMULATOR_CHAOS": "true", "LLM_SIMULATOR_SEED": "1"}
     assert load_config(None, env, {}) == config
     chaos = controller(config)
     assert chaos.effective_rules == (DEFAULT_MIX,)
+    assert chaos.factor == DEFAULT_MIX_PROBABILITY == 0.1
     counts = error_kinds(chaos, facts("gpt-4o"), 20_000)
     assert 0.09 < 1 - counts["none"] / 20_000 < 0.11
     assert 0.045 < counts["rate_limit"] / 20_000 < 0.055
@@ -273,15 +277,67 @@ def test_quick_start_is_the_default_mix_at_ten_percent() -> None:
     assert 0.02 < counts["overloaded"] / 20_000 < 0.03
 
 
-def test_chaos_alone_fails_every_request() -> None:
-    args = build_parser().parse_args(["serve", "--chaos"])
-    counts = error_kinds(controller(resolve_config(args, {})), facts("gpt-4o"), 200)
-    assert counts["none"] == 0
+@pytest.mark.parametrize(
+    ("flags", "rate"), [((), 0.1), (("--chaos-probability", "0.3"), 0.3), (("--chaos-probability", "1"), 1.0)]
+)
+def test_chaos_alone_fails_one_request_in_ten(flags: tuple[str, ...], rate: float) -> None:
+    """`serve --chaos`: about 10 %; `--chaos-probability P` sets the share (1: every request)."""
+    args = build_parser().parse_args(["serve", "--chaos", *flags])
+    counts = error_kinds(controller(resolve_config(args, {})), facts("gpt-4o"), 10_000)
+    assert abs(1 - counts["none"] / 10_000 - rate) < 0.015
+    assert counts.keys() <= {"none", "rate_limit", "server_error", "overloaded"}
 
 
-def test_preset_and_probability_flags_do_not_enable_chaos() -> None:
-    args = build_parser().parse_args(["serve", "--chaos-preset", "full_outage", "--chaos-probability", "0.5"])
-    assert not resolve_config(args, {}).chaos.enabled
+async def test_the_probability_in_force() -> None:
+    """Unset: 1 for rules and presets, 0.1 for the default mix; a value set applies as given."""
+    app = make_app(load("quick-start"))
+    status = await admin(app, "GET", "/admin/chaos")
+    assert (status["probability"], status["probability_in_force"]) == (None, 0.1)
+    rule = {"error_type": "server_error", "probability": 0.2}
+    status = await admin(app, "PUT", "/admin/chaos", {"rules": [rule]})
+    assert (status["probability"], status["probability_in_force"]) == (None, 1.0)
+    counts = error_kinds(app.sim.chaos, facts("gpt-4o"), 10_000)
+    assert 0.18 < counts["server_error"] / 10_000 < 0.22  # the rule's own 20 %
+    status = await admin(app, "PUT", "/admin/chaos", {"probability": 0.5})
+    assert (status["probability"], status["probability_in_force"]) == (0.5, 0.5)
+    counts = error_kinds(app.sim.chaos, facts("gpt-4o"), 10_000)
+    assert 0.08 < counts["server_error"] / 10_000 < 0.12  # 0.2 × 0.5
+    status = await admin(app, "PUT", "/admin/chaos", {"rules": [], "preset": "full_outage"})
+    assert status["probability_in_force"] == 0.5
+    app.sim.chaos.configure(probability=1.0, preset=None)  # the default mix at probability 1
+    assert app.sim.chaos.effective_rules == (DEFAULT_MIX,)
+    assert error_kinds(app.sim.chaos, facts("gpt-4o"), 200)["none"] == 0
+    # A preset with the probability unset: the preset's own rates.
+    chaos = controller(load("quick-start", **{"chaos.preset": "full_outage"}))
+    assert chaos.factor == 1.0 and error_kinds(chaos, facts("gpt-4o"), 200) == {"unavailable": 200}
+
+
+@pytest.mark.parametrize(
+    "flags", [("--chaos-preset", "full_outage"), ("--chaos-probability", "0.5"), ("--chaos-probability", "0")]
+)
+def test_preset_and_probability_flags_enable_chaos(flags: tuple[str, ...]) -> None:
+    args = build_parser().parse_args(["serve", *flags])
+    assert resolve_config(args, {}).chaos.enabled
+
+
+def test_serve_with_a_preset_flag_alone_applies_it() -> None:
+    args = build_parser().parse_args(["serve", "--chaos-preset", "full_outage"])
+    chaos = controller(resolve_config(args, {}))
+    assert error_kinds(chaos, facts("gpt-4o"), 100) == {"unavailable": 100}
+
+
+def test_preset_and_probability_in_a_file_or_the_environment_do_not_enable_chaos() -> None:
+    serve = build_parser().parse_args(["serve"])
+    env = {"LLM_SIMULATOR_CHAOS_PRESET": "full_outage", "LLM_SIMULATOR_CHAOS_PROBABILITY": "0.5"}
+    assert not resolve_config(serve, env).chaos.enabled
+    assert resolve_config(serve, {**env, "LLM_SIMULATOR_CHAOS": "true"}).chaos.enabled
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chaos.yaml"
+        path.write_text("chaos: {preset: full_outage, probability: 0.5}\n", encoding="utf-8")
+        from_file = resolve_config(build_parser().parse_args(["serve", "--config", str(path)]), {})
+        assert (from_file.chaos.preset, from_file.chaos.enabled) == ("full_outage", False)
+        path.write_text("chaos: {enabled: true, preset: full_outage}\n", encoding="utf-8")
+        assert resolve_config(build_parser().parse_args(["serve", "--config", str(path)]), {}).chaos.enabled
 
 
 def test_evaluation_order_example() -> None:
@@ -320,6 +376,55 @@ def test_rules_example_filters() -> None:
     assert rule_matches(only_gpt_4o, facts("gpt-4o")) and not rule_matches(only_gpt_4o, facts("gpt-4o-mini"))
     prefix = ChaosRule(models=("gpt-5*",), error_type="server_error")
     assert rule_matches(prefix, facts("gpt-5.1-mini")) and not rule_matches(prefix, facts("gpt-4o"))
+    # API keys take globs too.
+    test_keys = ChaosRule(api_keys=("sk-test-*",), error_type="server_error")
+    assert rule_matches(test_keys, facts("gpt-4o", key="sk-test-1"))
+    assert not rule_matches(test_keys, facts("gpt-4o", key="sk-prod-1"))
+
+
+# (provider, rule's model, requested model, whether the rule matches)
+MODEL_FILTERS = [
+    # The catalogue's id covers every spelling, on every provider.
+    ("openai", "gpt-5.1", "gpt-5.1-2025-11-13", True),
+    ("openai", "gpt-5.1", "gpt-5.1", True),
+    ("anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5", True),
+    ("anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", True),
+    ("gemini", "gemini-2.5-flash", "gemini-flash-latest", True),
+    ("gemini", "gemini-2.5-flash", "gemini-2.5-flash", True),
+    # An alias or dated id: only that spelling, and on OpenAI only.
+    ("openai", "gpt-5.1-2025-11-13", "gpt-5.1-2025-11-13", True),
+    ("openai", "gpt-5.1-2025-11-13", "gpt-5.1", False),
+    ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5", False),
+    ("gemini", "gemini-flash-latest", "gemini-flash-latest", False),
+    # A glob covers every spelling.
+    ("anthropic", "claude-haiku-4-5*", "claude-haiku-4-5", True),
+]
+
+
+@pytest.mark.parametrize(("provider", "pattern", "requested", "matches"), MODEL_FILTERS)
+async def test_model_filters_match_the_catalogue_id(provider: str, pattern: str, requested: str, matches: bool) -> None:
+    app = make_app(load_config(flags={"latency.enabled": False, "chaos.enabled": True}))
+    app.sim.chaos.configure(rules=(ChaosRule(models=(pattern,), error_type="server_error"),))
+    assert (await generate(app, provider, requested)).status == (500 if matches else 200)
+
+
+async def test_api_key_globs_in_process() -> None:
+    app = make_app(load_config(flags={"latency.enabled": False, "chaos.enabled": True}))
+    app.sim.chaos.configure(rules=(ChaosRule(api_keys=("sk-test-*",), error_type="server_error"),))
+    for provider in ("openai", "anthropic", "gemini"):
+        assert (await generate(app, provider, key="sk-test-1")).status == 500
+        assert (await generate(app, provider, key="sk-prod-1")).status == 200
+
+
+def test_the_endpoint_names_are_the_real_ones() -> None:
+    app = make_app(load_config())
+    real = {r.endpoint for p in app.providers for r in p.routes() if r.method == "POST"}
+    real = (real | set(ACTION_ENDPOINTS.values())) - {"count_tokens"}
+    description = ChaosRule.model_fields["endpoints"].description or ""
+    described = re.search(r"Endpoint names: ([a-z_, ]+);", description)
+    assert described is not None and set(described.group(1).split(", ")) == real
+    row = re.search(r"^\| `endpoints` \|.*$", CHAOS_DOC.read_text(encoding="utf-8"), re.M)
+    assert row is not None and set(re.findall(r"`([a-z_]+)`", row.group(0))) - {"endpoints"} == real
 
 
 async def test_rules_example_in_process() -> None:
@@ -349,7 +454,7 @@ ERROR_TABLE: dict[str, tuple[tuple[int, str, str], tuple[int, str], tuple[int, s
     "rate_limit": ((429, "requests", "rate_limit_exceeded"), (429, "rate_limit_error"), (429, "RESOURCE_EXHAUSTED")),
     "quota_exhausted": (
         (429, "insufficient_quota", "insufficient_quota"),
-        (429, "rate_limit_error"),
+        (400, "invalid_request_error"),  # Anthropic reports an exhausted credit balance as a 400
         (429, "RESOURCE_EXHAUSTED"),
     ),
     "overloaded": ((503, "server_error", "overloaded"), (529, "overloaded_error"), (503, "UNAVAILABLE")),
@@ -385,6 +490,16 @@ ERROR_TABLE: dict[str, tuple[tuple[int, str, str], tuple[int, str], tuple[int, s
 }
 
 
+def test_the_error_type_table_is_the_documented_one() -> None:
+    text = CHAOS_DOC.read_text(encoding="utf-8")
+    for error_type, ((o_status, o_type, o_code), (a_status, a_type), (g_status, g_status_name)) in ERROR_TABLE.items():
+        row = (
+            f"| `{error_type}` | {o_status} `{o_type}` / `{o_code}` | {a_status} `{a_type}` "
+            f"| {g_status} `{g_status_name}` |"
+        )
+        assert row in text, row
+
+
 async def test_the_error_type_table() -> None:
     assert set(ERROR_TABLE) == set(ERROR_TYPES) - {"hang"}
     app = make_app(load_config(flags={"latency.enabled": False}))
@@ -405,6 +520,60 @@ async def test_the_error_type_table() -> None:
         assert (reply.status, body(reply)["error"]["status"]) == gemini, error_type
         assert "x-should-retry" not in reply.headers and "retry-after" not in reply.headers
         assert gemini_retry_delay(reply) == ("1s" if error_type == "rate_limit" else None), error_type
+
+
+# (provider, control header, status): an explicit status is sent as given, even the type's generic one.
+EXPLICIT_STATUSES = [
+    ("anthropic", "error=unavailable; status=503", 503),
+    ("anthropic", "error=unavailable", 529),
+    ("openai", "error=overloaded; status=529", 529),
+    ("openai", "error=overloaded", 503),
+    ("gemini", "error=overloaded; status=529", 529),
+    ("gemini", "error=overloaded", 503),
+    ("openai", "error=server_error; status=502", 502),
+]
+
+
+@pytest.mark.parametrize(("provider", "control", "status"), EXPLICIT_STATUSES)
+async def test_an_explicit_status_is_sent_as_given(provider: str, control: str, status: int) -> None:
+    app = make_app(load_config(flags={"latency.enabled": False}))
+    reply = await generate(app, provider, headers={"x-simulator-chaos": control})
+    assert reply.status == status
+    if control.startswith("error=unavailable") and provider == "anthropic":
+        assert body(reply)["error"]["type"] == "overloaded_error"  # the body keeps the type's shape
+    if control.startswith("error=overloaded") and provider == "openai":
+        assert body(reply)["error"]["code"] == "overloaded"
+
+
+async def test_an_explicit_status_in_a_rule_is_sent_as_given() -> None:
+    app = make_app(load_config(flags={"latency.enabled": False, "chaos.enabled": True}))
+    app.sim.chaos.configure(rules=(ChaosRule(error_type="unavailable", status_code=503),))
+    assert (await generate(app, "anthropic")).status == 503
+    app.sim.chaos.configure(rules=(ChaosRule(error_type="overloaded", status_code=529),))
+    assert [(await generate(app, p)).status for p in ("openai", "anthropic", "gemini")] == [529, 529, 529]
+
+
+async def test_authentication_with_403_is_a_permission_error() -> None:
+    app = make_app(load_config(flags={"latency.enabled": False, "chaos.enabled": True}))
+    app.sim.chaos.configure(rules=(ChaosRule(error_type="authentication", status_code=403),))
+    message = "You are not allowed to use this model with this API key."
+    reply = await generate(app)
+    assert reply.status == 403
+    assert body(reply)["error"] == {
+        "message": message,
+        "type": "permission_error",
+        "param": None,
+        "code": "permission_denied",
+    }
+    reply = await generate(app, "anthropic")
+    assert reply.status == 403 and body(reply)["error"] == {"type": "permission_error", "message": message}
+    reply = await generate(app, "gemini")
+    assert reply.status == 403 and body(reply)["error"]["status"] == "PERMISSION_DENIED"
+    assert body(reply)["error"]["message"] == message
+    # A rule's own message still wins.
+    app.sim.chaos.configure(rules=(ChaosRule(error_type="authentication", status_code=403, message="No."),))
+    error = body(await generate(app))["error"]
+    assert (error["message"], error["code"]) == ("No.", "permission_denied")
 
 
 # -- stream faults ---------------------------------------------------------------------------
@@ -722,13 +891,27 @@ async def test_recipe_failover() -> None:
     assert (await admin(app, "GET", "/admin/circuit-breakers"))["models"]["gpt-4o"]["state"] == "closed"
 
 
-async def test_dropping_the_rules_leaves_the_default_mix() -> None:
-    app = make_app(load("recipe-failover"))
-    await admin(app, "DELETE", "/admin/chaos/rules")
-    assert (await admin(app, "GET", "/admin/chaos"))["effective_rules"] == [
-        DEFAULT_MIX.model_dump(mode="json", exclude_defaults=True)
-    ]
-    assert all(status >= 429 for status in await statuses(app, 5, "gpt-4o-mini"))
+async def test_dropping_the_rules_turns_chaos_off() -> None:
+    app = make_app(load("recipe-failover", **{"chaos.preset": "full_outage"}))
+    assert (await generate(app, model="gpt-4o")).status == 503
+    status = await admin(app, "DELETE", "/admin/chaos/rules")
+    assert (status["enabled"], status["rules"], status["preset"]) == (False, [], None)
+    # The outage is over, and no default mix takes its place.
+    assert await statuses(app, 20, "gpt-4o") == [200] * 20
+    assert await statuses(app, 20, "gpt-4o-mini") == [200] * 20
+    # Switched on again without rules: the default mix, at its 10 %.
+    status = await admin(app, "POST", "/admin/chaos/enable")
+    assert status["effective_rules"] == [DEFAULT_MIX.model_dump(mode="json", exclude_defaults=True)]
+    assert status["probability_in_force"] == 0.1
+
+
+async def test_dropping_the_rules_keeps_the_scenarios() -> None:
+    app = make_app(load("recipe-retry-then-succeed"), FakeClock())
+    status = await admin(app, "DELETE", "/admin/chaos/rules")
+    assert not status["enabled"] and len(status["scenarios"]["scenarios"]) == 1
+    assert (await generate(app)).status == 200
+    await admin(app, "POST", "/admin/chaos/enable")
+    assert (await generate(app)).status == 429  # the outage scenario, not the default mix
 
 
 async def test_recipe_stream_recovery() -> None:
@@ -748,8 +931,8 @@ async def test_recipe_quota() -> None:
     error = body(reply)["error"]
     assert (error["type"], error["code"]) == ("insufficient_quota", "insufficient_quota")
     reply = await generate(app, "anthropic", key="sk-exhausted")
-    assert reply.status == 429 and retry_headers(reply) == {"x-should-retry": "false"}
-    assert body(reply)["error"]["type"] == "rate_limit_error"
+    assert reply.status == 400 and retry_headers(reply) == {"x-should-retry": "false"}
+    assert body(reply)["error"]["type"] == "invalid_request_error"
     reply = await generate(app, "gemini", key="sk-exhausted")
     assert reply.status == 429 and body(reply)["error"]["status"] == "RESOURCE_EXHAUSTED"
     assert "details" not in body(reply)["error"]
@@ -762,14 +945,44 @@ async def test_recipe_daily_quota() -> None:
     assert [(await generate(app)).status for _ in range(2)] == [200, 200]
     refused = await generate(app)
     assert refused.status == 429
-    assert retry_headers(refused) == {"retry-after": "43200", "retry-after-ms": "43200000", "x-should-retry": "true"}
+    # The hint stays, but the SDKs are told not to retry (rather than sleep for 12 hours).
+    assert retry_headers(refused) == {"retry-after": "43200", "retry-after-ms": "43200000", "x-should-retry": "false"}
     assert "on requests per day (RPD)" in body(refused)["error"]["message"]
+    for _ in range(2):
+        assert (await generate(app, "anthropic")).status == 200
+    refused = await generate(app, "anthropic")
+    assert refused.status == 429 and body(refused)["error"]["type"] == "rate_limit_error"
+    assert retry_headers(refused) == {"retry-after": "43200", "retry-after-ms": "43200000", "x-should-retry": "false"}
     for _ in range(2):
         assert (await generate(app, "gemini")).status == 200
     refused = await generate(app, "gemini")
     violation = body(refused)["error"]["details"][0]["violations"][0]
     assert violation["quotaId"] == "GenerateRequestsPerDayPerProjectPerModel"
     assert gemini_retry_delay(refused) == "43200s"
+
+
+async def test_a_spent_daily_token_budget_is_not_retried() -> None:
+    tiers = [{"name": "tokens-a-day", "tokens_per_day": 300, "requests_per_minute": 100}]
+    config = load_config(flags={"latency.enabled": False, "rate_limits.enabled": True, "rate_limits.tiers": tiers})
+    app = make_app(config, FakeClock())
+    assert (await generate(app, max_tokens=100)).status == 200
+    replies = [await generate(app, max_tokens=250) for _ in range(2)]
+    refused = next(r for r in replies if r.status == 429)
+    assert "retry-after" in refused.headers and refused.headers["x-should-retry"] == "false"
+    assert "on tokens per day (TPD)" in body(refused)["error"]["message"]
+
+
+async def test_forced_requests_do_not_shift_seeded_failures() -> None:
+    """Control-header requests draw from a generator of their own."""
+    plain = await statuses(make_app(load("recipe-seed")), 40)
+    app = make_app(load("recipe-seed"))
+    forced = {"x-simulator-chaos": "error=server_error; probability=0.5"}
+    mixed = []
+    for _ in range(40):
+        await generate(app, headers=forced)
+        mixed.append((await generate(app)).status)
+    assert mixed == plain
+    assert app.sim.chaos.decisions == 80
 
 
 async def test_recipe_seed() -> None:
