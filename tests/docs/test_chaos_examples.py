@@ -391,11 +391,16 @@ MODEL_FILTERS = [
     ("anthropic", "claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", True),
     ("gemini", "gemini-2.5-flash", "gemini-flash-latest", True),
     ("gemini", "gemini-2.5-flash", "gemini-2.5-flash", True),
-    # An alias or dated id: only that spelling, and on OpenAI only.
+    # An alias or dated id: every spelling of its model, on every provider.
     ("openai", "gpt-5.1-2025-11-13", "gpt-5.1-2025-11-13", True),
-    ("openai", "gpt-5.1-2025-11-13", "gpt-5.1", False),
-    ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5", False),
-    ("gemini", "gemini-flash-latest", "gemini-flash-latest", False),
+    ("openai", "gpt-5.1-2025-11-13", "gpt-5.1", True),
+    ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5", True),
+    ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5-20251001", True),
+    ("gemini", "gemini-flash-latest", "gemini-flash-latest", True),
+    ("gemini", "gemini-flash-latest", "gemini-2.5-flash", True),
+    # ... but not another model.
+    ("anthropic", "claude-haiku-4-5", "claude-sonnet-4-5", False),
+    ("openai", "gpt-5.1", "gpt-5.2", False),
     # A glob covers every spelling.
     ("anthropic", "claude-haiku-4-5*", "claude-haiku-4-5", True),
 ]

@@ -431,3 +431,17 @@ async def test_a_spent_daily_budget_tells_clients_not_to_retry() -> None:
     assert refused.status == 429 and refused.headers["x-should-retry"] == "false"
     assert refused.headers["retry-after"] == "86400"
     assert "per day (RPD)" in body(refused)["error"]["message"]
+
+
+async def test_a_rule_naming_an_alias_matches_every_spelling_of_its_model() -> None:
+    app = make_app(
+        **{"chaos.enabled": True, "chaos.rules": [{"error_type": "server_error", "models": ["claude-sonnet-4-5"]}]}
+    )
+    headers = {"anthropic-version": "2023-06-01"}
+    for model in ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"):
+        request = orjson.dumps({"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
+        assert (await call(app, "POST", "/v1/messages", request, headers=headers)).status == 500, model
+    other = orjson.dumps(
+        {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert (await call(app, "POST", "/v1/messages", other, headers=headers)).status == 200

@@ -80,7 +80,7 @@ class Simulator:
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
         self.script = self._build_script(config)
-        self.chaos = ChaosController(config.chaos, self.clock, config.seed)
+        self.chaos = ChaosController(config.chaos, self.clock, config.seed, self._canonical_id)
         self.limits = RateLimiter(config.rate_limits, self.clock)
 
     def _build_script(self, config: SimulatorConfig) -> Script:
@@ -119,6 +119,11 @@ class Simulator:
         if len(text) <= CACHED_TEXT_CHARS:
             return self._count_cached(text)
         return self.tokenizer.count(text)
+
+    def _canonical_id(self, model_id: str, provider: str) -> str | None:
+        """The catalogue's id for ``model_id`` as ``provider`` would resolve it."""
+        spec = self.catalogue.resolve(model_id, provider)
+        return spec.id if spec is not None else None
 
     def resolve_model(self, model_id: str, provider: str) -> ModelSpec | None:
         """The model spec for an id or alias (None if unknown and not accepted)."""

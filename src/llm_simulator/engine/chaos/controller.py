@@ -12,10 +12,12 @@ run time through the admin API.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import random
+import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,13 +76,21 @@ def _matches(patterns: Sequence[str], value: str) -> bool:
     return not patterns or any(p == value or fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
-def rule_matches(rule: ChaosRule, facts: RequestFacts) -> bool:
-    """Whether every filter of ``rule`` accepts the request."""
+# Resolves a model id or alias, for a provider, to the catalogue's id (None if unknown).
+Resolver = Callable[[str, str], str | None]
+
+
+def rule_matches(rule: ChaosRule, facts: RequestFacts, resolve: Resolver | None = None) -> bool:
+    """Whether every filter of ``rule`` accepts the request.
+
+    A model pattern matches the id as requested or the catalogue's id for it; an exact
+    pattern naming an alias (or a dated id) also matches every spelling of its model.
+    """
     if not rule.enabled:
         return False
     if rule.providers and facts.provider not in rule.providers:
         return False
-    if rule.models and not (_matches(rule.models, facts.model) or _matches(rule.models, facts.canonical)):
+    if rule.models and not _model_matches(rule.models, facts, resolve):
         return False
     if not _matches(rule.endpoints, facts.endpoint) or not _matches(rule.api_keys, facts.api_key):
         return False
@@ -91,11 +101,25 @@ def rule_matches(rule: ChaosRule, facts: RequestFacts) -> bool:
     return True
 
 
+def _model_matches(patterns: Sequence[str], facts: RequestFacts, resolve: Resolver | None) -> bool:
+    if _matches(patterns, facts.model) or _matches(patterns, facts.canonical):
+        return True
+    if resolve is None or not facts.canonical:
+        return False
+    return any(resolve(p, facts.provider) == facts.canonical for p in patterns if not _GLOB.search(p))
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
 class ChaosController:
     """Chaos state: rules, scenarios, the breaker board, the seeded draws and counters."""
 
-    def __init__(self, config: ChaosConfig, clock: Clock, run_seed: int | None) -> None:
+    def __init__(
+        self, config: ChaosConfig, clock: Clock, run_seed: int | None, resolve: Resolver | None = None
+    ) -> None:
         self._clock = clock
+        self._resolve = functools.lru_cache(maxsize=1024)(resolve) if resolve is not None else None
         self.enabled = config.enabled
         self.probability = config.probability
         self.preset: str | None = config.preset
@@ -207,7 +231,7 @@ class ChaosController:
     ) -> Verdict:
         delay = 0.0
         for rule in rules:
-            if check_filters and not rule_matches(rule, facts):
+            if check_filters and not rule_matches(rule, facts, self._resolve):
                 continue
             if rng.random() >= rule.probability * factor:
                 continue
