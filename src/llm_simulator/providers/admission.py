@@ -36,6 +36,21 @@ def no_limit_headers(states: Sequence[LimitState], wall: float) -> Headers:
     return []
 
 
+def needs_admission(sim: Simulator, request: HttpRequest) -> bool:
+    """Whether ``admit`` has anything to do: three flags and a header lookup when all is off.
+
+    Handlers test this before awaiting ``admit`` so the hot path does not even create the
+    coroutine.
+    """
+    chaos = sim.chaos
+    return (
+        chaos.enabled
+        or chaos.breakers is not None
+        or sim.limits.enabled
+        or (chaos.control_header and CONTROL_HEADER in request.headers)
+    )
+
+
 def outcome(status: int, broken: bool) -> Outcome:
     """A finished request as the breaker sees it: 5xx or a broken stream fail, 4xx say nothing."""
     if broken or status >= 500:
@@ -54,11 +69,11 @@ async def admit(
     limit_headers: LimitHeaders,
 ) -> Admission | None:
     """Admit one request or raise what it meets; None when nothing touches it."""
+    if not needs_admission(sim, request):
+        return None
     chaos = sim.chaos
     limits = sim.limits
     control = request.headers.get(CONTROL_HEADER) if chaos.control_header else None
-    if control is None and not chaos.active and not limits.enabled:
-        return None
     forced = parse_control(control, CONTROL_HEADER) if control is not None else None
     model = spec.id
     granted: list[Grant] = [UNLIMITED]

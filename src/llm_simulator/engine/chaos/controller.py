@@ -178,11 +178,6 @@ class ChaosController:
         """The rules evaluated when chaos is on (user rules, preset, or the default mix)."""
         return self._effective
 
-    @property
-    def active(self) -> bool:
-        """Whether requests need a decision at all (chaos on, or a breaker to consult)."""
-        return self.enabled or self.breakers is not None
-
     # -- decisions ----------------------------------------------------------------------------
 
     def decide(self, facts: RequestFacts, forced: tuple[ChaosRule, ...] | None = None) -> Verdict:

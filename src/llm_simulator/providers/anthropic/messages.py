@@ -27,7 +27,7 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation
+from llm_simulator.providers.admission import admit_generation, needs_admission
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
 from llm_simulator.providers.anthropic.common import (
     json_headers,
@@ -305,7 +305,9 @@ MALFORMED_EVENT = b"event: content_block_delta\ndata: " + (
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     parsed = parse_request(sim, request, parse_object(request.body))
-    gen = await admit_generation(sim, request, "anthropic", parsed.spec, parsed.request, limit_headers)
+    gen = parsed.request
+    if needs_admission(sim, request):
+        gen = await admit_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "anthropic", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)

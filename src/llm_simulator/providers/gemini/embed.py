@@ -10,7 +10,7 @@ from llm_simulator.core.errors import invalid
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.admission import admit, no_limit_headers
+from llm_simulator.providers.admission import admit, needs_admission, no_limit_headers
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import MODELS_PREFIX, json_headers
@@ -70,7 +70,11 @@ def _embed_one(sim: Simulator, body: JsonObject, spec: ModelSpec, model: str, wh
 async def embed_content(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:
     """Serve ``:embedContent``: ``{"embedding": {"values": […]}}``."""
     vector, tokens = _embed_one(sim, parse_object(request.body), spec, model, "")
-    admission = await admit(sim, request, "gemini", model, spec, tokens, 0, no_limit_headers)
+    admission = (
+        await admit(sim, request, "gemini", model, spec, tokens, 0, no_limit_headers)
+        if needs_admission(sim, request)
+        else None
+    )
     await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission)
     return JsonResponse(200, orjson.dumps({"embedding": {"values": vector}}), json_headers())
 
@@ -96,6 +100,10 @@ async def batch_embed_contents(sim: Simulator, request: HttpRequest, model: str,
         vector, tokens = _embed_one(sim, item, spec, model, f"requests[{i}]")
         embeddings.append({"values": vector})
         total += tokens
-    admission = await admit(sim, request, "gemini", model, spec, total, 0, no_limit_headers)
+    admission = (
+        await admit(sim, request, "gemini", model, spec, total, 0, no_limit_headers)
+        if needs_admission(sim, request)
+        else None
+    )
     await sim.complete_embedding(spec, total, sim.request_seed(None), admission)
     return JsonResponse(200, orjson.dumps({"embeddings": embeddings}), json_headers())

@@ -29,7 +29,7 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation, no_limit_headers
+from llm_simulator.providers.admission import admit_generation, needs_admission, no_limit_headers
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
@@ -417,7 +417,9 @@ MALFORMED_CHUNK = b'{"candidates": [{"content": {"parts": [{"text": "tr'
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     parsed = parse_request(sim, request, parse_object(request.body), model, spec)
-    gen = await admit_generation(sim, request, "gemini", spec, parsed.request, no_limit_headers)
+    gen = parsed.request
+    if needs_admission(sim, request):
+        gen = await admit_generation(sim, request, "gemini", spec, gen, no_limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "gemini", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)

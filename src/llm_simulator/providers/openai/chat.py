@@ -23,7 +23,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation
+from llm_simulator.providers.admission import admit_generation, needs_admission
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -467,7 +467,8 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
-    gen = await admit_generation(sim, request, "openai", spec, gen, limit_headers)
+    if needs_admission(sim, request):
+        gen = await admit_generation(sim, request, "openai", spec, gen, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)

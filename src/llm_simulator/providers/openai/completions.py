@@ -22,7 +22,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit
+from llm_simulator.providers.admission import admit, needs_admission
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -274,7 +274,9 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
 
     total_prompt = sum(p.tokens for p in prompts)
     estimate = limit * n * len(prompts)
-    admission = await admit(sim, request, "openai", model_id, spec, total_prompt, estimate, limit_headers)
+    admission = None
+    if needs_admission(sim, request):
+        admission = await admit(sim, request, "openai", model_id, spec, total_prompt, estimate, limit_headers)
     base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit)
     choices: list[ChoicePlan] = []
     fingerprint = ""

@@ -13,7 +13,7 @@ import orjson
 from llm_simulator.core.errors import invalid
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.admission import admit
+from llm_simulator.providers.admission import admit, needs_admission
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.openai.common import require_model, response_headers
 from llm_simulator.providers.openai.ratelimits import limit_headers
@@ -114,7 +114,9 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
                 code="context_length_exceeded",
             )
     total = sum(tokens for _, tokens in inputs)
-    admission = await admit(sim, request, "openai", model_id, spec, total, 0, limit_headers)
+    admission = None
+    if needs_admission(sim, request):
+        admission = await admit(sim, request, "openai", model_id, spec, total, 0, limit_headers)
     base_seed = sim.request_seed(None)
     await sim.complete_embedding(spec, total, base_seed, admission)
     data = []

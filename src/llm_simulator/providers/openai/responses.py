@@ -20,7 +20,7 @@ from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, Gene
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation
+from llm_simulator.providers.admission import admit_generation, needs_admission
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -294,7 +294,9 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
     parsed = parse_request(sim, store, request, parse_object(request.body))
-    gen = await admit_generation(sim, request, "openai", parsed.spec, parsed.gen, limit_headers)
+    gen = parsed.gen
+    if needs_admission(sim, request):
+        gen = await admit_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
     if sim.script.active:
         gen = await apply_script(sim, "openai", request, gen)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
