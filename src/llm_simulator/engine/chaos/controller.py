@@ -90,7 +90,7 @@ def rule_matches(rule: ChaosRule, facts: RequestFacts, resolve: Resolver | None 
         return False
     if rule.providers and facts.provider not in rule.providers:
         return False
-    if rule.models and not _model_matches(rule.models, facts, resolve):
+    if rule.models and not _model_matches(rule.models, facts.model, facts.canonical, facts.provider, resolve):
         return False
     if not _matches(rule.endpoints, facts.endpoint) or not _matches(rule.api_keys, facts.api_key):
         return False
@@ -101,12 +101,16 @@ def rule_matches(rule: ChaosRule, facts: RequestFacts, resolve: Resolver | None 
     return True
 
 
-def _model_matches(patterns: Sequence[str], facts: RequestFacts, resolve: Resolver | None) -> bool:
-    if _matches(patterns, facts.model) or _matches(patterns, facts.canonical):
+@functools.lru_cache(maxsize=4096)
+def _model_matches(
+    patterns: tuple[str, ...], model: str, canonical: str, provider: str, resolve: Resolver | None
+) -> bool:
+    """Whether a rule's model patterns cover the request's model (cached: globs cost a regex)."""
+    if _matches(patterns, model) or _matches(patterns, canonical):
         return True
-    if resolve is None or not facts.canonical:
+    if resolve is None or not canonical:
         return False
-    return any(resolve(p, facts.provider) == facts.canonical for p in patterns if not _GLOB.search(p))
+    return any(resolve(p, provider) == canonical for p in patterns if not _GLOB.search(p))
 
 
 _GLOB = re.compile(r"[*?\[]")
@@ -212,7 +216,9 @@ class ChaosController:
         """The global probability in force: as set, else 1 (0.1 when the default mix applies)."""
         if self.probability is not None:
             return self.probability
-        return DEFAULT_MIX_PROBABILITY if self._effective == (DEFAULT_MIX,) else 1.0
+        # Identity, not ==: comparing pydantic models field by field costs microseconds.
+        default_mix_only = len(self._effective) == 1 and self._effective[0] is DEFAULT_MIX
+        return DEFAULT_MIX_PROBABILITY if default_mix_only else 1.0
 
     def _evaluate(
         self,
