@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import datetime as dt
 import time
 from typing import Any
@@ -445,3 +446,18 @@ async def test_a_rule_naming_an_alias_matches_every_spelling_of_its_model() -> N
         {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     )
     assert (await call(app, "POST", "/v1/messages", other, headers=headers)).status == 200
+
+
+def test_server_errors_about_deliberate_cuts_are_hidden_and_others_kept() -> None:
+    from llm_simulator.server.app import ConnectionCut, _HideDeliberateCuts
+
+    hide = _HideDeliberateCuts()
+
+    def record(msg: str, exc: BaseException | None = None) -> logging.LogRecord:
+        info = (type(exc), exc, None) if exc is not None else None
+        return logging.LogRecord("_granian.utils", logging.ERROR, __file__, 1, msg, None, info)
+
+    assert not hide.filter(record("Exception in ASGI application", ConnectionCut("req_1")))
+    assert not hide.filter(record("Application callable raised an exception\n...\nConnectionCut: req_abc"))
+    assert hide.filter(record("Application callable raised an exception\n...\nValueError: boom"))
+    assert hide.filter(record("Exception in ASGI application", ValueError("boom")))

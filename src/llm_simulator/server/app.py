@@ -55,6 +55,34 @@ class ConnectionCut(Exception):
     """
 
 
+class _HideDeliberateCuts(logging.Filter):
+    """Drop the servers' "application raised" error for a deliberate cut (logged once, at info).
+
+    uvicorn passes the exception as ``exc_info``; granian logs the formatted traceback as the
+    message, from a child logger, so the filter sits on the handlers too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record about a ``ConnectionCut``."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ConnectionCut):
+            return False
+        return not (record.levelno >= logging.ERROR and "ConnectionCut: req_" in str(record.msg))
+
+
+# The loggers granian and uvicorn report an exception escaping the application on.
+SERVER_ERROR_LOGGERS = ("_granian", "uvicorn.error")
+
+
+def _hide_deliberate_cuts() -> None:
+    """Install ``_HideDeliberateCuts`` on the servers' error loggers and their handlers (once)."""
+    for name in SERVER_ERROR_LOGGERS:
+        logger = logging.getLogger(name)
+        for target in (logger, *logger.handlers):
+            if not any(isinstance(f, _HideDeliberateCuts) for f in target.filters):
+                target.addFilter(_HideDeliberateCuts())
+
+
 def new_request_id() -> str:
     """A random ``req_…`` id."""
     return "req_" + IDS.hex(12)
@@ -98,6 +126,7 @@ class SimulatorApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._drain_on_signal()
+                _hide_deliberate_cuts()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.drain(self.config.server.drain_timeout_s)
