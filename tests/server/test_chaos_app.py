@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import datetime as dt
+import logging
 import time
 from typing import Any
 
