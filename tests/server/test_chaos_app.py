@@ -108,6 +108,16 @@ async def test_a_hang_answers_nothing_until_the_client_leaves() -> None:
     assert [r["status"] for r in app.stats.snapshot()["requests"]] == [499]
 
 
+async def test_a_drain_ends_a_hung_request_with_the_providers_503() -> None:
+    app = make_app()
+    task = asyncio.ensure_future(chat(app, **{"x-simulator-chaos": "error=hang"}))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    await app.drain(0.05)
+    got = await asyncio.wait_for(task, 2)
+    assert got.status == 503 and body(got)["error"]["code"] == "server_shutting_down"
+
+
 async def test_a_non_streamed_disconnect_cuts_the_body() -> None:
     app = make_app()
     with pytest.raises(Exception, match="req_"):
@@ -372,6 +382,9 @@ async def test_a_request_larger_than_the_budget_is_refused_for_good() -> None:
     refused = await chat(app)
     assert refused.status == 429 and refused.headers["x-should-retry"] == "false"
     assert "retry-after" not in refused.headers
+    message = body(refused)["error"]["message"]
+    assert message.startswith("Request too large for gpt-4.1 in organization org-simulator on tokens per min (TPM)")
+    assert "Limit 10, Requested" in message
 
 
 async def test_exactly_the_limit_is_admitted_under_concurrency() -> None:
