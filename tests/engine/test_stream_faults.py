@@ -111,3 +111,38 @@ async def test_a_finished_response_settles_every_token() -> None:
     settled: list[int] = []
     await collect(sim, planned(sim, 6, Admission(on_finish=settled.append)))
     assert settled == [6]
+
+
+async def test_several_choices_strike_at_the_same_token_count_streamed_or_not() -> None:
+    sim, _, _ = make_sim(**FLAT)
+    fault = StreamFault(FaultKind.DISCONNECT, after_tokens=4)
+    plan = planned(sim, 6, Admission(fault=fault))
+    plan = sim.plan(dataclasses.replace(plan.request, n=2), sim.resolve_model("m", "openai"), 1)  # type: ignore[arg-type]
+    events: list[StreamEvent] = []
+    with pytest.raises(StreamCut):
+        await collect(sim, plan, events)
+    assert sum(isinstance(e, TokenEvent) for e in events) == 4  # two steps of two choices
+    settled: list[int] = []
+    admission = Admission(fault=fault, on_finish=settled.append)
+    quiet = sim.plan(dataclasses.replace(plan.request, admission=admission), sim.resolve_model("m", "openai"), 1)  # type: ignore[arg-type]
+    model = sim.resolve_model("m", "openai")
+    assert model is not None
+    with pytest.raises(StreamCut):
+        await sim.complete(quiet, sim.open_timeline(model, 0, 1))
+    assert settled == [4]
+
+
+async def test_hidden_reasoning_does_not_count_towards_a_fault() -> None:
+    sim, _, _ = make_sim(**FLAT)
+    fault = StreamFault(FaultKind.NO_TERMINATOR, after_tokens=2)
+    request = dataclasses.replace(flat_request(40), reasoning_budget=10, admission=Admission(fault=fault))
+    model = sim.resolve_model("m", "openai")
+    assert model is not None
+    plan = sim.plan(request, model, 1)
+    hidden = plan.choices[0].hidden_lead
+    assert 0 < hidden < 40
+    events: list[StreamEvent] = []
+    with pytest.raises(StreamCut):
+        await collect(sim, plan, events)
+    tokens = [e for e in events if isinstance(e, TokenEvent)]
+    assert len(tokens) == hidden + 2  # every hidden token, then two visible ones

@@ -76,3 +76,12 @@ async def test_least_recently_used_buckets_are_forgotten_beyond_the_bound() -> N
     assert levels[0].remaining == 10  # forgotten, so back full
     await store.clear()
     assert await store.count() == 0
+
+
+async def test_a_late_adjustment_never_moves_the_clock_back() -> None:
+    store = MemoryBucketStore()
+    await store.take([per_minute("t", 60, 60)], now=0.0)  # empty; refills 1/s
+    await store.take([per_minute("t", 60, 0)], now=20.0)  # 20 refilled
+    await store.adjust(per_minute("t", 60, -1), now=10.0)  # a refund computed at t=10
+    levels, _ = await store.take([per_minute("t", 60, 0)], now=20.0)
+    assert levels[0].remaining == 21  # not 31: the 10..20 refill is not credited twice

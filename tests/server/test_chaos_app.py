@@ -474,3 +474,69 @@ def test_server_errors_about_deliberate_cuts_are_hidden_and_others_kept() -> Non
     assert not hide.filter(record("Application callable raised an exception\n...\nConnectionCut: req_abc"))
     assert hide.filter(record("Application callable raised an exception\n...\nValueError: boom"))
     assert hide.filter(record("Exception in ASGI application", ValueError("boom")))
+
+
+# -- review fixes -------------------------------------------------------------------------------
+
+
+async def test_a_deliberately_cut_stream_counts_as_a_breaker_failure() -> None:
+    app = make_app(**BREAKER)
+    for _ in range(2):
+        with pytest.raises(Exception, match="req_"):
+            await call(app, "POST", "/v1/chat/completions", STREAM, headers={"x-simulator-chaos": "fault=disconnect"})
+    assert (await chat(app)).status == 503
+
+
+async def test_clients_abandoning_streams_do_not_open_the_breaker() -> None:
+    config = {**BREAKER, "latency.enabled": True, "latency.multiplier": 0.05}
+    app = make_app(**config)
+    for _ in range(3):
+        gone = asyncio.Event()
+        task = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", STREAM, disconnect=gone))
+        await asyncio.sleep(0.02)
+        gone.set()
+        await asyncio.wait_for(task, 5)
+    assert [r["status"] for r in app.stats.snapshot()["requests"]] == [499]
+    assert (await chat(app)).status == 200
+
+
+async def test_embeddings_meet_faults_too() -> None:
+    app = make_app()
+    request = orjson.dumps({"model": "text-embedding-3-small", "input": "hello"})
+    with pytest.raises(Exception, match="req_"):
+        await call(app, "POST", "/v1/embeddings", request, headers={"x-simulator-chaos": "fault=disconnect"})
+    failed = await call(app, "POST", "/v1/embeddings", request, headers={"x-simulator-chaos": "fault=error_event"})
+    assert failed.status == 503
+
+
+@pytest.mark.parametrize(
+    "value", ["error=rate_limit; retry_after=inf", "delay_ms=nan", "latency=1e300", "fault=stall; duration_ms=inf"]
+)
+async def test_infinite_or_huge_effects_are_refused(value: str) -> None:
+    app = make_app()
+    got = await chat(app, **{"x-simulator-chaos": value})
+    assert got.status == 400 and body(got)["error"]["param"] == "x-simulator-chaos"
+    admin = await call(app, "PUT", "/admin/chaos", b'{"rules": [{"error_type": "rate_limit", "retry_after_s": 1e308}]}')
+    assert admin.status == 400
+
+
+def test_retry_hints_are_clamped_to_a_day() -> None:
+    from llm_simulator.providers.retry_hints import retry_after_headers
+
+    assert dict(retry_after_headers(1e12)) == {b"retry-after": b"86400", b"retry-after-ms": b"86400000"}
+    assert dict(retry_after_headers(0.0123)) == {b"retry-after": b"0.013", b"retry-after-ms": b"13"}
+
+
+def test_the_breaker_board_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_simulator.config.chaos import CircuitBreakerConfig
+    from llm_simulator.engine.chaos import breaker as module
+
+    monkeypatch.setattr(module, "MAX_BREAKERS", 3)
+    board = module.BreakerBoard(CircuitBreakerConfig(enabled=True, failure_threshold=5), FakeClock())
+    board.admit("sick")
+    board.record("sick", module.Outcome.FAILURE)
+    for i in range(10):
+        board.admit(f"m{i}")
+        board.record(f"m{i}", module.Outcome.SUCCESS)
+    snapshot = board.snapshot()
+    assert len(snapshot) == 3 and "sick" in snapshot  # idle breakers go first

@@ -38,7 +38,15 @@ Provider = Literal["openai", "anthropic", "gemini"]
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan: an infinite delay or retry hint would hang a request or break a header.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Upper bounds that keep every chaos effect finite and every header printable.
+MAX_DELAY_MS = 3_600_000.0  # one hour
+MAX_RETRY_AFTER_S = 86_400.0  # one day
+MAX_LATENCY_MULTIPLIER = 1000.0
+MAX_WINDOW_S = 31_536_000.0  # one year
 
 
 class StreamFaultSpec(_Data):
@@ -46,7 +54,9 @@ class StreamFaultSpec(_Data):
 
     type: FaultType
     after_tokens: int = Field(default=0, ge=0, description="Tokens sent before the fault strikes.")
-    duration_ms: float = Field(default=5000.0, ge=0, description="Length of a stall or of the first-byte delay.")
+    duration_ms: float = Field(
+        default=5000.0, ge=0, le=MAX_DELAY_MS, description="Length of a stall or of the first-byte delay."
+    )
     error_type: ErrorType = Field(default="overloaded", description="The in-stream error of an error_event fault.")
 
 
@@ -76,11 +86,18 @@ class ChaosRule(_Data):
     error_mix: dict[ErrorType, float] = Field(default_factory=dict, description="Weighted choice of error types.")
     status_code: int | None = Field(default=None, ge=400, le=599)
     message: str | None = None
-    delay_ms: float = Field(default=0.0, ge=0, description="Added before the response (or before the error).")
-    retry_after_s: float | None = Field(
-        default=None, ge=0, description="Retry hint of the error (retry-after headers, Gemini RetryInfo)."
+    delay_ms: float = Field(
+        default=0.0, ge=0, le=MAX_DELAY_MS, description="Added before the response (or before the error)."
     )
-    latency_multiplier: float = Field(default=1.0, gt=0, description="Scales TTFT and every ITL.")
+    retry_after_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_RETRY_AFTER_S,
+        description="Retry hint of the error (retry-after headers, Gemini RetryInfo).",
+    )
+    latency_multiplier: float = Field(
+        default=1.0, gt=0, le=MAX_LATENCY_MULTIPLIER, description="Scales TTFT and every ITL."
+    )
     stream_fault: StreamFaultSpec | None = None
 
     @model_validator(mode="after")
@@ -98,15 +115,15 @@ class ChaosRule(_Data):
 
 
 class _Window(_Data):
-    start_s: float = Field(default=0.0, ge=0, description="Seconds after the scenario clock starts.")
-    duration_s: float = Field(gt=0)
+    start_s: float = Field(default=0.0, ge=0, le=MAX_WINDOW_S, description="Seconds after the scenario clock starts.")
+    duration_s: float = Field(gt=0, le=MAX_WINDOW_S)
 
 
 class Brownout(_Window):
     """Latency × ``latency_multiplier`` for the window."""
 
     type: Literal["brownout"]
-    latency_multiplier: float = Field(default=3.0, gt=0)
+    latency_multiplier: float = Field(default=3.0, gt=0, le=MAX_LATENCY_MULTIPLIER)
 
 
 class Outage(_Window):
@@ -128,7 +145,7 @@ class Degradation(_Window):
     """Latency and error rate ramp linearly from normal to the targets over the window, then hold."""
 
     type: Literal["degradation"]
-    latency_multiplier: float = Field(default=4.0, gt=0)
+    latency_multiplier: float = Field(default=4.0, gt=0, le=MAX_LATENCY_MULTIPLIER)
     error_type: ErrorType = "server_error"
     error_probability: float = Field(default=0.2, ge=0, le=1)
 
@@ -137,9 +154,9 @@ class PeriodicOutage(_Data):
     """An outage of ``duration_s`` every ``period_s``, the first at ``start_s``."""
 
     type: Literal["periodic_outage"]
-    start_s: float = Field(default=0.0, ge=0)
-    period_s: float = Field(gt=0)
-    duration_s: float = Field(gt=0)
+    start_s: float = Field(default=0.0, ge=0, le=MAX_WINDOW_S)
+    period_s: float = Field(gt=0, le=MAX_WINDOW_S)
+    duration_s: float = Field(gt=0, le=MAX_WINDOW_S)
     error_type: ErrorType = "unavailable"
 
     @model_validator(mode="after")
@@ -177,7 +194,7 @@ class ChaosConfig(_Data):
     rules: tuple[ChaosRule, ...] = ()
     scenarios: tuple[ScenarioSpec, ...] = ()
     scenario_repeat_s: float | None = Field(
-        default=None, gt=0, description="Restart the scenario timeline every this many seconds."
+        default=None, gt=0, le=MAX_WINDOW_S, description="Restart the scenario timeline every this many seconds."
     )
     control_header: bool = Field(default=True, description="Honour the per-request x-simulator-chaos header.")
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)

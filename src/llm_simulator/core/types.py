@@ -245,6 +245,12 @@ class ChoicePlan:
         """The planned tool calls, in order."""
         return [s.tool_call for s in self.segments if s.tool_call is not None]
 
+    @property
+    def hidden_lead(self) -> int:
+        """How many of the first tokens are reasoning (a reasoning segment comes first if any)."""
+        first = self.segments[0] if self.segments else None
+        return first.stop if first is not None and first.kind is SegmentKind.REASONING else 0
+
     def segment_kinds(self) -> list[SegmentKind]:
         """The kind of every token position (for stream writers that switch on it)."""
         if not self.segments:
@@ -271,11 +277,7 @@ class GenerationPlan:
 
     def leading_reasoning_steps(self) -> int:
         """Steps at the start in which every choice is still reasoning (0 if one is not)."""
-        leads = []
-        for choice in self.choices:
-            first = choice.segments[0] if choice.segments else None
-            leads.append(first.stop if first is not None and first.kind is SegmentKind.REASONING else 0)
-        return min(leads, default=0)
+        return min((choice.hidden_lead for choice in self.choices), default=0)
 
     @property
     def completion_tokens(self) -> int:

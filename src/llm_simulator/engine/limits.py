@@ -216,6 +216,14 @@ class RateLimiter:
 
 
 def _state(budget: _Budget, level: Level) -> LimitState:
+    """A budget as the provider headers show it: never more than its limit remaining.
+
+    Burst headroom (capacity above the limit) is invisible, as on the real APIs: the reset
+    is the time until the limit is available again, (limit − level) / (limit per window).
+    """
+    remaining = level.remaining
+    rate = budget.limit / WINDOW_SECONDS[budget.window]
+    reset = 0.0 if remaining >= budget.limit else (budget.limit - remaining) / rate
     return LimitState(
-        budget.resource, budget.window, budget.limit, max(0, math.floor(level.remaining)), level.full_in_s
+        budget.resource, budget.window, budget.limit, max(0, min(budget.limit, math.floor(remaining))), reset
     )

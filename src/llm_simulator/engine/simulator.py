@@ -198,7 +198,9 @@ class Simulator:
             first = max(0, min(plan.leading_reasoning_steps(), shortest - 1))
         admission = plan.request.admission
         fault = admission.fault if admission is not None else None
-        # Released tokens (for a fault's trigger) and decode steps reached (for settlement).
+        # Visible tokens released (a fault's trigger: hidden reasoning does not count) and
+        # decode steps reached (for settlement).
+        hidden = [c.hidden_lead for c in choices] if fault is not None else None
         released = 0
         reached = first
         try:
@@ -212,11 +214,12 @@ class Simulator:
                 if plan.steps:
                     await timeline.wait_step(step)
                 reached = step + 1
-                for choice in choices:
+                for position, choice in enumerate(choices):
                     tokens = choice.tokens
                     last = len(tokens) - 1
                     if step <= last:
-                        released += 1
+                        if hidden is not None and step >= hidden[position]:
+                            released += 1
                         yield TokenEvent(choice.index, step, tokens[step])
                         if step == last:
                             yield FinishEvent(choice.index, choice.finish_reason)
@@ -248,10 +251,18 @@ class Simulator:
     async def complete_embedding(
         self, model: ModelSpec, input_tokens: int, base_seed: int, admission: Admission | None = None
     ) -> None:
-        """Wait as long as one embedding forward pass over ``input_tokens`` takes."""
+        """Wait as long as one embedding forward pass over ``input_tokens`` takes.
+
+        A fault in the admission strikes when the pass is done (a stall lengthens it).
+        """
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
+        fault = admission.fault if admission is not None else None
         try:
+            if fault is not None and fault.kind is FaultKind.STALL:
+                await self._strike(fault, timeline)
             await timeline.wait_end(0)
+            if fault is not None and fault.kind is not FaultKind.STALL:
+                await self._strike(fault, timeline)
         finally:
             timeline.close()
 
@@ -271,11 +282,28 @@ class Simulator:
                 await self._strike(fault, timeline)
                 await timeline.wait_end(plan.steps)
             else:
-                steps = min(fault.after_tokens, plan.steps)
+                steps = _steps_until_visible(plan, fault.after_tokens)
                 await timeline.wait_end(steps)
-                produced = min(produced, steps * len(plan.choices))
+                produced = sum(min(len(c.tokens), steps) for c in plan.choices)
                 await self._strike(fault, timeline)
         finally:
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(produced)
+
+
+def _steps_until_visible(plan: GenerationPlan, tokens: int) -> int:
+    """Decode steps after which at least ``tokens`` visible tokens exist over all choices.
+
+    The same step boundary at which a stream's fault strikes; every step when the response
+    has fewer visible tokens than that (the fault then strikes at its end).
+    """
+    if tokens <= 0:
+        return 0
+    hidden = [c.hidden_lead for c in plan.choices]
+    visible = 0
+    for step in range(plan.steps):
+        visible += sum(1 for c, h in zip(plan.choices, hidden, strict=True) if h <= step < len(c.tokens))
+        if visible >= tokens:
+            return step + 1
+    return plan.steps

@@ -91,9 +91,12 @@ class MemoryBucketStore:
                 self._buckets.popitem(last=False)
         else:
             self._buckets.move_to_end(demand.bucket)
-            elapsed = max(0.0, now - state[1])
-            state[0] = min(demand.capacity, state[0] + elapsed * demand.refill_per_s)
-            state[1] = now
+            # Never move a bucket's clock back (a late adjustment carries an older ``now``):
+            # that would credit the same refill twice.
+            elapsed = now - state[1]
+            if elapsed > 0:
+                state[0] = min(demand.capacity, state[0] + elapsed * demand.refill_per_s)
+                state[1] = now
         return state
 
     @staticmethod

@@ -14,7 +14,9 @@ from llm_simulator.providers.base import Headers
 
 def retry_after_headers(seconds: float) -> Headers:
     """``retry-after`` and ``retry-after-ms`` for a hint of ``seconds``."""
-    ms = max(0, math.ceil(seconds * 1000))
+    # Clamped to a day: a hint is a hint, and an unbounded one could not be printed.
+    seconds = min(max(seconds, 0.0), 86_400.0)
+    ms = math.ceil(seconds * 1000)
     fraction = f"{ms / 1000:.3f}".rstrip("0").rstrip(".") or "0"
     after = str(math.ceil(seconds)) if seconds >= 1 else fraction
     return [(b"retry-after", after.encode()), (b"retry-after-ms", str(ms).encode())]

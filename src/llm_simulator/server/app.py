@@ -228,7 +228,11 @@ class SimulatorApp:
                 response.headers.extend(request.extra_headers)
             if isinstance(response, StreamResponse):
                 status = 200
-                broken = await self._send_stream(send, receive, response, provider, request_id)
+                try:
+                    status, broken = await self._send_stream(send, receive, response, provider, request_id)
+                except ConnectionCut:
+                    broken = True  # a deliberate cut: the model "failed" this stream
+                    raise
             else:
                 status = await self._send_json(send, response, request_id)
         finally:
@@ -317,9 +321,15 @@ class SimulatorApp:
 
     async def _send_stream(
         self, send: Send, receive: Receive, response: StreamResponse, provider: Provider, request_id: str
-    ) -> bool:
-        """Send the event stream; True when it ended broken (an error event or a fault)."""
+    ) -> tuple[int, bool]:
+        """Send the event stream; the status to record and whether the stream broke.
+
+        Broken means the server side failed it (an error event, a fault, the drain
+        deadline); a client that leaves early is recorded as 499 and not broken, so clients
+        abandoning streams in a load test cannot open a circuit breaker.
+        """
         broken = False
+        status = 200
         task = asyncio.current_task()
         assert task is not None
         self._streams.add(task)
@@ -361,7 +371,10 @@ class SimulatorApp:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
-            broken = True
+            if gone.is_set():
+                status = 499
+            else:
+                broken = True
             # The client went away, or the drain deadline passed. In the second case the
             # client is still there: end its stream with the provider's in-stream error
             # rather than a truncated body. The finally-clauses release everything else.
@@ -378,7 +391,7 @@ class SimulatorApp:
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
-        return broken
+        return status, broken
 
 
 async def _cut_json_body(send: Send, request_id: str) -> None:

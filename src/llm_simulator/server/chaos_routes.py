@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class ChaosUpdate(BaseModel):
     """The body of ``PUT /admin/chaos``: every field optional, unknown fields refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool | None = None
     probability: float | None = Field(default=None, ge=0, le=1)

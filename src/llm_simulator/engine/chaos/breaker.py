@@ -23,6 +23,9 @@ from llm_simulator.infra.clock import Clock
 # recovery timeout has already passed, so "seconds until half-open" would be 0, which makes a
 # useless retry-after. A trial usually finishes within a second or so of a simulated response.
 HALF_OPEN_RETRY_S = 1.0
+# Breakers kept at most. Model ids are client strings when unknown models are accepted, so
+# the board must not grow with them; idle (closed, failure-free) breakers go first.
+MAX_BREAKERS = 10_000
 
 
 class Outcome(enum.Enum):
@@ -55,8 +58,8 @@ class _Breaker:
 class BreakerBoard:
     """One simulated circuit breaker per model.
 
-    Breakers are created on first use and live until ``reset``; the caller passes resolved
-    model ids, so their number is bounded by the catalogue.
+    Breakers are created on first use and live until ``reset``; at most ``MAX_BREAKERS`` are kept
+    (unknown model ids, when accepted, are client strings).
     """
 
     def __init__(self, settings: CircuitBreakerConfig, clock: Clock) -> None:
@@ -175,9 +178,23 @@ class BreakerBoard:
         if breaker is None:
             # Only the threshold-th most recent failure decides whether to open, so older ones
             # can fall off the end: memory per model is bounded whatever the failure rate.
+            if len(self._breakers) >= MAX_BREAKERS:
+                self._evict()
             breaker = _Breaker(failures=deque(maxlen=self._settings.failure_threshold))
             self._breakers[model] = breaker
         return breaker
+
+    def _evict(self) -> None:
+        """Forget the oldest idle breaker (or, if none is idle, the oldest one)."""
+        victim = next(
+            (
+                name
+                for name, b in self._breakers.items()
+                if b.state is BreakerState.CLOSED and not b.failures and b.trials == 0
+            ),
+            next(iter(self._breakers)),
+        )
+        del self._breakers[victim]
 
     def _refresh(self, breaker: _Breaker, now: float) -> None:
         """Move an OPEN breaker whose recovery timeout has passed to HALF_OPEN (lazily)."""

@@ -32,15 +32,15 @@ _TYPE: dict[ErrorKind, str] = {
 def limit_message(hit: LimitHit, retry_after_s: float | None) -> str:
     """OpenAI's rate-limit message, naming the limit, the usage and when to retry.
 
-    A request larger than the whole budget gets OpenAI's "Request too large" wording: no
-    wait can help it.
+    A request larger than the whole budget (no retry hint: no wait can help it) gets
+    OpenAI's "Request too large" wording.
     """
     resource = "requests" if hit.resource == "requests" else "tokens"
     window = "min" if hit.window == "minute" else "day"
     abbreviation = _ABBREVIATION.get((resource, hit.window), "TPD")
     org = hit.key if hit.key.startswith("org-") else "org-simulator"
     where = f"for {hit.model} in organization {org} on {resource} per {window} ({abbreviation})"
-    if hit.requested > hit.limit:
+    if retry_after_s is None and hit.requested > hit.limit:
         return (
             f"Request too large {where}: Limit {hit.limit}, Requested {hit.requested}. The input or output "
             "tokens must be reduced in order to run successfully. "
