@@ -117,6 +117,23 @@ def test_example_config_is_valid() -> None:
     assert "my-backend" in config.latency.profiles
 
 
-def test_require_auth_is_refused_until_implemented() -> None:
-    with pytest.raises(ConfigError, match=r"auth\.require_auth"):
+def test_require_auth_needs_a_key() -> None:
+    with pytest.raises(ConfigError, match=r"auth\.require_auth needs at least one enabled key"):
         load_config(None, {"LLM_SIMULATOR_REQUIRE_AUTH": "true"}, {})
+    config = load_config(None, {"LLM_SIMULATOR_REQUIRE_AUTH": "true", "LLM_SIMULATOR_ADMIN_KEY": "sk-admin"}, {})
+    assert config.auth.require_auth and config.auth.admin_keys[0].get_secret_value() == "sk-admin"
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ([{"name": "a"}], "exactly one of key and key_sha256"),
+        ([{"name": "a", "key": "k", "key_sha256": "0" * 64}], "exactly one of key and key_sha256"),
+        ([{"name": "a", "key_sha256": "xyz"}], "64 hex digits"),
+        ([{"name": "a", "key": "k1"}, {"name": "a", "key": "k2"}], "duplicate names"),
+        ([{"name": "a", "key": "k", "role": "root"}], "role"),
+    ],
+)
+def test_bad_auth_keys_are_refused_naming_the_key(keys: list[dict[str, str]], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {}, {"auth.keys": keys})

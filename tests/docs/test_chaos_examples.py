@@ -441,7 +441,7 @@ async def test_rules_example_in_process() -> None:
     revoked = await generate(app, key="sk-revoked")
     assert revoked.status == 401
     error = body(revoked)["error"]
-    assert (error["type"], error["code"]) == ("authentication_error", "invalid_api_key")
+    assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_api_key")
     assert error["message"] == "This API key has been revoked."
     # One in five Haiku messages fails, overloaded three times out of four.
     chaos = app.sim.chaos
@@ -468,9 +468,9 @@ ERROR_TABLE: dict[str, tuple[tuple[int, str, str], tuple[int, str], tuple[int, s
     "unavailable": ((503, "server_error", "service_unavailable"), (529, "overloaded_error"), (503, "UNAVAILABLE")),
     "timeout": ((504, "timeout", "timeout"), (504, "timeout_error"), (504, "DEADLINE_EXCEEDED")),
     "authentication": (
-        (401, "authentication_error", "invalid_api_key"),
+        (401, "invalid_request_error", "invalid_api_key"),
         (401, "authentication_error"),
-        (401, "UNAUTHENTICATED"),
+        (400, "INVALID_ARGUMENT"),
     ),
     "permission": (
         (403, "permission_error", "permission_denied"),

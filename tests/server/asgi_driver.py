@@ -32,6 +32,7 @@ async def call(
     disconnect: asyncio.Event | None = None,
     headers: dict[str, str] | None = None,
     query: str = "",
+    client: tuple[str, int] | None = None,
 ) -> Captured:
     """Send one request through the app and capture the response."""
     captured = Captured()
@@ -63,5 +64,7 @@ async def call(
         + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
         "query_string": query.encode(),
     }
+    if client is not None:
+        scope["client"] = client
     await app(scope, receive, send)  # type: ignore[arg-type]
     return captured

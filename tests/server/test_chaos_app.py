@@ -51,7 +51,7 @@ async def chat(app: SimulatorApp, **headers: str) -> Captured:
         ("server_error", 500, (500, "api_error"), (500, "INTERNAL")),
         ("bad_gateway", 502, (502, "api_error"), (502, "UNAVAILABLE")),
         ("unavailable", 503, (529, "overloaded_error"), (503, "UNAVAILABLE")),
-        ("authentication", 401, (401, "authentication_error"), (401, "UNAUTHENTICATED")),
+        ("authentication", 401, (401, "authentication_error"), (400, "INVALID_ARGUMENT")),  # Google's bad key
         ("permission", 403, (403, "permission_error"), (403, "PERMISSION_DENIED")),
         ("invalid_request", 400, (400, "invalid_request_error"), (400, "INVALID_ARGUMENT")),
         ("context_length", 400, (400, "invalid_request_error"), (400, "INVALID_ARGUMENT")),

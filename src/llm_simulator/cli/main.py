@@ -38,6 +38,7 @@ FLAG_KEYS: dict[str, str] = {
     "json_logs": "logging.json_logs",
     "require_auth": "auth.require_auth",
     "api_key": "auth.api_keys",
+    "admin_key": "auth.admin_keys",
     "fixtures": "fixtures.files",
     "chaos": "chaos.enabled",
     "chaos_probability": "chaos.probability",
@@ -64,7 +65,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default=s, help="debug, info, warning, error")
     parser.add_argument("--json-logs", action="store_true", default=s, help="log as JSON lines")
     parser.add_argument("--require-auth", action="store_true", default=s, help="require an API key")
-    parser.add_argument("--api-key", action="append", default=s, help="an accepted API key (repeatable)")
+    parser.add_argument("--api-key", action="append", default=s, help="an accepted API key, role user (repeatable)")
+    parser.add_argument("--admin-key", action="append", default=s, help="an accepted API key, role admin (repeatable)")
     parser.add_argument(
         "--fixtures", action="append", default=s, metavar="FILE", help="a fixtures file of rules/scenarios (repeatable)"
     )

@@ -39,6 +39,7 @@ ENV_KEYS: dict[str, str] = {
     "JSON_LOGS": "logging.json_logs",
     "REQUIRE_AUTH": "auth.require_auth",
     "API_KEY": "auth.api_keys",  # comma-separated
+    "ADMIN_KEY": "auth.admin_keys",  # comma-separated
     "FIXTURES": "fixtures.files",  # comma-separated
     "CHAOS": "chaos.enabled",
     "CHAOS_PROBABILITY": "chaos.probability",
@@ -97,7 +98,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             key = ENV_KEYS[short]
             if short == "NO_LATENCY":
                 out[key] = not _parse_bool(name, value)
-            elif short in ("API_KEY", "FIXTURES"):
+            elif short in ("API_KEY", "ADMIN_KEY", "FIXTURES"):
                 out[key] = [k.strip() for k in value.split(",") if k.strip()]
             else:
                 out[key] = value

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.ratelimits import RateLimitsConfig
+from llm_simulator.config.security import AuthConfig
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -97,13 +98,6 @@ class LoggingConfig(_Section):
     json_logs: bool = False
 
 
-class AuthConfig(_Section):
-    """API-key settings (keys are secrets: redacted in ``config show``)."""
-
-    require_auth: bool = False
-    api_keys: tuple[SecretStr, ...] = ()
-
-
 class FixturesConfig(_Section):
     """Scripted fixtures: files of rules and scenarios, and how sessions are identified."""
 
@@ -139,13 +133,6 @@ class SimulatorConfig(_Section):
     fixtures: FixturesConfig = Field(default_factory=FixturesConfig)
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
-
-    @model_validator(mode="after")
-    def _auth_not_yet_available(self) -> SimulatorConfig:
-        # Refuse rather than run unprotected while the user believes keys are enforced.
-        if self.auth.require_auth:
-            raise ValueError("auth.require_auth: API-key authentication is not available in this version yet")
-        return self
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

@@ -101,6 +101,10 @@ class SimulatorError(Exception):
         # Chosen by the raiser (a fixture, a chaos rule): providers then keep it as is, even
         # where their own status for the kind differs (Anthropic's 529 for unavailable).
         self.explicit_status = status is not None
+        # A message chosen by the user (a chaos rule's, a fixture's) is sent as written;
+        # otherwise a provider may use its own wording for the kind (Anthropic's "invalid
+        # x-api-key").
+        self.explicit_message = False
         self.retry_after_s = retry_after_s
         self.should_retry = should_retry
         self.limit = limit

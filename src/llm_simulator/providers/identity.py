@@ -12,8 +12,8 @@ from collections.abc import Mapping
 ANONYMOUS = "anonymous"
 
 
-def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
-    """The caller's API key, or ``anonymous``."""
+def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API key the request presents, in any provider's way, or None."""
     auth = headers.get("authorization")
     if auth is not None:
         scheme, _, token = auth.partition(" ")
@@ -21,9 +21,14 @@ def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
             return token.strip()
     for name in ("x-api-key", "api-key", "x-goog-api-key"):
         value = headers.get(name)
-        if value:
+        if value and value.strip():
             return value.strip()
-    return query.get("key") or ANONYMOUS
+    return query.get("key") or None
+
+
+def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str:
+    """The caller's API key, or ``anonymous``."""
+    return presented_key(headers, query) or ANONYMOUS
 
 
 def caller(headers: Mapping[str, str], query: Mapping[str, str], key_by: str) -> str:

@@ -30,6 +30,7 @@ from llm_simulator.providers.base import (
     StreamResponse,
 )
 from llm_simulator.providers.registry import build_providers
+from llm_simulator.security.gate import ADMIN_ENDPOINT, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.chaos_routes import ChaosRoutes
 from llm_simulator.server.routing import Match, Router
@@ -105,6 +106,7 @@ class SimulatorApp:
         for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
             self.router.add(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
+        self.gate = Gate(config.auth, self.sim.clock)
         self.draining = False
         self._streams: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
@@ -201,6 +203,9 @@ class SimulatorApp:
                 status = await self._send_json(send, error_response, request_id)
                 return
             try:
+                if self.gate.required or endpoint == ADMIN_ENDPOINT:
+                    client = scope.get("client")
+                    await self.gate.check(method, path, endpoint, headers, query, client[0] if client else None)
                 body = await self._read_body(scope, receive, headers)
                 request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
                 response = await found.route.handler(request)

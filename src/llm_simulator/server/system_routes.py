@@ -44,6 +44,7 @@ class SystemRoutes:
             Route("GET", "/admin/stats", self.stats, "admin"),
             Route("POST", "/admin/stats/reset", self.reset_stats, "admin"),
             Route("POST", "/admin/drain", self.drain, "admin"),
+            Route("GET", "/admin/auth", self.auth_status, "admin"),
             Route("GET", "/admin/fixtures", self.list_fixtures, "admin"),
             Route("POST", "/admin/fixtures", self.load_fixtures, "admin"),
             Route("DELETE", "/admin/fixtures", self.clear_fixtures, "admin"),
@@ -67,6 +68,10 @@ class SystemRoutes:
         """Mark the instance not ready (for a pre-stop hook); serving continues."""
         self._app.draining = True
         return _json(200, {"draining": True})
+
+    async def auth_status(self, request: HttpRequest) -> Response:
+        """Whether auth is on, the keys' names, roles, tiers and states, and failure counts (no secrets)."""
+        return _json(200, self._app.gate.status())
 
     async def version(self, request: HttpRequest) -> Response:
         """Simulator, Python and server versions."""

@@ -82,7 +82,7 @@ def chaos_error(
     kind = failure.kind
     if retry_after_s is None and kind is ErrorKind.RATE_LIMIT:
         retry_after_s = DEFAULT_RATE_LIMIT_RETRY_S
-    return SimulatorError(
+    error = SimulatorError(
         kind,
         message or failure.message,
         code=failure.code,
@@ -90,3 +90,5 @@ def chaos_error(
         retry_after_s=retry_after_s,
         should_retry=failure.should_retry,
     )
+    error.explicit_message = message is not None
+    return error

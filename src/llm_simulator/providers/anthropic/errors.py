@@ -55,9 +55,17 @@ def limit_message(hit: LimitHit) -> str:
     )
 
 
+# Anthropic's own wording for a missing or unknown key.
+_AUTH_MESSAGES = {"missing_api_key": "x-api-key header is required", "invalid_api_key": "invalid x-api-key"}
+
+
 def error_message(error: SimulatorError) -> str:
-    """The ``error.message`` text (Anthropic's own wording for a rate-limit refusal)."""
-    return limit_message(error.limit) if error.limit is not None else error.message
+    """The ``error.message`` text (Anthropic's own wording for rate limits and bad keys)."""
+    if error.limit is not None:
+        return limit_message(error.limit)
+    if error.kind is ErrorKind.AUTHENTICATION and error.code in _AUTH_MESSAGES and not error.explicit_message:
+        return _AUTH_MESSAGES[error.code]
+    return error.message
 
 
 def render_error(error: SimulatorError, request_id: str) -> JsonResponse:

@@ -30,9 +30,30 @@ _STATUS: dict[ErrorKind, tuple[int, str]] = {
 }
 
 
+# Google's answers to a bad or missing API key: (HTTP status, canonical status, message).
+_KEY_ERRORS: dict[str, tuple[int, str, str]] = {
+    "invalid_api_key": (400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+    "missing_api_key": (
+        403,
+        "PERMISSION_DENIED",
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key "
+        "or other form of API consumer identity to call this API.",
+    ),
+}
+
+
+def _key_error(error: SimulatorError) -> tuple[int, str, str] | None:
+    if error.kind is ErrorKind.AUTHENTICATION and error.code is not None:
+        return _KEY_ERRORS.get(error.code)
+    return None
+
+
 def error_code(error: SimulatorError) -> int:
     """The HTTP status Google uses for ``error`` (an explicitly chosen status wins)."""
     code, _ = _STATUS[error.kind]
+    key = _key_error(error)
+    if key is not None and not error.explicit_status:
+        return key[0]
     return error.status if error.explicit_status else code
 
 
@@ -103,8 +124,21 @@ def error_body(error: SimulatorError) -> bytes:
     """The JSON error object; ``error`` is the first (only) key, as the SDK's stream check needs."""
     _, status = _STATUS[error.kind]
     message = limit_message(error.limit, error.retry_after_s) if error.limit is not None else error.message
+    key = _key_error(error)
+    if key is not None:
+        _, status, wording = key
+        message = error.message if error.explicit_message else wording
     inner: dict[str, Any] = {"code": error_code(error), "message": message, "status": status}
     details = error_details(error)
+    if error.code == "invalid_api_key" and key is not None:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        )
     if details:
         inner["details"] = details
     return orjson.dumps({"error": inner})

@@ -12,7 +12,7 @@ _ABBREVIATION = {("requests", "minute"): "RPM", ("tokens", "minute"): "TPM", ("r
 
 _TYPE: dict[ErrorKind, str] = {
     ErrorKind.INVALID_REQUEST: "invalid_request_error",
-    ErrorKind.AUTHENTICATION: "authentication_error",
+    ErrorKind.AUTHENTICATION: "invalid_request_error",  # what OpenAI sends with its 401s
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "invalid_request_error",
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",

@@ -1,0 +1,97 @@
+"""Configuration of API-key authentication: keys (hashed), roles, per-key rate tiers.
+
+Keys are secrets: plain keys are ``SecretStr`` (redacted in ``config show`` and admin
+output) and a key may be given only as its SHA-256, so a config file need not hold it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Role = Literal["admin", "user", "readonly"]
+KeyTier = Literal["standard", "premium", "admin", "unlimited"]
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ApiKeySpec(_Data):
+    """One API key: who it is, what it may do, how fast it may go."""
+
+    name: str = Field(min_length=1, description="Shown in logs and admin output instead of the key.")
+    key: SecretStr | None = Field(default=None, description="The key itself (hashed at load).")
+    key_sha256: str | None = Field(default=None, description="Or only its SHA-256, as 64 lower-case hex digits.")
+    role: Role = "user"
+    tier: KeyTier = "standard"
+    enabled: bool = True
+
+    @field_validator("key_sha256")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value.lower()):
+            raise ValueError("must be 64 hex digits (the SHA-256 of the key)")
+        return value.lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ApiKeySpec:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError("give exactly one of key and key_sha256")
+        if self.key is not None and not self.key.get_secret_value().strip():
+            raise ValueError("key: must not be empty")
+        return self
+
+
+class TierSpec(_Data):
+    """A per-key token bucket: ``requests_per_minute`` refill, ``burst`` capacity."""
+
+    requests_per_minute: int = Field(ge=1)
+    burst: int = Field(ge=1)
+
+
+def _default_tiers() -> dict[KeyTier, TierSpec]:
+    return {
+        "standard": TierSpec(requests_per_minute=60, burst=10),
+        "premium": TierSpec(requests_per_minute=600, burst=100),
+        "admin": TierSpec(requests_per_minute=1000, burst=200),
+    }
+
+
+class AuthConfig(_Data):
+    """API-key authentication (off by default)."""
+
+    require_auth: bool = False
+    api_keys: tuple[SecretStr, ...] = Field(
+        default=(), description="Plain keys with role user and no rate tier (LLM_SIMULATOR_API_KEY)."
+    )
+    admin_keys: tuple[SecretStr, ...] = Field(
+        default=(), description="Plain keys with role admin and no rate tier (LLM_SIMULATOR_ADMIN_KEY)."
+    )
+    keys: tuple[ApiKeySpec, ...] = ()
+    tiers: dict[KeyTier, TierSpec] = Field(
+        default_factory=_default_tiers, description="Per-key rate tiers; 'unlimited' has no bucket."
+    )
+    anonymous_paths: tuple[str, ...] = Field(
+        default=("/health", "/ready", "/version", "/metrics"), description="Paths served without a key."
+    )
+    admin_from_remote: bool = Field(
+        default=False,
+        description="Without auth, serve /admin/* to non-loopback clients too (off: loopback only).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AuthConfig:
+        names = [k.name for k in self.keys]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"auth.keys: duplicate names {duplicates}")
+        if self.require_auth and not (self.api_keys or self.admin_keys or any(k.enabled for k in self.keys)):
+            raise ValueError("auth.require_auth needs at least one enabled key (auth.keys, api_keys or admin_keys)")
+        if "unlimited" in self.tiers:
+            raise ValueError("auth.tiers.unlimited: the unlimited tier has no bucket to configure")
+        return self

@@ -1,0 +1,53 @@
+"""Keys are kept as digests, compared without early exit, and masked in messages."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import SecretStr
+
+from llm_simulator.config.security import ApiKeySpec, AuthConfig
+from llm_simulator.security.keys import KeyRing, mask
+
+
+def ring() -> KeyRing:
+    return KeyRing(
+        AuthConfig(
+            api_keys=(SecretStr("sk-user-plain"),),
+            admin_keys=(SecretStr("sk-admin-plain"),),
+            keys=(
+                ApiKeySpec(name="ci", key=SecretStr("sk-ci-0123456789"), role="readonly", tier="premium"),
+                ApiKeySpec(name="hashed", key_sha256=hashlib.sha256(b"sk-from-hash").hexdigest()),
+                ApiKeySpec(name="old", key=SecretStr("sk-old-key"), enabled=False),
+            ),
+        )
+    )
+
+
+def test_every_kind_of_key_is_found_with_its_principal() -> None:
+    keys = ring()
+    assert len(keys) == 5
+    user, enabled = keys.lookup("sk-user-plain")
+    assert user is not None and (user.role, user.tier, enabled) == ("user", None, True)
+    admin, _ = keys.lookup("sk-admin-plain")
+    assert admin is not None and admin.role == "admin"
+    ci, _ = keys.lookup("sk-ci-0123456789")
+    assert ci is not None and (ci.name, ci.role, ci.tier) == ("ci", "readonly", "premium")
+    hashed, _ = keys.lookup("sk-from-hash")
+    assert hashed is not None and (hashed.name, hashed.tier) == ("hashed", "standard")
+    old, enabled = keys.lookup("sk-old-key")
+    assert old is not None and enabled is False
+    assert keys.lookup("sk-nope") == (None, False)
+
+
+def test_plain_keys_are_not_kept_and_names_hide_them() -> None:
+    keys = ring()
+    listing = repr(keys.names()) + repr(vars(keys))
+    for secret in ("sk-user-plain", "sk-admin-plain", "sk-ci-0123456789", "sk-old-key"):
+        assert secret not in listing
+    assert {k["name"] for k in keys.names()} == {"api_key_1", "admin_key_1", "ci", "hashed", "old"}
+
+
+def test_mask_shows_only_the_ends() -> None:
+    assert mask("sk-abcdefghijklmnop") == "sk-ab***op"
+    assert mask("short") == "***"
