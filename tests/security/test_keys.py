@@ -51,3 +51,19 @@ def test_plain_keys_are_not_kept_and_names_hide_them() -> None:
 def test_mask_shows_only_the_ends() -> None:
     assert mask("sk-abcdefghijklmnop") == "sk-ab***op"
     assert mask("short") == "***"
+
+
+def test_the_security_doc_example_loads_and_its_hash_is_the_ops_key() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from llm_simulator.config.schema import SimulatorConfig
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    config = SimulatorConfig.model_validate(yaml.safe_load(block.group(1)))
+    principal, enabled = KeyRing(config.auth).lookup("sk-ops-please-change")
+    assert principal is not None and (principal.name, principal.role, enabled) == ("ops", "admin", True)
