@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.ratelimits import RateLimitsConfig
-from llm_simulator.config.security import AuthConfig
+from llm_simulator.config.security import AuthConfig, SecurityConfig
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -133,6 +133,7 @@ class SimulatorConfig(_Section):
     fixtures: FixturesConfig = Field(default_factory=FixturesConfig)
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

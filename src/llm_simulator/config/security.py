@@ -95,3 +95,62 @@ class AuthConfig(_Data):
         if "unlimited" in self.tiers:
             raise ValueError("auth.tiers.unlimited: the unlimited tier has no bucket to configure")
         return self
+
+
+class CorsConfig(_Data):
+    """Cross-origin access for browser clients (playgrounds, dashboards)."""
+
+    enabled: bool = True
+    allow_origins: tuple[str, ...] = ("*",)
+    allow_methods: tuple[str, ...] = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
+    allow_headers: tuple[str, ...] = (
+        "Content-Type",
+        "Authorization",
+        "X-Request-ID",
+        "X-API-Key",
+        "api-key",
+        "x-goog-api-key",
+        "anthropic-version",
+        "anthropic-beta",
+        "anthropic-dangerous-direct-browser-access",
+        "OpenAI-Organization",
+        "OpenAI-Project",
+        "x-simulator-seed",
+        "x-simulator-session",
+        "x-simulator-chaos",
+    )
+    expose_headers: tuple[str, ...] = (
+        "X-Request-ID",
+        "request-id",
+        "retry-after",
+        "retry-after-ms",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+    )
+    allow_credentials: bool = False
+    max_age_s: int = Field(default=600, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> CorsConfig:
+        # Browsers refuse it, and echoing any origin with credentials would hand every site
+        # the caller's cookies: refused at load rather than silently weakened.
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError("security.cors: allow_credentials cannot be combined with the wildcard origin '*'")
+        return self
+
+
+class SecurityConfig(_Data):
+    """HTTP hardening: security headers, CORS, size limits, a concurrency cap."""
+
+    headers: bool = Field(default=True, description="Send the security response headers (nosniff, CSP, ...).")
+    hsts: bool = Field(default=False, description="Also send Strict-Transport-Security (only behind TLS).")
+    cors: CorsConfig = Field(default_factory=CorsConfig)
+    max_header_bytes: int = Field(default=65_536, ge=1024, description="Total request header size (431 above).")
+    max_url_bytes: int = Field(default=8192, ge=256, description="Path and query size (414 above).")
+    max_concurrent_requests: int | None = Field(
+        default=10_000, ge=1, description="Requests in flight at once; above it new ones get the provider's 503/529."
+    )

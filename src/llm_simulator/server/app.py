@@ -33,6 +33,7 @@ from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.chaos_routes import ChaosRoutes
+from llm_simulator.server.hardening import Hardening
 from llm_simulator.server.routing import Match, Router
 from llm_simulator.server.system_routes import SystemRoutes
 from llm_simulator.telemetry.stats import Stats
@@ -107,6 +108,7 @@ class SimulatorApp:
             self.router.add(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         self.gate = Gate(config.auth, self.sim.clock)
+        self.hardening = Hardening(config.security)
         self.draining = False
         self._streams: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
@@ -187,6 +189,14 @@ class SimulatorApp:
         request_id = headers.get("x-request-id") or new_request_id()
         raw_query: bytes = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+        origin = headers.get("origin")
+        hardening = self.hardening
+        if method == "OPTIONS" and origin is not None:
+            preflight = hardening.preflight(headers)
+            if preflight is not None:
+                await self._send_json(send, JsonResponse(204, b"", preflight), request_id)
+                self.stats.record_request("cors", "preflight", 204, time.monotonic() - started)
+                return
         found = self.router.match(method, path, headers, query)
         stats = self.stats
         stats.active_requests += 1
@@ -200,9 +210,12 @@ class SimulatorApp:
                 error_response = provider.render_error(self._no_route(method, path, found), request_id)
                 if found:
                     error_response.headers.append((b"allow", ", ".join(found).encode()))
+                hardening.add_headers(error_response.headers, origin)
                 status = await self._send_json(send, error_response, request_id)
                 return
             try:
+                hardening.check_sizes(path, raw_query, scope["headers"])
+                hardening.check_capacity(stats.active_requests)
                 if self.gate.required or endpoint == ADMIN_ENDPOINT:
                     client = scope.get("client")
                     await self.gate.check(method, path, endpoint, headers, query, client[0] if client else None)
@@ -231,6 +244,7 @@ class SimulatorApp:
                 endpoint = request.endpoint
             if request is not None and request.extra_headers:
                 response.headers.extend(request.extra_headers)
+            hardening.add_headers(response.headers, origin)
             if isinstance(response, StreamResponse):
                 status = 200
                 try:
