@@ -5,6 +5,7 @@ Admin errors are OpenAI-shaped (the default provider renders every system route'
 
 from __future__ import annotations
 
+import asyncio
 import platform
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,8 @@ class SystemRoutes:
         """Counters, durations and the simulator's own emit-time error."""
         snapshot = self._app.stats.snapshot()
         snapshot["scheduler_pending"] = len(self._app.sim.scheduler)
+        # For leak checks (the soak benchmark): tasks alive in this worker's event loop.
+        snapshot["asyncio_tasks"] = len(asyncio.all_tasks())
         return _json(200, snapshot)
 
     async def reset_stats(self, request: HttpRequest) -> Response:
