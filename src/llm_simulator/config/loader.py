@@ -37,6 +37,7 @@ ENV_KEYS: dict[str, str] = {
     "ACCEPT_UNKNOWN_MODELS": "models.accept_unknown",
     "LOG_LEVEL": "logging.level",
     "JSON_LOGS": "logging.json_logs",
+    "ACCESS_LOG": "logging.access_log",
     "REQUIRE_AUTH": "auth.require_auth",
     "API_KEY": "auth.api_keys",  # comma-separated
     "ADMIN_KEY": "auth.admin_keys",  # comma-separated

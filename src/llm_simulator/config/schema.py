@@ -96,6 +96,7 @@ class LoggingConfig(_Section):
 
     level: Literal["debug", "info", "warning", "error"] = "info"
     json_logs: bool = False
+    access_log: bool = Field(default=False, description="One info line per request, with its request id.")
 
 
 class FixturesConfig(_Section):

@@ -39,6 +39,7 @@ from llm_simulator.server.system_routes import SystemRoutes
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
+access_log = logging.getLogger("llm_simulator.access")
 
 
 class BodyTooLarge(Exception):
@@ -107,6 +108,7 @@ class SimulatorApp:
         for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
             self.router.add(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
+        self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
         self.draining = False
@@ -238,7 +240,9 @@ class SimulatorApp:
                 status = 499  # nginx's "client closed request": nothing is sent
                 return
             except Exception:
-                log.exception("unhandled error in %s %s", method, path)
+                log.exception(
+                    "unhandled error in %s %s (%s)", method, path, request_id, extra={"request_id": request_id}
+                )
                 response = provider.render_error(_internal(), request_id)
             if request is not None and request.endpoint:
                 endpoint = request.endpoint
@@ -256,7 +260,10 @@ class SimulatorApp:
                 status = await self._send_json(send, response, request_id)
         finally:
             stats.active_requests -= 1
-            stats.record_request(provider.name, endpoint, status, time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            stats.record_request(provider.name, endpoint, status, elapsed)
+            if self.access_log:
+                _log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
             if request is not None and request.on_done is not None:
                 request.on_done(status, broken)
 
@@ -383,7 +390,7 @@ class SimulatorApp:
             except Exception:
                 # A bug while streaming: end the stream with the provider's error event rather
                 # than a cut connection, and log it.
-                log.exception("unhandled error while streaming %s", request_id)
+                log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
                 broken = True
                 if response.on_error is not None:
                     frame = response.on_error(_internal())
@@ -411,6 +418,23 @@ class SimulatorApp:
             if not self._streams:
                 self._idle.set()
         return status, broken
+
+
+def _log_access(
+    request_id: str, method: str, path: str, status: int, elapsed: float, provider: str, endpoint: str
+) -> None:
+    """One access line: readable as text, and each field its own key in JSON lines."""
+    ms = round(elapsed * 1000, 1)
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": ms,
+        "provider": provider,
+        "endpoint": endpoint,
+    }
+    access_log.info("%s %s %d %.1fms %s", method, path, status, ms, request_id, extra=fields)
 
 
 async def _cut_json_body(send: Send, request_id: str) -> None:

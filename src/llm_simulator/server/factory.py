@@ -15,6 +15,10 @@ from llm_simulator.server.app import SimulatorApp
 CONFIG_ENV = "LLM_SIMULATOR_INTERNAL_CONFIG_JSON"
 
 
+# Fields a record may carry (``extra=``) that JSON lines show as their own keys.
+ACCESS_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "provider", "endpoint")
+
+
 class JsonLineFormatter(logging.Formatter):
     """One JSON object per log record (``logging.json_logs``)."""
 
@@ -26,6 +30,10 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in ACCESS_FIELDS:
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()
