@@ -64,3 +64,39 @@ def test_streams_outliving_the_drain_deadline_end_with_an_error_frame(server_imp
     assert not failures, failures
     assert '"code":"server_shutting_down"' in lines[-1], lines[-1]
     assert stopped_after < 15  # the deadline (1 s) cut the stream; it did not run to its end
+
+
+def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_refused() -> None:
+    import asyncio
+
+    body = {**BODY, "max_tokens": 40}
+    with live_server("--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
+
+        async def run() -> tuple[list[list[str]], list[BaseException | int]]:
+            async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:
+                results: list[list[str]] = []
+
+                async def consume() -> None:
+                    async with client.stream("POST", live.openai_base + "/chat/completions", json=body) as resp:
+                        results.append([line async for line in resp.aiter_lines() if line])
+
+                streams = [asyncio.ensure_future(consume()) for _ in range(50)]
+                await asyncio.sleep(0.5)  # every stream is under way
+                live.process.send_signal(signal.SIGTERM)
+                await asyncio.sleep(0.3)
+                late: list[BaseException | int] = []
+                try:
+                    async with httpx.AsyncClient(timeout=5) as fresh:
+                        late.append((await fresh.get(live.url + "/health")).status_code)
+                except httpx.HTTPError as exc:
+                    late.append(exc)
+                await asyncio.gather(*streams)
+                return results, late
+
+        results, late = asyncio.run(run())
+        assert live.process.wait(timeout=30) == 0
+    assert len(results) == 50
+    assert all(lines[-1] == "data: [DONE]" for lines in results)
+    assert all(sum(1 for line in lines if '"content":' in line) == 41 for lines in results)
+    # After SIGTERM a new connection is refused (or, if it slipped in, not served as healthy work).
+    assert len(late) == 1 and (isinstance(late[0], httpx.HTTPError) or late[0] in (503,)), late
