@@ -77,7 +77,8 @@ class AuthConfig(_Data):
         default_factory=_default_tiers, description="Per-key rate tiers; 'unlimited' has no bucket."
     )
     anonymous_paths: tuple[str, ...] = Field(
-        default=("/health", "/ready", "/version", "/metrics"), description="Paths served without a key."
+        default=("/health", "/ready", "/version", "/metrics", "/openapi.json"),
+        description="Paths served without a key.",
     )
     admin_from_remote: bool = Field(
         default=False,

@@ -27,6 +27,7 @@ from llm_simulator.providers.base import (
     HttpRequest,
     JsonResponse,
     Provider,
+    Route,
     StreamResponse,
 )
 from llm_simulator.providers.registry import build_providers
@@ -101,12 +102,14 @@ class SimulatorApp:
         self.providers = build_providers(self.sim)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.router = Router()
+        # Every route with its provider, in registration order (for /openapi.json).
+        self.route_table: list[tuple[Route, Provider]] = []
         for provider in self.providers:
             for route in provider.routes():
-                self.router.add(route, provider)
+                self._add_route(route, provider)
         self.system = SystemRoutes(self)
         for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
-            self.router.add(route, self.default_provider)
+            self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
@@ -116,6 +119,10 @@ class SimulatorApp:
         self._idle = asyncio.Event()
         self._idle.set()
         self._drain_task: asyncio.Future[None] | None = None
+
+    def _add_route(self, route: Route, provider: Provider) -> None:
+        self.router.add(route, provider)
+        self.route_table.append((route, provider))
 
     # -- ASGI entry point -------------------------------------------------------------------
 
@@ -202,7 +209,7 @@ class SimulatorApp:
         found = self.router.match(method, path, headers, query)
         stats = self.stats
         stats.active_requests += 1
-        provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query)
+        provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query, found)
         endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
         status = 500
         broken = False
@@ -237,7 +244,14 @@ class SimulatorApp:
             except BodyTooLarge:
                 response = provider.render_error(self._too_large(), request_id)
             except ClientGone:
-                status = 499  # nginx's "client closed request": nothing is sent
+                # nginx's "client closed request". The client may only have stopped sending
+                # (a truncated body): tell it why, in its provider's shape, if it still listens,
+                # rather than leave the server to answer a bare 500.
+                status = 499
+                with contextlib.suppress(Exception):
+                    incomplete = provider.render_error(_incomplete_body(), request_id)
+                    hardening.add_headers(incomplete.headers, origin)
+                    await self._send_json(send, incomplete, request_id)
                 return
             except Exception:
                 log.exception(
@@ -267,8 +281,18 @@ class SimulatorApp:
             if request is not None and request.on_done is not None:
                 request.on_done(status, broken)
 
-    def _claimant(self, path: str, headers: dict[str, str], query: dict[str, str]) -> Provider:
-        """The provider whose error shape an unrouted request gets (OpenAI's by default)."""
+    def _claimant(
+        self, path: str, headers: dict[str, str], query: dict[str, str], allowed: list[str] | None
+    ) -> Provider:
+        """The provider whose error shape an unrouted request gets (OpenAI's by default).
+
+        A wrong method on a known path (``allowed`` lists the right ones) gets the shape of
+        the provider serving that path, whatever the request's headers say.
+        """
+        if allowed:
+            owner = self.router.match(allowed[0], path, headers, query)
+            if isinstance(owner, Match):
+                return owner.provider
         for provider in self.providers:
             if provider.claims(path, headers, query):
                 return provider
@@ -471,6 +495,14 @@ async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone:
 def _shutting_down() -> SimulatorError:
     return SimulatorError(
         ErrorKind.UNAVAILABLE, "The server is shutting down; please retry.", code="server_shutting_down"
+    )
+
+
+def _incomplete_body() -> SimulatorError:
+    return SimulatorError(
+        ErrorKind.INVALID_REQUEST,
+        "The request body ended before it was complete (the client stopped sending).",
+        code="incomplete_body",
     )
 
 

@@ -21,6 +21,7 @@ from llm_simulator.providers.base import (
     Response,
     Route,
 )
+from llm_simulator.server.openapi import build_openapi
 
 if TYPE_CHECKING:
     from llm_simulator.server.app import SimulatorApp
@@ -35,6 +36,7 @@ class SystemRoutes:
 
     def __init__(self, app: SimulatorApp) -> None:
         self._app = app
+        self._openapi: bytes | None = None
 
     def routes(self) -> list[Route]:
         """The system routes."""
@@ -42,6 +44,7 @@ class SystemRoutes:
             Route("GET", "/health", self.health, "health"),
             Route("GET", "/ready", self.ready, "ready"),
             Route("GET", "/version", self.version, "version"),
+            Route("GET", "/openapi.json", self.openapi, "openapi"),
             Route("GET", "/admin/stats", self.stats, "admin"),
             Route("POST", "/admin/stats/reset", self.reset_stats, "admin"),
             Route("POST", "/admin/drain", self.drain, "admin"),
@@ -69,6 +72,12 @@ class SystemRoutes:
         """Mark the instance not ready (for a pre-stop hook); serving continues."""
         self._app.draining = True
         return _json(200, {"draining": True})
+
+    async def openapi(self, request: HttpRequest) -> Response:
+        """The OpenAPI document of every route (built once)."""
+        if self._openapi is None:
+            self._openapi = orjson.dumps(build_openapi(self._app))
+        return JsonResponse(200, self._openapi, [JSON_CONTENT_TYPE])
 
     async def auth_status(self, request: HttpRequest) -> Response:
         """Whether auth is on, the keys' names, roles, tiers and states, and failure counts (no secrets)."""
