@@ -122,3 +122,26 @@ async def test_the_concurrency_cap_answers_overloaded_in_each_providers_way() ->
     gone.set()
     await asyncio.gather(*hung)
     assert (await call(app, "POST", "/v1/chat/completions", CHAT)).status == 200
+
+
+async def test_a_body_that_never_finishes_gets_a_408_in_the_providers_shape() -> None:
+    app = make_app(**{"security.body_timeout_s": 0.1})
+    sent: list[dict[str, Any]] = []
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b'{"model":', "more_body": True}
+        await asyncio.sleep(3600)  # a client that stops sending halfway
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/messages", "headers": [], "query_string": b""}
+    await asyncio.wait_for(app(scope, receive, send), 5)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 408
+    error = orjson.loads(sent[1]["body"])
+    assert error["type"] == "error" and "did not arrive within 0.1 s" in error["error"]["message"]

@@ -152,6 +152,9 @@ class SecurityConfig(_Data):
     cors: CorsConfig = Field(default_factory=CorsConfig)
     max_header_bytes: int = Field(default=65_536, ge=1024, description="Total request header size (431 above).")
     max_url_bytes: int = Field(default=8192, ge=256, description="Path and query size (414 above).")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Time to receive a whole request body (408 after it)."
+    )
     max_concurrent_requests: int | None = Field(
         default=10_000, ge=1, description="Requests in flight at once; above it new ones get the provider's 503/529."
     )

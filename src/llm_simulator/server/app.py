@@ -51,6 +51,10 @@ class ClientGone(Exception):
     """The client disconnected before the request was read."""
 
 
+class BodyTimeout(Exception):
+    """The request body did not arrive within ``security.body_timeout_s`` (a slow client)."""
+
+
 class ConnectionCut(Exception):
     """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
 
@@ -111,6 +115,7 @@ class SimulatorApp:
         for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
+        self.body_timeout_s = config.security.body_timeout_s
         self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
@@ -243,6 +248,8 @@ class SimulatorApp:
                 await _cut_json_body(send, request_id)
             except BodyTooLarge:
                 response = provider.render_error(self._too_large(), request_id)
+            except BodyTimeout:
+                response = provider.render_error(_body_timeout(self.body_timeout_s), request_id)
             except ClientGone:
                 # nginx's "client closed request". The client may only have stopped sending
                 # (a truncated body): tell it why, in its provider's shape, if it still listens,
@@ -322,17 +329,23 @@ class SimulatorApp:
             return b""
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        # One deadline for the whole body, so a client trickling bytes cannot hold the
+        # request (and its slot under the concurrency cap) open indefinitely.
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientGone
+                    chunk: bytes = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body:
+                        raise BodyTooLarge
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise BodyTimeout from None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send_json(self, send: Send, response: JsonResponse, request_id: str) -> int:
@@ -495,6 +508,15 @@ async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone:
 def _shutting_down() -> SimulatorError:
     return SimulatorError(
         ErrorKind.UNAVAILABLE, "The server is shutting down; please retry.", code="server_shutting_down"
+    )
+
+
+def _body_timeout(seconds: float) -> SimulatorError:
+    return SimulatorError(
+        ErrorKind.INVALID_REQUEST,
+        f"The request body did not arrive within {seconds:g} s.",
+        code="request_timeout",
+        status=408,
     )
 
 
