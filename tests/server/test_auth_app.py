@@ -166,3 +166,18 @@ async def test_authentication_runs_before_rate_limits() -> None:
     for _ in range(3):
         assert (await call(app, "POST", "/v1/chat/completions", CHAT)).status == 401  # never charged
     assert (await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-user-123456"))).status == 200
+
+
+async def test_keys_named_in_chaos_rules_and_rate_tiers_are_masked_in_admin_views() -> None:
+    app = make_app(
+        **{
+            "chaos.rules": [{"error_type": "server_error", "api_keys": ["sk-victim-0123456789"]}],
+            "rate_limits.enabled": True,
+            "rate_limits.tiers": [{"api_keys": ["sk-tenant-abcdefghij"], "requests_per_minute": 5}],
+        }
+    )
+    admin = bearer("sk-admin-123456")
+    chaos = await call(app, "GET", "/admin/chaos", headers=admin)
+    limits = await call(app, "GET", "/admin/rate-limits", headers=admin)
+    assert "sk-victim-0123456789" not in chaos.body.decode() and "sk-vi***89" in chaos.body.decode()
+    assert "sk-tenant-abcdefghij" not in limits.body.decode() and "sk-te***ij" in limits.body.decode()

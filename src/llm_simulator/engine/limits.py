@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from llm_simulator.config.ratelimits import RateLimitsConfig, RateLimitTier
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
+from llm_simulator.core.redact import mask
 from llm_simulator.infra.buckets import MAX_BUCKETS, BucketStore, Demand, Level, MemoryBucketStore
 from llm_simulator.infra.clock import Clock
 
@@ -205,7 +206,7 @@ class RateLimiter:
         return {
             "enabled": self.enabled,
             "key_by": self.config.key_by,
-            "tiers": [t.model_dump(mode="json") for t in self.tiers],
+            "tiers": [{**t.model_dump(mode="json"), "api_keys": [mask(k) for k in t.api_keys]} for t in self.tiers],
             "buckets": await self.store.count(),
             "refused": self.refused,
         }

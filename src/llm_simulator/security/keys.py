@@ -12,6 +12,9 @@ import hmac
 from dataclasses import dataclass
 
 from llm_simulator.config.security import AuthConfig
+from llm_simulator.core.redact import mask
+
+__all__ = ["KeyRing", "Principal", "digest", "mask"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +36,6 @@ class _Entry:
 def digest(key: str) -> bytes:
     """SHA-256 of a key's UTF-8 bytes."""
     return hashlib.sha256(key.encode()).digest()
-
-
-def mask(key: str) -> str:
-    """A key as error messages may show it: its first and last characters only (``sk-ab***yz``)."""
-    if len(key) <= 8:
-        return "***"
-    return f"{key[:5]}***{key[-2:]}"
 
 
 class KeyRing:

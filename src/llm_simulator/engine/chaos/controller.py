@@ -24,6 +24,7 @@ from typing import Any
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, StreamFault
+from llm_simulator.core.redact import mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABILITY, preset_rules
@@ -114,6 +115,14 @@ def _model_matches(
 
 
 _GLOB = re.compile(r"[*?\[]")
+
+
+def _shown(rule: ChaosRule) -> dict[str, Any]:
+    """A rule as the admin API shows it: API keys in filters masked (they are secrets)."""
+    data = rule.model_dump(mode="json", exclude_defaults=True)
+    if "api_keys" in data:
+        data["api_keys"] = [mask(k) for k in data["api_keys"]]
+    return data
 
 
 class ChaosController:
@@ -296,8 +305,8 @@ class ChaosController:
             "seeded": self.seeded,
             "preset": self.preset,
             "control_header": self.control_header,
-            "rules": [r.model_dump(mode="json", exclude_defaults=True) for r in self.rules],
-            "effective_rules": [r.model_dump(mode="json", exclude_defaults=True) for r in self._effective],
+            "rules": [_shown(r) for r in self.rules],
+            "effective_rules": [_shown(r) for r in self._effective],
             "scenarios": self.scenarios.status(),
             "circuit_breakers": self.breakers.snapshot() if self.breakers is not None else None,
             "decisions": self.decisions,
