@@ -145,3 +145,13 @@ async def test_a_body_that_never_finishes_gets_a_408_in_the_providers_shape() ->
     assert sent[0]["status"] == 408
     error = orjson.loads(sent[1]["body"])
     assert error["type"] == "error" and "did not arrive within 0.1 s" in error["error"]["message"]
+
+
+async def test_a_request_over_the_request_timeout_gets_the_providers_504() -> None:
+    app = make_app(**{"security.request_timeout_s": 0.1})
+    slow = {"x-simulator-chaos": "delay_ms=2000"}
+    openai = await call(app, "POST", "/v1/chat/completions", CHAT, headers=slow)
+    assert openai.status == 504 and body(openai)["error"]["code"] == "request_timeout"
+    claude = await call(app, "POST", "/v1/messages", CLAUDE, headers={**ANTHROPIC, **slow})
+    assert claude.status == 504 and body(claude)["error"]["type"] == "timeout_error"
+    assert (await call(app, "POST", "/v1/chat/completions", CHAT)).status == 200

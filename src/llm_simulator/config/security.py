@@ -155,6 +155,12 @@ class SecurityConfig(_Data):
     body_timeout_s: float = Field(
         default=30.0, gt=0, le=3600, description="Time to receive a whole request body (408 after it)."
     )
+    request_timeout_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="Time from the body's arrival to the response's start (504 after it); streams then run on.",
+    )
     max_concurrent_requests: int | None = Field(
         default=10_000, ge=1, description="Requests in flight at once; above it new ones get the provider's 503/529."
     )

@@ -51,10 +51,6 @@ class ClientGone(Exception):
     """The client disconnected before the request was read."""
 
 
-class BodyTimeout(Exception):
-    """The request body did not arrive within ``security.body_timeout_s`` (a slow client)."""
-
-
 class ConnectionCut(Exception):
     """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
 
@@ -116,6 +112,7 @@ class SimulatorApp:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         self.body_timeout_s = config.security.body_timeout_s
+        self.request_timeout_s = config.security.request_timeout_s
         self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
@@ -233,9 +230,21 @@ class SimulatorApp:
                 if self.gate.required or endpoint == ADMIN_ENDPOINT:
                     client = scope.get("client")
                     await self.gate.check(method, path, endpoint, headers, query, client[0] if client else None)
-                body = await self._read_body(scope, receive, headers)
-                request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
-                response = await found.route.handler(request)
+                # One timer for the whole request: first the body's deadline (a client trickling
+                # bytes cannot hold a slot open), then the handler's (a non-streamed answer,
+                # or a stream's start, that takes too long ends in the provider's 504).
+                deadline = asyncio.timeout(self.body_timeout_s)
+                reading = True
+                try:
+                    async with deadline:
+                        body = await self._read_body(scope, receive, headers)
+                        reading = False
+                        deadline.reschedule(asyncio.get_running_loop().time() + self.request_timeout_s)
+                        request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
+                        response = await found.route.handler(request)
+                except TimeoutError:
+                    error = _body_timeout(self.body_timeout_s) if reading else _request_timeout(self.request_timeout_s)
+                    raise error from None
             except SimulatorError as exc:
                 response = provider.render_error(exc, request_id)
             except HangUp:
@@ -248,8 +257,6 @@ class SimulatorApp:
                 await _cut_json_body(send, request_id)
             except BodyTooLarge:
                 response = provider.render_error(self._too_large(), request_id)
-            except BodyTimeout:
-                response = provider.render_error(_body_timeout(self.body_timeout_s), request_id)
             except ClientGone:
                 # nginx's "client closed request". The client may only have stopped sending
                 # (a truncated body): tell it why, in its provider's shape, if it still listens,
@@ -329,23 +336,17 @@ class SimulatorApp:
             return b""
         chunks: list[bytes] = []
         size = 0
-        # One deadline for the whole body, so a client trickling bytes cannot hold the
-        # request (and its slot under the concurrency cap) open indefinitely.
-        try:
-            async with asyncio.timeout(self.body_timeout_s):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientGone
-                    chunk: bytes = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_body:
-                        raise BodyTooLarge
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            raise BodyTimeout from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _send_json(self, send: Send, response: JsonResponse, request_id: str) -> int:
@@ -517,6 +518,14 @@ def _body_timeout(seconds: float) -> SimulatorError:
         f"The request body did not arrive within {seconds:g} s.",
         code="request_timeout",
         status=408,
+    )
+
+
+def _request_timeout(seconds: float) -> SimulatorError:
+    return SimulatorError(
+        ErrorKind.TIMEOUT,
+        f"The request took longer than the simulator's limit of {seconds:g} s.",
+        code="request_timeout",
     )
 
 
