@@ -100,3 +100,29 @@ def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_ref
     assert all(sum(1 for line in lines if '"content":' in line) == 41 for lines in results)
     # After SIGTERM a new connection is refused (or, if it slipped in, not served as healthy work).
     assert len(late) == 1 and (isinstance(late[0], httpx.HTTPError) or late[0] in (503,)), late
+
+
+def test_a_client_that_never_reads_its_stream_is_cut_after_the_write_timeout() -> None:
+    import json
+    import socket
+
+    body = json.dumps({**BODY, "model": "gpt-4.1", "max_tokens": 30000}).encode()
+    request = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    request += b"Content-Length: %d\r\n\r\n" % len(body) + body
+    with live_server("--no-latency", env={"LLM_SIMULATOR_SECURITY__WRITE_TIMEOUT_S": "0.5"}) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(request)  # and never read
+            time.sleep(0.2)
+            assert httpx.get(live.url + "/admin/stats", timeout=5).json()["active_streams"] == 1
+            deadline = time.monotonic() + 15
+            active = 1
+            while time.monotonic() < deadline:
+                active = httpx.get(live.url + "/admin/stats", timeout=5).json()["active_streams"]
+                if active == 0:
+                    break
+                time.sleep(0.2)
+        assert active == 0
+        assert httpx.get(live.url + "/health", timeout=5).status_code == 200

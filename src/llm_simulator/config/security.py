@@ -161,6 +161,12 @@ class SecurityConfig(_Data):
         le=86_400,
         description="Time from the body's arrival to the response's start (504 after it); streams then run on.",
     )
+    write_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="A stream whose client reads nothing for this long (to twice as long) is cut.",
+    )
     max_concurrent_requests: int | None = Field(
         default=10_000, ge=1, description="Requests in flight at once; above it new ones get the provider's 503/529."
     )

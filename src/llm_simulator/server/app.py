@@ -51,12 +51,29 @@ class ClientGone(Exception):
     """The client disconnected before the request was read."""
 
 
+class _Watch:
+    """Write progress of one stream, for the stalled-reader sweep."""
+
+    __slots__ = ("seen", "sending", "sent", "stalled")
+
+    def __init__(self) -> None:
+        self.sending = False
+        self.sent = 0
+        self.seen = -1
+        self.stalled = False
+
+
 class ConnectionCut(Exception):
     """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
 
     That is how a chaos ``disconnect`` reaches the client as the real failure does: an
-    incomplete chunked (or content-length) body, not a clean end.
+    incomplete chunked (or content-length) body, not a clean end. ``client_fault`` marks a
+    cut made because the client stopped reading (not the model's failure).
     """
+
+    def __init__(self, request_id: str, *, client_fault: bool = False) -> None:
+        super().__init__(request_id)
+        self.client_fault = client_fault
 
 
 class _HideDeliberateCuts(logging.Filter):
@@ -113,6 +130,9 @@ class SimulatorApp:
         self.max_body = config.server.max_body_bytes
         self.body_timeout_s = config.security.body_timeout_s
         self.request_timeout_s = config.security.request_timeout_s
+        self.write_timeout_s = config.security.write_timeout_s
+        self._watches: dict[asyncio.Task[Any], _Watch] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
@@ -281,8 +301,11 @@ class SimulatorApp:
                 status = 200
                 try:
                     status, broken = await self._send_stream(send, receive, response, provider, request_id)
-                except ConnectionCut:
-                    broken = True  # a deliberate cut: the model "failed" this stream
+                except ConnectionCut as cut:
+                    if cut.client_fault:
+                        status = 499  # the client stopped reading: not the model's failure
+                    else:
+                        broken = True  # a deliberate cut: the model "failed" this stream
                     raise
             else:
                 status = await self._send_json(send, response, request_id)
@@ -383,6 +406,29 @@ class SimulatorApp:
             if not self._streams:
                 self._idle.set()
 
+    def _watch(self, task: asyncio.Task[Any]) -> _Watch:
+        """Register a stream with the stalled-reader sweep (started when the first stream is)."""
+        watch = _Watch()
+        self._watches[task] = watch
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.ensure_future(self._sweep())
+        return watch
+
+    async def _sweep(self) -> None:
+        """Cut streams whose client read nothing for a whole sweep period (a stalled reader).
+
+        Once per ``security.write_timeout_s``: a stream still blocked in the same write as at
+        the previous sweep has had no progress for at least that long, so a stalled reader
+        is cut after between one and two periods. Ends when no stream is left.
+        """
+        while self._watches:
+            await asyncio.sleep(self.write_timeout_s)
+            for task, watch in list(self._watches.items()):
+                if watch.sending and watch.sent == watch.seen:
+                    watch.stalled = True
+                    task.cancel()
+                watch.seen = watch.sent
+
     async def _send_stream(
         self, send: Send, receive: Receive, response: StreamResponse, provider: Provider, request_id: str
     ) -> tuple[int, bool]:
@@ -401,6 +447,7 @@ class SimulatorApp:
         self.stats.active_streams += 1
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
+        watch = self._watch(task)
         frames = response.frames
         started = False
         try:
@@ -410,7 +457,10 @@ class SimulatorApp:
             started = True
             try:
                 async for frame in frames:
+                    watch.sending = True
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
+                    watch.sending = False
+                    watch.sent += 1
             except StreamCut as cut:
                 broken = True
                 kind = cut.fault.kind
@@ -435,6 +485,10 @@ class SimulatorApp:
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
+            if watch.stalled:
+                # The client stopped reading: writing it an error would block the same way.
+                log.info("stream %s cut: the client read nothing for %gs", request_id, self.write_timeout_s)
+                raise ConnectionCut(request_id, client_fault=True) from None
             if gone.is_set():
                 status = 499
             else:
@@ -452,6 +506,7 @@ class SimulatorApp:
             watcher.cancel()
             await _close(frames)
             self.stats.active_streams -= 1
+            self._watches.pop(task, None)
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
