@@ -126,3 +126,22 @@ def test_a_client_that_never_reads_its_stream_is_cut_after_the_write_timeout() -
                 time.sleep(0.2)
         assert active == 0
         assert httpx.get(live.url + "/health", timeout=5).status_code == 200
+
+
+def test_a_client_that_never_finishes_its_headers_is_dropped() -> None:
+    import socket
+
+    with live_server("--no-latency", env={"LLM_SIMULATOR_SECURITY__HEADER_TIMEOUT_S": "0.5"}) as live:
+        port = int(live.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and stall
+            started = time.monotonic()
+            try:
+                data = sock.recv(4096)  # the server closes (maybe after a 408) when the timer fires
+                while data:
+                    data = sock.recv(4096)
+            except OSError:
+                pass
+            waited = time.monotonic() - started
+        assert waited < 8, waited
+        assert httpx.get(live.url + "/health", timeout=5).status_code == 200

@@ -152,6 +152,9 @@ class SecurityConfig(_Data):
     cors: CorsConfig = Field(default_factory=CorsConfig)
     max_header_bytes: int = Field(default=65_536, ge=1024, description="Total request header size (431 above).")
     max_url_bytes: int = Field(default=8192, ge=256, description="Path and query size (414 above).")
+    header_timeout_s: float = Field(
+        default=30.0, ge=0.001, le=60, description="Time to receive the request headers (granian only)."
+    )
     body_timeout_s: float = Field(
         default=30.0, gt=0, le=3600, description="Time to receive a whole request body (408 after it)."
     )

@@ -41,6 +41,7 @@ def serve(config: SimulatorConfig) -> None:
         )
         return
     from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
@@ -57,4 +58,7 @@ def serve(config: SimulatorConfig) -> None:
         # on the same signal and ends the streams still open at the deadline with an error
         # frame; the kill timeout leaves it a grace period to write those frames.
         workers_kill_timeout=math.ceil(server.drain_timeout_s) + KILL_GRACE_S,
+        # Slow headers: a client must finish its header block within this (granian's own
+        # timer; uvicorn has none).
+        http1_settings=HTTP1Settings(header_read_timeout=round(config.security.header_timeout_s * 1000)),
     ).serve()
