@@ -137,3 +137,31 @@ def test_require_auth_needs_a_key() -> None:
 def test_bad_auth_keys_are_refused_naming_the_key(keys: list[dict[str, str]], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, {}, {"auth.keys": keys})
+
+
+def test_blank_and_repeated_keys_are_refused_without_printing_them() -> None:
+    with pytest.raises(ConfigError, match="must not be empty or blank"):
+        load_config(None, {}, {"auth.admin_keys": [" "]})
+    with pytest.raises(ConfigError, match=r"api_keys\[0\] and keys\.ci are the same key") as caught:
+        load_config(None, {}, {"auth.api_keys": ["sk-shared-1"], "auth.keys": [{"name": "ci", "key": "sk-shared-1"}]})
+    assert "sk-shared-1" not in str(caught.value)
+
+
+def test_config_show_masks_keys_named_in_filters() -> None:
+    config = load_config(
+        None,
+        {},
+        {
+            "chaos.rules": [
+                {
+                    "error_type": "server_error",
+                    "api_keys": ["sk-chaos-secret-key-123"],
+                    "headers": {"authorization": "Bearer sk-live-verysecretkey"},
+                }
+            ],
+            "rate_limits.tiers": [{"api_keys": ["sk-limits-secret-key-456"], "requests_per_minute": 5}],
+        },
+    )
+    shown = json.dumps(redacted(config))
+    for secret in ("sk-chaos-secret-key-123", "sk-live-verysecretkey", "sk-limits-secret-key-456"):
+        assert secret not in shown

@@ -48,8 +48,9 @@ def test_plain_keys_are_not_kept_and_names_hide_them() -> None:
     assert {k["name"] for k in keys.names()} == {"api_key_1", "admin_key_1", "ci", "hashed", "old"}
 
 
-def test_mask_shows_only_the_ends() -> None:
-    assert mask("sk-abcdefghijklmnop") == "sk-ab***op"
+def test_mask_shows_at_most_four_characters_and_none_of_short_keys() -> None:
+    assert mask("sk-proj-abcdefghijklmnop") == "sk-***p"
+    assert mask("sk-abcdefghijklmnop") == "***"  # 19 characters: nothing shown
     assert mask("short") == "***"
 
 

@@ -48,7 +48,9 @@ async def test_openai_shapes_for_missing_invalid_and_disabled_keys() -> None:
     invalid = await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-wrong-key-999"))
     error = body(invalid)["error"]
     assert invalid.status == 401 and error["code"] == "invalid_api_key"
-    assert "sk-wr***99" in error["message"] and "sk-wrong-key-999" not in invalid.body.decode()
+    assert "Incorrect API key provided: ***." in error["message"] and "sk-wrong-key-999" not in invalid.body.decode()
+    long_key = await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-proj-wrong-key-0123456789"))
+    assert "sk-***9" in body(long_key)["error"]["message"]
     disabled = await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-old-123456"))
     assert disabled.status == 401 and "disabled" in body(disabled)["error"]["message"]
     ok = await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-user-123456"))
@@ -179,5 +181,60 @@ async def test_keys_named_in_chaos_rules_and_rate_tiers_are_masked_in_admin_view
     admin = bearer("sk-admin-123456")
     chaos = await call(app, "GET", "/admin/chaos", headers=admin)
     limits = await call(app, "GET", "/admin/rate-limits", headers=admin)
-    assert "sk-victim-0123456789" not in chaos.body.decode() and "sk-vi***89" in chaos.body.decode()
-    assert "sk-tenant-abcdefghij" not in limits.body.decode() and "sk-te***ij" in limits.body.decode()
+    assert "sk-victim-0123456789" not in chaos.body.decode() and "sk-***9" in chaos.body.decode()
+    assert "sk-tenant-abcdefghij" not in limits.body.decode() and "sk-***j" in limits.body.decode()
+
+
+# -- review fixes ------------------------------------------------------------------------------
+
+
+async def test_without_auth_browsers_and_rebound_hosts_cannot_reach_the_admin_api() -> None:
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    local = ("127.0.0.1", 5000)
+    page = await call(app, "GET", "/admin/sessions", client=local, headers={"origin": "https://evil.example"})
+    assert page.status == 403 and "access-control-allow-origin" not in page.headers
+    fetch = await call(app, "POST", "/admin/drain", client=local, headers={"sec-fetch-site": "cross-site"})
+    assert fetch.status == 403 and app.draining is False
+    rebound = await call(app, "GET", "/admin/stats", client=local, headers={"host": "evil.example:8080"})
+    assert rebound.status == 403
+    preflight = await call(
+        app,
+        "OPTIONS",
+        "/admin/chaos",
+        client=local,
+        headers={"origin": "https://evil.example", "access-control-request-method": "PUT"},
+    )
+    assert preflight.status != 204 and "access-control-allow-origin" not in preflight.headers
+    for host in ("127.0.0.1:8080", "localhost", "[::1]:8080"):
+        assert (await call(app, "GET", "/admin/stats", client=local, headers={"host": host})).status == 200
+    assert (await call(app, "GET", "/admin/stats", client=("::ffff:127.0.0.1", 1))).status == 200
+    counted = body(await call(app, "GET", "/admin/auth", client=local))["failures"]
+    assert counted == {"admin_from_browser": 2, "admin_host": 1}  # the preflight is a 405 before the gate
+
+
+async def test_the_concurrency_cap_ignores_stat_resets_and_lets_probes_through() -> None:
+    import asyncio
+
+    app = make_app(**{"security.max_concurrent_requests": 1})
+    admin = bearer("sk-admin-123456")
+    gone = asyncio.Event()
+    hold = {**bearer("sk-user-123456"), "x-simulator-chaos": "error=hang"}
+    held = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", CHAT, headers=hold, disconnect=gone))
+    await asyncio.sleep(0.05)
+    assert (await call(app, "POST", "/admin/stats/reset", headers=admin)).status == 200
+    busy = await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-user-123456"))
+    assert busy.status == 503  # the reset did not free a slot
+    assert (await call(app, "GET", "/health")).status == 200
+    assert (await call(app, "GET", "/admin/stats", headers=admin)).status == 200
+    gone.set()
+    await held
+    assert app.in_flight == 0
+
+
+async def test_unsafe_request_ids_are_replaced() -> None:
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    kept = await call(app, "GET", "/v1/models", headers={"x-request-id": "trace-42.a:b_c"})
+    assert kept.headers["x-request-id"] == "trace-42.a:b_c"
+    for bad in ("has space", "x" * 200, "line\u00e9"):
+        replaced = await call(app, "GET", "/v1/models", headers={"x-request-id": bad})
+        assert replaced.headers["x-request-id"].startswith("req_"), bad

@@ -62,3 +62,10 @@ async def test_no_access_log_unless_asked(caplog: pytest.LogCaptureFixture, monk
     with caplog.at_level(logging.INFO, logger="llm_simulator.access"):
         await call(app, "GET", "/v1/models")
     assert not [r for r in caplog.records if r.name == "llm_simulator.access"]
+
+
+def test_control_characters_in_a_path_cannot_forge_log_lines() -> None:
+    from llm_simulator.server.app import _printable
+
+    assert _printable("/v1/x\nfake-log-line\r") == "/v1/x\\nfake-log-line\\r"
+    assert _printable("/v1/models") == "/v1/models"

@@ -145,3 +145,19 @@ def test_a_client_that_never_finishes_its_headers_is_dropped() -> None:
             waited = time.monotonic() - started
         assert waited < 8, waited
         assert httpx.get(live.url + "/health", timeout=5).status_code == 200
+
+
+async def test_a_signal_after_the_prestop_drain_still_starts_the_drain() -> None:
+    import asyncio
+
+    from llm_simulator.config import load_config
+    from llm_simulator.server.app import SimulatorApp
+    from tests.server.asgi_driver import call
+
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    assert (await call(app, "POST", "/admin/drain")).status == 200  # the preStop hook
+    assert app.draining
+    app._start_drain(0.1)  # what SIGTERM does
+    task = app._drain_task
+    assert task is not None
+    await asyncio.wait_for(task, 2)

@@ -18,6 +18,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.redact import is_secret_header, mask
 
 ENV_PREFIX = "LLM_SIMULATOR_"
 
@@ -195,4 +196,10 @@ def to_internal_json(config: SimulatorConfig) -> str:
 def redacted(config: SimulatorConfig) -> dict[str, Any]:
     """The configuration as plain data with every secret replaced by ``**********``."""
     data: dict[str, Any] = config.model_dump(mode="json")
+    # Keys named in filters are secrets too, though not SecretStr (they are matched as text).
+    for rule in data["chaos"]["rules"]:
+        rule["api_keys"] = [mask(k) for k in rule["api_keys"]]
+        rule["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in rule["headers"].items()}
+    for tier in data["rate_limits"]["tiers"]:
+        tier["api_keys"] = [mask(k) for k in tier["api_keys"]]
     return data

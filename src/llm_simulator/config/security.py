@@ -6,6 +6,7 @@ output) and a key may be given only as its SHA-256, so a config file need not ho
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Literal
 
@@ -85,8 +86,33 @@ class AuthConfig(_Data):
         description="Without auth, serve /admin/* to non-loopback clients too (off: loopback only).",
     )
 
+    @field_validator("api_keys", "admin_keys")
+    @classmethod
+    def _not_blank(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        if any(not k.get_secret_value().strip() for k in keys):
+            raise ValueError("keys must not be empty or blank")
+        return tuple(SecretStr(k.get_secret_value().strip()) for k in keys)
+
     @model_validator(mode="after")
     def _consistent(self) -> AuthConfig:
+        digests: list[tuple[str, str]] = [
+            (hashlib.sha256(k.get_secret_value().encode()).hexdigest(), f"api_keys[{i}]")
+            for i, k in enumerate(self.api_keys)
+        ]
+        digests += [
+            (hashlib.sha256(k.get_secret_value().encode()).hexdigest(), f"admin_keys[{i}]")
+            for i, k in enumerate(self.admin_keys)
+        ]
+        for spec in self.keys:
+            if spec.key_sha256 is not None:
+                digests.append((spec.key_sha256, f"keys.{spec.name}"))
+            elif spec.key is not None:
+                digests.append((hashlib.sha256(spec.key.get_secret_value().encode()).hexdigest(), f"keys.{spec.name}"))
+        seen: dict[str, str] = {}
+        for digest, where in digests:
+            if digest in seen:
+                raise ValueError(f"auth: {seen[digest]} and {where} are the same key (each key must be listed once)")
+            seen[digest] = where
         names = [k.name for k in self.keys]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+# Names of headers whose values are credentials.
+SECRET_HEADER_WORDS = ("key", "authorization", "token", "secret", "cookie")
+
 
 def mask(secret: str) -> str:
-    """A key as messages and admin views may show it: its first and last characters only.
+    """A key as messages and admin views may show it: at most four of its characters.
 
-    ``sk-abcdefghijklmnop`` becomes ``sk-ab***op``; short values become ``***``. Globs in
-    filters are masked the same way (they may hold most of a key).
+    ``sk-proj-abcdefghijklmnop`` becomes ``sk-***p``; values under 20 characters become
+    ``***`` (showing even a few characters of a short key gives too much of it away). Globs
+    in filters are masked the same way (they may hold most of a key).
     """
-    if len(secret) <= 8:
+    if len(secret) < 20:
         return "***"
-    return f"{secret[:5]}***{secret[-2:]}"
+    return f"{secret[:3]}***{secret[-1:]}"
+
+
+def is_secret_header(name: str) -> bool:
+    """Whether a header of this name carries a credential (its value must be masked)."""
+    low = name.lower()
+    return any(word in low for word in SECRET_HEADER_WORDS)

@@ -23,7 +23,8 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
         value = headers.get(name)
         if value and value.strip():
             return value.strip()
-    return query.get("key") or None
+    key = (query.get("key") or "").strip()
+    return key or None
 
 
 def api_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str:

@@ -19,8 +19,15 @@ from llm_simulator.infra.clock import Clock
 from llm_simulator.providers.identity import presented_key
 from llm_simulator.security.keys import KeyRing, Principal, mask
 
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"})
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 ADMIN_ENDPOINT = "admin"
+
+
+_ADMIN_LOCAL = (
+    "The admin API answers only loopback clients while authentication is off "
+    "(enable auth.require_auth with an admin key, or set auth.admin_from_remote)."
+)
 
 
 class AuthError(SimulatorError):
@@ -74,15 +81,8 @@ class Gate:
         if path in self._anonymous:
             return None
         if not self.required:
-            # In process (no client address) counts as local.
-            if endpoint == ADMIN_ENDPOINT and not self.auth.admin_from_remote and client_host not in (None, *LOOPBACK):
-                raise AuthError(
-                    "admin_not_local",
-                    ErrorKind.PERMISSION,
-                    "The admin API answers only loopback clients while authentication is off "
-                    "(enable auth.require_auth with an admin key, or set auth.admin_from_remote).",
-                    "admin_forbidden",
-                )
+            if endpoint == ADMIN_ENDPOINT and not self.auth.admin_from_remote:
+                self._local_admin_only(headers, client_host)
             return None
         key = presented_key(headers, query)
         if key is None:
@@ -116,6 +116,34 @@ class Gate:
         if principal.tier is not None:
             await self._charge(principal)
         return principal
+
+    def _local_admin_only(self, headers: Mapping[str, str], client_host: str | None) -> None:
+        """Without auth, the admin API is for tools on this machine: not other hosts, not browsers.
+
+        A page on any website runs in a browser on this machine, so a loopback peer is not
+        enough: a request a browser sends for a page carries ``Origin`` (or a cross-site
+        ``Sec-Fetch-Site``), and a DNS-rebound name arrives in ``Host``.
+        """
+        # In process (no client address) counts as local.
+        if client_host not in (None, *LOOPBACK):
+            raise AuthError("admin_not_local", ErrorKind.PERMISSION, _ADMIN_LOCAL, "admin_forbidden")
+        fetch_site = headers.get("sec-fetch-site")
+        if "origin" in headers or fetch_site in ("cross-site", "same-site"):
+            raise AuthError(
+                "admin_from_browser",
+                ErrorKind.PERMISSION,
+                "The admin API does not answer web pages while authentication is off.",
+                "admin_forbidden",
+            )
+        host = headers.get("host", "").lower()
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+        if host and name not in LOOPBACK_HOSTS:
+            raise AuthError(
+                "admin_host",
+                ErrorKind.PERMISSION,
+                "The admin API answers only requests addressed to localhost while authentication is off.",
+                "admin_forbidden",
+            )
 
     async def _charge(self, principal: Principal) -> None:
         """One request from the key's tier bucket: capacity ``burst``, refill ``requests_per_minute``."""

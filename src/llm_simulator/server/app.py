@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import threading
 import time
@@ -40,6 +41,8 @@ from llm_simulator.server.system_routes import SystemRoutes
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
+# Endpoints exempt from the concurrency cap: health checks and the operator's admin API.
+SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", ADMIN_ENDPOINT})
 access_log = logging.getLogger("llm_simulator.access")
 
 
@@ -104,6 +107,10 @@ def _hide_deliberate_cuts() -> None:
                 target.addFilter(_HideDeliberateCuts())
 
 
+# A client's x-request-id is kept only if it is safe in a header and a log line.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
 def new_request_id() -> str:
     """A random ``req_…`` id."""
     return "req_" + IDS.hex(12)
@@ -128,6 +135,8 @@ class SimulatorApp:
         for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
+        # Requests in flight, for the concurrency cap (statistics can be reset; this cannot).
+        self.in_flight = 0
         self.body_timeout_s = config.security.body_timeout_s
         self.request_timeout_s = config.security.request_timeout_s
         self.write_timeout_s = config.security.write_timeout_s
@@ -197,7 +206,9 @@ class SimulatorApp:
             signal.signal(signum, on_signal)
 
     def _start_drain(self, deadline_s: float) -> None:
-        if not self.draining:
+        # Keyed on the drain task, not on ``draining``: POST /admin/drain (a preStop hook) sets
+        # ``draining`` first, and the signal that follows must still start the drain.
+        if self._drain_task is None:
             self._drain_task = asyncio.ensure_future(self.drain(deadline_s))
 
     async def drain(self, deadline_s: float) -> None:
@@ -217,12 +228,14 @@ class SimulatorApp:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id") or new_request_id()
+        request_id = headers.get("x-request-id") or ""
+        if not _REQUEST_ID.fullmatch(request_id):
+            request_id = new_request_id()  # absent, or not safe to echo and log
         raw_query: bytes = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         origin = headers.get("origin")
         hardening = self.hardening
-        if method == "OPTIONS" and origin is not None:
+        if method == "OPTIONS" and origin is not None and not path.startswith("/admin"):
             preflight = hardening.preflight(headers)
             if preflight is not None:
                 await self._send_json(send, JsonResponse(204, b"", preflight), request_id)
@@ -231,8 +244,11 @@ class SimulatorApp:
         found = self.router.match(method, path, headers, query)
         stats = self.stats
         stats.active_requests += 1
+        self.in_flight += 1
         provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query, found)
         endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
+        if endpoint == ADMIN_ENDPOINT or path.startswith("/admin"):
+            origin = None  # no CORS for the admin API: browsers must not reach it
         status = 500
         broken = False
         request: HttpRequest | None = None
@@ -246,7 +262,8 @@ class SimulatorApp:
                 return
             try:
                 hardening.check_sizes(path, raw_query, scope["headers"])
-                hardening.check_capacity(stats.active_requests)
+                if endpoint not in SYSTEM_ENDPOINTS:  # probes and operators get through a full house
+                    hardening.check_capacity(self.in_flight)
                 if self.gate.required or endpoint == ADMIN_ENDPOINT:
                     client = scope.get("client")
                     await self.gate.check(method, path, endpoint, headers, query, client[0] if client else None)
@@ -311,6 +328,7 @@ class SimulatorApp:
                 status = await self._send_json(send, response, request_id)
         finally:
             stats.active_requests -= 1
+            self.in_flight -= 1
             elapsed = time.monotonic() - started
             stats.record_request(provider.name, endpoint, status, elapsed)
             if self.access_log:
@@ -377,7 +395,8 @@ class SimulatorApp:
         # Every response carries the simulator's correlation id, whatever the provider sets.
         if not any(name == b"x-request-id" for name, _ in headers):
             headers.append((b"x-request-id", request_id.encode()))
-        headers.append((b"content-length", str(len(response.body)).encode()))
+        if response.status != 204:  # a 204 carries no Content-Length (RFC 9110)
+            headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
         return response.status
@@ -448,19 +467,28 @@ class SimulatorApp:
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
+
+        async def write(message: dict[str, Any]) -> None:
+            # Every write is watched, the last one and error frames included: a client that
+            # stops reading can block any of them.
+            watch.sending = True
+            await send(message)
+            watch.sending = False
+            watch.sent += 1
+
         frames = response.frames
         started = False
         try:
             headers = response.headers
             headers.append((b"x-request-id", request_id.encode()))
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await write({"type": "http.response.start", "status": 200, "headers": headers})
             started = True
             try:
                 async for frame in frames:
                     watch.sending = True
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
                     watch.sending = False
-                    watch.sent += 1
+                    watch.sent += 1  # inline, not write(): this is the per-token path
             except StreamCut as cut:
                 broken = True
                 kind = cut.fault.kind
@@ -468,11 +496,11 @@ class SimulatorApp:
                 if kind is FaultKind.DISCONNECT:
                     raise ConnectionCut(request_id) from None
                 if kind is FaultKind.MALFORMED:
-                    await send({"type": "http.response.body", "body": response.malformed, "more_body": True})
+                    await write({"type": "http.response.body", "body": response.malformed, "more_body": True})
             except SimulatorError as exc:
                 broken = True
                 if response.on_error is not None:
-                    await send({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
+                    await write({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
             except (asyncio.CancelledError, OSError, RuntimeError):
                 raise  # the client went away or the drain deadline passed: handled below
             except Exception:
@@ -482,8 +510,8 @@ class SimulatorApp:
                 broken = True
                 if response.on_error is not None:
                     frame = response.on_error(_internal())
-                    await send({"type": "http.response.body", "body": frame, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
+                    await write({"type": "http.response.body", "body": frame, "more_body": True})
+            await write({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
             if watch.stalled:
                 # The client stopped reading: writing it an error would block the same way.
@@ -498,10 +526,10 @@ class SimulatorApp:
             # rather than a truncated body. The finally-clauses release everything else.
             if started and not gone.is_set() and response.on_error is not None:
                 with contextlib.suppress(Exception):
-                    await send(
+                    await write(
                         {"type": "http.response.body", "body": response.on_error(_shutting_down()), "more_body": True}
                     )
-                    await send({"type": "http.response.body", "body": b""})
+                    await write({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
             await _close(frames)
@@ -511,6 +539,11 @@ class SimulatorApp:
             if not self._streams:
                 self._idle.set()
         return status, broken
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a path cannot forge log lines."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _log_access(
@@ -527,7 +560,7 @@ def _log_access(
         "provider": provider,
         "endpoint": endpoint,
     }
-    access_log.info("%s %s %d %.1fms %s", method, path, status, ms, request_id, extra=fields)
+    access_log.info("%s %s %d %.1fms %s", method, _printable(path), status, ms, request_id, extra=fields)
 
 
 async def _cut_json_body(send: Send, request_id: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, StreamFault
-from llm_simulator.core.redact import mask
+from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABILITY, preset_rules
@@ -122,6 +122,8 @@ def _shown(rule: ChaosRule) -> dict[str, Any]:
     data = rule.model_dump(mode="json", exclude_defaults=True)
     if "api_keys" in data:
         data["api_keys"] = [mask(k) for k in data["api_keys"]]
+    if "headers" in data:
+        data["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in data["headers"].items()}
     return data
 
 
