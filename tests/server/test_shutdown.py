@@ -161,3 +161,19 @@ async def test_a_signal_after_the_prestop_drain_still_starts_the_drain() -> None
     task = app._drain_task
     assert task is not None
     await asyncio.wait_for(task, 2)
+
+
+async def test_the_signal_turns_readiness_false_at_once() -> None:
+    import asyncio
+
+    from llm_simulator.config import load_config
+    from llm_simulator.server.app import SimulatorApp
+    from tests.server.asgi_driver import call
+
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    assert (await call(app, "GET", "/ready")).status == 200
+    app._start_drain(0.1)  # what SIGTERM does
+    await asyncio.sleep(0)
+    assert (await call(app, "GET", "/ready")).status == 503
+    assert app._drain_task is not None
+    await asyncio.wait_for(app._drain_task, 2)
