@@ -238,3 +238,19 @@ async def test_unsafe_request_ids_are_replaced() -> None:
     for bad in ("has space", "x" * 200, "line\u00e9"):
         replaced = await call(app, "GET", "/v1/models", headers={"x-request-id": bad})
         assert replaced.headers["x-request-id"].startswith("req_"), bad
+
+
+async def test_a_stats_reset_keeps_the_in_flight_gauges() -> None:
+    import asyncio
+
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    gone = asyncio.Event()
+    held = asyncio.ensure_future(
+        call(app, "POST", "/v1/chat/completions", CHAT, headers={"x-simulator-chaos": "error=hang"}, disconnect=gone)
+    )
+    await asyncio.sleep(0.05)
+    await call(app, "POST", "/admin/stats/reset")
+    assert app.stats.active_requests == 1
+    gone.set()
+    await held
+    assert app.stats.active_requests == 0 and app.stats.active_streams == 0

@@ -36,16 +36,18 @@ class Stats:
     """Request counters, durations and the emit-error histogram."""
 
     def __init__(self) -> None:
+        # Gauges of what is in flight now: a reset must not touch them, or the requests
+        # still running would drive them below zero when they end.
+        self.active_streams = 0
+        self.active_requests = 0
         self.reset()
 
     def reset(self) -> None:
-        """Start counting afresh."""
+        """Start counting afresh (counters and histograms; the in-flight gauges stay)."""
         self.since = time.time()
         self.emit_error = EmitErrorStats()
         self.requests: Counter[tuple[str, str, int]] = Counter()
         self.durations: dict[str, Histogram] = {}
-        self.active_streams = 0
-        self.active_requests = 0
 
     def record_emit_error(self, error_s: float) -> None:
         """Engine hook (``TimingObserver``): one token's emit-time error in seconds."""
