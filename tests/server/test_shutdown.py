@@ -87,7 +87,7 @@ def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_ref
                 late: list[BaseException | int] = []
                 try:
                     async with httpx.AsyncClient(timeout=5) as fresh:
-                        late.append((await fresh.get(live.url + "/health")).status_code)
+                        late.append((await fresh.get(live.url + "/ready")).status_code)
                 except httpx.HTTPError as exc:
                     late.append(exc)
                 await asyncio.gather(*streams)
@@ -98,8 +98,9 @@ def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_ref
     assert len(results) == 50
     assert all(lines[-1] == "data: [DONE]" for lines in results)
     assert all(sum(1 for line in lines if '"content":' in line) == 41 for lines in results)
-    # After SIGTERM a new connection is refused (or, if it slipped in, not served as healthy work).
-    assert len(late) == 1 and (isinstance(late[0], httpx.HTTPError) or late[0] in (503,)), late
+    # After SIGTERM the server is not ready: a new connection is refused, or (if the listener
+    # has not closed yet on a loaded machine) readiness answers 503.
+    assert len(late) == 1 and (isinstance(late[0], httpx.HTTPError) or late[0] == 503), late
 
 
 def test_a_client_that_never_reads_its_stream_is_cut_after_the_write_timeout() -> None:
