@@ -26,8 +26,9 @@ from llm_simulator.engine.chaos.scenarios import NO_EFFECT, ScenarioTimeline
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.clock import FakeClock
 from llm_simulator.providers.gemini import ACTION_ENDPOINTS
-from llm_simulator.server.app import ConnectionCut, SimulatorApp
+from llm_simulator.server.app import SimulatorApp
 from llm_simulator.server.chaos_routes import ChaosUpdate
+from llm_simulator.server.connection import ConnectionCut
 from tests.docs_examples import CHAOS_DOC, doc_example, doc_examples
 from tests.server.asgi_driver import Captured, call
 

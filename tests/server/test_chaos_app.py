@@ -462,9 +462,9 @@ async def test_a_rule_naming_an_alias_matches_every_spelling_of_its_model() -> N
 
 
 def test_server_errors_about_deliberate_cuts_are_hidden_and_others_kept() -> None:
-    from llm_simulator.server.app import ConnectionCut, _HideDeliberateCuts
+    from llm_simulator.server.connection import ConnectionCut, HideDeliberateCuts
 
-    hide = _HideDeliberateCuts()
+    hide = HideDeliberateCuts()
 
     def record(msg: str, exc: BaseException | None = None) -> logging.LogRecord:
         info = (type(exc), exc, None) if exc is not None else None

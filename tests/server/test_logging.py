@@ -65,7 +65,7 @@ async def test_no_access_log_unless_asked(caplog: pytest.LogCaptureFixture, monk
 
 
 def test_control_characters_in_a_path_cannot_forge_log_lines() -> None:
-    from llm_simulator.server.app import _printable
+    from llm_simulator.server.connection import printable
 
-    assert _printable("/v1/x\nfake-log-line\r") == "/v1/x\\nfake-log-line\\r"
-    assert _printable("/v1/models") == "/v1/models"
+    assert printable("/v1/x\nfake-log-line\r") == "/v1/x\\nfake-log-line\\r"
+    assert printable("/v1/models") == "/v1/models"

@@ -14,13 +14,12 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
@@ -35,6 +34,24 @@ from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.chaos_routes import ChaosRoutes
+from llm_simulator.server.connection import (
+    ConnectionCut,
+    StreamWatch,
+    cancel_on_disconnect,
+    close_frames,
+    cut_json_body,
+    hide_deliberate_cuts,
+    log_access,
+)
+from llm_simulator.server.errors import (
+    body_timeout,
+    incomplete_body,
+    internal_error,
+    no_route,
+    request_timeout,
+    shutting_down,
+    too_large,
+)
 from llm_simulator.server.hardening import Hardening
 from llm_simulator.server.routing import Match, Router
 from llm_simulator.server.system_routes import SystemRoutes
@@ -43,7 +60,6 @@ from llm_simulator.telemetry.stats import Stats
 log = logging.getLogger("llm_simulator.server")
 # Endpoints exempt from the concurrency cap: health checks and the operator's admin API.
 SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", ADMIN_ENDPOINT})
-access_log = logging.getLogger("llm_simulator.access")
 
 
 class BodyTooLarge(Exception):
@@ -52,59 +68,6 @@ class BodyTooLarge(Exception):
 
 class ClientGone(Exception):
     """The client disconnected before the request was read."""
-
-
-class _Watch:
-    """Write progress of one stream, for the stalled-reader sweep."""
-
-    __slots__ = ("seen", "sending", "sent", "stalled")
-
-    def __init__(self) -> None:
-        self.sending = False
-        self.sent = 0
-        self.seen = -1
-        self.stalled = False
-
-
-class ConnectionCut(Exception):
-    """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
-
-    That is how a chaos ``disconnect`` reaches the client as the real failure does: an
-    incomplete chunked (or content-length) body, not a clean end. ``client_fault`` marks a
-    cut made because the client stopped reading (not the model's failure).
-    """
-
-    def __init__(self, request_id: str, *, client_fault: bool = False) -> None:
-        super().__init__(request_id)
-        self.client_fault = client_fault
-
-
-class _HideDeliberateCuts(logging.Filter):
-    """Drop the servers' "application raised" error for a deliberate cut (logged once, at info).
-
-    uvicorn passes the exception as ``exc_info``; granian logs the formatted traceback as the
-    message, from a child logger, so the filter sits on the handlers too.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """False for a record about a ``ConnectionCut``."""
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, ConnectionCut):
-            return False
-        return not (record.levelno >= logging.ERROR and "ConnectionCut: req_" in str(record.msg))
-
-
-# The loggers granian and uvicorn report an exception escaping the application on.
-SERVER_ERROR_LOGGERS = ("_granian", "uvicorn.error")
-
-
-def _hide_deliberate_cuts() -> None:
-    """Install ``_HideDeliberateCuts`` on the servers' error loggers and their handlers (once)."""
-    for name in SERVER_ERROR_LOGGERS:
-        logger = logging.getLogger(name)
-        for target in (logger, *logger.handlers):
-            if not any(isinstance(f, _HideDeliberateCuts) for f in target.filters):
-                target.addFilter(_HideDeliberateCuts())
 
 
 # A client's x-request-id is kept only if it is safe in a header and a log line.
@@ -140,7 +103,7 @@ class SimulatorApp:
         self.body_timeout_s = config.security.body_timeout_s
         self.request_timeout_s = config.security.request_timeout_s
         self.write_timeout_s = config.security.write_timeout_s
-        self._watches: dict[asyncio.Task[Any], _Watch] = {}
+        self._watches: dict[asyncio.Task[Any], StreamWatch] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.access_log = config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
@@ -170,7 +133,7 @@ class SimulatorApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._drain_on_signal()
-                _hide_deliberate_cuts()
+                hide_deliberate_cuts()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.drain(self.config.server.drain_timeout_s)
@@ -254,7 +217,7 @@ class SimulatorApp:
         request: HttpRequest | None = None
         try:
             if not isinstance(found, Match):
-                error_response = provider.render_error(self._no_route(method, path, found), request_id)
+                error_response = provider.render_error(no_route(method, path, found), request_id)
                 if found:
                     error_response.headers.append((b"allow", ", ".join(found).encode()))
                 hardening.add_headers(error_response.headers, origin)
@@ -280,7 +243,7 @@ class SimulatorApp:
                         request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
                         response = await found.route.handler(request)
                 except TimeoutError:
-                    error = _body_timeout(self.body_timeout_s) if reading else _request_timeout(self.request_timeout_s)
+                    error = body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)
                     raise error from None
             except SimulatorError as exc:
                 response = provider.render_error(exc, request_id)
@@ -291,16 +254,16 @@ class SimulatorApp:
             except StreamCut:
                 broken = True
                 status = 499
-                await _cut_json_body(send, request_id)
+                await cut_json_body(send, request_id)
             except BodyTooLarge:
-                response = provider.render_error(self._too_large(), request_id)
+                response = provider.render_error(too_large(self.max_body), request_id)
             except ClientGone:
                 # nginx's "client closed request". The client may only have stopped sending
                 # (a truncated body): tell it why, in its provider's shape, if it still listens,
                 # rather than leave the server to answer a bare 500.
                 status = 499
                 with contextlib.suppress(Exception):
-                    incomplete = provider.render_error(_incomplete_body(), request_id)
+                    incomplete = provider.render_error(incomplete_body(), request_id)
                     hardening.add_headers(incomplete.headers, origin)
                     await self._send_json(send, incomplete, request_id)
                 return
@@ -308,7 +271,7 @@ class SimulatorApp:
                 log.exception(
                     "unhandled error in %s %s (%s)", method, path, request_id, extra={"request_id": request_id}
                 )
-                response = provider.render_error(_internal(), request_id)
+                response = provider.render_error(internal_error(), request_id)
             if request is not None and request.endpoint:
                 endpoint = request.endpoint
             if request is not None and request.extra_headers:
@@ -332,7 +295,7 @@ class SimulatorApp:
             elapsed = time.monotonic() - started
             stats.record_request(provider.name, endpoint, status, elapsed)
             if self.access_log:
-                _log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
+                log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
             if request is not None and request.on_done is not None:
                 request.on_done(status, broken)
 
@@ -352,22 +315,6 @@ class SimulatorApp:
             if provider.claims(path, headers, query):
                 return provider
         return self.default_provider
-
-    def _no_route(self, method: str, path: str, allowed: list[str] | None) -> SimulatorError:
-        if allowed:
-            return SimulatorError(
-                ErrorKind.METHOD_NOT_ALLOWED,
-                f"Method {method} is not allowed for {path}; use {', '.join(allowed)}.",
-                code="method_not_allowed",
-            )
-        return SimulatorError(ErrorKind.NOT_FOUND, f"Invalid URL ({method} {path})", code="unknown_url")
-
-    def _too_large(self) -> SimulatorError:
-        return SimulatorError(
-            ErrorKind.PAYLOAD_TOO_LARGE,
-            f"The request body is larger than the limit of {self.max_body} bytes.",
-            code="request_too_large",
-        )
 
     async def _read_body(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> bytes:
         declared = headers.get("content-length")
@@ -419,15 +366,15 @@ class SimulatorApp:
         except asyncio.CancelledError:
             if not self.draining:
                 raise
-            return await self._send_json(send, provider.render_error(_shutting_down(), request_id), request_id)
+            return await self._send_json(send, provider.render_error(shutting_down(), request_id), request_id)
         finally:
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
 
-    def _watch(self, task: asyncio.Task[Any]) -> _Watch:
+    def _watch(self, task: asyncio.Task[Any]) -> StreamWatch:
         """Register a stream with the stalled-reader sweep (started when the first stream is)."""
-        watch = _Watch()
+        watch = StreamWatch()
         self._watches[task] = watch
         if self._sweeper is None or self._sweeper.done():
             self._sweeper = asyncio.ensure_future(self._sweep())
@@ -465,7 +412,7 @@ class SimulatorApp:
         self._idle.clear()
         self.stats.active_streams += 1
         gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, task, gone))
+        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
 
         async def write(message: dict[str, Any]) -> None:
@@ -509,7 +456,7 @@ class SimulatorApp:
                 log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
                 broken = True
                 if response.on_error is not None:
-                    frame = response.on_error(_internal())
+                    frame = response.on_error(internal_error())
                     await write({"type": "http.response.body", "body": frame, "more_body": True})
             await write({"type": "http.response.body", "body": b""})
         except (asyncio.CancelledError, OSError, RuntimeError):
@@ -527,105 +474,15 @@ class SimulatorApp:
             if started and not gone.is_set() and response.on_error is not None:
                 with contextlib.suppress(Exception):
                     await write(
-                        {"type": "http.response.body", "body": response.on_error(_shutting_down()), "more_body": True}
+                        {"type": "http.response.body", "body": response.on_error(shutting_down()), "more_body": True}
                     )
                     await write({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
-            await _close(frames)
+            await close_frames(frames)
             self.stats.active_streams -= 1
             self._watches.pop(task, None)
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
         return status, broken
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped, so a path cannot forge log lines."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-
-
-def _log_access(
-    request_id: str, method: str, path: str, status: int, elapsed: float, provider: str, endpoint: str
-) -> None:
-    """One access line: readable as text, and each field its own key in JSON lines."""
-    ms = round(elapsed * 1000, 1)
-    fields = {
-        "request_id": request_id,
-        "method": method,
-        "path": path,
-        "status": status,
-        "duration_ms": ms,
-        "provider": provider,
-        "endpoint": endpoint,
-    }
-    access_log.info("%s %s %d %.1fms %s", method, _printable(path), status, ms, request_id, extra=fields)
-
-
-async def _cut_json_body(send: Send, request_id: str) -> None:
-    """Start a JSON response and drop the connection inside its body (a non-streamed ``disconnect``)."""
-    log.info("chaos: connection cut in response %s", request_id)
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", b"4096"),
-        (b"x-request-id", request_id.encode()),
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
-    raise ConnectionCut(request_id)
-
-
-async def _close(frames: Any) -> None:
-    aclose: Callable[[], Any] | None = getattr(frames, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
-
-
-async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
-    """Cancel the streaming task when the client disconnects."""
-    with contextlib.suppress(Exception):
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                gone.set()
-                task.cancel()
-                return
-
-
-def _shutting_down() -> SimulatorError:
-    return SimulatorError(
-        ErrorKind.UNAVAILABLE, "The server is shutting down; please retry.", code="server_shutting_down"
-    )
-
-
-def _body_timeout(seconds: float) -> SimulatorError:
-    return SimulatorError(
-        ErrorKind.INVALID_REQUEST,
-        f"The request body did not arrive within {seconds:g} s.",
-        code="request_timeout",
-        status=408,
-    )
-
-
-def _request_timeout(seconds: float) -> SimulatorError:
-    return SimulatorError(
-        ErrorKind.TIMEOUT,
-        f"The request took longer than the simulator's limit of {seconds:g} s.",
-        code="request_timeout",
-    )
-
-
-def _incomplete_body() -> SimulatorError:
-    return SimulatorError(
-        ErrorKind.INVALID_REQUEST,
-        "The request body ended before it was complete (the client stopped sending).",
-        code="incomplete_body",
-    )
-
-
-def _internal() -> SimulatorError:
-    return SimulatorError(
-        ErrorKind.SERVER_ERROR, "The simulator hit an internal error; see its logs.", code="internal_error"
-    )

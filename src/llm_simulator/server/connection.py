@@ -1,0 +1,127 @@
+"""The connection-level pieces of the server: deliberate cuts, stream write watches, logs.
+
+A chaos ``disconnect`` (or a client that stopped reading) must reach the client as a
+dropped connection, which ASGI can only express by raising out of the application; these
+helpers do that, keep the servers' logs free of the resulting tracebacks, and write the
+access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from llm_simulator.server.asgi import Receive, Send
+
+log = logging.getLogger("llm_simulator.server")
+access_log = logging.getLogger("llm_simulator.access")
+
+
+class StreamWatch:
+    """Write progress of one stream, for the stalled-reader sweep."""
+
+    __slots__ = ("seen", "sending", "sent", "stalled")
+
+    def __init__(self) -> None:
+        self.sending = False
+        self.sent = 0
+        self.seen = -1
+        self.stalled = False
+
+
+class ConnectionCut(Exception):
+    """Raised out of the ASGI app on purpose: the server then drops the connection mid-body.
+
+    That is how a chaos ``disconnect`` reaches the client as the real failure does: an
+    incomplete chunked (or content-length) body, not a clean end. ``client_fault`` marks a
+    cut made because the client stopped reading (not the model's failure).
+    """
+
+    def __init__(self, request_id: str, *, client_fault: bool = False) -> None:
+        super().__init__(request_id)
+        self.client_fault = client_fault
+
+
+class HideDeliberateCuts(logging.Filter):
+    """Drop the servers' "application raised" error for a deliberate cut (logged once, at info).
+
+    uvicorn passes the exception as ``exc_info``; granian logs the formatted traceback as the
+    message, from a child logger, so the filter sits on the handlers too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record about a ``ConnectionCut``."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ConnectionCut):
+            return False
+        return not (record.levelno >= logging.ERROR and "ConnectionCut: req_" in str(record.msg))
+
+
+# The loggers granian and uvicorn report an exception escaping the application on.
+SERVER_ERROR_LOGGERS = ("_granian", "uvicorn.error")
+
+
+def hide_deliberate_cuts() -> None:
+    """Install ``HideDeliberateCuts`` on the servers' error loggers and their handlers (once)."""
+    for name in SERVER_ERROR_LOGGERS:
+        logger = logging.getLogger(name)
+        for target in (logger, *logger.handlers):
+            if not any(isinstance(f, HideDeliberateCuts) for f in target.filters):
+                target.addFilter(HideDeliberateCuts())
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a path cannot forge log lines."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def log_access(
+    request_id: str, method: str, path: str, status: int, elapsed: float, provider: str, endpoint: str
+) -> None:
+    """One access line: readable as text, and each field its own key in JSON lines."""
+    ms = round(elapsed * 1000, 1)
+    fields = {
+        "request_id": request_id,
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": ms,
+        "provider": provider,
+        "endpoint": endpoint,
+    }
+    access_log.info("%s %s %d %.1fms %s", method, printable(path), status, ms, request_id, extra=fields)
+
+
+async def cut_json_body(send: Send, request_id: str) -> None:
+    """Start a JSON response and drop the connection inside its body (a non-streamed ``disconnect``)."""
+    log.info("chaos: connection cut in response %s", request_id)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"4096"),
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b'{"id":', "more_body": True})
+    raise ConnectionCut(request_id)
+
+
+async def close_frames(frames: Any) -> None:
+    """Close a stream's frame generator (its ``finally`` clauses run), ignoring its errors."""
+    aclose: Callable[[], Any] | None = getattr(frames, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+async def cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any], gone: asyncio.Event) -> None:
+    """Cancel the streaming task when the client disconnects."""
+    with contextlib.suppress(Exception):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                task.cancel()
+                return
