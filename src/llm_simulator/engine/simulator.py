@@ -174,6 +174,10 @@ class Simulator:
             return DelayedTimeline(due, self.scheduler, lambda: self.timing.open(profile, prompt_tokens, rng))
         return self.timing.open(profile, prompt_tokens, rng)
 
+    def generation_timeline(self, model: ModelSpec, gen: GenerationRequest, base_seed: int) -> Timeline:
+        """``open_timeline`` for a generation request: its prompt, scripted delay and admission."""
+        return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+
     async def pause(self, seconds: float) -> None:
         """Wait ``seconds`` on the shared scheduler (a scripted delay before an error)."""
         fut = self.scheduler.wait_until(self.clock.now() + seconds)

@@ -25,6 +25,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import Headers, HttpRequest
 from llm_simulator.providers.identity import api_key, caller
 from llm_simulator.providers.retry_hints import duration_text
+from llm_simulator.providers.scripting import apply_script
 
 CONTROL_HEADER = "x-simulator-chaos"
 # Renders budgets as the provider's headers, given the wall-clock time (for absolute resets).
@@ -126,6 +127,32 @@ def _admission(scale: float, fault: StreamFault | None, grant: Grant) -> Admissi
     if scale == 1.0 and fault is None and grant.settle is None:
         return None
     return Admission(scale, fault, grant.settle)
+
+
+def needs_preparation(sim: Simulator, request: HttpRequest) -> bool:
+    """Whether ``prepare_generation`` has anything to do (admission, or fixtures to consult)."""
+    return sim.script.active or needs_admission(sim, request)
+
+
+async def prepare_generation(
+    sim: Simulator,
+    request: HttpRequest,
+    provider: str,
+    spec: ModelSpec,
+    gen: GenerationRequest,
+    limit_headers: LimitHeaders,
+) -> GenerationRequest:
+    """``gen`` admitted (breaker, limits, chaos), then answered by a fixture if one matches.
+
+    Admission comes first, as at a real gateway: a scripted reply still spends its budget.
+    Handlers call this only when ``needs_preparation`` says so, keeping the hot path free of
+    the coroutine.
+    """
+    if needs_admission(sim, request):
+        gen = await admit_generation(sim, request, provider, spec, gen, limit_headers)
+    if sim.script.active:
+        gen = await apply_script(sim, provider, request, gen)
+    return gen
 
 
 async def admit_generation(

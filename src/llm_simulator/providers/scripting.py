@@ -1,7 +1,8 @@
 """The one call every generation handler makes to let fixtures answer a parsed request.
 
-A handler calls :func:`apply_script` (only when ``sim.script.active``, so the hot path is
-untouched without fixtures) after validating its request: a bad request still gets its
+Handlers reach :func:`apply_script` through ``admission.prepare_generation`` (only when
+``sim.script.active``, so the hot path is untouched without fixtures), after validating
+their request and admitting it: a bad request still gets its
 validation error first, as from the real API. A scripted error is raised here, after its
 delay, and rendered by the provider like any other; scripted content travels in the
 request to the planner, so the provider's renderers stream it unchanged.

@@ -191,9 +191,9 @@ class SimulatorApp:
         method: str = scope["method"]
         path: str = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id") or ""
-        if not _REQUEST_ID.fullmatch(request_id):
-            request_id = new_request_id()  # absent, or not safe to echo and log
+        given = headers.get("x-request-id")
+        # A client's id is kept only when it is safe to echo and log.
+        request_id = given if given is not None and _REQUEST_ID.fullmatch(given) else new_request_id()
         raw_query: bytes = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         origin = headers.get("origin")

@@ -27,7 +27,7 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation, needs_admission
+from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
 from llm_simulator.providers.anthropic.common import (
     json_headers,
@@ -41,7 +41,6 @@ from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, pars
 from llm_simulator.providers.anthropic.ratelimits import limit_headers
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
-from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -306,13 +305,11 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     parsed = parse_request(sim, request, parse_object(request.body))
     gen = parsed.request
-    if needs_admission(sim, request):
-        gen = await admit_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
-    if sim.script.active:
-        gen = await apply_script(sim, "anthropic", request, gen)
+    if needs_preparation(sim, request):
+        gen = await prepare_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+    timeline = sim.generation_timeline(parsed.spec, gen, base_seed)
     message_id = new_message_id()
     if parsed.stream:
         writer = EventWriter(plan, message_id)

@@ -29,14 +29,13 @@ from llm_simulator.core.types import (
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation, needs_admission, no_limit_headers
+from llm_simulator.providers.admission import needs_preparation, no_limit_headers, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
-from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
@@ -418,13 +417,11 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
     parsed = parse_request(sim, request, parse_object(request.body), model, spec)
     gen = parsed.request
-    if needs_admission(sim, request):
-        gen = await admit_generation(sim, request, "gemini", spec, gen, no_limit_headers)
-    if sim.script.active:
-        gen = await apply_script(sim, "gemini", request, gen)
+    if needs_preparation(sim, request):
+        gen = await prepare_generation(sim, request, "gemini", spec, gen, no_limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+    timeline = sim.generation_timeline(spec, gen, base_seed)
     response_id = new_response_id()
     if not stream:
         await sim.complete(plan, timeline)

@@ -23,7 +23,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation, needs_admission
+from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -45,7 +45,6 @@ from llm_simulator.providers.openai.tools import (
     reasoning_budget,
     tools_prompt_tokens,
 )
-from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -467,13 +466,11 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     gen, model_id, stream, include_usage = parse_request(sim, body)
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
-    if needs_admission(sim, request):
-        gen = await admit_generation(sim, request, "openai", spec, gen, limit_headers)
-    if sim.script.active:
-        gen = await apply_script(sim, "openai", request, gen)
+    if needs_preparation(sim, request):
+        gen = await prepare_generation(sim, request, "openai", spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed)
-    timeline = sim.open_timeline(spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+    timeline = sim.generation_timeline(spec, gen, base_seed)
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())
     if stream:

@@ -20,7 +20,7 @@ from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, Gene
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit_generation, needs_admission
+from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -50,7 +50,6 @@ from llm_simulator.providers.openai.responses_render import (
 )
 from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
-from llm_simulator.providers.scripting import apply_script
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -295,13 +294,11 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     started = time.monotonic()
     parsed = parse_request(sim, store, request, parse_object(request.body))
     gen = parsed.gen
-    if needs_admission(sim, request):
-        gen = await admit_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
-    if sim.script.active:
-        gen = await apply_script(sim, "openai", request, gen)
+    if needs_preparation(sim, request):
+        gen = await prepare_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed)
-    timeline = sim.open_timeline(parsed.spec, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+    timeline = sim.generation_timeline(parsed.spec, gen, base_seed)
     session = _Session(sim, store, parsed, plan)
     if parsed.stream:
         writer = EventWriter(session.layout)
