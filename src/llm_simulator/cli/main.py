@@ -44,6 +44,8 @@ FLAG_KEYS: dict[str, str] = {
     "chaos_probability": "chaos.probability",
     "chaos_preset": "chaos.preset",
     "rate_limits": "rate_limits.enabled",
+    "otlp_endpoint": "telemetry.tracing.otlp_endpoint",
+    "access_log": "logging.access_log",
 }
 
 
@@ -64,6 +66,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-unknown-models", action="store_true", default=s, help="serve any model id")
     parser.add_argument("--log-level", default=s, help="debug, info, warning, error")
     parser.add_argument("--json-logs", action="store_true", default=s, help="log as JSON lines")
+    parser.add_argument("--access-log", action="store_true", default=s, help="log one line per request")
+    parser.add_argument(
+        "--otlp-endpoint",
+        default=s,
+        metavar="URL",
+        help="export OpenTelemetry traces to this OTLP/HTTP collector (needs the otel extra)",
+    )
     parser.add_argument("--require-auth", action="store_true", default=s, help="require an API key")
     parser.add_argument("--api-key", action="append", default=s, help="an accepted API key, role user (repeatable)")
     parser.add_argument("--admin-key", action="append", default=s, help="an accepted API key, role admin (repeatable)")

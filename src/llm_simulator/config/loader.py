@@ -47,7 +47,10 @@ ENV_KEYS: dict[str, str] = {
     "CHAOS_PROBABILITY": "chaos.probability",
     "CHAOS_PRESET": "chaos.preset",
     "RATE_LIMITS": "rate_limits.enabled",
+    "OTLP_ENDPOINT": "telemetry.tracing.otlp_endpoint",
 }
+# The OpenTelemetry SDKs' standard variable, honoured like an LLM_SIMULATOR_ one (ours wins).
+OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 # Variables read by the CLI itself rather than mapped onto the schema.
 ENV_NOT_SCHEMA = {"CONFIG", "INTERNAL_CONFIG_JSON"}
 _TRUE = {"1", "true", "yes", "on"}
@@ -90,6 +93,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     ``LLM_SIMULATOR_<SECTION>__<KEY>`` (double underscore between levels).
     """
     out: dict[str, Any] = {}
+    if environ.get(OTEL_ENDPOINT_ENV):
+        out[ENV_KEYS["OTLP_ENDPOINT"]] = environ[OTEL_ENDPOINT_ENV]
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue

@@ -13,6 +13,7 @@ from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.ratelimits import RateLimitsConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
+from llm_simulator.config.telemetry import TelemetryConfig
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -135,6 +136,7 @@ class SimulatorConfig(_Section):
     chaos: ChaosConfig = Field(default_factory=ChaosConfig)
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

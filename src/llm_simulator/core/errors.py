@@ -69,6 +69,8 @@ class LimitHit:
     requested: int
     model: str
     key: str
+    # The tier's name (``tier<N>`` for an unnamed one), for the rate-limit counters.
+    tier: str = ""
 
 
 class SimulatorError(Exception):

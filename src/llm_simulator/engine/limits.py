@@ -170,6 +170,7 @@ class RateLimiter:
                 requested=costs[budget.resource],
                 model=model,
                 key=key,
+                tier=self.tiers[index].name or f"tier{index}",
             )
             wait = None if math.isinf(refusal.retry_after_s) else max(0.001, refusal.retry_after_s)
             raise RateLimited(hit, wait, states)

@@ -16,6 +16,7 @@ from pathlib import Path
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
+from llm_simulator.core.record import CURRENT
 from llm_simulator.core.types import (
     FinishEvent,
     GenerationPlan,
@@ -147,8 +148,27 @@ class Simulator:
         return self.seeds.next_seed()
 
     def plan(self, request: GenerationRequest, model: ModelSpec, base_seed: int) -> GenerationPlan:
-        """Decide the whole response up front from the request's text RNG."""
-        return self.planner.plan(request, model, derive_random(base_seed, "text"))
+        """Decide the whole response up front from the request's text RNG.
+
+        The request's telemetry record (if any) learns the model and the token counts here,
+        the one place every provider passes through.
+        """
+        plan = self.planner.plan(request, model, derive_random(base_seed, "text"))
+        record = CURRENT.get()
+        if record is not None:
+            record.model = model.id
+            record.prompt_tokens = request.prompt_tokens
+            record.completion_tokens = plan.completion_tokens
+            if plan.choices:
+                record.finish_reason = str(plan.choices[0].finish_reason)
+        return plan
+
+    def note_embedding(self, model: ModelSpec, input_tokens: int) -> None:
+        """Tell the request's telemetry record (if any) the embedding model and its input size."""
+        record = CURRENT.get()
+        if record is not None:
+            record.model = model.id
+            record.prompt_tokens = input_tokens
 
     def open_timeline(
         self,
@@ -207,6 +227,9 @@ class Simulator:
         hidden = [c.hidden_lead for c in choices] if fault is not None else None
         released = 0
         reached = first
+        record = CURRENT.get()
+        if record is not None:
+            record.stream = True
         try:
             if plan.steps == 0:
                 await timeline.wait_end(0)
@@ -217,6 +240,8 @@ class Simulator:
                     fault = await self._strike(fault, timeline)
                 if plan.steps:
                     await timeline.wait_step(step)
+                if record is not None:
+                    record.token_released(self.clock.now())
                 reached = step + 1
                 for position, choice in enumerate(choices):
                     tokens = choice.tokens
@@ -259,6 +284,7 @@ class Simulator:
 
         A fault in the admission strikes when the pass is done (a stall lengthens it).
         """
+        self.note_embedding(model, input_tokens)
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         fault = admission.fault if admission is not None else None
         try:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.faults import Admission, HangUp, StreamFault
+from llm_simulator.core.record import CURRENT
 from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.chaos.breaker import Outcome
@@ -106,6 +107,7 @@ async def admit(
             granted[0] = await limits.acquire(key, model, input_tokens, output_estimate)
         except RateLimited as exc:
             request.extra_headers = limit_headers(exc.states, sim.clock.wall())
+            _note_rate_limited(exc)
             raise
         request.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
     if forced is None and not chaos.enabled:
@@ -114,6 +116,8 @@ async def admit(
         provider, request.endpoint, model_id, api_key(request.headers, request.query), request.headers, model
     )
     verdict = chaos.decide(facts, forced)
+    if verdict.disturbs:
+        _note_chaos(verdict.error_type or (str(verdict.fault.kind) if verdict.fault else "latency"), verdict.rule)
     if verdict.delay_s > 0:
         await sim.pause(verdict.delay_s)
     if verdict.hang:
@@ -121,6 +125,22 @@ async def admit(
     if verdict.error is not None:
         raise verdict.error
     return _admission(verdict.latency_scale, verdict.fault, granted[0])
+
+
+def _note_rate_limited(exc: RateLimited) -> None:
+    """Tell the request's telemetry record which tier and budget refused it."""
+    record = CURRENT.get()
+    if record is not None and exc.limit is not None:
+        record.rate_limited = exc.limit.tier
+        record.note("rate_limit.rejected", tier=exc.limit.tier, resource=exc.limit.resource, window=exc.limit.window)
+
+
+def _note_chaos(kind: str, rule: str | None) -> None:
+    """Tell the request's telemetry record what chaos did to it (an error type, a fault, latency)."""
+    record = CURRENT.get()
+    if record is not None:
+        record.chaos = kind
+        record.note("chaos.injected", kind=kind, rule=rule)
 
 
 def _admission(scale: float, fault: StreamFault | None, grant: Grant) -> Admission | None:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
+from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import (
@@ -31,7 +32,7 @@ from llm_simulator.providers.base import (
     StreamResponse,
 )
 from llm_simulator.providers.registry import build_providers
-from llm_simulator.security.gate import ADMIN_ENDPOINT, Gate
+from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.chaos_routes import ChaosRoutes
 from llm_simulator.server.connection import (
@@ -53,13 +54,16 @@ from llm_simulator.server.errors import (
     too_large,
 )
 from llm_simulator.server.hardening import Hardening
+from llm_simulator.server.metrics_routes import MetricsRoutes
 from llm_simulator.server.routing import Match, Router
 from llm_simulator.server.system_routes import SystemRoutes
+from llm_simulator.telemetry.hub import Telemetry
+from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
 # Endpoints exempt from the concurrency cap: health checks and the operator's admin API.
-SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", ADMIN_ENDPOINT})
+SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", ADMIN_ENDPOINT})
 
 
 class BodyTooLarge(Exception):
@@ -82,9 +86,12 @@ def new_request_id() -> str:
 class SimulatorApp:
     """The ASGI application."""
 
-    def __init__(self, config: SimulatorConfig, sim: Simulator | None = None) -> None:
+    def __init__(
+        self, config: SimulatorConfig, sim: Simulator | None = None, telemetry: Telemetry | None = None
+    ) -> None:
         self.config = config
-        self.stats = Stats()
+        self.stats = telemetry.stats if telemetry is not None else Stats()
+        self.telemetry = telemetry or build_telemetry(config, self.stats)
         self.sim = sim or Simulator(config, observer=self.stats)
         self.providers = build_providers(self.sim)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
@@ -95,7 +102,7 @@ class SimulatorApp:
             for route in provider.routes():
                 self._add_route(route, provider)
         self.system = SystemRoutes(self)
-        for route in [*self.system.routes(), *ChaosRoutes(self).routes()]:
+        for route in [*self.system.routes(), *ChaosRoutes(self).routes(), *MetricsRoutes(self).routes()]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         # Requests in flight, for the concurrency cap (statistics can be reset; this cannot).
@@ -134,9 +141,11 @@ class SimulatorApp:
             if message["type"] == "lifespan.startup":
                 self._drain_on_signal()
                 hide_deliberate_cuts()
+                self.telemetry.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.drain(self.config.server.drain_timeout_s)
+                await self.telemetry.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -215,9 +224,17 @@ class SimulatorApp:
         status = 500
         broken = False
         request: HttpRequest | None = None
+        record = RequestRecord(request_id, method, path, started, time.time())
+        record.provider = provider.name
+        record.endpoint = endpoint
+        current = CURRENT.set(record)
+        telemetry = self.telemetry
+        telemetry.begin(record, headers, query)
         try:
             if not isinstance(found, Match):
-                error_response = provider.render_error(no_route(method, path, found), request_id)
+                unrouted = no_route(method, path, found)
+                record.error_type = str(unrouted.kind)
+                error_response = provider.render_error(unrouted, request_id)
                 if found:
                     error_response.headers.append((b"allow", ", ".join(found).encode()))
                 hardening.add_headers(error_response.headers, origin)
@@ -246,6 +263,9 @@ class SimulatorApp:
                     error = body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)
                     raise error from None
             except SimulatorError as exc:
+                record.error_type = str(exc.kind)
+                if isinstance(exc, AuthError):
+                    record.auth_failure = exc.reason
                 response = provider.render_error(exc, request_id)
             except HangUp:
                 status = await self._hang(send, receive, provider, request_id)
@@ -256,6 +276,7 @@ class SimulatorApp:
                 status = 499
                 await cut_json_body(send, request_id)
             except BodyTooLarge:
+                record.error_type = "payload_too_large"
                 response = provider.render_error(too_large(self.max_body), request_id)
             except ClientGone:
                 # nginx's "client closed request". The client may only have stopped sending
@@ -271,6 +292,7 @@ class SimulatorApp:
                 log.exception(
                     "unhandled error in %s %s (%s)", method, path, request_id, extra={"request_id": request_id}
                 )
+                record.error_type = "server_error"
                 response = provider.render_error(internal_error(), request_id)
             if request is not None and request.endpoint:
                 endpoint = request.endpoint
@@ -293,11 +315,17 @@ class SimulatorApp:
             stats.active_requests -= 1
             self.in_flight -= 1
             elapsed = time.monotonic() - started
-            stats.record_request(provider.name, endpoint, status, elapsed)
+            record.endpoint = endpoint
+            record.status = status
+            record.broken = broken
+            if not record.error_type and (broken or status >= 400):
+                record.error_type = "client_closed" if status == 499 else "stream_broken" if broken else "http_error"
+            telemetry.finish(record, elapsed)
             if self.access_log:
                 log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
             if request is not None and request.on_done is not None:
                 request.on_done(status, broken)
+            CURRENT.reset(current)
 
     def _claimant(
         self, path: str, headers: dict[str, str], query: dict[str, str], allowed: list[str] | None
@@ -439,6 +467,7 @@ class SimulatorApp:
             except StreamCut as cut:
                 broken = True
                 kind = cut.fault.kind
+                _note_error(f"stream_{kind}")
                 log.info("chaos: %s fault in stream %s", kind, request_id)
                 if kind is FaultKind.DISCONNECT:
                     raise ConnectionCut(request_id) from None
@@ -446,6 +475,7 @@ class SimulatorApp:
                     await write({"type": "http.response.body", "body": response.malformed, "more_body": True})
             except SimulatorError as exc:
                 broken = True
+                _note_error(str(exc.kind))
                 if response.on_error is not None:
                     await write({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
             except (asyncio.CancelledError, OSError, RuntimeError):
@@ -455,6 +485,7 @@ class SimulatorApp:
                 # than a cut connection, and log it.
                 log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
                 broken = True
+                _note_error("server_error")
                 if response.on_error is not None:
                     frame = response.on_error(internal_error())
                     await write({"type": "http.response.body", "body": frame, "more_body": True})
@@ -480,9 +511,19 @@ class SimulatorApp:
         finally:
             watcher.cancel()
             await close_frames(frames)
+            record = CURRENT.get()
+            if record is not None:
+                record.chunks = watch.sent
             self.stats.active_streams -= 1
             self._watches.pop(task, None)
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
         return status, broken
+
+
+def _note_error(error_type: str) -> None:
+    """Name what broke the current request's stream, for the error counters and events."""
+    record = CURRENT.get()
+    if record is not None:
+        record.error_type = error_type

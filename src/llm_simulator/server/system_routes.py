@@ -96,16 +96,21 @@ class SystemRoutes:
         )
 
     async def stats(self, request: HttpRequest) -> Response:
-        """Counters, durations and the simulator's own emit-time error."""
-        snapshot = self._app.stats.snapshot()
+        """Counters, per-model latency percentiles and the simulator's own emit-time error (all workers)."""
+        telemetry = self._app.telemetry
+        snapshot = telemetry.merged_stats().snapshot()
+        running, waiting = telemetry.queue_counts()
+        snapshot["queue"] = {"running": running, "waiting": waiting}
+        snapshot["event_loop_lag_last_ms"] = round(telemetry.last_loop_lag_s * 1000, 3)
+        snapshot["event_sinks"] = telemetry.sink_status()
         snapshot["scheduler_pending"] = len(self._app.sim.scheduler)
         # For leak checks (the soak benchmark): tasks alive in this worker's event loop.
         snapshot["asyncio_tasks"] = len(asyncio.all_tasks())
         return _json(200, snapshot)
 
     async def reset_stats(self, request: HttpRequest) -> Response:
-        """Reset every statistic."""
-        self._app.stats.reset()
+        """Reset every statistic (every worker's)."""
+        self._app.telemetry.reset()
         return _json(200, {"reset": True})
 
     # -- Fixtures and sessions -------------------------------------------------------------

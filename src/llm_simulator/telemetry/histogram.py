@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from typing import Any
 
 
 def log_buckets(low: float, high: float, per_decade: int) -> list[float]:
@@ -61,3 +62,31 @@ class Histogram:
             "p99": round(self.percentile(0.99) * scale, 4),
             "max": round(self.max * scale, 4),
         }
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for another worker to merge."""
+        return {"counts": self._counts, "total": self.total, "count": self.count, "max": self.max}
+
+    def merge_data(self, data: dict[str, Any]) -> None:
+        """Add another worker's ``to_data`` (same bucket layout)."""
+        counts = data["counts"]
+        if len(counts) != len(self._counts):
+            return
+        self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+        self.count += int(data["count"])
+        self.total += float(data["total"])
+        self.max = max(self.max, float(data["max"]))
+
+    def cumulative(self, every: int, up_to: float) -> list[tuple[float, int]]:
+        """Prometheus ``le`` buckets from every ``every``-th edge up to ``up_to`` (cumulative counts).
+
+        The fine buckets stay the recording format; coarser exposition edges are a subset of
+        them, so the counts are exact sums with no extra work per observation.
+        """
+        out = []
+        running = 0
+        for i, edge in enumerate(self._edges):
+            running += self._counts[i]
+            if i % every == 0 and edge <= up_to * 1.000001:
+                out.append((edge, running))
+        return out

@@ -1,4 +1,10 @@
-"""In-process statistics behind ``/admin/stats`` (resettable)."""
+"""The aggregates behind ``/metrics``, ``/admin/stats`` and the stats export (resettable).
+
+One ``Stats`` per worker. A finished request is folded in once (``record``): a few dict
+updates and histogram bisects, no locks, no I/O. Everything is plain data that another
+worker can merge (``to_data`` / ``merge_data``), which is how ``/metrics`` stays correct
+with several worker processes.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ import time
 from collections import Counter
 from typing import Any
 
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES, Buckets
 from llm_simulator.telemetry.histogram import Histogram
+
+NO_MODEL = "none"  # the model label of requests that name none (health checks, listings)
+RequestKey = tuple[str, str, str, int]  # provider, model, endpoint, status
 
 
 class EmitErrorStats:
@@ -32,8 +43,67 @@ class EmitErrorStats:
         return {"unit": "ms", "late": self.late.summary(), "early": self.early.summary()}
 
 
+class ModelTotals:
+    """Counters and latency histograms of one (provider, model)."""
+
+    __slots__ = ("chunks", "cost", "duration", "errors", "input_tokens", "itl", "output_tokens", "requests", "ttft")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.chunks = 0
+        self.cost = 0.0
+        self.duration = Buckets(DURATION_EDGES)
+        self.ttft = Buckets(TTFT_EDGES)
+        self.itl = Buckets(ITL_EDGES)
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data for merging."""
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "chunks": self.chunks,
+            "cost": self.cost,
+            "duration": self.duration.to_data(),
+            "ttft": self.ttft.to_data(),
+            "itl": self.itl.to_data(),
+        }
+
+    def merge_data(self, data: dict[str, Any]) -> None:
+        """Add another worker's totals."""
+        self.requests += data["requests"]
+        self.errors += data["errors"]
+        self.input_tokens += data["input_tokens"]
+        self.output_tokens += data["output_tokens"]
+        self.chunks += data["chunks"]
+        self.cost += data["cost"]
+        self.duration.merge_data(data["duration"])
+        self.ttft.merge_data(data["ttft"])
+        self.itl.merge_data(data["itl"])
+
+
+class KeyTotals:
+    """Usage of one (provider, model, masked API key), for the stats export."""
+
+    __slots__ = ("cost", "errors", "input_tokens", "output_tokens", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost = 0.0
+
+
+_KEY_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cost")
+
+
 class Stats:
-    """Request counters, durations and the emit-error histogram."""
+    """Request counters, per-model totals and latency histograms, and the emit-error histogram."""
 
     def __init__(self) -> None:
         # Gauges of what is in flight now: a reset must not touch them, or the requests
@@ -46,31 +116,194 @@ class Stats:
         """Start counting afresh (counters and histograms; the in-flight gauges stay)."""
         self.since = time.time()
         self.emit_error = EmitErrorStats()
-        self.requests: Counter[tuple[str, str, int]] = Counter()
-        self.durations: dict[str, Histogram] = {}
+        self.loop_lag = Buckets(PRECISION_EDGES)
+        self.requests: Counter[RequestKey] = Counter()
+        self.durations: dict[tuple[str, str], Buckets] = {}
+        self.models: dict[tuple[str, str], ModelTotals] = {}
+        self.keys: dict[tuple[str, str, str], KeyTotals] = {}
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.chaos: Counter[str] = Counter()
+        self.rate_limits: Counter[str] = Counter()
+        self.auth_failures: Counter[str] = Counter()
 
     def record_emit_error(self, error_s: float) -> None:
         """Engine hook (``TimingObserver``): one token's emit-time error in seconds."""
         self.emit_error.record_emit_error(error_s)
 
     def record_request(self, provider: str, endpoint: str, status: int, duration_s: float) -> None:
-        """Count one finished request and its duration."""
-        self.requests[(provider, endpoint, status)] += 1
-        hist = self.durations.get(endpoint)
+        """Count a request that has no record (CORS preflights)."""
+        self.requests[(provider, NO_MODEL, endpoint, status)] += 1
+        self._duration(provider, endpoint).observe(duration_s)
+
+    def _duration(self, provider: str, endpoint: str) -> Buckets:
+        hist = self.durations.get((provider, endpoint))
         if hist is None:
-            hist = self.durations[endpoint] = Histogram()
-        hist.observe(duration_s)
+            hist = self.durations[(provider, endpoint)] = Buckets(DURATION_EDGES)
+        return hist
+
+    def record(self, rec: RequestRecord, duration_s: float, cost: float, key: str) -> None:
+        """Fold one finished request in; ``key`` is its masked API key ('' without one)."""
+        provider = rec.provider
+        model = rec.model or NO_MODEL
+        status = rec.status
+        self.requests[(provider, model, rec.endpoint, status)] += 1
+        self._duration(provider, rec.endpoint).observe(duration_s)
+        failed = status >= 400 or rec.broken
+        if rec.error_type:
+            self.errors[(provider, rec.error_type)] += 1
+        if rec.chaos:
+            self.chaos[rec.chaos] += 1
+        if rec.rate_limited:
+            self.rate_limits[rec.rate_limited] += 1
+        if rec.auth_failure:
+            self.auth_failures[rec.auth_failure] += 1
+        if not rec.model:
+            return
+        totals = self.models.get((provider, model))
+        if totals is None:
+            totals = self.models[(provider, model)] = ModelTotals()
+        totals.requests += 1
+        output = produced_tokens(rec)
+        totals.input_tokens += rec.prompt_tokens if status < 400 else 0
+        totals.output_tokens += output
+        totals.cost += cost
+        totals.duration.observe(duration_s)
+        if failed:
+            totals.errors += 1
+        if rec.first_token:
+            totals.ttft.observe(rec.first_token - rec.started)
+            totals.itl.observe_many(rec.gaps)
+        if key:
+            per_key = self.keys.get((provider, model, key))
+            if per_key is None:
+                per_key = self.keys[(provider, model, key)] = KeyTotals()
+            per_key.requests += 1
+            per_key.errors += failed
+            per_key.input_tokens += rec.prompt_tokens if status < 400 else 0
+            per_key.output_tokens += output
+            per_key.cost += cost
+
+    def add_chunks(self, provider: str, model: str, chunks: int) -> None:
+        """Count the event-stream chunks one response sent."""
+        totals = self.models.get((provider, model))
+        if totals is not None:
+            totals.chunks += chunks
+
+    # -- merging (several workers) -----------------------------------------------------------
+
+    def to_data(self) -> dict[str, Any]:
+        """Everything as plain data another worker can merge (JSON-ready)."""
+        return {
+            "since": self.since,
+            "active_requests": self.active_requests,
+            "active_streams": self.active_streams,
+            "requests": [[*k, c] for k, c in self.requests.items()],
+            "durations": [[p, e, b.to_data()] for (p, e), b in self.durations.items()],
+            "models": [[p, m, t.to_data()] for (p, m), t in self.models.items()],
+            "keys": [[p, m, k, [getattr(t, f) for f in _KEY_FIELDS]] for (p, m, k), t in self.keys.items()],
+            "errors": [[p, e, c] for (p, e), c in self.errors.items()],
+            "chaos": dict(self.chaos),
+            "rate_limits": dict(self.rate_limits),
+            "auth_failures": dict(self.auth_failures),
+            "emit_late": self.emit_error.late.to_data(),
+            "emit_early": self.emit_error.early.to_data(),
+            "loop_lag": self.loop_lag.to_data(),
+        }
+
+    def merge_data(self, data: dict[str, Any]) -> None:
+        """Add another worker's ``to_data`` (its in-flight gauges too: they are summed)."""
+        self.since = min(self.since, data["since"])
+        self.active_requests += data["active_requests"]
+        self.active_streams += data["active_streams"]
+        for p, m, e, s, c in data["requests"]:
+            self.requests[(p, m, e, s)] += c
+        for p, e, b in data["durations"]:
+            self._duration(p, e).merge_data(b)
+        for p, m, t in data["models"]:
+            totals = self.models.get((p, m))
+            if totals is None:
+                totals = self.models[(p, m)] = ModelTotals()
+            totals.merge_data(t)
+        for p, m, k, values in data["keys"]:
+            per_key = self.keys.get((p, m, k))
+            if per_key is None:
+                per_key = self.keys[(p, m, k)] = KeyTotals()
+            for field, value in zip(_KEY_FIELDS, values, strict=True):
+                setattr(per_key, field, getattr(per_key, field) + value)
+        for p, e, c in data["errors"]:
+            self.errors[(p, e)] += c
+        self.chaos.update(data["chaos"])
+        self.rate_limits.update(data["rate_limits"])
+        self.auth_failures.update(data["auth_failures"])
+        self.emit_error.late.merge_data(data["emit_late"])
+        self.emit_error.early.merge_data(data["emit_early"])
+        self.loop_lag.merge_data(data["loop_lag"])
+
+    # -- views -------------------------------------------------------------------------------
+
+    def model_rows(self) -> list[dict[str, Any]]:
+        """One row per (provider, model): counts, tokens, cost and latency percentiles (ms)."""
+        rows = []
+        for (provider, model), t in sorted(self.models.items()):
+            rows.append(
+                {
+                    "provider": provider,
+                    "model": model,
+                    "requests": t.requests,
+                    "errors": t.errors,
+                    "input_tokens": t.input_tokens,
+                    "output_tokens": t.output_tokens,
+                    "stream_chunks": t.chunks,
+                    "cost_dollars": round(t.cost, 6),
+                    "duration_ms": t.duration.summary_ms(),
+                    "ttft_ms": t.ttft.summary_ms(),
+                    "itl_ms": t.itl.summary_ms(),
+                }
+            )
+        return rows
+
+    def key_rows(self) -> list[dict[str, Any]]:
+        """One row per (provider, model, masked key)."""
+        return [
+            {"provider": p, "model": m, "api_key": k, **{f: getattr(t, f) for f in _KEY_FIELDS}}
+            for (p, m, k), t in sorted(self.keys.items())
+        ]
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything as plain JSON-ready data."""
+        """Everything as plain JSON-ready data (``/admin/stats``)."""
+        endpoint_durations: dict[str, Buckets] = {}
+        for (_, endpoint), hist in self.durations.items():
+            merged = endpoint_durations.setdefault(endpoint, Buckets(DURATION_EDGES))
+            merged.merge_data(hist.to_data())
+        requests: Counter[tuple[str, str, int]] = Counter()
+        for (p, _, e, s), c in self.requests.items():
+            requests[(p, e, s)] += c
         return {
             "since": self.since,
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
             "requests": [
-                {"provider": p, "endpoint": e, "status": s, "count": c}
-                for (p, e, s), c in sorted(self.requests.items())
+                {"provider": p, "endpoint": e, "status": s, "count": c} for (p, e, s), c in sorted(requests.items())
             ],
-            "duration_ms": {endpoint: h.summary() for endpoint, h in sorted(self.durations.items())},
+            "duration_ms": {e: h.summary_ms() for e, h in sorted(endpoint_durations.items())},
+            "models": self.model_rows(),
+            "errors": [{"provider": p, "error_type": e, "count": c} for (p, e), c in sorted(self.errors.items())],
+            "chaos_injections": dict(sorted(self.chaos.items())),
+            "rate_limit_rejections": dict(sorted(self.rate_limits.items())),
+            "auth_failures": dict(sorted(self.auth_failures.items())),
             "emit_error": self.emit_error.snapshot(),
+            "event_loop_lag_ms": self.loop_lag.summary_ms(),
         }
+
+
+def produced_tokens(rec: RequestRecord) -> int:
+    """Output tokens a request really produced.
+
+    All of a successful response's; for a stream cut short, one per released step (a lower
+    bound with several choices); none for an error before the first token.
+    """
+    if rec.status < 400 and not rec.broken:
+        return rec.completion_tokens
+    if rec.first_token:
+        return min(rec.completion_tokens, len(rec.gaps) + 1)
+    return 0

@@ -1,0 +1,113 @@
+"""What one request did, as telemetry sees it: filled in as the request goes, read when it ends.
+
+The server opens a ``RequestRecord`` per request and makes it the *current* record (a
+context variable, the way OpenTelemetry carries its span context): the engine notes the
+model, the token counts and when each token was released; admission notes chaos and rate
+limiting. Nothing is aggregated on the request path: the telemetry hub reads the finished
+record once (metrics, stats, events, a span). A record is plain data with no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+
+class RequestRecord:
+    """One request's facts; times are monotonic seconds (``started_wall`` is epoch seconds).
+
+    ``gaps`` holds the inter-token latencies of a stream (seconds between consecutive
+    releases). ``listener`` (None unless a live event sink is on) is told of the first
+    token when it happens rather than at the end.
+    """
+
+    __slots__ = (
+        "api_key",
+        "auth_failure",
+        "broken",
+        "chaos",
+        "chunks",
+        "completion_tokens",
+        "endpoint",
+        "error_type",
+        "finish_reason",
+        "first_token",
+        "gaps",
+        "last_token",
+        "listener",
+        "method",
+        "model",
+        "parent_span_id",
+        "path",
+        "prompt_tokens",
+        "provider",
+        "rate_limited",
+        "request_id",
+        "span_id",
+        "started",
+        "started_wall",
+        "status",
+        "stream",
+        "trace_id",
+        "trace_sampled",
+    )
+
+    def __init__(self, request_id: str, method: str, path: str, started: float, started_wall: float) -> None:
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.started = started
+        self.started_wall = started_wall
+        self.provider = ""
+        self.endpoint = ""
+        self.model = ""
+        self.api_key = ""  # masked: never the key itself
+        self.stream = False
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.finish_reason = ""
+        self.first_token = 0.0
+        self.last_token = 0.0
+        self.gaps: list[float] = []
+        self.chaos = ""
+        self.rate_limited = ""
+        self.auth_failure = ""
+        self.error_type = ""
+        self.status = 0
+        self.broken = False
+        self.chunks = 0
+        self.trace_id = ""
+        self.span_id = ""
+        self.parent_span_id = ""
+        self.trace_sampled = True
+        self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None
+
+    def token_released(self, now: float) -> None:
+        """Note a token (or a step of tokens) released at ``now``: the first sets TTFT, later ones a gap."""
+        last = self.last_token
+        if last:
+            self.gaps.append(now - last)
+        else:
+            self.first_token = now
+            if self.listener is not None:
+                self.listener("request.first_token", self, {})
+        self.last_token = now
+
+    def note(self, event: str, **fields: Any) -> None:
+        """Tell the live listener (if any) about ``event`` as it happens."""
+        if self.listener is not None:
+            self.listener(event, self, fields)
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Seconds from arrival to the first token (None before one, or without tokens)."""
+        return self.first_token - self.started if self.first_token else None
+
+
+CURRENT: ContextVar[RequestRecord | None] = ContextVar("llm_simulator_request", default=None)
+
+
+def current_record() -> RequestRecord | None:
+    """The record of the request being served in this task (None outside a request)."""
+    return CURRENT.get()

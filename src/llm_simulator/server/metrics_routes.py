@@ -1,0 +1,95 @@
+"""``/metrics`` (Prometheus) and ``/admin/stats/export`` (the per-model aggregates as JSON or CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.telemetry.prometheus import CONTENT_TYPE, MetricsEndpoint
+
+if TYPE_CHECKING:
+    from llm_simulator.server.app import SimulatorApp
+
+# Columns of the CSV export, in order (nested latency summaries are flattened: ttft_ms_p50, ...).
+_LATENCIES = ("duration_ms", "ttft_ms", "itl_ms")
+_SUMMARY = ("count", "mean", "p50", "p90", "p99", "max")
+MODEL_COLUMNS = (
+    "provider",
+    "model",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "stream_chunks",
+    "cost_dollars",
+    *(f"{name}_{part}" for name in _LATENCIES for part in _SUMMARY),
+)
+KEY_COLUMNS = ("provider", "model", "api_key", "requests", "errors", "input_tokens", "output_tokens", "cost")
+
+
+class MetricsRoutes:
+    """The Prometheus scrape endpoint and the stats export."""
+
+    def __init__(self, app: SimulatorApp) -> None:
+        self._app = app
+        self._endpoint = MetricsEndpoint(app.telemetry, lambda: app.config.security.max_concurrent_requests or 0)
+
+    def routes(self) -> list[Route]:
+        """``GET /metrics`` (when enabled) and ``GET /admin/stats/export``."""
+        routes = [Route("GET", "/admin/stats/export", self.export, "admin")]
+        if self._app.config.telemetry.metrics.enabled:
+            routes.append(Route("GET", "/metrics", self.metrics, "metrics"))
+        return routes
+
+    async def metrics(self, request: HttpRequest) -> Response:
+        """The Prometheus text exposition of every worker's aggregates."""
+        body = self._endpoint.render()
+        return JsonResponse(200, body, [(b"content-type", CONTENT_TYPE.encode()), (b"cache-control", b"no-store")])
+
+    async def export(self, request: HttpRequest) -> Response:
+        """Aggregates per provider/model and per provider/model/key: ``?format=json`` (default) or ``csv``.
+
+        ``?by=model`` (default) or ``?by=key`` picks the rows of a CSV export.
+        """
+        fmt = request.query.get("format", "json")
+        by = request.query.get("by", "model")
+        if fmt not in ("json", "csv"):
+            raise invalid(f"format must be json or csv, got {fmt!r}", param="format")
+        if by not in ("model", "key"):
+            raise invalid(f"by must be model or key, got {by!r}", param="by")
+        stats = self._app.telemetry.merged_stats()
+        if fmt == "json":
+            payload = {"since": stats.since, "models": stats.model_rows(), "keys": stats.key_rows()}
+            return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
+        if by == "model":
+            body = _csv(MODEL_COLUMNS, [_flatten(row) for row in stats.model_rows()])
+        else:
+            body = _csv(KEY_COLUMNS, stats.key_rows())
+        headers = [
+            (b"content-type", b"text/csv; charset=utf-8"),
+            (b"content-disposition", f'attachment; filename="llm-simulator-stats-{by}.csv"'.encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        return JsonResponse(200, body, headers)
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A model row with its latency summaries spread into ``<name>_<part>`` columns."""
+    flat = {k: v for k, v in row.items() if k not in _LATENCIES}
+    for name in _LATENCIES:
+        for part in _SUMMARY:
+            flat[f"{name}_{part}"] = row[name][part]
+    return flat
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()

@@ -1,0 +1,90 @@
+"""Request lifecycle events, schema ``llm_simulator.event/v1`` (documented in docs/observability.md).
+
+Every event is a flat JSON object with the common fields below plus its own. A new field
+may appear in v1 at any time (consumers must ignore unknown fields); removing or renaming
+one, or changing its meaning, makes v2.
+
+Common: ``schema``, ``event``, ``ts`` (epoch seconds, float), ``request_id``, ``trace_id``
+(or null), ``provider``, ``endpoint``, ``model`` (or null), ``method``, ``path``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from llm_simulator.core.record import RequestRecord
+
+SCHEMA = "llm_simulator.event/v1"
+
+RECEIVED = "request.received"
+FIRST_TOKEN = "request.first_token"
+COMPLETED = "request.completed"
+FAILED = "request.failed"
+CHAOS_INJECTED = "chaos.injected"
+RATE_LIMITED = "rate_limit.rejected"
+EVENT_TYPES = (RECEIVED, FIRST_TOKEN, COMPLETED, FAILED, CHAOS_INJECTED, RATE_LIMITED)
+
+
+class EventSink(Protocol):
+    """A destination for events. ``emit`` never blocks and never raises: a full queue drops."""
+
+    name: str
+    dropped: int
+    sent: int
+
+    def wants(self, event: str) -> bool:
+        """Whether this sink takes events of this type."""
+        ...
+
+    def emit(self, event: dict[str, Any]) -> None:
+        """Queue one event (drop and count it when the queue is full)."""
+        ...
+
+    def start(self) -> None:
+        """Start background delivery (called inside the running event loop)."""
+        ...
+
+    async def close(self) -> None:
+        """Deliver what is queued (bounded by the sink's timeout), then stop."""
+        ...
+
+
+def wall_time(rec: RequestRecord, monotonic: float) -> float:
+    """Epoch seconds of a monotonic instant of the request: its wall start plus the elapsed time."""
+    return round(rec.started_wall + (monotonic - rec.started), 6)
+
+
+def build_event(event: str, rec: RequestRecord, monotonic: float, fields: dict[str, Any]) -> dict[str, Any]:
+    """One event: the common fields of ``rec`` at ``monotonic``, then ``fields``."""
+    return {
+        "schema": SCHEMA,
+        "event": event,
+        "ts": wall_time(rec, monotonic),
+        "request_id": rec.request_id,
+        "trace_id": rec.trace_id or None,
+        "provider": rec.provider,
+        "endpoint": rec.endpoint,
+        "model": rec.model or None,
+        "method": rec.method,
+        "path": rec.path,
+        **fields,
+    }
+
+
+def outcome_fields(rec: RequestRecord, duration_s: float, output_tokens: int, cost: float, key: str) -> dict[str, Any]:
+    """The fields of ``request.completed`` / ``request.failed``."""
+    ttft = rec.ttft_s
+    return {
+        "status": rec.status,
+        "duration_ms": round(duration_s * 1000, 3),
+        "stream": rec.stream,
+        "ttft_ms": round(ttft * 1000, 3) if ttft is not None else None,
+        "input_tokens": rec.prompt_tokens,
+        "output_tokens": output_tokens,
+        "finish_reason": rec.finish_reason or None,
+        "cost_dollars": round(cost, 8),
+        "error_type": rec.error_type or None,
+        "chaos": rec.chaos or None,
+        "rate_limited": rec.rate_limited or None,
+        "api_key": key or None,
+    }

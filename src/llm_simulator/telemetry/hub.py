@@ -1,0 +1,211 @@
+"""The telemetry hub: where every finished request goes (stats, metrics, events, traces).
+
+The server calls ``begin`` when a request is routed and ``finish`` when it has ended; in
+between the request's ``RequestRecord`` is filled in by the engine and by admission. The
+hub does the per-request work once, at the end: a fold into ``Stats`` (which ``/metrics``
+renders at scrape time), an event to each sink's bounded queue, and a span to the exporter's
+batch. Background tasks sample the event-loop lag and, with several workers, share this
+worker's aggregates with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.core.redact import fingerprint
+from llm_simulator.providers.identity import api_key
+from llm_simulator.telemetry import events as ev
+from llm_simulator.telemetry.multiprocess import SharedStats
+from llm_simulator.telemetry.prices import PriceTable
+from llm_simulator.telemetry.stats import Stats, produced_tokens
+from llm_simulator.telemetry.traceparent import assign_trace
+
+log = logging.getLogger("llm_simulator.telemetry")
+# Masked keys remembered (raw key → mask); ids come from callers, so the memo is bounded.
+_MASK_MEMO_LIMIT = 10_000
+
+
+class Tracer(Protocol):
+    """Exports one span per finished request (``telemetry.tracing``; the ``otel`` extra)."""
+
+    def export(self, rec: RequestRecord, duration_s: float, output_tokens: int, cost: float) -> None:
+        """Queue the request's span (never blocks)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush queued spans and stop."""
+        ...
+
+
+class Telemetry:
+    """Fans a finished request out to stats, event sinks and the tracer."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        stats: Stats,
+        sinks: list[ev.EventSink] | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        metrics = config.telemetry.metrics
+        self.config = config
+        self.stats = stats
+        self.prices = PriceTable(metrics.prices)
+        self.sinks = sinks if sinks is not None else []
+        self.tracer = tracer
+        # Trace ids are minted when something will read them: a tracer, sinks, or JSON logs.
+        self.traces = tracer is not None or bool(self.sinks) or config.logging.json_logs
+        self.active: set[RequestRecord] = set()
+        self.last_loop_lag_s = 0.0
+        self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
+        self._masks: dict[str, str] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background tasks (idempotent; needs a running loop)."""
+        if self._started:
+            return
+        self._started = True
+        metrics = self.config.telemetry.metrics
+        self._tasks.append(asyncio.ensure_future(self._probe_loop_lag(metrics.loop_lag_interval_s)))
+        if self.shared is not None:
+            self._tasks.append(asyncio.ensure_future(self._share(metrics.flush_interval_s)))
+        for sink in self.sinks:
+            sink.start()
+
+    async def close(self) -> None:
+        """Stop the background tasks and flush sinks and spans (bounded by their timeouts)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._started = False
+        if self.shared is not None:
+            self.shared.write(self.stats)
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                await sink.close()
+        if self.tracer is not None:
+            with contextlib.suppress(Exception):
+                await self.tracer.close()
+
+    async def _probe_loop_lag(self, interval_s: float) -> None:
+        """Sleep ``interval_s`` again and again; how much later than asked we wake is the loop's lag."""
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + interval_s
+            await asyncio.sleep(interval_s)
+            lag = max(0.0, loop.time() - expected)
+            self.last_loop_lag_s = lag
+            self.stats.loop_lag.observe(lag)
+
+    async def _share(self, interval_s: float) -> None:
+        """Write this worker's aggregates for the other workers every ``interval_s``."""
+        assert self.shared is not None
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                if self.shared.reset_requested_at() > self.stats.since:
+                    self.stats.reset()
+                await asyncio.to_thread(self.shared.write, self.stats)
+            except OSError as exc:  # a full disk must not stop the worker
+                log.warning("cannot share metrics with the other workers: %s", exc)
+
+    # -- per request ----------------------------------------------------------------------------
+
+    def begin(self, rec: RequestRecord, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """A request was routed: note its caller and trace, announce it to the sinks."""
+        self.active.add(rec)
+        if not self._started:
+            self.start()
+        key = api_key(headers, query)
+        if key:
+            rec.api_key = key
+        if self.traces or "traceparent" in headers:
+            assign_trace(rec, headers.get("traceparent"))
+        if self.sinks:
+            rec.listener = self._live
+            self._emit(ev.RECEIVED, rec, rec.started, {})
+
+    def finish(self, rec: RequestRecord, duration_s: float) -> None:
+        """The request has ended (``rec.status`` set): fold it into every destination."""
+        self.active.discard(rec)
+        status = rec.status
+        output = produced_tokens(rec)
+        cost = 0.0
+        if rec.model and (rec.prompt_tokens or output):
+            cost = self.prices.cost(rec.model, rec.prompt_tokens if status < 400 else 0, output)
+        key = self._mask(rec.api_key) if rec.api_key else ""
+        stats = self.stats
+        stats.record(rec, duration_s, cost, key)
+        if rec.chunks and rec.model:
+            stats.add_chunks(rec.provider, rec.model, rec.chunks)
+        if self.sinks:
+            kind = ev.FAILED if status >= 400 or rec.broken else ev.COMPLETED
+            self._emit(kind, rec, rec.started + duration_s, ev.outcome_fields(rec, duration_s, output, cost, key))
+        if self.tracer is not None and rec.trace_sampled:
+            self.tracer.export(rec, duration_s, output, cost)
+
+    def _mask(self, key: str) -> str:
+        masked = self._masks.get(key)
+        if masked is None:
+            masked = fingerprint(key)
+            if len(self._masks) >= _MASK_MEMO_LIMIT:
+                self._masks.clear()
+            self._masks[key] = masked
+        return masked
+
+    def _live(self, event: str, rec: RequestRecord, fields: dict[str, Any]) -> None:
+        """A record's listener: events that happen mid-request (first token, chaos, rate limit)."""
+        if event == ev.FIRST_TOKEN and rec.ttft_s is not None:
+            fields = {"ttft_ms": round(rec.ttft_s * 1000, 3)}
+        self._emit(event, rec, time.monotonic(), fields)
+
+    def _emit(self, event: str, rec: RequestRecord, monotonic: float, fields: dict[str, Any]) -> None:
+        built: dict[str, Any] | None = None
+        for sink in self.sinks:
+            if sink.wants(event):
+                if built is None:
+                    built = ev.build_event(event, rec, monotonic, fields)
+                sink.emit(built)
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def queue_counts(self) -> tuple[int, int]:
+        """(running, waiting): generation requests emitting tokens, and those not yet at their first."""
+        running = waiting = 0
+        for rec in self.active:
+            if rec.first_token:
+                running += 1
+            elif rec.model:
+                waiting += 1
+        return running, waiting
+
+    def reset(self) -> None:
+        """Reset the counters of this worker, and ask the other workers to reset theirs."""
+        self.stats.reset()
+        if self.shared is not None:
+            self.shared.request_reset(self.stats.since)
+            self.shared.write(self.stats)
+
+    def merged_stats(self) -> Stats:
+        """Every worker's aggregates (this worker's alone without several workers)."""
+        if self.shared is None:
+            return self.stats
+        return self.shared.merged(self.stats)
+
+    def sink_status(self) -> list[dict[str, Any]]:
+        """Each sink's delivery counters (for ``/admin/stats`` and ``/metrics``)."""
+        return [{"sink": s.name, "sent": s.sent, "dropped": s.dropped} for s in self.sinks]

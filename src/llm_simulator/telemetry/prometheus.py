@@ -1,0 +1,216 @@
+"""``/metrics``: the aggregates rendered in the Prometheus text format by ``prometheus_client``.
+
+Nothing here runs on the request path. A custom collector (the library's pattern for
+values kept elsewhere) turns the merged ``Stats`` into metric families at scrape time, so
+recording costs a request a few dict updates instead of a locked update per metric.
+
+Adding a metric for a new feature is one line in ``collect``: a counter from a ``Counter``
+field of ``Stats``, or a gauge from a value of the hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from llm_simulator.telemetry.buckets import Buckets
+from llm_simulator.telemetry.histogram import Histogram
+from llm_simulator.telemetry.hub import Telemetry
+from llm_simulator.telemetry.stats import ModelTotals, Stats
+
+PREFIX = "llm_simulator_"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Exposed edges of the fine emit-error histogram: every 5th (×1.78) from 10 µs to 1 s.
+_EMIT_EDGE_STEP = 5
+_EMIT_EDGE_MAX = 1.0
+
+# Every metric name the server exports (without the _total/_bucket/... sample suffixes), for
+# the docs and for the test that checks the deploy/ dashboards and rules against the code.
+METRIC_NAMES = (
+    "llm_simulator_requests_total",
+    "llm_simulator_request_duration_seconds",
+    "llm_simulator_e2e_request_latency_seconds",
+    "llm_simulator_ttft_seconds",
+    "llm_simulator_itl_seconds",
+    "llm_simulator_tokens_input_total",
+    "llm_simulator_tokens_output_total",
+    "llm_simulator_stream_chunks_total",
+    "llm_simulator_cost_dollars_total",
+    "llm_simulator_errors_total",
+    "llm_simulator_chaos_injections_total",
+    "llm_simulator_rate_limit_hits_total",
+    "llm_simulator_auth_failures_total",
+    "llm_simulator_active_requests",
+    "llm_simulator_active_streams",
+    "llm_simulator_queue_depth",
+    "llm_simulator_queue_capacity",
+    "llm_simulator_emit_error_seconds",
+    "llm_simulator_emit_early_seconds",
+    "llm_simulator_event_loop_lag_seconds",
+    "llm_simulator_event_loop_lag_last_seconds",
+    "llm_simulator_events_sent_total",
+    "llm_simulator_events_dropped_total",
+    "llm_simulator_stats_since_seconds",
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:time_to_first_token_seconds",
+    "vllm:inter_token_latency_seconds",
+    "vllm:e2e_request_latency_seconds",
+    "vllm:prompt_tokens_total",
+    "vllm:generation_tokens_total",
+)
+
+
+def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, doc, labels=labels)
+
+
+def _add(family: HistogramMetricFamily, labels: list[str], buckets: Buckets) -> None:
+    family.add_metric(labels, buckets.cumulative(), sum_value=buckets.sum)
+
+
+def _fine(family: HistogramMetricFamily, hist: Histogram) -> None:
+    edges = [(f"{edge:.3g}", count) for edge, count in hist.cumulative(_EMIT_EDGE_STEP, _EMIT_EDGE_MAX)]
+    family.add_metric([], [*edges, ("+Inf", hist.count)], sum_value=hist.total)
+
+
+class SimulatorCollector(Collector):
+    """Builds every family from the hub's (merged) aggregates at each scrape."""
+
+    def __init__(self, hub: Telemetry, capacity: Callable[[], int]) -> None:
+        self._hub = hub
+        self._capacity = capacity
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the metric families (called by ``generate_latest``)."""
+        hub = self._hub
+        stats = hub.merged_stats()
+        yield from self._requests(stats)
+        yield from self._models(stats)
+        yield from self._causes(stats)
+        running, waiting = hub.queue_counts()
+        gauges = (
+            ("active_requests", "Requests in flight.", stats.active_requests),
+            ("active_streams", "Event streams in flight.", stats.active_streams),
+            ("queue_depth", "Generation requests admitted and not yet at their first token.", waiting),
+            ("queue_capacity", "Most requests served at once (0: unlimited).", self._capacity()),
+            ("event_loop_lag_last_seconds", "The event-loop lag at the last probe.", hub.last_loop_lag_s),
+            ("stats_since_seconds", "When the counters were last reset (epoch seconds).", stats.since),
+        )
+        for name, doc, value in gauges:
+            yield GaugeMetricFamily(PREFIX + name, doc, value=value)
+        emit = _histogram(PREFIX + "emit_error_seconds", "Token releases later than scheduled: by how much.", [])
+        _fine(emit, stats.emit_error.late)
+        yield emit
+        early = _histogram(PREFIX + "emit_early_seconds", "Token releases earlier than scheduled: by how much.", [])
+        _fine(early, stats.emit_error.early)
+        yield early
+        lag = _histogram(PREFIX + "event_loop_lag_seconds", "How late the event loop wakes a sleeping task.", [])
+        _add(lag, [], stats.loop_lag)
+        yield lag
+        sent = CounterMetricFamily(PREFIX + "events_sent", "Lifecycle events delivered, by sink.", labels=["sink"])
+        dropped = CounterMetricFamily(
+            PREFIX + "events_dropped", "Lifecycle events dropped (queue full or delivery failed).", labels=["sink"]
+        )
+        for row in hub.sink_status():
+            sent.add_metric([row["sink"]], row["sent"])
+            dropped.add_metric([row["sink"]], row["dropped"])
+        yield sent
+        yield dropped
+        if hub.config.telemetry.metrics.vllm_names:
+            yield from self._vllm(stats, running, waiting)
+
+    def _requests(self, stats: Stats) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            PREFIX + "requests", "Requests served.", labels=["provider", "model", "endpoint", "status"]
+        )
+        for (provider, model, endpoint, status), count in sorted(stats.requests.items()):
+            requests.add_metric([provider, model, endpoint, str(status)], count)
+        yield requests
+        duration = _histogram(
+            PREFIX + "request_duration_seconds", "Time from request to last byte.", ["provider", "endpoint"]
+        )
+        for (provider, endpoint), buckets in sorted(stats.durations.items()):
+            _add(duration, [provider, endpoint], buckets)
+        yield duration
+
+    def _models(self, stats: Stats) -> Iterator[Metric]:
+        labels = ["provider", "model"]
+        e2e = _histogram(PREFIX + "e2e_request_latency_seconds", "Model requests, arrival to last byte.", labels)
+        ttft = _histogram(PREFIX + "ttft_seconds", "Time to first token of streamed responses.", labels)
+        itl = _histogram(PREFIX + "itl_seconds", "Time between consecutive tokens of streamed responses.", labels)
+        tokens_in = CounterMetricFamily(PREFIX + "tokens_input", "Prompt tokens of answered requests.", labels=labels)
+        tokens_out = CounterMetricFamily(PREFIX + "tokens_output", "Output tokens produced.", labels=labels)
+        chunks = CounterMetricFamily(PREFIX + "stream_chunks", "Event-stream chunks sent.", labels=labels)
+        cost = CounterMetricFamily(
+            PREFIX + "cost_dollars", "Simulated cost at the model's list price (US dollars).", labels=labels
+        )
+        for (provider, model), t in sorted(stats.models.items()):
+            key = [provider, model]
+            _add(e2e, key, t.duration)
+            _add(ttft, key, t.ttft)
+            _add(itl, key, t.itl)
+            tokens_in.add_metric(key, t.input_tokens)
+            tokens_out.add_metric(key, t.output_tokens)
+            chunks.add_metric(key, t.chunks)
+            cost.add_metric(key, t.cost)
+        yield from (e2e, ttft, itl, tokens_in, tokens_out, chunks, cost)
+
+    def _causes(self, stats: Stats) -> Iterator[Metric]:
+        errors = CounterMetricFamily(
+            PREFIX + "errors", "Failed requests by error type.", labels=["provider", "error_type"]
+        )
+        for (provider, error_type), count in sorted(stats.errors.items()):
+            errors.add_metric([provider, error_type], count)
+        yield errors
+        for name, doc, label, counter in (
+            ("chaos_injections", "Requests chaos disturbed, by what it did.", "type", stats.chaos),
+            ("rate_limit_hits", "Requests refused by a rate-limit tier.", "tier", stats.rate_limits),
+            ("auth_failures", "Requests refused by authentication or authorization.", "reason", stats.auth_failures),
+        ):
+            family = CounterMetricFamily(PREFIX + name, doc, labels=[label])
+            for value, count in sorted(counter.items()):
+                family.add_metric([value], count)
+            yield family
+
+    def _vllm(self, stats: Stats, running: int, waiting: int) -> Iterator[Metric]:
+        """The same values under vLLM's names, so vLLM dashboards and autoscalers work unchanged."""
+        yield GaugeMetricFamily("vllm:num_requests_running", "Requests emitting tokens.", value=running)
+        yield GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for their first token.", value=waiting)
+        # vLLM labels by model only: fold the providers serving one model id together.
+        by_model: dict[str, ModelTotals] = {}
+        for (_, model), totals in stats.models.items():
+            by_model.setdefault(model, ModelTotals()).merge_data(totals.to_data())
+        ttft = _histogram("vllm:time_to_first_token_seconds", "Time to first token.", ["model_name"])
+        itl = _histogram("vllm:inter_token_latency_seconds", "Inter-token latency.", ["model_name"])
+        e2e = _histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", ["model_name"])
+        prompt = CounterMetricFamily("vllm:prompt_tokens", "Prompt tokens processed.", labels=["model_name"])
+        generation = CounterMetricFamily("vllm:generation_tokens", "Generation tokens.", labels=["model_name"])
+        for model, t in sorted(by_model.items()):
+            _add(ttft, [model], t.ttft)
+            _add(itl, [model], t.itl)
+            _add(e2e, [model], t.duration)
+            prompt.add_metric([model], t.input_tokens)
+            generation.add_metric([model], t.output_tokens)
+        yield from (ttft, itl, e2e, prompt, generation)
+
+
+class MetricsEndpoint:
+    """Renders ``/metrics`` from a registry holding the simulator's and the process's collectors."""
+
+    def __init__(self, hub: Telemetry, capacity: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(SimulatorCollector(hub, capacity))
+        # The serving worker's own CPU, memory and file descriptors (process_* names).
+        ProcessCollector(registry=self.registry)
+        self._hub = hub
+
+    def render(self) -> bytes:
+        """The exposition text (writing this worker's share first, so the merge is current)."""
+        shared = self._hub.shared
+        if shared is not None:
+            shared.write(self._hub.stats)
+        return generate_latest(self.registry)
