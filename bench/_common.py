@@ -126,11 +126,13 @@ class Server:
             self.proc.wait(timeout=5)
 
 
-def start_process(name: str, argv: Sequence[str], port: int, log_dir: Path) -> Server:
+def start_process(
+    name: str, argv: Sequence[str], port: int, log_dir: Path, env: dict[str, str] | None = None
+) -> Server:
     """Start ``argv`` in a new session with output going to ``log_dir/name.log``."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     return Server(name, proc, port, log_path)
 
 
@@ -168,6 +170,17 @@ def simulator_argv(port: int, *extra: str, server: str = "granian") -> list[str]
     exe = Path(sys.executable).with_name("llm-simulator")
     base = [str(exe)] if exe.exists() else [sys.executable, "-m", "llm_simulator.cli.main"]
     return [*base, "serve", "--host", HOST, "--port", str(port), "--server", server, "--log-level", "warning", *extra]
+
+
+def baseline_argv(port: int, *extra: str) -> list[str]:
+    """``serve`` run as a module, so a ``PYTHONPATH`` pointing at another checkout's src wins."""
+    return [sys.executable, "-m", "llm_simulator.cli.main", "serve", "--host", HOST, "--port", str(port),
+            "--log-level", "warning", *extra]  # fmt: skip
+
+
+def baseline_env(src: str) -> dict[str, str]:
+    """The environment that makes ``baseline_argv`` import the package from ``src``."""
+    return {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
 
 
 def http_json(port: int, path: str, method: str = "GET", timeout: float = 5.0) -> Any:
@@ -259,6 +272,16 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
+
+
+def git_commit_of(src: str) -> str:
+    """The HEAD commit of the checkout holding ``src`` (a baseline's), or ``unknown``."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def _package_version(name: str) -> str:

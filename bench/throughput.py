@@ -132,6 +132,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=40, help="completion tokens per response (default 40)")
     parser.add_argument("--nginx-workers", type=int, default=1, help="nginx worker processes (default 1)")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn comparison")
+    parser.add_argument(
+        "--baseline-src",
+        help="another checkout's src directory (the previous version) to measure in the same run",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds, args.no_uvicorn = 3, 1, 1, True
@@ -273,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
                 Target("simulator-granian", granian.port, ENDPOINT, granian.pid),
                 Target("nginx-static", nginx.port, STATIC_PATH, nginx.pid),
             ]
+            if args.baseline_src:
+                port = c.free_port()
+                argv = c.baseline_argv(port, "--no-latency")
+                baseline = c.start_process("simulator-baseline", argv, port, workdir, c.baseline_env(args.baseline_src))
+                servers.append(baseline)
+                c.wait_http(baseline, "/health")
+                targets.append(Target("simulator-baseline", baseline.port, ENDPOINT, baseline.pid))
             if not args.no_uvicorn:
                 port = c.free_port()
                 argv = c.simulator_argv(port, "--no-latency", server="uvicorn")
@@ -291,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in summary.values():
         row["ratio_vs_nginx"] = round(row["req_per_s"] / nginx_rps, 3) if nginx_rps else None
     sim = summary["simulator-granian"]
+    if "simulator-baseline" in summary:
+        base_rps = summary["simulator-baseline"]["req_per_s"]
+        sim["ratio_vs_baseline"] = round(sim["req_per_s"] / base_rps, 3) if base_rps else None
     targets_check = {
         "req_per_s >= 15000": sim["req_per_s"] >= 15000,
         "ratio_vs_nginx >= 0.25": (sim["ratio_vs_nginx"] or 0) >= 0.25,
@@ -312,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             "request_body_bytes": len(body),
             "response_body_bytes": sizes,
             "quick": args.quick,
+            "baseline": {"src": args.baseline_src, "commit": c.git_commit_of(args.baseline_src)}
+            if args.baseline_src
+            else None,
         },
         "summary": summary,
         "targets_met": targets_check,

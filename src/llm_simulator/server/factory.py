@@ -10,13 +10,25 @@ import orjson
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.app import SimulatorApp
+from llm_simulator.telemetry.logs import RequestContextFilter
 
 # The CLI serialises the effective (already validated) config here for worker processes.
 CONFIG_ENV = "LLM_SIMULATOR_INTERNAL_CONFIG_JSON"
 
 
 # Fields a record may carry (``extra=``) that JSON lines show as their own keys.
-ACCESS_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "provider", "endpoint")
+ACCESS_FIELDS = (
+    "request_id",
+    "trace_id",
+    "span_id",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "provider",
+    "endpoint",
+)
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -40,11 +52,13 @@ class JsonLineFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, json_logs: bool) -> None:
-    """Route the simulator's logs to stderr at ``level``, as text or JSON lines."""
+    """Route the simulator's logs to stderr at ``level``, as text or JSON lines.
+
+    Lines logged while serving a request carry its request id and trace id.
+    """
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonLineFormatter() if json_logs else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.addFilter(RequestContextFilter())
+    handler.setFormatter(JsonLineFormatter() if json_logs else logging.Formatter(TEXT_FORMAT))
     logger = logging.getLogger("llm_simulator")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())

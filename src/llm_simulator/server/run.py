@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 
 from llm_simulator.config.loader import to_internal_json
 from llm_simulator.config.schema import SimulatorConfig
@@ -14,8 +18,34 @@ FACTORY = "llm_simulator.server.factory:create_app"
 KILL_GRACE_S = 2
 
 
+@contextlib.contextmanager
+def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
+    """With several workers, a fresh directory for their shared metrics (removed at exit).
+
+    Every worker writes its aggregates there so whichever worker Prometheus reaches can
+    answer for all of them (telemetry/multiprocess.py). A directory set in the config is
+    used as is and kept.
+    """
+    metrics = config.telemetry.metrics
+    if config.server.workers <= 1 or metrics.multiprocess_dir is not None:
+        yield config
+        return
+    directory = tempfile.mkdtemp(prefix="llm-simulator-metrics-")
+    try:
+        shared = metrics.model_copy(update={"multiprocess_dir": directory})
+        telemetry = config.telemetry.model_copy(update={"metrics": shared})
+        yield config.model_copy(update={"telemetry": telemetry})
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def serve(config: SimulatorConfig) -> None:
     """Serve until SIGINT/SIGTERM; in-flight streams drain for ``server.drain_timeout_s``."""
+    with shared_metrics_dir(config) as effective:
+        _serve(effective)
+
+
+def _serve(config: SimulatorConfig) -> None:
     os.environ[CONFIG_ENV] = to_internal_json(config)
     server = config.server
     if server.implementation == "uvicorn":

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.redact import fingerprint
-from llm_simulator.providers.identity import api_key
+from llm_simulator.providers.identity import presented_key
 from llm_simulator.telemetry import events as ev
 from llm_simulator.telemetry.multiprocess import SharedStats
 from llm_simulator.telemetry.prices import PriceTable
@@ -130,7 +130,7 @@ class Telemetry:
         self.active.add(rec)
         if not self._started:
             self.start()
-        key = api_key(headers, query)
+        key = presented_key(headers, query)
         if key:
             rec.api_key = key
         if self.traces or "traceparent" in headers:
@@ -148,10 +148,7 @@ class Telemetry:
         if rec.model and (rec.prompt_tokens or output):
             cost = self.prices.cost(rec.model, rec.prompt_tokens if status < 400 else 0, output)
         key = self._mask(rec.api_key) if rec.api_key else ""
-        stats = self.stats
-        stats.record(rec, duration_s, cost, key)
-        if rec.chunks and rec.model:
-            stats.add_chunks(rec.provider, rec.model, rec.chunks)
+        self.stats.record(rec, duration_s, output, cost, key)
         if self.sinks:
             kind = ev.FAILED if status >= 400 or rec.broken else ev.COMPLETED
             self._emit(kind, rec, rec.started + duration_s, ev.outcome_fields(rec, duration_s, output, cost, key))

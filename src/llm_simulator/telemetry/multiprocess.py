@@ -78,8 +78,10 @@ class SharedStats:
         total = Stats()
         total.merge_data(own.to_data())
         total.since = own.since
-        for data in self.others():
+        others = self.others()
+        for data in others:
             total.merge_data(data)
+        total.workers = 1 + len(others)
         return total
 
 

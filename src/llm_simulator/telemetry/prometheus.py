@@ -54,6 +54,7 @@ METRIC_NAMES = (
     "llm_simulator_events_sent_total",
     "llm_simulator_events_dropped_total",
     "llm_simulator_stats_since_seconds",
+    "llm_simulator_workers",
     "vllm:num_requests_running",
     "vllm:num_requests_waiting",
     "vllm:time_to_first_token_seconds",
@@ -99,6 +100,7 @@ class SimulatorCollector(Collector):
             ("queue_capacity", "Most requests served at once (0: unlimited).", self._capacity()),
             ("event_loop_lag_last_seconds", "The event-loop lag at the last probe.", hub.last_loop_lag_s),
             ("stats_since_seconds", "When the counters were last reset (epoch seconds).", stats.since),
+            ("workers", "Worker processes whose aggregates this scrape merged.", stats.workers),
         )
         for name, doc, value in gauges:
             yield GaugeMetricFamily(PREFIX + name, doc, value=value)
@@ -133,7 +135,7 @@ class SimulatorCollector(Collector):
         duration = _histogram(
             PREFIX + "request_duration_seconds", "Time from request to last byte.", ["provider", "endpoint"]
         )
-        for (provider, endpoint), buckets in sorted(stats.durations.items()):
+        for (provider, endpoint), buckets in sorted(stats.endpoint_durations().items()):
             _add(duration, [provider, endpoint], buckets)
         yield duration
 
@@ -148,9 +150,11 @@ class SimulatorCollector(Collector):
         cost = CounterMetricFamily(
             PREFIX + "cost_dollars", "Simulated cost at the model's list price (US dollars).", labels=labels
         )
+        durations = stats.model_durations()
         for (provider, model), t in sorted(stats.models.items()):
             key = [provider, model]
-            _add(e2e, key, t.duration)
+            if (provider, model) in durations:
+                _add(e2e, key, durations[(provider, model)])
             _add(ttft, key, t.ttft)
             _add(itl, key, t.itl)
             tokens_in.add_metric(key, t.input_tokens)
@@ -182,8 +186,11 @@ class SimulatorCollector(Collector):
         yield GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for their first token.", value=waiting)
         # vLLM labels by model only: fold the providers serving one model id together.
         by_model: dict[str, ModelTotals] = {}
+        e2e_by_model: dict[str, Buckets] = {}
         for (_, model), totals in stats.models.items():
             by_model.setdefault(model, ModelTotals()).merge_data(totals.to_data())
+        for (_, model), hist in stats.model_durations().items():
+            e2e_by_model.setdefault(model, Buckets(hist.edges)).merge_data(hist.to_data())
         ttft = _histogram("vllm:time_to_first_token_seconds", "Time to first token.", ["model_name"])
         itl = _histogram("vllm:inter_token_latency_seconds", "Inter-token latency.", ["model_name"])
         e2e = _histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", ["model_name"])
@@ -192,7 +199,8 @@ class SimulatorCollector(Collector):
         for model, t in sorted(by_model.items()):
             _add(ttft, [model], t.ttft)
             _add(itl, [model], t.itl)
-            _add(e2e, [model], t.duration)
+            if model in e2e_by_model:
+                _add(e2e, [model], e2e_by_model[model])
             prompt.add_metric([model], t.input_tokens)
             generation.add_metric([model], t.output_tokens)
         yield from (ttft, itl, e2e, prompt, generation)

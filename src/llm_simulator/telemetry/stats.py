@@ -18,6 +18,7 @@ from llm_simulator.telemetry.histogram import Histogram
 
 NO_MODEL = "none"  # the model label of requests that name none (health checks, listings)
 RequestKey = tuple[str, str, str, int]  # provider, model, endpoint, status
+RouteKey = tuple[str, str, str]  # provider, model, endpoint
 
 
 class EmitErrorStats:
@@ -46,7 +47,7 @@ class EmitErrorStats:
 class ModelTotals:
     """Counters and latency histograms of one (provider, model)."""
 
-    __slots__ = ("chunks", "cost", "duration", "errors", "input_tokens", "itl", "output_tokens", "requests", "ttft")
+    __slots__ = ("chunks", "cost", "errors", "input_tokens", "itl", "output_tokens", "requests", "ttft")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -55,7 +56,6 @@ class ModelTotals:
         self.output_tokens = 0
         self.chunks = 0
         self.cost = 0.0
-        self.duration = Buckets(DURATION_EDGES)
         self.ttft = Buckets(TTFT_EDGES)
         self.itl = Buckets(ITL_EDGES)
 
@@ -68,7 +68,6 @@ class ModelTotals:
             "output_tokens": self.output_tokens,
             "chunks": self.chunks,
             "cost": self.cost,
-            "duration": self.duration.to_data(),
             "ttft": self.ttft.to_data(),
             "itl": self.itl.to_data(),
         }
@@ -81,7 +80,6 @@ class ModelTotals:
         self.output_tokens += data["output_tokens"]
         self.chunks += data["chunks"]
         self.cost += data["cost"]
-        self.duration.merge_data(data["duration"])
         self.ttft.merge_data(data["ttft"])
         self.itl.merge_data(data["itl"])
 
@@ -110,6 +108,8 @@ class Stats:
         # still running would drive them below zero when they end.
         self.active_streams = 0
         self.active_requests = 0
+        # Worker processes these aggregates cover (more than one once merged).
+        self.workers = 1
         self.reset()
 
     def reset(self) -> None:
@@ -117,8 +117,10 @@ class Stats:
         self.since = time.time()
         self.emit_error = EmitErrorStats()
         self.loop_lag = Buckets(PRECISION_EDGES)
-        self.requests: Counter[RequestKey] = Counter()
-        self.durations: dict[tuple[str, str], Buckets] = {}
+        self.requests: dict[RequestKey, int] = {}
+        # One duration histogram per (provider, model, endpoint): a request is observed once,
+        # and the per-endpoint and per-model views are merged from these when read.
+        self.durations: dict[RouteKey, Buckets] = {}
         self.models: dict[tuple[str, str], ModelTotals] = {}
         self.keys: dict[tuple[str, str, str], KeyTotals] = {}
         self.errors: Counter[tuple[str, str]] = Counter()
@@ -132,42 +134,47 @@ class Stats:
 
     def record_request(self, provider: str, endpoint: str, status: int, duration_s: float) -> None:
         """Count a request that has no record (CORS preflights)."""
-        self.requests[(provider, NO_MODEL, endpoint, status)] += 1
-        self._duration(provider, endpoint).observe(duration_s)
+        key = (provider, NO_MODEL, endpoint, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        self._duration((provider, NO_MODEL, endpoint)).observe(duration_s)
 
-    def _duration(self, provider: str, endpoint: str) -> Buckets:
-        hist = self.durations.get((provider, endpoint))
+    def _duration(self, route: RouteKey) -> Buckets:
+        hist = self.durations.get(route)
         if hist is None:
-            hist = self.durations[(provider, endpoint)] = Buckets(DURATION_EDGES)
+            hist = self.durations[route] = Buckets(DURATION_EDGES)
         return hist
 
-    def record(self, rec: RequestRecord, duration_s: float, cost: float, key: str) -> None:
-        """Fold one finished request in; ``key`` is its masked API key ('' without one)."""
+    def record(self, rec: RequestRecord, duration_s: float, output: int, cost: float, key: str) -> None:
+        """Fold one finished request in: ``output`` tokens produced, ``key`` its masked API key ('' without)."""
         provider = rec.provider
         model = rec.model or NO_MODEL
         status = rec.status
-        self.requests[(provider, model, rec.endpoint, status)] += 1
-        self._duration(provider, rec.endpoint).observe(duration_s)
-        failed = status >= 400 or rec.broken
+        counted = (provider, model, rec.endpoint, status)
+        requests = self.requests
+        requests[counted] = requests.get(counted, 0) + 1
+        self._duration((provider, model, rec.endpoint)).observe(duration_s)
         if rec.error_type:
             self.errors[(provider, rec.error_type)] += 1
-        if rec.chaos:
-            self.chaos[rec.chaos] += 1
-        if rec.rate_limited:
-            self.rate_limits[rec.rate_limited] += 1
-        if rec.auth_failure:
-            self.auth_failures[rec.auth_failure] += 1
-        if not rec.model:
+            if rec.chaos:
+                self.chaos[rec.chaos] += 1
+            if rec.rate_limited:
+                self.rate_limits[rec.rate_limited] += 1
+            if rec.auth_failure:
+                self.auth_failures[rec.auth_failure] += 1
+        elif rec.chaos:
+            self.chaos[rec.chaos] += 1  # a latency or stall injection that did not fail the request
+        if model is NO_MODEL:
             return
+        failed = status >= 400 or rec.broken
+        prompt = rec.prompt_tokens if status < 400 else 0
         totals = self.models.get((provider, model))
         if totals is None:
             totals = self.models[(provider, model)] = ModelTotals()
         totals.requests += 1
-        output = produced_tokens(rec)
-        totals.input_tokens += rec.prompt_tokens if status < 400 else 0
+        totals.input_tokens += prompt
         totals.output_tokens += output
         totals.cost += cost
-        totals.duration.observe(duration_s)
+        totals.chunks += rec.chunks
         if failed:
             totals.errors += 1
         if rec.first_token:
@@ -179,15 +186,31 @@ class Stats:
                 per_key = self.keys[(provider, model, key)] = KeyTotals()
             per_key.requests += 1
             per_key.errors += failed
-            per_key.input_tokens += rec.prompt_tokens if status < 400 else 0
+            per_key.input_tokens += prompt
             per_key.output_tokens += output
             per_key.cost += cost
 
-    def add_chunks(self, provider: str, model: str, chunks: int) -> None:
-        """Count the event-stream chunks one response sent."""
-        totals = self.models.get((provider, model))
-        if totals is not None:
-            totals.chunks += chunks
+    def endpoint_durations(self) -> dict[tuple[str, str], Buckets]:
+        """Request durations per (provider, endpoint), every model folded together."""
+        out: dict[tuple[str, str], Buckets] = {}
+        for (provider, _, endpoint), hist in self.durations.items():
+            merged = out.get((provider, endpoint))
+            if merged is None:
+                merged = out[(provider, endpoint)] = Buckets(DURATION_EDGES)
+            merged.merge_data(hist.to_data())
+        return out
+
+    def model_durations(self) -> dict[tuple[str, str], Buckets]:
+        """End-to-end durations per (provider, model) of requests that named a model."""
+        out: dict[tuple[str, str], Buckets] = {}
+        for (provider, model, _), hist in self.durations.items():
+            if model == NO_MODEL:
+                continue
+            merged = out.get((provider, model))
+            if merged is None:
+                merged = out[(provider, model)] = Buckets(DURATION_EDGES)
+            merged.merge_data(hist.to_data())
+        return out
 
     # -- merging (several workers) -----------------------------------------------------------
 
@@ -198,7 +221,7 @@ class Stats:
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
             "requests": [[*k, c] for k, c in self.requests.items()],
-            "durations": [[p, e, b.to_data()] for (p, e), b in self.durations.items()],
+            "durations": [[p, m, e, b.to_data()] for (p, m, e), b in self.durations.items()],
             "models": [[p, m, t.to_data()] for (p, m), t in self.models.items()],
             "keys": [[p, m, k, [getattr(t, f) for f in _KEY_FIELDS]] for (p, m, k), t in self.keys.items()],
             "errors": [[p, e, c] for (p, e), c in self.errors.items()],
@@ -216,9 +239,9 @@ class Stats:
         self.active_requests += data["active_requests"]
         self.active_streams += data["active_streams"]
         for p, m, e, s, c in data["requests"]:
-            self.requests[(p, m, e, s)] += c
-        for p, e, b in data["durations"]:
-            self._duration(p, e).merge_data(b)
+            self.requests[(p, m, e, s)] = self.requests.get((p, m, e, s), 0) + c
+        for p, m, e, b in data["durations"]:
+            self._duration((p, m, e)).merge_data(b)
         for p, m, t in data["models"]:
             totals = self.models.get((p, m))
             if totals is None:
@@ -244,6 +267,7 @@ class Stats:
     def model_rows(self) -> list[dict[str, Any]]:
         """One row per (provider, model): counts, tokens, cost and latency percentiles (ms)."""
         rows = []
+        durations = self.model_durations()
         for (provider, model), t in sorted(self.models.items()):
             rows.append(
                 {
@@ -255,7 +279,7 @@ class Stats:
                     "output_tokens": t.output_tokens,
                     "stream_chunks": t.chunks,
                     "cost_dollars": round(t.cost, 6),
-                    "duration_ms": t.duration.summary_ms(),
+                    "duration_ms": durations.get((provider, model), Buckets(DURATION_EDGES)).summary_ms(),
                     "ttft_ms": t.ttft.summary_ms(),
                     "itl_ms": t.itl.summary_ms(),
                 }
@@ -272,7 +296,7 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         """Everything as plain JSON-ready data (``/admin/stats``)."""
         endpoint_durations: dict[str, Buckets] = {}
-        for (_, endpoint), hist in self.durations.items():
+        for (_, endpoint), hist in self.endpoint_durations().items():
             merged = endpoint_durations.setdefault(endpoint, Buckets(DURATION_EDGES))
             merged.merge_data(hist.to_data())
         requests: Counter[tuple[str, str, int]] = Counter()
@@ -280,6 +304,7 @@ class Stats:
             requests[(p, e, s)] += c
         return {
             "since": self.since,
+            "workers": self.workers,
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
             "requests": [
