@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -11,7 +12,7 @@ from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION
 
 @pytest.mark.parametrize("edges", [TTFT_EDGES, ITL_EDGES, DURATION_EDGES, PRECISION_EDGES])
 def test_edges_strictly_increase(edges: tuple[float, ...]) -> None:
-    assert all(a < b for a, b in zip(edges, edges[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(edges))
 
 
 def test_values_land_in_the_bucket_whose_upper_edge_holds_them() -> None:
@@ -47,7 +48,7 @@ def test_quantiles_track_a_real_distribution_within_a_bucket_width() -> None:
         true = ordered[int(q * len(ordered)) - 1]
         estimate = b.quantile(q)
         edges = (0.0, *ITL_EDGES)
-        width = next(hi - lo for lo, hi in zip(edges, edges[1:], strict=False) if lo < true <= hi)
+        width = next(hi - lo for lo, hi in itertools.pairwise(edges) if lo < true <= hi)
         assert abs(estimate - true) <= width
 
 

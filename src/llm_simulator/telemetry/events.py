@@ -5,7 +5,7 @@ may appear in v1 at any time (consumers must ignore unknown fields); removing or
 one, or changing its meaning, makes v2.
 
 Common: ``schema``, ``event``, ``ts`` (epoch seconds, float), ``request_id``, ``trace_id``
-(or null), ``provider``, ``endpoint``, ``model`` (or null), ``method``, ``path``.
+and ``span_id`` (or null), ``provider``, ``endpoint``, ``model`` (or null), ``method``, ``path``.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def build_event(event: str, rec: RequestRecord, monotonic: float, fields: dict[s
         "ts": wall_time(rec, monotonic),
         "request_id": rec.request_id,
         "trace_id": rec.trace_id or None,
+        "span_id": rec.span_id or None,
         "provider": rec.provider,
         "endpoint": rec.endpoint,
         "model": rec.model or None,
