@@ -62,7 +62,8 @@ class RequestRecord:
         self.provider = ""
         self.endpoint = ""
         self.model = ""
-        self.api_key = ""  # masked: never the key itself
+        # The raw key for the length of the request; telemetry only ever shows its fingerprint.
+        self.api_key = ""
         self.stream = False
         self.prompt_tokens = 0
         self.completion_tokens = 0

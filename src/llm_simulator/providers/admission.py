@@ -73,6 +73,9 @@ async def admit(
     """Admit one request or raise what it meets; None when nothing touches it."""
     if not needs_admission(sim, request):
         return None
+    record = CURRENT.get()
+    if record is not None:
+        record.model = spec.id  # known now: a refusal below still counts against its model
     chaos = sim.chaos
     limits = sim.limits
     control = request.headers.get(CONTROL_HEADER) if chaos.control_header else None

@@ -22,6 +22,9 @@ from llm_simulator.security.keys import KeyRing, Principal, mask
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"})
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 ADMIN_ENDPOINT = "admin"
+# The dashboard's page, script and stylesheet: fixed files with no data in them, served
+# without a key so a browser can open the page (its data comes from the admin API).
+DASHBOARD_ENDPOINT = "dashboard"
 
 
 _ADMIN_LOCAL = (
@@ -78,7 +81,7 @@ class Gate:
         query: Mapping[str, str],
         client_host: str | None,
     ) -> Principal | None:
-        if path in self._anonymous:
+        if path in self._anonymous or endpoint == DASHBOARD_ENDPOINT:
             return None
         if not self.required:
             if endpoint == ADMIN_ENDPOINT and not self.auth.admin_from_remote:
@@ -122,13 +125,15 @@ class Gate:
 
         A page on any website runs in a browser on this machine, so a loopback peer is not
         enough: a request a browser sends for a page carries ``Origin`` (or a cross-site
-        ``Sec-Fetch-Site``), and a DNS-rebound name arrives in ``Host``.
+        ``Sec-Fetch-Site``), and a DNS-rebound name arrives in ``Host``. The one page let
+        through is the simulator's own (``/dashboard``): see ``_same_origin``.
         """
         # In process (no client address) counts as local.
         if client_host not in (None, *LOOPBACK):
             raise AuthError("admin_not_local", ErrorKind.PERMISSION, _ADMIN_LOCAL, "admin_forbidden")
         fetch_site = headers.get("sec-fetch-site")
-        if "origin" in headers or fetch_site in ("cross-site", "same-site"):
+        from_page = "origin" in headers or fetch_site in ("cross-site", "same-site")
+        if from_page and not _same_origin(headers, fetch_site):
             raise AuthError(
                 "admin_from_browser",
                 ErrorKind.PERMISSION,
@@ -171,3 +176,21 @@ class Gate:
             "anonymous_paths": sorted(self._anonymous),
             "failures": dict(sorted(self.failures.items())),
         }
+
+
+def _same_origin(headers: Mapping[str, str], fetch_site: str | None) -> bool:
+    """Whether a browser request comes from a page the simulator served itself (its dashboard).
+
+    ``Sec-Fetch-Site`` is set by the browser and cannot be forged by a page's script, so
+    ``same-origin`` means the page was loaded from this very scheme, host and port; an
+    ``Origin`` (sent on POST/PUT) must then name the same host and port as ``Host``. The
+    caller still requires ``Host`` to be a loopback name, which is what defeats a
+    DNS-rebound page (it is "same-origin" with its own rebound name, never with localhost).
+    """
+    if fetch_site != "same-origin":
+        return False
+    origin = headers.get("origin")
+    if origin is None:
+        return True
+    scheme, sep, authority = origin.lower().partition("://")
+    return bool(sep and authority) and scheme in ("http", "https") and authority == headers.get("host", "").lower()

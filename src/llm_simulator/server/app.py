@@ -44,6 +44,7 @@ from llm_simulator.server.connection import (
     hide_deliberate_cuts,
     log_access,
 )
+from llm_simulator.server.dashboard import DashboardRoutes
 from llm_simulator.server.errors import (
     body_timeout,
     incomplete_body,
@@ -63,7 +64,7 @@ from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
 # Endpoints exempt from the concurrency cap: health checks and the operator's admin API.
-SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", ADMIN_ENDPOINT})
+SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", "dashboard", ADMIN_ENDPOINT})
 
 
 class BodyTooLarge(Exception):
@@ -102,7 +103,12 @@ class SimulatorApp:
             for route in provider.routes():
                 self._add_route(route, provider)
         self.system = SystemRoutes(self)
-        for route in [*self.system.routes(), *ChaosRoutes(self).routes(), *MetricsRoutes(self).routes()]:
+        for route in [
+            *self.system.routes(),
+            *ChaosRoutes(self).routes(),
+            *MetricsRoutes(self).routes(),
+            *DashboardRoutes(self).routes(),
+        ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
         # Requests in flight, for the concurrency cap (statistics can be reset; this cannot).
@@ -207,7 +213,7 @@ class SimulatorApp:
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         origin = headers.get("origin")
         hardening = self.hardening
-        if method == "OPTIONS" and origin is not None and not path.startswith("/admin"):
+        if method == "OPTIONS" and origin is not None and not path.startswith(("/admin", "/dashboard/data")):
             preflight = hardening.preflight(headers)
             if preflight is not None:
                 await self._send_json(send, JsonResponse(204, b"", preflight), request_id)

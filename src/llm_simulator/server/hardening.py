@@ -13,12 +13,13 @@ from llm_simulator.config.security import SecurityConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.providers.base import Headers
 
+_CSP = b"content-security-policy"
 # reference-values.md: what a JSON API with no pages of its own should send.
 _SECURITY_HEADERS: Headers = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (_CSP, b"default-src 'none'; frame-ancestors 'none'"),
     (b"permissions-policy", b"geolocation=(), microphone=(), camera=()"),
 ]
 _NO_STORE = (b"cache-control", b"no-store")
@@ -41,6 +42,8 @@ class Hardening:
         if config.hsts:
             base.append(_HSTS)
         self._base = base
+        # For a response that brings its own policy (the dashboard's pages): one CSP, not two.
+        self._base_own_csp = [header for header in base if header[0] != _CSP]
         cors = config.cors
         self.cors = cors.enabled
         self._any_origin = "*" in cors.allow_origins
@@ -109,10 +112,19 @@ class Hardening:
     # -- response headers --------------------------------------------------------------------
 
     def add_headers(self, headers: Headers, origin: str | None) -> None:
-        """Append the security headers (``no-store`` unless a cache policy is set) and CORS headers."""
+        """Append the security headers (``no-store`` unless a cache policy is set) and CORS headers.
+
+        A response that sets its own ``content-security-policy`` keeps it instead of the default.
+        """
         if self._base:
-            headers.extend(self._base)
-            if not any(name == b"cache-control" for name, _ in headers):
+            cache = own_csp = False
+            for name, _ in headers:
+                if name == b"cache-control":
+                    cache = True
+                elif name == _CSP:
+                    own_csp = True
+            headers.extend(self._base_own_csp if own_csp else self._base)
+            if not cache:
                 headers.append(_NO_STORE)
         if origin is not None and self.cors:
             allowed = self._allow_origin(origin)

@@ -98,11 +98,13 @@ class SystemRoutes:
     async def stats(self, request: HttpRequest) -> Response:
         """Counters, per-model latency percentiles and the simulator's own emit-time error (all workers)."""
         telemetry = self._app.telemetry
-        snapshot = telemetry.merged_stats().snapshot()
-        running, waiting = telemetry.queue_counts()
-        snapshot["queue"] = {"running": running, "waiting": waiting}
+        merged = telemetry.merged_stats()
+        snapshot = merged.snapshot()
+        snapshot["queue"] = {"running": merged.running, "waiting": merged.waiting}
         snapshot["event_loop_lag_last_ms"] = round(telemetry.last_loop_lag_s * 1000, 3)
-        snapshot["event_sinks"] = telemetry.sink_status()
+        snapshot["event_sinks"] = [
+            {"sink": name, "sent": sent, "dropped": dropped} for name, (sent, dropped) in sorted(merged.sinks.items())
+        ]
         snapshot["scheduler_pending"] = len(self._app.sim.scheduler)
         # For leak checks (the soak benchmark): tasks alive in this worker's event loop.
         snapshot["asyncio_tasks"] = len(asyncio.all_tasks())

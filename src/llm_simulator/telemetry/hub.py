@@ -66,6 +66,8 @@ class Telemetry:
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
         self._masks: dict[str, str] = {}
+        # With several workers: the reset epoch this worker has acted on.
+        self._reset_seen = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
@@ -93,6 +95,7 @@ class Telemetry:
         self._tasks.clear()
         self._started = False
         if self.shared is not None:
+            self._copy_live()
             self.shared.write(self.stats)
         for sink in self.sinks:
             with contextlib.suppress(Exception):
@@ -117,9 +120,10 @@ class Telemetry:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                if self.shared.reset_requested_at() > self.stats.since:
-                    self.stats.reset()
-                await asyncio.to_thread(self.shared.write, self.stats)
+                self._follow_reset()
+                self._copy_live()
+                # Encoded here, on the loop that mutates the stats; only the file write is threaded.
+                await asyncio.to_thread(self.shared.write_bytes, self.shared.encode(self.stats))
             except OSError as exc:  # a full disk must not stop the worker
                 log.warning("cannot share metrics with the other workers: %s", exc)
 
@@ -139,9 +143,28 @@ class Telemetry:
             rec.listener = self._live
             self._emit(ev.RECEIVED, rec, rec.started, {})
 
+    def _follow_reset(self) -> None:
+        """Reset this worker's counters if another worker was asked to reset everyone's."""
+        assert self.shared is not None
+        epoch = self.shared.reset_epoch()
+        if epoch != self._reset_seen:
+            self._reset_seen = epoch
+            if self.shared.reset_requested_at() > self.stats.since:
+                self.stats.reset()
+
+    def _copy_live(self) -> None:
+        """Copy the live gauges and the sinks' counters into the stats about to be shared or read."""
+        stats = self.stats
+        stats.running, stats.waiting = self.queue_counts()
+        stats.sinks = {s.name: [s.sent, s.dropped] for s in self.sinks}
+
     def finish(self, rec: RequestRecord, duration_s: float) -> None:
         """The request has ended (``rec.status`` set): fold it into every destination."""
         self.active.discard(rec)
+        if self.shared is not None and self.shared.reset_epoch() != self._reset_seen:
+            # A reset asked of another worker applies before this worker counts anything new,
+            # or what it serves until its next flush would be wiped with the old counts.
+            self._follow_reset()
         status = rec.status
         output = produced_tokens(rec)
         cost = 0.0
@@ -195,14 +218,14 @@ class Telemetry:
         self.stats.reset()
         if self.shared is not None:
             self.shared.request_reset(self.stats.since)
+            self._reset_seen = self.shared.reset_epoch()
+            self._copy_live()
             self.shared.write(self.stats)
 
     def merged_stats(self) -> Stats:
         """Every worker's aggregates (this worker's alone without several workers)."""
+        self._copy_live()
         if self.shared is None:
             return self.stats
+        self._follow_reset()
         return self.shared.merged(self.stats)
-
-    def sink_status(self) -> list[dict[str, Any]]:
-        """Each sink's delivery counters (for ``/admin/stats`` and ``/metrics``)."""
-        return [{"sink": s.name, "sent": s.sent, "dropped": s.dropped} for s in self.sinks]

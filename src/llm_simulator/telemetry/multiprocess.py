@@ -1,14 +1,20 @@
 """Aggregates shared by the worker processes of one server (``serve --workers N``).
 
 A scrape reaches one worker, yet ``/metrics`` must count every worker's requests. Each
-worker writes its aggregates to ``<dir>/worker-<pid>.json`` every flush interval (and just
-before answering a scrape), replacing the file atomically; the worker answering merges its
-own live aggregates with every other worker's file. Counters of a worker that has exited
-stay counted (a counter must never go down); its in-flight gauges are dropped.
+worker writes its aggregates to ``<dir>/worker-<pid>.json`` every flush interval, replacing
+the file atomically; the worker answering merges its own live aggregates with every other
+worker's file. Counters of a worker that has exited stay counted (a counter must never go
+down); its in-flight gauges are dropped.
+
+A reset reaches every worker through a 16-byte memory-mapped file (a reset epoch and the
+reset's time): each worker compares the epoch with the one it last saw before counting a
+request, a read of shared memory rather than a system call, so no request served after a
+reset is wiped by a worker that learns of it late.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,8 @@ import orjson
 from llm_simulator.telemetry.stats import Stats
 
 _PREFIX = "worker-"
-_RESET = "reset"
+_EPOCH = "reset.epoch"
+_EPOCH_BYTES = 16  # two float64: the reset epoch (a count) and the time of the last reset
 
 
 class SharedStats:
@@ -29,27 +36,43 @@ class SharedStats:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.pid = pid if pid is not None else os.getpid()
         self.path = self.directory / f"{_PREFIX}{self.pid}.json"
+        fd = os.open(self.directory / _EPOCH, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _EPOCH_BYTES:
+                os.ftruncate(fd, _EPOCH_BYTES)  # zeros: epoch 0, never reset
+            self._map = mmap.mmap(fd, _EPOCH_BYTES)
+        finally:
+            os.close(fd)
+        self._epoch = memoryview(self._map).cast("d")
 
-    def write(self, stats: Stats) -> None:
-        """Replace this worker's file with its current aggregates (atomic rename)."""
+    def encode(self, stats: Stats) -> bytes:
+        """The aggregates as the bytes of the worker file (call on the event loop: it reads live dicts)."""
         data = stats.to_data()
         data["pid"] = self.pid
+        return orjson.dumps(data)
+
+    def write_bytes(self, content: bytes) -> None:
+        """Replace this worker's file with ``content`` (atomic rename; fine in a thread)."""
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(data))
+        tmp.write_bytes(content)
         os.replace(tmp, self.path)
+
+    def write(self, stats: Stats) -> None:
+        """Replace this worker's file with its current aggregates."""
+        self.write_bytes(self.encode(stats))
 
     def request_reset(self, at: float) -> None:
         """Ask every worker to reset its counters (``/admin/stats/reset`` reached one of them)."""
-        tmp = self.directory / f"{_RESET}.tmp"
-        tmp.write_text(repr(at))
-        os.replace(tmp, self.directory / _RESET)
+        self._epoch[1] = at
+        self._epoch[0] = self._epoch[0] + 1  # written last: a reader seeing the new epoch sees the time
+
+    def reset_epoch(self) -> float:
+        """How many resets were asked for so far (compare with the last one seen)."""
+        return self._epoch[0]
 
     def reset_requested_at(self) -> float:
         """When the last reset was asked for (0 if never)."""
-        try:
-            return float((self.directory / _RESET).read_text())
-        except (OSError, ValueError):
-            return 0.0
+        return self._epoch[1]
 
     def others(self) -> list[dict[str, Any]]:
         """Every other worker's last written aggregates (unreadable files skipped).
@@ -70,6 +93,8 @@ class SharedStats:
             if not _alive(int(data.get("pid", 0))):
                 data["active_requests"] = 0
                 data["active_streams"] = 0
+                data["running"] = 0
+                data["waiting"] = 0
             out.append(data)
         return out
 

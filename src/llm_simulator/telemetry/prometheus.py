@@ -92,12 +92,16 @@ class SimulatorCollector(Collector):
         yield from self._requests(stats)
         yield from self._models(stats)
         yield from self._causes(stats)
-        running, waiting = hub.queue_counts()
+        running, waiting = stats.running, stats.waiting
         gauges = (
             ("active_requests", "Requests in flight.", stats.active_requests),
             ("active_streams", "Event streams in flight.", stats.active_streams),
             ("queue_depth", "Generation requests admitted and not yet at their first token.", waiting),
-            ("queue_capacity", "Most requests served at once (0: unlimited).", self._capacity()),
+            (
+                "queue_capacity",
+                "Most requests served at once, over every worker (0: unlimited).",
+                self._capacity() * stats.workers,
+            ),
             ("event_loop_lag_last_seconds", "The event-loop lag at the last probe.", hub.last_loop_lag_s),
             ("stats_since_seconds", "When the counters were last reset (epoch seconds).", stats.since),
             ("workers", "Worker processes whose aggregates this scrape merged.", stats.workers),
@@ -117,9 +121,9 @@ class SimulatorCollector(Collector):
         dropped = CounterMetricFamily(
             PREFIX + "events_dropped", "Lifecycle events dropped (queue full or delivery failed).", labels=["sink"]
         )
-        for row in hub.sink_status():
-            sent.add_metric([row["sink"]], row["sent"])
-            dropped.add_metric([row["sink"]], row["dropped"])
+        for name, (sent_count, dropped_count) in sorted(stats.sinks.items()):
+            sent.add_metric([name], sent_count)
+            dropped.add_metric([name], dropped_count)
         yield sent
         yield dropped
         if hub.config.telemetry.metrics.vllm_names:
@@ -218,7 +222,4 @@ class MetricsEndpoint:
 
     def render(self) -> bytes:
         """The exposition text (writing this worker's share first, so the merge is current)."""
-        shared = self._hub.shared
-        if shared is not None:
-            shared.write(self._hub.stats)
         return generate_latest(self.registry)

@@ -110,6 +110,10 @@ class Stats:
         self.active_requests = 0
         # Worker processes these aggregates cover (more than one once merged).
         self.workers = 1
+        # Live values the hub copies in before sharing (gauges, and the sinks' own counters).
+        self.running = 0
+        self.waiting = 0
+        self.sinks: dict[str, list[int]] = {}  # sink name → [sent, dropped]
         self.reset()
 
     def reset(self) -> None:
@@ -220,6 +224,9 @@ class Stats:
             "since": self.since,
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
+            "running": self.running,
+            "waiting": self.waiting,
+            "sinks": self.sinks,
             "requests": [[*k, c] for k, c in self.requests.items()],
             "durations": [[p, m, e, b.to_data()] for (p, m, e), b in self.durations.items()],
             "models": [[p, m, t.to_data()] for (p, m), t in self.models.items()],
@@ -238,6 +245,12 @@ class Stats:
         self.since = min(self.since, data["since"])
         self.active_requests += data["active_requests"]
         self.active_streams += data["active_streams"]
+        self.running += data.get("running", 0)
+        self.waiting += data.get("waiting", 0)
+        for name, (sent, dropped) in data.get("sinks", {}).items():
+            totals = self.sinks.setdefault(name, [0, 0])
+            totals[0] += sent
+            totals[1] += dropped
         for p, m, e, s, c in data["requests"]:
             self.requests[(p, m, e, s)] = self.requests.get((p, m, e, s), 0) + c
         for p, m, e, b in data["durations"]:

@@ -1,0 +1,752 @@
+"use strict";
+// llm-simulator dashboard. Polls the admin API once a second and draws its charts on
+// <canvas> with the small helpers below: no libraries, no build step, nothing fetched from
+// anywhere but this server, so it works offline and under a strict Content-Security-Policy.
+(() => {
+  const POLL_MS = 1000;
+  const HISTORY_S = 120;
+  const KEY_STORAGE = "llm-simulator.admin-key";
+  // The operator's endpoints, not API traffic: left out of the request counts and rate
+  // (the dashboard's own polling would otherwise show up as two requests a second).
+  const NOT_TRAFFIC = new Set(["health", "ready", "version", "openapi", "metrics", "admin", "dashboard", "preflight"]);
+  const COLORS = {
+    fg: "#d8dee7",
+    muted: "#8a97a8",
+    grid: "#253040",
+    accent: "#4aa3ff",
+    ok: "#3fb950",
+    warn: "#d29922",
+    bad: "#f85149",
+    violet: "#a371f7",
+  };
+  const FONT = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    history: [], // one point per poll: {t, rate, errors, streams, requests, lag, emit}
+    last: null, // the previous poll's totals, for the rates: {t, total, errors, since}
+    stats: null, // the last /admin/stats
+    data: null, // the last /dashboard/data
+    polls: 0,
+    timer: 0,
+    inFlight: false,
+    presetsShown: "",
+  };
+
+  // -- the admin API ---------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  function adminKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_STORAGE) || "";
+    } catch (_) {
+      return ""; // storage disabled: the page still works without auth
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = {};
+    const key = adminKey();
+    if (key) headers.Authorization = "Bearer " + key;
+    const init = { method, headers, cache: "no-store", credentials: "same-origin" };
+    if (body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
+    let payload = null;
+    try {
+      payload = await response.json();
+    } catch (_) {
+      payload = null;
+    }
+    if (!response.ok) {
+      const error = payload && payload.error;
+      // OpenAI-shaped errors carry error.message; keep anything else readable too.
+      const message = error && typeof error.message === "string" ? error.message : response.statusText;
+      throw new ApiError(response.status, message);
+    }
+    return payload;
+  }
+
+  async function poll() {
+    window.clearTimeout(state.timer);
+    if (state.inFlight) return; // the poll in flight schedules the next one
+    state.inFlight = true;
+    try {
+      const [stats, data] = await Promise.all([api("GET", "/admin/stats"), api("GET", "/dashboard/data")]);
+      state.polls += 1;
+      ingest(stats, data);
+      setConnection("live");
+      render();
+    } catch (error) {
+      showFailure(error);
+    } finally {
+      state.inFlight = false;
+      state.timer = window.setTimeout(poll, POLL_MS);
+    }
+  }
+
+  function describe(error) {
+    if (error instanceof ApiError) return `${error.status}: ${error.message}`;
+    return "the simulator did not answer";
+  }
+
+  function showFailure(error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      setConnection("refused");
+      let hint;
+      if (error.status === 401) {
+        hint = "Authentication is on: enter a key with the admin role above.";
+      } else if (adminKey()) {
+        hint = "The key in use may lack the admin role: enter an admin key above.";
+      } else {
+        const port = window.location.port ? ":" + window.location.port : "";
+        const at = (host) => `${window.location.protocol}//${host}${port}/dashboard`;
+        hint =
+          "With authentication off the admin API answers only this machine: open the dashboard " +
+          `as ${at("localhost")} or ${at("127.0.0.1")} there, or turn auth on and use an admin key.`;
+      }
+      banner(`The admin API refused the dashboard (${error.status}): ${error.message} ${hint}`);
+    } else if (error instanceof ApiError) {
+      setConnection("error");
+      banner(`The admin API answered ${describe(error)}. Retrying every second.`);
+    } else {
+      setConnection("offline");
+      banner(`Cannot reach the simulator at ${window.location.origin}: it may be stopped or restarting. Retrying every second.`);
+    }
+  }
+
+  function banner(text) {
+    const el = $("banner");
+    if (text) {
+      el.textContent = text;
+      el.hidden = false;
+    } else {
+      el.hidden = true;
+      el.textContent = "";
+    }
+  }
+
+  function setConnection(kind) {
+    document.body.dataset.state = kind;
+    document.body.dataset.polls = String(state.polls);
+    const pill = $("conn");
+    const labels = { live: "live", refused: "refused", error: "error", offline: "offline" };
+    pill.textContent = labels[kind] || kind;
+    pill.className = "pill " + (kind === "live" ? "pill-ok" : "pill-bad");
+    if (kind === "live") banner("");
+  }
+
+  // -- folding a poll into the history ----------------------------------------------------
+
+  function sum(values) {
+    let total = 0;
+    for (const v of values) total += v;
+    return total;
+  }
+
+  function ingest(stats, data) {
+    const now = Date.now() / 1000;
+    let total = 0;
+    for (const row of stats.requests) {
+      if (!NOT_TRAFFIC.has(row.endpoint) && row.provider !== "cors") total += row.count;
+    }
+    const errors = sum(stats.errors.map((row) => row.count));
+    const last = state.last;
+    let rate = null;
+    let errorRate = null;
+    // After a statistics reset (a new "since") the totals restart: skip one rate point.
+    if (last && last.since === stats.since && now > last.t) {
+      rate = Math.max(0, (total - last.total) / (now - last.t));
+      errorRate = Math.max(0, (errors - last.errors) / (now - last.t));
+    }
+    state.last = { t: now, total, errors, since: stats.since };
+    const late = stats.emit_error && stats.emit_error.late;
+    state.history.push({
+      t: now,
+      rate,
+      errors: errorRate,
+      streams: stats.active_streams,
+      requests: activeRequests(stats),
+      lag: typeof stats.event_loop_lag_last_ms === "number" ? stats.event_loop_lag_last_ms : null,
+      emit: late && late.count ? late.p99 : null,
+    });
+    while (state.history.length && state.history[0].t < now - HISTORY_S - 2) state.history.shift();
+    state.stats = stats;
+    state.data = data;
+    state.totals = { total, errors, rate };
+  }
+
+  // The snapshot is taken while /admin/stats itself is in flight: do not count that one.
+  function activeRequests(stats) {
+    return Math.max(0, stats.active_requests - 1);
+  }
+
+  // -- formatting --------------------------------------------------------------------------
+
+  function fmtInt(n) {
+    return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  function fmtMs(v) {
+    if (v === null || v === undefined || Number.isNaN(v)) return "–";
+    if (v < 1) return v.toFixed(2) + " ms";
+    if (v < 100) return v.toFixed(1) + " ms";
+    if (v < 1000) return Math.round(v) + " ms";
+    return (v / 1000).toFixed(2) + " s";
+  }
+
+  function fmtEdge(ms) {
+    if (ms >= 1000) return Number((ms / 1000).toPrecision(3)) + "s";
+    return Number(ms.toPrecision(3)) + "ms";
+  }
+
+  function fmtAxis(v) {
+    if (v >= 1000000) return Number((v / 1000000).toPrecision(3)) + "M";
+    if (v >= 1000) return Number((v / 1000).toPrecision(3)) + "k";
+    return String(Number(v.toPrecision(3)));
+  }
+
+  function setText(id, text, value) {
+    const el = $(id);
+    el.textContent = text;
+    if (value !== undefined) el.dataset.value = String(value);
+  }
+
+  // -- drawing -----------------------------------------------------------------------------
+
+  // A 2D context sized to the canvas's CSS box at the screen's pixel ratio, cleared.
+  function surface(canvas) {
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.max(1, canvas.clientWidth);
+    const height = Math.max(1, canvas.clientHeight);
+    const pw = Math.round(width * ratio);
+    const ph = Math.round(height * ratio);
+    if (canvas.width !== pw || canvas.height !== ph) {
+      canvas.width = pw;
+      canvas.height = ph;
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = FONT;
+    ctx.textBaseline = "middle";
+    return { ctx, width, height };
+  }
+
+  // An axis from 0 with about `ticks` steps of 1, 2 or 5 × 10^k; whole steps for counts.
+  function niceAxis(max, ticks, whole) {
+    if (!(max > 0)) return { top: whole ? 4 : 1, step: whole ? 1 : 0.25 };
+    const rough = max / ticks;
+    const power = Math.pow(10, Math.floor(Math.log10(rough)));
+    let step = 10 * power;
+    for (const m of [1, 2, 5]) {
+      if (m * power >= rough) {
+        step = m * power;
+        break;
+      }
+    }
+    if (whole) step = Math.max(1, Math.round(step));
+    return { top: Math.ceil(max / step) * step, step };
+  }
+
+  function gridY(ctx, box, axis) {
+    ctx.strokeStyle = COLORS.grid;
+    ctx.fillStyle = COLORS.muted;
+    ctx.lineWidth = 1;
+    ctx.textAlign = "right";
+    const count = Math.round(axis.top / axis.step);
+    for (let i = 0; i <= count; i++) {
+      const v = i * axis.step;
+      const y = Math.round(box.top + box.height - (v / axis.top) * box.height) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(box.left, y);
+      ctx.lineTo(box.left + box.width, y);
+      ctx.stroke();
+      ctx.fillText(fmtAxis(v), box.left - 6, y);
+    }
+  }
+
+  function emptyNote(ctx, width, height, text) {
+    ctx.fillStyle = COLORS.muted;
+    ctx.textAlign = "center";
+    ctx.fillText(text, width / 2, height / 2);
+  }
+
+  function legend(ctx, x, y, items) {
+    ctx.textAlign = "left";
+    for (const item of items) {
+      ctx.fillStyle = item.color;
+      ctx.fillRect(x, y - 4, 8, 8);
+      ctx.fillStyle = COLORS.fg;
+      const text = item.label;
+      ctx.fillText(text, x + 12, y);
+      x += 12 + ctx.measureText(text).width + 16;
+    }
+  }
+
+  // Time series over the last HISTORY_S seconds; a null value leaves a gap in its line.
+  function drawLines(canvas, series, format) {
+    const { ctx, width, height } = surface(canvas);
+    const box = { left: 46, top: 24, width: width - 46 - 12, height: height - 24 - 22 };
+    const now = Date.now() / 1000;
+    // The window grows with the history, from 30 s to HISTORY_S, so a fresh page is not a
+    // sliver at the right edge.
+    let oldest = now;
+    for (const s of series) if (s.points.length) oldest = Math.min(oldest, s.points[0].t);
+    const span = Math.min(HISTORY_S, Math.max(30, now - oldest));
+    const from = now - span;
+    let max = 0;
+    let points = 0;
+    for (const s of series) {
+      for (const p of s.points) {
+        if (p.v !== null && p.t >= from) {
+          max = Math.max(max, p.v);
+          points += 1;
+        }
+      }
+    }
+    canvas.dataset.points = String(points);
+    canvas.dataset.max = String(max);
+    const axis = niceAxis(max, 4, false);
+    gridY(ctx, box, axis);
+    ctx.fillStyle = COLORS.muted;
+    ctx.textAlign = "center";
+    const tick = span <= 40 ? 10 : span <= 80 ? 20 : 30;
+    for (let back = 0; back <= span; back += tick) {
+      const x = box.left + ((span - back) / span) * box.width;
+      ctx.fillText(back ? `-${back}s` : "now", Math.min(Math.max(x, box.left + 12), box.left + box.width - 12), height - 9);
+    }
+    const xOf = (t) => box.left + ((t - from) / span) * box.width;
+    const yOf = (v) => box.top + box.height - (v / axis.top) * box.height;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(box.left, box.top - 2, box.width, box.height + 4);
+    ctx.clip();
+    for (const s of series) {
+      ctx.strokeStyle = s.color;
+      ctx.lineWidth = 1.75;
+      ctx.lineJoin = "round";
+      ctx.beginPath();
+      let drawing = false;
+      for (const p of s.points) {
+        if (p.v === null) {
+          drawing = false;
+          continue;
+        }
+        const x = xOf(p.t);
+        const y = yOf(p.v);
+        if (drawing) ctx.lineTo(x, y);
+        else ctx.moveTo(x, y);
+        drawing = true;
+      }
+      ctx.stroke();
+    }
+    ctx.restore();
+    legend(
+      ctx,
+      box.left,
+      10,
+      series.map((s) => {
+        const lastPoint = s.points.length ? s.points[s.points.length - 1].v : null;
+        return { color: s.color, label: `${s.label} ${lastPoint === null ? "–" : format(lastPoint)}` };
+      }),
+    );
+    if (!points) emptyNote(ctx, width, height, "waiting for data…");
+  }
+
+  // A histogram of fixed buckets: bucket i holds values in (edges[i-1], edges[i]], the last
+  // one everything above the last edge. Only the populated span (and some context) is shown.
+  function drawHistogram(canvas, edges, counts, color, emptyText) {
+    const { ctx, width, height } = surface(canvas);
+    const total = sum(counts);
+    canvas.dataset.total = String(total);
+    if (!total) {
+      emptyNote(ctx, width, height, emptyText);
+      return;
+    }
+    let first = counts.findIndex((c) => c > 0);
+    let last = counts.length - 1;
+    while (counts[last] === 0) last -= 1;
+    const minimum = Math.min(10, counts.length);
+    while (last - first + 1 < minimum) {
+      if (first > 0) first -= 1;
+      if (last - first + 1 < minimum && last < counts.length - 1) last += 1;
+    }
+    const shown = counts.slice(first, last + 1);
+    const box = { left: 46, top: 12, width: width - 46 - 10, height: height - 12 - 24 };
+    const axis = niceAxis(Math.max(...shown), 4, true);
+    gridY(ctx, box, axis);
+    const slot = box.width / shown.length;
+    const barWidth = Math.max(1, slot * 0.78);
+    // Label every k-th bucket so that labels about 44 px wide never overlap.
+    const every = Math.max(1, Math.ceil(44 / slot));
+    ctx.textAlign = "center";
+    shown.forEach((count, j) => {
+      const i = first + j;
+      const x = box.left + j * slot + (slot - barWidth) / 2;
+      const h = (count / axis.top) * box.height;
+      ctx.fillStyle = color;
+      ctx.fillRect(x, box.top + box.height - h, barWidth, h);
+      if (count && slot >= 26 && h < box.height - 10) {
+        ctx.fillStyle = COLORS.fg;
+        ctx.fillText(fmtAxis(count), x + barWidth / 2, box.top + box.height - h - 7);
+      }
+      if (j % every === 0) {
+        const label = i < edges.length ? "≤" + fmtEdge(edges[i]) : ">" + fmtEdge(edges[edges.length - 1]);
+        ctx.fillStyle = COLORS.muted;
+        ctx.fillText(label, x + barWidth / 2, height - 10);
+      }
+    });
+  }
+
+  // Horizontal bars, largest first, for counts by name.
+  function drawBars(canvas, items, emptyText) {
+    const { ctx, width, height } = surface(canvas);
+    canvas.dataset.total = String(sum(items.map((item) => item.value)));
+    if (!items.length) {
+      emptyNote(ctx, width, height, emptyText);
+      return;
+    }
+    const rows = items.slice(0, 8);
+    const labelWidth = Math.min(190, width * 0.4);
+    const row = Math.min(24, (height - 8) / rows.length);
+    const max = Math.max(...rows.map((item) => item.value));
+    const room = width - labelWidth - 70;
+    rows.forEach((item, k) => {
+      const y = 4 + k * row + row / 2;
+      ctx.fillStyle = COLORS.fg;
+      ctx.textAlign = "right";
+      let label = item.label;
+      while (label.length > 4 && ctx.measureText(label).width > labelWidth - 10) label = label.slice(0, -2) + "…";
+      ctx.fillText(label, labelWidth - 8, y);
+      const w = Math.max(2, (item.value / max) * room);
+      ctx.fillStyle = item.color;
+      ctx.fillRect(labelWidth, y - row * 0.32, w, row * 0.64);
+      ctx.fillStyle = COLORS.fg;
+      ctx.textAlign = "left";
+      ctx.fillText(fmtInt(item.value), labelWidth + w + 6, y);
+    });
+  }
+
+  // -- the page ----------------------------------------------------------------------------
+
+  // The q-quantile of bucketed values, interpolated linearly inside its bucket; the top
+  // bucket answers the largest value seen (or its lower edge when that is unknown).
+  function quantile(edges, counts, q, largest) {
+    const total = sum(counts);
+    if (!total) return null;
+    const rank = q * total;
+    let below = 0;
+    for (let i = 0; i < counts.length; i++) {
+      const c = counts[i];
+      if (c && below + c >= rank) {
+        if (i >= edges.length) return largest || edges[edges.length - 1];
+        const lo = i ? edges[i - 1] : 0;
+        const estimate = lo + ((edges[i] - lo) * (rank - below)) / c;
+        return largest ? Math.min(largest, estimate) : estimate;
+      }
+      below += c;
+    }
+    return largest;
+  }
+
+  function modelKey(row) {
+    return `${row.provider}/${row.model}`;
+  }
+
+  function selectedHistogram(histogram, selected, rows, field) {
+    const counts = new Array(histogram.edges_ms.length + 1).fill(0);
+    for (const series of histogram.series) {
+      if (selected && modelKey(series) !== selected) continue;
+      series.counts.forEach((c, i) => {
+        counts[i] += c;
+      });
+    }
+    let largest = 0;
+    for (const row of rows) {
+      if (!selected || modelKey(row) === selected) largest = Math.max(largest, row[field].max);
+    }
+    return { edges: histogram.edges_ms, counts, largest };
+  }
+
+  function summaryText(h) {
+    const n = sum(h.counts);
+    if (!n) return "no data yet";
+    const p = (q) => fmtMs(quantile(h.edges, h.counts, q, h.largest));
+    return `n ${fmtInt(n)} · p50 ${p(0.5)} · p90 ${p(0.9)} · p99 ${p(0.99)}`;
+  }
+
+  function errorColor(type) {
+    if (type.includes("rate_limit")) return COLORS.warn;
+    if (type === "client_closed") return COLORS.muted;
+    if (type.includes("auth") || type.includes("permission")) return COLORS.violet;
+    return COLORS.bad;
+  }
+
+  function render() {
+    const stats = state.stats;
+    const data = state.data;
+    if (!stats || !data) return;
+    const totals = state.totals;
+    const h = state.history;
+
+    setText("total-requests", fmtInt(totals.total), totals.total);
+    setText("request-rate", totals.rate === null ? "–" : totals.rate.toFixed(1), totals.rate === null ? "" : totals.rate);
+    setText("total-errors", fmtInt(totals.errors), totals.errors);
+    setText("active-streams", fmtInt(stats.active_streams), stats.active_streams);
+    setText("active-requests", fmtInt(activeRequests(stats)), activeRequests(stats));
+    const queue = stats.queue || { running: 0, waiting: 0 };
+    setText("queue", `${fmtInt(queue.running)} / ${fmtInt(queue.waiting)}`);
+    const late = stats.emit_error.late;
+    const early = stats.emit_error.early;
+    setText("emit-p99", late.count ? fmtMs(late.p99) : "–", late.count ? late.p99 : "");
+    setText("loop-lag", fmtMs(stats.event_loop_lag_last_ms));
+    $("since").textContent = "statistics since " + new Date(stats.since * 1000).toLocaleString();
+    $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+
+    const series = (field) => h.map((p) => ({ t: p.t, v: p[field] }));
+    drawLines(
+      $("chart-rate"),
+      [
+        { label: "requests/s", color: COLORS.accent, points: series("rate") },
+        { label: "errors/s", color: COLORS.bad, points: series("errors") },
+      ],
+      (v) => v.toFixed(1),
+    );
+    drawLines(
+      $("chart-active"),
+      [
+        { label: "streams", color: COLORS.ok, points: series("streams") },
+        { label: "requests", color: COLORS.violet, points: series("requests") },
+      ],
+      (v) => fmtInt(v),
+    );
+
+    const rows = stats.models || [];
+    updateModelChoice(rows);
+    const selected = $("hist-model").value;
+    const ttft = selectedHistogram(data.ttft, selected, rows, "ttft_ms");
+    const itl = selectedHistogram(data.itl, selected, rows, "itl_ms");
+    $("ttft-summary").textContent = summaryText(ttft);
+    $("itl-summary").textContent = summaryText(itl);
+    drawHistogram($("chart-ttft"), ttft.edges, ttft.counts, COLORS.accent, "no streamed responses yet");
+    drawHistogram($("chart-itl"), itl.edges, itl.counts, COLORS.ok, "no inter-token gaps yet");
+
+    const byType = new Map();
+    for (const row of stats.errors) {
+      const label = `${row.error_type} (${row.provider})`;
+      byType.set(label, { label, value: (byType.get(label) || { value: 0 }).value + row.count, color: errorColor(row.error_type) });
+    }
+    drawBars(
+      $("chart-errors"),
+      [...byType.values()].sort((a, b) => b.value - a.value),
+      "no errors",
+    );
+
+    $("timing-summary").textContent =
+      `emit late p50 ${fmtMs(late.count ? late.p50 : null)} · p99 ${fmtMs(late.count ? late.p99 : null)} · ` +
+      `max ${fmtMs(late.count ? late.max : null)}; early p99 ${fmtMs(early.count ? early.p99 : null)} · ` +
+      `loop lag p99 ${fmtMs(stats.event_loop_lag_ms.count ? stats.event_loop_lag_ms.p99 : null)}`;
+    drawLines(
+      $("chart-timing"),
+      [
+        { label: "event-loop lag", color: COLORS.warn, points: series("lag") },
+        { label: "emit error p99", color: COLORS.violet, points: series("emit") },
+      ],
+      (v) => fmtMs(v),
+    );
+
+    renderModels(rows);
+    renderChaos(data, stats);
+  }
+
+  function updateModelChoice(rows) {
+    const select = $("hist-model");
+    const keys = rows.map(modelKey);
+    const shown = [...select.options].slice(1).map((o) => o.value);
+    if (keys.join("\n") === shown.join("\n")) return;
+    const current = select.value;
+    while (select.options.length > 1) select.remove(1);
+    for (const key of keys) {
+      const option = document.createElement("option");
+      option.value = key;
+      option.textContent = key;
+      select.appendChild(option);
+    }
+    select.value = keys.includes(current) ? current : "";
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function renderModels(rows) {
+    const body = $("models").tBodies[0];
+    const fresh = document.createElement("tbody");
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = cell("no generation requests yet", "muted");
+      td.colSpan = 9;
+      tr.appendChild(td);
+      fresh.appendChild(tr);
+    }
+    for (const row of rows) {
+      const tr = document.createElement("tr");
+      // textContent only: model names come from clients' requests and must never become markup.
+      tr.append(
+        cell(row.provider),
+        cell(row.model),
+        cell(fmtInt(row.requests)),
+        cell(fmtInt(row.errors), row.errors ? "bad" : ""),
+        cell(row.ttft_ms.count ? fmtMs(row.ttft_ms.p50) : "–"),
+        cell(row.ttft_ms.count ? fmtMs(row.ttft_ms.p99) : "–"),
+        cell(row.itl_ms.count ? fmtMs(row.itl_ms.p50) : "–"),
+        cell(row.itl_ms.count ? fmtMs(row.itl_ms.p99) : "–"),
+        cell(fmtInt(row.output_tokens)),
+      );
+      fresh.appendChild(tr);
+    }
+    body.replaceWith(fresh);
+  }
+
+  function renderChaos(data, stats) {
+    const chaos = data.chaos;
+    document.body.dataset.chaos = chaos.enabled ? "on" : "off";
+    document.body.dataset.preset = chaos.preset || "";
+    const pill = $("chaos-pill");
+    let what = "";
+    if (chaos.enabled) {
+      const parts = [];
+      if (chaos.preset) parts.push("preset " + chaos.preset);
+      if (chaos.rules) parts.push(`${chaos.rules} rule${chaos.rules === 1 ? "" : "s"}`);
+      if (chaos.scenarios) parts.push(`${chaos.scenarios} scenario${chaos.scenarios === 1 ? "" : "s"}`);
+      if (chaos.default_mix) parts.push("default mix");
+      what = parts.join(", ");
+      pill.textContent = "chaos: on" + (what ? " · " + what : "");
+      pill.className = "pill pill-bad";
+    } else {
+      pill.textContent = "chaos: off" + (chaos.preset ? ` (preset ${chaos.preset} kept)` : "");
+      pill.className = "pill pill-ok";
+    }
+    $("chaos-detail").textContent = chaos.enabled
+      ? `probability factor ×${chaos.probability_in_force}`
+      : "failures are injected only on request (x-simulator-chaos header)";
+
+    const presetKey = data.presets.join(",");
+    const holder = $("preset-buttons");
+    if (state.presetsShown !== presetKey) {
+      holder.replaceChildren();
+      for (const name of data.presets) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.dataset.preset = name;
+        button.textContent = name.replace(/_/g, " ");
+        button.addEventListener("click", () =>
+          act(`Preset ${name}`, "PUT", "/admin/chaos", { enabled: true, preset: name }),
+        );
+        holder.appendChild(button);
+      }
+      state.presetsShown = presetKey;
+    }
+    for (const button of holder.querySelectorAll("button")) {
+      button.classList.toggle("active", chaos.enabled && chaos.preset === button.dataset.preset);
+    }
+    $("chaos-enable").disabled = chaos.enabled;
+    $("chaos-disable").disabled = !chaos.enabled;
+    $("chaos-clear-preset").disabled = !chaos.preset;
+
+    const list = $("chaos-injections");
+    const entries = Object.entries(stats.chaos_injections || {}).sort((a, b) => b[1] - a[1]);
+    list.replaceChildren();
+    if (!entries.length) {
+      const li = document.createElement("li");
+      li.className = "muted";
+      li.textContent = "none";
+      list.appendChild(li);
+    }
+    for (const [type, count] of entries) {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = type;
+      const value = document.createElement("span");
+      value.textContent = fmtInt(count);
+      li.append(name, value);
+      list.appendChild(li);
+    }
+  }
+
+  function note(text, bad) {
+    const el = $("action-status");
+    el.textContent = text;
+    el.className = bad ? "bad" : "muted";
+  }
+
+  async function act(label, method, path, body) {
+    const buttons = document.querySelectorAll("#chaos-card button, #stats-reset");
+    buttons.forEach((b) => {
+      b.dataset.wasDisabled = b.disabled ? "1" : "";
+      b.disabled = true;
+    });
+    try {
+      await api(method, path, body);
+      note(`${label}: done.`, false);
+    } catch (error) {
+      note(`${label} failed (${describe(error)}).`, true);
+    } finally {
+      buttons.forEach((b) => {
+        b.disabled = b.dataset.wasDisabled === "1";
+      });
+      poll(); // show the new state now rather than at the next tick
+    }
+  }
+
+  function wire() {
+    $("chaos-enable").addEventListener("click", () => act("Enable chaos", "POST", "/admin/chaos/enable"));
+    $("chaos-disable").addEventListener("click", () => act("Disable chaos", "POST", "/admin/chaos/disable"));
+    $("chaos-clear-preset").addEventListener("click", () => act("Clear preset", "PUT", "/admin/chaos", { preset: null }));
+    $("stats-reset").addEventListener("click", () => act("Reset statistics", "POST", "/admin/stats/reset"));
+    $("hist-model").addEventListener("change", render);
+    const input = $("admin-key");
+    input.placeholder = adminKey() ? "key set for this tab" : "only when auth is on";
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      try {
+        if (input.value) window.sessionStorage.setItem(KEY_STORAGE, input.value);
+      } catch (_) {
+        note("This browser refuses session storage: the key cannot be kept.", true);
+      }
+      input.value = "";
+      input.placeholder = adminKey() ? "key set for this tab" : "only when auth is on";
+      poll();
+    });
+    $("key-forget").addEventListener("click", () => {
+      try {
+        window.sessionStorage.removeItem(KEY_STORAGE);
+      } catch (_) {
+        // nothing was stored
+      }
+      input.placeholder = "only when auth is on";
+      poll();
+    });
+    let pending = 0;
+    window.addEventListener("resize", () => {
+      window.cancelAnimationFrame(pending);
+      pending = window.requestAnimationFrame(render);
+    });
+  }
+
+  wire();
+  poll();
+})();
