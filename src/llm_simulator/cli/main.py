@@ -171,8 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     # Build one Simulator up front so a bad profile or alias fails here, not in a worker.
     from llm_simulator.engine.simulator import Simulator
     from llm_simulator.server.run import serve
+    from llm_simulator.telemetry.sinks import check_sinks
 
     Simulator(config)
+    check_sinks(config)
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "
         f"({config.server.implementation}, {config.server.workers} worker(s))",
@@ -193,8 +195,11 @@ def _config(args: argparse.Namespace) -> int:
         return 0
     if command == "validate":
         from llm_simulator.engine.simulator import Simulator
+        from llm_simulator.telemetry.sinks import check_sinks
 
-        Simulator(load_config(args.file, {}, {}))
+        checked = load_config(args.file, {}, {})
+        Simulator(checked)
+        check_sinks(checked)
         print(f"{args.file}: valid")
         return 0
     if command == "init":

@@ -207,4 +207,8 @@ def redacted(config: SimulatorConfig) -> dict[str, Any]:
         rule["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in rule["headers"].items()}
     for tier in data["rate_limits"]["tiers"]:
         tier["api_keys"] = [mask(k) for k in tier["api_keys"]]
+    # Collector and webhook credentials travel in headers.
+    telemetry = data["telemetry"]
+    for holder in (telemetry["tracing"], *telemetry["events"]["sinks"]):
+        holder["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in holder["headers"].items()}
     return data

@@ -42,6 +42,7 @@ class RequestRecord:
         "path",
         "prompt_tokens",
         "provider",
+        "quiet",
         "rate_limited",
         "request_id",
         "span_id",
@@ -82,6 +83,8 @@ class RequestRecord:
         self.span_id = ""
         self.parent_span_id = ""
         self.trace_sampled = True
+        # The simulator's own endpoints (probes, /metrics, admin): counted, but no events or spans.
+        self.quiet = False
         self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None
 
     def token_released(self, now: float) -> None:

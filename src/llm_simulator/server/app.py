@@ -56,15 +56,16 @@ from llm_simulator.server.errors import (
 )
 from llm_simulator.server.hardening import Hardening
 from llm_simulator.server.metrics_routes import MetricsRoutes
+from llm_simulator.server.request_routes import RequestRoutes
 from llm_simulator.server.routing import Match, Router
 from llm_simulator.server.system_routes import SystemRoutes
-from llm_simulator.telemetry.hub import Telemetry
+from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
-# Endpoints exempt from the concurrency cap: health checks and the operator's admin API.
-SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", "dashboard", ADMIN_ENDPOINT})
+# SYSTEM_ENDPOINTS (health checks, scrapes, the dashboard, the admin API) are exempt from the
+# concurrency cap; telemetry defines them, as it sends no events or spans for them either.
 
 
 class BodyTooLarge(Exception):
@@ -108,6 +109,7 @@ class SimulatorApp:
             *ChaosRoutes(self).routes(),
             *MetricsRoutes(self).routes(),
             *DashboardRoutes(self).routes(),
+            *RequestRoutes(self).routes(),
         ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
@@ -230,6 +232,7 @@ class SimulatorApp:
         status = 500
         broken = False
         request: HttpRequest | None = None
+        body = b""
         record = RequestRecord(request_id, method, path, started, time.time())
         record.provider = provider.name
         record.endpoint = endpoint
@@ -327,6 +330,8 @@ class SimulatorApp:
             if not record.error_type and (broken or status >= 400):
                 record.error_type = "client_closed" if status == 499 else "stream_broken" if broken else "http_error"
             telemetry.finish(record, elapsed)
+            if telemetry.request_log.enabled and not record.quiet:
+                telemetry.request_log.add(record, query, headers, body, elapsed)
             if self.access_log:
                 log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
             if request is not None and request.on_done is not None:

@@ -1,4 +1,4 @@
-"""Request lifecycle events, schema ``llm_simulator.event/v1`` (documented in docs/observability.md).
+"""Request lifecycle events, schema ``llm_simulator.event/v1`` (documented in docs/events.md).
 
 Every event is a flat JSON object with the common fields below plus its own. A new field
 may appear in v1 at any time (consumers must ignore unknown fields); removing or renaming

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Mapping
@@ -24,10 +25,15 @@ from llm_simulator.providers.identity import presented_key
 from llm_simulator.telemetry import events as ev
 from llm_simulator.telemetry.multiprocess import SharedStats
 from llm_simulator.telemetry.prices import PriceTable
+from llm_simulator.telemetry.requestlog import RequestLog
 from llm_simulator.telemetry.stats import Stats, produced_tokens
 from llm_simulator.telemetry.traceparent import assign_trace
 
 log = logging.getLogger("llm_simulator.telemetry")
+# The simulator's own endpoints: health probes, scrapes, the dashboard and the admin API.
+# They are counted in the metrics like any request, but send no lifecycle events and no
+# spans: a scrape every 15 s or a dashboard polling every second would drown the API traffic.
+SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", "dashboard", "admin"})
 # Masked keys remembered (raw key → mask); ids come from callers, so the memo is bounded.
 _MASK_MEMO_LIMIT = 10_000
 
@@ -63,6 +69,7 @@ class Telemetry:
         # Trace ids are minted when something will read them: a tracer, sinks, or JSON logs.
         self.traces = tracer is not None or bool(self.sinks) or config.logging.json_logs
         self.active: set[RequestRecord] = set()
+        self.request_log = RequestLog(config.telemetry.request_log)
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
         self._masks: dict[str, str] = {}
@@ -79,9 +86,13 @@ class Telemetry:
             return
         self._started = True
         metrics = self.config.telemetry.metrics
-        self._tasks.append(asyncio.ensure_future(self._probe_loop_lag(metrics.loop_lag_interval_s)))
+        # An empty context: started inside the first request, the tasks must not carry its
+        # record (and so its request id) into their own log lines forever.
+        loop = asyncio.get_running_loop()
+        empty = contextvars.Context()
+        self._tasks.append(loop.create_task(self._probe_loop_lag(metrics.loop_lag_interval_s), context=empty))
         if self.shared is not None:
-            self._tasks.append(asyncio.ensure_future(self._share(metrics.flush_interval_s)))
+            self._tasks.append(loop.create_task(self._share(metrics.flush_interval_s), context=empty))
         for sink in self.sinks:
             sink.start()
 
@@ -139,7 +150,9 @@ class Telemetry:
             rec.api_key = key
         if self.traces or "traceparent" in headers:
             assign_trace(rec, headers.get("traceparent"))
-        if self.sinks:
+        if rec.endpoint in SYSTEM_ENDPOINTS:
+            rec.quiet = True
+        elif self.sinks:
             rec.listener = self._live
             self._emit(ev.RECEIVED, rec, rec.started, {})
 
@@ -172,6 +185,8 @@ class Telemetry:
             cost = self.prices.cost(rec.model, rec.prompt_tokens if status < 400 else 0, output)
         key = self._mask(rec.api_key) if rec.api_key else ""
         self.stats.record(rec, duration_s, output, cost, key)
+        if rec.quiet:
+            return
         if self.sinks:
             kind = ev.FAILED if status >= 400 or rec.broken else ev.COMPLETED
             self._emit(kind, rec, rec.started + duration_s, ev.outcome_fields(rec, duration_s, output, cost, key))

@@ -248,9 +248,9 @@ class Stats:
         self.running += data.get("running", 0)
         self.waiting += data.get("waiting", 0)
         for name, (sent, dropped) in data.get("sinks", {}).items():
-            totals = self.sinks.setdefault(name, [0, 0])
-            totals[0] += sent
-            totals[1] += dropped
+            delivered = self.sinks.setdefault(name, [0, 0])
+            delivered[0] += sent
+            delivered[1] += dropped
         for p, m, e, s, c in data["requests"]:
             self.requests[(p, m, e, s)] = self.requests.get((p, m, e, s), 0) + c
         for p, m, e, b in data["durations"]:

@@ -1,0 +1,52 @@
+"""``/admin/requests``: the requests this worker received (when ``telemetry.request_log`` is on)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from llm_simulator.core.errors import invalid
+from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+
+if TYPE_CHECKING:
+    from llm_simulator.server.app import SimulatorApp
+
+
+def _int_param(request: HttpRequest, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise invalid(f"{name} must be a non-negative integer, got {raw!r}", param=name)
+    return int(raw)
+
+
+class RequestRoutes:
+    """List and clear the request log."""
+
+    def __init__(self, app: SimulatorApp) -> None:
+        self._app = app
+
+    def routes(self) -> list[Route]:
+        """``GET`` and ``DELETE /admin/requests``."""
+        return [
+            Route("GET", "/admin/requests", self.list_requests, "admin"),
+            Route("DELETE", "/admin/requests", self.clear_requests, "admin"),
+        ]
+
+    async def list_requests(self, request: HttpRequest) -> Response:
+        """Entries oldest first; ``?since=SEQ``, ``?path=``, ``?model=``, ``?limit=N`` narrow them."""
+        log = self._app.telemetry.request_log
+        since = _int_param(request, "since", 0)
+        limit = _int_param(request, "limit", 0)
+        entries = log.entries(
+            since=since, path=request.query.get("path"), model=request.query.get("model"), limit=limit or None
+        )
+        payload = {"enabled": log.enabled, "last_seq": log.last_seq, "requests": entries}
+        return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
+
+    async def clear_requests(self, request: HttpRequest) -> Response:
+        """Forget every entry."""
+        cleared = self._app.telemetry.request_log.clear()
+        return JsonResponse(200, orjson.dumps({"cleared": cleared}), [JSON_CONTENT_TYPE])
