@@ -14,6 +14,12 @@ from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.factory import CONFIG_ENV
 
 FACTORY = "llm_simulator.server.factory:create_app"
+GRANIAN_LOGS_TO_STDERR = {
+    "handlers": {
+        "console": {"formatter": "generic", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+        "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
+    }
+}
 # Seconds a worker gets beyond the drain deadline to send the streams' closing error frames.
 KILL_GRACE_S = 2
 
@@ -84,6 +90,8 @@ def _serve(config: SimulatorConfig) -> None:
         loop=Loops.uvloop,
         factory=True,
         log_level=LogLevels(config.logging.level),
+        # Granian's own lines go to stderr like the simulator's, keeping stdout for a stdout event sink.
+        log_dictconfig=GRANIAN_LOGS_TO_STDERR,
         # Granian stops accepting on SIGTERM and waits for open connections. The app drains
         # on the same signal and ends the streams still open at the deadline with an error
         # frame; the kill timeout leaves it a grace period to write those frames.
