@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -46,6 +47,9 @@ async def _measure(flags: dict[str, Any], requests: int, rounds: int) -> float:
     from llm_simulator.server.app import SimulatorApp
 
     app = SimulatorApp(load_config(flags={"latency.enabled": False, **flags}))
+    # As the server's app factory does: the long-lived heap leaves the collector's view.
+    gc.collect()
+    gc.freeze()
     scope = {
         "type": "http",
         "method": "POST",

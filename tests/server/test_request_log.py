@@ -95,3 +95,13 @@ async def test_bad_parameters_are_400s_naming_them(query: str) -> None:
     got = await call(_app(), "GET", "/admin/requests", query=query)
     assert got.status == 400
     assert query.split("=")[0] in orjson.loads(got.body)["error"]["message"]
+
+
+async def test_admin_config_shows_the_effective_config_with_secrets_redacted() -> None:
+    config = {"auth": {"require_auth": True, "admin_keys": ["sk-admin-secret-key-000001"]}, "seed": 7}
+    app = SimulatorApp(SimulatorConfig.model_validate(config))
+    got = await call(app, "GET", "/admin/config", headers={"authorization": "Bearer sk-admin-secret-key-000001"})
+    assert got.status == 200
+    data = orjson.loads(got.body)
+    assert data["seed"] == 7
+    assert "sk-admin-secret-key-000001" not in got.body.decode()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.telemetry.multiprocess import SharedStats
-from llm_simulator.telemetry.stats import NO_MODEL, Stats, produced_tokens
+from llm_simulator.telemetry.stats import NO_MODEL, Stats
 
 
 def _record(
@@ -30,7 +30,15 @@ def _record(
 
 
 def _fold(stats: Stats, rec: RequestRecord, duration_s: float, cost: float, key: str) -> None:
-    stats.record(rec, duration_s, produced_tokens(rec), cost, key)
+    """Fold ``rec`` in with a price making its cost ``cost`` and ``key`` as its shown key."""
+    rec.api_key = key
+
+    def price(model: str) -> tuple[float, float]:
+        # Everything priced on output tokens, so cost = output × price / 10⁶.
+        output = rec.completion_tokens if rec.status < 400 and not rec.broken else 0
+        return (0.0, cost * 1_000_000 / output if output else 0.0)
+
+    stats.record(rec, duration_s, price, lambda raw: raw)
 
 
 def test_a_streamed_request_feeds_ttft_itl_tokens_and_cost() -> None:
@@ -58,7 +66,26 @@ def test_failures_count_errors_and_produce_no_tokens() -> None:
 def test_a_broken_stream_counts_the_tokens_it_released() -> None:
     rec = _record(tokens=3, broken=True)
     rec.completion_tokens = 50
-    assert produced_tokens(rec) == 3
+    output, _, _ = Stats().record(rec, 0.1, lambda model: (0.0, 0.0), lambda raw: raw)
+    assert output == 3
+
+
+def test_cost_is_priced_per_million_tokens_and_the_key_shown_as_named() -> None:
+    rec = _record(tokens=10)
+    rec.api_key = "sk-raw-key"
+    output, cost, shown = Stats().record(rec, 0.1, lambda model: (2.0, 8.0), lambda raw: "shown#1")
+    # 12 prompt tokens × $2/M + 10 output tokens × $8/M
+    assert (output, shown) == (10, "shown#1")
+    assert abs(cost - (12 * 2.0 + 10 * 8.0) / 1e6) < 1e-15
+
+
+def test_the_fast_path_starts_over_after_a_reset() -> None:
+    stats = Stats()
+    stats.record(_record(), 0.1, lambda model: (0.0, 0.0), lambda raw: raw)
+    stats.reset()
+    stats.record(_record(), 0.1, lambda model: (0.0, 0.0), lambda raw: raw)
+    assert stats.models[("openai", "gpt-4o")].requests == 1
+    assert stats.requests == {("openai", "gpt-4o", "chat", 200): 1}
 
 
 def test_requests_without_a_model_are_counted_without_model_totals() -> None:

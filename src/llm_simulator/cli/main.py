@@ -18,6 +18,7 @@ import orjson
 import yaml
 
 from llm_simulator._version import __version__
+from llm_simulator.cli import benchmark
 from llm_simulator.config.loader import ENV_KEYS, ENV_PREFIX, ConfigError, load_config, redacted
 from llm_simulator.config.schema import SimulatorConfig
 
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--provider", choices=["openai", "anthropic", "google"])
     models.add_argument("--json", action="store_true", help="print JSON")
 
+    benchmark.add_parser(sub)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -165,6 +168,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "config":
         return _config(args)
+    if args.command == "benchmark":
+        return benchmark.run(args)
     config = resolve_config(args)
     if args.command == "models":
         return _models(args, config)

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+# Shared by every record without gaps; never appended to (token_released replaces it).
+_NO_GAPS: list[float] = []
+
 
 class RequestRecord:
     """One request's facts; times are monotonic seconds (``started_wall`` is epoch seconds).
@@ -63,7 +66,8 @@ class RequestRecord:
         self.provider = ""
         self.endpoint = ""
         self.model = ""
-        # The raw key for the length of the request; telemetry only ever shows its fingerprint.
+        # The raw credential (an Authorization value, or a key) for the length of the request;
+        # telemetry only ever shows a fingerprint of the key in it.
         self.api_key = ""
         self.stream = False
         self.prompt_tokens = 0
@@ -71,7 +75,9 @@ class RequestRecord:
         self.finish_reason = ""
         self.first_token = 0.0
         self.last_token = 0.0
-        self.gaps: list[float] = []
+        # Allocated at a stream's second token: most requests never need it, and every
+        # allocation on the request path feeds the garbage collector.
+        self.gaps: list[float] = _NO_GAPS
         self.chaos = ""
         self.rate_limited = ""
         self.auth_failure = ""
@@ -91,7 +97,10 @@ class RequestRecord:
         """Note a token (or a step of tokens) released at ``now``: the first sets TTFT, later ones a gap."""
         last = self.last_token
         if last:
-            self.gaps.append(now - last)
+            if self.gaps is _NO_GAPS:
+                self.gaps = [now - last]
+            else:
+                self.gaps.append(now - last)
         else:
             self.first_token = now
             if self.listener is not None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from llm_simulator._version import __version__
+from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.engine.script import FixtureError, parse_fixtures
 from llm_simulator.providers.base import (
@@ -45,6 +46,7 @@ class SystemRoutes:
             Route("GET", "/ready", self.ready, "ready"),
             Route("GET", "/version", self.version, "version"),
             Route("GET", "/openapi.json", self.openapi, "openapi"),
+            Route("GET", "/admin/config", self.effective_config, "admin"),
             Route("GET", "/admin/stats", self.stats, "admin"),
             Route("POST", "/admin/stats/reset", self.reset_stats, "admin"),
             Route("POST", "/admin/drain", self.drain, "admin"),
@@ -94,6 +96,10 @@ class SystemRoutes:
                 "server": self._app.config.server.implementation,
             },
         )
+
+    async def effective_config(self, request: HttpRequest) -> Response:
+        """The configuration this worker runs with, secrets redacted (as ``config show`` prints it)."""
+        return _json(200, redacted(self._app.config))
 
     async def stats(self, request: HttpRequest) -> Response:
         """Counters, per-model latency percentiles and the simulator's own emit-time error (all workers)."""

@@ -26,7 +26,7 @@ from llm_simulator.telemetry import events as ev
 from llm_simulator.telemetry.multiprocess import SharedStats
 from llm_simulator.telemetry.prices import PriceTable
 from llm_simulator.telemetry.requestlog import RequestLog
-from llm_simulator.telemetry.stats import Stats, produced_tokens
+from llm_simulator.telemetry.stats import Stats
 from llm_simulator.telemetry.traceparent import assign_trace
 
 log = logging.getLogger("llm_simulator.telemetry")
@@ -34,8 +34,12 @@ log = logging.getLogger("llm_simulator.telemetry")
 # They are counted in the metrics like any request, but send no lifecycle events and no
 # spans: a scrape every 15 s or a dashboard polling every second would drown the API traffic.
 SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", "dashboard", "admin"})
-# Masked keys remembered (raw key → mask); ids come from callers, so the memo is bounded.
-_MASK_MEMO_LIMIT = 10_000
+
+
+def shown_key(credential: str) -> str:
+    """The fingerprint stats, exports and events show for a raw credential ('' if it holds no key)."""
+    key = presented_key({"authorization": credential}, {}) if " " in credential else credential.strip()
+    return fingerprint(key) if key else ""
 
 
 class Tracer(Protocol):
@@ -64,6 +68,7 @@ class Telemetry:
         self.config = config
         self.stats = stats
         self.prices = PriceTable(metrics.prices)
+        self._price_of = self.prices.per_mtok  # bound once: finish() runs on every request
         self.sinks = sinks if sinks is not None else []
         self.tracer = tracer
         # Trace ids are minted when something will read them: a tracer, sinks, or JSON logs.
@@ -72,7 +77,6 @@ class Telemetry:
         self.request_log = RequestLog(config.telemetry.request_log)
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
-        self._masks: dict[str, str] = {}
         # With several workers: the reset epoch this worker has acted on.
         self._reset_seen = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,9 +149,11 @@ class Telemetry:
         self.active.add(rec)
         if not self._started:
             self.start()
-        key = presented_key(headers, query)
-        if key:
-            rec.api_key = key
+        # The raw credential as sent; it is parsed and fingerprinted once per distinct value
+        # (when stats first meet it), not on every request.
+        credential = headers.get("authorization") or presented_key(headers, query)
+        if credential:
+            rec.api_key = credential
         if self.traces or "traceparent" in headers:
             assign_trace(rec, headers.get("traceparent"))
         if rec.endpoint in SYSTEM_ENDPOINTS:
@@ -178,29 +184,14 @@ class Telemetry:
             # A reset asked of another worker applies before this worker counts anything new,
             # or what it serves until its next flush would be wiped with the old counts.
             self._follow_reset()
-        status = rec.status
-        output = produced_tokens(rec)
-        cost = 0.0
-        if rec.model and (rec.prompt_tokens or output):
-            cost = self.prices.cost(rec.model, rec.prompt_tokens if status < 400 else 0, output)
-        key = self._mask(rec.api_key) if rec.api_key else ""
-        self.stats.record(rec, duration_s, output, cost, key)
+        output, cost, key = self.stats.record(rec, duration_s, self._price_of, shown_key)
         if rec.quiet:
             return
         if self.sinks:
-            kind = ev.FAILED if status >= 400 or rec.broken else ev.COMPLETED
+            kind = ev.FAILED if rec.status >= 400 or rec.broken else ev.COMPLETED
             self._emit(kind, rec, rec.started + duration_s, ev.outcome_fields(rec, duration_s, output, cost, key))
         if self.tracer is not None and rec.trace_sampled:
             self.tracer.export(rec, duration_s, output, cost)
-
-    def _mask(self, key: str) -> str:
-        masked = self._masks.get(key)
-        if masked is None:
-            masked = fingerprint(key)
-            if len(self._masks) >= _MASK_MEMO_LIMIT:
-                self._masks.clear()
-            self._masks[key] = masked
-        return masked
 
     def _live(self, event: str, rec: RequestRecord, fields: dict[str, Any]) -> None:
         """A record's listener: events that happen mid-request (first token, chaos, rate limit)."""

@@ -9,7 +9,9 @@ with several worker processes.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from llm_simulator.core.record import RequestRecord
@@ -98,6 +100,36 @@ class KeyTotals:
 
 
 _KEY_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cost")
+# Most distinct (provider, model, endpoint, key) combinations remembered by the fast path.
+_MAX_SLOTS = 10_000
+Prices = Callable[[str], tuple[float, float]]  # model → (input, output) $ per million tokens
+KeyNamer = Callable[[str], str]  # raw API key → the fingerprint stats may show
+
+
+class _Slot:
+    """Everything one kind of request updates, resolved once.
+
+    The same (provider, model, endpoint, key) then costs one dict lookup instead of four
+    lookups, a fingerprint and a price search.
+    """
+
+    __slots__ = ("duration", "per_key", "price_in", "price_out", "shown_key", "statuses", "totals")
+
+    def __init__(
+        self,
+        statuses: dict[int, int],
+        duration: Buckets,
+        totals: ModelTotals | None,
+        per_key: KeyTotals | None,
+        prices: tuple[float, float],
+        shown_key: str,
+    ) -> None:
+        self.statuses = statuses
+        self.duration = duration
+        self.totals = totals
+        self.per_key = per_key
+        self.price_in, self.price_out = prices
+        self.shown_key = shown_key
 
 
 class Stats:
@@ -121,10 +153,11 @@ class Stats:
         self.since = time.time()
         self.emit_error = EmitErrorStats()
         self.loop_lag = Buckets(PRECISION_EDGES)
-        self.requests: dict[RequestKey, int] = {}
-        # One duration histogram per (provider, model, endpoint): a request is observed once,
-        # and the per-endpoint and per-model views are merged from these when read.
+        # Status counts and one duration histogram per (provider, model, endpoint): a request
+        # is observed once; per-endpoint and per-model views are merged from these when read.
+        self.statuses: dict[RouteKey, dict[int, int]] = {}
         self.durations: dict[RouteKey, Buckets] = {}
+        self._slots: dict[tuple[str, str, str, str], _Slot] = {}
         self.models: dict[tuple[str, str], ModelTotals] = {}
         self.keys: dict[tuple[str, str, str], KeyTotals] = {}
         self.errors: Counter[tuple[str, str]] = Counter()
@@ -136,11 +169,22 @@ class Stats:
         """Engine hook (``TimingObserver``): one token's emit-time error in seconds."""
         self.emit_error.record_emit_error(error_s)
 
+    @property
+    def requests(self) -> dict[RequestKey, int]:
+        """Request counts by (provider, model, endpoint, status)."""
+        return {(*route, status): c for route, counts in self.statuses.items() for status, c in counts.items()}
+
     def record_request(self, provider: str, endpoint: str, status: int, duration_s: float) -> None:
         """Count a request that has no record (CORS preflights)."""
-        key = (provider, NO_MODEL, endpoint, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
+        counts = self._statuses((provider, NO_MODEL, endpoint))
+        counts[status] = counts.get(status, 0) + 1
         self._duration((provider, NO_MODEL, endpoint)).observe(duration_s)
+
+    def _statuses(self, route: RouteKey) -> dict[int, int]:
+        counts = self.statuses.get(route)
+        if counts is None:
+            counts = self.statuses[route] = {}
+        return counts
 
     def _duration(self, route: RouteKey) -> Buckets:
         hist = self.durations.get(route)
@@ -148,51 +192,100 @@ class Stats:
             hist = self.durations[route] = Buckets(DURATION_EDGES)
         return hist
 
-    def record(self, rec: RequestRecord, duration_s: float, output: int, cost: float, key: str) -> None:
-        """Fold one finished request in: ``output`` tokens produced, ``key`` its masked API key ('' without)."""
-        provider = rec.provider
+    def _slot(self, rec: RequestRecord, prices: Prices, key_of: KeyNamer) -> _Slot:
+        """Resolve (and remember) what requests like ``rec`` update."""
+        provider, endpoint = rec.provider, rec.endpoint
         model = rec.model or NO_MODEL
+        route = (provider, model, endpoint)
+        totals: ModelTotals | None = None
+        per_key: KeyTotals | None = None
+        shown_key = key_of(rec.api_key) if rec.api_key else ""
+        if rec.model:
+            totals = self.models.get((provider, model))
+            if totals is None:
+                totals = self.models[(provider, model)] = ModelTotals()
+            if shown_key:
+                per_key = self.keys.get((provider, model, shown_key))
+                if per_key is None:
+                    per_key = self.keys[(provider, model, shown_key)] = KeyTotals()
+        slot = _Slot(
+            self._statuses(route),
+            self._duration(route),
+            totals,
+            per_key,
+            prices(model) if rec.model else (0.0, 0.0),
+            shown_key,
+        )
+        if len(self._slots) >= _MAX_SLOTS:  # model ids and keys come from callers: stay bounded
+            self._slots.clear()
+        self._slots[(provider, rec.model, endpoint, rec.api_key)] = slot
+        return slot
+
+    def record(self, rec: RequestRecord, duration_s: float, prices: Prices, key_of: KeyNamer) -> tuple[int, float, str]:
+        """Fold one finished request in; its (output tokens, cost in dollars, shown key).
+
+        Output tokens: all of a successful response's; for a stream cut short, one per
+        released step (a lower bound with several choices); none for an error before the
+        first token. Cost = (input tokens × input price + output tokens × output price) / 10⁶,
+        input counted only for answered requests.
+        """
+        slot = self._slots.get((rec.provider, rec.model, rec.endpoint, rec.api_key))
+        if slot is None:
+            slot = self._slot(rec, prices, key_of)
         status = rec.status
-        counted = (provider, model, rec.endpoint, status)
-        requests = self.requests
-        requests[counted] = requests.get(counted, 0) + 1
-        self._duration((provider, model, rec.endpoint)).observe(duration_s)
+        statuses = slot.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        # Buckets.observe, inlined: this runs once per request.
+        duration = slot.duration
+        duration.counts[bisect_left(duration.edges, duration_s)] += 1
+        duration.count += 1
+        duration.sum += duration_s
+        if duration_s > duration.max:  # noqa: PLR1730 (a comparison costs less than a max() call)
+            duration.max = duration_s
         if rec.error_type:
-            self.errors[(provider, rec.error_type)] += 1
-            if rec.chaos:
-                self.chaos[rec.chaos] += 1
-            if rec.rate_limited:
-                self.rate_limits[rec.rate_limited] += 1
-            if rec.auth_failure:
-                self.auth_failures[rec.auth_failure] += 1
+            self._count_causes(rec)
         elif rec.chaos:
             self.chaos[rec.chaos] += 1  # a latency or stall injection that did not fail the request
-        if model is NO_MODEL:
-            return
-        failed = status >= 400 or rec.broken
-        prompt = rec.prompt_tokens if status < 400 else 0
-        totals = self.models.get((provider, model))
+        totals = slot.totals
         if totals is None:
-            totals = self.models[(provider, model)] = ModelTotals()
+            return 0, 0.0, slot.shown_key
+        broken = rec.broken
+        if status < 400:
+            prompt = rec.prompt_tokens
+            output = rec.completion_tokens if not broken else _released(rec)
+        else:
+            prompt = 0
+            output = _released(rec) if rec.first_token else 0
+        cost = (prompt * slot.price_in + output * slot.price_out) / 1_000_000
         totals.requests += 1
         totals.input_tokens += prompt
         totals.output_tokens += output
         totals.cost += cost
         totals.chunks += rec.chunks
+        failed = status >= 400 or broken
         if failed:
             totals.errors += 1
         if rec.first_token:
             totals.ttft.observe(rec.first_token - rec.started)
             totals.itl.observe_many(rec.gaps)
-        if key:
-            per_key = self.keys.get((provider, model, key))
-            if per_key is None:
-                per_key = self.keys[(provider, model, key)] = KeyTotals()
+        per_key = slot.per_key
+        if per_key is not None:
             per_key.requests += 1
             per_key.errors += failed
             per_key.input_tokens += prompt
             per_key.output_tokens += output
             per_key.cost += cost
+        return output, cost, slot.shown_key
+
+    def _count_causes(self, rec: RequestRecord) -> None:
+        """The labelled counters of a failed request: error type, and what caused it."""
+        self.errors[(rec.provider, rec.error_type)] += 1
+        if rec.chaos:
+            self.chaos[rec.chaos] += 1
+        if rec.rate_limited:
+            self.rate_limits[rec.rate_limited] += 1
+        if rec.auth_failure:
+            self.auth_failures[rec.auth_failure] += 1
 
     def endpoint_durations(self) -> dict[tuple[str, str], Buckets]:
         """Request durations per (provider, endpoint), every model folded together."""
@@ -252,7 +345,8 @@ class Stats:
             delivered[0] += sent
             delivered[1] += dropped
         for p, m, e, s, c in data["requests"]:
-            self.requests[(p, m, e, s)] = self.requests.get((p, m, e, s), 0) + c
+            counts = self._statuses((p, m, e))
+            counts[s] = counts.get(s, 0) + c
         for p, m, e, b in data["durations"]:
             self._duration((p, m, e)).merge_data(b)
         for p, m, t in data["models"]:
@@ -334,14 +428,6 @@ class Stats:
         }
 
 
-def produced_tokens(rec: RequestRecord) -> int:
-    """Output tokens a request really produced.
-
-    All of a successful response's; for a stream cut short, one per released step (a lower
-    bound with several choices); none for an error before the first token.
-    """
-    if rec.status < 400 and not rec.broken:
-        return rec.completion_tokens
-    if rec.first_token:
-        return min(rec.completion_tokens, len(rec.gaps) + 1)
-    return 0
+def _released(rec: RequestRecord) -> int:
+    """Output tokens a stream released before it was cut (one per step; at most the plan's)."""
+    return min(rec.completion_tokens, len(rec.gaps) + 1) if rec.first_token else 0

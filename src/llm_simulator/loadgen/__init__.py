@@ -1,0 +1,41 @@
+"""A streaming-aware load generator for OpenAI-, Anthropic- and Gemini-compatible servers.
+
+It measures TTFT, ITL and E2E per request under closed-loop (fixed concurrency) or
+open-loop (Poisson arrivals) load, reports its own client overhead, and implements the
+canonical benchmark interface (``run_all_benchmarks``). It imports nothing from the
+simulator's server, engine or providers, so it works against real vendors as well.
+"""
+
+from llm_simulator.loadgen.client import PROVIDERS, Provider, RequestResult, RequestSpec
+from llm_simulator.loadgen.report import build_summary, render
+from llm_simulator.loadgen.runner import LoadConfig, UnreachableError, poisson_arrivals, run_load, run_load_sync
+from llm_simulator.loadgen.stats import RunOutcome, percentile, summarize
+from llm_simulator.loadgen.suite import (
+    BenchmarkResult,
+    Target,
+    arun_all_benchmarks,
+    default_targets,
+    run_all_benchmarks,
+)
+
+__all__ = [
+    "PROVIDERS",
+    "BenchmarkResult",
+    "LoadConfig",
+    "Provider",
+    "RequestResult",
+    "RequestSpec",
+    "RunOutcome",
+    "Target",
+    "UnreachableError",
+    "arun_all_benchmarks",
+    "build_summary",
+    "default_targets",
+    "percentile",
+    "poisson_arrivals",
+    "render",
+    "run_all_benchmarks",
+    "run_load",
+    "run_load_sync",
+    "summarize",
+]

@@ -1,0 +1,544 @@
+"""Per-provider request building and incremental stream parsing for the load generator.
+
+Everything here works against any OpenAI-, Anthropic- or Gemini-compatible server, not only
+the simulator, so it deliberately knows nothing about the simulator's internals: it speaks
+the public wire formats (see ``docs/benchmark.md`` for the exact event definitions).
+
+One request is prepared once per run (URL, headers and an orjson-encoded body) and sent many
+times, so the per-request client work is the HTTP exchange and the parsing of what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+Provider = Literal["openai", "anthropic", "gemini"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
+
+DEFAULT_MODELS: dict[Provider, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-20241022",
+    "gemini": "gemini-2.0-flash",
+}
+API_KEY_ENV: dict[Provider, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+}
+DUMMY_API_KEY = "sk-llm-simulator-benchmark"
+DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who learns to paint."
+ANTHROPIC_VERSION = "2023-06-01"
+# Error texts are kept for the CSV; a whole HTML error page would bloat it.
+_DETAIL_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """What every request of a run asks for.
+
+    ``base_url`` is the server root (``http://127.0.0.1:8080``); a trailing ``/v1`` (OpenAI)
+    or ``/v1beta`` (Gemini) is accepted too, so an SDK-style base URL works unchanged.
+    """
+
+    provider: Provider
+    base_url: str
+    model: str
+    prompt: str = DEFAULT_PROMPT
+    max_tokens: int = 64
+    stream: bool = True
+    api_key: str = DUMMY_API_KEY
+    headers: tuple[tuple[str, str], ...] = ()
+    # Newer OpenAI reasoning models reject ``max_tokens``; most compatible servers take both.
+    max_tokens_field: str = "max_tokens"
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request ready to send again and again: method, URL, headers and body bytes."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    stream: bool
+    provider: Provider
+
+
+@dataclass
+class RequestResult:
+    """The outcome of one request, times in seconds.
+
+    ``start`` is the send time relative to the start of the measured run; ``ttft`` is the
+    time from send to the first content event (streams only); ``itls`` the gaps between
+    consecutive content events; ``e2e`` the time from send to the end of the response.
+    ``status`` is the HTTP status (0 when no response arrived). ``error`` is None on success,
+    else a short kind (``server_error``, ``http_503``, ``timeout``, ``stream:overloaded_error``…) with a
+    human-readable ``detail``.
+    """
+
+    start: float
+    status: int = 0
+    ttft: float | None = None
+    e2e: float = 0.0
+    itls: list[float] = field(default_factory=list)
+    output_tokens: int = 0
+    token_source: Literal["usage", "events", "none"] = "none"
+    content_events: int = 0
+    error: str | None = None
+    detail: str = ""
+    schedule_lag: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the request succeeded (2xx, complete stream, no in-stream error)."""
+        return self.error is None
+
+
+def _strip_suffix(url: str, suffix: str) -> str:
+    return url[: -len(suffix)] if url.endswith(suffix) else url
+
+
+def endpoint_url(spec: RequestSpec) -> str:
+    """The full URL one request of ``spec`` is sent to."""
+    base = spec.base_url.rstrip("/")
+    if spec.provider == "openai":
+        return _strip_suffix(base, "/v1") + "/v1/chat/completions"
+    if spec.provider == "anthropic":
+        return _strip_suffix(base, "/v1") + "/v1/messages"
+    model = spec.model.removeprefix("models/")
+    action = "streamGenerateContent?alt=sse" if spec.stream else "generateContent"
+    return f"{_strip_suffix(base, '/v1beta')}/v1beta/models/{model}:{action}"
+
+
+def build_body(spec: RequestSpec) -> dict[str, Any]:
+    """The JSON body of one request, in the provider's wire shape."""
+    if spec.provider == "openai":
+        body: dict[str, Any] = {
+            "model": spec.model,
+            "messages": [{"role": "user", "content": spec.prompt}],
+            spec.max_tokens_field: spec.max_tokens,
+        }
+        if spec.stream:
+            # Ask for the usage-only final chunk so output tokens come from the server.
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+    if spec.provider == "anthropic":
+        body = {
+            "model": spec.model,
+            "max_tokens": spec.max_tokens,
+            "messages": [{"role": "user", "content": spec.prompt}],
+        }
+        if spec.stream:
+            body["stream"] = True
+        return body
+    # Gemini chooses streaming by URL, not by a body field.
+    return {
+        "contents": [{"role": "user", "parts": [{"text": spec.prompt}]}],
+        "generationConfig": {"maxOutputTokens": spec.max_tokens},
+    }
+
+
+def build_headers(spec: RequestSpec) -> dict[str, str]:
+    """Auth and content headers of the provider, then the user's extra headers (which win)."""
+    headers = {"content-type": "application/json"}
+    if spec.provider == "openai":
+        headers["authorization"] = f"Bearer {spec.api_key}"
+    elif spec.provider == "anthropic":
+        headers["x-api-key"] = spec.api_key
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+    else:
+        headers["x-goog-api-key"] = spec.api_key
+    if spec.stream:
+        headers["accept"] = "text/event-stream"
+    for key, value in spec.headers:
+        headers[key.lower()] = value
+    return headers
+
+
+def prepare(spec: RequestSpec) -> PreparedRequest:
+    """Build the URL, headers and body once for a whole run."""
+    return PreparedRequest(
+        url=endpoint_url(spec),
+        headers=build_headers(spec),
+        body=orjson.dumps(build_body(spec)),
+        stream=spec.stream,
+        provider=spec.provider,
+    )
+
+
+def api_key_from_env(provider: Provider, environ: Mapping[str, str] | None = None) -> str:
+    """The provider's conventional API key variable, else a dummy key (the simulator takes any)."""
+    env = os.environ if environ is None else environ
+    return env.get(API_KEY_ENV[provider]) or DUMMY_API_KEY
+
+
+# -- SSE ---------------------------------------------------------------------------------------
+
+
+class SseDecoder:
+    r"""An incremental Server-Sent Events decoder fed one line at a time (line endings removed).
+
+    Follows the WHATWG event-stream rules that matter here: ``field: value`` lines (one
+    optional space after the colon is dropped), ``data`` lines joined with ``\n``, comment
+    lines starting with ``:`` ignored, and an event dispatched at a blank line only when it
+    carries data.
+    """
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """Consume one line; return ``(event name, data)`` when it completes an event."""
+        if not line:
+            return self.flush()
+        if line[0] == ":":
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None
+
+    def flush(self) -> tuple[str, str] | None:
+        """Dispatch what is buffered (at a blank line, or at the end of the stream)."""
+        event, data = self._event, self._data
+        self._event = ""
+        if not data:
+            return None
+        self._data = []
+        return event, "\n".join(data)
+
+
+class StreamState:
+    """What a provider's stream has shown so far: content event times, usage, errors, the end.
+
+    Subclasses interpret one decoded SSE event each; ``note_content`` is called once per
+    *content event* (the definition of TTFT and ITL), never per token.
+    """
+
+    __slots__ = ("content_events", "done", "error", "error_detail", "first", "itls", "last", "usage_tokens")
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last = 0.0
+        self.itls: list[float] = []
+        self.content_events = 0
+        self.usage_tokens: int | None = None
+        self.error: str | None = None
+        self.error_detail = ""
+        self.done = False
+
+    def note_content(self, now: float) -> None:
+        """Record one content event at ``now`` (perf_counter seconds)."""
+        if self.first is None:
+            self.first = now
+        else:
+            self.itls.append(now - self.last)
+        self.last = now
+        self.content_events += 1
+
+    def note_error(self, payload: Any, kind: str | None = None) -> None:
+        """Record an in-stream error (only the first counts) as ``stream:<kind>``.
+
+        Without an explicit ``kind`` it is read from the error object (``type``, ``status``
+        or ``code``), so an in-stream error stays distinguishable from the same error sent
+        as an HTTP status.
+        """
+        if self.error is not None:
+            return
+        if kind is None:
+            found = (
+                payload.get("type") or payload.get("status") or payload.get("code")
+                if isinstance(payload, dict)
+                else None
+            )
+            kind = str(found) if found else "error"
+        self.error = "stream:" + kind
+        self.error_detail = _short(payload)
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one SSE event that arrived at ``now``."""
+        raise NotImplementedError
+
+
+class OpenAIStream(StreamState):
+    """Chat Completions chunks: ``data: {json}`` frames ending with ``data: [DONE]``.
+
+    A content event is a chunk with a non-empty ``delta.content``, ``refusal``,
+    ``reasoning_content``/``reasoning`` or any ``tool_calls`` in some choice; the opening
+    role-only chunk (``content: ""``) is not one. Output tokens come from the usage chunk.
+    """
+
+    __slots__ = ()
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one chunk."""
+        if data == "[DONE]":
+            self.done = True
+            return
+        chunk = _loads(data)
+        if chunk is None:
+            self.note_error(data, "malformed_chunk")
+            return
+        if chunk.get("error"):
+            self.note_error(chunk["error"])
+            return
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            if (
+                delta.get("content")
+                or delta.get("tool_calls")
+                or delta.get("reasoning_content")
+                or delta.get("reasoning")
+                or delta.get("refusal")
+            ):
+                self.note_content(now)
+                break
+        usage = chunk.get("usage")
+        if usage and isinstance(usage.get("completion_tokens"), int):
+            self.usage_tokens = usage["completion_tokens"]
+
+
+_ANTHROPIC_CONTENT_DELTAS = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
+
+
+class AnthropicStream(StreamState):
+    """Messages events, dispatched on the SSE event name (as the official SDK does).
+
+    A content event is a ``content_block_delta`` whose delta is a non-empty ``text_delta``,
+    ``input_json_delta`` or ``thinking_delta`` (``signature_delta`` and ``ping`` are not
+    content). Output tokens: ``message_delta.usage.output_tokens`` (cumulative). The stream
+    is complete at ``message_stop``; ``event: error`` is an in-stream error.
+    """
+
+    __slots__ = ()
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one named event."""
+        if event == "content_block_delta":
+            payload = _loads(data)
+            delta = (payload or {}).get("delta") or {}
+            text_field = _ANTHROPIC_CONTENT_DELTAS.get(delta.get("type", ""))
+            if text_field is not None and delta.get(text_field):
+                self.note_content(now)
+        elif event == "message_delta":
+            usage = (_loads(data) or {}).get("usage") or {}
+            if isinstance(usage.get("output_tokens"), int):
+                self.usage_tokens = usage["output_tokens"]
+        elif event == "message_stop":
+            self.done = True
+        elif event == "error":
+            payload = _loads(data) or {}
+            self.note_error(payload.get("error") or data)
+
+
+class GeminiStream(StreamState):
+    """``streamGenerateContent?alt=sse``: every ``data:`` frame is a whole response.
+
+    A content event is a frame with a non-empty ``text`` or a ``functionCall`` part in some
+    candidate. Output tokens: the last ``usageMetadata`` seen (``candidatesTokenCount`` plus
+    ``thoughtsTokenCount``). There is no terminator: the stream is complete once a candidate
+    carries a ``finishReason``.
+    """
+
+    __slots__ = ()
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one frame."""
+        frame = _loads(data)
+        if frame is None:
+            self.note_error(data, "malformed_chunk")
+            return
+        if frame.get("error"):
+            self.note_error(frame["error"])
+            return
+        content = False
+        for candidate in frame.get("candidates") or ():
+            for part in (candidate.get("content") or {}).get("parts") or ():
+                if part.get("text") or part.get("functionCall"):
+                    content = True
+            if candidate.get("finishReason"):
+                self.done = True
+        if content:
+            self.note_content(now)
+        usage = frame.get("usageMetadata")
+        if usage and "candidatesTokenCount" in usage:
+            self.usage_tokens = gemini_output_tokens(usage)
+
+
+STREAM_STATES: dict[Provider, type[StreamState]] = {
+    "openai": OpenAIStream,
+    "anthropic": AnthropicStream,
+    "gemini": GeminiStream,
+}
+
+
+def gemini_output_tokens(usage: Mapping[str, Any]) -> int:
+    """Generated tokens of a Gemini ``usageMetadata``: candidates + thoughts.
+
+    Thoughts are added so the count matches OpenAI's ``completion_tokens``, which includes
+    reasoning tokens.
+    """
+    return int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+
+
+def usage_output_tokens(provider: Provider, body: Any) -> int | None:
+    """Output tokens reported in a non-streamed response body, if any."""
+    if not isinstance(body, dict):
+        return None
+    if provider == "gemini":
+        gemini_usage = body.get("usageMetadata")
+        return gemini_output_tokens(gemini_usage) if isinstance(gemini_usage, dict) else None
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    value = usage.get("completion_tokens" if provider == "openai" else "output_tokens")
+    return value if isinstance(value, int) else None
+
+
+def error_kind(status: int, body: bytes) -> tuple[str, str]:
+    """A short kind and a detail for an HTTP error response, from the provider's error body.
+
+    OpenAI puts the kind in ``error.type`` (or ``code``), Anthropic in ``error.type`` and
+    Gemini in ``error.status``; an unparseable body gives ``http_<status>``.
+    """
+    parsed = _loads(body)
+    err = parsed.get("error") if parsed is not None else None
+    if isinstance(err, dict):
+        kind = err.get("type") or err.get("status") or err.get("code")
+        if kind:
+            return str(kind), _short(err.get("message") or err)
+    if isinstance(err, str) and err:
+        return err, _short(err)
+    return f"http_{status}", _short(body.decode("utf-8", "replace"))
+
+
+def _loads(data: str | bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return text[:_DETAIL_LIMIT]
+
+
+def transport_error_kind(exc: BaseException) -> str:
+    """A short kind for an exception raised while sending or receiving."""
+    if isinstance(exc, (httpx.TimeoutException, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect_error"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol_error"
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return "read_error"
+    if isinstance(exc, httpx.TransportError):
+        return "transport_error"
+    return type(exc).__name__
+
+
+async def send(
+    client: httpx.AsyncClient, prepared: PreparedRequest, run_start: float, time_limit: float
+) -> RequestResult:
+    """Send one request and measure it; never raises for HTTP, stream or transport failures.
+
+    ``time_limit`` (seconds) bounds the whole exchange (headers and the entire stream), not only each
+    read, so a server that trickles bytes forever still ends the request.
+    """
+    sent = time.perf_counter()
+    result = RequestResult(start=sent - run_start)
+    try:
+        async with asyncio.timeout(time_limit):
+            if prepared.stream:
+                await _send_stream(client, prepared, sent, result)
+            else:
+                await _send_plain(client, prepared, sent, result)
+    except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        result.error = transport_error_kind(exc)
+        result.detail = _short(str(exc) or type(exc).__name__)
+        result.e2e = time.perf_counter() - sent
+    return result
+
+
+async def _send_plain(client: httpx.AsyncClient, prepared: PreparedRequest, sent: float, result: RequestResult) -> None:
+    response = await client.post(prepared.url, content=prepared.body, headers=prepared.headers)
+    result.e2e = time.perf_counter() - sent
+    result.status = response.status_code
+    if not 200 <= response.status_code < 300:
+        result.error, result.detail = error_kind(response.status_code, response.content)
+        return
+    tokens = usage_output_tokens(prepared.provider, _loads(response.content))
+    if tokens is not None:
+        result.output_tokens, result.token_source = tokens, "usage"
+
+
+async def _send_stream(
+    client: httpx.AsyncClient, prepared: PreparedRequest, sent: float, result: RequestResult
+) -> None:
+    request = client.build_request("POST", prepared.url, content=prepared.body, headers=prepared.headers)
+    response = await client.send(request, stream=True)
+    try:
+        result.status = response.status_code
+        if not 200 <= response.status_code < 300:
+            body = await response.aread()
+            result.e2e = time.perf_counter() - sent
+            result.error, result.detail = error_kind(response.status_code, body)
+            return
+        state = STREAM_STATES[prepared.provider]()
+        decoder = SseDecoder()
+        perf_counter = time.perf_counter
+        async for line in response.aiter_lines():
+            event = decoder.feed(line)
+            if event is not None:
+                state.on_event(event[0], event[1], perf_counter())
+        tail = decoder.flush()
+        if tail is not None:
+            state.on_event(tail[0], tail[1], perf_counter())
+        result.e2e = perf_counter() - sent
+    finally:
+        await response.aclose()
+    _finish_stream(state, sent, result)
+
+
+def _finish_stream(state: StreamState, sent: float, result: RequestResult) -> None:
+    result.content_events = state.content_events
+    if state.first is not None:
+        result.ttft = state.first - sent
+        result.itls = state.itls
+    if state.usage_tokens is not None:
+        result.output_tokens, result.token_source = state.usage_tokens, "usage"
+    else:
+        result.output_tokens, result.token_source = state.content_events, "events"
+    if state.error is not None:
+        result.error, result.detail = state.error, state.error_detail
+    elif not state.done:
+        result.error, result.detail = "incomplete_stream", "the stream ended without its final event"
+
+
+def parse_headers(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``K:V`` strings (``--header``) as pairs; raises ValueError naming a malformed one."""
+    pairs: list[tuple[str, str]] = []
+    for raw in values:
+        key, sep, value = raw.partition(":")
+        if not sep or not key.strip():
+            raise ValueError(f"--header {raw!r}: expected NAME:VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
