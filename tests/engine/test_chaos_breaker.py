@@ -341,6 +341,6 @@ def test_failure_history_is_bounded_by_threshold() -> None:
         clock.advance_to(T0 + i)
         fail(board)
     assert board.state("m") is BreakerState.CLOSED
-    failures = board._breakers["m"].failures  # white-box: the memory bound itself
+    failures = board._registry.get("m")._failures  # white-box: the memory bound itself
     assert failures.maxlen == SETTINGS.failure_threshold
     assert list(failures) == [T0 + 49]
