@@ -24,9 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.server.app import SYSTEM_ENDPOINTS, SimulatorApp
+from llm_simulator.server.app import SimulatorApp
 from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES
-from llm_simulator.telemetry.hub import Telemetry
+from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
 from llm_simulator.telemetry.prometheus import CONTENT_TYPE, METRIC_NAMES
 from llm_simulator.telemetry.stats import Stats
 from tests.server.asgi_driver import call

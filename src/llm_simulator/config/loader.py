@@ -30,6 +30,8 @@ ENV_KEYS: dict[str, str] = {
     "SERVER": "server.implementation",
     "MAX_BODY_BYTES": "server.max_body_bytes",
     "DRAIN_TIMEOUT": "server.drain_timeout_s",
+    "MAX_CONCURRENT": "security.max_concurrent_requests",
+    "TIMEOUT": "security.request_timeout_s",
     "SEED": "seed",
     "NO_LATENCY": "latency.enabled",  # inverted: a true value disables latency
     "LATENCY_MULTIPLIER": "latency.multiplier",

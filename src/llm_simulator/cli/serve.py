@@ -1,0 +1,46 @@
+"""``llm-simulator serve``: validate the effective configuration, then run the server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from llm_simulator._version import __version__
+from llm_simulator.cli.flags import add_config_flags, resolve_config
+from llm_simulator.cli.output import EXIT_OK
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` command with every configuration flag."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the simulator",
+        description="Run the simulator. Every flag sets one configuration key and has an LLM_SIMULATOR_*\n"
+        "variable that sets the same key. Precedence: flags > environment > config file > defaults;\n"
+        "a flag left out never overrides the file.",
+        epilog="examples:\n"
+        "  llm-simulator serve --port 8080 --seed 1\n"
+        "  llm-simulator serve -c simulator.yaml --chaos-preset intermittent_timeouts\n"
+        "  LLM_SIMULATOR_MAX_CONCURRENT=64 llm-simulator serve --timeout 30",
+    )
+    serve.set_defaults(handler=run)
+    add_config_flags(serve)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and check everything up front (so a bad profile or alias fails here), then serve."""
+    from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.server.run import serve
+    from llm_simulator.telemetry.sinks import check_sinks
+
+    config = resolve_config(args)
+    # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
+    Simulator(config)
+    check_sinks(config)
+    print(
+        f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "
+        f"({config.server.implementation}, {config.server.workers} worker(s))",
+        file=sys.stderr,
+    )
+    serve(config)
+    return EXIT_OK
