@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import orjson
 import yaml
@@ -21,6 +22,7 @@ from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.redact import is_secret_header, mask
 
 ENV_PREFIX = "LLM_SIMULATOR_"
+REDACTED = "**********"
 
 # Short environment names (documented in docs/configuration.md) and the key each one sets.
 ENV_KEYS: dict[str, str] = {
@@ -209,8 +211,27 @@ def redacted(config: SimulatorConfig) -> dict[str, Any]:
         rule["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in rule["headers"].items()}
     for tier in data["rate_limits"]["tiers"]:
         tier["api_keys"] = [mask(k) for k in tier["api_keys"]]
-    # Collector and webhook credentials travel in headers.
+    # Collector and webhook credentials travel in headers of any name (X-Honeycomb-Team…) and
+    # in URLs (user:password@, ?token=): every such header value and URL secret is masked.
     telemetry = data["telemetry"]
-    for holder in (telemetry["tracing"], *telemetry["events"]["sinks"]):
-        holder["headers"] = {k: mask(v) if is_secret_header(k) else v for k, v in holder["headers"].items()}
+    tracing = telemetry["tracing"]
+    tracing["otlp_endpoint"] = _redacted_url(tracing["otlp_endpoint"])
+    for holder in (tracing, *telemetry["events"]["sinks"]):
+        holder["headers"] = {k: mask(v) for k, v in holder["headers"].items()}
+    for sink in telemetry["events"]["sinks"]:
+        sink["url"] = _redacted_url(sink["url"])
+        sink["endpoint"] = _redacted_url(sink["endpoint"])
     return data
+
+
+def _redacted_url(url: str | None) -> str | None:
+    """``url`` with its password and every query value masked (None stays None)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
+    query = "&".join(f"{quote(k)}={REDACTED}" for k, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

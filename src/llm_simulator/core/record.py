@@ -37,6 +37,7 @@ class RequestRecord:
         "finish_reason",
         "first_token",
         "gaps",
+        "generating",
         "last_token",
         "listener",
         "method",
@@ -75,6 +76,8 @@ class RequestRecord:
         self.finish_reason = ""
         self.first_token = 0.0
         self.last_token = 0.0
+        # A non-streamed response being produced (it has no token times to show).
+        self.generating = False
         # Allocated at a stream's second token: most requests never need it, and every
         # allocation on the request path feeds the garbage collector.
         self.gaps: list[float] = _NO_GAPS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 # Names of headers whose values are credentials.
 SECRET_HEADER_WORDS = ("key", "authorization", "token", "secret", "cookie")
@@ -20,12 +21,14 @@ def mask(secret: str) -> str:
     return f"{secret[:3]}***{secret[-1:]}"
 
 
-def fingerprint(secret: str) -> str:
-    """``mask(secret)`` plus 8 hex digits of its SHA-256: tells keys apart in stats, reveals none.
+def fingerprint(secret: str, salt: bytes) -> str:
+    """``mask(secret)`` plus 8 hex digits of HMAC-SHA-256(salt, secret): tells keys apart, reveals none.
 
-    Two keys with the same mask (``sk-***p``) still get distinct rows in a per-key export.
+    Two keys with the same mask (``sk-***p``) still get distinct rows in a per-key export. The
+    salt is secret (random per server run), so a reader of an export cannot test guesses of a
+    short key against the digits.
     """
-    digest = hashlib.sha256(secret.encode()).hexdigest()[:8]
+    digest = hmac.new(salt, secret.encode(), hashlib.sha256).hexdigest()[:8]
     return f"{mask(secret)}#{digest}"
 
 

@@ -89,6 +89,10 @@ def _gemini_emb(model_id: str, display_name: str, ctx: int, dims: int) -> ModelS
     return replace(spec, display_name=display_name)
 
 
+# Longest unknown model id served with ``accept_unknown`` (longer ones get the provider's
+# 404): ids become metric labels, log fields and event fields.
+MAX_UNKNOWN_MODEL_ID = 256
+
 BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     # OpenAI: classic and current chat models, reasoning models, embeddings.
     _oa("gpt-3.5-turbo", 16_385, 4_096, created=1_677_610_602),
@@ -283,6 +287,6 @@ class Catalogue:
         spec = self.lookup(model_id)
         if spec is not None:
             return spec
-        if self._accept_unknown:
+        if self._accept_unknown and len(model_id) <= MAX_UNKNOWN_MODEL_ID:
             return ModelSpec(model_id, provider, "chat", 128_000, 16_384, self._unknown_profile, owned_by="user")
         return None

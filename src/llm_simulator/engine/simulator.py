@@ -228,6 +228,9 @@ class Simulator:
         released = 0
         reached = first
         record = CURRENT.get()
+        # TTFT and ITL are about the output the client reads: steps in which every choice is
+        # still reasoning (hidden by some providers, shown as thinking by others) do not count.
+        visible_from = plan.leading_reasoning_steps()
         if record is not None:
             record.stream = True
         try:
@@ -240,7 +243,7 @@ class Simulator:
                     fault = await self._strike(fault, timeline)
                 if plan.steps:
                     await timeline.wait_step(step)
-                if record is not None:
+                if record is not None and step >= visible_from:
                     record.token_released(self.clock.now())
                 reached = step + 1
                 for position, choice in enumerate(choices):
@@ -285,6 +288,9 @@ class Simulator:
         A fault in the admission strikes when the pass is done (a stall lengthens it).
         """
         self.note_embedding(model, input_tokens)
+        record = CURRENT.get()
+        if record is not None:
+            record.generating = True
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         fault = admission.fault if admission is not None else None
         try:
@@ -305,6 +311,9 @@ class Simulator:
         admission = plan.request.admission
         fault = admission.fault if admission is not None else None
         produced = plan.completion_tokens
+        record = CURRENT.get()
+        if record is not None:
+            record.generating = True  # opaque until it ends: "running" for the in-flight gauges
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)

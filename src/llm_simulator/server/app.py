@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import signal
@@ -180,7 +181,7 @@ class SimulatorApp:
                 continue
 
             def on_signal(number: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self._start_drain, deadline)
+                loop.call_soon_threadsafe(self._start_drain, deadline, context=contextvars.Context())
                 previous(number, frame)
 
             signal.signal(signum, on_signal)
@@ -416,7 +417,9 @@ class SimulatorApp:
         watch = StreamWatch()
         self._watches[task] = watch
         if self._sweeper is None or self._sweeper.done():
-            self._sweeper = asyncio.ensure_future(self._sweep())
+            # An empty context: it outlives the stream that starts it and must not carry that
+            # stream's request record (or its ids into log lines).
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), context=contextvars.Context())
         return watch
 
     async def _sweep(self) -> None:
@@ -454,13 +457,20 @@ class SimulatorApp:
         watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
 
+        # Writes that carry no event (the response start, the closing empty body), so that the
+        # chunk count is the events sent: watch.sent counts every write.
+        framing = 0
+
         async def write(message: dict[str, Any]) -> None:
+            nonlocal framing
             # Every write is watched, the last one and error frames included: a client that
             # stops reading can block any of them.
             watch.sending = True
             await send(message)
             watch.sending = False
             watch.sent += 1
+            if not message.get("body"):
+                framing += 1
 
         frames = response.frames
         started = False
@@ -524,7 +534,7 @@ class SimulatorApp:
             await close_frames(frames)
             record = CURRENT.get()
             if record is not None:
-                record.chunks = watch.sent
+                record.chunks = watch.sent - framing
             self.stats.active_streams -= 1
             self._watches.pop(task, None)
             self._streams.discard(task)

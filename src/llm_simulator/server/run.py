@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from llm_simulator.config.loader import to_internal_json
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.factory import CONFIG_ENV
+from llm_simulator.telemetry.multiprocess import SharedStats
 
 FACTORY = "llm_simulator.server.factory:create_app"
 GRANIAN_LOGS_TO_STDERR = {
@@ -33,7 +34,12 @@ def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
     used as is and kept.
     """
     metrics = config.telemetry.metrics
-    if config.server.workers <= 1 or metrics.multiprocess_dir is not None:
+    if metrics.multiprocess_dir is not None:
+        # A directory of the user's: counts of an earlier run there must not join this one's.
+        SharedStats(metrics.multiprocess_dir).clear()
+        yield config
+        return
+    if config.server.workers <= 1:
         yield config
         return
     directory = tempfile.mkdtemp(prefix="llm-simulator-metrics-")
@@ -43,6 +49,15 @@ def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
         yield config.model_copy(update={"telemetry": telemetry})
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def telemetry_flush_s(config: SimulatorConfig) -> float:
+    """The most a worker's telemetry may take to flush at shutdown (sinks and spans close together)."""
+    telemetry = config.telemetry
+    waits = [sink.timeout_s for sink in telemetry.events.sinks]
+    if telemetry.tracing.otlp_endpoint:
+        waits.append(telemetry.tracing.export_timeout_s)
+    return max(waits, default=0.0)
 
 
 def serve(config: SimulatorConfig) -> None:
@@ -95,7 +110,7 @@ def _serve(config: SimulatorConfig) -> None:
         # Granian stops accepting on SIGTERM and waits for open connections. The app drains
         # on the same signal and ends the streams still open at the deadline with an error
         # frame; the kill timeout leaves it a grace period to write those frames.
-        workers_kill_timeout=math.ceil(server.drain_timeout_s) + KILL_GRACE_S,
+        workers_kill_timeout=math.ceil(server.drain_timeout_s) + KILL_GRACE_S + math.ceil(telemetry_flush_s(config)),
         # Slow headers: a client must finish its header block within this (granian's own
         # timer; uvicorn has none).
         http1_settings=HTTP1Settings(header_read_timeout=round(config.security.header_timeout_s * 1000)),

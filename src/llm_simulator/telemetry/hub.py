@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -36,10 +37,9 @@ log = logging.getLogger("llm_simulator.telemetry")
 SYSTEM_ENDPOINTS = frozenset({"health", "ready", "version", "openapi", "metrics", "dashboard", "admin"})
 
 
-def shown_key(credential: str) -> str:
-    """The fingerprint stats, exports and events show for a raw credential ('' if it holds no key)."""
-    key = presented_key({"authorization": credential}, {}) if " " in credential else credential.strip()
-    return fingerprint(key) if key else ""
+# Credentials longer than this are fingerprinted at once rather than kept as a cache key
+# (a header may be 64 kB; thousands of distinct ones must not pin memory).
+MAX_CACHED_CREDENTIAL = 256
 
 
 class Tracer(Protocol):
@@ -52,6 +52,32 @@ class Tracer(Protocol):
     async def close(self) -> None:
         """Flush queued spans and stop."""
         ...
+
+
+def _fingerprint_salt(shared_dir: str | None) -> bytes:
+    """The secret salt of key fingerprints: random per server run, shared by its workers.
+
+    Workers must agree (their per-key rows are merged), so with a shared directory the first
+    worker to start creates the salt file there and the others read it.
+    """
+    if shared_dir is None:
+        return os.urandom(16)
+    os.makedirs(shared_dir, exist_ok=True)
+    path = os.path.join(shared_dir, "fingerprint.salt")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(100):  # the creator may not have written it yet
+            with open(path, "rb") as file:
+                salt = file.read()
+            if len(salt) == 16:
+                return salt
+            time.sleep(0.01)
+        raise RuntimeError(f"unreadable fingerprint salt in {shared_dir}") from None
+    salt = os.urandom(16)
+    with os.fdopen(fd, "wb") as file:
+        file.write(salt)
+    return salt
 
 
 class Telemetry:
@@ -69,6 +95,8 @@ class Telemetry:
         self.stats = stats
         self.prices = PriceTable(metrics.prices)
         self._price_of = self.prices.per_mtok  # bound once: finish() runs on every request
+        self._salt = _fingerprint_salt(metrics.multiprocess_dir)
+        self._shown_key = self.shown_key
         self.sinks = sinks if sinks is not None else []
         self.tracer = tracer
         # Trace ids are minted when something will read them: a tracer, sinks, or JSON logs.
@@ -111,13 +139,15 @@ class Telemetry:
         self._started = False
         if self.shared is not None:
             self._copy_live()
-            self.shared.write(self.stats)
-        for sink in self.sinks:
-            with contextlib.suppress(Exception):
-                await sink.close()
+            try:
+                self.shared.write(self.stats)
+            except OSError as exc:  # a full disk must not stop the sinks' final flush
+                log.warning("cannot share final metrics: %s", exc)
+        # Concurrently: the worker's kill deadline leaves one flush timeout, not one per sink.
+        closing = [sink.close() for sink in self.sinks]
         if self.tracer is not None:
-            with contextlib.suppress(Exception):
-                await self.tracer.close()
+            closing.append(self.tracer.close())
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def _probe_loop_lag(self, interval_s: float) -> None:
         """Sleep ``interval_s`` again and again; how much later than asked we wake is the loop's lag."""
@@ -153,7 +183,8 @@ class Telemetry:
         # (when stats first meet it), not on every request.
         credential = headers.get("authorization") or presented_key(headers, query)
         if credential:
-            rec.api_key = credential
+            # A long one is fingerprinted now, marked with a leading NUL (no header holds one).
+            rec.api_key = credential if len(credential) <= MAX_CACHED_CREDENTIAL else "\0" + self.shown_key(credential)
         if self.traces or "traceparent" in headers:
             assign_trace(rec, headers.get("traceparent"))
         if rec.endpoint in SYSTEM_ENDPOINTS:
@@ -161,6 +192,13 @@ class Telemetry:
         elif self.sinks:
             rec.listener = self._live
             self._emit(ev.RECEIVED, rec, rec.started, {})
+
+    def shown_key(self, credential: str) -> str:
+        """The fingerprint stats, exports and events show for a raw credential ('' if it holds no key)."""
+        if credential.startswith("\0"):
+            return credential[1:]  # fingerprinted already (a long credential)
+        key = presented_key({"authorization": credential}, {}) if " " in credential else credential.strip()
+        return fingerprint(key, self._salt) if key else ""
 
     def _follow_reset(self) -> None:
         """Reset this worker's counters if another worker was asked to reset everyone's."""
@@ -184,7 +222,7 @@ class Telemetry:
             # A reset asked of another worker applies before this worker counts anything new,
             # or what it serves until its next flush would be wiped with the old counts.
             self._follow_reset()
-        output, cost, key = self.stats.record(rec, duration_s, self._price_of, shown_key)
+        output, cost, key = self.stats.record(rec, duration_s, self._price_of, self._shown_key)
         if rec.quiet:
             return
         if self.sinks:
@@ -210,10 +248,14 @@ class Telemetry:
     # -- views ------------------------------------------------------------------------------------
 
     def queue_counts(self) -> tuple[int, int]:
-        """(running, waiting): generation requests emitting tokens, and those not yet at their first."""
+        """(running, waiting): model requests producing output, and streams not yet at their first token.
+
+        A non-streamed response is opaque until it ends, so it counts as running for its
+        whole life; a stream waits until its first visible token.
+        """
         running = waiting = 0
         for rec in self.active:
-            if rec.first_token:
+            if rec.first_token or rec.generating:
                 running += 1
             elif rec.model:
                 waiting += 1
@@ -226,7 +268,10 @@ class Telemetry:
             self.shared.request_reset(self.stats.since)
             self._reset_seen = self.shared.reset_epoch()
             self._copy_live()
-            self.shared.write(self.stats)
+            try:
+                self.shared.write(self.stats)
+            except OSError as exc:  # the reset stands; the next flush shares it
+                log.warning("cannot share metrics after a reset: %s", exc)
 
     def merged_stats(self) -> Stats:
         """Every worker's aggregates (this worker's alone without several workers)."""

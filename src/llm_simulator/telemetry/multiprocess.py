@@ -14,8 +14,10 @@ reset is wiped by a worker that learns of it late.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +54,20 @@ class SharedStats:
         return orjson.dumps(data)
 
     def write_bytes(self, content: bytes) -> None:
-        """Replace this worker's file with ``content`` (atomic rename; fine in a thread)."""
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(content)
-        os.replace(tmp, self.path)
+        """Replace this worker's file with ``content`` (atomic rename; safe from several threads).
+
+        Each write has its own temporary name: the periodic flush (in a thread) and a reset or
+        shutdown (on the loop) may write at the same moment.
+        """
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(content)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def write(self, stats: Stats) -> None:
         """Replace this worker's file with its current aggregates."""
@@ -90,7 +102,8 @@ class SharedStats:
                 continue  # being replaced right now, or removed: the next scrape has it
             if data.get("since", 0.0) < reset_at:
                 continue
-            if not _alive(int(data.get("pid", 0))):
+            data["live"] = _alive(int(data.get("pid", 0)))
+            if not data["live"]:
                 data["active_requests"] = 0
                 data["active_streams"] = 0
                 data["running"] = 0
@@ -106,8 +119,15 @@ class SharedStats:
         others = self.others()
         for data in others:
             total.merge_data(data)
-        total.workers = 1 + len(others)
+        # Live workers only: a respawned worker's predecessor still counts in the counters.
+        total.workers = 1 + sum(1 for data in others if data.get("live"))
         return total
+
+    def clear(self) -> None:
+        """Forget earlier runs' files in a reused directory (called once, before workers start)."""
+        for path in self.directory.glob(f"{_PREFIX}*.json"):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _alive(pid: int) -> bool:

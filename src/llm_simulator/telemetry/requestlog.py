@@ -18,6 +18,13 @@ from llm_simulator.config.requestlog import RequestLogConfig
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.redact import is_secret_header, mask
 
+# Longest header or query value kept (a refused request may carry 64 kB of headers).
+MAX_VALUE_CHARS = 1024
+
+
+def _clip(value: str) -> str:
+    return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + "…"
+
 
 class RequestLog:
     """A ring of recent requests with a running sequence number (stable across truncation)."""
@@ -45,8 +52,8 @@ class RequestLog:
                 "ts": rec.started_wall,
                 "method": rec.method,
                 "path": rec.path,
-                "query": {k: (mask(v) if k == "key" else v) for k, v in query.items()},
-                "headers": {k: (mask(v) if is_secret_header(k) else v) for k, v in headers.items()},
+                "query": {k: (mask(v) if is_secret_header(k) else _clip(v)) for k, v in query.items()},
+                "headers": {k: (mask(v) if is_secret_header(k) else _clip(v)) for k, v in headers.items()},
                 "body": self._body(body, headers.get("content-type", "")),
                 "provider": rec.provider,
                 "endpoint": rec.endpoint,

@@ -102,6 +102,12 @@ class KeyTotals:
 _KEY_FIELDS = ("requests", "errors", "input_tokens", "output_tokens", "cost")
 # Most distinct (provider, model, endpoint, key) combinations remembered by the fast path.
 _MAX_SLOTS = 10_000
+# Most distinct models and per-key rows kept; beyond them new ones are folded into OTHER, so
+# callers inventing model ids (with models.accept_unknown) or keys cannot grow memory and
+# every scrape without bound.
+MAX_MODELS = 500
+MAX_KEYS = 10_000
+OTHER = "other"
 Prices = Callable[[str], tuple[float, float]]  # model → (input, output) $ per million tokens
 KeyNamer = Callable[[str], str]  # raw API key → the fingerprint stats may show
 
@@ -196,6 +202,8 @@ class Stats:
         """Resolve (and remember) what requests like ``rec`` update."""
         provider, endpoint = rec.provider, rec.endpoint
         model = rec.model or NO_MODEL
+        if rec.model and (provider, model) not in self.models and len(self.models) >= MAX_MODELS:
+            model = OTHER
         route = (provider, model, endpoint)
         totals: ModelTotals | None = None
         per_key: KeyTotals | None = None
@@ -204,6 +212,8 @@ class Stats:
             totals = self.models.get((provider, model))
             if totals is None:
                 totals = self.models[(provider, model)] = ModelTotals()
+            if shown_key and (provider, model, shown_key) not in self.keys and len(self.keys) >= MAX_KEYS:
+                shown_key = OTHER
             if shown_key:
                 per_key = self.keys.get((provider, model, shown_key))
                 if per_key is None:
@@ -278,8 +288,13 @@ class Stats:
         return output, cost, slot.shown_key
 
     def _count_causes(self, rec: RequestRecord) -> None:
-        """The labelled counters of a failed request: error type, and what caused it."""
-        self.errors[(rec.provider, rec.error_type)] += 1
+        """The labelled counters of a failed request: error type, and what caused it.
+
+        Errors of the simulator's own endpoints (an admin 403, a probe's 404) are not API
+        errors: they show in the request counts and the auth failures, not in ``errors``.
+        """
+        if not rec.quiet:
+            self.errors[(rec.provider, rec.error_type)] += 1
         if rec.chaos:
             self.chaos[rec.chaos] += 1
         if rec.rate_limited:
