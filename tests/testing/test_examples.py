@@ -1,0 +1,31 @@
+"""``examples/test_with_llm_simulator.py`` runs green with the plugin (so the default test run covers it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "test_with_llm_simulator.py"
+INI = """\
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+filterwarnings = error
+"""
+
+
+def test_the_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_with_llm_simulator=EXAMPLE.read_text(encoding="utf-8"))
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*test_gives_up_during_a_rate_limit_storm PASSED*"])
+
+
+def test_the_example_passes_in_subprocess_mode(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_with_llm_simulator=EXAMPLE.read_text(encoding="utf-8"))
+    pytester.runpytest("--llm-simulator-subprocess", "-k", "storm or scripted").assert_outcomes(passed=2, deselected=3)
