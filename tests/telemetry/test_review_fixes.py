@@ -3,6 +3,7 @@ reasoning, in-flight gauges, worker files, chunk counts, redaction and salted fi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 
 from llm_simulator.config.loader import redacted
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.app import SimulatorApp
 from llm_simulator.telemetry import stats as stats_module
 from llm_simulator.telemetry.hub import Telemetry
@@ -73,14 +73,17 @@ async def test_responses_ttft_waits_for_the_visible_output() -> None:
     assert totals.itl.count == deltas - 1  # one gap between each pair of visible tokens, none for reasoning
 
 
-def test_non_streamed_requests_count_as_running() -> None:
-    hub = Telemetry(SimulatorConfig(), Stats())
-    rec = RequestRecord("r", "POST", "/v1/chat/completions", 1.0, 1.0)
-    rec.model = "gpt-4o"
-    hub.active.add(rec)
-    assert hub.queue_counts() == (0, 1)
-    rec.generating = True
-    assert hub.queue_counts() == (1, 0)
+async def test_non_streamed_requests_count_as_running_and_streams_wait_for_their_first_token() -> None:
+    app = _app(latency={"multiplier": 1.0, "default_profile": "slow"})
+    task = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", _chat(), headers=JSON))
+    stream = asyncio.ensure_future(call(app, "POST", "/v1/chat/completions", _chat(stream=True), headers=JSON))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if app.sim.queue_counts() == (1, 1):
+            break
+    assert app.sim.queue_counts() == (1, 1)  # the completion runs; the stream waits for its TTFT
+    await asyncio.gather(task, stream)
+    assert app.sim.queue_counts() == (0, 0)
 
 
 def test_only_live_workers_count(tmp_path: Path) -> None:

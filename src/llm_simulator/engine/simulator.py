@@ -81,6 +81,10 @@ class Simulator:
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
         self.script = self._build_script(config)
+        # Model requests in flight: producing output (streams past their first visible token,
+        # non-streamed responses for their whole life) and streams waiting for their first.
+        self.running = 0
+        self.waiting = 0
         self.chaos = ChaosController(config.chaos, self.clock, config.seed, self._canonical_id)
         self.limits = RateLimiter(config.rate_limits, self.clock)
 
@@ -160,8 +164,12 @@ class Simulator:
             record.prompt_tokens = request.prompt_tokens
             record.completion_tokens = plan.completion_tokens
             if plan.choices:
-                record.finish_reason = str(plan.choices[0].finish_reason)
+                record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: str() costs a call
         return plan
+
+    def queue_counts(self) -> tuple[int, int]:
+        """(running, waiting): model requests producing output, and streams before their first token."""
+        return self.running, self.waiting
 
     def note_embedding(self, model: ModelSpec, input_tokens: int) -> None:
         """Tell the request's telemetry record (if any) the embedding model and its input size."""
@@ -233,6 +241,8 @@ class Simulator:
         visible_from = plan.leading_reasoning_steps()
         if record is not None:
             record.stream = True
+        self.waiting += 1
+        producing = False
         try:
             if plan.steps == 0:
                 await timeline.wait_end(0)
@@ -243,8 +253,13 @@ class Simulator:
                     fault = await self._strike(fault, timeline)
                 if plan.steps:
                     await timeline.wait_step(step)
-                if record is not None and step >= visible_from:
-                    record.token_released(self.clock.now())
+                if step >= visible_from:
+                    if not producing:
+                        producing = True
+                        self.waiting -= 1
+                        self.running += 1
+                    if record is not None:
+                        record.token_released(self.clock.now())
                 reached = step + 1
                 for position, choice in enumerate(choices):
                     tokens = choice.tokens
@@ -262,6 +277,10 @@ class Simulator:
                 # the stream still breaks before its terminator.
                 await self._strike(fault, timeline)
         finally:
+            if producing:
+                self.running -= 1
+            else:
+                self.waiting -= 1
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(sum(min(len(c.tokens), reached) for c in choices))
@@ -288,9 +307,7 @@ class Simulator:
         A fault in the admission strikes when the pass is done (a stall lengthens it).
         """
         self.note_embedding(model, input_tokens)
-        record = CURRENT.get()
-        if record is not None:
-            record.generating = True
+        self.running += 1
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         fault = admission.fault if admission is not None else None
         try:
@@ -300,6 +317,7 @@ class Simulator:
             if fault is not None and fault.kind is not FaultKind.STALL:
                 await self._strike(fault, timeline)
         finally:
+            self.running -= 1
             timeline.close()
 
     async def complete(self, plan: GenerationPlan, timeline: Timeline) -> None:
@@ -311,9 +329,7 @@ class Simulator:
         admission = plan.request.admission
         fault = admission.fault if admission is not None else None
         produced = plan.completion_tokens
-        record = CURRENT.get()
-        if record is not None:
-            record.generating = True  # opaque until it ends: "running" for the in-flight gauges
+        self.running += 1  # opaque until it ends: "running" for the in-flight gauges
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)
@@ -326,6 +342,7 @@ class Simulator:
                 produced = sum(min(len(c.tokens), steps) for c in plan.choices)
                 await self._strike(fault, timeline)
         finally:
+            self.running -= 1
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(produced)

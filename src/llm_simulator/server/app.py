@@ -96,6 +96,7 @@ class SimulatorApp:
         self.stats = telemetry.stats if telemetry is not None else Stats()
         self.telemetry = telemetry or build_telemetry(config, self.stats)
         self.sim = sim or Simulator(config, observer=self.stats)
+        self.telemetry.queue_counts = self.sim.queue_counts
         self.providers = build_providers(self.sim)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.router = Router()
@@ -237,9 +238,9 @@ class SimulatorApp:
         record = RequestRecord(request_id, method, path, started, time.time())
         record.provider = provider.name
         record.endpoint = endpoint
-        current = CURRENT.set(record)
         telemetry = self.telemetry
         telemetry.begin(record, headers, query)
+        current = CURRENT.set(record)  # reset in the finally below: nothing may raise in between
         try:
             if not isinstance(found, Match):
                 unrouted = no_route(method, path, found)

@@ -16,7 +16,7 @@ import contextvars
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from llm_simulator.config.schema import SimulatorConfig
@@ -52,6 +52,10 @@ class Tracer(Protocol):
     async def close(self) -> None:
         """Flush queued spans and stop."""
         ...
+
+
+def _no_queue() -> tuple[int, int]:
+    return 0, 0
 
 
 def _fingerprint_salt(shared_dir: str | None) -> bytes:
@@ -101,7 +105,8 @@ class Telemetry:
         self.tracer = tracer
         # Trace ids are minted when something will read them: a tracer, sinks, or JSON logs.
         self.traces = tracer is not None or bool(self.sinks) or config.logging.json_logs
-        self.active: set[RequestRecord] = set()
+        # (running, waiting) model requests; the app points this at its simulator's counters.
+        self.queue_counts: Callable[[], tuple[int, int]] = _no_queue
         self.request_log = RequestLog(config.telemetry.request_log)
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
@@ -176,7 +181,6 @@ class Telemetry:
 
     def begin(self, rec: RequestRecord, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
         """A request was routed: note its caller and trace, announce it to the sinks."""
-        self.active.add(rec)
         if not self._started:
             self.start()
         # The raw credential as sent; it is parsed and fingerprinted once per distinct value
@@ -217,7 +221,6 @@ class Telemetry:
 
     def finish(self, rec: RequestRecord, duration_s: float) -> None:
         """The request has ended (``rec.status`` set): fold it into every destination."""
-        self.active.discard(rec)
         if self.shared is not None and self.shared.reset_epoch() != self._reset_seen:
             # A reset asked of another worker applies before this worker counts anything new,
             # or what it serves until its next flush would be wiped with the old counts.
@@ -246,20 +249,6 @@ class Telemetry:
                 sink.emit(built)
 
     # -- views ------------------------------------------------------------------------------------
-
-    def queue_counts(self) -> tuple[int, int]:
-        """(running, waiting): model requests producing output, and streams not yet at their first token.
-
-        A non-streamed response is opaque until it ends, so it counts as running for its
-        whole life; a stream waits until its first visible token.
-        """
-        running = waiting = 0
-        for rec in self.active:
-            if rec.first_token or rec.generating:
-                running += 1
-            elif rec.model:
-                waiting += 1
-        return running, waiting
 
     def reset(self) -> None:
         """Reset the counters of this worker, and ask the other workers to reset theirs."""
