@@ -204,3 +204,28 @@ def test_subprocess_mode_by_option_ini_and_marker(inner: pytest.Pytester) -> Non
         """
     )
     inner.runpytest().assert_outcomes(passed=1)
+
+
+def test_safe_under_pytest_xdist(inner: pytest.Pytester) -> None:
+    """Two xdist workers, eight tests: each test's simulator sees its own requests only."""
+    pytest.importorskip("xdist")
+    inner.makepyfile(
+        test_parallel="""
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_isolated(llm_simulator, openai_client, n):
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "none")
+            text = f"request {n} from {worker}"
+            reply = openai_client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": text}], max_tokens=5
+            )
+            assert reply.choices[0].message.content
+            seen = [r["body"]["messages"][0]["content"] for r in llm_simulator.requests()]
+            assert seen == [text]
+            assert worker.startswith("gw")
+        """
+    )
+    result = inner.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=8)
