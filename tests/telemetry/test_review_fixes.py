@@ -162,3 +162,13 @@ async def test_the_request_log_clips_huge_header_values() -> None:
     await call(app, "POST", "/v1/chat/completions", _chat(), headers={**JSON, "x-note": "n" * 5000})
     entry = orjson.loads((await call(app, "GET", "/admin/requests")).body)["requests"][0]
     assert len(entry["headers"]["x-note"]) <= 1025
+
+
+async def test_a_legacy_completion_with_several_prompts_counts_all_of_them() -> None:
+    app = _app()
+    body = orjson.dumps({"model": "gpt-3.5-turbo", "prompt": ["one two", "three four five"], "max_tokens": 4})
+    got = await call(app, "POST", "/v1/completions", body, headers=JSON)
+    assert got.status == 200, got.body
+    usage = orjson.loads(got.body)["usage"]
+    (totals,) = app.stats.models.values()
+    assert (totals.input_tokens, totals.output_tokens) == (usage["prompt_tokens"], usage["completion_tokens"])

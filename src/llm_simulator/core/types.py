@@ -269,20 +269,19 @@ class GenerationPlan:
     choices: list[ChoicePlan]
     system_fingerprint: str
     steps: int = field(init=False)
+    # Tokens generated across all choices (what ``usage`` reports), counted once: choices'
+    # token lists are fixed once planned (providers renumber choices, never their tokens).
+    completion_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
         # One decode step emits one token for every unfinished choice (as a batching engine
         # does), so the number of steps is the longest choice.
         self.steps = max((len(c.tokens) for c in self.choices), default=0)
+        self.completion_tokens = sum(len(c.tokens) for c in self.choices)
 
     def leading_reasoning_steps(self) -> int:
         """Steps at the start in which every choice is still reasoning (0 if one is not)."""
         return min((choice.hidden_lead for choice in self.choices), default=0)
-
-    @property
-    def completion_tokens(self) -> int:
-        """Tokens generated across all choices (what ``usage`` reports)."""
-        return sum(len(c.tokens) for c in self.choices)
 
 
 # Stream events are created once per token on the hot path: plain slotted classes, not

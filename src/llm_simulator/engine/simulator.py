@@ -16,7 +16,7 @@ from pathlib import Path
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
-from llm_simulator.core.record import CURRENT
+from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.core.types import (
     FinishEvent,
     GenerationPlan,
@@ -161,10 +161,6 @@ class Simulator:
         record = CURRENT.get()
         if record is not None:
             record.model = model.id
-            record.prompt_tokens = request.prompt_tokens
-            record.completion_tokens = plan.completion_tokens
-            if plan.choices:
-                record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: str() costs a call
         return plan
 
     def queue_counts(self) -> tuple[int, int]:
@@ -241,6 +237,7 @@ class Simulator:
         visible_from = plan.leading_reasoning_steps()
         if record is not None:
             record.stream = True
+            _note_plan(record, plan)
         self.waiting += 1
         producing = False
         try:
@@ -330,6 +327,9 @@ class Simulator:
         fault = admission.fault if admission is not None else None
         produced = plan.completion_tokens
         self.running += 1  # opaque until it ends: "running" for the in-flight gauges
+        record = CURRENT.get()
+        if record is not None:
+            _note_plan(record, plan)
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)
@@ -346,6 +346,18 @@ class Simulator:
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(produced)
+
+
+def _note_plan(record: RequestRecord, plan: GenerationPlan) -> None:
+    """Tell the request's telemetry record what the response holds.
+
+    From the final plan: a legacy completion with several prompts plans each one, then
+    answers with all of them at once.
+    """
+    record.prompt_tokens = plan.request.prompt_tokens
+    record.completion_tokens = plan.completion_tokens
+    if plan.choices:
+        record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: no str() call needed
 
 
 def _steps_until_visible(plan: GenerationPlan, tokens: int) -> int:
