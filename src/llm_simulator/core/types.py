@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import ErrorKind
 from llm_simulator.core.faults import Admission
+from llm_simulator.core.record import RequestRecord
 
 
 class FinishReason(enum.StrEnum):
@@ -268,6 +269,8 @@ class GenerationPlan:
     request: GenerationRequest
     choices: list[ChoicePlan]
     system_fingerprint: str
+    # The telemetry record of the request being answered (None outside a server).
+    record: RequestRecord | None = field(default=None, compare=False, repr=False)
     steps: int = field(init=False)
     # Tokens generated across all choices (what ``usage`` reports), counted once: choices'
     # token lists are fixed once planned (providers renumber choices, never their tokens).

@@ -16,7 +16,7 @@ from pathlib import Path
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
-from llm_simulator.core.record import CURRENT, RequestRecord
+from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import (
     FinishEvent,
     GenerationPlan,
@@ -151,25 +151,26 @@ class Simulator:
             return derive_seed("request", request_seed, *identity)
         return self.seeds.next_seed()
 
-    def plan(self, request: GenerationRequest, model: ModelSpec, base_seed: int) -> GenerationPlan:
+    def plan(
+        self, request: GenerationRequest, model: ModelSpec, base_seed: int, record: RequestRecord | None = None
+    ) -> GenerationPlan:
         """Decide the whole response up front from the request's text RNG.
 
         The request's telemetry record (if any) learns the model and the token counts here,
         the one place every provider passes through.
         """
         plan = self.planner.plan(request, model, derive_random(base_seed, "text"))
-        record = CURRENT.get()
         if record is not None:
             record.model = model.id
+            plan.record = record
         return plan
 
     def queue_counts(self) -> tuple[int, int]:
         """(running, waiting): model requests producing output, and streams before their first token."""
         return self.running, self.waiting
 
-    def note_embedding(self, model: ModelSpec, input_tokens: int) -> None:
+    def note_embedding(self, model: ModelSpec, input_tokens: int, record: RequestRecord | None) -> None:
         """Tell the request's telemetry record (if any) the embedding model and its input size."""
-        record = CURRENT.get()
         if record is not None:
             record.model = model.id
             record.prompt_tokens = input_tokens
@@ -231,7 +232,7 @@ class Simulator:
         hidden = [c.hidden_lead for c in choices] if fault is not None else None
         released = 0
         reached = first
-        record = CURRENT.get()
+        record = plan.record
         # TTFT and ITL are about the output the client reads: steps in which every choice is
         # still reasoning (hidden by some providers, shown as thinking by others) do not count.
         visible_from = plan.leading_reasoning_steps()
@@ -297,13 +298,18 @@ class Simulator:
         raise StreamCut(fault)
 
     async def complete_embedding(
-        self, model: ModelSpec, input_tokens: int, base_seed: int, admission: Admission | None = None
+        self,
+        model: ModelSpec,
+        input_tokens: int,
+        base_seed: int,
+        admission: Admission | None = None,
+        record: RequestRecord | None = None,
     ) -> None:
         """Wait as long as one embedding forward pass over ``input_tokens`` takes.
 
         A fault in the admission strikes when the pass is done (a stall lengthens it).
         """
-        self.note_embedding(model, input_tokens)
+        self.note_embedding(model, input_tokens, record)
         self.running += 1
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         fault = admission.fault if admission is not None else None
@@ -327,7 +333,7 @@ class Simulator:
         fault = admission.fault if admission is not None else None
         produced = plan.completion_tokens
         self.running += 1  # opaque until it ends: "running" for the in-flight gauges
-        record = CURRENT.get()
+        record = plan.record
         if record is not None:
             _note_plan(record, plan)
         try:

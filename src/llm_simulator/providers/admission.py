@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.faults import Admission, HangUp, StreamFault
-from llm_simulator.core.record import CURRENT
+from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.chaos.breaker import Outcome
@@ -73,7 +73,7 @@ async def admit(
     """Admit one request or raise what it meets; None when nothing touches it."""
     if not needs_admission(sim, request):
         return None
-    record = CURRENT.get()
+    record = request.record
     if record is not None:
         record.model = spec.id  # known now: a refusal below still counts against its model
     chaos = sim.chaos
@@ -110,7 +110,7 @@ async def admit(
             granted[0] = await limits.acquire(key, model, input_tokens, output_estimate)
         except RateLimited as exc:
             request.extra_headers = limit_headers(exc.states, sim.clock.wall())
-            _note_rate_limited(exc)
+            _note_rate_limited(record, exc)
             raise
         request.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
     if forced is None and not chaos.enabled:
@@ -120,7 +120,9 @@ async def admit(
     )
     verdict = chaos.decide(facts, forced)
     if verdict.disturbs:
-        _note_chaos(verdict.error_type or (str(verdict.fault.kind) if verdict.fault else "latency"), verdict.rule)
+        _note_chaos(
+            record, verdict.error_type or (str(verdict.fault.kind) if verdict.fault else "latency"), verdict.rule
+        )
     if verdict.delay_s > 0:
         await sim.pause(verdict.delay_s)
     if verdict.hang:
@@ -130,17 +132,15 @@ async def admit(
     return _admission(verdict.latency_scale, verdict.fault, granted[0])
 
 
-def _note_rate_limited(exc: RateLimited) -> None:
+def _note_rate_limited(record: RequestRecord | None, exc: RateLimited) -> None:
     """Tell the request's telemetry record which tier and budget refused it."""
-    record = CURRENT.get()
     if record is not None and exc.limit is not None:
         record.rate_limited = exc.limit.tier
         record.note("rate_limit.rejected", tier=exc.limit.tier, resource=exc.limit.resource, window=exc.limit.window)
 
 
-def _note_chaos(kind: str, rule: str | None) -> None:
+def _note_chaos(record: RequestRecord | None, kind: str, rule: str | None) -> None:
     """Tell the request's telemetry record what chaos did to it (an error type, a fault, latency)."""
-    record = CURRENT.get()
     if record is not None:
         record.chaos = kind
         record.note("chaos.injected", kind=kind, rule=rule)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.record import RequestRecord
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -43,6 +44,8 @@ class HttpRequest:
     # and a callback told how the request ended (HTTP status, whether its stream broke).
     extra_headers: Headers | None = None
     on_done: Callable[[int, bool], None] | None = None
+    # What telemetry learns about this request (model, tokens, token times, chaos).
+    record: RequestRecord | None = None
 
 
 @dataclass(slots=True)

@@ -123,6 +123,8 @@ class SimulatorApp:
         self._watches: dict[asyncio.Task[Any], StreamWatch] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self.access_log = config.logging.access_log
+        # Whether log lines need the current request's ids (JSON lines and the access log).
+        self.log_context = config.logging.json_logs or config.logging.access_log
         self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
         self.draining = False
@@ -240,7 +242,9 @@ class SimulatorApp:
         record.endpoint = endpoint
         telemetry = self.telemetry
         telemetry.begin(record, headers, query)
-        current = CURRENT.set(record)  # reset in the finally below: nothing may raise in between
+        # The current-record registry serves only the log filter (request and trace ids on
+        # every line): the engine and admission get the record with the request.
+        current = CURRENT.set(record) if self.log_context else None
         try:
             if not isinstance(found, Match):
                 unrouted = no_route(method, path, found)
@@ -268,7 +272,9 @@ class SimulatorApp:
                         body = await self._read_body(scope, receive, headers)
                         reading = False
                         deadline.reschedule(asyncio.get_running_loop().time() + self.request_timeout_s)
-                        request = HttpRequest(method, path, query, headers, body, request_id, found.params, endpoint)
+                        request = HttpRequest(
+                            method, path, query, headers, body, request_id, found.params, endpoint, record=record
+                        )
                         response = await found.route.handler(request)
                 except TimeoutError:
                     error = body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)
@@ -313,7 +319,7 @@ class SimulatorApp:
             if isinstance(response, StreamResponse):
                 status = 200
                 try:
-                    status, broken = await self._send_stream(send, receive, response, provider, request_id)
+                    status, broken = await self._send_stream(send, receive, response, provider, request_id, record)
                 except ConnectionCut as cut:
                     if cut.client_fault:
                         status = 499  # the client stopped reading: not the model's failure
@@ -338,7 +344,8 @@ class SimulatorApp:
                 log_access(request_id, method, path, status, elapsed, provider.name, endpoint)
             if request is not None and request.on_done is not None:
                 request.on_done(status, broken)
-            CURRENT.reset(current)
+            if current is not None:
+                CURRENT.reset(current)
 
     def _claimant(
         self, path: str, headers: dict[str, str], query: dict[str, str], allowed: list[str] | None
@@ -439,7 +446,13 @@ class SimulatorApp:
                 watch.seen = watch.sent
 
     async def _send_stream(
-        self, send: Send, receive: Receive, response: StreamResponse, provider: Provider, request_id: str
+        self,
+        send: Send,
+        receive: Receive,
+        response: StreamResponse,
+        provider: Provider,
+        request_id: str,
+        record: RequestRecord,
     ) -> tuple[int, bool]:
         """Send the event stream; the status to record and whether the stream broke.
 
@@ -489,7 +502,7 @@ class SimulatorApp:
             except StreamCut as cut:
                 broken = True
                 kind = cut.fault.kind
-                _note_error(f"stream_{kind}")
+                record.error_type = f"stream_{kind}"
                 log.info("chaos: %s fault in stream %s", kind, request_id)
                 if kind is FaultKind.DISCONNECT:
                     raise ConnectionCut(request_id) from None
@@ -497,7 +510,7 @@ class SimulatorApp:
                     await write({"type": "http.response.body", "body": response.malformed, "more_body": True})
             except SimulatorError as exc:
                 broken = True
-                _note_error(str(exc.kind))
+                record.error_type = str(exc.kind)
                 if response.on_error is not None:
                     await write({"type": "http.response.body", "body": response.on_error(exc), "more_body": True})
             except (asyncio.CancelledError, OSError, RuntimeError):
@@ -507,7 +520,7 @@ class SimulatorApp:
                 # than a cut connection, and log it.
                 log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
                 broken = True
-                _note_error("server_error")
+                record.error_type = "server_error"
                 if response.on_error is not None:
                     frame = response.on_error(internal_error())
                     await write({"type": "http.response.body", "body": frame, "more_body": True})
@@ -533,19 +546,10 @@ class SimulatorApp:
         finally:
             watcher.cancel()
             await close_frames(frames)
-            record = CURRENT.get()
-            if record is not None:
-                record.chunks = watch.sent - framing
+            record.chunks = watch.sent - framing
             self.stats.active_streams -= 1
             self._watches.pop(task, None)
             self._streams.discard(task)
             if not self._streams:
                 self._idle.set()
         return status, broken
-
-
-def _note_error(error_type: str) -> None:
-    """Name what broke the current request's stream, for the error counters and events."""
-    record = CURRENT.get()
-    if record is not None:
-        record.error_type = error_type

@@ -75,7 +75,7 @@ async def embed_content(sim: Simulator, request: HttpRequest, model: str, spec: 
         if needs_admission(sim, request)
         else None
     )
-    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission)
+    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.record)
     return JsonResponse(200, orjson.dumps({"embedding": {"values": vector}}), json_headers())
 
 
@@ -105,5 +105,5 @@ async def batch_embed_contents(sim: Simulator, request: HttpRequest, model: str,
         if needs_admission(sim, request)
         else None
     )
-    await sim.complete_embedding(spec, total, sim.request_seed(None), admission)
+    await sim.complete_embedding(spec, total, sim.request_seed(None), admission, request.record)
     return JsonResponse(200, orjson.dumps({"embeddings": embeddings}), json_headers())

@@ -294,7 +294,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
             logprobs=logprobs is not None,
             top_logprobs=logprobs or 0,
         )
-        sub = sim.plan(gen, spec, base_seed + p_index)
+        sub = sim.plan(gen, spec, base_seed + p_index, request.record)
         fingerprint = sub.system_fingerprint
         for choice in sub.choices:
             choice.index = p_index * n + choice.index
@@ -302,7 +302,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     first = GenerationRequest(
         model=model_id, endpoint=Endpoint.COMPLETION, messages=(), prompt_tokens=total_prompt, admission=admission
     )
-    plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint)
+    plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint, record=request.record)
     options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
     timeline = sim.open_timeline(spec, total_prompt, base_seed, admission=admission)
     cid = new_id("cmpl-")

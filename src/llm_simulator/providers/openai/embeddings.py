@@ -118,7 +118,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     if needs_admission(sim, request):
         admission = await admit(sim, request, "openai", model_id, spec, total, 0, limit_headers)
     base_seed = sim.request_seed(None)
-    await sim.complete_embedding(spec, total, base_seed, admission)
+    await sim.complete_embedding(spec, total, base_seed, admission, request.record)
     data = []
     for index, (text, _) in enumerate(inputs):
         vector = embed(text, size)
