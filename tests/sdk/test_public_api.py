@@ -32,6 +32,7 @@ EXPECTED = {
     "ServerError",
     "APIConnectionError",
     "APITimeoutError",
+    "InvalidResponseError",
     "is_retryable",
     # settings
     "RetryPolicy",

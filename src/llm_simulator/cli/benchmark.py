@@ -139,7 +139,11 @@ def _fail(message: str) -> int:
 def _check_url(url: str | None) -> str:
     if not url:
         raise UsageError("--url is required (e.g. --url http://127.0.0.1:8080)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it validates the port)
+    except ValueError as exc:
+        raise UsageError(f"--url {url!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--url {url!r}: expected http(s)://host[:port][/path]")
     return url

@@ -8,8 +8,10 @@ provider's shape, prints ``error: <status> <type>: <message>`` and exits 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -146,7 +148,7 @@ class _Target:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         headers.update((k.lower(), v) for k, v in extra)
-        if args.timeout <= 0:
+        if not (math.isfinite(args.timeout) and args.timeout > 0):
             raise UsageError("--timeout must be positive")
         return cls(server_root(args.url), provider, headers, args.timeout)
 
@@ -179,7 +181,8 @@ def _chat(http: httpx.Client, target: _Target, args: argparse.Namespace) -> int:
         if as_json:
             print_json(body)
         else:
-            print(reply_text(target.provider, body))
+            with unexpected_shape(target.root):
+                print(reply_text(target.provider, body))
         return EXIT_OK
     if as_json:
         _stream(http, target, request, _print_event)
@@ -227,7 +230,8 @@ def _embed(http: httpx.Client, target: _Target, args: argparse.Namespace) -> int
     if args.format == "json":
         print_json(body)
         return EXIT_OK
-    values = embedding_values(target.provider, body)
+    with unexpected_shape(target.root):
+        values = embedding_values(target.provider, body)
     shown = ", ".join(f"{v:.6f}" for v in values[:SHOWN_VALUES])
     more = ", …" if len(values) > SHOWN_VALUES else ""
     print(f"model: {args.model or DEFAULT_EMBEDDING_MODELS[target.provider]}")
@@ -257,15 +261,19 @@ def _stream(
     headers = {**target.headers, "accept": "text/event-stream"}
     pieces: list[str] = []
     decoder = SseDecoder()
+    finished = False
 
     def handle(event: tuple[str, str] | None) -> bool:
+        nonlocal finished
         if event is None:
             return True
         name, data = event
-        piece = stream_piece(target.provider, name, data)
+        with unexpected_shape(url):
+            piece = stream_piece(target.provider, name, data)
         # The closing event is shown too (JSON output lists every event); it adds no text.
         on_event(piece or "", name, data)
         if piece is None:
+            finished = True
             return False
         pieces.append(piece)
         return True
@@ -282,7 +290,20 @@ def _stream(
                 break
         else:
             handle(decoder.flush())
+    if not finished and target.provider != "gemini":
+        # (Gemini's stream has no closing event: it just ends.) A stream cut without its final event (a proxy's timeout, a crashed server) or a
+        # response that was no event stream at all: not a complete answer.
+        raise OperationFailed(f"{url}: the stream ended before its final event")
     return "".join(pieces)
+
+
+@contextlib.contextmanager
+def unexpected_shape(url: str) -> Iterator[None]:
+    """Turn a response of a shape no provider sends into one line and exit 1, not a traceback."""
+    try:
+        yield
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise OperationFailed(f"{url}: unexpected response shape ({type(exc).__name__}: {exc})") from None
 
 
 def _interactive(http: httpx.Client, target: _Target, args: argparse.Namespace) -> int:
@@ -317,7 +338,9 @@ def _interactive(http: httpx.Client, target: _Target, args: argparse.Namespace) 
             if args.stream:
                 reply = _stream_text(http, target, request)
             else:
-                reply = reply_text(target.provider, _post(http, target, request))
+                body = _post(http, target, request)
+                with unexpected_shape(target.root):
+                    reply = reply_text(target.provider, body)
                 print(reply)
         except OperationFailed as exc:
             # A failed turn ends that turn only; the conversation goes on without it.

@@ -8,6 +8,7 @@ server coming up can be watched) and the exit code is the last probe's.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -119,10 +120,10 @@ def probe(http: httpx.Client, url: str) -> Probe:
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed ``health`` command; returns the exit code."""
-    if args.timeout <= 0:
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
         raise UsageError("--timeout must be positive")
-    if args.interval < 0:
-        raise UsageError("--interval must not be negative")
+    if not (math.isfinite(args.interval) and args.interval >= 0):
+        raise UsageError("--interval must be a number, not negative")
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
     url = server_root(args.url) + ("/ready" if args.ready else "/health")

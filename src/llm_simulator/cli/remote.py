@@ -49,7 +49,11 @@ def add_api_key_flag(parser: argparse.ArgumentParser) -> None:
 
 def server_root(url: str) -> str:
     """The server root of ``url``; an SDK-style base URL (``…/v1``, ``…/v1beta``) is accepted too."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it validates the port)
+    except ValueError as exc:
+        raise UsageError(f"--url {url!r}: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"--url {url!r}: expected http(s)://host[:port]")
     root = url.rstrip("/")

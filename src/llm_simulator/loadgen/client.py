@@ -475,6 +475,12 @@ async def send(
         result.error = transport_error_kind(exc)
         result.detail = _short(str(exc) or type(exc).__name__)
         result.e2e = time.perf_counter() - sent
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        # A body or chunk of an unexpected shape (a proxy's page, another API): this request
+        # failed, the run goes on.
+        result.error = "malformed_response"
+        result.detail = _short(f"{type(exc).__name__}: {exc}")
+        result.e2e = time.perf_counter() - sent
     return result
 
 

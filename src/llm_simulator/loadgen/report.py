@@ -140,7 +140,8 @@ def to_text(summary: dict[str, Any]) -> str:
             f"open loop     target {open_loop['target_rate']:g} req/s, "
             f"achieved {open_loop['achieved_rate']:.1f} req/s; "
             f"late {open_loop['late']} (> {open_loop['late_threshold_ms']:g} ms), "
-            f"blocked by in-flight cap {open_loop['blocked_by_cap']}"
+            f"blocked by in-flight cap {open_loop['blocked_by_cap']}, "
+            f"not sent when the duration ran out {open_loop.get('dropped_at_end', 0)}"
             + (f"; schedule lag p99 {lag['p99']:.2f} ms, max {lag['max']:.2f} ms" if lag else "")
         )
     lines.append("client        " + _client(summary["client"]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import sys
 import time
@@ -69,12 +70,15 @@ class LoadConfig:
         """Raise ValueError naming the flag of the first invalid setting."""
         checks: list[tuple[bool, str]] = [
             (self.requests is None or self.requests >= 1, "--requests must be at least 1"),
-            (self.duration is None or self.duration > 0, "--duration must be positive"),
+            (
+                self.duration is None or (math.isfinite(self.duration) and self.duration > 0),
+                "--duration must be positive",
+            ),
             (self.concurrency >= 1, "--concurrency must be at least 1"),
-            (self.rate is None or self.rate > 0, "--rate must be positive"),
+            (self.rate is None or (math.isfinite(self.rate) and self.rate > 0), "--rate must be a positive number"),
             (self.max_in_flight >= 1, "--max-in-flight must be at least 1"),
             (self.warmup >= 0, "--warmup must not be negative"),
-            (self.timeout > 0, "--timeout must be positive"),
+            (math.isfinite(self.timeout) and self.timeout > 0, "--timeout must be positive"),
         ]
         for good, message in checks:
             if not good:
@@ -315,19 +319,35 @@ async def _open_loop(
             pool.release(client)
             slots.release()
 
+    # --duration bounds the sending in real time: arrivals due later are not sent, and an
+    # arrival still waiting for a free slot when the time is up is dropped (and counted), so
+    # a rate above what the server can take cannot stretch the run.
+    end = run_start + config.duration if config.duration is not None else None
+    time_up = False
     for offset in poisson_arrivals(config.rate, random.Random(config.seed)):
-        if limit is not None and info.scheduled >= limit:
+        if limit is not None and info.scheduled + info.dropped_at_end >= limit:
             break
-        if config.duration is not None and offset >= config.duration:
-            break
-        info.scheduled += 1
         due = run_start + offset
+        if end is not None and due >= end:
+            break
+        if time_up:
+            info.dropped_at_end += 1  # due within the window, but the window is over
+            continue
         delay = due - clock()
         if delay > 0:
             await asyncio.sleep(delay)
         if slots.locked():
             info.blocked_by_cap += 1
-        await slots.acquire()
+        if end is None:
+            await slots.acquire()
+        else:
+            try:
+                await asyncio.wait_for(slots.acquire(), timeout=max(0.0, end - clock()))
+            except TimeoutError:
+                info.dropped_at_end += 1
+                time_up = True
+                continue
+        info.scheduled += 1
         lag = max(0.0, clock() - due)
         info.schedule_lags_s.append(lag)
         if lag > config.late_threshold_s:
@@ -335,6 +355,8 @@ async def _open_loop(
         task = asyncio.get_running_loop().create_task(one(lag))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+    if end is not None and clock() < end:
+        await asyncio.sleep(end - clock())  # the window is the duration asked for, even if sparse
     if tasks:
         await asyncio.gather(*tasks)
     return info

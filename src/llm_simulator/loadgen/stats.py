@@ -102,6 +102,8 @@ class OpenLoopInfo:
     late: int
     late_threshold_s: float
     schedule_lags_s: list[float] = field(default_factory=list)
+    # Arrivals still waiting for a free slot when --duration ran out (not sent).
+    dropped_at_end: int = 0
 
 
 @dataclass
@@ -198,6 +200,7 @@ def _open_loop(info: OpenLoopInfo | None, sent: int, duration: float) -> dict[st
         "max_in_flight": info.max_in_flight,
         "scheduled": info.scheduled,
         "blocked_by_cap": info.blocked_by_cap,
+        "dropped_at_end": info.dropped_at_end,
         "late": info.late,
         "late_threshold_ms": info.late_threshold_s * 1000.0,
         "schedule_lag_ms": _dist_dict(info.schedule_lags_s),

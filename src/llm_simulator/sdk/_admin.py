@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import orjson
 
+from llm_simulator.sdk.errors import decoded
+
 T = TypeVar("T")
 Json = dict[str, Any]
 
@@ -59,7 +61,7 @@ class AdminCall(Generic[T]):
 
 
 def _json(status: int, body: bytes, headers: Mapping[str, str]) -> Json:
-    data = orjson.loads(body)
+    data = decoded(status, lambda: orjson.loads(body))
     return data if isinstance(data, dict) else {"value": data}
 
 

@@ -34,8 +34,8 @@ USER_AGENT = f"llm-simulator-sdk/{__version__}"
 def sdk_policy(policy: RetryPolicy | None) -> RetryPolicy:
     """``policy`` narrowed to what is worth retrying (``is_retryable``); None: never retry.
 
-    A policy's own ``retry_if`` still applies on top, so a caller can only narrow further:
-    a 400 is never retried whatever the policy says.
+    A policy's own ``retry_if`` still applies on top, so a caller can only narrow further: a
+    400 is retried only when the server says so (``x-should-retry: true``), whatever the policy.
     """
     if policy is None:
         return RetryPolicy(max_retries=0)

@@ -22,6 +22,7 @@ from llm_simulator.sdk._base import (
 )
 from llm_simulator.sdk._sse import SSEDecoder
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
+from llm_simulator.sdk.errors import APIConnectionError, decoded
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
 
 __all__ = ["AsyncAdmin", "AsyncClient", "AsyncStream"]
@@ -126,7 +127,7 @@ class AsyncClient(ClientBase):
         )
         request = self._api_request(self._http, chosen, wire, headers)
         response = await self._retried(lambda: self._attempt(request, stream=False))
-        return parse_chat(chosen, response.json(), name)
+        return decoded(response.status_code, lambda: parse_chat(chosen, response.json(), name))
 
     def stream(
         self,
@@ -164,7 +165,7 @@ class AsyncClient(ClientBase):
         chosen, wire = self._embed_wire(texts, model=model, provider=provider)
         request = self._api_request(self._http, chosen, wire, headers)
         response = await self._retried(lambda: self._attempt(request, stream=False))
-        return parse_embeddings(chosen, response.json())
+        return decoded(response.status_code, lambda: parse_embeddings(chosen, response.json()))
 
 
 class AsyncStream:
@@ -229,6 +230,9 @@ class AsyncStream:
                 self._parts.append(event.text)
                 self.finish_reason = event.finish_reason or self.finish_reason
                 yield event
+            if not self._parser.done and self.finish_reason is None:
+                # Ended cleanly but without the provider's final event: not a complete answer.
+                raise APIConnectionError("The stream ended before its final event.")
         finally:
             await response.aclose()
 

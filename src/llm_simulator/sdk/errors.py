@@ -17,12 +17,14 @@ The three providers' bodies are understood:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
 from llm_simulator.infra.retry import retry_after_from_headers
+
+T = TypeVar("T")
 
 __all__ = [
     "APIConnectionError",
@@ -107,6 +109,21 @@ class ServerError(SimulatorAPIError):
 
 class OverloadedError(ServerError):
     """503 or 529: the provider is overloaded or unavailable; worth retrying later."""
+
+
+class InvalidResponseError(SimulatorAPIError):
+    """A success status with a body no provider sends (a proxy's HTML page, a cut JSON body)."""
+
+    def __init__(self, status: int | None, message: str, body: object = None) -> None:
+        super().__init__(status, "invalid_response", message, body)
+
+
+def decoded(status: int, read: Callable[[], T]) -> T:
+    """``read()`` (decoding or parsing a success body), with any shape failure as ``InvalidResponseError``."""
+    try:
+        return read()
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise InvalidResponseError(status, f"unexpected response body ({type(exc).__name__}: {exc})") from None
 
 
 class APIConnectionError(SimulatorAPIError):
