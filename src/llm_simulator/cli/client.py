@@ -291,8 +291,9 @@ def _stream(
         else:
             handle(decoder.flush())
     if not finished and target.provider != "gemini":
-        # (Gemini's stream has no closing event: it just ends.) A stream cut without its final event (a proxy's timeout, a crashed server) or a
-        # response that was no event stream at all: not a complete answer.
+        # A stream cut without its final event (a proxy's timeout, a crashed server), or a
+        # response that was no event stream at all, is not a complete answer. (Gemini's
+        # stream has no closing event: it just ends.)
         raise OperationFailed(f"{url}: the stream ended before its final event")
     return "".join(pieces)
 
