@@ -29,3 +29,12 @@ def test_the_example_passes_in_subprocess_mode(pytester: pytest.Pytester) -> Non
     pytester.makeini(INI)
     pytester.makepyfile(test_with_llm_simulator=EXAMPLE.read_text(encoding="utf-8"))
     pytester.runpytest("--llm-simulator-subprocess", "-k", "storm or scripted").assert_outcomes(passed=2, deselected=3)
+
+
+def test_the_readme_snippet_passes(pytester: pytest.Pytester) -> None:
+    readme = (EXAMPLE.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### In your tests (the pytest plugin)", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makeini(INI)
+    pytester.makepyfile(test_readme_snippet=snippet)
+    pytester.runpytest().assert_outcomes(passed=1)
