@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 import llm_simulator.loadgen as loadgen
+from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.loadgen.client import (
     AnthropicStream,
     GeminiStream,
@@ -17,7 +18,6 @@ from llm_simulator.loadgen.client import (
     Provider,
     RequestResult,
     RequestSpec,
-    SseDecoder,
     StreamState,
     api_key_from_env,
     error_kind,

@@ -47,7 +47,8 @@ from llm_simulator.cli.wire import (
     reply_text,
     stream_piece,
 )
-from llm_simulator.loadgen.client import PROVIDERS, Provider, SseDecoder, parse_headers
+from llm_simulator.infra.sse import SseDecoder
+from llm_simulator.loadgen.client import PROVIDERS, Provider, parse_headers
 
 DEFAULT_TIMEOUT_S = 60.0
 # How many leading vector values the text output of ``embed`` shows.

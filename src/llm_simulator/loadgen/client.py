@@ -20,6 +20,8 @@ from typing import Any, Literal
 import httpx
 import orjson
 
+from llm_simulator.infra.sse import SseDecoder
+
 Provider = Literal["openai", "anthropic", "gemini"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
 
@@ -180,47 +182,7 @@ def api_key_from_env(provider: Provider, environ: Mapping[str, str] | None = Non
     return env.get(API_KEY_ENV[provider]) or DUMMY_API_KEY
 
 
-# -- SSE ---------------------------------------------------------------------------------------
-
-
-class SseDecoder:
-    r"""An incremental Server-Sent Events decoder fed one line at a time (line endings removed).
-
-    Follows the WHATWG event-stream rules that matter here: ``field: value`` lines (one
-    optional space after the colon is dropped), ``data`` lines joined with ``\n``, comment
-    lines starting with ``:`` ignored, and an event dispatched at a blank line only when it
-    carries data.
-    """
-
-    __slots__ = ("_data", "_event")
-
-    def __init__(self) -> None:
-        self._event = ""
-        self._data: list[str] = []
-
-    def feed(self, line: str) -> tuple[str, str] | None:
-        """Consume one line; return ``(event name, data)`` when it completes an event."""
-        if not line:
-            return self.flush()
-        if line[0] == ":":
-            return None
-        name, sep, value = line.partition(":")
-        if sep and value[:1] == " ":
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        return None
-
-    def flush(self) -> tuple[str, str] | None:
-        """Dispatch what is buffered (at a blank line, or at the end of the stream)."""
-        event, data = self._event, self._data
-        self._event = ""
-        if not data:
-            return None
-        self._data = []
-        return event, "\n".join(data)
+# -- SSE (decoding: llm_simulator.infra.sse) ------------------------------------------------------
 
 
 class StreamState:

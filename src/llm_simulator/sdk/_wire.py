@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import orjson
 
-from llm_simulator.sdk._sse import SSEMessage
+from llm_simulator.infra.sse import SseEvent
 from llm_simulator.sdk.errors import error_from_stream
 from llm_simulator.sdk.types import ChatResult, Message, Prompt, Provider, StreamEvent
 
@@ -236,7 +236,7 @@ class StreamParser:
         self.output_tokens: int | None = None
         self.done = False
 
-    def feed(self, message: SSEMessage) -> list[StreamEvent]:
+    def feed(self, message: SseEvent) -> list[StreamEvent]:
         """The events in one SSE message (often one, sometimes none)."""
         if self.provider == "openai" and message.data.strip() == "[DONE]":
             self.done = True

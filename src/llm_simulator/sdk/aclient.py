@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 
 from llm_simulator.infra.retry import RetryPolicy, aretry
+from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.sdk import _admin
 from llm_simulator.sdk._admin import NOT_GIVEN, AdminCall, Json, NotGiven
 from llm_simulator.sdk._base import (
@@ -20,7 +21,6 @@ from llm_simulator.sdk._base import (
     connection_error,
     raise_for_status,
 )
-from llm_simulator.sdk._sse import SSEDecoder
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
 from llm_simulator.sdk.errors import APIConnectionError, decoded
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
@@ -212,7 +212,7 @@ class AsyncStream:
 
     async def _run(self) -> AsyncGenerator[StreamEvent, None]:
         response = await self._open()
-        decoder = SSEDecoder()
+        decoder = SseDecoder()
         try:
             async for line in _alines(response):
                 message = decoder.feed(line)

@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 
 from llm_simulator.infra.retry import RetryPolicy, retry
+from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.sdk import _admin
 from llm_simulator.sdk._admin import NOT_GIVEN, AdminCall, Json, NotGiven
 from llm_simulator.sdk._base import (
@@ -20,7 +21,6 @@ from llm_simulator.sdk._base import (
     connection_error,
     raise_for_status,
 )
-from llm_simulator.sdk._sse import SSEDecoder
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
 from llm_simulator.sdk.errors import APIConnectionError, decoded
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
@@ -247,7 +247,7 @@ class Stream:
 
     def _run(self) -> Generator[StreamEvent, None, None]:
         response = self._open()
-        decoder = SSEDecoder()
+        decoder = SseDecoder()
         try:
             for line in _lines(response):
                 message = decoder.feed(line)
