@@ -153,8 +153,3 @@ class _TaskRecords:
 
 
 CURRENT = _TaskRecords()
-
-
-def current_record() -> RequestRecord | None:
-    """The record of the request being served in this task (None outside a request)."""
-    return CURRENT.get()

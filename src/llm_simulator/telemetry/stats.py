@@ -418,8 +418,10 @@ class Stats:
     def snapshot(self) -> dict[str, Any]:
         """Everything as plain JSON-ready data (``/admin/stats``)."""
         endpoint_durations: dict[str, Buckets] = {}
-        for (_, endpoint), hist in self.endpoint_durations().items():
-            merged = endpoint_durations.setdefault(endpoint, Buckets(DURATION_EDGES))
+        for (_, _, endpoint), hist in self.durations.items():
+            merged = endpoint_durations.get(endpoint)
+            if merged is None:
+                merged = endpoint_durations[endpoint] = Buckets(DURATION_EDGES)
             merged.merge_data(hist.to_data())
         requests: Counter[tuple[str, str, int]] = Counter()
         for (p, _, e, s), c in self.requests.items():
