@@ -1,0 +1,324 @@
+"""One engine replica: a waiting queue, a running batch, a KV cache, and its step rule.
+
+The replica is a pure state machine with no clock: ``schedule`` forms the next step's batch
+(vLLM-v1 semantics), ``duration_ms`` says how long it takes, and ``complete`` applies the
+step's end. The live engine (engine/load/live.py) and the virtual-time simulation
+(engine/load/virtual.py) drive the same object, so both see exactly the same schedule.
+
+Step formation, in order:
+
+1. Every running sequence gets its share of the token budget (``max_num_batched_tokens``):
+   one token per decoding choice, or the next chunk of a prefill (chunked prefill). A
+   sequence that needs a new KV block when none is left preempts the newest running
+   sequence (recompute: its blocks are freed and it goes back to the head of the queue).
+2. Waiting sequences are admitted first-come first-served while the batch has room
+   (``max_num_seqs``), the budget lasts, and the KV cache keeps a small free watermark; the
+   head of the queue blocks the rest (no overtaking, as in vLLM's FCFS policy).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from llm_simulator.engine.load.kvcache import KvCache
+from llm_simulator.engine.load.sequence import SeqState, Sequence
+from llm_simulator.engine.load.stepmodel import StepTimeModel
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """A replica's scheduler limits (vLLM's names where it has them)."""
+
+    max_num_seqs: int = 256
+    max_num_batched_tokens: int = 8192
+    kv_blocks: int = 100_000
+    block_size: int = 16
+    prefix_caching: bool = False
+    # Requests allowed to wait; one more is refused with the provider's overload error.
+    max_waiting: int = 10_000
+    # Most a request may wait for admission (ms) before it is refused; 0: no limit.
+    queue_timeout_ms: float = 0.0
+    # Fraction of blocks kept free when admitting (so running sequences can grow).
+    watermark: float = 0.01
+
+
+class Batch:
+    """One step's work: which sequences run and how many tokens each computes."""
+
+    __slots__ = (
+        "attention_pairs",
+        "decode_context",
+        "decode_tokens",
+        "duration_ms",
+        "prefill_tokens",
+        "progress",
+        "sequences",
+    )
+
+    def __init__(self) -> None:
+        self.sequences: list[Sequence] = []
+        self.progress: list[int] = []  # tokens of KV each sequence computes in this step
+        self.prefill_tokens = 0
+        self.decode_tokens = 0
+        self.decode_context = 0
+        self.attention_pairs = 0
+        self.duration_ms = 0.0
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+
+class ReplicaCounters:
+    """Cumulative counts for metrics (read by telemetry and the virtual-time report)."""
+
+    __slots__ = ("aborted", "batch_size_sum", "finished", "generated_tokens", "preemptions", "prefill_tokens",
+                 "rejected", "step_ms_sum", "steps", "timed_out")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.step_ms_sum = 0.0
+        self.batch_size_sum = 0
+        self.preemptions = 0
+        self.prefill_tokens = 0
+        self.generated_tokens = 0
+        self.finished = 0
+        self.aborted = 0
+        self.rejected = 0
+        self.timed_out = 0
+
+
+class Replica:
+    """The state and step rule of one engine replica."""
+
+    def __init__(self, index: int, settings: EngineSettings, step_model: StepTimeModel, rng: random.Random) -> None:
+        self.index = index
+        self.settings = settings
+        self.step_model = step_model
+        self.rng = rng
+        self.kv = KvCache(settings.kv_blocks, settings.block_size, settings.prefix_caching)
+        self.waiting: deque[Sequence] = deque()
+        self.running: list[Sequence] = []
+        self.counters = ReplicaCounters()
+        self._watermark_blocks = int(settings.watermark * settings.kv_blocks)
+
+    # -- arrivals and departures ---------------------------------------------------------
+
+    def fits(self, seq: Sequence) -> bool:
+        """Whether ``seq`` could ever run here (its prompt and output fit in the whole cache)."""
+        kv = self.kv
+        need = kv.blocks_for(seq.prompt_tokens) + seq.width * kv.blocks_for(seq.target)
+        return need <= kv.total_blocks - self._watermark_blocks
+
+    def enqueue(self, seq: Sequence) -> bool:
+        """Queue ``seq``; False (and the sequence is marked rejected) if the queue is full or it never fits."""
+        if len(self.waiting) >= self.settings.max_waiting or not self.fits(seq):
+            seq.state = SeqState.REJECTED
+            self.counters.rejected += 1
+            return False
+        seq.replica = self.index
+        self.waiting.append(seq)
+        return True
+
+    def peek_cached_tokens(self, seq: Sequence) -> int:
+        """Prompt tokens of ``seq`` the prefix cache holds right now (no side effect)."""
+        blocks = self.kv.cached_prefix(seq.hashes)
+        return min(blocks * self.kv.block_size, seq.prompt_tokens - 1) if blocks else 0
+
+    def abort(self, seq: Sequence) -> None:
+        """Remove ``seq`` wherever it is and free its blocks (a client that left)."""
+        if seq.state is SeqState.WAITING:
+            self.waiting.remove(seq)
+            self._free(seq)
+        elif seq.state is SeqState.RUNNING:
+            self.running.remove(seq)
+            self._free(seq)
+        else:
+            return
+        seq.state = SeqState.ABORTED
+        self.counters.aborted += 1
+
+    def expire(self, now_ms: float) -> list[Sequence]:
+        """Refuse the waiting sequences that waited longer than ``queue_timeout_ms`` (never started ones)."""
+        timeout = self.settings.queue_timeout_ms
+        if timeout <= 0 or not self.waiting:
+            return []
+        expired = [s for s in self.waiting if s.generated == 0 and now_ms - s.arrival_ms > timeout]
+        for seq in expired:
+            self.waiting.remove(seq)
+            self._free(seq)
+            seq.state = SeqState.ABORTED
+            self.counters.timed_out += 1
+        return expired
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting and nothing running."""
+        return not self.running and not self.waiting
+
+    @property
+    def load(self) -> int:
+        """Requests in the replica (running plus waiting), for the least-loaded router."""
+        return len(self.running) + len(self.waiting)
+
+    # -- one step ------------------------------------------------------------------------
+
+    def _free(self, seq: Sequence) -> None:
+        if seq.private or seq.shared:
+            self.kv.release(seq.private, seq.shared)
+        seq.private = 0
+        seq.shared = []
+        seq.registered = 0
+
+    def _blocks_needed(self, seq: Sequence, computed: int) -> int:
+        """Blocks ``seq`` holds once ``computed`` tokens have KV: prompt blocks plus each choice's output."""
+        kv = self.kv
+        prompt = seq.prompt_tokens
+        if computed <= prompt:
+            return kv.blocks_for(computed)
+        return kv.blocks_for(prompt) + seq.width * kv.blocks_for(computed - prompt)
+
+    def _preempt(self, seq: Sequence) -> None:
+        """Recompute preemption: drop ``seq``'s KV and put it back at the head of the queue."""
+        self.running.remove(seq)
+        self._free(seq)
+        seq.computed = 0
+        seq.state = SeqState.WAITING
+        seq.preemptions += 1
+        self.counters.preemptions += 1
+        self.waiting.appendleft(seq)
+
+    def schedule(self) -> Batch | None:
+        """Form the next step's batch (see the module docstring); None when there is nothing to run."""
+        batch = Batch()
+        budget = self.settings.max_num_batched_tokens
+        kv = self.kv
+        running = self.running
+        i = 0
+        while i < len(running):
+            seq = running[i]
+            remaining = seq.known - seq.computed
+            decoding = seq.generated > 0 and remaining == 1
+            cost = seq.width if decoding else min(remaining, budget)
+            if cost <= 0 or cost > budget:
+                i += 1
+                continue
+            progress = 1 if decoding else cost
+            need = self._blocks_needed(seq, seq.computed + progress) - seq.held_blocks
+            while need > kv.available and running[-1] is not seq:
+                self._preempt(running[-1])
+            if need > kv.available:  # alone and still too big for what is left: wait for room
+                self._preempt(seq)
+                continue
+            if need > 0:
+                kv.allocate(need)
+                seq.private += need
+            budget -= cost
+            self._add(batch, seq, progress, decoding)
+            i += 1
+        self._admit(batch, budget)
+        return batch if batch.sequences else None
+
+    def _admit(self, batch: Batch, budget: int) -> None:
+        """Admit waiting sequences FCFS while seats, budget and blocks last."""
+        kv = self.kv
+        waiting = self.waiting
+        running = self.running
+        max_seqs = self.settings.max_num_seqs
+        while waiting and len(running) < max_seqs and budget > 0:
+            seq = waiting[0]
+            known = seq.known
+            cached = 0
+            if seq.hashes and kv.prefix_caching:
+                blocks = min(kv.cached_prefix(seq.hashes), (known - 1) // kv.block_size)
+                if blocks:
+                    kv.acquire_prefix(seq.hashes, blocks)
+                    seq.shared = list(seq.hashes[:blocks])
+                    seq.registered = blocks
+                    cached = blocks * kv.block_size
+            progress = min(known - cached, budget)
+            need = self._blocks_needed(seq, cached + progress) - len(seq.shared)
+            if need > kv.available - self._watermark_blocks:
+                self._free(seq)  # hand back the prefix it took; try again next step
+                break
+            waiting.popleft()
+            kv.allocate(need)
+            seq.private = need
+            seq.computed = cached
+            if seq.cached_tokens < 0:
+                seq.cached_tokens = cached
+                kv.note_lookup(seq.prompt_tokens, cached)
+            seq.state = SeqState.RUNNING
+            running.append(seq)
+            budget -= progress
+            self._add(batch, seq, progress, False)
+
+    @staticmethod
+    def _add(batch: Batch, seq: Sequence, progress: int, decoding: bool) -> None:
+        batch.sequences.append(seq)
+        batch.progress.append(progress)
+        if decoding:
+            batch.decode_tokens += seq.width
+            batch.decode_context += seq.width * seq.computed
+        else:
+            batch.prefill_tokens += progress
+            batch.attention_pairs += progress * (seq.computed + progress // 2)
+
+    def duration_ms(self, batch: Batch) -> float:
+        """The step's duration (ms): the step-time model with this replica's seeded noise."""
+        model = self.step_model
+        base = model.duration_ms(batch.prefill_tokens, batch.decode_tokens, len(batch.sequences),
+                                 batch.decode_context, batch.attention_pairs)
+        factor, stall = model.noise(self.rng)
+        batch.duration_ms = base * factor + stall
+        return batch.duration_ms
+
+    def complete(self, batch: Batch, end_ms: float) -> tuple[list[Sequence], list[Sequence]]:
+        """Apply the end of ``batch`` at ``end_ms``: (sequences that sampled a token, sequences that finished).
+
+        A sequence aborted or preempted while the step ran gets nothing from it.
+        """
+        emitted: list[Sequence] = []
+        finished: list[Sequence] = []
+        counters = self.counters
+        counters.steps += 1
+        counters.step_ms_sum += batch.duration_ms
+        counters.batch_size_sum += len(batch.sequences)
+        counters.prefill_tokens += batch.prefill_tokens
+        block_size = self.kv.block_size
+        prefix_caching = self.kv.prefix_caching
+        for seq, progress in zip(batch.sequences, batch.progress, strict=True):
+            if seq.state is not SeqState.RUNNING:
+                continue
+            seq.computed += progress
+            if prefix_caching and seq.registered < len(seq.hashes):
+                self._register(seq, min(seq.computed, seq.prompt_tokens) // block_size)
+            if seq.computed < seq.known:
+                continue  # a prefill chunk with more to come
+            if seq.generated < seq.target:
+                seq.generated += 1
+                counters.generated_tokens += seq.width
+                if seq.first_token_ms < 0:
+                    seq.first_token_ms = end_ms
+                emitted.append(seq)
+            if seq.generated >= seq.target:
+                seq.state = SeqState.FINISHED
+                seq.finish_ms = end_ms
+                self._free(seq)
+                finished.append(seq)
+        if finished:
+            counters.finished += len(finished)
+            self.running = [s for s in self.running if s.state is SeqState.RUNNING]
+        return emitted, finished
+
+    def _register(self, seq: Sequence, full_blocks: int) -> None:
+        """Share the newly completed full prompt blocks of ``seq`` under their prefix hashes."""
+        kv = self.kv
+        upto = min(full_blocks, len(seq.hashes))
+        for j in range(seq.registered, upto):
+            h = seq.hashes[j]
+            if kv.register(h):
+                seq.private -= 1
+                seq.shared.append(h)
+        seq.registered = upto
