@@ -140,6 +140,14 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         metavar="X",
     ),
     ConfigFlag(
+        ("--engine",),
+        "engine.default_deployment",
+        "ENGINE",
+        "serve every chat model from its own load-aware engine deployment (a preset or a configured one)",
+        "latency",
+        metavar="DEPLOYMENT",
+    ),
+    ConfigFlag(
         ("--latency-profile",),
         "latency.default_profile",
         "LATENCY_PROFILE",

@@ -38,6 +38,7 @@ ENV_KEYS: dict[str, str] = {
     "NO_LATENCY": "latency.enabled",  # inverted: a true value disables latency
     "LATENCY_MULTIPLIER": "latency.multiplier",
     "LATENCY_PROFILE": "latency.default_profile",
+    "ENGINE": "engine.default_deployment",
     "STRATEGY": "generation.strategy",
     "ACCEPT_UNKNOWN_MODELS": "models.accept_unknown",
     "LOG_LEVEL": "logging.level",

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
+from llm_simulator.config.engine import EngineConfig
 from llm_simulator.config.ratelimits import RateLimitsConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
 from llm_simulator.config.telemetry import TelemetryConfig
@@ -128,6 +129,7 @@ class SimulatorConfig(_Section):
     seed: int | None = None
     server: ServerConfig = Field(default_factory=ServerConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

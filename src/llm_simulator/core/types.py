@@ -275,6 +275,9 @@ class GenerationPlan:
     # Tokens generated across all choices (what ``usage`` reports), counted once: choices'
     # token lists are fixed once planned (providers renumber choices, never their tokens).
     completion_tokens: int = field(init=False)
+    # Prompt tokens a load-aware engine found in its prefix cache (0 without one): what the
+    # providers report as cached input tokens.
+    cached_tokens: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         # One decode step emits one token for every unfinished choice (as a batching engine

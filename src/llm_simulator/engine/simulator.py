@@ -29,6 +29,10 @@ from llm_simulator.engine.chaos.controller import ChaosController
 from llm_simulator.engine.generation import Planner
 from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
 from llm_simulator.engine.limits import RateLimiter
+from llm_simulator.engine.load.configured import build_deployments
+from llm_simulator.engine.load.deployment import DeploymentSpec
+from llm_simulator.engine.load.live import LiveEngine
+from llm_simulator.engine.load.prefix import prefix_hashes
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
@@ -39,6 +43,8 @@ from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
 
 _UNUSED_RNG = random.Random(0)
+# Live engines at most (per-model instances of the default deployment beyond it share one).
+MAX_ENGINES = 512
 # Texts up to this many characters are cached by count_tokens (at most 8192 × 4 kB = 32 MB).
 CACHED_TEXT_CHARS = 4096
 
@@ -87,6 +93,54 @@ class Simulator:
         self.waiting = 0
         self.chaos = ChaosController(config.chaos, self.clock, config.seed, self._canonical_id)
         self.limits = RateLimiter(config.rate_limits, self.clock)
+        self._observer = observer
+        self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
+        self._deployment_of = self._assign_deployments(config)
+        # Live engines: one per configured deployment (shared by its models), and one per
+        # model for the default deployment; created on first use.
+        self.engines: dict[str, LiveEngine] = {}
+
+    def _assign_deployments(self, config: SimulatorConfig) -> dict[str, str]:
+        """Model id → the configured deployment that serves it (models listed under a deployment)."""
+        assigned: dict[str, str] = {}
+        for name, deployment in config.engine.deployments.items():
+            for model_id in deployment.models:
+                spec = self.catalogue.resolve(model_id, "openai") or next(
+                    (m for m in self.catalogue.list_models() if m.id == model_id), None
+                )
+                if spec is None:
+                    raise ConfigError(f"engine.deployments.{name}.models: unknown model {model_id!r}")
+                if spec.id in assigned and assigned[spec.id] != name:
+                    raise ConfigError(
+                        f"engine.deployments.{name}.models: {spec.id} is already served by {assigned[spec.id]!r}"
+                    )
+                assigned[spec.id] = name
+        return assigned
+
+    def engine_for(self, model: ModelSpec) -> LiveEngine | None:
+        """The load-aware engine serving ``model`` (None: its sampled latency profile applies).
+
+        Embedding models and runs with latency off never use an engine.
+        """
+        if model.is_embedding or not self.config.latency.enabled:
+            return None
+        shared = self._deployment_of.get(model.id)
+        key = shared if shared is not None else self.config.engine.default_deployment
+        if key is None:
+            return None
+        engine_key = key if shared is not None else f"{key}/{model.id}"
+        engine = self.engines.get(engine_key)
+        if engine is None:
+            if len(self.engines) >= MAX_ENGINES:
+                # Unknown model ids accepted by the catalogue must not grow engines without bound.
+                engine_key = f"{key}/other"
+                engine = self.engines.get(engine_key)
+            if engine is None:
+                seed = derive_seed("deployment", self.config.seed, engine_key) if self.config.seed is not None \
+                    else self.seeds.next_seed()
+                engine = LiveEngine(self.deployments[key], self.clock, self.scheduler, self._observer, seed)
+                self.engines[engine_key] = engine
+        return engine
 
     def _build_script(self, config: SimulatorConfig) -> Script:
         """The fixture registry, with the configured files loaded in order."""
@@ -182,13 +236,19 @@ class Simulator:
         base_seed: int,
         delay_s: float = 0.0,
         admission: Admission | None = None,
+        plan: GenerationPlan | None = None,
     ) -> Timeline:
         """Start the response clock now (from the request's own latency RNG).
 
         ``delay_s`` (a scripted delay) postpones the start: every due time moves by it. It is
         applied as given, neither scaled by the latency multiplier nor dropped with latency off.
         An admission's ``latency_scale`` (a chaos brownout) multiplies TTFT and every ITL.
+        With a ``plan`` and a model served by a load-aware engine, the engine paces it
+        instead (and the plan learns how many prompt tokens its prefix cache held).
         """
+        engine = self.engine_for(model) if plan is not None else None
+        if engine is not None and plan is not None:
+            return self._engine_timeline(engine, model, plan, prompt_tokens, delay_s)
         profile = self.profile_for(model)
         if admission is not None and admission.latency_scale != 1.0 and not profile.instant:
             profile = dataclasses.replace(profile, multiplier=profile.multiplier * admission.latency_scale)
@@ -199,9 +259,30 @@ class Simulator:
             return DelayedTimeline(due, self.scheduler, lambda: self.timing.open(profile, prompt_tokens, rng))
         return self.timing.open(profile, prompt_tokens, rng)
 
-    def generation_timeline(self, model: ModelSpec, gen: GenerationRequest, base_seed: int) -> Timeline:
-        """``open_timeline`` for a generation request: its prompt, scripted delay and admission."""
-        return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission)
+    def _engine_timeline(
+        self, engine: LiveEngine, model: ModelSpec, plan: GenerationPlan, prompt_tokens: int, delay_s: float
+    ) -> Timeline:
+        """A timeline paced by ``engine``; raises its overload error when it refuses the request now."""
+        settings = engine.spec.settings
+        hashes: tuple[int, ...] = ()
+        if settings.prefix_caching:
+            hashes = prefix_hashes(plan.request.messages, self.count_tokens, settings.block_size,
+                                   prompt_tokens=prompt_tokens, salt=model.id)
+        width = max(1, len(plan.choices))
+
+        def open_now() -> Timeline:
+            timeline = engine.open(prompt_tokens, plan.steps, width, hashes)
+            plan.cached_tokens = timeline.cached_tokens
+            return timeline
+
+        if delay_s > 0:
+            return DelayedTimeline(self.clock.now() + delay_s, self.scheduler, open_now)
+        return open_now()
+
+    def generation_timeline(self, model: ModelSpec, plan: GenerationPlan, base_seed: int) -> Timeline:
+        """``open_timeline`` for a planned generation: its prompt, scripted delay and admission."""
+        gen = plan.request
+        return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission, plan)
 
     async def pause(self, seconds: float) -> None:
         """Wait ``seconds`` on the shared scheduler (a scripted delay before an error)."""

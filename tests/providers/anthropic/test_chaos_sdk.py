@@ -216,13 +216,16 @@ def test_stream_helper_error_event_raises(chaos_server: LiveServer) -> None:
     assert len(texts) == 3
 
 
-def test_stream_disconnect_is_a_raw_transport_error(chaos_server: LiveServer) -> None:
+def test_stream_disconnect_is_a_connection_error(chaos_server: LiveServer) -> None:
     events: list[MessageStreamEvent] = []
     with _client(chaos_server, max_retries=2) as client:
         stream = _stream(client, "fault=disconnect; after=3")
-        # Unlike the openai SDK, the anthropic SDK lets the transport's error through unwrapped.
-        with pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"):
+        # Since anthropic 2.17 a body read that fails mid-stream is an APIConnectionError
+        # wrapping the transport's error (earlier releases let the transport error through).
+        with pytest.raises(anthropic.APIConnectionError) as caught:
             events.extend(stream)
+    assert isinstance(caught.value.__cause__, httpx2.RemoteProtocolError)
+    assert "incomplete chunked read" in str(caught.value.__cause__)
     assert _deltas(events) == 3
 
 

@@ -309,7 +309,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
         gen = await prepare_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed, request.record)
-    timeline = sim.generation_timeline(parsed.spec, gen, base_seed)
+    timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
     message_id = new_message_id()
     if parsed.stream:
         writer = EventWriter(plan, message_id)

@@ -421,7 +421,7 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
         gen = await prepare_generation(sim, request, "gemini", spec, gen, no_limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed, request.record)
-    timeline = sim.generation_timeline(spec, gen, base_seed)
+    timeline = sim.generation_timeline(spec, plan, base_seed)
     response_id = new_response_id()
     if not stream:
         await sim.complete(plan, timeline)

@@ -470,7 +470,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
         gen = await prepare_generation(sim, request, "openai", spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
     plan = sim.plan(gen, spec, base_seed, request.record)
-    timeline = sim.generation_timeline(spec, gen, base_seed)
+    timeline = sim.generation_timeline(spec, plan, base_seed)
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())
     if stream:

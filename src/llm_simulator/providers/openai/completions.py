@@ -304,7 +304,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     )
     plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint, record=request.record)
     options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
-    timeline = sim.open_timeline(spec, total_prompt, base_seed, admission=admission)
+    timeline = sim.open_timeline(spec, total_prompt, base_seed, admission=admission, plan=plan)
     cid = new_id("cmpl-")
     created = int(sim.clock.wall())
     if stream:

@@ -298,7 +298,7 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
         gen = await prepare_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
     plan = sim.plan(gen, parsed.spec, base_seed, request.record)
-    timeline = sim.generation_timeline(parsed.spec, gen, base_seed)
+    timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
     session = _Session(sim, store, parsed, plan)
     if parsed.stream:
         writer = EventWriter(session.layout)

@@ -1,0 +1,200 @@
+"""The engine on the real clock: HTTP streams paced by replica step boundaries.
+
+Each busy replica runs one asyncio task that forms a batch, waits once on the shared
+scheduler for the step's absolute end time, and applies the step: every sequence that
+sampled a token gets it, and a stream parked on that token is woken with one
+``set_result``. There is no timer or task per token; a slow reader never slows the engine
+(its tokens accumulate, as in a real server); a client that leaves frees its sequence and
+KV blocks at once. Step end times are ideal (``t += step``), so a late wake-up does not
+drift the schedule, and its lateness is reported as emit error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.engine.load.deployment import Deployment, DeploymentSpec
+from llm_simulator.engine.load.replica import Replica
+from llm_simulator.engine.load.sequence import SeqState, Sequence
+from llm_simulator.engine.observer import TimingObserver
+from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.infra.clock import Clock
+
+log = logging.getLogger("llm_simulator.engine")
+
+# No step waits for the event loop when its end is this close (ms): the scheduler would
+# release it in the same pass anyway.
+_NO_WAIT_MS = 0.2
+
+
+def overloaded(message: str) -> SimulatorError:
+    """The overload error a deployment answers with (each provider renders its own shape)."""
+    return SimulatorError(ErrorKind.OVERLOADED, message, retry_after_s=1.0)
+
+
+class EngineTimeline:
+    """One request's view of its sequence: waits until the engine has produced a token."""
+
+    __slots__ = ("_engine", "_waiter", "_waiting_for", "cached_tokens", "error", "seq")
+
+    def __init__(self, engine: LiveEngine, seq: Sequence, cached_tokens: int) -> None:
+        self._engine = engine
+        self.seq = seq
+        self.cached_tokens = cached_tokens
+        self.error: SimulatorError | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        # Wake when this many tokens exist (-1: when the sequence ends).
+        self._waiting_for = -1
+
+    def wake(self) -> None:
+        """Called by the engine after a step that touched this sequence."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self.seq.done or (self._waiting_for >= 0 and self.seq.generated >= self._waiting_for):
+            self._waiter = None
+            waiter.set_result(None)
+
+    async def _wait(self, tokens: int) -> None:
+        seq = self.seq
+        while True:
+            if self.error is not None:
+                raise self.error
+            if (tokens >= 0 and seq.generated >= tokens) or seq.done:
+                return
+            self._waiting_for = tokens
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+
+    async def wait_step(self, step: int) -> None:
+        """Return once the engine has sampled token ``step`` (at once if it already has)."""
+        await self._wait(step + 1)
+
+    async def wait_end(self, steps: int) -> None:
+        """Return once ``steps`` tokens exist, or the sequence has ended (a zero-step plan)."""
+        await self._wait(steps if steps > 0 else -1)
+
+    async def skip_to(self, step: int) -> None:
+        """Nothing to do: hidden tokens cost no wake-up here (only awaited steps park)."""
+
+    def shift(self, seconds: float) -> None:
+        """A stall holds the client, not the engine: tokens made meanwhile are sent at once after it."""
+
+    def close(self) -> None:
+        """Free the sequence and its KV blocks if it is still in the engine (the client left)."""
+        if not self.seq.done:
+            self._engine.abort(self.seq)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.cancel()
+
+
+class LiveEngine:
+    """One deployment driven by the real clock (see the module docstring)."""
+
+    def __init__(self, spec: DeploymentSpec, clock: Clock, scheduler: Scheduler, observer: TimingObserver,
+                 seed: int) -> None:
+        self.spec = spec
+        self.deployment = Deployment(spec, seed)
+        self._clock = clock
+        self._scheduler = scheduler
+        self._observer = observer
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._ids = 0
+        self._front_s = spec.step.front_ms / 1000.0
+
+    @property
+    def replicas(self) -> list[Replica]:
+        """The deployment's replicas."""
+        return self.deployment.replicas
+
+    def _now_ms(self) -> float:
+        return self._clock.now() * 1000.0
+
+    def open(self, prompt_tokens: int, steps: int, width: int, hashes: tuple[int, ...]) -> EngineTimeline:
+        """Admit a request: route it, refuse it now if its replica's queue is full, queue it after the front end.
+
+        Raises the overload error when the chosen replica's waiting queue is at its bound or
+        the request could never fit in its KV cache.
+        """
+        self._ids += 1
+        seq = Sequence(self._ids, prompt_tokens, steps, self._now_ms(), width=width, hashes=hashes)
+        replica = self.deployment.pick(seq)
+        if len(replica.waiting) >= replica.settings.max_waiting:
+            replica.counters.rejected += 1
+            raise overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full.")
+        if not replica.fits(seq):
+            replica.counters.rejected += 1
+            raise overloaded(f"The request needs more KV cache than the deployment {self.spec.name!r} has.")
+        timeline = EngineTimeline(self, seq, replica.peek_cached_tokens(seq))
+        seq.listener = timeline
+        if self._front_s > 0:
+            fut = self._scheduler.wait_until(self._clock.now() + self._front_s)
+            if fut is not None:
+                fut.add_done_callback(lambda f: None if f.cancelled() else self._enqueue(replica, seq))
+                return timeline
+        self._enqueue(replica, seq)
+        return timeline
+
+    def _enqueue(self, replica: Replica, seq: Sequence) -> None:
+        if seq.state is not SeqState.WAITING:
+            return  # the client left during the front-end delay
+        if not replica.enqueue(seq):
+            self._fail(seq, overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
+            return
+        if replica.index not in self._tasks:
+            self._tasks[replica.index] = asyncio.get_running_loop().create_task(self._run(replica))
+
+    def abort(self, seq: Sequence) -> None:
+        """Remove a sequence whose client is gone (frees its KV blocks at once)."""
+        if seq.replica >= 0:
+            self.replicas[seq.replica].abort(seq)
+        else:
+            seq.state = SeqState.ABORTED  # not queued yet: _enqueue will drop it
+
+    @staticmethod
+    def _fail(seq: Sequence, error: SimulatorError) -> None:
+        timeline = seq.listener
+        if isinstance(timeline, EngineTimeline):
+            timeline.error = error
+            timeline.wake()
+
+    async def _run(self, replica: Replica) -> None:
+        """The replica's step loop, while it has work."""
+        try:
+            await self._steps(replica)
+        except Exception:  # a bug here must not leave streams parked forever
+            log.exception("engine step loop of %s replica %d failed", self.spec.name, replica.index)
+            for seq in [*replica.running, *replica.waiting]:
+                replica.abort(seq)
+                self._fail(seq, SimulatorError(ErrorKind.SERVER_ERROR, "The simulated engine failed."))
+        finally:
+            self._tasks.pop(replica.index, None)
+
+    async def _steps(self, replica: Replica) -> None:
+        clock = self._clock
+        scheduler = self._scheduler
+        t = self._now_ms()
+        while True:
+            for seq in replica.expire(t):
+                self._fail(seq, overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
+            batch = replica.schedule()
+            if batch is None:
+                return
+            t += replica.duration_ms(batch)
+            due = t / 1000.0
+            if t - self._now_ms() > _NO_WAIT_MS:
+                fut = scheduler.wait_until(due)
+                if fut is not None:
+                    await fut
+                    self._observer.record_emit_error(clock.now() - due)
+            else:
+                await asyncio.sleep(0)  # behind schedule: catch up, but let streams run
+            emitted, finished = replica.complete(batch, t)
+            for seq in emitted:
+                seq.listener.wake()
+            for seq in finished:
+                seq.listener.wake()
+            # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
