@@ -48,7 +48,7 @@ class DeploymentConfig(_Data):
     kv_blocks: int | None = Field(default=None, ge=1)
     block_size: int | None = Field(default=None, ge=1, le=1024)
     prefix_caching: bool | None = None
-    max_waiting: int | None = Field(default=None, ge=0, description="Queue bound; one more is refused.")
+    max_waiting: int | None = Field(default=None, ge=1, description="Queue bound; one more is refused.")
     queue_timeout_ms: float | None = Field(default=None, ge=0, description="Most a request waits; 0: no limit.")
     step: StepTimeConfig = Field(default_factory=StepTimeConfig)
 

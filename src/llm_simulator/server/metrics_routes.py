@@ -37,7 +37,12 @@ class MetricsRoutes:
 
     def __init__(self, app: SimulatorApp) -> None:
         self._app = app
-        self._endpoint = MetricsEndpoint(app.telemetry, lambda: app.config.security.max_concurrent_requests or 0)
+        engines = app.sim.engines if app.sim.deployments else None
+        self._endpoint = MetricsEndpoint(
+            app.telemetry,
+            lambda: app.config.security.max_concurrent_requests or 0,
+            (lambda: engines) if engines is not None else None,
+        )
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` (when enabled) and ``GET /admin/stats/export``."""

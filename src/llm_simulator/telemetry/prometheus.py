@@ -10,13 +10,15 @@ field of ``Stats``, or a gauge from a value of the hub.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from llm_simulator.engine.load.live import LiveEngine
 from llm_simulator.telemetry.buckets import Buckets
+from llm_simulator.telemetry.engine_metrics import EngineCollector
 from llm_simulator.telemetry.histogram import Histogram
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.stats import ModelTotals, Stats
@@ -81,9 +83,11 @@ def _fine(family: HistogramMetricFamily, hist: Histogram) -> None:
 class SimulatorCollector(Collector):
     """Builds every family from the hub's (merged) aggregates at each scrape."""
 
-    def __init__(self, hub: Telemetry, capacity: Callable[[], int]) -> None:
+    def __init__(self, hub: Telemetry, capacity: Callable[[], int], engine_gauges: bool = False) -> None:
         self._hub = hub
         self._capacity = capacity
+        # With engines configured, the engine collector owns vLLM's running/waiting gauges.
+        self._engine_gauges = engine_gauges
 
     def collect(self) -> Iterator[Metric]:
         """Yield the metric families (called by ``generate_latest``)."""
@@ -186,8 +190,10 @@ class SimulatorCollector(Collector):
 
     def _vllm(self, stats: Stats, running: int, waiting: int) -> Iterator[Metric]:
         """The same values under vLLM's names, so vLLM dashboards and autoscalers work unchanged."""
-        yield GaugeMetricFamily("vllm:num_requests_running", "Requests emitting tokens.", value=running)
-        yield GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for their first token.", value=waiting)
+        if not self._engine_gauges:
+            yield GaugeMetricFamily("vllm:num_requests_running", "Requests emitting tokens.", value=running)
+            yield GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for their first token.",
+                                    value=waiting)
         # vLLM labels by model only: fold the providers serving one model id together.
         by_model: dict[str, ModelTotals] = {}
         e2e_by_model: dict[str, Buckets] = {}
@@ -213,9 +219,12 @@ class SimulatorCollector(Collector):
 class MetricsEndpoint:
     """Renders ``/metrics`` from a registry holding the simulator's and the process's collectors."""
 
-    def __init__(self, hub: Telemetry, capacity: Callable[[], int]) -> None:
+    def __init__(self, hub: Telemetry, capacity: Callable[[], int],
+                 engines: Callable[[], Mapping[str, LiveEngine]] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SimulatorCollector(hub, capacity))
+        self.registry.register(SimulatorCollector(hub, capacity, engines is not None))
+        if engines is not None:
+            self.registry.register(EngineCollector(engines))
         # The serving worker's own CPU, memory and file descriptors (process_* names).
         ProcessCollector(registry=self.registry)
         self._hub = hub

@@ -12,6 +12,7 @@ drift the schedule, and its lateness is reported as emit error.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
@@ -27,6 +28,32 @@ log = logging.getLogger("llm_simulator.engine")
 # No step waits for the event loop when its end is this close (ms): the scheduler would
 # release it in the same pass anyway.
 _NO_WAIT_MS = 0.2
+
+
+# Histogram edges: step durations (seconds) and batch sizes (sequences), as vLLM exports them.
+STEP_SECONDS_EDGES = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0)
+BATCH_SIZE_EDGES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class StepHistograms:
+    """Per-replica step durations and batch sizes: bucket counts (last bucket +Inf) and sums."""
+
+    __slots__ = ("batch_counts", "batch_sum", "count", "step_counts", "step_sum")
+
+    def __init__(self) -> None:
+        self.step_counts = [0] * (len(STEP_SECONDS_EDGES) + 1)
+        self.batch_counts = [0] * (len(BATCH_SIZE_EDGES) + 1)
+        self.step_sum = 0.0
+        self.batch_sum = 0
+        self.count = 0
+
+    def observe(self, step_s: float, batch_size: int) -> None:
+        """Count one step."""
+        self.step_counts[bisect.bisect_left(STEP_SECONDS_EDGES, step_s)] += 1
+        self.batch_counts[bisect.bisect_left(BATCH_SIZE_EDGES, batch_size)] += 1
+        self.step_sum += step_s
+        self.batch_sum += batch_size
+        self.count += 1
 
 
 def overloaded(message: str) -> SimulatorError:
@@ -104,6 +131,7 @@ class LiveEngine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._ids = 0
         self._front_s = spec.step.front_ms / 1000.0
+        self.histograms = [StepHistograms() for _ in self.deployment.replicas]
 
     @property
     def replicas(self) -> list[Replica]:
@@ -177,13 +205,16 @@ class LiveEngine:
         clock = self._clock
         scheduler = self._scheduler
         t = self._now_ms()
+        histograms = self.histograms[replica.index]
         while True:
             for seq in replica.expire(t):
                 self._fail(seq, overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
             batch = replica.schedule()
             if batch is None:
                 return
-            t += replica.duration_ms(batch)
+            step_ms = replica.duration_ms(batch)
+            histograms.observe(step_ms / 1000.0, len(batch))
+            t += step_ms
             due = t / 1000.0
             if t - self._now_ms() > _NO_WAIT_MS:
                 fut = scheduler.wait_until(due)

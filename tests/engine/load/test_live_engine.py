@@ -1,0 +1,221 @@
+"""The live engine: step loop on a fake clock, disconnects, overload errors, the Simulator wiring."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+import pytest
+
+from llm_simulator.config import load_config
+from llm_simulator.config.loader import ConfigError
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.types import Endpoint, GenerationRequest, Message
+from llm_simulator.engine.load.deployment import DeploymentSpec
+from llm_simulator.engine.load.live import EngineTimeline, LiveEngine
+from llm_simulator.engine.load.replica import EngineSettings
+from llm_simulator.engine.load.stepmodel import StepTimeModel
+from llm_simulator.engine.observer import NullObserver
+from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.infra.clock import FakeClock
+from tests.engine.fakes import VirtualScheduler
+
+# Steps of exactly 10 ms + 1 ms per prefill token, no noise: easy to compute by hand.
+FLAT_STEP = StepTimeModel(step_ms=10.0, weights_ms=0.0, prefill_ms_per_token=1.0, kv_ms_per_token=0.0,
+                          overlap=0.0, jitter_sigma=0.0)
+
+
+class ManualScheduler(Scheduler):
+    """Parks every wait until the test releases it with ``tick`` (which moves the fake clock)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.fake = clock
+        self.pending: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def wait_until(self, due: float) -> asyncio.Future[None] | None:
+        if due <= self.fake.now():
+            return None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.pending, (due, next(self._order), fut))
+        return fut
+
+    async def tick(self) -> None:
+        """Release the earliest wait, then let the woken tasks run."""
+        due, _, fut = heapq.heappop(self.pending)
+        self.fake.advance_to(due)
+        fut.set_result(None)
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+def make_engine(**settings: object) -> tuple[LiveEngine, FakeClock]:
+    """An engine whose waits complete at once (a whole run is instantaneous on the fake clock)."""
+    clock = FakeClock(start=0.0)
+    spec = DeploymentSpec("test", EngineSettings(**settings), FLAT_STEP)  # type: ignore[arg-type]
+    return LiveEngine(spec, clock, VirtualScheduler(clock), NullObserver(), seed=1), clock
+
+
+def make_manual_engine(**settings: object) -> tuple[LiveEngine, ManualScheduler]:
+    """An engine that advances one step per ``tick``."""
+    clock = FakeClock(start=0.0)
+    scheduler = ManualScheduler(clock)
+    spec = DeploymentSpec("test", EngineSettings(**settings), FLAT_STEP)  # type: ignore[arg-type]
+    return LiveEngine(spec, clock, scheduler, NullObserver(), seed=1), scheduler
+
+
+async def test_first_token_after_prefill_then_one_token_per_step() -> None:
+    engine, clock = make_engine(max_num_batched_tokens=64, kv_blocks=100)
+    timeline = engine.open(prompt_tokens=100, steps=5, width=1, hashes=())
+    await timeline.wait_end(5)
+    # Prefill in chunks of 64 then 36 tokens: 74 ms + 46 ms; the first token at 120 ms.
+    assert timeline.seq.first_token_ms == pytest.approx(120.0)
+    # Four decode steps of 10 ms + 1 ms (one token each) follow.
+    assert timeline.seq.finish_ms == pytest.approx(120.0 + 4 * 11.0)
+    assert clock.now() * 1000 == pytest.approx(164.0)
+    assert timeline.seq.done
+    assert engine.replicas[0].kv.used == 0  # a finished sequence frees its blocks
+
+
+async def test_concurrent_requests_share_steps_and_slow_each_other() -> None:
+    alone, clock_alone = make_engine(kv_blocks=1000)
+    single = alone.open(prompt_tokens=50, steps=20, width=1, hashes=())
+    await single.wait_end(20)
+    alone_ms = clock_alone.now() * 1000
+
+    busy, clock_busy = make_engine(kv_blocks=1000)
+    many = [busy.open(prompt_tokens=50, steps=20, width=1, hashes=()) for _ in range(8)]
+    await asyncio.gather(*(t.wait_end(20) for t in many))
+    # Eight prompts prefill together (one long step) and then decode as a batch of eight.
+    assert clock_busy.now() * 1000 > alone_ms
+    assert busy.replicas[0].counters.steps < 8 * alone.replicas[0].counters.steps
+
+
+async def test_disconnect_frees_the_sequence_and_its_blocks_at_once() -> None:
+    engine, scheduler = make_manual_engine(kv_blocks=1000)
+    timeline = engine.open(prompt_tokens=160, steps=1000, width=1, hashes=())
+    await asyncio.sleep(0)
+    for _ in range(3):
+        await scheduler.tick()
+    assert timeline.seq.generated == 3
+    replica = engine.replicas[0]
+    assert replica.kv.used > 0
+    timeline.close()
+    assert replica.kv.used == 0
+    assert not replica.running
+    assert replica.counters.aborted == 1
+
+
+async def test_a_full_queue_refuses_with_the_overload_error() -> None:
+    engine, _ = make_manual_engine(max_num_seqs=1, max_waiting=1, kv_blocks=1000)
+    engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    await asyncio.sleep(0)  # the step loop admits the first request (one seat)
+    engine.open(prompt_tokens=10, steps=5, width=1, hashes=())  # the second waits
+    with pytest.raises(SimulatorError) as caught:
+        engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    assert caught.value.kind is ErrorKind.OVERLOADED
+    assert "queue is full" in caught.value.message
+
+
+async def test_a_request_that_can_never_fit_is_refused() -> None:
+    engine, _ = make_engine(kv_blocks=10, block_size=16)
+    with pytest.raises(SimulatorError, match="more KV cache"):
+        engine.open(prompt_tokens=10_000, steps=5, width=1, hashes=())
+
+
+async def test_a_queue_timeout_fails_the_waiting_stream() -> None:
+    engine, _ = make_engine(max_num_seqs=1, queue_timeout_ms=50, kv_blocks=1000)
+    first = engine.open(prompt_tokens=10, steps=100, width=1, hashes=())
+    second = engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    await first.wait_step(0)
+    with pytest.raises(SimulatorError) as caught:
+        await second.wait_step(0)
+    assert caught.value.kind is ErrorKind.OVERLOADED
+    assert "waited too long" in caught.value.message
+    await first.wait_end(100)
+
+
+async def test_prefix_cache_skips_the_shared_prefill() -> None:
+    engine, clock = make_engine(kv_blocks=1000, prefix_caching=True, block_size=16, max_num_batched_tokens=4096)
+    hashes = tuple(range(100, 162))  # 62 full blocks of a 1000-token prompt
+    first = engine.open(prompt_tokens=1000, steps=2, width=1, hashes=hashes)
+    assert first.cached_tokens == 0
+    start = clock.now()
+    await first.wait_end(2)
+    cold_ms = (clock.now() - start) * 1000
+    second = engine.open(prompt_tokens=1000, steps=2, width=1, hashes=hashes)
+    assert second.cached_tokens == 62 * 16
+    start = clock.now()
+    await second.wait_end(2)
+    warm_ms = (clock.now() - start) * 1000
+    assert warm_ms < cold_ms / 5
+
+
+def _engine_sim(**flags: object) -> Simulator:
+    # The real clock: the simulator's own scheduler arms loop timers (runs here take ~0.2 s).
+    return Simulator(load_config(flags={"seed": 3, **flags}))
+
+
+def test_models_without_a_deployment_keep_their_sampled_profile() -> None:
+    sim = _engine_sim()
+    spec = sim.resolve_model("gpt-4o", "openai")
+    assert spec is not None
+    assert sim.engine_for(spec) is None
+
+
+def test_the_default_deployment_gives_each_model_its_own_engine() -> None:
+    sim = _engine_sim(**{"engine.default_deployment": "vllm-h100-7b-tp1"})
+    a, b = sim.resolve_model("gpt-4o", "openai"), sim.resolve_model("gpt-4o-mini", "openai")
+    assert a is not None and b is not None
+    engine_a, engine_b = sim.engine_for(a), sim.engine_for(b)
+    assert engine_a is not None and engine_b is not None and engine_a is not engine_b
+    assert sim.engine_for(a) is engine_a
+
+
+def test_models_listed_under_a_deployment_share_it() -> None:
+    sim = _engine_sim(**{"engine.deployments": {"pool": {"preset": "vllm-h100-7b-tp1", "replicas": 2,
+                                                          "models": ["gpt-4o", "gpt-4o-mini"]}}})
+    a, b = sim.resolve_model("gpt-4o", "openai"), sim.resolve_model("gpt-4o-mini", "openai")
+    assert a is not None and b is not None
+    engine = sim.engine_for(a)
+    assert engine is not None and engine is sim.engine_for(b)
+    assert len(engine.replicas) == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"engine.default_deployment": "nope"}, "engine.default_deployment: unknown deployment 'nope'"),
+        ({"engine.deployments": {"d": {"preset": "nope"}}}, "engine.deployments.d.preset: unknown preset"),
+        ({"engine.deployments": {"d": {"kv_blocks": 10}}}, "engine.deployments.d: without a preset, set step.step_ms"),
+        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "models": ["no-such-model"]}}},
+         "unknown model 'no-such-model'"),
+    ],
+)
+def test_bad_engine_config_names_the_key(flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        _engine_sim(**flags)
+
+
+async def test_simulator_streams_through_the_engine_and_reports_cached_tokens() -> None:
+    sim = _engine_sim(**{"engine.default_deployment": "vllm-h100-7b-tp1"})
+    spec = sim.resolve_model("gpt-4o", "openai")
+    assert spec is not None
+    system = Message("system", "You are a careful assistant. " * 200)
+    plans = []
+    for turn in range(2):
+        gen = GenerationRequest(model="gpt-4o", endpoint=Endpoint.CHAT,
+                                messages=(system, Message("user", f"question {turn}")),
+                                prompt_tokens=sum(sim.count_tokens(m.text) + 4 for m in (system,)) + 10,
+                                max_tokens=8, ignore_eos=True)
+        plan = sim.plan(gen, spec, sim.request_seed(None))
+        timeline = sim.generation_timeline(spec, plan, 0)
+        assert isinstance(timeline, EngineTimeline)
+        tokens = [event async for event in sim.stream(plan, timeline)]
+        assert sum(1 for e in tokens if type(e).__name__ == "TokenEvent") == 8
+        plans.append(plan)
+    assert plans[0].cached_tokens == 0
+    assert plans[1].cached_tokens >= 1000  # the shared system prompt's full blocks
