@@ -132,6 +132,23 @@ models:
     - {{id: {model}, provider: openai, kind: chat, latency_profile: {profile}, max_output_tokens: 4096}}
 """
 
+# --engine: the same model served by one load-aware engine replica whose every step takes
+# exactly ITL ms (no noise, no per-token or per-sequence cost), so the target is unchanged
+# and the benchmark measures the step loop's pacing of N streams through one timer.
+ENGINE_TEMPLATE = """\
+engine:
+  deployments:
+    bench:
+      models: [{model}]
+      kv_blocks: 1000000
+      max_num_seqs: 4096
+      max_num_batched_tokens: 1000000
+      max_waiting: 100000
+      prefix_caching: false
+      step: {{step_ms: {itl}, weights_ms: 0, prefill_ms_per_token: 0, kv_ms_per_token: 0, seq_ms: 0,
+              overlap: 0, jitter_sigma: 0, front_ms: {front}}}
+"""
+
 
 # -- Client ----------------------------------------------------------------------------------
 
@@ -378,6 +395,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stagger", type=float, default=1.0, help="spread stream starts over this many s")
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between runs")
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--engine", action="store_true", help="pace through one load-aware engine replica")
+    parser.add_argument("--output", default=None, help="results file (default results/streams[-engine].json)")
     parser.add_argument("--provider", choices=sorted(WIRES), default="openai", help="wire format to stream")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
     args = parser.parse_args(argv)
@@ -410,7 +429,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
         workdir = Path(tmp)
         config = workdir / "bench.yaml"
-        config.write_text(CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL))
+        text = CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL)
+        if args.engine:
+            # TTFT = front end + one prefill step of ITL ms.
+            front = max(0.0, args.ttft_ms - args.itl_ms)
+            text += ENGINE_TEMPLATE.format(model=MODEL, itl=args.itl_ms, front=front)
+        config.write_text(text)
         port = c.free_port()
         argv_ = c.simulator_argv(port, "--config", str(config), server=args.server)
         with c.running(c.start_process(f"simulator-{args.server}", argv_, port, workdir), "/health") as server:
@@ -426,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {
             "server": args.server,
             "provider": args.provider,
+            "timing": "engine" if args.engine else "sampled",
             "simulator_workers": 1,
             "streams": args.streams,
             "runs_per_n": args.runs,
@@ -440,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "targets_met": checks,
     }
-    path = c.write_results("streams" if args.provider == "openai" else f"streams-{args.provider}", payload)
+    name = "streams" if args.provider == "openai" else f"streams-{args.provider}"
+    path = c.write_results(args.output or (name + "-engine" if args.engine else name), payload)
     print_summary(results, checks, args.itl_ms)
     print(f"\nresults written to {path.relative_to(c.REPO_DIR)}")
     return 0

@@ -157,3 +157,34 @@ def test_metrics_show_the_engine(engine_server: LiveServer) -> None:
     steps = [line for line in text.splitlines() if line.startswith(count)]
     assert steps and float(steps[0].split()[-1]) >= 3
     assert 'llm_simulator_engine_batch_size_bucket{engine="0",le="1",model_name="batch"}' in text
+
+
+def test_every_sdk_flow_works_unchanged_against_the_engine(engine_server: LiveServer) -> None:
+    """Streams and whole responses in each wire format, n > 1 choices and the Responses API."""
+    oa = openai.OpenAI(base_url=engine_server.openai_base, api_key="k", max_retries=0)
+    several = oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "n"}], n=3,
+                                         max_tokens=6, extra_body={"ignore_eos": True})
+    assert [c.index for c in several.choices] == [0, 1, 2]
+    assert several.usage is not None and several.usage.completion_tokens == 18
+    response = oa.responses.create(model="gpt-4o", input="hello", max_output_tokens=16)
+    assert response.status in ("completed", "incomplete") and response.output_text
+
+    claude = anthropic.Anthropic(base_url=engine_server.url, api_key="k", max_retries=0)
+    message = claude.messages.create(model="claude-haiku-4-5", max_tokens=10,
+                                     messages=[{"role": "user", "content": "hi"}])
+    assert message.usage.output_tokens >= 1
+    with claude.messages.stream(model="claude-haiku-4-5", max_tokens=10,
+                                messages=[{"role": "user", "content": "hi"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text and final.stop_reason in ("end_turn", "max_tokens")
+
+    options = types.HttpOptions(base_url=engine_server.url, retry_options=types.HttpRetryOptions(attempts=1))
+    with genai.Client(api_key="k", http_options=options) as gemini:
+        chunks = list(gemini.models.generate_content_stream(
+            model="gemini-2.5-flash-lite", contents="hello",
+            config=types.GenerateContentConfig(max_output_tokens=12,
+                                               thinking_config=types.ThinkingConfig(thinking_budget=0)),
+        ))
+    assert "".join(c.text or "" for c in chunks)
+    assert chunks[-1].usage_metadata is not None and chunks[-1].usage_metadata.candidates_token_count

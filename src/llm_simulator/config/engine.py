@@ -50,6 +50,9 @@ class DeploymentConfig(_Data):
     prefix_caching: bool | None = None
     max_waiting: int | None = Field(default=None, ge=1, description="Queue bound; one more is refused.")
     queue_timeout_ms: float | None = Field(default=None, ge=0, description="Most a request waits; 0: no limit.")
+    overload_status: Literal[429, 503, 529] | None = Field(
+        default=None, description="Status of an overload refusal; unset: the provider's own (503, 529, 503)."
+    )
     step: StepTimeConfig = Field(default_factory=StepTimeConfig)
 
 

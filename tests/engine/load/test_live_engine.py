@@ -219,3 +219,41 @@ async def test_simulator_streams_through_the_engine_and_reports_cached_tokens() 
         plans.append(plan)
     assert plans[0].cached_tokens == 0
     assert plans[1].cached_tokens >= 1000  # the shared system prompt's full blocks
+
+
+def _noisy_engine(seed: int) -> tuple[LiveEngine, FakeClock]:
+    clock = FakeClock(start=0.0)
+    step = StepTimeModel(step_ms=5.0, weights_ms=3.0, prefill_ms_per_token=0.01, kv_ms_per_token=0.001,
+                         jitter_sigma=0.2, stall_probability=0.05, stall_ms=40.0)
+    spec = DeploymentSpec("noisy", EngineSettings(max_num_seqs=4, kv_blocks=200, max_num_batched_tokens=256), step)
+    return LiveEngine(spec, clock, VirtualScheduler(clock), NullObserver(), seed=seed), clock
+
+
+async def _schedule_of(seed: int) -> tuple[list[int], list[float], list[float]]:
+    engine, _ = _noisy_engine(seed)
+    timelines = [engine.open(prompt_tokens=100 + 37 * i, steps=30 + i, width=1, hashes=()) for i in range(8)]
+    await asyncio.gather(*(t.wait_end(30 + i) for i, t in enumerate(timelines)))
+    hist = engine.histograms[0]
+    tokens = [t.seq.generated for t in timelines]
+    return tokens, [hist.step_sum, float(hist.count)], [t.seq.first_token_ms for t in timelines]
+
+
+async def test_a_seeded_live_run_repeats_its_token_counts_and_step_schedule() -> None:
+    first, again, other = await _schedule_of(7), await _schedule_of(7), await _schedule_of(8)
+    assert first == again
+    assert first[0] == other[0] == [30 + i for i in range(8)]  # token counts never depend on timing
+    assert first[2] != other[2]  # another seed draws other step noise
+
+
+async def test_a_deployment_can_choose_its_overload_status() -> None:
+    clock = FakeClock(start=0.0)
+    spec = DeploymentSpec("s", EngineSettings(max_num_seqs=1, max_waiting=1, kv_blocks=100), FLAT_STEP,
+                          overload_status=429)
+    engine = LiveEngine(spec, clock, ManualScheduler(clock), NullObserver(), seed=1)
+    engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    await asyncio.sleep(0)
+    engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    with pytest.raises(SimulatorError) as caught:
+        engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    assert caught.value.status == 429
+    assert caught.value.explicit_status

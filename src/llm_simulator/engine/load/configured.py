@@ -46,6 +46,8 @@ def build_deployment(name: str, config: DeploymentConfig) -> DeploymentSpec:
         description=config.description or (base.description if base else ""),
         provenance=(f"preset {config.preset}" + (" with overrides" if step_overrides else "")) if base
         else "configured",
+        overload_status=config.overload_status if config.overload_status is not None
+        else (base.overload_status if base else None),
         facts=dict(base.facts) if base else {},
     )
 

@@ -23,6 +23,8 @@ class DeploymentSpec:
     description: str = ""
     # Where the numbers come from (traces, data sheets, the fit that produced them).
     provenance: str = ""
+    # The HTTP status of an overload refusal; None: the provider's own (OpenAI 503, Anthropic 529, Gemini 503).
+    overload_status: int | None = None
     # Extra keys a preset records for reports (model, GPU, TP); not used by the engine.
     facts: dict[str, str] = field(default_factory=dict)
 

@@ -56,9 +56,12 @@ class StepHistograms:
         self.count += 1
 
 
-def overloaded(message: str) -> SimulatorError:
-    """The overload error a deployment answers with (each provider renders its own shape)."""
-    return SimulatorError(ErrorKind.OVERLOADED, message, retry_after_s=1.0)
+def overloaded(message: str, status: int | None = None) -> SimulatorError:
+    """The overload error a deployment answers with (each provider renders its own shape).
+
+    ``status`` (a deployment's ``overload_status``) replaces the provider's own status.
+    """
+    return SimulatorError(ErrorKind.OVERLOADED, message, retry_after_s=1.0, status=status)
 
 
 class EngineTimeline:
@@ -138,6 +141,9 @@ class LiveEngine:
         """The deployment's replicas."""
         return self.deployment.replicas
 
+    def _overloaded(self, message: str) -> SimulatorError:
+        return overloaded(message, self.spec.overload_status)
+
     def _now_ms(self) -> float:
         return self._clock.now() * 1000.0
 
@@ -152,10 +158,10 @@ class LiveEngine:
         replica = self.deployment.pick(seq)
         if len(replica.waiting) >= replica.settings.max_waiting:
             replica.counters.rejected += 1
-            raise overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full.")
+            raise self._overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full.")
         if not replica.fits(seq):
             replica.counters.rejected += 1
-            raise overloaded(f"The request needs more KV cache than the deployment {self.spec.name!r} has.")
+            raise self._overloaded(f"The request needs more KV cache than the deployment {self.spec.name!r} has.")
         timeline = EngineTimeline(self, seq, replica.peek_cached_tokens(seq))
         seq.listener = timeline
         if self._front_s > 0:
@@ -170,7 +176,7 @@ class LiveEngine:
         if seq.state is not SeqState.WAITING:
             return  # the client left during the front-end delay
         if not replica.enqueue(seq):
-            self._fail(seq, overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
+            self._fail(seq, self._overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
             return
         if replica.index not in self._tasks:
             self._tasks[replica.index] = asyncio.get_running_loop().create_task(self._run(replica))
@@ -208,7 +214,7 @@ class LiveEngine:
         histograms = self.histograms[replica.index]
         while True:
             for seq in replica.expire(t):
-                self._fail(seq, overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
+                self._fail(seq, self._overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
             batch = replica.schedule()
             if batch is None:
                 return
