@@ -235,3 +235,28 @@ class LiveEngine:
             for seq in finished:
                 seq.listener.wake()
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
+
+
+def engine_snapshot(name: str, engine: LiveEngine) -> list[dict[str, object]]:
+    """One row per replica of ``engine``: its queue, batch, KV cache and step counters (JSON-ready)."""
+    rows: list[dict[str, object]] = []
+    for replica, hist in zip(engine.replicas, engine.histograms, strict=True):
+        counters = replica.counters
+        kv = replica.kv
+        rows.append({
+            "deployment": name,
+            "replica": replica.index,
+            "running": len(replica.running),
+            "waiting": len(replica.waiting),
+            "kv_usage": round(kv.usage(), 4),
+            "kv_blocks": kv.total_blocks,
+            "prefix_cache_hit_rate": round(kv.hits / kv.lookups, 4) if kv.lookups else 0.0,
+            "preemptions": counters.preemptions,
+            "rejected": counters.rejected,
+            "timed_out": counters.timed_out,
+            "steps": hist.count,
+            "mean_step_ms": round(1000 * hist.step_sum / hist.count, 3) if hist.count else 0.0,
+            "mean_batch_size": round(hist.batch_sum / hist.count, 2) if hist.count else 0.0,
+            "generated_tokens": counters.generated_tokens,
+        })
+    return rows
