@@ -165,8 +165,13 @@ class Telemetry:
             self.stats.loop_lag.observe(lag)
 
     async def _share(self, interval_s: float) -> None:
-        """Write this worker's aggregates for the other workers every ``interval_s``."""
+        """Write this worker's aggregates for the other workers every ``interval_s``.
+
+        A failing write (a full disk) is said once, not once a flush, and so is the first
+        write that works again; the worker serves on either way, its own scrapes exact.
+        """
         assert self.shared is not None
+        failing = False
         while True:
             await asyncio.sleep(interval_s)
             try:
@@ -175,7 +180,13 @@ class Telemetry:
                 # Encoded here, on the loop that mutates the stats; only the file write is threaded.
                 await asyncio.to_thread(self.shared.write_bytes, self.shared.encode(self.stats))
             except OSError as exc:  # a full disk must not stop the worker
-                log.warning("cannot share metrics with the other workers: %s", exc)
+                if not failing:
+                    failing = True
+                    log.warning("cannot share metrics with the other workers (retrying every flush): %s", exc)
+            else:
+                if failing:
+                    failing = False
+                    log.warning("sharing metrics with the other workers again")
 
     # -- per request ----------------------------------------------------------------------------
 
