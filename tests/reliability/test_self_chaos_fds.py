@@ -94,13 +94,12 @@ def answers(socks: list[socket.socket], within: float) -> tuple[int, int]:
     """Wait up to ``within`` s for each socket's first bytes: (answered 200, closed by the server)."""
     selector = selectors.DefaultSelector()
     for sock in socks:
-        selector.register(sock, selectors.EVENT_READ)
+        selector.register(sock, selectors.EVENT_READ, sock)
     served = closed = 0
     deadline = time.monotonic() + within
     while selector.get_map() and (left := deadline - time.monotonic()) > 0:
         for key, _ in selector.select(left):
-            sock = key.fileobj
-            assert isinstance(sock, socket.socket)
+            sock = key.data
             selector.unregister(sock)
             try:
                 data = sock.recv(64)

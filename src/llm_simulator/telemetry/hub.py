@@ -110,8 +110,11 @@ class Telemetry:
         self.request_log = RequestLog(config.telemetry.request_log)
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
-        # With several workers: the reset epoch this worker has acted on.
+        # With several workers: the reset epoch this worker has acted on. A worker starting
+        # after a reset counts in that reset's epoch from the start.
         self._reset_seen = 0.0
+        if self.shared is not None:
+            self._reset_seen = self.stats.epoch = self.shared.reset_epoch()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
@@ -221,8 +224,9 @@ class Telemetry:
         epoch = self.shared.reset_epoch()
         if epoch != self._reset_seen:
             self._reset_seen = epoch
-            if self.shared.reset_requested_at() > self.stats.since:
+            if self.stats.epoch < epoch:
                 self.stats.reset()
+                self.stats.epoch = epoch
 
     def _copy_live(self) -> None:
         """Copy the live gauges and the sinks' counters into the stats about to be shared or read."""
@@ -266,7 +270,7 @@ class Telemetry:
         self.stats.reset()
         if self.shared is not None:
             self.shared.request_reset(self.stats.since)
-            self._reset_seen = self.shared.reset_epoch()
+            self._reset_seen = self.stats.epoch = self.shared.reset_epoch()
             self._copy_live()
             try:
                 self.shared.write(self.stats)
