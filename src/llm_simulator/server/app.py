@@ -237,7 +237,8 @@ class SimulatorApp:
         broken = False
         request: HttpRequest | None = None
         body = b""
-        record = RequestRecord(request_id, method, path, started, time.time())
+        # The wall start from the simulator's clock, like every other wall stamp (created fields).
+        record = RequestRecord(request_id, method, path, started, self.sim.clock.wall())
         record.provider = provider.name
         record.endpoint = endpoint
         telemetry = self.telemetry

@@ -29,8 +29,16 @@ class EventSink(Protocol):
     """A destination for events. ``emit`` never blocks and never raises: a full queue drops."""
 
     name: str
-    dropped: int
-    sent: int
+
+    @property
+    def sent(self) -> int:
+        """Events delivered."""
+        ...
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped: queue full, delivery failed, or left at shutdown."""
+        ...
 
     def wants(self, event: str) -> bool:
         """Whether this sink takes events of this type."""

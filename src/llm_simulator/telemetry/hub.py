@@ -110,8 +110,11 @@ class Telemetry:
         self.request_log = RequestLog(config.telemetry.request_log)
         self.last_loop_lag_s = 0.0
         self.shared = SharedStats(metrics.multiprocess_dir) if metrics.multiprocess_dir else None
-        # With several workers: the reset epoch this worker has acted on.
+        # With several workers: the reset epoch this worker has acted on. A worker starting
+        # after a reset counts in that reset's epoch from the start.
         self._reset_seen = 0.0
+        if self.shared is not None:
+            self._reset_seen = self.stats.epoch = self.shared.reset_epoch()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
 
@@ -165,8 +168,13 @@ class Telemetry:
             self.stats.loop_lag.observe(lag)
 
     async def _share(self, interval_s: float) -> None:
-        """Write this worker's aggregates for the other workers every ``interval_s``."""
+        """Write this worker's aggregates for the other workers every ``interval_s``.
+
+        A failing write (a full disk) is said once, not once a flush, and so is the first
+        write that works again; the worker serves on either way, its own scrapes exact.
+        """
         assert self.shared is not None
+        failing = False
         while True:
             await asyncio.sleep(interval_s)
             try:
@@ -175,7 +183,13 @@ class Telemetry:
                 # Encoded here, on the loop that mutates the stats; only the file write is threaded.
                 await asyncio.to_thread(self.shared.write_bytes, self.shared.encode(self.stats))
             except OSError as exc:  # a full disk must not stop the worker
-                log.warning("cannot share metrics with the other workers: %s", exc)
+                if not failing:
+                    failing = True
+                    log.warning("cannot share metrics with the other workers (retrying every flush): %s", exc)
+            else:
+                if failing:
+                    failing = False
+                    log.warning("sharing metrics with the other workers again")
 
     # -- per request ----------------------------------------------------------------------------
 
@@ -210,8 +224,9 @@ class Telemetry:
         epoch = self.shared.reset_epoch()
         if epoch != self._reset_seen:
             self._reset_seen = epoch
-            if self.shared.reset_requested_at() > self.stats.since:
+            if self.stats.epoch < epoch:
                 self.stats.reset()
+                self.stats.epoch = epoch
 
     def _copy_live(self) -> None:
         """Copy the live gauges and the sinks' counters into the stats about to be shared or read."""
@@ -255,7 +270,7 @@ class Telemetry:
         self.stats.reset()
         if self.shared is not None:
             self.shared.request_reset(self.stats.since)
-            self._reset_seen = self.shared.reset_epoch()
+            self._reset_seen = self.stats.epoch = self.shared.reset_epoch()
             self._copy_live()
             try:
                 self.shared.write(self.stats)

@@ -89,9 +89,10 @@ class SharedStats:
     def others(self) -> list[dict[str, Any]]:
         """Every other worker's last written aggregates (unreadable files skipped).
 
-        A worker that has not yet seen the latest reset counts as empty until it has.
+        A worker that has not yet seen the latest reset counts as empty until it has (its
+        file names an older reset epoch).
         """
-        reset_at = self.reset_requested_at()
+        epoch = self.reset_epoch()
         out = []
         for path in sorted(self.directory.glob(f"{_PREFIX}*.json")):
             if path == self.path:
@@ -100,7 +101,7 @@ class SharedStats:
                 data = orjson.loads(path.read_bytes())
             except (OSError, orjson.JSONDecodeError):
                 continue  # being replaced right now, or removed: the next scrape has it
-            if data.get("since", 0.0) < reset_at:
+            if data.get("epoch", 0.0) < epoch:
                 continue
             data["live"] = _alive(int(data.get("pid", 0)))
             if not data["live"]:

@@ -102,6 +102,9 @@ class BatchingSink:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._in_flight = 0
+        # Set while deliveries fail (a full disk, a dead collector): the first success after
+        # that says so in the log, with how many events were dropped meanwhile.
+        self._failing_since_dropped: int | None = None
 
     @property
     def queued(self) -> int:
@@ -195,7 +198,13 @@ class BatchingSink:
             self._in_flight = 0
             if delivered:
                 self.sent += size
+                if self._failing_since_dropped is not None:
+                    lost = self.dropped - self._failing_since_dropped
+                    self._failing_since_dropped = None
+                    log.warning("event sink %s: delivering again (%d events dropped while it failed)", self.name, lost)
             else:
+                if self._failing_since_dropped is None:
+                    self._failing_since_dropped = self.dropped
                 self.dropped += size
 
 
@@ -204,20 +213,30 @@ def _json_lines(batch: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(event, default=str, option=_LINE) for event in batch)
 
 
+class TornWrite(OSError):
+    """A write that failed after part of the batch reached the file (a disk filling up)."""
+
+
 def _append(path: Path, data: bytes) -> None:
     """Append ``data`` to ``path``, in one write call unless the OS takes less.
 
     The file is reopened for every batch so that a file moved away by log rotation is
     followed by a new one; unbuffered append mode (O_APPEND, one write per batch) keeps the
-    batches of several workers writing to one file whole.
+    batches of several workers writing to one file whole. A failure after some bytes were
+    written raises ``TornWrite``: the file then ends in the middle of a line.
     """
     with path.open("ab", buffering=0) as file:
         view = memoryview(data)
-        while view:
-            written = file.write(view)
-            if not written:  # a blocking file writes something or raises; never spin
-                raise OSError(f"no progress writing {path}")
-            view = view[written:]
+        try:
+            while view:
+                written = file.write(view)
+                if not written:  # a blocking file writes something or raises; never spin
+                    raise OSError(f"no progress writing {path}")
+                view = view[written:]
+        except OSError as exc:
+            if len(view) < len(data):
+                raise TornWrite(exc.errno, exc.strerror or str(exc)) from exc
+            raise
 
 
 def check_writable(sink: str, path: Path) -> None:
@@ -239,15 +258,23 @@ class JsonlSink(BatchingSink):
         assert spec.path is not None  # SinkConfig requires it for jsonl
         self.path = Path(spec.path).expanduser()
         check_writable(self.name, self.path)
+        # The file ends mid-line (a write torn by a full disk): the next batch starts with a
+        # newline, so the fragment stays one bad line instead of spoiling the next good one.
+        self._torn = False
 
     async def deliver(self, batch: list[dict[str, Any]]) -> bool:
         """Append the batch in a worker thread; a failed write drops it (and warns)."""
         data = _json_lines(batch)
+        if self._torn:
+            data = b"\n" + data
         try:
             await asyncio.to_thread(_append, self.path, data)
         except OSError as exc:
+            if isinstance(exc, TornWrite):
+                self._torn = True
             self.warnings.warn("write", f"cannot append to {self.path}: {exc.strerror or exc}")
             return False
+        self._torn = False
         return True
 
 

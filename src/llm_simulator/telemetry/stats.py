@@ -152,6 +152,9 @@ class Stats:
         self.running = 0
         self.waiting = 0
         self.sinks: dict[str, list[int]] = {}  # sink name → [sent, dropped]
+        # With several workers: the reset epoch these counts belong to (``SharedStats``). Resets
+        # are matched by epoch, never by comparing wall-clock times, which a clock step breaks.
+        self.epoch = 0.0
         self.reset()
 
     def reset(self) -> None:
@@ -330,6 +333,7 @@ class Stats:
         """Everything as plain data another worker can merge (JSON-ready)."""
         return {
             "since": self.since,
+            "epoch": self.epoch,
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
             "running": self.running,

@@ -14,7 +14,10 @@ the server refuses to start with an error saying what to install.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llm_simulator._version import __version__
@@ -54,6 +57,40 @@ AZURE_PREFIX = "/openai/deployments/"
 def missing_extra(feature: str) -> ConfigError:
     """The error for a configured OpenTelemetry feature without the ``otel`` extra installed."""
     return ConfigError(f"{feature} needs the OpenTelemetry packages: {INSTALL_HINT}")
+
+
+async def finish_within(work: Callable[[], object], deadline_s: float, name: str) -> bool:
+    """Run ``work`` (a blocking flush and stop) in a daemon thread; wait at most ``deadline_s``.
+
+    True when it finished in time. The OpenTelemetry SDK's ``force_flush`` ignores its
+    timeout (it exports every queued batch, each waiting up to the export timeout) and its
+    ``shutdown`` joins for 30 s, so against a collector that never answers only a bounded
+    wait keeps shutdown bounded. The thread is a daemon: left behind, it cannot hold the
+    process at exit (and ``asyncio.to_thread`` would: the loop waits for its executor).
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def finished() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            work()
+        except Exception:
+            log.warning("%s: flushing failed", name, exc_info=True)
+        finally:
+            # The loop may have closed while this ran: then nobody is listening.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finished)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    try:
+        await asyncio.wait_for(done, deadline_s)
+    except TimeoutError:
+        return False
+    return True
 
 
 def signal_url(base: str, signal: str) -> str:
@@ -208,11 +245,15 @@ class OtlpTracer:
         span.end(end_time=start_ns + round(duration_s * 1e9))
 
     async def close(self) -> None:
-        """Export the queued spans and stop the exporter, off the event loop."""
+        """Export the queued spans and stop the exporter, off the event loop, within the export timeout."""
         if self._closed:
             return
         self._closed = True
-        await asyncio.to_thread(self._flush_and_stop)
+        if not await finish_within(self._flush_and_stop, self._flush_timeout_ms / 1000, "otlp-traces-shutdown"):
+            log.warning(
+                "the collector did not take the queued spans within %s s: they are dropped",
+                self._flush_timeout_ms / 1000,
+            )
 
     def _flush_and_stop(self) -> None:
         try:
@@ -262,6 +303,8 @@ def build_tracer(config: SimulatorConfig) -> OtlpTracer:
         sampler=ParentBased(TraceIdRatioBased(tracing.sample_ratio)),
         resource=resource,
         id_generator=ids,
+        # Closed by the server's shutdown, bounded; at exit it would wait 30 s on a hung collector.
+        shutdown_on_exit=False,
     )
     exporter = OTLPSpanExporter(
         endpoint=signal_url(tracing.otlp_endpoint, "traces"),
