@@ -237,34 +237,71 @@ class Replica:
         batch = Batch()
         budget = self.settings.max_num_batched_tokens
         kv = self.kv
+        block_size = kv.block_size
         running = self.running
         preempted = self.counters.preemptions
+        # The decode-only steady state is the hot path of a long virtual run: its sequences
+        # are gathered into locals and written to the batch once, not through _add.
+        sequences = batch.sequences
+        progresses = batch.progress
+        decode_tokens = 0
+        decode_context = 0
         i = 0
         while i < len(running):
             seq = running[i]
-            remaining = seq.known - seq.computed
-            decoding = seq.generated > 0 and remaining == 1
-            cost = seq.width if decoding else min(remaining, budget)
-            if cost <= 0 or cost > budget:
+            computed = seq.computed
+            generated = seq.generated
+            remaining = seq.prompt_tokens + generated - computed
+            if remaining == 1 and generated > 0:  # decoding: one token per choice
+                width = seq.width
+                if width > budget:
+                    i += 1
+                    continue
+                # Blocks cover the computed tokens (an invariant), so only a token that starts
+                # a new output block can need room: skip the block arithmetic otherwise.
+                if (computed - seq.prompt_tokens) % block_size == 0:
+                    need = self._blocks_needed(seq, computed + 1) - seq.private - len(seq.shared)
+                    if need > 0 and not self._make_room(seq, need):
+                        continue  # seq preempted itself; running[i] is the next one
+                budget -= width
+                sequences.append(seq)
+                progresses.append(1)
+                decode_tokens += width
+                decode_context += width * computed
                 i += 1
                 continue
-            progress = 1 if decoding else cost
-            need = self._blocks_needed(seq, seq.computed + progress) - seq.held_blocks
-            while need > kv.available and running[-1] is not seq:
-                self._preempt(running[-1])
-            if need > kv.available:  # alone and still too big for what is left: wait for room
-                self._preempt(seq)
+            cost = min(remaining, budget)
+            if cost <= 0:
+                i += 1
                 continue
-            if need > 0:
-                kv.allocate(need)
-                seq.private += need
+            need = self._blocks_needed(seq, computed + cost) - seq.held_blocks
+            if need > 0 and not self._make_room(seq, need):
+                continue
             budget -= cost
-            self._add(batch, seq, progress, decoding)
+            self._add(batch, seq, cost, False)
             i += 1
+        batch.decode_tokens += decode_tokens
+        batch.decode_context += decode_context
         # As vLLM v1: a step that had to preempt admits nothing (the room is too tight).
         if self.counters.preemptions == preempted:
             self._admit(batch, budget)
         return batch if batch.sequences else None
+
+    def _make_room(self, seq: Sequence, need: int) -> bool:
+        """Give ``seq`` ``need`` more blocks, preempting the newest running ones first.
+
+        False when even that is not enough: ``seq`` itself is then preempted (and waits).
+        """
+        kv = self.kv
+        running = self.running
+        while need > kv.available and running[-1] is not seq:
+            self._preempt(running[-1])
+        if need > kv.available:  # alone and still too big for what is left: wait for room
+            self._preempt(seq)
+            return False
+        kv.allocate(need)
+        seq.private += need
+        return True
 
     def _admit(self, batch: Batch, budget: int) -> None:
         """Admit waiting sequences FCFS while seats, budget and blocks last."""
@@ -337,25 +374,34 @@ class Replica:
         counters.prefill_tokens += batch.prefill_tokens
         block_size = self.kv.block_size
         prefix_caching = self.kv.prefix_caching
+        running_state = SeqState.RUNNING
+        tokens = 0
         for seq, progress in zip(batch.sequences, batch.progress, strict=True):
-            if seq.state is not SeqState.RUNNING:
+            if seq.state is not running_state:
                 continue
-            seq.computed += progress
-            if prefix_caching and seq.registered < len(seq.hashes):
-                self._register(seq, min(seq.computed, seq.prompt_tokens) // block_size)
-            if seq.computed < seq.known:
+            before = seq.computed
+            computed = before + progress
+            seq.computed = computed
+            # Only a step that computed prompt tokens can complete a prompt block to share.
+            if prefix_caching and before < seq.prompt_tokens and seq.registered < len(seq.hashes):
+                self._register(seq, min(computed, seq.prompt_tokens) // block_size)
+            generated = seq.generated
+            if computed < seq.prompt_tokens + generated:
                 continue  # a prefill chunk with more to come
-            if seq.generated < seq.target:
-                seq.generated += 1
-                counters.generated_tokens += seq.width
+            target = seq.target
+            if generated < target:
+                generated += 1
+                seq.generated = generated
+                tokens += seq.width
                 if seq.first_token_ms < 0:
                     seq.first_token_ms = end_ms
                 emitted.append(seq)
-            if seq.generated >= seq.target:
+            if generated >= target:
                 seq.state = SeqState.FINISHED
                 seq.finish_ms = end_ms
                 self._free(seq)
                 finished.append(seq)
+        counters.generated_tokens += tokens
         if finished:
             counters.finished += len(finished)
             self.running = [s for s in self.running if s.state is SeqState.RUNNING]
