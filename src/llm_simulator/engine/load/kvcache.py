@@ -62,6 +62,11 @@ class KvCache:
             count += 1
         return count
 
+    def parked_among(self, hashes: tuple[int, ...], blocks: int) -> int:
+        """How many of the first ``blocks`` cached blocks of ``hashes`` are parked (acquiring them uses room)."""
+        refs = self._refs
+        return sum(1 for h in hashes[:blocks] if refs[h] == 0)
+
     def acquire_prefix(self, hashes: tuple[int, ...], blocks: int) -> None:
         """Take a reference on the first ``blocks`` cached blocks of ``hashes`` (they must be cached)."""
         refs = self._refs
@@ -103,11 +108,44 @@ class KvCache:
         """Give back a sequence's blocks: private ones are freed, shared ones lose a holder."""
         self.free_blocks += private
         refs = self._refs
-        for h in shared:
+        # Tail first, as vLLM frees a request's blocks: parked in that order, a prefix's last
+        # blocks are evicted before its first ones, which every later hit on it needs.
+        for h in reversed(shared):
             left = refs[h] - 1
             refs[h] = left
             if left == 0:
                 self._evictable[h] = None
+
+    def invariant_errors(self, private_held: int, holders: dict[int, int]) -> list[str]:
+        """What is wrong with the accounting, given what the sequences hold (empty: consistent).
+
+        ``private_held`` is the sum of the holders' private blocks and ``holders`` counts, per
+        prefix hash, the sequences holding a reference. Every block must be exactly one of
+        free, private, shared (held) or evictable (parked), and reference counts must match.
+        """
+        errors: list[str] = []
+        refs = self._refs
+        shared = sum(1 for n in refs.values() if n > 0)
+        parked = len(self._evictable)
+        if self.free_blocks < 0 or private_held < 0:
+            errors.append(f"negative count: free {self.free_blocks}, private {private_held}")
+        if self.free_blocks + private_held + shared + parked != self.total_blocks:
+            errors.append(f"free {self.free_blocks} + private {private_held} + shared {shared} + evictable "
+                          f"{parked} != total {self.total_blocks}")
+        for h, n in refs.items():
+            if n < 0:
+                errors.append(f"block {h} has a negative reference count {n}")
+            elif n != holders.get(h, 0):
+                errors.append(f"block {h} has {n} references but {holders.get(h, 0)} holders")
+            elif (n == 0) != (h in self._evictable):
+                errors.append(f"block {h} with {n} references is {'' if n else 'not '}parked")
+        for h in holders:
+            if h not in refs:
+                errors.append(f"a sequence holds block {h}, which is not registered")
+        for h in self._evictable:
+            if h not in refs:
+                errors.append(f"parked block {h} is not registered")
+        return errors
 
     def clear_prefix_cache(self) -> None:
         """Forget every parked cached block (they become free)."""

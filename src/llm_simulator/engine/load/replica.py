@@ -13,7 +13,10 @@ Step formation, in order:
    sequence (recompute: its blocks are freed and it goes back to the head of the queue).
 2. Waiting sequences are admitted first-come first-served while the batch has room
    (``max_num_seqs``), the budget lasts, and the KV cache keeps a small free watermark; the
-   head of the queue blocks the rest (no overtaking, as in vLLM's FCFS policy).
+   head of the queue blocks the rest (no overtaking, as in vLLM's FCFS policy). A step that
+   had to preempt admits nothing (vLLM v1 does the same: the cache is too tight this step).
+
+``check_invariants`` verifies the block accounting (tests call it after every step).
 """
 
 from __future__ import annotations
@@ -109,7 +112,8 @@ class Replica:
         """Whether ``seq`` could ever run here (its prompt and output fit in the whole cache)."""
         kv = self.kv
         need = kv.blocks_for(seq.prompt_tokens) + seq.width * kv.blocks_for(seq.target)
-        return need <= kv.total_blocks - self._watermark_blocks
+        # A decode step costs one token per choice: wider than the budget, it could never run.
+        return need <= kv.total_blocks - self._watermark_blocks and seq.width <= self.settings.max_num_batched_tokens
 
     def enqueue(self, seq: Sequence) -> bool:
         """Queue ``seq``; False (and the sequence is marked rejected) if the queue is full or it never fits."""
@@ -123,8 +127,9 @@ class Replica:
 
     def peek_cached_tokens(self, seq: Sequence) -> int:
         """Prompt tokens of ``seq`` the prefix cache holds right now (no side effect)."""
-        blocks = self.kv.cached_prefix(seq.hashes)
-        return min(blocks * self.kv.block_size, seq.prompt_tokens - 1) if blocks else 0
+        kv = self.kv
+        # Whole blocks only, and never the last prompt token (admission's rule, see _admit).
+        return min(kv.cached_prefix(seq.hashes), (seq.prompt_tokens - 1) // kv.block_size) * kv.block_size
 
     def abort(self, seq: Sequence) -> None:
         """Remove ``seq`` wherever it is and free its blocks (a client that left)."""
@@ -144,7 +149,8 @@ class Replica:
         timeout = self.settings.queue_timeout_ms
         if timeout <= 0 or not self.waiting:
             return []
-        expired = [s for s in self.waiting if s.generated == 0 and now_ms - s.arrival_ms > timeout]
+        # Only sequences never admitted: one preempted back into the queue has started.
+        expired = [s for s in self.waiting if s.cached_tokens < 0 and now_ms - s.arrival_ms > timeout]
         for seq in expired:
             self.waiting.remove(seq)
             self._free(seq)
@@ -161,6 +167,43 @@ class Replica:
     def load(self) -> int:
         """Requests in the replica (running plus waiting), for the least-loaded router."""
         return len(self.running) + len(self.waiting)
+
+    def check_invariants(self) -> None:
+        """Raise ``AssertionError`` naming every broken invariant (tests and debugging; O(blocks)).
+
+        Only running sequences hold blocks; private, shared, evictable and free blocks add up
+        to the cache; reference counts match holders; nothing is both waiting and running; no
+        sequence holds fewer blocks than its computed tokens need; the seat limit holds.
+        """
+        errors: list[str] = []
+        private = 0
+        holders: dict[int, int] = {}
+        for seq in self.running:
+            if seq.state is not SeqState.RUNNING:
+                errors.append(f"sequence {seq.seq_id} is in the running list but {seq.state.name}")
+            if seq.private < 0:
+                errors.append(f"sequence {seq.seq_id} holds {seq.private} private blocks")
+            if seq.held_blocks < self._blocks_needed(seq, seq.computed):
+                errors.append(f"sequence {seq.seq_id} holds {seq.held_blocks} blocks for {seq.computed} tokens")
+            if not 0 <= seq.generated <= seq.target:
+                errors.append(f"sequence {seq.seq_id} generated {seq.generated} of {seq.target}")
+            private += seq.private
+            for h in seq.shared:
+                holders[h] = holders.get(h, 0) + 1
+        for seq in self.waiting:
+            if seq.state is not SeqState.WAITING:
+                errors.append(f"sequence {seq.seq_id} is in the queue but {seq.state.name}")
+            if seq.private or seq.shared or seq.computed:
+                errors.append(f"waiting sequence {seq.seq_id} holds KV ({seq.private} private, "
+                              f"{len(seq.shared)} shared, {seq.computed} computed)")
+        ids = [s.seq_id for s in self.running] + [s.seq_id for s in self.waiting]
+        if len(ids) != len(set(ids)):
+            errors.append("a sequence is queued or running twice")
+        if len(self.running) > self.settings.max_num_seqs:
+            errors.append(f"{len(self.running)} running > max_num_seqs {self.settings.max_num_seqs}")
+        errors += self.kv.invariant_errors(private, holders)
+        if errors:
+            raise AssertionError("; ".join(errors))
 
     # -- one step ------------------------------------------------------------------------
 
@@ -194,31 +237,71 @@ class Replica:
         batch = Batch()
         budget = self.settings.max_num_batched_tokens
         kv = self.kv
+        block_size = kv.block_size
         running = self.running
+        preempted = self.counters.preemptions
+        # The decode-only steady state is the hot path of a long virtual run: its sequences
+        # are gathered into locals and written to the batch once, not through _add.
+        sequences = batch.sequences
+        progresses = batch.progress
+        decode_tokens = 0
+        decode_context = 0
         i = 0
         while i < len(running):
             seq = running[i]
-            remaining = seq.known - seq.computed
-            decoding = seq.generated > 0 and remaining == 1
-            cost = seq.width if decoding else min(remaining, budget)
-            if cost <= 0 or cost > budget:
+            computed = seq.computed
+            generated = seq.generated
+            remaining = seq.prompt_tokens + generated - computed
+            if remaining == 1 and generated > 0:  # decoding: one token per choice
+                width = seq.width
+                if width > budget:
+                    i += 1
+                    continue
+                # Blocks cover the computed tokens (an invariant), so only a token that starts
+                # a new output block can need room: skip the block arithmetic otherwise.
+                if (computed - seq.prompt_tokens) % block_size == 0:
+                    need = self._blocks_needed(seq, computed + 1) - seq.private - len(seq.shared)
+                    if need > 0 and not self._make_room(seq, need):
+                        continue  # seq preempted itself; running[i] is the next one
+                budget -= width
+                sequences.append(seq)
+                progresses.append(1)
+                decode_tokens += width
+                decode_context += width * computed
                 i += 1
                 continue
-            progress = 1 if decoding else cost
-            need = self._blocks_needed(seq, seq.computed + progress) - seq.held_blocks
-            while need > kv.available and running[-1] is not seq:
-                self._preempt(running[-1])
-            if need > kv.available:  # alone and still too big for what is left: wait for room
-                self._preempt(seq)
+            cost = min(remaining, budget)
+            if cost <= 0:
+                i += 1
                 continue
-            if need > 0:
-                kv.allocate(need)
-                seq.private += need
+            need = self._blocks_needed(seq, computed + cost) - seq.held_blocks
+            if need > 0 and not self._make_room(seq, need):
+                continue
             budget -= cost
-            self._add(batch, seq, progress, decoding)
+            self._add(batch, seq, cost, False)
             i += 1
-        self._admit(batch, budget)
+        batch.decode_tokens += decode_tokens
+        batch.decode_context += decode_context
+        # As vLLM v1: a step that had to preempt admits nothing (the room is too tight).
+        if self.counters.preemptions == preempted:
+            self._admit(batch, budget)
         return batch if batch.sequences else None
+
+    def _make_room(self, seq: Sequence, need: int) -> bool:
+        """Give ``seq`` ``need`` more blocks, preempting the newest running ones first.
+
+        False when even that is not enough: ``seq`` itself is then preempted (and waits).
+        """
+        kv = self.kv
+        running = self.running
+        while need > kv.available and running[-1] is not seq:
+            self._preempt(running[-1])
+        if need > kv.available:  # alone and still too big for what is left: wait for room
+            self._preempt(seq)
+            return False
+        kv.allocate(need)
+        seq.private += need
+        return True
 
     def _admit(self, batch: Batch, budget: int) -> None:
         """Admit waiting sequences FCFS while seats, budget and blocks last."""
@@ -229,20 +312,23 @@ class Replica:
         while waiting and len(running) < max_seqs and budget > 0:
             seq = waiting[0]
             known = seq.known
-            cached = 0
+            blocks = 0
             if seq.hashes and kv.prefix_caching:
+                # At least one token must be computed to sample from, so never the whole prompt.
                 blocks = min(kv.cached_prefix(seq.hashes), (known - 1) // kv.block_size)
-                if blocks:
-                    kv.acquire_prefix(seq.hashes, blocks)
-                    seq.shared = list(seq.hashes[:blocks])
-                    seq.registered = blocks
-                    cached = blocks * kv.block_size
+            cached = blocks * kv.block_size
             progress = min(known - cached, budget)
-            need = self._blocks_needed(seq, cached + progress) - len(seq.shared)
-            if need > kv.available - self._watermark_blocks:
-                self._free(seq)  # hand back the prefix it took; try again next step
+            need = self._blocks_needed(seq, cached + progress) - blocks
+            # Reviving parked cached blocks takes room too; check before touching anything,
+            # so a request that cannot start leaves the LRU order as it found it.
+            parked = kv.parked_among(seq.hashes, blocks) if blocks else 0
+            if need + parked > kv.available - self._watermark_blocks:
                 break
             waiting.popleft()
+            if blocks:
+                kv.acquire_prefix(seq.hashes, blocks)
+                seq.shared = list(seq.hashes[:blocks])
+                seq.registered = blocks
             kv.allocate(need)
             seq.private = need
             seq.computed = cached
@@ -288,25 +374,34 @@ class Replica:
         counters.prefill_tokens += batch.prefill_tokens
         block_size = self.kv.block_size
         prefix_caching = self.kv.prefix_caching
+        running_state = SeqState.RUNNING
+        tokens = 0
         for seq, progress in zip(batch.sequences, batch.progress, strict=True):
-            if seq.state is not SeqState.RUNNING:
+            if seq.state is not running_state:
                 continue
-            seq.computed += progress
-            if prefix_caching and seq.registered < len(seq.hashes):
-                self._register(seq, min(seq.computed, seq.prompt_tokens) // block_size)
-            if seq.computed < seq.known:
+            before = seq.computed
+            computed = before + progress
+            seq.computed = computed
+            # Only a step that computed prompt tokens can complete a prompt block to share.
+            if prefix_caching and before < seq.prompt_tokens and seq.registered < len(seq.hashes):
+                self._register(seq, min(computed, seq.prompt_tokens) // block_size)
+            generated = seq.generated
+            if computed < seq.prompt_tokens + generated:
                 continue  # a prefill chunk with more to come
-            if seq.generated < seq.target:
-                seq.generated += 1
-                counters.generated_tokens += seq.width
+            target = seq.target
+            if generated < target:
+                generated += 1
+                seq.generated = generated
+                tokens += seq.width
                 if seq.first_token_ms < 0:
                     seq.first_token_ms = end_ms
                 emitted.append(seq)
-            if seq.generated >= seq.target:
+            if generated >= target:
                 seq.state = SeqState.FINISHED
                 seq.finish_ms = end_ms
                 self._free(seq)
                 finished.append(seq)
+        counters.generated_tokens += tokens
         if finished:
             counters.finished += len(finished)
             self.running = [s for s in self.running if s.state is SeqState.RUNNING]
