@@ -808,7 +808,9 @@ def test_output_size_is_bounded() -> None:
     # Nested repeats widened by minLength grew like its square: 36 s before.
     nested = {"type": "string", "pattern": "^(ab+)+$", "minLength": 8000, "maxLength": 8000}
     took = _timed(lambda: check_schema(nested))
-    assert took < 0.5
+    # About 0.1 s alone; 0.55 s was seen on a loaded 2-core machine. The bound guards
+    # against runaway growth, not speed.
+    assert took < 1.5
     assert all(len(v) == 8000 for v in valid(nested, seeds=3))
     # A hundred million characters: 11.7 s before; now refused as soon as the budget is gone.
     huge = {"type": "array", "minItems": 1000, "items": {"type": "string", "minLength": 100_000}}
