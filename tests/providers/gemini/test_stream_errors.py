@@ -137,3 +137,9 @@ def test_escape_line_breaks(text: str) -> None:
     assert decoded.splitlines() == [decoded]  # one line for str.splitlines, as the SDK reads it
     if text.isascii() or not any(ch in text for ch in "\u2028\u2029\u0085"):
         assert escaped == raw
+
+
+def test_an_overload_with_a_chosen_429_is_resource_exhausted() -> None:
+    """A deployment whose overload_status is 429: Google pairs 429 with RESOURCE_EXHAUSTED, never UNAVAILABLE."""
+    frame = sse_error_frame(SimulatorError(ErrorKind.OVERLOADED, "queue full", status=429))
+    check_error_body(json.loads(frame[len(b"data: ") : -2]), 429, "RESOURCE_EXHAUSTED")

@@ -120,9 +120,16 @@ def error_details(error: SimulatorError) -> list[dict[str, Any]]:
     return details
 
 
+# Google pairs each HTTP status with one canonical status: an explicitly chosen HTTP status
+# (a deployment's overload_status of 429, say) brings its own.
+_CANONICAL_FOR_HTTP = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 504: "DEADLINE_EXCEEDED"}
+
+
 def error_body(error: SimulatorError) -> bytes:
     """The JSON error object; ``error`` is the first (only) key, as the SDK's stream check needs."""
-    _, status = _STATUS[error.kind]
+    code, status = _STATUS[error.kind]
+    if error.explicit_status and error.status != code and error.kind is ErrorKind.OVERLOADED:
+        status = _CANONICAL_FOR_HTTP.get(error.status, status)
     message = limit_message(error.limit, error.retry_after_s) if error.limit is not None else error.message
     key = _key_error(error)
     if key is not None:
