@@ -90,6 +90,7 @@ def test_trace_replay_with_speedup_and_max_requests(tmp_path: Path, capsys: pyte
     rows = "".join(f"2023-11-16 18:17:{i:02d}.5000000,{200 + i},{10 + i}\n" for i in range(20))
     trace = write_trace(tmp_path, HEADER + rows)
     data = run_json(["--trace", str(trace), "--max-requests", "12", "--trace-speedup", "4", "--no-progress"], capsys)
+    assert data["workload"]["speedup"] == 4.0  # type: ignore[index]
     (point,) = points(data)
     assert point["requests"]["sent"] == 12  # type: ignore[index]
     assert point["load"] == {"kind": "trace", "value": 4.0}
@@ -205,6 +206,11 @@ def test_output_file_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--rate", "1", "--output", "/no/such/dir/r.json"], "the directory does not exist"),
         ([], "one of the arguments --rate --rates --concurrency --trace is required"),
         (["--rate", "1", "--concurrency", "2"], "not allowed with argument"),
+        (["--rate", "1", "--requests-per-point", "9"], "--requests-per-point applies to --concurrency only"),
+        (["--concurrency", "2", "--duration", "9"], "--duration does not apply to --concurrency"),
+        (["--rate", "1", "--trace-speedup", "2"], "--trace-speedup applies to --trace only"),
+        (["--rates", "1", "--max-requests", "2"], "--max-requests applies to --trace only"),
+        (["--trace", "t.csv", "--prompt-tokens", "9"], "do not apply to --trace"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(

@@ -123,21 +123,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     work.add_argument(
         "--requests-per-point",
         type=_positive_int,
-        default=500,
         metavar="N",
         help="closed loop: requests per concurrency point (default 500)",
     )
     work.add_argument(
         "--prompt-tokens",
         type=_length,
-        default=LengthSpec(500, 500),
         metavar="N|LOW:HIGH",
         help="prompt length: fixed or uniform (default 500)",
     )
     work.add_argument(
         "--output-tokens",
         type=_length,
-        default=LengthSpec(250, 250),
         metavar="N|LOW:HIGH",
         help="output length: fixed or uniform (default 250)",
     )
@@ -151,7 +148,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     work.add_argument(
         "--trace-speedup",
         type=_positive_float,
-        default=1.0,
         metavar="X",
         help="trace: divide arrival times by X (2 = twice the rate; default 1)",
     )
@@ -204,6 +200,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="progress bar on stderr (default: only when stderr is a terminal)",
     )
     sim.set_defaults(handler=run)
+
+
+def check_workload_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that do not apply to the chosen workload (silently ignoring them misleads), then fill defaults."""
+    trace, closed = args.trace is not None, args.concurrency is not None
+    misplaced = [
+        (not closed and args.requests_per_point is not None, "--requests-per-point applies to --concurrency only"),
+        (closed and args.duration is not None, "--duration does not apply to --concurrency (see --requests-per-point)"),
+        (not trace and args.trace_speedup is not None, "--trace-speedup applies to --trace only"),
+        (not trace and args.max_requests is not None, "--max-requests applies to --trace only"),
+        (
+            trace and (args.prompt_tokens or args.output_tokens) is not None,
+            "--prompt-tokens and --output-tokens do not apply to --trace (its rows carry their lengths)",
+        ),
+    ]
+    for wrong, message in misplaced:
+        if wrong:
+            raise UsageError(f"simulate: {message}")
+    defaults = {
+        "requests_per_point": 500,
+        "prompt_tokens": LengthSpec(500, 500),
+        "output_tokens": LengthSpec(250, 250),
+        "trace_speedup": 1.0,
+    }
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
 
 
 def build_deployment(args: argparse.Namespace) -> DeploymentSpec:
@@ -413,6 +436,7 @@ def describe_workload(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed ``simulate`` command; returns the exit code."""
+    check_workload_flags(args)
     spec = build_deployment(args)
     if args.plot is not None:
         try:
