@@ -198,6 +198,15 @@ def _ms(dist: dict[str, float] | None, key: str) -> str:
     return f"{value / 1000.0:.2f}s" if value >= 10_000 else f"{value:.1f}"
 
 
+def _plain(value: Any) -> str:
+    """A header value: lists as ``1,2,4``, floats without a trailing ``.0``."""
+    if isinstance(value, list):
+        return ",".join(_plain(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def to_text(spec: DeploymentSpec, workload: dict[str, Any], seed: int, reports: Sequence[PointReport]) -> str:
     """A header and a fixed-width table, one row per load point (latencies in ms unless marked s)."""
     d = describe_deployment(spec)
@@ -205,7 +214,7 @@ def to_text(spec: DeploymentSpec, workload: dict[str, Any], seed: int, reports: 
         f"deployment {d['name']}: {d['replicas']} replica(s), router {d['router']}, "
         f"max_num_seqs {d['max_num_seqs']}, max_num_batched_tokens {d['max_num_batched_tokens']}, "
         f"{d['kv_blocks']} KV blocks of {d['block_size']}, prefix caching {'on' if d['prefix_caching'] else 'off'}",
-        "workload " + ", ".join(f"{k} {v}" for k, v in workload.items() if v is not None) + f", seed {seed}",
+        "workload " + ", ".join(f"{k} {_plain(v)}" for k, v in workload.items() if v is not None) + f", seed {seed}",
         "",
     ]
     header = (

@@ -252,6 +252,11 @@ def svg_lines(chart: LineChart) -> str:
         py = _H - _MB - (y - y0) / (y1 - y0) * (_H - _MT - _MB)
         return f"{px:.1f},{py:.1f}"
 
+    # The legend sits inside the plot's top-right corner on a light box so lines under it stay legible.
+    body_legend = [
+        f'<rect x="{_W - _MR - 114}" y="{_MT - 8}" width="112" height="{12 * len(series) + 4}" '
+        'fill="#fff" fill-opacity="0.85"/>'
+    ]
     for i, (name, xs, ys) in enumerate(series):
         color = _PALETTE[i % len(_PALETTE)]
         points = [point(x, y) for x, y in zip(xs, ys, strict=True)]
@@ -264,12 +269,12 @@ def svg_lines(chart: LineChart) -> str:
                 cx, cy = p.split(",")
                 body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
         ly = _MT + 2 + 12 * i
-        body.append(
+        body_legend.append(
             f'<line x1="{_W - _MR - 110}" y1="{ly - 4}" x2="{_W - _MR - 96}" y2="{ly - 4}" '
             f'stroke="{color}" stroke-width="2"/>'
         )
-        body.append(f'<text x="{_W - _MR - 92}" y="{ly}">{html.escape(name)}</text>')
-    return _frame(chart.title, chart.x_label, chart.y_label, body)
+        body_legend.append(f'<text x="{_W - _MR - 92}" y="{ly}">{html.escape(name)}</text>')
+    return _frame(chart.title, chart.x_label, chart.y_label, body + body_legend)
 
 
 def charts_page(title: str, text: str, charts: Sequence[LineChart]) -> str:
