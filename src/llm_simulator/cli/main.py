@@ -1,7 +1,7 @@
 """``llm-simulator``: the command-line entry point and the parser of every command.
 
 Each command lives in its own module (``serve``, ``config_cmd``, ``models``, ``health``,
-``generate``, ``client``, ``benchmark``) with an ``add_parser`` and a handler; this module
+``generate``, ``client``, ``benchmark``, ``simulate``) with an ``add_parser`` and a handler; this module
 assembles them and turns every failure into one line on stderr and an exit code (see
 ``cli.output``): 0 ok, 1 the operation failed, 2 usage/config error or unreachable server.
 """
@@ -18,6 +18,7 @@ import httpx
 
 from llm_simulator._version import __version__
 from llm_simulator.cli import benchmark, client, config_cmd, generate, health, models, serve
+from llm_simulator.cli import simulate as simulate_cmd
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_parser(sub)
     benchmark.add_parser(sub)
     sub.choices["benchmark"].set_defaults(handler=benchmark.run)
+    simulate_cmd.add_parser(sub)
     version = sub.add_parser(
         "version", help="print the version", description="Print the simulator's version (json: with Python's)."
     )

@@ -12,6 +12,7 @@ import html
 import importlib
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,113 @@ def svg_throughput(results: Sequence[RequestResult]) -> str:
             f'height="{h:.1f}" fill="#2ca02c"><title>{i}–{i + 1} s: {count}</title></rect>'
         )
     return _frame("Completions per second", "seconds into the run", "requests", body)
+
+
+# Line colours, in order, for multi-series charts (matplotlib's default cycle).
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A chart of one or more named series of (x, y) points, drawn as lines with markers."""
+
+    title: str
+    x_label: str
+    y_label: str
+    series: list[tuple[str, list[float], list[float]]] = field(default_factory=list)
+    # Thin every series to at most this many points (every k-th), so long timelines stay light.
+    max_points: int = 1000
+
+
+def _thin(xs: Sequence[float], ys: Sequence[float], limit: int) -> tuple[list[float], list[float]]:
+    step = max(1, math.ceil(len(xs) / limit))
+    return list(xs[::step]), list(ys[::step])
+
+
+def svg_lines(chart: LineChart) -> str:
+    """``chart`` as an inline SVG: one polyline per series (a dot per point when few), a legend.
+
+    Axes start at 0 when every value is positive, so a doubling looks like a doubling.
+    """
+    series = [(name, *_thin(xs, ys, chart.max_points)) for name, xs, ys in chart.series if xs]
+    if not series:
+        return _frame(chart.title + " (no data)", chart.x_label, chart.y_label, [])
+    all_x = [x for _, xs, _ in series for x in xs]
+    all_y = [y for _, _, ys in series for y in ys]
+    x0, x1 = min(0.0, *all_x), max(all_x)
+    y0, y1 = min(0.0, *all_y), max(all_y)
+    if x1 <= x0:
+        x1 = x0 + 1.0
+    if y1 <= y0:
+        y1 = y0 + 1.0
+    body = _axis_ticks(x0, x1, y0, y1)
+
+    def point(x: float, y: float) -> str:
+        px = _ML + (x - x0) / (x1 - x0) * (_W - _ML - _MR)
+        py = _H - _MB - (y - y0) / (y1 - y0) * (_H - _MT - _MB)
+        return f"{px:.1f},{py:.1f}"
+
+    # The legend sits inside the plot's top-right corner on a light box so lines under it stay legible.
+    body_legend = [
+        f'<rect x="{_W - _MR - 114}" y="{_MT - 8}" width="112" height="{12 * len(series) + 4}" '
+        'fill="#fff" fill-opacity="0.85"/>'
+    ]
+    for i, (name, xs, ys) in enumerate(series):
+        color = _PALETTE[i % len(_PALETTE)]
+        points = [point(x, y) for x, y in zip(xs, ys, strict=True)]
+        body.append(
+            f'<polyline points="{" ".join(points)}" fill="none" stroke="{color}" stroke-width="1.5">'
+            f"<title>{html.escape(name)}</title></polyline>"
+        )
+        if len(points) <= 50:
+            for p in points:
+                cx, cy = p.split(",")
+                body.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>')
+        ly = _MT + 2 + 12 * i
+        body_legend.append(
+            f'<line x1="{_W - _MR - 110}" y1="{ly - 4}" x2="{_W - _MR - 96}" y2="{ly - 4}" '
+            f'stroke="{color}" stroke-width="2"/>'
+        )
+        body_legend.append(f'<text x="{_W - _MR - 92}" y="{ly}">{html.escape(name)}</text>')
+    return _frame(chart.title, chart.x_label, chart.y_label, body + body_legend)
+
+
+def charts_page(title: str, text: str, charts: Sequence[LineChart]) -> str:
+    """A self-contained HTML page: ``text`` (preformatted) above ``charts`` as inline SVG."""
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+        f'<pre>{_inert(text)}</pre>\n<div class="charts">\n'
+        + "\n".join(svg_lines(chart) for chart in charts)
+        + "\n</div>\n</body></html>\n"
+    )
+
+
+def write_charts(path: Path, title: str, text: str, charts: Sequence[LineChart]) -> None:
+    """Write ``charts`` to ``path``: an HTML page (``.html``/``.htm``) or a PNG grid (``.png``, matplotlib)."""
+    check_plot_target(path)
+    if path.suffix.lower() != ".png":
+        path.write_text(charts_page(title, text, charts), encoding="utf-8")
+        return
+    plt = _matplotlib()
+    cols = 2
+    rows = max(1, math.ceil(len(charts) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 4 * rows), squeeze=False)
+    for ax, chart in zip(axes.flat, charts, strict=False):
+        ax.set_title(chart.title)
+        ax.set_xlabel(chart.x_label)
+        ax.set_ylabel(chart.y_label)
+        for name, xs, ys in chart.series:
+            tx, ty = _thin(xs, ys, chart.max_points)
+            ax.plot(tx, ty, marker="o" if len(tx) <= 50 else None, markersize=3, label=name)
+        if chart.series:
+            ax.legend(fontsize="small")
+    for ax in list(axes.flat)[len(charts) :]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 _STYLE = """
