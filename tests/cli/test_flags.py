@@ -96,3 +96,11 @@ def test_config_env_lists_every_variable_with_its_flag(capsys: pytest.CaptureFix
     assert {ENV_PREFIX + short for short in ENV_KEYS} <= set(rows)
     assert main(["config", "env"]) == 0
     assert "LLM_SIMULATOR_TIMEOUT" in capsys.readouterr().out
+
+
+def test_per_worker_limits_say_so_in_their_help() -> None:
+    # Each worker process enforces these on its own: with --workers N the server admits N times
+    # as much, which the help must not hide.
+    options = _serve_options()
+    for flag in ("--max-concurrent", "--rate-limits"):
+        assert "each worker" in options[flag] and "--workers" in options[flag], options[flag]

@@ -504,6 +504,7 @@ def test_rules_file_is_a_prometheus_rule_file() -> None:
     assert "events_dropped" in alerts["LLMSimulatorEventsDropped"]
     assert "error_ratio" in alerts["LLMSimulatorHighErrorRatio"]
     assert "ttft" in alerts["LLMSimulatorHighTTFT"]
+    assert "worker_restarts" in alerts["LLMSimulatorWorkerRestarted"]
 
 
 def test_prometheus_config_scrapes_the_simulator_and_loads_the_rules() -> None:

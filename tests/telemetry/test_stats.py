@@ -178,6 +178,27 @@ def test_a_dead_workers_counters_stay_but_its_gauges_go(tmp_path: Path) -> None:
     assert merged.active_streams == 0
 
 
+def test_a_worker_that_died_is_claimed_once_and_counted_as_a_restart(tmp_path: Path) -> None:
+    dead = Stats()
+    _fold(dead, _record(), 0.3, 0.0, "")
+    SharedStats(str(tmp_path), pid=2**22 + 4321).write(dead)  # killed: no clean mark
+    SharedStats(str(tmp_path), pid=2**22 + 4322).write(Stats(), clean=True)  # shut down (a reload)
+    SharedStats(str(tmp_path), pid=os.getppid()).write(Stats())  # alive
+    replacement = SharedStats(str(tmp_path), pid=os.getpid())
+    survivor = SharedStats(str(tmp_path), pid=os.getpid() + 1)
+    assert replacement.claim_lost() == [2**22 + 4321]
+    assert survivor.claim_lost() == []  # one worker claims (and logs) each death
+    assert replacement.claim_lost() == []
+    for shared in (replacement, survivor):
+        merged = shared.merged(Stats())
+        assert merged.worker_restarts == 1
+        assert merged.requests[("openai", "gpt-4o", "chat", 200)] == 1  # its counters still count
+        assert merged.snapshot()["worker_restarts"] == 1
+    replacement.clear()  # a new run in the same directory starts from zero
+    assert replacement.restarts() == 0
+    assert not list(tmp_path.glob("lost-*.json"))
+
+
 def test_unreadable_files_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "worker-99.json").write_text("{half a json")
     merged = SharedStats(str(tmp_path), pid=os.getpid()).merged(Stats())

@@ -82,7 +82,8 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         ("--max-concurrent",),
         "security.max_concurrent_requests",
         "MAX_CONCURRENT",
-        "requests in flight at once; above it new ones get the provider's 503/529",
+        "requests in flight at once in each worker (the server's cap is this times --workers); above it"
+        " new ones get the provider's 503/529",
         "server",
         type=int,
         metavar="N",
@@ -184,7 +185,7 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         ("--rate-limits",),
         "rate_limits.enabled",
         "RATE_LIMITS",
-        "enforce provider rate limits",
+        "enforce provider rate limits, in each worker (own buckets: the server allows the limits times --workers)",
         "chaos and limits",
         action="store_true",
     ),

@@ -21,13 +21,15 @@ GRANIAN_LOGS_TO_STDERR = {
         "access": {"formatter": "access", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
     }
 }
+# Seconds a uvicorn worker has to answer its supervisor's ping before it is taken for hung.
+UVICORN_HEALTHCHECK_S = 30
 # Seconds a worker gets beyond the drain deadline to send the streams' closing error frames.
 KILL_GRACE_S = 2
 
 
 @contextlib.contextmanager
 def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
-    """With several workers, a fresh directory for their shared metrics (removed at exit).
+    """With worker processes, a fresh directory for their shared metrics (removed at exit).
 
     Every worker writes its aggregates there so whichever worker Prometheus reaches can
     answer for all of them (telemetry/multiprocess.py). A directory set in the config is
@@ -39,7 +41,9 @@ def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
         SharedStats(metrics.multiprocess_dir).clear()
         yield config
         return
-    if config.server.workers <= 1:
+    if config.server.workers <= 1 and config.server.implementation == "uvicorn":
+        # A lone uvicorn worker is the process itself; granian's lone worker is a child the
+        # master replaces if it dies, and the directory keeps its counts (and the restart).
         yield config
         return
     directory = tempfile.mkdtemp(prefix="llm-simulator-metrics-")
@@ -89,6 +93,10 @@ def _serve(config: SimulatorConfig) -> None:
             log_level=config.logging.level,
             access_log=False,
             timeout_graceful_shutdown=max(1, math.ceil(server.drain_timeout_s)),
+            # uvicorn's supervisor replaces a worker that died, and kills one that does not
+            # answer its ping within this: 5 s by default, which a freshly spawned worker on a
+            # busy 2-core machine can miss, getting killed again and again while it starts.
+            timeout_worker_healthcheck=UVICORN_HEALTHCHECK_S,
         )
         return
     from granian.constants import Interfaces, Loops
@@ -102,6 +110,10 @@ def _serve(config: SimulatorConfig) -> None:
         port=server.port,
         interface=Interfaces.ASGI,
         workers=server.workers,
+        # A worker that dies (SIGKILL, a crash, the OOM killer) is replaced instead of taking
+        # the whole server down: only the requests it was serving are lost. Granian gives up
+        # (exit 1) only on a crash loop: a replacement that dies within 5.5 s of its start.
+        respawn_failed_workers=True,
         loop=Loops.uvloop,
         factory=True,
         log_level=LogLevels(config.logging.level),

@@ -132,6 +132,13 @@ class Telemetry:
         empty = contextvars.Context()
         self._tasks.append(loop.create_task(self._probe_loop_lag(metrics.loop_lag_interval_s), context=empty))
         if self.shared is not None:
+            try:
+                # At once, not at the first flush: a worker killed in its first second must
+                # leave a file behind, or its death would go uncounted.
+                self.shared.write(self.stats)
+            except OSError as exc:
+                log.warning("cannot share metrics with the other workers: %s", exc)
+            self._claim_lost()
             self._tasks.append(loop.create_task(self._share(metrics.flush_interval_s), context=empty))
         for sink in self.sinks:
             sink.start()
@@ -148,7 +155,7 @@ class Telemetry:
         if self.shared is not None:
             self._copy_live()
             try:
-                self.shared.write(self.stats)
+                self.shared.write(self.stats, clean=True)
             except OSError as exc:  # a full disk must not stop the sinks' final flush
                 log.warning("cannot share final metrics: %s", exc)
         # Concurrently: the worker's kill deadline leaves one flush timeout, not one per sink.
@@ -178,6 +185,7 @@ class Telemetry:
         while True:
             await asyncio.sleep(interval_s)
             try:
+                self._claim_lost()
                 self._follow_reset()
                 self._copy_live()
                 # Encoded here, on the loop that mutates the stats; only the file write is threaded.
@@ -190,6 +198,23 @@ class Telemetry:
                 if failing:
                     failing = False
                     log.warning("sharing metrics with the other workers again")
+
+    def _claim_lost(self) -> None:
+        """Log each worker that died without shutting down (each death is claimed by one worker)."""
+        assert self.shared is not None
+        try:
+            lost = self.shared.claim_lost()
+        except OSError as exc:  # an unreadable directory must not stop the worker
+            log.warning("cannot look for workers that died: %s", exc)
+            return
+        for pid in lost:
+            log.error(
+                "worker process %d ended without shutting down (killed or crashed): the requests it was"
+                " serving are lost; the server starts a new worker in its place (worker %d noticed;"
+                " llm_simulator_worker_restarts_total counts these)",
+                pid,
+                self.shared.pid,
+            )
 
     # -- per request ----------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ METRIC_NAMES = (
     "llm_simulator_events_dropped_total",
     "llm_simulator_stats_since_seconds",
     "llm_simulator_workers",
+    "llm_simulator_worker_restarts_total",
     "vllm:num_requests_running",
     "vllm:num_requests_waiting",
     "vllm:time_to_first_token_seconds",
@@ -121,6 +122,11 @@ class SimulatorCollector(Collector):
         lag = _histogram(PREFIX + "event_loop_lag_seconds", "How late the event loop wakes a sleeping task.", [])
         _add(lag, [], stats.loop_lag)
         yield lag
+        yield CounterMetricFamily(
+            PREFIX + "worker_restarts",
+            "Worker processes that died without shutting down (killed, crashed) and were replaced.",
+            value=stats.worker_restarts,
+        )
         sent = CounterMetricFamily(PREFIX + "events_sent", "Lifecycle events delivered, by sink.", labels=["sink"])
         dropped = CounterMetricFamily(
             PREFIX + "events_dropped", "Lifecycle events dropped (queue full or delivery failed).", labels=["sink"]

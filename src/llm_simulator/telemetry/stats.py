@@ -148,6 +148,8 @@ class Stats:
         self.active_requests = 0
         # Worker processes these aggregates cover (more than one once merged).
         self.workers = 1
+        # Workers that died without shutting down and were replaced (known once merged).
+        self.worker_restarts = 0
         # Live values the hub copies in before sharing (gauges, and the sinks' own counters).
         self.running = 0
         self.waiting = 0
@@ -433,6 +435,7 @@ class Stats:
         return {
             "since": self.since,
             "workers": self.workers,
+            "worker_restarts": self.worker_restarts,
             "active_requests": self.active_requests,
             "active_streams": self.active_streams,
             "requests": [
