@@ -46,7 +46,14 @@ def valid(schema: object, seeds: int = 25, **kw: Any) -> list[Any]:
 
 
 def test_public_api_is_pinned() -> None:
-    assert schema_pkg.__all__ == ["SchemaError", "check_schema", "generate", "normalize"]
+    assert schema_pkg.__all__ == [
+        "OffLoopNeeded",
+        "SchemaError",
+        "check_schema",
+        "generate",
+        "normalize",
+        "request_budget",
+    ]
     assert issubclass(SchemaError, ValueError)
 
 

@@ -26,6 +26,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec, UnknownAliasTarget
 from llm_simulator.engine.chaos.controller import ChaosController
+from llm_simulator.engine.cpu import token_ceiling, tokens_at_least
 from llm_simulator.engine.generation import Planner
 from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
 from llm_simulator.engine.limits import RateLimiter
@@ -173,10 +174,20 @@ class Simulator:
         """Tokens in ``text``; short texts (roles, system prompts, repeated turns) are cached.
 
         Long texts are counted afresh: caching them would let a load test of unique long
-        prompts pin gigabytes (8192 entries × the prompt size).
+        prompts pin gigabytes (8192 entries × the prompt size). Under a token ceiling (a
+        request step run by ``engine.cpu.off_loop`` for a model's context window), a text whose
+        byte length alone proves it exceeds the ceiling is not tokenised: its lower bound is
+        returned, which the caller's context-window check then refuses.
         """
         if len(text) <= CACHED_TEXT_CHARS:
             return self._count_cached(text)
+        ceiling = token_ceiling()
+        # UTF-8 takes at most 4 bytes a character: only a text that long can be over the
+        # ceiling by its bytes alone, and then its lower bound is enough (see engine.cpu).
+        if ceiling is not None and 4 * len(text) > ceiling * self.tokenizer.max_token_bytes:
+            floor = tokens_at_least(text, self.tokenizer.max_token_bytes)
+            if floor > ceiling:
+                return floor
         return self.tokenizer.count(text)
 
     def _canonical_id(self, model_id: str, provider: str) -> str | None:

@@ -32,6 +32,8 @@ O200K_PATTERN = "|".join(
     ]
 )
 _SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+# Texts longer than this are counted through tiktoken's id buffer rather than a list of ints.
+LONG_TEXT_CHARS = 4096
 
 
 class VocabularyError(RuntimeError):
@@ -66,20 +68,46 @@ class Tokenizer:
     """Counts, splits and decodes text with o200k_base."""
 
     def __init__(self) -> None:
+        ranks = _parse_ranks(_read_vocabulary())
         self._enc = tiktoken.Encoding(
-            name="o200k_base",
-            pat_str=O200K_PATTERN,
-            mergeable_ranks=_parse_ranks(_read_vocabulary()),
-            special_tokens=_SPECIAL,
+            name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=_SPECIAL
         )
         self.vocab_size = self._enc.n_vocab
+        # The longest token, in bytes (128 for o200k_base): a text of N bytes has at least
+        # N / max_token_bytes tokens, a bound that costs nothing to compute.
+        self.max_token_bytes = max(map(len, ranks))
+        self._buffer_scale = self._probe_buffer()
+
+    def _probe_buffer(self) -> int:
+        """How ``len()`` of tiktoken's token buffer relates to the token count (0: do not use it).
+
+        ``encode_to_tiktoken_buffer`` returns the ids without building a Python int per token,
+        which for a long text is most of the time the encoder holds the GIL (measured: a
+        7.5 MB text, 270 ms of GIL held building the list, 20 ms with the buffer). Its buffer
+        reports its length in bytes in tiktoken 0.14; checked here rather than assumed.
+        """
+        sample = "Hello, world! <|endoftext|> 12345 déjà vu"
+        expected = len(self._enc.encode_ordinary(sample))
+        try:
+            length = len(memoryview(self._enc._core_bpe.encode_to_tiktoken_buffer(sample, set())))
+        except (AttributeError, TypeError):  # pragma: no cover - another tiktoken
+            return 0
+        for scale in (4, 1):
+            if length == expected * scale:
+                return scale
+        return 0  # pragma: no cover - another tiktoken
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; special-token strings are treated as plain text."""
         return self._enc.encode_ordinary(text)
 
     def count(self, text: str) -> int:
-        """Number of tokens in ``text``."""
+        """Number of tokens in ``text`` (special-token strings count as plain text)."""
+        if len(text) > LONG_TEXT_CHARS and self._buffer_scale:
+            # No special tokens are allowed, so they are encoded as plain text: the same ids
+            # as ``encode_ordinary``.
+            ids = self._enc._core_bpe.encode_to_tiktoken_buffer(text, set())
+            return len(memoryview(ids)) // self._buffer_scale
         return len(self._enc.encode_ordinary(text))
 
     def decode(self, ids: list[int]) -> str:

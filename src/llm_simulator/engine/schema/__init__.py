@@ -6,7 +6,8 @@
 """
 
 from llm_simulator.engine.schema.api import check_schema, generate
+from llm_simulator.engine.schema.budget import OffLoopNeeded, request_budget
 from llm_simulator.engine.schema.errors import SchemaError
 from llm_simulator.engine.schema.normalize import normalize
 
-__all__ = ["SchemaError", "check_schema", "generate", "normalize"]
+__all__ = ["OffLoopNeeded", "SchemaError", "check_schema", "generate", "normalize", "request_budget"]

@@ -7,9 +7,10 @@ import random
 import jsonschema.exceptions
 import orjson
 
+from llm_simulator.engine.schema import budget as request_work
 from llm_simulator.engine.schema.cache import LRU
 from llm_simulator.engine.schema.errors import Infeasible, SchemaError, format_path
-from llm_simulator.engine.schema.generate import Budget, Generator
+from llm_simulator.engine.schema.generate import WORK_BUDGET, Budget, Generator
 from llm_simulator.engine.schema.prepare import Prepared, build, cache_key
 
 ROOT_ATTEMPTS = 4
@@ -57,8 +58,8 @@ def generate(schema: object, rng: random.Random, *, name: str | None = None, max
         raise ValueError("max_depth must be >= 0")
     prepared = _checked(schema)
     try:
-        return _draw(prepared, rng, name, max_depth)[0]
-    except Exception:  # any failure of a seeded draw: the checked instance instead
+        return _draw(prepared, rng, name, max_depth, meter=request_work.current())[0]
+    except Exception:  # any failure of a seeded draw (a request budget run out too): the checked instance
         assert prepared.trial is not None
         return orjson.loads(prepared.trial)
 
@@ -72,7 +73,10 @@ def _checked(schema: object) -> Prepared:
     key = cache_key(schema)
     entry = _CACHE.get(key)
     if entry is None:
-        entry = _check(key)
+        meter = request_work.current()
+        if meter is not None:
+            meter.charge(request_work.check_units(key))
+        entry = _check(key, meter)
         weight = 16 * len(key) + (len(entry.trial or b"") if isinstance(entry, Prepared) else 0)
         _CACHE.put(key, entry, weight)
     if isinstance(entry, Prepared):
@@ -80,11 +84,19 @@ def _checked(schema: object) -> Prepared:
     raise SchemaError(*entry)  # a fresh error each time: a re-raised one would grow its traceback
 
 
-def _check(key: str) -> Prepared | tuple[str, str]:
-    """The checked schema for ``key`` with its trial instance, or the error that refused it."""
+def _check(key: str, meter: request_work.RequestBudget | None) -> Prepared | tuple[str, str]:
+    """The checked schema for ``key`` with its trial instance, or the error that refused it.
+
+    Running out of the request's budget (``meter``) is raised, not returned: it says nothing
+    about the schema, so it must not be cached.
+    """
     try:
         prepared = build(key)
-        prepared.trial = _draw(prepared, random.Random(0), None, TRIAL_DEPTH, validate=True)[1]
+        prepared.trial = _draw(prepared, random.Random(0), None, TRIAL_DEPTH, validate=True, meter=meter)[1]
+    except _RequestBudgetGone:
+        assert meter is not None
+        meter.exhausted()
+        raise AssertionError("unreachable") from None
     except SchemaError as exc:
         return (exc.reason, exc.path)
     except RecursionError:
@@ -94,17 +106,50 @@ def _check(key: str) -> Prepared | tuple[str, str]:
     return prepared
 
 
+class _RequestBudgetGone(Exception):
+    """A draw stopped by the request's budget rather than its own (``_draw`` → ``_check``)."""
+
+
 def _draw(
-    prepared: Prepared, rng: random.Random, name: str | None, max_depth: int, *, validate: bool = False
+    prepared: Prepared,
+    rng: random.Random,
+    name: str | None,
+    max_depth: int,
+    *,
+    validate: bool = False,
+    meter: request_work.RequestBudget | None = None,
 ) -> tuple[object, bytes]:
     """A valid instance and its JSON, or ``SchemaError`` after ``ROOT_ATTEMPTS`` tries.
 
     The instance is validated against the whole schema when ``validate`` is set (the trial
     always is) or when the generator could not guarantee it by construction. Skipping the
-    validation otherwise saves about a third of a call.
+    validation otherwise saves about a third of a call. With a request budget (``meter``),
+    the draw may spend no more than is left of it, and what it spends is charged to it;
+    ``_RequestBudgetGone`` (or ``OffLoopNeeded``, inline) says that the request's budget, not
+    the draw's, ran out.
     """
+    if meter is None:
+        return _attempts(prepared, rng, name, max_depth, validate, Budget())
+    allowed = min(WORK_BUDGET, max(meter.work, 0))
+    budget = Budget(work=allowed)
+    try:
+        return _attempts(prepared, rng, name, max_depth, validate, budget)
+    except SchemaError:
+        if budget.work < 0 and allowed < WORK_BUDGET:
+            if meter.inline:
+                # Cut short here, the draw would differ from the same request's off the loop.
+                raise request_work.OffLoopNeeded from None
+            raise _RequestBudgetGone from None
+        raise
+    finally:
+        meter.work -= allowed - budget.work
+
+
+def _attempts(
+    prepared: Prepared, rng: random.Random, name: str | None, max_depth: int, validate: bool, budget: Budget
+) -> tuple[object, bytes]:
+    """``_draw``'s tries, spending from ``budget``."""
     failure = SchemaError("no valid instance could be generated")
-    budget = Budget()
     for _ in range(ROOT_ATTEMPTS):
         generator = Generator(prepared, rng, max_depth, budget)
         try:

@@ -25,6 +25,7 @@ from llm_simulator.core.types import (
     ToolChoiceMode,
 )
 from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
@@ -41,6 +42,7 @@ from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, pars
 from llm_simulator.providers.anthropic.ratelimits import limit_headers
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -303,12 +305,14 @@ MALFORMED_EVENT = b"event: content_block_delta\ndata: " + (
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
-    parsed = parse_request(sim, request, parse_object(request.body))
+    body = parse_object(request.body)
+    heavy = is_heavy(request)
+    parsed = await off_loop(heavy, body_window(sim, body, "anthropic"), parse_request, sim, request, body)
     gen = parsed.request
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
-    plan = sim.plan(gen, parsed.spec, base_seed, request.record)
+    plan = await off_loop(heavy, None, sim.plan, gen, parsed.spec, base_seed, request.record)
     timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
     message_id = new_message_id()
     if parsed.stream:
@@ -320,10 +324,16 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     return JsonResponse(200, orjson.dumps(message_object(plan, message_id, final=True)), json_headers(request))
 
 
+def _count_input(sim: Simulator, body: JsonObject) -> int:
+    """The ``input_tokens`` of a Messages body (messages, system prompt and tools)."""
+    _, tokens = parse_messages(sim, body)
+    return tokens + parse_tools(sim, body).prompt_tokens
+
+
 async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages/count_tokens``: the ``input_tokens`` a message would use."""
     body = parse_object(request.body)
     require_model(sim, body)
-    _, tokens = parse_messages(sim, body)
-    tokens += parse_tools(sim, body).prompt_tokens
+    # Exact counts (no ceiling): this endpoint reports the number, whatever the window.
+    tokens = await off_loop(is_heavy(request), None, _count_input, sim, body)
     return JsonResponse(200, orjson.dumps({"input_tokens": tokens}), json_headers(request))

@@ -27,6 +27,7 @@ from llm_simulator.core.types import (
     ToolCall,
 )
 from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, no_limit_headers, prepare_generation
@@ -36,6 +37,7 @@ from llm_simulator.providers.gemini.common import escape_line_breaks, json_heade
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
+from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
@@ -415,12 +417,14 @@ MALFORMED_CHUNK = b'{"candidates": [{"content": {"parts": [{"text": "tr'
 
 async def generate(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec, *, stream: bool) -> Response:
     """Serve ``:generateContent`` (``stream`` False) or ``:streamGenerateContent``."""
-    parsed = parse_request(sim, request, parse_object(request.body), model, spec)
+    heavy = is_heavy(request)
+    body = parse_object(request.body)
+    parsed = await off_loop(heavy, spec.context_window, parse_request, sim, request, body, model, spec)
     gen = parsed.request
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "gemini", spec, gen, no_limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
-    plan = sim.plan(gen, spec, base_seed, request.record)
+    plan = await off_loop(heavy, None, sim.plan, gen, spec, base_seed, request.record)
     timeline = sim.generation_timeline(spec, plan, base_seed)
     response_id = new_response_id()
     if not stream:
@@ -441,9 +445,11 @@ async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: M
     body = parse_object(request.body)
     fields.check_known(body, ("contents", "generateContentRequest"), "")
     inner = fields.get_object(body, "generateContentRequest", "generate_content_request")
+    # Exact counts (no ceiling), except for a whole request, which is refused over the window.
     if inner is not None:
-        total = parse_request(sim, request, inner, model, spec).request.prompt_tokens
+        parsed = await off_loop(is_heavy(request), spec.context_window, parse_request, sim, request, inner, model, spec)
+        total = parsed.request.prompt_tokens
     else:
-        _, total = parse_contents(sim, body)
+        _, total = await off_loop(is_heavy(request), None, parse_contents, sim, body)
     payload = {"totalTokens": total, "promptTokensDetails": _prompt_details(total)}
     return JsonResponse(200, orjson.dumps(payload), json_headers())

@@ -21,10 +21,12 @@ from llm_simulator.core.types import (
     TokenLogprob,
     ToolCall,
 )
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
     new_id,
@@ -463,13 +465,16 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
 async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure: bool = False) -> Response:
     """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
     started = time.monotonic()
-    gen, model_id, stream, include_usage = parse_request(sim, body)
+    heavy = is_heavy(request)
+    gen, model_id, stream, include_usage = await off_loop(
+        heavy, body_window(sim, body, "openai"), parse_request, sim, body
+    )
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "openai", spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
-    plan = sim.plan(gen, spec, base_seed, request.record)
+    plan = await off_loop(heavy, None, sim.plan, gen, spec, base_seed, request.record)
     timeline = sim.generation_timeline(spec, plan, base_seed)
     completion_id = new_id("chatcmpl-")
     created = int(sim.clock.wall())

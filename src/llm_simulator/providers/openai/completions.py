@@ -20,10 +20,12 @@ from llm_simulator.core.types import (
     Message,
     TokenLogprob,
 )
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import admit, needs_admission
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
     legacy_usage,
@@ -249,7 +251,8 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     """Serve a legacy completion request whose body is already parsed (Azure rewrites its model first)."""
     started = time.monotonic()
     model_id, spec = require_model(sim, body)
-    prompts = parse_prompts(sim, body)
+    heavy = is_heavy(request)
+    prompts = await off_loop(heavy, spec.context_window, parse_prompts, sim, body)
     require_generation_model(model_id, spec, "completions")
     max_tokens = get_int(body, "max_tokens", minimum=1)
     limit = max_tokens if max_tokens is not None else min(DEFAULT_MAX_TOKENS, spec.max_output_tokens)

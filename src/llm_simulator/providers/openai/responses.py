@@ -18,10 +18,12 @@ import orjson
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, GenerationRequest, Message, SegmentKind
 from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
     require_generation_model,
@@ -292,12 +294,14 @@ MALFORMED_EVENT = b"event: response.output_text.delta\ndata: " + (
 async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
-    parsed = parse_request(sim, store, request, parse_object(request.body))
+    body = parse_object(request.body)
+    heavy = is_heavy(request)
+    parsed = await off_loop(heavy, body_window(sim, body, "openai"), parse_request, sim, store, request, body)
     gen = parsed.gen
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
     base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
-    plan = sim.plan(gen, parsed.spec, base_seed, request.record)
+    plan = await off_loop(heavy, None, sim.plan, gen, parsed.spec, base_seed, request.record)
     timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
     session = _Session(sim, store, parsed, plan)
     if parsed.stream:

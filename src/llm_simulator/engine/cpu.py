@@ -1,0 +1,93 @@
+"""Keeping one request's CPU work from freezing the worker's event loop.
+
+Three tools, used by the providers around the synchronous steps of a request (parsing and
+token counting, planning, embedding):
+
+- ``off_loop`` runs a step on a small thread pool when the request is large (``heavy``), so
+  the event loop goes on serving probes and releasing stream tokens meanwhile. tiktoken's
+  Rust core releases the GIL while it encodes (measured: a thread tokenising a 7.5 MB text
+  leaves the main thread free within ~1 ms slices), so the costliest step, counting a huge
+  prompt, runs truly in parallel; pure-Python steps still share the GIL, which the
+  interpreter hands back to the loop every switch interval (5 ms), and are bounded by budgets
+  (the schema work budget, the embeddings' token cap). Small requests run inline: a thread
+  hop costs more than they do.
+- a **token ceiling**: while a step runs under ``off_loop(..., ceiling=n)`` (the model's
+  context window), counting a text whose byte length alone proves it holds more than ``n``
+  tokens returns that lower bound instead of tokenising it. The request is refused anyway
+  (its prompt exceeds the window), and its context-length error comes at once.
+- every step runs in a copy of the caller's context, so the ceiling and the schema budget
+  (``engine.schema``) of one request never leak into another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from llm_simulator.engine.schema import OffLoopNeeded, request_budget
+
+T = TypeVar("T")
+
+HEAVY_BYTES = 32 * 1024
+"""Request bodies from this size on are parsed and planned off the event loop.
+
+Below it tokenising takes at most ~5 ms even for tiktoken's worst texts (one long run of
+letters or punctuation; ordinary text well under 1 ms), little next to a thread hop's
+overhead for the common small request; above it a single such text can take seconds
+(7.5 MB: 4 s).
+"""
+WORKERS = 2
+"""Threads for heavy steps. More would only queue them for the GIL (pure-Python parts) or the
+two cores; fewer keeps the loop's share of the GIL large when several heavy requests arrive."""
+
+_CEILING: contextvars.ContextVar[int | None] = contextvars.ContextVar("llm_simulator_token_ceiling", default=None)
+
+
+def token_ceiling() -> int | None:
+    """The context window the running step counts against (None: count every text exactly)."""
+    return _CEILING.get()
+
+
+def tokens_at_least(text: str, max_token_bytes: int) -> int:
+    """A lower bound of the tokens in ``text``: ``ceil(utf8_bytes / max_token_bytes)``.
+
+    Every token stands for at most ``max_token_bytes`` bytes of the text, so a text of N bytes
+    needs at least N / max_token_bytes of them.
+    """
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / max_token_bytes)
+
+
+@functools.cache
+def _pool_executor() -> ThreadPoolExecutor:
+    """The process's CPU pool, created on first use (its threads start lazily too)."""
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="llm-simulator-cpu")
+
+
+def _run(ceiling: int | None, inline: bool, fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` under ``ceiling`` and a fresh schema budget (inside a copied context)."""
+    _CEILING.set(ceiling)
+    with request_budget(inline=inline):
+        return fn(*args)
+
+
+async def off_loop(heavy: bool, ceiling: int | None, fn: Callable[..., T], *args: object) -> T:
+    """Run the synchronous step ``fn(*args)``: on the CPU pool if ``heavy``, else inline.
+
+    An inline step that outgrows its schema budget (``OffLoopNeeded``) is run again on the
+    pool, so ``fn`` must be repeatable (parsing, planning from a seed). ``ceiling`` (a model's
+    context window, or None) lets token counting stop early at texts that cannot fit it (see
+    ``tokens_at_least``). Exceptions propagate as if ``fn`` had been called inline.
+    """
+    if not heavy:
+        try:
+            return contextvars.copy_context().run(_run, ceiling, True, fn, *args)
+        except OffLoopNeeded:
+            pass
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(_pool_executor(), context.run, _run, ceiling, False, fn, *args)
