@@ -132,14 +132,16 @@ class Telemetry:
         empty = contextvars.Context()
         self._tasks.append(loop.create_task(self._probe_loop_lag(metrics.loop_lag_interval_s), context=empty))
         if self.shared is not None:
+            failing = False
             try:
                 # At once, not at the first flush: a worker killed in its first second must
                 # leave a file behind, or its death would go uncounted.
                 self.shared.write(self.stats)
             except OSError as exc:
-                log.warning("cannot share metrics with the other workers: %s", exc)
+                failing = True  # said once here; the flush loop says when it works again
+                log.warning("cannot share metrics with the other workers (retrying every flush): %s", exc)
             self._claim_lost()
-            self._tasks.append(loop.create_task(self._share(metrics.flush_interval_s), context=empty))
+            self._tasks.append(loop.create_task(self._share(metrics.flush_interval_s, failing), context=empty))
         for sink in self.sinks:
             sink.start()
 
@@ -174,14 +176,13 @@ class Telemetry:
             self.last_loop_lag_s = lag
             self.stats.loop_lag.observe(lag)
 
-    async def _share(self, interval_s: float) -> None:
+    async def _share(self, interval_s: float, failing: bool = False) -> None:
         """Write this worker's aggregates for the other workers every ``interval_s``.
 
         A failing write (a full disk) is said once, not once a flush, and so is the first
         write that works again; the worker serves on either way, its own scrapes exact.
         """
         assert self.shared is not None
-        failing = False
         while True:
             await asyncio.sleep(interval_s)
             try:
