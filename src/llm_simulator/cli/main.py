@@ -18,6 +18,7 @@ import httpx
 
 from llm_simulator._version import __version__
 from llm_simulator.cli import benchmark, client, config_cmd, generate, health, models, serve
+from llm_simulator.cli import fidelity as fidelity_cmd
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_parser(sub)
     benchmark.add_parser(sub)
     sub.choices["benchmark"].set_defaults(handler=benchmark.run)
+    fidelity_cmd.add_parser(sub)
     version = sub.add_parser(
         "version", help="print the version", description="Print the simulator's version (json: with Python's)."
     )

@@ -42,6 +42,8 @@ class PresetRecipe:
     kv_tokens: int | None = None
     block_size: int = 16
     prefix_caching: bool = True
+    replicas: int = 1
+    router: str = "least_loaded"
 
     def build(self) -> DeploymentSpec:
         """The deployment spec this recipe describes."""
@@ -58,8 +60,8 @@ class PresetRecipe:
         )
         facts = {"model": self.model, "gpu": self.gpu, "tp": str(self.tp), "weights": self.weight_dtype,
                  "kv_cache": self.kv_dtype, "kv_tokens": str(kv_tokens)}
-        return DeploymentSpec(self.name, settings, step, description=self.description,
-                              provenance=self.provenance, facts=facts)
+        return DeploymentSpec(self.name, settings, step, replicas=self.replicas, router=self.router,
+                              description=self.description, provenance=self.provenance, facts=facts)
 
 
 # The 7B TP1 fit of the design notes (k_w 1.4, k_kv 0.5, κ 0.5); replaced by bench/calibrate.py's output.
@@ -90,6 +92,33 @@ RECIPES: tuple[PresetRecipe, ...] = (
         factors=_VLLM_FACTORS, front_ms=15.0, jitter_sigma=0.03,
         description="NVIDIA NIM, Llama-3.3-70B on two H100 (fp8 weights and KV cache).",
         provenance="physics only; anchored on nothing but the stated engine limits",
+    ),
+    PresetRecipe(
+        name="vllm-h100-codellama-34b-tp2",
+        model="codellama-34b", gpu="h100", tp=2, weight_dtype="bf16", kv_dtype="bf16",
+        max_num_seqs=128, max_num_batched_tokens=2048,
+        factors=_VLLM_FACTORS, front_ms=8.0, jitter_sigma=0.03,
+        description="vLLM, CodeLlama-34B on two H100 SXM, tensor parallel (bf16).",
+        provenance="physics only",
+    ),
+    PresetRecipe(
+        name="vllm-h100-mixtral-8x7b-tp2",
+        model="mixtral-8x7b", gpu="h100", tp=2, weight_dtype="bf16", kv_dtype="bf16",
+        max_num_seqs=128, max_num_batched_tokens=2048,
+        factors=_VLLM_FACTORS, front_ms=8.0, jitter_sigma=0.03,
+        description="vLLM, Mixtral-8x7B on two H100 SXM, tensor parallel (bf16).",
+        provenance="physics only",
+    ),
+    *(
+        PresetRecipe(
+            name=f"{provider}-hosted",
+            model="llama-3.3-70b", gpu="h100", tp=4, weight_dtype="bf16", kv_dtype="bf16",
+            max_num_seqs=256, max_num_batched_tokens=8192, replicas=4,
+            factors=_VLLM_FACTORS, front_ms=200.0, jitter_sigma=0.05,
+            description=f"Shaped like the {provider} hosted API at low load.",
+            provenance="shaped, not measured under load",
+        )
+        for provider in ("openai", "anthropic", "gemini")
     ),
 )
 
