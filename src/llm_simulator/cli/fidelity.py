@@ -102,7 +102,7 @@ def _before(point: TracePoint, budget: Budget) -> dict[str, float]:
 
 def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
     """The report's Markdown; writes its SVG plots into ``plots``."""
-    budget = Budget(60.0, closed_rounds=4) if quick else Budget(300.0, closed_rounds=8)
+    budget = Budget(60.0, closed_rounds=4) if quick else Budget(120.0, closed_rounds=6)
     all_points = inference_sim_points(traces) + nim_points(traces)
     summary: list[str] = []
     body: list[str] = []
