@@ -19,6 +19,7 @@ import httpx
 from llm_simulator._version import __version__
 from llm_simulator.cli import benchmark, client, config_cmd, generate, health, models, serve
 from llm_simulator.cli import simulate as simulate_cmd
+from llm_simulator.cli import fidelity as fidelity_cmd
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_parser(sub)
     sub.choices["benchmark"].set_defaults(handler=benchmark.run)
     simulate_cmd.add_parser(sub)
+    fidelity_cmd.add_parser(sub)
     version = sub.add_parser(
         "version", help="print the version", description="Print the simulator's version (json: with Python's)."
     )

@@ -326,6 +326,44 @@ svg .grid { stroke: #eee; }
 """
 
 
+_SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+_DASHES = ("", "6 3", "2 2", "8 2 2 2")
+
+
+def svg_lines(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str,
+              y_label: str) -> str:
+    """A standalone SVG line chart: one polyline with markers per named series of (x, y) points.
+
+    Series keep their order in the legend (top left); each gets its own colour and dash so
+    the chart stays readable in grey. The SVG carries its own style, so it can be saved as a
+    file and embedded in Markdown.
+    """
+    points = [p for _, pts in series for p in pts if math.isfinite(p[1])]
+    if not points:
+        return _frame(title + " (no data)", x_label, y_label, [])
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y1 = max(p[1] for p in points) * 1.05 or 1.0
+    y0 = 0.0
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return (_ML + (x - x0) / (x1 - x0 or 1) * (_W - _ML - _MR),
+                _H - _MB - (y - y0) / (y1 - y0 or 1) * (_H - _MT - _MB))
+
+    body = [f"<style>{_STYLE}</style>", *_axis_ticks(x0, x1, y0, y1)]
+    for i, (name, pts) in enumerate(series):
+        color, dash = _SERIES_COLORS[i % len(_SERIES_COLORS)], _DASHES[i % len(_DASHES)]
+        xy = [at(x, y) for x, y in pts if math.isfinite(y)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash_attr} points="'
+                    + " ".join(f"{px:.1f},{py:.1f}" for px, py in xy) + '"/>')
+        body.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>' for px, py in xy)
+        body.append(f'<line x1="{_ML + 10}" y1="{_MT + 8 + 14 * i}" x2="{_ML + 34}" y2="{_MT + 8 + 14 * i}" '
+                    f'stroke="{color}" stroke-width="2"{dash_attr}/>')
+        body.append(f'<text x="{_ML + 40}" y="{_MT + 12 + 14 * i}">{html.escape(name)}</text>')
+    frame = _frame(title, x_label, y_label, body)
+    return frame.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+
+
 def _inert(text: str) -> str:
     """HTML-escape ``text`` and write ``:`` of a URL scheme as ``&#58;``.
 

@@ -1,0 +1,255 @@
+"""``llm-simulator fidelity``: the engine presets against the real traces (docs/fidelity.md).
+
+Replays every load point of ``../shared/traces`` that has a preset (engine/load/traces.py)
+on that preset in virtual time, and the same workload on today's sampled latency profile
+("before"), then writes a Markdown report with per-point quantile log-errors, per-curve knee,
+plateau, degradation and slope checks, shape sanity checks, and SVG plots. Calibration and
+held-out points (H1, H2) are reported side by side and labelled. Deterministic: the same
+traces, presets and seed give the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from llm_simulator.cli.output import EXIT_OK, OperationFailed
+from llm_simulator.engine.load.calibration import Budget, measure
+from llm_simulator.engine.load.fidelity import Check, curve_checks, quantile_checks, sampled_measure, shape_checks
+from llm_simulator.engine.load.presets import PRESETS, RECIPES
+from llm_simulator.engine.load.traces import (
+    CALIBRATION,
+    LengthDist,
+    TracePoint,
+    default_traces_dir,
+    inference_sim_points,
+    nim_points,
+)
+from llm_simulator.loadgen.plot import svg_lines
+
+SEED = 7
+# Today's sampled profiles that stood for these deployments ("before").
+BEFORE_PROFILE = {"llama-2-7b": "vllm-h100-7b"}
+BEFORE_DEFAULT = "vllm-h100-70b"
+SANITY_LOADS = (1, 4, 16, 64, 256)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``fidelity`` command."""
+    cmd = subparsers.add_parser(
+        "fidelity",
+        help="write the engine's fidelity report against the real traces",
+        description="Replay the trace set's load points on the engine presets (virtual time) and on today's\n"
+        "sampled profiles, and write docs/fidelity.md with SVG plots. Needs the traces directory.",
+        epilog="examples:\n  llm-simulator fidelity\n  llm-simulator fidelity --quick --out /tmp/fidelity.md",
+    )
+    cmd.set_defaults(handler=run)
+    cmd.add_argument("--traces", type=Path, default=None, metavar="DIR",
+                     help="the trace set (default: ../shared/traces beside the current directory)")
+    cmd.add_argument("--out", type=Path, default=Path("docs/fidelity.md"), metavar="FILE",
+                     help="the Markdown report (default docs/fidelity.md); plots go to FILE's stem directory")
+    cmd.add_argument("--quick", action="store_true", help="shorter replays and no past-the-knee rows (a smoke run)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed ``fidelity`` command; returns the exit code."""
+    traces: Path = args.traces or default_traces_dir(Path.cwd())
+    if not traces.is_dir():
+        raise OperationFailed(f"no trace set at {traces} (use --traces DIR)")
+    out: Path = args.out
+    plots = out.parent / out.stem
+    plots.mkdir(parents=True, exist_ok=True)
+    text = build_report(traces, plots, quick=args.quick)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} and {plots}/")
+    return EXIT_OK
+
+
+def _fmt(v: float) -> str:
+    if math.isnan(v):
+        return "–"
+    if math.isinf(v):
+        return "∞"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
+def _mark(check: Check) -> str:
+    return "✅" if check.passed else "❌"
+
+
+def _tally(checks: Sequence[Check]) -> str:
+    return f"{sum(c.passed for c in checks)}/{len(checks)}"
+
+
+def _check_rows(checks: Sequence[Check], before: Sequence[Check] | None = None) -> list[str]:
+    rows = ["| metric | real | sim | error | target | pass | before: sim | before: error | before: pass |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    prior = {c.name: c for c in before or ()}
+    for c in checks:
+        b = prior.get(c.name)
+        tail = f"{_fmt(b.sim)} | {_fmt(b.value)} | {_mark(b)}" if b else "– | – | –"
+        rows.append(
+            f"| {c.name} | {_fmt(c.real)} | {_fmt(c.sim)} | {_fmt(c.value)} | {c.target} | {_mark(c)} | {tail} |"
+        )
+    return rows
+
+
+def _before(point: TracePoint, budget: Budget) -> dict[str, float]:
+    return sampled_measure(BEFORE_PROFILE.get(point.model, BEFORE_DEFAULT), point, SEED, budget)
+
+
+def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
+    """The report's Markdown; writes its SVG plots into ``plots``."""
+    budget = Budget(60.0, closed_rounds=4) if quick else Budget(120.0, closed_rounds=6)
+    all_points = inference_sim_points(traces) + nim_points(traces)
+    summary: list[str] = []
+    body: list[str] = []
+    below = [p for p in all_points if p.preset in PRESETS and not p.overloaded and "reasoning" not in p.key]
+    groups: dict[str, list[TracePoint]] = {}
+    for p in below:
+        groups.setdefault(p.group, []).append(p)
+    tpot_series: dict[str, list[tuple[str, list[tuple[float, float]]]]] = {}
+    for group, pts in sorted(groups.items()):
+        pts.sort(key=lambda p: p.load)
+        preset = pts[0].preset
+        sims = [measure(PRESETS[preset], p, SEED, budget) for p in pts]
+        befores = [_before(p, budget) for p in pts]
+        body.append(f"\n### {group} on `{preset}`\n")
+        for p, sim, bef in zip(pts, sims, befores, strict=True):
+            label = "rate" if p.kind == "rate" else "concurrency"
+            checks = quantile_checks(sim, p.real)
+            before = quantile_checks(bef, p.real)
+            summary.append(f"| {p.key} | {p.split} | {label} {p.load:g} | {_tally(checks)} | {_tally(before)} |")
+            body.append(f"**{p.key}** ({p.split}; {label} {p.load:g}; source `{p.source}`)\n")
+            body.extend(_check_rows(checks, before))
+            body.append("")
+        real = [p.real for p in pts]
+        curve = curve_checks([p.load for p in pts], real, sims, "ttft_mean") if len(pts) > 1 else []
+        shape = shape_checks([p.load for p in pts], sims, real)
+        before_curve = curve_checks([p.load for p in pts], real, befores, "ttft_mean") if len(pts) > 1 else []
+        split = "/".join(sorted({p.split for p in pts}))
+        summary.append(f"| {group} curve | {split} | {len(pts)} loads | {_tally(curve + shape)} | "
+                       f"{_tally(before_curve + shape_checks([p.load for p in pts], befores, real))} |")
+        body.append(f"Curve and shape checks ({group}):\n")
+        body.extend(_check_rows(curve + shape, before_curve))
+        model = pts[0].model
+        workload = group.split("/")[-1]
+        tpot_series.setdefault(model, []).append((f"real {workload}", [(p.load, p.real["tpot_mean"]) for p in pts]))
+        tpot_series[model].append((f"sim {workload}", [(p.load, s.get("tpot_mean", math.nan)) for p, s in
+                                                        zip(pts, sims, strict=True)]))
+    figures = []
+    for model, series in sorted(tpot_series.items()):
+        name = f"decode-{model}.svg"
+        (plots / name).write_text(svg_lines(series, f"{model}: decode ms/token vs rate", "requests/s",
+                                            "ms per output token"), encoding="utf-8")
+        figures.append(f"![{model} decode speed]({plots.name}/{name})")
+    nim = _nim_section(traces, plots, budget, summary)
+    past = [] if quick else _past_knee(all_points, budget)
+    sanity = _sanity()
+    head = [
+        "# Fidelity of the load-aware engine against real traces",
+        "",
+        "Generated by `llm-simulator fidelity` (engine/load/fidelity.py, cli/fidelity.py) from the trace set in",
+        "`../shared/traces` — do not edit by hand. Every load point with a preset is replayed in virtual time",
+        f"with the workload that produced it (seed {SEED}; open loops {budget.rate_duration_s:g} s of Poisson arrivals",
+        "with the stage's length distributions and shared system prompts; closed loops "
+        f"{budget.closed_rounds}×c requests,",
+        "the first 2c and the last c dropped). **before** is the same workload on today's sampled profile",
+        f"(`{BEFORE_PROFILE['llama-2-7b']}` for Llama-2-7B, `{BEFORE_DEFAULT}` for the others), which ignores load.",
+        "",
+        "Splits (traces README): **calibration** points were used by `bench/calibrate.py` to fit the presets;",
+        "**H1** (70B and Mixtral stage_1, predicted from stage_0) and **H2** (the NIM sweep, predicted from its",
+        "c=1 row and stated limits) were never fitted on. Errors are |ln(sim/real)| for quantiles (targets below",
+        "the knee: p50 ≤ 0.15, p90 ≤ 0.25, p99 ≤ 0.40; mean-only statistics — the derived decode ms/token",
+        "`tpot_mean` = (E2E − TTFT)/(output − 1) from the means, the NIM TTFT/ITL — use the p50 target) and",
+        "relative errors for plateaus and slopes. The inference-perf ITL/TPOT fields are not used (they are about",
+        "half the real decode time). Llama-2-7B's recorded output lengths have a low tail although every",
+        "request ran to its target (ignore_eos; E2E p1 ≈ median): its decode speed uses the median length.",
+        "",
+        "## Summary",
+        "",
+        "| point or curve | split | load | checks passed (engine) | checks passed (before) |",
+        "|---|---|---|---|---|",
+    ]
+    return "\n".join([*head, *summary, "", *nim, "", "## Per load point (vLLM, inference-sim-training)", "",
+                      *figures, *body, "", *past, "", *sanity, ""]) + "\n"
+
+
+def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) -> list[str]:
+    pts = sorted(nim_points(traces), key=lambda p: p.load)
+    spec = PRESETS[pts[0].preset]
+    sims = [measure(spec, p, SEED, budget) for p in pts]
+    befores = [_before(p, budget) for p in pts]
+    loads = [p.load for p in pts]
+    real = [p.real for p in pts]
+    curve = curve_checks(loads, real, sims) + shape_checks(loads, sims, real)
+    before = curve_checks(loads, real, befores) + shape_checks(loads, befores, real)
+    summary.append(f"| NIM Llama-3.3-70B sweep (knee, plateaus) | H2 (c=1 calibration) | c 1-250 | "
+                   f"{_tally(curve)} | {_tally(before)} |")
+    out = ["## H2: NIM Llama-3.3-70B 2×H100 fp8 concurrency sweep (5000 in / 500 out)", "",
+           f"Preset `{spec.name}`: {spec.provenance}", "",
+           "| c | split | TTFT real | TTFT sim | TTFT before | ITL real | ITL sim | ITL before | tok/s real | "
+           "tok/s sim | tok/s before | TTFT err | ITL err |", "|---" * 13 + "|"]
+    for p, s, b in zip(pts, sims, befores, strict=True):
+        q = {c.name: c for c in quantile_checks(s, p.real)}
+        out.append(f"| {p.load:g} | {p.split} | {_fmt(p.real['ttft_mean'])} | {_fmt(s['ttft_mean'])} | "
+                   f"{_fmt(b['ttft_mean'])} | {_fmt(p.real['tpot_mean'])} | {_fmt(s['tpot_mean'])} | "
+                   f"{_fmt(b['tpot_mean'])} | {_fmt(p.real['throughput'])} | {_fmt(s['throughput'])} | "
+                   f"{_fmt(b['throughput'])} | {_fmt(q['ttft_mean'].value)} | {_fmt(q['tpot_mean'].value)} |")
+    out += ["", *_check_rows(curve, before), ""]
+    for key, title, unit in (("ttft_mean", "TTFT", "ms"), ("tpot_mean", "ITL", "ms"),
+                             ("throughput", "output throughput", "tokens/s")):
+        series = [("real", [(x, r[key]) for x, r in zip(loads, real, strict=True)]),
+                  ("engine", [(x, s[key]) for x, s in zip(loads, sims, strict=True)]),
+                  ("before (sampled)", [(x, b[key]) for x, b in zip(loads, befores, strict=True)])]
+        name = f"nim-{key}.svg"
+        (plots / name).write_text(svg_lines(series, f"NIM 70B fp8: {title} vs concurrency", "concurrency", unit),
+                                  encoding="utf-8")
+        out.append(f"![NIM {title}]({plots.name}/{name})")
+    return out
+
+
+def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
+    rows = ["## Past the knee (reasoning workload, 4 req/s × ~1450 output tokens): reported, not scored", "",
+            "These stages overload the deployment for the whole 600 s; inference-perf timed many requests out",
+            "(`n_fail`), and the simulator has no client time-out here, so latencies are not comparable. The",
+            "output throughput of the saturated engine is.", "",
+            "| point | split | failed (real) | TTFT p50 real | TTFT p50 sim | tok/s real | tok/s sim | tok/s error |",
+            "|---|---|---|---|---|---|---|---|"]
+    for p in points:
+        if "reasoning" not in p.key or p.preset not in PRESETS:
+            continue
+        full = Budget(rate_duration_s=p.duration_s, closed_rounds=budget.closed_rounds)
+        s = measure(PRESETS[p.preset], p, SEED, full)
+        done = s.get("completed", 0.0)
+        tokens_s = s.get("mean_output", 0.0) * done / p.duration_s if done else 0.0
+        err = abs(tokens_s / p.real["throughput"] - 1)
+        rows.append(f"| {p.key} | {p.split} | {p.notes.get('n_fail')} | {_fmt(p.real['ttft_p50'])} | "
+                    f"{_fmt(s.get('ttft_p50', math.nan))} | {_fmt(p.real['throughput'])} | {_fmt(tokens_s)} | "
+                    f"{err:.0%} |")
+    return rows
+
+
+def sanity_sweep(name: str, loads: Sequence[int] = SANITY_LOADS, rounds: int = 4) -> list[dict[str, float]]:
+    """A closed-loop sweep of preset ``name`` (550 in / 150 out), for the shape checks."""
+    probe = [TracePoint(key=f"{name}/c{c}", group=name, model="", preset=name, split=CALIBRATION,
+                        kind="concurrency", load=float(c), duration_s=0.0, prompt=LengthDist.fixed(550),
+                        output=LengthDist.fixed(150), real={}) for c in loads]
+    return [measure(PRESETS[name], p, SEED, Budget(closed_rounds=rounds)) for p in probe]
+
+
+def _sanity() -> list[str]:
+    rows = ["## Shape sanity of every preset (closed loop, 550 in / 150 out)", "",
+            "| preset | provenance | c | TTFT mean ms | ITL ms | tok/s | shape checks |",
+            "|---|---|---|---|---|---|---|"]
+    for recipe in RECIPES:
+        sims = sanity_sweep(recipe.name)
+        checks = shape_checks(SANITY_LOADS, sims)
+        failed = [c.name for c in checks if not c.passed]
+        verdict = "✅ all pass" if not failed else "❌ " + ", ".join(failed)
+        for c, s in zip(SANITY_LOADS, sims, strict=True):
+            rows.append(f"| {recipe.name} | {recipe.provenance[:60]}… | {c} | {_fmt(s['ttft_mean'])} | "
+                        f"{_fmt(s['tpot_mean'])} | {_fmt(s['throughput'])} | {verdict if c == 1 else ''} |")
+    return rows
