@@ -27,7 +27,7 @@ from llm_simulator.engine.load.traces import (
     inference_sim_points,
     nim_points,
 )
-from llm_simulator.loadgen.plot import svg_lines
+from llm_simulator.loadgen.plot import svg_line_file
 
 SEED = 7
 # Today's sampled profiles that stood for these deployments ("before").
@@ -142,7 +142,7 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
     figures = []
     for model, series in sorted(tpot_series.items()):
         name = f"decode-{model}.svg"
-        (plots / name).write_text(svg_lines(series, f"{model}: decode ms/token vs rate", "requests/s",
+        (plots / name).write_text(svg_line_file(series, f"{model}: decode ms/token vs rate", "requests/s",
                                             "ms per output token"), encoding="utf-8")
         figures.append(f"![{model} decode speed]({plots.name}/{name})")
     nim = _nim_section(traces, plots, budget, summary)
@@ -205,7 +205,7 @@ def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) 
                   ("engine", [(x, s[key]) for x, s in zip(loads, sims, strict=True)]),
                   ("before (sampled)", [(x, b[key]) for x, b in zip(loads, befores, strict=True)])]
         name = f"nim-{key}.svg"
-        (plots / name).write_text(svg_lines(series, f"NIM 70B fp8: {title} vs concurrency", "concurrency", unit),
+        (plots / name).write_text(svg_line_file(series, f"NIM 70B fp8: {title} vs concurrency", "concurrency", unit),
                                   encoding="utf-8")
         out.append(f"![NIM {title}]({plots.name}/{name})")
     return out

@@ -18,8 +18,8 @@ import httpx
 
 from llm_simulator._version import __version__
 from llm_simulator.cli import benchmark, client, config_cmd, generate, health, models, serve
-from llm_simulator.cli import simulate as simulate_cmd
 from llm_simulator.cli import fidelity as fidelity_cmd
+from llm_simulator.cli import simulate as simulate_cmd
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json

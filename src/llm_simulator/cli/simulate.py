@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -90,6 +91,11 @@ def _length(text: str) -> LengthSpec:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _wrapped(text: str) -> str:
+    """``text`` wrapped to the help width (docs/cli.md renders help at a fixed 100 columns)."""
+    return textwrap.fill(text, width=96, break_on_hyphens=False)
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``simulate`` subcommand."""
     sim = subparsers.add_parser(
@@ -101,7 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "  llm-simulator simulate --deployment vllm-h100-7b-tp1 --rates 1,2,4,8 --duration 600\n"
         "  llm-simulator simulate --concurrency 1,8,32,128 --requests-per-point 500 --plot sweep.html\n"
         "  llm-simulator simulate --trace AzureLLMInferenceTrace_conv.csv --trace-speedup 2 --format json\n"
-        "Deployments: " + ", ".join(preset_names()),
+        + _wrapped("deployments: " + ", ".join(preset_names())),
     )
     work = sim.add_argument_group("workload (one of --rate, --rates, --concurrency, --trace)")
     kind = work.add_mutually_exclusive_group(required=True)

@@ -330,9 +330,12 @@ _SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
 _DASHES = ("", "6 3", "2 2", "8 2 2 2")
 
 
-def svg_lines(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str,
-              y_label: str) -> str:
+def svg_line_file(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str,
+                  y_label: str) -> str:
     """A standalone SVG line chart: one polyline with markers per named series of (x, y) points.
+
+    Unlike ``svg_lines`` (inline in an HTML report), the SVG carries its own style, for a
+    file embedded in Markdown.
 
     Series keep their order in the legend (top left); each gets its own colour and dash so
     the chart stays readable in grey. The SVG carries its own style, so it can be saved as a
