@@ -170,6 +170,9 @@ class GenerationRequest:
     scripted: ScriptedReply | None = None
     # Chaos effects and rate-limit settlement decided when the request was admitted.
     admission: Admission | None = None
+    # Leading prompt tokens a load-aware engine may keep in its prefix cache (None: all of
+    # them; 0: none). Anthropic caches only up to the last ``cache_control`` breakpoint.
+    cacheable_prompt_tokens: int | None = None
 
     @property
     def start_delay_s(self) -> float:

@@ -278,7 +278,8 @@ class Simulator:
         hashes: tuple[int, ...] = ()
         if settings.prefix_caching:
             hashes = prefix_hashes(plan.request.messages, self.count_tokens, settings.block_size,
-                                   prompt_tokens=prompt_tokens, salt=model.id)
+                                   prompt_tokens=prompt_tokens, salt=model.id,
+                                   cacheable_tokens=plan.request.cacheable_prompt_tokens)
         width = max(1, len(plan.choices))
 
         def open_now() -> Timeline:

@@ -30,6 +30,15 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
+from llm_simulator.providers.anthropic.caching import (
+    NO_PREFIX,
+    NO_REPORT,
+    CachePrefix,
+    CacheReport,
+    cache_prefix,
+    engine_cacheable,
+    minimum_cacheable,
+)
 from llm_simulator.providers.anthropic.common import (
     json_headers,
     new_message_id,
@@ -42,6 +51,7 @@ from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, pars
 from llm_simulator.providers.anthropic.ratelimits import limit_headers
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.caching import prefix_cache_block
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
@@ -76,6 +86,7 @@ class MessagesRequest:
     spec: ModelSpec
     model: str  # as the response reports it
     stream: bool
+    cache: CachePrefix = NO_PREFIX  # where its cache_control breakpoints end the cacheable prefix
 
 
 def _stop_sequences(body: JsonObject) -> tuple[str, ...]:
@@ -135,6 +146,7 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
     if budget and tool_use.choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.NAMED):
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.", param="tool_choice")
     _check_limits(model, spec, prompt_tokens, max_tokens)
+    cache = cache_prefix(sim, body, tool_use.prompt_tokens)
     gen = GenerationRequest(
         model=model,
         endpoint=Endpoint.CHAT,
@@ -148,26 +160,35 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
         parallel_tool_calls=tool_use.parallel,
         follows_tool_result=ends_with_tool_result(body),
         reasoning_budget=budget,
+        cacheable_prompt_tokens=engine_cacheable(CacheReport(cache, minimum=minimum_cacheable(spec.id))),
     )
-    return MessagesRequest(gen, spec, model, stream)
+    return MessagesRequest(gen, spec, model, stream, cache)
 
 
-def usage_object(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """The Message ``usage`` with the (always zero) prompt-cache fields the API includes."""
+def usage_object(prompt_tokens: int, output_tokens: int, cache: tuple[int, int, int] = (0, 0, 0)) -> dict[str, Any]:
+    """The Message ``usage`` with the prompt-cache fields the API includes.
+
+    ``cache`` is (read, created with a 5-minute ttl, with a 1-hour ttl); ``input_tokens``
+    is what the prompt holds beyond them (after the last breakpoint, or all of it).
+    """
+    read, five_minutes, one_hour = cache
     return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": prompt_tokens - read - five_minutes - one_hour,
+        "cache_creation_input_tokens": five_minutes + one_hour,
+        "cache_read_input_tokens": read,
+        "cache_creation": {"ephemeral_5m_input_tokens": five_minutes, "ephemeral_1h_input_tokens": one_hour},
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
 
 
-def message_object(plan: GenerationPlan, message_id: str, *, final: bool) -> dict[str, Any]:
+def message_object(
+    plan: GenerationPlan, message_id: str, *, final: bool, cache: CacheReport = NO_REPORT
+) -> dict[str, Any]:
     """The Message: complete when ``final``, else as ``message_start`` carries it (no content)."""
     choice = plan.choices[0]
     request = plan.request
+    counts = cache.counts(plan)
     if not final:
         return {
             "id": message_id,
@@ -177,7 +198,7 @@ def message_object(plan: GenerationPlan, message_id: str, *, final: bool) -> dic
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": usage_object(request.prompt_tokens, START_OUTPUT_TOKENS),
+            "usage": usage_object(request.prompt_tokens, START_OUTPUT_TOKENS, counts),
         }
     return {
         "id": message_id,
@@ -187,7 +208,7 @@ def message_object(plan: GenerationPlan, message_id: str, *, final: bool) -> dic
         "content": [content_block(choice, block) for block in blocks_of(choice)],
         "stop_reason": STOP_REASON[choice.finish_reason],
         "stop_sequence": choice.stop_sequence,
-        "usage": usage_object(request.prompt_tokens, plan.completion_tokens),
+        "usage": usage_object(request.prompt_tokens, plan.completion_tokens, counts),
     }
 
 
@@ -206,13 +227,14 @@ MESSAGE_STOP = _event("message_stop", b'{"type":"message_stop"}')
 class EventWriter:
     """Renders the Messages stream events of one plan, block by block."""
 
-    def __init__(self, plan: GenerationPlan, message_id: str) -> None:
+    def __init__(self, plan: GenerationPlan, message_id: str, cache: CacheReport = NO_REPORT) -> None:
         self._plan = plan
         self._message_id = message_id
+        self._cache = cache
 
     def message_start(self) -> bytes:
-        """``message_start`` with the message envelope and empty content."""
-        message = message_object(self._plan, self._message_id, final=False)
+        """``message_start`` with the message envelope, empty content, and the prompt's cache usage."""
+        message = message_object(self._plan, self._message_id, final=False, cache=self._cache)
         return _event("message_start", orjson.dumps({"type": "message_start", "message": message}))
 
     @staticmethod
@@ -253,7 +275,7 @@ class EventWriter:
         """``message_delta``: stop reason and the final, cumulative usage."""
         plan = self._plan
         choice = plan.choices[0]
-        usage = usage_object(plan.request.prompt_tokens, plan.completion_tokens)
+        usage = usage_object(plan.request.prompt_tokens, plan.completion_tokens, self._cache.counts(plan))
         del usage["cache_creation"], usage["service_tier"]
         payload = {
             "type": "message_delta",
@@ -274,12 +296,14 @@ async def stream_events(
     blocks = blocks_of(plan.choices[0])
     starts = {block.start: number for number, block in enumerate(blocks)}
     current = -1  # the open block's number
-    head = writer.message_start()
+    # message_start goes out with the first token: by then the timeline has opened (after
+    # any scripted delay), so the prompt's cache hit is known.
+    started = False
     async for event in sim.stream(plan, timeline):
         if not isinstance(event, TokenEvent):
             continue
-        frame = head
-        head = b""
+        frame = b"" if started else writer.message_start()
+        started = True
         opening = starts.get(event.position)
         if opening is not None and opening != current:
             if current >= 0:
@@ -290,7 +314,7 @@ async def stream_events(
             current = opening
         frame += writer.delta(current, blocks[current].kind, event.text)
         yield frame
-    tail = head
+    tail = b"" if started else writer.message_start()
     if current < 0:  # nothing was generated: an empty text block, as the API sends
         current = 0
         tail += writer.block_start(0, blocks[0]) + PING
@@ -315,13 +339,15 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     plan = await off_loop(heavy, None, sim.plan, gen, parsed.spec, base_seed, request.record)
     timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
     message_id = new_message_id()
+    cache = CacheReport(parsed.cache, prefix_cache_block(sim, parsed.spec), minimum_cacheable(parsed.spec.id))
     if parsed.stream:
-        writer = EventWriter(plan, message_id)
+        writer = EventWriter(plan, message_id, cache)
         return StreamResponse(
             stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame, MALFORMED_EVENT
         )
     await sim.complete(plan, timeline)
-    return JsonResponse(200, orjson.dumps(message_object(plan, message_id, final=True)), json_headers(request))
+    body = message_object(plan, message_id, final=True, cache=cache)
+    return JsonResponse(200, orjson.dumps(body), json_headers(request))
 
 
 def _count_input(sim: Simulator, body: JsonObject) -> int:

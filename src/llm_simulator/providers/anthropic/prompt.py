@@ -59,7 +59,7 @@ BLOCK_TYPES = frozenset(
 TOOL_RESULT_BLOCK_TYPES = frozenset({"text", "image", "document", "search_result"})
 
 
-def _block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]:
+def block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]:
     """The readable text of one content block and the extra tokens it costs beyond that text."""
     kind = block.get("type")
     if not isinstance(kind, str):
@@ -113,7 +113,7 @@ def _tool_result_text(sim: Simulator, block: JsonObject, where: str) -> str:
                 "expected tags: " + ", ".join(f"'{t}'" for t in sorted(TOOL_RESULT_BLOCK_TYPES)),
                 param=f"{inner_where}.type",
             )
-        text, _ = _block_text(sim, inner, inner_where)
+        text, _ = block_text(sim, inner, inner_where)
         parts.append(text)
     return "\n".join(parts)
 
@@ -129,7 +129,7 @@ def _content(sim: Simulator, content: Any, where: str) -> tuple[str, int]:
     for i, block in enumerate(content):
         if not isinstance(block, dict):
             raise type_error(f"{where}.{i}", "an object", block)
-        text, cost = _block_text(sim, block, f"{where}.{i}")
+        text, cost = block_text(sim, block, f"{where}.{i}")
         if text:
             texts.append(text)
         extra += cost

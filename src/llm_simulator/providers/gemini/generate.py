@@ -32,6 +32,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, no_limit_headers, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.caching import gemini_cached_tokens
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
@@ -202,11 +203,14 @@ def _prompt_details(prompt_tokens: int) -> list[dict[str, Any]]:
     return [{"modality": "TEXT", "tokenCount": prompt_tokens}]
 
 
-def usage_metadata(prompt_tokens: int, candidates_tokens: int | None, thoughts_tokens: int = 0) -> dict[str, Any]:
+def usage_metadata(
+    prompt_tokens: int, candidates_tokens: int | None, thoughts_tokens: int = 0, cached_tokens: int = 0
+) -> dict[str, Any]:
     """``usageMetadata``; without ``candidates_tokens`` the mid-stream form (prompt only).
 
     Thinking tokens are reported apart (``thoughtsTokenCount``), not in the candidates'
-    count, and the total adds them.
+    count, and the total adds them. Implicit-cache hits (``cached_tokens``, part of the
+    prompt count) appear only when there are some, as the API leaves the fields out.
     """
     if candidates_tokens is None:
         return {
@@ -218,17 +222,22 @@ def usage_metadata(prompt_tokens: int, candidates_tokens: int | None, thoughts_t
         "promptTokenCount": prompt_tokens,
         "candidatesTokenCount": candidates_tokens,
         "totalTokenCount": prompt_tokens + candidates_tokens + thoughts_tokens,
-        "promptTokensDetails": _prompt_details(prompt_tokens),
     }
+    if cached_tokens:
+        usage["cachedContentTokenCount"] = cached_tokens
+    usage["promptTokensDetails"] = _prompt_details(prompt_tokens)
+    if cached_tokens:
+        usage["cacheTokensDetails"] = _prompt_details(cached_tokens)
     if thoughts_tokens:
         usage["thoughtsTokenCount"] = thoughts_tokens
     return usage
 
 
 def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
-    """The final ``usageMetadata`` of a plan."""
+    """The final ``usageMetadata`` of a plan (its cached tokens are known once its timeline opened)."""
     thoughts = sum(c.reasoning_tokens for c in plan.choices)
-    return usage_metadata(plan.request.prompt_tokens, plan.completion_tokens - thoughts, thoughts)
+    cached = gemini_cached_tokens(plan.request.model, plan.cached_tokens)
+    return usage_metadata(plan.request.prompt_tokens, plan.completion_tokens - thoughts, thoughts, cached)
 
 
 def function_args(call: ToolCall) -> dict[str, Any]:
@@ -289,12 +298,23 @@ class ChunkWriter:
         request = plan.request
         identity = b"," + orjson.dumps({"modelVersion": request.model, "responseId": response_id})[1:]
         partial = b',"usageMetadata":' + orjson.dumps(usage_metadata(request.prompt_tokens, None)) + identity
-        final = b',"usageMetadata":' + orjson.dumps(plan_usage(plan)) + identity
+        self._plan = plan
+        self._identity = identity
         self._prefix = prefix
+        self._suffix = suffix
         self._head = prefix + b'{"candidates":[{"content":{"parts":[{"text":'
         self._partial_tail = escape_line_breaks(partial) + suffix
-        self._final_tail = escape_line_breaks(final) + suffix
         self._open = [b'}],"role":"model"},"index":%d}]' % i + self._partial_tail for i in range(len(plan.choices))]
+
+    @property
+    def _final_tail(self) -> bytes:
+        """The full usage and identity that close the last chunk.
+
+        Built when needed, not up front: the plan's cached tokens are known only once its
+        timeline opened (after a scripted delay, that is after the writer was made).
+        """
+        final = b',"usageMetadata":' + orjson.dumps(plan_usage(self._plan)) + self._identity
+        return escape_line_breaks(final) + self._suffix
 
     def token(self, index: int, text: str) -> bytes:
         """A chunk with one token of candidate ``index``, which goes on."""

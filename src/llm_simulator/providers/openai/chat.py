@@ -26,6 +26,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -93,7 +94,8 @@ def tool_call_object(call: ToolCall) -> dict[str, Any]:
 def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
     """``usage`` of a plan, with its reasoning tokens in the details."""
     reasoning = sum(c.reasoning_tokens for c in plan.choices)
-    return usage_object(plan.request.prompt_tokens, plan.completion_tokens, reasoning)
+    cached = openai_cached_tokens(plan.cached_tokens)
+    return usage_object(plan.request.prompt_tokens, plan.completion_tokens, reasoning, cached)
 
 
 def _content_text(content: Any, param: str) -> tuple[str, int]:

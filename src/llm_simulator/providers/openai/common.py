@@ -104,13 +104,18 @@ def stream_headers(request: HttpRequest, model_id: str) -> Headers:
     ]
 
 
-def usage_object(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, Any]:
-    """The chat ``usage`` object with its detail sub-objects (reasoning is part of completion)."""
+def usage_object(
+    prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0, cached_tokens: int = 0
+) -> dict[str, Any]:
+    """The chat ``usage`` object with its detail sub-objects (reasoning is part of completion).
+
+    ``cached_tokens`` is the prompt-cache hit as the API reports it (see providers.caching).
+    """
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": reasoning_tokens,
             "audio_tokens": 0,

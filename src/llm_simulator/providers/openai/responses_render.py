@@ -16,6 +16,7 @@ import orjson
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.types import FinishReason, GenerationPlan, Segment, SegmentKind, ToolCall
 from llm_simulator.infra.rng import IDS
+from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.openai.errors import error_payload
 from llm_simulator.providers.validation import JsonObject
 
@@ -68,6 +69,7 @@ class OutputLayout:
         self.tokens = choice.tokens
         self.reasoning_tokens = choice.reasoning_tokens
         self.prompt_tokens = plan.request.prompt_tokens
+        self._plan = plan  # its cached tokens are known only once its timeline opens
         self.incomplete = choice.finish_reason is FinishReason.LENGTH
         self.head = head
         segments = choice.segments or [Segment(SegmentKind.TEXT, 0, len(choice.tokens))]
@@ -147,7 +149,10 @@ class OutputLayout:
         output = len(self.tokens)
         return {
             "input_tokens": self.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "input_tokens_details": {
+                "cached_tokens": openai_cached_tokens(self._plan.cached_tokens),
+                "cache_write_tokens": 0,
+            },
             "output_tokens": output,
             "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
             "total_tokens": self.prompt_tokens + output,
