@@ -4,7 +4,8 @@ The page, its script and its stylesheet are fixed files shipped in ``server/stat
 read once at start-up; they carry no data, so they are served without a key (endpoint
 ``dashboard``). Everything the page shows comes from the admin API (``/admin/stats``,
 ``/admin/chaos``) and from ``/dashboard/data`` (TTFT and ITL histograms, the preset
-names, a chaos summary, the load-aware engines' replicas), which is an admin endpoint with the admin API's protection.
+names, a chaos summary, the load-aware engines' replicas), which is an admin endpoint with
+the admin API's protection.
 
 The pages get their own Content-Security-Policy: scripts, styles and fetches from this
 origin only (no inline code, no CDN), and no framing.
