@@ -51,6 +51,7 @@ def test_every_call_hits_its_route(client: Client) -> None:
     assert route(admin.drain()) == ("POST", "/admin/drain")
     assert route(admin.stats()) == ("GET", "/admin/stats")
     assert route(admin.reset_stats()) == ("POST", "/admin/stats/reset")
+    assert route(admin.engine()) == ("GET", "/admin/engine")
     assert route(admin.clear_requests()) == ("DELETE", "/admin/requests")
     assert route(admin.chaos()) == ("GET", "/admin/chaos")
     assert route(admin.enable_chaos()) == ("POST", "/admin/chaos/enable")
@@ -150,6 +151,7 @@ async def test_the_async_admin_mirrors_the_sync_one() -> None:
         assert route(await admin.drain()) == ("POST", "/admin/drain")
         assert route(await admin.stats()) == ("GET", "/admin/stats")
         assert route(await admin.reset_stats()) == ("POST", "/admin/stats/reset")
+        assert route(await admin.engine()) == ("GET", "/admin/engine")
         assert (await admin.export_stats())["query"] == {"format": "json", "by": "model"}
         assert await admin.requests(since=1) == [{"seq": 1}]
         assert (await admin.request_log(limit=3))["query"] == {"since": "0", "limit": "3"}

@@ -35,6 +35,12 @@ STATIC = {
 }
 ADMIN_KEY = "sk-admin-dashboard-1"
 CHAT = {"model": "gpt-4.1", "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 24}
+# The browser test serves gpt-4.1 from a two-replica load-aware engine, so the engine panel shows.
+ENGINE_CONFIG = """\
+engine:
+  deployments:
+    pool: {preset: vllm-h100-7b-tp1, replicas: 2, router: round_robin, models: [gpt-4.1]}
+"""
 
 
 def make_app(**flags: Any) -> SimulatorApp:
@@ -223,15 +229,17 @@ def chromium() -> Iterator[Browser]:
 
 
 @needs_chromium
-def test_the_dashboard_in_headless_chromium() -> None:
+def test_the_dashboard_in_headless_chromium(tmp_path: Path) -> None:
     problems: list[str] = []
+    config = tmp_path / "engine.yaml"
+    config.write_text(ENGINE_CONFIG)
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
             problems.append(f"console: {message.text}")
 
     started = time.monotonic()
-    with live_server("--latency-multiplier", "0.05") as server, chromium() as browser:
+    with live_server("--latency-multiplier", "0.05", "--config", str(config)) as server, chromium() as browser:
         page = browser.new_page(viewport={"width": 1440, "height": 1100})
         page.set_default_timeout(15_000)
         page.on("console", on_console)
@@ -244,6 +252,8 @@ def test_the_dashboard_in_headless_chromium() -> None:
         wait_until(lambda: page.get_attribute("body", "data-state") == "live", "the first poll")
         assert page.locator("#banner").is_hidden()
         assert page.locator("#conn").inner_text() == "live"
+        # The engine exists from its first request on: no panel before any traffic.
+        assert page.locator("#engine-panel").is_hidden()
         before = attr("#total-requests", "data-value")
 
         # Traffic shows up: the count rises, and the rate, TTFT and ITL charts draw data.
@@ -254,10 +264,22 @@ def test_the_dashboard_in_headless_chromium() -> None:
                     and attr("#chart-ttft", "data-total") > 0
                     and attr("#chart-itl", "data-total") > 0
                     and attr("#chart-rate", "data-max") > 0
+                    and attr("#chart-engine-queue", "data-max") > 0
                 ),
                 "the charts to show the traffic",
             )
         assert traffic.statuses and set(traffic.statuses) == {200}
+        # The engine panel: a row per replica, the queue and KV-cache charts drawing.
+        assert page.locator("#engine-panel").is_visible()
+        assert page.get_attribute("#engine-panel", "data-replicas") == "2"
+        replicas = page.locator("#engine-replicas tbody tr")
+        assert replicas.count() == 2
+        assert [(replicas.nth(i).get_attribute("data-deployment"), replicas.nth(i).get_attribute("data-replica"))
+                for i in range(2)] == [("pool", "0"), ("pool", "1")]
+        assert attr("#chart-engine-kv", "data-points") > 0
+        assert "2 replicas" in page.locator("#engine-summary").inner_text()
+        steps = [int(replicas.nth(i).locator("td").nth(8).inner_text().replace(",", "")) for i in range(2)]
+        assert all(n > 0 for n in steps), steps  # round robin: both replicas stepped
         assert "gpt-4.1" in page.locator("#models").inner_text()
         assert re.search(r"p99 \d", page.locator("#ttft-summary").inner_text())
 

@@ -148,6 +148,11 @@ def export_stats(fmt: Literal["json", "csv"], by: Literal["model", "key"]) -> Ad
     return AdminCall("GET", "/admin/stats/export", _json if fmt == "json" else _text, {"format": fmt, "by": by})
 
 
+def engine() -> AdminCall[Json]:
+    """``GET /admin/engine``: ``{"deployments": [one row per replica], "presets": [names]}``."""
+    return _get("/admin/engine")
+
+
 def request_log(since: int, path: str | None, model: str | None, limit: int | None) -> AdminCall[Json]:
     """``GET /admin/requests``: ``{"enabled", "last_seq", "requests"}``."""
     params = {"since": str(since)}

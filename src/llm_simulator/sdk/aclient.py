@@ -308,6 +308,10 @@ class AsyncAdmin:
         """``POST /admin/stats/reset``."""
         return await self._client._admin(_admin.reset_stats())
 
+    async def engine(self) -> Json:
+        """``GET /admin/engine``: the load-aware engines' replicas and the built-in deployment names."""
+        return await self._client._admin(_admin.engine())
+
     @overload
     async def export_stats(self, format: Literal["json"] = "json", by: Literal["model", "key"] = "model") -> Json: ...
     @overload

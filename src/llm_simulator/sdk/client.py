@@ -347,6 +347,16 @@ class Admin:
         """``POST /admin/stats/reset``."""
         return self._client._admin(_admin.reset_stats())
 
+    def engine(self) -> Json:
+        """``GET /admin/engine``: the load-aware engines' replicas and the built-in deployment names.
+
+        ``{"deployments": [...], "presets": [...]}``; each row has ``deployment``, ``replica``,
+        ``running``, ``waiting``, ``kv_usage``, ``kv_blocks``, ``prefix_cache_hit_rate``, ``preemptions``,
+        ``rejected``, ``timed_out``, ``steps``, ``mean_step_ms``, ``mean_batch_size`` and
+        ``generated_tokens`` (empty until an engine-served model has had a request).
+        """
+        return self._client._admin(_admin.engine())
+
     @overload
     def export_stats(self, format: Literal["json"] = "json", by: Literal["model", "key"] = "model") -> Json: ...
     @overload

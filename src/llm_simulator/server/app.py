@@ -46,6 +46,7 @@ from llm_simulator.server.connection import (
     log_access,
 )
 from llm_simulator.server.dashboard import DashboardRoutes
+from llm_simulator.server.engine_routes import EngineRoutes
 from llm_simulator.server.errors import (
     body_timeout,
     incomplete_body,
@@ -112,6 +113,7 @@ class SimulatorApp:
             *MetricsRoutes(self).routes(),
             *DashboardRoutes(self).routes(),
             *RequestRoutes(self).routes(),
+            *EngineRoutes(self).routes(),
         ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes

@@ -4,7 +4,8 @@ The page, its script and its stylesheet are fixed files shipped in ``server/stat
 read once at start-up; they carry no data, so they are served without a key (endpoint
 ``dashboard``). Everything the page shows comes from the admin API (``/admin/stats``,
 ``/admin/chaos``) and from ``/dashboard/data`` (TTFT and ITL histograms, the preset
-names, a chaos summary), which is an admin endpoint with the admin API's protection.
+names, a chaos summary, the load-aware engines' replicas), which is an admin endpoint with
+the admin API's protection.
 
 The pages get their own Content-Security-Policy: scripts, styles and fetches from this
 origin only (no inline code, no CDN), and no framing.
@@ -21,6 +22,7 @@ from llm_simulator.config.chaos import PRESET_NAMES
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX
 from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.security.gate import ADMIN_ENDPOINT, DASHBOARD_ENDPOINT
+from llm_simulator.server.engine_routes import engine_rows
 from llm_simulator.telemetry.buckets import ITL_EDGES, TTFT_EDGES, Buckets
 
 if TYPE_CHECKING:
@@ -75,11 +77,13 @@ class DashboardRoutes:
         return JsonResponse(200, body, headers)
 
     async def data(self, request: HttpRequest) -> Response:
-        """TTFT and ITL bucket counts per model, the chaos presets and a chaos summary.
+        """TTFT and ITL bucket counts per model, the chaos presets, a chaos summary and the engines.
 
         Each histogram is ``{"edges_ms": [...], "series": [{"provider", "model", "counts"}]}``;
         ``counts`` has one more entry than ``edges_ms``: the last bucket is everything above
         the last edge. Counts are since the last stats reset, summed over every worker.
+        ``engines`` holds ``/admin/engine``'s rows (one per replica; this worker's, empty
+        until an engine has served a request).
         """
         models = self._app.telemetry.merged_stats().models
         ttft: list[dict[str, Any]] = []
@@ -102,6 +106,7 @@ class DashboardRoutes:
             },
             "ttft": {"edges_ms": _edges_ms(TTFT_EDGES), "series": ttft},
             "itl": {"edges_ms": _edges_ms(ITL_EDGES), "series": itl},
+            "engines": engine_rows(self._app.sim),
         }
         return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
 

@@ -20,11 +20,17 @@
     violet: "#a371f7",
   };
   const FONT = '11px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+  // One color per engine deployment, in order of first appearance; the engine charts show at
+  // most this many deployments (the busiest), so that lines and legend stay readable.
+  const DEPLOYMENT_COLORS = ["#4aa3ff", "#3fb950", "#d29922", "#a371f7", "#39c5cf", "#f778ba"];
+  const ENGINE_ROWS_MAX = 200;
 
   const $ = (id) => document.getElementById(id);
 
   const state = {
     history: [], // one point per poll: {t, rate, errors, streams, requests, lag, emit}
+    engineHistory: [], // one point per poll with engines: {t, by: {deployment: {running, waiting, kv}}}
+    engineColors: new Map(), // deployment → color, kept for the page's life
     last: null, // the previous poll's totals, for the rates: {t, total, errors, since}
     stats: null, // the last /admin/stats
     data: null, // the last /dashboard/data
@@ -180,9 +186,27 @@
       emit: late && late.count ? late.p99 : null,
     });
     while (state.history.length && state.history[0].t < now - HISTORY_S - 2) state.history.shift();
+    const engines = data.engines || [];
+    if (engines.length) state.engineHistory.push({ t: now, by: byDeployment(engines) });
+    while (state.engineHistory.length && state.engineHistory[0].t < now - HISTORY_S - 2) state.engineHistory.shift();
     state.stats = stats;
     state.data = data;
     state.totals = { total, errors, rate };
+  }
+
+  // Per deployment: requests running and waiting over its replicas, and KV-cache usage as
+  // the share of all its replicas' blocks in use (0–1).
+  function byDeployment(rows) {
+    const by = {};
+    for (const row of rows) {
+      const d = by[row.deployment] || (by[row.deployment] = { running: 0, waiting: 0, used: 0, blocks: 0 });
+      d.running += row.running;
+      d.waiting += row.waiting;
+      d.used += row.kv_usage * row.kv_blocks;
+      d.blocks += row.kv_blocks;
+    }
+    for (const d of Object.values(by)) d.kv = d.blocks ? d.used / d.blocks : 0;
+    return by;
   }
 
   // The snapshot is taken while /admin/stats itself is in flight: do not count that one.
@@ -281,9 +305,17 @@
     ctx.fillText(text, width / 2, height / 2);
   }
 
-  function legend(ctx, x, y, items) {
+  function legend(ctx, x, y, items, right) {
     ctx.textAlign = "left";
-    for (const item of items) {
+    for (const [k, item] of items.entries()) {
+      // No room for this item (and the note after it): say how many are left out instead
+      // of drawing past the edge.
+      const note = k < items.length - 1 ? 16 + ctx.measureText(`+${items.length - k - 1} more`).width : 0;
+      if (right && x + 12 + ctx.measureText(item.label).width + note > right) {
+        ctx.fillStyle = COLORS.muted;
+        ctx.fillText(`+${items.length - k} more`, x, y);
+        return;
+      }
       ctx.fillStyle = item.color;
       ctx.fillRect(x, y - 4, 8, 8);
       ctx.fillStyle = COLORS.fg;
@@ -294,7 +326,10 @@
   }
 
   // Time series over the last HISTORY_S seconds; a null value leaves a gap in its line.
-  function drawLines(canvas, series, format) {
+  // A series may set `dash` (a line-dash pattern). Options: `top` fixes the axis (0–top),
+  // `whole` keeps ticks on whole numbers, `legend` replaces the one item per series.
+  function drawLines(canvas, series, format, options) {
+    const opts = options || {};
     const { ctx, width, height } = surface(canvas);
     const box = { left: 46, top: 24, width: width - 46 - 12, height: height - 24 - 22 };
     const now = Date.now() / 1000;
@@ -316,7 +351,7 @@
     }
     canvas.dataset.points = String(points);
     canvas.dataset.max = String(max);
-    const axis = niceAxis(max, 4, false);
+    const axis = opts.top ? { top: opts.top, step: opts.top / 4 } : niceAxis(max, 4, Boolean(opts.whole));
     gridY(ctx, box, axis);
     ctx.fillStyle = COLORS.muted;
     ctx.textAlign = "center";
@@ -335,6 +370,7 @@
       ctx.strokeStyle = s.color;
       ctx.lineWidth = 1.75;
       ctx.lineJoin = "round";
+      ctx.setLineDash(s.dash || []);
       ctx.beginPath();
       let drawing = false;
       for (const p of s.points) {
@@ -351,15 +387,14 @@
       ctx.stroke();
     }
     ctx.restore();
-    legend(
-      ctx,
-      box.left,
-      10,
+    ctx.setLineDash([]);
+    const items =
+      opts.legend ||
       series.map((s) => {
         const lastPoint = s.points.length ? s.points[s.points.length - 1].v : null;
         return { color: s.color, label: `${s.label} ${lastPoint === null ? "–" : format(lastPoint)}` };
-      }),
-    );
+      });
+    legend(ctx, box.left, 10, items, width - 4);
     if (!points) emptyNote(ctx, width, height, "waiting for data…");
   }
 
@@ -566,6 +601,7 @@
     );
 
     renderModels(rows);
+    renderEngine(data.engines || []);
     renderChaos(data, stats);
   }
 
@@ -619,6 +655,95 @@
       fresh.appendChild(tr);
     }
     body.replaceWith(fresh);
+  }
+
+  // -- the load-aware engine -----------------------------------------------------------------
+
+  function deploymentColor(name) {
+    let color = state.engineColors.get(name);
+    if (!color) {
+      color = DEPLOYMENT_COLORS[state.engineColors.size % DEPLOYMENT_COLORS.length];
+      state.engineColors.set(name, color);
+    }
+    return color;
+  }
+
+  // A legend's name for an engine key: a model's own instance of the default deployment
+  // ("deployment/model") goes by its model, since the deployment part is the same for all.
+  function shortName(name) {
+    return name.slice(name.lastIndexOf("/") + 1);
+  }
+
+  function fmtPercent(share) {
+    const pct = 100 * share;
+    if (pct > 0 && pct < 0.1) return "<0.1%"; // in use, if only a little: not "0%"
+    return pct.toFixed(pct < 10 ? 1 : 0) + "%";
+  }
+
+  // Shown only once an engine has served a request (engines are created on first use).
+  function renderEngine(rows) {
+    const panel = $("engine-panel");
+    panel.dataset.replicas = String(rows.length);
+    panel.hidden = rows.length === 0;
+    if (!rows.length) return;
+    const now = byDeployment(rows);
+    const names = Object.keys(now).sort();
+    for (const name of names) deploymentColor(name);
+    // The busiest deployments now (then by name) when there are more than the charts can tell apart.
+    const shown = [...names]
+      .sort((a, b) => now[b].running + now[b].waiting - (now[a].running + now[a].waiting) || (a < b ? -1 : 1))
+      .slice(0, DEPLOYMENT_COLORS.length)
+      .sort();
+    const points = (name, field, scale) =>
+      state.engineHistory.map((p) => ({ t: p.t, v: p.by[name] ? p.by[name][field] * scale : null }));
+    const queue = [];
+    const kv = [];
+    for (const name of shown) {
+      const color = deploymentColor(name);
+      queue.push({ label: shortName(name), color, points: points(name, "running", 1) });
+      queue.push({ label: shortName(name), color, dash: [4, 3], points: points(name, "waiting", 1) });
+      kv.push({ label: shortName(name), color, points: points(name, "kv", 100) });
+    }
+    const more = names.length > shown.length ? ` · the ${shown.length} busiest of ${names.length} shown` : "";
+    $("engine-kv-hint").textContent = "per deployment, over its replicas (%)" + more;
+    drawLines($("chart-engine-queue"), queue, (v) => fmtInt(v), {
+      whole: true,
+      legend: shown.map((name) => ({
+        color: deploymentColor(name),
+        label: `${shortName(name)} ${fmtInt(now[name].running)} / ${fmtInt(now[name].waiting)}`,
+      })),
+    });
+    // Scaled to the data, not to 100%: a light load's few blocks stay visible (the axis says how full).
+    drawLines($("chart-engine-kv"), kv, (v) => fmtPercent(v / 100));
+
+    const replicas = rows.length;
+    $("engine-summary").textContent =
+      `${names.length} deployment${names.length === 1 ? "" : "s"} · ${replicas} replica${replicas === 1 ? "" : "s"}` +
+      (replicas > ENGINE_ROWS_MAX ? ` (first ${ENGINE_ROWS_MAX} listed)` : "") +
+      " · this worker's engines";
+    const fresh = document.createElement("tbody");
+    for (const row of rows.slice(0, ENGINE_ROWS_MAX)) {
+      const tr = document.createElement("tr");
+      tr.dataset.deployment = row.deployment;
+      tr.dataset.replica = String(row.replica);
+      const refused = row.rejected + row.timed_out;
+      const stepped = row.steps > 0;
+      tr.append(
+        cell(row.deployment),
+        cell(String(row.replica)),
+        cell(fmtInt(row.running)),
+        cell(fmtInt(row.waiting)),
+        cell(fmtPercent(row.kv_usage)),
+        cell(fmtPercent(row.prefix_cache_hit_rate)),
+        cell(fmtInt(row.preemptions), row.preemptions ? "warn" : ""),
+        cell(fmtInt(refused), refused ? "bad" : ""),
+        cell(fmtInt(row.steps)),
+        cell(stepped ? fmtMs(row.mean_step_ms) : "–"),
+        cell(stepped ? row.mean_batch_size.toFixed(1) : "–"),
+      );
+      fresh.appendChild(tr);
+    }
+    $("engine-replicas").tBodies[0].replaceWith(fresh);
   }
 
   function renderChaos(data, stats) {
