@@ -13,6 +13,8 @@ import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
+
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
@@ -277,8 +279,11 @@ class Simulator:
         settings = engine.spec.settings
         hashes: tuple[int, ...] = ()
         if settings.prefix_caching:
+            # The tools are part of the prompt ahead of the messages: other tools, other prefix.
+            tools = tuple((t.name, t.description, orjson.dumps(t.parameters, option=orjson.OPT_SORT_KEYS))
+                          for t in plan.request.tools)
             hashes = prefix_hashes(plan.request.messages, self.count_tokens, settings.block_size,
-                                   prompt_tokens=prompt_tokens, salt=model.id,
+                                   prompt_tokens=prompt_tokens, salt=(model.id, tools),
                                    cacheable_tokens=plan.request.cacheable_prompt_tokens)
         width = max(1, len(plan.choices))
 

@@ -11,7 +11,7 @@ import pytest
 from llm_simulator.config import load_config
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.types import Endpoint, GenerationRequest, Message
+from llm_simulator.core.types import Endpoint, GenerationRequest, Message, ToolSpec
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.live import EngineTimeline, LiveEngine
 from llm_simulator.engine.load.replica import EngineSettings
@@ -257,3 +257,21 @@ async def test_a_deployment_can_choose_its_overload_status() -> None:
         engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
     assert caught.value.status == 429
     assert caught.value.explicit_status
+
+
+async def test_other_tools_mean_another_prefix() -> None:
+    """Tools come before the messages in the prompt: the same messages with other tools share no cache."""
+    sim = _engine_sim(**{"engine.default_deployment": "vllm-h100-7b-tp1"})
+    spec = sim.resolve_model("gpt-4o", "openai")
+    assert spec is not None
+    system = Message("system", "You are a careful assistant. " * 200)
+    cached = []
+    for tool in ("lookup", "lookup", "search"):
+        gen = GenerationRequest(model="gpt-4o", endpoint=Endpoint.CHAT, messages=(system, Message("user", "q")),
+                                prompt_tokens=sim.count_tokens(system.text) + 20, max_tokens=2, ignore_eos=True,
+                                tools=(ToolSpec(tool, "find things"),))
+        plan = sim.plan(gen, spec, sim.request_seed(None))
+        timeline = sim.generation_timeline(spec, plan, 0)
+        _ = [event async for event in sim.stream(plan, timeline)]
+        cached.append(plan.cached_tokens)
+    assert cached[0] == 0 and cached[1] >= 1000 and cached[2] == 0
