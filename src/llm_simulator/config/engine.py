@@ -1,7 +1,7 @@
 """Configuration of the load-aware engine: simulated deployments and which models they serve.
 
 With no deployment configured, every model keeps its sampled latency profile (the
-default). A deployment is a built-in preset (``llm-simulator simulate --list-presets``),
+default). A deployment is a built-in preset (listed in docs/latency.md and ``GET /admin/engine``),
 optionally with engine limits, replicas, routing or step-time coefficients overridden, or a
 fully specified engine (step-time coefficients and ``kv_blocks``).
 """
