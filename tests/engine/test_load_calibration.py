@@ -140,3 +140,23 @@ def test_docs_fidelity_md_reports_every_preset_and_both_held_out_sets() -> None:
     assert "| H1 |" in text and "H2" in text
     for svg in ("nim-ttft_mean.svg", "nim-tpot_mean.svg", "nim-throughput.svg"):
         assert (REPO / "docs" / "fidelity" / svg).is_file()
+
+
+def test_a_prompt_pool_is_resent_verbatim_so_later_uses_are_prefix_hits() -> None:
+    # inference-perf's shared_prefix cycles through groups × users fixed prompts.
+    from llm_simulator.engine.load.calibration import poisson_workload
+
+    point = dataclasses.replace(_probe(20.0, prompt=575, kind="rate"), shared_prefix_tokens=100, prefix_groups=9,
+                                prompts_per_group=5, prompt=LengthDist(((0.0, 560.0), (1.0, 590.0))))
+    arrivals = poisson_workload(point, 1, 30.0)
+    assert len({a.hashes for a in arrivals}) == 45
+    assert all(len(a.hashes) == (a.prompt_tokens - 1) // 16 for a in arrivals)
+    # Prompts of one group share the system prompt's blocks, not the question's.
+    by_prefix: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+    for a in arrivals:
+        by_prefix.setdefault(a.hashes[:6], set()).add(a.hashes)
+    assert len(by_prefix) == 9 and all(len(v) == 5 for v in by_prefix.values())
+    spec = PRESETS["vllm-h100-7b-tp1"]
+    hits = measure(spec, point, 1, Budget(30.0))
+    fresh = measure(spec, dataclasses.replace(point, prompts_per_group=0), 1, Budget(30.0))
+    assert hits["ttft_p50"] < fresh["ttft_p50"]

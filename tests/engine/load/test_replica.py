@@ -255,3 +255,30 @@ def test_abort_finished_on_its_last_step_is_a_no_op() -> None:
     assert finished == [s]
     rep.abort(s)
     assert s.state is SeqState.FINISHED and rep.counters.aborted == 0
+
+
+def test_without_chunked_prefill_a_second_prompt_waits_for_a_step_that_holds_all_of_it() -> None:
+    # TensorRT-LLM without chunked context: two 5000-token prompts never share an 8192 budget.
+    rep = replica(max_num_batched_tokens=8192, chunked_prefill=False)
+    a, b = seq(1, 5000, 3), seq(2, 5000, 3)
+    rep.enqueue(a)
+    rep.enqueue(b)
+    batch = rep.schedule()
+    assert batch is not None
+    assert batch.sequences == [a] and batch.prefill_tokens == 5000
+    assert list(rep.waiting) == [b]
+    # With chunking (vLLM's default) the rest of the budget goes to the second prompt.
+    rep = replica(max_num_batched_tokens=8192)
+    a, b = seq(1, 5000, 3), seq(2, 5000, 3)
+    rep.enqueue(a)
+    rep.enqueue(b)
+    batch = rep.schedule()
+    assert batch is not None and batch.progress == [5000, 3192]
+
+
+def test_without_chunked_prefill_a_prompt_longer_than_the_budget_still_runs_alone() -> None:
+    rep = replica(max_num_batched_tokens=2048, chunked_prefill=False)
+    drv = Driver(rep)
+    rep.enqueue(seq(1, 5000, 2))
+    assert drv.run() > 0
+    assert rep.running == [] and not rep.waiting

@@ -47,13 +47,26 @@ def poisson_workload(point: TracePoint, seed: int, duration_s: float, block_size
     rng = random.Random(seed)
     rate_per_ms = point.load / 1000.0
     arrivals: list[Arrival] = []
+    # A fixed pool of prompts (inference-perf's shared_prefix: groups × users, cycled through):
+    # each keeps its length and its block hashes, its system prompt shared with its group.
+    pool: list[tuple[int, tuple[int, ...]]] = []
+    for group in range(point.prefix_groups if point.prompts_per_group else 0):
+        for user in range(point.prompts_per_group):
+            prompt = point.prompt.sample(rng)
+            shared = _prefix_hashes(group, min(point.shared_prefix_tokens, prompt - 1), block_size)
+            own = tuple(-(group * 1_000 + user + 1) * 1_000_003 - j
+                        for j in range((prompt - 1) // block_size - len(shared)))
+            pool.append((prompt, shared + own))
     t = rng.expovariate(rate_per_ms)
     while t < duration_s * 1000.0:
-        prompt = point.prompt.sample(rng)
         hashes: tuple[int, ...] = ()
-        if point.shared_prefix_tokens:
-            group = rng.randrange(point.prefix_groups)
-            hashes = _prefix_hashes(group, min(point.shared_prefix_tokens, prompt - 1), block_size)
+        if pool:
+            prompt, hashes = pool[rng.randrange(len(pool))]
+        else:
+            prompt = point.prompt.sample(rng)
+            if point.shared_prefix_tokens:
+                group = rng.randrange(point.prefix_groups)
+                hashes = _prefix_hashes(group, min(point.shared_prefix_tokens, prompt - 1), block_size)
         arrivals.append(Arrival(t, prompt, point.output.sample(rng), hashes=hashes))
         t += rng.expovariate(rate_per_ms)
     return arrivals

@@ -44,6 +44,7 @@ class PresetRecipe:
     prefix_caching: bool = True
     replicas: int = 1
     router: str = "least_loaded"
+    chunked_prefill: bool = True
 
     def build(self) -> DeploymentSpec:
         """The deployment spec this recipe describes."""
@@ -57,6 +58,7 @@ class PresetRecipe:
             kv_blocks=kv_tokens // self.block_size,
             block_size=self.block_size,
             prefix_caching=self.prefix_caching,
+            chunked_prefill=self.chunked_prefill,
         )
         facts = {"model": self.model, "gpu": self.gpu, "tp": str(self.tp), "weights": self.weight_dtype,
                  "kv_cache": self.kv_dtype, "kv_tokens": str(kv_tokens)}
@@ -82,125 +84,125 @@ def _fit(name: str) -> Fit:
 FITTED: dict[str, Fit] = {
     'anthropic-hosted': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=2.605,
-            k_weights=2.905,
-            mfu=0.61,
-            overlap=0.4928,
-            seq_ms=0.01153,
-            step_base_ms=1.729,
+            k_weights=2.933,
+            k_kv=2.547,
+            mfu=0.4701,
+            step_base_ms=1.369,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.01503,
+            overlap=0.4702,
         ),
-        front_ms=197.7, jitter_sigma=0.03639,
+        front_ms=188.2, jitter_sigma=0.06848,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 250 ms and ITL 3'
                    '5 ms (means of the built-in latency profile)',
     ),
     'gemini-hosted': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=1.807,
-            k_weights=2.015,
-            mfu=0.61,
-            overlap=0.4928,
-            seq_ms=0.007997,
-            step_base_ms=1.2,
+            k_weights=2.04,
+            k_kv=1.771,
+            mfu=0.4701,
+            step_base_ms=0.9524,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.01045,
+            overlap=0.4702,
         ),
-        front_ms=152.1, jitter_sigma=0.03639,
+        front_ms=141.2, jitter_sigma=0.06848,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 200 ms and ITL 2'
                    '5 ms (means of the built-in latency profile)',
     ),
     'nim-llama33-70b-2xh100-fp8': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=0.904,
-            k_weights=1.445,
-            mfu=0.4709,
-            overlap=0.4928,
-            seq_ms=0.004,
-            step_base_ms=0.6,
+            k_weights=1.439,
+            k_kv=1.097,
+            mfu=0.4987,
+            step_base_ms=0.5899,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.006476,
+            overlap=0.4702,
         ),
-        front_ms=4.922, jitter_sigma=0.03639,
-        provenance='bench/calibrate.py fit (seed 20240614, 28 evaluations, loss 0.000) on nvidia-nim-concurrency-swe'
+        front_ms=21.44, jitter_sigma=0.06848,
+        provenance='bench/calibrate.py fit (seed 20240614, 22 evaluations, loss 0.000) on nvidia-nim-concurrency-swe'
                    'eps/llama33_70b_2xh100_fp8_5000in_500out.csv concurrency=1; KV capacity from memory arithmetic',
     ),
     'openai-hosted': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=3.011,
-            k_weights=3.357,
-            mfu=0.61,
-            overlap=0.4928,
-            seq_ms=0.01332,
-            step_base_ms=1.998,
+            k_weights=3.392,
+            k_kv=2.945,
+            mfu=0.4701,
+            step_base_ms=1.584,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.01739,
+            overlap=0.4702,
         ),
-        front_ms=243, jitter_sigma=0.03639,
+        front_ms=234.6, jitter_sigma=0.06848,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 300 ms and ITL 4'
                    '0 ms (means of the built-in latency profile)',
     ),
     'vllm-h100-70b-tp4': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=0.904,
-            k_weights=1.008,
-            mfu=0.61,
-            overlap=0.4928,
-            seq_ms=0.004,
-            step_base_ms=0.6,
+            k_weights=1.264,
+            k_kv=1.097,
+            mfu=0.4701,
+            step_base_ms=0.5899,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.006476,
+            overlap=0.4702,
         ),
-        front_ms=4.922, jitter_sigma=0.03639,
-        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.211) on inference-sim-training/sta'
+        front_ms=21.44, jitter_sigma=0.06848,
+        provenance='bench/calibrate.py fit (seed 20240614, 63 evaluations, loss 0.056) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-70b-tp4-general stage_0; llama-2-70b-hf-tp4-codegen stage_0; llama-2-7'
                    '0b-tp4-roleplay stage_0',
     ),
     'vllm-h100-7b-tp1': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=0.8443,
-            k_weights=1.108,
-            mfu=0.5681,
-            overlap=0.4934,
-            seq_ms=0.004,
-            step_base_ms=0.6,
+            k_weights=1.135,
+            k_kv=1.097,
+            mfu=0.5658,
+            step_base_ms=0.5899,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.006476,
+            overlap=0.4702,
         ),
-        front_ms=5.374, jitter_sigma=0.03107,
-        provenance='bench/calibrate.py fit (seed 20240614, 61 evaluations, loss 0.095) on inference-sim-training/sta'
-                   'ges_tidy.csv rows llama-2-7b-tp1-codegen stage_0; llama-2-7b-tp1-codegen stage_1; llama-2-7b-tp1'
-                   '-roleplay stage_0; llama-2-7b-tp1-general stage_0; llama-2-7b-tp1-general stage_1',
+        front_ms=13.15, jitter_sigma=0.02668,
+        provenance='bench/calibrate.py fit (seed 20240614, 65 evaluations, loss 0.052) on inference-sim-training/sta'
+                   'ges_tidy.csv rows llama-2-7b-tp1-codegen stage_0; llama-2-7b-tp1-roleplay stage_0; llama-2-7b-tp'
+                   '1-general stage_0',
     ),
     'vllm-h100-codellama-34b-tp2': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=0.6788,
-            k_weights=1.028,
-            mfu=1.029,
-            overlap=0.3805,
-            seq_ms=0.004,
-            step_base_ms=0.6,
+            k_weights=1.097,
+            k_kv=1.097,
+            mfu=0.75,
+            step_base_ms=0.5899,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.006476,
+            overlap=0.4702,
         ),
-        front_ms=4.875, jitter_sigma=0.02795,
-        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.104) on inference-sim-training/sta'
-                   'ges_tidy.csv rows codellama-34b-tp2-general stage_0; codellama-34b-tp2-general stage_1; codellam'
-                   'a-34b-tp2-codegen stage_0; codellama-34b-tp2-codegen stage_1; codellama-34b-tp2-roleplay stage_0',
+        front_ms=19.95, jitter_sigma=0.03434,
+        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.016) on inference-sim-training/sta'
+                   'ges_tidy.csv rows codellama-34b-tp2-general stage_0; codellama-34b-tp2-codegen stage_0; codellam'
+                   'a-34b-tp2-roleplay stage_0',
     ),
     'vllm-h100-mixtral-8x7b-tp2': Fit(
         PhysicsFactors(
-            allreduce_per_layer_ms=0.012,
-            k_kv=0.9047,
-            k_weights=0.9547,
-            mfu=0.2721,
-            overlap=0.5496,
-            seq_ms=0.004,
-            step_base_ms=0.6,
+            k_weights=1.13,
+            k_kv=1.097,
+            mfu=0.2639,
+            step_base_ms=0.5899,
             step_per_layer_ms=0.02,
+            allreduce_per_layer_ms=0.012,
+            seq_ms=0.006476,
+            overlap=0.4702,
         ),
-        front_ms=8.98, jitter_sigma=0.04081,
-        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.230) on inference-sim-training/sta'
+        front_ms=27.34, jitter_sigma=0.02914,
+        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.214) on inference-sim-training/sta'
                    'ges_tidy.csv rows mixtral-8x7b-v0-1-tp2-codegen stage_0; mixtral-8x7b-v0-1-tp2-general stage_0; '
                    'mixtral-8x7b-v0-1-tp2-roleplay stage_0',
     ),
@@ -249,6 +251,9 @@ RECIPES: tuple[PresetRecipe, ...] = (
         # places the knee) is memory arithmetic: 2 × (80 GiB × 0.9 − 35.3 GB fp8 weight shard −
         # 4 GiB reserve) / 160 KiB per fp8 token ≈ 460k tokens (physics.kv_capacity_tokens).
         max_num_seqs=256, max_num_batched_tokens=8192,
+        # NIM 1.8 serves this profile with TensorRT-LLM, whose chunked context is off by
+        # default: a prompt joins a step only whole, so two 5000-token prompts never share one.
+        chunked_prefill=False,
         factors=_NIM.factors, front_ms=_NIM.front_ms, jitter_sigma=_NIM.jitter_sigma,
         description="NVIDIA NIM, Llama-3.3-70B on two H100 (fp8 weights and KV cache).",
         provenance=_NIM.provenance,

@@ -45,6 +45,11 @@ class EngineSettings:
     queue_timeout_ms: float = 0.0
     # Fraction of blocks kept free when admitting (so running sequences can grow).
     watermark: float = 0.01
+    # Split a prompt across steps (vLLM's chunked prefill). Off (TensorRT-LLM's default,
+    # ``enable_chunked_context=False``): a prompt is admitted only in a step whose remaining
+    # budget holds all of it, so a second long prompt waits for the next step instead of
+    # lengthening this one; a prompt longer than the whole budget still runs, chunked, alone.
+    chunked_prefill: bool = True
 
 
 class Batch:
@@ -317,6 +322,8 @@ class Replica:
                 # At least one token must be computed to sample from, so never the whole prompt.
                 blocks = min(kv.cached_prefix(seq.hashes), (known - 1) // kv.block_size)
             cached = blocks * kv.block_size
+            if not self.settings.chunked_prefill and known - cached > budget and batch.prefill_tokens:
+                break  # whole prompts only: this one waits for a step with room for all of it
             progress = min(known - cached, budget)
             need = self._blocks_needed(seq, cached + progress) - blocks
             # Reviving parked cached blocks takes room too; check before touching anything,

@@ -86,6 +86,11 @@ class TracePoint:
     real: dict[str, float]
     shared_prefix_tokens: int = 0
     prefix_groups: int = 1
+    # Distinct prompts per prefix group, each re-sent verbatim for the whole run (0: every
+    # request has a fresh question). inference-perf's shared_prefix generator builds
+    # groups × users prompts once and cycles through them, so after its first use a prompt
+    # is a full prefix-cache hit on a server with prefix caching (vLLM's default).
+    prompts_per_group: int = 0
     overloaded: bool = False
     source: str = ""
     notes: dict[str, str] = field(default_factory=dict)
@@ -151,7 +156,8 @@ def inference_sim_points(traces: Path) -> list[TracePoint]:
             prompt=_dist(successes.get("prompt_len"), _f(row, "prompt_len_mean")),
             output=output,
             real=real, shared_prefix_tokens=int(shared["system_prompt_len"]),
-            prefix_groups=int(shared["num_unique_system_prompts"]), overloaded=row["overloaded"] == "yes",
+            prefix_groups=int(shared["num_unique_system_prompts"]),
+            prompts_per_group=int(shared.get("num_users_per_system_prompt", 0)), overloaded=row["overloaded"] == "yes",
             source=f"{_INFERENCE_SIM}/stages_tidy.csv {row['experiment']} {stage}",
             notes=notes,
         ))
