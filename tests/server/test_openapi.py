@@ -1,4 +1,4 @@
-"""``/openapi.json`` states what the server accepts: models from the configured catalogue, required parameters, bounds."""
+"""`/openapi.json` states what the server accepts: the configured models, required parameters, bounds."""
 
 from __future__ import annotations
 
