@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,13 +44,17 @@ def live_server(*args: str, env: dict[str, str] | None = None, startup_timeout: 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_SIMULATOR_")}
     full_env.update(env or {})
     cmd = [sys.executable, "-m", "llm_simulator.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    process = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr goes to a file, not a pipe: nobody reads a pipe while the server runs, and once its
+    # 64 KB buffer is full (granian logs every write to a closed connection) the server blocks.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    process = subprocess.Popen(cmd, env=full_env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"simulator exited early ({process.returncode}): {err}")
             try:
                 if httpx.get(url + "/health", timeout=1.0).status_code == 200:
@@ -68,5 +73,4 @@ def live_server(*args: str, env: dict[str, str] | None = None, startup_timeout: 
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stderr:
-            process.stderr.close()
+        log.close()

@@ -149,6 +149,15 @@ async def test_wrong_method_lists_the_allowed_ones() -> None:
     assert response.headers["allow"] == "POST"
 
 
+async def test_wrong_method_on_a_gemini_method_path_gets_geminis_shape() -> None:
+    # GET /v1/models/{model} (OpenAI's) and POST /v1/models/{model}:method (Gemini's) share the
+    # path; a ":method" path is Gemini's, so its 405 is in Google's shape.
+    response = await call(make_app(), "TRACE", "/v1/models/gemini-2.5-flash:generateContent")
+    assert response.status == 405
+    error = orjson.loads(response.body)["error"]
+    assert "status" in error and error["code"] == 405, error
+
+
 async def test_gemini_actions_are_counted_under_their_own_endpoint() -> None:
     app = make_app()
     contents = orjson.dumps({"contents": [{"parts": [{"text": "hello"}]}]})

@@ -356,12 +356,21 @@ class SimulatorApp:
         """The provider whose error shape an unrouted request gets (OpenAI's by default).
 
         A wrong method on a known path (``allowed`` lists the right ones) gets the shape of
-        the provider serving that path, whatever the request's headers say.
+        the provider serving that path, whatever the request's headers say. Where providers
+        share a path (OpenAI's ``GET /v1/models/{model}``, Gemini's ``POST …/{model}:method``)
+        the one that claims the request wins.
         """
         if allowed:
-            owner = self.router.match(allowed[0], path, headers, query)
-            if isinstance(owner, Match):
-                return owner.provider
+            owners = [
+                m.provider
+                for m in (self.router.match(a, path, headers, query) for a in allowed)
+                if isinstance(m, Match)
+            ]
+            for owner in owners:
+                if owner.claims(path, headers, query):
+                    return owner
+            if owners:
+                return owners[0]
         for provider in self.providers:
             if provider.claims(path, headers, query):
                 return provider

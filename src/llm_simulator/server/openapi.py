@@ -1,11 +1,14 @@
 """``GET /openapi.json``: an OpenAPI 3.1 document of every route the simulator serves.
 
-Built from the route table at start-up, so it never drifts from what is served. Request
-bodies carry deliberately small schemas (the fields every client sends, and the models the
-catalogue knows) so that a fuzzer generating from the document reaches the handlers' deep
-paths as well as their validation; the providers' own references are the full contracts.
-Paths shared by several providers (``GET /v1/models``) appear once, with the headers that
-select each provider documented as optional parameters.
+Built from the route table and the configured model catalogue at start-up, so it never
+drifts from what is served: the model enums are the catalogue's ids and aliases (with
+``models.accept_unknown``, any id), Azure's deployments are the configured ones plus every
+model name, and the bounds are the providers' own (see ``openapi_bodies``). Gemini's one
+route ``/{version}/models/{target}`` (the method rides in the last path segment, as in
+``models/gemini-2.5-flash:generateContent``) is described as one operation per method, each
+with its own body and the models that method serves. Paths shared by several providers
+(``GET /v1/models``) appear once, with the headers that select each provider documented as
+optional parameters.
 """
 
 from __future__ import annotations
@@ -14,124 +17,84 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from llm_simulator._version import __version__
+from llm_simulator.engine.catalogue import Catalogue, ModelSpec
+from llm_simulator.providers.gemini import EMBED_ACTIONS, GENERATE_ACTIONS
+from llm_simulator.providers.openai.azure import API_VERSION
+from llm_simulator.server import openapi_bodies as bodies
+from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 
 if TYPE_CHECKING:
+    from llm_simulator.providers.base import Route
     from llm_simulator.server.app import SimulatorApp
 
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
+_GEMINI_TARGET = "{target}"
+_AZURE_DEPLOYMENT = "{deployment}"
+# One path segment: a model id as a path parameter may not hold a slash.
+_SEGMENT = r"^[^/]+$"
 
-_OPENAI_MESSAGES: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {"role": {"enum": ["system", "developer", "user", "assistant"]}, "content": {"type": "string"}},
-        "required": ["role", "content"],
-    },
-}
-_ANTHROPIC_MESSAGES: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {"role": {"enum": ["user", "assistant"]}, "content": {"type": "string"}},
-        "required": ["role", "content"],
-    },
-}
-_TOKENS = {"type": "integer", "minimum": 1, "maximum": 64}
-
-# Request body schema per (provider, endpoint).
-BODIES: dict[tuple[str, str], dict[str, Any]] = {
-    ("openai", "chat"): {
-        "type": "object",
-        "properties": {
-            "model": {"enum": ["gpt-4.1", "gpt-4o-mini", "gpt-5.1"]},
-            "messages": _OPENAI_MESSAGES,
-            "max_tokens": _TOKENS,
-            "n": {"type": "integer", "minimum": 1, "maximum": 3},
-            "stream": {"type": "boolean"},
-            "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-            "stop": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-            "seed": {"type": "integer"},
-        },
-        "required": ["model", "messages"],
-    },
-    ("openai", "completion"): {
-        "type": "object",
-        "properties": {
-            "model": {"enum": ["gpt-3.5-turbo-instruct", "gpt-4.1"]},
-            "prompt": {"type": "string"},
-            "max_tokens": _TOKENS,
-            "stream": {"type": "boolean"},
-            "echo": {"type": "boolean"},
-            "logprobs": {"type": "integer", "minimum": 0, "maximum": 5},
-        },
-        "required": ["model", "prompt"],
-    },
-    ("openai", "embedding"): {
-        "type": "object",
-        "properties": {
-            "model": {"enum": ["text-embedding-3-small", "text-embedding-3-large"]},
-            "input": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]},
-            "dimensions": {"type": "integer", "minimum": 1, "maximum": 256},
-        },
-        "required": ["model", "input"],
-    },
-    ("openai", "responses"): {
-        "type": "object",
-        "properties": {
-            "model": {"enum": ["gpt-4.1", "gpt-5.1"]},
-            "input": {"type": "string"},
-            "instructions": {"type": "string"},
-            "max_output_tokens": {"type": "integer", "minimum": 16, "maximum": 64},
-            "stream": {"type": "boolean"},
-        },
-        "required": ["model", "input"],
-    },
-    ("anthropic", "messages"): {
-        "type": "object",
-        "properties": {
-            "model": {"enum": ["claude-sonnet-4-5", "claude-haiku-4-5"]},
-            "max_tokens": _TOKENS,
-            "messages": _ANTHROPIC_MESSAGES,
-            "system": {"type": "string"},
-            "stream": {"type": "boolean"},
-            "stop_sequences": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-        },
-        "required": ["model", "max_tokens", "messages"],
-    },
-    ("anthropic", "count_tokens"): {
-        "type": "object",
-        "properties": {"model": {"enum": ["claude-sonnet-4-5"]}, "messages": _ANTHROPIC_MESSAGES},
-        "required": ["model", "messages"],
-    },
-    ("gemini", "generate"): {
-        "type": "object",
-        "properties": {
-            "contents": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "role": {"enum": ["user", "model"]},
-                        "parts": {
-                            "type": "array",
-                            "items": {"type": "object", "properties": {"text": {"type": "string"}}},
-                        },
-                    },
-                },
-            },
-            "generationConfig": {
-                "type": "object",
-                "properties": {"maxOutputTokens": _TOKENS, "temperature": {"type": "number"}},
-            },
-        },
-        "required": ["contents"],
-    },
-}
-_ANY_OBJECT: dict[str, Any] = {"type": "object"}
+_ANY_OBJECT: Schema = {"type": "object"}
 _SELECTORS = [
     {"name": "anthropic-version", "in": "header", "required": False, "schema": {"type": "string"}},
     {"name": "x-goog-api-key", "in": "header", "required": False, "schema": {"type": "string"}},
 ]
+_API_VERSION_PARAM = {
+    "name": API_VERSION,
+    "in": "query",
+    "required": True,
+    "description": "Required, as on Azure (without it: 404). Any non-empty version is served alike.",
+    "schema": {"type": "string", "minLength": 1},
+    "example": "2024-10-21",
+}
+_ALT_PARAM = {
+    "name": "alt",
+    "in": "query",
+    "required": False,
+    "description": "sse: server-sent events; without it, one JSON array streamed element by element.",
+    "schema": {"enum": ["sse"]},
+}
+# Operations whose path parameter names something another operation creates: (source method,
+# source path) → [(method, path, parameter, where the source's answer holds its value)].
+_LINKS = {
+    ("post", "/v1/responses"): [
+        ("get", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
+        ("delete", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
+    ],
+}
+
+
+class _Catalogue:
+    """The model sets each route accepts, from the configured catalogue."""
+
+    def __init__(self, catalogue: Catalogue, accept_unknown: bool, deployments: dict[str, str]) -> None:
+        def google(spec: ModelSpec) -> bool:
+            return spec.provider == "google"
+
+        self.generation = models(catalogue, accept_unknown, is_generation)
+        self.embedding = models(catalogue, False, lambda s: s.is_embedding)
+        self.every = models(catalogue, False, lambda s: True)
+        self.google = models(catalogue, False, google)
+        # Gemini's methods: generation on chat models, embedding on embedding models, tokens on both.
+        self.gemini = {
+            "generateContent": models(catalogue, accept_unknown, lambda s: google(s) and not s.is_embedding),
+            "countTokens": models(catalogue, accept_unknown, google),
+            "embedContent": models(catalogue, False, lambda s: google(s) and s.is_embedding),
+        }
+        self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
+        self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
+        self._catalogue = catalogue
+        self._deployments = deployments
+
+    def deployments(self, embedding: bool) -> Models:
+        """Azure deployment names serving the right kind of model: the configured ones, then model names."""
+        served = self.embedding if embedding else self.generation
+        named: list[tuple[str, ModelSpec]] = []
+        for name, target in self._deployments.items():
+            spec = self._catalogue.lookup(target)
+            if spec is not None and spec.is_embedding == embedding:
+                named.append((name, spec))
+        named += [(name, spec) for name, spec in served.named if name not in self._deployments]
+        return Models(tuple(named), served.accept_unknown)
 
 
 def _path(template: str) -> tuple[str, list[str]]:
@@ -139,33 +102,133 @@ def _path(template: str) -> tuple[str, list[str]]:
     return _PARAM.sub(r"{\1}", template), _PARAM.findall(template)
 
 
+def _path_param(name: str, schema: Schema, description: str = "") -> Schema:
+    param = {"name": name, "in": "path", "required": True, "schema": schema}
+    return param | {"description": description} if description else param
+
+
+def _model_param(allowed: Models) -> Schema:
+    schema = allowed.enum()
+    return schema | {"pattern": _SEGMENT} if "enum" not in schema else schema
+
+
+def _operation_id(provider: str, method: str, path: str) -> str:
+    return f"{provider}_{method}_" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+
+
+def _operation(provider: str, method: str, path: str, parameters: list[Schema], body: Schema | None) -> Schema:
+    operation: Schema = {
+        "operationId": _operation_id(provider, method, path),
+        "tags": [provider],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "The provider's response (JSON or an event stream)"},
+            "default": {"description": "An error in the provider's own shape"},
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema]]:
+    """One operation per Gemini method on the shared ``{model}:{method}`` route."""
+    generate = {
+        "generateContent": bodies.gemini_generate,
+        "streamGenerateContent": bodies.gemini_generate,
+        "countTokens": bodies.gemini_count_tokens,
+        "embedContent": bodies.gemini_embed,
+        "batchEmbedContents": bodies.gemini_batch_embed,
+    }
+    operations = []
+    for method in GENERATE_ACTIONS + EMBED_ACTIONS:
+        path = route.path.replace(_GEMINI_TARGET, "{model}:" + method)
+        allowed = sets.gemini[method]
+        parameters = [_path_param("model", _model_param(allowed), f"A model that serves {method}.")]
+        if method == "streamGenerateContent":
+            parameters.append(_ALT_PARAM)
+        operations.append((path, _operation("gemini", "post", path, parameters, generate[method](allowed))))
+    return operations
+
+
+def _azure_operation(route: Route, sets: _Catalogue) -> tuple[str, Schema]:
+    path, _ = _path(route.path)
+    deployments = sets.deployments(embedding=route.endpoint == "embedding")
+    described = "A deployment under models.azure_deployments, or one named after the model it serves."
+    parameters = [_path_param("deployment", _model_param(deployments), described), _API_VERSION_PARAM]
+    body = {
+        "chat": bodies.openai_chat,
+        "completion": bodies.openai_completion,
+        "embedding": bodies.openai_embedding,
+    }[route.endpoint](deployments, azure=True)
+    return path, _operation("openai", "post", path, parameters, body)
+
+
+def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
+    builders = {
+        ("openai", "chat"): lambda: bodies.openai_chat(sets.generation),
+        ("openai", "completion"): lambda: bodies.openai_completion(sets.generation),
+        ("openai", "embedding"): lambda: bodies.openai_embedding(sets.embedding),
+        ("openai", "responses"): lambda: bodies.openai_responses(sets.generation),
+        ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
+        ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
+    }
+    build = builders.get((provider, endpoint))
+    return build() if build is not None else _ANY_OBJECT
+
+
+def _parameters(path: str, names: list[str], sets: _Catalogue) -> list[Schema]:
+    parameters = []
+    for name in names:
+        if name == "model":
+            # Gemini's own paths list Google's models; the shared /v1/models/{model} any model.
+            allowed = sets.google if path.startswith("/v1beta/") else sets.every
+            parameters.append(_path_param(name, _model_param(allowed)))
+        else:
+            parameters.append(_path_param(name, {"type": "string", "minLength": 1}))
+    return parameters
+
+
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from operations that create something to those that look it up."""
+    for (method, path), targets in _LINKS.items():
+        source = paths.get(path, {}).get(method)
+        if source is None:
+            continue
+        links = {}
+        for target_method, target_path, name, expression in targets:
+            target = paths.get(target_path, {}).get(target_method)
+            if target is not None:
+                links[target["operationId"]] = {"operationId": target["operationId"], "parameters": {name: expression}}
+        if links:
+            source["responses"]["200"]["links"] = links
+
+
 def build_openapi(app: SimulatorApp) -> dict[str, Any]:
-    """The OpenAPI document of ``app``'s routes."""
+    """The OpenAPI document of ``app``'s routes and catalogue."""
+    config = app.config.models
+    sets = _Catalogue(app.sim.catalogue, config.accept_unknown, dict(config.azure_deployments))
     paths: dict[str, dict[str, Any]] = {}
     for route, provider in app.route_table:
+        method = route.method.lower()
+        if _GEMINI_TARGET in route.path:
+            for path, operation in _gemini_operations(route, sets):
+                paths.setdefault(path, {})[method] = operation
+            continue
+        if _AZURE_DEPLOYMENT in route.path:
+            path, operation = _azure_operation(route, sets)
+            paths.setdefault(path, {})[method] = operation
+            continue
         path, names = _path(route.path)
         item = paths.setdefault(path, {})
-        method = route.method.lower()
         if method in item:
-            item[method]["parameters"] = [*item[method].get("parameters", []), *_SELECTORS]
+            known = item[method]["parameters"]
+            item[method]["parameters"] = known + [p for p in _SELECTORS if p not in known]
             item[method]["tags"] = sorted({*item[method]["tags"], provider.name})
             continue
-        operation: dict[str, Any] = {
-            "operationId": f"{provider.name}_{route.endpoint}_{method}_{len(paths)}",
-            "tags": [provider.name],
-            "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-                for name in names
-            ],
-            "responses": {
-                "200": {"description": "The provider's response (JSON or an event stream)"},
-                "default": {"description": "An error in the provider's own shape"},
-            },
-        }
-        if route.method in ("POST", "PUT"):
-            schema = BODIES.get((provider.name, route.endpoint), _ANY_OBJECT)
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
-        item[method] = operation
+        body = _body(provider.name, route.endpoint, sets) if route.method in ("POST", "PUT") else None
+        item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
+    _add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {
