@@ -25,6 +25,7 @@ import asyncio
 import contextvars
 import functools
 import math
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -62,9 +63,17 @@ def tokens_at_least(text: str, max_token_bytes: int) -> int:
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / max_token_bytes)
 
 
+# While a pool thread runs pure Python, the event loop gets the GIL back only when the switch
+# interval (5 ms by default) expires, and it needs it several times to answer one request; at
+# 1 ms a probe waits a few ms instead of tens (measured in docs/performance.md). Only a process
+# that ever moves work off the loop pays for the more frequent switches.
+POOL_SWITCH_INTERVAL_S = 0.001
+
+
 @functools.cache
 def _pool_executor() -> ThreadPoolExecutor:
     """The process's CPU pool, created on first use (its threads start lazily too)."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), POOL_SWITCH_INTERVAL_S))
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="llm-simulator-cpu")
 
 
