@@ -216,3 +216,21 @@ async def test_schemas_refused_by_the_budget_are_accepted_alone() -> None:
     for tool in tools:
         got = await call(app, "POST", "/v1/chat/completions", chat("gpt-4.1", "hi", tools=[tool]))
         assert got.status == 200, got.body
+
+
+def test_embeddings_rendered_item_by_item_are_the_bytes_of_one_dump() -> None:
+    """The body is joined from per-item dumps (so orjson never holds the GIL for the whole list)."""
+    import orjson
+
+    from llm_simulator.engine.embeddings import embed
+    from llm_simulator.providers.openai.embeddings import encode_base64, render
+
+    inputs = [("hello world", 2), ("foo", 1), ("", 0)]
+    for as_base64 in (False, True):
+        data = [
+            {"object": "embedding", "index": i, "embedding": encode_base64(embed(t, 16)) if as_base64 else embed(t, 16)}
+            for i, (t, _) in enumerate(inputs)
+        ]
+        whole = {"object": "list", "data": data, "model": "m", "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+        assert render(inputs, 16, as_base64, "m", 3) == orjson.dumps(whole)
+    assert orjson.loads(render([], 16, False, "m", 0))["data"] == []

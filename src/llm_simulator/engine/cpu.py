@@ -60,7 +60,10 @@ def tokens_at_least(text: str, max_token_bytes: int) -> int:
     Every token stands for at most ``max_token_bytes`` bytes of the text, so a text of N bytes
     needs at least N / max_token_bytes of them.
     """
-    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / max_token_bytes)
+    # An ASCII text's UTF-8 length is its length (isascii is O(1) in CPython): no 4 ms encode of
+    # a 7.5 MB prompt while holding the GIL.
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return math.ceil(size / max_token_bytes)
 
 
 # While a pool thread runs pure Python, the event loop gets the GIL back only when the switch
