@@ -48,6 +48,9 @@ class DeploymentConfig(_Data):
     kv_blocks: int | None = Field(default=None, ge=1)
     block_size: int | None = Field(default=None, ge=1, le=1024)
     prefix_caching: bool | None = None
+    chunked_prefill: bool | None = Field(
+        default=None, description="Split long prompts across steps (vLLM); off: a prompt joins a step whole."
+    )
     max_waiting: int | None = Field(default=None, ge=1, description="Queue bound; one more is refused.")
     queue_timeout_ms: float | None = Field(default=None, ge=0, description="Most a request waits; 0: no limit.")
     overload_status: Literal[429, 503, 529] | None = Field(

@@ -275,3 +275,15 @@ async def test_other_tools_mean_another_prefix() -> None:
         _ = [event async for event in sim.stream(plan, timeline)]
         cached.append(plan.cached_tokens)
     assert cached[0] == 0 and cached[1] >= 1000 and cached[2] == 0
+
+
+def test_every_engine_limit_can_be_set_in_the_config() -> None:
+    sim = _engine_sim(**{"engine.deployments": {"d": {
+        "preset": "vllm-h100-7b-tp1", "models": ["gpt-4o"], "chunked_prefill": False, "max_num_seqs": 7,
+        "max_waiting": 3, "queue_timeout_ms": 900, "prefix_caching": False, "overload_status": 429,
+        "step": {"front_ms": 1.5},
+    }}})
+    spec = sim.deployments["d"]
+    assert not spec.settings.chunked_prefill and not spec.settings.prefix_caching
+    assert (spec.settings.max_num_seqs, spec.settings.max_waiting, spec.settings.queue_timeout_ms) == (7, 3, 900)
+    assert spec.overload_status == 429 and spec.step.front_ms == 1.5

@@ -12,7 +12,7 @@ from llm_simulator.engine.load.replica import EngineSettings
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 
 _SETTINGS_FIELDS = ("max_num_seqs", "max_num_batched_tokens", "kv_blocks", "block_size", "prefix_caching",
-                    "max_waiting", "queue_timeout_ms")
+                    "chunked_prefill", "max_waiting", "queue_timeout_ms")
 _REQUIRED_STEP = ("step_ms", "weights_ms", "prefill_ms_per_token", "kv_ms_per_token")
 
 
