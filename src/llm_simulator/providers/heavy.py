@@ -13,12 +13,15 @@ def is_heavy(request: HttpRequest) -> bool:
     return len(request.body) >= HEAVY_BYTES
 
 
-def body_window(sim: Simulator, body: JsonObject, provider: str) -> int | None:
-    """The context window of the model named by the body's ``model`` (None if none resolves).
+def body_window(sim: Simulator, body: JsonObject, provider: str, heavy: bool) -> int | None:
+    """The context window of the model named by a heavy body's ``model`` (None if none resolves).
 
     The ceiling for token counting while the body is parsed; parsing itself reports a missing
-    or unknown model.
+    or unknown model. Only a heavy body needs one: a text in a smaller body is counted in
+    about a millisecond anyway, so its model is not resolved twice on the hot path.
     """
+    if not heavy:
+        return None
     model = body.get("model")
     spec = sim.resolve_model(model, provider) if isinstance(model, str) and model else None
     return spec.context_window if spec is not None else None

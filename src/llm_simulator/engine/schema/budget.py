@@ -81,12 +81,26 @@ def current() -> RequestBudget | None:
     return _CURRENT.get()
 
 
+def enter_budget(*, inline: bool) -> contextvars.Token[RequestBudget | None]:
+    """Start a fresh budget (``INLINE_WORK`` if ``inline``, else ``REQUEST_WORK``); ``exit_budget`` ends it.
+
+    The pair without a context manager is for the per-request hot path (``engine.cpu``).
+    """
+    return _CURRENT.set(RequestBudget(INLINE_WORK if inline else REQUEST_WORK, inline))
+
+
+def exit_budget(token: contextvars.Token[RequestBudget | None]) -> None:
+    """End the budget ``enter_budget`` started (the one before it is current again)."""
+    _CURRENT.reset(token)
+
+
 @contextlib.contextmanager
 def request_budget(*, inline: bool) -> Iterator[RequestBudget]:
     """A fresh budget for the step run inside (``INLINE_WORK`` if ``inline``, else ``REQUEST_WORK``)."""
-    budget = RequestBudget(INLINE_WORK if inline else REQUEST_WORK, inline)
-    token = _CURRENT.set(budget)
+    token = enter_budget(inline=inline)
     try:
+        budget = _CURRENT.get()
+        assert budget is not None
         yield budget
     finally:
-        _CURRENT.reset(token)
+        exit_budget(token)

@@ -331,7 +331,7 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
     body = parse_object(request.body)
     heavy = is_heavy(request)
-    parsed = await off_loop(heavy, body_window(sim, body, "anthropic"), parse_request, sim, request, body)
+    parsed = await off_loop(heavy, body_window(sim, body, "anthropic", heavy), parse_request, sim, request, body)
     gen = parsed.request
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)

@@ -469,7 +469,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     started = time.monotonic()
     heavy = is_heavy(request)
     gen, model_id, stream, include_usage = await off_loop(
-        heavy, body_window(sim, body, "openai"), parse_request, sim, body
+        heavy, body_window(sim, body, "openai", heavy), parse_request, sim, body
     )
     spec = sim.resolve_model(model_id, "openai")
     assert spec is not None

@@ -296,7 +296,7 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     started = time.monotonic()
     body = parse_object(request.body)
     heavy = is_heavy(request)
-    parsed = await off_loop(heavy, body_window(sim, body, "openai"), parse_request, sim, store, request, body)
+    parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_request, sim, store, request, body)
     gen = parsed.gen
     if needs_preparation(sim, request):
         gen = await prepare_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
