@@ -37,6 +37,17 @@ class LiveServer:
         return self.url + "/v1"
 
 
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop a simulator process as an operator would (SIGINT), killing it if it lingers past 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @contextlib.contextmanager
 def live_server(*args: str, env: dict[str, str] | None = None, startup_timeout: float = 30.0) -> Iterator[LiveServer]:
     """Run ``llm-simulator serve`` with ``args`` on 127.0.0.1 and stop it afterwards."""
@@ -66,11 +77,5 @@ def live_server(*args: str, env: dict[str, str] | None = None, startup_timeout: 
             time.sleep(0.1)
         yield LiveServer(url, process)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_server(process)
         log.close()

@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.live import free_port, stop_server
 
 LIMIT = 128
 EXCESS = 40
@@ -68,13 +68,7 @@ def limited_server(server: str, log: Path) -> Iterator[tuple[str, subprocess.Pop
             time.sleep(0.1)
         yield url, process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_server(process)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import free_port
+from tests.live import free_port, stop_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -197,13 +197,7 @@ def _serve(*args: str) -> Iterator[Server]:
                 time.sleep(0.1)
             yield server
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_server(process)
 
 
 def _started(master: int, port: int, shared: Path) -> bool:

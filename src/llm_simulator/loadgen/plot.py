@@ -210,6 +210,8 @@ def svg_throughput(results: Sequence[RequestResult]) -> str:
 
 # Line colours, in order, for multi-series charts (matplotlib's default cycle).
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+# Dash patterns, in order, for charts that must read in grey too (``LineChart.dashed``).
+_DASHES = ("", "6 3", "2 2", "8 2 2 2")
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,8 @@ class LineChart:
     series: list[tuple[str, list[float], list[float]]] = field(default_factory=list)
     # Thin every series to at most this many points (every k-th), so long timelines stay light.
     max_points: int = 1000
+    # A dash pattern per series too, so the chart stays readable printed in grey.
+    dashed: bool = False
 
 
 def _thin(xs: Sequence[float], ys: Sequence[float], limit: int) -> tuple[list[float], list[float]]:
@@ -259,9 +263,11 @@ def svg_lines(chart: LineChart) -> str:
     ]
     for i, (name, xs, ys) in enumerate(series):
         color = _PALETTE[i % len(_PALETTE)]
+        dash = _DASHES[i % len(_DASHES)] if chart.dashed else ""
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         points = [point(x, y) for x, y in zip(xs, ys, strict=True)]
         body.append(
-            f'<polyline points="{" ".join(points)}" fill="none" stroke="{color}" stroke-width="1.5">'
+            f'<polyline points="{" ".join(points)}" fill="none" stroke="{color}" stroke-width="1.5"{dash_attr}>'
             f"<title>{html.escape(name)}</title></polyline>"
         )
         if len(points) <= 50:
@@ -271,7 +277,7 @@ def svg_lines(chart: LineChart) -> str:
         ly = _MT + 2 + 12 * i
         body_legend.append(
             f'<line x1="{_W - _MR - 110}" y1="{ly - 4}" x2="{_W - _MR - 96}" y2="{ly - 4}" '
-            f'stroke="{color}" stroke-width="2"/>'
+            f'stroke="{color}" stroke-width="2"{dash_attr}/>'
         )
         body_legend.append(f'<text x="{_W - _MR - 92}" y="{ly}">{html.escape(name)}</text>')
     return _frame(chart.title, chart.x_label, chart.y_label, body + body_legend)
@@ -326,45 +332,20 @@ svg .grid { stroke: #eee; }
 """
 
 
-_SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
-_DASHES = ("", "6 3", "2 2", "8 2 2 2")
-
-
 def svg_line_file(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str,
                   y_label: str) -> str:
-    """A standalone SVG line chart: one polyline with markers per named series of (x, y) points.
+    """A standalone SVG line chart of named series of (x, y) points, for a file embedded in Markdown.
 
-    Unlike ``svg_lines`` (inline in an HTML report), the SVG carries its own style, for a
-    file embedded in Markdown.
-
-    Series keep their order in the legend (top left); each gets its own colour and dash so
-    the chart stays readable in grey. The SVG carries its own style, so it can be saved as a
-    file and embedded in Markdown.
+    ``svg_lines`` with dashed series (readable in grey), points whose y is not finite left
+    out, and the style and SVG namespace inside the file, since no page carries them.
     """
-    points = [p for _, pts in series for p in pts if math.isfinite(p[1])]
-    if not points:
-        return _frame(title + " (no data)", x_label, y_label, [])
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y1 = max(p[1] for p in points) * 1.05 or 1.0
-    y0 = 0.0
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return (_ML + (x - x0) / (x1 - x0 or 1) * (_W - _ML - _MR),
-                _H - _MB - (y - y0) / (y1 - y0 or 1) * (_H - _MT - _MB))
-
-    body = [f"<style>{_STYLE}</style>", *_axis_ticks(x0, x1, y0, y1)]
-    for i, (name, pts) in enumerate(series):
-        color, dash = _SERIES_COLORS[i % len(_SERIES_COLORS)], _DASHES[i % len(_DASHES)]
-        xy = [at(x, y) for x, y in pts if math.isfinite(y)]
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        body.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash_attr} points="'
-                    + " ".join(f"{px:.1f},{py:.1f}" for px, py in xy) + '"/>')
-        body.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"/>' for px, py in xy)
-        body.append(f'<line x1="{_ML + 10}" y1="{_MT + 8 + 14 * i}" x2="{_ML + 34}" y2="{_MT + 8 + 14 * i}" '
-                    f'stroke="{color}" stroke-width="2"{dash_attr}/>')
-        body.append(f'<text x="{_ML + 40}" y="{_MT + 12 + 14 * i}">{html.escape(name)}</text>')
-    frame = _frame(title, x_label, y_label, body)
-    return frame.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+    chart = LineChart(title, x_label, y_label, dashed=True)
+    for name, points in series:
+        kept = [(x, y) for x, y in points if math.isfinite(y)]
+        chart.series.append((name, [x for x, _ in kept], [y for _, y in kept]))
+    svg = svg_lines(chart)
+    head, rest = svg.split(">", 1)
+    return head.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1) + f"><style>{_STYLE}</style>" + rest
 
 
 def _inert(text: str) -> str:
