@@ -211,6 +211,9 @@ def test_output_file_and_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--rate", "1", "--trace-speedup", "2"], "--trace-speedup applies to --trace only"),
         (["--rates", "1", "--max-requests", "2"], "--max-requests applies to --trace only"),
         (["--trace", "t.csv", "--prompt-tokens", "9"], "do not apply to --trace"),
+        (["--rate", "1", "--ramp", "2"], "--ramp applies to --concurrency only"),
+        (["--concurrency", "2", "--ramp", "-1"], "argument --ramp: '-1' must not be negative"),
+        (["--concurrency", "2", "--ramp", "soon"], "argument --ramp: 'soon' is neither 'auto' nor a number"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(
@@ -249,3 +252,15 @@ def test_missing_trace_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["simulate", "--trace", str(tmp_path / "absent.csv")]) == 2
     err = capsys.readouterr().err
     assert "absent.csv: No such file or directory" in err and err.count("\n") == 1
+
+
+def test_a_closed_loop_ramps_its_clients_in_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    # Fixed sizes: started at once, four clients queue behind each other's prefills in every
+    # round (a convoy); the default ramp scatters their starts so the convoy never forms.
+    fixed = ["--prompt-tokens", "3000", "--output-tokens", "60", "--no-progress", "--concurrency", "4",
+             "--requests-per-point", "80", "--deployment", "nim-llama33-70b-2xh100-fp8"]
+    ramped = run_json(fixed, capsys)
+    at_once = run_json([*fixed, "--ramp", "0"], capsys)
+    assert ramped["workload"]["ramp_s"] == "auto" and at_once["workload"]["ramp_s"] == 0.0  # type: ignore[index]
+    ttft = [points(d)[0]["ttft_ms"]["p50"] for d in (ramped, at_once)]  # type: ignore[index]
+    assert ttft[1] > 1.5 * ttft[0]

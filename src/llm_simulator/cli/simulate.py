@@ -24,7 +24,14 @@ from llm_simulator.cli.simulate_report import FORMATS, PointReport, charts, rend
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.presets import PRESETS, preset_names
 from llm_simulator.engine.load.router import ROUTERS
-from llm_simulator.engine.load.virtual import Arrival, NextArrival, RequestResult, closed_loop, simulate
+from llm_simulator.engine.load.virtual import (
+    Arrival,
+    NextArrival,
+    RequestResult,
+    closed_loop,
+    lone_e2e_ms,
+    simulate,
+)
 from llm_simulator.engine.load.workload import (
     LengthSpec,
     RequestShape,
@@ -53,6 +60,19 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _ramp(text: str) -> float | None:
+    """``auto`` (None: one lone request's lifetime) or a number of seconds ≥ 0."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither 'auto' nor a number of seconds") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
     return value
 
 
@@ -131,6 +151,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=_positive_int,
         metavar="N",
         help="closed loop: requests per concurrency point (default 500)",
+    )
+    work.add_argument(
+        "--ramp",
+        type=_ramp,
+        default="auto",
+        metavar="S|auto",
+        help="closed loop: start each client at a random moment within S seconds (default auto: one lone "
+        "request's lifetime; 0 starts them all at once, which makes fixed-size requests queue in convoys)",
     )
     work.add_argument(
         "--prompt-tokens",
@@ -213,6 +241,7 @@ def check_workload_flags(args: argparse.Namespace) -> None:
     trace, closed = args.trace is not None, args.concurrency is not None
     misplaced = [
         (not closed and args.requests_per_point is not None, "--requests-per-point applies to --concurrency only"),
+        (not closed and args.ramp is not None, "--ramp applies to --concurrency only"),
         (closed and args.duration is not None, "--duration does not apply to --concurrency (see --requests-per-point)"),
         (not trace and args.trace_speedup is not None, "--trace-speedup applies to --trace only"),
         (not trace and args.max_requests is not None, "--max-requests applies to --trace only"),
@@ -300,6 +329,9 @@ def build_points(args: argparse.Namespace, spec: DeploymentSpec) -> list[LoadPoi
             )
         ]
     if args.concurrency is not None:
+        ramp_ms = args.ramp * 1000.0 if args.ramp is not None else lone_e2e_ms(
+            spec, (args.prompt_tokens.low + args.prompt_tokens.high) // 2,
+            (args.output_tokens.low + args.output_tokens.high) // 2, seed)
         points = []
         for c in args.concurrency:
 
@@ -307,7 +339,7 @@ def build_points(args: argparse.Namespace, spec: DeploymentSpec) -> list[LoadPoi
                 make = closed_loop_requests(
                     args.requests_per_point, shape, derive_random(seed, "workload", "closed", c)
                 )
-                return closed_loop(c, make)
+                return closed_loop(c, make, ramp_ms=ramp_ms, rng=derive_random(seed, "workload", "ramp", c))
 
             points.append(
                 LoadPoint("concurrency", float(c), f"concurrency {c}", closed, requests=args.requests_per_point)
@@ -434,6 +466,7 @@ def describe_workload(args: argparse.Namespace) -> dict[str, Any]:
             "kind": "closed_loop",
             "concurrency": args.concurrency,
             "requests_per_point": args.requests_per_point,
+            "ramp_s": "auto" if args.ramp is None else args.ramp,
             **lengths,
         }
     rates = [args.rate] if args.rate is not None else args.rates

@@ -69,3 +69,46 @@ def test_rejected_and_timed_out_requests_are_reported() -> None:
     # the first starts at once, two queue, two find the queue full; the two queued wait far
     # longer than 50 ms behind a 400-token answer on the only seat
     assert outcomes == ["ok", "timed_out", "timed_out", "rejected", "rejected"]
+
+
+def test_a_ramp_scatters_the_clients_first_requests_and_is_seeded() -> None:
+    import random
+
+    def make(k: int, now: float) -> Arrival | None:
+        return Arrival(now, 300, 40) if k < 20 else None
+
+    first, _ = closed_loop(8, make, ramp_ms=1000.0, rng=random.Random(1))
+    again, _ = closed_loop(8, make, ramp_ms=1000.0, rng=random.Random(1))
+    starts = [a.time_ms for a in first]
+    assert starts == [a.time_ms for a in again] == sorted(starts)
+    assert all(0.0 <= t < 1000.0 for t in starts) and len(set(starts)) == 8
+    assert [a.time_ms for a in closed_loop(8, make)[0]] == [0.0] * 8
+
+
+def test_lone_e2e_is_one_prefill_plus_the_decode_steps() -> None:
+    from llm_simulator.engine.load.virtual import lone_e2e_ms
+
+    short, long = lone_e2e_ms(SPEC, 500, 10), lone_e2e_ms(SPEC, 500, 200)
+    assert SPEC.step.front_ms < short < long
+    assert simulate(SPEC, [Arrival(0.0, 500, 200)], seed=0).results[0].e2e_ms == pytest.approx(long)
+
+
+def test_a_simultaneous_start_forms_convoys_that_a_ramp_avoids() -> None:
+    # Long fixed prompts, chunked prefill off: started together, five clients queue behind
+    # each other's prefills in every round; scattered, they rarely meet.
+    from llm_simulator.engine.load.virtual import lone_e2e_ms
+
+    spec = PRESETS["nim-llama33-70b-2xh100-fp8"]
+    import random
+
+    def mean_ttft(ramp_ms: float) -> float:
+        def make(k: int, now: float) -> Arrival | None:
+            return Arrival(now, 5000, 200) if k < 60 else None
+
+        first, after = closed_loop(5, make, ramp_ms=ramp_ms, rng=random.Random(2))
+        done = simulate(spec, first, seed=1, next_arrival=after).results[20:55]
+        return statistics.fmean(r.ttft_ms for r in done)
+
+    lone = simulate(spec, [Arrival(0.0, 5000, 200)], seed=1).results[0].ttft_ms
+    assert mean_ttft(0.0) > 1.8 * lone
+    assert mean_ttft(lone_e2e_ms(spec, 5000, 200)) < 1.5 * lone

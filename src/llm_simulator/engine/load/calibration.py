@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.traces import TracePoint
-from llm_simulator.engine.load.virtual import Arrival, RequestResult, closed_loop, simulate
+from llm_simulator.engine.load.virtual import Arrival, RequestResult, closed_loop, lone_e2e_ms, simulate
 
 # Loss weights per statistic: decode speed and medians matter most; p99 is noisy (warm-up).
 LOSS_WEIGHTS: dict[str, float] = {
@@ -120,9 +120,11 @@ def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budg
             return None
         return Arrival(now, point.prompt.sample(rng), point.output.sample(rng))
 
-    first, after = closed_loop(c, make)
+    # Clients start at scattered moments (virtual.lone_e2e_ms says why), drawn from their own stream.
+    ramp_ms = lone_e2e_ms(spec, round(point.prompt.mean), round(point.output.mean), seed)
+    first, after = closed_loop(c, make, ramp_ms=ramp_ms, rng=random.Random(seed + 1))
     run = simulate(spec, first, seed=seed, next_arrival=after)
-    # Steady state only: drop the start (everyone arrives at once) and the drain at the end.
+    # Steady state only: drop the ramp and the first full round, and the drain at the end.
     steady = run.results[2 * c: total - c]
     stats = _stats(steady)
     # Little's law for a closed loop with no think time: c requests in flight, each E2E long.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -233,15 +234,40 @@ def simulate(
     return sim.run(iter(arrivals), until_ms, progress)
 
 
-def closed_loop(concurrency: int, make: Callable[[int, float], Arrival | None]) -> tuple[list[Arrival], NextArrival]:
-    """A closed-loop workload: ``concurrency`` requests at t=0, then one new request per request ended.
+def closed_loop(concurrency: int, make: Callable[[int, float], Arrival | None], *,
+                ramp_ms: float = 0.0, rng: random.Random | None = None) -> tuple[list[Arrival], NextArrival]:
+    """A closed-loop workload: ``concurrency`` clients, each sending its next request when its last one ended.
 
     ``make(k, now)`` builds the k-th request (arriving at ``now``) or returns None to stop.
+    With ``ramp_ms`` 0 every client starts at t=0; otherwise each client's first request
+    arrives at a uniform random time in [0, ramp_ms) drawn from ``rng`` (see ``lone_e2e_ms``
+    for why a measurement wants that).
     """
     counter = itertools.count()
-    first = [a for a in (make(next(counter), 0.0) for _ in range(concurrency)) if a is not None]
+    if ramp_ms > 0:
+        draw = rng or random.Random(0)
+        starts = sorted(draw.uniform(0.0, ramp_ms) for _ in range(concurrency))
+    else:
+        starts = [0.0] * concurrency
+    first = [a for a in (make(next(counter), start) for start in starts) if a is not None]
 
     def after(result: RequestResult, now: float) -> Arrival | None:
         return make(next(counter), now)
 
     return first, after
+
+
+def lone_e2e_ms(spec: DeploymentSpec, prompt_tokens: int, output_tokens: int, seed: int = 0) -> float:
+    """How long one request of this size takes on an otherwise idle ``spec`` (arrival to last token, ms).
+
+    The ramp of a closed-loop measurement. Started all at once, c clients of one request
+    size form convoys on a first-come-first-served engine that never dissolve: requests
+    arriving during one prefill finish one decode step apart, so they arrive together again
+    and again, and each round queues them behind each other's prefills. Real load
+    generators' clients start at scattered moments (and real runs last long enough for that
+    to be the steady state), so a measurement starts each client at a random moment within
+    one lone request's lifetime.
+    """
+    run = simulate(spec, [Arrival(0.0, max(1, prompt_tokens), max(1, output_tokens))], seed=seed)
+    result = run.results[0]
+    return max(0.0, result.finish_ms - result.arrival_ms)
