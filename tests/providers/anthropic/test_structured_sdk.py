@@ -12,7 +12,7 @@ from typing import Any, Literal
 import anthropic
 import jsonschema
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tests.providers.anthropic.helpers import MODEL
 
@@ -192,3 +192,24 @@ def test_strict_tool_with_output_config(anthropic_client: anthropic.Anthropic) -
     )
     assert message.stop_reason == "end_turn"
     jsonschema.validate(_json_text(message), CONTACT)
+
+
+class Booking(BaseModel):
+    guests: int = Field(ge=2, le=6)
+    nights: float = Field(gt=0, lt=3)
+    code: str = Field(min_length=6, max_length=8)
+    rooms: list[str] = Field(min_length=2, max_length=3)
+
+
+def test_parse_honours_constraints_the_sdk_moved_into_descriptions(anthropic_client: anthropic.Anthropic) -> None:
+    # transform_schema drops ge/le/min_length… (structured outputs refuse them) and appends them
+    # to the descriptions; the answer still follows them, so parse's validation passes.
+    for seed in range(8):
+        parsed = anthropic_client.messages.parse(
+            model=MODEL,
+            max_tokens=1024,
+            messages=ASK,
+            output_format=Booking,
+            extra_headers={"x-simulator-seed": str(seed)},
+        )
+        assert isinstance(parsed.parsed_output, Booking)

@@ -18,6 +18,7 @@ from typing import Any
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import TEXT_OUTPUT, OutputFormat, OutputKind
 from llm_simulator.engine.schema import SchemaError, check_schema
+from llm_simulator.providers.anthropic.described import restore_described
 from llm_simulator.providers.anthropic.schema_rules import SchemaRuleError, check_subset, optional_and_union_counts
 from llm_simulator.providers.validation import JsonObject, get_object, get_str, missing, type_error
 
@@ -87,7 +88,8 @@ def parse_output_config(body: JsonObject, model_id: str) -> StructuredOutput:
     if not isinstance(schema, dict):
         raise type_error(f"{where}.schema", "an object", schema)
     checked = checked_strict_schema(schema, f"{where}.schema")
-    return StructuredOutput(OutputFormat(OutputKind.JSON_SCHEMA, checked), where)
+    # Generate from the schema with the constraints the SDK moved into descriptions restored.
+    return StructuredOutput(OutputFormat(OutputKind.JSON_SCHEMA, restore_described(checked)), where)
 
 
 def check_model(model_id: str, param: str) -> None:

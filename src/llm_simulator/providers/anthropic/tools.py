@@ -15,6 +15,7 @@ from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import ToolChoice, ToolChoiceMode, ToolSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.anthropic.described import restore_described
 from llm_simulator.providers.anthropic.structured import checked_strict_schema
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -60,7 +61,8 @@ def _custom_tool(item: JsonObject, where: str, name: str) -> tuple[ToolSpec, boo
         raise invalid(f"{where}.input_schema.type: Input should be 'object'", param=f"{where}.input_schema")
     strict = get_bool(item, "strict", f"{where}.strict")
     if strict:
-        checked_strict_schema(schema, f"{where}.input_schema")
+        # Calls are generated with the constraints an SDK moved into descriptions restored.
+        schema = restore_described(checked_strict_schema(schema, f"{where}.input_schema"))
     else:
         try:
             check_schema(schema)
