@@ -49,6 +49,12 @@ from llm_simulator.providers.anthropic.common import (
 from llm_simulator.providers.anthropic.errors import stream_error_frame
 from llm_simulator.providers.anthropic.prompt import ends_with_tool_result, parse_messages
 from llm_simulator.providers.anthropic.ratelimits import limit_headers
+from llm_simulator.providers.anthropic.structured import (
+    check_compatible,
+    check_limits,
+    check_model,
+    parse_output_config,
+)
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import prefix_cache_block
@@ -142,6 +148,12 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
     model = response_model(model_id, spec)
     tool_use = parse_tools(sim, body)
     prompt_tokens += tool_use.prompt_tokens
+    structured = parse_output_config(body, model_id)
+    if structured.enabled or tool_use.strict_schemas:
+        check_model(spec.id, structured.param or "tools")
+        check_compatible(body, structured)
+        schemas = tool_use.strict_schemas + ((structured.output.schema,) if structured.output.schema else ())
+        check_limits(schemas, len(tool_use.strict_schemas))
     budget = thinking_budget(body, max_tokens, "reasoning" in spec.capabilities)
     if budget and tool_use.choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.NAMED):
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.", param="tool_choice")
@@ -159,6 +171,7 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
         tool_choice=tool_use.choice,
         parallel_tool_calls=tool_use.parallel,
         follows_tool_result=ends_with_tool_result(body),
+        output=structured.output,
         reasoning_budget=budget,
         cacheable_prompt_tokens=engine_cacheable(CacheReport(cache, minimum=minimum_cacheable(spec.id))),
     )

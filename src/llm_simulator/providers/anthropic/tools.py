@@ -1,4 +1,9 @@
-"""Messages API ``tools``, ``tool_choice`` and ``thinking``, validated in the API's wording."""
+"""Messages API ``tools``, ``tool_choice`` and ``thinking``, validated in the API's wording.
+
+A tool with ``strict: true`` has its ``input_schema`` held to the structured-outputs subset
+(``schema_rules``); its calls are generated from that schema, so their ``input`` always
+validates against it, as with the API's constrained decoding.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import ToolChoice, ToolChoiceMode, ToolSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.anthropic.described import restore_described
+from llm_simulator.providers.anthropic.structured import checked_strict_schema
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -40,16 +47,11 @@ class ToolUse:
     choice: ToolChoice
     parallel: bool
     prompt_tokens: int  # what the definitions and the tool-use system prompt cost
+    strict_schemas: tuple[dict[str, Any], ...] = ()  # the input schemas of the strict tools
 
 
-def _tool(item: Any, where: str) -> ToolSpec | None:
-    """A custom tool (None for Anthropic-defined server/client tools, which are never called)."""
-    if not isinstance(item, dict):
-        raise type_error(where, "an object", item)
-    kind = get_str(item, "type", f"{where}.type")
-    name = get_str(item, "name", f"{where}.name", required=True) or ""
-    if kind not in (None, "custom"):
-        return None  # e.g. web_search_20250305, bash_20250124: accepted, not simulated
+def _custom_tool(item: JsonObject, where: str, name: str) -> tuple[ToolSpec, bool]:
+    """A custom tool and whether it is ``strict`` (its schema then in the structured-outputs subset)."""
     if not NAME_PATTERN.fullmatch(name):
         raise invalid(f"{where}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'", param=f"{where}.name")
     schema = item.get("input_schema")
@@ -57,23 +59,45 @@ def _tool(item: Any, where: str) -> ToolSpec | None:
         raise missing(f"{where}.input_schema")
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise invalid(f"{where}.input_schema.type: Input should be 'object'", param=f"{where}.input_schema")
-    try:
-        check_schema(schema)
-    except SchemaError as exc:
-        raise invalid(f"{where}.input_schema: JSON schema is invalid: {exc}", param=f"{where}.input_schema") from None
-    return ToolSpec(name, get_str(item, "description", f"{where}.description") or "", schema)
+    strict = get_bool(item, "strict", f"{where}.strict")
+    if strict:
+        # Calls are generated with the constraints an SDK moved into descriptions restored.
+        schema = restore_described(checked_strict_schema(schema, f"{where}.input_schema"))
+    else:
+        try:
+            check_schema(schema)
+        except SchemaError as exc:
+            raise invalid(
+                f"{where}.input_schema: JSON schema is invalid: {exc}", param=f"{where}.input_schema"
+            ) from None
+    return ToolSpec(name, get_str(item, "description", f"{where}.description") or "", schema), strict
+
+
+def _tool(item: Any, where: str) -> tuple[ToolSpec, bool] | None:
+    """A custom tool and its ``strict`` flag (None for Anthropic-defined server/client tools, never called)."""
+    if not isinstance(item, dict):
+        raise type_error(where, "an object", item)
+    kind = get_str(item, "type", f"{where}.type")
+    name = get_str(item, "name", f"{where}.name", required=True) or ""
+    if kind not in (None, "custom"):
+        return None  # e.g. web_search_20250305, bash_20250124: accepted, not simulated
+    return _custom_tool(item, where, name)
 
 
 def parse_tools(sim: Simulator, body: JsonObject) -> ToolUse:
     """``tools`` and ``tool_choice`` (auto, any, tool, none; ``disable_parallel_tool_use``)."""
     raw = get_list(body, "tools") or []
     tools: list[ToolSpec] = []
+    strict: list[dict[str, Any]] = []
     tokens = 0
     for i, item in enumerate(raw):
-        tool = _tool(item, f"tools.{i}")
+        parsed = _tool(item, f"tools.{i}")
         tokens += sim.count_tokens(json_text(item, f"tools.{i}"))
-        if tool is not None:
+        if parsed is not None:
+            tool, is_strict = parsed
             tools.append(tool)
+            if is_strict:
+                strict.append(tool.parameters)
     names = [t.name for t in tools]
     for name in names:
         if names.count(name) > 1:
@@ -82,7 +106,7 @@ def parse_tools(sim: Simulator, body: JsonObject) -> ToolUse:
     if raw:
         forced = choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.NAMED)
         tokens += TOOLS_SYSTEM_TOKENS_FORCED if forced else TOOLS_SYSTEM_TOKENS[choice.mode]
-    return ToolUse(tuple(tools), choice, parallel, tokens)
+    return ToolUse(tuple(tools), choice, parallel, tokens, tuple(strict))
 
 
 def _tool_choice(body: JsonObject, tools: list[ToolSpec]) -> tuple[ToolChoice, bool]:
