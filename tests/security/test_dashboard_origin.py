@@ -117,7 +117,7 @@ async def test_same_origin_does_not_open_the_admin_api_to_other_hosts() -> None:
 
 async def test_with_auth_the_page_is_public_and_its_data_needs_an_admin_key() -> None:
     app = make_app(**{"auth.require_auth": True, "auth.keys": KEYS})
-    for path in ("/dashboard", "/dashboard/app.js", "/dashboard/app.css"):
+    for path in ("/dashboard", "/dashboard/charts.js", "/dashboard/app.js", "/dashboard/app.css"):
         assert (await call(app, "GET", path, client=LOCAL)).status == 200, path
     assert (await call(app, "GET", "/dashboard/data", client=LOCAL)).status == 401
     for key, status in (("sk-admin-123456", 200), ("sk-user-123456", 403), ("sk-reader-123456", 403)):

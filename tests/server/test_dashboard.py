@@ -30,6 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "dashboard.png"
 STATIC = {
     "/dashboard": "text/html; charset=utf-8",
+    "/dashboard/charts.js": "text/javascript; charset=utf-8",
     "/dashboard/app.js": "text/javascript; charset=utf-8",
     "/dashboard/app.css": "text/css; charset=utf-8",
 }
@@ -85,12 +86,16 @@ async def test_static_routes_serve_their_types_with_the_dashboards_csp() -> None
 async def test_the_page_loads_nothing_from_elsewhere_and_has_no_inline_code() -> None:
     app = make_app()
     page = (await call(app, "GET", "/dashboard", client=LOCAL)).body.decode()
-    script = (await call(app, "GET", "/dashboard/app.js", client=LOCAL)).body.decode()
+    script = (await call(app, "GET", "/dashboard/charts.js", client=LOCAL)).body.decode() + (
+        await call(app, "GET", "/dashboard/app.js", client=LOCAL)
+    ).body.decode()
     style = (await call(app, "GET", "/dashboard/app.css", client=LOCAL)).body.decode()
     for text in (page, script, style):
         assert "http://" not in text and "https://" not in text and "//cdn" not in text and "@import" not in text
     # Under script-src/style-src 'self' inline code would be blocked: there must be none.
-    assert re.findall(r"<script\b[^>]*>", page) == ['<script src="/dashboard/app.js" defer>']
+    assert re.findall(r"<script\b[^>]*>", page) == [
+        '<script src="/dashboard/charts.js" defer>', '<script src="/dashboard/app.js" defer>'
+    ]
     assert "<style" not in page and " style=" not in page and re.search(r"\son[a-z]+=", page) is None
     assert 'href="/dashboard/app.css"' in page
     # The script never turns server data into markup (model names come from clients).

@@ -36,6 +36,7 @@ DASHBOARD_CSP = (
 # Path served → (file in server/static, content type).
 _FILES = {
     "/dashboard": ("dashboard.html", b"text/html; charset=utf-8"),
+    "/dashboard/charts.js": ("dashboard-charts.js", b"text/javascript; charset=utf-8"),
     "/dashboard/app.js": ("dashboard.js", b"text/javascript; charset=utf-8"),
     "/dashboard/app.css": ("dashboard.css", b"text/css; charset=utf-8"),
 }
