@@ -32,7 +32,7 @@ from typing import Any
 
 from _common import REPO_DIR, RESULTS_DIR
 
-from llm_simulator.engine.load.calibration import Budget, measure, nelder_mead, point_loss
+from llm_simulator.engine.load.calibration import LOSS_WEIGHTS, Budget, measure, nelder_mead, point_loss
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.physics import PhysicsFactors
 from llm_simulator.engine.load.presets import RECIPES, PresetRecipe
@@ -268,6 +268,38 @@ def shaped_hosted(recipe: PresetRecipe, ttft_target: float, itl_target: float, b
             "targets": {"ttft_mean": ttft_target, "tpot_mean": itl_target}, "recipe": current}
 
 
+COLD_GRID_MS = tuple(range(0, 2001, 200))  # coarse grid; the best value is then refined by ±100 ms
+COLD_SEEDS = 3  # the warm-up tail hangs on a handful of early requests: average over seeds
+
+
+def fit_cold_shape(recipe: PresetRecipe, points: list[TracePoint]) -> dict[str, Any]:
+    """The warm-up cost per new step shape (``StepTimeModel.cold_shape_ms``) for one preset.
+
+    Only the stage_0 rows (a fresh server) see warm-up. The loss is the main fit's (so the
+    warm-up cannot buy a tail by spoiling the means and medians), averaged over seeds, each
+    row replayed for its whole duration (the p99 of 3000 requests is 30 of them). It is a
+    step function of the cost (a slow step delays whoever arrives during it): a grid, not a
+    simplex.
+    """
+    started = time.process_time()
+    weights = LOSS_WEIGHTS
+
+    def loss(cold: float) -> float:
+        spec = dataclasses.replace(recipe, cold_shape_ms=cold).build()
+        return sum(point_loss(measure(spec, p, SEED + k, Budget(rate_duration_s=p.duration_s)), p.real, weights)
+                   for p in points for k in range(COLD_SEEDS)) / COLD_SEEDS
+
+    tried = {cold: loss(cold) for cold in COLD_GRID_MS}
+    best = min(tried, key=lambda c: tried[c])
+    for cold in (best - 100.0, best + 100.0):
+        if cold > 0:
+            tried[cold] = loss(cold)
+    best = min(tried, key=lambda c: tried[c])
+    return {"cold_shape_ms": float(best), "loss": tried[best], "loss_without": tried[0],
+            "grid": {f"{c:g}": round(v, 4) for c, v in sorted(tried.items())},
+            "points": [p.source for p in points], "cpu_s": round(time.process_time() - started, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=Path, default=default_traces_dir(REPO_DIR))
@@ -277,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-presets", action="store_true",
                         help="then rewrite the FITTED block of engine/load/presets.py from the JSON")
     parser.add_argument("--no-fit", action="store_true", help="fit nothing (with --write-presets: only render)")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="fit only the vLLM presets' warm-up cost, keeping the rest of the JSON's fit")
     args = parser.parse_args(argv)
     if not args.traces.is_dir():
         print(f"traces not found at {args.traces}", file=sys.stderr)
@@ -290,8 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     # The reasoning rows are past the knee with time-outs (failed requests): reported, not fitted.
     calib = [p for p in calib if "reasoning" not in p.key]
     previous: dict[str, Any] = {}
+    previous_globals: dict[str, Any] = {}
     if args.out.exists():
-        previous = json.loads(args.out.read_text(encoding="utf-8")).get("presets", {})
+        earlier = json.loads(args.out.read_text(encoding="utf-8"))
+        previous, previous_globals = earlier.get("presets", {}), earlier.get("global", {})
     results: dict[str, Any] = dict(previous)
     wanted = set(args.only) or None
     if args.no_fit:
@@ -327,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
               if any(p.key.endswith("stage_1") for p in calib if p.model == m)}
     rows = argonne_rows(args.traces)
     extras: dict[str, Callable[[PresetRecipe], float]] = {"vllm-h100-70b-tp4": splitwise_term(args.traces)}
-    globals_out: dict[str, Any] = {}
-    if wanted is None or wanted & set(VLLM):
+    globals_out: dict[str, Any] = previous_globals
+    if (wanted is None or wanted & set(VLLM)) and not args.cold_only:
         for round_ in range(ROUNDS):
             for name in VLLM:
                 f, front, jitter = start_of(name)
@@ -346,6 +382,24 @@ def main(argv: list[str] | None = None) -> int:
                                                "points": sorted(p.source for pts in loaded.values() for p in pts)}
             print(f"  loss {g['loss']:.4f} (Argonne {g['argonne']:.4f}) after {g['evaluations']} evaluations: "
                   f"{json.dumps(g['values'])}", flush=True)
+
+    # Warm-up: a fresh server's first steps of each shape are slow (kernels compiled on first
+    # use). Fitted last, on the stage_0 tails only, with everything else fixed.
+    if wanted is None or wanted & set(VLLM):
+        for name in VLLM:
+            if wanted is not None and name not in wanted:
+                continue
+            f, front, jitter = start_of(name)
+            recipe = dataclasses.replace(recipes[name], factors=f, front_ms=front, jitter_sigma=jitter)
+            print(f"fitting the warm-up of {name} ...", flush=True)
+            cold = fit_cold_shape(recipe, stage0[name])
+            results.setdefault(name, {})["cold_shape_ms"] = cold["cold_shape_ms"]
+            results[name]["cold_fit"] = cold
+            recipes[name] = dataclasses.replace(recipe, cold_shape_ms=cold["cold_shape_ms"])
+            print(f"  {cold['cold_shape_ms']:g} ms per new shape: loss {cold['loss']:.4f} "
+                  f"(without: {cold['loss_without']:.4f})", flush=True)
+    if args.cold_only:
+        wanted = set()  # nothing else is refitted
 
     # NIM: only the c=1 row (TTFT and ITL) and the stated limits. Two free factors: the MFU
     # (prefill of 5000 tokens sets TTFT) and the weight-read factor (a lone decode sets ITL);
@@ -392,8 +446,10 @@ def _provenance(name: str, result: dict[str, Any]) -> str:
     rows = "; ".join(re.sub(r"^inference-sim-training/stages_tidy\.csv \d+-\d+-", "", p) for p in result["points"])
     if rows.startswith("llama") or rows.startswith("codellama") or rows.startswith("mixtral"):
         rows = "inference-sim-training/stages_tidy.csv rows " + rows
+    cold = (f"; warm-up {result['cold_shape_ms']:g} ms per new step shape fitted on the same rows (full length)"
+            if result.get("cold_shape_ms") else "")
     return (f"bench/calibrate.py fit (seed {SEED}, {result['evaluations']} evaluations, loss {result['loss']:.3f}) "
-            f"on {rows}" + ("; KV capacity from memory arithmetic" if name.startswith("nim") else ""))
+            f"on {rows}" + ("; KV capacity from memory arithmetic" if name.startswith("nim") else "") + cold)
 
 
 def write_presets(results: dict[str, Any]) -> None:
@@ -404,9 +460,13 @@ def write_presets(results: dict[str, Any]) -> None:
         r = results[name]
         lines.append(f"    {name!r}: Fit(")
         lines.append("        PhysicsFactors(")
-        lines.extend(f"            {k}={v:.4g}," for k, v in r["factors"].items())
+        # Field order, not the JSON's (sorted) order, so a re-render leaves the block unchanged.
+        order = [f.name for f in dataclasses.fields(PhysicsFactors)]
+        lines.extend(f"            {k}={r['factors'][k]:.4g}," for k in order if k in r["factors"])
         lines.append("        ),")
         lines.append(f"        front_ms={r['front_ms']:.4g}, jitter_sigma={r['jitter_sigma']:.4g},")
+        if r.get("cold_shape_ms"):
+            lines.append(f"        cold_shape_ms={r['cold_shape_ms']:.4g},")
         text = _provenance(name, r)
         chunks = [text[i:i + 96] for i in range(0, len(text), 96)]
         lines.append("        provenance=" + "\n".join(f"{c!r}" for c in chunks).replace("\n", "\n" + " " * 19) + ",")

@@ -264,3 +264,13 @@ def test_a_closed_loop_ramps_its_clients_in_by_default(capsys: pytest.CaptureFix
     assert ramped["workload"]["ramp_s"] == "auto" and at_once["workload"]["ramp_s"] == 0.0  # type: ignore[index]
     ttft = [points(d)[0]["ttft_ms"]["p50"] for d in (ramped, at_once)]  # type: ignore[index]
     assert ttft[1] > 1.5 * ttft[0]
+
+
+def test_cold_start_slows_the_first_requests(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--rate", "4", "--duration", "10", "--deployment", "vllm-h100-mixtral-8x7b-tp2", *SMALL]
+    warm = run_json(argv, capsys)
+    cold = run_json([*argv, "--cold-start"], capsys)
+    assert warm["deployment"]["cold_start"] is False and cold["deployment"]["cold_start"] is True  # type: ignore[index]
+    assert cold["deployment"]["cold_shape_ms"] > 0  # type: ignore[index]
+    slowest = [points(d)[0]["ttft_ms"]["p99"] for d in (warm, cold)]  # type: ignore[index]
+    assert slowest[1] > slowest[0] + cold["deployment"]["cold_shape_ms"]  # type: ignore[index,operator]

@@ -207,6 +207,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="reuse the KV of shared prompt prefixes (default: the deployment's)",
     )
     dep.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start as a freshly launched server: the first step of each new shape pays the preset's warm-up "
+        "cost (default: a server that has served before)",
+    )
+    dep.add_argument(
         "--max-waiting", type=_positive_int, metavar="N", help="requests allowed to wait per replica; more are rejected"
     )
     dep.add_argument(
@@ -284,6 +290,7 @@ def build_deployment(args: argparse.Namespace) -> DeploymentSpec:
         settings=settings,
         replicas=args.replicas if args.replicas is not None else spec.replicas,
         router=args.router if args.router is not None else spec.router,
+        cold_start=args.cold_start,
     )
 
 

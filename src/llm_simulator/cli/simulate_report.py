@@ -125,6 +125,8 @@ def describe_deployment(spec: DeploymentSpec) -> dict[str, Any]:
         "prefix_caching": s.prefix_caching,
         "max_waiting": s.max_waiting,
         "queue_timeout_s": s.queue_timeout_ms / 1000.0,
+        "cold_start": spec.cold_start,
+        "cold_shape_ms": spec.step.cold_shape_ms,
         **{k: v for k, v in spec.facts.items() if k in ("model", "gpu", "tp")},
     }
 

@@ -33,6 +33,9 @@ class StepTimeConfig(_Data):
     stall_probability: float | None = Field(default=None, ge=0, le=1)
     stall_ms: float | None = Field(default=None, ge=0)
     front_ms: float | None = Field(default=None, ge=0, description="Arrival to queue; added to TTFT.")
+    cold_shape_ms: float | None = Field(
+        default=None, ge=0, description="Warm-up: added to the first step of each new shape when cold_start is on."
+    )
 
 
 class DeploymentConfig(_Data):
@@ -55,6 +58,11 @@ class DeploymentConfig(_Data):
     queue_timeout_ms: float | None = Field(default=None, ge=0, description="Most a request waits; 0: no limit.")
     overload_status: Literal[429, 503, 529] | None = Field(
         default=None, description="Status of an overload refusal; unset: the provider's own (503, 529, 503)."
+    )
+    cold_start: bool | None = Field(
+        default=None,
+        description="Start as a freshly launched server (the first step of each shape pays step.cold_shape_ms); "
+        "default off: a server that has served before.",
     )
     step: StepTimeConfig = Field(default_factory=StepTimeConfig)
 

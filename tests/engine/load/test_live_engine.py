@@ -193,6 +193,10 @@ def test_models_listed_under_a_deployment_share_it() -> None:
         ({"engine.deployments": {"d": {"kv_blocks": 10}}}, "engine.deployments.d: without a preset, set step.step_ms"),
         ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "models": ["no-such-model"]}}},
          "unknown model 'no-such-model'"),
+        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "step": {"cold_shape_ms": -5}}}},
+         "engine.deployments.d.step.cold_shape_ms: Input should be greater than or equal to 0"),
+        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "cold_start": "sometimes"}}},
+         "engine.deployments.d.cold_start: Input should be a valid boolean"),
     ],
 )
 def test_bad_engine_config_names_the_key(flags: dict[str, object], message: str) -> None:
@@ -287,3 +291,14 @@ def test_every_engine_limit_can_be_set_in_the_config() -> None:
     assert not spec.settings.chunked_prefill and not spec.settings.prefix_caching
     assert (spec.settings.max_num_seqs, spec.settings.max_waiting, spec.settings.queue_timeout_ms) == (7, 3, 900)
     assert spec.overload_status == 429 and spec.step.front_ms == 1.5
+
+
+def test_cold_start_and_its_warm_up_cost_can_be_set_in_the_config() -> None:
+    sim = _engine_sim(**{"engine.deployments": {
+        "fresh": {"preset": "vllm-h100-7b-tp1", "models": ["gpt-4o"], "cold_start": True,
+                  "step": {"cold_shape_ms": 250}},
+        "served": {"preset": "vllm-h100-7b-tp1", "models": ["gpt-4o-mini"]},
+    }})
+    fresh, served = sim.deployments["fresh"], sim.deployments["served"]
+    assert fresh.cold_start and fresh.step.cold_shape_ms == 250
+    assert not served.cold_start

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.traces import TracePoint
@@ -103,6 +103,8 @@ def _stats(results: Sequence[RequestResult]) -> dict[str, float]:
 def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budget | None = None) -> dict[str, float]:
     """Replay ``point``'s workload on ``spec`` in virtual time; the trace's statistics plus counts."""
     budget = budget or Budget()
+    # A trace's first stage ran on a freshly started server; later stages on a warm one.
+    spec = replace(spec, cold_start=not point.warm)
     if point.kind == "rate":
         duration = min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s)
         run = simulate(spec, poisson_workload(point, seed, duration, spec.settings.block_size), seed=seed)

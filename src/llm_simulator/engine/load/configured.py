@@ -48,6 +48,7 @@ def build_deployment(name: str, config: DeploymentConfig) -> DeploymentSpec:
         else "configured",
         overload_status=config.overload_status if config.overload_status is not None
         else (base.overload_status if base else None),
+        cold_start=bool(config.cold_start),
         facts=dict(base.facts) if base else {},
     )
 

@@ -25,6 +25,9 @@ class DeploymentSpec:
     provenance: str = ""
     # The HTTP status of an overload refusal; None: the provider's own (OpenAI 503, Anthropic 529, Gemini 503).
     overload_status: int | None = None
+    # Start as a freshly launched server: the first step of each new shape pays the step model's
+    # warm-up cost (StepTimeModel.cold_shape_ms). Off: a server that has served before.
+    cold_start: bool = False
     # Extra keys a preset records for reports (model, GPU, TP); not used by the engine.
     facts: dict[str, str] = field(default_factory=dict)
 
@@ -38,6 +41,9 @@ class Deployment:
             Replica(i, spec.settings, spec.step, derive_random(seed, "engine", spec.name, i))
             for i in range(spec.replicas)
         ]
+        if not spec.cold_start:
+            for replica in self.replicas:
+                replica.warm_up()
         self.router: Router = build_router(spec.router)
 
     def pick(self, seq: Sequence) -> Replica:

@@ -7,7 +7,7 @@ plus the dimensionless factors fitted on the calibration split of the project's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.physics import (
@@ -45,6 +45,8 @@ class PresetRecipe:
     replicas: int = 1
     router: str = "least_loaded"
     chunked_prefill: bool = True
+    # Warm-up cost per new step shape (StepTimeModel.cold_shape_ms), fitted on stage_0 tails.
+    cold_shape_ms: float = 0.0
 
     def build(self) -> DeploymentSpec:
         """The deployment spec this recipe describes."""
@@ -52,6 +54,8 @@ class PresetRecipe:
         hw = Hardware(GPUS[self.gpu], tp=self.tp, weight_dtype=self.weight_dtype, kv_dtype=self.kv_dtype)
         kv_tokens = self.kv_tokens if self.kv_tokens is not None else kv_capacity_tokens(shape, hw)
         step = derive_step_model(shape, hw, self.factors, jitter_sigma=self.jitter_sigma, front_ms=self.front_ms)
+        if self.cold_shape_ms > 0:
+            step = replace(step, cold_shape_ms=self.cold_shape_ms)
         settings = EngineSettings(
             max_num_seqs=self.max_num_seqs,
             max_num_batched_tokens=self.max_num_batched_tokens,
@@ -74,6 +78,7 @@ class Fit:
     front_ms: float
     jitter_sigma: float
     provenance: str
+    cold_shape_ms: float = 0.0
 
 
 def _fit(name: str) -> Fit:
@@ -154,9 +159,10 @@ FITTED: dict[str, Fit] = {
             overlap=0.4702,
         ),
         front_ms=21.44, jitter_sigma=0.06848,
+        cold_shape_ms=700,
         provenance='bench/calibrate.py fit (seed 20240614, 63 evaluations, loss 0.056) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-70b-tp4-general stage_0; llama-2-70b-hf-tp4-codegen stage_0; llama-2-7'
-                   '0b-tp4-roleplay stage_0',
+                   "0b-tp4-roleplay stage_0; warm-up 700 ms per new step shape fitted on the same rows' TTFT/E2E p99",
     ),
     'vllm-h100-7b-tp1': Fit(
         PhysicsFactors(
@@ -170,9 +176,10 @@ FITTED: dict[str, Fit] = {
             overlap=0.4702,
         ),
         front_ms=13.15, jitter_sigma=0.02668,
+        cold_shape_ms=400,
         provenance='bench/calibrate.py fit (seed 20240614, 65 evaluations, loss 0.052) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-7b-tp1-codegen stage_0; llama-2-7b-tp1-roleplay stage_0; llama-2-7b-tp'
-                   '1-general stage_0',
+                   "1-general stage_0; warm-up 400 ms per new step shape fitted on the same rows' TTFT/E2E p99",
     ),
     'vllm-h100-codellama-34b-tp2': Fit(
         PhysicsFactors(
@@ -186,9 +193,11 @@ FITTED: dict[str, Fit] = {
             overlap=0.4702,
         ),
         front_ms=19.95, jitter_sigma=0.03434,
+        cold_shape_ms=600,
         provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.016) on inference-sim-training/sta'
                    'ges_tidy.csv rows codellama-34b-tp2-general stage_0; codellama-34b-tp2-codegen stage_0; codellam'
-                   'a-34b-tp2-roleplay stage_0',
+                   "a-34b-tp2-roleplay stage_0; warm-up 600 ms per new step shape fitted on the same rows' TTFT/E2E "
+                   'p99',
     ),
     'vllm-h100-mixtral-8x7b-tp2': Fit(
         PhysicsFactors(
@@ -202,9 +211,11 @@ FITTED: dict[str, Fit] = {
             overlap=0.4702,
         ),
         front_ms=27.34, jitter_sigma=0.02914,
+        cold_shape_ms=1100,
         provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.214) on inference-sim-training/sta'
                    'ges_tidy.csv rows mixtral-8x7b-v0-1-tp2-codegen stage_0; mixtral-8x7b-v0-1-tp2-general stage_0; '
-                   'mixtral-8x7b-v0-1-tp2-roleplay stage_0',
+                   'mixtral-8x7b-v0-1-tp2-roleplay stage_0; warm-up 1100 ms per new step shape fitted on the same ro'
+                   "ws' TTFT/E2E p99",
     ),
 }
 # END FITTED
@@ -217,7 +228,7 @@ def _vllm(name: str, model: str, tp: int, description: str) -> PresetRecipe:
         # The engine limits of the inference-sim-training servers (stages_tidy.csv).
         max_num_seqs=128, max_num_batched_tokens=2048,
         factors=fit.factors, front_ms=fit.front_ms, jitter_sigma=fit.jitter_sigma,
-        description=description, provenance=fit.provenance,
+        description=description, provenance=fit.provenance, cold_shape_ms=fit.cold_shape_ms,
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from llm_simulator.engine.load.kvcache import KvCache
 from llm_simulator.engine.load.sequence import SeqState, Sequence
-from llm_simulator.engine.load.stepmodel import StepTimeModel
+from llm_simulator.engine.load.stepmodel import StepTimeModel, cold_bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +110,12 @@ class Replica:
         self.running: list[Sequence] = []
         self.counters = ReplicaCounters()
         self._watermark_blocks = int(settings.watermark * settings.kv_blocks)
+        # Warm-up buckets already run (stepmodel.cold_bucket); None when warm-up is off or done.
+        self._cold_seen: set[int] | None = set() if step_model.cold_shape_ms > 0 else None
+
+    def warm_up(self) -> None:
+        """Treat every step shape as already run: no warm-up cost from now on (a server that has served before)."""
+        self._cold_seen = None
 
     # -- arrivals and departures ---------------------------------------------------------
 
@@ -364,8 +370,15 @@ class Replica:
         base = model.duration_ms(batch.prefill_tokens, batch.decode_tokens, len(batch.sequences),
                                  batch.decode_context, batch.attention_pairs)
         factor, stall = model.noise(self.rng)
-        batch.duration_ms = base * factor + stall
-        return batch.duration_ms
+        duration = base * factor + stall
+        seen = self._cold_seen
+        if seen is not None:
+            bucket = cold_bucket(batch.prefill_tokens + batch.decode_tokens)
+            if bucket not in seen:
+                seen.add(bucket)
+                duration += model.cold_shape_ms
+        batch.duration_ms = duration
+        return duration
 
     def complete(self, batch: Batch, end_ms: float) -> tuple[list[Sequence], list[Sequence]]:
         """Apply the end of ``batch`` at ``end_ms``: (sequences that sampled a token, sequences that finished).

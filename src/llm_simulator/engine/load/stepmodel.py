@@ -52,6 +52,11 @@ class StepTimeModel:
     stall_ms: float = 0.0
     # Arrival → engine queue (ms): HTTP, tokenisation, API-server overhead; added to TTFT only.
     front_ms: float = 0.0
+    # Warm-up (ms): added to the first step a replica runs with a token count in a power-of-two
+    # bucket it has not run before. Kernels are compiled and autotuned for a shape on first
+    # use (vLLM's fused-MoE Triton kernels compile per batch-size bucket), so a fresh server's
+    # first minute has a few very slow steps and then none; see ``cold_bucket``.
+    cold_shape_ms: float = 0.0
 
     def duration_ms(self, prefill_tokens: int, decode_tokens: int, sequences: int, decode_context: int,
                     attention_pairs: int = 0) -> float:
@@ -73,3 +78,8 @@ class StepTimeModel:
         factor = math.exp(self.jitter_sigma * rng.gauss(0.0, 1.0)) if self.jitter_sigma > 0 else 1.0
         stall = self.stall_ms if self.stall_probability > 0 and rng.random() < self.stall_probability else 0.0
         return factor, stall
+
+
+def cold_bucket(tokens: int) -> int:
+    """The warm-up bucket of a step of ``tokens`` tokens: ⌈log2⌉, so 1, 2, 3-4, 5-8, … share one each."""
+    return max(0, tokens - 1).bit_length()

@@ -92,6 +92,8 @@ class TracePoint:
     # is a full prefix-cache hit on a server with prefix caching (vLLM's default).
     prompts_per_group: int = 0
     overloaded: bool = False
+    # The server had served before this point (a later stage of the same run): past warm-up.
+    warm: bool = False
     source: str = ""
     notes: dict[str, str] = field(default_factory=dict)
 
@@ -158,6 +160,7 @@ def inference_sim_points(traces: Path) -> list[TracePoint]:
             real=real, shared_prefix_tokens=int(shared["system_prompt_len"]),
             prefix_groups=int(shared["num_unique_system_prompts"]),
             prompts_per_group=int(shared.get("num_users_per_system_prompt", 0)), overloaded=row["overloaded"] == "yes",
+            warm=stage != "stage_0",
             source=f"{_INFERENCE_SIM}/stages_tidy.csv {row['experiment']} {stage}",
             notes=notes,
         ))
