@@ -273,4 +273,4 @@ def test_cold_start_slows_the_first_requests(capsys: pytest.CaptureFixture[str])
     assert warm["deployment"]["cold_start"] is False and cold["deployment"]["cold_start"] is True  # type: ignore[index]
     assert cold["deployment"]["cold_shape_ms"] > 0  # type: ignore[index]
     slowest = [points(d)[0]["ttft_ms"]["p99"] for d in (warm, cold)]  # type: ignore[index]
-    assert slowest[1] > slowest[0] + cold["deployment"]["cold_shape_ms"]  # type: ignore[index,operator]
+    assert slowest[1] > slowest[0] + cold["deployment"]["cold_shape_ms"]  # type: ignore[index]
