@@ -1088,3 +1088,64 @@ def test_random_schemas_always_validate(schema: Json) -> None:
         validator.validate(value)
         assert json.loads(json.dumps(value)) == value
         assert generate(schema, random.Random(seed)) == value
+
+
+# --- answers that read like a model's (issue 16, item 2a) ---
+
+
+def test_an_object_of_optional_properties_is_never_empty() -> None:
+    # The issue's case: one optional array (instructor's create_iterable wraps its model so).
+    one_array = {"type": "object", "properties": {"tasks": {"type": "array", "items": {"type": "string"}}}}
+    for value in valid(one_array, seeds=200):
+        assert value["tasks"], value  # present and non-empty
+    several = {"type": "object", "properties": {k: {"type": "string"} for k in ("a", "b", "c")}}
+    assert all(valid(several, seeds=200))
+
+
+def test_optional_properties_are_mostly_filled_and_fit_their_names() -> None:
+    person = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "email": {"type": "string"},
+            "website": {"type": "string"},
+            "age": {"type": "integer", "minimum": 0, "maximum": 130},
+            "created_at": {"type": "string"},
+        },
+    }
+    values = valid(person, seeds=100)
+    filled = sum(len(v) for v in values)
+    assert filled >= 0.8 * 5 * 100
+    for v in values:
+        assert re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", v.get("email", "a@b.io"))
+        assert v.get("website", "https://x").startswith("http")
+        assert 18 <= v.get("age", 30) <= 80
+        assert re.match(r"\d{4}-\d{2}-\d{2}", v.get("created_at", "2024-01-01"))
+        assert re.fullmatch(r"[A-Z][a-z]+ [A-Z][a-z]+", v.get("name", "Ada Lovelace"))
+
+
+def test_name_hints_yield_to_the_schema() -> None:
+    # A hint that breaks a constraint is dropped for a generic valid value.
+    schema = {
+        "type": "object",
+        "properties": {
+            "email": {"type": "string", "maxLength": 3},
+            "age": {"type": "integer", "minimum": 200, "maximum": 210},
+            "url": {"type": "string", "pattern": "^ftp://[a-z]+$"},
+            "name": {"enum": ["x", "y"]},
+        },
+        "required": ["email", "age", "url", "name"],
+    }
+    for value in valid(schema, seeds=50):
+        assert len(value["email"]) <= 3 and 200 <= value["age"] <= 210 and value["url"].startswith("ftp://")
+
+
+def test_filling_optional_properties_keeps_seeds_reproducible() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {}}}}
+    assert valid(schema, seeds=30) == valid(schema, seeds=30)
+    deep = {"type": "object", "properties": {"child": {"$ref": "#"}}}  # recursion still ends
+    for value in valid(deep, seeds=30):
+        node, depth = value, 0
+        while node:
+            node, depth = node["child"], depth + 1
+        assert depth <= 7

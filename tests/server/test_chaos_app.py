@@ -166,7 +166,7 @@ async def test_rules_filter_by_provider_model_endpoint_key_and_header() -> None:
     assert (await chat(app, authorization="Bearer sk-other", **{"x-tenant": "blue"})).status == 200
     other_model = orjson.dumps({"model": "gpt-5.1", "messages": [{"role": "user", "content": "hi"}]})
     assert (await call(app, "POST", "/v1/chat/completions", other_model, headers=victim)).status == 200
-    legacy = orjson.dumps({"model": "gpt-4.1", "prompt": "hi", "max_tokens": 3})
+    legacy = orjson.dumps({"model": "davinci-002", "prompt": "hi", "max_tokens": 3})
     assert (await call(app, "POST", "/v1/completions", legacy, headers=victim)).status == 200
 
 

@@ -166,7 +166,7 @@ async def test_the_request_log_clips_huge_header_values() -> None:
 
 async def test_a_legacy_completion_with_several_prompts_counts_all_of_them() -> None:
     app = _app()
-    body = orjson.dumps({"model": "gpt-3.5-turbo", "prompt": ["one two", "three four five"], "max_tokens": 4})
+    body = orjson.dumps({"model": "gpt-3.5-turbo-instruct", "prompt": ["one two", "three four five"], "max_tokens": 4})
     got = await call(app, "POST", "/v1/completions", body, headers=JSON)
     assert got.status == 200, got.body
     usage = orjson.loads(got.body)["usage"]

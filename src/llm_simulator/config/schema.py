@@ -75,7 +75,8 @@ class ModelConfig(_Section):
     context_window: int = Field(default=128_000, ge=16)
     max_output_tokens: int = Field(default=16_384, ge=1)
     embedding_dimensions: int | None = Field(default=None, ge=1)
-    capabilities: tuple[Capability, ...] = ("chat", "streaming")
+    # "chat": served on the chat endpoints; "completion": on the legacy /v1/completions.
+    capabilities: tuple[Capability, ...] = ("chat", "completion", "streaming")
     latency_profile: str | None = None
     output_tokens: DistributionSpec | None = None
     owned_by: str | None = None

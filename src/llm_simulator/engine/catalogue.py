@@ -11,6 +11,8 @@ from llm_simulator.config.schema import ModelsConfig
 
 CHAT_CAPS = ("chat", "completion", "streaming", "tools", "vision")
 REASONING_CAPS = (*CHAT_CAPS, "reasoning")
+# The legacy /v1/completions models: no chat (OpenAI answers them a 404 on chat/completions).
+LEGACY_COMPLETION_CAPS = ("completion", "streaming")
 EMBED_CAPS = ("embedding",)
 # Claude and Gemini models have no legacy-completions heritage; Claude reasons from 3.7 on.
 MESSAGES_CAPS = ("chat", "streaming", "tools", "vision")
@@ -48,7 +50,16 @@ class ModelSpec:
 def _oa(
     model_id: str, ctx: int, out: int, caps: tuple[str, ...] = CHAT_CAPS, created: int = _CREATED_DEFAULT
 ) -> ModelSpec:
+    """An OpenAI chat model: like the API, it serves chat but not the legacy /v1/completions."""
+    caps = tuple(cap for cap in caps if cap != "completion")
     return ModelSpec(model_id, "openai", "chat", ctx, out, "gpt4", caps, owned_by="openai", created=created)
+
+
+def _legacy(model_id: str, ctx: int, created: int) -> ModelSpec:
+    """A legacy completions model (/v1/completions only; the prompt and output share ``ctx``)."""
+    return ModelSpec(
+        model_id, "openai", "chat", ctx, ctx, "gpt4", LEGACY_COMPLETION_CAPS, owned_by="system", created=created
+    )
 
 
 def _emb(model_id: str, provider: str, ctx: int, dims: int, owner: str) -> ModelSpec:
@@ -123,6 +134,10 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _oa("o3", 200_000, 100_000, REASONING_CAPS, created=1_744_225_308),
     _oa("o3-mini", 200_000, 100_000, REASONING_CAPS, created=1_737_146_383),
     _oa("o4-mini", 200_000, 100_000, REASONING_CAPS, created=1_744_225_351),
+    # The ids the legacy /v1/completions endpoint serves (and only it).
+    _legacy("gpt-3.5-turbo-instruct", 4_096, 1_692_901_427),
+    _legacy("davinci-002", 16_384, 1_692_634_301),
+    _legacy("babbage-002", 16_384, 1_692_634_615),
     _emb("text-embedding-ada-002", "openai", 8_191, 1536, "openai-internal"),
     _emb("text-embedding-3-small", "openai", 8_191, 1536, "system"),
     _emb("text-embedding-3-large", "openai", 8_191, 3072, "system"),

@@ -27,6 +27,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.latency.distributions import Sampler, build_sampler
+from llm_simulator.engine.prompt_json import PromptJson, requested
 from llm_simulator.engine.textgen.strategies import PieceCache, TextStrategy
 from llm_simulator.engine.textgen.words import COMMON_WORDS, LOREM_WORDS
 from llm_simulator.engine.tokenizer import Tokenizer
@@ -115,11 +116,19 @@ class Planner:
         probability = self._tool_probability if model.tool_call_probability is None else model.tool_call_probability
         choices = []
         scripted = request.scripted
+        # The JSON the prompt asks for (text and json_object answers; see ``prompt_json``).
+        kind = request.output.kind
+        prompted = (
+            requested(request.messages, kind is OutputKind.JSON_OBJECT)
+            if (kind is OutputKind.TEXT or kind is OutputKind.JSON_OBJECT)
+            and (scripted is None or not scripted.has_content)
+            else None
+        )
         for index in range(request.n):
             if scripted is not None and scripted.has_content:
                 choices.append(self._scripted(index, scripted, request, limit, rng))
             else:
-                choices.append(self._choice(index, request, limit, sample_length, probability, rng))
+                choices.append(self._choice(index, request, limit, sample_length, probability, rng, prompted))
         return GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
 
     def _choice(
@@ -130,6 +139,7 @@ class Planner:
         sample_length: Sampler,
         tool_probability: float,
         rng: random.Random,
+        prompted: PromptJson | None = None,
     ) -> ChoicePlan:
         # Reasoning comes first and counts against the output limit, as with the real
         # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
@@ -148,7 +158,7 @@ class Planner:
         )
         if tools:
             return self._tool_calls(index, reasoning, tools, room, rng)
-        if request.output.kind is OutputKind.TEXT:
+        if request.output.kind is OutputKind.TEXT and prompted is None:
             target = room if request.ignore_eos else max(1, min(room, round(sample_length(rng))))
             units = self._strategy.compose(request.messages, rng, target)
             if not self._strategy.bounded:
@@ -156,7 +166,7 @@ class Planner:
             while request.ignore_eos and len(units) < target:
                 units.extend(self._filler.compose(request.messages, rng, target - len(units)))
         else:
-            units = self._tokenizer.split(structured_text(request.output, rng))
+            units = self._tokenizer.split(structured_text(request.output, rng, prompted))
         units, stop = cut_at_stop(units, request.stop)
         if stop is not None and len(units) <= room:
             reason = FinishReason.STOP_SEQUENCE

@@ -12,6 +12,7 @@ import string
 import orjson
 
 from llm_simulator.core.types import GenerationRequest, OutputFormat, OutputKind, ToolCall, ToolChoiceMode, ToolSpec
+from llm_simulator.engine.prompt_json import PromptJson
 from llm_simulator.engine.schema import generate
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -70,13 +71,24 @@ def tool_call(tool: ToolSpec, rng: random.Random) -> ToolCall:
     return ToolCall(call_id(rng), tool.name, orjson.dumps(arguments).decode())
 
 
-def structured_text(output: OutputFormat, rng: random.Random) -> str:
-    """The JSON text of a structured answer (compact, as the APIs stream it); a bare enum value for ENUM."""
+def structured_text(output: OutputFormat, rng: random.Random, prompted: PromptJson | None = None) -> str:
+    """The JSON text of a structured answer (compact, as the APIs stream it); a bare enum value for ENUM.
+
+    ``prompted`` is the JSON the prompt asks for (``prompt_json.requested``): an instance of
+    its schema when it has one, else a small answer object; pretty-printed in a ```json fence
+    when the prompt asks for a code block. In ``json_object`` mode the answer is always an object.
+    """
     if output.kind is OutputKind.ENUM and output.schema is not None:
         value = generate(output.schema, rng, name=output.name)
         return value if isinstance(value, str) else orjson.dumps(value).decode()
     if output.kind is OutputKind.JSON_SCHEMA and output.schema is not None:
         value = generate(output.schema, rng, name=output.name)
+    elif prompted is not None and prompted.schema is not None:
+        value = generate(prompted.schema, rng)
+        if output.kind is OutputKind.JSON_OBJECT and not isinstance(value, dict):
+            value = generate(JSON_OBJECT_SCHEMA, rng)
     else:
         value = generate(JSON_OBJECT_SCHEMA, rng)
+    if prompted is not None and prompted.fenced:
+        return "```json\n" + orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n```"
     return orjson.dumps(value).decode()

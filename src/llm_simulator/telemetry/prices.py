@@ -15,6 +15,9 @@ from llm_simulator.config.telemetry import Price
 
 # (pattern, input $/Mtok, output $/Mtok); the first match wins, so specific before general.
 BUILTIN_PRICES: tuple[tuple[str, float, float], ...] = (
+    ("gpt-3.5-turbo-instruct*", 1.50, 2.00),
+    ("davinci-002", 2.00, 2.00),
+    ("babbage-002", 0.40, 0.40),
     ("gpt-3.5-turbo*", 0.50, 1.50),
     ("gpt-4o-mini*", 0.15, 0.60),
     ("gpt-4o*", 2.50, 10.00),

@@ -18,10 +18,11 @@ MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user",
 
 @pytest.fixture(scope="module")
 def azure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A simulator where deployment ``prod-chat`` serves gpt-4o-mini and ``vectors`` an embedding model."""
+    """Deployments: ``prod-chat`` (gpt-4o-mini), ``prod-instruct`` (an instruct model), ``vectors`` (embeddings)."""
     config: Path = tmp_path_factory.mktemp("azure") / "config.yaml"
     config.write_text(
-        "models:\n  azure_deployments:\n    prod-chat: gpt-4o-mini\n    vectors: text-embedding-3-small\n"
+        "models:\n  azure_deployments:\n    prod-chat: gpt-4o-mini\n"
+        "    prod-instruct: gpt-3.5-turbo-instruct\n    vectors: text-embedding-3-small\n"
     )
     with live_server("--no-latency", "--config", str(config)) as live:
         yield live
@@ -87,7 +88,7 @@ def test_legacy_completions_and_embeddings(azure_server: LiveServer) -> None:
     ) as client:
         vector = client.embeddings.create(model="vectors", input="hello world").data[0].embedding
         assert len(vector) == 1536
-        completion = client.completions.create(model="prod-chat", prompt="Once", max_tokens=4)
+        completion = client.completions.create(model="prod-instruct", prompt="Once", max_tokens=4)
         assert completion.choices[0].text
 
 

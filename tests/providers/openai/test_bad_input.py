@@ -249,7 +249,7 @@ def test_max_tokens_at_model_limit_is_fine(http: httpx.Client) -> None:
 
 
 def test_legacy_max_tokens_limits(http: httpx.Client) -> None:
-    base = {"model": "gpt-4", "prompt": "x"}
+    base = {"model": "gpt-3.5-turbo-instruct", "prompt": "x"}
     assert_openai_error(http.post("/completions", json={**base, "max_tokens": 0}), 400, param="max_tokens")
     assert_openai_error(http.post("/completions", json={**base, "max_tokens": 5000}), 400, param="max_tokens")
 
@@ -270,9 +270,9 @@ def test_prompt_plus_max_tokens_over_context_window(http: httpx.Client) -> None:
 
 
 def test_legacy_prompt_over_context_window(http: httpx.Client) -> None:
-    resp = http.post("/completions", json={"model": "gpt-4", "prompt": "hello " * 9000})
+    resp = http.post("/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": "hello " * 9000})
     assert_openai_error(resp, 400, param="prompt", code="context_length_exceeded")
-    resp = http.post("/completions", json={"model": "gpt-4", "prompt": ["short", "hello " * 9000]})
+    resp = http.post("/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": ["short", "hello " * 9000]})
     assert_openai_error(resp, 400, param="prompt", code="context_length_exceeded")
 
 
@@ -287,7 +287,7 @@ def test_n_out_of_range(http: httpx.Client, n: int, code: str) -> None:
 
 
 def test_n_out_of_range_legacy(http: httpx.Client) -> None:
-    base = {"model": "gpt-4o", "prompt": "x", "max_tokens": 1}
+    base = {"model": "gpt-3.5-turbo-instruct", "prompt": "x", "max_tokens": 1}
     assert_openai_error(http.post("/completions", json={**base, "n": 0}), 400, param="n")
     assert_openai_error(http.post("/completions", json={**base, "n": 129}), 400, param="n")
 
@@ -331,7 +331,7 @@ def test_empty_embedding_input_through_sdk(client: openai.OpenAI) -> None:
 
 
 def test_token_ids_out_of_vocabulary(http: httpx.Client) -> None:
-    resp = http.post("/completions", json={"model": "gpt-4o", "prompt": [1, 2, 10**9]})
+    resp = http.post("/completions", json={"model": "gpt-3.5-turbo-instruct", "prompt": [1, 2, 10**9]})
     assert_openai_error(resp, 400, param="prompt")
     resp = http.post("/embeddings", json={"model": "text-embedding-3-small", "input": [-1]})
     assert_openai_error(resp, 400, param="input")
@@ -441,7 +441,8 @@ def test_unknown_fields_are_ignored_on_stream(http: httpx.Client) -> None:
 
 def test_unknown_fields_are_ignored_on_legacy_and_embeddings(http: httpx.Client) -> None:
     resp = http.post(
-        "/completions", json={"model": "gpt-4o", "prompt": "x", "max_tokens": 2, "min_tokens": 1, "stop": None}
+        "/completions",
+        json={"model": "gpt-3.5-turbo-instruct", "prompt": "x", "max_tokens": 2, "min_tokens": 1, "stop": None},
     )
     assert resp.status_code == 200, resp.text
     resp = http.post("/embeddings", json={"model": "text-embedding-3-small", "input": "x", "truncate_prompt": True})
@@ -478,7 +479,7 @@ JSON_VALUES: st.SearchStrategy[Any] = st.sampled_from(
 )
 ENDPOINTS: dict[str, dict[str, Any]] = {
     "/chat/completions": {**CHAT, "stream": False},
-    "/completions": {"model": "gpt-4o", "prompt": "Hello", "max_tokens": 3},
+    "/completions": {"model": "gpt-3.5-turbo-instruct", "prompt": "Hello", "max_tokens": 3},
     "/embeddings": {"model": "text-embedding-3-small", "input": "Hello"},
 }
 FIELDS = sorted(

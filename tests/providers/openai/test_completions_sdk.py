@@ -56,10 +56,10 @@ def _check_logprobs(choice: CompletionChoice, k: int) -> None:
 
 
 def test_string_prompt(client: openai.OpenAI) -> None:
-    resp = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=20)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=20)
     assert resp.object == "text_completion"
     assert resp.id.startswith("cmpl-")
-    assert resp.model == "gpt-4o"
+    assert resp.model == "gpt-3.5-turbo-instruct"
     assert len(resp.choices) == 1
     choice = resp.choices[0]
     assert choice.index == 0
@@ -76,7 +76,7 @@ def test_string_prompt(client: openai.OpenAI) -> None:
 
 def test_list_of_string_prompts(client: openai.OpenAI) -> None:
     prompts = ["First prompt here.", "A second, somewhat longer prompt here.", "Third."]
-    resp = client.completions.create(model="gpt-4o-mini", prompt=prompts, max_tokens=6, echo=True)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompts, max_tokens=6, echo=True)
     assert [c.index for c in resp.choices] == [0, 1, 2]
     for prompt, choice in zip(prompts, resp.choices, strict=True):
         assert choice.text.startswith(prompt)
@@ -90,7 +90,7 @@ def test_list_of_string_prompts(client: openai.OpenAI) -> None:
 def test_token_id_prompt(client: openai.OpenAI) -> None:
     tok = get_tokenizer()
     ids = tok.encode(PROMPT)
-    resp = client.completions.create(model="gpt-4o", prompt=ids, max_tokens=5, echo=True)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=ids, max_tokens=5, echo=True)
     assert len(resp.choices) == 1
     assert resp.choices[0].text.startswith(PROMPT)
     assert resp.usage is not None and resp.usage.prompt_tokens == len(ids)
@@ -100,7 +100,7 @@ def test_list_of_token_id_prompts(client: openai.OpenAI) -> None:
     tok = get_tokenizer()
     texts = ["Hello there, world.", "Completely different words"]
     ids = [tok.encode(t) for t in texts]
-    resp = client.completions.create(model="gpt-4o", prompt=ids, max_tokens=5, echo=True)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=ids, max_tokens=5, echo=True)
     assert [c.index for c in resp.choices] == [0, 1]
     for text, choice in zip(texts, resp.choices, strict=True):
         assert choice.text.startswith(text)
@@ -108,7 +108,7 @@ def test_list_of_token_id_prompts(client: openai.OpenAI) -> None:
 
 
 def test_max_tokens_defaults_to_16(client: openai.OpenAI) -> None:
-    resp = client.completions.create(model="gpt-4o", prompt=PROMPT, extra_body={"ignore_eos": True})
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, extra_body={"ignore_eos": True})
     assert resp.usage is not None and resp.usage.completion_tokens == 16
     assert resp.choices[0].finish_reason == "length"
     assert get_tokenizer().count(resp.choices[0].text) == 16
@@ -116,19 +116,21 @@ def test_max_tokens_defaults_to_16(client: openai.OpenAI) -> None:
 
 def test_default_max_tokens_is_an_upper_bound(client: openai.OpenAI) -> None:
     for _ in range(5):
-        resp = client.completions.create(model="gpt-4o", prompt=PROMPT)
+        resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT)
         assert resp.usage is not None and 0 < resp.usage.completion_tokens <= 16
 
 
 def test_ignore_eos_honours_explicit_max_tokens(client: openai.OpenAI) -> None:
-    resp = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=57, extra_body={"ignore_eos": True})
+    resp = client.completions.create(
+        model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=57, extra_body={"ignore_eos": True}
+    )
     assert resp.usage is not None and resp.usage.completion_tokens == 57
     assert resp.choices[0].finish_reason == "length"
 
 
 def test_n_choices_per_prompt(client: openai.OpenAI) -> None:
     prompts = ["Alpha prompt.", "Beta prompt."]
-    resp = client.completions.create(model="gpt-4o", prompt=prompts, n=3, max_tokens=8, echo=True)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompts, n=3, max_tokens=8, echo=True)
     assert [c.index for c in resp.choices] == list(range(6))
     for choice in resp.choices:
         # Choices are grouped by prompt: n for the first prompt, then n for the second.
@@ -141,8 +143,8 @@ def test_n_choices_per_prompt(client: openai.OpenAI) -> None:
 
 
 def test_echo_prepends_prompt(client: openai.OpenAI) -> None:
-    plain = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=10, seed=11)
-    echoed = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=10, seed=11, echo=True)
+    plain = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=10, seed=11)
+    echoed = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=10, seed=11, echo=True)
     assert echoed.choices[0].text == PROMPT + plain.choices[0].text
     # echo does not count the prompt as completion tokens
     assert plain.usage is not None and echoed.usage is not None
@@ -152,7 +154,7 @@ def test_echo_prepends_prompt(client: openai.OpenAI) -> None:
 
 @pytest.mark.parametrize("k", [0, 1, 3, 5])
 def test_logprobs_int(client: openai.OpenAI, k: int) -> None:
-    resp = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=12, logprobs=k, n=2)
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=12, logprobs=k, n=2)
     for choice in resp.choices:
         _check_logprobs(choice, k)
     tokens = sum(len(c.logprobs.tokens or []) for c in resp.choices if c.logprobs)
@@ -160,7 +162,9 @@ def test_logprobs_int(client: openai.OpenAI, k: int) -> None:
 
 
 def test_logprobs_with_echo_cover_prompt_and_completion(loose_client: openai.OpenAI) -> None:
-    resp = loose_client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=8, logprobs=2, echo=True)
+    resp = loose_client.completions.create(
+        model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=8, logprobs=2, echo=True
+    )
     choice = resp.choices[0]
     assert choice.text.startswith(PROMPT)
     _check_logprobs(choice, 2)
@@ -178,12 +182,12 @@ def test_logprobs_with_echo_cover_prompt_and_completion(loose_client: openai.Ope
 @pytest.mark.parametrize("k", [-1, 6])
 def test_logprobs_out_of_range(client: openai.OpenAI, k: int) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=3, logprobs=k)
+        client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=3, logprobs=k)
     assert info.value.param == "logprobs"
 
 
 def test_stop_sequence_cuts_text(client: openai.OpenAI) -> None:
-    resp = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=300, seed=5, stop=["."])
+    resp = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=300, seed=5, stop=["."])
     choice = resp.choices[0]
     assert choice.finish_reason == "stop"
     assert "." not in choice.text
@@ -193,16 +197,18 @@ def test_stop_sequence_cuts_text(client: openai.OpenAI) -> None:
 
 def test_stop_sequences_list(client: openai.OpenAI) -> None:
     for seed in range(3):
-        resp = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=300, seed=seed, stop=[".", ","], n=2)
+        resp = client.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=300, seed=seed, stop=[".", ","], n=2
+        )
         for choice in resp.choices:
             assert choice.finish_reason == "stop"
             assert "." not in choice.text and "," not in choice.text
 
 
 def test_seed_is_reproducible(client: openai.OpenAI) -> None:
-    a = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=20, seed=42)
-    b = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=20, seed=42)
-    c = client.completions.create(model="gpt-4o", prompt=PROMPT, max_tokens=20, seed=43)
+    a = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=20, seed=42)
+    b = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=20, seed=42)
+    c = client.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=20, seed=43)
     assert a.choices[0].text == b.choices[0].text
     assert a.system_fingerprint == b.system_fingerprint
     assert a.choices[0].text != c.choices[0].text
@@ -218,7 +224,7 @@ def _collect(stream: openai.Stream[Completion]) -> list[Completion]:
 
 
 def test_stream_matches_non_stream(loose_client: openai.OpenAI) -> None:
-    kwargs = {"model": "gpt-4o", "prompt": PROMPT, "max_tokens": 30, "seed": 77}
+    kwargs = {"model": "gpt-3.5-turbo-instruct", "prompt": PROMPT, "max_tokens": 30, "seed": 77}
     full = loose_client.completions.create(**kwargs)  # type: ignore[call-overload]
     chunks = _collect(loose_client.completions.create(**kwargs, stream=True))  # type: ignore[call-overload]
     assert all(c.usage is None for c in chunks)
@@ -231,7 +237,7 @@ def test_stream_matches_non_stream(loose_client: openai.OpenAI) -> None:
 
 def test_stream_usage_equals_streamed_tokens(loose_client: openai.OpenAI) -> None:
     stream = loose_client.completions.create(
-        model="gpt-4o",
+        model="gpt-3.5-turbo-instruct",
         prompt=PROMPT,
         max_tokens=25,
         stream=True,
@@ -250,7 +256,7 @@ def test_stream_usage_equals_streamed_tokens(loose_client: openai.OpenAI) -> Non
 
 def test_stream_n_and_echo(loose_client: openai.OpenAI) -> None:
     stream = loose_client.completions.create(
-        model="gpt-4o",
+        model="gpt-3.5-turbo-instruct",
         prompt=PROMPT,
         max_tokens=6,
         n=2,
@@ -278,7 +284,7 @@ def test_stream_n_and_echo(loose_client: openai.OpenAI) -> None:
 
 def test_stream_logprobs_offsets_follow_text(loose_client: openai.OpenAI) -> None:
     stream = loose_client.completions.create(
-        model="gpt-4o", prompt=PROMPT, max_tokens=10, logprobs=2, echo=True, stream=True
+        model="gpt-3.5-turbo-instruct", prompt=PROMPT, max_tokens=10, logprobs=2, echo=True, stream=True
     )
     text = ""
     for chunk in _collect(stream):

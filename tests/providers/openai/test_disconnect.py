@@ -23,7 +23,7 @@ SLOW_CHAT: dict[str, Any] = {
     "stream": True,
 }
 SLOW_LEGACY: dict[str, Any] = {
-    "model": "gpt-4o",
+    "model": "davinci-002",
     "prompt": "Write a very long story.",
     "max_tokens": 4000,
     "ignore_eos": True,

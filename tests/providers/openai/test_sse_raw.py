@@ -13,7 +13,7 @@ from tests.live import LiveServer
 from tests.providers.openai.helpers import split_sse, sse_json
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say something."}], "max_tokens": 12}
-LEGACY = {"model": "gpt-4o", "prompt": "Once upon a time", "max_tokens": 12}
+LEGACY = {"model": "gpt-3.5-turbo-instruct", "prompt": "Once upon a time", "max_tokens": 12}
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ CHECK_ATTEMPTS = 8
 # Beyond max_depth the cheapest kinds come first: they end the recursion.
 _DEEP_ORDER = ("null", "boolean", "integer", "number", "string", "array", "object")
 _MISSING: Any = object()
+_EMPTY: tuple[Any, ...] = ([], {}, "")
 
 
 @dataclass
@@ -172,6 +173,8 @@ class Generator:
         """
         pool = list(kw["examples"]) if isinstance(kw.get("examples"), list) else []
         pool += [kw[key] for key in ("example", "default") if key in kw]  # "example": OpenAPI 3.0
+        # An empty default (pydantic's ``tags: list[str] = []``) is a placeholder, not an answer.
+        pool = [choice for choice in pool if choice not in _EMPTY]
         if not pool or self.rng.random() >= 0.25:
             return _MISSING
         choice = self.rng.choice(pool)

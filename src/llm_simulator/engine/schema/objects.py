@@ -14,6 +14,8 @@ from llm_simulator.engine.schema.prepare import Context, is_valid
 
 _KEY_LENGTH = 64
 """Longest key drawn from a ``propertyNames``/``patternProperties`` pattern."""
+OPTIONAL_CHANCE = 0.9
+"""Chance that an optional property of a top-level object is filled (less when nested)."""
 
 
 def make_object(gen: Context, kw: dict[str, Any], depth: int, path: str) -> dict[str, Any]:
@@ -63,11 +65,17 @@ def _pick_keys(
         grows = [k for k in (key, *_closure(key, deps)) if k not in picked]
         return key not in picked and props.get(key) is not False and len(picked) + len(grows) <= most
 
-    # Optional properties thin out with depth, so recursive schemas stay small.
-    chance = 0.0 if depth >= gen.max_depth else 0.7 * (1 - depth / (gen.max_depth + 1))
+    # Models fill most optional properties: 90 % each at the top, thinning out with depth
+    # so recursive schemas stay small. An object with properties is never left empty above
+    # max_depth (no model answers ``{}``; instructor's create_iterable cannot parse it).
+    chance = 0.0 if depth >= gen.max_depth else OPTIONAL_CHANCE * (1 - depth / (gen.max_depth + 1))
     for key in order:
         if room_for(key) and gen.rng.random() < chance:
             picked[key] = None
+    if not picked and depth < gen.max_depth:
+        candidates = [key for key in order if key in props and room_for(key)]
+        if candidates:
+            picked[gen.rng.choice(candidates)] = None
     for key in order:
         if len(picked) >= kw.get("minProperties", 0):
             break

@@ -36,13 +36,33 @@ def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
 
 
 def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> None:
-    """Reject an embedding model on a text-generation endpoint (as OpenAI does, with 404)."""
+    """Reject a model the endpoint does not serve, as OpenAI does (404).
+
+    Embedding models serve no text-generation endpoint; OpenAI's chat models (the catalogue's
+    OpenAI models without the ``completion`` capability) not the legacy v1/completions; the
+    legacy completion models (``completion`` without ``chat``) not the chat endpoints.
+    """
     if spec.is_embedding:
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
             f"The model `{model_id}` is an embedding model and is not supported in the v1/{endpoint} endpoint.",
             param="model",
             code="model_not_supported",
+        )
+    caps = spec.capabilities
+    if endpoint == "completions" and spec.provider == "openai" and "completion" not in caps and "chat" in caps:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            "This is a chat model and not supported in the v1/completions endpoint. "
+            "Did you mean to use v1/chat/completions?",
+            param="model",
+        )
+    if endpoint != "completions" and "chat" not in caps and "completion" in caps:
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"This is not a chat model and thus not supported in the v1/{endpoint} endpoint. "
+            "Did you mean to use v1/completions?",
+            param="model",
         )
 
 
