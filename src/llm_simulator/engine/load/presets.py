@@ -162,7 +162,7 @@ FITTED: dict[str, Fit] = {
         cold_shape_ms=700,
         provenance='bench/calibrate.py fit (seed 20240614, 63 evaluations, loss 0.056) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-70b-tp4-general stage_0; llama-2-70b-hf-tp4-codegen stage_0; llama-2-7'
-                   "0b-tp4-roleplay stage_0; warm-up 700 ms per new step shape fitted on the same rows' TTFT/E2E p99",
+                   '0b-tp4-roleplay stage_0; warm-up 700 ms per new step shape fitted on the same rows (full length)',
     ),
     'vllm-h100-7b-tp1': Fit(
         PhysicsFactors(
@@ -179,7 +179,7 @@ FITTED: dict[str, Fit] = {
         cold_shape_ms=400,
         provenance='bench/calibrate.py fit (seed 20240614, 65 evaluations, loss 0.052) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-7b-tp1-codegen stage_0; llama-2-7b-tp1-roleplay stage_0; llama-2-7b-tp'
-                   "1-general stage_0; warm-up 400 ms per new step shape fitted on the same rows' TTFT/E2E p99",
+                   '1-general stage_0; warm-up 400 ms per new step shape fitted on the same rows (full length)',
     ),
     'vllm-h100-codellama-34b-tp2': Fit(
         PhysicsFactors(
@@ -196,8 +196,8 @@ FITTED: dict[str, Fit] = {
         cold_shape_ms=600,
         provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.016) on inference-sim-training/sta'
                    'ges_tidy.csv rows codellama-34b-tp2-general stage_0; codellama-34b-tp2-codegen stage_0; codellam'
-                   "a-34b-tp2-roleplay stage_0; warm-up 600 ms per new step shape fitted on the same rows' TTFT/E2E "
-                   'p99',
+                   'a-34b-tp2-roleplay stage_0; warm-up 600 ms per new step shape fitted on the same rows (full leng'
+                   'th)',
     ),
     'vllm-h100-mixtral-8x7b-tp2': Fit(
         PhysicsFactors(
@@ -215,7 +215,7 @@ FITTED: dict[str, Fit] = {
         provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.214) on inference-sim-training/sta'
                    'ges_tidy.csv rows mixtral-8x7b-v0-1-tp2-codegen stage_0; mixtral-8x7b-v0-1-tp2-general stage_0; '
                    'mixtral-8x7b-v0-1-tp2-roleplay stage_0; warm-up 1100 ms per new step shape fitted on the same ro'
-                   "ws' TTFT/E2E p99",
+                   'ws (full length)',
     ),
 }
 # END FITTED
