@@ -51,16 +51,20 @@ def test_tokens_at_least_is_a_lower_bound() -> None:
 async def test_count_tokens_under_a_ceiling(monkeypatch: pytest.MonkeyPatch) -> None:
     sim = Simulator(SimulatorConfig())
     long = "a" * 200_000
-    exact = sim.count_tokens(long)
-    assert exact == 25_000
-    # Under a ceiling the text is over by its bytes alone: the bound comes back, untokenised.
+    # Under a ceiling the text is over by its bytes alone: the bound comes back, untokenised
+    # (and is not remembered as the text's count).
     monkeypatch.setattr(sim.tokenizer, "count", lambda text: pytest.fail("tokenised"))
     assert await cpu.off_loop(False, 1000, sim.count_tokens, long) == 1563
     assert await cpu.off_loop(True, 1000, sim.count_tokens, long) == 1563
     monkeypatch.undo()
     # A ceiling the text may fit: counted exactly; and no ceiling leaks out of a step.
-    assert await cpu.off_loop(True, 30_000, sim.count_tokens, long) == exact
+    exact = await cpu.off_loop(True, 30_000, sim.count_tokens, long)
+    assert exact == 25_000 == sim.count_tokens(long)
     assert cpu.token_ceiling() is None
+    # Once counted, a long text's count is remembered: under a ceiling it comes back as it
+    # is (over the ceiling all the same), still without tokenising.
+    monkeypatch.setattr(sim.tokenizer, "count", lambda text: pytest.fail("tokenised"))
+    assert await cpu.off_loop(True, 1000, sim.count_tokens, long) == exact
 
 
 async def test_off_loop_runs_heavy_steps_on_the_pool() -> None:

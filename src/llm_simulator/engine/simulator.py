@@ -36,6 +36,7 @@ from llm_simulator.engine.load.configured import build_deployments
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.live import LiveEngine
 from llm_simulator.engine.load.prefix import prefix_hashes
+from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
@@ -89,6 +90,7 @@ class Simulator:
             answer_after_tool_result=gen.answer_after_tool_result,
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
+        self._long_counts = LongTextCounts()
         self.script = self._build_script(config)
         # Model requests in flight: producing output (streams past their first visible token,
         # non-streamed responses for their whole life) and streams waiting for their first.
@@ -175,14 +177,18 @@ class Simulator:
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text``; short texts (roles, system prompts, repeated turns) are cached.
 
-        Long texts are counted afresh: caching them would let a load test of unique long
-        prompts pin gigabytes (8192 entries × the prompt size). Under a token ceiling (a
-        request step run by ``engine.cpu.off_loop`` for a model's context window), a text whose
-        byte length alone proves it exceeds the ceiling is not tokenised: its lower bound is
-        returned, which the caller's context-window check then refuses.
+        Long texts are cached within a character budget (``engine.long_counts``): an
+        entry-count bound would let a load test of unique long prompts pin gigabytes (8192
+        entries × the prompt size). Under a token ceiling (a request step run by
+        ``engine.cpu.off_loop`` for a model's context window), a text whose byte length alone
+        proves it exceeds the ceiling is not tokenised: its lower bound is returned, which the
+        caller's context-window check then refuses (and which is not remembered).
         """
         if len(text) <= CACHED_TEXT_CHARS:
             return self._count_cached(text)
+        known = self._long_counts.get(text)
+        if known is not None:
+            return known
         ceiling = token_ceiling()
         # UTF-8 takes at most 4 bytes a character: only a text that long can be over the
         # ceiling by its bytes alone, and then its lower bound is enough (see engine.cpu).
@@ -190,7 +196,9 @@ class Simulator:
             floor = tokens_at_least(text, self.tokenizer.max_token_bytes)
             if floor > ceiling:
                 return floor
-        return self.tokenizer.count(text)
+        count = self.tokenizer.count(text)
+        self._long_counts.put(text, count)
+        return count
 
     def _canonical_id(self, model_id: str, provider: str) -> str | None:
         """The catalogue's id for ``model_id`` as ``provider`` would resolve it."""
