@@ -30,9 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_DIR, git_commit, machine_info, print_table, write_results
-
 import streams
+from _common import REPO_DIR, git_commit, machine_info, print_table, write_results
 
 TOKENS = 100
 
