@@ -315,11 +315,25 @@ def machine_info() -> dict[str, Any]:
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:
-    """Write ``bench/results/<name>.json`` (pretty-printed, stable key order)."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    """Write ``bench/results/<name>.json`` (pretty-printed, stable key order).
+
+    ``name`` may also be a path (``/tmp/x`` or ``out/x.json``): relative to the results
+    directory, ``.json`` appended unless it already ends so.
+    """
+    path = RESULTS_DIR / name  # an absolute name replaces RESULTS_DIR
+    if path.suffix != ".json":
+        path = path.with_name(path.name + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it, else as it is (for messages)."""
+    try:
+        return str(path.resolve().relative_to(REPO_DIR))
+    except ValueError:
+        return str(path)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

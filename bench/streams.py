@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "streams" if args.provider == "openai" else f"streams-{args.provider}"
     path = c.write_results(args.output or (name + "-engine" if args.engine else name), payload)
     print_summary(results, checks, args.itl_ms)
-    print(f"\nresults written to {path.relative_to(c.REPO_DIR)}")
+    print(f"\nresults written to {c.shown(path)}")
     return 0
 
 

@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     path = c.write_results("throughput", payload)
     print_summary(summary, targets_check)
-    print(f"\nresults written to {path.relative_to(c.REPO_DIR)}")
+    print(f"\nresults written to {c.shown(path)}")
     return 0
 
 

@@ -13,7 +13,7 @@ from llm_simulator.config.loader import ConfigError
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.types import Endpoint, GenerationRequest, Message, ToolSpec
 from llm_simulator.engine.load.deployment import DeploymentSpec
-from llm_simulator.engine.load.live import EngineTimeline, LiveEngine
+from llm_simulator.engine.load.live import WAKE_SLICE, EngineTimeline, LiveEngine
 from llm_simulator.engine.load.replica import EngineSettings
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 from llm_simulator.engine.observer import NullObserver
@@ -107,6 +107,69 @@ async def test_disconnect_frees_the_sequence_and_its_blocks_at_once() -> None:
     assert replica.kv.used == 0
     assert not replica.running
     assert replica.counters.aborted == 1
+
+
+async def test_a_big_batch_is_woken_in_slices_in_batch_order_with_every_token_there() -> None:
+    engine, scheduler = make_manual_engine(kv_blocks=10_000, max_num_seqs=1000, max_num_batched_tokens=10_000)
+    timelines = [engine.open(prompt_tokens=1, steps=3, width=1, hashes=()) for _ in range(2 * WAKE_SLICE + 1)]
+    passes = 0
+    woken: list[tuple[int, int, int]] = []  # (stream, loop pass, fewest tokens any sequence had then)
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while True:
+            passes += 1
+            await asyncio.sleep(0)
+
+    async def first_token(i: int, timeline: EngineTimeline) -> None:
+        await timeline.wait_step(0)
+        woken.append((i, passes, min(t.seq.generated for t in timelines)))
+
+    counter = asyncio.create_task(count_passes())
+    streams = [asyncio.create_task(first_token(i, t)) for i, t in enumerate(timelines)]
+    await asyncio.sleep(0)
+    await scheduler.tick()  # the prefill step ends: every sequence samples its first token
+    await asyncio.gather(*streams)
+    counter.cancel()
+    assert [i for i, _, _ in woken] == list(range(len(timelines)))  # batch order
+    assert all(least == 1 for _, _, least in woken)  # the whole step's tokens exist from its end
+    slices = sorted({p for _, p, _ in woken})
+    assert len(slices) == 3  # 128 + 128 + 1, a loop pass apart
+    assert [sum(1 for _, p, _ in woken if p == s) for s in slices] == [WAKE_SLICE, WAKE_SLICE, 1]
+
+
+class StallOnce(VirtualScheduler):
+    """Every wait ends at its time, but the third ends 30 ms late (a stalled event loop)."""
+
+    def wait_until(self, due: float) -> asyncio.Future[None] | None:
+        super().wait_until(due + (0.030 if len(self.waits) == 2 else 0.0))
+        return None
+
+
+class Errors(NullObserver):
+    """Keeps the emit errors."""
+
+    def __init__(self) -> None:
+        self.errors: list[float] = []
+
+    def record_emit_error(self, error_s: float) -> None:
+        self.errors.append(error_s)
+
+
+async def test_after_a_stall_late_steps_catch_up_at_a_bounded_pace_without_drift() -> None:
+    clock = FakeClock(start=0.0)
+    observer = Errors()
+    spec = DeploymentSpec("test", EngineSettings(kv_blocks=100), FLAT_STEP)
+    engine = LiveEngine(spec, clock, StallOnce(clock), observer, seed=1)
+    timeline = engine.open(prompt_tokens=10, steps=12, width=1, hashes=())
+    await timeline.wait_end(12)
+    late_ms = [e * 1000 for e in observer.errors]
+    # Decode steps take 11 ms; a late one follows the previous release after 0.6 × 11 ms at
+    # the soonest, so each wins back 4.4 ms of the 30 ms: every late release counts.
+    expected = [0.0, 0.0, 30.0, 25.6, 21.2, 16.8, 12.4, 8.0, 3.6, 0.0, 0.0, 0.0]
+    assert late_ms == pytest.approx(expected, abs=1e-6)
+    # Due times stay ideal: prefill 10 + 10 ms, then eleven steps of 11 ms (no drift).
+    assert timeline.seq.finish_ms == pytest.approx(20.0 + 11 * 11.0)
 
 
 async def test_a_full_queue_refuses_with_the_overload_error() -> None:

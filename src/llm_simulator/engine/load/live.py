@@ -7,6 +7,12 @@ sampled a token gets it, and a stream parked on that token is woken with one
 (its tokens accumulate, as in a real server); a client that leaves frees its sequence and
 KV blocks at once. Step end times are ideal (``t += step``), so a late wake-up does not
 drift the schedule, and its lateness is reported as emit error.
+
+The wake-ups of a big batch are issued in slices of ``WAKE_SLICE`` with a loop yield
+between them (vLLM's API server likewise hands a step's outputs to its streams in chunks
+and yields): every token of the step exists from the step's end, but requests arriving
+meanwhile, socket I/O and the scheduler's timer get the loop between slices instead of
+waiting behind a whole burst of a thousand stream resumptions.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.engine.load.deployment import Deployment, DeploymentSpec
@@ -28,6 +36,19 @@ log = logging.getLogger("llm_simulator.engine")
 # No step waits for the event loop when its end is this close (ms): the scheduler would
 # release it in the same pass anyway.
 _NO_WAIT_MS = 0.2
+
+# A step released late (the loop was busy or stalled) may follow the previous release sooner
+# than its duration, to win back the ideal schedule, but never sooner than this fraction of
+# it: after a 30 ms stall the next steps come 12 ms apart (at 20 ms steps), not back to back,
+# so a client sees a few gaps 8 ms short instead of tokens bunched into one read. A real
+# engine cannot run a step in no time either.
+CATCH_UP_MIN_GAP = 0.6
+
+# Streams woken per loop pass at a step's end (the rest after a yield); vLLM's API server
+# processes a step's outputs in chunks of 128 the same way.
+WAKE_SLICE = 128
+
+_FINISHED = SeqState.FINISHED
 
 
 # Histogram edges: step durations (seconds) and batch sizes (sequences), as vLLM exports them.
@@ -67,7 +88,7 @@ def overloaded(message: str, status: int | None = None) -> SimulatorError:
 class EngineTimeline:
     """One request's view of its sequence: waits until the engine has produced a token."""
 
-    __slots__ = ("_engine", "_waiter", "_waiting_for", "cached_tokens", "error", "seq")
+    __slots__ = ("_engine", "_new_future", "_waiter", "_waiting_for", "cached_tokens", "error", "seq")
 
     def __init__(self, engine: LiveEngine, seq: Sequence, cached_tokens: int) -> None:
         self._engine = engine
@@ -77,30 +98,41 @@ class EngineTimeline:
         self._waiter: asyncio.Future[None] | None = None
         # Wake when this many tokens exist (-1: when the sequence ends).
         self._waiting_for = -1
+        # The loop's create_future, looked up once (get_running_loop costs a getpid per call).
+        self._new_future: Callable[[], asyncio.Future[None]] | None = None
 
     def wake(self) -> None:
-        """Called by the engine after a step that touched this sequence."""
+        """Called by the engine after a step that touched this sequence (or failed it)."""
         waiter = self._waiter
-        if waiter is None or waiter.done():
+        if waiter is None:
             return
-        if self.seq.done or (self._waiting_for >= 0 and self.seq.generated >= self._waiting_for):
+        seq = self.seq
+        if self.error is not None or seq.state >= _FINISHED or seq.generated >= self._waiting_for >= 0:
             self._waiter = None
-            waiter.set_result(None)
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _wait(self, tokens: int) -> None:
+        # The per-token path of every engine stream: no other coroutine under it, no property.
         seq = self.seq
         while True:
             if self.error is not None:
                 raise self.error
-            if (tokens >= 0 and seq.generated >= tokens) or seq.done:
+            if (tokens >= 0 and seq.generated >= tokens) or seq.state >= _FINISHED:
                 return
+            new_future = self._new_future
+            if new_future is None:
+                new_future = self._new_future = self._engine.loop().create_future
             self._waiting_for = tokens
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
+            waiter = self._waiter = new_future()
+            await waiter
 
-    async def wait_step(self, step: int) -> None:
-        """Return once the engine has sampled token ``step`` (at once if it already has)."""
-        await self._wait(step + 1)
+    def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
+        """Return once the engine has sampled token ``step`` (at once if it already has).
+
+        A plain function handing back ``_wait``'s coroutine: one coroutine per token, not two.
+        """
+        return self._wait(step + 1)
 
     async def wait_end(self, steps: int) -> None:
         """Return once ``steps`` tokens exist, or the sequence has ended (a zero-step plan)."""
@@ -135,6 +167,14 @@ class LiveEngine:
         self._ids = 0
         self._front_s = spec.step.front_ms / 1000.0
         self.histograms = [StepHistograms() for _ in self.deployment.replicas]
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running event loop, cached (each test's ``asyncio.run`` brings a new one)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     @property
     def replicas(self) -> list[Replica]:
@@ -179,7 +219,7 @@ class LiveEngine:
             self._fail(seq, self._overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
             return
         if replica.index not in self._tasks:
-            self._tasks[replica.index] = asyncio.get_running_loop().create_task(self._run(replica))
+            self._tasks[replica.index] = self.loop().create_task(self._run(replica))
 
     def abort(self, seq: Sequence) -> None:
         """Remove a sequence whose client is gone (frees its KV blocks at once)."""
@@ -208,9 +248,9 @@ class LiveEngine:
             self._tasks.pop(replica.index, None)
 
     async def _steps(self, replica: Replica) -> None:
-        clock = self._clock
         scheduler = self._scheduler
         t = self._now_ms()
+        released = -float("inf")  # when the previous step was released (ms)
         histograms = self.histograms[replica.index]
         while True:
             for seq in replica.expire(t):
@@ -222,19 +262,33 @@ class LiveEngine:
             histograms.observe(step_ms / 1000.0, len(batch))
             t += step_ms
             due = t / 1000.0
-            if t - self._now_ms() > _NO_WAIT_MS:
-                fut = scheduler.wait_until(due)
-                if fut is not None:
-                    await fut
-                    self._observer.record_emit_error(clock.now() - due)
+            # On time: at the step's ideal end. Behind: as soon as the catch-up pace allows.
+            release = max(t, released + step_ms * CATCH_UP_MIN_GAP)
+            fut = scheduler.wait_until(release / 1000.0) if release - self._now_ms() > _NO_WAIT_MS else None
+            if fut is not None:
+                await fut
             else:
-                await asyncio.sleep(0)  # behind schedule: catch up, but let streams run
+                await asyncio.sleep(0)  # behind even that: release now, but let streams run
+            released = self._now_ms()
+            # Late for any reason (a late timer, a catch-up step, no time to wait): all count.
+            self._observer.record_emit_error(released / 1000.0 - due)
             emitted, finished = replica.complete(batch, t)
-            for seq in emitted:
-                seq.listener.wake()
-            for seq in finished:
-                seq.listener.wake()
+            await self._wake(emitted)
+            await self._wake(finished)  # most are in emitted (and awake already): a no-op for them
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
+
+    @staticmethod
+    async def _wake(sequences: list[Sequence]) -> None:
+        """Wake the streams parked on ``sequences``, ``WAKE_SLICE`` per loop pass, in batch order.
+
+        The tokens already exist (a stream that checks finds them); only the parked streams'
+        resumptions are spread out, so arriving requests and I/O run between slices.
+        """
+        for start in range(0, len(sequences), WAKE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for seq in sequences[start:start + WAKE_SLICE]:
+                seq.listener.wake()
 
 
 def engine_snapshot(name: str, engine: LiveEngine) -> list[dict[str, object]]:

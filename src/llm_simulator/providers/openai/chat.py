@@ -309,6 +309,9 @@ class ChunkWriter:
         )
         self._head = b"data: " + envelope[:-1] + b',"choices":['
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
+        # A plain token's frame around its JSON-encoded text, per choice index: the per-token
+        # path then joins three bytes objects instead of formatting a template.
+        self._plain: dict[int, tuple[bytes, bytes]] = {}
 
     def _frame(self, choice: bytes) -> bytes:
         return self._head + choice + self._tail
@@ -343,6 +346,14 @@ class ChunkWriter:
 
     def token(self, index: int, text: str, logprob: TokenLogprob | None) -> bytes:
         """One content token."""
+        if logprob is None:
+            around = self._plain.get(index)
+            if around is None:
+                around = self._plain[index] = (
+                    self._head + b'{"index":%d,"delta":{"content":' % index,
+                    b'},"logprobs":null,"finish_reason":null' + self._filter + b"}" + self._tail,
+                )
+            return around[0] + orjson.dumps(text) + around[1]
         lp = b"null"
         if logprob is not None:
             lp = orjson.dumps({"content": [logprob_entry(logprob)], "refusal": None})

@@ -1,0 +1,144 @@
+"""In-process CPU per streamed token on the engine path: the ASGI app without HTTP.
+
+``--streams`` concurrent streaming chat completions of ``bench-model`` (the ``streams.py
+--engine`` configuration: one replica, every step 20 ms) go through the ASGI app with a
+``send`` that completes at once (as granian's does), on a scheduler that releases every step
+on the next loop pass instead of sleeping. So the run is the server's own Python work per
+token — the engine step, waking the stream, ``Simulator.stream``, the provider's frame,
+``_send_stream`` — plus each request's parsing and planning, without granian's I/O or a
+client competing for the CPU. CPU time (``time.process_time``) ÷ body frames sent.
+``--baseline-src DIR`` measures another checkout's ``src`` the same way, in a subprocess,
+alternating with this one (A/B on a shared box).
+
+Usage::
+
+    python bench/engine_stream_cost.py
+    git worktree add /tmp/base main && python bench/engine_stream_cost.py --baseline-src /tmp/base/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import streams
+from _common import REPO_DIR, git_commit, machine_info, print_table, write_results
+
+TOKENS = 100
+
+
+async def _measure(n: int, rounds: int) -> list[float]:
+    """µs of CPU per frame for each of ``rounds`` runs of ``n`` concurrent streams."""
+    from llm_simulator.config import load_config
+    from llm_simulator.engine.scheduler import Scheduler
+    from llm_simulator.server.app import SimulatorApp
+
+    class NextPass(Scheduler):
+        """Every wait ends on the next loop pass (the engine yields once per step)."""
+
+        def wait_until(self, due: float) -> asyncio.Future[None] | None:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(fut.set_result, None)
+            return fut
+
+    class Done:
+        """What granian's ``send`` returns: an awaitable that is already complete."""
+
+        __slots__ = ()
+
+        def __await__(self) -> Any:
+            return iter(())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.yaml"
+        config.write_text(
+            streams.CONFIG_TEMPLATE.format(profile=streams.PROFILE, ttft=20.0, itl=20.0, model=streams.MODEL)
+            + streams.ENGINE_TEMPLATE.format(model=streams.MODEL, itl=20.0, front=0.0)
+        )
+        app = SimulatorApp(load_config(config))
+    app.sim.scheduler = NextPass(app.sim.clock)
+    gc.collect()
+    gc.freeze()  # as the server's app factory does
+    body = json.dumps(streams.WIRES["openai"].body(TOKENS)).encode()
+    scope = {
+        "type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
+        "http_version": "1.1", "scheme": "http", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+    }  # fmt: skip
+    done = Done()
+    frames = 0
+
+    def send(message: dict[str, Any]) -> Done:
+        nonlocal frames
+        if message.get("more_body"):
+            frames += 1
+        return done
+
+    async def one() -> None:
+        first = True
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # the client never leaves
+
+        async def receive() -> dict[str, Any]:
+            nonlocal first
+            if first:
+                first = False
+                return {"type": "http.request", "body": body, "more_body": False}
+            await gone
+            return {"type": "http.disconnect"}
+
+        await app(dict(scope), receive, send)  # type: ignore[arg-type]
+
+    results = []
+    for _ in range(rounds):
+        frames = 0
+        gc.collect()
+        started = time.process_time()
+        await asyncio.gather(*(one() for _ in range(n)))
+        results.append((time.process_time() - started) / frames * 1e6)
+    return results
+
+
+def _child(src: str | None, n: int, rounds: int) -> list[float]:
+    path = src or str(REPO_DIR / "src")  # this checkout's package, whatever the venv has installed
+    code = (
+        f"import sys; sys.path[:0] = [{path!r}]; import uvloop, engine_stream_cost as m; "
+        f"print(uvloop.run(m._measure({n}, {rounds})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=sys.path[0], capture_output=True, text=True, check=True)
+    return [float(x) for x in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
+
+
+def main() -> None:
+    """Alternate this checkout (and the baseline) ``--pairs`` times; write results/engine_stream_cost.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs per process (the first warms up)")
+    parser.add_argument("--pairs", type=int, default=3, help="processes per checkout, alternating")
+    parser.add_argument("--baseline-src", help="another checkout's src directory to measure the same way")
+    args = parser.parse_args()
+    sides = {"this checkout": None} if not args.baseline_src else {"baseline": args.baseline_src, "this checkout": None}
+    runs: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(args.pairs):
+        for name, src in sides.items():
+            runs[name] += _child(src, args.streams, args.rounds)[1:]  # the first round warms up
+    best = {name: min(values) for name, values in runs.items()}
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    print_table(["checkout", "µs/frame best", "µs/frame median", "runs"],
+                [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides])
+    write_results("engine_stream_cost", {
+        "benchmark": "engine_stream_cost", "commit": git_commit(), "machine": machine_info(),
+        "parameters": vars(args), "us_per_frame": runs, "best": best, "median": median,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
