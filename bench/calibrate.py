@@ -359,7 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     model_of = {"vllm-h100-7b-tp1": "llama-2-7b", "vllm-h100-70b-tp4": "llama-2-70b",
                 "vllm-h100-codellama-34b-tp2": "codellama-34b", "vllm-h100-mixtral-8x7b-tp2": "mixtral-8x7b"}
     stage0 = {n: [p for p in calib if p.model == m and p.key.endswith("stage_0")] for n, m in model_of.items()}
-    loaded = {n: [p for p in calib if p.model == m] for n, m in model_of.items()
+    # The steady-state factors are fitted on warm replays (short ones would give a fresh
+    # server's warm-up far more weight than it had); the warm-up itself last, on the cold rows.
+    warm0 = {n: [dataclasses.replace(p, warm=True) for p in pts] for n, pts in stage0.items()}
+    loaded = {n: [dataclasses.replace(p, warm=True) for p in calib if p.model == m] for n, m in model_of.items()
               if any(p.key.endswith("stage_1") for p in calib if p.model == m)}
     rows = argonne_rows(args.traces)
     extras: dict[str, Callable[[PresetRecipe], float]] = {"vllm-h100-70b-tp4": splitwise_term(args.traces)}
@@ -369,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in VLLM:
                 f, front, jitter = start_of(name)
                 run(name, lambda name=name, f=f, front=front, jitter=jitter: fit_preset(
-                    recipes[name], stage0[name], start=f, start_front=front, start_jitter=jitter, budget=budget,
+                    recipes[name], warm0[name], start=f, start_front=front, start_jitter=jitter, budget=budget,
                     max_evals=evals, free=ANCHORS, extra=extras.get(name)))
             print(f"fitting the global load factors (round {round_ + 1}) ...", flush=True)
             g = fit_globals(recipes, loaded, rows, budget, max_evals=evals)
