@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.faults import Admission, HangUp, StreamFault
+from llm_simulator.core.http import Headers, HttpRequest
+from llm_simulator.core.identity import api_key, caller
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.catalogue import ModelSpec
@@ -23,8 +25,6 @@ from llm_simulator.engine.chaos.control import parse_control
 from llm_simulator.engine.chaos.controller import RequestFacts
 from llm_simulator.engine.limits import UNLIMITED, Grant, LimitState, RateLimited
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import Headers, HttpRequest
-from llm_simulator.providers.identity import api_key, caller
 from llm_simulator.providers.retry_hints import duration_text
 from llm_simulator.providers.scripting import apply_script
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.http import HttpRequest
 from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest
 
 
 async def apply_script(

@@ -22,16 +22,11 @@ from urllib.parse import parse_qsl
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
+from llm_simulator.core.http import HttpRequest, JsonResponse, Route, StreamResponse
 from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.base import (
-    HttpRequest,
-    JsonResponse,
-    Provider,
-    Route,
-    StreamResponse,
-)
+from llm_simulator.providers.base import Provider
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_simulator.config.chaos import ChaosRule, PresetName, ScenarioSpec
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
     from llm_simulator.server.app import SimulatorApp

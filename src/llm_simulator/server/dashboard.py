@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llm_simulator.config.chaos import PRESET_NAMES
+from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.security.gate import ADMIN_ENDPOINT, DASHBOARD_ENDPOINT
 from llm_simulator.server.engine_routes import engine_rows
 from llm_simulator.telemetry.buckets import ITL_EDGES, TTFT_EDGES, Buckets

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.load.live import engine_snapshot
 from llm_simulator.engine.load.presets import preset_names
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.security.gate import ADMIN_ENDPOINT
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.telemetry.prometheus import CONTENT_TYPE, MetricsEndpoint
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 
 if TYPE_CHECKING:
-    from llm_simulator.providers.base import Route
+    from llm_simulator.core.http import Route
     from llm_simulator.server.app import SimulatorApp
 
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
     from llm_simulator.server.app import SimulatorApp

@@ -14,14 +14,8 @@ import orjson
 from llm_simulator._version import __version__
 from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.script import FixtureError, parse_fixtures
-from llm_simulator.providers.base import (
-    JSON_CONTENT_TYPE,
-    HttpRequest,
-    JsonResponse,
-    Response,
-    Route,
-)
 from llm_simulator.server.openapi import build_openapi
 
 if TYPE_CHECKING:

@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import (
     Endpoint,
     FinishReason,
@@ -56,7 +58,6 @@ from llm_simulator.providers.anthropic.structured import (
     parse_output_config,
 )
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import prefix_cache_block
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.seeding import header_seed
@@ -226,7 +227,7 @@ def message_object(
 
 
 def _event(name: str, payload: bytes) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
+    return sse_frame(payload, name.encode())
 
 
 PING = _event("ping", b'{"type":"ping"}')
@@ -356,7 +357,10 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     if parsed.stream:
         writer = EventWriter(plan, message_id, cache)
         return StreamResponse(
-            stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame, MALFORMED_EVENT
+            stream_events(sim, plan, timeline, writer),
+            stream_headers(request),
+            stream_error_frame,
+            malformed=MALFORMED_EVENT,
         )
     await sim.complete(plan, timeline)
     body = message_object(plan, message_id, final=True, cache=cache)

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.providers.gemini import embed, generate, models
 from llm_simulator.providers.gemini.common import PROVIDER, api_version, is_gemini, require_model
 from llm_simulator.providers.gemini.errors import render_error

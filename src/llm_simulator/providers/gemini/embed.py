@@ -7,12 +7,12 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.admission import admit, needs_admission, no_limit_headers
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import MODELS_PREFIX, json_headers
 from llm_simulator.providers.gemini.contents import parse_content

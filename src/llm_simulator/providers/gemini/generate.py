@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import DATA, END, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -31,7 +33,6 @@ from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, no_limit_headers, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import gemini_cached_tokens
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
@@ -451,13 +452,13 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
         await sim.complete(plan, timeline)
         return JsonResponse(200, render_response(plan, response_id, parsed.include_thoughts), json_headers())
     if request.query.get("alt") == "sse":
-        writer = ChunkWriter(plan, response_id, b"data: ", b"\n\n")
+        writer = ChunkWriter(plan, response_id, DATA, END)
         frames = stream_chunks(sim, plan, timeline, writer, parsed.include_thoughts)
-        return StreamResponse(frames, on_error=sse_error_frame, malformed=b"data: " + MALFORMED_CHUNK + b"\n\n")
+        return StreamResponse(frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK))
     array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id), parsed.include_thoughts))
     headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
     # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
-    return StreamResponse(array.frames(), headers, array.error, b",\r\n" + MALFORMED_CHUNK)
+    return StreamResponse(array.frames(), headers, array.error, malformed=b",\r\n" + MALFORMED_CHUNK)
 
 
 async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:

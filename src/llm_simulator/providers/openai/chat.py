@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import DATA, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -25,10 +27,10 @@ from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
+    MALFORMED_CHUNK,
     check_limits,
     new_id,
     parse_stream_options,
@@ -307,7 +309,7 @@ class ChunkWriter:
                 "system_fingerprint": plan.system_fingerprint,
             }
         )
-        self._head = b"data: " + envelope[:-1] + b',"choices":['
+        self._head = DATA + envelope[:-1] + b',"choices":['
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
 
     def _frame(self, choice: bytes) -> bytes:
@@ -367,7 +369,7 @@ class ChunkWriter:
         return self._head + b'],"usage":' + usage + b"}\n\n"
 
 
-DONE = b"data: [DONE]\n\n"
+DONE = sse_frame(b"[DONE]")
 
 _SAFE = {"filtered": False, "severity": "safe"}
 # What Azure OpenAI's default content filter reports for harmless text.
@@ -486,6 +488,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
             stream_frames(sim, plan, timeline, writer, include_usage),
             stream_headers(request, model_id),
             stream_error_frame,
+            malformed=MALFORMED_CHUNK,
         )
     await sim.complete(plan, timeline)
     return JsonResponse(

@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -24,9 +26,9 @@ from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import admit, needs_admission
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import (
+    MALFORMED_TEXT_CHUNK,
     check_limits,
     legacy_usage,
     new_id,
@@ -213,7 +215,7 @@ async def stream_frames(
         body: dict[str, Any] = {**envelope, "choices": [choice]}
         if include_usage:
             body["usage"] = None
-        return b"data: " + orjson.dumps(body) + b"\n\n"
+        return sse_frame(orjson.dumps(body))
 
     echoed: set[int] = set()
     offsets = [0] * len(plan.choices)
@@ -238,8 +240,8 @@ async def stream_frames(
     if include_usage:
         prompt_tokens = sum(p.tokens for p in options.prompts)
         usage = legacy_usage(prompt_tokens, plan.completion_tokens)
-        yield b"data: " + orjson.dumps({**envelope, "choices": [], "usage": usage}) + b"\n\n"
-    yield b"data: [DONE]\n\n"
+        yield sse_frame(orjson.dumps({**envelope, "choices": [], "usage": usage}))
+    yield sse_frame(b"[DONE]")
 
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
@@ -315,6 +317,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
             stream_frames(sim, plan, timeline, options, cid, created, include_usage),
             stream_headers(request, model_id),
             stream_error_frame,
+            malformed=MALFORMED_TEXT_CHUNK,
         )
     await sim.complete(plan, timeline)
     return JsonResponse(

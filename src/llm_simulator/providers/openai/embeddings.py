@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.admission import admit, needs_admission
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import require_model, response_headers
 from llm_simulator.providers.openai.ratelimits import limit_headers

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, GenerationRequest, Message, SegmentKind
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import needs_preparation, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -310,7 +310,7 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
             stream_events(sim, plan, timeline, session, writer),
             stream_headers(request, gen.model),
             writer.error,
-            MALFORMED_EVENT,
+            malformed=MALFORMED_EVENT,
         )
     await sim.complete(plan, timeline)
     return JsonResponse(200, session.finish(), response_headers(request, started, gen.model))
