@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
+from llm_simulator.core.faults import FaultAction, HangUp, StreamCut
 from llm_simulator.core.http import HttpRequest, JsonResponse, Route, StreamResponse
 from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.engine.simulator import Simulator
@@ -511,10 +511,17 @@ class SimulatorApp:
                 kind = cut.fault.kind
                 record.error_type = f"stream_{kind}"
                 log.info("chaos: %s fault in stream %s", kind, request_id)
-                if kind is FaultKind.DISCONNECT:
+                # One arm per wire action (core/faults.py FAULT_ACTIONS); the engine has
+                # applied the others (a pause, an in-stream error) before any cut.
+                action = cut.action
+                if action is FaultAction.CUT_CONNECTION:
                     raise ConnectionCut(request_id) from None
-                if kind is FaultKind.MALFORMED:
+                if action is FaultAction.MALFORMED_FRAME:
                     await write({"type": "http.response.body", "body": response.malformed, "more_body": True})
+                elif action is FaultAction.END_UNTERMINATED:
+                    pass  # the frames stopped before the provider's terminator: end the body here
+                else:
+                    log.warning("stream %s: fault %s has no wire action; ending the body", request_id, kind)
             except SimulatorError as exc:
                 broken = True
                 record.error_type = str(exc.kind)
