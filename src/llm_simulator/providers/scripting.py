@@ -1,6 +1,6 @@
 """The one call every generation handler makes to let fixtures answer a parsed request.
 
-Handlers reach :func:`apply_script` through ``admission.prepare_generation`` (only when
+Handlers reach :func:`apply_script` through the pipeline (``pipeline.prepare``, only when
 ``sim.script.active``, so the hot path is untouched without fixtures), after validating
 their request and admitting it: a bad request still gets its
 validation error first, as from the real API. A scripted error is raised here, after its

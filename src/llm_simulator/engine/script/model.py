@@ -88,7 +88,7 @@ class Match(_Strict):
 
     provider: tuple[Provider, ...] | None = None
     model: tuple[str, ...] | None = None  # globs (fnmatch), case-sensitive
-    endpoint: tuple[Literal["chat", "completion"], ...] | None = None
+    endpoint: tuple[Literal["chat", "completion", "embedding"], ...] | None = None
     message: TextMatch | None = None  # the last user message's text
     turn: int | None = Field(default=None, ge=0)  # 0-based index of the last user turn
     has_tool_result: bool | None = None
