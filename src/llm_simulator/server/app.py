@@ -53,9 +53,10 @@ from llm_simulator.server.errors import (
 )
 from llm_simulator.server.hardening import Hardening
 from llm_simulator.server.metrics_routes import MetricsRoutes
+from llm_simulator.server.openapi import build_openapi
 from llm_simulator.server.request_routes import RequestRoutes
 from llm_simulator.server.routing import Match, Router
-from llm_simulator.server.system_routes import SystemRoutes
+from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
@@ -101,14 +102,18 @@ class SimulatorApp:
         for provider in self.providers:
             for route in provider.routes():
                 self._add_route(route, provider)
-        self.system = SystemRoutes(self)
+        self.gate = Gate(config.auth, self.sim.clock)
+        self.readiness = Readiness()
+        self.system = SystemRoutes(
+            config, self.sim, self.telemetry, self.gate, self.readiness, lambda: build_openapi(self)
+        )
         for route in [
             *self.system.routes(),
-            *ChaosRoutes(self).routes(),
-            *MetricsRoutes(self).routes(),
-            *DashboardRoutes(self).routes(),
-            *RequestRoutes(self).routes(),
-            *EngineRoutes(self).routes(),
+            *ChaosRoutes(self.sim.chaos, self.sim.limits).routes(),
+            *MetricsRoutes(config, self.telemetry, self.sim.engines if self.sim.deployments else None).routes(),
+            *DashboardRoutes(self.sim, self.telemetry).routes(),
+            *RequestRoutes(self.telemetry).routes(),
+            *EngineRoutes(self.sim).routes(),
         ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
@@ -122,13 +127,20 @@ class SimulatorApp:
         self.access_log = config.logging.access_log
         # Whether log lines need the current request's ids (JSON lines and the access log).
         self.log_context = config.logging.json_logs or config.logging.access_log
-        self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
-        self.draining = False
         self._streams: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._drain_task: asyncio.Future[None] | None = None
+
+    @property
+    def draining(self) -> bool:
+        """Whether the instance is draining (``/ready`` answers 503)."""
+        return self.readiness.draining
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        self.readiness.draining = value
 
     def _add_route(self, route: Route, provider: Provider) -> None:
         self.router.add(route, provider)
