@@ -34,8 +34,8 @@ class HttpRequest:
     body: bytes
     request_id: str
     path_params: dict[str, str] = field(default_factory=dict)
-    # The route's endpoint name; a handler serving several kinds of work on one route
-    # (Gemini's ``:action``) names the one it did here, for stats and chaos filters.
+    # The endpoint name (the route's, or what its ``endpoint_of`` made of the path), for
+    # stats and chaos filters.
     endpoint: str = ""
     # Set at admission: headers every response to this request carries (rate-limit state),
     # and a callback told how the request ended (HTTP status, whether its stream broke).
@@ -90,3 +90,6 @@ class Route:
     handler: Handler
     endpoint: str
     when: Selector | None = None
+    # The endpoint name from the path parameters, for a route serving several kinds of work
+    # (Gemini's ``{model}:{action}``); ``endpoint`` otherwise.
+    endpoint_of: Callable[[Mapping[str, str]], str] | None = None

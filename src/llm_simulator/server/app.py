@@ -239,7 +239,11 @@ class SimulatorApp:
         stats.active_requests += 1
         self.in_flight += 1
         provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query, found)
-        endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
+        if isinstance(found, Match):
+            route = found.route
+            endpoint = route.endpoint if route.endpoint_of is None else route.endpoint_of(found.params)
+        else:
+            endpoint = "unknown"
         if endpoint == ADMIN_ENDPOINT or path.startswith("/admin"):
             origin = None  # no CORS for the admin API: browsers must not reach it
         status = 500
@@ -321,8 +325,6 @@ class SimulatorApp:
                 )
                 record.error_type = "server_error"
                 response = provider.render_error(internal_error(), request_id)
-            if request is not None and request.endpoint:
-                endpoint = request.endpoint
             if request is not None and request.extra_headers:
                 response.headers.extend(request.extra_headers)
             hardening.add_headers(response.headers, origin)
