@@ -353,6 +353,8 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
 class MessageAnswer:
     """How a message is answered: as the event stream, or as one ``message`` object."""
 
+    __slots__ = ("_cache", "_id", "_parsed", "_request", "_sim")
+
     provider = "anthropic"
     limit_headers = staticmethod(limit_headers)
 

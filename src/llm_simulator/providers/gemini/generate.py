@@ -449,6 +449,8 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
 class GenerateAnswer:
     """How content is answered: streamed (a JSON array, or SSE with ``alt=sse``) or whole."""
 
+    __slots__ = ("_id", "_include_thoughts", "_request", "_sim")
+
     provider = "gemini"
     limit_headers = staticmethod(no_limit_headers)
 

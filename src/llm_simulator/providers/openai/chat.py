@@ -481,6 +481,8 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
 class ChatAnswer:
     """How a chat completion is answered: as chunks, or as one ``chat.completion`` body."""
 
+    __slots__ = ("_azure", "_created", "_id", "_include_usage", "_model_id", "_request", "_sim", "_started")
+
     provider = "openai"
     limit_headers = staticmethod(limit_headers)
 

@@ -304,6 +304,8 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
 class CompletionAnswer:
     """How a legacy completion is planned (each prompt on its own) and answered."""
 
+    __slots__ = ("_created", "_id", "_include_usage", "_options", "_request", "_sim", "_started")
+
     provider = "openai"
     limit_headers = staticmethod(limit_headers)
 

@@ -304,6 +304,8 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
 class ResponseAnswer:
     """How a Response is answered: as its event stream, or as the final Response object."""
 
+    __slots__ = ("_parsed", "_request", "_session", "_sim", "_started", "_store")
+
     provider = "openai"
     limit_headers = staticmethod(limit_headers)
 
