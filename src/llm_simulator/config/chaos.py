@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_simulator.core import names as core_names
 from llm_simulator.core.faults import FAULT_KINDS
 
 ErrorType = Literal[
@@ -41,7 +42,7 @@ FAULT_TYPES: tuple[str, ...] = FAULT_KINDS
 PresetName = Literal["intermittent_timeouts", "rate_limit_stress", "high_latency", "partial_outage", "full_outage"]
 PRESET_NAMES: tuple[str, ...] = PresetName.__args__  # type: ignore[attr-defined]
 
-Provider = Literal["openai", "anthropic", "gemini"]
+Provider = core_names.Provider
 
 
 class _Data(BaseModel):
