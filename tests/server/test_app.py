@@ -7,7 +7,7 @@ import asyncio
 import orjson
 
 from llm_simulator.config import load_config
-from llm_simulator.providers.base import HttpRequest, Response, Route
+from llm_simulator.core.http import HttpRequest, Response, Route
 from llm_simulator.server.app import SimulatorApp
 from llm_simulator.server.routing import Match, Router
 from tests.server.asgi_driver import call

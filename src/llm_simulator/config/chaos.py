@@ -7,9 +7,12 @@ over HTTP is checked exactly like one in a file.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from llm_simulator.core import names as core_names
+from llm_simulator.core.faults import FAULT_KINDS
 
 ErrorType = Literal[
     "rate_limit",
@@ -28,13 +31,18 @@ ErrorType = Literal[
 ]
 ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
 
-FaultType = Literal["disconnect", "stall", "no_terminator", "malformed", "error_event", "slow_first_byte"]
-FAULT_TYPES: tuple[str, ...] = FaultType.__args__  # type: ignore[attr-defined]
+# The fault kinds are core's ``FaultKind``: a literal built from it, so the schema, its
+# error messages and the reference list exactly its values (a checker sees a string).
+if TYPE_CHECKING:
+    FaultType = str
+else:
+    FaultType = Literal[FAULT_KINDS]
+FAULT_TYPES: tuple[str, ...] = FAULT_KINDS
 
 PresetName = Literal["intermittent_timeouts", "rate_limit_stress", "high_latency", "partial_outage", "full_outage"]
 PRESET_NAMES: tuple[str, ...] = PresetName.__args__  # type: ignore[attr-defined]
 
-Provider = Literal["openai", "anthropic", "gemini"]
+Provider = core_names.Provider
 
 
 class _Data(BaseModel):

@@ -1,14 +1,17 @@
 """What chaos does to one admitted request: slower timing and faults inside its stream.
 
-The engine applies these while releasing tokens; the server turns a ``StreamCut`` into the
-wire-level failure it names (a dropped connection, a stream without its terminator, a
-malformed chunk). Hanging requests raise ``HangUp`` before any byte is sent.
+``FAULT_ACTIONS`` is the one table saying what each fault kind does: the chaos controller
+turns a ``slow_first_byte`` into a delay before admission ends, the engine applies a
+``stall`` (a pause) and raises every other fault while releasing tokens, and the server
+turns a ``StreamCut`` into the wire-level failure the table names (a dropped connection, a
+body ending without its terminator, a malformed chunk). Hanging requests raise ``HangUp``
+before any byte is sent.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from llm_simulator.core.errors import SimulatorError
@@ -23,6 +26,34 @@ class FaultKind(enum.StrEnum):
     MALFORMED = "malformed"
     ERROR_EVENT = "error_event"
     SLOW_FIRST_BYTE = "slow_first_byte"
+
+
+class FaultAction(enum.Enum):
+    """What a fault kind does, and so which layer acts on it."""
+
+    # Before admission ends (the chaos controller adds it to the request's delay).
+    DELAY_FIRST_BYTE = "delay_first_byte"
+    # The engine pauses the response, then goes on; nothing reaches the wire.
+    PAUSE = "pause"
+    # The engine raises the fault's error; the server sends the provider's in-stream error.
+    ERROR_FRAME = "error_frame"
+    # The server drops the connection mid-body (an incomplete chunked body).
+    CUT_CONNECTION = "cut_connection"
+    # The server ends the body cleanly, without the provider's terminator.
+    END_UNTERMINATED = "end_unterminated"
+    # The server sends the provider's malformed frame, then ends the body.
+    MALFORMED_FRAME = "malformed_frame"
+
+
+FAULT_ACTIONS: Mapping[FaultKind, FaultAction] = {
+    FaultKind.DISCONNECT: FaultAction.CUT_CONNECTION,
+    FaultKind.STALL: FaultAction.PAUSE,
+    FaultKind.NO_TERMINATOR: FaultAction.END_UNTERMINATED,
+    FaultKind.MALFORMED: FaultAction.MALFORMED_FRAME,
+    FaultKind.ERROR_EVENT: FaultAction.ERROR_FRAME,
+    FaultKind.SLOW_FIRST_BYTE: FaultAction.DELAY_FIRST_BYTE,
+}
+FAULT_KINDS: tuple[str, ...] = tuple(kind.value for kind in FaultKind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +73,7 @@ class StreamCut(Exception):
     def __init__(self, fault: StreamFault) -> None:
         super().__init__(f"stream fault: {fault.kind}")
         self.fault = fault
+        self.action = FAULT_ACTIONS[fault.kind]
 
 
 class HangUp(Exception):

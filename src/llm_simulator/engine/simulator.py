@@ -17,7 +17,7 @@ import orjson
 
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.core.faults import Admission, FaultKind, StreamCut, StreamFault
+from llm_simulator.core.faults import FAULT_ACTIONS, Admission, FaultAction, StreamCut, StreamFault
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import (
     FinishEvent,
@@ -395,13 +395,14 @@ class Simulator:
         A stall waits and moves the rest of the response later, then returns None: the
         response goes on.
         """
-        if fault.kind is FaultKind.STALL:
+        action = FAULT_ACTIONS[fault.kind]
+        if action is FaultAction.PAUSE:
             await self.pause(fault.duration_s)
             timeline.shift(fault.duration_s)
             return None
-        if fault.kind is FaultKind.ERROR_EVENT and fault.error is not None:
+        if action is FaultAction.ERROR_FRAME and fault.error is not None:
             raise fault.error
-        raise StreamCut(fault)
+        raise StreamCut(fault)  # the server acts on it at the wire
 
     async def complete_embedding(
         self,
@@ -420,10 +421,10 @@ class Simulator:
         timeline = self.open_timeline(model, input_tokens, base_seed, admission=admission)
         fault = admission.fault if admission is not None else None
         try:
-            if fault is not None and fault.kind is FaultKind.STALL:
+            if fault is not None and FAULT_ACTIONS[fault.kind] is FaultAction.PAUSE:
                 await self._strike(fault, timeline)
             await timeline.wait_end(0)
-            if fault is not None and fault.kind is not FaultKind.STALL:
+            if fault is not None and FAULT_ACTIONS[fault.kind] is not FaultAction.PAUSE:
                 await self._strike(fault, timeline)
         finally:
             self.running -= 1
@@ -445,7 +446,7 @@ class Simulator:
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)
-            elif fault.kind is FaultKind.STALL:
+            elif FAULT_ACTIONS[fault.kind] is FaultAction.PAUSE:
                 await self._strike(fault, timeline)
                 await timeline.wait_end(plan.steps)
             else:

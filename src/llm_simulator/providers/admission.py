@@ -1,32 +1,33 @@
-"""The one call every generation handler makes between parsing a request and answering it.
+"""Admission: the gateway's checks between parsing a request and answering it.
+
+The generation pipeline (``providers/pipeline.py``) calls ``admit`` once per request, when
+``needs_admission`` says there is anything to do.
 
 ``admit`` runs, in order: the per-model circuit breaker, the caller's rate limits (which
 set the provider's rate-limit headers on every response to the request, 429s included),
 and chaos (the control header, scenarios and rules). It raises the error a request meets,
 waits out added delays, and returns the effects left for the engine (a latency scale, a
 stream fault, the settlement of the token estimate). With chaos, limits and the breaker
-all off and no control header, it returns at once: the hot path pays one dict lookup.
+all off and no control header it is not called at all: the hot path pays three flag tests
+and one dict lookup.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.faults import Admission, HangUp, StreamFault
+from llm_simulator.core.http import Headers, HttpRequest
+from llm_simulator.core.identity import api_key, caller
 from llm_simulator.core.record import RequestRecord
-from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.chaos.breaker import Outcome
 from llm_simulator.engine.chaos.control import parse_control
 from llm_simulator.engine.chaos.controller import RequestFacts
 from llm_simulator.engine.limits import UNLIMITED, Grant, LimitState, RateLimited
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import Headers, HttpRequest
-from llm_simulator.providers.identity import api_key, caller
 from llm_simulator.providers.retry_hints import duration_text
-from llm_simulator.providers.scripting import apply_script
 
 CONTROL_HEADER = "x-simulator-chaos"
 # Renders budgets as the provider's headers, given the wall-clock time (for absolute resets).
@@ -41,8 +42,8 @@ def no_limit_headers(states: Sequence[LimitState], wall: float) -> Headers:
 def needs_admission(sim: Simulator, request: HttpRequest) -> bool:
     """Whether ``admit`` has anything to do: three flags and a header lookup when all is off.
 
-    Handlers test this before awaiting ``admit`` so the hot path does not even create the
-    coroutine.
+    The pipeline tests this once, before awaiting ``admit``, so the hot path does not even
+    create the coroutine.
     """
     chaos = sim.chaos
     return (
@@ -70,9 +71,10 @@ async def admit(
     output_estimate: int,
     limit_headers: LimitHeaders,
 ) -> Admission | None:
-    """Admit one request or raise what it meets; None when nothing touches it."""
-    if not needs_admission(sim, request):
-        return None
+    """Admit one request or raise what it meets; None when nothing touches it.
+
+    Called only when ``needs_admission`` says so (the pipeline tests it once per request).
+    """
     record = request.record
     if record is not None:
         record.model = spec.id  # known now: a refusal below still counts against its model
@@ -150,43 +152,3 @@ def _admission(scale: float, fault: StreamFault | None, grant: Grant) -> Admissi
     if scale == 1.0 and fault is None and grant.settle is None:
         return None
     return Admission(scale, fault, grant.settle)
-
-
-def needs_preparation(sim: Simulator, request: HttpRequest) -> bool:
-    """Whether ``prepare_generation`` has anything to do (admission, or fixtures to consult)."""
-    return sim.script.active or needs_admission(sim, request)
-
-
-async def prepare_generation(
-    sim: Simulator,
-    request: HttpRequest,
-    provider: str,
-    spec: ModelSpec,
-    gen: GenerationRequest,
-    limit_headers: LimitHeaders,
-) -> GenerationRequest:
-    """``gen`` admitted (breaker, limits, chaos), then answered by a fixture if one matches.
-
-    Admission comes first, as at a real gateway: a scripted reply still spends its budget.
-    Handlers call this only when ``needs_preparation`` says so, keeping the hot path free of
-    the coroutine.
-    """
-    if needs_admission(sim, request):
-        gen = await admit_generation(sim, request, provider, spec, gen, limit_headers)
-    if sim.script.active:
-        gen = await apply_script(sim, provider, request, gen)
-    return gen
-
-
-async def admit_generation(
-    sim: Simulator,
-    request: HttpRequest,
-    provider: str,
-    spec: ModelSpec,
-    gen: GenerationRequest,
-    limit_headers: LimitHeaders,
-) -> GenerationRequest:
-    """``gen`` with its admission attached; its output estimate is ``max_tokens`` × ``n``."""
-    estimate = (gen.max_tokens or 0) * gen.n
-    admission = await admit(sim, request, provider, gen.model, spec, gen.prompt_tokens, estimate, limit_headers)
-    return gen if admission is None else dataclasses.replace(gen, admission=admission)

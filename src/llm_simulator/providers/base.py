@@ -1,97 +1,15 @@
 """What a provider gives the server: routes, handlers and an error renderer.
 
-The types here describe HTTP exchanges as plain data (no sockets, no ASGI), so providers
-stay testable without a server and the server stays ignorant of any vendor's format.
+The HTTP vocabulary itself (requests, responses, routes) lives in ``core/http.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Protocol
 
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.record import RequestRecord
-
-Headers = list[tuple[bytes, bytes]]
-
-# A complete SSE event whose JSON is cut short: what a proxy truncating a chunk produces.
-MALFORMED_SSE_FRAME = b'data: {"id":"chunk","choices":[{"index":0,"delta":{"content":"trunc\n\n'
-
-JSON_CONTENT_TYPE = (b"content-type", b"application/json")
-SSE_HEADERS: Headers = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-@dataclass(slots=True)
-class HttpRequest:
-    """An incoming request as the server read it."""
-
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]  # lower-cased names
-    body: bytes
-    request_id: str
-    path_params: dict[str, str] = field(default_factory=dict)
-    # The route's endpoint name; a handler serving several kinds of work on one route
-    # (Gemini's ``:action``) names the one it did here, for stats and chaos filters.
-    endpoint: str = ""
-    # Set at admission: headers every response to this request carries (rate-limit state),
-    # and a callback told how the request ended (HTTP status, whether its stream broke).
-    extra_headers: Headers | None = None
-    on_done: Callable[[int, bool], None] | None = None
-    # What telemetry learns about this request (model, tokens, token times, chaos).
-    record: RequestRecord | None = None
-
-
-@dataclass(slots=True)
-class JsonResponse:
-    """A complete response with a JSON body."""
-
-    status: int
-    body: bytes
-    headers: Headers = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class StreamResponse:
-    """A 200 event stream: headers, then frames (already-encoded bytes) as they are due.
-
-    ``on_error`` turns an exception raised mid-stream into the provider's in-stream error
-    frame (sent only if the stream had started); ``malformed`` is the broken frame a chaos
-    ``malformed`` fault sends (a data line whose JSON is cut short).
-    """
-
-    frames: AsyncIterator[bytes]
-    headers: Headers = field(default_factory=lambda: list(SSE_HEADERS))
-    on_error: Callable[[SimulatorError], bytes] | None = None
-    malformed: bytes = MALFORMED_SSE_FRAME
-
-
-Response = JsonResponse | StreamResponse
-Handler = Callable[[HttpRequest], Awaitable[Response]]
-# Decides, from headers and query, whether a request on a shared path is this route's.
-Selector = Callable[[Mapping[str, str], Mapping[str, str]], bool]
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """One endpoint: ``path`` may contain ``{name}`` segments (one path segment each).
-
-    Several providers may serve the same method and path (``GET /v1/models`` is OpenAI's,
-    Anthropic's and Gemini's); ``when`` then says which requests belong to this route, and
-    a route without ``when`` takes the rest.
-    """
-
-    method: str
-    path: str
-    handler: Handler
-    endpoint: str
-    when: Selector | None = None
+from llm_simulator.core.http import JsonResponse, Route
 
 
 class Provider(Protocol):

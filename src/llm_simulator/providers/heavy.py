@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from llm_simulator.core.http import HttpRequest
 from llm_simulator.engine.cpu import HEAVY_BYTES
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest
 from llm_simulator.providers.validation import JsonObject
 
 

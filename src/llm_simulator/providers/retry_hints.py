@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from llm_simulator.providers.base import Headers
+from llm_simulator.core.http import Headers
 
 
 def retry_after_headers(seconds: float) -> Headers:

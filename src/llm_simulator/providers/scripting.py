@@ -1,6 +1,6 @@
 """The one call every generation handler makes to let fixtures answer a parsed request.
 
-Handlers reach :func:`apply_script` through ``admission.prepare_generation`` (only when
+Handlers reach :func:`apply_script` through the pipeline (``pipeline.prepare``, only when
 ``sim.script.active``, so the hot path is untouched without fixtures), after validating
 their request and admitting it: a bad request still gets its
 validation error first, as from the real API. A scripted error is raised here, after its
@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.http import HttpRequest
 from llm_simulator.core.types import GenerationRequest
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest
 
 
 async def apply_script(

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 
 from llm_simulator.config.security import AuthConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.identity import presented_key
 from llm_simulator.infra.buckets import Demand, MemoryBucketStore
 from llm_simulator.infra.clock import Clock
-from llm_simulator.providers.identity import presented_key
 from llm_simulator.security.keys import KeyRing, Principal, mask
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"})

@@ -1,8 +1,11 @@
 """The ASGI application: a framework-free hot path from request bytes to provider handlers.
 
-Per request: match the route, read the body (bounded), call the provider's handler, and
-write its JSON or its event stream. Every failure ends in the owning provider's error shape:
-before the first byte as a normal HTTP error, after it as the provider's in-stream error.
+``SimulatorApp`` is the composition root: it builds the simulator, telemetry, providers,
+router, gate and the admin route groups (each from the narrow collaborators it needs), and
+leaves the lifespan and draining to ``server/lifecycle.py``. Per request: match the route,
+read the body (bounded), call the provider's handler, and write its JSON or its event
+stream. Every failure ends in the owning provider's error shape: before the first byte as a
+normal HTTP error, after it as the provider's in-stream error.
 """
 
 from __future__ import annotations
@@ -12,26 +15,18 @@ import contextlib
 import contextvars
 import logging
 import re
-import signal
-import threading
 import time
-from types import FrameType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.faults import FaultKind, HangUp, StreamCut
+from llm_simulator.core.faults import FaultAction, HangUp, StreamCut
+from llm_simulator.core.http import HttpRequest, JsonResponse, Route, StreamResponse
 from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.base import (
-    HttpRequest,
-    JsonResponse,
-    Provider,
-    Route,
-    StreamResponse,
-)
+from llm_simulator.providers.base import Provider
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -42,7 +37,6 @@ from llm_simulator.server.connection import (
     cancel_on_disconnect,
     close_frames,
     cut_json_body,
-    hide_deliberate_cuts,
     log_access,
 )
 from llm_simulator.server.dashboard import DashboardRoutes
@@ -57,10 +51,12 @@ from llm_simulator.server.errors import (
     too_large,
 )
 from llm_simulator.server.hardening import Hardening
+from llm_simulator.server.lifecycle import Lifecycle
 from llm_simulator.server.metrics_routes import MetricsRoutes
+from llm_simulator.server.openapi import build_openapi
 from llm_simulator.server.request_routes import RequestRoutes
 from llm_simulator.server.routing import Match, Router
-from llm_simulator.server.system_routes import SystemRoutes
+from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
@@ -106,14 +102,18 @@ class SimulatorApp:
         for provider in self.providers:
             for route in provider.routes():
                 self._add_route(route, provider)
-        self.system = SystemRoutes(self)
+        self.gate = Gate(config.auth, self.sim.clock)
+        self.readiness = Readiness()
+        self.system = SystemRoutes(
+            config, self.sim, self.telemetry, self.gate, self.readiness, lambda: build_openapi(self)
+        )
         for route in [
             *self.system.routes(),
-            *ChaosRoutes(self).routes(),
-            *MetricsRoutes(self).routes(),
-            *DashboardRoutes(self).routes(),
-            *RequestRoutes(self).routes(),
-            *EngineRoutes(self).routes(),
+            *ChaosRoutes(self.sim.chaos, self.sim.limits).routes(),
+            *MetricsRoutes(config, self.telemetry, self.sim.engines if self.sim.deployments else None).routes(),
+            *DashboardRoutes(self.sim, self.telemetry).routes(),
+            *RequestRoutes(self.telemetry).routes(),
+            *EngineRoutes(self.sim).routes(),
         ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
@@ -127,13 +127,17 @@ class SimulatorApp:
         self.access_log = config.logging.access_log
         # Whether log lines need the current request's ids (JSON lines and the access log).
         self.log_context = config.logging.json_logs or config.logging.access_log
-        self.gate = Gate(config.auth, self.sim.clock)
         self.hardening = Hardening(config.security)
-        self.draining = False
-        self._streams: set[asyncio.Task[Any]] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._drain_task: asyncio.Future[None] | None = None
+        self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s)
+
+    @property
+    def draining(self) -> bool:
+        """Whether the instance is draining (``/ready`` answers 503)."""
+        return self.readiness.draining
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        self.readiness.draining = value
 
     def _add_route(self, route: Route, provider: Provider) -> None:
         self.router.add(route, provider)
@@ -147,65 +151,21 @@ class SimulatorApp:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self.lifecycle.lifespan(receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._drain_on_signal()
-                hide_deliberate_cuts()
-                self.telemetry.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.drain(self.config.server.drain_timeout_s)
-                await self.telemetry.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    # -- Draining ---------------------------------------------------------------------------
-
-    def _drain_on_signal(self) -> None:
-        """Start draining as soon as the worker receives SIGTERM/SIGINT.
-
-        Granian (like uvicorn) only sends ``lifespan.shutdown`` once every connection has
-        closed, so a drain started there could never end a stream at the deadline with the
-        provider's in-stream error: the worker would be killed mid-stream instead. The
-        server's own handler is chained, so its shutdown proceeds unchanged.
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-        deadline = self.config.server.drain_timeout_s
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous = signal.getsignal(signum)
-            if not callable(previous):
-                # No server handler to chain to (default or ignored): leave the signal's
-                # meaning to the server rather than swallow it.
-                continue
-
-            def on_signal(number: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self._start_drain, deadline, context=contextvars.Context())
-                previous(number, frame)
-
-            signal.signal(signum, on_signal)
-
-    def _start_drain(self, deadline_s: float) -> None:
-        # Keyed on the drain task, not on ``draining``: POST /admin/drain (a preStop hook) sets
-        # ``draining`` first, and the signal that follows must still start the drain.
-        if self._drain_task is None:
-            self._drain_task = asyncio.ensure_future(self.drain(deadline_s))
+    # -- Draining (server/lifecycle.py) ---------------------------------------------------------
 
     async def drain(self, deadline_s: float) -> None:
         """Stop being ready, let in-flight streams finish for ``deadline_s``, then cut them."""
-        self.draining = True
-        if self._streams:
-            log.info("draining %d in-flight streams (deadline %.1fs)", len(self._streams), deadline_s)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=deadline_s)
-        for task in list(self._streams):
-            task.cancel()
+        await self.lifecycle.drain(deadline_s)
+
+    def _start_drain(self, deadline_s: float) -> None:
+        """Start a drain unless one has started (what SIGTERM does)."""
+        self.lifecycle.start_drain(deadline_s)
+
+    @property
+    def _drain_task(self) -> asyncio.Future[None] | None:
+        return self.lifecycle.drain_task
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -232,7 +192,11 @@ class SimulatorApp:
         stats.active_requests += 1
         self.in_flight += 1
         provider = found.provider if isinstance(found, Match) else self._claimant(path, headers, query, found)
-        endpoint = found.route.endpoint if isinstance(found, Match) else "unknown"
+        if isinstance(found, Match):
+            route = found.route
+            endpoint = route.endpoint if route.endpoint_of is None else route.endpoint_of(found.params)
+        else:
+            endpoint = "unknown"
         if endpoint == ADMIN_ENDPOINT or path.startswith("/admin"):
             origin = None  # no CORS for the admin API: browsers must not reach it
         status = 500
@@ -314,8 +278,6 @@ class SimulatorApp:
                 )
                 record.error_type = "server_error"
                 response = provider.render_error(internal_error(), request_id)
-            if request is not None and request.endpoint:
-                endpoint = request.endpoint
             if request is not None and request.extra_headers:
                 response.headers.extend(request.extra_headers)
             hardening.add_headers(response.headers, origin)
@@ -416,8 +378,7 @@ class SimulatorApp:
         """
         task = asyncio.current_task()
         assert task is not None
-        self._streams.add(task)
-        self._idle.clear()
+        self.lifecycle.enter(task)
         try:
             while True:
                 message = await receive()
@@ -428,9 +389,7 @@ class SimulatorApp:
                 raise
             return await self._send_json(send, provider.render_error(shutting_down(), request_id), request_id)
         finally:
-            self._streams.discard(task)
-            if not self._streams:
-                self._idle.set()
+            self.lifecycle.leave(task)
 
     def _watch(self, task: asyncio.Task[Any]) -> StreamWatch:
         """Register a stream with the stalled-reader sweep (started when the first stream is)."""
@@ -476,8 +435,7 @@ class SimulatorApp:
         status = 200
         task = asyncio.current_task()
         assert task is not None
-        self._streams.add(task)
-        self._idle.clear()
+        self.lifecycle.enter(task)
         self.stats.active_streams += 1
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
@@ -516,10 +474,17 @@ class SimulatorApp:
                 kind = cut.fault.kind
                 record.error_type = f"stream_{kind}"
                 log.info("chaos: %s fault in stream %s", kind, request_id)
-                if kind is FaultKind.DISCONNECT:
+                # One arm per wire action (core/faults.py FAULT_ACTIONS); the engine has
+                # applied the others (a pause, an in-stream error) before any cut.
+                action = cut.action
+                if action is FaultAction.CUT_CONNECTION:
                     raise ConnectionCut(request_id) from None
-                if kind is FaultKind.MALFORMED:
+                if action is FaultAction.MALFORMED_FRAME:
                     await write({"type": "http.response.body", "body": response.malformed, "more_body": True})
+                elif action is FaultAction.END_UNTERMINATED:
+                    pass  # the frames stopped before the provider's terminator: end the body here
+                else:
+                    log.warning("stream %s: fault %s has no wire action; ending the body", request_id, kind)
             except SimulatorError as exc:
                 broken = True
                 record.error_type = str(exc.kind)
@@ -561,7 +526,5 @@ class SimulatorApp:
             record.chunks = watch.sent - framing
             self.stats.active_streams -= 1
             self._watches.pop(task, None)
-            self._streams.discard(task)
-            if not self._streams:
-                self._idle.set()
+            self.lifecycle.leave(task)
         return status, broken

@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_simulator.config.chaos import ChaosRule, PresetName, ScenarioSpec
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
-    from llm_simulator.server.app import SimulatorApp
+    from llm_simulator.engine.chaos.controller import ChaosController
+    from llm_simulator.engine.limits import RateLimiter
 
 
 class ChaosUpdate(BaseModel):
@@ -55,8 +56,9 @@ def _validation_error(exc: ValidationError) -> Exception:
 class ChaosRoutes:
     """``/admin/chaos…``, ``/admin/circuit-breakers…``, ``/admin/rate-limits…``."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    def __init__(self, chaos: ChaosController, limits: RateLimiter) -> None:
+        self._chaos = chaos
+        self._limits = limits
 
     def routes(self) -> list[Route]:
         """The chaos and rate-limit admin routes."""
@@ -75,7 +77,7 @@ class ChaosRoutes:
 
     async def status(self, request: HttpRequest) -> Response:
         """The whole chaos state: switches, rules in force, scenarios, breakers, counters."""
-        return _json(200, self._app.sim.chaos.status())
+        return _json(200, self._chaos.status())
 
     async def update(self, request: HttpRequest) -> Response:
         """Change the given fields; rules and scenarios are replaced whole."""
@@ -85,7 +87,7 @@ class ChaosRoutes:
         except ValidationError as exc:
             raise _validation_error(exc) from None
         given = update.model_fields_set
-        chaos = self._app.sim.chaos
+        chaos = self._chaos
         chaos.configure(
             enabled=update.enabled,
             probability=update.probability,
@@ -98,13 +100,13 @@ class ChaosRoutes:
 
     async def enable(self, request: HttpRequest) -> Response:
         """Turn chaos on (the rules in force are shown)."""
-        self._app.sim.chaos.configure(enabled=True)
-        return _json(200, self._app.sim.chaos.status())
+        self._chaos.configure(enabled=True)
+        return _json(200, self._chaos.status())
 
     async def disable(self, request: HttpRequest) -> Response:
         """Turn chaos off (the control header keeps working)."""
-        self._app.sim.chaos.configure(enabled=False)
-        return _json(200, self._app.sim.chaos.status())
+        self._chaos.configure(enabled=False)
+        return _json(200, self._chaos.status())
 
     async def clear_rules(self, request: HttpRequest) -> Response:
         """Drop every configured rule and the preset, and turn chaos off.
@@ -112,22 +114,22 @@ class ChaosRoutes:
         Left on without rules, chaos would fall back to the default mix: the opposite of
         what clearing the rules asks for.
         """
-        self._app.sim.chaos.configure(rules=(), preset=None, enabled=False)
-        return _json(200, self._app.sim.chaos.status())
+        self._chaos.configure(rules=(), preset=None, enabled=False)
+        return _json(200, self._chaos.status())
 
     async def restart_scenarios(self, request: HttpRequest) -> Response:
         """Start the scenario timeline over from now."""
-        self._app.sim.chaos.scenarios.restart()
-        return _json(200, self._app.sim.chaos.scenarios.status())
+        self._chaos.scenarios.restart()
+        return _json(200, self._chaos.scenarios.status())
 
     async def breakers(self, request: HttpRequest) -> Response:
         """Every model's circuit breaker (``enabled: false`` when breakers are off)."""
-        board = self._app.sim.chaos.breakers
+        board = self._chaos.breakers
         return _json(200, {"enabled": board is not None, "models": board.snapshot() if board is not None else {}})
 
     async def reset_breakers(self, request: HttpRequest) -> Response:
         """Close one breaker (``?model=``) or all of them."""
-        board = self._app.sim.chaos.breakers
+        board = self._chaos.breakers
         if board is None:
             raise invalid("Circuit breakers are off (chaos.circuit_breaker.enabled).", code="breakers_disabled")
         board.reset(request.query.get("model"))
@@ -135,9 +137,9 @@ class ChaosRoutes:
 
     async def rate_limits(self, request: HttpRequest) -> Response:
         """Tiers in force, buckets tracked and refusals so far."""
-        return _json(200, await self._app.sim.limits.status())
+        return _json(200, await self._limits.status())
 
     async def reset_rate_limits(self, request: HttpRequest) -> Response:
         """Refill every bucket."""
-        await self._app.sim.limits.reset()
-        return _json(200, await self._app.sim.limits.status())
+        await self._limits.reset()
+        return _json(200, await self._limits.status())

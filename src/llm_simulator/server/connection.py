@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
+from llm_simulator.infra.rng import IDS
 from llm_simulator.server.asgi import Receive, Send
 
 log = logging.getLogger("llm_simulator.server")
@@ -41,23 +43,48 @@ class ConnectionCut(Exception):
     """
 
     def __init__(self, request_id: str, *, client_fault: bool = False) -> None:
-        super().__init__(request_id)
+        # A mark unique to this cut, as the exception's text: the log filter recognises the
+        # cut's report by it, whatever text the server wraps around the exception. A request
+        # id the server made is random enough to be the mark; a client's gets a random suffix.
+        self.request_id = request_id
+        self.mark = request_id if _GENERATED_ID.fullmatch(request_id) else f"{request_id} (cut-{IDS.hex(8)})"
+        super().__init__(self.mark)
         self.client_fault = client_fault
+        _UNREPORTED[self.mark] = None
+        while len(_UNREPORTED) > MAX_UNREPORTED:  # a server that never reports them
+            del _UNREPORTED[next(iter(_UNREPORTED))]
+
+
+# The ids ``app.new_request_id`` makes.
+_GENERATED_ID = re.compile(r"req_[0-9a-f]{24}")
+# Marks of deliberate cuts whose server error report has not been seen yet (oldest first).
+_UNREPORTED: dict[str, None] = {}
+MAX_UNREPORTED = 1024
 
 
 class HideDeliberateCuts(logging.Filter):
     """Drop the servers' "application raised" error for a deliberate cut (logged once, at info).
 
     uvicorn passes the exception as ``exc_info``; granian logs the formatted traceback as the
-    message, from a child logger, so the filter sits on the handlers too.
+    message, from a child logger, so the filter sits on the handlers too. A report is
+    recognised by the exception itself or by the mark of a cut this process made, never by
+    the wording of a server's traceback: a real error is kept whatever it mentions.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """False for a record about a ``ConnectionCut``."""
+        """False for a record about a deliberate ``ConnectionCut``."""
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, ConnectionCut):
+            _UNREPORTED.pop(exc.mark, None)
             return False
-        return not (record.levelno >= logging.ERROR and "ConnectionCut: req_" in str(record.msg))
+        if record.levelno < logging.ERROR or not _UNREPORTED:
+            return True
+        text = str(record.msg)
+        for mark in _UNREPORTED:
+            if mark in text:
+                del _UNREPORTED[mark]
+                return False
+        return True
 
 
 # The loggers granian and uvicorn report an exception escaping the application on.

@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llm_simulator.config.chaos import PRESET_NAMES
+from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.security.gate import ADMIN_ENDPOINT, DASHBOARD_ENDPOINT
 from llm_simulator.server.engine_routes import engine_rows
 from llm_simulator.telemetry.buckets import ITL_EDGES, TTFT_EDGES, Buckets
 
 if TYPE_CHECKING:
-    from llm_simulator.server.app import SimulatorApp
+    from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.telemetry.hub import Telemetry
 
 # What the dashboard's own files may load: only from this origin, the favicon as a data: URL.
 DASHBOARD_CSP = (
@@ -54,8 +55,9 @@ def _edges_ms(edges: tuple[float, ...]) -> list[float]:
 class DashboardRoutes:
     """``GET /dashboard``, its script and stylesheet, and ``GET /dashboard/data``."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    def __init__(self, sim: Simulator, telemetry: Telemetry) -> None:
+        self._sim = sim
+        self._telemetry = telemetry
         # Read once: the files are small and never change while the server runs.
         self._files: dict[str, tuple[bytes, bytes]] = {
             path: (_load(name), content_type) for path, (name, content_type) in _FILES.items()
@@ -86,13 +88,13 @@ class DashboardRoutes:
         ``engines`` holds ``/admin/engine``'s rows (one per replica; this worker's, empty
         until an engine has served a request).
         """
-        models = self._app.telemetry.merged_stats().models
+        models = self._telemetry.merged_stats().models
         ttft: list[dict[str, Any]] = []
         itl: list[dict[str, Any]] = []
         for (provider, model), totals in sorted(models.items()):
             ttft.append(_series(provider, model, totals.ttft))
             itl.append(_series(provider, model, totals.itl))
-        chaos = self._app.sim.chaos
+        chaos = self._sim.chaos
         effective = chaos.effective_rules
         payload = {
             "presets": list(PRESET_NAMES),
@@ -107,7 +109,7 @@ class DashboardRoutes:
             },
             "ttft": {"edges_ms": _edges_ms(TTFT_EDGES), "series": ttft},
             "itl": {"edges_ms": _edges_ms(ITL_EDGES), "series": itl},
-            "engines": engine_rows(self._app.sim),
+            "engines": engine_rows(self._sim),
         }
         return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
 

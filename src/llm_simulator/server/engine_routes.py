@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.load.live import engine_snapshot
 from llm_simulator.engine.load.presets import preset_names
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.security.gate import ADMIN_ENDPOINT
 
 if TYPE_CHECKING:
     from llm_simulator.engine.simulator import Simulator
-    from llm_simulator.server.app import SimulatorApp
 
 
 def engine_rows(sim: Simulator) -> list[dict[str, object]]:
@@ -34,8 +33,8 @@ def engine_rows(sim: Simulator) -> list[dict[str, object]]:
 class EngineRoutes:
     """``GET /admin/engine``."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    def __init__(self, sim: Simulator) -> None:
+        self._sim = sim
 
     def routes(self) -> list[Route]:
         """The engine status route (admin)."""
@@ -43,5 +42,5 @@ class EngineRoutes:
 
     async def engine(self, request: HttpRequest) -> Response:
         """``{"deployments": [row per replica], "presets": [built-in deployment names]}``."""
-        payload = {"deployments": engine_rows(self._app.sim), "presets": preset_names()}
+        payload = {"deployments": engine_rows(self._sim), "presets": preset_names()}
         return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from llm_simulator.config.security import SecurityConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.providers.base import Headers
+from llm_simulator.core.http import Headers
 
 _CSP = b"content-security-policy"
 # reference-values.md: what a JSON API with no pages of its own should send.

@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.telemetry.prometheus import CONTENT_TYPE, MetricsEndpoint
 
 if TYPE_CHECKING:
-    from llm_simulator.server.app import SimulatorApp
+    from collections.abc import Mapping
+
+    from llm_simulator.config.schema import SimulatorConfig
+    from llm_simulator.engine.load.live import LiveEngine
+    from llm_simulator.telemetry.hub import Telemetry
 
 # Columns of the CSV export, in order (nested latency summaries are flattened: ttft_ms_p50, ...).
 _LATENCIES = ("duration_ms", "ttft_ms", "itl_ms")
@@ -35,19 +39,19 @@ KEY_COLUMNS = ("provider", "model", "api_key", "requests", "errors", "input_toke
 class MetricsRoutes:
     """The Prometheus scrape endpoint and the stats export."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
-        engines = app.sim.engines if app.sim.deployments else None
+    def __init__(self, config: SimulatorConfig, telemetry: Telemetry, engines: Mapping[str, LiveEngine] | None) -> None:
+        self._config = config
+        self._telemetry = telemetry
         self._endpoint = MetricsEndpoint(
-            app.telemetry,
-            lambda: app.config.security.max_concurrent_requests or 0,
+            telemetry,
+            lambda: config.security.max_concurrent_requests or 0,
             (lambda: engines) if engines is not None else None,
         )
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` (when enabled) and ``GET /admin/stats/export``."""
         routes = [Route("GET", "/admin/stats/export", self.export, "admin")]
-        if self._app.config.telemetry.metrics.enabled:
+        if self._config.telemetry.metrics.enabled:
             routes.append(Route("GET", "/metrics", self.metrics, "metrics"))
         return routes
 
@@ -67,7 +71,7 @@ class MetricsRoutes:
             raise invalid(f"format must be json or csv, got {fmt!r}", param="format")
         if by not in ("model", "key"):
             raise invalid(f"by must be model or key, got {by!r}", param="by")
-        stats = self._app.telemetry.merged_stats()
+        stats = self._telemetry.merged_stats()
         if fmt == "json":
             payload = {"since": stats.since, "models": stats.model_rows(), "keys": stats.key_rows()}
             return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])

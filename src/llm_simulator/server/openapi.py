@@ -14,7 +14,7 @@ optional parameters.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from llm_simulator._version import __version__
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec
@@ -24,8 +24,18 @@ from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 
 if TYPE_CHECKING:
-    from llm_simulator.providers.base import Route
-    from llm_simulator.server.app import SimulatorApp
+    from llm_simulator.config.schema import SimulatorConfig
+    from llm_simulator.core.http import Route
+    from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.providers.base import Provider
+
+
+class Served(Protocol):
+    """What the document describes: the configuration, the catalogue and every route."""
+
+    config: SimulatorConfig
+    sim: Simulator
+    route_table: list[tuple[Route, Provider]]
 
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 _GEMINI_TARGET = "{target}"
@@ -204,7 +214,7 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
             source["responses"]["200"]["links"] = links
 
 
-def build_openapi(app: SimulatorApp) -> dict[str, Any]:
+def build_openapi(app: Served) -> dict[str, Any]:
     """The OpenAPI document of ``app``'s routes and catalogue."""
     config = app.config.models
     sets = _Catalogue(app.sim.catalogue, config.accept_unknown, dict(config.azure_deployments))

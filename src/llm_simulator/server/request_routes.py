@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
-    from llm_simulator.server.app import SimulatorApp
+    from llm_simulator.telemetry.hub import Telemetry
 
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:
@@ -25,8 +25,8 @@ def _int_param(request: HttpRequest, name: str, default: int) -> int:
 class RequestRoutes:
     """List and clear the request log."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    def __init__(self, telemetry: Telemetry) -> None:
+        self._telemetry = telemetry
 
     def routes(self) -> list[Route]:
         """``GET`` and ``DELETE /admin/requests``."""
@@ -37,7 +37,7 @@ class RequestRoutes:
 
     async def list_requests(self, request: HttpRequest) -> Response:
         """Entries oldest first; ``?since=SEQ``, ``?path=``, ``?model=``, ``?limit=N`` narrow them."""
-        log = self._app.telemetry.request_log
+        log = self._telemetry.request_log
         since = _int_param(request, "since", 0)
         limit = _int_param(request, "limit", 0)
         entries = log.entries(
@@ -48,5 +48,5 @@ class RequestRoutes:
 
     async def clear_requests(self, request: HttpRequest) -> Response:
         """Forget every entry."""
-        cleared = self._app.telemetry.request_log.clear()
+        cleared = self._telemetry.request_log.clear()
         return JsonResponse(200, orjson.dumps({"cleared": cleared}), [JSON_CONTENT_TYPE])

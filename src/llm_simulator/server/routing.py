@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from llm_simulator.providers.base import Provider, Route
+from llm_simulator.core.http import Route
+from llm_simulator.providers.base import Provider
 
 Candidates = list[tuple[Route, Provider]]
 

@@ -7,25 +7,31 @@ from __future__ import annotations
 
 import asyncio
 import platform
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from llm_simulator._version import __version__
 from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.script import FixtureError, parse_fixtures
-from llm_simulator.providers.base import (
-    JSON_CONTENT_TYPE,
-    HttpRequest,
-    JsonResponse,
-    Response,
-    Route,
-)
-from llm_simulator.server.openapi import build_openapi
 
 if TYPE_CHECKING:
-    from llm_simulator.server.app import SimulatorApp
+    from llm_simulator.config.schema import SimulatorConfig
+    from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.security.gate import Gate
+    from llm_simulator.telemetry.hub import Telemetry
+
+
+class Readiness:
+    """Whether the instance is draining (not ready): set by ``POST /admin/drain`` or a signal."""
+
+    __slots__ = ("draining",)
+
+    def __init__(self) -> None:
+        self.draining = False
 
 
 def _json(status: int, payload: object) -> JsonResponse:
@@ -35,8 +41,21 @@ def _json(status: int, payload: object) -> JsonResponse:
 class SystemRoutes:
     """``/health``, ``/ready``, ``/version``, ``/admin/stats``, ``/admin/fixtures``, ``/admin/sessions``."""
 
-    def __init__(self, app: SimulatorApp) -> None:
-        self._app = app
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        sim: Simulator,
+        telemetry: Telemetry,
+        gate: Gate,
+        readiness: Readiness,
+        openapi: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._config = config
+        self._sim = sim
+        self._telemetry = telemetry
+        self._gate = gate
+        self._readiness = readiness
+        self._build_openapi = openapi
         self._openapi: bytes | None = None
 
     def routes(self) -> list[Route]:
@@ -66,24 +85,24 @@ class SystemRoutes:
 
     async def ready(self, request: HttpRequest) -> Response:
         """Readiness: false (503) while draining."""
-        if self._app.draining:
+        if self._readiness.draining:
             return _json(503, {"ready": False, "reason": "draining"})
         return _json(200, {"ready": True})
 
     async def drain(self, request: HttpRequest) -> Response:
         """Mark the instance not ready (for a pre-stop hook); serving continues."""
-        self._app.draining = True
+        self._readiness.draining = True
         return _json(200, {"draining": True})
 
     async def openapi(self, request: HttpRequest) -> Response:
         """The OpenAPI document of every route (built once)."""
         if self._openapi is None:
-            self._openapi = orjson.dumps(build_openapi(self._app))
+            self._openapi = orjson.dumps(self._build_openapi())
         return JsonResponse(200, self._openapi, [JSON_CONTENT_TYPE])
 
     async def auth_status(self, request: HttpRequest) -> Response:
         """Whether auth is on, the keys' names, roles, tiers and states, and failure counts (no secrets)."""
-        return _json(200, self._app.gate.status())
+        return _json(200, self._gate.status())
 
     async def version(self, request: HttpRequest) -> Response:
         """Simulator, Python and server versions."""
@@ -93,17 +112,17 @@ class SystemRoutes:
                 "name": "llm-simulator",
                 "version": __version__,
                 "python": platform.python_version(),
-                "server": self._app.config.server.implementation,
+                "server": self._config.server.implementation,
             },
         )
 
     async def effective_config(self, request: HttpRequest) -> Response:
         """The configuration this worker runs with, secrets redacted (as ``config show`` prints it)."""
-        return _json(200, redacted(self._app.config))
+        return _json(200, redacted(self._config))
 
     async def stats(self, request: HttpRequest) -> Response:
         """Counters, per-model latency percentiles and the simulator's own emit-time error (all workers)."""
-        telemetry = self._app.telemetry
+        telemetry = self._telemetry
         merged = telemetry.merged_stats()
         snapshot = merged.snapshot()
         snapshot["queue"] = {"running": merged.running, "waiting": merged.waiting}
@@ -111,21 +130,21 @@ class SystemRoutes:
         snapshot["event_sinks"] = [
             {"sink": name, "sent": sent, "dropped": dropped} for name, (sent, dropped) in sorted(merged.sinks.items())
         ]
-        snapshot["scheduler_pending"] = len(self._app.sim.scheduler)
+        snapshot["scheduler_pending"] = len(self._sim.scheduler)
         # For leak checks (the soak benchmark): tasks alive in this worker's event loop.
         snapshot["asyncio_tasks"] = len(asyncio.all_tasks())
         return _json(200, snapshot)
 
     async def reset_stats(self, request: HttpRequest) -> Response:
         """Reset every statistic (every worker's)."""
-        self._app.telemetry.reset()
+        self._telemetry.reset()
         return _json(200, {"reset": True})
 
     # -- Fixtures and sessions -------------------------------------------------------------
 
     async def list_fixtures(self, request: HttpRequest) -> Response:
         """Every loaded rule (with its hit count) and scenario (with its session count)."""
-        return _json(200, self._app.sim.script.fixtures_view())
+        return _json(200, self._sim.script.fixtures_view())
 
     async def load_fixtures(self, request: HttpRequest) -> Response:
         """Load a YAML or JSON fixtures document; ``?mode=replace`` (default) or ``append``."""
@@ -134,7 +153,7 @@ class SystemRoutes:
             raise invalid(f"Invalid 'mode': {mode!r}. Use 'replace' or 'append'.", param="mode", code="invalid_value")
         if not request.body.strip():
             raise invalid("The request body must be a fixtures document (YAML or JSON).", code="invalid_fixtures")
-        script = self._app.sim.script
+        script = self._sim.script
         try:
             fixtures = parse_fixtures(request.body, "request body")
             script.load(fixtures, replace=mode == "replace", origin="admin")
@@ -152,27 +171,27 @@ class SystemRoutes:
 
     async def clear_fixtures(self, request: HttpRequest) -> Response:
         """Remove every rule, scenario and session."""
-        self._app.sim.script.clear()
+        self._sim.script.clear()
         return _json(200, {"cleared": True})
 
     async def list_sessions(self, request: HttpRequest) -> Response:
         """Every scenario session: its scenario, next step, and what each step received."""
-        return _json(200, {"sessions": self._app.sim.script.sessions_view()})
+        return _json(200, {"sessions": self._sim.script.sessions_view()})
 
     async def clear_sessions(self, request: HttpRequest) -> Response:
         """End every session (scenarios start again from their first step)."""
-        return _json(200, {"cleared": self._app.sim.script.clear_sessions()})
+        return _json(200, {"cleared": self._sim.script.clear_sessions()})
 
     async def get_session(self, request: HttpRequest) -> Response:
         """One session by id."""
-        view = self._app.sim.script.session_view(request.path_params["session"])
+        view = self._sim.script.session_view(request.path_params["session"])
         if view is None:
             raise _no_session(request.path_params["session"])
         return _json(200, view)
 
     async def drop_session(self, request: HttpRequest) -> Response:
         """End one session."""
-        if not self._app.sim.script.drop_session(request.path_params["session"]):
+        if not self._sim.script.drop_session(request.path_params["session"]):
             raise _no_session(request.path_params["session"])
         return _json(200, {"cleared": 1})
 

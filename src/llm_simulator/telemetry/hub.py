@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from llm_simulator.config.schema import SimulatorConfig
+from llm_simulator.core.identity import presented_key
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.redact import fingerprint
-from llm_simulator.providers.identity import presented_key
 from llm_simulator.telemetry import events as ev
 from llm_simulator.telemetry.multiprocess import SharedStats
 from llm_simulator.telemetry.prices import PriceTable

@@ -23,7 +23,7 @@ from typing import Any
 
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.faults import FaultKind, StreamFault
+from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, StreamFault
 from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
@@ -288,12 +288,14 @@ class ChaosController:
         spec = rule.stream_fault
         assert spec is not None
         duration = spec.duration_ms / 1000.0
-        if spec.type == "slow_first_byte":
+        kind = FaultKind(spec.type)
+        action = FAULT_ACTIONS[kind]
+        if action is FaultAction.DELAY_FIRST_BYTE:
             return Verdict(delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None)
         error = None
-        if spec.type == "error_event":
+        if action is FaultAction.ERROR_FRAME:
             error = chaos_error(spec.error_type, message=rule.message, retry_after_s=rule.retry_after_s)
-        fault = StreamFault(FaultKind(spec.type), spec.after_tokens, duration, error)
+        fault = StreamFault(kind, spec.after_tokens, duration, error)
         return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None)
 
     # -- circuit breaker and status ----------------------------------------------------------

@@ -14,11 +14,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_simulator.core import names as core_names
 from llm_simulator.core.errors import ErrorKind, default_status
 from llm_simulator.core.types import ScriptedError, ScriptedReply, ScriptedToolCall
 from llm_simulator.engine.script.conversation import Conversation
 
-Provider = Literal["openai", "anthropic", "gemini"]
+Provider = core_names.Provider
 AfterLast = Literal["fall_through", "repeat_last", "restart", "error"]
 
 # The error kind a bare status stands for (other 4xx: invalid request; other 5xx: server error).
@@ -88,7 +89,7 @@ class Match(_Strict):
 
     provider: tuple[Provider, ...] | None = None
     model: tuple[str, ...] | None = None  # globs (fnmatch), case-sensitive
-    endpoint: tuple[Literal["chat", "completion"], ...] | None = None
+    endpoint: tuple[Literal["chat", "completion", "embedding"], ...] | None = None
     message: TextMatch | None = None  # the last user message's text
     turn: int | None = Field(default=None, ge=0)  # 0-based index of the last user turn
     has_tool_result: bool | None = None

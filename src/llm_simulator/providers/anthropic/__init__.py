@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.http import JsonResponse, Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic import messages, models
 from llm_simulator.providers.anthropic.errors import render_error
-from llm_simulator.providers.base import JsonResponse, Route
 
 VERSION_HEADER = "anthropic-version"
 

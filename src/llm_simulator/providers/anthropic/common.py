@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers, HttpRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest
 from llm_simulator.providers.validation import JsonObject, get_str, missing
 
 PROVIDER = "anthropic"

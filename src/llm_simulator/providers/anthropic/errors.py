@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.http import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.providers.retry_hints import retry_after_headers
 
 _TYPE: dict[ErrorKind, str] = {
@@ -92,4 +93,4 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
 def stream_error_frame(error: SimulatorError) -> bytes:
     """A mid-stream error: the named ``error`` event the SDK raises from."""
     payload = orjson.dumps({"type": "error", "error": {"type": error_type(error), "message": error_message(error)}})
-    return b"event: error\ndata: " + payload + b"\n\n"
+    return sse_frame(payload, b"error")

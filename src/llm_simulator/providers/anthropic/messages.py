@@ -15,6 +15,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import (
     Endpoint,
     FinishReason,
@@ -28,7 +30,6 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import needs_preparation, prepare_generation
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, content_block, opening_block, signature
 from llm_simulator.providers.anthropic.caching import (
     NO_PREFIX,
@@ -56,9 +57,9 @@ from llm_simulator.providers.anthropic.structured import (
     parse_output_config,
 )
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import prefix_cache_block
 from llm_simulator.providers.heavy import body_window, is_heavy
+from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -226,7 +227,7 @@ def message_object(
 
 
 def _event(name: str, payload: bytes) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
+    return sse_frame(payload, name.encode())
 
 
 PING = _event("ping", b'{"type":"ping"}')
@@ -345,22 +346,52 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     body = parse_object(request.body)
     heavy = is_heavy(request)
     parsed = await off_loop(heavy, body_window(sim, body, "anthropic", heavy), parse_request, sim, request, body)
-    gen = parsed.request
-    if needs_preparation(sim, request):
-        gen = await prepare_generation(sim, request, "anthropic", parsed.spec, gen, limit_headers)
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
-    plan = await off_loop(heavy, None, sim.plan, gen, parsed.spec, base_seed, request.record)
-    timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
-    message_id = new_message_id()
-    cache = CacheReport(parsed.cache, prefix_cache_block(sim, parsed.spec), minimum_cacheable(parsed.spec.id))
-    if parsed.stream:
-        writer = EventWriter(plan, message_id, cache)
+    answer = MessageAnswer(sim, request, parsed)
+    return await serve_generation(sim, request, parsed.request, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+
+
+class MessageAnswer:
+    """How a message is answered: as the event stream, or as one ``message`` object."""
+
+    __slots__ = ("_cache", "_id", "_parsed", "_request", "_sim")
+
+    provider = "anthropic"
+    limit_headers = staticmethod(limit_headers)
+
+    def __init__(self, sim: Simulator, request: HttpRequest, parsed: MessagesRequest) -> None:
+        self._sim = sim
+        self._request = request
+        self._parsed = parsed
+        self._id = ""
+        self._cache: CacheReport | None = None
+
+    @staticmethod
+    def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
+        """Model, messages and ``max_tokens``."""
+        return gen.model, gen.messages, gen.max_tokens
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """The message id and the prompt-cache report."""
+        self._id = new_message_id()
+        spec = self._parsed.spec
+        self._cache = CacheReport(self._parsed.cache, prefix_cache_block(self._sim, spec), minimum_cacheable(spec.id))
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """``message_start`` … ``message_stop``."""
+        assert self._cache is not None
+        writer = EventWriter(plan, self._id, self._cache)
         return StreamResponse(
-            stream_events(sim, plan, timeline, writer), stream_headers(request), stream_error_frame, MALFORMED_EVENT
+            stream_events(self._sim, plan, timeline, writer),
+            stream_headers(self._request),
+            stream_error_frame,
+            malformed=MALFORMED_EVENT,
         )
-    await sim.complete(plan, timeline)
-    body = message_object(plan, message_id, final=True, cache=cache)
-    return JsonResponse(200, orjson.dumps(body), json_headers(request))
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """The final ``message`` object."""
+        assert self._cache is not None
+        body = message_object(plan, self._id, final=True, cache=self._cache)
+        return JsonResponse(200, orjson.dumps(body), json_headers(self._request))
 
 
 def _count_input(sim: Simulator, body: JsonObject) -> int:

@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic.common import PROVIDER, json_headers
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 
 DEFAULT_LIMIT = 20
 MODEL_LINES = ("haiku", "sonnet", "opus", "fable", "mythos")

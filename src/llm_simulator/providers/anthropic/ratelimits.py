@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from llm_simulator.core.http import Headers
 from llm_simulator.engine.limits import LimitState
-from llm_simulator.providers.base import Headers
 
 
 def rfc3339(wall: float) -> str:

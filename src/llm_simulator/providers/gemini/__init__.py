@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.providers.gemini import embed, generate, models
 from llm_simulator.providers.gemini.common import PROVIDER, api_version, is_gemini, require_model
 from llm_simulator.providers.gemini.errors import render_error
@@ -25,6 +25,11 @@ ACTION_ENDPOINTS = {
 }
 
 
+def action_endpoint(params: Mapping[str, str]) -> str:
+    """The endpoint name of ``{model}:{action}`` (``generate`` for an unknown action)."""
+    return ACTION_ENDPOINTS.get(params["target"].rpartition(":")[2], "generate")
+
+
 async def model_action(sim: Simulator, request: HttpRequest) -> Response:
     """``POST /{version}/models/{model}:{action}``: split the action off the last path segment.
 
@@ -39,7 +44,6 @@ async def model_action(sim: Simulator, request: HttpRequest) -> Response:
             f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
             + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS),
         )
-    request.endpoint = ACTION_ENDPOINTS[action]
     version = api_version(request.path)
     # Embedding models list countTokens among their methods, as the API's do.
     embedding = None if action == "countTokens" else action in EMBED_ACTIONS
@@ -73,7 +77,13 @@ class GeminiProvider:
             # /v1/models is shared with OpenAI and Anthropic; /v1beta is Gemini's alone.
             when = is_gemini if version == "v1" else None
             routes += [
-                Route("POST", f"/{version}/models/{{target}}", partial(model_action, sim), "generate"),
+                Route(
+                    "POST",
+                    f"/{version}/models/{{target}}",
+                    partial(model_action, sim),
+                    "generate",
+                    endpoint_of=action_endpoint,
+                ),
                 Route("GET", f"/{version}/models", partial(models.list_models, sim), "models", when),
                 Route("GET", f"/{version}/models/{{model:path}}", partial(models.get_model, sim), "models", when),
             ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers
 
 PROVIDER = "google"
 MODELS_PREFIX = "models/"

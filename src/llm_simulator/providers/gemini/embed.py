@@ -7,16 +7,17 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.admission import admit, needs_admission, no_limit_headers
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
+from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import MODELS_PREFIX, json_headers
 from llm_simulator.providers.gemini.contents import parse_content
 from llm_simulator.providers.heavy import is_heavy
+from llm_simulator.providers.pipeline import serve_embedding
 from llm_simulator.providers.validation import JsonObject, parse_object
 
 MAX_BATCH = 250
@@ -84,16 +85,26 @@ def _embed_batch(sim: Simulator, raw: list[Any], spec: ModelSpec, model: str) ->
     return embeddings, total
 
 
+class _Embed:
+    """The embedding actions as the pipeline's admission stage sees them (no limit headers)."""
+
+    provider = "gemini"
+    limit_headers = staticmethod(no_limit_headers)
+
+
+EMBED = _Embed()
+
+
+def _no_texts() -> tuple[str, ...]:
+    """Gemini's embedding inputs are not matched on text by fixtures (parts are not kept)."""
+    return ()
+
+
 async def embed_content(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:
     """Serve ``:embedContent``: ``{"embedding": {"values": […]}}``."""
     body = parse_object(request.body)
     vector, tokens = await off_loop(is_heavy(request), spec.context_window, _embed_one, sim, body, spec, model, "")
-    admission = (
-        await admit(sim, request, "gemini", model, spec, tokens, 0, no_limit_headers)
-        if needs_admission(sim, request)
-        else None
-    )
-    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.record)
+    await serve_embedding(sim, request, EMBED, spec, model, tokens, _no_texts)
     return JsonResponse(200, orjson.dumps({"embedding": {"values": vector}}), json_headers())
 
 
@@ -112,10 +123,5 @@ async def batch_embed_contents(sim: Simulator, request: HttpRequest, model: str,
         )
     heavy = is_heavy(request) or len(raw) >= HEAVY_BATCH
     embeddings, total = await off_loop(heavy, spec.context_window, _embed_batch, sim, raw, spec, model)
-    admission = (
-        await admit(sim, request, "gemini", model, spec, total, 0, no_limit_headers)
-        if needs_admission(sim, request)
-        else None
-    )
-    await sim.complete_embedding(spec, total, sim.request_seed(None), admission, request.record)
+    await serve_embedding(sim, request, EMBED, spec, model, total, _no_texts)
     return JsonResponse(200, orjson.dumps({"embeddings": embeddings}), json_headers())

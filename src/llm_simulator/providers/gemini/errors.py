@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.http import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.sse import sse_frame
 
 # (HTTP status, canonical status) per neutral kind. Google has no 529: an overloaded model
 # is 503 UNAVAILABLE, and an over-long prompt is a plain INVALID_ARGUMENT.
@@ -158,4 +159,4 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
 
 def sse_error_frame(error: SimulatorError) -> bytes:
     """A mid-stream error in ``alt=sse`` mode: a data line whose JSON starts with ``{"error":``."""
-    return b"data: " + error_body(error) + b"\n\n"
+    return sse_frame(error_body(error))

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import DATA, END, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -30,8 +32,7 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import needs_preparation, no_limit_headers, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.caching import gemini_cached_tokens
 from llm_simulator.providers.gemini import fields
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
@@ -39,6 +40,7 @@ from llm_simulator.providers.gemini.contents import ends_with_function_response,
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
 from llm_simulator.providers.heavy import is_heavy
+from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
@@ -440,24 +442,48 @@ async def generate(sim: Simulator, request: HttpRequest, model: str, spec: Model
     heavy = is_heavy(request)
     body = parse_object(request.body)
     parsed = await off_loop(heavy, spec.context_window, parse_request, sim, request, body, model, spec)
-    gen = parsed.request
-    if needs_preparation(sim, request):
-        gen = await prepare_generation(sim, request, "gemini", spec, gen, no_limit_headers)
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
-    plan = await off_loop(heavy, None, sim.plan, gen, spec, base_seed, request.record)
-    timeline = sim.generation_timeline(spec, plan, base_seed)
-    response_id = new_response_id()
-    if not stream:
-        await sim.complete(plan, timeline)
-        return JsonResponse(200, render_response(plan, response_id, parsed.include_thoughts), json_headers())
-    if request.query.get("alt") == "sse":
-        writer = ChunkWriter(plan, response_id, b"data: ", b"\n\n")
-        frames = stream_chunks(sim, plan, timeline, writer, parsed.include_thoughts)
-        return StreamResponse(frames, on_error=sse_error_frame, malformed=b"data: " + MALFORMED_CHUNK + b"\n\n")
-    array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, response_id), parsed.include_thoughts))
-    headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
-    # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
-    return StreamResponse(array.frames(), headers, array.error, b",\r\n" + MALFORMED_CHUNK)
+    answer = GenerateAnswer(sim, request, parsed.include_thoughts)
+    return await serve_generation(sim, request, parsed.request, spec, answer, stream=stream, heavy=heavy)
+
+
+class GenerateAnswer:
+    """How content is answered: streamed (a JSON array, or SSE with ``alt=sse``) or whole."""
+
+    __slots__ = ("_id", "_include_thoughts", "_request", "_sim")
+
+    provider = "gemini"
+    limit_headers = staticmethod(no_limit_headers)
+
+    def __init__(self, sim: Simulator, request: HttpRequest, include_thoughts: bool) -> None:
+        self._sim = sim
+        self._request = request
+        self._include_thoughts = include_thoughts
+        self._id = ""
+
+    @staticmethod
+    def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
+        """Model, contents, ``candidateCount`` and ``maxOutputTokens``."""
+        return gen.model, gen.messages, gen.n, gen.max_tokens
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """The response id."""
+        self._id = new_response_id()
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """``GenerateContentResponse`` chunks, as SSE events or as the elements of one array."""
+        sim = self._sim
+        if self._request.query.get("alt") == "sse":
+            writer = ChunkWriter(plan, self._id, DATA, END)
+            frames = stream_chunks(sim, plan, timeline, writer, self._include_thoughts)
+            return StreamResponse(frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK))
+        array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, self._id), self._include_thoughts))
+        headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
+        # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
+        return StreamResponse(array.frames(), headers, array.error, malformed=b",\r\n" + MALFORMED_CHUNK)
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """One ``GenerateContentResponse``."""
+        return JsonResponse(200, render_response(plan, self._id, self._include_thoughts), json_headers())
 
 
 async def count_tokens(sim: Simulator, request: HttpRequest, model: str, spec: ModelSpec) -> Response:

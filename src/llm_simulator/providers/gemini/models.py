@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.gemini.common import MODELS_PREFIX, PROVIDER, api_version, json_headers
 from llm_simulator.providers.gemini.fields import INT32_MAX
 

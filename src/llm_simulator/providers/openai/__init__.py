@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.http import JsonResponse, Route
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import JsonResponse, Route
 from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, responses
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.responses_store import ResponseStore

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import HttpRequest, Response
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, Response
 from llm_simulator.providers.openai import chat, completions, embeddings
 from llm_simulator.providers.validation import JsonObject, parse_object
 

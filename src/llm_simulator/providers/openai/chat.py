@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.sse import DATA, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -21,14 +23,14 @@ from llm_simulator.core.types import (
     TokenLogprob,
     ToolCall,
 )
+from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import needs_preparation, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
+    MALFORMED_CHUNK,
     check_limits,
     new_id,
     parse_stream_options,
@@ -48,6 +50,7 @@ from llm_simulator.providers.openai.tools import (
     reasoning_budget,
     tools_prompt_tokens,
 )
+from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -180,8 +183,8 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
     return tuple(messages), tokens
 
 
-def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, str, bool, bool]:
-    """The neutral request, the model id as sent, ``stream`` and ``include_usage``."""
+def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
+    """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``."""
     model_id, spec = require_model(sim, body)
     raw_messages = get_list(body, "messages", required=True)
     assert raw_messages is not None
@@ -232,7 +235,7 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
         output=parse_response_format(body, messages),
         reasoning_budget=reasoning_budget(body, model_id, spec),
     )
-    return request, model_id, stream, include_usage
+    return request, spec, stream, include_usage
 
 
 def logprob_entry(lp: TokenLogprob) -> dict[str, Any]:
@@ -307,7 +310,7 @@ class ChunkWriter:
                 "system_fingerprint": plan.system_fingerprint,
             }
         )
-        self._head = b"data: " + envelope[:-1] + b',"choices":['
+        self._head = DATA + envelope[:-1] + b',"choices":['
         self._tail = b'],"usage":null}\n\n' if include_usage else b"]}\n\n"
         # A plain token's frame around its JSON-encoded text, per choice index: the per-token
         # path then joins three bytes objects instead of formatting a template.
@@ -378,7 +381,7 @@ class ChunkWriter:
         return self._head + b'],"usage":' + usage + b"}\n\n"
 
 
-DONE = b"data: [DONE]\n\n"
+DONE = sse_frame(b"[DONE]")
 
 _SAFE = {"filtered": False, "severity": "safe"}
 # What Azure OpenAI's default content filter reports for harmless text.
@@ -479,26 +482,54 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
     started = time.monotonic()
     heavy = is_heavy(request)
-    gen, model_id, stream, include_usage = await off_loop(
+    gen, spec, stream, include_usage = await off_loop(
         heavy, body_window(sim, body, "openai", heavy), parse_request, sim, body
     )
-    spec = sim.resolve_model(model_id, "openai")
-    assert spec is not None
-    if needs_preparation(sim, request):
-        gen = await prepare_generation(sim, request, "openai", spec, gen, limit_headers)
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.n, gen.max_tokens)
-    plan = await off_loop(heavy, None, sim.plan, gen, spec, base_seed, request.record)
-    timeline = sim.generation_timeline(spec, plan, base_seed)
-    completion_id = new_id("chatcmpl-")
-    created = int(sim.clock.wall())
-    if stream:
-        writer = ChunkWriter(plan, completion_id, created, include_usage, azure=azure)
+    answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure)
+    return await serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
+
+
+class ChatAnswer:
+    """How a chat completion is answered: as chunks, or as one ``chat.completion`` body."""
+
+    __slots__ = ("_azure", "_created", "_id", "_include_usage", "_model_id", "_request", "_sim", "_started")
+
+    provider = "openai"
+    limit_headers = staticmethod(limit_headers)
+
+    def __init__(
+        self, sim: Simulator, request: HttpRequest, started: float, model_id: str, include_usage: bool, azure: bool
+    ) -> None:
+        self._sim = sim
+        self._request = request
+        self._started = started
+        self._model_id = model_id
+        self._include_usage = include_usage
+        self._azure = azure
+        self._id = ""
+        self._created = 0
+
+    @staticmethod
+    def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
+        """Model, messages, ``n`` and ``max_tokens``."""
+        return gen.model, gen.messages, gen.n, gen.max_tokens
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """The completion's id and creation time."""
+        self._id = new_id("chatcmpl-")
+        self._created = int(self._sim.clock.wall())
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """``chat.completion.chunk`` frames, then ``[DONE]``."""
+        writer = ChunkWriter(plan, self._id, self._created, self._include_usage, azure=self._azure)
         return StreamResponse(
-            stream_frames(sim, plan, timeline, writer, include_usage),
-            stream_headers(request, model_id),
+            stream_frames(self._sim, plan, timeline, writer, self._include_usage),
+            stream_headers(self._request, self._model_id),
             stream_error_frame,
+            malformed=MALFORMED_CHUNK,
         )
-    await sim.complete(plan, timeline)
-    return JsonResponse(
-        200, render_completion(plan, completion_id, created, azure=azure), response_headers(request, started, model_id)
-    )
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """The ``chat.completion`` body."""
+        body = render_completion(plan, self._id, self._created, azure=self._azure)
+        return JsonResponse(200, body, response_headers(self._request, self._started, self._model_id))

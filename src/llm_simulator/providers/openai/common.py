@@ -6,11 +6,16 @@ import time
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers, HttpRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, Headers, HttpRequest
 from llm_simulator.providers.validation import JsonObject, get_bool, get_object, get_str
+
+# A chunk whose JSON is cut short, as a proxy truncating one would leave it (chaos ``malformed``).
+MALFORMED_CHUNK = b'data: {"id":"chunk","choices":[{"index":0,"delta":{"content":"trunc\n\n'
+# The same for a legacy completion stream (its choices carry ``text``).
+MALFORMED_TEXT_CHUNK = b'data: {"id":"chunk","choices":[{"index":0,"text":"trunc\n\n'
 
 
 def new_id(prefix: str, length: int = 29) -> str:

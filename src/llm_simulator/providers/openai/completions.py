@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
     Endpoint,
@@ -20,13 +24,13 @@ from llm_simulator.core.types import (
     Message,
     TokenLogprob,
 )
+from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import admit, needs_admission
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import (
+    MALFORMED_TEXT_CHUNK,
     check_limits,
     legacy_usage,
     new_id,
@@ -38,6 +42,7 @@ from llm_simulator.providers.openai.common import (
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
 from llm_simulator.providers.openai.ratelimits import limit_headers
+from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -213,7 +218,7 @@ async def stream_frames(
         body: dict[str, Any] = {**envelope, "choices": [choice]}
         if include_usage:
             body["usage"] = None
-        return b"data: " + orjson.dumps(body) + b"\n\n"
+        return sse_frame(orjson.dumps(body))
 
     echoed: set[int] = set()
     offsets = [0] * len(plan.choices)
@@ -238,8 +243,8 @@ async def stream_frames(
     if include_usage:
         prompt_tokens = sum(p.tokens for p in options.prompts)
         usage = legacy_usage(prompt_tokens, plan.completion_tokens)
-        yield b"data: " + orjson.dumps({**envelope, "choices": [], "usage": usage}) + b"\n\n"
-    yield b"data: [DONE]\n\n"
+        yield sse_frame(orjson.dumps({**envelope, "choices": [], "usage": usage}))
+    yield sse_frame(b"[DONE]")
 
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
@@ -275,48 +280,91 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     for prompt in prompts:
         check_limits(model_id, spec, prompt.tokens, limit, "max_tokens", "prompt")
 
-    total_prompt = sum(p.tokens for p in prompts)
-    estimate = limit * n * len(prompts)
-    admission = None
-    if needs_admission(sim, request):
-        admission = await admit(sim, request, "openai", model_id, spec, total_prompt, estimate, limit_headers)
-    base_seed = sim.request_seed(seed, model_id, [p.text for p in prompts], n, limit)
-    choices: list[ChoicePlan] = []
-    fingerprint = ""
-    for p_index, prompt in enumerate(prompts):
-        gen = GenerationRequest(
-            model=model_id,
-            endpoint=Endpoint.COMPLETION,
-            messages=(Message("user", prompt.text),),
-            prompt_tokens=prompt.tokens,
-            max_tokens=limit,
-            n=n,
-            stop=stop,
-            seed=seed,
-            ignore_eos=ignore_eos,
-            logprobs=logprobs is not None,
-            top_logprobs=logprobs or 0,
-        )
-        sub = sim.plan(gen, spec, base_seed + p_index, request.record)
-        fingerprint = sub.system_fingerprint
-        for choice in sub.choices:
-            choice.index = p_index * n + choice.index
-            choices.append(choice)
-    first = GenerationRequest(
-        model=model_id, endpoint=Endpoint.COMPLETION, messages=(), prompt_tokens=total_prompt, admission=admission
+    # One request as admission and fixtures see it: every prompt, every choice of each.
+    gen = GenerationRequest(
+        model=model_id,
+        endpoint=Endpoint.COMPLETION,
+        messages=tuple(Message("user", p.text) for p in prompts),
+        prompt_tokens=sum(p.tokens for p in prompts),
+        max_tokens=limit,
+        n=n * len(prompts),
+        stop=stop,
+        seed=seed,
+        ignore_eos=ignore_eos,
+        logprobs=logprobs is not None,
+        top_logprobs=logprobs or 0,
     )
-    plan = GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint, record=request.record)
     options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
-    timeline = sim.open_timeline(spec, total_prompt, base_seed, admission=admission, plan=plan)
-    cid = new_id("cmpl-")
-    created = int(sim.clock.wall())
-    if stream:
-        return StreamResponse(
-            stream_frames(sim, plan, timeline, options, cid, created, include_usage),
-            stream_headers(request, model_id),
-            stream_error_frame,
-        )
-    await sim.complete(plan, timeline)
-    return JsonResponse(
-        200, render_completion(sim, plan, options, cid, created), response_headers(request, started, model_id)
+    answer = CompletionAnswer(sim, request, started, options, include_usage)
+    return await serve_generation(
+        sim, request, gen, spec, answer, stream=stream, heavy=heavy, planner=answer.plan
     )
+
+
+class CompletionAnswer:
+    """How a legacy completion is planned (each prompt on its own) and answered."""
+
+    __slots__ = ("_created", "_id", "_include_usage", "_options", "_request", "_sim", "_started")
+
+    provider = "openai"
+    limit_headers = staticmethod(limit_headers)
+
+    def __init__(
+        self, sim: Simulator, request: HttpRequest, started: float, options: LegacyOptions, include_usage: bool
+    ) -> None:
+        self._sim = sim
+        self._request = request
+        self._started = started
+        self._options = options
+        self._include_usage = include_usage
+        self._id = ""
+        self._created = 0
+
+    def seed_identity(self, gen: GenerationRequest) -> tuple[object, ...]:
+        """Model, the prompts' texts, ``n`` and ``max_tokens``."""
+        return gen.model, [p.text for p in self._options.prompts], self._options.n, gen.max_tokens
+
+    def plan(
+        self, gen: GenerationRequest, spec: ModelSpec, base_seed: int, record: RequestRecord | None
+    ) -> GenerationPlan:
+        """Each prompt planned on its own (seed ``base_seed`` + its index), its choices numbered on."""
+        n = self._options.n
+        choices: list[ChoicePlan] = []
+        fingerprint = ""
+        for p_index, prompt in enumerate(self._options.prompts):
+            sub_gen = dataclasses.replace(
+                gen, messages=(Message("user", prompt.text),), prompt_tokens=prompt.tokens, n=n, admission=None
+            )
+            sub = self._sim.plan(sub_gen, spec, base_seed + p_index, record)
+            fingerprint = sub.system_fingerprint
+            for choice in sub.choices:
+                choice.index = p_index * n + choice.index
+                choices.append(choice)
+        first = GenerationRequest(
+            model=gen.model,
+            endpoint=Endpoint.COMPLETION,
+            messages=(),
+            prompt_tokens=gen.prompt_tokens,
+            admission=gen.admission,
+            scripted=gen.scripted,
+        )
+        return GenerationPlan(request=first, choices=choices, system_fingerprint=fingerprint, record=record)
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """The completion's id and creation time."""
+        self._id = new_id("cmpl-")
+        self._created = int(self._sim.clock.wall())
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """``text_completion`` chunks, then ``[DONE]``."""
+        return StreamResponse(
+            stream_frames(self._sim, plan, timeline, self._options, self._id, self._created, self._include_usage),
+            stream_headers(self._request, plan.request.model),
+            stream_error_frame,
+            malformed=MALFORMED_TEXT_CHUNK,
+        )
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """The ``text_completion`` body."""
+        body = render_completion(self._sim, plan, self._options, self._id, self._created)
+        return JsonResponse(200, body, response_headers(self._request, self._started, plan.request.model))

@@ -11,14 +11,14 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.embeddings import embed
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.admission import admit, needs_admission
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import require_model, response_headers
 from llm_simulator.providers.openai.ratelimits import limit_headers
+from llm_simulator.providers.pipeline import serve_embedding
 from llm_simulator.providers.validation import JsonObject, get_int, get_str, parse_object, type_error
 
 MAX_INPUTS = 2048
@@ -87,6 +87,16 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     return await serve(sim, request, parse_object(request.body))
 
 
+class _Embeddings:
+    """The embeddings endpoint as the pipeline's admission stage sees it."""
+
+    provider = "openai"
+    limit_headers = staticmethod(limit_headers)
+
+
+EMBEDDINGS = _Embeddings()
+
+
 async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
     """Serve a embeddings request whose body is already parsed (Azure rewrites its model first)."""
     started = time.monotonic()
@@ -126,11 +136,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
         raise invalid(
             f"Requested {total} tokens, max {MAX_REQUEST_TOKENS} tokens per request", code="max_tokens_per_request"
         )
-    admission = None
-    if needs_admission(sim, request):
-        admission = await admit(sim, request, "openai", model_id, spec, total, 0, limit_headers)
-    base_seed = sim.request_seed(None)
-    await sim.complete_embedding(spec, total, base_seed, admission, request.record)
+    await serve_embedding(sim, request, EMBEDDINGS, spec, model_id, total, lambda: [text for text, _ in inputs])
     heavy = is_heavy(request) or len(inputs) * size >= HEAVY_FLOATS
     payload = await off_loop(heavy, None, render, inputs, size, encoding == "base64", model_id, total)
     return JsonResponse(200, payload, response_headers(request, started, model_id))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
-from llm_simulator.providers.base import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.http import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.providers.retry_hints import duration_text, retry_after_headers
 
 _ABBREVIATION = {("requests", "minute"): "RPM", ("tokens", "minute"): "TPM", ("requests", "day"): "RPD"}
@@ -95,4 +96,4 @@ def render_error(error: SimulatorError, request_id: str) -> JsonResponse:
 
 def stream_error_frame(error: SimulatorError) -> bytes:
     """A mid-stream error as OpenAI sends it: a ``data:`` chunk holding ``{"error": …}``."""
-    return b"data: " + orjson.dumps({"error": error_payload(error)}) + b"\n\n"
+    return sse_frame(orjson.dumps({"error": error_payload(error)}))

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response
 from llm_simulator.providers.openai.common import response_headers
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from llm_simulator.core.http import Headers
 from llm_simulator.engine.limits import LimitState
-from llm_simulator.providers.base import Headers
 
 
 def go_duration(seconds: float) -> str:

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.core.types import Endpoint, FinishEvent, GenerationPlan, GenerationRequest, Message, SegmentKind
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import needs_preparation, prepare_generation
-from llm_simulator.providers.base import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
     check_limits,
@@ -52,6 +51,7 @@ from llm_simulator.providers.openai.responses_render import (
 )
 from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
+from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -297,23 +297,54 @@ async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> 
     body = parse_object(request.body)
     heavy = is_heavy(request)
     parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_request, sim, store, request, body)
-    gen = parsed.gen
-    if needs_preparation(sim, request):
-        gen = await prepare_generation(sim, request, "openai", parsed.spec, gen, limit_headers)
-    base_seed = sim.request_seed(gen.seed, gen.model, gen.messages, gen.max_tokens)
-    plan = await off_loop(heavy, None, sim.plan, gen, parsed.spec, base_seed, request.record)
-    timeline = sim.generation_timeline(parsed.spec, plan, base_seed)
-    session = _Session(sim, store, parsed, plan)
-    if parsed.stream:
+    answer = ResponseAnswer(sim, store, request, parsed, started)
+    return await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+
+
+class ResponseAnswer:
+    """How a Response is answered: as its event stream, or as the final Response object."""
+
+    __slots__ = ("_parsed", "_request", "_session", "_sim", "_started", "_store")
+
+    provider = "openai"
+    limit_headers = staticmethod(limit_headers)
+
+    def __init__(
+        self, sim: Simulator, store: ResponseStore, request: HttpRequest, parsed: ResponsesRequest, started: float
+    ) -> None:
+        self._sim = sim
+        self._store = store
+        self._request = request
+        self._parsed = parsed
+        self._started = started
+        self._session: _Session | None = None
+
+    @staticmethod
+    def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
+        """Model, messages and ``max_output_tokens``."""
+        return gen.model, gen.messages, gen.max_tokens
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """The response's id, creation time and output layout."""
+        self._session = _Session(self._sim, self._store, self._parsed, plan)
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """``response.created`` … ``response.completed`` (or ``incomplete``)."""
+        session = self._session
+        assert session is not None
         writer = EventWriter(session.layout)
         return StreamResponse(
-            stream_events(sim, plan, timeline, session, writer),
-            stream_headers(request, gen.model),
+            stream_events(self._sim, plan, timeline, session, writer),
+            stream_headers(self._request, self._parsed.gen.model),
             writer.error,
-            MALFORMED_EVENT,
+            malformed=MALFORMED_EVENT,
         )
-    await sim.complete(plan, timeline)
-    return JsonResponse(200, session.finish(), response_headers(request, started, gen.model))
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """The final Response object (stored when asked)."""
+        assert self._session is not None
+        headers = response_headers(self._request, self._started, self._parsed.gen.model)
+        return JsonResponse(200, self._session.finish(), headers)
 
 
 def _stored(store: ResponseStore, request: HttpRequest) -> tuple[str, bytes, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import orjson
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import FinishReason, GenerationPlan, Segment, SegmentKind, ToolCall
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.caching import openai_cached_tokens
@@ -213,7 +214,7 @@ class EventWriter:
         """One event frame with the next sequence number."""
         data = orjson.dumps({"type": kind, "sequence_number": self.sequence, **fields})
         self.sequence += 1
-        return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+        return sse_frame(data, kind.encode())
 
     def _raw(self, kind: str, prefix: bytes, rest: bytes) -> bytes:
         """An event whose payload is ``{"type", <prefix>"sequence_number":N<rest>}`` (pre-serialised parts)."""

@@ -1,0 +1,152 @@
+"""The one generation pipeline every generation endpoint goes through.
+
+``serve_generation`` owns, exactly once per request and in this order: admission (the
+breaker, rate limits and chaos; ``providers/admission.py``), fixtures
+(``providers/scripting.py``), the base seed, the plan (off the event loop for a heavy
+body), the timeline, and then either the stream or the wait for the complete answer. A
+provider supplies the rest through an :class:`Answer`: its name and rate-limit headers,
+the request's seed identity, and how a plan is rendered as frames or as a JSON body (with
+its in-stream error and malformed frames on the ``StreamResponse``).
+
+With chaos, limits, the breaker and fixtures all off the admission stage costs three flag
+tests and one header lookup, and no coroutine is created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.core.types import Endpoint, GenerationPlan, GenerationRequest, Message
+from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.cpu import off_loop
+from llm_simulator.engine.limits import LimitState
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.admission import admit, needs_admission
+from llm_simulator.providers.scripting import apply_script
+
+# Plans a prepared request from its base seed (``Simulator.plan`` unless the provider says).
+Planner = Callable[[GenerationRequest, ModelSpec, int, RequestRecord | None], GenerationPlan]
+
+
+class Admissible(Protocol):
+    """What admission needs from an endpoint: its provider's name and rate-limit headers."""
+
+    provider: str
+
+    def limit_headers(self, states: Sequence[LimitState], wall: float) -> Headers:
+        """The rate-limit headers every response to the request carries (``LimitHeaders``)."""
+        ...
+
+
+class Answer(Admissible, Protocol):
+    """What a provider supplies for one generation request: its seed identity and renderers."""
+
+    def seed_identity(self, gen: GenerationRequest) -> tuple[object, ...]:
+        """The request content a seeded request's text depends on (never its stop sequences)."""
+        ...
+
+    def begin(self, plan: GenerationPlan) -> None:
+        """Called once the plan exists, before any waiting: ids, creation stamps, sessions."""
+        ...
+
+    def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        """The event stream of ``plan``, frames released on ``timeline``."""
+        ...
+
+    def render(self, plan: GenerationPlan) -> JsonResponse:
+        """The complete answer, once its time has passed."""
+        ...
+
+
+async def prepare(
+    sim: Simulator,
+    request: HttpRequest,
+    answer: Admissible,
+    spec: ModelSpec,
+    gen: GenerationRequest,
+    admitting: bool,
+) -> GenerationRequest:
+    """``gen`` admitted (breaker, limits, chaos) if ``admitting``, then answered by a fixture.
+
+    Admission comes first, as at a real gateway: a scripted reply still spends its budget.
+    Called only when there is anything to do (``admitting``, or fixtures on), keeping the hot
+    path free of the coroutine.
+    """
+    if admitting:
+        estimate = (gen.max_tokens or 0) * gen.n
+        provider = answer.provider
+        admission = await admit(
+            sim, request, provider, gen.model, spec, gen.prompt_tokens, estimate, answer.limit_headers
+        )
+        if admission is not None:
+            gen = dataclasses.replace(gen, admission=admission)
+    if sim.script.active:
+        gen = await apply_script(sim, answer.provider, request, gen)
+    return gen
+
+
+async def serve_generation(
+    sim: Simulator,
+    request: HttpRequest,
+    gen: GenerationRequest,
+    spec: ModelSpec,
+    answer: Answer,
+    *,
+    stream: bool,
+    heavy: bool,
+    planner: Planner | None = None,
+) -> Response:
+    """Admit, script, seed, plan and time ``gen``, then stream it or answer it complete.
+
+    ``gen`` is the parsed, validated request for ``spec``; ``heavy`` plans it on the CPU pool
+    (``providers/heavy.py``); ``planner`` replaces ``Simulator.plan`` (a legacy completion
+    plans each prompt on its own).
+    """
+    admitting = needs_admission(sim, request)  # the one test of the hot path
+    if admitting or sim.script.active:
+        gen = await prepare(sim, request, answer, spec, gen, admitting)
+    base_seed = sim.request_seed(gen.seed, *answer.seed_identity(gen))
+    plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.record)
+    timeline = sim.generation_timeline(spec, plan, base_seed)
+    answer.begin(plan)
+    if stream:
+        return answer.stream(plan, timeline)
+    await sim.complete(plan, timeline)
+    return answer.render(plan)
+
+
+async def serve_embedding(
+    sim: Simulator,
+    request: HttpRequest,
+    answer: Admissible,
+    spec: ModelSpec,
+    model_id: str,
+    input_tokens: int,
+    texts: Callable[[], Sequence[str]],
+) -> None:
+    """Admit an embedding request and let fixtures see it, then wait out its forward pass.
+
+    The same admission and fixture stage as a generation (``texts`` gives the inputs, as the
+    user turns a fixture matches on, only when fixtures are on); a fixture's error is raised,
+    its delay waited out; its content means nothing to an embedding and is ignored.
+    """
+    admission = None
+    admitting = needs_admission(sim, request)
+    if admitting or sim.script.active:
+        gen = GenerationRequest(
+            model=model_id,
+            endpoint=Endpoint.EMBEDDING,
+            messages=tuple(Message("user", text) for text in texts()) if sim.script.active else (),
+            prompt_tokens=input_tokens,
+        )
+        gen = await prepare(sim, request, answer, spec, gen, admitting)
+        admission = gen.admission
+        if gen.start_delay_s > 0:
+            await sim.pause(gen.start_delay_s)
+    await sim.complete_embedding(spec, input_tokens, sim.request_seed(None), admission, request.record)
+
