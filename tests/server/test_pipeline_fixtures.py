@@ -40,7 +40,7 @@ async def loaded_app() -> SimulatorApp:
 
 async def test_legacy_completions_are_scripted_for_every_prompt() -> None:
     app = await loaded_app()
-    request = {"model": "gpt-4o-mini", "prompt": ["scripted please", "scripted please"], "max_tokens": 50}
+    request = {"model": "gpt-3.5-turbo-instruct", "prompt": ["scripted please", "scripted please"], "max_tokens": 50}
     got = await call(app, "POST", "/v1/completions", orjson.dumps(request))
     assert got.status == 200, got.body
     assert [c["text"] for c in body(got)["choices"]] == ["scripted text", "scripted text"]
