@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llm_simulator.config.requestlog import RequestLogConfig
+from llm_simulator.core.event_types import EVENT_TYPES
 
 
 class _Data(BaseModel):
@@ -63,19 +64,6 @@ class TracingConfig(_Data):
 
 
 SinkType = Literal["jsonl", "stdout", "webhook", "otlp"]
-
-# The event types of schema llm_simulator.event/v1. The source of truth is
-# telemetry/events.py EVENT_TYPES; config sits below telemetry in the layering and cannot
-# import it, so the tuple is repeated here (tests/telemetry/test_sinks.py pins them equal).
-EVENT_TYPES = (
-    "request.received",
-    "request.first_token",
-    "request.completed",
-    "request.failed",
-    "chaos.injected",
-    "rate_limit.rejected",
-)
-
 
 class SinkConfig(_Data):
     """One destination for lifecycle events (see docs/events.md)."""

@@ -12,17 +12,33 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from llm_simulator.core.event_types import (
+    CHAOS_INJECTED,
+    COMPLETED,
+    EVENT_TYPES,
+    FAILED,
+    FIRST_TOKEN,
+    RATE_LIMITED,
+    RECEIVED,
+    SCHEMA,
+)
 from llm_simulator.core.record import RequestRecord
 
-SCHEMA = "llm_simulator.event/v1"
-
-RECEIVED = "request.received"
-FIRST_TOKEN = "request.first_token"
-COMPLETED = "request.completed"
-FAILED = "request.failed"
-CHAOS_INJECTED = "chaos.injected"
-RATE_LIMITED = "rate_limit.rejected"
-EVENT_TYPES = (RECEIVED, FIRST_TOKEN, COMPLETED, FAILED, CHAOS_INJECTED, RATE_LIMITED)
+# The names are defined once, in core (config validates sink filters against them too).
+__all__ = [
+    "CHAOS_INJECTED",
+    "COMPLETED",
+    "EVENT_TYPES",
+    "FAILED",
+    "FIRST_TOKEN",
+    "RATE_LIMITED",
+    "RECEIVED",
+    "SCHEMA",
+    "EventSink",
+    "build_event",
+    "outcome_fields",
+    "wall_time",
+]
 
 
 class EventSink(Protocol):
