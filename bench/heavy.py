@@ -39,7 +39,7 @@ latency:
       ttft: {type: fixed, value_ms: 20}
       itl: {type: fixed, value_ms: 20}
 generation:
-  output_tokens: {type: fixed, value_ms: 100000}
+  output_tokens: {type: fixed, value_tokens: 100000}
 models:
   add:
     - {id: stream-model, provider: openai, kind: chat, latency_profile: steady, max_output_tokens: 100000}

@@ -126,7 +126,7 @@ latency:
 generation:
   # Far above --tokens, so every provider's stream is exactly max tokens long
   # (Anthropic and Gemini have no ignore_eos).
-  output_tokens: {{type: fixed, value_ms: 100000}}
+  output_tokens: {{type: fixed, value_tokens: 100000}}
 models:
   add:
     - {{id: {model}, provider: openai, kind: chat, latency_profile: {profile}, max_output_tokens: 4096}}

@@ -13,6 +13,9 @@ from llm_simulator.cli.main import main
 from tests.live import LiveServer, free_port
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
+# The default Gemini model thinks (dynamic budget), which can spend a few --max-tokens on
+# thoughts and leave no visible text; the tests that count words name a model that does not.
+NO_THINKING = {"gemini": ["--model", "gemini-2.0-flash"]}
 
 
 def _requests(server: LiveServer, path: str) -> list[dict[str, Any]]:
@@ -30,6 +33,7 @@ def server(cli_server: LiveServer) -> LiveServer:
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_chat(server: LiveServer, provider: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["client", "chat", "Hello", "--url", server.url, "--provider", provider, "--max-tokens", "8"]
+    argv += NO_THINKING.get(provider, [])
     assert main([*argv, "--system", "Be terse"]) == 0
     out = capsys.readouterr().out
     assert out.strip() and out.endswith("\n")
@@ -48,6 +52,7 @@ def test_chat(server: LiveServer, provider: str, capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_chat_stream(server: LiveServer, provider: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["client", "chat", "Hello", "--url", server.url, "--provider", provider, "--max-tokens", "12", "--stream"]
+    argv += NO_THINKING.get(provider, [])
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert len(text.split()) >= 3 and text.endswith("\n")
@@ -73,7 +78,7 @@ def test_error_response_prints_one_line_and_exits_1(
         assert "no-such-model" in captured.err
 
 
-@pytest.mark.parametrize(("provider", "dimensions"), [("openai", 1536), ("gemini", 768)])
+@pytest.mark.parametrize(("provider", "dimensions"), [("openai", 1536), ("gemini", 3072)])
 def test_embed(server: LiveServer, provider: str, dimensions: int, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["client", "embed", "the quick brown fox", "--url", server.url, "--provider", provider]
     assert main(argv) == 0
@@ -92,6 +97,7 @@ def test_interactive_keeps_history_and_resets(
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("first question\nsecond question\n\n/reset\nthird\n/exit\nunsent\n"))
     argv = ["client", "interactive", "--url", server.url, "--provider", provider, "--max-tokens", "6"]
+    argv += NO_THINKING.get(provider, [])
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert len([line for line in captured.out.splitlines() if line.strip()]) == 3
@@ -137,7 +143,8 @@ def test_api_key_and_headers_are_sent(server: LiveServer, capsys: pytest.Capture
 def test_in_stream_and_http_errors_from_chaos(
     server: LiveServer, provider: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["client", "chat", "Hi", "--url", server.url, "--provider", provider, "--max-tokens", "40", "--stream"]
+    argv = ["client", "chat", "Hi", "--url", server.url, "--provider", provider, "--max-tokens", "40"]
+    argv += [*NO_THINKING.get(provider, []), "--stream"]
     fault = "x-simulator-chaos: fault=error_event; after=3; fault_error=rate_limit"
     assert main([*argv, "--header", fault]) == 1
     captured = capsys.readouterr()

@@ -25,7 +25,7 @@ from prometheus_client.samples import Sample
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.server.app import SimulatorApp
-from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES
+from llm_simulator.telemetry.histogram import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES
 from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
 from llm_simulator.telemetry.prometheus import CONTENT_TYPE, METRIC_NAMES
 from llm_simulator.telemetry.stats import Stats

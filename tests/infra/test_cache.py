@@ -502,3 +502,22 @@ async def test_a_bad_per_call_ttl_is_refused_before_the_loader_runs() -> None:
     with pytest.raises(ValueError, match="ttl_s"):
         await cache.aget_or_insert("k", aload, ttl_s=-5.0)
     assert called == []
+
+
+def test_a_weight_bound_evicts_the_least_recently_used() -> None:
+    cache: Cache[str, int] = Cache(max_entries=100, max_weight=10, cleanup_interval_s=None)
+    for i in range(4):
+        cache.set(f"k{i}", i, weight=3)  # the fourth (12 > 10) evicts k0
+    assert "k0" not in cache and len(cache) == 3
+    assert cache.get("k1") == 1  # now the most recently used: k2 goes next
+    cache.set("k4", 4, weight=4)
+    assert "k2" not in cache and "k1" in cache
+    cache.set("huge", 0, weight=11)  # heavier than the whole bound: not stored, nothing evicted
+    assert "huge" not in cache and len(cache) == 3
+    cache.set("k1", 1, weight=1)  # a smaller replacement frees weight
+    cache.delete("k3")
+    cache.set("k5", 5, weight=5)  # 1 + 4 + 5 = 10: fits
+    assert len(cache) == 3
+    assert cache.stats().evictions == 2
+    with pytest.raises(ValueError, match="max_weight"):
+        Cache(max_weight=0)

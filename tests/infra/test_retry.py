@@ -479,3 +479,13 @@ async def test_the_decorator_wraps_async_functions() -> None:
     assert calls == [3, 3]
     assert sleep.waits == pytest.approx([0.1])
     assert asyncio.iscoroutinefunction(fetch)
+
+
+def test_a_hint_may_replace_the_backoff() -> None:
+    # The webhook sink's rule: a receiver's Retry-After says when it is ready, even sooner.
+    class Hinted(Exception):
+        retry_after_s = 0.0
+
+    replacing = RetryPolicy(base_delay_s=5.0, max_delay_s=30.0, max_hint_s=30.0, hint_replaces_backoff=True)
+    assert replacing.wait_s(5.0, Hinted()) == 0.0
+    assert RetryPolicy(base_delay_s=5.0, max_delay_s=30.0).wait_s(5.0, Hinted()) == 5.0

@@ -15,7 +15,6 @@ from llm_simulator.loadgen.client import (
     AnthropicStream,
     GeminiStream,
     OpenAIStream,
-    Provider,
     RequestResult,
     RequestSpec,
     StreamState,
@@ -25,6 +24,7 @@ from llm_simulator.loadgen.client import (
     prepare,
     send,
 )
+from llm_simulator.wire.defaults import Provider
 
 OPENAI_STREAM = (
     b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,'

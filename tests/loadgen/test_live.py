@@ -14,7 +14,7 @@ import pytest
 
 from llm_simulator.cli import benchmark
 from llm_simulator.loadgen import LoadConfig, RequestSpec, Target, poisson_arrivals, run_all_benchmarks, run_load_sync
-from llm_simulator.loadgen.client import Provider
+from llm_simulator.wire.defaults import Provider
 from tests.live import LiveServer, free_port, live_server
 
 

@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+from llm_simulator.infra.percentile import percentile
 from llm_simulator.loadgen.client import RequestResult
 from llm_simulator.loadgen.stats import (
     ClientOverhead,
@@ -14,7 +15,6 @@ from llm_simulator.loadgen.stats import (
     RunOutcome,
     distribution,
     flat_metrics,
-    percentile,
     summarize,
     tpot,
 )

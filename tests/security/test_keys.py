@@ -16,7 +16,7 @@ def ring() -> KeyRing:
             api_keys=(SecretStr("sk-user-plain"),),
             admin_keys=(SecretStr("sk-admin-plain"),),
             keys=(
-                ApiKeySpec(name="ci", key=SecretStr("sk-ci-0123456789"), role="readonly", tier="premium"),
+                ApiKeySpec(name="ci", key=SecretStr("sk-ci-0123456789"), role="readonly", throttle="premium"),
                 ApiKeySpec(name="hashed", key_sha256=hashlib.sha256(b"sk-from-hash").hexdigest()),
                 ApiKeySpec(name="old", key=SecretStr("sk-old-key"), enabled=False),
             ),
@@ -28,13 +28,13 @@ def test_every_kind_of_key_is_found_with_its_principal() -> None:
     keys = ring()
     assert len(keys) == 5
     user, enabled = keys.lookup("sk-user-plain")
-    assert user is not None and (user.role, user.tier, enabled) == ("user", None, True)
+    assert user is not None and (user.role, user.throttle, enabled) == ("user", None, True)
     admin, _ = keys.lookup("sk-admin-plain")
     assert admin is not None and admin.role == "admin"
     ci, _ = keys.lookup("sk-ci-0123456789")
-    assert ci is not None and (ci.name, ci.role, ci.tier) == ("ci", "readonly", "premium")
+    assert ci is not None and (ci.name, ci.role, ci.throttle) == ("ci", "readonly", "premium")
     hashed, _ = keys.lookup("sk-from-hash")
-    assert hashed is not None and (hashed.name, hashed.tier) == ("hashed", "standard")
+    assert hashed is not None and (hashed.name, hashed.throttle) == ("hashed", "standard")
     old, enabled = keys.lookup("sk-old-key")
     assert old is not None and enabled is False
     assert keys.lookup("sk-nope") == (None, False)

@@ -20,7 +20,7 @@ GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:generateContent"
 GEMINI = orjson.dumps({"contents": [{"parts": [{"text": "hi"}]}]})
 KEYS = [
     {"name": "user", "key": "sk-user-123456"},
-    {"name": "admin", "key": "sk-admin-123456", "role": "admin", "tier": "unlimited"},
+    {"name": "admin", "key": "sk-admin-123456", "role": "admin", "throttle": "unlimited"},
     {"name": "reader", "key_sha256": hashlib.sha256(b"sk-reader-123456").hexdigest(), "role": "readonly"},
     {"name": "old", "key": "sk-old-123456", "enabled": False},
 ]
@@ -120,7 +120,7 @@ async def test_health_and_readiness_stay_anonymous_unless_configured() -> None:
 
 async def test_per_key_tiers_refill_on_the_clock() -> None:
     clock = FakeClock()
-    app = make_app(clock, **{"auth.tiers": {"standard": {"requests_per_minute": 6, "burst": 2}}})
+    app = make_app(clock, **{"auth.throttles": {"standard": {"requests_per_minute": 6, "burst": 2}}})
     statuses = [
         (await call(app, "POST", "/v1/chat/completions", CHAT, headers=bearer("sk-user-123456"))).status
         for _ in range(3)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES, Buckets
+from llm_simulator.telemetry.histogram import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES, Histogram
 
 
 @pytest.mark.parametrize("edges", [TTFT_EDGES, ITL_EDGES, DURATION_EDGES, PRECISION_EDGES])
@@ -16,7 +16,7 @@ def test_edges_strictly_increase(edges: tuple[float, ...]) -> None:
 
 
 def test_values_land_in_the_bucket_whose_upper_edge_holds_them() -> None:
-    b = Buckets((0.1, 1.0))
+    b = Histogram((0.1, 1.0))
     for value in (0.05, 0.1, 0.5, 1.0, 7.0):
         b.observe(value)
     # le=0.1 holds 0.05 and 0.1 (edges are inclusive, as Prometheus's le), le=1 adds two more.
@@ -27,7 +27,7 @@ def test_values_land_in_the_bucket_whose_upper_edge_holds_them() -> None:
 
 
 def test_quantiles_interpolate_inside_the_bucket_like_histogram_quantile() -> None:
-    b = Buckets((1.0, 2.0, 4.0))
+    b = Histogram((1.0, 2.0, 4.0))
     for _ in range(50):
         b.observe(0.5)
     for _ in range(50):
@@ -41,7 +41,7 @@ def test_quantiles_interpolate_inside_the_bucket_like_histogram_quantile() -> No
 def test_quantiles_track_a_real_distribution_within_a_bucket_width() -> None:
     rng = random.Random(7)
     values = [rng.lognormvariate(-3.9, 0.4) for _ in range(20_000)]  # ~20 ms ITL
-    b = Buckets(ITL_EDGES)
+    b = Histogram(ITL_EDGES)
     b.observe_many(values)
     ordered = sorted(values)
     for q in (0.5, 0.9, 0.99):
@@ -53,7 +53,7 @@ def test_quantiles_track_a_real_distribution_within_a_bucket_width() -> None:
 
 
 def test_overflow_bucket_answers_the_maximum() -> None:
-    b = Buckets((1.0,))
+    b = Histogram((1.0,))
     b.observe(30.0)
     assert b.quantile(0.99) == 30.0
     assert b.cumulative()[-1] == ("+Inf", 1)
@@ -61,7 +61,7 @@ def test_overflow_bucket_answers_the_maximum() -> None:
 
 def test_observe_many_matches_observe() -> None:
     values = [0.003, 0.02, 0.02, 0.4, 3.0]
-    one, many = Buckets(ITL_EDGES), Buckets(ITL_EDGES)
+    one, many = Histogram(ITL_EDGES), Histogram(ITL_EDGES)
     for v in values:
         one.observe(v)
     many.observe_many(values)
@@ -70,7 +70,7 @@ def test_observe_many_matches_observe() -> None:
 
 
 def test_merge_adds_counts_sums_and_keeps_the_max() -> None:
-    a, b = Buckets(TTFT_EDGES), Buckets(TTFT_EDGES)
+    a, b = Histogram(TTFT_EDGES), Histogram(TTFT_EDGES)
     a.observe(0.2)
     b.observe(0.3)
     b.observe(9.0)
@@ -81,15 +81,15 @@ def test_merge_adds_counts_sums_and_keeps_the_max() -> None:
 
 
 def test_merge_skips_data_with_another_layout() -> None:
-    a = Buckets(TTFT_EDGES)
-    other = Buckets((1.0,))
+    a = Histogram(TTFT_EDGES)
+    other = Histogram((1.0,))
     other.observe(0.5)
     a.merge_data(other.to_data())
     assert a.count == 0
 
 
 def test_summary_is_in_milliseconds() -> None:
-    b = Buckets(ITL_EDGES)
+    b = Histogram(ITL_EDGES)
     b.observe(0.02)
     summary = b.summary_ms()
     assert summary["count"] == 1

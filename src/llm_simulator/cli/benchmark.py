@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from llm_simulator.loadgen.client import (
-    DEFAULT_MODELS,
-    DEFAULT_PROMPT,
-    PROVIDERS,
-    Provider,
-    RequestSpec,
-    api_key_from_env,
-    parse_headers,
-)
+from llm_simulator.loadgen.client import DEFAULT_PROMPT, RequestSpec, api_key_from_env, parse_headers
 from llm_simulator.loadgen.plot import PlotError, check_plot_target, write_plot
 from llm_simulator.loadgen.report import FORMATS, build_summary, render, to_text
 from llm_simulator.loadgen.runner import LoadConfig, UnreachableError, progress_stream, run_load_sync
 from llm_simulator.loadgen.suite import SUITE_DURATION_S, default_targets, markdown_summary, run_all_benchmarks
+from llm_simulator.wire.defaults import DEFAULT_MODELS, PROVIDERS, Provider
 
 PROG = "llm-simulator benchmark"
 

@@ -37,8 +37,6 @@ from llm_simulator.cli.remote import (
     transport_errors,
 )
 from llm_simulator.cli.wire import (
-    DEFAULT_CHAT_MODELS,
-    DEFAULT_EMBEDDING_MODELS,
     Turn,
     WireRequest,
     chat_request,
@@ -48,7 +46,9 @@ from llm_simulator.cli.wire import (
     stream_piece,
 )
 from llm_simulator.infra.sse import SseDecoder
-from llm_simulator.loadgen.client import PROVIDERS, Provider, parse_headers
+from llm_simulator.loadgen.client import parse_headers
+from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, PROVIDERS, Provider
+from llm_simulator.wire.streams import StreamEnd
 
 DEFAULT_TIMEOUT_S = 60.0
 # How many leading vector values the text output of ``embed`` shows.
@@ -262,19 +262,17 @@ def _stream(
     headers = {**target.headers, "accept": "text/event-stream"}
     pieces: list[str] = []
     decoder = SseDecoder()
-    finished = False
+    end = StreamEnd(target.provider)
 
     def handle(event: tuple[str, str] | None) -> bool:
-        nonlocal finished
         if event is None:
             return True
         name, data = event
         with unexpected_shape(url):
-            piece = stream_piece(target.provider, name, data)
+            piece = stream_piece(end, name, data)
         # The closing event is shown too (JSON output lists every event); it adds no text.
         on_event(piece or "", name, data)
         if piece is None:
-            finished = True
             return False
         pieces.append(piece)
         return True
@@ -291,10 +289,10 @@ def _stream(
                 break
         else:
             handle(decoder.flush())
-    if not finished and target.provider != "gemini":
+    if not end.complete:
         # A stream cut without its final event (a proxy's timeout, a crashed server), or a
         # response that was no event stream at all, is not a complete answer. (Gemini's
-        # stream has no closing event: it just ends.)
+        # stream has no closing event: its last frame carries the finish reason.)
         raise OperationFailed(f"{url}: the stream ended before its final event")
     return "".join(pieces)
 
@@ -312,7 +310,7 @@ def _interactive(http: httpx.Client, target: _Target, args: argparse.Namespace) 
     """The REPL; exit 0, or 1 when some turn failed (the failed message is not kept)."""
     tty = sys.stdin.isatty()
     if tty:
-        model = args.model or DEFAULT_CHAT_MODELS[target.provider]
+        model = args.model or DEFAULT_MODELS[target.provider]
         print(f"chatting with {model} at {target.root} ({REPL_HELP})", file=sys.stderr)
     history: list[Turn] = []
     failed = False

@@ -20,7 +20,7 @@ from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.output import EXIT_OK, UsageError, add_format_flag, json_text, print_json
 from llm_simulator.cli.remote import DUMMY_API_KEY, auth_headers
 from llm_simulator.cli.wire import Turn, WireRequest, chat_request, embedding_request
-from llm_simulator.loadgen.client import PROVIDERS, Provider
+from llm_simulator.wire.defaults import PROVIDERS, Provider
 
 DEFAULT_PROMPT = "Say hello in one short sentence."
 DEFAULT_EMBEDDING_TEXT = "The quick brown fox jumps over the lazy dog."

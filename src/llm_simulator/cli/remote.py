@@ -18,10 +18,8 @@ import httpx
 import orjson
 
 from llm_simulator.cli.output import OperationFailed, ServerError, Unreachable, UsageError
-
-# The wire facts the load generator already spells out (provider names, each SDK's key
-# variable, Anthropic's version header) are shared rather than repeated.
-from llm_simulator.loadgen.client import ANTHROPIC_VERSION, API_KEY_ENV, Provider
+from llm_simulator.wire import http as wire_http
+from llm_simulator.wire.defaults import API_KEY_ENV, Provider
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 # The simulator accepts any key unless auth is required.
@@ -73,11 +71,7 @@ def api_key(provider: Provider, given: str | None, environ: Mapping[str, str] | 
 
 def auth_headers(provider: Provider, key: str) -> dict[str, str]:
     """The provider's authentication (and version) headers."""
-    if provider == "anthropic":
-        return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
-    if provider == "gemini":
-        return {"x-goog-api-key": key}
-    return {"authorization": f"Bearer {key}"}
+    return wire_http.auth_headers(provider, key)
 
 
 @contextlib.contextmanager

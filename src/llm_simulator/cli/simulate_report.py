@@ -2,7 +2,7 @@
 
 Every number comes from the virtual run alone (no wall-clock time), and floats are rounded
 to fixed decimals, so the same seed gives the same bytes. Latency percentiles are exact
-(type 7 interpolation, ``loadgen.stats.percentile``) over the requests that finished.
+(type 7 interpolation, ``infra.percentile.percentile``) over the requests that finished.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 from llm_simulator.cli.output import json_text
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.virtual import VirtualRun
+from llm_simulator.infra.percentile import percentile
 from llm_simulator.loadgen.plot import LineChart
-from llm_simulator.loadgen.stats import percentile
 
 FORMATS: tuple[str, ...] = ("text", "json", "csv")
 

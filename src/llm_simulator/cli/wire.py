@@ -2,7 +2,8 @@
 
 Used by ``generate`` (sample bodies) and ``client`` (real calls), so the bodies the CLI
 prints are exactly the ones it sends. Only the vendors' documented JSON shapes appear here,
-never the simulator's internals.
+never the simulator's internals; the facts the SDK and the load generator share (default
+models, Gemini's paths and text, the end of a stream) come from ``llm_simulator.wire``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ from typing import Any, Literal
 
 from llm_simulator.cli.output import UsageError
 from llm_simulator.cli.remote import error_from_payload, parse_json
-from llm_simulator.loadgen.client import DEFAULT_MODELS, Provider
+from llm_simulator.wire import gemini
+from llm_simulator.wire.defaults import ANTHROPIC_DEFAULT_MAX_TOKENS, DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, Provider
+from llm_simulator.wire.http import gemini_path
+from llm_simulator.wire.streams import StreamEnd
 
 Role = Literal["user", "assistant"]
-
-DEFAULT_CHAT_MODELS: dict[Provider, str] = dict(DEFAULT_MODELS)
-DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {"openai": "text-embedding-3-small", "gemini": "text-embedding-004"}
-# Anthropic requires max_tokens on every request; the others default it server-side.
-ANTHROPIC_MAX_TOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def chat_request(
     stream: bool = False,
 ) -> WireRequest:
     """A chat request in ``provider``'s shape (Chat Completions, Messages or generateContent)."""
-    model = model or DEFAULT_CHAT_MODELS[provider]
+    model = model or DEFAULT_MODELS[provider]
     if provider == "openai":
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
         messages += [{"role": t.role, "content": t.text} for t in turns]
@@ -63,7 +62,7 @@ def chat_request(
     if provider == "anthropic":
         body = {
             "model": model,
-            "max_tokens": max_tokens if max_tokens is not None else ANTHROPIC_MAX_TOKENS,
+            "max_tokens": max_tokens if max_tokens is not None else ANTHROPIC_DEFAULT_MAX_TOKENS,
             "messages": [{"role": t.role, "content": t.text} for t in turns],
         }
         if system:
@@ -77,9 +76,8 @@ def chat_request(
         body["systemInstruction"] = {"parts": [{"text": system}]}
     if max_tokens is not None:
         body["generationConfig"] = {"maxOutputTokens": max_tokens}
-    name = model.removeprefix("models/")
     action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return WireRequest(f"/v1beta/models/{name}:{action}", body, stream)
+    return WireRequest(gemini_path(model, action), body, stream)
 
 
 def embedding_request(provider: Provider, model: str | None, text: str) -> WireRequest:
@@ -89,8 +87,7 @@ def embedding_request(provider: Provider, model: str | None, text: str) -> WireR
     model = model or DEFAULT_EMBEDDING_MODELS[provider]
     if provider == "openai":
         return WireRequest("/v1/embeddings", {"model": model, "input": text})
-    name = model.removeprefix("models/")
-    return WireRequest(f"/v1beta/models/{name}:embedContent", {"content": {"parts": [{"text": text}]}})
+    return WireRequest(gemini_path(model, "embedContent"), {"content": {"parts": [{"text": text}]}})
 
 
 def reply_text(provider: Provider, body: Any) -> str:
@@ -107,9 +104,7 @@ def reply_text(provider: Provider, body: Any) -> str:
 
 def _gemini_text(frame: dict[str, Any]) -> str:
     candidates = frame.get("candidates") or [{}]
-    parts = (candidates[0].get("content") or {}).get("parts") or ()
-    # Thought summaries are not part of the answer.
-    return "".join(p.get("text", "") for p in parts if not p.get("thought"))
+    return gemini.candidate_text(candidates[0])
 
 
 def embedding_values(provider: Provider, body: Any) -> list[float]:
@@ -125,16 +120,15 @@ def embedding_values(provider: Provider, body: Any) -> list[float]:
     return []
 
 
-def stream_piece(provider: Provider, event: str, data: str) -> str | None:
-    """The text one SSE event adds; None when the stream is over; raises on an in-stream error.
+def stream_piece(end: StreamEnd, event: str, data: str) -> str | None:
+    """The text one SSE event adds; None at the provider's terminator; raises on an in-stream error.
 
-    OpenAI ends with ``data: [DONE]``; Anthropic with ``event: message_stop``; Gemini has no
-    terminator (the connection closes after the last frame).
+    ``end`` follows the provider's end rule (``llm_simulator.wire.streams``); after the stream,
+    ``end.complete`` says whether it ended whole.
     """
-    if provider == "openai" and data == "[DONE]":
+    if end.is_terminator(event, data):
         return None
-    if provider == "anthropic" and event == "message_stop":
-        return None
+    provider = end.provider
     payload = parse_json(data.encode())
     if not isinstance(payload, dict):
         return ""
@@ -147,4 +141,5 @@ def stream_piece(provider: Provider, event: str, data: str) -> str | None:
     if provider == "anthropic":
         delta = payload.get("delta") or {}
         return str(delta.get("text") or "") if event == "content_block_delta" else ""
+    end.note_frame(payload)
     return _gemini_text(payload)

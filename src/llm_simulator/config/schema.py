@@ -15,6 +15,7 @@ from llm_simulator.config.engine import EngineConfig
 from llm_simulator.config.ratelimits import RateLimitsConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
 from llm_simulator.config.telemetry import TelemetryConfig
+from llm_simulator.config.token_counts import TokenCountSpec
 
 Strategy = Literal["lorem", "echo", "template", "fixed", "random", "corpus"]
 Capability = Literal["chat", "completion", "embedding", "tools", "vision", "reasoning", "streaming"]
@@ -53,9 +54,9 @@ class GenerationConfig(_Section):
 
     strategy: Strategy = "lorem"
     fixed_text: str = "This is a simulated response from llm-simulator."
-    output_tokens: DistributionSpec = Field(
+    output_tokens: TokenCountSpec = Field(
         default_factory=_default_output_tokens,
-        description="Distribution of natural output length in tokens (values read as tokens).",
+        description="Distribution of natural output length in tokens (fields *_tokens, e.g. mean_tokens).",
     )
     tool_call_probability: float = Field(
         default=0.8, ge=0, le=1, description="Chance that a model offered tools calls one under tool_choice auto."
@@ -78,7 +79,7 @@ class ModelConfig(_Section):
     # "chat": served on the chat endpoints; "completion": on the legacy /v1/completions.
     capabilities: tuple[Capability, ...] = ("chat", "completion", "streaming")
     latency_profile: str | None = None
-    output_tokens: DistributionSpec | None = None
+    output_tokens: TokenCountSpec | None = None
     owned_by: str | None = None
     tool_call_probability: float | None = Field(default=None, ge=0, le=1)
 

@@ -1,25 +1,48 @@
-"""Configuration of API-key authentication: keys (hashed), roles, per-key rate tiers.
+"""Configuration of API-key authentication: keys (hashed), roles, per-key throttles.
 
 Keys are secrets: plain keys are ``SecretStr`` (redacted in ``config show`` and admin
 output) and a key may be given only as its SHA-256, so a config file need not hold it.
+
+A key's *throttle* (``auth.throttles``, ``auth.keys[].throttle``) is the simulator's own
+per-key request bucket. It was called a "tier", which clashed with the unrelated
+``rate_limits.tiers`` (the simulated provider's budgets); the old spellings ``auth.tiers``
+and ``auth.keys[].tier`` still load, with a ``FutureWarning``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal
+import warnings
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 Role = Literal["admin", "user", "readonly"]
-KeyTier = Literal["standard", "premium", "admin", "unlimited"]
+KeyThrottle = Literal["standard", "premium", "admin", "unlimited"]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _renamed_key(data: Any, old: str, new: str, where: str) -> Any:
+    """``data`` with its deprecated field ``old`` moved to ``new`` (warned once per occurrence)."""
+    if not isinstance(data, dict) or old not in data:
+        return data
+    if new in data:
+        raise ValueError(f"{where}.{old} is the old name of {where}.{new}: give only {new}")
+    warnings.warn(
+        f"{where}.{old} is now {where}.{new} (a key's own request bucket, distinct from rate_limits.tiers); "
+        f"the old name is deprecated and will stop loading in a future release",
+        FutureWarning,
+        stacklevel=2,
+    )
+    moved = {k: v for k, v in data.items() if k != old}
+    moved[new] = data[old]
+    return moved
 
 
 class ApiKeySpec(_Data):
@@ -29,8 +52,13 @@ class ApiKeySpec(_Data):
     key: SecretStr | None = Field(default=None, description="The key itself (hashed at load).")
     key_sha256: str | None = Field(default=None, description="Or only its SHA-256, as 64 lower-case hex digits.")
     role: Role = "user"
-    tier: KeyTier = "standard"
+    throttle: KeyThrottle = Field(default="standard", description="The key's request bucket in auth.throttles.")
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_tier(cls, data: Any) -> Any:
+        return _renamed_key(data, "tier", "throttle", "auth.keys[]")
 
     @field_validator("key_sha256")
     @classmethod
@@ -48,18 +76,18 @@ class ApiKeySpec(_Data):
         return self
 
 
-class TierSpec(_Data):
+class ThrottleSpec(_Data):
     """A per-key token bucket: ``requests_per_minute`` refill, ``burst`` capacity."""
 
     requests_per_minute: int = Field(ge=1)
     burst: int = Field(ge=1)
 
 
-def _default_tiers() -> dict[KeyTier, TierSpec]:
+def _default_throttles() -> dict[KeyThrottle, ThrottleSpec]:
     return {
-        "standard": TierSpec(requests_per_minute=60, burst=10),
-        "premium": TierSpec(requests_per_minute=600, burst=100),
-        "admin": TierSpec(requests_per_minute=1000, burst=200),
+        "standard": ThrottleSpec(requests_per_minute=60, burst=10),
+        "premium": ThrottleSpec(requests_per_minute=600, burst=100),
+        "admin": ThrottleSpec(requests_per_minute=1000, burst=200),
     }
 
 
@@ -68,14 +96,14 @@ class AuthConfig(_Data):
 
     require_auth: bool = False
     api_keys: tuple[SecretStr, ...] = Field(
-        default=(), description="Plain keys with role user and no rate tier (LLM_SIMULATOR_API_KEY)."
+        default=(), description="Plain keys with role user and no throttle (LLM_SIMULATOR_API_KEY)."
     )
     admin_keys: tuple[SecretStr, ...] = Field(
-        default=(), description="Plain keys with role admin and no rate tier (LLM_SIMULATOR_ADMIN_KEY)."
+        default=(), description="Plain keys with role admin and no throttle (LLM_SIMULATOR_ADMIN_KEY)."
     )
     keys: tuple[ApiKeySpec, ...] = ()
-    tiers: dict[KeyTier, TierSpec] = Field(
-        default_factory=_default_tiers, description="Per-key rate tiers; 'unlimited' has no bucket."
+    throttles: dict[KeyThrottle, ThrottleSpec] = Field(
+        default_factory=_default_throttles, description="Per-key request buckets; 'unlimited' has none."
     )
     anonymous_paths: tuple[str, ...] = Field(
         default=("/health", "/ready", "/version", "/metrics", "/openapi.json"),
@@ -85,6 +113,11 @@ class AuthConfig(_Data):
         default=False,
         description="Without auth, serve /admin/* to non-loopback clients too (off: loopback only).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_tiers(cls, data: Any) -> Any:
+        return _renamed_key(data, "tiers", "throttles", "auth")
 
     @field_validator("api_keys", "admin_keys")
     @classmethod
@@ -119,8 +152,8 @@ class AuthConfig(_Data):
             raise ValueError(f"auth.keys: duplicate names {duplicates}")
         if self.require_auth and not (self.api_keys or self.admin_keys or any(k.enabled for k in self.keys)):
             raise ValueError("auth.require_auth needs at least one enabled key (auth.keys, api_keys or admin_keys)")
-        if "unlimited" in self.tiers:
-            raise ValueError("auth.tiers.unlimited: the unlimited tier has no bucket to configure")
+        if "unlimited" in self.throttles:
+            raise ValueError("auth.throttles.unlimited: the unlimited throttle has no bucket to configure")
         return self
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llm_simulator.config.requestlog import RequestLogConfig
-from llm_simulator.core import names as core_names
+from llm_simulator.core.event_types import EVENT_TYPES
 
 
 class _Data(BaseModel):
@@ -64,10 +64,6 @@ class TracingConfig(_Data):
 
 
 SinkType = Literal["jsonl", "stdout", "webhook", "otlp"]
-
-# The event types of schema llm_simulator.event/v1: one tuple, in core, for config and telemetry.
-EVENT_TYPES = core_names.EVENT_TYPES
-
 
 class SinkConfig(_Data):
     """One destination for lifecycle events (see docs/events.md)."""

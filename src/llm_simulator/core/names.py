@@ -1,7 +1,8 @@
-"""Names shared across the layers: the providers, and the event types of telemetry's schema.
+"""Names shared across the layers: the providers the simulator speaks.
 
-Kept here, below ``config``, so the configuration schema, telemetry, the engine's fixtures
-and chaos filters all spell them from one place.
+Kept here, below ``config``, so the configuration schema, the engine's fixtures and chaos
+filters all spell them from one place. The event type names of telemetry's schema live
+beside them in ``core/event_types.py``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,3 @@ from typing import Literal
 # The vendor APIs the simulator speaks.
 Provider = Literal["openai", "anthropic", "gemini"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
-
-# The event types of schema ``llm_simulator.event/v1`` (telemetry/events.py emits them).
-RECEIVED = "request.received"
-FIRST_TOKEN = "request.first_token"
-COMPLETED = "request.completed"
-FAILED = "request.failed"
-CHAOS_INJECTED = "chaos.injected"
-RATE_LIMITED = "rate_limit.rejected"
-EVENT_TYPES = (RECEIVED, FIRST_TOKEN, COMPLETED, FAILED, CHAOS_INJECTED, RATE_LIMITED)

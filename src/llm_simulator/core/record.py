@@ -1,10 +1,11 @@
 """What one request did, as telemetry sees it: filled in as the request goes, read when it ends.
 
-The server opens a ``RequestRecord`` per request and makes it the *current* record of the
-asyncio task serving the request: the engine notes the
-model, the token counts and when each token was released; admission notes chaos and rate
-limiting. Nothing is aggregated on the request path: the telemetry hub reads the finished
-record once (metrics, stats, events, a span). A record is plain data with no I/O.
+The server opens a ``RequestRecord`` per request and hands it along with the request:
+admission notes the model, chaos and rate limiting; the engine notes the model, the token
+counts and when each token was released. Nothing is aggregated on the request path: the
+telemetry hub reads the finished record once (metrics, stats, events, a span). A record is
+plain data with no I/O. ``CURRENT`` (the record of the task serving a request) exists only
+for the log filter, and the server sets it only when log lines carry request context.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from asyncio import current_task
 from collections.abc import Callable
 from typing import Any
+
+from llm_simulator.core.event_types import FIRST_TOKEN
 
 # Shared by every record without gaps; never appended to (token_released replaces it).
 _NO_GAPS: list[float] = []
@@ -104,7 +107,7 @@ class RequestRecord:
         else:
             self.first_token = now
             if self.listener is not None:
-                self.listener("request.first_token", self, {})
+                self.listener(FIRST_TOKEN, self, {})
         self.last_token = now
 
     def note(self, event: str, **fields: Any) -> None:

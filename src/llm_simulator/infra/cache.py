@@ -64,6 +64,7 @@ class CacheStats:
 class _Entry(Generic[V]):
     value: V
     expires_at: float  # monotonic seconds; math.inf for an entry that never expires
+    weight: float = 0.0  # what the entry counts against max_weight (0 without a weight bound)
 
 
 @dataclass(slots=True)
@@ -79,7 +80,9 @@ class Cache(Generic[K, V]):
 
     ``ttl_s`` is the default lifetime of an entry (``math.inf``: until evicted); ``set`` and
     the ``get_or_insert`` methods take a per-call ``ttl_s`` override. ``max_entries`` bounds
-    the size. ``start()`` (inside a running event loop) launches a task that removes expired
+    the size; ``max_weight`` (default: none) bounds the sum of the weights given to ``set``
+    (say, bytes), evicting least recently used entries the same way, and an entry heavier
+    than the whole bound is not stored. ``start()`` (inside a running event loop) launches a task that removes expired
     entries every ``cleanup_interval_s`` seconds, so memory is returned even for keys that
     are never read again; ``aclose()`` stops it. ``sleep`` is what that task waits with
     (inject a fake one to drive it from a fake clock; it must really suspend until the fake
@@ -93,6 +96,7 @@ class Cache(Generic[K, V]):
         max_entries: int = DEFAULT_MAX_ENTRIES,
         cleanup_interval_s: float | None = DEFAULT_CLEANUP_INTERVAL_S,
         stats_enabled: bool = True,
+        max_weight: float = math.inf,
         clock: Clock | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -100,10 +104,14 @@ class Cache(Generic[K, V]):
             raise ValueError(f"ttl_s must be > 0, got {ttl_s!r}")
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
+        if not max_weight > 0:
+            raise ValueError(f"max_weight must be > 0, got {max_weight!r}")
         if cleanup_interval_s is not None and not cleanup_interval_s > 0:
             raise ValueError(f"cleanup_interval_s must be > 0 or None, got {cleanup_interval_s!r}")
         self._ttl_s = ttl_s
         self._max = max_entries
+        self._max_weight = max_weight
+        self._weight = 0.0
         self._cleanup_interval_s = cleanup_interval_s
         self._stats_enabled = stats_enabled
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -149,11 +157,17 @@ class Cache(Generic[K, V]):
             found = self._lookup(key, self._clock.now())
         return default if isinstance(found, _Missing) else found
 
-    def set(self, key: K, value: V, *, ttl_s: float | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl_s`` seconds (default: the cache's TTL)."""
+    def set(self, key: K, value: V, *, ttl_s: float | None = None, weight: float = 0.0) -> None:
+        """Store ``value`` under ``key`` for ``ttl_s`` seconds (default: the cache's TTL).
+
+        ``weight`` counts against ``max_weight``; an entry heavier than all of it is not
+        stored (it would evict everything else), and any entry already under ``key`` stays.
+        """
         expires_at = self._expiry(self._ttl(ttl_s))
+        if weight > self._max_weight:
+            return
         with self._lock:
-            self._store(key, value, expires_at)
+            self._store(key, value, expires_at, weight)
 
     def delete(self, key: K) -> bool:
         """Remove ``key``; whether a live entry was there.
@@ -164,6 +178,8 @@ class Cache(Generic[K, V]):
         with self._lock:
             self._flights.pop(key, None)
             entry = self._entries.pop(key, None)
+            if entry is not None:
+                self._weight -= entry.weight
             return entry is not None and entry.expires_at > self._clock.now()
 
     def clear(self) -> None:
@@ -171,6 +187,7 @@ class Cache(Generic[K, V]):
         with self._lock:
             self._entries.clear()
             self._flights.clear()
+            self._weight = 0.0
 
     def reset_stats(self) -> None:
         """Set hits, misses, evictions and expirations back to 0."""
@@ -267,7 +284,7 @@ class Cache(Generic[K, V]):
         with self._lock:
             expired = [key for key, entry in self._entries.items() if entry.expires_at <= now]
             for key in expired:
-                del self._entries[key]
+                self._weight -= self._entries.pop(key).weight
             if self._stats_enabled:
                 self._expirations += len(expired)
         return len(expired)
@@ -358,6 +375,7 @@ class Cache(Generic[K, V]):
         if entry is not None and entry.expires_at <= now:
             # Expired: remove it now rather than wait for the cleanup, and count a miss.
             del self._entries[key]
+            self._weight -= entry.weight
             entry = None
             if self._stats_enabled:
                 self._expirations += 1
@@ -370,17 +388,21 @@ class Cache(Generic[K, V]):
             self._hits += 1
         return entry.value
 
-    def _store(self, key: K, value: V, expires_at: float) -> None:
+    def _store(self, key: K, value: V, expires_at: float, weight: float = 0.0) -> None:
         entries = self._entries
-        if key in entries:
-            entries[key] = _Entry(value, expires_at)
+        old = entries.get(key)
+        entries[key] = _Entry(value, expires_at, weight)
+        self._weight += weight
+        if old is not None:
+            self._weight -= old.weight
             entries.move_to_end(key)
-            return
-        entries[key] = _Entry(value, expires_at)
-        while len(entries) > self._max:
+            if self._weight <= self._max_weight:
+                return
+        while len(entries) > self._max or self._weight > self._max_weight:
             # The least recently used entry goes; if it had already expired, that is an
             # expiration, not an eviction of something still useful.
             _, victim = entries.popitem(last=False)
+            self._weight -= victim.weight
             if self._stats_enabled:
                 if victim.expires_at <= self._clock.now():
                     self._expirations += 1

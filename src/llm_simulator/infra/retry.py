@@ -262,6 +262,9 @@ class RetryPolicy:
     because retrying before the server said it will accept us is a near-certain wasted
     attempt (and a 429 with ``retry-after: 20`` is common while ``max_delay_s`` is 10), but
     only up to ``max_hint_s`` so that a misbehaving server cannot park a caller for an hour.
+    With ``hint_replaces_backoff`` the wait is min(hint, ``max_hint_s``) even when that is
+    shorter than the backoff: for a receiver that says when it is ready (a webhook answering
+    ``Retry-After: 0`` after a restart) rather than a shared API that others also hammer.
     """
 
     max_retries: int = 3
@@ -272,6 +275,7 @@ class RetryPolicy:
     retry_if: Callable[[Exception], bool] = retry_any
     max_hint_s: float = 60.0
     budget: RetryBudget | None = None
+    hint_replaces_backoff: bool = False
 
     def __post_init__(self) -> None:
         """Check the values, naming the offending field."""
@@ -304,10 +308,12 @@ class RetryPolicy:
         return out
 
     def wait_s(self, backoff_s: float, exc: BaseException) -> float:
-        """The wait before the next attempt: max(backoff, min(hint, max_hint_s))."""
+        """The wait before the next attempt: max(backoff, min(hint, max_hint_s)), or the capped hint alone."""
         hint = retry_after_hint(exc)
         if hint is None:
             return backoff_s
+        if self.hint_replaces_backoff:
+            return min(hint, self.max_hint_s)
         return max(backoff_s, min(hint, self.max_hint_s))
 
 

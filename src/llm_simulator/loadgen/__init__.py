@@ -6,10 +6,11 @@ canonical benchmark interface (``run_all_benchmarks``). It imports nothing from 
 simulator's server, engine or providers, so it works against real vendors as well.
 """
 
-from llm_simulator.loadgen.client import PROVIDERS, Provider, RequestResult, RequestSpec
+from llm_simulator.infra.percentile import percentile
+from llm_simulator.loadgen.client import RequestResult, RequestSpec
 from llm_simulator.loadgen.report import build_summary, render
 from llm_simulator.loadgen.runner import LoadConfig, UnreachableError, poisson_arrivals, run_load, run_load_sync
-from llm_simulator.loadgen.stats import RunOutcome, percentile, summarize
+from llm_simulator.loadgen.stats import RunOutcome, summarize
 from llm_simulator.loadgen.suite import (
     BenchmarkResult,
     Target,
@@ -17,6 +18,7 @@ from llm_simulator.loadgen.suite import (
     default_targets,
     run_all_benchmarks,
 )
+from llm_simulator.wire.defaults import PROVIDERS, Provider
 
 __all__ = [
     "PROVIDERS",

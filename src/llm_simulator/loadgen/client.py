@@ -15,29 +15,19 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 import orjson
 
 from llm_simulator.infra.sse import SseDecoder
+from llm_simulator.wire import gemini
+from llm_simulator.wire.defaults import API_KEY_ENV, Provider
+from llm_simulator.wire.http import auth_headers
+from llm_simulator.wire.streams import StreamEnd
 
-Provider = Literal["openai", "anthropic", "gemini"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
-
-DEFAULT_MODELS: dict[Provider, str] = {
-    "openai": "gpt-4o-mini",
-    "anthropic": "claude-3-5-haiku-20241022",
-    "gemini": "gemini-2.0-flash",
-}
-API_KEY_ENV: dict[Provider, str] = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-}
 DUMMY_API_KEY = "sk-llm-simulator-benchmark"
 DEFAULT_PROMPT = "Write a short story about a lighthouse keeper who learns to paint."
-ANTHROPIC_VERSION = "2023-06-01"
 # Error texts are kept for the CSV; a whole HTML error page would bloat it.
 _DETAIL_LIMIT = 200
 
@@ -150,14 +140,7 @@ def build_body(spec: RequestSpec) -> dict[str, Any]:
 
 def build_headers(spec: RequestSpec) -> dict[str, str]:
     """Auth and content headers of the provider, then the user's extra headers (which win)."""
-    headers = {"content-type": "application/json"}
-    if spec.provider == "openai":
-        headers["authorization"] = f"Bearer {spec.api_key}"
-    elif spec.provider == "anthropic":
-        headers["x-api-key"] = spec.api_key
-        headers["anthropic-version"] = ANTHROPIC_VERSION
-    else:
-        headers["x-goog-api-key"] = spec.api_key
+    headers = {"content-type": "application/json", **auth_headers(spec.provider, spec.api_key)}
     if spec.stream:
         headers["accept"] = "text/event-stream"
     for key, value in spec.headers:
@@ -189,10 +172,12 @@ class StreamState:
     """What a provider's stream has shown so far: content event times, usage, errors, the end.
 
     Subclasses interpret one decoded SSE event each; ``note_content`` is called once per
-    *content event* (the definition of TTFT and ITL), never per token.
+    *content event* (the definition of TTFT and ITL), never per token. Whether the stream
+    ended whole follows the provider's rule in ``llm_simulator.wire.streams``.
     """
 
-    __slots__ = ("content_events", "done", "error", "error_detail", "first", "itls", "last", "usage_tokens")
+    __slots__ = ("content_events", "end", "error", "error_detail", "first", "itls", "last", "usage_tokens")
+    provider: ClassVar[Provider]
 
     def __init__(self) -> None:
         self.first: float | None = None
@@ -202,7 +187,12 @@ class StreamState:
         self.usage_tokens: int | None = None
         self.error: str | None = None
         self.error_detail = ""
-        self.done = False
+        self.end = StreamEnd(self.provider)
+
+    @property
+    def done(self) -> bool:
+        """Whether the stream has shown its provider's end (see ``llm_simulator.wire.streams``)."""
+        return self.end.complete
 
     def note_content(self, now: float) -> None:
         """Record one content event at ``now`` (perf_counter seconds)."""
@@ -246,11 +236,11 @@ class OpenAIStream(StreamState):
     """
 
     __slots__ = ()
+    provider = "openai"
 
     def on_event(self, event: str, data: str, now: float) -> None:
         """Interpret one chunk."""
-        if data == "[DONE]":
-            self.done = True
+        if self.end.is_terminator(event, data):
             return
         chunk = _loads(data)
         if chunk is None:
@@ -288,9 +278,12 @@ class AnthropicStream(StreamState):
     """
 
     __slots__ = ()
+    provider = "anthropic"
 
     def on_event(self, event: str, data: str, now: float) -> None:
         """Interpret one named event."""
+        if self.end.is_terminator(event, data):
+            return
         if event == "content_block_delta":
             payload = _loads(data)
             delta = (payload or {}).get("delta") or {}
@@ -301,8 +294,6 @@ class AnthropicStream(StreamState):
             usage = (_loads(data) or {}).get("usage") or {}
             if isinstance(usage.get("output_tokens"), int):
                 self.usage_tokens = usage["output_tokens"]
-        elif event == "message_stop":
-            self.done = True
         elif event == "error":
             payload = _loads(data) or {}
             self.note_error(payload.get("error") or data)
@@ -318,6 +309,7 @@ class GeminiStream(StreamState):
     """
 
     __slots__ = ()
+    provider = "gemini"
 
     def on_event(self, event: str, data: str, now: float) -> None:
         """Interpret one frame."""
@@ -333,13 +325,12 @@ class GeminiStream(StreamState):
             for part in (candidate.get("content") or {}).get("parts") or ():
                 if part.get("text") or part.get("functionCall"):
                     content = True
-            if candidate.get("finishReason"):
-                self.done = True
+        self.end.note_frame(frame)
         if content:
             self.note_content(now)
         usage = frame.get("usageMetadata")
         if usage and "candidatesTokenCount" in usage:
-            self.usage_tokens = gemini_output_tokens(usage)
+            self.usage_tokens = gemini.output_tokens(usage)
 
 
 STREAM_STATES: dict[Provider, type[StreamState]] = {
@@ -349,22 +340,13 @@ STREAM_STATES: dict[Provider, type[StreamState]] = {
 }
 
 
-def gemini_output_tokens(usage: Mapping[str, Any]) -> int:
-    """Generated tokens of a Gemini ``usageMetadata``: candidates + thoughts.
-
-    Thoughts are added so the count matches OpenAI's ``completion_tokens``, which includes
-    reasoning tokens.
-    """
-    return int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
-
-
 def usage_output_tokens(provider: Provider, body: Any) -> int | None:
     """Output tokens reported in a non-streamed response body, if any."""
     if not isinstance(body, dict):
         return None
     if provider == "gemini":
         gemini_usage = body.get("usageMetadata")
-        return gemini_output_tokens(gemini_usage) if isinstance(gemini_usage, dict) else None
+        return gemini.output_tokens(gemini_usage) if isinstance(gemini_usage, dict) else None
     usage = body.get("usage")
     if not isinstance(usage, dict):
         return None

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llm_simulator.infra.percentile import percentile
 from llm_simulator.loadgen.client import RequestResult
 from llm_simulator.loadgen.report import to_text
-from llm_simulator.loadgen.stats import percentile
 
 PLOT_SUFFIXES = (".html", ".htm", ".png")
 _W, _H = 560, 260

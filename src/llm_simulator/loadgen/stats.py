@@ -19,25 +19,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from llm_simulator.infra.percentile import percentile
 from llm_simulator.loadgen.client import RequestResult
 
 PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
-
-
-def percentile(sorted_samples: Sequence[float], p: float) -> float:
-    """The ``p``-th percentile (0–100) of already sorted samples, linearly interpolated.
-
-    ``h = (n − 1)·p/100``; the result lies between ``x[⌊h⌋]`` and ``x[⌈h⌉]`` in proportion
-    to the fractional part of ``h``. Raises ValueError on an empty sample or p outside 0–100.
-    """
-    if not sorted_samples:
-        raise ValueError("percentile of an empty sample")
-    if not 0.0 <= p <= 100.0:
-        raise ValueError(f"percentile {p} outside 0-100")
-    h = (len(sorted_samples) - 1) * p / 100.0
-    low = math.floor(h)
-    high = min(low + 1, len(sorted_samples) - 1)
-    return sorted_samples[low] + (h - low) * (sorted_samples[high] - sorted_samples[low])
 
 
 @dataclass(frozen=True)

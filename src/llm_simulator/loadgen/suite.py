@@ -16,10 +16,11 @@ from typing import Any, TextIO
 
 import orjson
 
-from llm_simulator.loadgen.client import DEFAULT_MODELS, DEFAULT_PROMPT, Provider, RequestSpec, api_key_from_env
+from llm_simulator.loadgen.client import DEFAULT_PROMPT, RequestSpec, api_key_from_env
 from llm_simulator.loadgen.report import build_summary
 from llm_simulator.loadgen.runner import LoadConfig, run_coroutine, run_load
 from llm_simulator.loadgen.stats import flat_metrics
+from llm_simulator.wire.defaults import DEFAULT_MODELS, Provider
 
 # Each built-in target sends for 3 s; with warmup and the last requests' tails the whole
 # suite takes ~20 s against the simulator's default latencies.

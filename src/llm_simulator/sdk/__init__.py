@@ -18,7 +18,6 @@ names below are the public API, pinned by ``tests/sdk/test_public_api.py``.
 from llm_simulator.infra.retry import RetryPolicy
 from llm_simulator.sdk._admin import NOT_GIVEN, NotGiven
 from llm_simulator.sdk._base import DEFAULT_BASE_URL, DEFAULT_RETRY
-from llm_simulator.sdk._wire import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS
 from llm_simulator.sdk.aclient import AsyncAdmin, AsyncClient, AsyncStream
 from llm_simulator.sdk.client import Admin, Client, Stream
 from llm_simulator.sdk.errors import (
@@ -36,6 +35,7 @@ from llm_simulator.sdk.errors import (
     is_retryable,
 )
 from llm_simulator.sdk.types import ChatResult, Message, Prompt, Provider, StreamEvent
+from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS
 
 __all__ = [
     "DEFAULT_BASE_URL",

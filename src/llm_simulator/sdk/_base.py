@@ -11,18 +11,11 @@ import httpx
 from llm_simulator._version import __version__
 from llm_simulator.infra.retry import RetryPolicy
 from llm_simulator.sdk._admin import AdminCall
-from llm_simulator.sdk._wire import (
-    DEFAULT_EMBEDDING_MODELS,
-    DEFAULT_MODELS,
-    WireRequest,
-    auth_headers,
-    chat_request,
-    check_provider,
-    embed_request,
-    encode,
-)
+from llm_simulator.sdk._wire import WireRequest, chat_request, embed_request, encode
 from llm_simulator.sdk.errors import APIConnectionError, APITimeoutError, error_from_response, is_retryable
 from llm_simulator.sdk.types import Prompt, Provider
+from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, check_provider
+from llm_simulator.wire.http import auth_headers
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
 DEFAULT_TIMEOUT_S = 30.0

@@ -1,6 +1,8 @@
 """Each provider's wire format for the thin client: requests to build, answers to read.
 
-Pure functions and small parsers with no I/O, shared by the sync and async clients.
+Pure functions and small parsers with no I/O, shared by the sync and async clients. The
+facts the CLI and the load generator share (defaults, auth headers, Gemini's paths and text,
+the end of a stream) come from ``llm_simulator.wire``.
 """
 
 from __future__ import annotations
@@ -8,27 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from llm_simulator.infra.sse import SseEvent
 from llm_simulator.sdk.errors import error_from_stream
 from llm_simulator.sdk.types import ChatResult, Message, Prompt, Provider, StreamEvent
+from llm_simulator.wire import gemini
+from llm_simulator.wire.defaults import ANTHROPIC_DEFAULT_MAX_TOKENS
+from llm_simulator.wire.http import gemini_path
+from llm_simulator.wire.streams import StreamEnd
 
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
-DEFAULT_MODELS: dict[Provider, str] = {
-    "openai": "gpt-4o-mini",
-    "anthropic": "claude-haiku-4-5",
-    "gemini": "gemini-2.5-flash",
-}
-DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {
-    "openai": "text-embedding-3-small",
-    "gemini": "gemini-embedding-001",
-}
-ANTHROPIC_VERSION = "2023-06-01"
-# Anthropic requires max_tokens; this is what the SDK sends when the caller gives none.
-ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
 SEED_HEADER = "x-simulator-seed"
 
 
@@ -41,28 +33,6 @@ class WireRequest:
     headers: dict[str, str] = field(default_factory=dict)
     json: object = None
     params: dict[str, str] = field(default_factory=dict)
-
-
-def check_provider(provider: str) -> Provider:
-    """``provider`` if it is one the SDK speaks, else a ValueError naming the choices."""
-    for known in PROVIDERS:
-        if provider == known:
-            return known
-    raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}; got {provider!r}")
-
-
-def auth_headers(provider: Provider, api_key: str | None) -> dict[str, str]:
-    """The header each provider reads its API key from (none without a key)."""
-    headers = {"anthropic-version": ANTHROPIC_VERSION} if provider == "anthropic" else {}
-    if api_key is None:
-        return headers
-    if provider == "anthropic":
-        headers["x-api-key"] = api_key
-    elif provider == "gemini":
-        headers["x-goog-api-key"] = api_key
-    else:
-        headers["authorization"] = f"Bearer {api_key}"
-    return headers
 
 
 def _messages(prompt: Prompt) -> list[Message]:
@@ -87,11 +57,6 @@ def _merge(body: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         else:
             body[key] = value
     return body
-
-
-def gemini_path(model: str, action: str) -> str:
-    """``/v1beta/models/{model}:{action}``."""
-    return f"/v1beta/models/{quote(model.removeprefix('models/'), safe='-._~')}:{action}"
 
 
 def chat_request(
@@ -161,16 +126,6 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _gemini_text(candidate: Mapping[str, Any]) -> str:
-    """The visible text of a Gemini candidate (thought summaries left out)."""
-    parts = _dict(candidate.get("content")).get("parts")
-    return "".join(
-        p["text"]
-        for p in _items(parts)
-        if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-    )
-
-
 def _items(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -213,7 +168,7 @@ def parse_chat(provider: Provider, data: object, model: str) -> ChatResult:
     candidate = _first(raw.get("candidates"))
     usage = _dict(raw.get("usageMetadata"))
     return ChatResult(
-        text=_gemini_text(candidate),
+        text=gemini.candidate_text(candidate),
         model=str(raw.get("modelVersion", model)),
         finish_reason=candidate.get("finishReason"),
         input_tokens=_int(usage.get("promptTokenCount")),
@@ -226,7 +181,8 @@ class StreamParser:
     """Turns one provider's SSE messages into ``StreamEvent``s; raises on an in-stream error.
 
     After the stream, ``model``, ``input_tokens`` and ``output_tokens`` hold what it reported
-    (OpenAI's usage needs ``stream_options.include_usage``, which the SDK sends).
+    (OpenAI's usage needs ``stream_options.include_usage``, which the SDK sends), and ``end``
+    whether it ended whole by its provider's rule (``llm_simulator.wire.streams``).
     """
 
     def __init__(self, provider: Provider, model: str) -> None:
@@ -234,12 +190,11 @@ class StreamParser:
         self.model = model
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
-        self.done = False
+        self.end = StreamEnd(provider)
 
     def feed(self, message: SseEvent) -> list[StreamEvent]:
         """The events in one SSE message (often one, sometimes none)."""
-        if self.provider == "openai" and message.data.strip() == "[DONE]":
-            self.done = True
+        if self.end.is_terminator(message.event, message.data):
             return []
         try:
             data = orjson.loads(message.data)
@@ -290,8 +245,6 @@ class StreamParser:
             reason = _dict(data.get("delta")).get("stop_reason")
             if isinstance(reason, str):
                 return [StreamEvent("", reason)]
-        elif kind == "message_stop":
-            self.done = True
         return []
 
     def _gemini(self, data: dict[str, Any]) -> list[StreamEvent]:
@@ -300,9 +253,10 @@ class StreamParser:
         if usage:
             self.input_tokens = _int(usage.get("promptTokenCount"))
             self.output_tokens = _int(usage.get("candidatesTokenCount"))
+        self.end.note_frame(data)
         candidate = _first(data.get("candidates"))
         events: list[StreamEvent] = []
-        text = _gemini_text(candidate)
+        text = gemini.candidate_text(candidate)
         if text:
             events.append(StreamEvent(text))
         reason = candidate.get("finishReason")

@@ -223,14 +223,14 @@ class AsyncStream:
                     if event.finish_reason is not None:
                         self.finish_reason = event.finish_reason
                     yield event
-                if self._parser.done:
+                if self._parser.end.over:
                     return
             last = decoder.flush()
             for event in self._parser.feed(last) if last is not None else []:
                 self._parts.append(event.text)
                 self.finish_reason = event.finish_reason or self.finish_reason
                 yield event
-            if not self._parser.done and self.finish_reason is None:
+            if not self._parser.end.complete:
                 # Ended cleanly but without the provider's final event: not a complete answer.
                 raise APIConnectionError("The stream ended before its final event.")
         finally:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from llm_simulator.wire.defaults import Provider
 
 __all__ = ["ChatResult", "Message", "Prompt", "Provider", "StreamEvent"]
 
-Provider = Literal["openai", "anthropic", "gemini"]
-"""A wire format the SDK speaks: OpenAI chat completions, Anthropic messages, Gemini generateContent."""
+# Provider: a wire format the SDK speaks (OpenAI chat completions, Anthropic messages,
+# Gemini generateContent), defined once for every client in llm_simulator.wire.
 
 Message = Mapping[str, Any]
 """A chat message ``{"role": "system" | "user" | "assistant", "content": str}``.

@@ -1,1 +1,1 @@
-"""Security: API-key authentication, roles, per-key rate tiers, admin protection."""
+"""Security: API-key authentication, roles, per-key throttles, admin protection."""

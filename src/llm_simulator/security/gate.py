@@ -3,7 +3,7 @@
 In order: anonymous paths pass; without auth, admin routes answer only loopback clients
 (unless ``auth.admin_from_remote``); with auth, the key must be present, known and
 enabled, admin routes need the admin role and a read-only key may only GET; then the key's
-rate tier is charged. Each refusal is an ``AuthError`` (a neutral error the route's
+throttle (``auth.throttles``) is charged. Each refusal is an ``AuthError`` (a neutral error the route's
 provider renders) carrying a reason for the failure counters.
 """
 
@@ -44,7 +44,7 @@ class AuthError(SimulatorError):
 
 
 class Gate:
-    """Authentication, authorization and per-key rate tiers."""
+    """Authentication, authorization and per-key throttles."""
 
     def __init__(self, auth: AuthConfig, clock: Clock) -> None:
         self.auth = auth
@@ -53,7 +53,7 @@ class Gate:
         self._anonymous = frozenset(auth.anonymous_paths)
         self._clock = clock
         self._buckets = MemoryBucketStore()
-        self._tiers = {str(name): spec for name, spec in auth.tiers.items()}
+        self._throttles = {str(name): spec for name, spec in auth.throttles.items()}
         self.failures: Counter[str] = Counter()
 
     async def check(
@@ -116,7 +116,7 @@ class Gate:
                 f"This API key is read-only: {method} requests are not allowed.",
                 "read_only_key",
             )
-        if principal.tier is not None:
+        if principal.throttle is not None:
             await self._charge(principal)
         return principal
 
@@ -151,19 +151,19 @@ class Gate:
             )
 
     async def _charge(self, principal: Principal) -> None:
-        """One request from the key's tier bucket: capacity ``burst``, refill ``requests_per_minute``."""
-        assert principal.tier is not None
-        tier = self._tiers.get(principal.tier)
-        if tier is None:
+        """One request from the key's throttle: capacity ``burst``, refill ``requests_per_minute``."""
+        assert principal.throttle is not None
+        throttle = self._throttles.get(principal.throttle)
+        if throttle is None:
             return
-        demand = Demand(f"key\x1f{principal.name}", float(tier.burst), tier.requests_per_minute / 60.0, 1.0)
+        demand = Demand(f"key\x1f{principal.name}", float(throttle.burst), throttle.requests_per_minute / 60.0, 1.0)
         _, refusal = await self._buckets.take([demand], self._clock.now())
         if refusal is not None:
             raise AuthError(
-                "tier_limit",
+                "tier_limit",  # the failure-counter label, kept for dashboards
                 ErrorKind.RATE_LIMIT,
-                f"Rate limit of API key '{principal.name}' exceeded (tier {principal.tier}: "
-                f"{tier.requests_per_minute} requests per minute, burst {tier.burst}).",
+                f"Rate limit of API key '{principal.name}' exceeded (throttle {principal.throttle}: "
+                f"{throttle.requests_per_minute} requests per minute, burst {throttle.burst}).",
                 "rate_limit_exceeded",
                 retry_after_s=max(0.001, refusal.retry_after_s),
             )

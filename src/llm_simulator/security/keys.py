@@ -19,11 +19,11 @@ __all__ = ["KeyRing", "Principal", "digest", "mask"]
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: its key's name, role and rate tier (None: unlimited)."""
+    """An authenticated caller: its key's name, role and throttle (None: unlimited)."""
 
     name: str
     role: str
-    tier: str | None
+    throttle: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,8 @@ class KeyRing:
             else:
                 assert spec.key is not None  # the config requires one of the two
                 raw = digest(spec.key.get_secret_value())
-            tier = None if spec.tier == "unlimited" else spec.tier
-            entries.append(_Entry(raw, Principal(spec.name, spec.role, tier), spec.enabled))
+            throttle = None if spec.throttle == "unlimited" else spec.throttle
+            entries.append(_Entry(raw, Principal(spec.name, spec.role, throttle), spec.enabled))
         self._entries = tuple(entries)
 
     def __len__(self) -> int:
@@ -83,7 +83,7 @@ class KeyRing:
             {
                 "name": e.principal.name,
                 "role": e.principal.role,
-                "tier": e.principal.tier or "unlimited",
+                "throttle": e.principal.throttle or "unlimited",
                 "enabled": e.enabled,
             }
             for e in self._entries

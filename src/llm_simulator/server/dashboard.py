@@ -23,7 +23,7 @@ from llm_simulator.core.http import JSON_CONTENT_TYPE, Headers, HttpRequest, Jso
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX
 from llm_simulator.security.gate import ADMIN_ENDPOINT, DASHBOARD_ENDPOINT
 from llm_simulator.server.engine_routes import engine_rows
-from llm_simulator.telemetry.buckets import ITL_EDGES, TTFT_EDGES, Buckets
+from llm_simulator.telemetry.histogram import ITL_EDGES, TTFT_EDGES, Histogram
 
 if TYPE_CHECKING:
     from llm_simulator.engine.simulator import Simulator
@@ -114,5 +114,5 @@ class DashboardRoutes:
         return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
 
 
-def _series(provider: str, model: str, buckets: Buckets) -> dict[str, Any]:
+def _series(provider: str, model: str, buckets: Histogram) -> dict[str, Any]:
     return {"provider": provider, "model": model, "counts": list(buckets.counts)}

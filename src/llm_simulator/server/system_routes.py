@@ -101,7 +101,7 @@ class SystemRoutes:
         return JsonResponse(200, self._openapi, [JSON_CONTENT_TYPE])
 
     async def auth_status(self, request: HttpRequest) -> Response:
-        """Whether auth is on, the keys' names, roles, tiers and states, and failure counts (no secrets)."""
+        """Whether auth is on, the keys' names, roles, throttles and states, and failure counts (no secrets)."""
         return _json(200, self._gate.status())
 
     async def version(self, request: HttpRequest) -> Response:

@@ -15,18 +15,6 @@ from prometheus_client.registry import Collector
 from llm_simulator.engine.load.live import BATCH_SIZE_EDGES, STEP_SECONDS_EDGES, LiveEngine
 
 PREFIX = "llm_simulator_engine_"
-ENGINE_METRIC_NAMES = (
-    "vllm:num_requests_running",
-    "vllm:num_requests_waiting",
-    "vllm:kv_cache_usage_perc",
-    "vllm:num_preemptions_total",
-    "vllm:prefix_cache_queries_total",
-    "vllm:prefix_cache_hits_total",
-    "llm_simulator_engine_step_seconds",
-    "llm_simulator_engine_batch_size",
-    "llm_simulator_engine_rejected_total",
-    "llm_simulator_engine_timed_out_total",
-)
 
 
 def _buckets(edges: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:

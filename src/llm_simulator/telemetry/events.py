@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from llm_simulator.core.names import (  # the event type names live in core (config validates them too)
+from llm_simulator.core.event_types import (
     CHAOS_INJECTED,
     COMPLETED,
     EVENT_TYPES,
@@ -20,9 +20,11 @@ from llm_simulator.core.names import (  # the event type names live in core (con
     FIRST_TOKEN,
     RATE_LIMITED,
     RECEIVED,
+    SCHEMA,
 )
 from llm_simulator.core.record import RequestRecord
 
+# The names are defined once, in core (config validates sink filters against them too).
 __all__ = [
     "CHAOS_INJECTED",
     "COMPLETED",
@@ -37,8 +39,6 @@ __all__ = [
     "outcome_fields",
     "wall_time",
 ]
-
-SCHEMA = "llm_simulator.event/v1"
 
 
 class EventSink(Protocol):

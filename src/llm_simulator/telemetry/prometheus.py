@@ -17,7 +17,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from llm_simulator.engine.load.live import LiveEngine
-from llm_simulator.telemetry.buckets import Buckets
 from llm_simulator.telemetry.engine_metrics import EngineCollector
 from llm_simulator.telemetry.histogram import Histogram
 from llm_simulator.telemetry.hub import Telemetry
@@ -72,13 +71,13 @@ def _histogram(name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
     return HistogramMetricFamily(name, doc, labels=labels)
 
 
-def _add(family: HistogramMetricFamily, labels: list[str], buckets: Buckets) -> None:
+def _add(family: HistogramMetricFamily, labels: list[str], buckets: Histogram) -> None:
     family.add_metric(labels, buckets.cumulative(), sum_value=buckets.sum)
 
 
 def _fine(family: HistogramMetricFamily, hist: Histogram) -> None:
-    edges = [(f"{edge:.3g}", count) for edge, count in hist.cumulative(_EMIT_EDGE_STEP, _EMIT_EDGE_MAX)]
-    family.add_metric([], [*edges, ("+Inf", hist.count)], sum_value=hist.total)
+    edges = [(f"{edge:.3g}", count) for edge, count in hist.cumulative_every(_EMIT_EDGE_STEP, _EMIT_EDGE_MAX)]
+    family.add_metric([], [*edges, ("+Inf", hist.count)], sum_value=hist.sum)
 
 
 class SimulatorCollector(Collector):
@@ -202,11 +201,11 @@ class SimulatorCollector(Collector):
                                     value=waiting)
         # vLLM labels by model only: fold the providers serving one model id together.
         by_model: dict[str, ModelTotals] = {}
-        e2e_by_model: dict[str, Buckets] = {}
+        e2e_by_model: dict[str, Histogram] = {}
         for (_, model), totals in stats.models.items():
             by_model.setdefault(model, ModelTotals()).merge_data(totals.to_data())
         for (_, model), hist in stats.model_durations().items():
-            e2e_by_model.setdefault(model, Buckets(hist.edges)).merge_data(hist.to_data())
+            e2e_by_model.setdefault(model, Histogram(hist.edges)).merge_data(hist.to_data())
         ttft = _histogram("vllm:time_to_first_token_seconds", "Time to first token.", ["model_name"])
         itl = _histogram("vllm:inter_token_latency_seconds", "Inter-token latency.", ["model_name"])
         e2e = _histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency.", ["model_name"])

@@ -21,6 +21,7 @@ import contextvars
 import http.client
 import logging
 import math
+import random
 import sys
 import time
 import urllib.error
@@ -38,6 +39,7 @@ from llm_simulator import __version__
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.config.telemetry import SinkConfig
+from llm_simulator.infra.retry import RetryPolicy, aretry
 from llm_simulator.telemetry.events import SCHEMA, EventSink
 
 log = logging.getLogger("llm_simulator.telemetry")
@@ -324,15 +326,40 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None  # NaN or inf is no delay
 
 
-def backoff_delay(backoff_s: float, attempt: int, retry_after_s: float | None) -> float:
-    """Seconds before retry number ``attempt + 1`` (``attempt`` counts from 0).
+class Undelivered(Exception):
+    """A webhook attempt that did not deliver; ``retry_after_s`` is what ``infra.retry`` reads as the hint."""
 
-    ``min(Retry-After, 30)`` when the server sent one in seconds, else
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.detail)
+        self.answer = answer
+        self.retry_after_s = answer.retry_after_s
+
+
+def webhook_retry_policy(backoff_s: float, max_retries: int) -> RetryPolicy:
+    """The webhook's retries as an ``infra.retry`` policy.
+
+    Retried: no answer, 408, 429, 5xx. The wait is ``min(Retry-After, 30)`` when the receiver
+    sent one in seconds (even if shorter: it says when it is ready), else
     ``min(backoff_s × 2^attempt, 30)``: 0.5, 1, 2, 4 … seconds with the default backoff.
     """
-    if retry_after_s is not None:
-        return min(retry_after_s, MAX_BACKOFF_S)
-    return min(backoff_s * 2.0**attempt, MAX_BACKOFF_S)
+    return RetryPolicy(
+        max_retries=max_retries,
+        # A configured backoff above the cap waits the cap, as min(backoff · 2^n, cap) does.
+        base_delay_s=min(backoff_s, MAX_BACKOFF_S),
+        max_delay_s=MAX_BACKOFF_S,
+        strategy="exponential",
+        jitter=0.0,
+        retry_if=lambda exc: isinstance(exc, Undelivered) and exc.answer.retryable,
+        max_hint_s=MAX_BACKOFF_S,
+        hint_replaces_backoff=True,
+    )
+
+
+def backoff_delay(backoff_s: float, attempt: int, retry_after_s: float | None) -> float:
+    """Seconds before retry number ``attempt + 1`` (``attempt`` counts from 0), per ``webhook_retry_policy``."""
+    policy = webhook_retry_policy(backoff_s, attempt + 1)
+    backoff = policy.backoff(attempt + 1, 0.0, random.Random(0))  # no jitter: the generator is not drawn
+    return policy.wait_s(backoff, Undelivered(Answer(503, retry_after_s, "")))
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -354,9 +381,9 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 class WebhookSink(BatchingSink):
     """POSTs each batch as ``{"schema": "llm_simulator.event/v1", "events": [...]}`` to ``url``.
 
-    Retries (at most ``max_retries``) when there is no answer, or on 408, 429 and 5xx,
-    after ``backoff_delay``; other statuses drop the batch at once (warned once per
-    status). Uses the standard library's HTTP client in a worker thread.
+    Retries (at most ``max_retries``) when there is no answer, or on 408, 429 and 5xx, with
+    ``infra.retry`` and ``webhook_retry_policy``; other statuses drop the batch at once
+    (warned once per status). Uses the standard library's HTTP client in a worker thread.
     """
 
     def __init__(self, spec: SinkConfig) -> None:
@@ -369,6 +396,7 @@ class WebhookSink(BatchingSink):
             **spec.headers,
         }
         self._opener = urllib.request.build_opener(_NoRedirects)
+        self._policy = webhook_retry_policy(spec.backoff_s, spec.max_retries)
 
     async def deliver(self, batch: list[dict[str, Any]]) -> bool:
         """POST the batch, retrying as described; False (and a warning) when it is given up."""
@@ -377,22 +405,29 @@ class WebhookSink(BatchingSink):
         # One key per batch, the same on every retry, so a receiver can drop a duplicate
         # delivered by a retry after a timeout.
         headers = {**self._headers, "Idempotency-Key": uuid.uuid4().hex}
-        answer = Answer(0, None, "not sent")
-        for attempt in range(spec.max_retries + 1):
+
+        async def attempt() -> None:
             answer = await asyncio.to_thread(self._post, body, headers)
-            if answer.ok:
-                return True
-            if not answer.retryable:
-                self.warnings.once(
-                    f"status {answer.status}",
-                    f"{self.name} answered {answer.detail}: batches it refuses so are dropped without retry "
-                    "(check the url and headers)",
-                )
-                return False
-            if attempt < spec.max_retries:
-                # Said early (not only when the retries run out, maybe minutes later), rate-limited.
-                self.warnings.warn("retrying", f"{answer.detail}: retrying (at most {spec.max_retries} retries)")
-                await asyncio.sleep(backoff_delay(spec.backoff_s, attempt, answer.retry_after_s))
+            if not answer.ok:
+                raise Undelivered(answer)
+
+        def retrying(number: int, delay_s: float, exc: Exception) -> None:
+            # Said early (not only when the retries run out, maybe minutes later), rate-limited.
+            self.warnings.warn("retrying", f"{exc}: retrying (at most {spec.max_retries} retries)")
+
+        try:
+            await aretry(attempt, self._policy, on_retry=retrying)
+        except Undelivered as exc:
+            answer = exc.answer
+        else:
+            return True
+        if not answer.retryable:
+            self.warnings.once(
+                f"status {answer.status}",
+                f"{self.name} answered {answer.detail}: batches it refuses so are dropped without retry "
+                "(check the url and headers)",
+            )
+            return False
         self.warnings.warn(
             "gave up",
             f"{answer.detail} after {spec.max_retries + 1} attempt(s): {len(batch)} events dropped",

@@ -15,8 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from llm_simulator.core.record import RequestRecord
-from llm_simulator.telemetry.buckets import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES, Buckets
-from llm_simulator.telemetry.histogram import Histogram
+from llm_simulator.telemetry.histogram import (
+    DURATION_EDGES,
+    FINE_EDGES,
+    ITL_EDGES,
+    PRECISION_EDGES,
+    TTFT_EDGES,
+    Histogram,
+)
 
 NO_MODEL = "none"  # the model label of requests that name none (health checks, listings)
 RequestKey = tuple[str, str, str, int]  # provider, model, endpoint, status
@@ -31,8 +37,8 @@ class EmitErrorStats:
     """
 
     def __init__(self) -> None:
-        self.late = Histogram()
-        self.early = Histogram()
+        self.late = Histogram(FINE_EDGES)
+        self.early = Histogram(FINE_EDGES)
 
     def record_emit_error(self, error_s: float) -> None:
         """Record one token's error in seconds."""
@@ -43,7 +49,7 @@ class EmitErrorStats:
 
     def snapshot(self) -> dict[str, Any]:
         """Summaries in milliseconds."""
-        return {"unit": "ms", "late": self.late.summary(), "early": self.early.summary()}
+        return {"unit": "ms", "late": self.late.summary_ms(digits=4), "early": self.early.summary_ms(digits=4)}
 
 
 class ModelTotals:
@@ -58,8 +64,8 @@ class ModelTotals:
         self.output_tokens = 0
         self.chunks = 0
         self.cost = 0.0
-        self.ttft = Buckets(TTFT_EDGES)
-        self.itl = Buckets(ITL_EDGES)
+        self.ttft = Histogram(TTFT_EDGES)
+        self.itl = Histogram(ITL_EDGES)
 
     def to_data(self) -> dict[str, Any]:
         """Plain data for merging."""
@@ -124,7 +130,7 @@ class _Slot:
     def __init__(
         self,
         statuses: dict[int, int],
-        duration: Buckets,
+        duration: Histogram,
         totals: ModelTotals | None,
         per_key: KeyTotals | None,
         prices: tuple[float, float],
@@ -163,11 +169,11 @@ class Stats:
         """Start counting afresh (counters and histograms; the in-flight gauges stay)."""
         self.since = time.time()
         self.emit_error = EmitErrorStats()
-        self.loop_lag = Buckets(PRECISION_EDGES)
+        self.loop_lag = Histogram(PRECISION_EDGES)
         # Status counts and one duration histogram per (provider, model, endpoint): a request
         # is observed once; per-endpoint and per-model views are merged from these when read.
         self.statuses: dict[RouteKey, dict[int, int]] = {}
-        self.durations: dict[RouteKey, Buckets] = {}
+        self.durations: dict[RouteKey, Histogram] = {}
         self._slots: dict[tuple[str, str, str, str], _Slot] = {}
         self.models: dict[tuple[str, str], ModelTotals] = {}
         self.keys: dict[tuple[str, str, str], KeyTotals] = {}
@@ -197,10 +203,10 @@ class Stats:
             counts = self.statuses[route] = {}
         return counts
 
-    def _duration(self, route: RouteKey) -> Buckets:
+    def _duration(self, route: RouteKey) -> Histogram:
         hist = self.durations.get(route)
         if hist is None:
-            hist = self.durations[route] = Buckets(DURATION_EDGES)
+            hist = self.durations[route] = Histogram(DURATION_EDGES)
         return hist
 
     def _slot(self, rec: RequestRecord, prices: Prices, key_of: KeyNamer) -> _Slot:
@@ -250,7 +256,7 @@ class Stats:
         status = rec.status
         statuses = slot.statuses
         statuses[status] = statuses.get(status, 0) + 1
-        # Buckets.observe, inlined: this runs once per request.
+        # Histogram.observe, inlined: this runs once per request.
         duration = slot.duration
         duration.counts[bisect_left(duration.edges, duration_s)] += 1
         duration.count += 1
@@ -307,25 +313,25 @@ class Stats:
         if rec.auth_failure:
             self.auth_failures[rec.auth_failure] += 1
 
-    def endpoint_durations(self) -> dict[tuple[str, str], Buckets]:
+    def endpoint_durations(self) -> dict[tuple[str, str], Histogram]:
         """Request durations per (provider, endpoint), every model folded together."""
-        out: dict[tuple[str, str], Buckets] = {}
+        out: dict[tuple[str, str], Histogram] = {}
         for (provider, _, endpoint), hist in self.durations.items():
             merged = out.get((provider, endpoint))
             if merged is None:
-                merged = out[(provider, endpoint)] = Buckets(DURATION_EDGES)
+                merged = out[(provider, endpoint)] = Histogram(DURATION_EDGES)
             merged.merge_data(hist.to_data())
         return out
 
-    def model_durations(self) -> dict[tuple[str, str], Buckets]:
+    def model_durations(self) -> dict[tuple[str, str], Histogram]:
         """End-to-end durations per (provider, model) of requests that named a model."""
-        out: dict[tuple[str, str], Buckets] = {}
+        out: dict[tuple[str, str], Histogram] = {}
         for (provider, model, _), hist in self.durations.items():
             if model == NO_MODEL:
                 continue
             merged = out.get((provider, model))
             if merged is None:
-                merged = out[(provider, model)] = Buckets(DURATION_EDGES)
+                merged = out[(provider, model)] = Histogram(DURATION_EDGES)
             merged.merge_data(hist.to_data())
         return out
 
@@ -407,7 +413,7 @@ class Stats:
                     "output_tokens": t.output_tokens,
                     "stream_chunks": t.chunks,
                     "cost_dollars": round(t.cost, 6),
-                    "duration_ms": durations.get((provider, model), Buckets(DURATION_EDGES)).summary_ms(),
+                    "duration_ms": durations.get((provider, model), Histogram(DURATION_EDGES)).summary_ms(),
                     "ttft_ms": t.ttft.summary_ms(),
                     "itl_ms": t.itl.summary_ms(),
                 }
@@ -423,11 +429,11 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         """Everything as plain JSON-ready data (``/admin/stats``)."""
-        endpoint_durations: dict[str, Buckets] = {}
+        endpoint_durations: dict[str, Histogram] = {}
         for (_, _, endpoint), hist in self.durations.items():
             merged = endpoint_durations.get(endpoint)
             if merged is None:
-                merged = endpoint_durations[endpoint] = Buckets(DURATION_EDGES)
+                merged = endpoint_durations[endpoint] = Histogram(DURATION_EDGES)
             merged.merge_data(hist.to_data())
         requests: Counter[tuple[str, str, int]] = Counter()
         for (p, _, e, s), c in self.requests.items():

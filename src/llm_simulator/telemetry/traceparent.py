@@ -36,8 +36,3 @@ def assign_trace(rec: RequestRecord, traceparent: str | None) -> None:
     else:
         rec.trace_id = IDS.hex(16)
     rec.span_id = IDS.hex(8)
-
-
-def format_traceparent(rec: RequestRecord) -> str:
-    """The ``traceparent`` naming ``rec``'s own span (for responses and downstream calls)."""
-    return f"00-{rec.trace_id}-{rec.span_id}-{'01' if rec.trace_sampled else '00'}"

@@ -13,7 +13,7 @@ with start_simulator({"generation.strategy": "echo"}) as sim:
 ```
 
 Guide: docs/testing.md. The names below are the public API (pinned by
-``tests/testing/test_public_api.py``).
+``test_public_api_is_pinned_and_documented`` in ``tests/testing/test_handle.py``).
 """
 
 from __future__ import annotations

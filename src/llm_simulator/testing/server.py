@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -225,11 +225,23 @@ class InProcessServer:
         return self._thread is not None and self._thread.is_alive()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port that was free a moment ago on 127.0.0.1 (another process may take it before use)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop a server process as an operator would (SIGINT; SIGTERM on Windows), killing it past ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class SubprocessServer:
@@ -240,7 +252,8 @@ class SubprocessServer:
     another process takes it in between, the start is retried on a new port. The child's
     ``LLM_SIMULATOR_*`` environment variables are removed so only the given config applies.
     The child watches this process and shuts down if it dies without stopping it (a killed
-    test run leaves no orphan).
+    test run leaves no orphan). ``args`` are more ``serve`` flags (after ``--config``, so a
+    ``--config`` among them wins); ``env`` adds variables to the child's environment.
     """
 
     in_process = False
@@ -252,8 +265,14 @@ class SubprocessServer:
         *,
         startup_timeout: float = STARTUP_TIMEOUT_S,
         python: str = sys.executable,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        stop_timeout: float = STOP_TIMEOUT_S,
     ) -> None:
         self.config = validate(config)
+        self.args = tuple(args)
+        self.env = dict(env or {})
+        self._stop_timeout = stop_timeout
         self.raw_config = _absolute_fixture_files(dict(config))
         self._startup_timeout = startup_timeout
         self._python = python
@@ -268,8 +287,9 @@ class SubprocessServer:
         path = Path(self._dir) / "config.json"
         path.write_bytes(orjson.dumps(self.raw_config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_SIMULATOR_")}
+        env.update(self.env)
         for attempt in range(attempts):
-            port = _free_port()
+            port = free_port()
             self.url = f"http://127.0.0.1:{port}"
             log_path = Path(self._dir) / f"server-{attempt}.log"
             # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
@@ -277,7 +297,7 @@ class SubprocessServer:
             # The CLI behind a watchdog that stops it if this process dies without stopping it.
             command = [self._python, "-m", "llm_simulator.testing._child", str(os.getpid())]
             command += ["serve", "--config", str(path)]
-            command += ["--host", "127.0.0.1", "--port", str(port)]
+            command += ["--host", "127.0.0.1", "--port", str(port), *self.args]
             self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=self._log)
             try:
                 _wait_healthy(self.url, time.monotonic() + self._startup_timeout, self._alive)
@@ -295,14 +315,8 @@ class SubprocessServer:
         return self.process is not None and self.process.poll() is None
 
     def _terminate(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if self.process is not None:
+            stop_process(self.process, self._stop_timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

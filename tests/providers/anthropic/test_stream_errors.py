@@ -45,7 +45,7 @@ def draining_server(tmp_path: Path) -> Iterator[LiveServer]:
     the app send its closing frame.
     """
     config = tmp_path / "config.yaml"
-    config.write_text("generation:\n  output_tokens: {type: fixed, value_ms: 3000}\n")
+    config.write_text("generation:\n  output_tokens: {type: fixed, value_tokens: 3000}\n")
     with live_server("--server", "uvicorn", "--drain-timeout", "0", "--config", str(config)) as live:
         yield live
 

@@ -2,9 +2,9 @@
 
 The first group keeps the names and numbers other simulators settled on (so their configs
 carry over). The second group is derived from measured traces (the calibration split of the
-project's trace set; method and tables in docs/latency-profiles.md): log-normal TTFT and
-ITL by p50/p99 plus a prefill cost per prompt token, with the TTFT distribution holding the
-part of TTFT that does not depend on prompt length.
+project's trace set; method and tables in docs/latency.md, "How the derived profiles were
+fitted"): log-normal TTFT and ITL by p50/p99 plus a prefill cost per prompt token, with the
+TTFT distribution holding the part of TTFT that does not depend on prompt length.
 """
 
 from __future__ import annotations

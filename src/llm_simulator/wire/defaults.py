@@ -1,0 +1,38 @@
+"""Provider names and the defaults every client uses when the caller names no model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Provider = Literal["openai", "anthropic", "gemini"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
+
+# Current, generally available models (no retired or preview ids): a default that the real
+# API has retired would make `benchmark` or `client` fail against it for no reason of the user's.
+DEFAULT_MODELS: dict[Provider, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-haiku-4-5",
+    "gemini": "gemini-2.5-flash",
+}
+# Anthropic has no embeddings API.
+DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {
+    "openai": "text-embedding-3-small",
+    "gemini": "gemini-embedding-001",
+}
+# Anthropic requires max_tokens on every request; the others default it server-side.
+ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
+ANTHROPIC_VERSION = "2023-06-01"
+# The variable each vendor's own SDK reads its key from.
+API_KEY_ENV: dict[Provider, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+}
+
+
+def check_provider(provider: str) -> Provider:
+    """``provider`` if it is one the clients speak, else a ValueError naming the choices."""
+    for known in PROVIDERS:
+        if provider == known:
+            return known
+    raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}; got {provider!r}")

@@ -1,0 +1,34 @@
+"""The SDK, the load generator and the CLI default to the same models (they used to differ)."""
+
+from __future__ import annotations
+
+import pytest
+
+import llm_simulator.cli.benchmark as cli_benchmark
+import llm_simulator.loadgen.suite as loadgen_suite
+import llm_simulator.sdk as sdk
+from llm_simulator.cli.wire import Turn, chat_request, embedding_request
+from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, PROVIDERS, check_provider
+
+
+def test_the_sdk_exports_the_shared_defaults() -> None:
+    assert sdk.DEFAULT_MODELS is DEFAULT_MODELS
+    assert sdk.DEFAULT_EMBEDDING_MODELS is DEFAULT_EMBEDDING_MODELS
+
+
+def test_the_cli_sends_the_shared_defaults() -> None:
+    assert chat_request("openai", None, [Turn("user", "hi")]).body["model"] == DEFAULT_MODELS["openai"]
+    assert chat_request("anthropic", None, [Turn("user", "hi")]).body["model"] == DEFAULT_MODELS["anthropic"]
+    assert DEFAULT_MODELS["gemini"] in chat_request("gemini", None, [Turn("user", "hi")]).path
+    assert DEFAULT_EMBEDDING_MODELS["gemini"] in embedding_request("gemini", None, "hi").path
+
+
+def test_the_load_generator_uses_the_shared_defaults() -> None:
+    assert vars(loadgen_suite)["DEFAULT_MODELS"] is DEFAULT_MODELS
+    assert vars(cli_benchmark)["DEFAULT_MODELS"] is DEFAULT_MODELS
+
+
+def test_check_provider() -> None:
+    assert [check_provider(p) for p in PROVIDERS] == list(PROVIDERS)
+    with pytest.raises(ValueError, match="openai, anthropic, gemini"):
+        check_provider("mistral")
