@@ -32,6 +32,7 @@ from llm_simulator.providers.base import (
     Route,
     StreamResponse,
 )
+from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -98,7 +99,9 @@ class SimulatorApp:
         self.telemetry = telemetry or build_telemetry(config, self.stats)
         self.sim = sim or Simulator(config, observer=self.stats)
         self.telemetry.queue_counts = self.sim.queue_counts
-        self.providers = build_providers(self.sim)
+        # Batch jobs send their lines through this app, as internal requests.
+        self.internal = InternalDispatch()
+        self.providers = build_providers(self.sim, self.internal)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.router = Router()
         # Every route with its provider, in registration order (for /openapi.json).
@@ -134,6 +137,7 @@ class SimulatorApp:
         self._idle = asyncio.Event()
         self._idle.set()
         self._drain_task: asyncio.Future[None] | None = None
+        self.internal.bind(self)
 
     def _add_route(self, route: Route, provider: Provider) -> None:
         self.router.add(route, provider)
