@@ -83,6 +83,9 @@ REACH_EXAMPLES = 4
 # Operations that can only answer 404 to a fresh server, and why.
 UNREACHABLE = {
     "GET /admin/sessions/{session}": "sessions exist only once a scripted scenario has run; the server loads none",
+    "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
+    "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
+    "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
 

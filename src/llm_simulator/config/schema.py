@@ -125,6 +125,20 @@ class FixturesConfig(_Section):
         return value.lower()
 
 
+class BatchesConfig(_Section):
+    """Stored files and batch jobs: storage bounds and the batch clock."""
+
+    max_files: int = Field(default=1000, ge=1, description="Files kept at once (uploads and batch outputs).")
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Largest single file.")
+    max_stored_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="Bytes of every stored file together.")
+    max_batches: int = Field(default=1000, ge=1, description="Batches kept at once (finished ones go first).")
+    max_requests_per_batch: int = Field(default=50_000, ge=1)
+    validating_s: float = Field(default=0.2, ge=0, description="Time a batch spends validating.")
+    finalizing_s: float = Field(default=0.2, ge=0, description="Time a batch spends finalizing.")
+    time_scale: float = Field(default=1.0, ge=0, description="Multiplies the batch phase times (0: instant).")
+    concurrency: int = Field(default=16, ge=1, le=1024, description="A batch's requests in flight at once.")
+
+
 class SimulatorConfig(_Section):
     """The whole effective configuration."""
 
@@ -141,6 +155,7 @@ class SimulatorConfig(_Section):
     rate_limits: RateLimitsConfig = Field(default_factory=RateLimitsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

@@ -27,6 +27,7 @@ from llm_simulator.core.record import CURRENT, RequestRecord
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.base import Provider
+from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -94,7 +95,9 @@ class SimulatorApp:
         self.telemetry = telemetry or build_telemetry(config, self.stats)
         self.sim = sim or Simulator(config, observer=self.stats)
         self.telemetry.queue_counts = self.sim.queue_counts
-        self.providers = build_providers(self.sim)
+        # Batch jobs send their lines through this app, as internal requests.
+        self.internal = InternalDispatch()
+        self.providers = build_providers(self.sim, self.internal)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.router = Router()
         # Every route with its provider, in registration order (for /openapi.json).
@@ -129,6 +132,7 @@ class SimulatorApp:
         self.log_context = config.logging.json_logs or config.logging.access_log
         self.hardening = Hardening(config.security)
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s)
+        self.internal.bind(self)
 
     @property
     def draining(self) -> bool:

@@ -14,6 +14,7 @@ optional parameters.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llm_simulator._version import __version__
@@ -70,7 +71,14 @@ _LINKS = {
         ("get", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
         ("delete", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
     ],
+    ("post", "/v1/files"): [
+        ("get", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
+        ("get", "/v1/files/{file_id}/content", "file_id", "$response.body#/id"),
+        ("delete", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
+    ],
 }
+# Request bodies that are not JSON.
+_MULTIPART = {("POST", "/v1/files")}
 
 
 class _Catalogue:
@@ -175,11 +183,13 @@ def _azure_operation(route: Route, sets: _Catalogue) -> tuple[str, Schema]:
 
 
 def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
-    builders = {
+    builders: dict[tuple[str, str], Callable[[], Schema]] = {
         ("openai", "chat"): lambda: bodies.openai_chat(sets.generation),
         ("openai", "completion"): lambda: bodies.openai_completion(sets.generation),
         ("openai", "embedding"): lambda: bodies.openai_embedding(sets.embedding),
         ("openai", "responses"): lambda: bodies.openai_responses(sets.generation),
+        ("openai", "files"): bodies.openai_file_upload,
+        ("openai", "batches"): bodies.openai_batch,
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
     }
@@ -238,6 +248,9 @@ def build_openapi(app: Served) -> dict[str, Any]:
             continue
         body = _body(provider.name, route.endpoint, sets) if route.method in ("POST", "PUT") else None
         item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
+        if (route.method, route.path) in _MULTIPART:
+            content = item[method]["requestBody"]["content"]
+            content["multipart/form-data"] = content.pop("application/json")
     _add_links(paths)
     return {
         "openapi": "3.1.0",

@@ -22,7 +22,9 @@ from typing import Any
 from llm_simulator.engine.catalogue import MAX_UNKNOWN_MODEL_ID, Catalogue, ModelSpec
 from llm_simulator.providers.gemini.embed import MAX_BATCH, TASK_TYPES
 from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQUENCES
+from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS, MAX_METADATA_KEYS
 from llm_simulator.providers.openai.embeddings import MAX_INPUTS, SHORTENABLE_PREFIX
+from llm_simulator.providers.openai.files import UPLOAD_PURPOSES
 from llm_simulator.providers.openai.responses import MIN_OUTPUT_TOKENS
 
 Schema = dict[str, Any]
@@ -395,3 +397,26 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     """``:batchEmbedContents``: 1 to 250 requests for the model in the URL."""
     items = {"type": "array", "items": _embed_request(allowed), "minItems": 1, "maxItems": MAX_BATCH}
     return _closed({"requests": items}, ["requests"])
+
+
+def openai_file_upload() -> Schema:
+    """``POST /v1/files`` (multipart/form-data): the file and its purpose."""
+    return _closed(
+        {"file": {"type": "string", "format": "binary"}, "purpose": {"enum": list(UPLOAD_PURPOSES)}},
+        ["file", "purpose"],
+    )
+
+
+def openai_batch() -> Schema:
+    """``POST /v1/batches``: an uploaded file's id, the endpoint its lines call, the window."""
+    metadata = {"type": "object", "maxProperties": MAX_METADATA_KEYS, "additionalProperties": {"type": "string"}}
+    return {
+        "type": "object",
+        "properties": {
+            "input_file_id": {"type": "string", "minLength": 1},
+            "endpoint": {"enum": list(ENDPOINTS)},
+            "completion_window": {"enum": list(COMPLETION_WINDOWS)},
+            "metadata": {"anyOf": [metadata, {"type": "null"}]},
+        },
+        "required": ["input_file_id", "endpoint", "completion_window"],
+    }

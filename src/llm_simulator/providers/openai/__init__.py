@@ -1,4 +1,4 @@
-"""The OpenAI API: chat completions, responses, legacy completions, embeddings and models."""
+"""The OpenAI API: chat completions, responses, legacy completions, embeddings, models, files and batches."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from functools import partial
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.http import JsonResponse, Route
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, responses
+from llm_simulator.providers.batch_runner import BatchRunner
+from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.providers.openai import azure, batches, chat, completions, embeddings, files, models, responses
 from llm_simulator.providers.openai.errors import render_error
+from llm_simulator.providers.openai.files import FileStore
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
@@ -20,14 +23,19 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, dispatch: InternalDispatch | None = None) -> None:
         self._sim = sim
+        self._dispatch = dispatch or InternalDispatch()
 
     def routes(self) -> list[Route]:
         """Every OpenAI route."""
         sim = self._sim
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
         store = ResponseStore(sim.clock)
+        # Uploaded files and batch jobs, per process (run one worker when batches matter).
+        limits = sim.config.batches
+        file_store = FileStore(sim.clock, limits)
+        batch_service = batches.BatchService(sim.clock, file_store, BatchRunner(self._dispatch, limits), limits)
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
             Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
@@ -37,6 +45,15 @@ class OpenAIProvider:
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
+            Route("POST", "/v1/files", partial(files.upload, file_store), "files"),
+            Route("GET", "/v1/files", partial(files.list_files, file_store), "files"),
+            Route("GET", "/v1/files/{file_id}", partial(files.retrieve, file_store), "files"),
+            Route("DELETE", "/v1/files/{file_id}", partial(files.delete, file_store), "files"),
+            Route("GET", "/v1/files/{file_id}/content", partial(files.content, file_store), "files"),
+            Route("POST", "/v1/batches", partial(batches.create, batch_service), "batches"),
+            Route("GET", "/v1/batches", partial(batches.list_batches, batch_service), "batches"),
+            Route("GET", "/v1/batches/{batch_id}", partial(batches.retrieve, batch_service), "batches"),
+            Route("POST", "/v1/batches/{batch_id}/cancel", partial(batches.cancel, batch_service), "batches"),
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
             Route("POST", f"{AZURE}/completions", partial(azure.legacy_completions, sim), "completion"),
             Route("POST", f"{AZURE}/embeddings", partial(azure.create_embeddings, sim), "embedding"),

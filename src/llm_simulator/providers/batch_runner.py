@@ -1,0 +1,94 @@
+"""What every provider's batch jobs share: the phase clock and running lines as internal requests.
+
+A batch's lines are sent through the app itself (``InternalDispatch``), at most
+``batches.concurrency`` at a time, so each answer is what a live request would have got:
+its latency follows the latency model (or the load-aware engine), and chaos, fixtures,
+seeding and rate limits apply to it as to any request. The waits between phases
+(validating, finalizing) are ``batches.*_s`` scaled by ``batches.time_scale``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llm_simulator.config.schema import BatchesConfig
+from llm_simulator.providers.internal import InternalDispatch, InternalResponse
+
+# Request headers a batch line does not inherit from the request that created the batch.
+_NOT_FORWARDED = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "connection",
+        "transfer-encoding",
+        "accept-encoding",
+        "expect",
+        "x-request-id",
+        "idempotency-key",
+    }
+)
+
+
+def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The creating request's headers each line is sent with (credentials, sessions, seeds)."""
+    kept = {k: v for k, v in headers.items() if k not in _NOT_FORWARDED and not k.startswith("x-stainless-")}
+    kept["content-type"] = "application/json"
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    """One line to answer: its index in the batch, where it goes and its JSON body."""
+
+    index: int
+    path: str
+    body: bytes
+
+
+class BatchRunner:
+    """Runs batch jobs as background tasks of the worker that accepted them."""
+
+    def __init__(self, dispatch: InternalDispatch, config: BatchesConfig) -> None:
+        self.dispatch = dispatch
+        self.config = config
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def phase(self, seconds: float) -> None:
+        """Wait out one phase (``seconds`` scaled by ``batches.time_scale``)."""
+        delay = seconds * self.config.time_scale
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def start(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``job`` in the background, outside the creating request's context."""
+        task = asyncio.get_running_loop().create_task(job, context=contextvars.Context())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run_lines(
+        self,
+        lines: Sequence[LineRequest],
+        headers: Mapping[str, str],
+        done: Callable[[LineRequest, InternalResponse], None],
+    ) -> None:
+        """Send every line, ``batches.concurrency`` at a time; ``done`` gets each answer as it comes."""
+        gate = asyncio.Semaphore(self.config.concurrency)
+
+        async def one(line: LineRequest) -> None:
+            async with gate:
+                try:
+                    answer = await self.dispatch.call("POST", line.path, headers, line.body)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug in the internal path: the line fails, not the batch
+                    body = b'{"error":{"message":"internal error: %s","type":"server_error","param":null,"code":null}}'
+                    answer = InternalResponse(500, {}, body % type(exc).__name__.encode())
+                done(line, answer)
+
+        await asyncio.gather(*(one(line) for line in lines))
