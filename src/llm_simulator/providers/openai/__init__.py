@@ -8,7 +8,7 @@ from functools import partial
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import JsonResponse, Route
-from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, responses
+from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, moderations, responses
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
@@ -35,6 +35,7 @@ class OpenAIProvider:
             Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
+            Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
