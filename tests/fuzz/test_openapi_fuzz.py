@@ -39,6 +39,18 @@ def fuzz_server() -> Iterator[LiveServer]:
         yield live
 
 
+OPENAI_PREFIXES = (
+    "/v1/chat",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/responses",
+    "/v1/moderations",
+    "/v1/images",
+    "/v1/audio",
+    "/openai/",
+)
+
+
 def owner(method: str, path: str) -> str | None:
     """The provider whose error shape a path must have (None: chosen by the request's headers)."""
     if path.startswith("/v1/messages"):
@@ -48,7 +60,7 @@ def owner(method: str, path: str) -> str | None:
     # GET /v1/models/{model} is OpenAI's, Anthropic's or Gemini's by the headers, whatever the id.
     if ":" in path.rsplit("/", 1)[-1] and not (method == "GET" and path.startswith("/v1/models/")):
         return "gemini"
-    if path.startswith(("/v1/chat", "/v1/completions", "/v1/embeddings", "/v1/responses", "/openai/")):
+    if path.startswith(OPENAI_PREFIXES):
         return "openai"
     return None
 
@@ -83,6 +95,7 @@ REACH_EXAMPLES = 4
 # Operations that can only answer 404 to a fresh server, and why.
 UNREACHABLE = {
     "GET /admin/sessions/{session}": "sessions exist only once a scripted scenario has run; the server loads none",
+    "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
 

@@ -8,7 +8,7 @@ from functools import partial
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import JsonResponse, Route
-from llm_simulator.providers.openai import azure, chat, completions, embeddings, models, moderations, responses
+from llm_simulator.providers.openai import azure, chat, completions, embeddings, images, models, moderations, responses
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
@@ -28,6 +28,7 @@ class OpenAIProvider:
         sim = self._sim
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
         store = ResponseStore(sim.clock)
+        image_store = images.ImageStore()
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
             Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
@@ -36,6 +37,8 @@ class OpenAIProvider:
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
             Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),
+            Route("POST", "/v1/images/generations", partial(images.generate, sim, image_store), "image"),
+            Route("GET", "/v1/images/files/{image_id}", partial(images.retrieve, image_store), "image"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
