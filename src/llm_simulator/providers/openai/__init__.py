@@ -8,7 +8,17 @@ from functools import partial
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import JsonResponse, Route
-from llm_simulator.providers.openai import azure, chat, completions, embeddings, images, models, moderations, responses
+from llm_simulator.providers.openai import (
+    audio,
+    azure,
+    chat,
+    completions,
+    embeddings,
+    images,
+    models,
+    moderations,
+    responses,
+)
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
@@ -39,6 +49,9 @@ class OpenAIProvider:
             Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),
             Route("POST", "/v1/images/generations", partial(images.generate, sim, image_store), "image"),
             Route("GET", "/v1/images/files/{image_id}", partial(images.retrieve, image_store), "image"),
+            Route("POST", "/v1/audio/speech", partial(audio.speech, sim), "speech"),
+            Route("POST", "/v1/audio/transcriptions", partial(audio.transcriptions, sim), "transcription"),
+            Route("POST", "/v1/audio/translations", partial(audio.translations, sim), "translation"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
