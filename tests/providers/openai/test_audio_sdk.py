@@ -13,7 +13,7 @@ import pytest
 
 from llm_simulator.infra.media import MP3_FRAME_BYTES, MP3_SAMPLE_RATE, MP3_SAMPLES_PER_FRAME, SAMPLE_RATE, wav
 from llm_simulator.providers.openai.audio import seconds_for
-from tests.live import LiveServer
+from tests.live import LiveServer, live_server
 from tests.providers.openai.helpers import assert_openai_error
 
 TEXT = "The simulator reads this sentence aloud, slowly and clearly, for the test. " * 3
@@ -159,3 +159,11 @@ def test_transcription_bad_input(
 def test_transcription_needs_multipart(server: LiveServer) -> None:
     resp = httpx.post(server.openai_base + "/audio/transcriptions", json={"model": "whisper-1"}, timeout=10)
     assert_openai_error(resp, 400, code="invalid_content_type")
+
+
+def test_oversize_upload_is_refused_by_the_body_limit() -> None:
+    with live_server("--no-latency", env={"LLM_SIMULATOR_MAX_BODY_BYTES": "65536"}) as small:
+        files = {"file": ("big.wav", wav(10.0, 1))}  # 480 KB
+        resp = httpx.post(small.openai_base + "/audio/transcriptions", data={"model": "whisper-1"}, files=files)
+        assert resp.status_code == 413
+        assert set(resp.json()["error"]) == {"message", "type", "param", "code"}
