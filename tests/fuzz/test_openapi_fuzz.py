@@ -39,6 +39,18 @@ def fuzz_server() -> Iterator[LiveServer]:
         yield live
 
 
+OPENAI_PREFIXES = (
+    "/v1/chat",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/responses",
+    "/v1/moderations",
+    "/v1/images",
+    "/v1/audio",
+    "/openai/",
+)
+
+
 def owner(method: str, path: str) -> str | None:
     """The provider whose error shape a path must have (None: chosen by the request's headers)."""
     if path.startswith("/v1/messages"):
@@ -48,7 +60,7 @@ def owner(method: str, path: str) -> str | None:
     # GET /v1/models/{model} is OpenAI's, Anthropic's or Gemini's by the headers, whatever the id.
     if ":" in path.rsplit("/", 1)[-1] and not (method == "GET" and path.startswith("/v1/models/")):
         return "gemini"
-    if path.startswith(("/v1/chat", "/v1/completions", "/v1/embeddings", "/v1/responses", "/openai/")):
+    if path.startswith(OPENAI_PREFIXES):
         return "openai"
     return None
 
@@ -86,6 +98,7 @@ UNREACHABLE = {
     "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
     "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
     "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",
+    "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
 

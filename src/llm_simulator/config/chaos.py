@@ -85,7 +85,10 @@ class ChaosRule(_Data):
     models: tuple[str, ...] = Field(default=(), description="Exact ids or globs (gpt-5* is a prefix match).")
     endpoints: tuple[str, ...] = Field(
         default=(),
-        description="Endpoint names: chat, completion, embedding, responses, messages, generate; globs allowed.",
+        description=(
+            "Endpoint names: chat, completion, embedding, responses, messages, generate, moderation, image, "
+            "speech, transcription, translation; globs allowed."
+        ),
     )
     api_keys: tuple[str, ...] = Field(default=(), description="Caller API keys, exact or glob.")
     headers: dict[str, str] = Field(default_factory=dict, description="Header name → required value (glob).")

@@ -29,7 +29,7 @@ class ModelSpec:
 
     id: str
     provider: str
-    kind: str  # "chat" or "embedding"
+    kind: str  # "chat", "embedding", or a media kind (see MEDIA_KINDS)
     context_window: int
     max_output_tokens: int
     latency_profile: str
@@ -64,6 +64,15 @@ def _legacy(model_id: str, ctx: int, created: int) -> ModelSpec:
 
 def _emb(model_id: str, provider: str, ctx: int, dims: int, owner: str) -> ModelSpec:
     return ModelSpec(model_id, provider, "embedding", ctx, 1, "embedding", EMBED_CAPS, dims, owned_by=owner)
+
+
+# Models of OpenAI's media endpoints: listed by /v1/models, served only by their own endpoint.
+MEDIA_KINDS = ("moderation", "image", "speech", "transcription")
+
+
+def _media(model_id: str, kind: str, created: int, owner: str = "system", ctx: int = 32_768) -> ModelSpec:
+    """A model of one media endpoint (moderations, images, speech, transcriptions)."""
+    return ModelSpec(model_id, "openai", kind, ctx, 1, "embedding", (kind,), owned_by=owner, created=created)
 
 
 def _utc_timestamp(day: str) -> int:
@@ -141,6 +150,21 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _emb("text-embedding-ada-002", "openai", 8_191, 1536, "openai-internal"),
     _emb("text-embedding-3-small", "openai", 8_191, 1536, "system"),
     _emb("text-embedding-3-large", "openai", 8_191, 3072, "system"),
+    # The media endpoints' models (moderations, images, speech, transcriptions and translations).
+    _media("omni-moderation-latest", "moderation", 1_731_689_265),
+    _media("omni-moderation-2024-09-26", "moderation", 1_732_734_466),
+    _media("text-moderation-latest", "moderation", 1_687_882_410, ctx=32_768),
+    _media("text-moderation-stable", "moderation", 1_687_882_410, ctx=32_768),
+    _media("text-moderation-007", "moderation", 1_687_882_410, ctx=32_768),
+    _media("dall-e-2", "image", 1_698_798_177),
+    _media("dall-e-3", "image", 1_698_785_189),
+    _media("gpt-image-1", "image", 1_745_517_030),
+    _media("tts-1", "speech", 1_681_940_951, "openai-internal"),
+    _media("tts-1-hd", "speech", 1_699_046_015),
+    _media("gpt-4o-mini-tts", "speech", 1_742_403_959),
+    _media("whisper-1", "transcription", 1_677_532_384, "openai-internal"),
+    _media("gpt-4o-transcribe", "transcription", 1_742_068_463),
+    _media("gpt-4o-mini-transcribe", "transcription", 1_742_068_596),
     # Anthropic.
     _claude("claude-3-haiku-20240307", "Claude Haiku 3", 4_096),
     _claude("claude-3-sonnet-20240229", "Claude Sonnet 3", 4_096),

@@ -77,7 +77,7 @@ def models(catalogue: Catalogue, accept_unknown: bool, keep: Callable[[ModelSpec
 
 def is_generation(spec: ModelSpec) -> bool:
     """A chat model (every text endpoint serves any of them, whichever vendor made it)."""
-    return not spec.is_embedding
+    return spec.kind == "chat"
 
 
 def _openai_reasoning(spec: ModelSpec) -> bool:

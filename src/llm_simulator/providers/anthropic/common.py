@@ -26,7 +26,7 @@ def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
     if not model_id:
         raise invalid("model: String should have at least 1 character", param="model")
     spec = sim.resolve_model(model_id, PROVIDER)
-    if spec is None or spec.is_embedding:
+    if spec is None or spec.kind != "chat":
         raise SimulatorError(ErrorKind.NOT_FOUND, f"model: {model_id}", param="model", code="model_not_found")
     return model_id, spec
 

@@ -10,7 +10,19 @@ from llm_simulator.core.http import JsonResponse, Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.batch_runner import BatchRunner
 from llm_simulator.providers.internal import InternalDispatch
-from llm_simulator.providers.openai import azure, batches, chat, completions, embeddings, files, models, responses
+from llm_simulator.providers.openai import (
+    audio,
+    azure,
+    batches,
+    chat,
+    completions,
+    embeddings,
+    files,
+    images,
+    models,
+    moderations,
+    responses,
+)
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.files import FileStore
 from llm_simulator.providers.openai.responses_store import ResponseStore
@@ -36,6 +48,7 @@ class OpenAIProvider:
         limits = sim.config.batches
         file_store = FileStore(sim.clock, limits)
         batch_service = batches.BatchService(sim.clock, file_store, BatchRunner(self._dispatch, limits), limits)
+        image_store = images.ImageStore()
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
             Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
@@ -43,6 +56,12 @@ class OpenAIProvider:
             Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
+            Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),
+            Route("POST", "/v1/images/generations", partial(images.generate, sim, image_store), "image"),
+            Route("GET", "/v1/images/files/{image_id}", partial(images.retrieve, image_store), "image"),
+            Route("POST", "/v1/audio/speech", partial(audio.speech, sim), "speech"),
+            Route("POST", "/v1/audio/transcriptions", partial(audio.transcriptions, sim), "transcription"),
+            Route("POST", "/v1/audio/translations", partial(audio.translations, sim), "translation"),
             Route("GET", "/v1/models", partial(models.list_models, sim), "models"),
             Route("GET", "/v1/models/{model:path}", partial(models.retrieve_model, sim), "models"),
             Route("POST", "/v1/files", partial(files.upload, file_store), "files"),

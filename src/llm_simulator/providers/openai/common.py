@@ -54,6 +54,13 @@ def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> N
             param="model",
             code="model_not_supported",
         )
+    if spec.kind != "chat":
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND,
+            f"The model `{model_id}` is not supported in the v1/{endpoint} endpoint.",
+            param="model",
+            code="model_not_supported",
+        )
     caps = spec.capabilities
     if endpoint == "completions" and spec.provider == "openai" and "completion" not in caps and "chat" in caps:
         raise SimulatorError(
