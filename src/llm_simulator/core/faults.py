@@ -93,5 +93,3 @@ class Admission:
     fault: StreamFault | None = None
     on_finish: Callable[[int], None] | None = None
 
-
-NO_ADMISSION_EFFECT = Admission()

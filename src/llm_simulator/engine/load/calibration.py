@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from llm_simulator.engine.load.deployment import DeploymentSpec
 from llm_simulator.engine.load.traces import TracePoint
 from llm_simulator.engine.load.virtual import Arrival, RequestResult, closed_loop, lone_e2e_ms, simulate
+from llm_simulator.infra.percentile import percentile
 
 # Loss weights per statistic: decode speed and medians matter most; p99 is noisy (warm-up).
 LOSS_WEIGHTS: dict[str, float] = {
@@ -28,13 +29,8 @@ LOSS_WEIGHTS: dict[str, float] = {
 
 
 def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0-1) of already sorted values, linearly interpolated."""
-    if not sorted_values:
-        return math.nan
-    pos = q * (len(sorted_values) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+    """The ``q`` quantile (0-1) of already sorted values (``infra.percentile``); NaN for none."""
+    return percentile(sorted_values, q * 100.0) if sorted_values else math.nan
 
 
 def _prefix_hashes(group: int, tokens: int, block_size: int) -> tuple[int, ...]:
