@@ -78,7 +78,7 @@ _LINKS = {
     ],
 }
 # Request bodies that are not JSON.
-_MULTIPART = {("POST", "/v1/files")}
+_MULTIPART = {("POST", "/v1/files"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")}
 
 
 class _Catalogue:
@@ -190,6 +190,8 @@ def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
         ("openai", "responses"): lambda: bodies.openai_responses(sets.generation),
         ("openai", "files"): bodies.openai_file_upload,
         ("openai", "batches"): bodies.openai_batch,
+        ("openai", "transcription"): bodies.openai_transcription,
+        ("openai", "translation"): lambda: bodies.openai_transcription(translation=True),
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
     }

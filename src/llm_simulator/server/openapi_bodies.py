@@ -22,6 +22,7 @@ from typing import Any
 from llm_simulator.engine.catalogue import MAX_UNKNOWN_MODEL_ID, Catalogue, ModelSpec
 from llm_simulator.providers.gemini.embed import MAX_BATCH, TASK_TYPES
 from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQUENCES
+from llm_simulator.providers.openai.audio import TRANSCRIPT_FORMATS
 from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS, MAX_METADATA_KEYS
 from llm_simulator.providers.openai.embeddings import MAX_INPUTS, SHORTENABLE_PREFIX
 from llm_simulator.providers.openai.files import UPLOAD_PURPOSES
@@ -405,6 +406,21 @@ def openai_file_upload() -> Schema:
         {"file": {"type": "string", "format": "binary"}, "purpose": {"enum": list(UPLOAD_PURPOSES)}},
         ["file", "purpose"],
     )
+
+
+def openai_transcription(translation: bool = False) -> Schema:
+    """``POST /v1/audio/transcriptions`` and ``/translations`` (multipart/form-data): the audio and its model."""
+    models = ["whisper-1"] if translation else ["whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"]
+    fields: dict[str, Schema] = {
+        "file": {"type": "string", "format": "binary"},
+        "model": {"enum": models},
+        "response_format": {"enum": list(TRANSCRIPT_FORMATS)},
+        "prompt": {"type": "string"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+    }
+    if not translation:
+        fields["language"] = {"type": "string", "minLength": 2, "maxLength": 2}
+    return _closed(fields, ["file", "model"])
 
 
 def openai_batch() -> Schema:
