@@ -9,17 +9,13 @@ assembles them and turns every failure into one line on stderr and an exit code 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import sys
 from collections.abc import Sequence
 
-import httpx
-
 from llm_simulator._version import __version__
-from llm_simulator.cli import benchmark, client, config_cmd, generate, health, models, serve
-from llm_simulator.cli import fidelity as fidelity_cmd
-from llm_simulator.cli import simulate as simulate_cmd
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
@@ -30,9 +26,29 @@ __all__ = ["FLAG_KEYS", "build_parser", "example_config", "flags_from", "main", 
 
 EXIT_INTERRUPTED = 130
 
+# Each command's module, in the order ``--help`` lists them. A command line naming one
+# imports only that module: ``serve`` need not load httpx, rich, the load generator and the
+# virtual-time engine it never uses (start-up time).
+COMMANDS = {
+    "serve": "llm_simulator.cli.serve",
+    "config": "llm_simulator.cli.config_cmd",
+    "models": "llm_simulator.cli.models",
+    "health": "llm_simulator.cli.health",
+    "generate": "llm_simulator.cli.generate",
+    "client": "llm_simulator.cli.client",
+    "benchmark": "llm_simulator.cli.benchmark",
+    "simulate": "llm_simulator.cli.simulate",
+    "fidelity": "llm_simulator.cli.fidelity",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command and subcommand."""
+
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command the arguments name, when the first argument is one (else None: build them all)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command and subcommand (``only``: of that one command alone)."""
     # Typed as the base class so the command modules take plain argparse types; at run time
     # every subparser is a CliParser (argparse builds subparsers with the parent's class).
     parser: argparse.ArgumentParser = CliParser(
@@ -44,16 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
-    serve.add_parser(sub)
-    config_cmd.add_parser(sub)
-    models.add_parser(sub)
-    health.add_parser(sub)
-    generate.add_parser(sub)
-    client.add_parser(sub)
-    benchmark.add_parser(sub)
-    sub.choices["benchmark"].set_defaults(handler=benchmark.run)
-    simulate_cmd.add_parser(sub)
-    fidelity_cmd.add_parser(sub)
+    for name, module_name in COMMANDS.items():
+        if only is None or name == only:
+            module = importlib.import_module(module_name)
+            module.add_parser(sub)
+            if name == "benchmark":
+                sub.choices["benchmark"].set_defaults(handler=module.run)
+    if only is not None:
+        return parser
     version = sub.add_parser(
         "version", help="print the version", description="Print the simulator's version (json: with Python's)."
     )
@@ -79,8 +93,9 @@ def _version(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (also for ``--help`` and usage errors)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_named_command(arguments)).parse_args(arguments)
     except SystemExit as exc:  # --help, --version and usage errors exit from inside argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
@@ -89,9 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.line(), file=sys.stderr)
         return exc.exit_code
     except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except httpx.HTTPError as exc:  # a transport failure no command translated: still one line
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -103,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        # A transport failure no command translated: still one line. httpx is looked up, not
+        # imported: only the commands that talk to a server load it.
+        httpx = sys.modules.get("httpx")
+        if httpx is not None and isinstance(exc, httpx.HTTPError):
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
 
 
 if __name__ == "__main__":
