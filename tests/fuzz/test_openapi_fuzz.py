@@ -98,6 +98,7 @@ UNREACHABLE = {
     "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
     "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
     "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",
+    "GET /v1/messages/batches/{message_batch_id}/results": "a message batch's results exist once it has ended",
     "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]

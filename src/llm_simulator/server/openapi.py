@@ -76,6 +76,11 @@ _LINKS = {
         ("get", "/v1/files/{file_id}/content", "file_id", "$response.body#/id"),
         ("delete", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
     ],
+    ("post", "/v1/messages/batches"): [
+        ("get", "/v1/messages/batches/{message_batch_id}", "message_batch_id", "$response.body#/id"),
+        ("post", "/v1/messages/batches/{message_batch_id}/cancel", "message_batch_id", "$response.body#/id"),
+        ("delete", "/v1/messages/batches/{message_batch_id}", "message_batch_id", "$response.body#/id"),
+    ],
 }
 # Request bodies that are not JSON.
 _MULTIPART = {("POST", "/v1/files")}
@@ -182,7 +187,7 @@ def _azure_operation(route: Route, sets: _Catalogue) -> tuple[str, Schema]:
     return path, _operation("openai", "post", path, parameters, body)
 
 
-def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
+def _body(provider: str, endpoint: str, sets: _Catalogue, max_requests: int) -> Schema:
     builders: dict[tuple[str, str], Callable[[], Schema]] = {
         ("openai", "chat"): lambda: bodies.openai_chat(sets.generation),
         ("openai", "completion"): lambda: bodies.openai_completion(sets.generation),
@@ -192,6 +197,7 @@ def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
         ("openai", "batches"): bodies.openai_batch,
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
+        ("anthropic", "batches"): lambda: bodies.anthropic_message_batch(sets.generation, max_requests),
     }
     build = builders.get((provider, endpoint))
     return build() if build is not None else _ANY_OBJECT
@@ -246,7 +252,8 @@ def build_openapi(app: Served) -> dict[str, Any]:
             item[method]["parameters"] = known + [p for p in _SELECTORS if p not in known]
             item[method]["tags"] = sorted({*item[method]["tags"], provider.name})
             continue
-        body = _body(provider.name, route.endpoint, sets) if route.method in ("POST", "PUT") else None
+        max_requests = app.config.batches.max_requests_per_batch
+        body = _body(provider.name, route.endpoint, sets, max_requests) if route.method in ("POST", "PUT") else None
         item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
         if (route.method, route.path) in _MULTIPART:
             content = item[method]["requestBody"]["content"]

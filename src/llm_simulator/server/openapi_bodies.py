@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_simulator.engine.catalogue import MAX_UNKNOWN_MODEL_ID, Catalogue, ModelSpec
+from llm_simulator.providers.anthropic.batches import CUSTOM_ID
 from llm_simulator.providers.gemini.embed import MAX_BATCH, TASK_TYPES
 from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQUENCES
 from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS, MAX_METADATA_KEYS
@@ -310,6 +311,19 @@ def anthropic_messages(allowed: Models) -> Schema:
             allowed, lambda s: s.max_output_tokens, UNKNOWN_OUTPUT_LIMIT, lambda m: {"max_tokens": _tokens(m)}
         ),
     }
+
+
+def anthropic_message_batch(allowed: Models, max_requests: int) -> Schema:
+    """``POST /v1/messages/batches``: 1 to ``batches.max_requests_per_batch`` Messages requests, none streamed."""
+    params = anthropic_messages(allowed)
+    params = params | {"properties": params["properties"] | {"stream": {"const": False}}}
+    item = {
+        "type": "object",
+        "properties": {"custom_id": {"type": "string", "pattern": CUSTOM_ID.pattern}, "params": params},
+        "required": ["custom_id", "params"],
+    }
+    requests = {"type": "array", "items": item, "minItems": 1, "maxItems": max_requests}
+    return {"type": "object", "properties": {"requests": requests}, "required": ["requests"]}
 
 
 def anthropic_count_tokens(allowed: Models) -> Schema:
