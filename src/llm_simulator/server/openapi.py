@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from llm_simulator._version import __version__
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec
-from llm_simulator.providers.gemini import EMBED_ACTIONS, GENERATE_ACTIONS
+from llm_simulator.providers.gemini import BATCH_ACTIONS, EMBED_ACTIONS, GENERATE_ACTIONS
 from llm_simulator.providers.openai.azure import API_VERSION
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
@@ -41,6 +41,7 @@ class Served(Protocol):
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 _GEMINI_TARGET = "{target}"
 _AZURE_DEPLOYMENT = "{deployment}"
+_GEMINI_BATCH_ACTION = "{batch_action}"
 # One path segment: a model id as a path parameter may not hold a slash.
 _SEGMENT = r"^[^/]+$"
 
@@ -105,6 +106,7 @@ class _Catalogue:
         }
         self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
         self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
+        self.gemini["batchGenerateContent"] = self.gemini["generateContent"]
         self._catalogue = catalogue
         self._deployments = deployments
 
@@ -162,9 +164,10 @@ def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema
         "countTokens": bodies.gemini_count_tokens,
         "embedContent": bodies.gemini_embed,
         "batchEmbedContents": bodies.gemini_batch_embed,
+        "batchGenerateContent": bodies.gemini_batch_generate,
     }
     operations = []
-    for method in GENERATE_ACTIONS + EMBED_ACTIONS:
+    for method in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
         path = route.path.replace(_GEMINI_TARGET, "{model}:" + method)
         allowed = sets.gemini[method]
         parameters = [_path_param("model", _model_param(allowed), f"A model that serves {method}.")]
@@ -245,7 +248,8 @@ def build_openapi(app: Served) -> dict[str, Any]:
             path, operation = _azure_operation(route, sets)
             paths.setdefault(path, {})[method] = operation
             continue
-        path, names = _path(route.path)
+        # Gemini's one action on a batch rides in its last path segment, as ``batches/{id}:cancel``.
+        path, names = _path(route.path.replace(_GEMINI_BATCH_ACTION, "{batch_id}:cancel"))
         item = paths.setdefault(path, {})
         if method in item:
             known = item[method]["parameters"]

@@ -413,6 +413,16 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     return _closed({"requests": items}, ["requests"])
 
 
+def gemini_batch_generate(allowed: Models) -> Schema:
+    """``:batchGenerateContent``: a batch of inlined ``generateContent`` requests for the model in the URL."""
+    item = {"type": "object", "properties": {"request": gemini_generate(allowed), "metadata": {"type": "object"}}}
+    item["required"] = ["request"]
+    inlined = _closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
+    config = _closed({"requests": inlined}, ["requests"])
+    batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
+    return _closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
+
+
 def openai_file_upload() -> Schema:
     """``POST /v1/files`` (multipart/form-data): the file and its purpose."""
     return _closed(
