@@ -98,6 +98,13 @@ UNREACHABLE = {
     "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
     "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
     "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",
+    "GET /v1/messages/batches/{message_batch_id}/results": "a message batch's results exist once it has ended",
+    **{
+        f"{op} /{version}/batches/{{batch_id}}{suffix}": "Gemini batches exist once created; their names hold a slash"
+        for version in ("v1", "v1beta")
+        for op, suffix in (("GET", ""), ("DELETE", ""), ("POST", ":cancel"))
+        if (op, version) != ("GET", "v1")
+    },
     "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]

@@ -13,4 +13,4 @@ from llm_simulator.providers.openai import OpenAIProvider
 def build_providers(sim: Simulator, dispatch: InternalDispatch | None = None) -> list[Provider]:
     """Every provider, in routing priority order; ``dispatch`` serves batch jobs' requests."""
     dispatch = dispatch or InternalDispatch()
-    return [AnthropicProvider(sim), GeminiProvider(sim), OpenAIProvider(sim, dispatch)]
+    return [AnthropicProvider(sim, dispatch), GeminiProvider(sim, dispatch), OpenAIProvider(sim, dispatch)]

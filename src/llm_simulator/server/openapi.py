@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from llm_simulator._version import __version__
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec
-from llm_simulator.providers.gemini import EMBED_ACTIONS, GENERATE_ACTIONS
+from llm_simulator.providers.gemini import BATCH_ACTIONS, EMBED_ACTIONS, GENERATE_ACTIONS
 from llm_simulator.providers.openai.azure import API_VERSION
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
@@ -41,6 +41,7 @@ class Served(Protocol):
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 _GEMINI_TARGET = "{target}"
 _AZURE_DEPLOYMENT = "{deployment}"
+_GEMINI_BATCH_ACTION = "{batch_action}"
 # One path segment: a model id as a path parameter may not hold a slash.
 _SEGMENT = r"^[^/]+$"
 
@@ -76,6 +77,11 @@ _LINKS = {
         ("get", "/v1/files/{file_id}/content", "file_id", "$response.body#/id"),
         ("delete", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
     ],
+    ("post", "/v1/messages/batches"): [
+        ("get", "/v1/messages/batches/{message_batch_id}", "message_batch_id", "$response.body#/id"),
+        ("post", "/v1/messages/batches/{message_batch_id}/cancel", "message_batch_id", "$response.body#/id"),
+        ("delete", "/v1/messages/batches/{message_batch_id}", "message_batch_id", "$response.body#/id"),
+    ],
 }
 # Request bodies that are not JSON.
 _MULTIPART = {("POST", "/v1/files"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")}
@@ -100,6 +106,7 @@ class _Catalogue:
         }
         self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
         self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
+        self.gemini["batchGenerateContent"] = self.gemini["generateContent"]
         self._catalogue = catalogue
         self._deployments = deployments
 
@@ -157,9 +164,10 @@ def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema
         "countTokens": bodies.gemini_count_tokens,
         "embedContent": bodies.gemini_embed,
         "batchEmbedContents": bodies.gemini_batch_embed,
+        "batchGenerateContent": bodies.gemini_batch_generate,
     }
     operations = []
-    for method in GENERATE_ACTIONS + EMBED_ACTIONS:
+    for method in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
         path = route.path.replace(_GEMINI_TARGET, "{model}:" + method)
         allowed = sets.gemini[method]
         parameters = [_path_param("model", _model_param(allowed), f"A model that serves {method}.")]
@@ -182,7 +190,7 @@ def _azure_operation(route: Route, sets: _Catalogue) -> tuple[str, Schema]:
     return path, _operation("openai", "post", path, parameters, body)
 
 
-def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
+def _body(provider: str, endpoint: str, sets: _Catalogue, max_requests: int) -> Schema:
     builders: dict[tuple[str, str], Callable[[], Schema]] = {
         ("openai", "chat"): lambda: bodies.openai_chat(sets.generation),
         ("openai", "completion"): lambda: bodies.openai_completion(sets.generation),
@@ -194,6 +202,7 @@ def _body(provider: str, endpoint: str, sets: _Catalogue) -> Schema:
         ("openai", "translation"): lambda: bodies.openai_transcription(translation=True),
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
+        ("anthropic", "batches"): lambda: bodies.anthropic_message_batch(sets.generation, max_requests),
     }
     build = builders.get((provider, endpoint))
     return build() if build is not None else _ANY_OBJECT
@@ -241,14 +250,16 @@ def build_openapi(app: Served) -> dict[str, Any]:
             path, operation = _azure_operation(route, sets)
             paths.setdefault(path, {})[method] = operation
             continue
-        path, names = _path(route.path)
+        # Gemini's one action on a batch rides in its last path segment, as ``batches/{id}:cancel``.
+        path, names = _path(route.path.replace(_GEMINI_BATCH_ACTION, "{batch_id}:cancel"))
         item = paths.setdefault(path, {})
         if method in item:
             known = item[method]["parameters"]
             item[method]["parameters"] = known + [p for p in _SELECTORS if p not in known]
             item[method]["tags"] = sorted({*item[method]["tags"], provider.name})
             continue
-        body = _body(provider.name, route.endpoint, sets) if route.method in ("POST", "PUT") else None
+        max_requests = app.config.batches.max_requests_per_batch
+        body = _body(provider.name, route.endpoint, sets, max_requests) if route.method in ("POST", "PUT") else None
         item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
         if (route.method, route.path) in _MULTIPART:
             content = item[method]["requestBody"]["content"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_simulator.engine.catalogue import MAX_UNKNOWN_MODEL_ID, Catalogue, ModelSpec
+from llm_simulator.providers.anthropic.batches import CUSTOM_ID
 from llm_simulator.providers.gemini.embed import MAX_BATCH, TASK_TYPES
 from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQUENCES
 from llm_simulator.providers.openai.audio import TRANSCRIPT_FORMATS
@@ -313,6 +314,19 @@ def anthropic_messages(allowed: Models) -> Schema:
     }
 
 
+def anthropic_message_batch(allowed: Models, max_requests: int) -> Schema:
+    """``POST /v1/messages/batches``: 1 to ``batches.max_requests_per_batch`` Messages requests, none streamed."""
+    params = anthropic_messages(allowed)
+    params = params | {"properties": params["properties"] | {"stream": {"const": False}}}
+    item = {
+        "type": "object",
+        "properties": {"custom_id": {"type": "string", "pattern": CUSTOM_ID.pattern}, "params": params},
+        "required": ["custom_id", "params"],
+    }
+    requests = {"type": "array", "items": item, "minItems": 1, "maxItems": max_requests}
+    return {"type": "object", "properties": {"requests": requests}, "required": ["requests"]}
+
+
 def anthropic_count_tokens(allowed: Models) -> Schema:
     """``POST /v1/messages/count_tokens``."""
     return {
@@ -398,6 +412,16 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     """``:batchEmbedContents``: 1 to 250 requests for the model in the URL."""
     items = {"type": "array", "items": _embed_request(allowed), "minItems": 1, "maxItems": MAX_BATCH}
     return _closed({"requests": items}, ["requests"])
+
+
+def gemini_batch_generate(allowed: Models) -> Schema:
+    """``:batchGenerateContent``: a batch of inlined ``generateContent`` requests for the model in the URL."""
+    item = {"type": "object", "properties": {"request": gemini_generate(allowed), "metadata": {"type": "object"}}}
+    item["required"] = ["request"]
+    inlined = _closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
+    config = _closed({"requests": inlined}, ["requests"])
+    batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
+    return _closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
 
 
 def openai_file_upload() -> Schema:

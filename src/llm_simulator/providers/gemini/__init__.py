@@ -1,4 +1,4 @@
-"""The Google Gemini API (Developer API, ``v1beta`` and ``v1``): generate, count, embed, models."""
+"""The Google Gemini API (Developer API, ``v1beta`` and ``v1``): generate, count, embed, batches, models."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from functools import partial
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.gemini import embed, generate, models
+from llm_simulator.providers.batch_runner import BatchRunner
+from llm_simulator.providers.gemini import batches, embed, generate, models
 from llm_simulator.providers.gemini.common import PROVIDER, api_version, is_gemini, require_model
 from llm_simulator.providers.gemini.errors import render_error
+from llm_simulator.providers.internal import InternalDispatch
 
 VERSIONS = ("v1beta", "v1")
 GENERATE_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 EMBED_ACTIONS = ("embedContent", "batchEmbedContents")
+BATCH_ACTIONS = ("batchGenerateContent",)
 # The stats label of each action (the route itself is shared by all of them).
 ACTION_ENDPOINTS = {
     "generateContent": "generate",
@@ -22,6 +25,7 @@ ACTION_ENDPOINTS = {
     "countTokens": "count_tokens",
     "embedContent": "embedding",
     "batchEmbedContents": "embedding",
+    "batchGenerateContent": "batches",
 }
 
 
@@ -30,7 +34,7 @@ def action_endpoint(params: Mapping[str, str]) -> str:
     return ACTION_ENDPOINTS.get(params["target"].rpartition(":")[2], "generate")
 
 
-async def model_action(sim: Simulator, request: HttpRequest) -> Response:
+async def model_action(sim: Simulator, service: batches.GeminiBatchService, request: HttpRequest) -> Response:
     """``POST /{version}/models/{model}:{action}``: split the action off the last path segment.
 
     The ``:action`` suffix lives inside the model's path segment, so it is split here rather
@@ -38,12 +42,14 @@ async def model_action(sim: Simulator, request: HttpRequest) -> Response:
     """
     target = request.path_params["target"]
     model, sep, action = target.rpartition(":")
-    if not sep or action not in GENERATE_ACTIONS + EMBED_ACTIONS:
+    if not sep or action not in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
             f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
-            + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS),
+            + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS),
         )
+    if action == "batchGenerateContent":
+        return await batches.create(service, request, model)
     version = api_version(request.path)
     # Embedding models list countTokens among their methods, as the API's do.
     embedding = None if action == "countTokens" else action in EMBED_ACTIONS
@@ -66,26 +72,37 @@ class GeminiProvider:
 
     name = "gemini"
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, dispatch: InternalDispatch | None = None) -> None:
         self._sim = sim
+        self._dispatch = dispatch or InternalDispatch()
 
     def routes(self) -> list[Route]:
         """Every Gemini route; on ``/v1/models`` only for requests from a Gemini client."""
         sim = self._sim
+        # Batches, per process (run one worker when batches matter).
+        limits = sim.config.batches
+        service = batches.GeminiBatchService(sim, BatchRunner(self._dispatch, limits), limits)
         routes: list[Route] = []
         for version in VERSIONS:
             # /v1/models is shared with OpenAI and Anthropic; /v1beta is Gemini's alone.
             when = is_gemini if version == "v1" else None
+            one = f"/{version}/batches/"
             routes += [
                 Route(
                     "POST",
                     f"/{version}/models/{{target}}",
-                    partial(model_action, sim),
+                    partial(model_action, sim, service),
                     "generate",
                     endpoint_of=action_endpoint,
                 ),
                 Route("GET", f"/{version}/models", partial(models.list_models, sim), "models", when),
                 Route("GET", f"/{version}/models/{{model:path}}", partial(models.get_model, sim), "models", when),
+                # /v1/batches is OpenAI's too: Gemini's for Gemini clients.
+                Route("GET", f"/{version}/batches", partial(batches.list_batches, service), "batches", when),
+                Route("GET", f"{one}{{batch_id}}", partial(batches.get, service), "batches", when),
+                Route("DELETE", f"{one}{{batch_id}}", partial(batches.delete, service), "batches", when),
+                # An ``:action`` path is Gemini's whoever asks (OpenAI's cancel is ``/cancel``).
+                Route("POST", f"{one}{{batch_action}}", partial(batches.action, service), "batches"),
             ]
         return routes
 
