@@ -101,10 +101,19 @@ def recipe_with(recipe: PresetRecipe, factors: PhysicsFactors, front: float, jit
     return dataclasses.replace(recipe, factors=factors, front_ms=front, jitter_sigma=jitter)
 
 
-def fit_preset(recipe: PresetRecipe, points: list[TracePoint], *, start: PhysicsFactors, start_front: float,
-               start_jitter: float, budget: Budget, max_evals: int, free: tuple[str, ...] = FREE,
-               extra: Callable[[PresetRecipe], float] | None = None,
-               prior: dict[str, float] | None = None) -> dict[str, Any]:
+def fit_preset(
+    recipe: PresetRecipe,
+    points: list[TracePoint],
+    *,
+    start: PhysicsFactors,
+    start_front: float,
+    start_jitter: float,
+    budget: Budget,
+    max_evals: int,
+    free: tuple[str, ...] = FREE,
+    extra: Callable[[PresetRecipe], float] | None = None,
+    prior: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Nelder-Mead over the ``free`` coordinates; the others stay at ``start``."""
     assert all(p.split == CALIBRATION for p in points), "held-out data must never enter a loss"
     x_start = encode(start, start_front, start_jitter)
@@ -145,14 +154,22 @@ def fit_preset(recipe: PresetRecipe, points: list[TracePoint], *, start: Physics
         sim = measure(spec, p, SEED, budget)
         per_point[p.key] = {k: {"real": p.real[k], "sim": sim.get(k)} for k in p.real}
     return {
-        "factors": dataclasses.asdict(factors), "front_ms": front, "jitter_sigma": jitter,
-        "loss": loss, "evaluations": evals, "cpu_s": round(time.process_time() - started, 1),
-        "points": [p.source for p in points], "fit": per_point, "recipe": fitted,
+        "factors": dataclasses.asdict(factors),
+        "front_ms": front,
+        "jitter_sigma": jitter,
+        "loss": loss,
+        "evaluations": evals,
+        "cpu_s": round(time.process_time() - started, 1),
+        "points": [p.source for p in points],
+        "fit": per_point,
+        "recipe": fitted,
     }
 
 
-ARGONNE = {("meta-llama/Llama-2-7b-hf", "1"): "vllm-h100-7b-tp1",
-           ("meta-llama/Llama-2-70b-hf", "4"): "vllm-h100-70b-tp4"}
+ARGONNE = {
+    ("meta-llama/Llama-2-7b-hf", "1"): "vllm-h100-7b-tp1",
+    ("meta-llama/Llama-2-70b-hf", "4"): "vllm-h100-70b-tp4",
+}
 
 
 def argonne_rows(traces: Path) -> list[tuple[str, int, int, float]]:
@@ -176,10 +193,15 @@ def argonne_rows(traces: Path) -> list[tuple[str, int, int, float]]:
 
 def static_batch_ms(spec: DeploymentSpec, batch: int, length: int, seed: int) -> float:
     """Virtual time for ``batch`` prompts of ``length`` tokens generating ``length`` tokens, all at t=0."""
-    settings = dataclasses.replace(spec.settings, max_num_seqs=256, prefix_caching=False,
-                                   max_num_batched_tokens=max(spec.settings.max_num_batched_tokens, 4096))
-    run = simulate(dataclasses.replace(spec, settings=settings),
-                   [Arrival(0.0, length, length) for _ in range(batch)], seed=seed)
+    settings = dataclasses.replace(
+        spec.settings,
+        max_num_seqs=256,
+        prefix_caching=False,
+        max_num_batched_tokens=max(spec.settings.max_num_batched_tokens, 4096),
+    )
+    run = simulate(
+        dataclasses.replace(spec, settings=settings), [Arrival(0.0, length, length) for _ in range(batch)], seed=seed
+    )
     return max(r.finish_ms for r in run.results)
 
 
@@ -197,8 +219,13 @@ def argonne_term(rows: list[tuple[str, int, int, float]], recipes: dict[str, Pre
     return sum(errs) / max(1, len(errs))
 
 
-def fit_globals(recipes: dict[str, PresetRecipe], points: dict[str, list[TracePoint]],
-                rows: list[tuple[str, int, int, float]], budget: Budget, max_evals: int) -> dict[str, Any]:
+def fit_globals(
+    recipes: dict[str, PresetRecipe],
+    points: dict[str, list[TracePoint]],
+    rows: list[tuple[str, int, int, float]],
+    budget: Budget,
+    max_evals: int,
+) -> dict[str, Any]:
     """Nelder-Mead over the GLOBAL factors, shared by the vLLM presets, anchors held fixed.
 
     Loss: the mean point loss over the presets' load-varying calibration points plus the
@@ -222,16 +249,24 @@ def fit_globals(recipes: dict[str, PresetRecipe], points: dict[str, list[TracePo
 
     def objective(x: list[float]) -> float:
         trial = apply(x)
-        losses = [point_loss(measure(trial[name].build(), p, SEED, budget), p.real)
-                  for name, pts in points.items() for p in pts]
+        losses = [
+            point_loss(measure(trial[name].build(), p, SEED, budget), p.real)
+            for name, pts in points.items()
+            for p in pts
+        ]
         return sum(losses) / max(1, len(losses)) + argonne_term(rows, trial)
 
     started = time.process_time()
     best, loss, evals = nelder_mead(objective, x0, [0.3] * len(x0), max_evals=max_evals)
     fitted = apply(best)
-    return {"recipes": fitted, "loss": loss, "evaluations": evals, "argonne": argonne_term(rows, fitted),
-            "values": {n: getattr(fitted[VLLM[0]].factors, n) for n in GLOBAL},
-            "cpu_s": round(time.process_time() - started, 1)}
+    return {
+        "recipes": fitted,
+        "loss": loss,
+        "evaluations": evals,
+        "argonne": argonne_term(rows, fitted),
+        "values": {n: getattr(fitted[VLLM[0]].factors, n) for n in GLOBAL},
+        "cpu_s": round(time.process_time() - started, 1),
+    }
 
 
 def splitwise_term(traces: Path) -> Callable[[PresetRecipe], float]:
@@ -249,23 +284,42 @@ def shaped_hosted(recipe: PresetRecipe, ttft_target: float, itl_target: float, b
     """Scale a fitted 70B recipe so a lone request sees ``ttft_target``/``itl_target`` (ms, means)."""
     from llm_simulator.engine.load.traces import LengthDist
 
-    probe = TracePoint(key="probe", group="probe", model=recipe.model, preset=recipe.name, split=CALIBRATION,
-                       kind="concurrency", load=1, duration_s=0, prompt=LengthDist.fixed(550),
-                       output=LengthDist.fixed(150), real={})
+    probe = TracePoint(
+        key="probe",
+        group="probe",
+        model=recipe.model,
+        preset=recipe.name,
+        split=CALIBRATION,
+        kind="concurrency",
+        load=1,
+        duration_s=0,
+        prompt=LengthDist.fixed(550),
+        output=LengthDist.fixed(150),
+        real={},
+    )
     current = recipe
     for _ in range(4):
         sim = measure(current.build(), probe, SEED, budget)
         scale = itl_target / sim["tpot_mean"]
         f = current.factors
-        factors = dataclasses.replace(f, k_weights=f.k_weights * scale, step_base_ms=f.step_base_ms * scale,
-                                      k_kv=f.k_kv * scale, seq_ms=f.seq_ms * scale)
+        factors = dataclasses.replace(
+            f,
+            k_weights=f.k_weights * scale,
+            step_base_ms=f.step_base_ms * scale,
+            k_kv=f.k_kv * scale,
+            seq_ms=f.seq_ms * scale,
+        )
         front = max(1.0, current.front_ms + ttft_target - sim["ttft_mean"])
         current = dataclasses.replace(current, factors=factors, front_ms=front)
     sim = measure(current.build(), probe, SEED, budget)
-    return {"factors": dataclasses.asdict(current.factors), "front_ms": current.front_ms,
-            "jitter_sigma": current.jitter_sigma, "low_load": {"ttft_mean": sim["ttft_mean"],
-                                                                "tpot_mean": sim["tpot_mean"]},
-            "targets": {"ttft_mean": ttft_target, "tpot_mean": itl_target}, "recipe": current}
+    return {
+        "factors": dataclasses.asdict(current.factors),
+        "front_ms": current.front_ms,
+        "jitter_sigma": current.jitter_sigma,
+        "low_load": {"ttft_mean": sim["ttft_mean"], "tpot_mean": sim["tpot_mean"]},
+        "targets": {"ttft_mean": ttft_target, "tpot_mean": itl_target},
+        "recipe": current,
+    }
 
 
 COLD_GRID_MS = tuple(range(0, 2001, 200))  # coarse grid; the best value is then refined by ±100 ms
@@ -286,8 +340,14 @@ def fit_cold_shape(recipe: PresetRecipe, points: list[TracePoint]) -> dict[str, 
 
     def loss(cold: float) -> float:
         spec = dataclasses.replace(recipe, cold_shape_ms=cold).build()
-        return sum(point_loss(measure(spec, p, SEED + k, Budget(rate_duration_s=p.duration_s)), p.real, weights)
-                   for p in points for k in range(COLD_SEEDS)) / COLD_SEEDS
+        return (
+            sum(
+                point_loss(measure(spec, p, SEED + k, Budget(rate_duration_s=p.duration_s)), p.real, weights)
+                for p in points
+                for k in range(COLD_SEEDS)
+            )
+            / COLD_SEEDS
+        )
 
     tried = {cold: loss(cold) for cold in COLD_GRID_MS}
     best = min(tried, key=lambda c: tried[c])
@@ -295,9 +355,14 @@ def fit_cold_shape(recipe: PresetRecipe, points: list[TracePoint]) -> dict[str, 
         if cold > 0:
             tried[cold] = loss(cold)
     best = min(tried, key=lambda c: tried[c])
-    return {"cold_shape_ms": float(best), "loss": tried[best], "loss_without": tried[0],
-            "grid": {f"{c:g}": round(v, 4) for c, v in sorted(tried.items())},
-            "points": [p.source for p in points], "cpu_s": round(time.process_time() - started, 1)}
+    return {
+        "cold_shape_ms": float(best),
+        "loss": tried[best],
+        "loss_without": tried[0],
+        "grid": {f"{c:g}": round(v, 4) for c, v in sorted(tried.items())},
+        "points": [p.source for p in points],
+        "cpu_s": round(time.process_time() - started, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,11 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short replays, few evaluations (smoke run)")
     parser.add_argument("--only", action="append", default=[], help="fit only this preset (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "calibration.json")
-    parser.add_argument("--write-presets", action="store_true",
-                        help="then rewrite the FITTED block of engine/load/presets.py from the JSON")
+    parser.add_argument(
+        "--write-presets",
+        action="store_true",
+        help="then rewrite the FITTED block of engine/load/presets.py from the JSON",
+    )
     parser.add_argument("--no-fit", action="store_true", help="fit nothing (with --write-presets: only render)")
-    parser.add_argument("--cold-only", action="store_true",
-                        help="fit only the vLLM presets' warm-up cost, keeping the rest of the JSON's fit")
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="fit only the vLLM presets' warm-up cost, keeping the rest of the JSON's fit",
+    )
     args = parser.parse_args(argv)
     if not args.traces.is_dir():
         print(f"traces not found at {args.traces}", file=sys.stderr)
@@ -319,8 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     evals = 25 if args.quick else 60
     recipes = {r.name: r for r in RECIPES}
     points = inference_sim_points(args.traces) + nim_points(args.traces)
-    calib = [p for p in points if p.split == CALIBRATION and not p.overloaded and p.model != "llama-3.3-70b"
-             and p.notes.get("n_fail", "0") == "0"]
+    calib = [
+        p
+        for p in points
+        if p.split == CALIBRATION
+        and not p.overloaded
+        and p.model != "llama-3.3-70b"
+        and p.notes.get("n_fail", "0") == "0"
+    ]
     # The reasoning rows are past the knee with time-outs (failed requests): reported, not fitted.
     calib = [p for p in calib if "reasoning" not in p.key]
     previous: dict[str, Any] = {}
@@ -341,8 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         recipe = out.pop("recipe")
         results[name] = out
         recipes[name] = recipe
-        print(f"  loss {out.get('loss', 0):.4f} after {out.get('evaluations', 0)} evaluations: "
-              f"{json.dumps(out['factors'])} front {out['front_ms']:.1f} ms σ {out['jitter_sigma']:.3f}", flush=True)
+        print(
+            f"  loss {out.get('loss', 0):.4f} after {out.get('evaluations', 0)} evaluations: "
+            f"{json.dumps(out['factors'])} front {out['front_ms']:.1f} ms σ {out['jitter_sigma']:.3f}",
+            flush=True,
+        )
 
     def start_of(name: str) -> tuple[PhysicsFactors, float, float]:
         if name in results:
@@ -356,14 +436,21 @@ def main(argv: list[str] | None = None) -> int:
     # calibration point with load variation (Llama-2-7B and CodeLlama-34B at both rates) and
     # Argonne's batch sweeps. The 70B and Mixtral predictions at their held-out rates thus come
     # from physics plus load factors measured on other models, not from a low-load fit.
-    model_of = {"vllm-h100-7b-tp1": "llama-2-7b", "vllm-h100-70b-tp4": "llama-2-70b",
-                "vllm-h100-codellama-34b-tp2": "codellama-34b", "vllm-h100-mixtral-8x7b-tp2": "mixtral-8x7b"}
+    model_of = {
+        "vllm-h100-7b-tp1": "llama-2-7b",
+        "vllm-h100-70b-tp4": "llama-2-70b",
+        "vllm-h100-codellama-34b-tp2": "codellama-34b",
+        "vllm-h100-mixtral-8x7b-tp2": "mixtral-8x7b",
+    }
     stage0 = {n: [p for p in calib if p.model == m and p.key.endswith("stage_0")] for n, m in model_of.items()}
     # The steady-state factors are fitted on warm replays (short ones would give a fresh
     # server's warm-up far more weight than it had); the warm-up itself last, on the cold rows.
     warm0 = {n: [dataclasses.replace(p, warm=True) for p in pts] for n, pts in stage0.items()}
-    loaded = {n: [dataclasses.replace(p, warm=True) for p in calib if p.model == m] for n, m in model_of.items()
-              if any(p.key.endswith("stage_1") for p in calib if p.model == m)}
+    loaded = {
+        n: [dataclasses.replace(p, warm=True) for p in calib if p.model == m]
+        for n, m in model_of.items()
+        if any(p.key.endswith("stage_1") for p in calib if p.model == m)
+    }
     rows = argonne_rows(args.traces)
     extras: dict[str, Callable[[PresetRecipe], float]] = {"vllm-h100-70b-tp4": splitwise_term(args.traces)}
     globals_out: dict[str, Any] = previous_globals
@@ -371,20 +458,37 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(ROUNDS):
             for name in VLLM:
                 f, front, jitter = start_of(name)
-                run(name, lambda name=name, f=f, front=front, jitter=jitter: fit_preset(
-                    recipes[name], warm0[name], start=f, start_front=front, start_jitter=jitter, budget=budget,
-                    max_evals=evals, free=ANCHORS, extra=extras.get(name)))
+                run(
+                    name,
+                    lambda name=name, f=f, front=front, jitter=jitter: fit_preset(
+                        recipes[name],
+                        warm0[name],
+                        start=f,
+                        start_front=front,
+                        start_jitter=jitter,
+                        budget=budget,
+                        max_evals=evals,
+                        free=ANCHORS,
+                        extra=extras.get(name),
+                    ),
+                )
             print(f"fitting the global load factors (round {round_ + 1}) ...", flush=True)
             g = fit_globals(recipes, loaded, rows, budget, max_evals=evals)
             recipes.update(g.pop("recipes"))
             globals_out = g
             for name in VLLM:
                 results[name]["factors"] = dataclasses.asdict(recipes[name].factors)
-                results[name]["global_fit"] = {"loss": g["loss"], "evaluations": g["evaluations"],
-                                               "argonne_loss": g["argonne"],
-                                               "points": sorted(p.source for pts in loaded.values() for p in pts)}
-            print(f"  loss {g['loss']:.4f} (Argonne {g['argonne']:.4f}) after {g['evaluations']} evaluations: "
-                  f"{json.dumps(g['values'])}", flush=True)
+                results[name]["global_fit"] = {
+                    "loss": g["loss"],
+                    "evaluations": g["evaluations"],
+                    "argonne_loss": g["argonne"],
+                    "points": sorted(p.source for pts in loaded.values() for p in pts),
+                }
+            print(
+                f"  loss {g['loss']:.4f} (Argonne {g['argonne']:.4f}) after {g['evaluations']} evaluations: "
+                f"{json.dumps(g['values'])}",
+                flush=True,
+            )
 
     # Warm-up: a fresh server's first steps of each shape are slow (kernels compiled on first
     # use). Fitted last, on the stage_0 tails only, with everything else fixed.
@@ -399,8 +503,11 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault(name, {})["cold_shape_ms"] = cold["cold_shape_ms"]
             results[name]["cold_fit"] = cold
             recipes[name] = dataclasses.replace(recipe, cold_shape_ms=cold["cold_shape_ms"])
-            print(f"  {cold['cold_shape_ms']:g} ms per new shape: loss {cold['loss']:.4f} "
-                  f"(without: {cold['loss_without']:.4f})", flush=True)
+            print(
+                f"  {cold['cold_shape_ms']:g} ms per new shape: loss {cold['loss']:.4f} "
+                f"(without: {cold['loss_without']:.4f})",
+                flush=True,
+            )
     if args.cold_only:
         wanted = set()  # nothing else is refitted
 
@@ -409,9 +516,19 @@ def main(argv: list[str] | None = None) -> int:
     # the rest comes from the 70B TP4 vLLM fit. KV capacity is memory arithmetic (presets.py).
     anchor = [p for p in nim_points(args.traces) if p.split == CALIBRATION]
     nim_start = start_of("vllm-h100-70b-tp4")
-    run("nim-llama33-70b-2xh100-fp8", lambda: fit_preset(
-        recipes["nim-llama33-70b-2xh100-fp8"], anchor, start=nim_start[0], start_front=nim_start[1],
-        start_jitter=nim_start[2], budget=budget, max_evals=min(evals, 60), free=("k_weights", "mfu")))
+    run(
+        "nim-llama33-70b-2xh100-fp8",
+        lambda: fit_preset(
+            recipes["nim-llama33-70b-2xh100-fp8"],
+            anchor,
+            start=nim_start[0],
+            start_front=nim_start[1],
+            start_jitter=nim_start[2],
+            budget=budget,
+            max_evals=min(evals, 60),
+            free=("k_weights", "mfu"),
+        ),
+    )
 
     # Hosted APIs: shaped, not measured under load. Low-load TTFT/ITL means of the built-in
     # latency profiles gpt4 / claude / gemini (engine/latency/profiles.py) on the 70B fit.
@@ -427,8 +544,14 @@ def main(argv: list[str] | None = None) -> int:
             write_presets(results)
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"seed": SEED, "budget": dataclasses.asdict(budget), "max_evals": evals, "global": globals_out,
-               "traces": "../shared/traces (calibration split only)", "presets": results}
+    payload = {
+        "seed": SEED,
+        "budget": dataclasses.asdict(budget),
+        "max_evals": evals,
+        "global": globals_out,
+        "traces": "../shared/traces (calibration split only)",
+        "presets": results,
+    }
     args.out.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     if args.write_presets:
@@ -443,24 +566,33 @@ BEGIN, END = "# BEGIN FITTED", "# END FITTED"
 def _provenance(name: str, result: dict[str, Any]) -> str:
     if "targets" in result:
         t = result["targets"]
-        return (f"shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT "
-                f"{t['ttft_mean']:.0f} ms and ITL {t['tpot_mean']:.0f} ms (means of the built-in latency profile)")
+        return (
+            f"shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT "
+            f"{t['ttft_mean']:.0f} ms and ITL {t['tpot_mean']:.0f} ms (means of the built-in latency profile)"
+        )
     # "inference-sim-training/stages_tidy.csv 20260217-155451-llama-2-7b-tp1-codegen stage_0" → the short name.
     rows = "; ".join(re.sub(r"^inference-sim-training/stages_tidy\.csv \d+-\d+-", "", p) for p in result["points"])
     if rows.startswith("llama") or rows.startswith("codellama") or rows.startswith("mixtral"):
         rows = "inference-sim-training/stages_tidy.csv rows " + rows
-    cold = (f"; warm-up {result['cold_shape_ms']:g} ms per new step shape fitted on the same rows (full length)"
-            if result.get("cold_shape_ms") else "")
-    return (f"bench/calibrate.py fit (seed {SEED}, {result['evaluations']} evaluations, loss {result['loss']:.3f}) "
-            f"on {rows}" + ("; KV capacity from memory arithmetic" if name.startswith("nim") else "") + cold)
+    cold = (
+        f"; warm-up {result['cold_shape_ms']:g} ms per new step shape fitted on the same rows (full length)"
+        if result.get("cold_shape_ms")
+        else ""
+    )
+    return (
+        f"bench/calibrate.py fit (seed {SEED}, {result['evaluations']} evaluations, loss {result['loss']:.3f}) "
+        f"on {rows}" + ("; KV capacity from memory arithmetic" if name.startswith("nim") else "") + cold
+    )
 
 
 def write_presets(results: dict[str, Any]) -> None:
     """Rewrite the FITTED block of presets.py from ``results`` (rounded, so diffs stay readable)."""
     # fmt: off/on keeps the formatter away from the block, so a re-render stays byte-stable.
-    lines = [f"{BEGIN} (generated by `python bench/calibrate.py --write-presets`; do not edit by hand)",
-             "# fmt: off",
-             "FITTED: dict[str, Fit] = {"]
+    lines = [
+        f"{BEGIN} (generated by `python bench/calibrate.py --write-presets`; do not edit by hand)",
+        "# fmt: off",
+        "FITTED: dict[str, Fit] = {",
+    ]
     for name in sorted(results):
         r = results[name]
         lines.append(f"    {name!r}: Fit(")
@@ -473,7 +605,7 @@ def write_presets(results: dict[str, Any]) -> None:
         if r.get("cold_shape_ms"):
             lines.append(f"        cold_shape_ms={r['cold_shape_ms']:.4g},")
         text = _provenance(name, r)
-        chunks = [text[i:i + 96] for i in range(0, len(text), 96)]
+        chunks = [text[i : i + 96] for i in range(0, len(text), 96)]
         lines.append("        provenance=" + "\n".join(f"{c!r}" for c in chunks).replace("\n", "\n" + " " * 19) + ",")
         lines.append("    ),")
     lines += ["}", "# fmt: on", END]

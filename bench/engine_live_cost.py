@@ -61,8 +61,11 @@ async def _run(streams: int, prompt: int, tokens: int) -> dict[str, float]:
     clock = FakeClock(start=0.0)
     spec = DeploymentSpec(
         "bench",
-        EngineSettings(max_num_seqs=streams, max_num_batched_tokens=streams * prompt + streams,
-                       kv_blocks=streams * (prompt + tokens) // 16 + streams * 2),
+        EngineSettings(
+            max_num_seqs=streams,
+            max_num_batched_tokens=streams * prompt + streams,
+            kv_blocks=streams * (prompt + tokens) // 16 + streams * 2,
+        ),
         StepTimeModel(step_ms=5.0, weights_ms=10.0, prefill_ms_per_token=0.0001, kv_ms_per_token=0.00001),
     )
     engine = LiveEngine(spec, clock, InstantScheduler(clock), NullObserver(), seed=1)
@@ -71,8 +74,14 @@ async def _run(streams: int, prompt: int, tokens: int) -> dict[str, float]:
     cpu = time.process_time() - start
     steps = engine.histograms[0].count
     generated = engine.replicas[0].counters.generated_tokens
-    return {"cpu_s": cpu, "steps": steps, "tokens": generated, "us_per_step": cpu / steps * 1e6,
-            "us_per_token": cpu / generated * 1e6, "mean_batch": engine.histograms[0].batch_sum / steps}
+    return {
+        "cpu_s": cpu,
+        "steps": steps,
+        "tokens": generated,
+        "us_per_step": cpu / steps * 1e6,
+        "us_per_token": cpu / generated * 1e6,
+        "mean_batch": engine.histograms[0].batch_sum / steps,
+    }
 
 
 def main() -> None:
@@ -85,12 +94,30 @@ def main() -> None:
     args = parser.parse_args()
     runs = [asyncio.run(_run(args.streams, args.prompt, args.tokens)) for _ in range(args.runs)]
     summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-    print_table(["streams", "tokens each", "steps", "mean batch", "µs/step", "µs/token"],
-                [[args.streams, args.tokens, int(summary["steps"]), round(summary["mean_batch"], 1),
-                  round(summary["us_per_step"], 1), round(summary["us_per_token"], 3)]])
-    write_results("engine_live_cost", {"benchmark": "engine_live_cost", "commit": git_commit(),
-                                       "machine": machine_info(), "parameters": vars(args), "runs": runs,
-                                       "median": summary})
+    print_table(
+        ["streams", "tokens each", "steps", "mean batch", "µs/step", "µs/token"],
+        [
+            [
+                args.streams,
+                args.tokens,
+                int(summary["steps"]),
+                round(summary["mean_batch"], 1),
+                round(summary["us_per_step"], 1),
+                round(summary["us_per_token"], 3),
+            ]
+        ],
+    )
+    write_results(
+        "engine_live_cost",
+        {
+            "benchmark": "engine_live_cost",
+            "commit": git_commit(),
+            "machine": machine_info(),
+            "parameters": vars(args),
+            "runs": runs,
+            "median": summary,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,13 @@ def one_run(preset: str, concurrency: int, prompt: int, output: int, requests: i
     start = time.process_time()
     run = simulate(PRESETS[preset], first, seed=seed, next_arrival=after)
     cpu = time.process_time() - start
-    return {"output_tokens": run.output_tokens, "cpu_s": cpu, "tokens_per_cpu_s": run.output_tokens / cpu,
-            "virtual_s": run.duration_ms / 1000.0,
-            "preemptions": sum(r.counters.preemptions for r in run.replicas)}
+    return {
+        "output_tokens": run.output_tokens,
+        "cpu_s": cpu,
+        "tokens_per_cpu_s": run.output_tokens / cpu,
+        "virtual_s": run.duration_ms / 1000.0,
+        "preemptions": sum(r.counters.preemptions for r in run.replicas),
+    }
 
 
 def main() -> None:
@@ -50,18 +54,35 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4096)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    runs = [one_run(args.preset, args.concurrency, args.prompt, args.output, args.requests, seed)
-            for seed in range(args.runs)]
-    rows = [[i, r["output_tokens"], f"{r['cpu_s']:.2f}", f"{r['tokens_per_cpu_s']:,.0f}", f"{r['virtual_s']:.1f}",
-             r["preemptions"]] for i, r in enumerate(runs)]
+    runs = [
+        one_run(args.preset, args.concurrency, args.prompt, args.output, args.requests, seed)
+        for seed in range(args.runs)
+    ]
+    rows = [
+        [
+            i,
+            r["output_tokens"],
+            f"{r['cpu_s']:.2f}",
+            f"{r['tokens_per_cpu_s']:,.0f}",
+            f"{r['virtual_s']:.1f}",
+            r["preemptions"],
+        ]
+        for i, r in enumerate(runs)
+    ]
     print_table(["run", "output tokens", "CPU s", "tokens / CPU s", "virtual s", "preemptions"], rows)
     median = statistics.median(r["tokens_per_cpu_s"] for r in runs)
     print(f"median: {median:,.0f} tokens per CPU second (target {TARGET_TOKENS_PER_CPU_S:,})")
-    path = write_results("engine_speed", {
-        "machine": machine_info(), "commit": git_commit(), "parameters": vars(args), "runs": runs,
-        "median_tokens_per_cpu_s": median,
-        "targets_met": {"tokens_per_cpu_s": median >= TARGET_TOKENS_PER_CPU_S},
-    })
+    path = write_results(
+        "engine_speed",
+        {
+            "machine": machine_info(),
+            "commit": git_commit(),
+            "parameters": vars(args),
+            "runs": runs,
+            "median_tokens_per_cpu_s": median,
+            "targets_met": {"tokens_per_cpu_s": median >= TARGET_TOKENS_PER_CPU_S},
+        },
+    )
     print(f"wrote {path}")
 
 

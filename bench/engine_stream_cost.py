@@ -132,8 +132,10 @@ def main() -> None:
             runs[name] += _child(src, args.streams, args.rounds)[1:]  # the first round warms up
     best = {name: min(values) for name, values in runs.items()}
     median = {name: statistics.median(values) for name, values in runs.items()}
-    print_table(["checkout", "µs/frame best", "µs/frame median", "runs"],
-                [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides])
+    print_table(
+        ["checkout", "µs/frame best", "µs/frame median", "runs"],
+        [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides],
+    )
     write_results("engine_stream_cost", {
         "benchmark": "engine_stream_cost", "commit": git_commit(), "machine": machine_info(),
         "parameters": vars(args), "us_per_frame": runs, "best": best, "median": median,

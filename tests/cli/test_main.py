@@ -1,5 +1,3 @@
-
-
 def test_serve_loads_none_of_the_client_side_commands() -> None:
     # Start-up time: ``serve`` must not import httpx, rich or the load generator.
     import subprocess

@@ -257,8 +257,19 @@ def test_missing_trace_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 def test_a_closed_loop_ramps_its_clients_in_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     # Fixed sizes: started at once, four clients queue behind each other's prefills in every
     # round (a convoy); the default ramp scatters their starts so the convoy never forms.
-    fixed = ["--prompt-tokens", "3000", "--output-tokens", "60", "--no-progress", "--concurrency", "4",
-             "--requests-per-point", "80", "--deployment", "nim-llama33-70b-2xh100-fp8"]
+    fixed = [
+        "--prompt-tokens",
+        "3000",
+        "--output-tokens",
+        "60",
+        "--no-progress",
+        "--concurrency",
+        "4",
+        "--requests-per-point",
+        "80",
+        "--deployment",
+        "nim-llama33-70b-2xh100-fp8",
+    ]
     ramped = run_json(fixed, capsys)
     at_once = run_json([*fixed, "--ramp", "0"], capsys)
     assert ramped["workload"]["ramp_s"] == "auto" and at_once["workload"]["ramp_s"] == 0.0  # type: ignore[index]

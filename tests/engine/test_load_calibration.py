@@ -31,9 +31,19 @@ needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason=f"the trace set is
 
 
 def _probe(load: float, prompt: int = 300, output: int = 40, kind: str = "concurrency") -> TracePoint:
-    return TracePoint(key="probe", group="probe", model="llama-2-7b", preset="vllm-h100-7b-tp1", split=CALIBRATION,
-                      kind=kind, load=load, duration_s=20.0, prompt=LengthDist.fixed(prompt),
-                      output=LengthDist.fixed(output), real={})
+    return TracePoint(
+        key="probe",
+        group="probe",
+        model="llama-2-7b",
+        preset="vllm-h100-7b-tp1",
+        split=CALIBRATION,
+        kind=kind,
+        load=load,
+        duration_s=20.0,
+        prompt=LengthDist.fixed(prompt),
+        output=LengthDist.fixed(output),
+        real={},
+    )
 
 
 @pytest.mark.parametrize("name", [r.name for r in RECIPES])
@@ -57,8 +67,9 @@ def test_the_loss_is_zero_on_the_truth_and_grows_with_the_error() -> None:
 
 
 def test_nelder_mead_finds_the_minimum_of_a_quadratic() -> None:
-    best, value, evals = nelder_mead(lambda x: (x[0] - 3) ** 2 + 2 * (x[1] + 1) ** 2, [0.0, 0.0], [1.0, 1.0],
-                                     max_evals=400, tolerance=1e-12)
+    best, value, evals = nelder_mead(
+        lambda x: (x[0] - 3) ** 2 + 2 * (x[1] + 1) ** 2, [0.0, 0.0], [1.0, 1.0], max_evals=400, tolerance=1e-12
+    )
     assert best == pytest.approx([3.0, -1.0], abs=1e-3)
     assert value < 1e-6 and evals <= 400
 
@@ -126,8 +137,9 @@ def test_held_out_points_are_labelled_and_never_calibration() -> None:
     assert {p.split for k, p in points.items() if k.startswith("nim") and not k.endswith("/c1")} == {H2}
 
 
-def test_fidelity_command_is_registered_and_fails_cleanly_without_traces(tmp_path: Path,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_fidelity_command_is_registered_and_fails_cleanly_without_traces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["fidelity", "--traces", str(tmp_path / "absent"), "--out", str(tmp_path / "f.md")])
     assert code != 0
     assert "no trace set" in capsys.readouterr().err
@@ -146,8 +158,13 @@ def test_a_prompt_pool_is_resent_verbatim_so_later_uses_are_prefix_hits() -> Non
     # inference-perf's shared_prefix cycles through groups × users fixed prompts.
     from llm_simulator.engine.load.calibration import poisson_workload
 
-    point = dataclasses.replace(_probe(20.0, prompt=575, kind="rate"), shared_prefix_tokens=100, prefix_groups=9,
-                                prompts_per_group=5, prompt=LengthDist(((0.0, 560.0), (1.0, 590.0))))
+    point = dataclasses.replace(
+        _probe(20.0, prompt=575, kind="rate"),
+        shared_prefix_tokens=100,
+        prefix_groups=9,
+        prompts_per_group=5,
+        prompt=LengthDist(((0.0, 560.0), (1.0, 590.0))),
+    )
     arrivals = poisson_workload(point, 1, 30.0)
     assert len({a.hashes for a in arrivals}) == 45
     assert all(len(a.hashes) == (a.prompt_tokens - 1) // 16 for a in arrivals)

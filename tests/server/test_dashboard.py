@@ -94,7 +94,8 @@ async def test_the_page_loads_nothing_from_elsewhere_and_has_no_inline_code() ->
         assert "http://" not in text and "https://" not in text and "//cdn" not in text and "@import" not in text
     # Under script-src/style-src 'self' inline code would be blocked: there must be none.
     assert re.findall(r"<script\b[^>]*>", page) == [
-        '<script src="/dashboard/charts.js" defer>', '<script src="/dashboard/app.js" defer>'
+        '<script src="/dashboard/charts.js" defer>',
+        '<script src="/dashboard/app.js" defer>',
     ]
     assert "<style" not in page and " style=" not in page and re.search(r"\son[a-z]+=", page) is None
     assert 'href="/dashboard/app.css"' in page
@@ -279,8 +280,10 @@ def test_the_dashboard_in_headless_chromium(tmp_path: Path) -> None:
         assert page.get_attribute("#engine-panel", "data-replicas") == "2"
         replicas = page.locator("#engine-replicas tbody tr")
         assert replicas.count() == 2
-        assert [(replicas.nth(i).get_attribute("data-deployment"), replicas.nth(i).get_attribute("data-replica"))
-                for i in range(2)] == [("pool", "0"), ("pool", "1")]
+        assert [
+            (replicas.nth(i).get_attribute("data-deployment"), replicas.nth(i).get_attribute("data-replica"))
+            for i in range(2)
+        ] == [("pool", "0"), ("pool", "1")]
         assert attr("#chart-engine-kv", "data-points") > 0
         assert "2 replicas" in page.locator("#engine-summary").inner_text()
         steps = [int(replicas.nth(i).locator("td").nth(8).inner_text().replace(",", "")) for i in range(2)]

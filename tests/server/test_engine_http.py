@@ -24,21 +24,29 @@ from llm_simulator.engine.load.virtual import Arrival, closed_loop, simulate
 from tests.live import LiveServer, live_server
 
 # A slow, noiseless engine whose steps are long enough to measure over HTTP on a loaded machine.
-STEP = {"step_ms": 30.0, "weights_ms": 0.0, "prefill_ms_per_token": 0.05, "kv_ms_per_token": 0.0,
-        "overlap": 0.0, "jitter_sigma": 0.0, "front_ms": 0.0}
+STEP = {
+    "step_ms": 30.0,
+    "weights_ms": 0.0,
+    "prefill_ms_per_token": 0.05,
+    "kv_ms_per_token": 0.0,
+    "overlap": 0.0,
+    "jitter_sigma": 0.0,
+    "front_ms": 0.0,
+}
 TIGHT = {"kv_blocks": 10_000, "max_num_seqs": 1, "max_waiting": 1, "step": STEP}
-BATCH = {"kv_blocks": 10_000, "max_num_seqs": 4, "max_num_batched_tokens": 4096, "prefix_caching": False,
-         "step": STEP}
+BATCH = {"kv_blocks": 10_000, "max_num_seqs": 4, "max_num_batched_tokens": 4096, "prefix_caching": False, "step": STEP}
 
 
 @pytest.fixture(scope="module")
 def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     config = {
         "seed": 5,
-        "engine": {"deployments": {
-            "tight": {**TIGHT, "models": ["gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash-lite"]},
-            "batch": {**BATCH, "models": ["gpt-4o"]},
-        }},
+        "engine": {
+            "deployments": {
+                "tight": {**TIGHT, "models": ["gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash-lite"]},
+                "batch": {**BATCH, "models": ["gpt-4o"]},
+            }
+        },
     }
     path = Path(tmp_path_factory.mktemp("engine")) / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -50,7 +58,10 @@ def _long_stream_started(server: LiveServer) -> openai.Stream[openai.types.chat.
     """Occupy the tight deployment's only seat with a long stream (read its first chunk)."""
     client = openai.OpenAI(base_url=server.openai_base, api_key="k", max_retries=0)
     stream = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "hold"}], max_tokens=400, stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hold"}],
+        max_tokens=400,
+        stream=True,
         extra_body={"ignore_eos": True},
     )
     next(iter(stream))
@@ -59,10 +70,16 @@ def _long_stream_started(server: LiveServer) -> openai.Stream[openai.types.chat.
 
 def test_openai_sdk_streams_through_the_engine(engine_server: LiveServer) -> None:
     client = openai.OpenAI(base_url=engine_server.openai_base, api_key="k", max_retries=0)
-    chunks = list(client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hello"}], max_tokens=12, stream=True,
-        stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hello"}],
+            max_tokens=12,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"ignore_eos": True},
+        )
+    )
     usage = chunks[-1].usage
     assert usage is not None and usage.completion_tokens == 12
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
@@ -84,8 +101,7 @@ def test_each_sdk_sees_its_providers_overload_error(engine_server: LiveServer) -
         claude = anthropic.Anthropic(base_url=engine_server.url, api_key="k", max_retries=0)
         # Anthropic's deployment is the same (shared by the three models), so it is full too.
         with pytest.raises(anthropic.APIStatusError) as an:
-            claude.messages.create(model="claude-haiku-4-5", max_tokens=5,
-                                   messages=[{"role": "user", "content": "x"}])
+            claude.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
         assert an.value.status_code == 529
         assert an.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
 
@@ -109,7 +125,9 @@ async def _closed_loop_over_http(server: LiveServer, concurrency: int, per_clien
         for _ in range(per_client):
             start = time.monotonic()
             reply = await client.chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "load " * 50}], max_tokens=8,
+                model="gpt-4o",
+                messages=[{"role": "user", "content": "load " * 50}],
+                max_tokens=8,
                 extra_body={"ignore_eos": True},
             )
             e2e.append((time.monotonic() - start) * 1000)
@@ -162,29 +180,36 @@ def test_metrics_show_the_engine(engine_server: LiveServer) -> None:
 def test_every_sdk_flow_works_unchanged_against_the_engine(engine_server: LiveServer) -> None:
     """Streams and whole responses in each wire format, n > 1 choices and the Responses API."""
     oa = openai.OpenAI(base_url=engine_server.openai_base, api_key="k", max_retries=0)
-    several = oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "n"}], n=3,
-                                         max_tokens=6, extra_body={"ignore_eos": True})
+    several = oa.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "n"}], n=3, max_tokens=6, extra_body={"ignore_eos": True}
+    )
     assert [c.index for c in several.choices] == [0, 1, 2]
     assert several.usage is not None and several.usage.completion_tokens == 18
     response = oa.responses.create(model="gpt-4o", input="hello", max_output_tokens=16)
     assert response.status in ("completed", "incomplete") and response.output_text
 
     claude = anthropic.Anthropic(base_url=engine_server.url, api_key="k", max_retries=0)
-    message = claude.messages.create(model="claude-haiku-4-5", max_tokens=10,
-                                     messages=[{"role": "user", "content": "hi"}])
+    message = claude.messages.create(
+        model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
     assert message.usage.output_tokens >= 1
-    with claude.messages.stream(model="claude-haiku-4-5", max_tokens=10,
-                                messages=[{"role": "user", "content": "hi"}]) as stream:
+    with claude.messages.stream(
+        model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text and final.stop_reason in ("end_turn", "max_tokens")
 
     options = types.HttpOptions(base_url=engine_server.url, retry_options=types.HttpRetryOptions(attempts=1))
     with genai.Client(api_key="k", http_options=options) as gemini:
-        chunks = list(gemini.models.generate_content_stream(
-            model="gemini-2.5-flash-lite", contents="hello",
-            config=types.GenerateContentConfig(max_output_tokens=12,
-                                               thinking_config=types.ThinkingConfig(thinking_budget=0)),
-        ))
+        chunks = list(
+            gemini.models.generate_content_stream(
+                model="gemini-2.5-flash-lite",
+                contents="hello",
+                config=types.GenerateContentConfig(
+                    max_output_tokens=12, thinking_config=types.ThinkingConfig(thinking_budget=0)
+                ),
+            )
+        )
     assert "".join(c.text or "" for c in chunks)
     assert chunks[-1].usage_metadata is not None and chunks[-1].usage_metadata.candidates_token_count

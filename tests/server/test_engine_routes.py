@@ -17,16 +17,36 @@ from tests.server.asgi_driver import call
 LOCAL = ("127.0.0.1", 5000)
 REMOTE = ("203.0.113.9", 1)
 # Short, noiseless steps: a request of a few tokens takes a few ms on a loaded machine too.
-STEP = {"step_ms": 1.0, "weights_ms": 0.0, "prefill_ms_per_token": 0.001, "kv_ms_per_token": 0.0,
-        "overlap": 0.0, "jitter_sigma": 0.0, "stall_probability": 0.0, "front_ms": 0.0}
+STEP = {
+    "step_ms": 1.0,
+    "weights_ms": 0.0,
+    "prefill_ms_per_token": 0.001,
+    "kv_ms_per_token": 0.0,
+    "overlap": 0.0,
+    "jitter_sigma": 0.0,
+    "stall_probability": 0.0,
+    "front_ms": 0.0,
+}
 POOL = {"kv_blocks": 1000, "replicas": 2, "router": "round_robin", "models": ["gpt-4o-mini"], "step": STEP}
 KEYS = [
     {"name": "user", "key": "sk-user-123456"},
     {"name": "admin", "key": "sk-admin-123456", "role": "admin"},
 ]
 ROW_FIELDS = {
-    "deployment", "replica", "running", "waiting", "kv_usage", "kv_blocks", "prefix_cache_hit_rate", "preemptions",
-    "rejected", "timed_out", "steps", "mean_step_ms", "mean_batch_size", "generated_tokens",
+    "deployment",
+    "replica",
+    "running",
+    "waiting",
+    "kv_usage",
+    "kv_blocks",
+    "prefix_cache_hit_rate",
+    "preemptions",
+    "rejected",
+    "timed_out",
+    "steps",
+    "mean_step_ms",
+    "mean_batch_size",
+    "generated_tokens",
 }
 
 
@@ -36,8 +56,14 @@ def engine_app(**flags: Any) -> SimulatorApp:
 
 
 def chat(tokens: int) -> bytes:
-    return orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
-                         "max_tokens": tokens, "ignore_eos": True})
+    return orjson.dumps(
+        {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": tokens,
+            "ignore_eos": True,
+        }
+    )
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -50,10 +50,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         epilog="examples:\n  llm-simulator fidelity\n  llm-simulator fidelity --quick --out /tmp/fidelity.md",
     )
     cmd.set_defaults(handler=run)
-    cmd.add_argument("--traces", type=Path, default=None, metavar="DIR",
-                     help="the trace set (default: ../shared/traces beside the current directory)")
-    cmd.add_argument("--out", type=Path, default=Path("docs/fidelity.md"), metavar="FILE",
-                     help="the Markdown report (default docs/fidelity.md); plots go to FILE's stem directory")
+    cmd.add_argument(
+        "--traces",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the trace set (default: ../shared/traces beside the current directory)",
+    )
+    cmd.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/fidelity.md"),
+        metavar="FILE",
+        help="the Markdown report (default docs/fidelity.md); plots go to FILE's stem directory",
+    )
     cmd.add_argument("--quick", action="store_true", help="shorter replays and no past-the-knee rows (a smoke run)")
 
 
@@ -88,8 +98,10 @@ def _tally(checks: Sequence[Check]) -> str:
 
 
 def _check_rows(checks: Sequence[Check], before: Sequence[Check] | None = None) -> list[str]:
-    rows = ["| metric | real | sim | error | target | pass | before: sim | before: error | before: pass |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| metric | real | sim | error | target | pass | before: sim | before: error | before: pass |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     prior = {c.name: c for c in before or ()}
     for c in checks:
         b = prior.get(c.name)
@@ -134,26 +146,34 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
         curve = curve_checks([p.load for p in pts], real, sims, "ttft_mean") if len(pts) > 1 else []
         # The shape checks are about load: a cold first stage against a warm second one would
         # mix warm-up into them, so they compare every point on a warm deployment.
-        warm = [s if p.warm or not PRESETS[preset].step.cold_shape_ms else
-                measure(PRESETS[preset], dataclasses.replace(p, warm=True), SEED, budget) for p, s in zip(pts, sims,
-                                                                                                      strict=True)]
+        warm = [
+            s
+            if p.warm or not PRESETS[preset].step.cold_shape_ms
+            else measure(PRESETS[preset], dataclasses.replace(p, warm=True), SEED, budget)
+            for p, s in zip(pts, sims, strict=True)
+        ]
         shape = shape_checks([p.load for p in pts], warm, real)
         before_curve = curve_checks([p.load for p in pts], real, befores, "ttft_mean") if len(pts) > 1 else []
         split = "/".join(sorted({p.split for p in pts}))
-        summary.append(f"| {group} curve | {split} | {len(pts)} loads | {_tally(curve + shape)} | "
-                       f"{_tally(before_curve + shape_checks([p.load for p in pts], befores, real))} |")
+        summary.append(
+            f"| {group} curve | {split} | {len(pts)} loads | {_tally(curve + shape)} | "
+            f"{_tally(before_curve + shape_checks([p.load for p in pts], befores, real))} |"
+        )
         body.append(f"Curve and shape checks ({group}):\n")
         body.extend(_check_rows(curve + shape, before_curve))
         model = pts[0].model
         workload = group.split("/")[-1]
         tpot_series.setdefault(model, []).append((f"real {workload}", [(p.load, p.real["tpot_mean"]) for p in pts]))
-        tpot_series[model].append((f"sim {workload}", [(p.load, s.get("tpot_mean", math.nan)) for p, s in
-                                                        zip(pts, sims, strict=True)]))
+        tpot_series[model].append(
+            (f"sim {workload}", [(p.load, s.get("tpot_mean", math.nan)) for p, s in zip(pts, sims, strict=True)])
+        )
     figures = []
     for model, series in sorted(tpot_series.items()):
         name = f"decode-{model}.svg"
-        (plots / name).write_text(svg_line_file(series, f"{model}: decode ms/token vs rate", "requests/s",
-                                            "ms per output token"), encoding="utf-8")
+        (plots / name).write_text(
+            svg_line_file(series, f"{model}: decode ms/token vs rate", "requests/s", "ms per output token"),
+            encoding="utf-8",
+        )
         figures.append(f"![{model} decode speed]({plots.name}/{name})")
     nim = _nim_section(traces, plots, budget, summary)
     past = [] if quick else _past_knee(all_points, budget)
@@ -195,8 +215,27 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
         "| point or curve | split | load | checks passed (engine) | checks passed (before) |",
         "|---|---|---|---|---|",
     ]
-    return "\n".join([*head, *summary, "", *nim, "", "## Per load point (vLLM, inference-sim-training)", "",
-                      *figures, *body, "", *past, "", *sanity, ""]) + "\n"
+    return (
+        "\n".join(
+            [
+                *head,
+                *summary,
+                "",
+                *nim,
+                "",
+                "## Per load point (vLLM, inference-sim-training)",
+                "",
+                *figures,
+                *body,
+                "",
+                *past,
+                "",
+                *sanity,
+                "",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) -> list[str]:
@@ -208,38 +247,57 @@ def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) 
     real = [p.real for p in pts]
     curve = curve_checks(loads, real, sims) + shape_checks(loads, sims, real)
     before = curve_checks(loads, real, befores) + shape_checks(loads, befores, real)
-    summary.append(f"| NIM Llama-3.3-70B sweep (knee, plateaus) | H2 (c=1 calibration) | c 1-250 | "
-                   f"{_tally(curve)} | {_tally(before)} |")
-    out = ["## H2: NIM Llama-3.3-70B 2×H100 fp8 concurrency sweep (5000 in / 500 out)", "",
-           f"Preset `{spec.name}`: {spec.provenance}", "",
-           "| c | split | TTFT real | TTFT sim | TTFT before | ITL real | ITL sim | ITL before | tok/s real | "
-           "tok/s sim | tok/s before | TTFT err | ITL err |", "|---" * 13 + "|"]
+    summary.append(
+        f"| NIM Llama-3.3-70B sweep (knee, plateaus) | H2 (c=1 calibration) | c 1-250 | "
+        f"{_tally(curve)} | {_tally(before)} |"
+    )
+    out = [
+        "## H2: NIM Llama-3.3-70B 2×H100 fp8 concurrency sweep (5000 in / 500 out)",
+        "",
+        f"Preset `{spec.name}`: {spec.provenance}",
+        "",
+        "| c | split | TTFT real | TTFT sim | TTFT before | ITL real | ITL sim | ITL before | tok/s real | "
+        "tok/s sim | tok/s before | TTFT err | ITL err |",
+        "|---" * 13 + "|",
+    ]
     for p, s, b in zip(pts, sims, befores, strict=True):
         q = {c.name: c for c in quantile_checks(s, p.real)}
-        out.append(f"| {p.load:g} | {p.split} | {_fmt(p.real['ttft_mean'])} | {_fmt(s['ttft_mean'])} | "
-                   f"{_fmt(b['ttft_mean'])} | {_fmt(p.real['tpot_mean'])} | {_fmt(s['tpot_mean'])} | "
-                   f"{_fmt(b['tpot_mean'])} | {_fmt(p.real['throughput'])} | {_fmt(s['throughput'])} | "
-                   f"{_fmt(b['throughput'])} | {_fmt(q['ttft_mean'].value)} | {_fmt(q['tpot_mean'].value)} |")
+        out.append(
+            f"| {p.load:g} | {p.split} | {_fmt(p.real['ttft_mean'])} | {_fmt(s['ttft_mean'])} | "
+            f"{_fmt(b['ttft_mean'])} | {_fmt(p.real['tpot_mean'])} | {_fmt(s['tpot_mean'])} | "
+            f"{_fmt(b['tpot_mean'])} | {_fmt(p.real['throughput'])} | {_fmt(s['throughput'])} | "
+            f"{_fmt(b['throughput'])} | {_fmt(q['ttft_mean'].value)} | {_fmt(q['tpot_mean'].value)} |"
+        )
     out += ["", *_check_rows(curve, before), ""]
-    for key, title, unit in (("ttft_mean", "TTFT", "ms"), ("tpot_mean", "ITL", "ms"),
-                             ("throughput", "output throughput", "tokens/s")):
-        series = [("real", [(x, r[key]) for x, r in zip(loads, real, strict=True)]),
-                  ("engine", [(x, s[key]) for x, s in zip(loads, sims, strict=True)]),
-                  ("before (sampled)", [(x, b[key]) for x, b in zip(loads, befores, strict=True)])]
+    for key, title, unit in (
+        ("ttft_mean", "TTFT", "ms"),
+        ("tpot_mean", "ITL", "ms"),
+        ("throughput", "output throughput", "tokens/s"),
+    ):
+        series = [
+            ("real", [(x, r[key]) for x, r in zip(loads, real, strict=True)]),
+            ("engine", [(x, s[key]) for x, s in zip(loads, sims, strict=True)]),
+            ("before (sampled)", [(x, b[key]) for x, b in zip(loads, befores, strict=True)]),
+        ]
         name = f"nim-{key}.svg"
-        (plots / name).write_text(svg_line_file(series, f"NIM 70B fp8: {title} vs concurrency", "concurrency", unit),
-                                  encoding="utf-8")
+        (plots / name).write_text(
+            svg_line_file(series, f"NIM 70B fp8: {title} vs concurrency", "concurrency", unit), encoding="utf-8"
+        )
         out.append(f"![NIM {title}]({plots.name}/{name})")
     return out
 
 
 def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
-    rows = ["## Past the knee (reasoning workload, 4 req/s × ~1450 output tokens): reported, not scored", "",
-            "These stages overload the deployment for the whole 600 s; inference-perf timed many requests out",
-            "(`n_fail`), and the simulator has no client time-out here, so latencies are not comparable. The",
-            "output throughput of the saturated engine is.", "",
-            "| point | split | failed (real) | TTFT p50 real | TTFT p50 sim | tok/s real | tok/s sim | tok/s error |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "## Past the knee (reasoning workload, 4 req/s × ~1450 output tokens): reported, not scored",
+        "",
+        "These stages overload the deployment for the whole 600 s; inference-perf timed many requests out",
+        "(`n_fail`), and the simulator has no client time-out here, so latencies are not comparable. The",
+        "output throughput of the saturated engine is.",
+        "",
+        "| point | split | failed (real) | TTFT p50 real | TTFT p50 sim | tok/s real | tok/s sim | tok/s error |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for p in points:
         if "reasoning" not in p.key or p.preset not in PRESETS:
             continue
@@ -248,30 +306,50 @@ def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
         done = s.get("completed", 0.0)
         tokens_s = s.get("mean_output", 0.0) * done / p.duration_s if done else 0.0
         err = abs(tokens_s / p.real["throughput"] - 1)
-        rows.append(f"| {p.key} | {p.split} | {p.notes.get('n_fail')} | {_fmt(p.real['ttft_p50'])} | "
-                    f"{_fmt(s.get('ttft_p50', math.nan))} | {_fmt(p.real['throughput'])} | {_fmt(tokens_s)} | "
-                    f"{err:.0%} |")
+        rows.append(
+            f"| {p.key} | {p.split} | {p.notes.get('n_fail')} | {_fmt(p.real['ttft_p50'])} | "
+            f"{_fmt(s.get('ttft_p50', math.nan))} | {_fmt(p.real['throughput'])} | {_fmt(tokens_s)} | "
+            f"{err:.0%} |"
+        )
     return rows
 
 
 def sanity_sweep(name: str, loads: Sequence[int] = SANITY_LOADS, rounds: int = 4) -> list[dict[str, float]]:
     """A closed-loop sweep of preset ``name`` (550 in / 150 out), for the shape checks."""
-    probe = [TracePoint(key=f"{name}/c{c}", group=name, model="", preset=name, split=CALIBRATION,
-                        kind="concurrency", load=float(c), duration_s=0.0, prompt=LengthDist.fixed(550),
-                        output=LengthDist.fixed(150), real={}) for c in loads]
+    probe = [
+        TracePoint(
+            key=f"{name}/c{c}",
+            group=name,
+            model="",
+            preset=name,
+            split=CALIBRATION,
+            kind="concurrency",
+            load=float(c),
+            duration_s=0.0,
+            prompt=LengthDist.fixed(550),
+            output=LengthDist.fixed(150),
+            real={},
+        )
+        for c in loads
+    ]
     return [measure(PRESETS[name], p, SEED, Budget(closed_rounds=rounds)) for p in probe]
 
 
 def _sanity() -> list[str]:
-    rows = ["## Shape sanity of every preset (closed loop, 550 in / 150 out)", "",
-            "| preset | provenance | c | TTFT mean ms | ITL ms | tok/s | shape checks |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "## Shape sanity of every preset (closed loop, 550 in / 150 out)",
+        "",
+        "| preset | provenance | c | TTFT mean ms | ITL ms | tok/s | shape checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for recipe in RECIPES:
         sims = sanity_sweep(recipe.name)
         checks = shape_checks(SANITY_LOADS, sims)
         failed = [c.name for c in checks if not c.passed]
         verdict = "✅ all pass" if not failed else "❌ " + ", ".join(failed)
         for c, s in zip(SANITY_LOADS, sims, strict=True):
-            rows.append(f"| {recipe.name} | {recipe.provenance[:60]}… | {c} | {_fmt(s['ttft_mean'])} | "
-                        f"{_fmt(s['tpot_mean'])} | {_fmt(s['throughput'])} | {verdict if c == 1 else ''} |")
+            rows.append(
+                f"| {recipe.name} | {recipe.provenance[:60]}… | {c} | {_fmt(s['ttft_mean'])} | "
+                f"{_fmt(s['tpot_mean'])} | {_fmt(s['throughput'])} | {verdict if c == 1 else ''} |"
+            )
     return rows

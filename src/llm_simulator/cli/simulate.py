@@ -336,9 +336,16 @@ def build_points(args: argparse.Namespace, spec: DeploymentSpec) -> list[LoadPoi
             )
         ]
     if args.concurrency is not None:
-        ramp_ms = args.ramp * 1000.0 if args.ramp is not None else lone_e2e_ms(
-            spec, (args.prompt_tokens.low + args.prompt_tokens.high) // 2,
-            (args.output_tokens.low + args.output_tokens.high) // 2, seed)
+        ramp_ms = (
+            args.ramp * 1000.0
+            if args.ramp is not None
+            else lone_e2e_ms(
+                spec,
+                (args.prompt_tokens.low + args.prompt_tokens.high) // 2,
+                (args.output_tokens.low + args.output_tokens.high) // 2,
+                seed,
+            )
+        )
         points = []
         for c in args.concurrency:
 

@@ -65,6 +65,7 @@ class TracingConfig(_Data):
 
 SinkType = Literal["jsonl", "stdout", "webhook", "otlp"]
 
+
 class SinkConfig(_Data):
     """One destination for lifecycle events (see docs/events.md)."""
 

@@ -92,4 +92,3 @@ class Admission:
     latency_scale: float = 1.0
     fault: StreamFault | None = None
     on_finish: Callable[[int], None] | None = None
-

@@ -141,8 +141,11 @@ class Simulator:
                 engine_key = f"{key}/other"
                 engine = self.engines.get(engine_key)
             if engine is None:
-                seed = derive_seed("deployment", self.config.seed, engine_key) if self.config.seed is not None \
+                seed = (
+                    derive_seed("deployment", self.config.seed, engine_key)
+                    if self.config.seed is not None
                     else self.seeds.next_seed()
+                )
                 engine = LiveEngine(self.deployments[key], self.clock, self.scheduler, self._observer, seed)
                 self.engines[engine_key] = engine
         return engine
@@ -288,11 +291,18 @@ class Simulator:
         hashes: tuple[int, ...] = ()
         if settings.prefix_caching:
             # The tools are part of the prompt ahead of the messages: other tools, other prefix.
-            tools = tuple((t.name, t.description, orjson.dumps(t.parameters, option=orjson.OPT_SORT_KEYS))
-                          for t in plan.request.tools)
-            hashes = prefix_hashes(plan.request.messages, self.count_tokens, settings.block_size,
-                                   prompt_tokens=prompt_tokens, salt=(model.id, tools),
-                                   cacheable_tokens=plan.request.cacheable_prompt_tokens)
+            tools = tuple(
+                (t.name, t.description, orjson.dumps(t.parameters, option=orjson.OPT_SORT_KEYS))
+                for t in plan.request.tools
+            )
+            hashes = prefix_hashes(
+                plan.request.messages,
+                self.count_tokens,
+                settings.block_size,
+                prompt_tokens=prompt_tokens,
+                salt=(model.id, tools),
+                cacheable_tokens=plan.request.cacheable_prompt_tokens,
+            )
         width = max(1, len(plan.choices))
 
         def open_now() -> Timeline:

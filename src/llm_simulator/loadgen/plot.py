@@ -332,8 +332,9 @@ svg .grid { stroke: #eee; }
 """
 
 
-def svg_line_file(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str,
-                  y_label: str) -> str:
+def svg_line_file(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]], title: str, x_label: str, y_label: str
+) -> str:
     """A standalone SVG line chart of named series of (x, y) points, for a file embedded in Markdown.
 
     ``svg_lines`` with dashed series (readable in grey), points whose y is not finite left

@@ -149,4 +149,3 @@ async def serve_embedding(
         if gen.start_delay_s > 0:
             await sim.pause(gen.start_delay_s)
     await sim.complete_embedding(spec, input_tokens, sim.request_seed(None), admission, request.record)
-

@@ -39,19 +39,18 @@ class EngineCollector(Collector):
         if not engines:
             return
         labels = ["model_name", "engine"]
-        running = GaugeMetricFamily("vllm:num_requests_running", "Requests in the engine's running batch.",
-                                    labels=labels)
+        running = GaugeMetricFamily(
+            "vllm:num_requests_running", "Requests in the engine's running batch.", labels=labels
+        )
         waiting = GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for admission.", labels=labels)
         kv = GaugeMetricFamily("vllm:kv_cache_usage_perc", "KV-cache usage (1 = full).", labels=labels)
         preempt = CounterMetricFamily("vllm:num_preemptions", "Sequences preempted (recompute).", labels=labels)
-        queries = CounterMetricFamily("vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache.",
-                                      labels=labels)
-        hits = CounterMetricFamily("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache.",
-                                   labels=labels)
-        rejected = CounterMetricFamily(PREFIX + "rejected", "Requests refused: queue full or too large.",
-                                       labels=labels)
-        timed_out = CounterMetricFamily(PREFIX + "timed_out", "Requests refused after waiting too long.",
-                                        labels=labels)
+        queries = CounterMetricFamily(
+            "vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache.", labels=labels
+        )
+        hits = CounterMetricFamily("vllm:prefix_cache_hits", "Prompt tokens found in the prefix cache.", labels=labels)
+        rejected = CounterMetricFamily(PREFIX + "rejected", "Requests refused: queue full or too large.", labels=labels)
+        timed_out = CounterMetricFamily(PREFIX + "timed_out", "Requests refused after waiting too long.", labels=labels)
         step = HistogramMetricFamily(PREFIX + "step_seconds", "Duration of engine steps.", labels=labels)
         batch = HistogramMetricFamily(PREFIX + "batch_size", "Sequences per engine step.", labels=labels)
         for name, engine in sorted(engines.items()):
@@ -67,6 +66,9 @@ class EngineCollector(Collector):
                 rejected.add_metric(values, counters.rejected)
                 timed_out.add_metric(values, counters.timed_out)
                 step.add_metric(values, _buckets(STEP_SECONDS_EDGES, hist.step_counts), sum_value=hist.step_sum)
-                batch.add_metric(values, _buckets(tuple(float(e) for e in BATCH_SIZE_EDGES), hist.batch_counts),
-                                 sum_value=float(hist.batch_sum))
+                batch.add_metric(
+                    values,
+                    _buckets(tuple(float(e) for e in BATCH_SIZE_EDGES), hist.batch_counts),
+                    sum_value=float(hist.batch_sum),
+                )
         yield from (running, waiting, kv, preempt, queries, hits, rejected, timed_out, step, batch)

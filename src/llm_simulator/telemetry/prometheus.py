@@ -197,8 +197,9 @@ class SimulatorCollector(Collector):
         """The same values under vLLM's names, so vLLM dashboards and autoscalers work unchanged."""
         if not self._engine_gauges:
             yield GaugeMetricFamily("vllm:num_requests_running", "Requests emitting tokens.", value=running)
-            yield GaugeMetricFamily("vllm:num_requests_waiting", "Requests waiting for their first token.",
-                                    value=waiting)
+            yield GaugeMetricFamily(
+                "vllm:num_requests_waiting", "Requests waiting for their first token.", value=waiting
+            )
         # vLLM labels by model only: fold the providers serving one model id together.
         by_model: dict[str, ModelTotals] = {}
         e2e_by_model: dict[str, Histogram] = {}
@@ -224,8 +225,9 @@ class SimulatorCollector(Collector):
 class MetricsEndpoint:
     """Renders ``/metrics`` from a registry holding the simulator's and the process's collectors."""
 
-    def __init__(self, hub: Telemetry, capacity: Callable[[], int],
-                 engines: Callable[[], Mapping[str, LiveEngine]] | None = None) -> None:
+    def __init__(
+        self, hub: Telemetry, capacity: Callable[[], int], engines: Callable[[], Mapping[str, LiveEngine]] | None = None
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SimulatorCollector(hub, capacity, engines is not None))
         if engines is not None:

@@ -10,8 +10,9 @@ from llm_simulator.engine.load.sequence import Sequence
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 
 # 1 ms per step, whatever it holds: step counts are then easy to read off the clock.
-FLAT = StepTimeModel(step_ms=1.0, weights_ms=0.0, prefill_ms_per_token=0.0, kv_ms_per_token=0.0,
-                     overlap=0.0, jitter_sigma=0.0)
+FLAT = StepTimeModel(
+    step_ms=1.0, weights_ms=0.0, prefill_ms_per_token=0.0, kv_ms_per_token=0.0, overlap=0.0, jitter_sigma=0.0
+)
 
 
 def replica(**settings: object) -> Replica:
@@ -19,8 +20,9 @@ def replica(**settings: object) -> Replica:
     return Replica(0, EngineSettings(**settings), FLAT, random.Random(0))  # type: ignore[arg-type]
 
 
-def seq(seq_id: int, prompt: int, target: int, *, width: int = 1, hashes: tuple[int, ...] = (),
-        arrival_ms: float = 0.0) -> Sequence:
+def seq(
+    seq_id: int, prompt: int, target: int, *, width: int = 1, hashes: tuple[int, ...] = (), arrival_ms: float = 0.0
+) -> Sequence:
     """A sequence (shorter to spell in tests)."""
     return Sequence(seq_id, prompt, target, arrival_ms, width=width, hashes=hashes)
 

@@ -23,8 +23,9 @@ from llm_simulator.infra.clock import FakeClock
 from tests.engine.fakes import VirtualScheduler
 
 # Steps of exactly 10 ms + 1 ms per prefill token, no noise: easy to compute by hand.
-FLAT_STEP = StepTimeModel(step_ms=10.0, weights_ms=0.0, prefill_ms_per_token=1.0, kv_ms_per_token=0.0,
-                          overlap=0.0, jitter_sigma=0.0)
+FLAT_STEP = StepTimeModel(
+    step_ms=10.0, weights_ms=0.0, prefill_ms_per_token=1.0, kv_ms_per_token=0.0, overlap=0.0, jitter_sigma=0.0
+)
 
 
 class ManualScheduler(Scheduler):
@@ -239,8 +240,13 @@ def test_the_default_deployment_gives_each_model_its_own_engine() -> None:
 
 
 def test_models_listed_under_a_deployment_share_it() -> None:
-    sim = _engine_sim(**{"engine.deployments": {"pool": {"preset": "vllm-h100-7b-tp1", "replicas": 2,
-                                                          "models": ["gpt-4o", "gpt-4o-mini"]}}})
+    sim = _engine_sim(
+        **{
+            "engine.deployments": {
+                "pool": {"preset": "vllm-h100-7b-tp1", "replicas": 2, "models": ["gpt-4o", "gpt-4o-mini"]}
+            }
+        }
+    )
     a, b = sim.resolve_model("gpt-4o", "openai"), sim.resolve_model("gpt-4o-mini", "openai")
     assert a is not None and b is not None
     engine = sim.engine_for(a)
@@ -254,12 +260,18 @@ def test_models_listed_under_a_deployment_share_it() -> None:
         ({"engine.default_deployment": "nope"}, "engine.default_deployment: unknown deployment 'nope'"),
         ({"engine.deployments": {"d": {"preset": "nope"}}}, "engine.deployments.d.preset: unknown preset"),
         ({"engine.deployments": {"d": {"kv_blocks": 10}}}, "engine.deployments.d: without a preset, set step.step_ms"),
-        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "models": ["no-such-model"]}}},
-         "unknown model 'no-such-model'"),
-        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "step": {"cold_shape_ms": -5}}}},
-         "engine.deployments.d.step.cold_shape_ms: Input should be greater than or equal to 0"),
-        ({"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "cold_start": "sometimes"}}},
-         "engine.deployments.d.cold_start: Input should be a valid boolean"),
+        (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "models": ["no-such-model"]}}},
+            "unknown model 'no-such-model'",
+        ),
+        (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "step": {"cold_shape_ms": -5}}}},
+            "engine.deployments.d.step.cold_shape_ms: Input should be greater than or equal to 0",
+        ),
+        (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "cold_start": "sometimes"}}},
+            "engine.deployments.d.cold_start: Input should be a valid boolean",
+        ),
     ],
 )
 def test_bad_engine_config_names_the_key(flags: dict[str, object], message: str) -> None:
@@ -274,10 +286,14 @@ async def test_simulator_streams_through_the_engine_and_reports_cached_tokens() 
     system = Message("system", "You are a careful assistant. " * 200)
     plans = []
     for turn in range(2):
-        gen = GenerationRequest(model="gpt-4o", endpoint=Endpoint.CHAT,
-                                messages=(system, Message("user", f"question {turn}")),
-                                prompt_tokens=sum(sim.count_tokens(m.text) + 4 for m in (system,)) + 10,
-                                max_tokens=8, ignore_eos=True)
+        gen = GenerationRequest(
+            model="gpt-4o",
+            endpoint=Endpoint.CHAT,
+            messages=(system, Message("user", f"question {turn}")),
+            prompt_tokens=sum(sim.count_tokens(m.text) + 4 for m in (system,)) + 10,
+            max_tokens=8,
+            ignore_eos=True,
+        )
         plan = sim.plan(gen, spec, sim.request_seed(None))
         timeline = sim.generation_timeline(spec, plan, 0)
         assert isinstance(timeline, EngineTimeline)
@@ -290,8 +306,15 @@ async def test_simulator_streams_through_the_engine_and_reports_cached_tokens() 
 
 def _noisy_engine(seed: int) -> tuple[LiveEngine, FakeClock]:
     clock = FakeClock(start=0.0)
-    step = StepTimeModel(step_ms=5.0, weights_ms=3.0, prefill_ms_per_token=0.01, kv_ms_per_token=0.001,
-                         jitter_sigma=0.2, stall_probability=0.05, stall_ms=40.0)
+    step = StepTimeModel(
+        step_ms=5.0,
+        weights_ms=3.0,
+        prefill_ms_per_token=0.01,
+        kv_ms_per_token=0.001,
+        jitter_sigma=0.2,
+        stall_probability=0.05,
+        stall_ms=40.0,
+    )
     spec = DeploymentSpec("noisy", EngineSettings(max_num_seqs=4, kv_blocks=200, max_num_batched_tokens=256), step)
     return LiveEngine(spec, clock, VirtualScheduler(clock), NullObserver(), seed=seed), clock
 
@@ -314,8 +337,9 @@ async def test_a_seeded_live_run_repeats_its_token_counts_and_step_schedule() ->
 
 async def test_a_deployment_can_choose_its_overload_status() -> None:
     clock = FakeClock(start=0.0)
-    spec = DeploymentSpec("s", EngineSettings(max_num_seqs=1, max_waiting=1, kv_blocks=100), FLAT_STEP,
-                          overload_status=429)
+    spec = DeploymentSpec(
+        "s", EngineSettings(max_num_seqs=1, max_waiting=1, kv_blocks=100), FLAT_STEP, overload_status=429
+    )
     engine = LiveEngine(spec, clock, ManualScheduler(clock), NullObserver(), seed=1)
     engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
     await asyncio.sleep(0)
@@ -334,9 +358,15 @@ async def test_other_tools_mean_another_prefix() -> None:
     system = Message("system", "You are a careful assistant. " * 200)
     cached = []
     for tool in ("lookup", "lookup", "search"):
-        gen = GenerationRequest(model="gpt-4o", endpoint=Endpoint.CHAT, messages=(system, Message("user", "q")),
-                                prompt_tokens=sim.count_tokens(system.text) + 20, max_tokens=2, ignore_eos=True,
-                                tools=(ToolSpec(tool, "find things"),))
+        gen = GenerationRequest(
+            model="gpt-4o",
+            endpoint=Endpoint.CHAT,
+            messages=(system, Message("user", "q")),
+            prompt_tokens=sim.count_tokens(system.text) + 20,
+            max_tokens=2,
+            ignore_eos=True,
+            tools=(ToolSpec(tool, "find things"),),
+        )
         plan = sim.plan(gen, spec, sim.request_seed(None))
         timeline = sim.generation_timeline(spec, plan, 0)
         _ = [event async for event in sim.stream(plan, timeline)]
@@ -345,11 +375,23 @@ async def test_other_tools_mean_another_prefix() -> None:
 
 
 def test_every_engine_limit_can_be_set_in_the_config() -> None:
-    sim = _engine_sim(**{"engine.deployments": {"d": {
-        "preset": "vllm-h100-7b-tp1", "models": ["gpt-4o"], "chunked_prefill": False, "max_num_seqs": 7,
-        "max_waiting": 3, "queue_timeout_ms": 900, "prefix_caching": False, "overload_status": 429,
-        "step": {"front_ms": 1.5},
-    }}})
+    sim = _engine_sim(
+        **{
+            "engine.deployments": {
+                "d": {
+                    "preset": "vllm-h100-7b-tp1",
+                    "models": ["gpt-4o"],
+                    "chunked_prefill": False,
+                    "max_num_seqs": 7,
+                    "max_waiting": 3,
+                    "queue_timeout_ms": 900,
+                    "prefix_caching": False,
+                    "overload_status": 429,
+                    "step": {"front_ms": 1.5},
+                }
+            }
+        }
+    )
     spec = sim.deployments["d"]
     assert not spec.settings.chunked_prefill and not spec.settings.prefix_caching
     assert (spec.settings.max_num_seqs, spec.settings.max_waiting, spec.settings.queue_timeout_ms) == (7, 3, 900)
@@ -357,11 +399,19 @@ def test_every_engine_limit_can_be_set_in_the_config() -> None:
 
 
 def test_cold_start_and_its_warm_up_cost_can_be_set_in_the_config() -> None:
-    sim = _engine_sim(**{"engine.deployments": {
-        "fresh": {"preset": "vllm-h100-7b-tp1", "models": ["gpt-4o"], "cold_start": True,
-                  "step": {"cold_shape_ms": 250}},
-        "served": {"preset": "vllm-h100-7b-tp1", "models": ["gpt-4o-mini"]},
-    }})
+    sim = _engine_sim(
+        **{
+            "engine.deployments": {
+                "fresh": {
+                    "preset": "vllm-h100-7b-tp1",
+                    "models": ["gpt-4o"],
+                    "cold_start": True,
+                    "step": {"cold_shape_ms": 250},
+                },
+                "served": {"preset": "vllm-h100-7b-tp1", "models": ["gpt-4o-mini"]},
+            }
+        }
+    )
     fresh, served = sim.deployments["fresh"], sim.deployments["served"]
     assert fresh.cold_start and fresh.step.cold_shape_ms == 250
     assert not served.cold_start

@@ -31,11 +31,27 @@ op = st.one_of(
     prefix_caching=st.booleans(),
 )
 def test_random_programs_keep_invariants_and_emit_exactly_target(
-    ops: list[tuple[object, ...]], kv_blocks: int, budget: int, max_seqs: int, prefix_caching: bool,
+    ops: list[tuple[object, ...]],
+    kv_blocks: int,
+    budget: int,
+    max_seqs: int,
+    prefix_caching: bool,
 ) -> None:
-    rep = Replica(0, EngineSettings(max_num_seqs=max_seqs, max_num_batched_tokens=budget, kv_blocks=kv_blocks,
-                                    block_size=16, prefix_caching=prefix_caching, max_waiting=8,
-                                    queue_timeout_ms=20.0, watermark=0.05), FLAT, random.Random(0))
+    rep = Replica(
+        0,
+        EngineSettings(
+            max_num_seqs=max_seqs,
+            max_num_batched_tokens=budget,
+            kv_blocks=kv_blocks,
+            block_size=16,
+            prefix_caching=prefix_caching,
+            max_waiting=8,
+            queue_timeout_ms=20.0,
+            watermark=0.05,
+        ),
+        FLAT,
+        random.Random(0),
+    )
     seqs: list[Sequence] = []
     emitted: dict[int, int] = {}
     now = 0.0

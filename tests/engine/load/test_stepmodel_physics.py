@@ -19,8 +19,16 @@ from llm_simulator.engine.load.physics import (
 )
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 
-MODEL = StepTimeModel(step_ms=1.0, weights_ms=10.0, prefill_ms_per_token=0.1, kv_ms_per_token=0.001,
-                      seq_ms=0.01, overlap=0.5, attention_ms_per_token_pair=1e-6, jitter_sigma=0.0)
+MODEL = StepTimeModel(
+    step_ms=1.0,
+    weights_ms=10.0,
+    prefill_ms_per_token=0.1,
+    kv_ms_per_token=0.001,
+    seq_ms=0.01,
+    overlap=0.5,
+    attention_ms_per_token_pair=1e-6,
+    jitter_sigma=0.0,
+)
 
 
 def test_memory_bound_decode_step() -> None:

@@ -142,8 +142,12 @@ def test_translation(client: openai.OpenAI) -> None:
         ({}, {"file": ("a.wav", AUDIO)}, 400, "model"),
         ({"model": "whisper-1", "response_format": "xml"}, {"file": ("a.wav", AUDIO)}, 400, "response_format"),
         ({"model": "gpt-4o-transcribe", "response_format": "srt"}, {"file": ("a.wav", AUDIO)}, 400, "response_format"),
-        ({"model": "whisper-1", "timestamp_granularities[]": "word"}, {"file": ("a.wav", AUDIO)}, 400,
-         "timestamp_granularities"),
+        (
+            {"model": "whisper-1", "timestamp_granularities[]": "word"},
+            {"file": ("a.wav", AUDIO)},
+            400,
+            "timestamp_granularities",
+        ),
     ],
 )
 def test_transcription_bad_input(

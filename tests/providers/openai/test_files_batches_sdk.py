@@ -141,9 +141,7 @@ def test_each_endpoint_is_served_by_the_live_engine(client: openai.OpenAI) -> No
 
 
 def test_a_refused_line_goes_to_the_error_file_with_the_live_error(client: openai.OpenAI) -> None:
-    file_id = _upload(
-        client, _jsonl(_line("good"), _line("bad-request", model=CHAT, messages=[]))
-    )
+    file_id = _upload(client, _jsonl(_line("good"), _line("bad-request", model=CHAT, messages=[])))
     batch = client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h")
     done, _ = _wait(client, batch.id)
     assert done.status == "completed"

@@ -23,8 +23,15 @@ from llm_simulator.infra.percentile import percentile
 
 # Loss weights per statistic: decode speed and medians matter most; p99 is noisy (warm-up).
 LOSS_WEIGHTS: dict[str, float] = {
-    "tpot_mean": 3.0, "ttft_p50": 1.0, "ttft_p90": 0.5, "ttft_p99": 0.1, "e2e_p50": 1.0, "e2e_p90": 0.5,
-    "e2e_p99": 0.1, "ttft_mean": 1.0, "throughput": 1.0,
+    "tpot_mean": 3.0,
+    "ttft_p50": 1.0,
+    "ttft_p90": 0.5,
+    "ttft_p99": 0.1,
+    "e2e_p50": 1.0,
+    "e2e_p90": 0.5,
+    "e2e_p99": 0.1,
+    "ttft_mean": 1.0,
+    "throughput": 1.0,
 }
 
 
@@ -50,8 +57,9 @@ def poisson_workload(point: TracePoint, seed: int, duration_s: float, block_size
         for user in range(point.prompts_per_group):
             prompt = point.prompt.sample(rng)
             shared = _prefix_hashes(group, min(point.shared_prefix_tokens, prompt - 1), block_size)
-            own = tuple(-(group * 1_000 + user + 1) * 1_000_003 - j
-                        for j in range((prompt - 1) // block_size - len(shared)))
+            own = tuple(
+                -(group * 1_000 + user + 1) * 1_000_003 - j for j in range((prompt - 1) // block_size - len(shared))
+            )
             pool.append((prompt, shared + own))
     t = rng.expovariate(rate_per_ms)
     while t < duration_s * 1000.0:
@@ -87,9 +95,14 @@ def _stats(results: Sequence[RequestResult]) -> dict[str, float]:
     mean_out = sum(r.output_tokens for r in ok) / len(ok)
     return {
         "completed": float(len(ok)),
-        "ttft_p50": quantile(ttft, 0.5), "ttft_p90": quantile(ttft, 0.9), "ttft_p99": quantile(ttft, 0.99),
-        "e2e_p50": quantile(e2e, 0.5), "e2e_p90": quantile(e2e, 0.9), "e2e_p99": quantile(e2e, 0.99),
-        "ttft_mean": mean_ttft, "e2e_mean": mean_e2e,
+        "ttft_p50": quantile(ttft, 0.5),
+        "ttft_p90": quantile(ttft, 0.9),
+        "ttft_p99": quantile(ttft, 0.99),
+        "e2e_p50": quantile(e2e, 0.5),
+        "e2e_p90": quantile(e2e, 0.9),
+        "e2e_p99": quantile(e2e, 0.99),
+        "ttft_mean": mean_ttft,
+        "e2e_mean": mean_e2e,
         # The traces' decode speed: (mean E2E − mean TTFT) / (mean output − 1).
         "tpot_mean": (mean_e2e - mean_ttft) / (mean_out - 1) if mean_out > 1 else 0.0,
         "mean_output": mean_out,
@@ -105,8 +118,9 @@ def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budg
         duration = min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s)
         run = simulate(spec, poisson_workload(point, seed, duration, spec.settings.block_size), seed=seed)
         stats = _stats(run.results)
-        stats["throughput"] = stats.get("mean_output", 0.0) * point.load * stats.get("completed", 0.0) / max(
-            1.0, float(len(run.results)))
+        stats["throughput"] = (
+            stats.get("mean_output", 0.0) * point.load * stats.get("completed", 0.0) / max(1.0, float(len(run.results)))
+        )
         stats["failed"] = float(len(run.results)) - stats.get("completed", 0.0)
         return stats
     c = int(point.load)
@@ -123,7 +137,7 @@ def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budg
     first, after = closed_loop(c, make, ramp_ms=ramp_ms, rng=random.Random(seed + 1))
     run = simulate(spec, first, seed=seed, next_arrival=after)
     # Steady state only: drop the ramp and the first full round, and the drain at the end.
-    steady = run.results[2 * c: total - c]
+    steady = run.results[2 * c : total - c]
     stats = _stats(steady)
     # Little's law for a closed loop with no think time: c requests in flight, each E2E long.
     if stats.get("completed"):
@@ -155,8 +169,14 @@ def point_loss(sim: dict[str, float], real: dict[str, float], weights: dict[str,
     return total
 
 
-def nelder_mead(f: Callable[[list[float]], float], x0: Sequence[float], steps: Sequence[float], *,
-                max_evals: int = 200, tolerance: float = 1e-4) -> tuple[list[float], float, int]:
+def nelder_mead(
+    f: Callable[[list[float]], float],
+    x0: Sequence[float],
+    steps: Sequence[float],
+    *,
+    max_evals: int = 200,
+    tolerance: float = 1e-4,
+) -> tuple[list[float], float, int]:
     """Minimise ``f`` from ``x0`` with the Nelder-Mead simplex (standard coefficients).
 
     Derivative-free, deterministic, standard library only. Returns (best x, f(best x),

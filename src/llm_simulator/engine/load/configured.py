@@ -11,8 +11,16 @@ from llm_simulator.engine.load.presets import PRESETS
 from llm_simulator.engine.load.replica import EngineSettings
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 
-_SETTINGS_FIELDS = ("max_num_seqs", "max_num_batched_tokens", "kv_blocks", "block_size", "prefix_caching",
-                    "chunked_prefill", "max_waiting", "queue_timeout_ms")
+_SETTINGS_FIELDS = (
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "kv_blocks",
+    "block_size",
+    "prefix_caching",
+    "chunked_prefill",
+    "max_waiting",
+    "queue_timeout_ms",
+)
 _REQUIRED_STEP = ("step_ms", "weights_ms", "prefill_ms_per_token", "kv_ms_per_token")
 
 
@@ -44,9 +52,11 @@ def build_deployment(name: str, config: DeploymentConfig) -> DeploymentSpec:
         replicas=config.replicas if config.replicas is not None else (base.replicas if base else 1),
         router=config.router if config.router is not None else (base.router if base else "least_loaded"),
         description=config.description or (base.description if base else ""),
-        provenance=(f"preset {config.preset}" + (" with overrides" if step_overrides else "")) if base
+        provenance=(f"preset {config.preset}" + (" with overrides" if step_overrides else ""))
+        if base
         else "configured",
-        overload_status=config.overload_status if config.overload_status is not None
+        overload_status=config.overload_status
+        if config.overload_status is not None
         else (base.overload_status if base else None),
         cold_start=bool(config.cold_start),
         facts=dict(base.facts) if base else {},

@@ -87,8 +87,12 @@ def ratio_check(name: str, real: float, sim: float, tolerance: float) -> Check:
     return Check(name, err, f"≤ {tolerance:.0%}", err <= tolerance, real, sim)
 
 
-def curve_checks(loads: Sequence[float], real: Sequence[dict[str, float]], sim: Sequence[dict[str, float]],
-                 ttft_key: str = "ttft_mean") -> list[Check]:
+def curve_checks(
+    loads: Sequence[float],
+    real: Sequence[dict[str, float]],
+    sim: Sequence[dict[str, float]],
+    ttft_key: str = "ttft_mean",
+) -> list[Check]:
     """Knee, plateaus, degradation ratio and post-knee slope of one curve (points in increasing load)."""
     checks: list[Check] = []
     r_ttft = [p[ttft_key] for p in real]
@@ -96,12 +100,27 @@ def curve_checks(loads: Sequence[float], real: Sequence[dict[str, float]], sim: 
     r_knee, s_knee = knee(loads, r_ttft), knee(loads, s_ttft)
     if math.isfinite(r_knee) or math.isfinite(s_knee):
         ratio = s_knee / r_knee if math.isfinite(r_knee) and math.isfinite(s_knee) else math.inf
-        checks.append(Check("knee (load)", ratio, f"×1/{KNEE_TOLERANCE}-×{KNEE_TOLERANCE}",
-                            1 / KNEE_TOLERANCE <= ratio <= KNEE_TOLERANCE, r_knee, s_knee))
-        checks.append(ratio_check("saturation throughput", max(p["throughput"] for p in real),
-                                  max(p.get("throughput", 0.0) for p in sim), PLATEAU_TOLERANCE))
-        checks.append(ratio_check("ITL plateau", real[-1]["tpot_mean"], sim[-1].get("tpot_mean", math.nan),
-                                  PLATEAU_TOLERANCE))
+        checks.append(
+            Check(
+                "knee (load)",
+                ratio,
+                f"×1/{KNEE_TOLERANCE}-×{KNEE_TOLERANCE}",
+                1 / KNEE_TOLERANCE <= ratio <= KNEE_TOLERANCE,
+                r_knee,
+                s_knee,
+            )
+        )
+        checks.append(
+            ratio_check(
+                "saturation throughput",
+                max(p["throughput"] for p in real),
+                max(p.get("throughput", 0.0) for p in sim),
+                PLATEAU_TOLERANCE,
+            )
+        )
+        checks.append(
+            ratio_check("ITL plateau", real[-1]["tpot_mean"], sim[-1].get("tpot_mean", math.nan), PLATEAU_TOLERANCE)
+        )
         r_slope = post_knee_slope(loads, r_ttft, r_knee)
         s_slope = post_knee_slope(loads, s_ttft, r_knee)
         if math.isfinite(r_slope):
@@ -110,13 +129,25 @@ def curve_checks(loads: Sequence[float], real: Sequence[dict[str, float]], sim: 
         r_ratio = real[-1][key] / real[0][key]
         s_ratio = sim[-1].get(key, math.nan) / sim[0].get(key, math.nan)
         err = log_error(s_ratio, r_ratio)
-        checks.append(Check(f"degradation ratio {key}", err, f"≤ {DEGRADATION_TOLERANCE}",
-                            err <= DEGRADATION_TOLERANCE, r_ratio, s_ratio))
+        checks.append(
+            Check(
+                f"degradation ratio {key}",
+                err,
+                f"≤ {DEGRADATION_TOLERANCE}",
+                err <= DEGRADATION_TOLERANCE,
+                r_ratio,
+                s_ratio,
+            )
+        )
     return checks
 
 
-def shape_checks(loads: Sequence[float], sim: Sequence[dict[str, float]],
-                 real: Sequence[dict[str, float]] | None = None, ttft_key: str = "ttft_mean") -> list[Check]:
+def shape_checks(
+    loads: Sequence[float],
+    sim: Sequence[dict[str, float]],
+    real: Sequence[dict[str, float]] | None = None,
+    ttft_key: str = "ttft_mean",
+) -> list[Check]:
     """The checks that must always pass: monotone latency, TTFT < E2E, overload grows TTFT.
 
     With ``real`` given, a load step that makes the real decode time rise must make the
@@ -129,8 +160,7 @@ def shape_checks(loads: Sequence[float], sim: Sequence[dict[str, float]],
         checks.append(Check(f"{key} non-decreasing in load", float(ok), "true", ok))
     ok = all(p.get("ttft_mean", math.inf) < p.get("e2e_mean", 0.0) for p in sim)
     checks.append(Check("TTFT < E2E at every load", float(ok), "true", ok))
-    ok = all(p.get("ttft_p50", 0.0) <= p.get("ttft_p90", 0.0) <= p.get("ttft_p99", 0.0) for p in sim
-             if "ttft_p50" in p)
+    ok = all(p.get("ttft_p50", 0.0) <= p.get("ttft_p90", 0.0) <= p.get("ttft_p99", 0.0) for p in sim if "ttft_p50" in p)
     checks.append(Check("TTFT p50 ≤ p90 ≤ p99", float(ok), "true", ok))
     if len(sim) > 1:
         ok = sim[-1].get(ttft_key, 0.0) > sim[0].get(ttft_key, math.inf)
@@ -152,8 +182,11 @@ def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budg
     budget = budget or Budget()
     compiled = CompiledProfile.compile(profile, BUILTIN_PROFILES[profile], 1.0)
     rng = random.Random(seed)
-    count = int(point.load * min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s)) \
-        if point.kind == "rate" else 400
+    count = (
+        int(point.load * min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s))
+        if point.kind == "rate"
+        else 400
+    )
     ttft: list[float] = []
     e2e: list[float] = []
     outputs: list[int] = []
@@ -165,7 +198,8 @@ def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budg
         outputs.append(out)
     mean_ttft, mean_e2e, mean_out = sum(ttft) / len(ttft), sum(e2e) / len(e2e), sum(outputs) / len(outputs)
     stats = {
-        "ttft_mean": mean_ttft, "e2e_mean": mean_e2e,
+        "ttft_mean": mean_ttft,
+        "e2e_mean": mean_e2e,
         "tpot_mean": (mean_e2e - mean_ttft) / (mean_out - 1) if mean_out > 1 else 0.0,
     }
     ttft.sort()
@@ -173,6 +207,7 @@ def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budg
     for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
         stats[f"ttft_{name}"] = quantile(ttft, q)
         stats[f"e2e_{name}"] = quantile(e2e, q)
-    stats["throughput"] = (point.load * mean_out / (mean_e2e / 1000.0) if point.kind == "concurrency"
-                           else point.load * mean_out)
+    stats["throughput"] = (
+        point.load * mean_out / (mean_e2e / 1000.0) if point.kind == "concurrency" else point.load * mean_out
+    )
     return stats

@@ -16,8 +16,16 @@ from collections import OrderedDict
 class KvCache:
     """Block accounting for one replica."""
 
-    __slots__ = ("_evictable", "_refs", "block_size", "free_blocks", "hits", "lookups", "prefix_caching",
-                 "total_blocks")
+    __slots__ = (
+        "_evictable",
+        "_refs",
+        "block_size",
+        "free_blocks",
+        "hits",
+        "lookups",
+        "prefix_caching",
+        "total_blocks",
+    )
 
     def __init__(self, total_blocks: int, block_size: int = 16, prefix_caching: bool = False) -> None:
         if total_blocks < 1 or block_size < 1:
@@ -130,8 +138,10 @@ class KvCache:
         if self.free_blocks < 0 or private_held < 0:
             errors.append(f"negative count: free {self.free_blocks}, private {private_held}")
         if self.free_blocks + private_held + shared + parked != self.total_blocks:
-            errors.append(f"free {self.free_blocks} + private {private_held} + shared {shared} + evictable "
-                          f"{parked} != total {self.total_blocks}")
+            errors.append(
+                f"free {self.free_blocks} + private {private_held} + shared {shared} + evictable "
+                f"{parked} != total {self.total_blocks}"
+            )
         for h, n in refs.items():
             if n < 0:
                 errors.append(f"block {h} has a negative reference count {n}")

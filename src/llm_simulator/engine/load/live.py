@@ -156,8 +156,9 @@ class EngineTimeline:
 class LiveEngine:
     """One deployment driven by the real clock (see the module docstring)."""
 
-    def __init__(self, spec: DeploymentSpec, clock: Clock, scheduler: Scheduler, observer: TimingObserver,
-                 seed: int) -> None:
+    def __init__(
+        self, spec: DeploymentSpec, clock: Clock, scheduler: Scheduler, observer: TimingObserver, seed: int
+    ) -> None:
         self.spec = spec
         self.deployment = Deployment(spec, seed)
         self._clock = clock
@@ -287,7 +288,7 @@ class LiveEngine:
         for start in range(0, len(sequences), WAKE_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for seq in sequences[start:start + WAKE_SLICE]:
+            for seq in sequences[start : start + WAKE_SLICE]:
                 seq.listener.wake()
 
 
@@ -297,20 +298,22 @@ def engine_snapshot(name: str, engine: LiveEngine) -> list[dict[str, object]]:
     for replica, hist in zip(engine.replicas, engine.histograms, strict=True):
         counters = replica.counters
         kv = replica.kv
-        rows.append({
-            "deployment": name,
-            "replica": replica.index,
-            "running": len(replica.running),
-            "waiting": len(replica.waiting),
-            "kv_usage": round(kv.usage(), 4),
-            "kv_blocks": kv.total_blocks,
-            "prefix_cache_hit_rate": round(kv.hits / kv.lookups, 4) if kv.lookups else 0.0,
-            "preemptions": counters.preemptions,
-            "rejected": counters.rejected,
-            "timed_out": counters.timed_out,
-            "steps": hist.count,
-            "mean_step_ms": round(1000 * hist.step_sum / hist.count, 3) if hist.count else 0.0,
-            "mean_batch_size": round(hist.batch_sum / hist.count, 2) if hist.count else 0.0,
-            "generated_tokens": counters.generated_tokens,
-        })
+        rows.append(
+            {
+                "deployment": name,
+                "replica": replica.index,
+                "running": len(replica.running),
+                "waiting": len(replica.waiting),
+                "kv_usage": round(kv.usage(), 4),
+                "kv_blocks": kv.total_blocks,
+                "prefix_cache_hit_rate": round(kv.hits / kv.lookups, 4) if kv.lookups else 0.0,
+                "preemptions": counters.preemptions,
+                "rejected": counters.rejected,
+                "timed_out": counters.timed_out,
+                "steps": hist.count,
+                "mean_step_ms": round(1000 * hist.step_sum / hist.count, 3) if hist.count else 0.0,
+                "mean_batch_size": round(hist.batch_sum / hist.count, 2) if hist.count else 0.0,
+                "generated_tokens": counters.generated_tokens,
+            }
+        )
     return rows

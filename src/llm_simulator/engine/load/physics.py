@@ -95,8 +95,9 @@ class Hardware:
     reserve_gib: float = 4.0
 
 
-def derive_step_model(shape: ModelShape, hw: Hardware, factors: PhysicsFactors,
-                      jitter_sigma: float = 0.03, front_ms: float = 0.0) -> StepTimeModel:
+def derive_step_model(
+    shape: ModelShape, hw: Hardware, factors: PhysicsFactors, jitter_sigma: float = 0.03, front_ms: float = 0.0
+) -> StepTimeModel:
     """The step-time coefficients of ``shape`` served on ``hw``.
 
     - weights_ms = k_w · W / (TP · BW): every step reads each GPU's shard of the weights once;

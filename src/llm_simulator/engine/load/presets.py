@@ -64,10 +64,24 @@ class PresetRecipe:
             prefix_caching=self.prefix_caching,
             chunked_prefill=self.chunked_prefill,
         )
-        facts = {"model": self.model, "gpu": self.gpu, "tp": str(self.tp), "weights": self.weight_dtype,
-                 "kv_cache": self.kv_dtype, "kv_tokens": str(kv_tokens)}
-        return DeploymentSpec(self.name, settings, step, replicas=self.replicas, router=self.router,
-                              description=self.description, provenance=self.provenance, facts=facts)
+        facts = {
+            "model": self.model,
+            "gpu": self.gpu,
+            "tp": str(self.tp),
+            "weights": self.weight_dtype,
+            "kv_cache": self.kv_dtype,
+            "kv_tokens": str(kv_tokens),
+        }
+        return DeploymentSpec(
+            self.name,
+            settings,
+            step,
+            replicas=self.replicas,
+            router=self.router,
+            description=self.description,
+            provenance=self.provenance,
+            facts=facts,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,11 +240,21 @@ FITTED: dict[str, Fit] = {
 def _vllm(name: str, model: str, tp: int, description: str) -> PresetRecipe:
     fit = _fit(name)
     return PresetRecipe(
-        name=name, model=model, gpu="h100", tp=tp, weight_dtype="bf16", kv_dtype="bf16",
+        name=name,
+        model=model,
+        gpu="h100",
+        tp=tp,
+        weight_dtype="bf16",
+        kv_dtype="bf16",
         # The engine limits of the inference-sim-training servers (stages_tidy.csv).
-        max_num_seqs=128, max_num_batched_tokens=2048,
-        factors=fit.factors, front_ms=fit.front_ms, jitter_sigma=fit.jitter_sigma,
-        description=description, provenance=fit.provenance, cold_shape_ms=fit.cold_shape_ms,
+        max_num_seqs=128,
+        max_num_batched_tokens=2048,
+        factors=fit.factors,
+        front_ms=fit.front_ms,
+        jitter_sigma=fit.jitter_sigma,
+        description=description,
+        provenance=fit.provenance,
+        cold_shape_ms=fit.cold_shape_ms,
     )
 
 
@@ -240,9 +264,17 @@ def _hosted(provider: str, profile: str) -> PresetRecipe:
         name=f"{provider}-hosted",
         # A 70B-class model on 4×H100 per replica, four replicas behind a least-loaded router,
         # and a large batch: a shared API that degrades gently rather than queueing early.
-        model="llama-3.3-70b", gpu="h100", tp=4, weight_dtype="bf16", kv_dtype="bf16",
-        max_num_seqs=256, max_num_batched_tokens=8192, replicas=4,
-        factors=fit.factors, front_ms=fit.front_ms, jitter_sigma=fit.jitter_sigma,
+        model="llama-3.3-70b",
+        gpu="h100",
+        tp=4,
+        weight_dtype="bf16",
+        kv_dtype="bf16",
+        max_num_seqs=256,
+        max_num_batched_tokens=8192,
+        replicas=4,
+        factors=fit.factors,
+        front_ms=fit.front_ms,
+        jitter_sigma=fit.jitter_sigma,
         description=f"Shaped like a hosted {provider} API: the low-load TTFT/ITL of the '{profile}' latency profile.",
         provenance=fit.provenance,
     )
@@ -253,21 +285,33 @@ _NIM = _fit("nim-llama33-70b-2xh100-fp8")
 RECIPES: tuple[PresetRecipe, ...] = (
     _vllm("vllm-h100-7b-tp1", "llama-2-7b", 1, "vLLM, Llama-2-7B on one H100 SXM (bf16)."),
     _vllm("vllm-h100-70b-tp4", "llama-2-70b", 4, "vLLM, Llama-2-70B on four H100 SXM, tensor parallel (bf16)."),
-    _vllm("vllm-h100-codellama-34b-tp2", "codellama-34b", 2,
-          "vLLM, CodeLlama-34B on two H100 SXM, tensor parallel (bf16)."),
-    _vllm("vllm-h100-mixtral-8x7b-tp2", "mixtral-8x7b", 2,
-          "vLLM, Mixtral-8x7B on two H100 SXM, tensor parallel (bf16)."),
+    _vllm(
+        "vllm-h100-codellama-34b-tp2",
+        "codellama-34b",
+        2,
+        "vLLM, CodeLlama-34B on two H100 SXM, tensor parallel (bf16).",
+    ),
+    _vllm(
+        "vllm-h100-mixtral-8x7b-tp2", "mixtral-8x7b", 2, "vLLM, Mixtral-8x7B on two H100 SXM, tensor parallel (bf16)."
+    ),
     PresetRecipe(
         name="nim-llama33-70b-2xh100-fp8",
-        model="llama-3.3-70b", gpu="h100", tp=2, weight_dtype="fp8", kv_dtype="fp8",
+        model="llama-3.3-70b",
+        gpu="h100",
+        tp=2,
+        weight_dtype="fp8",
+        kv_dtype="fp8",
         # Stated assumptions, not fitted: NIM's default batch limits. The KV capacity (which
         # places the knee) is memory arithmetic: 2 × (80 GiB × 0.9 − 35.3 GB fp8 weight shard −
         # 4 GiB reserve) / 160 KiB per fp8 token ≈ 460k tokens (physics.kv_capacity_tokens).
-        max_num_seqs=256, max_num_batched_tokens=8192,
+        max_num_seqs=256,
+        max_num_batched_tokens=8192,
         # NIM 1.8 serves this profile with TensorRT-LLM, whose chunked context is off by
         # default: a prompt joins a step only whole, so two 5000-token prompts never share one.
         chunked_prefill=False,
-        factors=_NIM.factors, front_ms=_NIM.front_ms, jitter_sigma=_NIM.jitter_sigma,
+        factors=_NIM.factors,
+        front_ms=_NIM.front_ms,
+        jitter_sigma=_NIM.jitter_sigma,
         description="NVIDIA NIM, Llama-3.3-70B on two H100 (fp8 weights and KV cache).",
         provenance=_NIM.provenance,
     ),

@@ -81,8 +81,18 @@ class Batch:
 class ReplicaCounters:
     """Cumulative counts for metrics (read by telemetry and the virtual-time report)."""
 
-    __slots__ = ("aborted", "batch_size_sum", "finished", "generated_tokens", "preemptions", "prefill_tokens",
-                 "rejected", "step_ms_sum", "steps", "timed_out")
+    __slots__ = (
+        "aborted",
+        "batch_size_sum",
+        "finished",
+        "generated_tokens",
+        "preemptions",
+        "prefill_tokens",
+        "rejected",
+        "step_ms_sum",
+        "steps",
+        "timed_out",
+    )
 
     def __init__(self) -> None:
         self.steps = 0
@@ -205,8 +215,10 @@ class Replica:
             if seq.state is not SeqState.WAITING:
                 errors.append(f"sequence {seq.seq_id} is in the queue but {seq.state.name}")
             if seq.private or seq.shared or seq.computed:
-                errors.append(f"waiting sequence {seq.seq_id} holds KV ({seq.private} private, "
-                              f"{len(seq.shared)} shared, {seq.computed} computed)")
+                errors.append(
+                    f"waiting sequence {seq.seq_id} holds KV ({seq.private} private, "
+                    f"{len(seq.shared)} shared, {seq.computed} computed)"
+                )
         ids = [s.seq_id for s in self.running] + [s.seq_id for s in self.waiting]
         if len(ids) != len(set(ids)):
             errors.append("a sequence is queued or running twice")
@@ -367,8 +379,9 @@ class Replica:
     def duration_ms(self, batch: Batch) -> float:
         """The step's duration (ms): the step-time model with this replica's seeded noise."""
         model = self.step_model
-        base = model.duration_ms(batch.prefill_tokens, batch.decode_tokens, len(batch.sequences),
-                                 batch.decode_context, batch.attention_pairs)
+        base = model.duration_ms(
+            batch.prefill_tokens, batch.decode_tokens, len(batch.sequences), batch.decode_context, batch.attention_pairs
+        )
         factor, stall = model.noise(self.rng)
         duration = base * factor + stall
         seen = self._cold_seen

@@ -58,8 +58,9 @@ class StepTimeModel:
     # first minute has a few very slow steps and then none; see ``cold_bucket``.
     cold_shape_ms: float = 0.0
 
-    def duration_ms(self, prefill_tokens: int, decode_tokens: int, sequences: int, decode_context: int,
-                    attention_pairs: int = 0) -> float:
+    def duration_ms(
+        self, prefill_tokens: int, decode_tokens: int, sequences: int, decode_context: int, attention_pairs: int = 0
+    ) -> float:
         """The step's duration without noise (ms); see the class docstring for the formula."""
         compute = (
             self.prefill_ms_per_token * (prefill_tokens + decode_tokens)

@@ -32,8 +32,19 @@ _MODELS = {
     "mistralai/Mixtral-8x7B-v0.1": ("mixtral-8x7b", "vllm-h100-mixtral-8x7b-tp2"),
 }
 _HELD_OUT_STAGE_1 = ("llama-2-70b", "mixtral-8x7b")
-_QUANTILE_KEYS = (("p0.1", 0.001), ("p1", 0.01), ("p5", 0.05), ("p10", 0.10), ("p25", 0.25), ("median", 0.5),
-                  ("p75", 0.75), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99), ("p99.9", 0.999))
+_QUANTILE_KEYS = (
+    ("p0.1", 0.001),
+    ("p1", 0.01),
+    ("p5", 0.05),
+    ("p10", 0.10),
+    ("p25", 0.25),
+    ("median", 0.5),
+    ("p75", 0.75),
+    ("p90", 0.90),
+    ("p95", 0.95),
+    ("p99", 0.99),
+    ("p99.9", 0.999),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +145,14 @@ def inference_sim_points(traces: Path) -> list[TracePoint]:
         profile = json.loads((root / row["experiment"] / "profile.yaml").read_text(encoding="utf-8"))
         shared = profile["data"]["shared_prefix"]
         real = {
-            "ttft_p50": _f(row, "ttft_median_ms"), "ttft_p90": _f(row, "ttft_p90_ms"),
-            "ttft_p99": _f(row, "ttft_p99_ms"), "ttft_mean": _f(row, "ttft_mean_ms"),
-            "e2e_p50": _f(row, "e2e_median_ms"), "e2e_p90": _f(row, "e2e_p90_ms"),
-            "e2e_p99": _f(row, "e2e_p99_ms"), "tpot_mean": _f(row, "decode_ms_per_token_derived"),
+            "ttft_p50": _f(row, "ttft_median_ms"),
+            "ttft_p90": _f(row, "ttft_p90_ms"),
+            "ttft_p99": _f(row, "ttft_p99_ms"),
+            "ttft_mean": _f(row, "ttft_mean_ms"),
+            "e2e_p50": _f(row, "e2e_median_ms"),
+            "e2e_p90": _f(row, "e2e_p90_ms"),
+            "e2e_p99": _f(row, "e2e_p99_ms"),
+            "tpot_mean": _f(row, "decode_ms_per_token_derived"),
             "throughput": _f(row, "output_tokens_per_s"),
         }
         output = _dist(successes.get("output_len"), _f(row, "output_len_mean"))
@@ -152,18 +167,28 @@ def inference_sim_points(traces: Path) -> list[TracePoint]:
             real["tpot_mean"] = (_f(row, "e2e_mean_ms") - _f(row, "ttft_mean_ms")) / (median - 1)
             notes["output_len"] = f"recorded mean {_f(row, 'output_len_mean'):.0f} < target {target:.0f}; median used"
         workload = row["workload"]
-        points.append(TracePoint(
-            key=f"{model}/{workload}/{stage}", group=f"{model}/{workload}", model=model, preset=preset,
-            split=split, kind="rate", load=_f(row, "requested_rate"), duration_s=_f(row, "stage_duration_s"),
-            prompt=_dist(successes.get("prompt_len"), _f(row, "prompt_len_mean")),
-            output=output,
-            real=real, shared_prefix_tokens=int(shared["system_prompt_len"]),
-            prefix_groups=int(shared["num_unique_system_prompts"]),
-            prompts_per_group=int(shared.get("num_users_per_system_prompt", 0)), overloaded=row["overloaded"] == "yes",
-            warm=stage != "stage_0",
-            source=f"{_INFERENCE_SIM}/stages_tidy.csv {row['experiment']} {stage}",
-            notes=notes,
-        ))
+        points.append(
+            TracePoint(
+                key=f"{model}/{workload}/{stage}",
+                group=f"{model}/{workload}",
+                model=model,
+                preset=preset,
+                split=split,
+                kind="rate",
+                load=_f(row, "requested_rate"),
+                duration_s=_f(row, "stage_duration_s"),
+                prompt=_dist(successes.get("prompt_len"), _f(row, "prompt_len_mean")),
+                output=output,
+                real=real,
+                shared_prefix_tokens=int(shared["system_prompt_len"]),
+                prefix_groups=int(shared["num_unique_system_prompts"]),
+                prompts_per_group=int(shared.get("num_users_per_system_prompt", 0)),
+                overloaded=row["overloaded"] == "yes",
+                warm=stage != "stage_0",
+                source=f"{_INFERENCE_SIM}/stages_tidy.csv {row['experiment']} {stage}",
+                notes=notes,
+            )
+        )
     return points
 
 
@@ -173,20 +198,32 @@ def nim_points(traces: Path) -> list[TracePoint]:
     with (traces / _NIM_FILE).open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             c = int(row["concurrency"])
-            points.append(TracePoint(
-                key=f"nim-llama-3.3-70b/c{c}", group="nim-llama-3.3-70b", model="llama-3.3-70b",
-                preset="nim-llama33-70b-2xh100-fp8", split=CALIBRATION if c == 1 else H2, kind="concurrency",
-                load=float(c), duration_s=0.0, prompt=LengthDist.fixed(int(row["input_tokens"])),
-                output=LengthDist.fixed(int(row["output_tokens"])),
-                real={"ttft_mean": _f(row, "ttft_ms"), "tpot_mean": _f(row, "itl_ms"),
-                      "throughput": _f(row, "output_throughput_tokens_per_s")},
-                source=f"{_NIM_FILE} concurrency={c}",
-            ))
+            points.append(
+                TracePoint(
+                    key=f"nim-llama-3.3-70b/c{c}",
+                    group="nim-llama-3.3-70b",
+                    model="llama-3.3-70b",
+                    preset="nim-llama33-70b-2xh100-fp8",
+                    split=CALIBRATION if c == 1 else H2,
+                    kind="concurrency",
+                    load=float(c),
+                    duration_s=0.0,
+                    prompt=LengthDist.fixed(int(row["input_tokens"])),
+                    output=LengthDist.fixed(int(row["output_tokens"])),
+                    real={
+                        "ttft_mean": _f(row, "ttft_ms"),
+                        "tpot_mean": _f(row, "itl_ms"),
+                        "throughput": _f(row, "output_throughput_tokens_per_s"),
+                    },
+                    source=f"{_NIM_FILE} concurrency={c}",
+                )
+            )
     return points
 
 
-def splitwise_prefill_slope(traces: Path, model: str = "llama2-70b", hardware: str = "h100-80gb",
-                            tp: int = 4) -> tuple[float, float]:
+def splitwise_prefill_slope(
+    traces: Path, model: str = "llama2-70b", hardware: str = "h100-80gb", tp: int = 4
+) -> tuple[float, float]:
     """(prefill ms per prompt token between 128 and 2048 tokens, decode step ms at batch 1) from Splitwise."""
     by_prompt: dict[int, list[float]] = {}
     decode: list[float] = []

@@ -119,8 +119,14 @@ class _Simulation:
         heapq.heappush(self.heap, (time_ms, next(self.order), kind, payload))
 
     def arrive(self, arrival: Arrival) -> None:
-        seq = Sequence(next(self.ids), arrival.prompt_tokens, arrival.output_tokens, arrival.time_ms,
-                       width=arrival.width, hashes=arrival.hashes)
+        seq = Sequence(
+            next(self.ids),
+            arrival.prompt_tokens,
+            arrival.output_tokens,
+            arrival.time_ms,
+            width=arrival.width,
+            hashes=arrival.hashes,
+        )
         result = RequestResult(arrival.time_ms, seq.prompt_tokens, seq.target)
         self.results.append(result)
         self.by_seq[seq.seq_id] = result
@@ -168,16 +174,19 @@ class _Simulation:
     def sample(self, now: float) -> None:
         while self.next_sample <= now:
             replicas = self.deployment.replicas
-            self.samples.append(Sample(
-                self.next_sample,
-                sum(len(r.running) for r in replicas),
-                sum(len(r.waiting) for r in replicas),
-                sum(r.kv.usage() for r in replicas) / len(replicas),
-            ))
+            self.samples.append(
+                Sample(
+                    self.next_sample,
+                    sum(len(r.running) for r in replicas),
+                    sum(len(r.waiting) for r in replicas),
+                    sum(r.kv.usage() for r in replicas) / len(replicas),
+                )
+            )
             self.next_sample += self.sample_every_ms
 
-    def run(self, arrivals: Iterator[Arrival], until_ms: float | None,
-            progress: Callable[[float], None] | None) -> VirtualRun:
+    def run(
+        self, arrivals: Iterator[Arrival], until_ms: float | None, progress: Callable[[float], None] | None
+    ) -> VirtualRun:
         pending = next(arrivals, None)
         heap = self.heap
         sample = self.sample_every_ms > 0
@@ -234,8 +243,13 @@ def simulate(
     return sim.run(iter(arrivals), until_ms, progress)
 
 
-def closed_loop(concurrency: int, make: Callable[[int, float], Arrival | None], *,
-                ramp_ms: float = 0.0, rng: random.Random | None = None) -> tuple[list[Arrival], NextArrival]:
+def closed_loop(
+    concurrency: int,
+    make: Callable[[int, float], Arrival | None],
+    *,
+    ramp_ms: float = 0.0,
+    rng: random.Random | None = None,
+) -> tuple[list[Arrival], NextArrival]:
     """A closed-loop workload: ``concurrency`` clients, each sending its next request when its last one ended.
 
     ``make(k, now)`` builds the k-th request (arriving at ``now``) or returns None to stop.

@@ -296,9 +296,7 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject) -> Respo
     )
     options = LegacyOptions(echo=echo, logprobs=logprobs, prompts=prompts, n=n)
     answer = CompletionAnswer(sim, request, started, options, include_usage)
-    return await serve_generation(
-        sim, request, gen, spec, answer, stream=stream, heavy=heavy, planner=answer.plan
-    )
+    return await serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy, planner=answer.plan)
 
 
 class CompletionAnswer:

@@ -155,5 +155,14 @@ def render(inputs: list[tuple[str, int]], size: int, as_base64: bool, model_id: 
         item = {"object": "embedding", "index": index, "embedding": encode_base64(vector) if as_base64 else vector}
         parts.append(orjson.dumps(item))
     usage = orjson.dumps({"prompt_tokens": total, "total_tokens": total})
-    return b"".join((b'{"object":"list","data":[', b",".join(parts), b'],"model":', orjson.dumps(model_id),
-                     b',"usage":', usage, b"}"))
+    return b"".join(
+        (
+            b'{"object":"list","data":[',
+            b",".join(parts),
+            b'],"model":',
+            orjson.dumps(model_id),
+            b',"usage":',
+            usage,
+            b"}",
+        )
+    )

@@ -174,9 +174,7 @@ async def upload(store: FileStore, request: HttpRequest) -> Response:
     filename, data = file_field
     assert filename is not None
     if purpose == "batch" and not filename.lower().endswith(".jsonl"):
-        raise invalid(
-            "Invalid file format for Batch API. Must be .jsonl", param="file", code="invalid_file_format"
-        )
+        raise invalid("Invalid file format for Batch API. Must be .jsonl", param="file", code="invalid_file_format")
     stored = store.add(filename, purpose, data)
     return _json(stored.describe(), request)
 
