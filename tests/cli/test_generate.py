@@ -35,8 +35,8 @@ PATHS = {
     ("openai", True): "/v1/chat/completions",
     ("anthropic", False): "/v1/messages",
     ("anthropic", True): "/v1/messages",
-    ("gemini", False): "/v1beta/models/gemini-2.5-flash:generateContent",
-    ("gemini", True): "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+    ("gemini", False): "/v1beta/models/gemini-2.5-flash-lite:generateContent",
+    ("gemini", True): "/v1beta/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse",
 }
 
 

@@ -132,7 +132,7 @@ class Client(ClientBase):
         ``prompt_or_messages`` is a user message or a list of ``{"role", "content"}``
         messages (system messages become Anthropic's ``system`` / Gemini's
         ``systemInstruction``). ``model`` defaults to the provider's small model
-        (gpt-4o-mini, claude-haiku-4-5, gemini-2.5-flash); ``seed`` makes the answer
+        (gpt-4o-mini, claude-haiku-4-5, gemini-2.5-flash-lite); ``seed`` makes the answer
         reproducible; ``extra`` fields are merged into the request body; ``headers`` are
         added to the request (``x-simulator-chaos``, a session header, ...).
         """

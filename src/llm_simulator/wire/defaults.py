@@ -12,7 +12,9 @@ PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
 DEFAULT_MODELS: dict[Provider, str] = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
-    "gemini": "gemini-2.5-flash",
+    # Flash-Lite: current, and it does not think unless asked (2.5 Flash does, and its
+    # thinking counts against max tokens: a 64-token benchmark request would show no text).
+    "gemini": "gemini-2.5-flash-lite",
 }
 # Anthropic has no embeddings API.
 DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {

@@ -178,7 +178,8 @@ def thinking_budget(config: JsonObject | None, spec: ModelSpec) -> tuple[int, bo
     reasons = "reasoning" in spec.capabilities
     thinking = fields.get_object(config, "thinkingConfig", "generation_config.thinking_config") if config else None
     if thinking is None:
-        return (DYNAMIC_THINKING_BUDGET if reasons else 0), False
+        # Flash-Lite is the one 2.5 model whose thinking is off unless asked for.
+        return (DYNAMIC_THINKING_BUDGET if reasons and "flash-lite" not in spec.id else 0), False
     where = "generation_config.thinking_config"
     include = bool(fields.get_bool(thinking, "includeThoughts", f"{where}.include_thoughts"))
     budget = fields.get_int(thinking, "thinkingBudget", f"{where}.thinking_budget", minimum=-1)
