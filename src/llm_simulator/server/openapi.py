@@ -38,6 +38,7 @@ class Served(Protocol):
     sim: Simulator
     route_table: list[tuple[Route, Provider]]
 
+
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 _GEMINI_TARGET = "{target}"
 _AZURE_DEPLOYMENT = "{deployment}"
@@ -70,6 +71,7 @@ _LINKS = {
     ("post", "/v1/responses"): [
         ("get", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
         ("delete", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
+        ("post", "/v1/responses/{response_id}/cancel", "response_id", "$response.body#/id"),
     ],
     ("post", "/v1/files"): [
         ("get", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
@@ -79,6 +81,27 @@ _LINKS = {
 }
 # Request bodies that are not JSON.
 _MULTIPART = {("POST", "/v1/files")}
+# POST operations without a request body.
+_NO_BODY = {("POST", "/v1/responses/{response_id}/cancel")}
+# Query parameters of operations that take any.
+_QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v1/responses/{response_id}"): [
+        {
+            "name": "stream",
+            "in": "query",
+            "required": False,
+            "description": "true: replay a background response's events (and follow them to its end).",
+            "schema": {"type": "boolean"},
+        },
+        {
+            "name": "starting_after",
+            "in": "query",
+            "required": False,
+            "description": "With stream: the sequence number after which events are replayed.",
+            "schema": {"type": "integer", "minimum": -1},
+        },
+    ],
+}
 
 
 class _Catalogue:
@@ -246,8 +269,10 @@ def build_openapi(app: Served) -> dict[str, Any]:
             item[method]["parameters"] = known + [p for p in _SELECTORS if p not in known]
             item[method]["tags"] = sorted({*item[method]["tags"], provider.name})
             continue
+        key = (route.method, route.path)
         body = _body(provider.name, route.endpoint, sets) if route.method in ("POST", "PUT") else None
-        item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
+        parameters = _parameters(path, names, sets) + _QUERY.get(key, [])
+        item[method] = _operation(provider.name, method, path, parameters, None if key in _NO_BODY else body)
         if (route.method, route.path) in _MULTIPART:
             content = item[method]["requestBody"]["content"]
             content["multipart/form-data"] = content.pop("application/json")

@@ -363,7 +363,7 @@ STRICT_BAD: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "st
         ({"max_output_tokens": 10**6}, 400, "max_output_tokens", "invalid_value"),
         ({"metadata": {"k": 1}}, 400, "metadata.k", "invalid_type"),
         ({"stream": "yes"}, 400, "stream", "invalid_type"),
-        ({"background": True}, 400, "background", "unsupported_parameter"),
+        ({"background": True, "store": False}, 400, "store", "invalid_value"),
         ({"model": "gpt-nope"}, 404, "model", "model_not_found"),
         ({"model": "text-embedding-3-small"}, 404, "model", "model_not_supported"),
         ({"previous_response_id": "resp_unknown"}, 404, "previous_response_id", "previous_response_not_found"),

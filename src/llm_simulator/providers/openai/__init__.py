@@ -25,6 +25,7 @@ from llm_simulator.providers.openai import (
 )
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.files import FileStore
+from llm_simulator.providers.openai.responses_background import BackgroundJobs
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
@@ -44,6 +45,7 @@ class OpenAIProvider:
         sim = self._sim
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
         store = ResponseStore(sim.clock)
+        jobs = BackgroundJobs()
         # Uploaded files and batch jobs, per process (run one worker when batches matter).
         limits = sim.config.batches
         file_store = FileStore(sim.clock, limits)
@@ -51,8 +53,11 @@ class OpenAIProvider:
         image_store = images.ImageStore()
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
-            Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
-            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store), "responses"),
+            Route("POST", "/v1/responses", partial(responses.create, sim, store, jobs), "responses"),
+            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store, jobs), "responses"),
+            Route(
+                "POST", "/v1/responses/{response_id}/cancel", partial(responses.cancel, sim, store, jobs), "responses"
+            ),
             Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),

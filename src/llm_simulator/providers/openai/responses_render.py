@@ -48,6 +48,7 @@ class ResponseHead:
     echo: JsonObject
     summary: str | None = None
     encrypted: bool = False
+    background: bool = False
 
 
 @dataclass(slots=True)
@@ -187,7 +188,7 @@ def response_object(
         "object": "response",
         "created_at": head.created_at,
         "status": status,
-        "background": False,
+        "background": head.background,
         "completed_at": completed_at,
         "error": None,
         "incomplete_details": incomplete_details,
@@ -233,8 +234,19 @@ class EventWriter:
         return self._raw(kind, b"", b',"response":' + response)
 
     def started(self) -> bytes:
-        """``response.created`` then ``response.in_progress`` (status in_progress, no output yet)."""
-        snapshot = orjson.dumps(response_object(self.layout.head, "in_progress", [], None, None, None))
+        """``response.created`` then ``response.in_progress`` (status in_progress, no output yet).
+
+        A background response is created ``queued`` and announces ``response.queued`` first.
+        """
+        head = self.layout.head
+        snapshot = orjson.dumps(response_object(head, "in_progress", [], None, None, None))
+        if head.background:
+            queued = orjson.dumps(response_object(head, "queued", [], None, None, None))
+            return (
+                self.lifecycle("response.created", queued)
+                + self.lifecycle("response.queued", queued)
+                + self.lifecycle("response.in_progress", snapshot)
+            )
         return self.lifecycle("response.created", snapshot) + self.lifecycle("response.in_progress", snapshot)
 
     def open(self, index: int) -> bytes:
