@@ -44,6 +44,7 @@ OPENAI_PREFIXES = (
     "/v1/completions",
     "/v1/embeddings",
     "/v1/responses",
+    "/v1/conversations",
     "/v1/moderations",
     "/v1/images",
     "/v1/audio",
@@ -98,6 +99,8 @@ UNREACHABLE = {
     "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
     "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
     "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",
+    "GET /v1/conversations/{conversation_id}/items/{item_id}": "an item needs both a conversation's id and its own",
+    "DELETE /v1/conversations/{conversation_id}/items/{item_id}": "an item needs both a conversation's id and its own",
     "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]

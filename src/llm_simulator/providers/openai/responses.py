@@ -9,6 +9,7 @@ default true) live in a bounded per-process ``ResponseStore``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from llm_simulator.providers.openai.common import (
     response_headers,
     stream_headers,
 )
+from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
 from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
 from llm_simulator.providers.openai.responses_input import (
@@ -65,6 +67,7 @@ from llm_simulator.providers.validation import (
     get_str,
     missing,
     parse_object,
+    type_error,
 )
 
 # The API rejects output limits below 16 tokens.
@@ -72,7 +75,6 @@ MIN_OUTPUT_TOKENS = 16
 TRUNCATION = ("auto", "disabled")
 # Request fields the simulator does not implement: a clear 400 beats silently ignoring them.
 UNSUPPORTED = {
-    "conversation": "the Conversations API",
     "prompt": "prompt templates",
 }
 
@@ -91,6 +93,8 @@ class ResponsesRequest:
     background: bool
     # History and this turn's input items (for storing the conversation).
     conversation: Conversation
+    # With ``conversation``: the store, the conversation and this turn's input items to append.
+    joined: tuple[ConversationStore, StoredConversation, list[JsonObject]] | None = None
 
 
 def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conversation]:
@@ -108,6 +112,31 @@ def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conver
     return previous, stored.conversation
 
 
+def _joined(
+    sim: Simulator, conversations: ConversationStore | None, body: JsonObject
+) -> tuple[ConversationStore, StoredConversation] | None:
+    """The conversation named by ``conversation`` (an id or ``{"id"}``), if any."""
+    raw = body.get("conversation")
+    if raw is None:
+        return None
+    if body.get("previous_response_id") is not None:
+        raise invalid(
+            "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or "
+            "'conversation'.",
+            param="conversation",
+            code="mutually_exclusive_parameters",
+        )
+    if isinstance(raw, dict):
+        conversation_id = get_str(raw, "id", "conversation.id", required=True) or ""
+    elif isinstance(raw, str):
+        conversation_id = raw
+    else:
+        raise type_error("conversation", "a string or an object", raw)
+    if conversations is None:
+        raise invalid("Unsupported parameter: 'conversation'.", param="conversation", code="unsupported_parameter")
+    return conversations, conversations.require(conversation_id, "conversation")
+
+
 def _reject_unsupported(body: JsonObject) -> None:
     for key, what in UNSUPPORTED.items():
         value = body.get(key)
@@ -119,14 +148,24 @@ def _reject_unsupported(body: JsonObject) -> None:
             )
 
 
-def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, body: JsonObject) -> ResponsesRequest:
+def parse_request(
+    sim: Simulator,
+    store: ResponseStore,
+    request: HttpRequest,
+    body: JsonObject,
+    conversations: ConversationStore | None = None,
+) -> ResponsesRequest:
     """Validate a ``POST /v1/responses`` body and build the neutral request."""
     model_id, spec = require_model(sim, body)
     require_generation_model(model_id, spec, "responses")
     _reject_unsupported(body)
     if "input" not in body or body["input"] is None:
         raise missing("input")
-    previous_id, history = _history(store, body)
+    joined = _joined(sim, conversations, body)
+    if joined is None:
+        previous_id, history = _history(store, body)
+    else:
+        previous_id, history = None, context(sim, joined[1])
     parsed = parse_input(sim, body["input"], history)
     instructions = get_str(body, "instructions")
     max_output = get_int(body, "max_output_tokens", minimum=MIN_OUTPUT_TOKENS)
@@ -191,6 +230,12 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
         "user": get_str(body, "user"),
         "metadata": parse_metadata(body),
     }
+    joining = None
+    if joined is not None:
+        echo["conversation"] = {"id": joined[1].id}
+        raw_input = body["input"]
+        turn = stored_items([{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input)
+        joining = (*joined, turn)
     gen = GenerationRequest(
         model=model_id,
         endpoint=Endpoint.CHAT,
@@ -220,6 +265,7 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
         "reasoning.encrypted_content" in include,
         background,
         conversation,
+        joining,
     )
 
 
@@ -276,6 +322,12 @@ class _Session:
         """The final Response object as JSON, stored if the request asked for it."""
         body = orjson.dumps(self.layout.final_object(int(self.sim.clock.wall())))
         self.body = body
+        joined = self.parsed.joined
+        if joined is not None:
+            conversations, target, turn = joined
+            if conversations.get(target.id) is target:
+                with contextlib.suppress(SimulatorError):  # full: the conversation keeps what it had
+                    conversations.append(target, turn + self.layout.output())
         if self.parsed.store:
             conversation = continued(self.sim, self.parsed.conversation, self.layout)
             self.store.put(self.layout.head.id, body, self.parsed.gen.model, conversation)
@@ -316,12 +368,15 @@ MALFORMED_EVENT = b"event: response.output_text.delta\ndata: " + (
 )
 
 
-async def create(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
+async def create(
+    sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, conversations: ConversationStore, request: HttpRequest
+) -> Response:
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
     body = parse_object(request.body)
     heavy = is_heavy(request)
-    parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_request, sim, store, request, body)
+    window = body_window(sim, body, "openai", heavy)
+    parsed = await off_loop(heavy, window, parse_request, sim, store, request, body, conversations)
     if parsed.background:
         return _start_background(sim, store, jobs, request, parsed, heavy, started)
     answer = ResponseAnswer(sim, store, request, parsed, started)
