@@ -70,6 +70,7 @@ from llm_simulator.providers.validation import (
     type_error,
 )
 
+LOGPROBS = "message.output_text.logprobs"
 # The API rejects output limits below 16 tokens.
 MIN_OUTPUT_TOKENS = 16
 TRUNCATION = ("auto", "disabled")
@@ -249,6 +250,8 @@ def parse_request(
         follows_tool_result=parsed.ends_with_tool_output,
         output=output,
         reasoning_budget=reasoning.budget,
+        logprobs=LOGPROBS in include,
+        top_logprobs=top_logprobs or 0,
     )
     conversation = Conversation(
         messages=history.messages + tuple(parsed.messages),

@@ -404,12 +404,28 @@ def parse_metadata(body: JsonObject) -> dict[str, str]:
     return metadata
 
 
+# What ``include`` may ask for (the API's values; a built-in tool's extras are accepted and
+# change nothing while those tools are not simulated).
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+
+
 def parse_include(body: JsonObject) -> frozenset[str]:
-    """``include``: the extra output data asked for (only encrypted reasoning changes anything)."""
+    """``include``: the extra output data asked for (encrypted reasoning, output logprobs)."""
     raw = get_list(body, "include")
     if raw is None:
         return frozenset()
     for i, value in enumerate(raw):
         if not isinstance(value, str):
             raise type_error(f"include[{i}]", "a string", value)
+        if value not in INCLUDABLE:
+            raise _bad_value(value, INCLUDABLE, f"include[{i}]")
     return frozenset(raw)

@@ -69,6 +69,7 @@ class OutputLayout:
     def __init__(self, plan: GenerationPlan, head: ResponseHead) -> None:
         choice = plan.choices[0]
         self.tokens = choice.tokens
+        self.logprobs = choice.logprobs  # with ``include: ["message.output_text.logprobs"]``
         self.reasoning_tokens = choice.reasoning_tokens
         self.prompt_tokens = plan.request.prompt_tokens
         self._plan = plan  # its cached tokens are known only once its timeline opens
@@ -133,9 +134,26 @@ class OutputLayout:
             "id": item.id,
             "type": "message",
             "status": self.status(index),
-            "content": [text_part(self.text(item))],
+            "content": [text_part(self.text(item), self.item_logprobs(item))],
             "role": "assistant",
         }
+
+    def token_logprob(self, position: int) -> JsonObject:
+        """One output token's logprob object (with its ``top_logprobs``)."""
+        assert self.logprobs is not None
+        lp = self.logprobs[position]
+        return {
+            "token": lp.token,
+            "bytes": list(lp.token.encode()),
+            "logprob": lp.logprob,
+            "top_logprobs": [{"token": t, "bytes": list(t.encode()), "logprob": v} for t, v in lp.top],
+        }
+
+    def item_logprobs(self, item: OutputItem) -> list[JsonObject]:
+        """A message item's token logprobs (empty unless they were asked for)."""
+        if self.logprobs is None:
+            return []
+        return [self.token_logprob(p) for p in range(item.start, item.stop)]
 
     def _call(self, item: OutputItem) -> JsonObject:
         call = item.call
@@ -169,9 +187,9 @@ class OutputLayout:
         return response_object(self.head, "completed", self.output(), self.usage(), None, completed_at)
 
 
-def text_part(text: str) -> JsonObject:
+def text_part(text: str, logprobs: list[JsonObject] | None = None) -> JsonObject:
     """An ``output_text`` content part."""
-    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+    return {"type": "output_text", "annotations": [], "logprobs": logprobs or [], "text": text}
 
 
 def response_object(
@@ -210,6 +228,7 @@ class EventWriter:
         self.layout = layout
         self.sequence = 0
         self._delta_heads: dict[int, bytes] = {}
+        self._logprob_heads: dict[int, bytes] = {}
 
     def event(self, kind: str, fields: JsonObject) -> bytes:
         """One event frame with the next sequence number."""
@@ -261,6 +280,7 @@ class EventWriter:
                 {"item_id": item.id, "output_index": index, "content_index": 0, "part": text_part("")},
             )
             self._delta_heads[index] = ids + b'"content_index":0,"logprobs":[],'
+            self._logprob_heads[index] = ids + b'"content_index":0,'
         elif item.kind is SegmentKind.TOOL_CALL:
             self._delta_heads[index] = ids
         elif item.summary_tokens:
@@ -278,6 +298,13 @@ class EventWriter:
         """The event for one token of item ``index`` (none for reasoning beyond its summary)."""
         item = self.layout.items[index]
         if item.kind is SegmentKind.TEXT:
+            if self.layout.logprobs is not None:
+                fields = {"logprobs": [self.layout.token_logprob(position)], "delta": text}
+                return self._raw(
+                    "response.output_text.delta",
+                    self._logprob_heads[index],
+                    b"," + orjson.dumps(fields)[1:-1],
+                )
             return self._raw("response.output_text.delta", self._delta_heads[index], b',"delta":' + orjson.dumps(text))
         if item.kind is SegmentKind.TOOL_CALL:
             return self._raw(
@@ -298,8 +325,9 @@ class EventWriter:
         if item.kind is SegmentKind.TEXT:
             text = layout.text(item)
             where = {"item_id": item.id, "output_index": index, "content_index": 0}
-            frame += self.event("response.output_text.done", {**where, "text": text, "logprobs": []})
-            frame += self.event("response.content_part.done", {**where, "part": text_part(text)})
+            logprobs = layout.item_logprobs(item)
+            frame += self.event("response.output_text.done", {**where, "text": text, "logprobs": logprobs})
+            frame += self.event("response.content_part.done", {**where, "part": text_part(text, logprobs)})
         elif item.kind is SegmentKind.TOOL_CALL:
             assert item.call is not None
             frame += self.event(
