@@ -342,7 +342,9 @@ STRICT_BAD: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "st
         ({"text": {"format": {"type": "json_object"}}}, 400, "input", None),
         ({"text": {"format": {"type": "yaml"}}}, 400, "text.format.type", "invalid_value"),
         ({"tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools[0].name", None),
-        ({"tools": [{"type": "web_search"}]}, 400, "tools[0].type", "invalid_value"),
+        ({"tools": [{"type": "computer_use_preview"}]}, 400, "tools[0].type", "invalid_value"),
+        ({"tools": [{"type": "file_search"}]}, 400, "tools[0].vector_store_ids", None),
+        ({"tools": [{"type": "code_interpreter"}]}, 400, "tools[0].container", "missing_required_parameter"),
         ({"tools": [{"type": "function", "name": "bad name"}]}, 400, "tools[0].name", "invalid_value"),
         (
             {"tools": [{"type": "function", "name": "f", "parameters": STRICT_BAD, "strict": True}]},

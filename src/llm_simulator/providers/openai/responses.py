@@ -35,6 +35,7 @@ from llm_simulator.providers.openai.common import (
 from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
 from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
+from llm_simulator.providers.openai.responses_builtin import citations, plan_calls
 from llm_simulator.providers.openai.responses_input import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_ITEM,
@@ -94,6 +95,10 @@ class ResponsesRequest:
     background: bool
     # History and this turn's input items (for storing the conversation).
     conversation: Conversation
+    # Built-in tools declared (their types), what their calls return, the text they query.
+    builtin_kinds: tuple[str, ...] = ()
+    include: frozenset[str] = frozenset()
+    query: str = ""
     # With ``conversation``: the store, the conversation and this turn's input items to append.
     joined: tuple[ConversationStore, StoredConversation, list[JsonObject]] | None = None
 
@@ -194,7 +199,7 @@ def parse_request(
             param="store",
             code="invalid_value",
         )
-    tools, tools_echo = parse_function_tools(body)
+    tools, tools_echo, builtin_kinds = parse_function_tools(body)
     tool_choice, tool_choice_echo = parse_tool_choice(body, tools)
     messages = list(history.messages) + parsed.messages
     texts = [m.text for m in messages] + ([instructions] if instructions else [])
@@ -268,7 +273,10 @@ def parse_request(
         "reasoning.encrypted_content" in include,
         background,
         conversation,
-        joining,
+        builtin_kinds=builtin_kinds if tool_choice_echo != "none" else (),
+        include=include,
+        query=next((m.text for m in reversed(messages) if m.role == "user"), ""),
+        joined=joining,
     )
 
 
@@ -278,7 +286,7 @@ def continued(sim: Simulator, before: Conversation, layout: OutputLayout) -> Con
     tokens = before.tokens
     calls: list[str] = []
     for item in layout.items:
-        if item.kind is SegmentKind.REASONING:
+        if item.kind is SegmentKind.REASONING or item.builtin is not None:
             continue  # earlier reasoning is not counted again, as for reasoning input items
         text = layout.text(item)
         if item.call is not None:
@@ -293,14 +301,19 @@ def continued(sim: Simulator, before: Conversation, layout: OutputLayout) -> Con
 
 def new_head(sim: Simulator, parsed: ResponsesRequest) -> ResponseHead:
     """A new response's id, creation time and echoed fields."""
+    response_id = new_item_id("resp_")
+    calls = tuple(plan_calls(list(parsed.builtin_kinds), parsed.query, response_id, parsed.include))
+    web = any(call.family == "web_search" for call in calls)
     return ResponseHead(
-        new_item_id("resp_"),
+        response_id,
         int(sim.clock.wall()),
         parsed.gen.model,
         parsed.echo,
         parsed.summary,
         parsed.encrypted,
         parsed.background,
+        calls,
+        tuple(citations(parsed.query)) if web else (),
     )
 
 

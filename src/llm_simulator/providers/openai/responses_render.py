@@ -19,6 +19,7 @@ from llm_simulator.core.types import FinishReason, GenerationPlan, Segment, Segm
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.openai.errors import error_payload
+from llm_simulator.providers.openai.responses_builtin import BuiltinCall, opened, progress_events
 from llm_simulator.providers.validation import JsonObject
 
 CALL_ID_PREFIX = "call_"
@@ -49,6 +50,10 @@ class ResponseHead:
     summary: str | None = None
     encrypted: bool = False
     background: bool = False
+    # Simulated built-in tool calls (output items before the model's own) and the web
+    # sources the answer cites.
+    builtins: tuple[BuiltinCall, ...] = ()
+    citations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -61,6 +66,7 @@ class OutputItem:
     id: str
     call: ToolCall | None = None
     summary_tokens: int = 0  # reasoning: how many of its first tokens form the summary
+    builtin: BuiltinCall | None = None  # a simulated built-in tool call (no tokens)
 
 
 class OutputLayout:
@@ -77,7 +83,9 @@ class OutputLayout:
         self.head = head
         segments = choice.segments or [Segment(SegmentKind.TEXT, 0, len(choice.tokens))]
         cap = SUMMARY_TOKENS.get(head.summary or "", 0)
-        self.items: list[OutputItem] = []
+        self.items: list[OutputItem] = [
+            OutputItem(SegmentKind.TEXT, 0, 0, call.id, builtin=call) for call in head.builtins
+        ]
         self.item_at: list[int] = []
         for segment in segments:
             kind = segment.kind
@@ -111,6 +119,8 @@ class OutputLayout:
     def opened(self, index: int) -> JsonObject:
         """An item as ``response.output_item.added`` announces it (no content yet)."""
         item = self.items[index]
+        if item.builtin is not None:
+            return opened(item.builtin)
         if item.kind is SegmentKind.REASONING:
             return {"id": item.id, "type": "reasoning", "summary": []}
         if item.kind is SegmentKind.TOOL_CALL:
@@ -120,6 +130,8 @@ class OutputLayout:
     def finished(self, index: int) -> JsonObject:
         """An item in its final form (the body's ``output`` and ``response.output_item.done``)."""
         item = self.items[index]
+        if item.builtin is not None:
+            return item.builtin.item
         if item.kind is SegmentKind.REASONING:
             body: JsonObject = {"id": item.id, "type": "reasoning", "summary": []}
             if item.summary_tokens:
@@ -134,9 +146,19 @@ class OutputLayout:
             "id": item.id,
             "type": "message",
             "status": self.status(index),
-            "content": [text_part(self.text(item), self.item_logprobs(item))],
+            "content": [text_part(self.text(item), self.item_logprobs(item), self.annotations(item))],
             "role": "assistant",
         }
+
+    def annotations(self, item: OutputItem) -> list[JsonObject]:
+        """A message's ``url_citation`` annotations: each web source cites the whole text."""
+        length = len(self.text(item))
+        if not length:
+            return []
+        return [
+            {"type": "url_citation", "start_index": 0, "end_index": length, "url": url, "title": title}
+            for url, title in self.head.citations
+        ]
 
     def token_logprob(self, position: int) -> JsonObject:
         """One output token's logprob object (with its ``top_logprobs``)."""
@@ -187,9 +209,11 @@ class OutputLayout:
         return response_object(self.head, "completed", self.output(), self.usage(), None, completed_at)
 
 
-def text_part(text: str, logprobs: list[JsonObject] | None = None) -> JsonObject:
+def text_part(
+    text: str, logprobs: list[JsonObject] | None = None, annotations: list[JsonObject] | None = None
+) -> JsonObject:
     """An ``output_text`` content part."""
-    return {"type": "output_text", "annotations": [], "logprobs": logprobs or [], "text": text}
+    return {"type": "output_text", "annotations": annotations or [], "logprobs": logprobs or [], "text": text}
 
 
 def response_object(
@@ -274,7 +298,10 @@ class EventWriter:
         item = layout.items[index]
         ids = b'"item_id":%s,"output_index":%d,' % (orjson.dumps(item.id), index)
         frame = self.event("response.output_item.added", {"output_index": index, "item": layout.opened(index)})
-        if item.kind is SegmentKind.TEXT:
+        if item.builtin is not None:
+            for kind, fields in progress_events(item.builtin):
+                frame += self.event(kind, {"item_id": item.id, "output_index": index, **fields})
+        elif item.kind is SegmentKind.TEXT:
             frame += self.event(
                 "response.content_part.added",
                 {"item_id": item.id, "output_index": index, "content_index": 0, "part": text_part("")},
@@ -322,12 +349,21 @@ class EventWriter:
         layout = self.layout
         item = layout.items[index]
         frame = b""
-        if item.kind is SegmentKind.TEXT:
+        if item.builtin is not None:
+            pass
+        elif item.kind is SegmentKind.TEXT:
             text = layout.text(item)
             where = {"item_id": item.id, "output_index": index, "content_index": 0}
             logprobs = layout.item_logprobs(item)
+            annotations = layout.annotations(item)
+            for at, annotation in enumerate(annotations):
+                frame += self.event(
+                    "response.output_text.annotation.added",
+                    {**where, "annotation_index": at, "annotation": annotation},
+                )
             frame += self.event("response.output_text.done", {**where, "text": text, "logprobs": logprobs})
-            frame += self.event("response.content_part.done", {**where, "part": text_part(text, logprobs)})
+            part = text_part(text, logprobs, annotations)
+            frame += self.event("response.content_part.done", {**where, "part": part})
         elif item.kind is SegmentKind.TOOL_CALL:
             assert item.call is not None
             frame += self.event(
