@@ -179,7 +179,8 @@ def stored_items(raw: list[Any]) -> list[JsonObject]:
 def context(sim: Simulator, conversation: StoredConversation) -> Conversation:
     """The conversation's items as the next response's history."""
     # Built-in tool calls (web search…) are context the model saw, not input items to replay.
-    items = [item for item in conversation.items.values() if item.get("type") in _ITEM_PREFIX]
+    # (``list`` copies at once: a heavy request parses off the event loop while it appends.)
+    items = [item for item in list(conversation.items.values()) if item.get("type") in _ITEM_PREFIX]
     if not items:
         return EMPTY_CONVERSATION
     parsed = parse_input(sim, items, EMPTY_CONVERSATION)
