@@ -44,6 +44,7 @@ OPENAI_PREFIXES = (
     "/v1/completions",
     "/v1/embeddings",
     "/v1/responses",
+    "/v1/conversations",
     "/v1/moderations",
     "/v1/images",
     "/v1/audio",
@@ -105,6 +106,8 @@ UNREACHABLE = {
         for op, suffix in (("GET", ""), ("DELETE", ""), ("POST", ":cancel"))
         if (op, version) != ("GET", "v1")
     },
+    "GET /v1/conversations/{conversation_id}/items/{item_id}": "an item needs both a conversation's id and its own",
+    "DELETE /v1/conversations/{conversation_id}/items/{item_id}": "an item needs both a conversation's id and its own",
     "GET /v1/images/files/{image_id}": "images exist once generated; generation answers a URL, not an id to link",
 }
 OPERATIONS = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
@@ -130,7 +133,7 @@ def _created(source: schemathesis.Case[Any], url: str, pointer: str) -> str | No
     """Call ``source``; the value at ``pointer`` in its JSON answer (None if it made none)."""
     response = source.call(base_url=url, timeout=15)
     assert response.status_code < 500, (source.formatted_path, response.text[:300])
-    if response.status_code != 200 or response.text.startswith("data:"):
+    if response.status_code != 200 or not response.text.startswith("{"):
         return None  # a refusal, or a stream (it holds the id, but not at the link's pointer)
     value: Any = response.json()
     for key in pointer.strip("/").split("/"):

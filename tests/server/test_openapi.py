@@ -84,4 +84,25 @@ def test_conversations_must_be_non_empty_and_token_limits_are_the_models() -> No
 def test_stored_responses_are_linked_from_the_operation_that_creates_them() -> None:
     links = document()["paths"]["/v1/responses"]["post"]["responses"]["200"]["links"]
     assert {link["parameters"]["response_id"] for link in links.values()} == {"$response.body#/id"}
-    assert len(links) == 2
+    assert len(links) == 3
+
+
+def test_background_responses_can_be_cancelled_and_streamed_again() -> None:
+    paths = document()["paths"]
+    cancel = paths["/v1/responses/{response_id}/cancel"]["post"]
+    assert "requestBody" not in cancel and [p["name"] for p in cancel["parameters"]] == ["response_id"]
+    retrieve = paths["/v1/responses/{response_id}"]["get"]
+    assert [p["name"] for p in retrieve["parameters"]] == ["response_id", "stream", "starting_after"]
+
+
+def test_the_conversations_api_is_documented() -> None:
+    paths = document()["paths"]
+    assert set(paths["/v1/conversations/{conversation_id}"]) == {"get", "post", "delete"}
+    assert set(paths["/v1/conversations/{conversation_id}/items"]) == {"get", "post"}
+    assert set(paths["/v1/conversations/{conversation_id}/items/{item_id}"]) == {"get", "delete"}
+    items = body(document(), "/v1/conversations/{conversation_id}/items")
+    assert items["required"] == ["items"] and items["properties"]["items"]["maxItems"] == 20
+    listing = paths["/v1/conversations/{conversation_id}/items"]["get"]["parameters"]
+    assert [p["name"] for p in listing] == ["conversation_id", "after", "limit", "order"]
+    links = paths["/v1/conversations"]["post"]["responses"]["200"]["links"]
+    assert len(links) == 5

@@ -38,6 +38,7 @@ class Served(Protocol):
     sim: Simulator
     route_table: list[tuple[Route, Provider]]
 
+
 _PARAM = re.compile(r"\{(\w+)(?::path)?\}")
 _GEMINI_TARGET = "{target}"
 _AZURE_DEPLOYMENT = "{deployment}"
@@ -71,6 +72,14 @@ _LINKS = {
     ("post", "/v1/responses"): [
         ("get", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
         ("delete", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
+        ("post", "/v1/responses/{response_id}/cancel", "response_id", "$response.body#/id"),
+    ],
+    ("post", "/v1/conversations"): [
+        ("get", "/v1/conversations/{conversation_id}", "conversation_id", "$response.body#/id"),
+        ("post", "/v1/conversations/{conversation_id}", "conversation_id", "$response.body#/id"),
+        ("delete", "/v1/conversations/{conversation_id}", "conversation_id", "$response.body#/id"),
+        ("get", "/v1/conversations/{conversation_id}/items", "conversation_id", "$response.body#/id"),
+        ("post", "/v1/conversations/{conversation_id}/items", "conversation_id", "$response.body#/id"),
     ],
     ("post", "/v1/files"): [
         ("get", "/v1/files/{file_id}", "file_id", "$response.body#/id"),
@@ -85,6 +94,53 @@ _LINKS = {
 }
 # Request bodies that are not JSON.
 _MULTIPART = {("POST", "/v1/files"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")}
+# POST operations without a request body.
+_NO_BODY = {("POST", "/v1/responses/{response_id}/cancel")}
+# Request bodies particular to one operation (others: by provider and endpoint).
+_ITEMS: Schema = {"type": "array", "maxItems": 20, "items": {"type": "object"}}
+_METADATA: Schema = {
+    "type": "object",
+    "maxProperties": 16,
+    "additionalProperties": {"type": "string", "maxLength": 512},
+}
+_BODIES: dict[tuple[str, str], Schema] = {
+    ("POST", "/v1/conversations"): {"type": "object", "properties": {"items": _ITEMS, "metadata": _METADATA}},
+    ("POST", "/v1/conversations/{conversation_id}"): {
+        "type": "object",
+        "required": ["metadata"],
+        "properties": {"metadata": _METADATA},
+    },
+    ("POST", "/v1/conversations/{conversation_id}/items"): {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {**_ITEMS, "minItems": 1}},
+    },
+}
+_LIST_QUERY: list[Schema] = [
+    {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+    {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"]}},
+]
+# Query parameters of operations that take any.
+_QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v1/conversations/{conversation_id}/items"): _LIST_QUERY,
+    ("GET", "/v1/responses/{response_id}"): [
+        {
+            "name": "stream",
+            "in": "query",
+            "required": False,
+            "description": "true: replay a background response's events (and follow them to its end).",
+            "schema": {"type": "boolean"},
+        },
+        {
+            "name": "starting_after",
+            "in": "query",
+            "required": False,
+            "description": "With stream: the sequence number after which events are replayed.",
+            "schema": {"type": "integer", "minimum": -1},
+        },
+    ],
+}
 
 
 class _Catalogue:
@@ -258,9 +314,13 @@ def build_openapi(app: Served) -> dict[str, Any]:
             item[method]["parameters"] = known + [p for p in _SELECTORS if p not in known]
             item[method]["tags"] = sorted({*item[method]["tags"], provider.name})
             continue
+        key = (route.method, route.path)
         max_requests = app.config.batches.max_requests_per_batch
-        body = _body(provider.name, route.endpoint, sets, max_requests) if route.method in ("POST", "PUT") else None
-        item[method] = _operation(provider.name, method, path, _parameters(path, names, sets), body)
+        body = _BODIES.get(key) or (
+            _body(provider.name, route.endpoint, sets, max_requests) if route.method in ("POST", "PUT") else None
+        )
+        parameters = _parameters(path, names, sets) + _QUERY.get(key, [])
+        item[method] = _operation(provider.name, method, path, parameters, None if key in _NO_BODY else body)
         if (route.method, route.path) in _MULTIPART:
             content = item[method]["requestBody"]["content"]
             content["multipart/form-data"] = content.pop("application/json")

@@ -28,6 +28,7 @@ from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS
 from llm_simulator.providers.openai.embeddings import MAX_INPUTS, SHORTENABLE_PREFIX
 from llm_simulator.providers.openai.files import UPLOAD_PURPOSES
 from llm_simulator.providers.openai.responses import MIN_OUTPUT_TOKENS
+from llm_simulator.providers.openai.responses_input import INCLUDABLE
 
 Schema = dict[str, Any]
 # Chat and legacy completions refuse more choices than this (n, and prompts × n).
@@ -271,6 +272,8 @@ def openai_responses(allowed: Models) -> Schema:
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "top_p": {"type": "number", "minimum": 0, "maximum": 1},
             "stream": {"type": "boolean"},
+            "background": {"type": "boolean"},
+            "include": {"type": "array", "items": {"enum": list(INCLUDABLE)}},
         },
         "required": ["model", "input"],
         "anyOf": _by_model(allowed, _chat_key, (UNKNOWN_OUTPUT_LIMIT, False), limits),

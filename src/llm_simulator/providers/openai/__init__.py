@@ -16,6 +16,7 @@ from llm_simulator.providers.openai import (
     batches,
     chat,
     completions,
+    conversations,
     embeddings,
     files,
     images,
@@ -23,11 +24,14 @@ from llm_simulator.providers.openai import (
     moderations,
     responses,
 )
+from llm_simulator.providers.openai.conversations import ConversationStore
 from llm_simulator.providers.openai.errors import render_error
 from llm_simulator.providers.openai.files import FileStore
+from llm_simulator.providers.openai.responses_background import BackgroundJobs
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
+CONV = "/v1/conversations/{conversation_id}"
 
 
 class OpenAIProvider:
@@ -44,6 +48,8 @@ class OpenAIProvider:
         sim = self._sim
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
         store = ResponseStore(sim.clock)
+        jobs = BackgroundJobs()
+        talks = ConversationStore(sim.clock)
         # Uploaded files and batch jobs, per process (run one worker when batches matter).
         limits = sim.config.batches
         file_store = FileStore(sim.clock, limits)
@@ -51,9 +57,20 @@ class OpenAIProvider:
         image_store = images.ImageStore()
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
-            Route("POST", "/v1/responses", partial(responses.create, sim, store), "responses"),
-            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store), "responses"),
+            Route("POST", "/v1/responses", partial(responses.create, sim, store, jobs, talks), "responses"),
+            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store, jobs), "responses"),
+            Route(
+                "POST", "/v1/responses/{response_id}/cancel", partial(responses.cancel, sim, store, jobs), "responses"
+            ),
             Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
+            Route("POST", "/v1/conversations", partial(conversations.create, sim, talks), "conversations"),
+            Route("GET", f"{CONV}", partial(conversations.retrieve, talks), "conversations"),
+            Route("POST", f"{CONV}", partial(conversations.update, talks), "conversations"),
+            Route("DELETE", f"{CONV}", partial(conversations.delete, talks), "conversations"),
+            Route("GET", f"{CONV}/items", partial(conversations.list_items, talks), "conversations"),
+            Route("POST", f"{CONV}/items", partial(conversations.create_items, sim, talks), "conversations"),
+            Route("GET", f"{CONV}/items/{{item_id}}", partial(conversations.retrieve_item, talks), "conversations"),
+            Route("DELETE", f"{CONV}/items/{{item_id}}", partial(conversations.delete_item, talks), "conversations"),
             Route("POST", "/v1/completions", partial(completions.handle, sim), "completion"),
             Route("POST", "/v1/embeddings", partial(embeddings.handle, sim), "embedding"),
             Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),

@@ -9,6 +9,8 @@ default true) live in a bounded per-process ``ResponseStore``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,7 +32,10 @@ from llm_simulator.providers.openai.common import (
     response_headers,
     stream_headers,
 )
+from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
 from llm_simulator.providers.openai.ratelimits import limit_headers
+from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
+from llm_simulator.providers.openai.responses_builtin import citations, plan_calls
 from llm_simulator.providers.openai.responses_input import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_ITEM,
@@ -48,6 +53,7 @@ from llm_simulator.providers.openai.responses_render import (
     OutputLayout,
     ResponseHead,
     new_item_id,
+    response_object,
 )
 from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
@@ -62,15 +68,15 @@ from llm_simulator.providers.validation import (
     get_str,
     missing,
     parse_object,
+    type_error,
 )
 
+LOGPROBS = "message.output_text.logprobs"
 # The API rejects output limits below 16 tokens.
 MIN_OUTPUT_TOKENS = 16
 TRUNCATION = ("auto", "disabled")
 # Request fields the simulator does not implement: a clear 400 beats silently ignoring them.
 UNSUPPORTED = {
-    "background": "background mode",
-    "conversation": "the Conversations API",
     "prompt": "prompt templates",
 }
 
@@ -86,8 +92,15 @@ class ResponsesRequest:
     echo: JsonObject
     summary: str | None
     encrypted: bool
+    background: bool
     # History and this turn's input items (for storing the conversation).
     conversation: Conversation
+    # Built-in tools declared (their types), what their calls return, the text they query.
+    builtin_kinds: tuple[str, ...] = ()
+    include: frozenset[str] = frozenset()
+    query: str = ""
+    # With ``conversation``: the store, the conversation and this turn's input items to append.
+    joined: tuple[ConversationStore, StoredConversation, list[JsonObject]] | None = None
 
 
 def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conversation]:
@@ -105,6 +118,31 @@ def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conver
     return previous, stored.conversation
 
 
+def _joined(
+    sim: Simulator, conversations: ConversationStore | None, body: JsonObject
+) -> tuple[ConversationStore, StoredConversation] | None:
+    """The conversation named by ``conversation`` (an id or ``{"id"}``), if any."""
+    raw = body.get("conversation")
+    if raw is None:
+        return None
+    if body.get("previous_response_id") is not None:
+        raise invalid(
+            "Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' or "
+            "'conversation'.",
+            param="conversation",
+            code="mutually_exclusive_parameters",
+        )
+    if isinstance(raw, dict):
+        conversation_id = get_str(raw, "id", "conversation.id", required=True) or ""
+    elif isinstance(raw, str):
+        conversation_id = raw
+    else:
+        raise type_error("conversation", "a string or an object", raw)
+    if conversations is None:
+        raise invalid("Unsupported parameter: 'conversation'.", param="conversation", code="unsupported_parameter")
+    return conversations, conversations.require(conversation_id, "conversation")
+
+
 def _reject_unsupported(body: JsonObject) -> None:
     for key, what in UNSUPPORTED.items():
         value = body.get(key)
@@ -116,14 +154,24 @@ def _reject_unsupported(body: JsonObject) -> None:
             )
 
 
-def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, body: JsonObject) -> ResponsesRequest:
+def parse_request(
+    sim: Simulator,
+    store: ResponseStore,
+    request: HttpRequest,
+    body: JsonObject,
+    conversations: ConversationStore | None = None,
+) -> ResponsesRequest:
     """Validate a ``POST /v1/responses`` body and build the neutral request."""
     model_id, spec = require_model(sim, body)
     require_generation_model(model_id, spec, "responses")
     _reject_unsupported(body)
     if "input" not in body or body["input"] is None:
         raise missing("input")
-    previous_id, history = _history(store, body)
+    joined = _joined(sim, conversations, body)
+    if joined is None:
+        previous_id, history = _history(store, body)
+    else:
+        previous_id, history = None, context(sim, joined[1])
     parsed = parse_input(sim, body["input"], history)
     instructions = get_str(body, "instructions")
     max_output = get_int(body, "max_output_tokens", minimum=MIN_OUTPUT_TOKENS)
@@ -144,7 +192,14 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
         )
     store_it = get_bool(body, "store", default=True)
-    tools, tools_echo = parse_function_tools(body)
+    background = get_bool(body, "background")
+    if background and not store_it:
+        raise invalid(
+            "Background responses must be stored: 'store' cannot be false when 'background' is true.",
+            param="store",
+            code="invalid_value",
+        )
+    tools, tools_echo, builtin_kinds = parse_function_tools(body)
     tool_choice, tool_choice_echo = parse_tool_choice(body, tools)
     messages = list(history.messages) + parsed.messages
     texts = [m.text for m in messages] + ([instructions] if instructions else [])
@@ -181,6 +236,12 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
         "user": get_str(body, "user"),
         "metadata": parse_metadata(body),
     }
+    joining = None
+    if joined is not None:
+        echo["conversation"] = {"id": joined[1].id}
+        raw_input = body["input"]
+        turn = stored_items([{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input)
+        joining = (*joined, turn)
     gen = GenerationRequest(
         model=model_id,
         endpoint=Endpoint.CHAT,
@@ -194,6 +255,8 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
         follows_tool_result=parsed.ends_with_tool_output,
         output=output,
         reasoning_budget=reasoning.budget,
+        logprobs=LOGPROBS in include,
+        top_logprobs=top_logprobs or 0,
     )
     conversation = Conversation(
         messages=history.messages + tuple(parsed.messages),
@@ -208,7 +271,12 @@ def parse_request(sim: Simulator, store: ResponseStore, request: HttpRequest, bo
         echo,
         reasoning.summary,
         "reasoning.encrypted_content" in include,
+        background,
         conversation,
+        builtin_kinds=builtin_kinds if tool_choice_echo != "none" else (),
+        include=include,
+        query=next((m.text for m in reversed(messages) if m.role == "user"), ""),
+        joined=joining,
     )
 
 
@@ -218,7 +286,7 @@ def continued(sim: Simulator, before: Conversation, layout: OutputLayout) -> Con
     tokens = before.tokens
     calls: list[str] = []
     for item in layout.items:
-        if item.kind is SegmentKind.REASONING:
+        if item.kind is SegmentKind.REASONING or item.builtin is not None:
             continue  # earlier reasoning is not counted again, as for reasoning input items
         text = layout.text(item)
         if item.call is not None:
@@ -231,26 +299,51 @@ def continued(sim: Simulator, before: Conversation, layout: OutputLayout) -> Con
     return Conversation(tuple(messages), tokens, before.call_ids | frozenset(calls), tuple(calls))
 
 
+def new_head(sim: Simulator, parsed: ResponsesRequest) -> ResponseHead:
+    """A new response's id, creation time and echoed fields."""
+    response_id = new_item_id("resp_")
+    calls = tuple(plan_calls(list(parsed.builtin_kinds), parsed.query, response_id, parsed.include))
+    web = any(call.family == "web_search" for call in calls)
+    return ResponseHead(
+        response_id,
+        int(sim.clock.wall()),
+        parsed.gen.model,
+        parsed.echo,
+        parsed.summary,
+        parsed.encrypted,
+        parsed.background,
+        calls,
+        tuple(citations(parsed.query)) if web else (),
+    )
+
+
 class _Session:
     """One response being served: the plan, its layout and where it is stored when done."""
 
-    def __init__(self, sim: Simulator, store: ResponseStore, parsed: ResponsesRequest, plan: GenerationPlan) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        store: ResponseStore,
+        parsed: ResponsesRequest,
+        plan: GenerationPlan,
+        head: ResponseHead | None = None,
+    ) -> None:
         self.sim = sim
         self.store = store
         self.parsed = parsed
-        head = ResponseHead(
-            new_item_id("resp_"),
-            int(sim.clock.wall()),
-            parsed.gen.model,
-            parsed.echo,
-            parsed.summary,
-            parsed.encrypted,
-        )
-        self.layout = OutputLayout(plan, head)
+        self.layout = OutputLayout(plan, head or new_head(sim, parsed))
+        self.body: bytes | None = None
 
     def finish(self) -> bytes:
         """The final Response object as JSON, stored if the request asked for it."""
         body = orjson.dumps(self.layout.final_object(int(self.sim.clock.wall())))
+        self.body = body
+        joined = self.parsed.joined
+        if joined is not None:
+            conversations, target, turn = joined
+            if conversations.get(target.id) is target:
+                with contextlib.suppress(SimulatorError):  # full: the conversation keeps what it had
+                    conversations.append(target, turn + self.layout.output())
         if self.parsed.store:
             conversation = continued(self.sim, self.parsed.conversation, self.layout)
             self.store.put(self.layout.head.id, body, self.parsed.gen.model, conversation)
@@ -291,27 +384,82 @@ MALFORMED_EVENT = b"event: response.output_text.delta\ndata: " + (
 )
 
 
-async def create(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
+async def create(
+    sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, conversations: ConversationStore, request: HttpRequest
+) -> Response:
     """Serve ``POST /v1/responses``."""
     started = time.monotonic()
     body = parse_object(request.body)
     heavy = is_heavy(request)
-    parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_request, sim, store, request, body)
+    window = body_window(sim, body, "openai", heavy)
+    parsed = await off_loop(heavy, window, parse_request, sim, store, request, body, conversations)
+    if parsed.background:
+        return _start_background(sim, store, jobs, request, parsed, heavy, started)
     answer = ResponseAnswer(sim, store, request, parsed, started)
     return await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+
+
+def _start_background(
+    sim: Simulator,
+    store: ResponseStore,
+    jobs: BackgroundJobs,
+    request: HttpRequest,
+    parsed: ResponsesRequest,
+    heavy: bool,
+    started: float,
+) -> Response:
+    """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
+    job = BackgroundJob(new_head(sim, parsed))
+    # The task outlives this exchange: it must not report to the request's record or callbacks.
+    detached = dataclasses.replace(request, record=None, on_done=None, extra_headers=None)
+
+    async def run(job: BackgroundJob) -> None:
+        answer = ResponseAnswer(sim, store, detached, parsed, started, job.head)
+        try:
+            response = await serve_generation(sim, detached, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)
+            assert isinstance(response, StreamResponse)
+            async for frames in response.frames:
+                job.append(frames)
+        except SimulatorError as error:
+            final = job.failed(error)
+            store.put(job.head.id, final, parsed.gen.model, parsed.conversation)
+            job.append(
+                b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
+                % (job.next_sequence, final)
+            )
+            job.end("failed", final)
+            return
+        session = answer.session
+        assert session is not None
+        assert session.body is not None
+        job.end("incomplete" if session.layout.incomplete else "completed", session.body)
+
+    jobs.start(job, run)
+    if parsed.stream:
+        return StreamResponse(
+            job.follow(-1), stream_headers(request, parsed.gen.model), None, malformed=MALFORMED_EVENT
+        )
+    return JsonResponse(200, job.snapshot(), response_headers(request, started, parsed.gen.model))
 
 
 class ResponseAnswer:
     """How a Response is answered: as its event stream, or as the final Response object."""
 
-    __slots__ = ("_parsed", "_request", "_session", "_sim", "_started", "_store")
+    __slots__ = ("_head", "_parsed", "_request", "_session", "_sim", "_started", "_store")
 
     provider = "openai"
     limit_headers = staticmethod(limit_headers)
 
     def __init__(
-        self, sim: Simulator, store: ResponseStore, request: HttpRequest, parsed: ResponsesRequest, started: float
+        self,
+        sim: Simulator,
+        store: ResponseStore,
+        request: HttpRequest,
+        parsed: ResponsesRequest,
+        started: float,
+        head: ResponseHead | None = None,
     ) -> None:
+        self._head = head
         self._sim = sim
         self._store = store
         self._request = request
@@ -326,7 +474,12 @@ class ResponseAnswer:
 
     def begin(self, plan: GenerationPlan) -> None:
         """The response's id, creation time and output layout."""
-        self._session = _Session(self._sim, self._store, self._parsed, plan)
+        self._session = _Session(self._sim, self._store, self._parsed, plan, self._head)
+
+    @property
+    def session(self) -> _Session | None:
+        """The response being served (once the plan exists)."""
+        return self._session
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``response.created`` … ``response.completed`` (or ``incomplete``)."""
@@ -355,16 +508,67 @@ def _stored(store: ResponseStore, request: HttpRequest) -> tuple[str, bytes, str
     return response_id, stored.body, stored.model
 
 
-async def retrieve(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
-    """Serve ``GET /v1/responses/{response_id}`` (stored responses only)."""
-    started = time.monotonic()
-    if request.query.get("stream", "false").lower() == "true":
+def _starting_after(request: HttpRequest) -> int:
+    raw = request.query.get("starting_after")
+    if raw is None:
+        return -1
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -2
+    if value < -1:
         raise invalid(
-            "Unsupported parameter: 'stream'. The simulator does not replay stored responses as streams.",
-            param="stream",
-            code="unsupported_parameter",
+            f"Invalid 'starting_after': expected a sequence number, got '{raw}'.",
+            param="starting_after",
+            code="invalid_value",
         )
+    return value
+
+
+async def retrieve(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
+    """Serve ``GET /v1/responses/{response_id}``: a stored response, or a background one's progress.
+
+    With ``stream=true`` a background response's events are replayed from ``starting_after`` + 1
+    and followed to the end.
+    """
+    started = time.monotonic()
+    job = jobs.get(request.path_params["response_id"])
+    if request.query.get("stream", "false").lower() == "true":
+        after = _starting_after(request)
+        if job is None:
+            _stored(store, request)  # a 404 when unknown
+            raise invalid(
+                "Only responses created with 'background': true can be streamed again.",
+                param="stream",
+                code="invalid_value",
+            )
+        job.check_resumable(after)
+        return StreamResponse(
+            job.follow(after), stream_headers(request, job.head.model), None, malformed=MALFORMED_EVENT
+        )
+    if job is not None and not job.done:
+        return JsonResponse(200, job.snapshot(), response_headers(request, started, job.head.model))
     _, body, model = _stored(store, request)
+    return JsonResponse(200, body, response_headers(request, started, model))
+
+
+async def cancel(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
+    """Serve ``POST /v1/responses/{response_id}/cancel`` (background responses only; idempotent)."""
+    started = time.monotonic()
+    response_id = request.path_params["response_id"]
+    job = jobs.get(response_id)
+    if job is not None and not job.done:
+        if job.task is not None:
+            job.task.cancel()
+        final = orjson.dumps(response_object(job.head, "cancelled", [], None, None, None))
+        store.put(response_id, final, job.head.model, EMPTY_CONVERSATION)
+        job.end("cancelled", final)
+        return JsonResponse(200, final, response_headers(request, started, job.head.model))
+    _, body, model = _stored(store, request)
+    if b'"background":true' not in body[:400]:
+        raise invalid("Only responses created with background=true can be cancelled.", code="invalid_value")
+    if b'"status":"cancelled"' not in body[:400]:
+        raise invalid("Cannot cancel a response that is not in progress.", code="invalid_value")
     return JsonResponse(200, body, response_headers(request, started, model))
 
 

@@ -14,6 +14,7 @@ from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message, OutputFormat, OutputKind, ToolChoice, ToolChoiceMode, ToolSpec
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.openai.responses_builtin import BUILTIN_TOOLS, builtin_echo
 from llm_simulator.providers.openai.responses_store import Conversation
 from llm_simulator.providers.openai.tools import (
     REASONING_BUDGETS,
@@ -203,23 +204,28 @@ def _check_calls_answered(parsed: ParsedInput, history: Conversation) -> None:
 # -- tools ---------------------------------------------------------------------------------
 
 
-def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[JsonObject]]:
-    """The flat function tools and their echo.
+def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[JsonObject], tuple[str, ...]]:
+    """The flat function tools, the echo of every tool, and the built-in tools' types.
 
     ``strict`` defaults to true on this API; a schema that cannot be strict then falls
     back to non-strict (echoed as ``strict: false``) rather than failing.
     """
     raw = get_list(body, "tools")
     if not raw:
-        return (), []
+        return (), [], ()
     check_tools_length(raw)
     tools: list[ToolSpec] = []
     echo: list[JsonObject] = []
+    builtins: list[str] = []
     for where, item, kind in typed_items(raw, "tools"):
+        if kind in BUILTIN_TOOLS:
+            echo.append(builtin_echo(kind, item, where))
+            builtins.append(kind)
+            continue
         if kind != "function":
             raise invalid(
-                f"Invalid value: '{kind}'. The simulator supports only 'function' tools (built-in tools such as "
-                "web_search, file_search, computer_use and code_interpreter are not simulated).",
+                f"Invalid value: '{kind}'. The simulator supports 'function' tools and the built-in "
+                f"{_choices(BUILTIN_TOOLS)} (computer use, MCP, shell and custom tools are not simulated).",
                 param=f"{where}.type",
                 code="invalid_value",
             )
@@ -251,7 +257,7 @@ def parse_function_tools(body: JsonObject) -> tuple[tuple[ToolSpec, ...], list[J
     for name in names:
         if names.count(name) > 1:
             raise invalid(f"Invalid 'tools': duplicate function name '{name}'.", param="tools", code="invalid_value")
-    return tuple(tools), echo
+    return tuple(tools), echo, tuple(builtins)
 
 
 def parse_tool_choice(body: JsonObject, tools: tuple[ToolSpec, ...]) -> tuple[ToolChoice, Any]:
@@ -404,12 +410,28 @@ def parse_metadata(body: JsonObject) -> dict[str, str]:
     return metadata
 
 
+# What ``include`` may ask for (the API's values; a built-in tool's extras are accepted and
+# change nothing while those tools are not simulated).
+INCLUDABLE = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+
+
 def parse_include(body: JsonObject) -> frozenset[str]:
-    """``include``: the extra output data asked for (only encrypted reasoning changes anything)."""
+    """``include``: the extra output data asked for (encrypted reasoning, output logprobs)."""
     raw = get_list(body, "include")
     if raw is None:
         return frozenset()
     for i, value in enumerate(raw):
         if not isinstance(value, str):
             raise type_error(f"include[{i}]", "a string", value)
+        if value not in INCLUDABLE:
+            raise _bad_value(value, INCLUDABLE, f"include[{i}]")
     return frozenset(raw)

@@ -19,6 +19,7 @@ from llm_simulator.core.types import FinishReason, GenerationPlan, Segment, Segm
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.openai.errors import error_payload
+from llm_simulator.providers.openai.responses_builtin import BuiltinCall, opened, progress_events
 from llm_simulator.providers.validation import JsonObject
 
 CALL_ID_PREFIX = "call_"
@@ -48,6 +49,11 @@ class ResponseHead:
     echo: JsonObject
     summary: str | None = None
     encrypted: bool = False
+    background: bool = False
+    # Simulated built-in tool calls (output items before the model's own) and the web
+    # sources the answer cites.
+    builtins: tuple[BuiltinCall, ...] = ()
+    citations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -60,6 +66,7 @@ class OutputItem:
     id: str
     call: ToolCall | None = None
     summary_tokens: int = 0  # reasoning: how many of its first tokens form the summary
+    builtin: BuiltinCall | None = None  # a simulated built-in tool call (no tokens)
 
 
 class OutputLayout:
@@ -68,6 +75,7 @@ class OutputLayout:
     def __init__(self, plan: GenerationPlan, head: ResponseHead) -> None:
         choice = plan.choices[0]
         self.tokens = choice.tokens
+        self.logprobs = choice.logprobs  # with ``include: ["message.output_text.logprobs"]``
         self.reasoning_tokens = choice.reasoning_tokens
         self.prompt_tokens = plan.request.prompt_tokens
         self._plan = plan  # its cached tokens are known only once its timeline opens
@@ -75,7 +83,9 @@ class OutputLayout:
         self.head = head
         segments = choice.segments or [Segment(SegmentKind.TEXT, 0, len(choice.tokens))]
         cap = SUMMARY_TOKENS.get(head.summary or "", 0)
-        self.items: list[OutputItem] = []
+        self.items: list[OutputItem] = [
+            OutputItem(SegmentKind.TEXT, 0, 0, call.id, builtin=call) for call in head.builtins
+        ]
         self.item_at: list[int] = []
         for segment in segments:
             kind = segment.kind
@@ -109,6 +119,8 @@ class OutputLayout:
     def opened(self, index: int) -> JsonObject:
         """An item as ``response.output_item.added`` announces it (no content yet)."""
         item = self.items[index]
+        if item.builtin is not None:
+            return opened(item.builtin)
         if item.kind is SegmentKind.REASONING:
             return {"id": item.id, "type": "reasoning", "summary": []}
         if item.kind is SegmentKind.TOOL_CALL:
@@ -118,6 +130,8 @@ class OutputLayout:
     def finished(self, index: int) -> JsonObject:
         """An item in its final form (the body's ``output`` and ``response.output_item.done``)."""
         item = self.items[index]
+        if item.builtin is not None:
+            return item.builtin.item
         if item.kind is SegmentKind.REASONING:
             body: JsonObject = {"id": item.id, "type": "reasoning", "summary": []}
             if item.summary_tokens:
@@ -132,9 +146,36 @@ class OutputLayout:
             "id": item.id,
             "type": "message",
             "status": self.status(index),
-            "content": [text_part(self.text(item))],
+            "content": [text_part(self.text(item), self.item_logprobs(item), self.annotations(item))],
             "role": "assistant",
         }
+
+    def annotations(self, item: OutputItem) -> list[JsonObject]:
+        """A message's ``url_citation`` annotations: each web source cites the whole text."""
+        length = len(self.text(item))
+        if not length:
+            return []
+        return [
+            {"type": "url_citation", "start_index": 0, "end_index": length, "url": url, "title": title}
+            for url, title in self.head.citations
+        ]
+
+    def token_logprob(self, position: int) -> JsonObject:
+        """One output token's logprob object (with its ``top_logprobs``)."""
+        assert self.logprobs is not None
+        lp = self.logprobs[position]
+        return {
+            "token": lp.token,
+            "bytes": list(lp.token.encode()),
+            "logprob": lp.logprob,
+            "top_logprobs": [{"token": t, "bytes": list(t.encode()), "logprob": v} for t, v in lp.top],
+        }
+
+    def item_logprobs(self, item: OutputItem) -> list[JsonObject]:
+        """A message item's token logprobs (empty unless they were asked for)."""
+        if self.logprobs is None:
+            return []
+        return [self.token_logprob(p) for p in range(item.start, item.stop)]
 
     def _call(self, item: OutputItem) -> JsonObject:
         call = item.call
@@ -168,9 +209,11 @@ class OutputLayout:
         return response_object(self.head, "completed", self.output(), self.usage(), None, completed_at)
 
 
-def text_part(text: str) -> JsonObject:
+def text_part(
+    text: str, logprobs: list[JsonObject] | None = None, annotations: list[JsonObject] | None = None
+) -> JsonObject:
     """An ``output_text`` content part."""
-    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+    return {"type": "output_text", "annotations": annotations or [], "logprobs": logprobs or [], "text": text}
 
 
 def response_object(
@@ -187,7 +230,7 @@ def response_object(
         "object": "response",
         "created_at": head.created_at,
         "status": status,
-        "background": False,
+        "background": head.background,
         "completed_at": completed_at,
         "error": None,
         "incomplete_details": incomplete_details,
@@ -209,6 +252,7 @@ class EventWriter:
         self.layout = layout
         self.sequence = 0
         self._delta_heads: dict[int, bytes] = {}
+        self._logprob_heads: dict[int, bytes] = {}
 
     def event(self, kind: str, fields: JsonObject) -> bytes:
         """One event frame with the next sequence number."""
@@ -233,8 +277,19 @@ class EventWriter:
         return self._raw(kind, b"", b',"response":' + response)
 
     def started(self) -> bytes:
-        """``response.created`` then ``response.in_progress`` (status in_progress, no output yet)."""
-        snapshot = orjson.dumps(response_object(self.layout.head, "in_progress", [], None, None, None))
+        """``response.created`` then ``response.in_progress`` (status in_progress, no output yet).
+
+        A background response is created ``queued`` and announces ``response.queued`` first.
+        """
+        head = self.layout.head
+        snapshot = orjson.dumps(response_object(head, "in_progress", [], None, None, None))
+        if head.background:
+            queued = orjson.dumps(response_object(head, "queued", [], None, None, None))
+            return (
+                self.lifecycle("response.created", queued)
+                + self.lifecycle("response.queued", queued)
+                + self.lifecycle("response.in_progress", snapshot)
+            )
         return self.lifecycle("response.created", snapshot) + self.lifecycle("response.in_progress", snapshot)
 
     def open(self, index: int) -> bytes:
@@ -243,12 +298,16 @@ class EventWriter:
         item = layout.items[index]
         ids = b'"item_id":%s,"output_index":%d,' % (orjson.dumps(item.id), index)
         frame = self.event("response.output_item.added", {"output_index": index, "item": layout.opened(index)})
-        if item.kind is SegmentKind.TEXT:
+        if item.builtin is not None:
+            for kind, fields in progress_events(item.builtin):
+                frame += self.event(kind, {"item_id": item.id, "output_index": index, **fields})
+        elif item.kind is SegmentKind.TEXT:
             frame += self.event(
                 "response.content_part.added",
                 {"item_id": item.id, "output_index": index, "content_index": 0, "part": text_part("")},
             )
             self._delta_heads[index] = ids + b'"content_index":0,"logprobs":[],'
+            self._logprob_heads[index] = ids + b'"content_index":0,'
         elif item.kind is SegmentKind.TOOL_CALL:
             self._delta_heads[index] = ids
         elif item.summary_tokens:
@@ -266,6 +325,13 @@ class EventWriter:
         """The event for one token of item ``index`` (none for reasoning beyond its summary)."""
         item = self.layout.items[index]
         if item.kind is SegmentKind.TEXT:
+            if self.layout.logprobs is not None:
+                fields = {"logprobs": [self.layout.token_logprob(position)], "delta": text}
+                return self._raw(
+                    "response.output_text.delta",
+                    self._logprob_heads[index],
+                    b"," + orjson.dumps(fields)[1:-1],
+                )
             return self._raw("response.output_text.delta", self._delta_heads[index], b',"delta":' + orjson.dumps(text))
         if item.kind is SegmentKind.TOOL_CALL:
             return self._raw(
@@ -283,11 +349,21 @@ class EventWriter:
         layout = self.layout
         item = layout.items[index]
         frame = b""
-        if item.kind is SegmentKind.TEXT:
+        if item.builtin is not None:
+            pass
+        elif item.kind is SegmentKind.TEXT:
             text = layout.text(item)
             where = {"item_id": item.id, "output_index": index, "content_index": 0}
-            frame += self.event("response.output_text.done", {**where, "text": text, "logprobs": []})
-            frame += self.event("response.content_part.done", {**where, "part": text_part(text)})
+            logprobs = layout.item_logprobs(item)
+            annotations = layout.annotations(item)
+            for at, annotation in enumerate(annotations):
+                frame += self.event(
+                    "response.output_text.annotation.added",
+                    {**where, "annotation_index": at, "annotation": annotation},
+                )
+            frame += self.event("response.output_text.done", {**where, "text": text, "logprobs": logprobs})
+            part = text_part(text, logprobs, annotations)
+            frame += self.event("response.content_part.done", {**where, "part": part})
         elif item.kind is SegmentKind.TOOL_CALL:
             assert item.call is not None
             frame += self.event(
