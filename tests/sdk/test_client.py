@@ -95,7 +95,7 @@ def test_gemini_chat_request_and_result() -> None:
         result = client.chat(messages, provider="gemini", max_tokens=9, seed=1, generationConfig={"temperature": 0})
     assert (result.text, result.finish_reason, result.input_tokens, result.output_tokens) == ("Bonjour", "STOP", 5, 1)
     request = script.requests[0]
-    assert request.url.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    assert request.url.path == "/v1beta/models/gemini-2.5-flash-lite:generateContent"
     assert request.headers["x-goog-api-key"] == "gk"
     assert script.body() == {
         "contents": [
