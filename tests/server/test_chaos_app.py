@@ -547,3 +547,39 @@ def test_the_breaker_board_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         board.record(f"m{i}", module.Outcome.SUCCESS)
     snapshot = board.snapshot()
     assert len(snapshot) == 3 and "sick" in snapshot  # idle breakers go first
+
+
+# -- the media endpoints go through the same admission ------------------------------------------
+
+MODERATION = orjson.dumps({"model": "omni-moderation-latest", "input": "hello"})
+IMAGE = orjson.dumps({"model": "dall-e-2", "prompt": "a red square", "size": "256x256", "response_format": "b64_json"})
+SPEECH = orjson.dumps({"model": "tts-1", "voice": "alloy", "input": "Hello there.", "response_format": "wav"})
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "endpoint"),
+    [
+        ("/v1/moderations", MODERATION, "moderation"),
+        ("/v1/images/generations", IMAGE, "image"),
+        ("/v1/audio/speech", SPEECH, "speech"),
+    ],
+)
+async def test_chaos_rules_reach_the_media_endpoints_by_name(path: str, payload: bytes, endpoint: str) -> None:
+    rule = {"error_type": "overloaded", "endpoints": [endpoint]}
+    app = make_app(**{"chaos.enabled": True, "chaos.rules": [rule]})
+    refused = await call(app, "POST", path, payload)
+    assert refused.status == 503 and body(refused)["error"]["type"] == "server_error"
+    assert (await chat(app)).status == 200  # the rule names only this endpoint
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [("/v1/moderations", MODERATION), ("/v1/images/generations", IMAGE), ("/v1/audio/speech", SPEECH)],
+)
+async def test_rate_limits_count_media_requests(path: str, payload: bytes) -> None:
+    app = limited_app(requests_per_minute=1)
+    key = {"authorization": "Bearer sk-media"}
+    ok = await call(app, "POST", path, payload, headers=key)
+    assert ok.status == 200 and ok.headers["x-ratelimit-remaining-requests"] == "0"
+    refused = await call(app, "POST", path, payload, headers=key)
+    assert refused.status == 429 and body(refused)["error"]["code"] == "rate_limit_exceeded"
