@@ -23,6 +23,7 @@ from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwa
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.openai.common import new_id
 from llm_simulator.providers.openai.files import FileStore
+from llm_simulator.providers.openai.listing import list_limit, list_page
 from llm_simulator.providers.validation import JsonObject
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses")
@@ -367,30 +368,6 @@ async def cancel(service: BatchService, request: HttpRequest) -> Response:
 
 async def list_batches(service: BatchService, request: HttpRequest) -> Response:
     """Serve ``GET /v1/batches`` (newest first; ``after``, ``limit``)."""
-    raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid 'limit': '{raw}'. Expected an integer.", param="limit", code="invalid_value") from None
-    if not 1 <= limit <= MAX_LIST_LIMIT:
-        raise invalid(
-            f"Invalid 'limit': {limit}. Expected a value between 1 and {MAX_LIST_LIMIT}.",
-            param="limit",
-            code="integer_out_of_range",
-        )
-    batches = list(reversed(service.batches.values()))
-    after = request.query.get("after")
-    if after:
-        ids = [b.id for b in batches]
-        batches = batches[ids.index(after) + 1 :] if after in ids else []
-    page = batches[:limit]
-    return _json(
-        {
-            "object": "list",
-            "data": [b.describe() for b in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(batches) > limit,
-        },
-        request,
-    )
+    limit = list_limit(request, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
+    newest_first = list(reversed(service.batches.values()))
+    return _json(list_page(newest_first, request, limit, lambda b: b.id, lambda b: b.describe()), request)

@@ -23,6 +23,7 @@ from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.clock import Clock
+from llm_simulator.providers.openai.listing import list_limit, list_order, list_page
 from llm_simulator.providers.openai.responses_input import parse_input, parse_metadata
 from llm_simulator.providers.openai.responses_render import new_item_id
 from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation
@@ -255,45 +256,14 @@ async def delete(store: ConversationStore, request: HttpRequest) -> Response:
     return _json({"id": conversation.id, "object": "conversation.deleted", "deleted": True}, request)
 
 
-def _limit(request: HttpRequest) -> int:
-    raw = request.query.get("limit", str(DEFAULT_LIST_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid 'limit': '{raw}'. Expected an integer.", param="limit", code="invalid_value") from None
-    if not 1 <= limit <= MAX_LIST_LIMIT:
-        raise invalid(
-            f"Invalid 'limit': {limit}. Expected a value between 1 and {MAX_LIST_LIMIT}.",
-            param="limit",
-            code="integer_out_of_range",
-        )
-    return limit
-
-
 async def list_items(store: ConversationStore, request: HttpRequest) -> Response:
     """Serve ``GET /v1/conversations/{conversation_id}/items`` (``after``, ``limit``, ``order``: default desc)."""
     conversation = _conversation(store, request)
-    limit = _limit(request)
-    order = request.query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise invalid(f"Invalid 'order': '{order}'. Expected 'asc' or 'desc'.", param="order", code="invalid_value")
+    limit = list_limit(request, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
     ids = list(conversation.items)
-    if order == "desc":
+    if list_order(request) == "desc":
         ids.reverse()
-    after = request.query.get("after")
-    if after:
-        ids = ids[ids.index(after) + 1 :] if after in ids else []
-    page = ids[:limit]
-    return _json(
-        {
-            "object": "list",
-            "data": [conversation.items[i] for i in page],
-            "first_id": page[0] if page else None,
-            "last_id": page[-1] if page else None,
-            "has_more": len(ids) > limit,
-        },
-        request,
-    )
+    return _json(list_page(ids, request, limit, lambda i: i, lambda i: conversation.items[i]), request)
 
 
 async def create_items(sim: Simulator, store: ConversationStore, request: HttpRequest) -> Response:

@@ -21,6 +21,7 @@ from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response
 from llm_simulator.infra.clock import Clock
 from llm_simulator.providers.openai.common import new_id
+from llm_simulator.providers.openai.listing import list_limit, list_order, list_page
 
 # The purposes OpenAI accepts on upload; batch jobs write ``batch_output`` files themselves.
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
@@ -179,48 +180,16 @@ async def upload(store: FileStore, request: HttpRequest) -> Response:
     return _json(stored.describe(), request)
 
 
-def _limit(request: HttpRequest) -> int:
-    raw = request.query.get("limit", str(MAX_LIST_LIMIT))
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise invalid(f"Invalid 'limit': '{raw}'. Expected an integer.", param="limit", code="invalid_value") from None
-    if not 1 <= limit <= MAX_LIST_LIMIT:
-        raise invalid(
-            f"Invalid 'limit': {limit}. Expected a value between 1 and {MAX_LIST_LIMIT}.",
-            param="limit",
-            code="integer_out_of_range",
-        )
-    return limit
-
-
 async def list_files(store: FileStore, request: HttpRequest) -> Response:
     """Serve ``GET /v1/files`` (``purpose``, ``limit``, ``order``, ``after``)."""
-    limit = _limit(request)
-    order = request.query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise invalid(f"Invalid 'order': '{order}'. Expected 'asc' or 'desc'.", param="order", code="invalid_value")
+    limit = list_limit(request, MAX_LIST_LIMIT, MAX_LIST_LIMIT)
     files = store.listed()
-    if order == "desc":
+    if list_order(request) == "desc":
         files.reverse()
     purpose = request.query.get("purpose")
     if purpose:
         files = [f for f in files if f.purpose == purpose]
-    after = request.query.get("after")
-    if after:
-        ids = [f.id for f in files]
-        files = files[ids.index(after) + 1 :] if after in ids else []
-    page = files[:limit]
-    return _json(
-        {
-            "object": "list",
-            "data": [f.describe() for f in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(files) > limit,
-        },
-        request,
-    )
+    return _json(list_page(files, request, limit, lambda f: f.id, lambda f: f.describe()), request)
 
 
 async def retrieve(store: FileStore, request: HttpRequest) -> Response:
