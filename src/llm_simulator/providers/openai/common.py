@@ -27,6 +27,11 @@ def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
     """The requested model id and its spec; 404 ``model_not_found`` when unknown."""
     model_id = get_str(body, "model", required=True)
     assert model_id is not None
+    return model_id, known_model(sim, model_id)
+
+
+def known_model(sim: Simulator, model_id: str) -> ModelSpec:
+    """The spec of ``model_id``; a 400 when it is empty, 404 ``model_not_found`` when unknown."""
     if not model_id:
         raise invalid("Invalid 'model': empty string. Expected a model id.", param="model")
     spec = sim.resolve_model(model_id, "openai")
@@ -37,7 +42,7 @@ def require_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
             param="model",
             code="model_not_found",
         )
-    return model_id, spec
+    return spec
 
 
 def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> None:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import HttpRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.admission import admit, needs_admission
+from llm_simulator.providers.openai.common import known_model
 from llm_simulator.providers.openai.ratelimits import limit_headers
 
 
 def media_model(sim: Simulator, model_id: str, kind: str, endpoint: str) -> ModelSpec:
     """The spec of ``model_id``, which must be a ``kind`` model; OpenAI's 400 or 404 otherwise."""
-    if not model_id:
-        raise invalid("Invalid 'model': empty string. Expected a model id.", param="model")
-    spec = sim.resolve_model(model_id, "openai")
-    if spec is None:
-        raise SimulatorError(
-            ErrorKind.NOT_FOUND,
-            f"The model `{model_id}` does not exist or you do not have access to it.",
-            param="model",
-            code="model_not_found",
-        )
+    spec = known_model(sim, model_id)
     if spec.kind != kind:
         raise invalid(
             f"Invalid value for 'model' = {model_id}: this model is not supported in the {endpoint} endpoint.",
