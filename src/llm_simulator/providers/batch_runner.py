@@ -13,10 +13,30 @@ import asyncio
 import contextvars
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from llm_simulator.config.schema import BatchesConfig
 from llm_simulator.providers.internal import InternalDispatch, InternalResponse
+
+B = TypeVar("B")
+
+
+def make_room(
+    batches: dict[str, B], limit: int, finished: Callable[[B], bool], refusal: Callable[[], Exception]
+) -> None:
+    """Keep a provider's batches within ``limit``: forget the oldest finished one, or raise ``refusal()``.
+
+    ``batches`` is in creation order (a dict keeps it), so the first finished batch found is
+    the oldest one; while every batch is still running, a new one is refused.
+    """
+    if len(batches) < limit:
+        return
+    for batch_id, batch in batches.items():
+        if finished(batch):
+            del batches[batch_id]
+            return
+    raise refusal()
+
 
 # Request headers a batch line does not inherit from the request that created the batch.
 _NOT_FORWARDED = frozenset(

@@ -25,7 +25,7 @@ from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.anthropic.common import json_headers
-from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers
+from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers, make_room
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.validation import JsonObject, parse_object
 
@@ -173,17 +173,16 @@ class MessageBatchService:
         self.batches: OrderedDict[str, MessageBatch] = OrderedDict()
 
     def _make_room(self) -> None:
-        if len(self.batches) < self.config.max_batches:
-            return
-        for batch_id, batch in self.batches.items():
-            if batch.status == "ended":
-                del self.batches[batch_id]
-                return
-        raise SimulatorError(
-            ErrorKind.RATE_LIMIT,
-            f"Too many message batches in progress: the simulator keeps at most {self.config.max_batches} "
-            "(batches.max_batches). Wait for some to end and try again.",
-            should_retry=False,
+        make_room(
+            self.batches,
+            self.config.max_batches,
+            lambda batch: batch.status == "ended",
+            lambda: SimulatorError(
+                ErrorKind.RATE_LIMIT,
+                f"Too many message batches in progress: the simulator keeps at most {self.config.max_batches} "
+                "(batches.max_batches). Wait for some to end and try again.",
+                should_retry=False,
+            ),
         )
 
     def create(self, request: HttpRequest) -> MessageBatch:

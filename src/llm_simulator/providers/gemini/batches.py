@@ -23,7 +23,7 @@ from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers
+from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers, make_room
 from llm_simulator.providers.gemini.common import PROVIDER, api_version, require_model
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.validation import JsonObject, parse_object
@@ -173,17 +173,16 @@ class GeminiBatchService:
         self.batches: OrderedDict[str, GeminiBatch] = OrderedDict()
 
     def _make_room(self) -> None:
-        if len(self.batches) < self.config.max_batches:
-            return
-        for name, batch in self.batches.items():
-            if batch.state in DONE:
-                del self.batches[name]
-                return
-        raise SimulatorError(
-            ErrorKind.RATE_LIMIT,
-            f"Too many batches in progress: the simulator keeps at most {self.config.max_batches} "
-            "(batches.max_batches). Wait for some to finish and try again.",
-            should_retry=False,
+        make_room(
+            self.batches,
+            self.config.max_batches,
+            lambda batch: batch.state in DONE,
+            lambda: SimulatorError(
+                ErrorKind.RATE_LIMIT,
+                f"Too many batches in progress: the simulator keeps at most {self.config.max_batches} "
+                "(batches.max_batches). Wait for some to finish and try again.",
+                should_retry=False,
+            ),
         )
 
     def create(self, request: HttpRequest, model: str) -> GeminiBatch:

@@ -19,7 +19,7 @@ from llm_simulator.config.schema import BatchesConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response
 from llm_simulator.infra.clock import Clock
-from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers
+from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers, make_room
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.openai.common import new_id
 from llm_simulator.providers.openai.files import FileStore
@@ -162,18 +162,17 @@ class BatchService:
         return int(self.clock.wall())
 
     def _make_room(self) -> None:
-        if len(self.batches) < self.config.max_batches:
-            return
-        for batch_id, batch in self.batches.items():
-            if batch.status in FINISHED:
-                del self.batches[batch_id]
-                return
-        raise SimulatorError(
-            ErrorKind.RATE_LIMIT,
-            f"Too many batches in progress: the simulator keeps at most {self.config.max_batches} "
-            "(batches.max_batches). Wait for some to finish and try again.",
-            code="batch_limit_exceeded",
-            should_retry=False,
+        make_room(
+            self.batches,
+            self.config.max_batches,
+            lambda batch: batch.status in FINISHED,
+            lambda: SimulatorError(
+                ErrorKind.RATE_LIMIT,
+                f"Too many batches in progress: the simulator keeps at most {self.config.max_batches} "
+                "(batches.max_batches). Wait for some to finish and try again.",
+                code="batch_limit_exceeded",
+                should_retry=False,
+            ),
         )
 
     def create(self, body: JsonObject, headers: dict[str, str]) -> Batch:
