@@ -61,10 +61,6 @@ class PromptJson:
     fenced: bool = False
 
 
-def _mentions_json(text: str) -> bool:
-    return "json" in text or "JSON" in text or "Json" in text
-
-
 def _texts(messages: tuple[Message, ...]) -> list[str]:
     """The texts that mention JSON among: the last user message, then the leading system messages.
 
