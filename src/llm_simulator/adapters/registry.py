@@ -227,12 +227,12 @@ class AdapterRegistry:
                         "name": name,
                         "origin": "config",
                         "overrides_builtin": name in BUILTIN_PROFILES,
-                        "spec": configured[name].model_dump(mode="json", exclude_defaults=True),
+                        "spec": configured[name].model_dump(mode="json", exclude_none=True),
                     }
                 )
             else:
                 spec = BUILTIN_PROFILES[name]
                 rows.append(
-                    {"name": name, "origin": "built-in", "spec": spec.model_dump(mode="json", exclude_defaults=True)}
+                    {"name": name, "origin": "built-in", "spec": spec.model_dump(mode="json", exclude_none=True)}
                 )
         return rows

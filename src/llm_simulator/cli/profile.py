@@ -138,7 +138,7 @@ def run_fit(args: argparse.Namespace) -> int:
 
 def fitted_document(name: str, result: FitResult, models: Sequence[str], default: bool) -> dict[str, Any]:
     """The config document: ``latency.profiles.<name>``, and who uses it."""
-    latency: dict[str, Any] = {"profiles": {name: result.spec.model_dump(mode="json", exclude_defaults=True)}}
+    latency: dict[str, Any] = {"profiles": {name: result.spec.model_dump(mode="json", exclude_none=True)}}
     if default:
         latency["default_profile"] = name
     document: dict[str, Any] = {"latency": latency}

@@ -51,7 +51,8 @@ def parse_profile_document(data: bytes, source: str, name: str, point: int = 0) 
         try:
             return LatencyProfileSpec.model_validate(spec_doc), "document"
         except ValidationError as exc:
-            raise UpstreamDataError(f"{source}: profile {name!r}: {format_validation_error(exc)}") from None
+            problem = " ".join(line.strip() for line in format_validation_error(exc).splitlines())
+            raise UpstreamDataError(f"{source}: profile {name!r}: {problem}") from None
     try:
         measurements = parse_measurement(data, source)
         if not 0 <= point < len(measurements):
@@ -213,6 +214,6 @@ class LatencyProfilesAdapter:
                 "status": s.upstream.status,
                 "serving": _serving(s),
                 "fallback": s.config.fallback,
-                "spec": s.spec.model_dump(mode="json", exclude_defaults=True) if s.spec is not None else None,
+                "spec": s.spec.model_dump(mode="json", exclude_none=True) if s.spec is not None else None,
             }
         return out

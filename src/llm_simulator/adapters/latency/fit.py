@@ -7,8 +7,9 @@ cannot drag around the way moments can:
 - from a published table: μ = ln p50 and σ by least squares through the table's other
   quantiles between p5 and p95: σ = Σ zᵢ·(ln xᵢ − μ) / Σ zᵢ², zᵢ = Φ⁻¹(qᵢ).
 
-**Cold starts.** A TTFT sample more than max(4σ, ln 4) above μ in log space (at least 4× the
-median) is a cold start when such samples are at most 25 % of the data: the profile's TTFT
+**Cold starts.** A TTFT sample more than max(k·σ, ln 4) above μ in log space (at least 4× the
+median) is a cold start when such samples are at most 25 % of the data; k = max(4, Φ⁻¹(1 −
+0.01/n)) for n samples, so a clean log-normal sample shows a false one about 1 % of the time: the profile's TTFT
 becomes a mixture of the body (refitted without them) and a cold component of that weight,
 fitted the same way (σ = 0.5 when fewer than 3 cold samples exist). From a table, a published
 p99 more than 3× what the body predicts is modelled as a 1 % cold component centred between
@@ -44,6 +45,7 @@ Z99 = _NORMAL.inv_cdf(0.99)
 COLD_SIGMAS = 4.0
 COLD_MIN_FACTOR = 4.0
 COLD_MAX_SHARE = 0.25
+FALSE_COLD_PROBABILITY = 0.01
 # A published p99 this many times above the body's prediction marks a tail of cold starts.
 TABLE_TAIL_FACTOR = 3.0
 TABLE_TAIL_WEIGHT = 0.01
@@ -149,9 +151,11 @@ class ColdFit:
 
 
 def split_cold(samples: Sequence[float]) -> tuple[list[float], list[float]]:
-    """(warm, cold) samples: cold ones lie more than max(4σ, ln 4) above μ in log space."""
+    """(warm, cold) samples: cold ones lie more than max(k·σ, ln 4) above μ in log space (module docstring)."""
     body = fit_samples(samples)
-    threshold = body.mu + max(COLD_SIGMAS * body.sigma, math.log(COLD_MIN_FACTOR))
+    # Far enough that a clean log-normal sample of this size crosses it with probability ~1 %.
+    sigmas = max(COLD_SIGMAS, _NORMAL.inv_cdf(1.0 - FALSE_COLD_PROBABILITY / len(samples)))
+    threshold = body.mu + max(sigmas * body.sigma, math.log(COLD_MIN_FACTOR))
     warm = [x for x in samples if x <= 0 or math.log(x) <= threshold]
     cold = [x for x in samples if x > 0 and math.log(x) > threshold]
     if not cold or len(cold) > COLD_MAX_SHARE * len(samples):
