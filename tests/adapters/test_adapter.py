@@ -150,7 +150,7 @@ async def test_down_from_the_start_serves_the_fallback() -> None:
 
 async def test_a_measurement_upstream_is_fitted() -> None:
     with serving((SAMPLES / "llmperf_individual_responses.json").read_bytes()) as upstream:
-        sim, registry = make({"url": upstream.url})
+        _, registry = make({"url": upstream.url})
         registry.start()
         try:
             await registry.refresh()
@@ -215,7 +215,7 @@ def test_missing_optional_dependency_names_the_extra() -> None:
 def test_config_errors_name_the_key(section: dict[str, Any], problem: str, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"adapters": {"latency_profiles": section}}))
-    with pytest.raises(ConfigError, match="adapters.latency_profiles") as caught:
+    with pytest.raises(ConfigError, match=r"adapters\.latency_profiles") as caught:
         load_config(path)
     assert problem in str(caught.value)
 
