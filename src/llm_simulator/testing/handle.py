@@ -176,7 +176,7 @@ class SimulatorHandle:
         new_rules, preset = _block_rules(rules_or_preset, rule)
         before = self._chaos_state()
         if self.in_process:
-            previous = [r.model_dump(mode="json", exclude_none=True) for r in before.rules]
+            previous = [r.model_dump(mode="json", exclude_defaults=True) for r in before.rules]
         else:
             previous = [dict(r) for r in before.rules]
         try:

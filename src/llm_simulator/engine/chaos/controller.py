@@ -119,7 +119,7 @@ _GLOB = re.compile(r"[*?\[]")
 
 def _shown(rule: ChaosRule) -> dict[str, Any]:
     """A rule as the admin API shows it: API keys in filters masked (they are secrets)."""
-    data = rule.model_dump(mode="json", exclude_none=True)
+    data = rule.model_dump(mode="json", exclude_defaults=True)
     if "api_keys" in data:
         data["api_keys"] = [mask(k) for k in data["api_keys"]]
     if "headers" in data:
