@@ -161,7 +161,10 @@ class LatencyProfilesAdapter:
 
     async def _loop(self) -> None:
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # a bug here must not end the refreshes for good
+                log.exception("adapter %s: refresh failed", NAME)
             await self._asleep(self.config.refresh_s)
 
     async def refresh(self, *, force: bool = False) -> None:
