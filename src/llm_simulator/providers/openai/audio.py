@@ -2,8 +2,8 @@
 
 Speech lasts as long as the text takes to say at about 150 words a minute (divided by
 ``speed``): ``wav`` (RIFF, 16-bit mono, 24 kHz) and ``pcm`` (the same samples, raw) hold a
-quiet hum; ``mp3`` (the default) is silent MPEG-1 Layer III frames. ``opus``, ``aac`` and
-``flac`` get a 400 naming the formats served. ``stream_format: "sse"`` (gpt-4o-mini-tts)
+quiet hum; ``mp3`` (the default) is silent MPEG-1 Layer III frames; ``flac``, ``opus`` (in
+Ogg) and ``aac`` (ADTS) are silence too (``infra/audio_containers.py``). ``stream_format: "sse"`` (gpt-4o-mini-tts)
 sends ``speech.audio.delta`` events and a ``speech.audio.done`` with usage.
 
 Transcriptions and translations take a multipart upload and answer text drawn from a hash
@@ -19,7 +19,7 @@ import hashlib
 import random
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -30,6 +30,7 @@ import orjson
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.infra.audio_containers import aac, flac, ogg_opus
 from llm_simulator.infra.media import SAMPLE_RATE, mp3, pcm, wav
 from llm_simulator.providers.openai.common import response_headers
 from llm_simulator.providers.openai.media import media_model, pass_through
@@ -38,8 +39,15 @@ from llm_simulator.providers.validation import get_number, get_str, parse_object
 VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"
 )  # fmt: skip
-SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
-SERVED_SPEECH_FORMATS = {"mp3": b"audio/mpeg", "wav": b"audio/wav", "pcm": b"audio/pcm"}
+# Each speech format, its content type and how its file is made from (seconds, seed).
+SPEECH_FORMATS: dict[str, tuple[bytes, Callable[[float, int], bytes]]] = {
+    "mp3": (b"audio/mpeg", lambda seconds, seed: mp3(seconds)),
+    "opus": (b"audio/opus", lambda seconds, seed: ogg_opus(seconds)),
+    "aac": (b"audio/aac", lambda seconds, seed: aac(seconds)),
+    "flac": (b"audio/flac", lambda seconds, seed: flac(seconds)),
+    "wav": (b"audio/wav", wav),
+    "pcm": (b"audio/pcm", pcm),
+}
 MAX_SPEECH_INPUT = 4096
 WORDS_PER_SECOND = 2.5
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -85,12 +93,6 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
         raise invalid(
             f"Invalid value: '{fmt}'. Supported values are: {quoted}.", param="response_format", code="invalid_value"
         )
-    if fmt not in SERVED_SPEECH_FORMATS:
-        raise invalid(
-            f"The simulator does not encode '{fmt}' audio; use 'mp3', 'wav' or 'pcm'.",
-            param="response_format",
-            code="unsupported_value",
-        )
     speed = get_number(body, "speed", minimum=0.25, maximum=4.0)
     gpt4o = spec.id.startswith("gpt-4o")
     if get_str(body, "instructions") and not gpt4o:
@@ -110,11 +112,12 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
     await pass_through(sim, request, model_id, spec, tokens)
     seconds = seconds_for(text, speed or 1.0)
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
-    audio = mp3(seconds) if fmt == "mp3" else wav(seconds, seed) if fmt == "wav" else pcm(seconds, seed)
+    content_type, make = SPEECH_FORMATS[fmt]
+    audio = make(seconds, seed)
     if stream_format == "sse":
         output_tokens = max(1, round(seconds * 20))
         return StreamResponse(_speech_events(audio, tokens, output_tokens), malformed=MALFORMED_SPEECH_EVENT)
-    headers: Headers = [(b"content-type", SERVED_SPEECH_FORMATS[fmt])]
+    headers: Headers = [(b"content-type", content_type)]
     headers += [h for h in response_headers(request, started, model_id) if h[0] != b"content-type"]
     return JsonResponse(200, audio, headers)
 
