@@ -101,7 +101,13 @@ _LINKS = {
     ],
 }
 # Request bodies that are not JSON.
-_MULTIPART = {("POST", "/v1/files"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")}
+_MULTIPART = {
+    ("POST", "/v1/files"),
+    ("POST", "/v1/audio/transcriptions"),
+    ("POST", "/v1/audio/translations"),
+    ("POST", "/v1/images/edits"),
+    ("POST", "/v1/images/variations"),
+}
 # POST operations without a request body.
 _NO_BODY = {("POST", family + "/{response_id}/cancel") for family in _RESPONSES_FAMILIES}
 # Request bodies particular to one operation (others: by provider and endpoint).
@@ -112,6 +118,8 @@ _METADATA: Schema = {
     "additionalProperties": {"type": "string", "maxLength": 512},
 }
 _BODIES: dict[tuple[str, str], Schema] = {
+    ("POST", "/v1/images/edits"): bodies.openai_image_edit(),
+    ("POST", "/v1/images/variations"): bodies.openai_image_variation(),
     ("POST", "/v1/conversations"): {"type": "object", "properties": {"items": _ITEMS, "metadata": _METADATA}},
     ("POST", "/v1/conversations/{conversation_id}"): {
         "type": "object",

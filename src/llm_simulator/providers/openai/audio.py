@@ -20,9 +20,6 @@ import random
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 import orjson
@@ -33,7 +30,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.audio_containers import aac, flac, ogg_opus
 from llm_simulator.infra.media import SAMPLE_RATE, mp3, pcm, wav
 from llm_simulator.providers.openai.common import response_headers
-from llm_simulator.providers.openai.media import media_model, pass_through
+from llm_simulator.providers.openai.media import form_files, form_text, media_model, parse_form, pass_through
 from llm_simulator.providers.validation import get_number, get_str, parse_object
 
 VOICES = (
@@ -134,34 +131,6 @@ async def _speech_events(audio: bytes, input_tokens: int, output_tokens: int) ->
     yield b"data: " + orjson.dumps({"type": "speech.audio.done", "usage": usage}) + b"\n\n"
 
 
-def parse_form(request: HttpRequest) -> dict[str, list[tuple[str | None, bytes]]]:
-    """The multipart/form-data fields: name → [(file name or None, value bytes)]."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
-        raise invalid(
-            "Expected a multipart/form-data body (with a boundary) holding the audio 'file'.",
-            code="invalid_content_type",
-        )
-    message = BytesParser(EmailMessage, policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + request.body
-    )
-    if not message.is_multipart():
-        raise invalid("Could not parse the multipart/form-data body.", code="invalid_multipart")
-    fields: dict[str, list[tuple[str | None, bytes]]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        fields.setdefault(name, []).append((part.get_filename(), payload if isinstance(payload, bytes) else b""))
-    return fields
-
-
-def _field(fields: dict[str, list[tuple[str | None, bytes]]], name: str) -> str | None:
-    values = fields.get(name)
-    return values[0][1].decode("utf-8", "replace") if values else None
-
-
 def audio_seconds(data: bytes) -> float:
     """The duration of a WAV file from its header; otherwise estimated as 128 kbit/s audio."""
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
@@ -198,20 +167,20 @@ async def translations(sim: Simulator, request: HttpRequest) -> Response:
 async def _transcribe(sim: Simulator, request: HttpRequest, endpoint: str, translate: bool) -> Response:
     started = time.monotonic()
     fields = parse_form(request)
-    model_id = _field(fields, "model")
+    model_id = form_text(fields, "model")
     if not model_id:
         raise invalid("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
     spec = media_model(sim, model_id, "transcription", endpoint)
     whisper = spec.id.startswith("whisper")
     if translate and not whisper:
         raise invalid(f"Invalid value for 'model' = {model_id}: translations support whisper-1 only.", param="model")
-    files = [value for filename, value in fields.get("file", []) if filename is not None]
+    files = form_files(fields, "file")
     if not files:
         raise invalid("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
     data = files[0]
     if not data:
         raise invalid("The audio file is empty.", param="file", code="invalid_value")
-    fmt = _field(fields, "response_format") or "json"
+    fmt = form_text(fields, "response_format") or "json"
     allowed = TRANSCRIPT_FORMATS if whisper else GPT4O_TRANSCRIPT_FORMATS
     if fmt not in allowed:
         quoted = ", ".join(f"'{v}'" for v in allowed)
@@ -229,7 +198,7 @@ async def _transcribe(sim: Simulator, request: HttpRequest, endpoint: str, trans
     if granularities and fmt != "verbose_json":
         raise invalid("timestamp_granularities requires response_format 'verbose_json'.",
                       param="timestamp_granularities")  # fmt: skip
-    language = "english" if translate else (_field(fields, "language") or "english")
+    language = "english" if translate else (form_text(fields, "language") or "english")
     seconds = audio_seconds(data)
     rng = random.Random(hashlib.blake2b(data, digest_size=8).digest())
     count = max(1, round(seconds * WORDS_PER_SECOND))
