@@ -30,7 +30,14 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.audio_containers import aac, flac, ogg_opus
 from llm_simulator.infra.media import SAMPLE_RATE, mp3, pcm, wav
 from llm_simulator.providers.openai.common import response_headers
-from llm_simulator.providers.openai.media import form_files, form_text, media_model, parse_form, pass_through
+from llm_simulator.providers.openai.media import (
+    bounded_text,
+    form_files,
+    form_text,
+    media_model,
+    parse_form,
+    pass_through,
+)
 from llm_simulator.providers.validation import get_number, get_str, parse_object
 
 VOICES = (
@@ -70,16 +77,7 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
     body = parse_object(request.body)
     model_id = get_str(body, "model", required=True) or ""
     spec = media_model(sim, model_id, "speech", "audio/speech")
-    text = get_str(body, "input", required=True) or ""
-    if not text:
-        raise invalid("Invalid 'input': empty string.", param="input", code="invalid_value")
-    if len(text) > MAX_SPEECH_INPUT:
-        raise invalid(
-            f"Invalid 'input': string too long. Expected a string with maximum length {MAX_SPEECH_INPUT}, "
-            f"but got a string with length {len(text)} instead.",
-            param="input",
-            code="string_above_max_length",
-        )
+    text = bounded_text(get_str(body, "input", required=True) or "", "input", MAX_SPEECH_INPUT)
     voice = get_str(body, "voice", required=True)
     if voice not in VOICES:
         quoted = ", ".join(f"'{v}'" for v in VOICES)

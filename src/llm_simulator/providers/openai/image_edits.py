@@ -41,7 +41,15 @@ from llm_simulator.providers.openai.images import (
     gpt_image_fields,
     images_payload,
 )
-from llm_simulator.providers.openai.media import Form, form_files, form_text, media_model, parse_form, pass_through
+from llm_simulator.providers.openai.media import (
+    Form,
+    bounded_text,
+    form_files,
+    form_text,
+    media_model,
+    parse_form,
+    pass_through,
+)
 
 EDIT_MODELS = ("dall-e-2", "gpt-image-1")
 DALLE2_MAX_BYTES = 4 * 2**20
@@ -135,16 +143,7 @@ def _prompt(fields: Form, limit: int) -> str:
     prompt = form_text(fields, "prompt")
     if prompt is None:
         raise invalid("Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter")
-    if not prompt:
-        raise invalid("Invalid 'prompt': empty string.", param="prompt", code="invalid_value")
-    if len(prompt) > limit:
-        raise invalid(
-            f"Invalid 'prompt': string too long. Expected a string with maximum length {limit}, "
-            f"but got a string with length {len(prompt)} instead.",
-            param="prompt",
-            code="string_above_max_length",
-        )
-    return prompt
+    return bounded_text(prompt, "prompt", limit)
 
 
 def _images(fields: Form) -> list[bytes]:

@@ -28,7 +28,7 @@ from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.media import png
 from llm_simulator.providers.openai.common import new_id, response_headers
-from llm_simulator.providers.openai.media import media_model, pass_through
+from llm_simulator.providers.openai.media import bounded_text, media_model, pass_through
 from llm_simulator.providers.validation import get_int, get_str, parse_object
 
 DEFAULT_MODEL = "dall-e-2"
@@ -106,16 +106,7 @@ async def generate(sim: Simulator, store: ImageStore, request: HttpRequest) -> R
     model_id = get_str(body, "model") or DEFAULT_MODEL
     spec = media_model(sim, model_id, "image", "images/generations")
     family = _family(model_id, spec.id)
-    prompt = get_str(body, "prompt", required=True)
-    if not prompt:
-        raise invalid("Invalid 'prompt': empty string.", param="prompt", code="invalid_value")
-    if len(prompt) > MAX_PROMPT[family]:
-        raise invalid(
-            f"Invalid 'prompt': string too long. Expected a string with maximum length {MAX_PROMPT[family]}, "
-            f"but got a string with length {len(prompt)} instead.",
-            param="prompt",
-            code="string_above_max_length",
-        )
+    prompt = bounded_text(get_str(body, "prompt", required=True) or "", "prompt", MAX_PROMPT[family])
     n = get_int(body, "n", minimum=1) or 1
     if n > MAX_N[family]:
         message = (

@@ -35,6 +35,20 @@ async def pass_through(sim: Simulator, request: HttpRequest, model_id: str, spec
     await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.record)
 
 
+def bounded_text(value: str, param: str, limit: int) -> str:
+    """``value`` if it is not empty and at most ``limit`` characters; OpenAI's 400 naming ``param`` otherwise."""
+    if not value:
+        raise invalid(f"Invalid '{param}': empty string.", param=param, code="invalid_value")
+    if len(value) > limit:
+        raise invalid(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
+            f"but got a string with length {len(value)} instead.",
+            param=param,
+            code="string_above_max_length",
+        )
+    return value
+
+
 # A multipart form: field name → [(file name, or None for a plain field; the value's bytes)].
 Form = dict[str, list[tuple[str | None, bytes]]]
 
