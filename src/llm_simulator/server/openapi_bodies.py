@@ -450,6 +450,33 @@ def openai_transcription(translation: bool = False) -> Schema:
     return _closed(fields, ["file", "model"])
 
 
+def openai_image_edit() -> Schema:
+    """``POST /v1/images/edits`` (multipart/form-data): the image(s), an optional mask, the prompt."""
+    binary = {"type": "string", "format": "binary"}
+    fields: dict[str, Schema] = {
+        "image": binary,
+        "mask": binary,
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 32_000},
+        "model": {"enum": ["dall-e-2", "gpt-image-1"]},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "size": {"enum": ["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536", "auto"]},
+        "response_format": {"enum": ["url", "b64_json"]},
+    }
+    return _closed(fields, ["image", "prompt"])
+
+
+def openai_image_variation() -> Schema:
+    """``POST /v1/images/variations`` (multipart/form-data): a square PNG (dall-e-2)."""
+    fields: dict[str, Schema] = {
+        "image": {"type": "string", "format": "binary"},
+        "model": {"enum": ["dall-e-2"]},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "size": {"enum": ["256x256", "512x512", "1024x1024"]},
+        "response_format": {"enum": ["url", "b64_json"]},
+    }
+    return _closed(fields, ["image"])
+
+
 def openai_batch() -> Schema:
     """``POST /v1/batches``: an uploaded file's id, the endpoint its lines call, the window."""
     metadata = {"type": "object", "maxProperties": MAX_METADATA_KEYS, "additionalProperties": {"type": "string"}}
