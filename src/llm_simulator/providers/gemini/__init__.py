@@ -17,7 +17,7 @@ from llm_simulator.providers.internal import InternalDispatch
 VERSIONS = ("v1beta", "v1")
 GENERATE_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 EMBED_ACTIONS = ("embedContent", "batchEmbedContents")
-BATCH_ACTIONS = ("batchGenerateContent",)
+BATCH_ACTIONS = ("batchGenerateContent", "asyncBatchEmbedContent")
 # The stats label of each action (the route itself is shared by all of them).
 ACTION_ENDPOINTS = {
     "generateContent": "generate",
@@ -26,6 +26,7 @@ ACTION_ENDPOINTS = {
     "embedContent": "embedding",
     "batchEmbedContents": "embedding",
     "batchGenerateContent": "batches",
+    "asyncBatchEmbedContent": "batches",
 }
 
 
@@ -48,8 +49,8 @@ async def model_action(sim: Simulator, service: batches.GeminiBatchService, requ
             f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
             + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS),
         )
-    if action == "batchGenerateContent":
-        return await batches.create(service, request, model)
+    if action in BATCH_ACTIONS:
+        return await batches.create(service, request, model, action)
     version = api_version(request.path)
     # Embedding models list countTokens among their methods, as the API's do.
     embedding = None if action == "countTokens" else action in EMBED_ACTIONS
@@ -83,7 +84,7 @@ class GeminiProvider:
         limits = sim.config.batches
         stored = files.GeminiFiles(sim.clock, limits)
         uploads = upload.Uploads(stored)
-        service = batches.GeminiBatchService(sim, BatchRunner(self._dispatch, limits), limits)
+        service = batches.GeminiBatchService(sim, BatchRunner(self._dispatch, limits), limits, stored)
         routes: list[Route] = []
         for version in VERSIONS:
             # /v1/models is shared with OpenAI and Anthropic; /v1beta is Gemini's alone.
