@@ -11,7 +11,9 @@
    ``final`` and ``{"file": {…}}``. ``query`` reports the size received, ``cancel`` ends the
    session.
 
-Every answer to an upload URL carries ``X-Goog-Upload-Status``, errors included (``final``):
+The upload URL carries the caller's key (``&key=``) when the start request presented one:
+the SDK sends the chunks with no key of its own, and a server with ``auth.require_auth``
+would refuse them. Every answer to an upload URL carries ``X-Goog-Upload-Status``, errors included (``final``):
 without it the SDK retries the chunk three times, waiting 7 s, before it reads the error.
 Open sessions hold their bytes in memory: they count against ``batches.max_stored_bytes``
 with the stored files, and at most ``batches.max_files`` stay open (the oldest is dropped).
@@ -23,12 +25,13 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.gemini import fields
-from llm_simulator.providers.gemini.common import api_version
+from llm_simulator.providers.gemini.common import api_key, api_version
 from llm_simulator.providers.gemini.errors import render_error
 from llm_simulator.providers.gemini.files import GeminiFile, GeminiFiles, base_url, json_response
 from llm_simulator.providers.validation import parse_object
@@ -209,6 +212,11 @@ async def upload(uploads: Uploads, request: HttpRequest) -> Response:
     if upload_id is None:
         new_id, session = uploads.start(request)
         url = f"{session.base}/upload/{session.version}/files?upload_id={new_id}&upload_protocol=resumable"
+        key = api_key(request.headers, request.query)
+        if key is not None:
+            # The SDK sends the chunks without its key: the URL carries it, so a server that
+            # requires keys (auth.require_auth) lets the session's own client finish it.
+            url += "&key=" + quote(key, safe="")
         headers = [
             *_status_headers("active"),
             (b"x-goog-upload-url", url.encode("latin-1")),
