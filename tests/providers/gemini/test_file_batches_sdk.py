@@ -108,7 +108,8 @@ def test_embedding_batches_inlined_and_from_a_file(batch_client: genai.Client) -
     done = _wait(batch_client, inlined.name)
     assert done.state is not None and done.state.value == "JOB_STATE_SUCCEEDED"
     assert done.dest is not None and done.dest.inlined_embed_content_responses is not None
-    vectors = [r.response.embedding.values for r in done.dest.inlined_embed_content_responses if r.response]
+    answers = done.dest.inlined_embed_content_responses
+    vectors = [r.response.embedding.values for r in answers if r.response and r.response.embedding]
     assert len(vectors) == 2 and all(v is not None and len(v) == 8 for v in vectors)
     live = batch_client.models.embed_content(model=EMBED_MODEL, contents="alpha", config={"output_dimensionality": 8})
     assert live.embeddings is not None and live.embeddings[0].values == vectors[0]  # the live answer
@@ -137,9 +138,11 @@ def test_cancelling_a_file_batch_still_writes_its_results() -> None:
 def test_a_batch_expires_48_scaled_hours_after_creation() -> None:
     """time_scale 1e-5 makes the 48 h window 1.7 s; a line that never answers (chaos ``hang``) outlives it."""
     env = {"LLM_SIMULATOR_BATCHES__TIME_SCALE": "0.00001"}
-    hang = {"http_options": {"headers": {"x-simulator-chaos": "error=hang"}}}
+    hang = types.CreateBatchJobConfig(http_options=types.HttpOptions(headers={"x-simulator-chaos": "error=hang"}))
     with live_server("--no-latency", env=env) as live, make_client(live.url, "v1beta") as client:
-        inlined = client.batches.create(model=MODEL, src=[{"contents": "hi", "metadata": {"n": "1"}}], config=hang)
+        inlined = client.batches.create(
+            model=MODEL, src=[types.InlinedRequest(contents="hi", metadata={"n": "1"})], config=hang
+        )
         from_file = client.batches.create(model=MODEL, src=_upload(client, _line("k", "hi")), config=hang)
         assert inlined.name is not None and from_file.name is not None
         done = _wait(client, inlined.name)
@@ -188,5 +191,5 @@ def test_batches_need_the_right_kind_of_model(v1beta: genai.Client) -> None:
         v1beta.batches.create_embeddings(model=MODEL, src={"inlined_requests": {"contents": ["a"]}})
     assert embed_on_chat.value.code == 404 and "asyncBatchEmbedContent" in (embed_on_chat.value.message or "")
     with pytest.raises(errors.ClientError) as generate_on_embed:
-        v1beta.batches.create(model=EMBED_MODEL, src=[{"contents": "hi"}])
+        v1beta.batches.create(model=EMBED_MODEL, src=[types.InlinedRequest(contents="hi")])
     assert generate_on_embed.value.code == 404

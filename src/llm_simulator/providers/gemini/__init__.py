@@ -109,9 +109,9 @@ class GeminiProvider:
                 # The Files API; /v1/files is OpenAI's too, so Gemini's for Gemini clients.
                 Route("POST", f"/upload/{version}/files", partial(upload.upload, uploads), "files"),
                 Route("GET", f"/{version}/files", partial(files.list_files, stored), "files", when),
-                Route("GET", f"/{version}/files/{{file}}", partial(files.get_file, stored), "files", when),
-                Route("DELETE", f"/{version}/files/{{file}}", partial(files.delete_file, stored), "files", when),
-                Route("GET", f"/download/{version}/files/{{file}}", partial(files.download_file, stored), "files"),
+                Route("GET", f"/{version}/files/{{file_id}}", partial(files.get_file, stored), "files", when),
+                Route("DELETE", f"/{version}/files/{{file_id}}", partial(files.delete_file, stored), "files", when),
+                Route("GET", f"/download/{version}/files/{{file_id}}", partial(files.download_file, stored), "files"),
             ]
         return routes
 

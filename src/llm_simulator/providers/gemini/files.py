@@ -171,7 +171,7 @@ def _split_action(target: str) -> tuple[str, str | None]:
 
 async def get_file(files: GeminiFiles, request: HttpRequest) -> Response:
     """Serve ``GET /{version}/files/{id}`` and ``GET /{version}/files/{id}:download``."""
-    file_id, action = _split_action(request.path_params["file"])
+    file_id, action = _split_action(request.path_params["file_id"])
     if action is None:
         return json_response(files.require(file_id).describe())
     if action != "download":
@@ -183,7 +183,7 @@ async def get_file(files: GeminiFiles, request: HttpRequest) -> Response:
 
 async def download_file(files: GeminiFiles, request: HttpRequest) -> Response:
     """Serve ``GET /download/{version}/files/{id}:download`` (the ``downloadUri`` of a generated file)."""
-    file_id, action = _split_action(request.path_params["file"])
+    file_id, action = _split_action(request.path_params["file_id"])
     if action not in (None, "download"):
         raise SimulatorError(ErrorKind.NOT_FOUND, f"Method not found: '{action}' is not a method of files.")
     return download(files, file_id)
@@ -211,5 +211,5 @@ async def list_files(files: GeminiFiles, request: HttpRequest) -> Response:
 
 async def delete_file(files: GeminiFiles, request: HttpRequest) -> Response:
     """Serve ``DELETE /{version}/files/{id}`` (an empty object, as the API answers)."""
-    files.delete(request.path_params["file"])
+    files.delete(request.path_params["file_id"])
     return json_response({})
