@@ -235,3 +235,13 @@ def test_uploads_work_when_keys_are_required(tmp_path: Path) -> None:
             uploaded = client.files.upload(file=io.BytesIO(b"abc"), config={"mime_type": "text/plain"})
             assert uploaded.size_bytes == 3 and uploaded.name is not None
             assert client.files.get(name=uploaded.name).size_bytes == 3
+
+
+def test_a_file_larger_than_one_sdk_chunk(fast_server: LiveServer) -> None:
+    """The SDK sends 8 MiB chunks: 9 MiB arrive as two, within the default body limit."""
+    data = bytes(range(256)) * (9 * 4096)
+    with make_client(fast_server.url, "v1beta") as client:
+        uploaded = client.files.upload(file=io.BytesIO(data), config={"mime_type": "application/octet-stream"})
+        assert uploaded.size_bytes == len(data) and uploaded.name is not None
+        assert uploaded.sha256_hash == base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode()
+        client.files.delete(name=uploaded.name)
