@@ -193,3 +193,17 @@ def test_batches_need_the_right_kind_of_model(v1beta: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as generate_on_embed:
         v1beta.batches.create(model=EMBED_MODEL, src=[types.InlinedRequest(contents="hi")])
     assert generate_on_embed.value.code == 404
+
+
+def test_an_empty_request_runs_and_gets_its_own_error(fast_server: LiveServer) -> None:
+    """``{"request": {}}`` is sent like any request (and refused as a live one would be), not skipped."""
+    body: dict[str, Any] = {"batch": {"inputConfig": {"requests": {"requests": [{"request": {}}]}}}}
+    headers = {"x-goog-api-key": "k"}
+    with httpx.Client(base_url=fast_server.url, headers=headers) as http:
+        name = http.post(f"/v1beta/models/{MODEL}:batchGenerateContent", json=body).json()["name"]
+        deadline = time.monotonic() + 30
+        while not (operation := http.get(f"/v1beta/{name}").json()).get("done"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    (answer,) = operation["response"]["inlinedResponses"]["inlinedResponses"]
+    assert answer["error"]["code"] == 3 and "contents" in answer["error"]["message"]

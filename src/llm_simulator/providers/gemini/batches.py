@@ -232,7 +232,9 @@ class GeminiBatchService:
                 batch.failed += 1
         self.batches[name] = batch
         path = f"/{version}/models/{model}:{kind.line_action}"
-        lines = [LineRequest(i, path, orjson.dumps(item.body)) for i, item in enumerate(read.items) if item.body]
+        lines = [
+            LineRequest(i, path, orjson.dumps(item.body)) for i, item in enumerate(read.items) if item.body is not None
+        ]
         batch.task = self.runner.start(self._run(batch, lines))
         return batch
 

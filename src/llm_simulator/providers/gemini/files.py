@@ -34,8 +34,12 @@ MAX_PAGE_SIZE = 100
 
 
 def base_url(request: HttpRequest) -> str:
-    """The scheme and host the client reached (file ``uri``s and upload URLs point back at it)."""
-    return "http://" + request.headers.get("host", "127.0.0.1")
+    """The scheme and host the client reached (file ``uri``s and upload URLs point back at it).
+
+    Behind a TLS-terminating proxy the scheme is the proxy's ``x-forwarded-proto``.
+    """
+    scheme = request.headers.get("x-forwarded-proto", "http").split(",", 1)[0].strip() or "http"
+    return f"{scheme}://{request.headers.get('host', '127.0.0.1')}"
 
 
 @dataclass(slots=True)
