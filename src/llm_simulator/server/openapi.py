@@ -204,6 +204,7 @@ class _Catalogue:
         self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
         self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
         self.gemini["batchGenerateContent"] = self.gemini["generateContent"]
+        self.gemini["asyncBatchEmbedContent"] = self.gemini["embedContent"]
         self._catalogue = catalogue
         self._deployments = deployments
 
@@ -262,6 +263,7 @@ def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema
         "embedContent": bodies.gemini_embed,
         "batchEmbedContents": bodies.gemini_batch_embed,
         "batchGenerateContent": bodies.gemini_batch_generate,
+        "asyncBatchEmbedContent": bodies.gemini_async_batch_embed,
     }
     operations = []
     for method in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
@@ -300,6 +302,7 @@ def _body(provider: str, endpoint: str, sets: _Catalogue, max_requests: int) -> 
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
         ("anthropic", "batches"): lambda: bodies.anthropic_message_batch(sets.generation, max_requests),
+        ("gemini", "files"): bodies.gemini_file_upload,
     }
     build = builders.get((provider, endpoint))
     return build() if build is not None else _ANY_OBJECT

@@ -417,14 +417,35 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     return _closed({"requests": items}, ["requests"])
 
 
-def gemini_batch_generate(allowed: Models) -> Schema:
-    """``:batchGenerateContent``: a batch of inlined ``generateContent`` requests for the model in the URL."""
-    item = {"type": "object", "properties": {"request": gemini_generate(allowed), "metadata": {"type": "object"}}}
+def _gemini_batch(request: Schema) -> Schema:
+    """A Gemini batch create body: ``request``s inlined (with metadata), or an uploaded JSONL file."""
+    item = {"type": "object", "properties": {"request": request, "metadata": {"type": "object"}}}
     item["required"] = ["request"]
     inlined = _closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
-    config = _closed({"requests": inlined}, ["requests"])
+    from_file = _closed({"fileName": {"type": "string", "pattern": "^files/[a-z0-9-]+$"}}, ["fileName"])
+    config = {"anyOf": [_closed({"requests": inlined}, ["requests"]), from_file]}
     batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
     return _closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
+
+
+def gemini_batch_generate(allowed: Models) -> Schema:
+    """``:batchGenerateContent``: a batch of ``generateContent`` requests for the model in the URL."""
+    return _gemini_batch(gemini_generate(allowed))
+
+
+def gemini_async_batch_embed(allowed: Models) -> Schema:
+    """``:asyncBatchEmbedContent``: a batch of ``embedContent`` requests for the model in the URL."""
+    return _gemini_batch(_embed_request(allowed))
+
+
+def gemini_file_upload() -> Schema:
+    """``POST /upload/{version}/files`` (the resumable protocol's start): the file's metadata."""
+    meta = {
+        "mimeType": {"type": "string", "pattern": "^[a-z]+/[a-z0-9.+-]+$"},
+        "displayName": {"type": "string", "maxLength": 512},
+        "name": {"type": "string", "pattern": "^files/[a-z0-9]{1,20}$"},
+    }
+    return _closed({"file": _closed(meta)})
 
 
 def openai_file_upload() -> Schema:
