@@ -14,6 +14,7 @@ import argparse
 import importlib
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "profile",
         help="fit a latency profile to measurements, or compare one with them",
         description="The latency lens: turn measured latency (benchmark exports) into a sampled latency\n"
-        f"profile, or measure how far a profile is from a measurement. Formats: {', '.join(FORMATS)}.",
+        "profile, or measure how far a profile is from a measurement. Formats:\n"
+        + textwrap.fill(", ".join(FORMATS), 90)
+        + ".",
     )
     sub = profile.add_subparsers(dest="action", required=True, metavar="ACTION")
     fit = sub.add_parser(
@@ -76,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "per-request data, at the published quantiles otherwise).",
         epilog="examples:\n"
         "  llm-simulator profile compare llmperf_individual_responses.json --profile hosted-fast\n"
-        "  llm-simulator profile compare stage_0_lifecycle_metrics.json --profile measured --config profile.yaml",
+        "  llm-simulator profile compare stage_0_lifecycle_metrics.json --profile measured -c profile.yaml",
     )
     cmp.set_defaults(handler=run_compare)
     cmp.add_argument("file", type=Path, metavar="FILE", help="measurement file")
