@@ -31,7 +31,7 @@ def profile_doc(ttft_ms: float) -> bytes:
     return yaml.safe_dump({"latency": {"profiles": {"measured": spec}}}).encode()
 
 
-def make(source: dict[str, Any], **infra: Any) -> tuple[Simulator, AdapterRegistry]:
+def make(source: dict[str, Any], retry_s: float = 30.0, **infra: Any) -> tuple[Simulator, AdapterRegistry]:
     settings = {"max_retries": 1, "retry_base_delay_s": 0.01, "breaker_failure_threshold": 50, **infra}
     config = SimulatorConfig.model_validate(
         {
@@ -40,6 +40,7 @@ def make(source: dict[str, Any], **infra: Any) -> tuple[Simulator, AdapterRegist
                     "enabled": True,
                     "refresh_s": 3600,
                     "timeout_s": 0.3,
+                    "retry_s": retry_s,
                     "sources": [{"profile": "measured", "fallback": "fast", **source}],
                 },
                 "infra": settings,
@@ -144,6 +145,27 @@ async def test_down_from_the_start_serves_the_fallback() -> None:
             assert (health["status"], health["serving"]) == ("degraded", "fallback")
             [row] = [r for r in registry.profiles() if r["name"] == "measured"]
             assert row["serving"] == "fallback" and row["spec"] is None and row["fallback"] == "fast"
+        finally:
+            await registry.aclose()
+
+
+async def test_the_refresh_loop_retries_a_failing_source_sooner() -> None:
+    with serving(profile_doc(61.0)) as upstream:
+        upstream.mode = "down"
+        sim, registry = make({"url": upstream.url}, retry_s=0.1, max_retries=0)
+        registry.start()  # loads in the background, then every refresh_s (an hour) or retry_s
+        try:
+            for _ in range(100):
+                if source_health(registry)["status"] == "degraded":
+                    break
+                await asyncio.sleep(0.05)
+            assert source_health(registry)["serving"] == "fallback"
+            upstream.mode = "ok"
+            for _ in range(100):
+                if ttft_of(sim) == 61.0:
+                    break
+                await asyncio.sleep(0.05)
+            assert ttft_of(sim) == 61.0 and source_health(registry)["status"] == "ok"
         finally:
             await registry.aclose()
 

@@ -49,6 +49,9 @@ class LatencyProfilesAdapterConfig(_Data):
     enabled: bool = False
     refresh_s: float = Field(default=300.0, ge=0.05, description="How long a fetched profile is fresh (the TTL).")
     timeout_s: float = Field(default=5.0, gt=0, description="Limit of one fetch attempt.")
+    retry_s: float = Field(
+        default=30.0, ge=0.05, description="After a failed load, try again this soon (at most refresh_s)."
+    )
     sources: tuple[ProfileSourceConfig, ...] = ()
 
     @model_validator(mode="after")

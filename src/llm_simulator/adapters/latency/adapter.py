@@ -165,7 +165,9 @@ class LatencyProfilesAdapter:
                 await self.refresh()
             except Exception:  # a bug here must not end the refreshes for good
                 log.exception("adapter %s: refresh failed", NAME)
-            await self._asleep(self.config.refresh_s)
+            # A failing source is tried again sooner than fresh data would be reloaded.
+            failing = any(s.upstream.status == "degraded" for s in self._sources)
+            await self._asleep(min(self.config.refresh_s, self.config.retry_s) if failing else self.config.refresh_s)
 
     async def refresh(self, *, force: bool = False) -> None:
         """Load every source (from the cache while fresh); install what changed."""
