@@ -1,0 +1,144 @@
+"""In-process A/B of the server's hot path: µs per request through the ASGI app, no sockets.
+
+Drives ``SimulatorApp`` directly (latency off, one seeded request body) with N sequential
+non-streamed chat completions and N streamed ones. Each measurement runs in a fresh
+subprocess whose ``sys.path`` starts with one checkout's ``src``: this one (the candidate)
+and every ``--baseline-src DIR``. The targets alternate, in a rotating order, for
+``--rounds`` rounds, so slow drift of a shared machine hits them alike. Inside a
+subprocess, after a warm-up, the N requests are timed in ``--batches`` equal batches and the
+best batch counts (the least disturbed by other processes); across rounds the table shows
+the best and the median of those, and the spread (max − min over median) that says how
+far two numbers must differ before the difference means anything::
+
+    python bench/inprocess.py --baseline-src /work/wt-base/src --baseline-src /work/wt-pre15/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO_DIR, git_commit_of, machine_info, print_table, write_results
+
+BODY: dict[str, Any] = {
+    "model": "gpt-4.1",
+    "messages": [{"role": "user", "content": "Say something."}],
+    "max_tokens": 40,
+    "ignore_eos": True,
+    "seed": 1,
+}
+MODES = ("json", "stream")
+
+
+async def _measure(mode: str, requests: int, batches: int) -> float:
+    """The best batch's µs per request for ``requests`` sequential requests of ``mode``."""
+    from llm_simulator.config import load_config
+    from llm_simulator.server.app import SimulatorApp
+
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    gc.collect()
+    gc.freeze()  # as the server's app factory does: the long-lived heap leaves the collector's view
+    body = json.dumps({**BODY, "stream": mode == "stream"}).encode()
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
+        "query_string": b"",
+    }
+    message = {"type": "http.request", "body": body, "more_body": False}
+    never = asyncio.Event()  # the client never disconnects (a stream's watcher waits on it)
+
+    async def send(_: dict[str, Any]) -> None:
+        return None
+
+    async def one() -> None:
+        """One exchange: the body once, then silence until the app stops listening."""
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return message
+            await never.wait()
+            return {"type": "http.disconnect"}
+
+        await app(scope, receive, send)  # type: ignore[arg-type]
+
+    for _ in range(max(requests // 10, 50)):  # warm-up: caches, the allocator, lazy imports
+        await one()
+    size = max(requests // batches, 1)
+    best = float("inf")
+    for _ in range(batches):
+        started = time.perf_counter()
+        for _ in range(size):
+            await one()
+        best = min(best, (time.perf_counter() - started) / size * 1e6)
+    return best
+
+
+def _run_child(src: str, mode: str, requests: int, batches: int) -> float:
+    """One measurement in a subprocess that imports ``llm_simulator`` from ``src``."""
+    argv = ["inprocess.py", "--child", mode, "--requests", str(requests), "--batches", str(batches)]
+    code = f"import sys; sys.path[:0] = [{src!r}]; sys.argv = {argv!r}; import inprocess; inprocess.main()"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True, check=True, timeout=900
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Alternate the candidate and the baselines; print and write ``results/inprocess.json``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000, help="requests per mode and subprocess")
+    parser.add_argument("--batches", type=int, default=5, help="timed batches per subprocess (best counts)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of every target")
+    parser.add_argument("--candidate-src", default=str(REPO_DIR / "src"), help="the checkout under test")
+    parser.add_argument("--baseline-src", action="append", default=[], help="a baseline checkout's src (repeatable)")
+    parser.add_argument("--output", default="inprocess", help="results file name under bench/results")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        print(asyncio.run(_measure(args.child, args.requests, args.batches)))
+        return
+
+    targets = {"candidate": args.candidate_src} | {f"baseline {i + 1}": src for i, src in enumerate(args.baseline_src)}
+    samples: dict[str, dict[str, list[float]]] = {name: {mode: [] for mode in MODES} for name in targets}
+    names = list(targets)
+    for round_no in range(args.rounds):
+        shift = round_no % len(names)  # rotate who goes first, so no target always gets a cold machine
+        for name in names[shift:] + names[:shift]:
+            for mode in MODES:
+                samples[name][mode].append(_run_child(targets[name], mode, args.requests, args.batches))
+        print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+
+    rows = []
+    summary: dict[str, Any] = {}
+    for name, src in targets.items():
+        for mode in MODES:
+            values = samples[name][mode]
+            median = statistics.median(values)
+            spread = (max(values) - min(values)) / median * 100
+            rows.append((name, mode, f"{min(values):.1f}", f"{median:.1f}", f"{spread:.0f}%"))
+            summary.setdefault(name, {"src": src, "commit": git_commit_of(src)})[mode] = {
+                "best_us": min(values),
+                "median_us": median,
+                "spread_pct": spread,
+                "rounds_us": values,
+            }
+    print_table(["target", "mode", "best µs/req", "median µs/req", "spread"], rows)
+    params = {"requests": args.requests, "batches": args.batches, "rounds": args.rounds, "body": BODY}
+    write_results(args.output, {"machine": machine_info(), "parameters": params, "targets": summary})
+
+
+if __name__ == "__main__":
+    main()
