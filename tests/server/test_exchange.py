@@ -146,7 +146,11 @@ async def test_every_ending_leaves_nothing_in_flight() -> None:
 
     async def client_gone() -> None:
         # A body that never completes: the client disconnects while sending it.
-        messages = iter([{"type": "http.request", "body": b'{"mo', "more_body": True}, {"type": "http.disconnect"}])
+        partial: list[dict[str, Any]] = [
+            {"type": "http.request", "body": b'{"mo', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        messages = iter(partial)
 
         async def receive() -> dict[str, Any]:
             return next(messages)
