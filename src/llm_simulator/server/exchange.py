@@ -24,6 +24,8 @@ from llm_simulator.server.asgi import Scope
 
 # A client's x-request-id is kept only if it is safe in a header and a log line.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# The path parameters of an exchange not (yet) routed: shared, never written (a Mapping).
+_NO_PARAMS: Mapping[str, str] = {}
 
 
 def new_request_id() -> str:
@@ -48,7 +50,7 @@ class ServerExchange(Exchange):
     # Set by routing: the matched route and its path parameters, or (when none matched) the
     # methods the path allows; the provider whose shapes the answer takes; the endpoint name.
     route: Route | None = None
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=lambda: _NO_PARAMS)
     allowed: list[str] | None = None
     provider: Provider = field(init=False)
     endpoint: str = "unknown"
