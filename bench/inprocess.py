@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_DIR, git_commit_of, machine_info, print_table, shown, write_results
+from _common import REPO_DIR, chat_scope, git_commit_of, machine_info, print_table, shown, write_results
 
 BODY: dict[str, Any] = {
     "model": "gpt-4.1",
@@ -55,13 +55,7 @@ async def _measure(mode: str, requests: int, batches: int) -> dict[str, float]:
     gc.collect()
     gc.freeze()  # as the server's app factory does: the long-lived heap leaves the collector's view
     body = json.dumps({**BODY, "stream": mode == "stream"}).encode()
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
-        "query_string": b"",
-    }
+    scope = chat_scope()
     message = {"type": "http.request", "body": body, "more_body": False}
     never = asyncio.Event()  # the client never disconnects (a stream's watcher waits on it)
 

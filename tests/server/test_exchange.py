@@ -18,21 +18,13 @@ from llm_simulator.core.record import RequestRecord
 from llm_simulator.providers.openai.common import MALFORMED_CHUNK
 from llm_simulator.server.app import SimulatorApp
 from tests.server.asgi_driver import Captured, call
+from tests.server.test_chaos_app import BREAKER
 
 CHAT = orjson.dumps({"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20})
 STREAM = orjson.dumps(
     {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20, "stream": True}
 )
 KEY = "sk-exchange-123456"
-BREAKER = {
-    "chaos.circuit_breaker": {
-        "enabled": True,
-        "failure_threshold": 2,
-        "failure_window_s": 60,
-        "recovery_timeout_s": 30,
-        "success_threshold": 1,
-    }
-}
 
 
 def make_app(**flags: Any) -> SimulatorApp:
