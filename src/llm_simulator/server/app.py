@@ -4,7 +4,7 @@
 route groups (each from the narrow collaborators it needs), and the phases every HTTP
 exchange goes through, each in its own module:
 
-1. ``ServerExchange.from_scope`` (``server/exchange.py``): the per-request state, the
+1. ``ServerExchange(scope)`` (``server/exchange.py``): the per-request state, the
    request's headers, query and id read once; a CORS preflight is answered there and then;
 2. ``Routes.resolve`` (``server/routing.py``): route, provider, endpoint;
 3. ``Bookkeeping.begin`` (``server/bookkeeping.py``): counted in flight, telemetry record;
@@ -124,7 +124,7 @@ class SimulatorApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """One HTTP exchange, phase by phase (see the module doc)."""
-        exchange = ServerExchange.from_scope(scope)
+        exchange = ServerExchange(scope)
         if exchange.method == "OPTIONS" and await self.responder.preflight(exchange, send):
             return
         self.routes.resolve(exchange)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from llm_simulator.core.http import Exchange, Route
@@ -33,51 +32,67 @@ def new_request_id() -> str:
     return "req_" + IDS.hex(12)
 
 
-@dataclass(slots=True, kw_only=True, eq=False)
 class ServerExchange(Exchange):
-    """The server's state of one request, from its scope to its bookkeeping."""
+    """The server's state of one request, from its scope to its bookkeeping.
 
-    scope: Scope
-    started: float  # monotonic seconds
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-cased names
-    query: dict[str, str]
-    request_id: str
-    # The client's Origin, for CORS response headers; None for the admin API (browsers must
-    # not reach it) and for requests without one.
-    origin: str | None
-    # Set by routing: the matched route and its path parameters, or (when none matched) the
-    # methods the path allows; the provider whose shapes the answer takes; the endpoint name.
-    route: Route | None = None
-    params: Mapping[str, str] = field(default_factory=lambda: _NO_PARAMS)
-    allowed: list[str] | None = None
-    provider: Provider = field(init=False)
-    endpoint: str = "unknown"
-    # The outcome, as the bookkeeping records it.
-    status: int = 500
-    broken: bool = False
-    body: bytes = b""
-    # The log filter's current-record token, reset when the exchange ends.
-    log_token: object | None = None
+    A plain slotted class with one ``__init__`` from the ASGI scope, not a dataclass: it is
+    built once per request, and the generated keyword ``__init__`` with its defaults cost
+    twice as much.
+    """
 
-    @classmethod
-    def from_scope(cls, scope: Scope) -> ServerExchange:
+    __slots__ = (
+        "allowed",
+        "body",
+        "broken",
+        "endpoint",
+        "headers",
+        "log_token",
+        "method",
+        "origin",
+        "params",
+        "path",
+        "provider",
+        "query",
+        "request_id",
+        "route",
+        "scope",
+        "started",
+        "status",
+    )
+
+    def __init__(self, scope: Scope) -> None:
         """The exchange of an ASGI ``http`` scope: headers, query and request id parsed once."""
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        given = headers.get("x-request-id")
+        self.record = None
+        self.extra_headers = None
+        self.on_done = None
+        self.scope = scope
+        self.started = time.monotonic()
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        # Lower-cased names.
+        self.headers = headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         raw_query: bytes = scope.get("query_string", b"")
-        return cls(
-            scope=scope,
-            started=time.monotonic(),
-            method=scope["method"],
-            path=scope["path"],
-            headers=headers,
-            query=dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {},
-            # A client's id is kept only when it is safe to echo and log.
-            request_id=given if given is not None and _REQUEST_ID.fullmatch(given) else new_request_id(),
-            origin=headers.get("origin"),
-        )
+        self.query: dict[str, str] = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+        given = headers.get("x-request-id")
+        # A client's id is kept only when it is safe to echo and log.
+        self.request_id = given if given is not None and _REQUEST_ID.fullmatch(given) else new_request_id()
+        # The client's Origin, for CORS response headers; None for the admin API (browsers
+        # must not reach it) and for requests without one.
+        self.origin = headers.get("origin")
+        # Set by routing: the matched route and its path parameters, or (when none matched)
+        # the methods the path allows; the provider whose shapes the answer takes (set for
+        # every routed or unrouted exchange); the endpoint name.
+        self.route: Route | None = None
+        self.params: Mapping[str, str] = _NO_PARAMS
+        self.allowed: list[str] | None = None
+        self.provider: Provider
+        self.endpoint = "unknown"
+        # The outcome, as the bookkeeping records it.
+        self.status = 500
+        self.broken = False
+        self.body = b""
+        # The log filter's current-record token, reset when the exchange ends.
+        self.log_token: object | None = None
 
     @property
     def telemetry(self) -> RequestRecord:

@@ -39,12 +39,43 @@ class Handling:
         self.request_timeout_s = request_timeout_s
 
     async def answer(self, exchange: ServerExchange, receive: Receive, send: Send) -> Response | None:
-        """The response to send, or None when the exchange has been answered already."""
+        """The response to send, or None when the exchange has been answered already.
+
+        One coroutine for the checks, the body and the handler: every frame between the
+        server and the handler is paid again each time the handler's work suspends.
+        """
         provider = exchange.provider
         request_id = exchange.request_id
         try:
-            await self._checks.run(exchange)
-            return await self._handle(exchange, receive)
+            for check in self._checks.checks:
+                waiting = check(exchange)
+                if waiting is not None:
+                    await waiting
+            route = exchange.route
+            assert route is not None, "refuse_unrouted let an unrouted request through"
+            # One timer, rescheduled between the body and the handler.
+            deadline = asyncio.timeout(self.body_timeout_s)
+            reading = True
+            try:
+                async with deadline:
+                    exchange.body = body = await self._checks.read_body(exchange, receive)
+                    reading = False
+                    deadline.reschedule(asyncio.get_running_loop().time() + self.request_timeout_s)
+                    request = HttpRequest(
+                        exchange.method,
+                        exchange.path,
+                        exchange.query,
+                        exchange.headers,
+                        body,
+                        exchange.request_id,
+                        exchange.params,
+                        exchange.endpoint,
+                        exchange,
+                    )
+                    return await route.handler(request)
+            except TimeoutError:
+                error = body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)
+                raise error from None
         except SimulatorError as exc:
             record = exchange.telemetry
             record.error_type = str(exc.kind)
@@ -74,29 +105,3 @@ class Handling:
             exchange.telemetry.error_type = "server_error"
             return provider.render_error(internal_error(), request_id)
         return None
-
-    async def _handle(self, exchange: ServerExchange, receive: Receive) -> Response:
-        """Read the body, then call the handler: one timer, rescheduled between the two."""
-        route = exchange.route
-        assert route is not None, "refuse_unrouted let an unrouted request through"
-        deadline = asyncio.timeout(self.body_timeout_s)
-        reading = True
-        try:
-            async with deadline:
-                exchange.body = body = await self._checks.read_body(exchange, receive)
-                reading = False
-                deadline.reschedule(asyncio.get_running_loop().time() + self.request_timeout_s)
-                request = HttpRequest(
-                    exchange.method,
-                    exchange.path,
-                    exchange.query,
-                    exchange.headers,
-                    body,
-                    request_id=exchange.request_id,
-                    path_params=exchange.params,
-                    endpoint=exchange.endpoint,
-                    exchange=exchange,
-                )
-                return await route.handler(request)
-        except TimeoutError:
-            raise (body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)) from None

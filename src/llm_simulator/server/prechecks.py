@@ -37,7 +37,11 @@ class ClientGone(Exception):
 
 
 class PreChecks:
-    """The checks between routing and the handler, run in their order (see the module doc)."""
+    """The checks between routing and the handler, in ``checks``'s order (see the module doc).
+
+    ``Handling.answer`` runs them in its own coroutine (a loop over ``checks``, awaiting what
+    a check returns), so the handler's frames sit no deeper than before.
+    """
 
     def __init__(self, hardening: Hardening, gate: Gate, books: Bookkeeping, max_body: int) -> None:
         self._hardening = hardening
@@ -50,13 +54,6 @@ class PreChecks:
             self.check_capacity,
             self.authenticate,
         )
-
-    async def run(self, exchange: ServerExchange) -> None:
-        """Every check in order; the first refusal is raised."""
-        for check in self.checks:
-            waiting = check(exchange)
-            if waiting is not None:
-                await waiting
 
     def refuse_unrouted(self, exchange: ServerExchange) -> None:
         """A 404 when nothing serves the path, a 405 naming the methods it allows."""

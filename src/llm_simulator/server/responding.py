@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 from llm_simulator.core.http import JsonResponse, Response, StreamResponse
 from llm_simulator.server.asgi import Receive, Send
-from llm_simulator.server.connection import ConnectionCut, cut_json_body
+from llm_simulator.server.connection import cut_json_body
 from llm_simulator.server.errors import shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.hardening import Hardening
@@ -26,17 +27,17 @@ from llm_simulator.server.system_routes import Readiness
 from llm_simulator.telemetry.stats import Stats
 
 
-async def send_json(send: Send, response: JsonResponse, request_id: str) -> int:
-    """Send a complete JSON response (with ``x-request-id`` and its length); its status."""
+async def send_json(send: Send, response: JsonResponse, exchange: ServerExchange) -> None:
+    """Send a complete JSON response (with ``x-request-id`` and its length), then note its status."""
     headers = response.headers
     # Every response carries the simulator's correlation id, whatever the provider sets.
     if not any(name == b"x-request-id" for name, _ in headers):
-        headers.append((b"x-request-id", request_id.encode()))
+        headers.append((b"x-request-id", exchange.request_id.encode()))
     if response.status != 204:  # a 204 carries no Content-Length (RFC 9110)
         headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
-    return response.status
+    exchange.status = response.status
 
 
 class Responder:
@@ -51,26 +52,19 @@ class Responder:
         self._readiness = readiness
         self._stats = stats
 
-    async def respond(self, exchange: ServerExchange, response: Response, send: Send, receive: Receive) -> None:
-        """Send ``response`` (a JSON body or an event stream) with the exchange's headers."""
+    def respond(self, exchange: ServerExchange, response: Response, send: Send, receive: Receive) -> Awaitable[None]:
+        """Sending ``response`` (a JSON body or an event stream) with the exchange's headers.
+
+        Returns the sending coroutine rather than being one, so a stream's frames (whose
+        every suspension passes through each frame above them) sit no deeper than before.
+        """
         headers = response.headers
         if exchange.extra_headers:
             headers.extend(exchange.extra_headers)
         self._hardening.add_headers(headers, exchange.origin)
-        if not isinstance(response, StreamResponse):
-            exchange.status = await send_json(send, response, exchange.request_id)
-            return
-        exchange.status = 200
-        try:
-            exchange.status, exchange.broken = await self._streams.send(
-                send, receive, response, exchange.request_id, exchange.telemetry
-            )
-        except ConnectionCut as cut:
-            if cut.client_fault:
-                exchange.status = 499  # the client stopped reading: not the model's failure
-            else:
-                exchange.broken = True  # a deliberate cut: the model "failed" this stream
-            raise
+        if isinstance(response, StreamResponse):
+            return self._streams.send(send, receive, response, exchange)
+        return send_json(send, response, exchange)
 
     async def preflight(self, exchange: ServerExchange, send: Send) -> bool:
         """Answer a CORS preflight we allow with its 204 (counted, not routed); whether it was one.
@@ -82,7 +76,7 @@ class Responder:
         headers = self._hardening.preflight(exchange.headers)
         if headers is None:
             return False
-        await send_json(send, JsonResponse(204, b"", headers), exchange.request_id)
+        await send_json(send, JsonResponse(204, b"", headers), exchange)
         self._stats.record_request("cors", "preflight", 204, time.monotonic() - exchange.started)
         return True
 
@@ -105,7 +99,7 @@ class Responder:
             if not self._readiness.draining:
                 raise
             refusal = exchange.provider.render_error(shutting_down(), exchange.request_id)
-            exchange.status = await send_json(send, refusal, exchange.request_id)
+            await send_json(send, refusal, exchange)
         finally:
             self._lifecycle.leave(task)
         exchange.broken = True

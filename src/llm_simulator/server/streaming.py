@@ -4,8 +4,8 @@ A stream ends normally (the frames ran out), with a chaos fault (``StreamCut``: 
 wire action of ``core.faults.FAULT_ACTIONS``), with an error (the provider's in-stream error
 frame), or interrupted: the client left (499, not the model's failure), stopped reading
 (the stalled-reader sweep cuts it), or the drain deadline passed (the provider's in-stream
-"shutting down" error). ``StreamSender.send`` returns the status to record and whether the
-server side broke the stream.
+"shutting down" error). ``StreamSender.send`` notes on the exchange the status to record
+and whether the server side broke the stream.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_on_disconnect, close_frames
 from llm_simulator.server.errors import internal_error, shutting_down
+from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
 from llm_simulator.telemetry.stats import Stats
 
@@ -75,79 +76,70 @@ class StreamSender:
         self._watches: dict[asyncio.Task[Any], StreamWatch] = {}
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def send(
-        self, send: Send, receive: Receive, response: StreamResponse, request_id: str, record: RequestRecord
-    ) -> tuple[int, bool]:
-        """Send the event stream; the status to record and whether the stream broke.
+    async def send(self, send: Send, receive: Receive, response: StreamResponse, exchange: ServerExchange) -> None:
+        """Send the event stream; note on the exchange the status to record and whether it broke.
 
         Broken means the server side failed it (an error event, a fault, the drain
         deadline); a client that leaves early is recorded as 499 and not broken, so clients
-        abandoning streams in a load test cannot open a circuit breaker.
+        abandoning streams in a load test cannot open a circuit breaker. The frame loop is
+        here, not in a helper: every frame between the server and the frames' generator is
+        paid again at each token.
         """
+        request_id = exchange.request_id
         task = asyncio.current_task()
         assert task is not None
         self._lifecycle.enter(task)
         self._stats.active_streams += 1
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
-        wire = _Wire(send, self._watch(task))
+        watch = self._watch(task)
+        wire = _Wire(send, watch)
+        exchange.status = 200
         started = False
         try:
             headers = response.headers
             headers.append((b"x-request-id", request_id.encode()))
             await wire.write({"type": "http.response.start", "status": 200, "headers": headers})
             started = True
-            await self._frames(wire, response, request_id, record)
+            try:
+                async for frame in response.frames:
+                    watch.sending = True
+                    await send({"type": "http.response.body", "body": frame, "more_body": True})
+                    watch.sending = False
+                    watch.sent += 1  # inline, not wire.write(): this is the per-token path
+            except StreamCut as cut:
+                await self._fault(wire, response, cut, exchange)
+            except SimulatorError as exc:
+                await self._error_frame(wire, response, exc, exchange.telemetry, str(exc.kind))
+            except (asyncio.CancelledError, OSError, RuntimeError):
+                raise  # the client went away or the drain deadline passed: handled below
+            except Exception:
+                # A bug while streaming: end the stream with the provider's error event rather
+                # than a cut connection, and log it.
+                log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
+                await self._error_frame(wire, response, internal_error(), exchange.telemetry, "server_error")
             await wire.write(_end())
-            return 200, wire.broken
+            exchange.broken = wire.broken
         except (asyncio.CancelledError, OSError, RuntimeError):
-            return await self._interrupted(wire, response, request_id, started, gone.is_set())
+            await self._interrupted(wire, response, exchange, started, gone.is_set())
         finally:
             watcher.cancel()
             await close_frames(response.frames)
-            record.chunks = wire.watch.sent - wire.framing
+            exchange.telemetry.chunks = watch.sent - wire.framing
             self._stats.active_streams -= 1
             self._watches.pop(task, None)
             self._lifecycle.leave(task)
 
-    async def _frames(self, wire: _Wire, response: StreamResponse, request_id: str, record: RequestRecord) -> None:
-        """Send the frames as they come; a fault or an error ends them (and breaks the stream)."""
-        send = wire.send
-        watch = wire.watch
-        try:
-            async for frame in response.frames:
-                watch.sending = True
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-                watch.sending = False
-                watch.sent += 1  # inline, not wire.write(): this is the per-token path
-        except StreamCut as cut:
-            wire.broken = True
-            await self._fault(wire, response, cut, request_id, record)
-        except SimulatorError as exc:
-            wire.broken = True
-            record.error_type = str(exc.kind)
-            if response.on_error is not None:
-                await wire.write(_body(response.on_error(exc)))
-        except (asyncio.CancelledError, OSError, RuntimeError):
-            raise  # the client went away or the drain deadline passed: StreamSender.send handles it
-        except Exception:
-            # A bug while streaming: end the stream with the provider's error event rather
-            # than a cut connection, and log it.
-            log.exception("unhandled error while streaming %s", request_id, extra={"request_id": request_id})
-            wire.broken = True
-            record.error_type = "server_error"
-            if response.on_error is not None:
-                await wire.write(_body(response.on_error(internal_error())))
-
-    async def _fault(
-        self, wire: _Wire, response: StreamResponse, cut: StreamCut, request_id: str, record: RequestRecord
-    ) -> None:
+    async def _fault(self, wire: _Wire, response: StreamResponse, cut: StreamCut, exchange: ServerExchange) -> None:
         """Act on a chaos fault at the wire: one arm per action of ``FAULT_ACTIONS``."""
+        wire.broken = True
         kind = cut.fault.kind
-        record.error_type = f"stream_{kind}"
+        request_id = exchange.request_id
+        exchange.telemetry.error_type = f"stream_{kind}"
         log.info("chaos: %s fault in stream %s", kind, request_id)
         match cut.action:
             case FaultAction.CUT_CONNECTION:
+                exchange.broken = True  # a deliberate cut: the model "failed" this stream
                 raise ConnectionCut(request_id) from None  # an incomplete chunked body
             case FaultAction.MALFORMED_FRAME:
                 await wire.write(_body(response.malformed))  # then the body ends
@@ -158,24 +150,35 @@ class StreamSender:
                 # controller delays admission): reaching the wire is a bug, not a fault.
                 log.warning("stream %s: fault %s has no wire action; ending the body", request_id, kind)
 
+    async def _error_frame(
+        self, wire: _Wire, response: StreamResponse, error: SimulatorError, record: RequestRecord, error_type: str
+    ) -> None:
+        """End a started stream with the provider's in-stream error (a broken stream)."""
+        wire.broken = True
+        record.error_type = error_type
+        if response.on_error is not None:
+            await wire.write(_body(response.on_error(error)))
+
     async def _interrupted(
-        self, wire: _Wire, response: StreamResponse, request_id: str, started: bool, gone: bool
-    ) -> tuple[int, bool]:
+        self, wire: _Wire, response: StreamResponse, exchange: ServerExchange, started: bool, gone: bool
+    ) -> None:
         """The stream was cancelled or its write failed: who stopped it decides the outcome."""
         if wire.watch.stalled:
             # The client stopped reading: writing it an error would block the same way.
-            log.info("stream %s cut: the client read nothing for %gs", request_id, self.write_timeout_s)
-            raise ConnectionCut(request_id, client_fault=True) from None
+            log.info("stream %s cut: the client read nothing for %gs", exchange.request_id, self.write_timeout_s)
+            exchange.status = 499  # not the model's failure
+            raise ConnectionCut(exchange.request_id, client_fault=True) from None
         if gone:
-            return 499, wire.broken
+            exchange.status, exchange.broken = 499, wire.broken
+            return
         # The drain deadline passed and the client is still there: end its stream with the
         # provider's in-stream error rather than a truncated body. The finally-clauses
         # release everything else.
+        exchange.broken = True
         if started and response.on_error is not None:
             with contextlib.suppress(Exception):
                 await wire.write(_body(response.on_error(shutting_down())))
                 await wire.write(_end())
-        return 200, True
 
     def _watch(self, task: asyncio.Task[Any]) -> StreamWatch:
         """Register a stream with the stalled-reader sweep (started when the first stream is)."""
