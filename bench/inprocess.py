@@ -3,7 +3,7 @@
 Drives ``SimulatorApp`` directly (latency off, one seeded request body) with N sequential
 non-streamed chat completions and N streamed ones. Each measurement runs in a fresh
 subprocess whose ``sys.path`` starts with one checkout's ``src``: this one (the candidate)
-and every ``--baseline-src DIR``. The targets alternate, in a rotating order, for
+and every ``--baseline-src DIR`` / ``--baseline LABEL=DIR``. The targets alternate, in a rotating order, for
 ``--rounds`` rounds, so slow drift of a shared machine hits them alike. Inside a
 subprocess, after a warm-up, the N requests are timed in ``--batches`` equal batches and the
 best batch counts (the least disturbed by other processes), in CPU time of the process
@@ -12,7 +12,7 @@ time (what a client sees; it does). Across rounds the table shows the best and t
 of those, and the spread (max − min over median) that says how far two numbers must
 differ before the difference means anything. Results: ``bench/results/inprocess.json``::
 
-    python bench/inprocess.py --baseline-src /work/wt-base/src --baseline-src /work/wt-pre15/src
+    python bench/inprocess.py --baseline base=/work/wt-base --baseline pre15=/work/wt-pre15
 """
 
 from __future__ import annotations
@@ -28,7 +28,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_DIR, chat_scope, git_commit_of, machine_info, print_table, shown, write_results
+from _common import (
+    add_baseline_flags,
+    baselines,
+    candidate,
+    chat_scope,
+    machine_info,
+    print_table,
+    shown,
+    write_results,
+)
 
 BODY: dict[str, Any] = {
     "model": "gpt-4.1",
@@ -106,8 +115,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000, help="requests per mode and subprocess")
     parser.add_argument("--batches", type=int, default=5, help="timed batches per subprocess (best counts)")
     parser.add_argument("--rounds", type=int, default=5, help="alternations of every target")
-    parser.add_argument("--candidate-src", default=str(REPO_DIR / "src"), help="the checkout under test")
-    parser.add_argument("--baseline-src", action="append", default=[], help="a baseline checkout's src (repeatable)")
+    add_baseline_flags(parser)
     parser.add_argument("--output", default="inprocess", help="results file name under bench/results")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -115,7 +123,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(_measure(args.child, args.requests, args.batches))))
         return
 
-    targets = {"candidate": args.candidate_src} | {f"baseline {i + 1}": src for i, src in enumerate(args.baseline_src)}
+    checkouts = [candidate(), *baselines(args)]
+    targets = {checkout.label: str(checkout.src) for checkout in checkouts}
     samples: dict[str, dict[str, list[dict[str, float]]]] = {name: {mode: [] for mode in MODES} for name in targets}
     names = list(targets)
     for round_no in range(args.rounds):
@@ -127,8 +136,9 @@ def main() -> None:
 
     rows = []
     summary: dict[str, Any] = {}
-    for name, src in targets.items():
-        entry = summary.setdefault(name, {"src": src, "commit": git_commit_of(src)})
+    for checkout in checkouts:
+        name = checkout.label
+        entry = summary.setdefault(name, checkout.describe())
         for mode in MODES:
             row: list[object] = [name, mode]
             entry[mode] = {}

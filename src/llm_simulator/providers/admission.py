@@ -10,9 +10,9 @@ waits out added delays, and returns the effects left for the engine (a latency s
 stream fault, the settlement of the token estimate). What the server must do with the
 request's other responses (the rate-limit headers) and at its end, however it ends
 (settle the estimate, tell the breaker), it reports to the request's ``Exchange``, the
-moment each is known: a timeout or a cut later on still finds them there. With chaos, limits and the breaker
-all off and no control header it is not called at all: the hot path pays three flag tests
-and one dict lookup.
+moment each is known: a timeout or a cut later on still finds them there. With chaos,
+limits and the breaker all off and no control header it is not called at all: the hot
+path pays three flag tests and one dict lookup.
 """
 
 from __future__ import annotations
