@@ -10,7 +10,6 @@ default true) live in a bounded per-process ``ResponseStore``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -444,7 +443,7 @@ def _start_background(
     """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
     job = BackgroundJob(new_head(sim, parsed), parsed.input_items, parsed.items_size)
     # The task outlives this exchange: it must not report to the request's record or callbacks.
-    detached = dataclasses.replace(request, record=None, on_done=None, extra_headers=None)
+    detached = request.detached()
 
     async def run(job: BackgroundJob) -> None:
         answer = ResponseAnswer(sim, store, detached, parsed, started, job.head)
