@@ -132,7 +132,7 @@ class SimulatorApp:
         self.log_context = config.logging.json_logs or config.logging.access_log
         self.hardening = Hardening(config.security)
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s)
-        self.internal.bind(self)
+        self.internal.bind(self, self.telemetry)
 
     @property
     def draining(self) -> bool:

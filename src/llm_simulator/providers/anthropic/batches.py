@@ -1,7 +1,9 @@
 """Anthropic's Message Batches: ``/v1/messages/batches`` (create, retrieve, list, cancel, results, delete).
 
 A batch is ``in_progress`` until every request has an answer, then ``ended``; cancelling
-moves it through ``canceling`` to ``ended`` with the unanswered requests ``canceled``. Each
+moves it through ``canceling`` to ``ended`` with the unanswered requests ``canceled``, and
+a batch still processing when its window closes (``expires_at``: 24 h, or
+``batches.completion_window_s`` × ``batches.time_scale``) ends with them ``expired``. Each
 request's ``params`` is sent through the app itself as a ``POST /v1/messages`` with the
 creating request's headers (``batch_runner``), so its result is what a live request would
 have got. As on the API, ``request_counts`` tally only ``processing`` until the batch ends,
@@ -30,7 +32,6 @@ from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.validation import JsonObject, parse_object
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-WINDOW_S = 24 * 3600
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 1000
 PATH = "/v1/messages/batches"
@@ -52,18 +53,22 @@ class MessageBatch:
     created_at: float
     headers: dict[str, str]
     results_url: str
+    # When the processing window closes (``batches.completion_window_s`` × ``time_scale``).
+    expires_at: float
     status: str = "in_progress"
     ended_at: float | None = None
     cancel_initiated_at: float | None = None
-    # custom_id → its result line (written as answers come; the rest are canceled at the end).
+    # custom_id → its result line (written as answers come; the rest are ``leftover`` at the
+    # end: canceled, or expired when the window closed on them).
     results: dict[str, bytes] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=lambda: {"succeeded": 0, "errored": 0, "canceled": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"succeeded": 0, "errored": 0, "canceled": 0, "expired": 0})
+    leftover: str = "canceled"
     task: asyncio.Task[None] | None = None
 
     def describe(self) -> dict[str, object]:
         """The ``message_batch`` object."""
         ended = self.status == "ended"
-        counts = self.counts if ended else {"succeeded": 0, "errored": 0, "canceled": 0}
+        counts = self.counts if ended else {"succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         return {
             "id": self.id,
             "type": "message_batch",
@@ -73,11 +78,11 @@ class MessageBatch:
                 "succeeded": counts["succeeded"],
                 "errored": counts["errored"],
                 "canceled": counts["canceled"],
-                "expired": 0,
+                "expired": counts["expired"],
             },
             "ended_at": rfc3339(self.ended_at),
             "created_at": rfc3339(self.created_at),
-            "expires_at": rfc3339(self.created_at + WINDOW_S),
+            "expires_at": rfc3339(self.expires_at),
             "archived_at": None,
             "cancel_initiated_at": rfc3339(self.cancel_initiated_at),
             "results_url": self.results_url if ended else None,
@@ -85,12 +90,12 @@ class MessageBatch:
 
     def results_jsonl(self) -> bytes:
         """The results file: one line per request, in request order."""
-        canceled = b'{"type":"canceled"}'
+        leftover = b'{"type":"' + self.leftover.encode() + b'"}'
         lines = []
         for custom_id in self.custom_ids:
             line = self.results.get(custom_id)
             if line is None:
-                line = b'{"custom_id":' + orjson.dumps(custom_id) + b',"result":' + canceled + b"}"
+                line = b'{"custom_id":' + orjson.dumps(custom_id) + b',"result":' + leftover + b"}"
             lines.append(line + b"\n")
         return b"".join(lines)
 
@@ -190,12 +195,14 @@ class MessageBatchService:
         pairs = _check_requests(parse_object(request.body), self.config.max_requests_per_batch)
         self._make_room()
         batch_id = "msgbatch_01" + IDS.token(22)
+        created_at = self.clock.wall()
         batch = MessageBatch(
             batch_id,
             [custom_id for custom_id, _ in pairs],
-            self.clock.wall(),
+            created_at,
             forwarded_headers(request.headers),
             _results_url(request, batch_id),
+            self.runner.expires_at(created_at),
         )
         self.batches[batch.id] = batch
         lines = [LineRequest(i, "/v1/messages", orjson.dumps(params)) for i, (_, params) in enumerate(pairs)]
@@ -238,15 +245,22 @@ class MessageBatchService:
             batch.results[custom_id] = text
             batch.counts[kind] += 1
 
+        window = self.runner.window()
         try:
-            await self.runner.phase(self.config.validating_s)
-            await self.runner.run_lines(lines, batch.headers, done)
+            try:
+                async with window:
+                    await self.runner.phase(self.config.validating_s)
+                    await self.runner.run_lines(lines, batch.headers, done)
+            except TimeoutError:
+                if not window.expired():
+                    raise
+                batch.leftover = "expired"  # the window closed on the requests not yet answered
             await self.runner.phase(self.config.finalizing_s)
         except asyncio.CancelledError:
             if batch.status != "canceling":
                 raise
             await self.runner.phase(self.config.finalizing_s)
-        batch.counts["canceled"] = len(batch.custom_ids) - len(batch.results)
+        batch.counts[batch.leftover] = len(batch.custom_ids) - len(batch.results)
         batch.status = "ended"
         batch.ended_at = self.clock.wall()
 

@@ -9,6 +9,7 @@ default true) live in a bounded per-process ``ResponseStore``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
@@ -33,6 +34,7 @@ from llm_simulator.providers.openai.common import (
     stream_headers,
 )
 from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
+from llm_simulator.providers.openai.errors import error_status
 from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
 from llm_simulator.providers.openai.responses_builtin import citations, plan_calls
@@ -410,29 +412,22 @@ def _start_background(
 ) -> Response:
     """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
     job = BackgroundJob(new_head(sim, parsed))
-    # The task outlives this exchange: it must not report to the request's record or callbacks.
-    detached = dataclasses.replace(request, record=None, on_done=None, extra_headers=None)
 
     async def run(job: BackgroundJob) -> None:
-        answer = ResponseAnswer(sim, store, detached, parsed, started, job.head)
+        # The task outlives this exchange: it reports to a record of its own, not the request's.
+        record = jobs.open_record(request)
+        detached = dataclasses.replace(request, record=record, on_done=None, extra_headers=None)
+        status, broken = 500, True  # unless it ends as below
         try:
-            response = await serve_generation(sim, detached, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)
-            assert isinstance(response, StreamResponse)
-            async for frames in response.frames:
-                job.append(frames)
-        except SimulatorError as error:
-            final = job.failed(error)
-            store.put(job.head.id, final, parsed.gen.model, parsed.conversation)
-            job.append(
-                b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
-                % (job.next_sequence, final)
-            )
-            job.end("failed", final)
-            return
-        session = answer.session
-        assert session is not None
-        assert session.body is not None
-        job.end("incomplete" if session.layout.incomplete else "completed", session.body)
+            status, broken = await _run_background(sim, store, job, detached, parsed, heavy, started)
+        except asyncio.CancelledError:
+            status, broken = 499, False
+            record.error_type = "cancelled"
+            raise
+        finally:
+            jobs.close_record(record, detached, status, broken)
+            if detached.on_done is not None:  # the breaker and the token budget learn the outcome
+                detached.on_done(status, broken)
 
     jobs.start(job, run)
     if parsed.stream:
@@ -440,6 +435,40 @@ def _start_background(
             job.follow(-1), stream_headers(request, parsed.gen.model), None, malformed=MALFORMED_EVENT
         )
     return JsonResponse(200, job.snapshot(), response_headers(request, started, parsed.gen.model))
+
+
+async def _run_background(
+    sim: Simulator,
+    store: ResponseStore,
+    job: BackgroundJob,
+    request: HttpRequest,
+    parsed: ResponsesRequest,
+    heavy: bool,
+    started: float,
+) -> tuple[int, bool]:
+    """Generate a background response into ``job``; the HTTP status and broken flag its record gets."""
+    answer = ResponseAnswer(sim, store, request, parsed, started, job.head)
+    try:
+        response = await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)
+        assert isinstance(response, StreamResponse)
+        async for frames in response.frames:
+            job.append(frames)
+    except SimulatorError as error:
+        if request.record is not None:
+            request.record.error_type = str(error.kind)
+        final = job.failed(error)
+        store.put(job.head.id, final, parsed.gen.model, parsed.conversation)
+        job.append(
+            b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
+            % (job.next_sequence, final)
+        )
+        job.end("failed", final)
+        return error_status(error), False
+    session = answer.session
+    assert session is not None
+    assert session.body is not None
+    job.end("incomplete" if session.layout.incomplete else "completed", session.body)
+    return 200, False
 
 
 class ResponseAnswer:

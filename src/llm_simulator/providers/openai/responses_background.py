@@ -11,6 +11,10 @@ Memory is bounded: at most ``MAX_RUNNING`` responses run at once (more is a 429)
 keeps at most ``MAX_EVENTS`` events and ``MAX_EVENT_BYTES`` bytes (the oldest go first;
 resuming before them is a 400), and at most ``MAX_FINISHED`` finished jobs keep their events
 (least recently finished first out; their final objects stay in the response store).
+
+A job runs at ``batches.background_time_scale`` × the model's latency, and reports its own
+request record (status, tokens, TTFT) to stats, ``/metrics``, events and the request log
+when it completes, fails or is cancelled.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import HttpRequest
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.engine.timing import compressed
+from llm_simulator.infra.clock import Clock, SystemClock
+from llm_simulator.providers.internal import InternalDispatch, Reporter
 from llm_simulator.providers.openai.errors import error_payload
 from llm_simulator.providers.openai.responses_render import ResponseHead, response_object
 
@@ -121,11 +130,54 @@ class BackgroundJob:
 
 
 class BackgroundJobs:
-    """The background responses of one process: running ones, and the last finished ones."""
+    """The background responses of one process: running ones, and the last finished ones.
 
-    def __init__(self) -> None:
+    Each job runs at ``time_scale`` × its model time (``batches.background_time_scale``, see
+    ``engine.timing.compressed``) and reports its own telemetry record through ``dispatch``'s
+    reporter when it ends, like any request (the create request's record covers only the
+    ``queued`` answer).
+    """
+
+    def __init__(
+        self, clock: Clock | None = None, dispatch: InternalDispatch | None = None, time_scale: float = 1.0
+    ) -> None:
         self._running: dict[str, BackgroundJob] = {}
         self._finished: OrderedDict[str, BackgroundJob] = OrderedDict()
+        self._clock = clock or SystemClock()
+        self._dispatch = dispatch
+        self.time_scale = time_scale
+
+    def open_record(self, request: HttpRequest) -> RequestRecord:
+        """A telemetry record for the work a background ``request`` started, begun now.
+
+        Its request id is the creating request's with ``:background``, so the request log
+        ties the two together; it is told to the reporter (if one is bound) at once.
+        """
+        clock = self._clock
+        record = RequestRecord(
+            request.request_id + ":background", request.method, request.path, clock.now(), clock.wall()
+        )
+        record.provider = "openai"
+        record.endpoint = request.endpoint
+        reporter = self._reporter
+        if reporter is not None:
+            reporter.begin(record, request.headers, request.query)
+        return record
+
+    def close_record(self, record: RequestRecord, request: HttpRequest, status: int, broken: bool = False) -> None:
+        """The background work ended with ``status``: report its record like a finished request."""
+        record.status = status
+        record.broken = broken
+        if not record.error_type and (broken or status >= 400):
+            record.error_type = "stream_broken" if broken else "http_error"
+        reporter = self._reporter
+        if reporter is not None:
+            elapsed = self._clock.now() - record.started
+            reporter.conclude(record, elapsed, request.query, request.headers, request.body)
+
+    @property
+    def _reporter(self) -> Reporter | None:
+        return self._dispatch.reporter if self._dispatch is not None else None
 
     def get(self, response_id: str) -> BackgroundJob | None:
         """The job, running or finished (None: unknown, or its events were let go)."""
@@ -143,7 +195,11 @@ class BackgroundJobs:
 
         async def guarded() -> None:
             try:
-                await run(job)
+                if self.time_scale == 1.0:
+                    await run(job)
+                else:
+                    with compressed(self.time_scale):
+                        await run(job)
             finally:
                 self._retire(job)
 
