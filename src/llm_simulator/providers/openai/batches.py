@@ -23,7 +23,7 @@ from llm_simulator.infra.clock import Clock
 from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers, make_room
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.openai.common import new_id
-from llm_simulator.providers.openai.files import FileStore
+from llm_simulator.providers.openai.files import FileStore, expiry_seconds
 from llm_simulator.providers.openai.listing import list_limit, list_page
 from llm_simulator.providers.validation import JsonObject
 
@@ -49,6 +49,8 @@ class Batch:
     headers: dict[str, str]
     # When the completion window closes (``batches.completion_window_s`` × ``time_scale``).
     expires_at: int
+    # ``output_expires_after.seconds``: the output and error files' lifetime (None: until deleted).
+    output_expiry_s: int | None = None
     status: str = "validating"
     times: dict[str, int | None] = field(default_factory=dict)
     errors: list[dict[str, object]] | None = None
@@ -210,6 +212,7 @@ class BatchService:
                 param="metadata",
                 code="invalid_value",
             )
+        output_expiry_s = expiry_seconds(body.get("output_expires_after"), "output_expires_after")
         stored = self.files.require(input_file_id, param="input_file_id")
         if stored.purpose != "batch":
             raise invalid(
@@ -231,6 +234,7 @@ class BatchService:
             metadata,
             forwarded_headers(headers),
             math.ceil(self.runner.expires_at(created_at)),
+            output_expiry_s,
         )
         self.batches[batch.id] = batch
         batch.task = self.runner.start(self._run(batch, stored.data))
@@ -327,12 +331,13 @@ class BatchService:
         batch.times["expired_at"] = self._now()
 
     def _write_files(self, batch: Batch, outputs: list[bytes], failures: list[bytes]) -> None:
+        expiry = batch.output_expiry_s
         if outputs:
             name = f"batch_{batch.id}_output.jsonl"
-            batch.output_file_id = self.files.add(name, "batch_output", b"".join(outputs)).id
+            batch.output_file_id = self.files.add(name, "batch_output", b"".join(outputs), expiry).id
         if failures:
             name = f"batch_{batch.id}_error.jsonl"
-            batch.error_file_id = self.files.add(name, "batch_output", b"".join(failures)).id
+            batch.error_file_id = self.files.add(name, "batch_output", b"".join(failures), expiry).id
 
 
 def _body(body: Any) -> bytes:
