@@ -9,9 +9,8 @@ default true) live in a bounded per-process ``ResponseStore``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -412,24 +411,7 @@ def _start_background(
 ) -> Response:
     """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
     job = BackgroundJob(new_head(sim, parsed))
-
-    async def run(job: BackgroundJob) -> None:
-        # The task outlives this exchange: it reports to a record of its own, not the request's.
-        record = jobs.open_record(request)
-        detached = dataclasses.replace(request, record=record, on_done=None, extra_headers=None)
-        status, broken = 500, True  # unless it ends as below
-        try:
-            status, broken = await _run_background(sim, store, job, detached, parsed, heavy, started)
-        except asyncio.CancelledError:
-            status, broken = 499, False
-            record.error_type = "cancelled"
-            raise
-        finally:
-            jobs.close_record(record, detached, status, broken)
-            if detached.on_done is not None:  # the breaker and the token budget learn the outcome
-                detached.on_done(status, broken)
-
-    jobs.start(job, run)
+    jobs.start(job, request, functools.partial(_run_background, sim, store, parsed, heavy, started))
     if parsed.stream:
         return StreamResponse(
             job.follow(-1), stream_headers(request, parsed.gen.model), None, malformed=MALFORMED_EVENT
@@ -440,13 +422,16 @@ def _start_background(
 async def _run_background(
     sim: Simulator,
     store: ResponseStore,
-    job: BackgroundJob,
-    request: HttpRequest,
     parsed: ResponsesRequest,
     heavy: bool,
     started: float,
+    job: BackgroundJob,
+    request: HttpRequest,
 ) -> tuple[int, bool]:
-    """Generate a background response into ``job``; the HTTP status and broken flag its record gets."""
+    """Generate a background response into ``job`` (``request`` is detached from the exchange).
+
+    Returns the HTTP status and the broken flag its telemetry record gets.
+    """
     answer = ResponseAnswer(sim, store, request, parsed, started, job.head)
     try:
         response = await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)

@@ -20,6 +20,7 @@ when it completes, fails or is cancelled.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -183,8 +184,19 @@ class BackgroundJobs:
         """The job, running or finished (None: unknown, or its events were let go)."""
         return self._running.get(response_id) or self._finished.get(response_id)
 
-    def start(self, job: BackgroundJob, run: Callable[[BackgroundJob], Awaitable[None]]) -> None:
-        """Run ``run(job)`` as a task; too many running at once is a 429."""
+    def start(
+        self,
+        job: BackgroundJob,
+        request: HttpRequest,
+        run: Callable[[BackgroundJob, HttpRequest], Awaitable[tuple[int, bool]]],
+    ) -> None:
+        """Run ``run(job, detached)`` as a task, on the background clock; too many running at once is a 429.
+
+        The task outlives the exchange that queued it, so ``run`` gets ``request`` detached
+        from it: with a telemetry record of its own (reported with the ``(status, broken)``
+        ``run`` returns; 499 ``cancelled`` when cancelled, 500 when it raised), and no
+        response headers or exchange callback of the queuing request's.
+        """
         if len(self._running) >= MAX_RUNNING:
             raise SimulatorError(
                 ErrorKind.RATE_LIMIT,
@@ -194,14 +206,24 @@ class BackgroundJobs:
         self._running[job.head.id] = job
 
         async def guarded() -> None:
+            record = self.open_record(request)
+            detached = dataclasses.replace(request, record=record, on_done=None, extra_headers=None)
+            status, broken = 500, True  # unless it ends as below
             try:
                 if self.time_scale == 1.0:
-                    await run(job)
+                    status, broken = await run(job, detached)
                 else:
                     with compressed(self.time_scale):
-                        await run(job)
+                        status, broken = await run(job, detached)
+            except asyncio.CancelledError:
+                status, broken = 499, False
+                record.error_type = "cancelled"
+                raise
             finally:
                 self._retire(job)
+                self.close_record(record, detached, status, broken)
+                if detached.on_done is not None:  # admission's: the breaker and the token budget learn the outcome
+                    detached.on_done(status, broken)
 
         job.task = asyncio.get_running_loop().create_task(guarded())
 
