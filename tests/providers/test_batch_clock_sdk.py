@@ -17,20 +17,7 @@ import orjson
 import pytest
 
 from llm_simulator.testing import SimulatorHandle, start_simulator
-
-CHAT = "slow-gpt"
-CLAUDE = "slow-claude"
-TTFT_S = 1.5
-SLOW = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "slow": {"ttft": {"type": "fixed", "value_ms": TTFT_S * 1000}, "itl": {"type": "fixed", "value_ms": 0}}
-    },
-    "models.add": [
-        {"id": CHAT, "provider": "openai", "latency_profile": "slow"},
-        {"id": CLAUDE, "provider": "anthropic", "latency_profile": "slow"},
-    ],
-}
+from tests.providers.slow_models import CHAT, CLAUDE, SLOW, TTFT_S
 
 
 def _start(**config: Any) -> SimulatorHandle:

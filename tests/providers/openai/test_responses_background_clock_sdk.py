@@ -16,16 +16,8 @@ import pytest
 from openai.types.responses import Response
 
 from llm_simulator.testing import SimulatorHandle, start_simulator
-
-MODEL = "slow-gpt"
-TTFT_S = 1.5
-SLOW = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "slow": {"ttft": {"type": "fixed", "value_ms": TTFT_S * 1000}, "itl": {"type": "fixed", "value_ms": 0}}
-    },
-    "models.add": [{"id": MODEL, "provider": "openai", "latency_profile": "slow"}],
-}
+from tests.providers.slow_models import CHAT as MODEL
+from tests.providers.slow_models import SLOW, TTFT_S
 
 
 def _client(sim: SimulatorHandle) -> openai.OpenAI:
