@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -21,6 +22,16 @@ LINE = {
     "url": "/v1/chat/completions",
     "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
 }
+
+
+@pytest.fixture(autouse=True)
+def _tidy(client: openai.OpenAI) -> Iterator[None]:
+    """Delete the files a test leaves (the session server's store is shared with other modules)."""
+    before = {f.id for f in client.files.list()}
+    yield
+    for stored in client.files.list():
+        if stored.id not in before:
+            client.files.delete(stored.id)
 
 
 def test_uploads_carry_their_expiry(client: openai.OpenAI) -> None:
