@@ -6,6 +6,7 @@ run from the project's virtualenv without extra packages.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as _dt
 import json
@@ -172,15 +173,114 @@ def simulator_argv(port: int, *extra: str, server: str = "granian") -> list[str]
     return [*base, "serve", "--host", HOST, "--port", str(port), "--server", server, "--log-level", "warning", *extra]
 
 
-def baseline_argv(port: int, *extra: str) -> list[str]:
-    """``serve`` run as a module, so a ``PYTHONPATH`` pointing at another checkout's src wins."""
-    return [sys.executable, "-m", "llm_simulator.cli.main", "serve", "--host", HOST, "--port", str(port),
-            "--log-level", "warning", *extra]  # fmt: skip
+# -- Checkouts: the candidate (this one) and baselines (other checkouts' src) ------------------
+
+# Target names the benchmarks use themselves; a baseline label may not take one of them.
+RESERVED_LABELS = frozenset({"simulator", "simulator-granian", "simulator-uvicorn", "nginx-static", "aimock"})
 
 
-def baseline_env(src: str) -> dict[str, str]:
-    """The environment that makes ``baseline_argv`` import the package from ``src``."""
-    return {**os.environ, "PYTHONPATH": str(Path(src).resolve())}
+@dataclass(frozen=True)
+class Checkout:
+    """A source tree the simulator is run from: this checkout (the candidate) or a baseline.
+
+    Every simulator target is started as ``python -m llm_simulator.cli.main serve`` with
+    ``PYTHONPATH=<src>``, so the package comes from ``src`` whatever the virtualenv has
+    installed (an editable install points at one checkout only). ``main`` and ``serve``
+    with ``--host --port --server --log-level --no-latency --config`` exist in every
+    version benchmarked (checked back to ``c1f1b04``).
+    """
+
+    label: str
+    src: Path
+    commit: str
+
+    def env(self) -> dict[str, str]:
+        """The environment that makes ``python -m llm_simulator…`` import from ``src``."""
+        return {**os.environ, "PYTHONPATH": str(self.src)}
+
+    def argv(self, port: int, *extra: str, server: str = "granian") -> list[str]:
+        """The ``serve`` command line (same interpreter and flags for every checkout)."""
+        return [sys.executable, "-m", "llm_simulator.cli.main", "serve", "--host", HOST, "--port", str(port),
+                "--server", server, "--log-level", "warning", *extra]  # fmt: skip
+
+    def start(self, name: str, port: int, log_dir: Path, *extra: str, server: str = "granian") -> Server:
+        """Start this checkout's simulator (not yet waited for)."""
+        return start_process(name, self.argv(port, *extra, server=server), port, log_dir, self.env())
+
+    def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run this checkout's ``llm-simulator`` CLI once (e.g. ``config validate FILE``)."""
+        argv = [sys.executable, "-m", "llm_simulator.cli.main", *args]
+        return subprocess.run(argv, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+    def describe(self) -> dict[str, str]:
+        """What the results file records about this checkout."""
+        return {"label": self.label, "src": str(self.src), "commit": self.commit}
+
+
+def candidate() -> Checkout:
+    """This checkout's ``src``: the version under test."""
+    return Checkout("simulator", REPO_DIR / "src", git_commit())
+
+
+def add_baseline_flags(parser: argparse.ArgumentParser) -> None:
+    """``--baseline-src DIR`` and ``--baseline LABEL=DIR``, both repeatable, kept in command-line order."""
+    parser.add_argument(
+        "--baseline-src",
+        dest="baseline_specs",
+        action="append",
+        default=[],
+        type=lambda directory: ("", directory),
+        metavar="DIR",
+        help="another checkout (its root or its src) to measure in the same rounds; repeatable; "
+        "labelled base-<short commit>",
+    )
+    parser.add_argument(
+        "--baseline",
+        dest="baseline_specs",
+        action="append",
+        type=_labelled,
+        metavar="LABEL=DIR",
+        help="the same with a label of your choice (e.g. pre15=/work/wt-pre15); repeatable",
+    )
+
+
+def _labelled(spec: str) -> tuple[str, str]:
+    """``LABEL=DIR`` → ``(LABEL, DIR)`` (argparse reports the error on a bad one)."""
+    label, sep, directory = spec.partition("=")
+    if not sep or not label or not directory:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected LABEL=DIR")
+    return label, directory
+
+
+def baselines(args: argparse.Namespace) -> list[Checkout]:
+    """The checkouts named by ``--baseline-src`` / ``--baseline``; exits on a bad one."""
+    found: list[Checkout] = []
+    for label, directory in args.baseline_specs:
+        src = _package_src(Path(directory))
+        commit = git_commit(src)
+        checkout = Checkout(label or f"base-{commit[:7]}", src, commit)
+        if checkout.label in RESERVED_LABELS or any(b.label == checkout.label for b in found):
+            sys.exit(f"baseline label {checkout.label!r} is taken; name it with --baseline LABEL={directory}")
+        _check_import(checkout)
+        found.append(checkout)
+    return found
+
+
+def _package_src(directory: Path) -> Path:
+    """The ``src`` directory holding ``llm_simulator`` (``directory`` itself or its ``src``)."""
+    for src in (directory, directory / "src"):
+        if (src / "llm_simulator" / "cli" / "main.py").is_file():
+            return src.resolve()
+    sys.exit(f"{directory}: no llm_simulator package there or in its src/ (give a checkout or its src)")
+
+
+def _check_import(checkout: Checkout) -> None:
+    """Make sure ``PYTHONPATH`` really wins over the virtualenv's installed package."""
+    probe = [sys.executable, "-c", "import llm_simulator; print(llm_simulator.__file__)"]
+    out = subprocess.run(probe, env=checkout.env(), capture_output=True, text=True, timeout=60, check=False)
+    if out.returncode != 0 or not out.stdout.strip().startswith(str(checkout.src)):
+        sys.exit(f"{checkout.label}: importing llm_simulator with PYTHONPATH={checkout.src} gave "
+                 f"{out.stdout.strip() or out.stderr.strip()[-500:]}")  # fmt: skip
 
 
 def http_json(port: int, path: str, method: str = "GET", timeout: float = 5.0) -> Any:
@@ -255,16 +355,16 @@ def self_cpu_seconds() -> float:
 # -- Results ---------------------------------------------------------------------------------
 
 
-def git_commit() -> str:
-    """The repository's HEAD commit, with ``-dirty`` if tracked files are modified."""
+def git_commit(path: Path = REPO_DIR) -> str:
+    """HEAD of the checkout holding ``path``, with ``-dirty`` if tracked files are modified."""
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, timeout=10, check=True
+            ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             check=False,
-            cwd=REPO_DIR,
+            cwd=path,
             capture_output=True,
             text=True,
             timeout=10,
@@ -272,16 +372,6 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + ("-dirty" if dirty else "")
-
-
-def git_commit_of(src: str) -> str:
-    """The HEAD commit of the checkout holding ``src`` (a baseline's), or ``unknown``."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _package_version(name: str) -> str:

@@ -34,11 +34,19 @@ Gemini's ``alt=sse`` format instead of OpenAI's (token events are recognised by
 long because the bench config fixes the natural output length far above it), so the
 three wire formats can be compared on the same timing engine.
 
+``--baseline LABEL=DIR`` / ``--baseline-src DIR`` (repeatable) start the simulator from other
+checkouts' ``src`` as well (same interpreter, flags and config; older checkouts get the
+config in the spelling they read) and measure them in the same runs: run k of each N
+measures every target once, in an order rotated by k. The summary adds each baseline's
+rows and the candidate ÷ baseline ratios per N (tok/s, server CPU µs per token, p99
+|ITL error|, TTFT p99, end lateness p99).
+
 Usage::
 
     python bench/streams.py            # N = 100, 500, 1000; 3 runs each
     python bench/streams.py --quick    # N = 100, 1000; 1 run each
     python bench/streams.py --quick --provider anthropic   # results in streams-anthropic.json
+    python bench/streams.py --baseline base=/tmp/base      # A/B against another checkout
 """
 
 from __future__ import annotations
@@ -336,11 +344,14 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
     stats = c.http_json(server.port, "/admin/stats")
+    tokens = sum(len(r.arrivals) for r in records)
     run = {
         "wall_s": _r(wall),
-        "tokens_per_s": _r(sum(len(r.arrivals) for r in records) / wall_span(records)),
+        "tokens_per_s": _r(tokens / wall_span(records)),
         "server_cpu_pct": round(server_cpu / wall * 100, 1),
         "client_cpu_pct": round(client_cpu / wall * 100, 1),
+        # Server CPU per token received: the cost of releasing one token (issue 22's metric).
+        "server_cpu_us_per_token": _r(server_cpu / tokens * 1e6) if tokens else None,
         "emit_error_before": before,
         "emit_error_after": stats["emit_error"],
         **analyze(records, args.tokens, args.ttft_ms, args.itl_ms),
@@ -348,27 +359,90 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
     return records, run
 
 
-def measure_n(server: c.Server, n: int, args: argparse.Namespace) -> dict[str, Any]:
-    """``args.runs`` runs of ``n`` streams; pooled statistics plus each run's own."""
-    pooled: list[StreamRecord] = []
-    runs: list[dict[str, Any]] = []
+def measure_n(servers: dict[str, c.Server], n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``args.runs`` runs of ``n`` streams per target, interleaved; one result per target.
+
+    Run k measures every target once, the order rotated by k, so drift on a shared box hits
+    every target alike. Each result holds the statistics pooled over the target's runs and
+    each run's own.
+    """
+    names = list(servers)
+    pooled: dict[str, list[StreamRecord]] = {name: [] for name in names}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for k in range(args.runs):
-        records, run = measure_once(server, n, args)
-        pooled.extend(records)
-        runs.append(run)
-        print(
-            f"N={n:>5} run {k + 1}: {run['tokens_per_s']:>8,.0f} tok/s  ITL mean {run['itl_mean_ms']} ms  "
-            f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
-            f"server CPU {run['server_cpu_pct']}%  client CPU {run['client_cpu_pct']}%  errors {run['error_count']}",
-            flush=True,
-        )
-        time.sleep(args.pause)
-    summary = analyze(pooled, args.tokens, args.ttft_ms, args.itl_ms)
-    for key in ("tokens_per_s", "server_cpu_pct", "client_cpu_pct"):
-        summary[key] = _r(statistics.fmean(r[key] for r in runs))
+        shift = k % len(names)
+        for name in names[shift:] + names[:shift]:
+            records, run = measure_once(servers[name], n, args)
+            pooled[name].extend(records)
+            runs[name].append(run)
+            print(
+                f"N={n:>5} run {k + 1} {name:>16}: {run['tokens_per_s']:>8,.0f} tok/s  "
+                f"ITL mean {run['itl_mean_ms']} ms  "
+                f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
+                f"server CPU {run['server_cpu_pct']}% ({run['server_cpu_us_per_token']} µs/token)  "
+                f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}",
+                flush=True,
+            )
+            time.sleep(args.pause)
+    return [{"target": name, "n": n, "summary": pooled_summary(pooled[name], runs[name], args), "runs": runs[name]}
+            for name in names]  # fmt: skip
+
+
+def pooled_summary(records: list[StreamRecord], runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Statistics over all streams of the runs, the runs' mean rates and the worst emit error."""
+    summary = analyze(records, args.tokens, args.ttft_ms, args.itl_ms)
+    for key in ("tokens_per_s", "server_cpu_pct", "client_cpu_pct", "server_cpu_us_per_token"):
+        values = [r[key] for r in runs if r[key] is not None]
+        summary[key] = _r(statistics.fmean(values)) if values else None
     summary["emit_error_late_p99_ms_max_over_runs"] = max(r["emit_error_after"]["late"]["p99"] for r in runs)
     summary["emit_error_late_mean_ms"] = _r(statistics.fmean(r["emit_error_after"]["late"]["mean"] for r in runs))
-    return {"n": n, "summary": summary, "runs": runs}
+    return summary
+
+
+# The metrics whose candidate ÷ baseline ratio is reported per N.
+RATIO_METRICS = (
+    "tokens_per_s",
+    "server_cpu_us_per_token",
+    "itl_abs_error_p99_ms",
+    "ttft_p99_ms",
+    "end_lateness_p99_ms",
+)
+
+
+def compare(results: list[dict[str, Any]], candidate: str) -> dict[str, list[dict[str, Any]]]:
+    """Candidate ÷ each baseline, per N, on the pooled summaries (None where a side is 0/None)."""
+    by_key = {(r["target"], r["n"]): r["summary"] for r in results}
+    others = sorted({r["target"] for r in results} - {candidate}, key=[r["target"] for r in results].index)
+    table: dict[str, list[dict[str, Any]]] = {}
+    for other in others:
+        rows = []
+        for n in sorted({r["n"] for r in results}):
+            mine, theirs = by_key[(candidate, n)], by_key[(other, n)]
+            rows.append({"n": n, **{m: _ratio(mine[m], theirs[m]) for m in RATIO_METRICS}})
+        table[other] = rows
+    return table
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def bench_config(checkout: c.Checkout, workdir: Path, text: str) -> Path:
+    """The bench config written so that ``checkout`` accepts it (``config validate`` decides).
+
+    Checkouts before the token-named output lengths (``value_tokens``) read the older
+    ``value_ms`` spelling; the current one reads both, so the new spelling is tried first.
+    """
+    path = workdir / f"bench-{checkout.label}.yaml"
+    problem = ""
+    for variant in (text, text.replace("value_tokens:", "value_ms:")):
+        path.write_text(variant)
+        out = checkout.cli("config", "validate", str(path))
+        if out.returncode == 0:
+            return path
+        problem = (out.stderr or out.stdout).strip()[-800:]
+    sys.exit(f"{checkout.label} ({checkout.src}) rejects the bench config (--engine needs a checkout with the "
+             f"load-aware engine):\n{problem}")  # fmt: skip
 
 
 def check_targets(result: dict[str, Any], itl_ms: float) -> dict[str, bool]:
@@ -399,6 +473,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", default=None, help="results file (default results/streams[-engine].json)")
     parser.add_argument("--provider", choices=sorted(WIRES), default="openai", help="wire format to stream")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
+    c.add_baseline_flags(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.streams, args.runs = [100, 1000], 1
@@ -417,36 +492,52 @@ def use_uvloop(disabled: bool) -> str:
     return "uvloop"
 
 
+def start_servers(
+    checkouts: list[c.Checkout], args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack
+) -> dict[str, c.Server]:
+    """One server per checkout (each with its own copy of the bench config), warmed up."""
+    text = CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL)
+    if args.engine:
+        # TTFT = front end + one prefill step of ITL ms.
+        front = max(0.0, args.ttft_ms - args.itl_ms)
+        text += ENGINE_TEMPLATE.format(model=MODEL, itl=args.itl_ms, front=front)
+    servers: dict[str, c.Server] = {}
+    for checkout in checkouts:
+        name = f"simulator-{args.server}" if checkout.label == "simulator" else checkout.label
+        config = bench_config(checkout, workdir, text)
+        port = c.free_port()
+        started = checkout.start(name, port, workdir, "--config", str(config), server=args.server)
+        servers[name] = stack.enter_context(c.running(started, "/health"))
+        with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
+            asyncio.run(run_streams(port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
+    return servers
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON results."""
     args = parse_args(argv)
+    checkouts = [c.candidate(), *c.baselines(args)]
     fd_limit = c.raise_fd_limit()
     if fd_limit < 2 * max(args.streams) + 64:
         sys.exit(f"open-files limit {fd_limit} is too low for {max(args.streams)} streams; raise `ulimit -n`")
     client_loop = use_uvloop(args.no_uvloop)
     info = c.machine_info()
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
-        workdir = Path(tmp)
-        config = workdir / "bench.yaml"
-        text = CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL)
-        if args.engine:
-            # TTFT = front end + one prefill step of ITL ms.
-            front = max(0.0, args.ttft_ms - args.itl_ms)
-            text += ENGINE_TEMPLATE.format(model=MODEL, itl=args.itl_ms, front=front)
-        config.write_text(text)
-        port = c.free_port()
-        argv_ = c.simulator_argv(port, "--config", str(config), server=args.server)
-        with c.running(c.start_process(f"simulator-{args.server}", argv_, port, workdir), "/health") as server:
-            with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
-                asyncio.run(run_streams(port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
-            for n in args.streams:
-                results.append(measure_n(server, n, args))
-    largest = max(results, key=lambda r: r["n"])
+    with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp, contextlib.ExitStack() as stack:
+        servers = start_servers(checkouts, args, Path(tmp), stack)
+        for n in args.streams:
+            results.extend(measure_n(servers, n, args))
+    candidate = next(iter(servers))
+    largest = max((r for r in results if r["target"] == candidate), key=lambda r: r["n"])
     checks = check_targets(largest, args.itl_ms)
+    comparison = compare(results, candidate)
     payload = {
         "benchmark": "streams",
         "machine": info,
+        "targets": [
+            {"name": name, **checkout.describe(), "server": args.server}
+            for name, checkout in zip(servers, checkouts, strict=True)
+        ],
         "parameters": {
             "server": args.server,
             "provider": args.provider,
@@ -454,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulator_workers": 1,
             "streams": args.streams,
             "runs_per_n": args.runs,
+            "order": "targets interleaved per run, rotated by one each run",
             "tokens_per_stream": args.tokens,
             "ttft_ms": args.ttft_ms,
             "itl_ms": args.itl_ms,
@@ -463,11 +555,13 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
         },
         "results": results,
+        "comparison": comparison,
         "targets_met": checks,
     }
     name = "streams" if args.provider == "openai" else f"streams-{args.provider}"
     path = c.write_results(args.output or (name + "-engine" if args.engine else name), payload)
     print_summary(results, checks, args.itl_ms)
+    print_comparison(candidate, comparison)
     print(f"\nresults written to {c.shown(path)}")
     return 0
 
@@ -475,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms: float) -> None:
     """The human-readable table."""
     headers = [
+        "target",
         "N",
         "tok/s",
         "ITL mean",
@@ -484,6 +579,7 @@ def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms
         "end late p99",
         "emit p99",
         "srv CPU%",
+        "µs/token",
         "cli CPU%",
         "errors",
     ]
@@ -492,6 +588,7 @@ def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms
         s = result["summary"]
         rows.append(
             [
+                result["target"],
                 result["n"],
                 s["tokens_per_s"],
                 s["itl_mean_ms"],
@@ -501,6 +598,7 @@ def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms
                 s["end_lateness_p99_ms"],
                 s["emit_error_late_p99_ms_max_over_runs"],
                 s["server_cpu_pct"],
+                s["server_cpu_us_per_token"],
                 s["client_cpu_pct"],
                 s["error_count"],
             ]
@@ -511,6 +609,19 @@ def print_summary(results: list[dict[str, Any]], checks: dict[str, bool], itl_ms
     print()
     for name, ok in checks.items():
         print(f"  {'MET ' if ok else 'MISS'}  {name}")
+
+
+def print_comparison(candidate: str, comparison: dict[str, list[dict[str, Any]]]) -> None:
+    """Candidate ÷ baseline per N (tok/s > 1 and the rest < 1 favour the candidate)."""
+    if not comparison:
+        return
+    print(f"\n{candidate} ÷ baseline (pooled statistics; tok/s > 1 and the rest < 1 favour the candidate)")
+    rows = [
+        [other, row["n"], *(row[m] if row[m] is not None else "-" for m in RATIO_METRICS)]
+        for other, table in comparison.items()
+        for row in table
+    ]
+    c.print_table(["baseline", "N", "tok/s", "CPU µs/token", "p99 |ITL err|", "TTFT p99", "end late p99"], rows)
 
 
 if __name__ == "__main__":

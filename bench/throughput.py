@@ -6,13 +6,19 @@ What it does, in one run:
 2. asks it for one response and writes a JSON file of *exactly the same byte size* (a real
    response body) into a temporary nginx root;
 3. starts nginx (``daemon off``, 1 worker, temporary config and prefix) serving that file;
-4. optionally starts the simulator under uvicorn as a second comparison point;
+4. optionally starts more targets answering the same request with the same number of bytes:
+   the simulator from other checkouts' ``src`` (``--baseline-src DIR`` / ``--baseline
+   LABEL=DIR``, repeatable: same interpreter, flags and worker count), the peer mock aimock
+   (``--aimock``, installed on demand with npm, see ``_aimock.py``) and the simulator under
+   uvicorn;
 5. drives each target with ``wrk`` (a small Lua script POSTs the same JSON request body to
    every target; nginx answers POSTs to the static file via ``error_page 405 =200``),
-   interleaving targets for ``--rounds`` rounds so slow drift on a shared box hits all of
-   them alike, after a short warm-up per target;
-6. reports req/s and latency p50/p99 (medians over rounds), the simulator/nginx ratio, and
-   writes ``bench/results/throughput.json``.
+   interleaving targets for ``--rounds`` rounds (the order rotated by one each round) so
+   slow drift on a shared box hits all of them alike, after a short warm-up per target;
+6. reports req/s, latency p50/p99 and server CPU µs per request (medians over rounds), every
+   target's ratio to nginx, the candidate's ratios to every baseline and to aimock (medians
+   of the per-round ratios), and writes ``bench/results/throughput.json`` with the
+   targets compared (label, kind, src, commit or version).
 
 The load generator shares the machine with the server (2 cores in the reference runs), so
 ``wrk -t1`` is the default: one core for wrk, the rest for the server under test.
@@ -24,6 +30,7 @@ Usage::
 
     python bench/throughput.py            # 3 rounds × 10 s per target
     python bench/throughput.py --quick    # 1 round × 3 s, no uvicorn
+    python bench/throughput.py --baseline base=/work/wt-base --aimock   # A/B + the peer
 """
 
 from __future__ import annotations
@@ -34,16 +41,21 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _aimock
 import _common as c
 
 ENDPOINT = "/v1/chat/completions"
 STATIC_PATH = "/chat.json"
+CANDIDATE = "simulator-granian"
+NGINX = "nginx-static"
+USER_MESSAGE = "Write a short paragraph about load testing."
 
 # wrk Lua: POST a fixed body; at the end print one JSON line with the summary we need.
 LUA_TEMPLATE = """
@@ -100,6 +112,8 @@ class Target:
     port: int
     path: str
     pid: int
+    kind: str = "simulator"  # simulator | nginx | aimock
+    about: dict[str, str] = field(default_factory=dict)  # src/commit or version
 
 
 @dataclass
@@ -118,6 +132,7 @@ class WrkResult:
     mean_ms: float
     errors: dict[str, int]
     server_cpu_pct: float = 0.0
+    server_cpu_us_per_req: float = 0.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -132,10 +147,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=40, help="completion tokens per response (default 40)")
     parser.add_argument("--nginx-workers", type=int, default=1, help="nginx worker processes (default 1)")
     parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn comparison")
-    parser.add_argument(
-        "--baseline-src",
-        help="another checkout's src directory (the previous version) to measure in the same run",
-    )
+    c.add_baseline_flags(parser)
+    parser.add_argument("--aimock", action="store_true", help="add the peer mock aimock (npm, installed on demand)")
+    parser.add_argument("--aimock-version", default=_aimock.DEFAULT_VERSION, help="aimock's version (%(default)s)")
+    parser.add_argument("--output", default="throughput", help="results file (a path or a name in results/)")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds, args.no_uvicorn = 3, 1, 1, True
@@ -148,7 +163,7 @@ def request_body(max_tokens: int) -> bytes:
         "model": "gpt-4o",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Write a short paragraph about load testing."},
+            {"role": "user", "content": USER_MESSAGE},
         ],
         "max_tokens": max_tokens,
         "ignore_eos": True,
@@ -218,26 +233,57 @@ def summarize(runs: list[WrkResult]) -> dict[str, Any]:
         "p90_ms": round(statistics.median(r.p90_ms for r in runs), 3),
         "p99_ms": round(statistics.median(r.p99_ms for r in runs), 3),
         "server_cpu_pct": round(statistics.median(r.server_cpu_pct for r in runs), 1),
+        "server_cpu_us_per_req": round(statistics.median(r.server_cpu_us_per_req for r in runs), 1),
         "errors": sum(sum(r.errors.values()) for r in runs),
         "rounds": len(runs),
     }
 
 
+# The metrics whose candidate ÷ other ratio is reported.
+RATIO_METRICS = ("req_per_s", "server_cpu_us_per_req", "p50_ms", "p99_ms")
+
+
+def paired_ratios(runs: list[WrkResult], candidate: str, other: str) -> dict[str, float | None]:
+    """Candidate ÷ other for each metric: the median over rounds of the same-round ratios.
+
+    Pairing by round cancels drift that hits both targets of a round alike (the point of
+    interleaving); with one round it is the plain ratio.
+    """
+    by_round = {(r.target, r.round): r for r in runs}
+    rounds = sorted({r.round for r in runs if r.target == candidate})
+    ratios: dict[str, float | None] = {}
+    for metric in RATIO_METRICS:
+        pairs = [
+            getattr(by_round[(candidate, n)], metric) / getattr(by_round[(other, n)], metric)
+            for n in rounds
+            if (other, n) in by_round and getattr(by_round[(other, n)], metric)
+        ]
+        ratios[metric] = round(statistics.median(pairs), 3) if pairs else None
+    return ratios
+
+
 def measure(targets: list[Target], lua: Path, args: argparse.Namespace) -> list[WrkResult]:
-    """Interleaved rounds: every target once per round, each after its own warm-up."""
+    """Interleaved rounds: every target once per round, each after its own warm-up.
+
+    The order is rotated by one each round, so no target always runs first (after an idle
+    spell) or always follows the same neighbour.
+    """
     results: list[WrkResult] = []
     for round_no in range(1, args.rounds + 1):
-        for target in targets:
+        shift = (round_no - 1) % len(targets)
+        for target in targets[shift:] + targets[:shift]:
             if args.warmup > 0:
                 run_wrk(target, lua, args, args.warmup, 0)
             tree = c.process_tree(target.pid)
             cpu0 = c.cpu_seconds(tree)
             result = run_wrk(target, lua, args, args.duration, round_no)
-            result.server_cpu_pct = round((c.cpu_seconds(tree) - cpu0) / result.duration_s * 100, 1)
+            cpu = c.cpu_seconds(tree) - cpu0
+            result.server_cpu_pct = round(cpu / result.duration_s * 100, 1)
+            result.server_cpu_us_per_req = round(cpu / result.requests * 1e6, 1) if result.requests else 0.0
             print(
                 f"round {round_no} {target.name:>17}: {result.req_per_s:>9,.0f} req/s  "
-                f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms  server CPU {result.server_cpu_pct}%  "
-                f"errors {sum(result.errors.values())}",
+                f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms  server CPU {result.server_cpu_pct}% "
+                f"({result.server_cpu_us_per_req:.0f} µs/req)  errors {sum(result.errors.values())}",
                 flush=True,
             )
             results.append(result)
@@ -252,9 +298,94 @@ def verify_target(target: Target, body: bytes, expected_size: int) -> int:
     return size
 
 
+def answer_text(sample: bytes) -> str:
+    """The assistant text of a chat-completion body."""
+    text: str = json.loads(sample)["choices"][0]["message"]["content"]
+    return text
+
+
+class Launcher:
+    """Starts the targets of one run; remembers every server so all are stopped at the end."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.servers: list[c.Server] = []
+
+    def add(self, start: Callable[[], c.Server], ready: str) -> c.Server:
+        """Start one server, keep it for ``stop_all`` and wait until it answers ``ready``."""
+        server = start()
+        self.servers.append(server)
+        c.wait_http(server, ready)
+        return server
+
+    def simulator(self, checkout: c.Checkout, name: str, server: str = "granian") -> Target:
+        """A simulator target run from ``checkout`` with latency off."""
+        port = c.free_port()
+        started = self.add(lambda: checkout.start(name, port, self.workdir, "--no-latency", server=server), "/health")
+        about = {**checkout.describe(), "server": server}
+        return Target(name, started.port, ENDPOINT, started.pid, "simulator", about)
+
+    def stop_all(self) -> None:
+        """Stop every server started, newest first."""
+        for server in reversed(self.servers):
+            server.stop()
+
+
+def aimock_target(launcher: Launcher, args: argparse.Namespace, body: bytes, sample: bytes) -> Target | None:
+    """The aimock target, or None (with the reason printed) when it cannot run here."""
+    try:
+        cli = _aimock.install(args.aimock_version)
+        server = _aimock.start_sized(cli, launcher.workdir, USER_MESSAGE, answer_text(sample), body, len(sample))
+    except _aimock.Unavailable as exc:
+        print(f"skipping aimock: {exc}", file=sys.stderr)
+        return None
+    launcher.servers.append(server)
+    about = {"package": _aimock.PACKAGE, "version": _aimock.version_of(cli)}
+    return Target("aimock", server.port, ENDPOINT, server.pid, "aimock", about)
+
+
+def start_targets(launcher: Launcher, args: argparse.Namespace, body: bytes) -> tuple[list[Target], bytes]:
+    """Every target of the run, in measuring order, and the candidate's sample answer."""
+    this = launcher.simulator(c.candidate(), CANDIDATE)
+    sample = sample_response(this.port, body)
+    nginx = launcher.add(lambda: start_nginx(launcher.workdir, sample, args.nginx_workers), STATIC_PATH)
+    targets = [this, Target(NGINX, nginx.port, STATIC_PATH, nginx.pid, "nginx", {"workers": str(args.nginx_workers)})]
+    targets += [launcher.simulator(checkout, checkout.label) for checkout in args.checkouts]
+    if args.aimock and (peer := aimock_target(launcher, args, body, sample)) is not None:
+        targets.append(peer)
+    if not args.no_uvicorn:
+        targets.append(launcher.simulator(c.candidate(), "simulator-uvicorn", server="uvicorn"))
+    return targets, sample
+
+
+def build_summary(targets: list[Target], runs: list[WrkResult]) -> dict[str, dict[str, Any]]:
+    """Per-target medians, each target's ratio to nginx and the candidate's ratios to the rest."""
+    summary = {t.name: summarize([r for r in runs if r.target == t.name]) for t in targets}
+    nginx_rps = summary[NGINX]["req_per_s"]
+    for row in summary.values():
+        row["ratio_vs_nginx"] = round(row["req_per_s"] / nginx_rps, 3) if nginx_rps else None
+    others = [t.name for t in targets if t.kind in ("simulator", "aimock") and t.name != CANDIDATE]
+    summary[CANDIDATE]["vs"] = {name: paired_ratios(runs, CANDIDATE, name) for name in others}
+    return summary
+
+
+def check_targets(summary: dict[str, dict[str, Any]]) -> dict[str, bool]:
+    """The design targets for the candidate (issue 22's peer target when aimock ran)."""
+    sim = summary[CANDIDATE]
+    checks = {
+        "req_per_s >= 15000": sim["req_per_s"] >= 15000,
+        "ratio_vs_nginx >= 0.25": (sim["ratio_vs_nginx"] or 0) >= 0.25,
+        "p99_ms < 10": sim["p99_ms"] < 10,
+    }
+    if "aimock" in sim["vs"]:
+        checks["req_per_s >= 1.25 x aimock"] = (sim["vs"]["aimock"]["req_per_s"] or 0) >= 1.25
+    return checks
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON results."""
     args = parse_args(argv)
+    args.checkouts = c.baselines(args)
     c.ensure_tools("wrk", "nginx")
     c.raise_fd_limit()
     info = c.machine_info()
@@ -264,60 +395,26 @@ def main(argv: list[str] | None = None) -> int:
         workdir.chmod(0o755)  # nginx workers run unprivileged and must read the root
         lua = workdir / "post.lua"
         lua.write_text(LUA_TEMPLATE.format(body=body.decode()))
-        port = c.free_port()
-        granian = c.start_process("simulator-granian", c.simulator_argv(port, "--no-latency"), port, workdir)
-        servers = [granian]
+        launcher = Launcher(workdir)
         try:
-            c.wait_http(granian, "/health")
-            sample = sample_response(granian.port, body)
-            nginx = start_nginx(workdir, sample, args.nginx_workers)
-            servers.append(nginx)
-            c.wait_http(nginx, STATIC_PATH)
-            targets = [
-                Target("simulator-granian", granian.port, ENDPOINT, granian.pid),
-                Target("nginx-static", nginx.port, STATIC_PATH, nginx.pid),
-            ]
-            if args.baseline_src:
-                port = c.free_port()
-                argv = c.baseline_argv(port, "--no-latency")
-                baseline = c.start_process("simulator-baseline", argv, port, workdir, c.baseline_env(args.baseline_src))
-                servers.append(baseline)
-                c.wait_http(baseline, "/health")
-                targets.append(Target("simulator-baseline", baseline.port, ENDPOINT, baseline.pid))
-            if not args.no_uvicorn:
-                port = c.free_port()
-                argv = c.simulator_argv(port, "--no-latency", server="uvicorn")
-                uvicorn = c.start_process("simulator-uvicorn", argv, port, workdir)
-                servers.append(uvicorn)
-                c.wait_http(uvicorn, "/health")
-                targets.append(Target("simulator-uvicorn", uvicorn.port, ENDPOINT, uvicorn.pid))
+            targets, sample = start_targets(launcher, args, body)
             sizes = {t.name: verify_target(t, body, len(sample)) for t in targets}
             runs = measure(targets, lua, args)
         finally:
-            for server in reversed(servers):
-                server.stop()
+            launcher.stop_all()
 
-    summary = {t.name: summarize([r for r in runs if r.target == t.name]) for t in targets}
-    nginx_rps = summary["nginx-static"]["req_per_s"]
-    for row in summary.values():
-        row["ratio_vs_nginx"] = round(row["req_per_s"] / nginx_rps, 3) if nginx_rps else None
-    sim = summary["simulator-granian"]
-    if "simulator-baseline" in summary:
-        base_rps = summary["simulator-baseline"]["req_per_s"]
-        sim["ratio_vs_baseline"] = round(sim["req_per_s"] / base_rps, 3) if base_rps else None
-    targets_check = {
-        "req_per_s >= 15000": sim["req_per_s"] >= 15000,
-        "ratio_vs_nginx >= 0.25": (sim["ratio_vs_nginx"] or 0) >= 0.25,
-        "p99_ms < 10": sim["p99_ms"] < 10,
-    }
+    summary = build_summary(targets, runs)
+    checks = check_targets(summary)
     payload = {
         "benchmark": "throughput",
         "machine": info,
         "tools": {"wrk": c.tool_version(["wrk", "-v"]), "nginx": c.tool_version([c.tool_path("nginx"), "-v"])},
+        "targets": [{"name": t.name, "kind": t.kind, **t.about} for t in targets],
         "parameters": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "rounds": args.rounds,
+            "order": "rotated by one target each round",
             "wrk_threads": args.threads,
             "wrk_connections": args.connections,
             "max_tokens": args.max_tokens,
@@ -326,31 +423,34 @@ def main(argv: list[str] | None = None) -> int:
             "request_body_bytes": len(body),
             "response_body_bytes": sizes,
             "quick": args.quick,
-            "baseline": {"src": args.baseline_src, "commit": c.git_commit_of(args.baseline_src)}
-            if args.baseline_src
-            else None,
         },
         "summary": summary,
-        "targets_met": targets_check,
+        "targets_met": checks,
         "runs": [asdict(r) for r in runs],
     }
-    path = c.write_results("throughput", payload)
-    print_summary(summary, targets_check)
+    path = c.write_results(args.output, payload)
+    print_summary(summary, checks)
     print(f"\nresults written to {c.shown(path)}")
     return 0
 
 
 def print_summary(summary: dict[str, dict[str, Any]], checks: dict[str, bool]) -> None:
-    """The human-readable table."""
+    """The human-readable tables: every target, then the candidate's ratios to the others."""
     rows = [
-        [name, s["req_per_s"], s["p50_ms"], s["p99_ms"], s["ratio_vs_nginx"], s["server_cpu_pct"], s["errors"]]
+        [name, s["req_per_s"], s["p50_ms"], s["p99_ms"], s["ratio_vs_nginx"], s["server_cpu_pct"],
+         s["server_cpu_us_per_req"], s["errors"]]
         for name, s in summary.items()
-    ]
+    ]  # fmt: skip
     print()
-    c.print_table(["target", "req/s", "p50 ms", "p99 ms", "× nginx", "srv CPU%", "errors"], rows)
+    c.print_table(["target", "req/s", "p50 ms", "p99 ms", "× nginx", "srv CPU%", "µs/req", "errors"], rows)
+    versus = summary[CANDIDATE]["vs"]
+    if versus:
+        print(f"\n{CANDIDATE} ÷ other (median of same-round ratios; req/s > 1 and the rest < 1 favour the candidate)")
+        ratio_rows = [[name, *(r[m] if r[m] is not None else "-" for m in RATIO_METRICS)] for name, r in versus.items()]
+        c.print_table(["other", "req/s", "CPU µs/req", "p50", "p99"], ratio_rows)
     print()
     for name, ok in checks.items():
-        print(f"  {'MET ' if ok else 'MISS'}  simulator-granian {name}")
+        print(f"  {'MET ' if ok else 'MISS'}  {CANDIDATE} {name}")
 
 
 if __name__ == "__main__":

@@ -182,4 +182,7 @@ def test_the_document_is_valid_openapi_and_every_provider_has_operations() -> No
     labels = {op.label for op in OPERATIONS}
     for method in ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"):
         assert f"POST /v1beta/models/{{model}}:{method}" in labels
+    for method in ("batchGenerateContent", "asyncBatchEmbedContent"):
+        assert f"POST /v1beta/models/{{model}}:{method}" in labels
+    assert {"POST /upload/v1beta/files", "GET /v1beta/files/{file_id}", "DELETE /v1/files/{file_id}"} <= labels
     assert "POST /openai/deployments/{deployment}/chat/completions" in labels

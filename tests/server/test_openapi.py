@@ -84,7 +84,21 @@ def test_conversations_must_be_non_empty_and_token_limits_are_the_models() -> No
 def test_stored_responses_are_linked_from_the_operation_that_creates_them() -> None:
     links = document()["paths"]["/v1/responses"]["post"]["responses"]["200"]["links"]
     assert {link["parameters"]["response_id"] for link in links.values()} == {"$response.body#/id"}
-    assert len(links) == 3
+    assert len(links) == 4  # retrieve, delete, cancel, input_items
+
+
+def test_input_items_and_the_azure_responses_routes_are_documented() -> None:
+    paths = document()["paths"]
+    items = paths["/v1/responses/{response_id}/input_items"]["get"]
+    assert [p["name"] for p in items["parameters"]] == ["response_id", "after", "limit", "order", "include"]
+    for family, versioned in (("/openai/responses", True), ("/openai/v1/responses", False)):
+        create = paths[family]["post"]
+        assert ("api-version" in [p["name"] for p in create["parameters"]]) is versioned
+        assert len(create["responses"]["200"]["links"]) == 4
+        assert set(paths[family + "/{response_id}"]) == {"get", "delete"}
+        assert "requestBody" not in paths[family + "/{response_id}/cancel"]["post"]
+        listed = [p["name"] for p in paths[family + "/{response_id}/input_items"]["get"]["parameters"]]
+        assert listed[:5] == ["response_id", "after", "limit", "order", "include"]
 
 
 def test_background_responses_can_be_cancelled_and_streamed_again() -> None:

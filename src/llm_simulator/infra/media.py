@@ -20,13 +20,19 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def png(width: int, height: int, seed: int) -> bytes:
-    """An RGB PNG of ``width`` × ``height``: horizontal bands in two colours drawn from ``seed``."""
+def png(width: int, height: int, seed: int, alpha: bool = False) -> bytes:
+    """An RGB PNG of ``width`` × ``height``: horizontal bands in two colours drawn from ``seed``.
+
+    With ``alpha`` it is RGBA and every other band is fully transparent (a "transparent
+    background").
+    """
     a = bytes(((seed >> 0) & 0xFF, (seed >> 8) & 0xFF, (seed >> 16) & 0xFF))
     b = bytes(((seed >> 24) & 0xFF, (seed >> 32) & 0xFF, (seed >> 40) & 0xFF))
+    if alpha:
+        a, b = a + b"\xff", b + b"\x00"
     band = max(1, height // 8)
     rows = [b"\x00" + (a if (y // band) % 2 == 0 else b) * width for y in range(height)]
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6 if alpha else 2, 0, 0, 0)
     idat = zlib.compress(b"".join(rows), 6)
     return PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 

@@ -21,6 +21,7 @@ from llm_simulator._version import __version__
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec
 from llm_simulator.providers.gemini import BATCH_ACTIONS, EMBED_ACTIONS, GENERATE_ACTIONS
 from llm_simulator.providers.openai.azure import API_VERSION
+from llm_simulator.providers.openai.responses_input import INCLUDABLE
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 
@@ -68,12 +69,19 @@ _ALT_PARAM = {
 }
 # Operations whose path parameter names something another operation creates: (source method,
 # source path) → [(method, path, parameter, where the source's answer holds its value)].
+# The Responses API's three route families: OpenAI's, Azure's versioned one and Azure's v1.
+_RESPONSES_FAMILIES = ("/v1/responses", "/openai/responses", "/openai/v1/responses")
+_RESPONSE_LOOKUPS = (
+    ("get", "/{response_id}"),
+    ("delete", "/{response_id}"),
+    ("post", "/{response_id}/cancel"),
+    ("get", "/{response_id}/input_items"),
+)
 _LINKS = {
-    ("post", "/v1/responses"): [
-        ("get", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
-        ("delete", "/v1/responses/{response_id}", "response_id", "$response.body#/id"),
-        ("post", "/v1/responses/{response_id}/cancel", "response_id", "$response.body#/id"),
-    ],
+    **{
+        ("post", family): [(m, family + suffix, "response_id", "$response.body#/id") for m, suffix in _RESPONSE_LOOKUPS]
+        for family in _RESPONSES_FAMILIES
+    },
     ("post", "/v1/conversations"): [
         ("get", "/v1/conversations/{conversation_id}", "conversation_id", "$response.body#/id"),
         ("post", "/v1/conversations/{conversation_id}", "conversation_id", "$response.body#/id"),
@@ -93,9 +101,15 @@ _LINKS = {
     ],
 }
 # Request bodies that are not JSON.
-_MULTIPART = {("POST", "/v1/files"), ("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")}
+_MULTIPART = {
+    ("POST", "/v1/files"),
+    ("POST", "/v1/audio/transcriptions"),
+    ("POST", "/v1/audio/translations"),
+    ("POST", "/v1/images/edits"),
+    ("POST", "/v1/images/variations"),
+}
 # POST operations without a request body.
-_NO_BODY = {("POST", "/v1/responses/{response_id}/cancel")}
+_NO_BODY = {("POST", family + "/{response_id}/cancel") for family in _RESPONSES_FAMILIES}
 # Request bodies particular to one operation (others: by provider and endpoint).
 _ITEMS: Schema = {"type": "array", "maxItems": 20, "items": {"type": "object"}}
 _METADATA: Schema = {
@@ -104,6 +118,8 @@ _METADATA: Schema = {
     "additionalProperties": {"type": "string", "maxLength": 512},
 }
 _BODIES: dict[tuple[str, str], Schema] = {
+    ("POST", "/v1/images/edits"): bodies.openai_image_edit(),
+    ("POST", "/v1/images/variations"): bodies.openai_image_variation(),
     ("POST", "/v1/conversations"): {"type": "object", "properties": {"items": _ITEMS, "metadata": _METADATA}},
     ("POST", "/v1/conversations/{conversation_id}"): {
         "type": "object",
@@ -121,10 +137,17 @@ _LIST_QUERY: list[Schema] = [
     {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
     {"name": "order", "in": "query", "required": False, "schema": {"enum": ["asc", "desc"]}},
 ]
-# Query parameters of operations that take any.
-_QUERY: dict[tuple[str, str], list[Schema]] = {
-    ("GET", "/v1/conversations/{conversation_id}/items"): _LIST_QUERY,
-    ("GET", "/v1/responses/{response_id}"): [
+_INCLUDE_QUERY: Schema = {
+    "name": "include",
+    "in": "query",
+    "required": False,
+    "description": "Checked against the values POST /v1/responses accepts.",
+    "schema": {"type": "array", "items": {"enum": list(INCLUDABLE)}},
+}
+# The Responses API's query parameters, by operation within a family (see _responses_query).
+_RESPONSE_QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/{response_id}/input_items"): [*_LIST_QUERY, _INCLUDE_QUERY],
+    ("GET", "/{response_id}"): [
         {
             "name": "stream",
             "in": "query",
@@ -140,6 +163,24 @@ _QUERY: dict[tuple[str, str], list[Schema]] = {
             "schema": {"type": "integer", "minimum": -1},
         },
     ],
+}
+
+
+def _responses_query() -> dict[tuple[str, str], list[Schema]]:
+    """Each Responses API operation's query parameters in each family (Azure's versioned one: api-version)."""
+    query = {}
+    for family in _RESPONSES_FAMILIES:
+        version = [_API_VERSION_PARAM] if family == "/openai/responses" else []
+        for method, suffix in (("post", ""), *_RESPONSE_LOOKUPS):
+            key = (method.upper(), family + suffix)
+            query[key] = _RESPONSE_QUERY.get((method.upper(), suffix), []) + version
+    return query
+
+
+# Query parameters of operations that take any.
+_QUERY: dict[tuple[str, str], list[Schema]] = {
+    ("GET", "/v1/conversations/{conversation_id}/items"): _LIST_QUERY,
+    **_responses_query(),
 }
 
 
@@ -163,6 +204,7 @@ class _Catalogue:
         self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
         self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
         self.gemini["batchGenerateContent"] = self.gemini["generateContent"]
+        self.gemini["asyncBatchEmbedContent"] = self.gemini["embedContent"]
         self._catalogue = catalogue
         self._deployments = deployments
 
@@ -221,6 +263,7 @@ def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema
         "embedContent": bodies.gemini_embed,
         "batchEmbedContents": bodies.gemini_batch_embed,
         "batchGenerateContent": bodies.gemini_batch_generate,
+        "asyncBatchEmbedContent": bodies.gemini_async_batch_embed,
     }
     operations = []
     for method in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
@@ -259,6 +302,7 @@ def _body(provider: str, endpoint: str, sets: _Catalogue, max_requests: int) -> 
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
         ("anthropic", "batches"): lambda: bodies.anthropic_message_batch(sets.generation, max_requests),
+        ("gemini", "files"): bodies.gemini_file_upload,
     }
     build = builders.get((provider, endpoint))
     return build() if build is not None else _ANY_OBJECT

@@ -417,14 +417,35 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     return _closed({"requests": items}, ["requests"])
 
 
-def gemini_batch_generate(allowed: Models) -> Schema:
-    """``:batchGenerateContent``: a batch of inlined ``generateContent`` requests for the model in the URL."""
-    item = {"type": "object", "properties": {"request": gemini_generate(allowed), "metadata": {"type": "object"}}}
+def _gemini_batch(request: Schema) -> Schema:
+    """A Gemini batch create body: ``request``s inlined (with metadata), or an uploaded JSONL file."""
+    item = {"type": "object", "properties": {"request": request, "metadata": {"type": "object"}}}
     item["required"] = ["request"]
     inlined = _closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
-    config = _closed({"requests": inlined}, ["requests"])
+    from_file = _closed({"fileName": {"type": "string", "pattern": "^files/[a-z0-9-]+$"}}, ["fileName"])
+    config = {"anyOf": [_closed({"requests": inlined}, ["requests"]), from_file]}
     batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
     return _closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
+
+
+def gemini_batch_generate(allowed: Models) -> Schema:
+    """``:batchGenerateContent``: a batch of ``generateContent`` requests for the model in the URL."""
+    return _gemini_batch(gemini_generate(allowed))
+
+
+def gemini_async_batch_embed(allowed: Models) -> Schema:
+    """``:asyncBatchEmbedContent``: a batch of ``embedContent`` requests for the model in the URL."""
+    return _gemini_batch(_embed_request(allowed))
+
+
+def gemini_file_upload() -> Schema:
+    """``POST /upload/{version}/files`` (the resumable protocol's start): the file's metadata."""
+    meta = {
+        "mimeType": {"type": "string", "pattern": "^[a-z]+/[a-z0-9.+-]+$"},
+        "displayName": {"type": "string", "maxLength": 512},
+        "name": {"type": "string", "pattern": "^files/[a-z0-9]{1,20}$"},
+    }
+    return _closed({"file": _closed(meta)})
 
 
 def openai_file_upload() -> Schema:
@@ -448,6 +469,33 @@ def openai_transcription(translation: bool = False) -> Schema:
     if not translation:
         fields["language"] = {"type": "string", "minLength": 2, "maxLength": 2}
     return _closed(fields, ["file", "model"])
+
+
+def openai_image_edit() -> Schema:
+    """``POST /v1/images/edits`` (multipart/form-data): the image(s), an optional mask, the prompt."""
+    binary = {"type": "string", "format": "binary"}
+    fields: dict[str, Schema] = {
+        "image": binary,
+        "mask": binary,
+        "prompt": {"type": "string", "minLength": 1, "maxLength": 32_000},
+        "model": {"enum": ["dall-e-2", "gpt-image-1"]},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "size": {"enum": ["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536", "auto"]},
+        "response_format": {"enum": ["url", "b64_json"]},
+    }
+    return _closed(fields, ["image", "prompt"])
+
+
+def openai_image_variation() -> Schema:
+    """``POST /v1/images/variations`` (multipart/form-data): a square PNG (dall-e-2)."""
+    fields: dict[str, Schema] = {
+        "image": {"type": "string", "format": "binary"},
+        "model": {"enum": ["dall-e-2"]},
+        "n": {"type": "integer", "minimum": 1, "maximum": 10},
+        "size": {"enum": ["256x256", "512x512", "1024x1024"]},
+        "response_format": {"enum": ["url", "b64_json"]},
+    }
+    return _closed(fields, ["image"])
 
 
 def openai_batch() -> Schema:

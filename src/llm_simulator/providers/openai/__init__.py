@@ -1,4 +1,4 @@
-"""The OpenAI API: chat completions, responses, legacy completions, embeddings, models, files and batches."""
+"""The OpenAI API: chat, responses, legacy completions, embeddings, models, files, batches, media, Azure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import partial
 
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.http import JsonResponse, Route
+from llm_simulator.core.http import Handler, JsonResponse, Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.batch_runner import BatchRunner
 from llm_simulator.providers.internal import InternalDispatch
@@ -19,10 +19,12 @@ from llm_simulator.providers.openai import (
     conversations,
     embeddings,
     files,
+    image_edits,
     images,
     models,
     moderations,
     responses,
+    responses_items,
 )
 from llm_simulator.providers.openai.conversations import ConversationStore
 from llm_simulator.providers.openai.errors import render_error
@@ -31,7 +33,14 @@ from llm_simulator.providers.openai.responses_background import BackgroundJobs
 from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
+AZURE_RESPONSES = "/openai/responses"
+AZURE_V1_RESPONSES = "/openai/v1/responses"
+RESPONSE = "/v1/responses/{response_id}"
 CONV = "/v1/conversations/{conversation_id}"
+
+
+def _as_is(handler: Handler) -> Handler:
+    return handler
 
 
 class OpenAIProvider:
@@ -63,6 +72,9 @@ class OpenAIProvider:
                 "POST", "/v1/responses/{response_id}/cancel", partial(responses.cancel, sim, store, jobs), "responses"
             ),
             Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
+            Route(
+                "GET", f"{RESPONSE}/input_items", partial(responses_items.list_input_items, store, jobs), "responses"
+            ),
             Route("POST", "/v1/conversations", partial(conversations.create, sim, talks), "conversations"),
             Route("GET", f"{CONV}", partial(conversations.retrieve, talks), "conversations"),
             Route("POST", f"{CONV}", partial(conversations.update, talks), "conversations"),
@@ -76,6 +88,8 @@ class OpenAIProvider:
             Route("POST", "/v1/moderations", partial(moderations.handle, sim), "moderation"),
             Route("POST", "/v1/images/generations", partial(images.generate, sim, image_store), "image"),
             Route("GET", "/v1/images/files/{image_id}", partial(images.retrieve, image_store), "image"),
+            Route("POST", "/v1/images/edits", partial(image_edits.edit, sim, image_store), "image"),
+            Route("POST", "/v1/images/variations", partial(image_edits.variation, sim, image_store), "image"),
             Route("POST", "/v1/audio/speech", partial(audio.speech, sim), "speech"),
             Route("POST", "/v1/audio/transcriptions", partial(audio.transcriptions, sim), "transcription"),
             Route("POST", "/v1/audio/translations", partial(audio.translations, sim), "translation"),
@@ -93,6 +107,23 @@ class OpenAIProvider:
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
             Route("POST", f"{AZURE}/completions", partial(azure.legacy_completions, sim), "completion"),
             Route("POST", f"{AZURE}/embeddings", partial(azure.create_embeddings, sim), "embedding"),
+            *self._azure_responses(store, jobs, talks),
+        ]
+
+    def _azure_responses(self, store: ResponseStore, jobs: BackgroundJobs, talks: ConversationStore) -> list[Route]:
+        """The Responses API at Azure's ``/openai/responses`` (with ``api-version``) and ``/openai/v1/responses``."""
+        sim = self._sim
+        handlers: list[tuple[str, str, Handler]] = [
+            ("POST", "", partial(azure.create_response, sim, store, jobs, talks)),
+            ("GET", "/{response_id}", partial(responses.retrieve, sim, store, jobs)),
+            ("DELETE", "/{response_id}", partial(responses.delete, sim, store)),
+            ("POST", "/{response_id}/cancel", partial(responses.cancel, sim, store, jobs)),
+            ("GET", "/{response_id}/input_items", partial(responses_items.list_input_items, store, jobs)),
+        ]
+        return [
+            Route(method, prefix + suffix, wrap(handler), "responses")
+            for prefix, wrap in ((AZURE_RESPONSES, azure.versioned), (AZURE_V1_RESPONSES, _as_is))
+            for method, suffix, handler in handlers
         ]
 
     def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:

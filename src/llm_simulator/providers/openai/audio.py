@@ -2,8 +2,8 @@
 
 Speech lasts as long as the text takes to say at about 150 words a minute (divided by
 ``speed``): ``wav`` (RIFF, 16-bit mono, 24 kHz) and ``pcm`` (the same samples, raw) hold a
-quiet hum; ``mp3`` (the default) is silent MPEG-1 Layer III frames. ``opus``, ``aac`` and
-``flac`` get a 400 naming the formats served. ``stream_format: "sse"`` (gpt-4o-mini-tts)
+quiet hum; ``mp3`` (the default) is silent MPEG-1 Layer III frames; ``flac``, ``opus`` (in
+Ogg) and ``aac`` (ADTS) are silence too (``infra/audio_containers.py``). ``stream_format: "sse"`` (gpt-4o-mini-tts)
 sends ``speech.audio.delta`` events and a ``speech.audio.done`` with usage.
 
 Transcriptions and translations take a multipart upload and answer text drawn from a hash
@@ -19,10 +19,7 @@ import hashlib
 import random
 import struct
 import time
-from collections.abc import AsyncIterator
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import HTTP
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -30,16 +27,31 @@ import orjson
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.infra.audio_containers import aac, flac, ogg_opus
 from llm_simulator.infra.media import SAMPLE_RATE, mp3, pcm, wav
 from llm_simulator.providers.openai.common import response_headers
-from llm_simulator.providers.openai.media import media_model, pass_through
+from llm_simulator.providers.openai.media import (
+    bounded_text,
+    form_files,
+    form_text,
+    media_model,
+    parse_form,
+    pass_through,
+)
 from llm_simulator.providers.validation import get_number, get_str, parse_object
 
 VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar"
 )  # fmt: skip
-SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
-SERVED_SPEECH_FORMATS = {"mp3": b"audio/mpeg", "wav": b"audio/wav", "pcm": b"audio/pcm"}
+# Each speech format, its content type and how its file is made from (seconds, seed).
+SPEECH_FORMATS: dict[str, tuple[bytes, Callable[[float, int], bytes]]] = {
+    "mp3": (b"audio/mpeg", lambda seconds, seed: mp3(seconds)),
+    "opus": (b"audio/opus", lambda seconds, seed: ogg_opus(seconds)),
+    "aac": (b"audio/aac", lambda seconds, seed: aac(seconds)),
+    "flac": (b"audio/flac", lambda seconds, seed: flac(seconds)),
+    "wav": (b"audio/wav", wav),
+    "pcm": (b"audio/pcm", pcm),
+}
 MAX_SPEECH_INPUT = 4096
 WORDS_PER_SECOND = 2.5
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -65,16 +77,7 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
     body = parse_object(request.body)
     model_id = get_str(body, "model", required=True) or ""
     spec = media_model(sim, model_id, "speech", "audio/speech")
-    text = get_str(body, "input", required=True) or ""
-    if not text:
-        raise invalid("Invalid 'input': empty string.", param="input", code="invalid_value")
-    if len(text) > MAX_SPEECH_INPUT:
-        raise invalid(
-            f"Invalid 'input': string too long. Expected a string with maximum length {MAX_SPEECH_INPUT}, "
-            f"but got a string with length {len(text)} instead.",
-            param="input",
-            code="string_above_max_length",
-        )
+    text = bounded_text(get_str(body, "input", required=True) or "", "input", MAX_SPEECH_INPUT)
     voice = get_str(body, "voice", required=True)
     if voice not in VOICES:
         quoted = ", ".join(f"'{v}'" for v in VOICES)
@@ -84,12 +87,6 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
         quoted = ", ".join(f"'{v}'" for v in SPEECH_FORMATS)
         raise invalid(
             f"Invalid value: '{fmt}'. Supported values are: {quoted}.", param="response_format", code="invalid_value"
-        )
-    if fmt not in SERVED_SPEECH_FORMATS:
-        raise invalid(
-            f"The simulator does not encode '{fmt}' audio; use 'mp3', 'wav' or 'pcm'.",
-            param="response_format",
-            code="unsupported_value",
         )
     speed = get_number(body, "speed", minimum=0.25, maximum=4.0)
     gpt4o = spec.id.startswith("gpt-4o")
@@ -110,11 +107,12 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
     await pass_through(sim, request, model_id, spec, tokens)
     seconds = seconds_for(text, speed or 1.0)
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
-    audio = mp3(seconds) if fmt == "mp3" else wav(seconds, seed) if fmt == "wav" else pcm(seconds, seed)
+    content_type, make = SPEECH_FORMATS[fmt]
+    audio = make(seconds, seed)
     if stream_format == "sse":
         output_tokens = max(1, round(seconds * 20))
         return StreamResponse(_speech_events(audio, tokens, output_tokens), malformed=MALFORMED_SPEECH_EVENT)
-    headers: Headers = [(b"content-type", SERVED_SPEECH_FORMATS[fmt])]
+    headers: Headers = [(b"content-type", content_type)]
     headers += [h for h in response_headers(request, started, model_id) if h[0] != b"content-type"]
     return JsonResponse(200, audio, headers)
 
@@ -129,34 +127,6 @@ async def _speech_events(audio: bytes, input_tokens: int, output_tokens: int) ->
         yield b"data: " + orjson.dumps(delta) + b"\n\n"
     usage = {"input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens}
     yield b"data: " + orjson.dumps({"type": "speech.audio.done", "usage": usage}) + b"\n\n"
-
-
-def parse_form(request: HttpRequest) -> dict[str, list[tuple[str | None, bytes]]]:
-    """The multipart/form-data fields: name → [(file name or None, value bytes)]."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
-        raise invalid(
-            "Expected a multipart/form-data body (with a boundary) holding the audio 'file'.",
-            code="invalid_content_type",
-        )
-    message = BytesParser(EmailMessage, policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + request.body
-    )
-    if not message.is_multipart():
-        raise invalid("Could not parse the multipart/form-data body.", code="invalid_multipart")
-    fields: dict[str, list[tuple[str | None, bytes]]] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        fields.setdefault(name, []).append((part.get_filename(), payload if isinstance(payload, bytes) else b""))
-    return fields
-
-
-def _field(fields: dict[str, list[tuple[str | None, bytes]]], name: str) -> str | None:
-    values = fields.get(name)
-    return values[0][1].decode("utf-8", "replace") if values else None
 
 
 def audio_seconds(data: bytes) -> float:
@@ -195,20 +165,20 @@ async def translations(sim: Simulator, request: HttpRequest) -> Response:
 async def _transcribe(sim: Simulator, request: HttpRequest, endpoint: str, translate: bool) -> Response:
     started = time.monotonic()
     fields = parse_form(request)
-    model_id = _field(fields, "model")
+    model_id = form_text(fields, "model")
     if not model_id:
         raise invalid("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
     spec = media_model(sim, model_id, "transcription", endpoint)
     whisper = spec.id.startswith("whisper")
     if translate and not whisper:
         raise invalid(f"Invalid value for 'model' = {model_id}: translations support whisper-1 only.", param="model")
-    files = [value for filename, value in fields.get("file", []) if filename is not None]
+    files = form_files(fields, "file")
     if not files:
         raise invalid("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
     data = files[0]
     if not data:
         raise invalid("The audio file is empty.", param="file", code="invalid_value")
-    fmt = _field(fields, "response_format") or "json"
+    fmt = form_text(fields, "response_format") or "json"
     allowed = TRANSCRIPT_FORMATS if whisper else GPT4O_TRANSCRIPT_FORMATS
     if fmt not in allowed:
         quoted = ", ".join(f"'{v}'" for v in allowed)
@@ -226,7 +196,7 @@ async def _transcribe(sim: Simulator, request: HttpRequest, endpoint: str, trans
     if granularities and fmt != "verbose_json":
         raise invalid("timestamp_granularities requires response_format 'verbose_json'.",
                       param="timestamp_granularities")  # fmt: skip
-    language = "english" if translate else (_field(fields, "language") or "english")
+    language = "english" if translate else (form_text(fields, "language") or "english")
     seconds = audio_seconds(data)
     rng = random.Random(hashlib.blake2b(data, digest_size=8).digest())
     count = max(1, round(seconds * WORDS_PER_SECOND))

@@ -3,24 +3,32 @@
 The body and response formats are OpenAI's; the differences are the URL (the deployment,
 not the body's ``model``, picks the model), the mandatory ``api-version`` query parameter,
 the ``api-key`` header, and the content-filter annotations on chat responses.
+
+The Responses API is not under a deployment: ``AzureOpenAI`` sends ``/openai/responses?api-version=…``
+and the v1 API (``OpenAI(base_url=".../openai/v1/")``) ``/openai/v1/responses``, where
+``api-version`` is optional. There the body's ``model`` names the deployment. Both serve the
+same responses as ``/v1/responses`` (one store: an id made on one route is found on the others).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.http import HttpRequest, Response
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import Handler, HttpRequest, Response
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.openai import chat, completions, embeddings
-from llm_simulator.providers.validation import JsonObject, parse_object
+from llm_simulator.providers.openai import chat, completions, embeddings, responses
+from llm_simulator.providers.openai.conversations import ConversationStore
+from llm_simulator.providers.openai.responses_background import BackgroundJobs
+from llm_simulator.providers.openai.responses_store import ResponseStore
+from llm_simulator.providers.validation import JsonObject, get_str, parse_object
 
 API_VERSION = "api-version"
 Serve = Callable[[Simulator, HttpRequest, JsonObject], Awaitable[Response]]
 
 
-def _deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
-    """The request body with ``model`` set to the model the deployment serves."""
+def require_api_version(request: HttpRequest) -> None:
+    """Azure's 404 for a versioned route called without ``?api-version=``."""
     if not request.query.get(API_VERSION):
         raise SimulatorError(
             ErrorKind.NOT_FOUND,
@@ -28,7 +36,16 @@ def _deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
             param=API_VERSION,
             code="404",
         )
-    deployment = request.path_params["deployment"]
+
+
+def _deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
+    """The request body with ``model`` set to the model the deployment serves."""
+    require_api_version(request)
+    return _mapped(sim, request.path_params["deployment"], parse_object(request.body))
+
+
+def _mapped(sim: Simulator, deployment: str, body: JsonObject) -> JsonObject:
+    """``body`` with ``model`` set to the model ``deployment`` serves; 404 ``DeploymentNotFound`` if none."""
     model = sim.catalogue.deployment_model(deployment)
     if model is None:
         raise SimulatorError(
@@ -37,7 +54,6 @@ def _deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
             "under models.azure_deployments in the simulator config.",
             code="DeploymentNotFound",
         )
-    body = parse_object(request.body)
     body["model"] = model
     return body
 
@@ -55,3 +71,28 @@ async def legacy_completions(sim: Simulator, request: HttpRequest) -> Response:
 async def create_embeddings(sim: Simulator, request: HttpRequest) -> Response:
     """``POST …/embeddings``."""
     return await embeddings.serve(sim, request, _deployment_body(sim, request))
+
+
+def versioned(handler: Handler) -> Handler:
+    """``handler`` behind Azure's mandatory ``api-version`` (the ``/openai/responses`` family)."""
+
+    async def serve(request: HttpRequest) -> Response:
+        require_api_version(request)
+        return await handler(request)
+
+    return serve
+
+
+async def create_response(
+    sim: Simulator,
+    store: ResponseStore,
+    jobs: BackgroundJobs,
+    conversations: ConversationStore,
+    request: HttpRequest,
+) -> Response:
+    """``POST /openai/responses`` and ``/openai/v1/responses``: ``model`` names a deployment."""
+    body = parse_object(request.body)
+    deployment = get_str(body, "model", required=True) or ""
+    if not deployment:
+        raise invalid("Invalid 'model': empty string. Expected a deployment name.", param="model")
+    return await responses.serve(sim, store, jobs, conversations, request, _mapped(sim, deployment, body))

@@ -28,7 +28,7 @@ from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.media import png
 from llm_simulator.providers.openai.common import new_id, response_headers
-from llm_simulator.providers.openai.media import media_model, pass_through
+from llm_simulator.providers.openai.media import bounded_text, media_model, pass_through
 from llm_simulator.providers.validation import get_int, get_str, parse_object
 
 DEFAULT_MODEL = "dall-e-2"
@@ -82,7 +82,11 @@ def _family(model_id: str, spec_id: str) -> str:
 
 
 def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
-    value = get_str(body, key) or default
+    return checked_choice(get_str(body, key) or default, key, allowed)
+
+
+def checked_choice(value: str, key: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``; otherwise OpenAI's 400 listing them."""
     if value not in allowed:
         quoted = ", ".join(f"'{v}'" for v in allowed)
         raise invalid(f"Invalid value: '{value}'. Supported values are: {quoted}.", param=key, code="invalid_value")
@@ -102,16 +106,7 @@ async def generate(sim: Simulator, store: ImageStore, request: HttpRequest) -> R
     model_id = get_str(body, "model") or DEFAULT_MODEL
     spec = media_model(sim, model_id, "image", "images/generations")
     family = _family(model_id, spec.id)
-    prompt = get_str(body, "prompt", required=True)
-    if not prompt:
-        raise invalid("Invalid 'prompt': empty string.", param="prompt", code="invalid_value")
-    if len(prompt) > MAX_PROMPT[family]:
-        raise invalid(
-            f"Invalid 'prompt': string too long. Expected a string with maximum length {MAX_PROMPT[family]}, "
-            f"but got a string with length {len(prompt)} instead.",
-            param="prompt",
-            code="string_above_max_length",
-        )
+    prompt = bounded_text(get_str(body, "prompt", required=True) or "", "prompt", MAX_PROMPT[family])
     n = get_int(body, "n", minimum=1) or 1
     if n > MAX_N[family]:
         message = (
@@ -134,11 +129,35 @@ async def generate(sim: Simulator, store: ImageStore, request: HttpRequest) -> R
         if family == "dall-e-3":
             _choice(body, "style", ("vivid", "natural"), "vivid")
     get_str(body, "user")
-    width, height = (1024, 1024) if size == "auto" else (int(v) for v in size.split("x"))
+    width, height = dimensions(size)
     prompt_tokens = sim.count_tokens(prompt)
     await pass_through(sim, request, model_id, spec, prompt_tokens)
-    seed = int.from_bytes(hashlib.blake2b(f"{model_id}\x00{prompt}".encode(), digest_size=8).digest(), "big")
-    image = await off_loop(width * height > 512 * 512, None, png, width, height, seed)
+    image = await draw(width, height, f"{model_id}\x00{prompt}".encode())
+    revised = f"A detailed, vivid illustration: {prompt}" if family == "dall-e-3" else None
+    payload = images_payload(request, store, image, n, response_format, revised)
+    if family == "gpt-image-1":
+        payload.update(gpt_image_fields(quality, background, output_format, width, height, n, prompt_tokens))
+    return JsonResponse(200, orjson.dumps(payload), response_headers(request, started, model_id))
+
+
+def dimensions(size: str) -> tuple[int, int]:
+    """The width and height a ``size`` value gives (``auto``: 1024 × 1024)."""
+    if size == "auto":
+        return 1024, 1024
+    width, height = size.split("x")
+    return int(width), int(height)
+
+
+async def draw(width: int, height: int, source: bytes, alpha: bool = False) -> bytes:
+    """The PNG answered for ``source`` (what the picture depends on), off the event loop when large."""
+    seed = int.from_bytes(hashlib.blake2b(source, digest_size=8).digest(), "big")
+    return await off_loop(width * height > 512 * 512, None, png, width, height, seed, alpha)
+
+
+def images_payload(
+    request: HttpRequest, store: ImageStore, image: bytes, n: int, response_format: str, revised: str | None = None
+) -> dict[str, Any]:
+    """The ImagesResponse body: ``n`` copies of ``image`` as ``b64_json`` or as URLs this server serves."""
     data: list[dict[str, Any]] = []
     for _ in range(n):
         item: dict[str, Any] = {}
@@ -146,27 +165,42 @@ async def generate(sim: Simulator, store: ImageStore, request: HttpRequest) -> R
             item["b64_json"] = base64.b64encode(image).decode()
         else:
             item["url"] = f"{_base_url(request)}/v1/images/files/{store.put(image)}"
-        if family == "dall-e-3":
-            item["revised_prompt"] = f"A detailed, vivid illustration: {prompt}"
+        if revised is not None:
+            item["revised_prompt"] = revised
         data.append(item)
-    payload: dict[str, Any] = {"created": int(time.time()), "data": data}
-    if family == "gpt-image-1":
-        resolved = "medium" if quality == "auto" else quality
-        per_image = IMAGE_TOKENS[resolved] * (width * height) // (1024 * 1024)
-        output = per_image * n
-        payload.update(
-            background="opaque" if background == "auto" else background,
-            output_format=output_format,
-            quality=resolved,
-            size=f"{width}x{height}",
-            usage={
-                "input_tokens": prompt_tokens,
-                "input_tokens_details": {"image_tokens": 0, "text_tokens": prompt_tokens},
-                "output_tokens": output,
-                "total_tokens": prompt_tokens + output,
-            },
-        )
-    return JsonResponse(200, orjson.dumps(payload), response_headers(request, started, model_id))
+    return {"created": int(time.time()), "data": data}
+
+
+def gpt_image_fields(
+    quality: str,
+    background: str,
+    output_format: str,
+    width: int,
+    height: int,
+    n: int,
+    text_tokens: int,
+    image_tokens: int = 0,
+) -> dict[str, Any]:
+    """What gpt-image-1 adds to an ImagesResponse: the settings it used and token ``usage``.
+
+    Output tokens per image are ``IMAGE_TOKENS[quality]`` for a 1024 × 1024 image, scaled by
+    the area; input tokens are the prompt's plus those of any input images.
+    """
+    resolved = "medium" if quality == "auto" else quality
+    output = IMAGE_TOKENS[resolved] * (width * height) // (1024 * 1024) * n
+    prompt = text_tokens + image_tokens
+    return {
+        "background": "opaque" if background == "auto" else background,
+        "output_format": output_format,
+        "quality": resolved,
+        "size": f"{width}x{height}",
+        "usage": {
+            "input_tokens": prompt,
+            "input_tokens_details": {"image_tokens": image_tokens, "text_tokens": text_tokens},
+            "output_tokens": output,
+            "total_tokens": prompt + output,
+        },
+    }
 
 
 async def retrieve(store: ImageStore, request: HttpRequest) -> Response:

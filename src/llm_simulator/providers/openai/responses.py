@@ -56,7 +56,13 @@ from llm_simulator.providers.openai.responses_render import (
     new_item_id,
     response_object,
 )
-from llm_simulator.providers.openai.responses_store import EMPTY_CONVERSATION, Conversation, ResponseStore
+from llm_simulator.providers.openai.responses_store import (
+    EMPTY_CONVERSATION,
+    Conversation,
+    Items,
+    ResponseStore,
+    StoredResponse,
+)
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
 from llm_simulator.providers.pipeline import serve_generation
 from llm_simulator.providers.seeding import header_seed
@@ -102,12 +108,15 @@ class ResponsesRequest:
     query: str = ""
     # With ``conversation``: the store, the conversation and this turn's input items to append.
     joined: tuple[ConversationStore, StoredConversation, list[JsonObject]] | None = None
+    # What ``input_items`` lists once stored (see ``StoredResponse.items``) and this turn's bytes.
+    input_items: Items = ()
+    items_size: int = 0
 
 
-def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conversation]:
+def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, StoredResponse | None]:
     previous = get_str(body, "previous_response_id")
     if previous is None:
-        return None, EMPTY_CONVERSATION
+        return None, None
     stored = store.get(previous)
     if stored is None:
         raise SimulatorError(
@@ -116,7 +125,7 @@ def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Conver
             param="previous_response_id",
             code="previous_response_not_found",
         )
-    return previous, stored.conversation
+    return previous, stored
 
 
 def _joined(
@@ -169,8 +178,10 @@ def parse_request(
     if "input" not in body or body["input"] is None:
         raise missing("input")
     joined = _joined(sim, conversations, body)
+    previous: StoredResponse | None = None
     if joined is None:
-        previous_id, history = _history(store, body)
+        previous_id, previous = _history(store, body)
+        history = EMPTY_CONVERSATION if previous is None else previous.conversation
     else:
         previous_id, history = None, context(sim, joined[1])
     parsed = parse_input(sim, body["input"], history)
@@ -237,12 +248,18 @@ def parse_request(
         "user": get_str(body, "user"),
         "metadata": parse_metadata(body),
     }
+    # This turn's input items, for ``input_items`` and a conversation (ids given now, so they agree).
+    turn: list[JsonObject] = []
+    if store_it or joined is not None:
+        raw_input = body["input"]
+        turn = stored_items([{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input)
     joining = None
     if joined is not None:
         echo["conversation"] = {"id": joined[1].id}
-        raw_input = body["input"]
-        turn = stored_items([{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input)
         joining = (*joined, turn)
+    input_items: Items = ()
+    if store_it:
+        input_items = (previous.context_items() if previous is not None else ()) + tuple(turn)
     gen = GenerationRequest(
         model=model_id,
         endpoint=Endpoint.CHAT,
@@ -278,6 +295,8 @@ def parse_request(
         include=include,
         query=next((m.text for m in reversed(messages) if m.role == "user"), ""),
         joined=joining,
+        input_items=input_items,
+        items_size=len(orjson.dumps(turn)) if store_it else 0,
     )
 
 
@@ -347,7 +366,10 @@ class _Session:
                     conversations.append(target, turn + self.layout.output())
         if self.parsed.store:
             conversation = continued(self.sim, self.parsed.conversation, self.layout)
-            self.store.put(self.layout.head.id, body, self.parsed.gen.model, conversation)
+            parsed = self.parsed
+            self.store.put(
+                self.layout.head.id, body, parsed.gen.model, conversation, parsed.input_items, parsed.items_size
+            )
         return body
 
 
@@ -389,8 +411,19 @@ async def create(
     sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, conversations: ConversationStore, request: HttpRequest
 ) -> Response:
     """Serve ``POST /v1/responses``."""
+    return await serve(sim, store, jobs, conversations, request, parse_object(request.body))
+
+
+async def serve(
+    sim: Simulator,
+    store: ResponseStore,
+    jobs: BackgroundJobs,
+    conversations: ConversationStore,
+    request: HttpRequest,
+    body: JsonObject,
+) -> Response:
+    """Answer a Responses API request from its parsed body (Azure's names the deployment's model)."""
     started = time.monotonic()
-    body = parse_object(request.body)
     heavy = is_heavy(request)
     window = body_window(sim, body, "openai", heavy)
     parsed = await off_loop(heavy, window, parse_request, sim, store, request, body, conversations)
@@ -410,7 +443,7 @@ def _start_background(
     started: float,
 ) -> Response:
     """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
-    job = BackgroundJob(new_head(sim, parsed))
+    job = BackgroundJob(new_head(sim, parsed), parsed.input_items, parsed.items_size)
     jobs.start(job, request, functools.partial(_run_background, sim, store, parsed, heavy, started))
     if parsed.stream:
         return StreamResponse(
@@ -442,7 +475,7 @@ async def _run_background(
         if request.record is not None:
             request.record.error_type = str(error.kind)
         final = job.failed(error)
-        store.put(job.head.id, final, parsed.gen.model, parsed.conversation)
+        store.put(job.head.id, final, parsed.gen.model, parsed.conversation, job.items, job.items_size)
         job.append(
             b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
             % (job.next_sequence, final)
@@ -575,7 +608,7 @@ async def cancel(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, req
         if job.task is not None:
             job.task.cancel()
         final = orjson.dumps(response_object(job.head, "cancelled", [], None, None, None))
-        store.put(response_id, final, job.head.model, EMPTY_CONVERSATION)
+        store.put(response_id, final, job.head.model, EMPTY_CONVERSATION, job.items, job.items_size)
         job.end("cancelled", final)
         return JsonResponse(200, final, response_headers(request, started, job.head.model))
     _, body, model = _stored(store, request)

@@ -34,6 +34,7 @@ from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.providers.internal import InternalDispatch, Reporter
 from llm_simulator.providers.openai.errors import error_payload
 from llm_simulator.providers.openai.responses_render import ResponseHead, response_object
+from llm_simulator.providers.openai.responses_store import Items
 
 MAX_RUNNING = 1_000
 MAX_FINISHED = 1_000
@@ -47,8 +48,11 @@ _FAILED_CODES = {ErrorKind.RATE_LIMIT: "rate_limit_exceeded", ErrorKind.QUOTA_EX
 class BackgroundJob:
     """One background response: its status, its event buffer and the task producing it."""
 
-    def __init__(self, head: ResponseHead) -> None:
+    def __init__(self, head: ResponseHead, items: Items = (), items_size: int = 0) -> None:
         self.head = head
+        # Its input items, listed while it runs and stored with a cancelled response.
+        self.items = items
+        self.items_size = items_size
         self.status = "queued"
         self.events: deque[bytes] = deque()
         self.first = 0  # sequence number of events[0]

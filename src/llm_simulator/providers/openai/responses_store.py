@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 from llm_simulator.core.types import Message
 from llm_simulator.infra.clock import Clock
@@ -43,19 +46,36 @@ class Conversation:
 EMPTY_CONVERSATION = Conversation()
 
 
+# Input items in their stored (output) shape: ``id``, ``type``, ``status``, typed content.
+Items = tuple[dict[str, Any], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
-    """One stored response: its final JSON body, its model and its conversation."""
+    """One stored response: its final JSON body, its model, its conversation and its input items.
+
+    ``items`` are what ``GET /v1/responses/{id}/input_items`` lists, oldest first: the input
+    items of the response it continued (``previous_response_id``), that response's output
+    items, then this turn's own. Earlier turns' items are shared, not copied, so
+    ``items_size`` counts only this turn's.
+    """
 
     body: bytes
     model: str
     conversation: Conversation
     expires: float
+    items: Items = ()
+    items_size: int = 0
 
     @property
     def size(self) -> int:
-        """Approximate bytes held: the body and the conversation's text."""
-        return len(self.body) + sum(len(m.text) for m in self.conversation.messages)
+        """Approximate bytes held: the body, the conversation's text and this turn's input items."""
+        return len(self.body) + sum(len(m.text) for m in self.conversation.messages) + self.items_size
+
+    def context_items(self) -> Items:
+        """The items a follow-up response continues from: these input items, then this response's output."""
+        output = orjson.loads(self.body).get("output") or []
+        return self.items + tuple(output)
 
 
 class ResponseStore:
@@ -78,10 +98,18 @@ class ResponseStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, response_id: str, body: bytes, model: str, conversation: Conversation) -> None:
+    def put(
+        self,
+        response_id: str,
+        body: bytes,
+        model: str,
+        conversation: Conversation,
+        items: Items = (),
+        items_size: int = 0,
+    ) -> None:
         """Keep a response, evicting expired entries and then the least recently used."""
         now = self._clock.now()
-        entry = StoredResponse(body, model, conversation, now + self._ttl)
+        entry = StoredResponse(body, model, conversation, now + self._ttl, items, items_size)
         if entry.size > self._max_bytes:
             return  # larger than the whole budget: keeping it would evict everything else
         entries = self._entries
