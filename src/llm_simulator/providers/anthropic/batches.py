@@ -3,7 +3,8 @@
 A batch is ``in_progress`` until every request has an answer, then ``ended``; cancelling
 moves it through ``canceling`` to ``ended`` with the unanswered requests ``canceled``, and
 a batch still processing when its window closes (``expires_at``: 24 h, or
-``batches.completion_window_s`` × ``batches.time_scale``) ends with them ``expired``. Each
+``batches.completion_window_s`` × ``batches.time_scale``) ends with them ``expired``. An
+ended batch is kept 29 days after its creation, as the API keeps its results. Each
 request's ``params`` is sent through the app itself as a ``POST /v1/messages`` with the
 creating request's headers (``batch_runner``), so its result is what a live request would
 have got. As on the API, ``request_counts`` tally only ``processing`` until the batch ends,
@@ -32,6 +33,8 @@ from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.validation import JsonObject, parse_object
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# The API keeps a batch's results for 29 days after its creation; an ended batch is then gone.
+RETENTION_S = 29 * 24 * 3600
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 1000
 PATH = "/v1/messages/batches"
@@ -190,9 +193,21 @@ class MessageBatchService:
             ),
         )
 
+    def _forget_old(self) -> None:
+        """Forget ended batches created more than ``RETENTION_S`` ago (the API's 29 days; checked lazily)."""
+        horizon = self.clock.wall() - RETENTION_S
+        for batch_id in [b.id for b in self.batches.values() if b.status == "ended" and b.created_at < horizon]:
+            del self.batches[batch_id]
+
+    def listed(self) -> list[MessageBatch]:
+        """The batches kept, newest first."""
+        self._forget_old()
+        return list(reversed(self.batches.values()))
+
     def create(self, request: HttpRequest) -> MessageBatch:
         """Validate a create request and start the batch."""
         pairs = _check_requests(parse_object(request.body), self.config.max_requests_per_batch)
+        self._forget_old()
         self._make_room()
         batch_id = "msgbatch_01" + IDS.token(22)
         created_at = self.clock.wall()
@@ -210,7 +225,8 @@ class MessageBatchService:
         return batch
 
     def require(self, batch_id: str) -> MessageBatch:
-        """The batch, or the API's 404."""
+        """The batch, or the API's 404 (also once an ended batch's 29 days have passed)."""
+        self._forget_old()
         batch = self.batches.get(batch_id)
         if batch is None:
             raise SimulatorError(ErrorKind.NOT_FOUND, f"message_batch_id: no message batch found with id {batch_id}")
@@ -318,7 +334,7 @@ def _limit(request: HttpRequest) -> int:
 async def list_batches(service: MessageBatchService, request: HttpRequest) -> Response:
     """Serve ``GET /v1/messages/batches`` (newest first; ``after_id``, ``before_id``, ``limit``)."""
     limit = _limit(request)
-    newest_first = list(reversed(service.batches.values()))
+    newest_first = service.listed()
     ids = [b.id for b in newest_first]
     after, before = request.query.get("after_id"), request.query.get("before_id")
     if after and before:
