@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from llm_simulator.config.distributions import LatencyProfileSpec
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import FAULT_ACTIONS, Admission, FaultAction, StreamCut, StreamFault
@@ -170,6 +171,11 @@ class Simulator:
 
     def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
         specs = {**BUILTIN_PROFILES, **config.latency.profiles}
+        # Profiles an adapter provides serve their fallback until its first good fetch.
+        for name, fallback in config.adapters.declared_profiles().items():
+            if fallback not in specs:
+                raise ConfigError(f"adapters.latency_profiles.sources: {name}: unknown fallback profile {fallback!r}")
+            specs[name] = specs[fallback]
         known = sorted(specs)
         if config.latency.default_profile not in specs:
             raise ConfigError(
@@ -183,6 +189,18 @@ class Simulator:
             instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
             return dict.fromkeys(specs, instant)
         return {name: CompiledProfile.compile(name, spec, config.latency.multiplier) for name, spec in specs.items()}
+
+    def install_profile(self, name: str, spec: LatencyProfileSpec) -> None:
+        """Serve ``spec`` as profile ``name`` from now on (an adapter's fresh data).
+
+        Compiled as configured profiles are (the global multiplier; instant with latency off).
+        Requests already timed keep the profile they started with.
+        """
+        latency = self.config.latency
+        if not latency.enabled:
+            self.profiles[name] = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
+        else:
+            self.profiles[name] = CompiledProfile.compile(name, spec, latency.multiplier)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text``; short texts (roles, system prompts, repeated turns) are cached.

@@ -19,6 +19,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from llm_simulator.adapters.metrics import AdapterCollector
+from llm_simulator.adapters.registry import AdapterRegistry
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultAction, HangUp, StreamCut
@@ -30,6 +32,7 @@ from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, AuthError, Gate
+from llm_simulator.server.adapter_routes import AdapterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.chaos_routes import ChaosRoutes
 from llm_simulator.server.connection import (
@@ -107,16 +110,26 @@ class SimulatorApp:
                 self._add_route(route, provider)
         self.gate = Gate(config.auth, self.sim.clock)
         self.readiness = Readiness()
+        # Optional consumers of upstream data (latency profiles, ...): started with the worker.
+        self.adapters = AdapterRegistry(config, self.sim)
+        if self.adapters.enabled:
+            self.readiness.details = self.adapters.ready_details
         self.system = SystemRoutes(
             config, self.sim, self.telemetry, self.gate, self.readiness, lambda: build_openapi(self)
         )
         for route in [
             *self.system.routes(),
             *ChaosRoutes(self.sim.chaos, self.sim.limits).routes(),
-            *MetricsRoutes(config, self.telemetry, self.sim.engines if self.sim.deployments else None).routes(),
+            *MetricsRoutes(
+                config,
+                self.telemetry,
+                self.sim.engines if self.sim.deployments else None,
+                (AdapterCollector(self.adapters),),
+            ).routes(),
             *DashboardRoutes(self.sim, self.telemetry).routes(),
             *RequestRoutes(self.telemetry).routes(),
             *EngineRoutes(self.sim).routes(),
+            *AdapterRoutes(self.adapters).routes(),
         ]:
             self._add_route(route, self.default_provider)
         self.max_body = config.server.max_body_bytes
@@ -131,7 +144,7 @@ class SimulatorApp:
         # Whether log lines need the current request's ids (JSON lines and the access log).
         self.log_context = config.logging.json_logs or config.logging.access_log
         self.hardening = Hardening(config.security)
-        self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s)
+        self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, (self.adapters,))
         self.internal.bind(self, self.telemetry)
 
     @property
