@@ -147,5 +147,5 @@ async def serve_embedding(
         gen = await prepare(sim, request, answer, spec, gen, admitting)
         admission = gen.admission
         if gen.start_delay_s > 0:
-            await sim.pause(gen.start_delay_s)
+            await sim.pause(gen.start_delay_s, scripted=True)
     await sim.complete_embedding(spec, input_tokens, sim.request_seed(None), admission, request.exchange.record)

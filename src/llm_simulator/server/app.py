@@ -109,7 +109,7 @@ class SimulatorApp:
         streams = StreamSender(self.stats, self.lifecycle, security.write_timeout_s)
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
-        self.internal.bind(self)
+        self.internal.bind(self, self.telemetry)
 
     @property
     def in_flight(self) -> int:

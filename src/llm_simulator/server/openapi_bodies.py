@@ -26,7 +26,7 @@ from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQ
 from llm_simulator.providers.openai.audio import TRANSCRIPT_FORMATS
 from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS, MAX_METADATA_KEYS
 from llm_simulator.providers.openai.embeddings import MAX_INPUTS, SHORTENABLE_PREFIX
-from llm_simulator.providers.openai.files import UPLOAD_PURPOSES
+from llm_simulator.providers.openai.files import MAX_EXPIRY_S, MIN_EXPIRY_S, UPLOAD_PURPOSES
 from llm_simulator.providers.openai.responses import MIN_OUTPUT_TOKENS
 from llm_simulator.providers.openai.responses_input import INCLUDABLE
 
@@ -508,6 +508,14 @@ def openai_batch() -> Schema:
             "endpoint": {"enum": list(ENDPOINTS)},
             "completion_window": {"enum": list(COMPLETION_WINDOWS)},
             "metadata": {"anyOf": [metadata, {"type": "null"}]},
+            "output_expires_after": {
+                "type": "object",
+                "properties": {
+                    "anchor": {"enum": ["created_at"]},
+                    "seconds": {"type": "integer", "minimum": MIN_EXPIRY_S, "maximum": MAX_EXPIRY_S},
+                },
+                "required": ["anchor", "seconds"],
+            },
         },
         "required": ["input_file_id", "endpoint", "completion_window"],
     }
