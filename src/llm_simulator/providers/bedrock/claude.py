@@ -1,8 +1,8 @@
 """InvokeModel with an Anthropic body: Claude's Messages API as Bedrock carries it.
 
 The body is the Messages request without ``model`` (the URL names it) or ``stream`` (the
-path decides), plus ``anthropic_version: "bedrock-2023-05-31"`` (and optionally
-``anthropic_beta``). It is read by the Anthropic provider's own parser and answered with its
+path decides), plus ``anthropic_version: "bedrock-2023-05-31"`` (or a dated API version, as
+newer Anthropic SDKs send) and optionally ``anthropic_beta``. It is read by the Anthropic provider's own parser and answered with its
 own ``message`` object and event sequence, so Claude behaves on Bedrock exactly as on
 Anthropic's API; a stream carries each Messages event as a ``chunk`` (no ``ping``), the last
 one with ``amazon-bedrock-invocationMetrics`` added.
@@ -10,6 +10,7 @@ one with ``amazon-bedrock-invocationMetrics`` added.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import orjson
@@ -40,6 +41,8 @@ from llm_simulator.providers.bedrock.models import BedrockModel
 from llm_simulator.providers.validation import JsonObject
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
+# Newer Anthropic SDKs send their own dated API version (``2026-10-21``) in the body instead.
+_DATED_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Fields of the first-party API that Bedrock's body must not carry.
 _NOT_PERMITTED = ("model", "stream")
 _DATA = b"\ndata: "
@@ -61,7 +64,7 @@ def parse_claude(sim: Simulator, request: HttpRequest, body: JsonObject, model: 
     version = body.pop("anthropic_version", None)
     if version is None:
         raise _malformed("#: required key [anthropic_version] not found")
-    if version != BEDROCK_VERSION:
+    if version != BEDROCK_VERSION and not (isinstance(version, str) and _DATED_VERSION.fullmatch(version)):
         raise _malformed(f"#/anthropic_version: {orjson.dumps(version).decode()} is not a valid enum value")
     body.pop("anthropic_beta", None)
     for key in _NOT_PERMITTED:
