@@ -24,9 +24,7 @@ WEATHER = {
     "toolSpec": {
         "name": "get_weather",
         "description": "The weather in a city.",
-        "inputSchema": {
-            "json": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-        },
+        "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
     }
 }
 
@@ -126,9 +124,7 @@ def test_stream_and_answer_carry_the_same_seeded_text(fast_server: LiveServer) -
     config = {"maxTokens": 15}
     whole = client.converse(modelId=MODEL, messages=USER, inferenceConfig=config)
     streamed = client.converse_stream(modelId=MODEL, messages=USER, inferenceConfig=config)
-    text = "".join(
-        e["contentBlockDelta"]["delta"]["text"] for e in streamed["stream"] if "contentBlockDelta" in e
-    )
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in streamed["stream"] if "contentBlockDelta" in e)
     assert text == _text(whole)
 
 
