@@ -2,10 +2,11 @@
 
 The body is the Messages request without ``model`` (the URL names it) or ``stream`` (the
 path decides), plus ``anthropic_version: "bedrock-2023-05-31"`` (or a dated API version, as
-newer Anthropic SDKs send) and optionally ``anthropic_beta``. It is read by the Anthropic provider's own parser and answered with its
-own ``message`` object and event sequence, so Claude behaves on Bedrock exactly as on
-Anthropic's API; a stream carries each Messages event as a ``chunk`` (no ``ping``), the last
-one with ``amazon-bedrock-invocationMetrics`` added.
+newer Anthropic SDKs send) and optionally ``anthropic_beta``. It is read by the Anthropic
+provider's own parser and answered with its own ``message`` object and event sequence, so
+Claude behaves on Bedrock exactly as on Anthropic's API; a stream carries each Messages
+event as a ``chunk`` (no ``ping``), the last one with ``amazon-bedrock-invocationMetrics``
+added.
 """
 
 from __future__ import annotations
