@@ -114,36 +114,47 @@ def decode_headers(block: bytes) -> dict[str, object]:
 
 
 class EventStreamDecoder:
-    """Reassembles messages from bytes arriving in arbitrary pieces (``feed``), checking CRCs."""
+    """Reassembles messages from bytes arriving in arbitrary pieces (``feed``), checking CRCs.
 
-    __slots__ = ("_buffer",)
+    A stream repeats a handful of header blocks (one per event type), so each distinct block
+    is parsed once and its dict shared by the messages carrying it (never mutate it).
+    """
+
+    __slots__ = ("_buffer", "_headers")
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._buffer = b""
+        self._headers: dict[bytes, dict[str, object]] = {}
 
     def feed(self, data: bytes) -> list[EventMessage]:
         """Every message completed by ``data`` (none if it ends mid-message)."""
-        self._buffer += data
+        buffer = self._buffer + data if self._buffer else data
         messages: list[EventMessage] = []
-        buffer = self._buffer
-        while len(buffer) >= PRELUDE_BYTES:
-            total, headers_length = PRELUDE.unpack_from(buffer)
-            (prelude_crc,) = UINT32.unpack_from(buffer, 8)
-            if zlib.crc32(bytes(buffer[:8])) != prelude_crc:
+        pos = 0
+        end = len(buffer)
+        while end - pos >= PRELUDE_BYTES:
+            total, headers_length = PRELUDE.unpack_from(buffer, pos)
+            (prelude_crc,) = UINT32.unpack_from(buffer, pos + 8)
+            if zlib.crc32(buffer[pos : pos + 8]) != prelude_crc:
                 raise EventStreamError("prelude CRC mismatch")
             if total > MAX_MESSAGE_BYTES or headers_length > MAX_HEADERS_BYTES:
                 raise EventStreamError(f"message of {total} bytes ({headers_length} of headers) is too large")
             if total < PRELUDE_BYTES + headers_length + CRC_BYTES:
                 raise EventStreamError(f"message length {total} is shorter than its headers")
-            if len(buffer) < total:
+            if end - pos < total:
                 break
-            message = bytes(buffer[:total])
-            del buffer[:total]
-            (crc,) = UINT32.unpack_from(message, total - CRC_BYTES)
-            if zlib.crc32(message[: total - CRC_BYTES]) != crc:
+            body_end = pos + total - CRC_BYTES
+            (crc,) = UINT32.unpack_from(buffer, body_end)
+            if zlib.crc32(buffer[pos:body_end]) != crc:
                 raise EventStreamError("message CRC mismatch")
-            headers = decode_headers(message[PRELUDE_BYTES : PRELUDE_BYTES + headers_length])
-            messages.append(EventMessage(headers, message[PRELUDE_BYTES + headers_length : total - CRC_BYTES]))
+            payload_start = pos + PRELUDE_BYTES + headers_length
+            block = buffer[pos + PRELUDE_BYTES : payload_start]
+            headers = self._headers.get(block)
+            if headers is None:
+                headers = self._headers[block] = decode_headers(block)
+            messages.append(EventMessage(headers, buffer[payload_start:body_end]))
+            pos += total
+        self._buffer = buffer[pos:]
         return messages
 
     @property
