@@ -22,7 +22,6 @@ from llm_simulator.core.types import GenerationPlan, GenerationRequest
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.infra.rng import IDS
-from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.anthropic.messages import (
     EventWriter,
     MessagesRequest,
@@ -30,14 +29,8 @@ from llm_simulator.providers.anthropic.messages import (
     parse_request,
     stream_events,
 )
-from llm_simulator.providers.bedrock.errors import stream_exception
-from llm_simulator.providers.bedrock.frames import (
-    MALFORMED_FRAME,
-    chunk_frame,
-    invocation_metrics,
-    invoke_headers,
-    stream_headers,
-)
+from llm_simulator.providers.bedrock.answer import INVOKE_STREAM_CONTENT_TYPE, BedrockAnswer
+from llm_simulator.providers.bedrock.frames import chunk_frame, invocation_metrics, invoke_headers
 from llm_simulator.providers.bedrock.models import BedrockModel
 from llm_simulator.providers.validation import JsonObject
 
@@ -49,7 +42,6 @@ _NOT_PERMITTED = ("model", "stream")
 _DATA = b"\ndata: "
 _PING = b"event: ping\n"
 _STOP = b"event: message_stop\n"
-STREAM_CONTENT_TYPE = (b"x-amzn-bedrock-content-type", b"application/json")
 
 
 def _malformed(reason: str) -> Exception:
@@ -85,18 +77,18 @@ def _chunks(sse: bytes) -> list[bytes]:
 
 
 async def claude_chunks(
-    sim: Simulator, plan: GenerationPlan, timeline: Timeline, writer: EventWriter, started: float
+    answer: BedrockAnswer, plan: GenerationPlan, timeline: Timeline, writer: EventWriter
 ) -> AsyncIterator[bytes]:
     """The Messages events as ``chunk`` frames; ``message_stop`` gains the invocation metrics."""
     first_byte = None
-    async for sse in stream_events(sim, plan, timeline, writer):
+    async for sse in stream_events(answer.sim, plan, timeline, writer):
         if first_byte is None:
-            first_byte = sim.clock.now() - started
+            first_byte = answer.elapsed()
         out = b""
         for payload in _chunks(sse):
             if payload.startswith(b'{"type":"message_stop"'):
                 metrics = invocation_metrics(
-                    plan.request.prompt_tokens, plan.completion_tokens, sim.clock.now() - started, first_byte
+                    plan.request.prompt_tokens, plan.completion_tokens, answer.elapsed(), first_byte
                 )
                 out += chunk_frame(orjson.dumps({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics}))
             else:
@@ -104,18 +96,13 @@ async def claude_chunks(
         yield out
 
 
-class ClaudeAnswer:
+class ClaudeAnswer(BedrockAnswer):
     """How an Anthropic-body InvokeModel is answered: a ``message`` or its events as chunks."""
 
-    __slots__ = ("_id", "_request", "_sim", "_started")
-
-    provider = "bedrock"
-    limit_headers = staticmethod(no_limit_headers)
+    __slots__ = ("_id",)
 
     def __init__(self, sim: Simulator, request: HttpRequest) -> None:
-        self._sim = sim
-        self._request = request
-        self._started = sim.clock.now()
+        super().__init__(sim, request)
         self._id = ""
 
     @staticmethod
@@ -129,17 +116,11 @@ class ClaudeAnswer:
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``message_start`` … ``message_stop``, each a ``chunk``."""
-        writer = EventWriter(plan, self._id)
-        return StreamResponse(
-            claude_chunks(self._sim, plan, timeline, writer, self._started),
-            stream_headers(self._request, STREAM_CONTENT_TYPE),
-            stream_exception,
-            malformed=MALFORMED_FRAME,
-        )
+        chunks = claude_chunks(self, plan, timeline, EventWriter(plan, self._id))
+        return self.event_stream(chunks, INVOKE_STREAM_CONTENT_TYPE)
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
         """The ``message`` object, with Bedrock's token-count headers."""
         body = orjson.dumps(message_object(plan, self._id, final=True))
-        latency = self._sim.clock.now() - self._started
-        headers = invoke_headers(self._request, plan.request.prompt_tokens, plan.completion_tokens, latency)
+        headers = invoke_headers(self._request, plan.request.prompt_tokens, plan.completion_tokens, self.elapsed())
         return JsonResponse(200, body, headers)

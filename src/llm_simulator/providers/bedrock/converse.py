@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from llm_simulator.core.http import HttpRequest, JsonResponse, StreamResponse
+from llm_simulator.core.http import JsonResponse, StreamResponse
 from llm_simulator.core.types import (
     ChoicePlan,
     FinishReason,
@@ -23,12 +23,10 @@ from llm_simulator.core.types import (
     SegmentKind,
     TokenEvent,
 )
-from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.anthropic.blocks import Block, blocks_of, signature, tool_input
-from llm_simulator.providers.bedrock.errors import stream_exception
-from llm_simulator.providers.bedrock.frames import MALFORMED_FRAME, event_frame, json_headers, stream_headers
+from llm_simulator.providers.bedrock.answer import BedrockAnswer
+from llm_simulator.providers.bedrock.frames import event_frame, json_headers
 
 STOP_REASON = {
     FinishReason.STOP: "end_turn",
@@ -104,9 +102,7 @@ def _block_stop(choice: ChoicePlan, index: int, block: Block) -> bytes:
     return frame + event_frame("contentBlockStop", b'{"contentBlockIndex":%d}' % index)
 
 
-async def converse_events(
-    sim: Simulator, plan: GenerationPlan, timeline: Timeline, started: float
-) -> AsyncIterator[bytes]:
+async def converse_events(answer: BedrockAnswer, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[bytes]:
     """The ConverseStream events; ``messageStart`` goes out with the first token, when it is due.
 
     Blocks open at their first token and close when the next one opens (or at the end), so
@@ -117,7 +113,7 @@ async def converse_events(
     starts = {block.start: number for number, block in enumerate(blocks)}
     current = -1
     head = MESSAGE_START
-    async for event in sim.stream(plan, timeline):
+    async for event in answer.sim.stream(plan, timeline):
         if not isinstance(event, TokenEvent):
             continue
         frame = head
@@ -133,7 +129,7 @@ async def converse_events(
         current = 0
         head += _delta(0, blocks[0], "")
     stop = orjson.dumps({"stopReason": STOP_REASON[choice.finish_reason]})
-    latency_ms = round((sim.clock.now() - started) * 1000)
+    latency_ms = round(answer.elapsed() * 1000)
     metadata = orjson.dumps({"usage": usage(plan), "metrics": {"latencyMs": latency_ms}})
     yield (
         head
@@ -143,37 +139,21 @@ async def converse_events(
     )
 
 
-class ConverseAnswer:
+class ConverseAnswer(BedrockAnswer):
     """How a Converse request is answered: the event stream, or one JSON body."""
 
-    __slots__ = ("_request", "_sim", "_started")
-
-    provider = "bedrock"
-    limit_headers = staticmethod(no_limit_headers)
-
-    def __init__(self, sim: Simulator, request: HttpRequest) -> None:
-        self._sim = sim
-        self._request = request
-        self._started = sim.clock.now()
+    __slots__ = ()
 
     @staticmethod
     def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
         """Model, messages, ``maxTokens`` and the tools offered."""
         return gen.model, gen.messages, gen.max_tokens, gen.tools
 
-    def begin(self, plan: GenerationPlan) -> None:
-        """Nothing to stamp: a Converse answer carries no id."""
-
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``messageStart`` … ``metadata``, event-stream framed."""
-        return StreamResponse(
-            converse_events(self._sim, plan, timeline, self._started),
-            stream_headers(self._request),
-            stream_exception,
-            malformed=MALFORMED_FRAME,
-        )
+        return self.event_stream(converse_events(self, plan, timeline))
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
         """The Converse JSON answer, ``metrics.latencyMs`` measured on the simulator's clock."""
-        latency_ms = round((self._sim.clock.now() - self._started) * 1000)
-        return JsonResponse(200, orjson.dumps(converse_body(plan, latency_ms)), json_headers(self._request))
+        body = converse_body(plan, round(self.elapsed() * 1000))
+        return JsonResponse(200, orjson.dumps(body), json_headers(self._request))

@@ -14,26 +14,18 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import invalid
-from llm_simulator.core.http import HttpRequest, JsonResponse, StreamResponse
+from llm_simulator.core.http import JsonResponse, StreamResponse
 from llm_simulator.core.types import Endpoint, FinishReason, GenerationPlan, GenerationRequest, Message, TokenEvent
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.providers.admission import no_limit_headers
+from llm_simulator.providers.bedrock.answer import INVOKE_STREAM_CONTENT_TYPE, BedrockAnswer
 from llm_simulator.providers.bedrock.converse_request import check_limits
-from llm_simulator.providers.bedrock.errors import stream_exception
-from llm_simulator.providers.bedrock.frames import (
-    MALFORMED_FRAME,
-    chunk_frame,
-    invocation_metrics,
-    invoke_headers,
-    stream_headers,
-)
+from llm_simulator.providers.bedrock.frames import chunk_frame, invocation_metrics, invoke_headers
 from llm_simulator.providers.bedrock.models import BedrockModel
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, get_int, get_number, get_str, missing
 
 DEFAULT_MAX_GEN_LEN = 512
-STREAM_CONTENT_TYPE = (b"x-amzn-bedrock-content-type", b"application/json")
 
 
 def stop_reason(reason: FinishReason) -> str:
@@ -64,14 +56,12 @@ def parse_llama(sim: Simulator, headers: Mapping[str, str], body: JsonObject, mo
     )
 
 
-async def llama_chunks(
-    sim: Simulator, plan: GenerationPlan, timeline: Timeline, started: float
-) -> AsyncIterator[bytes]:
+async def llama_chunks(answer: BedrockAnswer, plan: GenerationPlan, timeline: Timeline) -> AsyncIterator[bytes]:
     """One chunk per token; the last says why it stopped and carries the invocation metrics."""
     prompt_tokens = plan.request.prompt_tokens
     first_byte = 0.0
     count = 0
-    async for event in sim.stream(plan, timeline):
+    async for event in answer.sim.stream(plan, timeline):
         if not isinstance(event, TokenEvent):
             continue
         count += 1
@@ -82,9 +72,9 @@ async def llama_chunks(
             "stop_reason": None,
         }
         if count == 1:
-            first_byte = sim.clock.now() - started
+            first_byte = answer.elapsed()
         yield chunk_frame(orjson.dumps(chunk))
-    metrics = invocation_metrics(prompt_tokens, plan.completion_tokens, sim.clock.now() - started, first_byte)
+    metrics = invocation_metrics(prompt_tokens, plan.completion_tokens, answer.elapsed(), first_byte)
     last = {
         "generation": "",
         "prompt_token_count": None if count else prompt_tokens,
@@ -95,35 +85,19 @@ async def llama_chunks(
     yield chunk_frame(orjson.dumps(last))
 
 
-class LlamaAnswer:
+class LlamaAnswer(BedrockAnswer):
     """How a Llama-body InvokeModel is answered: one generation, or its tokens as chunks."""
 
-    __slots__ = ("_request", "_sim", "_started")
-
-    provider = "bedrock"
-    limit_headers = staticmethod(no_limit_headers)
-
-    def __init__(self, sim: Simulator, request: HttpRequest) -> None:
-        self._sim = sim
-        self._request = request
-        self._started = sim.clock.now()
+    __slots__ = ()
 
     @staticmethod
     def seed_identity(gen: GenerationRequest) -> tuple[object, ...]:
         """Model, prompt and ``max_gen_len``."""
         return gen.model, gen.messages, gen.max_tokens
 
-    def begin(self, plan: GenerationPlan) -> None:
-        """Nothing to stamp: a Llama answer carries no id."""
-
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """The token chunks."""
-        return StreamResponse(
-            llama_chunks(self._sim, plan, timeline, self._started),
-            stream_headers(self._request, STREAM_CONTENT_TYPE),
-            stream_exception,
-            malformed=MALFORMED_FRAME,
-        )
+        return self.event_stream(llama_chunks(self, plan, timeline), INVOKE_STREAM_CONTENT_TYPE)
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
         """The generation and its counts, with Bedrock's token-count headers."""
@@ -134,6 +108,5 @@ class LlamaAnswer:
             "generation_token_count": plan.completion_tokens,
             "stop_reason": stop_reason(choice.finish_reason),
         }
-        latency = self._sim.clock.now() - self._started
-        headers = invoke_headers(self._request, plan.request.prompt_tokens, plan.completion_tokens, latency)
+        headers = invoke_headers(self._request, plan.request.prompt_tokens, plan.completion_tokens, self.elapsed())
         return JsonResponse(200, orjson.dumps(body), headers)
