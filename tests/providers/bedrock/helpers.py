@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import anthropic
 import boto3
 from botocore.config import Config
 
@@ -50,3 +51,15 @@ def decode(raw: bytes) -> list[EventMessage]:
     messages = decoder.feed(raw)
     assert decoder.pending == 0, "the body ends mid-message"
     return messages
+
+
+def anthropic_bedrock(url: str, **options: Any) -> anthropic.AnthropicBedrock:
+    """anthropic's Bedrock client on ``url``, signing with the test credentials, no retries."""
+    return anthropic.AnthropicBedrock(
+        base_url=url,
+        aws_region="us-east-1",
+        aws_access_key=ACCESS_KEY,
+        aws_secret_key=SECRET,
+        max_retries=0,
+        **options,
+    )

@@ -14,7 +14,15 @@ from anthropic.types import MessageStreamEvent
 from botocore.eventstream import ChecksumMismatch
 
 from tests.live import LiveServer, live_server
-from tests.providers.bedrock.helpers import ACCESS_KEY, LLAMA, MODEL, SECRET, USER, bedrock_client, send_headers
+from tests.providers.bedrock.helpers import (
+    ACCESS_KEY,
+    LLAMA,
+    MODEL,
+    USER,
+    anthropic_bedrock,
+    bedrock_client,
+    send_headers,
+)
 
 CONFIG = """\
 chaos:
@@ -176,14 +184,8 @@ def test_invoke_stream_error_event(chaos_server: LiveServer, opened: list[Any]) 
 
 
 def test_anthropic_bedrock_sees_a_stream_error_event(chaos_server: LiveServer) -> None:
-    with anthropic.AnthropicBedrock(
-        base_url=chaos_server.url,
-        aws_region="us-east-1",
-        aws_access_key=ACCESS_KEY,
-        aws_secret_key=SECRET,
-        max_retries=0,
-        default_headers={"x-simulator-chaos": "fault=error_event; after=3; fault_error=rate_limit"},
-    ) as client:
+    control = {"x-simulator-chaos": "fault=error_event; after=3; fault_error=rate_limit"}
+    with anthropic_bedrock(chaos_server.url, default_headers=control) as client:
         stream = client.messages.create(
             model=MODEL, max_tokens=30, messages=[{"role": "user", "content": "Write a long story."}], stream=True
         )
@@ -197,13 +199,7 @@ def test_anthropic_bedrock_sees_a_stream_error_event(chaos_server: LiveServer) -
 
 def test_anthropic_bedrock_sees_a_throttle(chaos_server: LiveServer) -> None:
     with (
-        anthropic.AnthropicBedrock(
-            base_url=chaos_server.url,
-            aws_region="us-east-1",
-            aws_access_key=ACCESS_KEY,
-            aws_secret_key=SECRET,
-            max_retries=0,
-        ) as client,
+        anthropic_bedrock(chaos_server.url) as client,
         pytest.raises(anthropic.RateLimitError) as info,
     ):
         client.messages.create(

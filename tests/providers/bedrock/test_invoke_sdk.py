@@ -13,7 +13,8 @@ import pytest
 from anthropic.types import TextBlock, ToolUseBlock
 
 from tests.live import LiveServer
-from tests.providers.bedrock.helpers import ACCESS_KEY, CLAUDE, LLAMA, MODEL, PROFILE, SECRET, decode
+from tests.providers.bedrock.helpers import CLAUDE, LLAMA, MODEL, PROFILE, decode
+from tests.providers.bedrock.helpers import anthropic_bedrock as bedrock_client_of
 
 CLAUDE_BODY: dict[str, Any] = {
     "anthropic_version": "bedrock-2023-05-31",
@@ -25,14 +26,7 @@ CLAUDE_BODY: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def anthropic_bedrock(fast_server: LiveServer) -> Iterator[anthropic.AnthropicBedrock]:
     """anthropic's Bedrock client, signing with SigV4, on the no-latency server."""
-    with anthropic.AnthropicBedrock(
-        base_url=fast_server.url,
-        aws_region="us-east-1",
-        aws_access_key=ACCESS_KEY,
-        aws_secret_key=SECRET,
-        max_retries=0,
-        _strict_response_validation=True,
-    ) as client:
+    with bedrock_client_of(fast_server.url, _strict_response_validation=True) as client:
         yield client
 
 

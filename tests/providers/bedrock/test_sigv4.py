@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import anthropic
 import botocore.exceptions
 import httpx
 import pytest
@@ -20,7 +19,15 @@ from llm_simulator.config.bedrock import BedrockConfig
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.providers.bedrock.sigv4 import check_request, parse_authorization
 from tests.live import LiveServer, live_server
-from tests.providers.bedrock.helpers import ACCESS_KEY, MODEL, PROFILE_ARN, SECRET, USER, bedrock_client
+from tests.providers.bedrock.helpers import (
+    ACCESS_KEY,
+    MODEL,
+    PROFILE_ARN,
+    SECRET,
+    USER,
+    anthropic_bedrock,
+    bedrock_client,
+)
 
 CONFIG = f"""\
 bedrock:
@@ -140,13 +147,7 @@ def test_boto3_signed_requests_are_accepted(signed_server: LiveServer) -> None:
 
 
 def test_anthropic_bedrock_signed_requests_are_accepted(signed_server: LiveServer) -> None:
-    with anthropic.AnthropicBedrock(
-        base_url=signed_server.url,
-        aws_region="us-east-1",
-        aws_access_key=ACCESS_KEY,
-        aws_secret_key=SECRET,
-        max_retries=0,
-    ) as client:
+    with anthropic_bedrock(signed_server.url) as client:
         message = client.messages.create(model=MODEL, max_tokens=4, messages=[{"role": "user", "content": "Hi"}])
     assert message.usage.output_tokens <= 4
 
