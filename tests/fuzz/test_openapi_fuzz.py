@@ -56,6 +56,8 @@ def owner(method: str, path: str) -> str | None:
     """The provider whose error shape a path must have (None: chosen by the request's headers)."""
     if path.startswith("/v1/messages"):
         return "anthropic"
+    if path.startswith("/model/"):
+        return "bedrock"
     if path.startswith("/v1beta/"):
         return "gemini"
     # GET /v1/models/{model} is OpenAI's, Anthropic's or Gemini's by the headers, whatever the id.
@@ -69,6 +71,9 @@ def owner(method: str, path: str) -> str | None:
 def shape(body: Any) -> str:
     """Which provider's error shape ``body`` has; fails if it is none of them."""
     assert isinstance(body, dict), body
+    if set(body) == {"message"}:  # Bedrock's (its exception's name rides in x-amzn-ErrorType)
+        assert isinstance(body["message"], str) and body["message"], body
+        return "bedrock"
     error = body["error"]
     if body.get("type") == "error":
         assert set(error) == {"type", "message"} and isinstance(body["request_id"], str), body

@@ -8,7 +8,14 @@ import llm_simulator.cli.benchmark as cli_benchmark
 import llm_simulator.loadgen.suite as loadgen_suite
 import llm_simulator.sdk as sdk
 from llm_simulator.cli.wire import Turn, chat_request, embedding_request
-from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, PROVIDERS, check_provider
+from llm_simulator.wire.defaults import (
+    DEFAULT_EMBEDDING_MODELS,
+    DEFAULT_MODELS,
+    LOAD_DEFAULT_MODELS,
+    LOAD_PROVIDERS,
+    PROVIDERS,
+    check_provider,
+)
 
 
 def test_the_sdk_exports_the_shared_defaults() -> None:
@@ -24,8 +31,11 @@ def test_the_cli_sends_the_shared_defaults() -> None:
 
 
 def test_the_load_generator_uses_the_shared_defaults() -> None:
-    assert vars(loadgen_suite)["DEFAULT_MODELS"] is DEFAULT_MODELS
-    assert vars(cli_benchmark)["DEFAULT_MODELS"] is DEFAULT_MODELS
+    assert vars(loadgen_suite)["LOAD_DEFAULT_MODELS"] is LOAD_DEFAULT_MODELS
+    assert vars(cli_benchmark)["LOAD_DEFAULT_MODELS"] is LOAD_DEFAULT_MODELS
+    # The load generator's extra wire (Bedrock) keeps the shared defaults of the other three.
+    assert {p: LOAD_DEFAULT_MODELS[p] for p in PROVIDERS} == DEFAULT_MODELS
+    assert set(LOAD_PROVIDERS) == {*PROVIDERS, "bedrock"}
 
 
 def test_check_provider() -> None:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llm_simulator.config.adapters import AdaptersConfig
+from llm_simulator.config.bedrock import BedrockConfig
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.engine import EngineConfig
@@ -170,6 +171,7 @@ class SimulatorConfig(_Section):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
     adapters: AdaptersConfig = Field(default_factory=AdaptersConfig)
+    bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

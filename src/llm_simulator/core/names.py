@@ -10,5 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 # The vendor APIs the simulator speaks.
-Provider = Literal["openai", "anthropic", "gemini"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
+# ``bedrock`` is AWS Bedrock's runtime API (Converse and InvokeModel for every model family).
+Provider = Literal["openai", "anthropic", "gemini", "bedrock"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "bedrock")

@@ -1,4 +1,4 @@
-"""A streaming-aware load generator for OpenAI-, Anthropic- and Gemini-compatible servers.
+"""A streaming-aware load generator for OpenAI-, Anthropic-, Gemini- and Bedrock-compatible servers.
 
 It measures TTFT, ITL and E2E per request under closed-loop (fixed concurrency) or
 open-loop (Poisson arrivals) load, reports its own client overhead, and implements the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic import AnthropicProvider
 from llm_simulator.providers.base import Provider
+from llm_simulator.providers.bedrock import BedrockProvider
 from llm_simulator.providers.gemini import GeminiProvider
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.openai import OpenAIProvider
@@ -13,4 +14,9 @@ from llm_simulator.providers.openai import OpenAIProvider
 def build_providers(sim: Simulator, dispatch: InternalDispatch | None = None) -> list[Provider]:
     """Every provider, in routing priority order; ``dispatch`` serves batch jobs' requests."""
     dispatch = dispatch or InternalDispatch()
-    return [AnthropicProvider(sim, dispatch), GeminiProvider(sim, dispatch), OpenAIProvider(sim, dispatch)]
+    return [
+        AnthropicProvider(sim, dispatch),
+        GeminiProvider(sim, dispatch),
+        BedrockProvider(sim),
+        OpenAIProvider(sim, dispatch),
+    ]

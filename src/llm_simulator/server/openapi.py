@@ -6,7 +6,8 @@ drifts from what is served: the model enums are the catalogue's ids and aliases 
 model name, and the bounds are the providers' own (see ``openapi_bodies``). Gemini's one
 route ``/{version}/models/{target}`` (the method rides in the last path segment, as in
 ``models/gemini-2.5-flash:generateContent``) is described as one operation per method, each
-with its own body and the models that method serves. Paths shared by several providers
+with its own body and the models that method serves; so is the Bedrock runtime's
+``/model/{target:path}`` (``openapi_bedrock.py``). Paths shared by several providers
 (``GET /v1/models``) appear once, with the headers that select each provider documented as
 optional parameters.
 """
@@ -22,6 +23,7 @@ from llm_simulator.engine.catalogue import Catalogue, ModelSpec
 from llm_simulator.providers.gemini import BATCH_ACTIONS, EMBED_ACTIONS, GENERATE_ACTIONS
 from llm_simulator.providers.openai.azure import API_VERSION
 from llm_simulator.providers.openai.responses_input import INCLUDABLE
+from llm_simulator.server import openapi_bedrock
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 
@@ -350,6 +352,10 @@ def build_openapi(app: Served) -> dict[str, Any]:
             path, operation = _azure_operation(route, sets)
             paths.setdefault(path, {})[method] = operation
             continue
+        if openapi_bedrock.is_bedrock_route(route.path):
+            for path, parameters, schema in openapi_bedrock.operations(app.sim.catalogue):
+                paths.setdefault(path, {})[method] = _operation(provider.name, method, path, parameters, schema)
+            continue
         # Gemini's one action on a batch rides in its last path segment, as ``batches/{id}:cancel``.
         path, names = _path(route.path.replace(_GEMINI_BATCH_ACTION, "{batch_id}:cancel"))
         item = paths.setdefault(path, {})
@@ -374,7 +380,7 @@ def build_openapi(app: Served) -> dict[str, Any]:
         "info": {
             "title": "llm-simulator",
             "version": __version__,
-            "description": "OpenAI, Anthropic and Gemini API routes served by the simulator.",
+            "description": "OpenAI, Anthropic, Gemini and Bedrock runtime API routes served by the simulator.",
         },
         "paths": paths,
     }

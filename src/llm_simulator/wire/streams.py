@@ -8,6 +8,9 @@
   last frame of a whole answer carries a ``finishReason`` on its candidate; a stream that
   closes before any candidate did was cut (as the simulator's ``no_terminator`` fault does).
   Reading stops only at the close, since usage may still follow.
+- Bedrock's ConverseStream (AWS event-stream framing) ends with ``messageStop`` (the stop
+  reason: the answer is whole) and then ``metadata`` (usage); reading goes on to the close
+  for the usage. A stream that closes before ``messageStop`` was cut.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llm_simulator.wire.defaults import Provider
+from llm_simulator.wire.defaults import LoadProvider
 
 OPENAI_TERMINATOR = "[DONE]"
 ANTHROPIC_TERMINATOR = "message_stop"
+BEDROCK_STOP = "messageStop"
 
 
 class StreamEnd:
@@ -30,7 +34,7 @@ class StreamEnd:
 
     __slots__ = ("complete", "over", "provider")
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: LoadProvider) -> None:
         self.provider = provider
         self.over = False
         self.complete = False
@@ -51,4 +55,9 @@ class StreamEnd:
             return
         candidates = frame.get("candidates")
         if isinstance(candidates, list) and any(isinstance(c, dict) and c.get("finishReason") for c in candidates):
+            self.complete = True
+
+    def note_event(self, event_type: str) -> None:
+        """Note a Bedrock event by its ``:event-type``: ``messageStop`` completes the answer."""
+        if event_type == BEDROCK_STOP:
             self.complete = True
