@@ -54,6 +54,13 @@ class DeploymentConfig(_Data):
     chunked_prefill: bool | None = Field(
         default=None, description="Split long prompts across steps (vLLM); off: a prompt joins a step whole."
     )
+    schedule_ahead: int | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Steps the scheduler works ahead (1: vLLM's async scheduling — an arrival during a step "
+        "joins the step after next).",
+    )
     max_waiting: int | None = Field(default=None, ge=1, description="Queue bound; one more is refused.")
     queue_timeout_ms: float | None = Field(default=None, ge=0, description="Most a request waits; 0: no limit.")
     overload_status: Literal[429, 503, 529] | None = Field(

@@ -272,6 +272,10 @@ def test_models_listed_under_a_deployment_share_it() -> None:
             {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "cold_start": "sometimes"}}},
             "engine.deployments.d.cold_start: Input should be a valid boolean",
         ),
+        (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "schedule_ahead": 2}}},
+            "engine.deployments.d.schedule_ahead: Input should be less than or equal to 1",
+        ),
     ],
 )
 def test_bad_engine_config_names_the_key(flags: dict[str, object], message: str) -> None:
@@ -382,6 +386,7 @@ def test_every_engine_limit_can_be_set_in_the_config() -> None:
                     "preset": "vllm-h100-7b-tp1",
                     "models": ["gpt-4o"],
                     "chunked_prefill": False,
+                    "schedule_ahead": 0,
                     "max_num_seqs": 7,
                     "max_waiting": 3,
                     "queue_timeout_ms": 900,
@@ -394,6 +399,7 @@ def test_every_engine_limit_can_be_set_in_the_config() -> None:
     )
     spec = sim.deployments["d"]
     assert not spec.settings.chunked_prefill and not spec.settings.prefix_caching
+    assert spec.settings.schedule_ahead == 0  # the preset schedules ahead (1); the config turned it off
     assert (spec.settings.max_num_seqs, spec.settings.max_waiting, spec.settings.queue_timeout_ms) == (7, 3, 900)
     assert spec.overload_status == 429 and spec.step.front_ms == 1.5
 

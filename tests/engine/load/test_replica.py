@@ -282,3 +282,62 @@ def test_without_chunked_prefill_a_prompt_longer_than_the_budget_still_runs_alon
     rep.enqueue(seq(1, 5000, 2))
     assert drv.run() > 0
     assert rep.running == [] and not rep.waiting
+
+
+def _arrive_during_a_step(schedule_ahead: int) -> tuple[Driver, list[int | None]]:
+    """A runs alone; B arrives while A's first decode step runs; which step does B join?"""
+    rep = replica(schedule_ahead=schedule_ahead)
+    drv = Driver(rep)
+    a, b = seq(1, 10, 10), seq(2, 10, 3)
+    rep.enqueue(a)
+    drv.step()  # A's prefill
+    batch = rep.schedule()  # A's first decode step is now running ...
+    assert batch is not None
+    rep.enqueue(b)  # ... when B arrives
+    drv.now += rep.duration_ms(batch)
+    rep.complete(batch, drv.now)
+    joined: list[int | None] = []
+    for _ in range(3):
+        nxt = drv.step()
+        assert nxt is not None
+        joined.append(nxt.sequences.index(b) if b in nxt.sequences else None)
+    return drv, joined
+
+
+def test_without_scheduling_ahead_an_arrival_joins_the_next_step() -> None:
+    _, joined = _arrive_during_a_step(0)
+    assert joined == [1, 1, 1]
+
+
+def test_scheduling_ahead_an_arrival_during_a_step_misses_the_next_one() -> None:
+    # vLLM's async scheduling formed the next batch when the running step was launched.
+    drv, joined = _arrive_during_a_step(1)
+    assert joined == [None, 1, 1]
+    assert drv.emits[2][0] == 4.0  # prefill in step 4, not 3: one step more TTFT
+
+
+def test_scheduling_ahead_an_idle_replica_admits_at_once() -> None:
+    rep = replica(schedule_ahead=1)
+    s = seq(1, 10, 2)
+    rep.enqueue(s)
+    batch = rep.schedule()
+    assert batch is not None and batch.sequences == [s]
+
+
+def test_scheduling_ahead_never_leaves_the_replica_idle_with_work_waiting() -> None:
+    # A finishes in the step during which B arrives: with nothing else to run, B is admitted
+    # at once instead of an empty step (or a stall) first.
+    rep = replica(schedule_ahead=1)
+    drv = Driver(rep)
+    a, b = seq(1, 10, 1), seq(2, 10, 2)
+    rep.enqueue(a)
+    batch = rep.schedule()
+    assert batch is not None
+    rep.enqueue(b)
+    rep.complete(batch, 1.0)
+    assert a.state is SeqState.FINISHED
+    nxt = rep.schedule()
+    assert nxt is not None and nxt.sequences == [b]
+    rep.complete(nxt, 2.0)
+    drv.run()
+    assert b.state is SeqState.FINISHED

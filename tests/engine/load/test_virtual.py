@@ -98,7 +98,10 @@ def test_a_simultaneous_start_forms_convoys_that_a_ramp_avoids() -> None:
     # each other's prefills in every round; scattered, they rarely meet.
     from llm_simulator.engine.load.virtual import lone_e2e_ms
 
-    spec = PRESETS["nim-llama33-70b-2xh100-fp8"]
+    # The fitted step noise dissolves convoys too, faster the larger it is: pinned low here, so
+    # the test is about the start, not about the preset's current σ.
+    nim = PRESETS["nim-llama33-70b-2xh100-fp8"]
+    spec = replace(nim, step=replace(nim.step, jitter_sigma=0.03))
     import random
 
     def mean_ttft(ramp_ms: float) -> float:
@@ -110,5 +113,6 @@ def test_a_simultaneous_start_forms_convoys_that_a_ramp_avoids() -> None:
         return statistics.fmean(r.ttft_ms for r in done)
 
     lone = simulate(spec, [Arrival(0.0, 5000, 200)], seed=1).results[0].ttft_ms
-    assert mean_ttft(0.0) > 1.8 * lone
-    assert mean_ttft(lone_e2e_ms(spec, 5000, 200)) < 1.5 * lone
+    together, scattered = mean_ttft(0.0), mean_ttft(lone_e2e_ms(spec, 5000, 200))
+    assert together > 1.6 * lone
+    assert scattered < 1.5 * lone

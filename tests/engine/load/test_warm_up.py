@@ -68,4 +68,9 @@ def test_a_cold_start_slows_only_the_first_requests_of_a_run() -> None:
     cold = simulate(replace(spec, cold_start=True), arrivals, seed=1).results
     assert max(r.ttft_ms for r in warm) < 200
     assert max(r.ttft_ms for r in cold[:20]) > 500  # the first requests meet compiling kernels
-    assert [r.ttft_ms for r in cold[-100:]] == pytest.approx([r.ttft_ms for r in warm[-100:]], rel=0.2)
+    # Afterwards the run is a warm one: the same TTFTs, one by one up to a step of phase (a request
+    # that finds the replica busy rather than idle waits one step more when scheduling ahead).
+    late_cold, late_warm = [r.ttft_ms for r in cold[-100:]], [r.ttft_ms for r in warm[-100:]]
+    assert sum(late_cold) == pytest.approx(sum(late_warm), rel=0.05)
+    step = base.step.step_ms + base.step.weights_ms
+    assert all(abs(c - w) < 1.5 * step for c, w in zip(late_cold, late_warm, strict=True))

@@ -18,6 +18,7 @@ _SETTINGS_FIELDS = (
     "block_size",
     "prefix_caching",
     "chunked_prefill",
+    "schedule_ahead",
     "max_waiting",
     "queue_timeout_ms",
 )

@@ -45,6 +45,8 @@ class PresetRecipe:
     replicas: int = 1
     router: str = "least_loaded"
     chunked_prefill: bool = True
+    # Steps the scheduler works ahead (EngineSettings.schedule_ahead): 1 for vLLM's async scheduling.
+    schedule_ahead: int = 0
     # Warm-up cost per new step shape (StepTimeModel.cold_shape_ms), fitted on stage_0 tails.
     cold_shape_ms: float = 0.0
 
@@ -63,6 +65,7 @@ class PresetRecipe:
             block_size=self.block_size,
             prefix_caching=self.prefix_caching,
             chunked_prefill=self.chunked_prefill,
+            schedule_ahead=self.schedule_ahead,
         )
         facts = {
             "model": self.model,
@@ -104,133 +107,133 @@ def _fit(name: str) -> Fit:
 FITTED: dict[str, Fit] = {
     'anthropic-hosted': Fit(
         PhysicsFactors(
-            k_weights=2.933,
-            k_kv=2.547,
-            mfu=0.4701,
-            step_base_ms=1.369,
+            k_weights=2.881,
+            k_kv=2.454,
+            mfu=0.4662,
+            step_base_ms=1.826,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.01503,
-            overlap=0.4702,
+            seq_ms=0.01246,
+            overlap=0.6328,
         ),
-        front_ms=188.2, jitter_sigma=0.06848,
+        front_ms=181.7, jitter_sigma=0.1,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 250 ms and ITL 3'
                    '5 ms (means of the built-in latency profile)',
     ),
     'gemini-hosted': Fit(
         PhysicsFactors(
-            k_weights=2.04,
-            k_kv=1.771,
-            mfu=0.4701,
-            step_base_ms=0.9524,
+            k_weights=2.008,
+            k_kv=1.71,
+            mfu=0.4662,
+            step_base_ms=1.273,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.01045,
-            overlap=0.4702,
+            seq_ms=0.008687,
+            overlap=0.6328,
         ),
-        front_ms=141.2, jitter_sigma=0.06848,
+        front_ms=135.2, jitter_sigma=0.1,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 200 ms and ITL 2'
                    '5 ms (means of the built-in latency profile)',
     ),
     'nim-llama33-70b-2xh100-fp8': Fit(
         PhysicsFactors(
-            k_weights=1.439,
-            k_kv=1.097,
-            mfu=0.4987,
-            step_base_ms=0.5899,
+            k_weights=1.414,
+            k_kv=1.023,
+            mfu=0.4934,
+            step_base_ms=0.7615,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.006476,
-            overlap=0.4702,
+            seq_ms=0.005197,
+            overlap=0.6328,
         ),
-        front_ms=21.44, jitter_sigma=0.06848,
-        provenance='bench/calibrate.py fit (seed 20240614, 22 evaluations, loss 0.000) on nvidia-nim-concurrency-swe'
+        front_ms=4.712, jitter_sigma=0.1,
+        provenance='bench/calibrate.py fit (seed 20240614, 23 evaluations, loss 0.000) on nvidia-nim-concurrency-swe'
                    'eps/llama33_70b_2xh100_fp8_5000in_500out.csv concurrency=1; KV capacity from memory arithmetic',
     ),
     'openai-hosted': Fit(
         PhysicsFactors(
-            k_weights=3.392,
-            k_kv=2.945,
-            mfu=0.4701,
-            step_base_ms=1.584,
+            k_weights=3.334,
+            k_kv=2.84,
+            mfu=0.4662,
+            step_base_ms=2.113,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.01739,
-            overlap=0.4702,
+            seq_ms=0.01442,
+            overlap=0.6328,
         ),
-        front_ms=234.6, jitter_sigma=0.06848,
+        front_ms=226.4, jitter_sigma=0.1,
         provenance='shaped, not measured under load: 70B TP4 fit scaled so a lone request sees TTFT 300 ms and ITL 4'
                    '0 ms (means of the built-in latency profile)',
     ),
     'vllm-h100-70b-tp4': Fit(
         PhysicsFactors(
-            k_weights=1.264,
-            k_kv=1.097,
-            mfu=0.4701,
-            step_base_ms=0.5899,
+            k_weights=1.201,
+            k_kv=1.023,
+            mfu=0.4662,
+            step_base_ms=0.7615,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.006476,
-            overlap=0.4702,
+            seq_ms=0.005197,
+            overlap=0.6328,
         ),
-        front_ms=21.44, jitter_sigma=0.06848,
-        cold_shape_ms=700,
-        provenance='bench/calibrate.py fit (seed 20240614, 63 evaluations, loss 0.056) on inference-sim-training/sta'
+        front_ms=4.712, jitter_sigma=0.1,
+        cold_shape_ms=500,
+        provenance='bench/calibrate.py fit (seed 20240614, 64 evaluations, loss 0.053) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-70b-tp4-general stage_0; llama-2-70b-hf-tp4-codegen stage_0; llama-2-7'
-                   '0b-tp4-roleplay stage_0; warm-up 700 ms per new step shape fitted on the same rows (full length)',
+                   '0b-tp4-roleplay stage_0; warm-up 500 ms per new step shape fitted on the same rows (full length)',
     ),
     'vllm-h100-7b-tp1': Fit(
         PhysicsFactors(
-            k_weights=1.135,
-            k_kv=1.097,
-            mfu=0.5658,
-            step_base_ms=0.5899,
+            k_weights=1.128,
+            k_kv=1.023,
+            mfu=0.6678,
+            step_base_ms=0.7615,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.006476,
-            overlap=0.4702,
+            seq_ms=0.005197,
+            overlap=0.6328,
         ),
-        front_ms=13.15, jitter_sigma=0.02668,
-        cold_shape_ms=400,
-        provenance='bench/calibrate.py fit (seed 20240614, 65 evaluations, loss 0.052) on inference-sim-training/sta'
+        front_ms=5.852, jitter_sigma=0.02931,
+        cold_shape_ms=300,
+        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.046) on inference-sim-training/sta'
                    'ges_tidy.csv rows llama-2-7b-tp1-codegen stage_0; llama-2-7b-tp1-roleplay stage_0; llama-2-7b-tp'
-                   '1-general stage_0; warm-up 400 ms per new step shape fitted on the same rows (full length)',
+                   '1-general stage_0; warm-up 300 ms per new step shape fitted on the same rows (full length)',
     ),
     'vllm-h100-codellama-34b-tp2': Fit(
         PhysicsFactors(
-            k_weights=1.097,
-            k_kv=1.097,
+            k_weights=1.076,
+            k_kv=1.023,
             mfu=0.75,
-            step_base_ms=0.5899,
+            step_base_ms=0.7615,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.006476,
-            overlap=0.4702,
+            seq_ms=0.005197,
+            overlap=0.6328,
         ),
-        front_ms=19.95, jitter_sigma=0.03434,
-        cold_shape_ms=600,
-        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.016) on inference-sim-training/sta'
+        front_ms=5.725, jitter_sigma=0.06776,
+        cold_shape_ms=500,
+        provenance='bench/calibrate.py fit (seed 20240614, 61 evaluations, loss 0.016) on inference-sim-training/sta'
                    'ges_tidy.csv rows codellama-34b-tp2-general stage_0; codellama-34b-tp2-codegen stage_0; codellam'
-                   'a-34b-tp2-roleplay stage_0; warm-up 600 ms per new step shape fitted on the same rows (full leng'
+                   'a-34b-tp2-roleplay stage_0; warm-up 500 ms per new step shape fitted on the same rows (full leng'
                    'th)',
     ),
     'vllm-h100-mixtral-8x7b-tp2': Fit(
         PhysicsFactors(
-            k_weights=1.13,
-            k_kv=1.097,
-            mfu=0.2639,
-            step_base_ms=0.5899,
+            k_weights=1.089,
+            k_kv=1.023,
+            mfu=0.2701,
+            step_base_ms=0.7615,
             step_per_layer_ms=0.02,
             allreduce_per_layer_ms=0.012,
-            seq_ms=0.006476,
-            overlap=0.4702,
+            seq_ms=0.005197,
+            overlap=0.6328,
         ),
-        front_ms=27.34, jitter_sigma=0.02914,
-        cold_shape_ms=1100,
-        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.214) on inference-sim-training/sta'
+        front_ms=8.775, jitter_sigma=0.04528,
+        cold_shape_ms=900,
+        provenance='bench/calibrate.py fit (seed 20240614, 60 evaluations, loss 0.018) on inference-sim-training/sta'
                    'ges_tidy.csv rows mixtral-8x7b-v0-1-tp2-codegen stage_0; mixtral-8x7b-v0-1-tp2-general stage_0; '
-                   'mixtral-8x7b-v0-1-tp2-roleplay stage_0; warm-up 1100 ms per new step shape fitted on the same ro'
-                   'ws (full length)',
+                   'mixtral-8x7b-v0-1-tp2-roleplay stage_0; warm-up 900 ms per new step shape fitted on the same row'
+                   's (full length)',
     ),
 }
 # fmt: on
@@ -249,6 +252,10 @@ def _vllm(name: str, model: str, tp: int, description: str) -> PresetRecipe:
         # The engine limits of the inference-sim-training servers (stages_tidy.csv).
         max_num_seqs=128,
         max_num_batched_tokens=2048,
+        # vLLM ≥ 0.14 (the traces were recorded in February 2026) schedules one step ahead by
+        # default. The traces show it: TTFT grows by ~3 decode steps per step of load (≈ 1.5
+        # without the look-ahead), on every model (docs/latency.md, "Scheduling ahead").
+        schedule_ahead=1,
         factors=fit.factors,
         front_ms=fit.front_ms,
         jitter_sigma=fit.jitter_sigma,

@@ -15,6 +15,8 @@ Step formation, in order:
    (``max_num_seqs``), the budget lasts, and the KV cache keeps a small free watermark; the
    head of the queue blocks the rest (no overtaking, as in vLLM's FCFS policy). A step that
    had to preempt admits nothing (vLLM v1 does the same: the cache is too tight this step).
+   With ``schedule_ahead`` (vLLM's async scheduling) a request that arrived while a step
+   was running may join only the step after next, unless nothing else would run.
 
 ``check_invariants`` verifies the block accounting (tests call it after every step).
 """
@@ -50,6 +52,11 @@ class EngineSettings:
     # budget holds all of it, so a second long prompt waits for the next step instead of
     # lengthening this one; a prompt longer than the whole budget still runs, chunked, alone.
     chunked_prefill: bool = True
+    # Steps the scheduler works ahead of the GPU (0 or 1). vLLM ≥ 0.14 schedules asynchronously
+    # by default: step n+1's batch is formed as soon as step n is launched, so a request that
+    # arrives while step n runs misses n+1 and joins n+2 — its TTFT holds the rest of step n
+    # plus one whole step more than with 0. An idle replica admits at once either way.
+    schedule_ahead: int = 0
 
 
 class Batch:
@@ -122,6 +129,10 @@ class Replica:
         self._watermark_blocks = int(settings.watermark * settings.kv_blocks)
         # Warm-up buckets already run (stepmodel.cold_bucket); None when warm-up is off or done.
         self._cold_seen: set[int] | None = set() if step_model.cold_shape_ms > 0 else None
+        # Steps formed so far, and whether one is running (between schedule and complete):
+        # what EngineSettings.schedule_ahead needs to date an arrival.
+        self._formed = 0
+        self._in_flight = False
 
     def warm_up(self) -> None:
         """Treat every step shape as already run: no warm-up cost from now on (a server that has served before)."""
@@ -143,6 +154,8 @@ class Replica:
             self.counters.rejected += 1
             return False
         seq.replica = self.index
+        # Arriving while a step runs, it misses the batch the scheduler has already formed.
+        seq.ready_step = self._formed + (self.settings.schedule_ahead if self._in_flight else 0)
         self.waiting.append(seq)
         return True
 
@@ -308,7 +321,11 @@ class Replica:
         # As vLLM v1: a step that had to preempt admits nothing (the room is too tight).
         if self.counters.preemptions == preempted:
             self._admit(batch, budget)
-        return batch if batch.sequences else None
+        if not batch.sequences:
+            return None
+        self._formed += 1
+        self._in_flight = True
+        return batch
 
     def _make_room(self, seq: Sequence, need: int) -> bool:
         """Give ``seq`` ``need`` more blocks, preempting the newest running ones first.
@@ -332,8 +349,11 @@ class Replica:
         waiting = self.waiting
         running = self.running
         max_seqs = self.settings.max_num_seqs
+        formed = self._formed
         while waiting and len(running) < max_seqs and budget > 0:
             seq = waiting[0]
+            if seq.ready_step > formed and batch.sequences:
+                break  # scheduled ahead without it (FCFS: later arrivals are no earlier)
             known = seq.known
             blocks = 0
             if seq.hashes and kv.prefix_caching:
@@ -400,6 +420,7 @@ class Replica:
         """
         emitted: list[Sequence] = []
         finished: list[Sequence] = []
+        self._in_flight = False
         counters = self.counters
         counters.steps += 1
         counters.step_ms_sum += batch.duration_ms

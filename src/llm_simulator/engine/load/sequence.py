@@ -39,6 +39,7 @@ class Sequence:
         "preemptions",
         "private",
         "prompt_tokens",
+        "ready_step",
         "registered",
         "replica",
         "seq_id",
@@ -75,6 +76,8 @@ class Sequence:
         self.finish_ms = -1.0
         self.preemptions = 0
         self.replica = -1
+        # The first step (the replica's count of formed steps) it may join; see EngineSettings.schedule_ahead.
+        self.ready_step = 0
         # Whoever waits on this sequence (the live timeline); the engine only passes it along.
         self.listener: Any = None
 
