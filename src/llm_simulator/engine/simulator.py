@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import orjson
@@ -367,6 +367,15 @@ class Simulator:
         fut = self.scheduler.wait_until(self.clock.now() + seconds)
         if fut is not None:
             await fut
+
+    @staticmethod
+    def frames_ahead(timeline: Timeline) -> Callable[[], bool] | None:
+        """For a stream paced by ``timeline``: a test of whether it is behind (tokens out, not sent).
+
+        Only an engine's timeline knows (its tokens exist before any stream takes them); a
+        sampled timeline's tokens become due as the stream waits for them, so it is never ahead.
+        """
+        return timeline.ahead if isinstance(timeline, EngineTimeline) else None
 
     async def stream(
         self, plan: GenerationPlan, timeline: Timeline, *, hide_reasoning: bool = False

@@ -49,6 +49,7 @@ CATCH_UP_MIN_GAP = 0.6
 WAKE_SLICE = 128
 
 _FINISHED = SeqState.FINISHED
+_NEVER = 1 << 62
 
 
 # Histogram edges: step durations (seconds) and batch sizes (sequences), as vLLM exports them.
@@ -88,7 +89,17 @@ def overloaded(message: str, status: int | None = None) -> SimulatorError:
 class EngineTimeline:
     """One request's view of its sequence: waits until the engine has produced a token."""
 
-    __slots__ = ("_engine", "_new_future", "_parked", "_waiter", "_waiting_for", "cached_tokens", "error", "seq")
+    __slots__ = (
+        "_engine",
+        "_new_future",
+        "_parked",
+        "_passed",
+        "_waiter",
+        "_waiting_for",
+        "cached_tokens",
+        "error",
+        "seq",
+    )
 
     def __init__(self, engine: LiveEngine, seq: Sequence, cached_tokens: int) -> None:
         self._engine = engine
@@ -100,6 +111,8 @@ class EngineTimeline:
         self._waiting_for = -1
         # Whether the waiter was handed out by park (it raises the error) or awaited by _wait.
         self._parked = False
+        # Tokens the stream has been handed by park (none counted before its first park).
+        self._passed = _NEVER
         # The loop's create_future, looked up once (get_running_loop costs a getpid per call).
         self._new_future: Callable[[], asyncio.Future[None]] | None = None
 
@@ -145,6 +158,7 @@ class EngineTimeline:
         if error is not None:
             raise error
         seq = self.seq
+        self._passed = step + 1
         if seq.generated > step or seq.state >= _FINISHED:
             return None
         new_future = self._new_future
@@ -154,6 +168,10 @@ class EngineTimeline:
         self._parked = True
         waiter = self._waiter = new_future()
         return waiter
+
+    def ahead(self) -> bool:
+        """Whether the engine has sampled a token the stream has not been handed yet (it is behind)."""
+        return self.seq.generated > self._passed
 
     def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
         """Return once the engine has sampled token ``step`` (at once if it already has).
