@@ -6,7 +6,9 @@
 on the next loop pass instead of sleeping. So the run is the server's own Python work per
 token — the engine step, waking the stream, ``Simulator.stream``, the provider's frame,
 ``_send_stream`` — plus each request's parsing and planning, without granian's I/O or a
-client competing for the CPU. CPU time (``time.process_time``) ÷ body frames sent.
+client competing for the CPU. CPU time (``time.process_time``) ÷ SSE frames sent (a write
+may carry several: a stream that fell behind sends the frames ready together in one).
+``--send-ms`` makes every write complete late, so streams fall behind the engine (catch-up).
 ``--baseline-src DIR`` measures another checkout's ``src`` the same way, in a subprocess,
 alternating with this one (A/B on a shared box).
 
@@ -36,8 +38,12 @@ from _common import REPO_DIR, git_commit, machine_info, print_table, write_resul
 TOKENS = 100
 
 
-async def _measure(n: int, rounds: int) -> list[float]:
-    """µs of CPU per frame for each of ``rounds`` runs of ``n`` concurrent streams."""
+async def _measure(n: int, rounds: int, send_ms: float = 0.0) -> list[float]:
+    """µs of CPU per frame for each of ``rounds`` runs of ``n`` concurrent streams.
+
+    ``send_ms`` > 0: every body write completes that late (a slow socket), so the streams
+    fall behind the engine and find several tokens out when they resume (catch-up).
+    """
     from llm_simulator.config import load_config
     from llm_simulator.engine.scheduler import Scheduler
     from llm_simulator.server.app import SimulatorApp
@@ -77,10 +83,16 @@ async def _measure(n: int, rounds: int) -> list[float]:
     done = Done()
     frames = 0
 
-    def send(message: dict[str, Any]) -> Done:
+    loop = asyncio.get_running_loop()
+
+    def send(message: dict[str, Any]) -> Any:
         nonlocal frames
         if message.get("more_body"):
-            frames += 1
+            frames += message["body"].count(b"\n\n")  # SSE frames: a write may carry several
+            if send_ms:
+                fut = loop.create_future()
+                loop.call_later(send_ms / 1000.0, fut.set_result, None)
+                return fut
         return done
 
     async def one() -> None:
@@ -107,11 +119,11 @@ async def _measure(n: int, rounds: int) -> list[float]:
     return results
 
 
-def _child(src: str | None, n: int, rounds: int) -> list[float]:
+def _child(src: str | None, n: int, rounds: int, send_ms: float) -> list[float]:
     path = src or str(REPO_DIR / "src")  # this checkout's package, whatever the venv has installed
     code = (
         f"import sys; sys.path[:0] = [{path!r}]; import uvloop, engine_stream_cost as m; "
-        f"print(uvloop.run(m._measure({n}, {rounds})))"
+        f"print(uvloop.run(m._measure({n}, {rounds}, {send_ms})))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=sys.path[0], capture_output=True, text=True, check=True)
     return [float(x) for x in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
@@ -124,19 +136,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs per process (the first warms up)")
     parser.add_argument("--pairs", type=int, default=3, help="processes per checkout, alternating")
     parser.add_argument("--baseline-src", help="another checkout's src directory to measure the same way")
+    parser.add_argument(
+        "--send-ms", type=float, default=0.0, help="each body write completes this late: streams fall behind (catch-up)"
+    )
     args = parser.parse_args()
     sides = {"this checkout": None} if not args.baseline_src else {"baseline": args.baseline_src, "this checkout": None}
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(args.pairs):
         for name, src in sides.items():
-            runs[name] += _child(src, args.streams, args.rounds)[1:]  # the first round warms up
+            runs[name] += _child(src, args.streams, args.rounds, args.send_ms)[1:]  # the first round warms up
     best = {name: min(values) for name, values in runs.items()}
     median = {name: statistics.median(values) for name, values in runs.items()}
     print_table(
         ["checkout", "µs/frame best", "µs/frame median", "runs"],
         [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides],
     )
-    write_results("engine_stream_cost", {
+    write_results("engine_stream_cost_catchup" if args.send_ms else "engine_stream_cost", {
         "benchmark": "engine_stream_cost", "commit": git_commit(), "machine": machine_info(),
         "parameters": vars(args), "us_per_frame": runs, "best": best, "median": median,
     })  # fmt: skip

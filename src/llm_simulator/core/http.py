@@ -87,13 +87,17 @@ class StreamResponse:
     ``on_error`` turns an exception raised mid-stream into the provider's in-stream error
     frame (sent only if the stream had started); ``malformed`` is the broken frame a chaos
     ``malformed`` fault sends, in the provider's own stream shape (a data line whose JSON
-    is cut short). Every provider names its own: there is no default.
+    is cut short). Every provider names its own: there is no default. ``ahead`` (optional,
+    see ``Simulator.frames_ahead``) says when the stream is behind its timeline.
     """
 
     frames: AsyncIterator[bytes]
     headers: Headers = field(default_factory=lambda: list(SSE_HEADERS))
     on_error: Callable[[SimulatorError], bytes] | None = None
     malformed: bytes = field(kw_only=True)
+    # True when the frames are ahead of the stream (an engine released tokens it has not sent
+    # yet): the server then writes the frames ready now in one write (server/coalesce.py).
+    ahead: Callable[[], bool] | None = field(default=None, kw_only=True)
 
 
 Response = JsonResponse | StreamResponse

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import orjson
@@ -35,7 +35,7 @@ from llm_simulator.engine.latency.profiles import BUILTIN_PROFILES
 from llm_simulator.engine.limits import RateLimiter
 from llm_simulator.engine.load.configured import build_deployments
 from llm_simulator.engine.load.deployment import DeploymentSpec
-from llm_simulator.engine.load.live import LiveEngine
+from llm_simulator.engine.load.live import EngineTimeline, LiveEngine
 from llm_simulator.engine.load.prefix import prefix_hashes
 from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
@@ -368,6 +368,15 @@ class Simulator:
         if fut is not None:
             await fut
 
+    @staticmethod
+    def frames_ahead(timeline: Timeline) -> Callable[[], bool] | None:
+        """For a stream paced by ``timeline``: a test of whether it is behind (tokens out, not sent).
+
+        Only an engine's timeline knows (its tokens exist before any stream takes them); a
+        sampled timeline's tokens become due as the stream waits for them, so it is never ahead.
+        """
+        return timeline.ahead if isinstance(timeline, EngineTimeline) else None
+
     async def stream(
         self, plan: GenerationPlan, timeline: Timeline, *, hide_reasoning: bool = False
     ) -> AsyncIterator[StreamEvent]:
@@ -398,6 +407,9 @@ class Simulator:
         if record is not None:
             record.stream = True
             _note_plan(record, plan)
+        # An engine stream parks on one future per wait and not at all for a token that is
+        # already out (one it fell behind on): no coroutine per token.
+        park = timeline.park if isinstance(timeline, EngineTimeline) and plan.steps else None
         self.waiting += 1
         producing = False
         try:
@@ -408,7 +420,11 @@ class Simulator:
             for step in range(first, max(plan.steps, 1)):
                 if fault is not None and released >= fault.after_tokens:
                     fault = await self._strike(fault, timeline)
-                if plan.steps:
+                if park is not None:
+                    waiter = park(step)
+                    if waiter is not None:
+                        await waiter
+                elif plan.steps:
                     await timeline.wait_step(step)
                 if step >= visible_from:
                     if not producing:

@@ -21,6 +21,7 @@ from llm_simulator.core.faults import FaultAction, StreamCut
 from llm_simulator.core.http import StreamResponse
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.asgi import Receive, Send
+from llm_simulator.server.coalesce import write_ready
 from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_on_disconnect, close_frames
 from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
@@ -65,6 +66,14 @@ class _Wire:
         if not message.get("body"):
             self.framing += 1
 
+    async def frames(self, batch: list[bytes]) -> None:
+        """Write ``batch`` (frames ready together) as one body message; each frame counts as sent."""
+        watch = self.watch
+        watch.sending = True
+        await self.send(_body(batch[0] if len(batch) == 1 else b"".join(batch)))
+        watch.sending = False
+        watch.sent += len(batch)
+
 
 class StreamSender:
     """Sends event streams, and cuts those whose client stopped reading (the sweep)."""
@@ -101,12 +110,28 @@ class StreamSender:
             headers.append((b"x-request-id", request_id.encode()))
             await wire.write({"type": "http.response.start", "status": 200, "headers": headers})
             started = True
+            frames = response.frames
+            next_frame = frames.__anext__
+            ahead = response.ahead
+            frame: bytes | None = None
             try:
-                async for frame in response.frames:
+                while True:
+                    if frame is None:
+                        try:
+                            frame = await next_frame()
+                        except StopAsyncIteration:
+                            break
+                    if ahead is not None and ahead():
+                        # Behind the engine: this frame and those ready with it in one write.
+                        frame = await write_ready(frame, frames, wire.frames)
+                        if frame is None:
+                            break
+                        continue
                     watch.sending = True
                     await send({"type": "http.response.body", "body": frame, "more_body": True})
                     watch.sending = False
                     watch.sent += 1  # inline, not wire.write(): this is the per-token path
+                    frame = None
             except StreamCut as cut:
                 await self._fault(wire, response, cut, exchange)
             except SimulatorError as exc:

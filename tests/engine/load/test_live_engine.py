@@ -202,6 +202,35 @@ async def test_a_queue_timeout_fails_the_waiting_stream() -> None:
     await first.wait_end(100)
 
 
+async def test_park_hands_out_a_future_only_for_a_token_not_out_yet() -> None:
+    engine, scheduler = make_manual_engine(kv_blocks=1000)
+    timeline = engine.open(prompt_tokens=10, steps=10, width=1, hashes=())
+    await asyncio.sleep(0)
+    waiter = timeline.park(0)
+    assert waiter is not None and not waiter.done()
+    for _ in range(3):
+        await scheduler.tick()
+    assert waiter.done() and timeline.seq.generated == 3
+    # Tokens the engine released while the stream was busy: no future, no wait.
+    assert timeline.park(1) is None and timeline.park(2) is None
+    assert timeline.park(3) is not None
+    timeline.close()
+
+
+async def test_a_parked_stream_gets_the_queue_timeout_from_its_future() -> None:
+    engine, _ = make_engine(max_num_seqs=1, queue_timeout_ms=50, kv_blocks=1000)
+    first = engine.open(prompt_tokens=10, steps=100, width=1, hashes=())
+    second = engine.open(prompt_tokens=10, steps=5, width=1, hashes=())
+    waiter = second.park(0)
+    assert waiter is not None
+    await first.wait_step(0)
+    with pytest.raises(SimulatorError, match="waited too long"):
+        await waiter
+    with pytest.raises(SimulatorError, match="waited too long"):
+        second.park(0)  # and so does every later park
+    await first.wait_end(100)
+
+
 async def test_prefix_cache_skips_the_shared_prefill() -> None:
     engine, clock = make_engine(kv_blocks=1000, prefix_caching=True, block_size=16, max_num_batched_tokens=4096)
     hashes = tuple(range(100, 162))  # 62 full blocks of a 1000-token prompt

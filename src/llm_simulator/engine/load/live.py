@@ -49,6 +49,7 @@ CATCH_UP_MIN_GAP = 0.6
 WAKE_SLICE = 128
 
 _FINISHED = SeqState.FINISHED
+_NEVER = 1 << 62
 
 
 # Histogram edges: step durations (seconds) and batch sizes (sequences), as vLLM exports them.
@@ -88,7 +89,17 @@ def overloaded(message: str, status: int | None = None) -> SimulatorError:
 class EngineTimeline:
     """One request's view of its sequence: waits until the engine has produced a token."""
 
-    __slots__ = ("_engine", "_new_future", "_waiter", "_waiting_for", "cached_tokens", "error", "seq")
+    __slots__ = (
+        "_engine",
+        "_new_future",
+        "_parked",
+        "_passed",
+        "_waiter",
+        "_waiting_for",
+        "cached_tokens",
+        "error",
+        "seq",
+    )
 
     def __init__(self, engine: LiveEngine, seq: Sequence, cached_tokens: int) -> None:
         self._engine = engine
@@ -98,6 +109,10 @@ class EngineTimeline:
         self._waiter: asyncio.Future[None] | None = None
         # Wake when this many tokens exist (-1: when the sequence ends).
         self._waiting_for = -1
+        # Whether the waiter was handed out by park (it raises the error) or awaited by _wait.
+        self._parked = False
+        # Tokens the stream has been handed by park (none counted before its first park).
+        self._passed = _NEVER
         # The loop's create_future, looked up once (get_running_loop costs a getpid per call).
         self._new_future: Callable[[], asyncio.Future[None]] | None = None
 
@@ -107,10 +122,14 @@ class EngineTimeline:
         if waiter is None:
             return
         seq = self.seq
-        if self.error is not None or seq.state >= _FINISHED or seq.generated >= self._waiting_for >= 0:
+        error = self.error
+        if error is not None or seq.state >= _FINISHED or seq.generated >= self._waiting_for >= 0:
             self._waiter = None
             if not waiter.done():
-                waiter.set_result(None)
+                if error is not None and self._parked:
+                    waiter.set_exception(error)  # a parked stream awaits the future itself
+                else:
+                    waiter.set_result(None)
 
     async def _wait(self, tokens: int) -> None:
         # The per-token path of every engine stream: no other coroutine under it, no property.
@@ -124,8 +143,35 @@ class EngineTimeline:
             if new_future is None:
                 new_future = self._new_future = self._engine.loop().create_future
             self._waiting_for = tokens
+            self._parked = False
             waiter = self._waiter = new_future()
             await waiter
+
+    def park(self, step: int) -> asyncio.Future[None] | None:
+        """A future done once token ``step`` exists (or the sequence ended), None if it already does.
+
+        The streaming hot path (``Simulator.stream``): no coroutine per token, and no
+        wait at all for a token the engine released while the stream was busy (catch-up).
+        The future raises the sequence's error (an expired wait, an engine failure).
+        """
+        error = self.error
+        if error is not None:
+            raise error
+        seq = self.seq
+        self._passed = step + 1
+        if seq.generated > step or seq.state >= _FINISHED:
+            return None
+        new_future = self._new_future
+        if new_future is None:
+            new_future = self._new_future = self._engine.loop().create_future
+        self._waiting_for = step + 1
+        self._parked = True
+        waiter = self._waiter = new_future()
+        return waiter
+
+    def ahead(self) -> bool:
+        """Whether the engine has sampled a token the stream has not been handed yet (it is behind)."""
+        return self.seq.generated > self._passed
 
     def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
         """Return once the engine has sampled token ``step`` (at once if it already has).

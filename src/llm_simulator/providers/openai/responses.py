@@ -538,6 +538,7 @@ class ResponseAnswer:
             stream_headers(self._request, self._parsed.gen.model),
             writer.error,
             malformed=MALFORMED_EVENT,
+            ahead=self._sim.frames_ahead(timeline),
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

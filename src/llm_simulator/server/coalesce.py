@@ -1,0 +1,104 @@
+"""Frames a stream produced without waiting go out in one write (a stream catching up).
+
+An engine-paced stream that fell behind (its reader was slow, the loop was busy) finds
+several tokens already released when it resumes. Sending each frame in a write of its own
+costs a pass through the ASGI server per frame and lets the late stream fall further
+behind; joining them changes nothing the client can see but the chunk boundaries: the bytes
+are the same, and no frame waits for a later one, because the frames are gathered only
+while the generator produces them without suspending. The moment it would wait (for the
+next step, a stall, anything), what it produced is written first.
+
+Telling "produced at once" from "had to wait" needs the generator stepped by hand: one
+``send`` into its ``__anext__`` awaitable either finishes (a frame ready now) or hands back
+what it waits on, and ``Resume`` then lets the task wait on that as a plain ``await`` would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from typing import Any, cast
+
+# At most this many frames in one write: a stream far behind still sends in bounded pieces.
+MAX_FRAMES = 64
+
+
+class Resume:
+    """Await the rest of an awaitable that was stepped once by hand and is waiting on ``pending``.
+
+    Everything the task sends or throws in (a wake-up, a cancellation) goes on to the
+    awaitable, as the ``await`` it replaces would have done.
+    """
+
+    __slots__ = ("_awaitable", "_pending")
+
+    def __init__(self, awaitable: Coroutine[Any, Any, bytes], pending: object) -> None:
+        self._awaitable = awaitable
+        self._pending = pending
+
+    def __await__(self) -> Generator[Any, Any, bytes]:
+        awaitable = self._awaitable
+        pending = self._pending
+        while True:
+            try:
+                sent = yield pending
+            except GeneratorExit:
+                awaitable.close()
+                raise
+            except BaseException as exc:  # a cancellation, mostly: the frames see it where they wait
+                try:
+                    pending = awaitable.throw(exc)
+                except StopIteration as done:
+                    frame: bytes = done.value
+                    return frame
+            else:
+                try:
+                    pending = awaitable.send(sent)
+                except StopIteration as done:
+                    resumed: bytes = done.value
+                    return resumed
+
+
+async def write_ready(
+    first: bytes, frames: AsyncIterator[bytes], write: Callable[[list[bytes]], Awaitable[None]]
+) -> bytes | None:
+    """Write ``first`` with every frame after it that ``frames`` yields without waiting, in one write.
+
+    Returns the next frame once the generator has waited for it (not written yet: it may
+    start another run of ready frames), or None when the frames ran out. An exception from
+    the frames (a fault, an error) is raised after the frames before it are written, so a
+    fault after N tokens still reaches the client after exactly N.
+    """
+    batch = [first]
+    while True:
+        # An async generator's __anext__ awaitable: a coroutine in all but name.
+        step = cast("Coroutine[Any, Any, bytes]", frames.__anext__())
+        try:
+            pending = step.send(None)
+        except StopIteration as done:
+            batch.append(done.value)
+            if len(batch) >= MAX_FRAMES:
+                await write(batch)
+                batch = []
+            continue
+        except StopAsyncIteration:
+            if batch:
+                await write(batch)
+            return None
+        except BaseException:
+            if batch:
+                await write(batch)
+            raise
+        if batch:
+            try:
+                await write(batch)
+            except BaseException as exc:
+                # The frames wait mid-step: they see the failure (a cancellation, a dead
+                # socket) where they wait, and their cleanup runs as with a plain await.
+                with contextlib.suppress(BaseException):
+                    step.throw(exc)
+                raise
+        try:
+            return await Resume(step, pending)
+        except StopAsyncIteration:
+            return None
