@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import ErrorKind
 from llm_simulator.core.faults import Admission
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.record import RequestRecord
 
 
@@ -57,6 +58,7 @@ class Endpoint(enum.StrEnum):
     EMBEDDING = "embedding"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One conversation turn reduced to what generation needs: a role and its text."""
@@ -137,6 +139,7 @@ AUTO_TOOL_CHOICE = ToolChoice()
 TEXT_OUTPUT = OutputFormat()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """A text generation request in neutral form.
