@@ -67,6 +67,12 @@ class Message:
     text: str
     name: str | None = None
 
+    def __repr__(self) -> str:
+        # The dataclass's own format, without its recursion guard (a message holds only
+        # strings), which cost half of a request seed: seeds hash this text, so it must not
+        # change (tests/infra/test_rng_seed.py pins it).
+        return f"{type(self).__qualname__}(role={self.role!r}, text={self.text!r}, name={self.name!r})"
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
