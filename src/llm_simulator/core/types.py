@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import ErrorKind
 from llm_simulator.core.faults import Admission
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.record import RequestRecord
 
 
@@ -57,6 +58,7 @@ class Endpoint(enum.StrEnum):
     EMBEDDING = "embedding"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One conversation turn reduced to what generation needs: a role and its text."""
@@ -64,6 +66,12 @@ class Message:
     role: str
     text: str
     name: str | None = None
+
+    def __repr__(self) -> str:
+        # The dataclass's own format, without its recursion guard (a message holds only
+        # strings), which cost half of a request seed: seeds hash this text, so it must not
+        # change (tests/infra/test_rng_seed.py pins it).
+        return f"{type(self).__qualname__}(role={self.role!r}, text={self.text!r}, name={self.name!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +145,7 @@ AUTO_TOOL_CHOICE = ToolChoice()
 TEXT_OUTPUT = OutputFormat()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """A text generation request in neutral form.

@@ -16,12 +16,12 @@ def derive_seed(*parts: object) -> int:
     """Derive a 64-bit seed from ordered parts with BLAKE2b (stable across processes).
 
     Python's ``hash()`` is salted per process, so it cannot be used for reproducible seeds.
+    The hashed bytes are each part's ``repr`` followed by a unit separator (0x1F), fed in
+    one call: the same digest as one ``update`` per repr and separator, at a fraction of
+    the calls (a request's seed has six parts).
     """
-    h = hashlib.blake2b(digest_size=8)
-    for part in parts:
-        h.update(repr(part).encode())
-        h.update(b"\x1f")
-    return int.from_bytes(h.digest(), "big")
+    data = "".join([f"{part!r}\x1f" for part in parts]).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 def derive_random(*parts: object) -> random.Random:

@@ -47,10 +47,9 @@ class Handling:
         provider = exchange.provider
         request_id = exchange.request_id
         try:
-            for check in self._checks.checks:
-                waiting = check(exchange)
-                if waiting is not None:
-                    await waiting
+            waiting = self._checks.run(exchange)
+            if waiting is not None:
+                await waiting
             route = exchange.route
             assert route is not None, "refuse_unrouted let an unrouted request through"
             # One timer, rescheduled between the body and the handler.

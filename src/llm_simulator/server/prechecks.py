@@ -17,7 +17,7 @@ body deadline the server sets around it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 from llm_simulator.core.http import Headers
 from llm_simulator.security.gate import ADMIN_ENDPOINT, Gate
@@ -28,19 +28,16 @@ from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.hardening import Hardening
 from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS
 
-# One check: None when it passed, or an awaitable that raises if the request fails it.
-Check = Callable[[ServerExchange], Awaitable[object] | None]
-
 
 class ClientGone(Exception):
     """The client disconnected before the request was read."""
 
 
 class PreChecks:
-    """The checks between routing and the handler, in ``checks``'s order (see the module doc).
+    """The checks between routing and the handler, in the module doc's order (``run``).
 
-    ``Handling.answer`` runs them in its own coroutine (a loop over ``checks``, awaiting what
-    a check returns), so the handler's frames sit no deeper than before.
+    ``Handling.answer`` runs them (``run``) in its own coroutine, awaiting what they return,
+    so the handler's frames sit no deeper than before.
     """
 
     def __init__(self, hardening: Hardening, gate: Gate, books: Bookkeeping, max_body: int) -> None:
@@ -48,12 +45,18 @@ class PreChecks:
         self._gate = gate
         self._books = books
         self.max_body = max_body
-        self.checks: tuple[Check, ...] = (
-            self.refuse_unrouted,
-            self.check_sizes,
-            self.check_capacity,
-            self.authenticate,
-        )
+
+    def run(self, exchange: ServerExchange) -> Awaitable[object] | None:
+        """Every check in order: None when all passed, else the awaitable of the last one.
+
+        One call where the server would otherwise loop over four: the synchronous checks
+        raise, and only authentication may need a wait (it comes last).
+        """
+        if exchange.route is None:
+            self.refuse_unrouted(exchange)
+        self.check_sizes(exchange)
+        self.check_capacity(exchange)
+        return self.authenticate(exchange)
 
     def refuse_unrouted(self, exchange: ServerExchange) -> None:
         """A 404 when nothing serves the path, a 405 naming the methods it allows."""
