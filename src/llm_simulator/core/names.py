@@ -10,5 +10,5 @@ from __future__ import annotations
 from typing import Literal
 
 # The vendor APIs the simulator speaks.
-Provider = Literal["openai", "anthropic", "gemini"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
+Provider = Literal["openai", "anthropic", "gemini", "ollama"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "ollama")

@@ -7,10 +7,16 @@ from llm_simulator.providers.anthropic import AnthropicProvider
 from llm_simulator.providers.base import Provider
 from llm_simulator.providers.gemini import GeminiProvider
 from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.providers.ollama import OllamaProvider
 from llm_simulator.providers.openai import OpenAIProvider
 
 
 def build_providers(sim: Simulator, dispatch: InternalDispatch | None = None) -> list[Provider]:
     """Every provider, in routing priority order; ``dispatch`` serves batch jobs' requests."""
     dispatch = dispatch or InternalDispatch()
-    return [AnthropicProvider(sim, dispatch), GeminiProvider(sim, dispatch), OpenAIProvider(sim, dispatch)]
+    return [
+        AnthropicProvider(sim, dispatch),
+        GeminiProvider(sim, dispatch),
+        OllamaProvider(sim),
+        OpenAIProvider(sim, dispatch),
+    ]
