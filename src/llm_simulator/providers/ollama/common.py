@@ -115,7 +115,8 @@ def keep_alive_seconds(value: object) -> float:
         seconds = parsed
     else:
         raise invalid(f"invalid keep_alive: {value!r}", param="keep_alive")
-    return FOREVER_S if seconds < 0 else seconds
+    # Longer than FOREVER_S is forever too (and keeps the expiry a printable date).
+    return FOREVER_S if seconds < 0 else min(seconds, FOREVER_S)
 
 
 class LoadedModels:
