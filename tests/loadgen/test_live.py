@@ -14,7 +14,7 @@ import pytest
 
 from llm_simulator.cli import benchmark
 from llm_simulator.loadgen import LoadConfig, RequestSpec, Target, poisson_arrivals, run_all_benchmarks, run_load_sync
-from llm_simulator.wire.defaults import Provider
+from llm_simulator.wire.defaults import LoadProvider as Provider
 from tests.live import LiveServer, free_port, live_server
 
 
@@ -30,7 +30,7 @@ def cli(*argv: str) -> int:
     return benchmark.run(parser.parse_args(["benchmark", *argv]))
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
 def test_each_provider(sim: LiveServer, provider: Provider, stream: bool) -> None:
     spec = RequestSpec(provider=provider, base_url=sim.url, model=_model(provider), stream=stream, max_tokens=16)
@@ -51,7 +51,8 @@ def test_each_provider(sim: LiveServer, provider: Provider, stream: bool) -> Non
 
 
 def _model(provider: Provider) -> str:
-    return {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-20241022", "gemini": "gemini-2.0-flash"}[provider]
+    models = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-20241022", "gemini": "gemini-2.0-flash"}
+    return {**models, "ollama": "llama3.2"}[provider]
 
 
 def test_chaos_errors_are_counted_by_status(
@@ -78,6 +79,24 @@ def test_in_stream_fault_is_an_error(sim: LiveServer, capsys: pytest.CaptureFixt
     data = json.loads(capsys.readouterr().out)
     assert data["errors"]["by_status"] == {"200": 4}
     assert list(data["errors"]["by_kind"]) == ["stream:overloaded_error"]
+
+
+def test_ollama_in_stream_fault_and_rate_limit_through_the_cli(
+    sim: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        "--url", sim.url, "--provider", "ollama", "-n", "4", "-c", "2", "--no-progress", "--format", "json",
+        "--header", "x-simulator-chaos: fault=error_event; after=2",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["parameters"]["provider"] == "ollama"
+    assert data["errors"]["by_status"] == {"200": 4}
+    assert list(data["errors"]["by_kind"]) == ["stream:error"]
+    assert cli("--url", sim.url, "--provider", "ollama", "-n", "3", "--no-progress", "--format", "json",
+               "--header", "x-simulator-chaos: error=rate_limit") == 0  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"] == {"by_status": {"429": 3}, "by_kind": {"http_429": 3}}
 
 
 def test_open_loop_rate(sim: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,7 @@ from llm_simulator.loadgen.plot import PlotError, check_plot_target, write_plot
 from llm_simulator.loadgen.report import FORMATS, build_summary, render, to_text
 from llm_simulator.loadgen.runner import LoadConfig, UnreachableError, progress_stream, run_load_sync
 from llm_simulator.loadgen.suite import SUITE_DURATION_S, default_targets, markdown_summary, run_all_benchmarks
-from llm_simulator.wire.defaults import DEFAULT_MODELS, PROVIDERS, Provider
+from llm_simulator.wire.defaults import DEFAULT_MODELS, LOAD_PROVIDERS, LoadProvider
 
 PROG = "llm-simulator benchmark"
 
@@ -42,13 +42,13 @@ def _add_target_flags(parser: argparse.ArgumentParser, default: Any) -> None:
 
     parser.add_argument("--url", default=d(None), help="server root, e.g. http://127.0.0.1:8080")
     parser.add_argument(
-        "--provider", choices=PROVIDERS, default=d("openai"), help="wire format to speak (default openai)"
+        "--provider", choices=LOAD_PROVIDERS, default=d("openai"), help="wire format to speak (default openai)"
     )
     parser.add_argument("--model", default=d(None), help="model id (default: a small model of the provider)")
     parser.add_argument(
         "--api-key",
         default=d(None),
-        help="API key (default: $OPENAI_API_KEY / $ANTHROPIC_API_KEY / $GEMINI_API_KEY, else a dummy key)",
+        help="API key (default: the provider's variable, e.g. $OPENAI_API_KEY or $OLLAMA_API_KEY, else a dummy key)",
     )
     parser.add_argument(
         "--header", action="append", default=d([]), metavar="NAME:VALUE", help="extra request header (repeatable)"
@@ -152,7 +152,7 @@ def _prompt(args: argparse.Namespace) -> str:
 
 
 def _base_spec(args: argparse.Namespace) -> RequestSpec:
-    provider: Provider = args.provider
+    provider: LoadProvider = args.provider
     try:
         headers = parse_headers(args.header)
     except ValueError as exc:

@@ -1,6 +1,6 @@
 """Per-provider request building and incremental stream parsing for the load generator.
 
-Everything here works against any OpenAI-, Anthropic- or Gemini-compatible server, not only
+Everything here works against any OpenAI-, Anthropic-, Gemini- or Ollama-compatible server, not only
 the simulator, so it deliberately knows nothing about the simulator's internals: it speaks
 the public wire formats (see ``docs/benchmark.md`` for the exact event definitions).
 
@@ -22,7 +22,7 @@ import orjson
 
 from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.wire import gemini
-from llm_simulator.wire.defaults import API_KEY_ENV, Provider
+from llm_simulator.wire.defaults import API_KEY_ENV, LoadProvider
 from llm_simulator.wire.http import auth_headers
 from llm_simulator.wire.streams import StreamEnd
 
@@ -36,11 +36,11 @@ _DETAIL_LIMIT = 200
 class RequestSpec:
     """What every request of a run asks for.
 
-    ``base_url`` is the server root (``http://127.0.0.1:8080``); a trailing ``/v1`` (OpenAI)
-    or ``/v1beta`` (Gemini) is accepted too, so an SDK-style base URL works unchanged.
+    ``base_url`` is the server root (``http://127.0.0.1:8080``); a trailing ``/v1`` (OpenAI),
+    ``/v1beta`` (Gemini) or ``/api`` (Ollama) is accepted too, so an SDK-style base URL works unchanged.
     """
 
-    provider: Provider
+    provider: LoadProvider
     base_url: str
     model: str
     prompt: str = DEFAULT_PROMPT
@@ -60,7 +60,7 @@ class PreparedRequest:
     headers: Mapping[str, str]
     body: bytes
     stream: bool
-    provider: Provider
+    provider: LoadProvider
 
 
 @dataclass
@@ -104,6 +104,8 @@ def endpoint_url(spec: RequestSpec) -> str:
         return _strip_suffix(base, "/v1") + "/v1/chat/completions"
     if spec.provider == "anthropic":
         return _strip_suffix(base, "/v1") + "/v1/messages"
+    if spec.provider == "ollama":
+        return _strip_suffix(base, "/api") + "/api/chat"
     model = spec.model.removeprefix("models/")
     action = "streamGenerateContent?alt=sse" if spec.stream else "generateContent"
     return f"{_strip_suffix(base, '/v1beta')}/v1beta/models/{model}:{action}"
@@ -131,6 +133,14 @@ def build_body(spec: RequestSpec) -> dict[str, Any]:
         if spec.stream:
             body["stream"] = True
         return body
+    if spec.provider == "ollama":
+        # Ollama streams unless told not to; num_predict caps the output.
+        return {
+            "model": spec.model,
+            "messages": [{"role": "user", "content": spec.prompt}],
+            "stream": spec.stream,
+            "options": {"num_predict": spec.max_tokens},
+        }
     # Gemini chooses streaming by URL, not by a body field.
     return {
         "contents": [{"role": "user", "parts": [{"text": spec.prompt}]}],
@@ -142,7 +152,7 @@ def build_headers(spec: RequestSpec) -> dict[str, str]:
     """Auth and content headers of the provider, then the user's extra headers (which win)."""
     headers = {"content-type": "application/json", **auth_headers(spec.provider, spec.api_key)}
     if spec.stream:
-        headers["accept"] = "text/event-stream"
+        headers["accept"] = "application/x-ndjson" if spec.provider == "ollama" else "text/event-stream"
     for key, value in spec.headers:
         headers[key.lower()] = value
     return headers
@@ -159,7 +169,7 @@ def prepare(spec: RequestSpec) -> PreparedRequest:
     )
 
 
-def api_key_from_env(provider: Provider, environ: Mapping[str, str] | None = None) -> str:
+def api_key_from_env(provider: LoadProvider, environ: Mapping[str, str] | None = None) -> str:
     """The provider's conventional API key variable, else a dummy key (the simulator takes any)."""
     env = os.environ if environ is None else environ
     return env.get(API_KEY_ENV[provider]) or DUMMY_API_KEY
@@ -177,7 +187,7 @@ class StreamState:
     """
 
     __slots__ = ("content_events", "end", "error", "error_detail", "first", "itls", "last", "usage_tokens")
-    provider: ClassVar[Provider]
+    provider: ClassVar[LoadProvider]
 
     def __init__(self) -> None:
         self.first: float | None = None
@@ -333,17 +343,49 @@ class GeminiStream(StreamState):
             self.usage_tokens = gemini.output_tokens(usage)
 
 
-STREAM_STATES: dict[Provider, type[StreamState]] = {
+class OllamaStream(StreamState):
+    """``/api/chat`` NDJSON: every line is one object (``event`` is empty; ``data`` is the line).
+
+    A content event is a line whose ``message`` has non-empty ``content`` or ``thinking`` or
+    any ``tool_calls``. The stream is complete at the line with ``done: true``, whose
+    ``eval_count`` is the output tokens; a line ``{"error": "..."}`` is an in-stream error.
+    """
+
+    __slots__ = ()
+    provider = "ollama"
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one line."""
+        line = _loads(data)
+        if line is None:
+            self.note_error(data, "malformed_chunk")
+            return
+        if line.get("error"):
+            self.note_error(line["error"], "error")
+            return
+        message = line.get("message") or {}
+        if message.get("content") or message.get("thinking") or message.get("tool_calls"):
+            self.note_content(now)
+        self.end.note_frame(line)
+        if self.end.complete and isinstance(line.get("eval_count"), int):
+            self.usage_tokens = line["eval_count"]
+
+
+STREAM_STATES: dict[LoadProvider, type[StreamState]] = {
     "openai": OpenAIStream,
     "anthropic": AnthropicStream,
     "gemini": GeminiStream,
+    "ollama": OllamaStream,
 }
 
 
-def usage_output_tokens(provider: Provider, body: Any) -> int | None:
+def usage_output_tokens(provider: LoadProvider, body: Any) -> int | None:
     """Output tokens reported in a non-streamed response body, if any."""
     if not isinstance(body, dict):
         return None
+    if provider == "ollama":
+        count = body.get("eval_count")
+        return count if isinstance(count, int) else None
     if provider == "gemini":
         gemini_usage = body.get("usageMetadata")
         return gemini.output_tokens(gemini_usage) if isinstance(gemini_usage, dict) else None
@@ -358,7 +400,8 @@ def error_kind(status: int, body: bytes) -> tuple[str, str]:
     """A short kind and a detail for an HTTP error response, from the provider's error body.
 
     OpenAI puts the kind in ``error.type`` (or ``code``), Anthropic in ``error.type`` and
-    Gemini in ``error.status``; an unparseable body gives ``http_<status>``.
+    Gemini in ``error.status``; Ollama's ``{"error": "<message>"}`` has no kind, and neither
+    has an unparseable body: both give ``http_<status>``.
     """
     parsed = _loads(body)
     err = parsed.get("error") if parsed is not None else None
@@ -367,7 +410,7 @@ def error_kind(status: int, body: bytes) -> tuple[str, str]:
         if kind:
             return str(kind), _short(err.get("message") or err)
     if isinstance(err, str) and err:
-        return err, _short(err)
+        return f"http_{status}", _short(err)
     return f"http_{status}", _short(body.decode("utf-8", "replace"))
 
 
@@ -453,8 +496,16 @@ async def _send_stream(
             result.error, result.detail = error_kind(response.status_code, body)
             return
         state = STREAM_STATES[prepared.provider]()
-        decoder = SseDecoder()
         perf_counter = time.perf_counter
+        if prepared.provider == "ollama":
+            # NDJSON, not SSE: every non-empty line is one message.
+            async for line in response.aiter_lines():
+                if line:
+                    state.on_event("", line, perf_counter())
+            result.e2e = perf_counter() - sent
+            _finish_stream(state, sent, result)
+            return
+        decoder = SseDecoder()
         async for line in response.aiter_lines():
             event = decoder.feed(line)
             if event is not None:

@@ -20,7 +20,7 @@ from llm_simulator.loadgen.client import DEFAULT_PROMPT, RequestSpec, api_key_fr
 from llm_simulator.loadgen.report import build_summary
 from llm_simulator.loadgen.runner import LoadConfig, run_coroutine, run_load
 from llm_simulator.loadgen.stats import flat_metrics
-from llm_simulator.wire.defaults import DEFAULT_MODELS, Provider
+from llm_simulator.wire.defaults import DEFAULT_MODELS, LoadProvider
 
 # Each built-in target sends for 3 s; with warmup and the last requests' tails the whole
 # suite takes ~20 s against the simulator's default latencies.
@@ -88,7 +88,7 @@ async def arun_all_benchmarks(
     targets: Sequence[Target] | None = None,
     *,
     url: str,
-    provider: Provider = "openai",
+    provider: LoadProvider = "openai",
     model: str | None = None,
     api_key: str | None = None,
     headers: tuple[tuple[str, str], ...] = (),
@@ -124,7 +124,7 @@ def run_all_benchmarks(
     targets: Sequence[Target] | None = None,
     *,
     url: str,
-    provider: Provider = "openai",
+    provider: LoadProvider = "openai",
     model: str | None = None,
     api_key: str | None = None,
     headers: tuple[tuple[str, str], ...] = (),

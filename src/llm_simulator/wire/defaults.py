@@ -6,15 +6,20 @@ from typing import Literal
 
 Provider = Literal["openai", "anthropic", "gemini"]
 PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini")
+# The wire formats the load generator (``benchmark``) speaks: the clients' three and Ollama's
+# native API (``/api/chat``, NDJSON streams). The SDK and the ``client`` commands speak ``PROVIDERS``.
+LoadProvider = Literal["openai", "anthropic", "gemini", "ollama"]
+LOAD_PROVIDERS: tuple[LoadProvider, ...] = (*PROVIDERS, "ollama")
 
 # Current, generally available models (no retired or preview ids): a default that the real
 # API has retired would make `benchmark` or `client` fail against it for no reason of the user's.
-DEFAULT_MODELS: dict[Provider, str] = {
+DEFAULT_MODELS: dict[LoadProvider, str] = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
     # Flash-Lite: current, and it does not think unless asked (2.5 Flash does, and its
     # thinking counts against max tokens: a 64-token benchmark request would show no text).
     "gemini": "gemini-2.5-flash-lite",
+    "ollama": "llama3.2",
 }
 # Anthropic has no embeddings API.
 DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {
@@ -25,10 +30,12 @@ DEFAULT_EMBEDDING_MODELS: dict[Provider, str] = {
 ANTHROPIC_DEFAULT_MAX_TOKENS = 1024
 ANTHROPIC_VERSION = "2023-06-01"
 # The variable each vendor's own SDK reads its key from.
-API_KEY_ENV: dict[Provider, str] = {
+API_KEY_ENV: dict[LoadProvider, str] = {
     "openai": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "gemini": "GEMINI_API_KEY",
+    # Read by the ollama client (a local server needs none; Ollama's cloud and proxies do).
+    "ollama": "OLLAMA_API_KEY",
 }
 
 

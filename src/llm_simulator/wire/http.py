@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from llm_simulator.wire.defaults import ANTHROPIC_VERSION, Provider
+from llm_simulator.wire.defaults import ANTHROPIC_VERSION, LoadProvider
 
 
-def auth_headers(provider: Provider, api_key: str | None) -> dict[str, str]:
-    """The header each provider reads its key from (none without a key), plus Anthropic's version."""
+def auth_headers(provider: LoadProvider, api_key: str | None) -> dict[str, str]:
+    """The header each provider reads its key from (none without a key), plus Anthropic's version.
+
+    Ollama, like OpenAI, takes ``Authorization: Bearer`` (a local server checks none).
+    """
     headers = {"anthropic-version": ANTHROPIC_VERSION} if provider == "anthropic" else {}
     if api_key is None:
         return headers

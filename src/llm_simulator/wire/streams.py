@@ -8,6 +8,8 @@
   last frame of a whole answer carries a ``finishReason`` on its candidate; a stream that
   closes before any candidate did was cut (as the simulator's ``no_terminator`` fault does).
   Reading stops only at the close, since usage may still follow.
+- Ollama (``/api/chat``) streams NDJSON: one object per line, the last with ``done: true``
+  (which carries the counts). That line is the end; a stream that closes before it was cut.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llm_simulator.wire.defaults import Provider
+from llm_simulator.wire.defaults import LoadProvider
 
 OPENAI_TERMINATOR = "[DONE]"
 ANTHROPIC_TERMINATOR = "message_stop"
@@ -30,7 +32,7 @@ class StreamEnd:
 
     __slots__ = ("complete", "over", "provider")
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: LoadProvider) -> None:
         self.provider = provider
         self.over = False
         self.complete = False
@@ -46,7 +48,11 @@ class StreamEnd:
         return False
 
     def note_frame(self, frame: Mapping[str, Any]) -> None:
-        """Note a parsed Gemini frame: a candidate with a ``finishReason`` completes the answer."""
+        """Note a parsed Gemini frame or Ollama line: a ``finishReason``, or ``done: true``, completes the answer."""
+        if self.provider == "ollama":
+            if frame.get("done") is True:
+                self.over = self.complete = True
+            return
         if self.provider != "gemini" or self.complete:
             return
         candidates = frame.get("candidates")
