@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jsonschema
@@ -135,7 +136,7 @@ def test_tool_calls_carry_arguments_as_objects(tools_client: ollama.Client) -> N
     streamed = [c for p in parts for c in p.message.tool_calls or []]
     assert streamed and all(c.function.name == "get_weather" for c in streamed)
     # After the tool's result the model answers in text, as an agent loop needs.
-    history = [*USER, response.message, {"role": "tool", "content": "sunny", "tool_name": "get_weather"}]
+    history: list[Any] = [*USER, response.message, {"role": "tool", "content": "sunny", "tool_name": "get_weather"}]
     answer = tools_client.chat(model="llama3.2", messages=history, tools=[WEATHER])
     assert answer.message.content and not answer.message.tool_calls
 
@@ -151,8 +152,8 @@ def test_python_functions_as_tools(tools_client: ollama.Client) -> None:
         return a + b
 
     response = tools_client.chat(model="qwen3:8b", messages=USER, tools=[add])
-    (call,) = response.message.tool_calls or [None]
-    assert call is not None and call.function.name == "add"
+    (call,) = response.message.tool_calls or ()
+    assert call.function.name == "add"
     assert set(call.function.arguments) == {"a", "b"}
     assert all(isinstance(v, int) for v in call.function.arguments.values())
 
@@ -169,7 +170,7 @@ def test_format_schema_and_json(client: ollama.Client) -> None:
     generated = client.generate(
         model="llama3.2", prompt="A person as JSON.", format="json", options={"num_predict": 500}
     )
-    assert isinstance(json.loads(generated.response), dict)
+    assert isinstance(json.loads(generated.response or ""), dict)
 
 
 PACED = """\

@@ -18,7 +18,7 @@ def test_generate_answers_and_streams_the_same_text(client: ollama.Client) -> No
     parts = list(
         client.generate(model="llama3.2", prompt="Once upon a time", system="Be brief.", options=options, stream=True)
     )
-    assert "".join(p.response for p in parts) == whole.response
+    assert "".join(p.response or "" for p in parts) == whole.response
     assert parts[-1].done and parts[-1].eval_count == whole.eval_count
     # A system prompt and a suffix are part of the prompt.
     longer = client.generate(model="llama3.2", prompt="Once upon a time", system="Be brief.", suffix=" The end.")
