@@ -209,3 +209,11 @@ def test_durations_come_from_the_simulated_timing(paced: ollama.Client) -> None:
     assert whole.total_duration is not None and whole.total_duration >= 215 * ms  # 120 + 5 × 20
     assert whole.prompt_eval_duration and whole.eval_duration
     assert whole.prompt_eval_duration + whole.eval_duration >= 215 * ms
+
+
+def test_tool_arguments_follow_the_whole_schema_on_the_raw_wire(tools_server: LiveServer) -> None:
+    body = {"model": "llama3.2", "messages": USER, "tools": [WEATHER], "stream": False}
+    for seed in range(5):
+        answer = httpx.post(tools_server.url + "/api/chat", json={**body, "options": {"seed": seed}}, timeout=10).json()
+        for call in answer["message"]["tool_calls"]:
+            jsonschema.validate(call["function"]["arguments"], WEATHER["function"]["parameters"])  # type: ignore[index]
