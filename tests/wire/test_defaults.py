@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import llm_simulator.cli.benchmark as cli_benchmark
+import llm_simulator.loadgen as loadgen
 import llm_simulator.loadgen.suite as loadgen_suite
 import llm_simulator.sdk as sdk
 from llm_simulator.cli.wire import Turn, chat_request, embedding_request
@@ -32,3 +33,10 @@ def test_check_provider() -> None:
     assert [check_provider(p) for p in PROVIDERS] == list(PROVIDERS)
     with pytest.raises(ValueError, match="openai, anthropic, gemini"):
         check_provider("mistral")
+
+
+def test_the_load_generator_speaks_ollama_too() -> None:
+    assert loadgen.PROVIDERS == (*PROVIDERS, "ollama")
+    assert DEFAULT_MODELS["ollama"] == "llama3.2"
+    with pytest.raises(ValueError, match="got 'ollama'"):
+        check_provider("ollama")  # the SDK and the client commands keep their three

@@ -9,7 +9,6 @@ platform's (unknown model, token, quota, outage) Google-shaped.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from tests.live import LiveServer, live_server
+from tests.providers.conftest import VERTEX_LIMITED_KEY
 
 PROJECT = "sim-project"
 REGION = "us-east5"
@@ -25,13 +25,6 @@ MODEL = "claude-sonnet-4-5@20250929"
 MESSAGES: list[Any] = [{"role": "user", "content": "Tell me a story."}]
 PREFIX = f"/v1/projects/{PROJECT}/locations/{REGION}/publishers/anthropic/models"
 SEED = {"x-simulator-seed": "12"}
-CONFIG = """\
-rate_limits:
-  tiers:
-    - name: limited
-      api_keys: [vertex-limited]
-      requests_per_minute: 1
-"""
 
 
 def _vertex(url: str, token: str = TOKEN) -> anthropic.AnthropicVertex:
@@ -134,16 +127,9 @@ def test_bad_input(fast_server: LiveServer, target: str, body: dict[str, Any], s
     assert fragment in message
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    path: Path = tmp_path_factory.mktemp("vertex-claude") / "limits.yaml"
-    path.write_text(CONFIG)
-    with live_server("--no-latency", "--rate-limits", "--config", str(path)) as live:
-        yield live
-
-
-def test_quota_and_outage_are_google_shaped(limited_server: LiveServer) -> None:
-    with _vertex(limited_server.url, "vertex-limited") as client:
+def test_quota_and_outage_are_google_shaped(vertex_limited_server: LiveServer) -> None:
+    httpx.post(vertex_limited_server.url + "/admin/rate-limits/reset", timeout=5).raise_for_status()
+    with _vertex(vertex_limited_server.url, VERTEX_LIMITED_KEY) as client:
         client.messages.create(model=MODEL, max_tokens=4, messages=MESSAGES)
         with pytest.raises(anthropic.RateLimitError) as info:
             client.messages.create(model=MODEL, max_tokens=4, messages=MESSAGES)
@@ -153,7 +139,7 @@ def test_quota_and_outage_are_google_shaped(limited_server: LiveServer) -> None:
         "online_prediction_requests_per_base_model with base model: anthropic-claude-sonnet-4-5"
         in (body["error"]["message"])
     )
-    with _vertex(limited_server.url) as client, pytest.raises(anthropic.InternalServerError) as outage:
+    with _vertex(vertex_limited_server.url) as client, pytest.raises(anthropic.InternalServerError) as outage:
         client.messages.create(
             model=MODEL, max_tokens=4, messages=MESSAGES, extra_headers={"x-simulator-chaos": "error=unavailable"}
         )
@@ -161,11 +147,11 @@ def test_quota_and_outage_are_google_shaped(limited_server: LiveServer) -> None:
     assert outage.value.body["error"]["status"] == "UNAVAILABLE"  # type: ignore[index]
 
 
-def test_stream_error_event_is_anthropics(limited_server: LiveServer) -> None:
+def test_stream_error_event_is_anthropics(vertex_limited_server: LiveServer) -> None:
     texts: list[str] = []
     chaos = {"x-simulator-chaos": "fault=error_event; after=3"}
     with (
-        _vertex(limited_server.url) as client,
+        _vertex(vertex_limited_server.url) as client,
         client.messages.stream(model=MODEL, max_tokens=30, messages=MESSAGES, extra_headers=chaos) as stream,
         pytest.raises(anthropic.APIStatusError),
     ):

@@ -8,7 +8,6 @@ and ``:embedContent`` for Gemini embedding models. Errors are Google-shaped, in 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,19 +18,13 @@ from google.genai import errors, types
 from google.oauth2.credentials import Credentials
 
 from tests.live import LiveServer, live_server
+from tests.providers.conftest import VERTEX_LIMITED_KEY
 from tests.providers.gemini.helpers import CHAT_MODEL, check_error_body
 
 PROJECT = "sim-project"
 LOCATION = "us-central1"
 TOKEN = "ya29.vertex-token"
 VERTEX = f"/projects/{PROJECT}/locations/{LOCATION}/publishers/google/models"
-CONFIG = """\
-rate_limits:
-  tiers:
-    - name: limited
-      api_keys: [vertex-limited]
-      requests_per_minute: 1
-"""
 
 
 def _client(url: str, token: str = TOKEN, api_version: str | None = None, **options: Any) -> genai.Client:
@@ -170,16 +163,9 @@ def test_truncated_predict_reports_it(fast_server: LiveServer) -> None:
     assert statistics == {"token_count": 2048, "truncated": True}
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    path: Path = tmp_path_factory.mktemp("vertex") / "limits.yaml"
-    path.write_text(CONFIG)
-    with live_server("--no-latency", "--rate-limits", "--config", str(path)) as live:
-        yield live
-
-
-def test_quota_refusal_in_vertexs_words(limited_server: LiveServer) -> None:
-    with _client(limited_server.url, token="vertex-limited") as client:
+def test_quota_refusal_in_vertexs_words(vertex_limited_server: LiveServer) -> None:
+    httpx.post(vertex_limited_server.url + "/admin/rate-limits/reset", timeout=5).raise_for_status()
+    with _client(vertex_limited_server.url, token=VERTEX_LIMITED_KEY) as client:
         assert client.models.generate_content(model=CHAT_MODEL, contents="hi", config=_config()).text
         with pytest.raises(errors.ClientError) as info:
             client.models.generate_content(model=CHAT_MODEL, contents="hi", config=_config())
@@ -191,10 +177,10 @@ def test_quota_refusal_in_vertexs_words(limited_server: LiveServer) -> None:
     )
 
 
-def test_stream_faults(limited_server: LiveServer) -> None:
+def test_stream_faults(vertex_limited_server: LiveServer) -> None:
     control = types.HttpOptions(headers={"x-simulator-chaos": "fault=error_event; after=3; fault_error=overloaded"})
     chunks: list[types.GenerateContentResponse] = []
-    with _client(limited_server.url) as client, pytest.raises(errors.ServerError) as info:
+    with _client(vertex_limited_server.url) as client, pytest.raises(errors.ServerError) as info:
         chunks.extend(
             client.models.generate_content_stream(
                 model=CHAT_MODEL, contents="A long story.", config=_config(http_options=control)
@@ -203,7 +189,7 @@ def test_stream_faults(limited_server: LiveServer) -> None:
     assert len(chunks) == 3
     assert (info.value.code, info.value.status) == (503, "UNAVAILABLE")
     cut = types.HttpOptions(headers={"x-simulator-chaos": "fault=disconnect; after=2"})
-    with _client(limited_server.url) as client, pytest.raises(httpx2.RemoteProtocolError):
+    with _client(vertex_limited_server.url) as client, pytest.raises(httpx2.RemoteProtocolError):
         list(
             client.models.generate_content_stream(
                 model=CHAT_MODEL, contents="A story.", config=_config(http_options=cut)

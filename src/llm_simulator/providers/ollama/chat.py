@@ -150,19 +150,19 @@ def _loaded_only(sim: Simulator, loaded: LoadedModels, spec: ModelSpec, body: Js
     return JsonResponse(200, orjson.dumps(answer), list(JSON_HEADERS))
 
 
-def _model(sim: Simulator, body: JsonObject, struct: str) -> ModelSpec:
-    name = get_string(body, "model", struct)
-    return require_model(sim, name)
+def _generation(sim: Simulator, body: JsonObject, struct: str, verb: str) -> tuple[ModelSpec, bool]:
+    """The model (which must generate, not embed) and ``stream`` (default true) of a chat or generate body."""
+    spec = require_model(sim, get_string(body, "model", struct))
+    if spec.is_embedding:
+        raise invalid(f'"{body["model"]}" does not support {verb}', param="model")
+    return spec, get_flag(body, "stream", struct, True)
 
 
 async def handle_chat(sim: Simulator, loaded: LoadedModels, request: HttpRequest) -> Response:
     """Serve ``POST /api/chat``."""
     arrived = sim.clock.now()
     body = parse_body(request.body)
-    spec = _model(sim, body, "ChatRequest")
-    if spec.is_embedding:
-        raise invalid(f'"{body["model"]}" does not support chat', param="model")
-    stream = get_flag(body, "stream", "ChatRequest", True)
+    spec, stream = _generation(sim, body, "ChatRequest", "chat")
     raw = body.get("messages")
     if raw is None or raw == []:
         return _loaded_only(sim, loaded, spec, body, CHAT)
@@ -176,10 +176,7 @@ async def handle_generate(sim: Simulator, loaded: LoadedModels, request: HttpReq
     """Serve ``POST /api/generate`` (a prompt, an optional system prompt and suffix)."""
     arrived = sim.clock.now()
     body = parse_body(request.body)
-    spec = _model(sim, body, "GenerateRequest")
-    if spec.is_embedding:
-        raise invalid(f'"{body["model"]}" does not support generate', param="model")
-    stream = get_flag(body, "stream", "GenerateRequest", True)
+    spec, stream = _generation(sim, body, "GenerateRequest", "generate")
     prompt = get_string(body, "prompt", "GenerateRequest")
     if not prompt:
         return _loaded_only(sim, loaded, spec, body, GENERATE)
