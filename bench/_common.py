@@ -352,6 +352,20 @@ def self_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# -- In-process requests ---------------------------------------------------------------------
+
+
+def chat_scope() -> dict[str, Any]:
+    """The ASGI scope of ``POST /v1/chat/completions`` with a bearer key, for driving the app in process."""
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
+        "query_string": b"",
+    }
+
+
 # -- Results ---------------------------------------------------------------------------------
 
 

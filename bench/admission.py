@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from _common import git_commit, machine_info, print_table, write_results
+from _common import chat_scope, git_commit, machine_info, print_table, write_results
 
 BODY = (
     b'{"model":"gpt-4.1","messages":[{"role":"user","content":"Say something."}],'
@@ -50,13 +50,7 @@ async def _measure(flags: dict[str, Any], requests: int, rounds: int) -> float:
     # As the server's app factory does: the long-lived heap leaves the collector's view.
     gc.collect()
     gc.freeze()
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/v1/chat/completions",
-        "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
-        "query_string": b"",
-    }
+    scope = chat_scope()
     message = {"type": "http.request", "body": BODY, "more_body": False}
 
     async def receive() -> dict[str, Any]:

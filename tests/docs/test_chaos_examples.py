@@ -25,6 +25,7 @@ from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABIL
 from llm_simulator.engine.chaos.scenarios import NO_EFFECT, ScenarioTimeline
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.clock import FakeClock
+from llm_simulator.providers.bedrock import OPERATIONS as BEDROCK_OPERATIONS
 from llm_simulator.providers.gemini import ACTION_ENDPOINTS
 from llm_simulator.server.app import SimulatorApp
 from llm_simulator.server.chaos_routes import ChaosUpdate
@@ -428,7 +429,13 @@ def test_the_endpoint_names_are_the_real_ones() -> None:
     # Files, batches and conversations store things and generate nothing: chaos applies to each
     # batch line's own endpoint (the line is an internal request), and to responses, not to them.
     # Ollama's POST /api/show only looks a model up, as GET /v1/models/{id} does.
-    real = (real | set(ACTION_ENDPOINTS.values())) - {"count_tokens", "files", "batches", "conversations", "models"}
+    real = (real | set(ACTION_ENDPOINTS.values()) | set(BEDROCK_OPERATIONS.values())) - {
+        "count_tokens",
+        "files",
+        "batches",
+        "conversations",
+        "models",
+    }
     description = ChaosRule.model_fields["endpoints"].description or ""
     described = re.search(r"Endpoint names: ([a-z_, ]+);", description)
     assert described is not None and set(described.group(1).split(", ")) == real

@@ -60,6 +60,8 @@ def owner(method: str, path: str) -> str | None:
         return "ollama"
     if "/publishers/anthropic/" in path:
         return None  # Claude on Vertex: the model's 400s are Anthropic's, the platform's errors Google's
+    if path.startswith("/model/"):
+        return "bedrock"
     if path.startswith("/v1beta/"):
         return "gemini"
     # GET /v1/models/{model} is OpenAI's, Anthropic's or Gemini's by the headers, whatever the id.
@@ -73,6 +75,9 @@ def owner(method: str, path: str) -> str | None:
 def shape(body: Any) -> str:
     """Which provider's error shape ``body`` has; fails if it is none of them."""
     assert isinstance(body, dict), body
+    if set(body) == {"message"}:  # Bedrock's (its exception's name rides in x-amzn-ErrorType)
+        assert isinstance(body["message"], str) and body["message"], body
+        return "bedrock"
     error = body["error"]
     if isinstance(error, str):
         assert set(body) == {"error"} and error, body
@@ -189,6 +194,9 @@ def test_the_document_is_valid_openapi_and_every_provider_has_operations() -> No
     labels = {op.label for op in OPERATIONS}
     for method in ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"):
         assert f"POST /v1beta/models/{{model}}:{method}" in labels
+    for method in ("batchGenerateContent", "asyncBatchEmbedContent"):
+        assert f"POST /v1beta/models/{{model}}:{method}" in labels
+    assert {"POST /upload/v1beta/files", "GET /v1beta/files/{file_id}", "DELETE /v1/files/{file_id}"} <= labels
     assert "POST /openai/deployments/{deployment}/chat/completions" in labels
     vertex = "/projects/{project}/locations/{location}/publishers"
     for method in ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "predict"):

@@ -14,7 +14,7 @@ import pytest
 
 from llm_simulator.cli import benchmark
 from llm_simulator.loadgen import LoadConfig, RequestSpec, Target, poisson_arrivals, run_all_benchmarks, run_load_sync
-from llm_simulator.wire.defaults import LoadProvider as Provider
+from llm_simulator.wire.defaults import LoadProvider
 from tests.live import LiveServer, free_port, live_server
 
 
@@ -30,9 +30,9 @@ def cli(*argv: str) -> int:
     return benchmark.run(parser.parse_args(["benchmark", *argv]))
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama", "bedrock"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
-def test_each_provider(sim: LiveServer, provider: Provider, stream: bool) -> None:
+def test_each_provider(sim: LiveServer, provider: LoadProvider, stream: bool) -> None:
     spec = RequestSpec(provider=provider, base_url=sim.url, model=_model(provider), stream=stream, max_tokens=16)
     outcome = run_load_sync(spec, LoadConfig(requests=12, concurrency=4))
     assert len(outcome.results) == 12
@@ -50,9 +50,36 @@ def test_each_provider(sim: LiveServer, provider: Provider, stream: bool) -> Non
             assert not r.itls
 
 
-def _model(provider: Provider) -> str:
-    models = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-20241022", "gemini": "gemini-2.0-flash"}
-    return {**models, "ollama": "llama3.2"}[provider]
+def _model(provider: LoadProvider) -> str:
+    return {
+        "openai": "gpt-4o-mini",
+        "anthropic": "claude-3-5-haiku-20241022",
+        "gemini": "gemini-2.0-flash",
+        "ollama": "llama3.2",
+        "bedrock": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    }[provider]
+
+
+@pytest.mark.parametrize(
+    ("control", "error"),
+    [
+        ("fault=error_event; after=2; fault_error=rate_limit", "stream:throttlingException"),
+        ("fault=malformed; after=2", "stream:malformed_chunk"),
+        ("fault=no_terminator; after=2", "incomplete_stream"),
+        ("error=overloaded", "ModelNotReadyException"),
+    ],
+)
+def test_bedrock_failures_are_named(sim: LiveServer, control: str, error: str) -> None:
+    spec = RequestSpec(
+        provider="bedrock",
+        base_url=sim.url,
+        model=_model("bedrock"),
+        max_tokens=16,
+        headers=(("x-simulator-chaos", control),),
+    )
+    (result,) = run_load_sync(spec, LoadConfig(requests=1, concurrency=1)).results
+    assert result.error == error, (result.status, result.detail)
+    assert result.detail
 
 
 def test_chaos_errors_are_counted_by_status(

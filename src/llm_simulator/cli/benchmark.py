@@ -21,7 +21,7 @@ from llm_simulator.loadgen.plot import PlotError, check_plot_target, write_plot
 from llm_simulator.loadgen.report import FORMATS, build_summary, render, to_text
 from llm_simulator.loadgen.runner import LoadConfig, UnreachableError, progress_stream, run_load_sync
 from llm_simulator.loadgen.suite import SUITE_DURATION_S, default_targets, markdown_summary, run_all_benchmarks
-from llm_simulator.wire.defaults import DEFAULT_MODELS, LOAD_PROVIDERS, LoadProvider
+from llm_simulator.wire.defaults import LOAD_DEFAULT_MODELS, LOAD_PROVIDERS, LoadProvider
 
 PROG = "llm-simulator benchmark"
 
@@ -160,7 +160,7 @@ def _base_spec(args: argparse.Namespace) -> RequestSpec:
     return RequestSpec(
         provider=provider,
         base_url=_check_url(args.url),
-        model=args.model or DEFAULT_MODELS[provider],
+        model=args.model or LOAD_DEFAULT_MODELS[provider],
         prompt=_prompt(args),
         api_key=args.api_key or api_key_from_env(provider, os.environ),
         headers=headers,

@@ -39,6 +39,7 @@ COMMANDS = {
     "benchmark": "llm_simulator.cli.benchmark",
     "simulate": "llm_simulator.cli.simulate",
     "fidelity": "llm_simulator.cli.fidelity",
+    "profile": "llm_simulator.cli.profile",
 }
 
 

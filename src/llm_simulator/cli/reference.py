@@ -34,6 +34,7 @@ below, with the exact `--help` text.
 | `client chat\\|embed\\|interactive` | talk to a running server in any provider's wire format, or chat in a REPL |
 | `benchmark` | load-test any OpenAI/Anthropic/Gemini-compatible URL (see [benchmark.md](benchmark.md)) |
 | `simulate` | a workload through a simulated deployment in virtual time ([latency.md](latency.md#virtual-time)) |
+| `profile fit\\|compare` | fit a profile to benchmark exports, or compare one ([adapters.md](adapters.md)) |
 | `version` | the version (with Python's and the platform with `--format json`) |
 
 **Exit codes**, the same for every command: `0` ok; `1` the operation ran but failed (an

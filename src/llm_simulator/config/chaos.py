@@ -87,7 +87,7 @@ class ChaosRule(_Data):
         default=(),
         description=(
             "Endpoint names: chat, completion, embedding, responses, messages, generate, moderation, image, "
-            "speech, transcription, translation; globs allowed."
+            "speech, transcription, translation, converse, invoke; globs allowed."
         ),
     )
     api_keys: tuple[str, ...] = Field(default=(), description="Caller API keys, exact or glob.")

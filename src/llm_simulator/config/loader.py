@@ -143,18 +143,25 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _anchor_fixture_files(tree: dict[str, Any], base: Path) -> None:
-    """Make the file's relative ``fixtures.files`` relative to the file's own directory.
+    """Make the file's relative ``fixtures.files`` (and adapter source files) relative to its directory.
 
     Paths from the environment or flags stay relative to the working directory. Anything
     malformed is left for validation to report.
     """
     section = tree.get("fixtures")
-    if not isinstance(section, dict) or not isinstance(section.get("files"), list):
-        return
-    section["files"] = [
-        str(base / item) if isinstance(item, str) and not Path(item).is_absolute() else item
-        for item in section["files"]
-    ]
+    if isinstance(section, dict) and isinstance(section.get("files"), list):
+        section["files"] = [
+            str(base / item) if isinstance(item, str) and not Path(item).is_absolute() else item
+            for item in section["files"]
+        ]
+    # The latency-profiles adapter's file sources, likewise.
+    adapters = tree.get("adapters")
+    profiles = adapters.get("latency_profiles") if isinstance(adapters, dict) else None
+    sources = profiles.get("sources") if isinstance(profiles, dict) else None
+    for source in sources if isinstance(sources, list) else []:
+        path = source.get("file") if isinstance(source, dict) else None
+        if isinstance(path, str) and path and not Path(path).is_absolute():
+            source["file"] = str(base / path)
 
 
 def load_config(

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_simulator.config.adapters import AdaptersConfig
+from llm_simulator.config.bedrock import BedrockConfig
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.engine import EngineConfig
@@ -126,7 +128,7 @@ class FixturesConfig(_Section):
 
 
 class BatchesConfig(_Section):
-    """Stored files and batch jobs: storage bounds and the batch clock."""
+    """Stored files, batch jobs and background responses: storage bounds and their clocks."""
 
     max_files: int = Field(default=1000, ge=1, description="Files kept at once (uploads and batch outputs).")
     max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1, description="Largest single file.")
@@ -135,7 +137,19 @@ class BatchesConfig(_Section):
     max_requests_per_batch: int = Field(default=50_000, ge=1)
     validating_s: float = Field(default=0.2, ge=0, description="Time a batch spends validating.")
     finalizing_s: float = Field(default=0.2, ge=0, description="Time a batch spends finalizing.")
-    time_scale: float = Field(default=1.0, ge=0, description="Multiplies the batch phase times (0: instant).")
+    time_scale: float = Field(
+        default=1.0,
+        ge=0,
+        description="A batch's clock: multiplies its phase times, each line's latency and its window (0: instant).",
+    )
+    completion_window_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="A batch's completion window before time_scale (the APIs' 24 h); unfinished work then expires.",
+    )
+    background_time_scale: float = Field(
+        default=1.0, ge=0, description="Multiplies the latency of Responses background mode (0: instant)."
+    )
     concurrency: int = Field(default=16, ge=1, le=1024, description="A batch's requests in flight at once.")
 
 
@@ -156,6 +170,8 @@ class SimulatorConfig(_Section):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
+    adapters: AdaptersConfig = Field(default_factory=AdaptersConfig)
+    bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

@@ -7,6 +7,7 @@ security gate and telemetry can speak of headers without importing the providers
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -24,8 +25,29 @@ SSE_HEADERS: Headers = [
 
 
 @dataclass(slots=True)
+class Exchange:
+    """What answering one request changes as it goes: owned by the server, one per request.
+
+    The request is frozen (what the client sent, and where it was routed); what the
+    handler's side learns while answering it is reported here, for the server to act on
+    however the exchange ends (a response, an error, a timeout, a cut):
+
+    - ``record``: what telemetry learns about the request (model, tokens, token times,
+      chaos); None for work that outlives the exchange (see ``HttpRequest.detached``);
+    - ``extra_headers``: headers every response to the request carries, errors included
+      (admission's rate-limit state, the ``allow`` of a 405);
+    - ``on_done``: told how the exchange ended (HTTP status, whether its stream broke);
+      admission's settlement of a token estimate and its circuit-breaker feedback.
+    """
+
+    record: RequestRecord | None = None
+    extra_headers: Headers | None = None
+    on_done: Callable[[int, bool], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """An incoming request as the server read it."""
+    """An incoming request as the server read and routed it (immutable)."""
 
     method: str
     path: str
@@ -33,16 +55,20 @@ class HttpRequest:
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
     request_id: str
-    path_params: dict[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
     # The endpoint name (the route's, or what its ``endpoint_of`` made of the path), for
     # stats and chaos filters.
     endpoint: str = ""
-    # Set at admission: headers every response to this request carries (rate-limit state),
-    # and a callback told how the request ended (HTTP status, whether its stream broke).
-    extra_headers: Headers | None = None
-    on_done: Callable[[int, bool], None] | None = None
-    # What telemetry learns about this request (model, tokens, token times, chaos).
-    record: RequestRecord | None = None
+    # The server's state of answering this request (see ``Exchange``).
+    exchange: Exchange = field(default_factory=Exchange)
+
+    def detached(self) -> HttpRequest:
+        """A copy of the request for work that outlives its exchange (a background response).
+
+        The copy reports to a fresh exchange nobody reads: the original one's record,
+        headers and callback belong to the response already sent.
+        """
+        return dataclasses.replace(self, exchange=Exchange())
 
 
 @dataclass(slots=True)

@@ -2,7 +2,9 @@
 
 Every provider's way of sending a key is accepted on every route (``Authorization:
 Bearer``, ``x-api-key``, ``api-key``, ``x-goog-api-key``, ``?key=``), since gateways often
-translate one into another. Without any key all callers share the anonymous identity.
+translate one into another. An AWS SigV4-signed request (Bedrock) presents its access key
+id, the ``Credential=AKID/…`` of its ``Authorization`` header (the signature itself is the
+Bedrock provider's to check). Without any key all callers share the anonymous identity.
 """
 
 from __future__ import annotations
@@ -10,6 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 ANONYMOUS = "anonymous"
+SIGV4_SCHEME = "AWS4-HMAC-SHA256"
+
+
+def sigv4_access_key(params: str) -> str | None:
+    """The access key id in a SigV4 ``Credential=AKID/date/region/service/aws4_request`` (None if absent)."""
+    for part in params.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "Credential":
+            key = value.split("/", 1)[0].strip()
+            return key or None
+    return None
 
 
 def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -19,6 +32,8 @@ def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str |
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
+        if scheme == SIGV4_SCHEME:
+            return sigv4_access_key(token)
     for name in ("x-api-key", "api-key", "x-goog-api-key"):
         value = headers.get(name)
         if value and value.strip():

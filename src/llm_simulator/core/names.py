@@ -10,5 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 # The vendor APIs the simulator speaks.
-Provider = Literal["openai", "anthropic", "gemini", "ollama"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "ollama")
+# ``bedrock`` is AWS Bedrock's runtime API (Converse and InvokeModel for every model family).
+Provider = Literal["openai", "anthropic", "gemini", "ollama", "bedrock"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "ollama", "bedrock")

@@ -1,11 +1,12 @@
 """What one request did, as telemetry sees it: filled in as the request goes, read when it ends.
 
-The server opens a ``RequestRecord`` per request and hands it along with the request:
-admission notes the model, chaos and rate limiting; the engine notes the model, the token
-counts and when each token was released. Nothing is aggregated on the request path: the
-telemetry hub reads the finished record once (metrics, stats, events, a span). A record is
-plain data with no I/O. ``CURRENT`` (the record of the task serving a request) exists only
-for the log filter, and the server sets it only when log lines carry request context.
+The server opens a ``RequestRecord`` per request and hands it along on the request's
+``Exchange`` (``core/http.py``): admission notes the model, chaos and rate limiting; the
+engine notes the model, the token counts and when each token was released. Nothing is
+aggregated on the request path: the telemetry hub reads the finished record once (metrics,
+stats, events, a span). A record is plain data with no I/O. ``CURRENT`` (the record of the
+task serving a request) exists only for the log filter, and the server sets it only when
+log lines carry request context.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from llm_simulator.config.distributions import LatencyProfileSpec
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.faults import FAULT_ACTIONS, Admission, FaultAction, StreamCut, StreamFault
@@ -41,7 +42,14 @@ from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
-from llm_simulator.engine.timing import CompiledProfile, DelayedTimeline, SampledTiming, Timeline, TimingModel
+from llm_simulator.engine.timing import (
+    TIME_COMPRESSION,
+    CompiledProfile,
+    DelayedTimeline,
+    SampledTiming,
+    Timeline,
+    TimingModel,
+)
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
@@ -163,6 +171,11 @@ class Simulator:
 
     def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
         specs = {**BUILTIN_PROFILES, **config.latency.profiles}
+        # Profiles an adapter provides serve their fallback until its first good fetch.
+        for name, fallback in config.adapters.declared_profiles().items():
+            if fallback not in specs:
+                raise ConfigError(f"adapters.latency_profiles.sources: {name}: unknown fallback profile {fallback!r}")
+            specs[name] = specs[fallback]
         known = sorted(specs)
         if config.latency.default_profile not in specs:
             raise ConfigError(
@@ -176,6 +189,18 @@ class Simulator:
             instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
             return dict.fromkeys(specs, instant)
         return {name: CompiledProfile.compile(name, spec, config.latency.multiplier) for name, spec in specs.items()}
+
+    def install_profile(self, name: str, spec: LatencyProfileSpec) -> None:
+        """Serve ``spec`` as profile ``name`` from now on (an adapter's fresh data).
+
+        Compiled as configured profiles are (the global multiplier; instant with latency off).
+        Requests already timed keep the profile they started with.
+        """
+        latency = self.config.latency
+        if not latency.enabled:
+            self.profiles[name] = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
+        else:
+            self.profiles[name] = CompiledProfile.compile(name, spec, latency.multiplier)
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text``; short texts (roles, system prompts, repeated turns) are cached.
@@ -269,13 +294,24 @@ class Simulator:
         An admission's ``latency_scale`` (a chaos brownout) multiplies TTFT and every ITL.
         With a ``plan`` and a model served by a load-aware engine, the engine paces it
         instead (and the plan learns how many prompt tokens its prefix cache held).
+
+        Compressed work (``TIME_COMPRESSION`` ≠ 1: batch lines, background responses) keeps
+        the model's schedule, drawn from the same latency RNG, but every wait, the scripted
+        delay included, is multiplied by the compression. It never enters a load-aware
+        engine: the engine runs on the real clock for every sequence it holds, so its
+        schedule cannot be compressed for some of them; compressed work is paced by the
+        model's sampled profile instead (it runs on capacity of its own, as batch work does
+        on the real APIs, and does not slow live traffic).
         """
-        engine = self.engine_for(model) if plan is not None else None
+        compression = TIME_COMPRESSION.get()
+        engine = self.engine_for(model) if plan is not None and compression == 1.0 else None
         if engine is not None and plan is not None:
             return self._engine_timeline(engine, model, plan, prompt_tokens, delay_s)
         profile = self.profile_for(model)
-        if admission is not None and admission.latency_scale != 1.0 and not profile.instant:
-            profile = dataclasses.replace(profile, multiplier=profile.multiplier * admission.latency_scale)
+        scale = compression if admission is None else compression * admission.latency_scale
+        if scale != 1.0 and not profile.instant:
+            profile = dataclasses.replace(profile, multiplier=profile.multiplier * scale)
+        delay_s *= compression
         # With latency off no sample is drawn, so skip seeding a generator (a measurable cost).
         rng = _UNUSED_RNG if profile.instant else derive_random(base_seed, "latency")
         if delay_s > 0:
@@ -319,8 +355,15 @@ class Simulator:
         gen = plan.request
         return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission, plan)
 
-    async def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` on the shared scheduler (a scripted delay before an error)."""
+    async def pause(self, seconds: float, *, scripted: bool = False) -> None:
+        """Wait ``seconds`` on the shared scheduler (a chaos delay or stall; a scripted delay).
+
+        A ``scripted`` delay (a fixture's) is part of the model's time, so compressed work
+        (``TIME_COMPRESSION``) compresses it; chaos delays are outages of the moment and
+        are waited out in full.
+        """
+        if scripted:
+            seconds *= TIME_COMPRESSION.get()
         fut = self.scheduler.wait_until(self.clock.now() + seconds)
         if fut is not None:
             await fut

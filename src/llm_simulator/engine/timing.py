@@ -9,7 +9,9 @@ protocols, so providers and the server never change when it is swapped in.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +20,25 @@ from llm_simulator.engine.latency.distributions import Sampler, build_sampler
 from llm_simulator.engine.observer import TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.infra.clock import Clock
+
+# The time compression of the work the current task serves: every wait of the model's own
+# latency (TTFT, ITL, prefill, a fixture's scripted delay) is multiplied by it. Live requests
+# leave it at 1.0; batch lines and background responses run under ``batches.time_scale`` /
+# ``batches.background_time_scale`` (set by ``compressed``). A context variable rather than a
+# field carried through HTTP and every provider's request type: the work is compressed by
+# whoever starts it (a batch runner, a background task), whatever serves it, and a live
+# request pays only one ``get`` of the default per timeline.
+TIME_COMPRESSION: ContextVar[float] = ContextVar("llm_simulator_time_compression", default=1.0)
+
+
+@contextmanager
+def compressed(factor: float) -> Iterator[None]:
+    """Run the body's work (in this task and the tasks it starts) at ``factor`` × its model time."""
+    token = TIME_COMPRESSION.set(factor)
+    try:
+        yield
+    finally:
+        TIME_COMPRESSION.reset(token)
 
 
 class Timeline(Protocol):

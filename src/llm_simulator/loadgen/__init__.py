@@ -1,4 +1,4 @@
-"""A streaming-aware load generator for OpenAI-, Anthropic-, Gemini- and Ollama-compatible servers.
+"""A streaming-aware load generator for OpenAI-, Anthropic-, Gemini-, Ollama- and Bedrock-compatible servers.
 
 It measures TTFT, ITL and E2E per request under closed-loop (fixed concurrency) or
 open-loop (Poisson arrivals) load, reports its own client overhead, and implements the

@@ -1,6 +1,6 @@
 """Per-provider request building and incremental stream parsing for the load generator.
 
-Everything here works against any OpenAI-, Anthropic-, Gemini- or Ollama-compatible server, not only
+Everything here works against any OpenAI-, Anthropic-, Gemini-, Ollama- or Bedrock-compatible server, not only
 the simulator, so it deliberately knows nothing about the simulator's internals: it speaks
 the public wire formats (see ``docs/benchmark.md`` for the exact event definitions).
 
@@ -16,13 +16,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
 
 from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.wire import gemini
-from llm_simulator.wire.defaults import API_KEY_ENV, LoadProvider
+from llm_simulator.wire.defaults import LOAD_API_KEY_ENV, LoadProvider
+from llm_simulator.wire.eventstream import EventMessage, EventStreamDecoder, EventStreamError
 from llm_simulator.wire.http import auth_headers
 from llm_simulator.wire.streams import StreamEnd
 
@@ -106,6 +108,10 @@ def endpoint_url(spec: RequestSpec) -> str:
         return _strip_suffix(base, "/v1") + "/v1/messages"
     if spec.provider == "ollama":
         return _strip_suffix(base, "/api") + "/api/chat"
+    if spec.provider == "bedrock":
+        # botocore's encoding of the model id: every reserved character (``:``, ``/``).
+        operation = "converse-stream" if spec.stream else "converse"
+        return f"{base}/model/{quote(spec.model, safe='')}/{operation}"
     model = spec.model.removeprefix("models/")
     action = "streamGenerateContent?alt=sse" if spec.stream else "generateContent"
     return f"{_strip_suffix(base, '/v1beta')}/v1beta/models/{model}:{action}"
@@ -141,6 +147,11 @@ def build_body(spec: RequestSpec) -> dict[str, Any]:
             "stream": spec.stream,
             "options": {"num_predict": spec.max_tokens},
         }
+    if spec.provider == "bedrock":  # Converse: streaming is chosen by the path
+        return {
+            "messages": [{"role": "user", "content": [{"text": spec.prompt}]}],
+            "inferenceConfig": {"maxTokens": spec.max_tokens},
+        }
     # Gemini chooses streaming by URL, not by a body field.
     return {
         "contents": [{"role": "user", "parts": [{"text": spec.prompt}]}],
@@ -151,7 +162,7 @@ def build_body(spec: RequestSpec) -> dict[str, Any]:
 def build_headers(spec: RequestSpec) -> dict[str, str]:
     """Auth and content headers of the provider, then the user's extra headers (which win)."""
     headers = {"content-type": "application/json", **auth_headers(spec.provider, spec.api_key)}
-    if spec.stream:
+    if spec.stream and spec.provider != "bedrock":  # Bedrock streams are event-stream framed
         headers["accept"] = "application/x-ndjson" if spec.provider == "ollama" else "text/event-stream"
     for key, value in spec.headers:
         headers[key.lower()] = value
@@ -172,7 +183,7 @@ def prepare(spec: RequestSpec) -> PreparedRequest:
 def api_key_from_env(provider: LoadProvider, environ: Mapping[str, str] | None = None) -> str:
     """The provider's conventional API key variable, else a dummy key (the simulator takes any)."""
     env = os.environ if environ is None else environ
-    return env.get(API_KEY_ENV[provider]) or DUMMY_API_KEY
+    return env.get(LOAD_API_KEY_ENV[provider]) or DUMMY_API_KEY
 
 
 # -- SSE (decoding: llm_simulator.infra.sse) ------------------------------------------------------
@@ -371,11 +382,48 @@ class OllamaStream(StreamState):
             self.usage_tokens = line["eval_count"]
 
 
+class BedrockStream(StreamState):
+    """ConverseStream: AWS event-stream messages (``on_message``), not SSE.
+
+    A content event is a ``contentBlockDelta`` with non-empty ``text``, tool ``input`` or
+    ``reasoningContent.text``. Output tokens: ``metadata.usage.outputTokens``. The answer is
+    whole at ``messageStop``; an ``exception`` message is an in-stream error named by its
+    ``:exception-type`` (``stream:throttlingException``…).
+    """
+
+    __slots__ = ()
+    provider = "bedrock"
+
+    def on_message(self, message: EventMessage, now: float) -> None:
+        """Interpret one decoded message."""
+        if message.message_type != "event":
+            self.note_error(_loads(message.payload) or message.payload.decode("utf-8", "replace"), message.event_type)
+            return
+        self.on_event(message.event_type, message.payload.decode(), now)
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one event by its ``:event-type``."""
+        self.end.note_event(event)
+        if event == "contentBlockDelta":
+            delta = (_loads(data) or {}).get("delta") or {}
+            if (
+                delta.get("text")
+                or (delta.get("toolUse") or {}).get("input")
+                or (delta.get("reasoningContent") or {}).get("text")
+            ):
+                self.note_content(now)
+        elif event == "metadata":
+            usage = (_loads(data) or {}).get("usage") or {}
+            if isinstance(usage.get("outputTokens"), int):
+                self.usage_tokens = usage["outputTokens"]
+
+
 STREAM_STATES: dict[LoadProvider, type[StreamState]] = {
     "openai": OpenAIStream,
     "anthropic": AnthropicStream,
     "gemini": GeminiStream,
     "ollama": OllamaStream,
+    "bedrock": BedrockStream,
 }
 
 
@@ -392,18 +440,23 @@ def usage_output_tokens(provider: LoadProvider, body: Any) -> int | None:
     usage = body.get("usage")
     if not isinstance(usage, dict):
         return None
-    value = usage.get("completion_tokens" if provider == "openai" else "output_tokens")
+    field = {"openai": "completion_tokens", "bedrock": "outputTokens"}.get(provider, "output_tokens")
+    value = usage.get(field)
     return value if isinstance(value, int) else None
 
 
-def error_kind(status: int, body: bytes) -> tuple[str, str]:
+def error_kind(status: int, body: bytes, aws_type: str | None = None) -> tuple[str, str]:
     """A short kind and a detail for an HTTP error response, from the provider's error body.
 
     OpenAI puts the kind in ``error.type`` (or ``code``), Anthropic in ``error.type`` and
-    Gemini in ``error.status``; Ollama's ``{"error": "<message>"}`` has no kind, and neither
-    has an unparseable body: both give ``http_<status>``.
+    Gemini in ``error.status``; Bedrock in the ``x-amzn-ErrorType`` header (``aws_type``, up
+    to its ``:``) with ``{"message"}`` as the body; Ollama's ``{"error": "<message>"}`` has no
+    kind, and neither has an unparseable body: both give ``http_<status>``.
     """
     parsed = _loads(body)
+    if aws_type:
+        message = parsed.get("message") if parsed is not None else None
+        return aws_type.split(":", 1)[0], _short(message or body.decode("utf-8", "replace"))
     err = parsed.get("error") if parsed is not None else None
     if isinstance(err, dict):
         kind = err.get("type") or err.get("status") or err.get("code")
@@ -476,7 +529,8 @@ async def _send_plain(client: httpx.AsyncClient, prepared: PreparedRequest, sent
     result.e2e = time.perf_counter() - sent
     result.status = response.status_code
     if not 200 <= response.status_code < 300:
-        result.error, result.detail = error_kind(response.status_code, response.content)
+        aws_type = response.headers.get("x-amzn-errortype")
+        result.error, result.detail = error_kind(response.status_code, response.content, aws_type)
         return
     tokens = usage_output_tokens(prepared.provider, _loads(response.content))
     if tokens is not None:
@@ -493,7 +547,8 @@ async def _send_stream(
         if not 200 <= response.status_code < 300:
             body = await response.aread()
             result.e2e = time.perf_counter() - sent
-            result.error, result.detail = error_kind(response.status_code, body)
+            aws_type = response.headers.get("x-amzn-errortype")
+            result.error, result.detail = error_kind(response.status_code, body, aws_type)
             return
         state = STREAM_STATES[prepared.provider]()
         perf_counter = time.perf_counter
@@ -502,21 +557,36 @@ async def _send_stream(
             async for line in response.aiter_lines():
                 if line:
                     state.on_event("", line, perf_counter())
-            result.e2e = perf_counter() - sent
-            _finish_stream(state, sent, result)
-            return
-        decoder = SseDecoder()
-        async for line in response.aiter_lines():
-            event = decoder.feed(line)
-            if event is not None:
-                state.on_event(event[0], event[1], perf_counter())
-        tail = decoder.flush()
-        if tail is not None:
-            state.on_event(tail[0], tail[1], perf_counter())
+        elif isinstance(state, BedrockStream):
+            await _read_event_stream(response, state)
+        else:
+            decoder = SseDecoder()
+            async for line in response.aiter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    state.on_event(event[0], event[1], perf_counter())
+            tail = decoder.flush()
+            if tail is not None:
+                state.on_event(tail[0], tail[1], perf_counter())
         result.e2e = perf_counter() - sent
     finally:
         await response.aclose()
     _finish_stream(state, sent, result)
+
+
+async def _read_event_stream(response: httpx.Response, state: BedrockStream) -> None:
+    """Feed an event-stream body to ``state`` message by message; a broken frame is an in-stream error."""
+    decoder = EventStreamDecoder()
+    perf_counter = time.perf_counter
+    async for data in response.aiter_bytes():
+        try:
+            messages = decoder.feed(data)
+        except EventStreamError as exc:
+            state.note_error(str(exc), "malformed_chunk")
+            return
+        now = perf_counter()
+        for message in messages:
+            state.on_message(message, now)
 
 
 def _finish_stream(state: StreamState, sent: float, result: RequestResult) -> None:

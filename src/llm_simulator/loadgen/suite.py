@@ -20,7 +20,7 @@ from llm_simulator.loadgen.client import DEFAULT_PROMPT, RequestSpec, api_key_fr
 from llm_simulator.loadgen.report import build_summary
 from llm_simulator.loadgen.runner import LoadConfig, run_coroutine, run_load
 from llm_simulator.loadgen.stats import flat_metrics
-from llm_simulator.wire.defaults import DEFAULT_MODELS, LoadProvider
+from llm_simulator.wire.defaults import LOAD_DEFAULT_MODELS, LoadProvider
 
 # Each built-in target sends for 3 s; with warmup and the last requests' tails the whole
 # suite takes ~20 s against the simulator's default latencies.
@@ -101,7 +101,7 @@ async def arun_all_benchmarks(
     base = RequestSpec(
         provider=provider,
         base_url=url,
-        model=model or DEFAULT_MODELS[provider],
+        model=model or LOAD_DEFAULT_MODELS[provider],
         prompt=prompt,
         api_key=api_key or api_key_from_env(provider),
         headers=headers,

@@ -7,9 +7,12 @@ The generation pipeline (``providers/pipeline.py``) calls ``admit`` once per req
 set the provider's rate-limit headers on every response to the request, 429s included),
 and chaos (the control header, scenarios and rules). It raises the error a request meets,
 waits out added delays, and returns the effects left for the engine (a latency scale, a
-stream fault, the settlement of the token estimate). With chaos, limits and the breaker
-all off and no control header it is not called at all: the hot path pays three flag tests
-and one dict lookup.
+stream fault, the settlement of the token estimate). What the server must do with the
+request's other responses (the rate-limit headers) and at its end, however it ends
+(settle the estimate, tell the breaker), it reports to the request's ``Exchange``, the
+moment each is known: a timeout or a cut later on still finds them there. With chaos,
+limits and the breaker all off and no control header it is not called at all: the hot
+path pays three flag tests and one dict lookup.
 """
 
 from __future__ import annotations
@@ -75,7 +78,8 @@ async def admit(
 
     Called only when ``needs_admission`` says so (the pipeline tests it once per request).
     """
-    record = request.record
+    exchange = request.exchange
+    record = exchange.record
     if record is not None:
         record.model = spec.id  # known now: a refusal below still counts against its model
     chaos = sim.chaos
@@ -105,16 +109,16 @@ async def admit(
         if breakers is not None:
             breakers.record(model, outcome(status, broken))
 
-    request.on_done = on_done
+    exchange.on_done = on_done
     if limits.enabled:
         key = caller(request.headers, request.query, limits.config.key_by)
         try:
             granted[0] = await limits.acquire(key, model, input_tokens, output_estimate)
         except RateLimited as exc:
-            request.extra_headers = limit_headers(exc.states, sim.clock.wall())
+            exchange.extra_headers = limit_headers(exc.states, sim.clock.wall())
             _note_rate_limited(record, exc)
             raise
-        request.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
+        exchange.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
     if forced is None and not chaos.enabled:
         return _admission(1.0, None, granted[0])
     facts = RequestFacts(

@@ -2,9 +2,12 @@
 
 A batch's lines are sent through the app itself (``InternalDispatch``), at most
 ``batches.concurrency`` at a time, so each answer is what a live request would have got:
-its latency follows the latency model (or the load-aware engine), and chaos, fixtures,
-seeding and rate limits apply to it as to any request. The waits between phases
-(validating, finalizing) are ``batches.*_s`` scaled by ``batches.time_scale``.
+chaos, fixtures, seeding and rate limits apply to it as to any request, and its latency
+follows the latency model. ``batches.time_scale`` is the batch's clock: the waits between
+phases (``batches.validating_s``, ``finalizing_s``), every line's latency (compressed by the
+timing layer: the model's token schedule, each wait scaled; at 1.0 an engine-served model's
+lines enter its load-aware engine like live requests) and the completion window
+(``batches.completion_window_s``) are all multiplied by it.
 """
 
 from __future__ import annotations
@@ -78,6 +81,25 @@ class BatchRunner:
         self.config = config
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def window_s(self) -> float | None:
+        """Seconds a batch has, from its creation, before its unfinished work expires.
+
+        ``batches.completion_window_s × batches.time_scale``; None (never) at time scale 0,
+        where the work is instant and a zero window would expire every batch at once.
+        """
+        window = self.config.completion_window_s * self.config.time_scale
+        return window if window > 0 else None
+
+    def expires_at(self, created_at: float) -> float:
+        """The wall time a batch created at ``created_at`` expires (the unscaled window if it never does)."""
+        window = self.window_s
+        return created_at + (self.config.completion_window_s if window is None else window)
+
+    def window(self) -> asyncio.Timeout:
+        """The batch's completion window as a timeout (call when the job starts, at its creation)."""
+        return asyncio.timeout(self.window_s)
+
     async def phase(self, seconds: float) -> None:
         """Wait out one phase (``seconds`` scaled by ``batches.time_scale``)."""
         delay = seconds * self.config.time_scale
@@ -103,7 +125,9 @@ class BatchRunner:
         async def one(line: LineRequest) -> None:
             async with gate:
                 try:
-                    answer = await self.dispatch.call("POST", line.path, headers, line.body)
+                    answer = await self.dispatch.call(
+                        "POST", line.path, headers, line.body, time_scale=self.config.time_scale
+                    )
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # a bug in the internal path: the line fails, not the batch

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.engine.timing import compressed
 
 Message = MutableMapping[str, Any]
 Asgi = Callable[[Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
@@ -29,23 +32,49 @@ class InternalResponse:
     body: bytes
 
 
+class Reporter(Protocol):
+    """Where work served outside an HTTP exchange reports its telemetry record (the server's telemetry)."""
+
+    def begin(self, rec: RequestRecord, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
+        """The work has started: note its caller and trace, announce it."""
+        ...
+
+    def conclude(
+        self, rec: RequestRecord, duration_s: float, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
+    ) -> None:
+        """The work has ended (``rec.status`` set): stats, metrics, events, the request log."""
+        ...
+
+
 class InternalDispatch:
-    """Sends requests through the app it is bound to (``bind`` is called by the server)."""
+    """Sends requests through the app it is bound to (``bind`` is called by the server).
+
+    It is also the providers' way to the server's telemetry for work no HTTP exchange
+    carries (a background response): ``reporter``, bound with the app.
+    """
 
     def __init__(self) -> None:
         self._app: Asgi | None = None
+        self.reporter: Reporter | None = None
 
-    def bind(self, app: Asgi) -> None:
-        """Serve internal requests with ``app`` from now on."""
+    def bind(self, app: Asgi, reporter: Reporter | None = None) -> None:
+        """Serve internal requests with ``app`` from now on; report detached work to ``reporter``."""
         self._app = app
+        self.reporter = reporter
 
     @property
     def bound(self) -> bool:
         """Whether an app serves internal requests."""
         return self._app is not None
 
-    async def call(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> InternalResponse:
-        """Serve one request in process; a stream is read to its end (its body is the frames)."""
+    async def call(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, time_scale: float = 1.0
+    ) -> InternalResponse:
+        """Serve one request in process; a stream is read to its end (its body is the frames).
+
+        ``time_scale`` compresses the request's latency (``engine.timing.compressed``): its
+        token schedule is the model's, every wait is ``time_scale`` times as long.
+        """
         app = self._app
         if app is None:
             raise RuntimeError("no application bound for internal requests")
@@ -90,5 +119,9 @@ class InternalDispatch:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await app(scope, receive, send)
+        if time_scale == 1.0:
+            await app(scope, receive, send)
+        else:
+            with compressed(time_scale):
+                await app(scope, receive, send)
         return InternalResponse(status, response_headers, b"".join(chunks))

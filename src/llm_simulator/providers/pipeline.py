@@ -111,7 +111,7 @@ async def serve_generation(
     if admitting or sim.script.active:
         gen = await prepare(sim, request, answer, spec, gen, admitting)
     base_seed = sim.request_seed(gen.seed, *answer.seed_identity(gen))
-    plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.record)
+    plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.exchange.record)
     timeline = sim.generation_timeline(spec, plan, base_seed)
     answer.begin(plan)
     if stream:
@@ -147,5 +147,5 @@ async def serve_embedding(
         gen = await prepare(sim, request, answer, spec, gen, admitting)
         admission = gen.admission
         if gen.start_delay_s > 0:
-            await sim.pause(gen.start_delay_s)
-    await sim.complete_embedding(spec, input_tokens, sim.request_seed(None), admission, request.record)
+            await sim.pause(gen.start_delay_s, scripted=True)
+    await sim.complete_embedding(spec, input_tokens, sim.request_seed(None), admission, request.exchange.record)

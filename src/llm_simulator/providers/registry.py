@@ -6,6 +6,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic import AnthropicProvider
 from llm_simulator.providers.anthropic.vertex import VertexAnthropicProvider
 from llm_simulator.providers.base import Provider
+from llm_simulator.providers.bedrock import BedrockProvider
 from llm_simulator.providers.gemini import GeminiProvider
 from llm_simulator.providers.gemini.vertex import VertexGeminiProvider
 from llm_simulator.providers.internal import InternalDispatch
@@ -23,5 +24,6 @@ def build_providers(sim: Simulator, dispatch: InternalDispatch | None = None) ->
         VertexGeminiProvider(sim),
         GeminiProvider(sim, dispatch),
         OllamaProvider(sim),
+        BedrockProvider(sim),
         OpenAIProvider(sim, dispatch),
     ]

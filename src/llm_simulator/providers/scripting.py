@@ -31,6 +31,6 @@ async def apply_script(
     error = reply.error
     if error is not None:
         if reply.delay_s > 0:
-            await sim.pause(reply.delay_s)
+            await sim.pause(reply.delay_s, scripted=True)
         raise SimulatorError(error.kind, error.message, code=error.code, status=error.status)
     return dataclasses.replace(gen, scripted=reply)

@@ -55,7 +55,7 @@ class ConnectionCut(Exception):
             del _UNREPORTED[next(iter(_UNREPORTED))]
 
 
-# The ids ``app.new_request_id`` makes.
+# The ids ``exchange.new_request_id`` makes.
 _GENERATED_ID = re.compile(r"req_[0-9a-f]{24}")
 # Marks of deliberate cuts whose server error report has not been seen yet (oldest first).
 _UNREPORTED: dict[str, None] = {}

@@ -15,7 +15,7 @@ import logging
 import signal
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.connection import hide_deliberate_cuts
@@ -25,11 +25,27 @@ from llm_simulator.telemetry.hub import Telemetry
 log = logging.getLogger("llm_simulator.server")
 
 
+class Service(Protocol):
+    """Background work a worker runs between start-up and shutdown."""
+
+    def start(self) -> None:
+        """Start (inside the running event loop)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop."""
+        ...
+
+
 class Lifecycle:
     """Start-up, shutdown and draining of one worker."""
 
-    def __init__(self, telemetry: Telemetry, readiness: Readiness, drain_timeout_s: float) -> None:
+    def __init__(
+        self, telemetry: Telemetry, readiness: Readiness, drain_timeout_s: float, services: tuple[Service, ...] = ()
+    ) -> None:
         self._telemetry = telemetry
+        # Background services started with the worker and stopped after the drain (the adapters).
+        self._services = services
         self.readiness = readiness
         self._drain_timeout_s = drain_timeout_s
         # Streams (and hung requests) in flight: what a drain waits for, then cancels.
@@ -46,9 +62,13 @@ class Lifecycle:
                 self._drain_on_signal()
                 hide_deliberate_cuts()
                 self._telemetry.start()
+                for service in self._services:
+                    service.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.drain(self._drain_timeout_s)
+                for service in self._services:
+                    await service.aclose()
                 await self._telemetry.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -13,7 +13,9 @@ from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse
 from llm_simulator.telemetry.prometheus import CONTENT_TYPE, MetricsEndpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+    from prometheus_client.registry import Collector
 
     from llm_simulator.config.schema import SimulatorConfig
     from llm_simulator.engine.load.live import LiveEngine
@@ -39,7 +41,13 @@ KEY_COLUMNS = ("provider", "model", "api_key", "requests", "errors", "input_toke
 class MetricsRoutes:
     """The Prometheus scrape endpoint and the stats export."""
 
-    def __init__(self, config: SimulatorConfig, telemetry: Telemetry, engines: Mapping[str, LiveEngine] | None) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        telemetry: Telemetry,
+        engines: Mapping[str, LiveEngine] | None,
+        collectors: Sequence[Collector] = (),
+    ) -> None:
         self._config = config
         self._telemetry = telemetry
         self._endpoint = MetricsEndpoint(
@@ -47,6 +55,9 @@ class MetricsRoutes:
             lambda: config.security.max_concurrent_requests or 0,
             (lambda: engines) if engines is not None else None,
         )
+        # More families read at scrape time (the adapters' and their infra's).
+        for collector in collectors:
+            self._endpoint.registry.register(collector)
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` (when enabled) and ``GET /admin/stats/export``."""

@@ -6,7 +6,8 @@ drifts from what is served: the model enums are the catalogue's ids and aliases 
 model name, and the bounds are the providers' own (see ``openapi_bodies``). Gemini's one
 route ``/{version}/models/{target}`` (the method rides in the last path segment, as in
 ``models/gemini-2.5-flash:generateContent``) is described as one operation per method, each
-with its own body and the models that method serves. Paths shared by several providers
+with its own body and the models that method serves; so is the Bedrock runtime's
+``/model/{target:path}`` (``openapi_bedrock.py``). Paths shared by several providers
 (``GET /v1/models``) appear once, with the headers that select each provider documented as
 optional parameters.
 """
@@ -22,6 +23,7 @@ from llm_simulator.engine.catalogue import Catalogue, ModelSpec
 from llm_simulator.providers.gemini import BATCH_ACTIONS, EMBED_ACTIONS, GENERATE_ACTIONS
 from llm_simulator.providers.openai.azure import API_VERSION
 from llm_simulator.providers.openai.responses_input import INCLUDABLE
+from llm_simulator.server import openapi_bedrock
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
 from llm_simulator.server.openapi_doors import describe
@@ -205,6 +207,7 @@ class _Catalogue:
         self.gemini["streamGenerateContent"] = self.gemini["generateContent"]
         self.gemini["batchEmbedContents"] = self.gemini["embedContent"]
         self.gemini["batchGenerateContent"] = self.gemini["generateContent"]
+        self.gemini["asyncBatchEmbedContent"] = self.gemini["embedContent"]
         self._catalogue = catalogue
         self._deployments = deployments
 
@@ -263,6 +266,7 @@ def _gemini_operations(route: Route, sets: _Catalogue) -> list[tuple[str, Schema
         "embedContent": bodies.gemini_embed,
         "batchEmbedContents": bodies.gemini_batch_embed,
         "batchGenerateContent": bodies.gemini_batch_generate,
+        "asyncBatchEmbedContent": bodies.gemini_async_batch_embed,
     }
     operations = []
     for method in GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS:
@@ -301,6 +305,7 @@ def _body(provider: str, endpoint: str, sets: _Catalogue, max_requests: int) -> 
         ("anthropic", "messages"): lambda: bodies.anthropic_messages(sets.generation),
         ("anthropic", "count_tokens"): lambda: bodies.anthropic_count_tokens(sets.generation),
         ("anthropic", "batches"): lambda: bodies.anthropic_message_batch(sets.generation, max_requests),
+        ("gemini", "files"): bodies.gemini_file_upload,
     }
     build = builders.get((provider, endpoint))
     return build() if build is not None else _ANY_OBJECT
@@ -354,6 +359,10 @@ def build_openapi(app: Served) -> dict[str, Any]:
             path, operation = _azure_operation(route, sets)
             paths.setdefault(path, {})[method] = operation
             continue
+        if openapi_bedrock.is_bedrock_route(route.path):
+            for path, parameters, schema in openapi_bedrock.operations(app.sim.catalogue):
+                paths.setdefault(path, {})[method] = _operation(provider.name, method, path, parameters, schema)
+            continue
         # Gemini's one action on a batch rides in its last path segment, as ``batches/{id}:cancel``.
         path, names = _path(route.path.replace(_GEMINI_BATCH_ACTION, "{batch_id}:cancel"))
         item = paths.setdefault(path, {})
@@ -378,7 +387,10 @@ def build_openapi(app: Served) -> dict[str, Any]:
         "info": {
             "title": "llm-simulator",
             "version": __version__,
-            "description": "OpenAI, Anthropic, Gemini (and Vertex AI) and Ollama API routes served by the simulator.",
+            "description": (
+                "OpenAI, Anthropic, Gemini (and Vertex AI), Ollama and Bedrock runtime API routes"
+                " served by the simulator."
+            ),
         },
         "paths": paths,
     }

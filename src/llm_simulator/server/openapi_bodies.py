@@ -26,7 +26,7 @@ from llm_simulator.providers.gemini.generate import MAX_CANDIDATES, MAX_STOP_SEQ
 from llm_simulator.providers.openai.audio import TRANSCRIPT_FORMATS
 from llm_simulator.providers.openai.batches import COMPLETION_WINDOWS, ENDPOINTS, MAX_METADATA_KEYS
 from llm_simulator.providers.openai.embeddings import MAX_INPUTS, SHORTENABLE_PREFIX
-from llm_simulator.providers.openai.files import UPLOAD_PURPOSES
+from llm_simulator.providers.openai.files import MAX_EXPIRY_S, MIN_EXPIRY_S, UPLOAD_PURPOSES
 from llm_simulator.providers.openai.responses import MIN_OUTPUT_TOKENS
 from llm_simulator.providers.openai.responses_input import INCLUDABLE
 
@@ -418,14 +418,35 @@ def gemini_batch_embed(allowed: Models) -> Schema:
     return closed({"requests": items}, ["requests"])
 
 
-def gemini_batch_generate(allowed: Models) -> Schema:
-    """``:batchGenerateContent``: a batch of inlined ``generateContent`` requests for the model in the URL."""
-    item = {"type": "object", "properties": {"request": gemini_generate(allowed), "metadata": {"type": "object"}}}
+def _gemini_batch(request: Schema) -> Schema:
+    """A Gemini batch create body: ``request``s inlined (with metadata), or an uploaded JSONL file."""
+    item = {"type": "object", "properties": {"request": request, "metadata": {"type": "object"}}}
     item["required"] = ["request"]
     inlined = closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
-    config = closed({"requests": inlined}, ["requests"])
+    from_file = closed({"fileName": {"type": "string", "pattern": "^files/[a-z0-9-]+$"}}, ["fileName"])
+    config = {"anyOf": [closed({"requests": inlined}, ["requests"]), from_file]}
     batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
     return closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
+
+
+def gemini_batch_generate(allowed: Models) -> Schema:
+    """``:batchGenerateContent``: a batch of ``generateContent`` requests for the model in the URL."""
+    return _gemini_batch(gemini_generate(allowed))
+
+
+def gemini_async_batch_embed(allowed: Models) -> Schema:
+    """``:asyncBatchEmbedContent``: a batch of ``embedContent`` requests for the model in the URL."""
+    return _gemini_batch(_embed_request(allowed))
+
+
+def gemini_file_upload() -> Schema:
+    """``POST /upload/{version}/files`` (the resumable protocol's start): the file's metadata."""
+    meta = {
+        "mimeType": {"type": "string", "pattern": "^[a-z]+/[a-z0-9.+-]+$"},
+        "displayName": {"type": "string", "maxLength": 512},
+        "name": {"type": "string", "pattern": "^files/[a-z0-9]{1,20}$"},
+    }
+    return closed({"file": closed(meta)})
 
 
 def openai_file_upload() -> Schema:
@@ -488,6 +509,14 @@ def openai_batch() -> Schema:
             "endpoint": {"enum": list(ENDPOINTS)},
             "completion_window": {"enum": list(COMPLETION_WINDOWS)},
             "metadata": {"anyOf": [metadata, {"type": "null"}]},
+            "output_expires_after": {
+                "type": "object",
+                "properties": {
+                    "anchor": {"enum": ["created_at"]},
+                    "seconds": {"type": "integer", "minimum": MIN_EXPIRY_S, "maximum": MAX_EXPIRY_S},
+                },
+                "required": ["anchor", "seconds"],
+            },
         },
         "required": ["input_file_id", "endpoint", "completion_window"],
     }

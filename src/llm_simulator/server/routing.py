@@ -2,16 +2,20 @@
 
 A method and path may have several candidate routes (one per provider sharing the path);
 the first whose selector accepts the request's headers and query wins, and a route without
-a selector is the fallback.
+a selector is the fallback. ``Routes`` is the server's table of them: it resolves each
+exchange to its route, provider and endpoint, and an unrouted one to the provider whose
+error shape its 404 or 405 takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from llm_simulator.core.http import Route
 from llm_simulator.providers.base import Provider
+from llm_simulator.security.gate import ADMIN_ENDPOINT
+from llm_simulator.server.exchange import ServerExchange
 
 Candidates = list[tuple[Route, Provider]]
 
@@ -106,3 +110,62 @@ def _match_segments(pattern: list[str], segments: list[str]) -> dict[str, str] |
         elif i >= len(segments) or segments[i] != part:
             return None
     return params if len(segments) == len(pattern) else None
+
+
+class Routes:
+    """Every route with its provider, and where each request goes (with whose error shape).
+
+    ``table`` keeps the registration order (for ``/openapi.json``); ``router`` matches.
+    """
+
+    def __init__(self, providers: Sequence[Provider], default: Provider) -> None:
+        self.router = Router()
+        self.table: list[tuple[Route, Provider]] = []
+        self._providers = providers
+        self._default = default
+
+    def add(self, route: Route, provider: Provider) -> None:
+        """Serve ``route`` with ``provider``."""
+        self.router.add(route, provider)
+        self.table.append((route, provider))
+
+    def resolve(self, exchange: ServerExchange) -> None:
+        """Set the exchange's route (or the methods its path allows), provider and endpoint."""
+        found = self.router.match(exchange.method, exchange.path, exchange.headers, exchange.query)
+        if isinstance(found, Match):
+            route = found.route
+            exchange.route = route
+            exchange.params = found.params
+            exchange.provider = found.provider
+            exchange.endpoint = route.endpoint if route.endpoint_of is None else route.endpoint_of(found.params)
+        else:
+            exchange.allowed = found
+            exchange.provider = self.claimant(exchange.path, exchange.headers, exchange.query, found)
+        if exchange.endpoint == ADMIN_ENDPOINT or exchange.path.startswith("/admin"):
+            exchange.origin = None  # no CORS for the admin API: browsers must not reach it
+
+    def claimant(
+        self, path: str, headers: Mapping[str, str], query: Mapping[str, str], allowed: list[str] | None
+    ) -> Provider:
+        """The provider whose error shape an unrouted request gets (the default's, OpenAI's, at last).
+
+        A wrong method on a known path (``allowed`` lists the right ones) gets the shape of
+        the provider serving that path, whatever the request's headers say. Where providers
+        share a path (OpenAI's ``GET /v1/models/{model}``, Gemini's ``POST …/{model}:method``)
+        the one that claims the request wins.
+        """
+        if allowed:
+            owners = [
+                m.provider
+                for m in (self.router.match(a, path, headers, query) for a in allowed)
+                if isinstance(m, Match)
+            ]
+            for owner in owners:
+                if owner.claims(path, headers, query):
+                    return owner
+            if owners:
+                return owners[0]
+        for provider in self._providers:
+            if provider.claims(path, headers, query):
+                return provider
+        return self._default

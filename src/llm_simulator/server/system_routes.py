@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 class Readiness:
     """Whether the instance is draining (not ready): set by ``POST /admin/drain`` or a signal."""
 
-    __slots__ = ("draining",)
+    __slots__ = ("details", "draining")
 
     def __init__(self) -> None:
         self.draining = False
+        # Extra detail for /ready (the adapters' health): reported, never a reason to be unready.
+        self.details: Callable[[], dict[str, Any]] | None = None
 
 
 def _json(status: int, payload: object) -> JsonResponse:
@@ -85,9 +87,11 @@ class SystemRoutes:
 
     async def ready(self, request: HttpRequest) -> Response:
         """Readiness: false (503) while draining."""
+        details = self._readiness.details
+        extra = {"adapters": details()} if details is not None else {}
         if self._readiness.draining:
-            return _json(503, {"ready": False, "reason": "draining"})
-        return _json(200, {"ready": True})
+            return _json(503, {"ready": False, "reason": "draining", **extra})
+        return _json(200, {"ready": True, **extra})
 
     async def drain(self, request: HttpRequest) -> Response:
         """Mark the instance not ready (for a pre-stop hook); serving continues."""

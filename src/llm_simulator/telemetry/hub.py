@@ -275,6 +275,22 @@ class Telemetry:
         if self.tracer is not None and rec.trace_sampled:
             self.tracer.export(rec, duration_s, output, cost)
 
+    def conclude(
+        self,
+        rec: RequestRecord,
+        duration_s: float,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        """Report work served outside an HTTP exchange (a background response) once it has ended.
+
+        It is ``finish``ed and kept in the request log, as the server does for a request.
+        """
+        self.finish(rec, duration_s)
+        if self.request_log.enabled and not rec.quiet:
+            self.request_log.add(rec, query, headers, body, duration_s)
+
     def _live(self, event: str, rec: RequestRecord, fields: dict[str, Any]) -> None:
         """A record's listener: events that happen mid-request (first token, chaos, rate limit)."""
         if event == ev.FIRST_TOKEN and rec.ttft_s is not None:

@@ -40,6 +40,8 @@ OPERATIONS = {
     "responses": "chat",
     "messages": "chat",
     "generate": "generate_content",
+    "converse": "chat",
+    "invoke": "chat",
     "completion": "text_completion",
     "embedding": "embeddings",
 }
@@ -50,6 +52,7 @@ SYSTEMS = {
     "anthropic": ("anthropic", "anthropic"),
     "gemini": ("gcp.gemini", "gcp.gemini"),
     "ollama": ("ollama", "ollama"),
+    "bedrock": ("aws.bedrock", "aws.bedrock"),
 }
 AZURE_SYSTEM = ("az.ai.openai", "azure.ai.openai")
 AZURE_PREFIX = "/openai/deployments/"

@@ -10,6 +10,9 @@
   Reading stops only at the close, since usage may still follow.
 - Ollama (``/api/chat``) streams NDJSON: one object per line, the last with ``done: true``
   (which carries the counts). That line is the end; a stream that closes before it was cut.
+- Bedrock's ConverseStream (AWS event-stream framing) ends with ``messageStop`` (the stop
+  reason: the answer is whole) and then ``metadata`` (usage); reading goes on to the close
+  for the usage. A stream that closes before ``messageStop`` was cut.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from llm_simulator.wire.defaults import LoadProvider
 
 OPENAI_TERMINATOR = "[DONE]"
 ANTHROPIC_TERMINATOR = "message_stop"
+BEDROCK_STOP = "messageStop"
 
 
 class StreamEnd:
@@ -57,4 +61,9 @@ class StreamEnd:
             return
         candidates = frame.get("candidates")
         if isinstance(candidates, list) and any(isinstance(c, dict) and c.get("finishReason") for c in candidates):
+            self.complete = True
+
+    def note_event(self, event_type: str) -> None:
+        """Note a Bedrock event by its ``:event-type``: ``messageStop`` completes the answer."""
+        if event_type == BEDROCK_STOP:
             self.complete = True

@@ -104,7 +104,8 @@ def test_cancel_ends_the_batch_cancelled(slow_client: genai.Client) -> None:
     [
         ({}, 400, "'batch' is required"),
         ({"batch": {"inputConfig": {"requests": {"requests": []}}}}, 400, "at least one request"),
-        ({"batch": {"inputConfig": {"fileName": "files/abc"}}}, 400, "file-based batch input is not supported"),
+        ({"batch": {"inputConfig": {"fileName": "files/abc", "requests": {}}}}, 400, "not both"),
+        ({"batch": {"inputConfig": {"fileName": 7}}}, 400, "must name a file"),
         ({"batch": {"inputConfig": {"requests": {"requests": [{"metadata": {}}]}}}}, 400, "request is required"),
     ],
 )

@@ -8,9 +8,16 @@ import orjson
 import pytest
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.http import HttpRequest
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.engine.timing import TIME_COMPRESSION
+from llm_simulator.infra.clock import FakeClock
+from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.openai import responses_background as bg
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
 from llm_simulator.providers.openai.responses_render import ResponseHead
+
+REQUEST = HttpRequest("POST", "/v1/responses", {}, {}, b'{"background":true}', "req_1", endpoint="responses")
 
 
 def _head(n: int = 0) -> ResponseHead:
@@ -61,21 +68,79 @@ async def test_running_jobs_are_bounded_and_finished_ones_retired(monkeypatch: p
     jobs = BackgroundJobs()
     gate = asyncio.Event()
 
-    async def run(job: BackgroundJob) -> None:
+    async def run(job: BackgroundJob, request: HttpRequest) -> tuple[int, bool]:
         await gate.wait()
         job.end("completed", b"{}")
+        return 200, False
 
     first = BackgroundJob(_head(1))
-    jobs.start(first, run)
+    jobs.start(first, REQUEST, run)
     with pytest.raises(SimulatorError) as raised:
-        jobs.start(BackgroundJob(_head(2)), run)
+        jobs.start(BackgroundJob(_head(2)), REQUEST, run)
     assert raised.value.kind is ErrorKind.RATE_LIMIT
     gate.set()
     assert first.task is not None
     await first.task
     assert len(jobs) == 0 and jobs.get("resp_1") is first
     second = BackgroundJob(_head(3))
-    jobs.start(second, run)
+    jobs.start(second, REQUEST, run)
     assert second.task is not None
     await second.task
     assert jobs.get("resp_1") is None and jobs.get("resp_3") is second
+
+
+class _Reporter:
+    """Collects what a background job reports, as the server's telemetry would get it."""
+
+    def __init__(self) -> None:
+        self.begun: list[RequestRecord] = []
+        self.ended: list[tuple[RequestRecord, float]] = []
+
+    def begin(self, rec: RequestRecord, headers: object, query: object) -> None:
+        self.begun.append(rec)
+
+    def conclude(self, rec: RequestRecord, duration_s: float, query: object, headers: object, body: bytes) -> None:
+        self.ended.append((rec, duration_s))
+
+
+async def test_each_job_reports_a_record_of_its_own_on_its_clock() -> None:
+    clock = FakeClock()
+    dispatch = InternalDispatch()
+    reporter = _Reporter()
+    dispatch.bind(lambda *_: None, reporter)  # type: ignore[arg-type]
+    jobs = BackgroundJobs(clock, dispatch, time_scale=0.25)
+    seen: list[tuple[float, RequestRecord | None]] = []
+    gate = asyncio.Event()
+
+    async def run(job: BackgroundJob, request: HttpRequest) -> tuple[int, bool]:
+        seen.append((TIME_COMPRESSION.get(), request.exchange.record))
+        assert request.exchange.on_done is None and request.exchange.extra_headers is None
+        clock.advance_to(clock.now() + 2.0)
+        if job.head.id == "resp_2":
+            await gate.wait()  # cancelled while waiting
+        return 429, False
+
+    done = BackgroundJob(_head(1))
+    jobs.start(done, REQUEST, run)
+    assert done.task is not None
+    await done.task
+    [(record, duration)] = reporter.ended
+    assert seen == [(0.25, record)] and reporter.begun == [record]
+    assert (record.request_id, record.provider, record.endpoint, record.status) == (
+        "req_1:background",
+        "openai",
+        "responses",
+        429,
+    )
+    assert record.error_type == "http_error" and duration == 2.0
+
+    cancelled = BackgroundJob(_head(2))
+    jobs.start(cancelled, REQUEST, run)
+    assert cancelled.task is not None
+    await asyncio.sleep(0)
+    cancelled.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled.task
+    record = reporter.ended[-1][0]
+    assert (record.status, record.error_type, record.broken) == (499, "cancelled", False)
+    assert TIME_COMPRESSION.get() == 1.0

@@ -1,7 +1,10 @@
 """Anthropic's Message Batches: ``/v1/messages/batches`` (create, retrieve, list, cancel, results, delete).
 
 A batch is ``in_progress`` until every request has an answer, then ``ended``; cancelling
-moves it through ``canceling`` to ``ended`` with the unanswered requests ``canceled``. Each
+moves it through ``canceling`` to ``ended`` with the unanswered requests ``canceled``, and
+a batch still processing when its window closes (``expires_at``: 24 h, or
+``batches.completion_window_s`` × ``batches.time_scale``) ends with them ``expired``. An
+ended batch is kept 29 days after its creation, as the API keeps its results. Each
 request's ``params`` is sent through the app itself as a ``POST /v1/messages`` with the
 creating request's headers (``batch_runner``), so its result is what a live request would
 have got. As on the API, ``request_counts`` tally only ``processing`` until the batch ends,
@@ -30,7 +33,8 @@ from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.validation import JsonObject, parse_object
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-WINDOW_S = 24 * 3600
+# The API keeps a batch's results for 29 days after its creation; an ended batch is then gone.
+RETENTION_S = 29 * 24 * 3600
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 1000
 PATH = "/v1/messages/batches"
@@ -52,18 +56,22 @@ class MessageBatch:
     created_at: float
     headers: dict[str, str]
     results_url: str
+    # When the processing window closes (``batches.completion_window_s`` × ``time_scale``).
+    expires_at: float
     status: str = "in_progress"
     ended_at: float | None = None
     cancel_initiated_at: float | None = None
-    # custom_id → its result line (written as answers come; the rest are canceled at the end).
+    # custom_id → its result line (written as answers come; the rest are ``leftover`` at the
+    # end: canceled, or expired when the window closed on them).
     results: dict[str, bytes] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=lambda: {"succeeded": 0, "errored": 0, "canceled": 0})
+    counts: dict[str, int] = field(default_factory=lambda: {"succeeded": 0, "errored": 0, "canceled": 0, "expired": 0})
+    leftover: str = "canceled"
     task: asyncio.Task[None] | None = None
 
     def describe(self) -> dict[str, object]:
         """The ``message_batch`` object."""
         ended = self.status == "ended"
-        counts = self.counts if ended else {"succeeded": 0, "errored": 0, "canceled": 0}
+        counts = self.counts if ended else {"succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
         return {
             "id": self.id,
             "type": "message_batch",
@@ -73,11 +81,11 @@ class MessageBatch:
                 "succeeded": counts["succeeded"],
                 "errored": counts["errored"],
                 "canceled": counts["canceled"],
-                "expired": 0,
+                "expired": counts["expired"],
             },
             "ended_at": rfc3339(self.ended_at),
             "created_at": rfc3339(self.created_at),
-            "expires_at": rfc3339(self.created_at + WINDOW_S),
+            "expires_at": rfc3339(self.expires_at),
             "archived_at": None,
             "cancel_initiated_at": rfc3339(self.cancel_initiated_at),
             "results_url": self.results_url if ended else None,
@@ -85,12 +93,12 @@ class MessageBatch:
 
     def results_jsonl(self) -> bytes:
         """The results file: one line per request, in request order."""
-        canceled = b'{"type":"canceled"}'
+        leftover = b'{"type":"' + self.leftover.encode() + b'"}'
         lines = []
         for custom_id in self.custom_ids:
             line = self.results.get(custom_id)
             if line is None:
-                line = b'{"custom_id":' + orjson.dumps(custom_id) + b',"result":' + canceled + b"}"
+                line = b'{"custom_id":' + orjson.dumps(custom_id) + b',"result":' + leftover + b"}"
             lines.append(line + b"\n")
         return b"".join(lines)
 
@@ -185,17 +193,31 @@ class MessageBatchService:
             ),
         )
 
+    def _forget_old(self) -> None:
+        """Forget ended batches created more than ``RETENTION_S`` ago (the API's 29 days; checked lazily)."""
+        horizon = self.clock.wall() - RETENTION_S
+        for batch_id in [b.id for b in self.batches.values() if b.status == "ended" and b.created_at < horizon]:
+            del self.batches[batch_id]
+
+    def listed(self) -> list[MessageBatch]:
+        """The batches kept, newest first."""
+        self._forget_old()
+        return list(reversed(self.batches.values()))
+
     def create(self, request: HttpRequest) -> MessageBatch:
         """Validate a create request and start the batch."""
         pairs = _check_requests(parse_object(request.body), self.config.max_requests_per_batch)
+        self._forget_old()
         self._make_room()
         batch_id = "msgbatch_01" + IDS.token(22)
+        created_at = self.clock.wall()
         batch = MessageBatch(
             batch_id,
             [custom_id for custom_id, _ in pairs],
-            self.clock.wall(),
+            created_at,
             forwarded_headers(request.headers),
             _results_url(request, batch_id),
+            self.runner.expires_at(created_at),
         )
         self.batches[batch.id] = batch
         lines = [LineRequest(i, "/v1/messages", orjson.dumps(params)) for i, (_, params) in enumerate(pairs)]
@@ -203,7 +225,8 @@ class MessageBatchService:
         return batch
 
     def require(self, batch_id: str) -> MessageBatch:
-        """The batch, or the API's 404."""
+        """The batch, or the API's 404 (also once an ended batch's 29 days have passed)."""
+        self._forget_old()
         batch = self.batches.get(batch_id)
         if batch is None:
             raise SimulatorError(ErrorKind.NOT_FOUND, f"message_batch_id: no message batch found with id {batch_id}")
@@ -238,15 +261,22 @@ class MessageBatchService:
             batch.results[custom_id] = text
             batch.counts[kind] += 1
 
+        window = self.runner.window()
         try:
-            await self.runner.phase(self.config.validating_s)
-            await self.runner.run_lines(lines, batch.headers, done)
+            try:
+                async with window:
+                    await self.runner.phase(self.config.validating_s)
+                    await self.runner.run_lines(lines, batch.headers, done)
+            except TimeoutError:
+                if not window.expired():
+                    raise
+                batch.leftover = "expired"  # the window closed on the requests not yet answered
             await self.runner.phase(self.config.finalizing_s)
         except asyncio.CancelledError:
             if batch.status != "canceling":
                 raise
             await self.runner.phase(self.config.finalizing_s)
-        batch.counts["canceled"] = len(batch.custom_ids) - len(batch.results)
+        batch.counts[batch.leftover] = len(batch.custom_ids) - len(batch.results)
         batch.status = "ended"
         batch.ended_at = self.clock.wall()
 
@@ -304,7 +334,7 @@ def _limit(request: HttpRequest) -> int:
 async def list_batches(service: MessageBatchService, request: HttpRequest) -> Response:
     """Serve ``GET /v1/messages/batches`` (newest first; ``after_id``, ``before_id``, ``limit``)."""
     limit = _limit(request)
-    newest_first = list(reversed(service.batches.values()))
+    newest_first = service.listed()
     ids = [b.id for b in newest_first]
     after, before = request.query.get("after_id"), request.query.get("before_id")
     if after and before:

@@ -1,4 +1,4 @@
-"""The Google Gemini API (Developer API, ``v1beta`` and ``v1``): generate, count, embed, batches, models."""
+"""The Google Gemini API (Developer API, ``v1beta`` and ``v1``): generate, count, embed, files, batches, models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.batch_runner import BatchRunner
-from llm_simulator.providers.gemini import batches, embed, generate, models
+from llm_simulator.providers.gemini import batches, embed, files, generate, models, upload
 from llm_simulator.providers.gemini.common import PROVIDER, api_version, is_gemini, require_model
 from llm_simulator.providers.gemini.errors import render_error
 from llm_simulator.providers.internal import InternalDispatch
@@ -17,7 +17,7 @@ from llm_simulator.providers.internal import InternalDispatch
 VERSIONS = ("v1beta", "v1")
 GENERATE_ACTIONS = ("generateContent", "streamGenerateContent", "countTokens")
 EMBED_ACTIONS = ("embedContent", "batchEmbedContents")
-BATCH_ACTIONS = ("batchGenerateContent",)
+BATCH_ACTIONS = ("batchGenerateContent", "asyncBatchEmbedContent")
 # The stats label of each action (the route itself is shared by all of them).
 ACTION_ENDPOINTS = {
     "generateContent": "generate",
@@ -26,6 +26,7 @@ ACTION_ENDPOINTS = {
     "embedContent": "embedding",
     "batchEmbedContents": "embedding",
     "batchGenerateContent": "batches",
+    "asyncBatchEmbedContent": "batches",
 }
 
 
@@ -48,8 +49,8 @@ async def model_action(sim: Simulator, service: batches.GeminiBatchService, requ
             f"Method not found: '{action or target}' is not a method of models/{model or target}. Supported: "
             + ", ".join(GENERATE_ACTIONS + EMBED_ACTIONS + BATCH_ACTIONS),
         )
-    if action == "batchGenerateContent":
-        return await batches.create(service, request, model)
+    if action in BATCH_ACTIONS:
+        return await batches.create(service, request, model, action)
     version = api_version(request.path)
     # Embedding models list countTokens among their methods, as the API's do.
     embedding = None if action == "countTokens" else action in EMBED_ACTIONS
@@ -81,7 +82,9 @@ class GeminiProvider:
         sim = self._sim
         # Batches, per process (run one worker when batches matter).
         limits = sim.config.batches
-        service = batches.GeminiBatchService(sim, BatchRunner(self._dispatch, limits), limits)
+        stored = files.GeminiFiles(sim.clock, limits)
+        uploads = upload.Uploads(stored)
+        service = batches.GeminiBatchService(sim, BatchRunner(self._dispatch, limits), limits, stored)
         routes: list[Route] = []
         for version in VERSIONS:
             # /v1/models is shared with OpenAI and Anthropic; /v1beta is Gemini's alone.
@@ -103,12 +106,20 @@ class GeminiProvider:
                 Route("DELETE", f"{one}{{batch_id}}", partial(batches.delete, service), "batches", when),
                 # An ``:action`` path is Gemini's whoever asks (OpenAI's cancel is ``/cancel``).
                 Route("POST", f"{one}{{batch_action}}", partial(batches.action, service), "batches"),
+                # The Files API; /v1/files is OpenAI's too, so Gemini's for Gemini clients.
+                Route("POST", f"/upload/{version}/files", partial(upload.upload, uploads), "files"),
+                Route("GET", f"/{version}/files", partial(files.list_files, stored), "files", when),
+                Route("GET", f"/{version}/files/{{file_id}}", partial(files.get_file, stored), "files", when),
+                Route("DELETE", f"/{version}/files/{{file_id}}", partial(files.delete_file, stored), "files", when),
+                Route("GET", f"/download/{version}/files/{{file_id}}", partial(files.download_file, stored), "files"),
             ]
         return routes
 
     def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
-        """Unrouted ``/v1beta`` requests, ``:action`` paths, and requests with a Google key."""
-        return path.startswith("/v1beta/") or ":" in path.rsplit("/", 1)[-1] or is_gemini(headers, query)
+        """Unrouted ``/v1beta``, ``/upload``, ``/download`` requests, ``:action`` paths, requests with a Google key."""
+        if path.startswith(("/v1beta/", "/upload/", "/download/")):
+            return True
+        return ":" in path.rsplit("/", 1)[-1] or is_gemini(headers, query)
 
     def render_error(self, error: SimulatorError, request_id: str) -> JsonResponse:
         """Google's error body."""

@@ -57,7 +57,7 @@ class OpenAIProvider:
         sim = self._sim
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
         store = ResponseStore(sim.clock)
-        jobs = BackgroundJobs()
+        jobs = BackgroundJobs(sim.clock, self._dispatch, sim.config.batches.background_time_scale)
         talks = ConversationStore(sim.clock)
         # Uploaded files and batch jobs, per process (run one worker when batches matter).
         limits = sim.config.batches

@@ -9,6 +9,7 @@ and error files are stored in the ``FileStore`` with purpose ``batch_output``.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,13 @@ from llm_simulator.infra.clock import Clock
 from llm_simulator.providers.batch_runner import BatchRunner, LineRequest, forwarded_headers, make_room
 from llm_simulator.providers.internal import InternalResponse
 from llm_simulator.providers.openai.common import new_id
-from llm_simulator.providers.openai.files import FileStore
+from llm_simulator.providers.openai.files import FileStore, expiry_seconds
 from llm_simulator.providers.openai.listing import list_limit, list_page
 from llm_simulator.providers.validation import JsonObject
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses")
 COMPLETION_WINDOWS = ("24h",)
-WINDOW_S = 24 * 3600
+EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 MAX_METADATA_KEYS = 16
 DEFAULT_LIST_LIMIT = 20
 MAX_LIST_LIMIT = 100
@@ -46,6 +47,10 @@ class Batch:
     created_at: int
     metadata: dict[str, str] | None
     headers: dict[str, str]
+    # When the completion window closes (``batches.completion_window_s`` × ``time_scale``).
+    expires_at: int
+    # ``output_expires_after.seconds``: the output and error files' lifetime (None: until deleted).
+    output_expiry_s: int | None = None
     status: str = "validating"
     times: dict[str, int | None] = field(default_factory=dict)
     errors: list[dict[str, object]] | None = None
@@ -73,11 +78,11 @@ class Batch:
             "error_file_id": self.error_file_id,
             "created_at": self.created_at,
             "in_progress_at": times.get("in_progress_at"),
-            "expires_at": self.created_at + WINDOW_S,
+            "expires_at": self.expires_at,
             "finalizing_at": times.get("finalizing_at"),
             "completed_at": times.get("completed_at"),
             "failed_at": times.get("failed_at"),
-            "expired_at": None,
+            "expired_at": times.get("expired_at"),
             "cancelling_at": times.get("cancelling_at"),
             "cancelled_at": times.get("cancelled_at"),
             "request_counts": {"total": self.total, "completed": self.completed, "failed": self.failed},
@@ -207,6 +212,7 @@ class BatchService:
                 param="metadata",
                 code="invalid_value",
             )
+        output_expiry_s = expiry_seconds(body.get("output_expires_after"), "output_expires_after")
         stored = self.files.require(input_file_id, param="input_file_id")
         if stored.purpose != "batch":
             raise invalid(
@@ -218,14 +224,17 @@ class BatchService:
         self._make_room()
         assert isinstance(endpoint, str)
         assert isinstance(window, str)
+        created_at = self._now()
         batch = Batch(
             new_id("batch_", 32),
             endpoint,
             input_file_id,
             window,
-            self._now(),
+            created_at,
             metadata,
             forwarded_headers(headers),
+            math.ceil(self.runner.expires_at(created_at)),
+            output_expiry_s,
         )
         self.batches[batch.id] = batch
         batch.task = self.runner.start(self._run(batch, stored.data))
@@ -257,33 +266,45 @@ class BatchService:
     async def _run(self, batch: Batch, data: bytes) -> None:
         outputs: list[bytes] = []
         failures: list[bytes] = []
+        custom_ids: list[str] = []
+        unfinished: set[int] = set()  # lines without an answer yet (they expire with the window)
+        window = self.runner.window()
         try:
-            await self.runner.phase(self.config.validating_s)
-            requests, errors = validate_lines(data, batch.endpoint, self.config.max_requests_per_batch)
-            if errors:
-                batch.errors = errors
-                batch.status = "failed"
-                batch.times["failed_at"] = self._now()
+            try:
+                async with window:
+                    await self.runner.phase(self.config.validating_s)
+                    requests, errors = validate_lines(data, batch.endpoint, self.config.max_requests_per_batch)
+                    if errors:
+                        batch.errors = errors
+                        batch.status = "failed"
+                        batch.times["failed_at"] = self._now()
+                        return
+                    batch.total = len(requests)
+                    models = {r["body"].get("model") for r in requests}
+                    model = next(iter(models)) if len(models) == 1 else None
+                    batch.model = model if isinstance(model, str) else None
+                    batch.status = "in_progress"
+                    batch.times["in_progress_at"] = self._now()
+                    custom_ids.extend(str(r["custom_id"]) for r in requests)
+                    unfinished.update(range(len(requests)))
+                    lines = [LineRequest(i, batch.endpoint, _body(r["body"])) for i, r in enumerate(requests)]
+
+                    def done(line: LineRequest, answer: InternalResponse) -> None:
+                        unfinished.discard(line.index)
+                        record = _output_line(custom_ids[line.index], answer)
+                        if answer.status < 400:
+                            batch.completed += 1
+                            outputs.append(record)
+                        else:
+                            batch.failed += 1
+                            failures.append(record)
+
+                    await self.runner.run_lines(lines, batch.headers, done)
+            except TimeoutError:
+                if not window.expired():
+                    raise
+                self._expire(batch, [custom_ids[i] for i in sorted(unfinished)], outputs, failures)
                 return
-            batch.total = len(requests)
-            models = {r["body"].get("model") for r in requests}
-            model = next(iter(models)) if len(models) == 1 else None
-            batch.model = model if isinstance(model, str) else None
-            batch.status = "in_progress"
-            batch.times["in_progress_at"] = self._now()
-            custom_ids = [str(r["custom_id"]) for r in requests]
-            lines = [LineRequest(i, batch.endpoint, _body(r["body"])) for i, r in enumerate(requests)]
-
-            def done(line: LineRequest, answer: InternalResponse) -> None:
-                record = _output_line(custom_ids[line.index], answer)
-                if answer.status < 400:
-                    batch.completed += 1
-                    outputs.append(record)
-                else:
-                    batch.failed += 1
-                    failures.append(record)
-
-            await self.runner.run_lines(lines, batch.headers, done)
             batch.status = "finalizing"
             batch.times["finalizing_at"] = self._now()
             await self.runner.phase(self.config.finalizing_s)
@@ -301,19 +322,35 @@ class BatchService:
             batch.status = "failed"
             batch.times["failed_at"] = self._now()
 
+    def _expire(self, batch: Batch, unfinished: list[str], outputs: list[bytes], failures: list[bytes]) -> None:
+        """The window passed: the unanswered lines go to the error file as ``batch_expired``, counted failed."""
+        failures.extend(_expired_line(custom_id) for custom_id in unfinished)
+        batch.failed += len(unfinished)
+        self._write_files(batch, outputs, failures)
+        batch.status = "expired"
+        batch.times["expired_at"] = self._now()
+
     def _write_files(self, batch: Batch, outputs: list[bytes], failures: list[bytes]) -> None:
+        expiry = batch.output_expiry_s
         if outputs:
             name = f"batch_{batch.id}_output.jsonl"
-            batch.output_file_id = self.files.add(name, "batch_output", b"".join(outputs)).id
+            batch.output_file_id = self.files.add(name, "batch_output", b"".join(outputs), expiry).id
         if failures:
             name = f"batch_{batch.id}_error.jsonl"
-            batch.error_file_id = self.files.add(name, "batch_output", b"".join(failures)).id
+            batch.error_file_id = self.files.add(name, "batch_output", b"".join(failures), expiry).id
 
 
 def _body(body: Any) -> bytes:
     """A line's body as sent: never streamed (a batch answer is one JSON object)."""
     body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
     return orjson.dumps(body)
+
+
+def _expired_line(custom_id: str) -> bytes:
+    """The error file's line for a request the completion window closed on, in OpenAI's shape."""
+    error = {"code": "batch_expired", "message": EXPIRED_MESSAGE}
+    line = {"id": new_id("batch_req_", 32), "custom_id": custom_id, "response": None, "error": error}
+    return orjson.dumps(line) + b"\n"
 
 
 def _output_line(custom_id: str, answer: InternalResponse) -> bytes:

@@ -2,14 +2,17 @@
 
 Files live in one worker's memory, bounded by ``batches.max_files``,
 ``batches.max_file_bytes`` and ``batches.max_stored_bytes``: an upload past a bound is
-refused with OpenAI's 400 (nothing is evicted behind a client's back). Batch jobs store
-their output and error files here too.
+refused with OpenAI's 400 (nothing is evicted behind a client's back). A file with an
+``expires_after`` policy (and, as on the API, every ``batch`` upload: 30 days) is forgotten
+once its ``expires_at`` passes. Batch jobs store their output and error files here too
+(expiring per the batch's ``output_expires_after``).
 """
 
 from __future__ import annotations
 
 import email.parser
 import email.policy
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.message import Message
@@ -26,6 +29,39 @@ from llm_simulator.providers.openai.listing import list_limit, list_order, list_
 # The purposes OpenAI accepts on upload; batch jobs write ``batch_output`` files themselves.
 UPLOAD_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 MAX_LIST_LIMIT = 10_000
+# An ``expires_after`` policy's bounds (1 hour to 30 days), and the API's default for files
+# uploaded with purpose ``batch`` (every other file stays until deleted).
+MIN_EXPIRY_S = 3600
+MAX_EXPIRY_S = 30 * 24 * 3600
+BATCH_INPUT_EXPIRY_S = MAX_EXPIRY_S
+
+
+def expiry_seconds(policy: object, param: str) -> int | None:
+    """The seconds of an ``expires_after`` policy (``{anchor: "created_at", seconds}``); None when absent.
+
+    OpenAI's 400 when the anchor is not ``created_at`` or the seconds are not an integer
+    between 1 hour and 30 days. Multipart fields arrive as strings: ``seconds`` may be one.
+    """
+    if policy is None:
+        return None
+    anchor = policy.get("anchor") if isinstance(policy, dict) else None
+    if anchor != "created_at":
+        raise invalid(
+            f"Invalid '{param}.anchor': {anchor!r}. Supported anchors: 'created_at'.",
+            param=f"{param}.anchor",
+            code="invalid_value",
+        )
+    seconds = policy.get("seconds") if isinstance(policy, dict) else None
+    if isinstance(seconds, str) and seconds.strip().isdigit():
+        seconds = int(seconds)
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not MIN_EXPIRY_S <= seconds <= MAX_EXPIRY_S:
+        raise invalid(
+            f"Invalid '{param}.seconds': {seconds!r}. Expected an integer between {MIN_EXPIRY_S} (1 hour) "
+            f"and {MAX_EXPIRY_S} (30 days).",
+            param=f"{param}.seconds",
+            code="invalid_value",
+        )
+    return seconds
 
 
 @dataclass(slots=True)
@@ -62,17 +98,33 @@ class FileStore:
         self._limits = limits
         self._files: OrderedDict[str, StoredFile] = OrderedDict()
         self._bytes = 0
+        # The earliest ``expires_at`` of a stored file (a scan for expired files only after it).
+        self._next_expiry = math.inf
 
     @property
     def stored_bytes(self) -> int:
         """Bytes held by every stored file."""
+        self._purge()
         return self._bytes
 
     def __len__(self) -> int:
+        self._purge()
         return len(self._files)
 
-    def add(self, filename: str, purpose: str, data: bytes) -> StoredFile:
-        """Store a file; 400 when a bound would be passed."""
+    def _purge(self) -> None:
+        """Forget the files whose ``expires_at`` has passed (checked lazily, on every access)."""
+        now = self._clock.wall()
+        if now < self._next_expiry:
+            return
+        expired = [f.id for f in self._files.values() if f.expires_at is not None and f.expires_at <= now]
+        for file_id in expired:
+            self.delete(file_id)
+        left = [f.expires_at for f in self._files.values() if f.expires_at is not None]
+        self._next_expiry = min(left, default=math.inf)
+
+    def add(self, filename: str, purpose: str, data: bytes, expires_after_s: int | None = None) -> StoredFile:
+        """Store a file (gone ``expires_after_s`` seconds after its creation, if given); 400 past a bound."""
+        self._purge()
         limits = self._limits
         if len(data) > limits.max_file_bytes:
             raise invalid(
@@ -96,18 +148,23 @@ class FileStore:
                 param="file",
                 code="storage_limit_exceeded",
             )
-        stored = StoredFile(new_id("file-", 22), filename, purpose, int(self._clock.wall()), data)
+        created_at = int(self._clock.wall())
+        expires_at = None if expires_after_s is None else created_at + expires_after_s
+        stored = StoredFile(new_id("file-", 22), filename, purpose, created_at, data, expires_at)
+        if expires_at is not None:
+            self._next_expiry = min(self._next_expiry, expires_at)
         self._files[stored.id] = stored
         self._bytes += len(data)
         return stored
 
     def get(self, file_id: str) -> StoredFile | None:
         """The file, or None."""
+        self._purge()
         return self._files.get(file_id)
 
     def require(self, file_id: str, param: str = "file_id") -> StoredFile:
-        """The file; OpenAI's 404 when there is none."""
-        stored = self._files.get(file_id)
+        """The file; OpenAI's 404 when there is none (or it has expired)."""
+        stored = self.get(file_id)
         if stored is None:
             raise SimulatorError(ErrorKind.NOT_FOUND, f"No such File object: {file_id}", param=param)
         return stored
@@ -122,6 +179,7 @@ class FileStore:
 
     def listed(self) -> list[StoredFile]:
         """Every file, oldest first."""
+        self._purge()
         return list(self._files.values())
 
 
@@ -176,7 +234,15 @@ async def upload(store: FileStore, request: HttpRequest) -> Response:
     assert filename is not None
     if purpose == "batch" and not filename.lower().endswith(".jsonl"):
         raise invalid("Invalid file format for Batch API. Must be .jsonl", param="file", code="invalid_file_format")
-    stored = store.add(filename, purpose, data)
+    policy = {
+        key: fields[f"expires_after[{key}]"][1].decode("utf-8", "replace")
+        for key in ("anchor", "seconds")
+        if f"expires_after[{key}]" in fields
+    }
+    expires_after_s = expiry_seconds(policy or None, "expires_after")
+    if expires_after_s is None and purpose == "batch":
+        expires_after_s = BATCH_INPUT_EXPIRY_S
+    stored = store.add(filename, purpose, data, expires_after_s)
     return _json(stored.describe(), request)
 
 

@@ -32,7 +32,7 @@ async def pass_through(sim: Simulator, request: HttpRequest, model_id: str, spec
     admission = None
     if needs_admission(sim, request):
         admission = await admit(sim, request, "openai", model_id, spec, tokens, 0, limit_headers)
-    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.record)
+    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.exchange.record)
 
 
 def bounded_text(value: str, param: str, limit: int) -> str:

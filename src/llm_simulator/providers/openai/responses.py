@@ -10,7 +10,7 @@ default true) live in a bounded per-process ``ResponseStore``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ from llm_simulator.providers.openai.common import (
     stream_headers,
 )
 from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
+from llm_simulator.providers.openai.errors import error_status
 from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
 from llm_simulator.providers.openai.responses_builtin import citations, plan_calls
@@ -443,36 +444,49 @@ def _start_background(
 ) -> Response:
     """Queue a background response: its ``queued`` object (or its event stream) at once, the work in a task."""
     job = BackgroundJob(new_head(sim, parsed), parsed.input_items, parsed.items_size)
-    # The task outlives this exchange: it must not report to the request's record or callbacks.
-    detached = dataclasses.replace(request, record=None, on_done=None, extra_headers=None)
-
-    async def run(job: BackgroundJob) -> None:
-        answer = ResponseAnswer(sim, store, detached, parsed, started, job.head)
-        try:
-            response = await serve_generation(sim, detached, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)
-            assert isinstance(response, StreamResponse)
-            async for frames in response.frames:
-                job.append(frames)
-        except SimulatorError as error:
-            final = job.failed(error)
-            store.put(job.head.id, final, parsed.gen.model, parsed.conversation, job.items, job.items_size)
-            job.append(
-                b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
-                % (job.next_sequence, final)
-            )
-            job.end("failed", final)
-            return
-        session = answer.session
-        assert session is not None
-        assert session.body is not None
-        job.end("incomplete" if session.layout.incomplete else "completed", session.body)
-
-    jobs.start(job, run)
+    jobs.start(job, request, functools.partial(_run_background, sim, store, parsed, heavy, started))
     if parsed.stream:
         return StreamResponse(
             job.follow(-1), stream_headers(request, parsed.gen.model), None, malformed=MALFORMED_EVENT
         )
     return JsonResponse(200, job.snapshot(), response_headers(request, started, parsed.gen.model))
+
+
+async def _run_background(
+    sim: Simulator,
+    store: ResponseStore,
+    parsed: ResponsesRequest,
+    heavy: bool,
+    started: float,
+    job: BackgroundJob,
+    request: HttpRequest,
+) -> tuple[int, bool]:
+    """Generate a background response into ``job`` (``request`` is detached from the exchange).
+
+    Returns the HTTP status and the broken flag its telemetry record gets.
+    """
+    answer = ResponseAnswer(sim, store, request, parsed, started, job.head)
+    try:
+        response = await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=True, heavy=heavy)
+        assert isinstance(response, StreamResponse)
+        async for frames in response.frames:
+            job.append(frames)
+    except SimulatorError as error:
+        if request.exchange.record is not None:
+            request.exchange.record.error_type = str(error.kind)
+        final = job.failed(error)
+        store.put(job.head.id, final, parsed.gen.model, parsed.conversation, job.items, job.items_size)
+        job.append(
+            b'event: response.failed\ndata: {"type":"response.failed","sequence_number":%d,"response":%s}\n\n'
+            % (job.next_sequence, final)
+        )
+        job.end("failed", final)
+        return error_status(error), False
+    session = answer.session
+    assert session is not None
+    assert session.body is not None
+    job.end("incomplete" if session.layout.incomplete else "completed", session.body)
+    return 200, False
 
 
 class ResponseAnswer:

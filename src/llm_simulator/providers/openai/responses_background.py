@@ -11,17 +11,27 @@ Memory is bounded: at most ``MAX_RUNNING`` responses run at once (more is a 429)
 keeps at most ``MAX_EVENTS`` events and ``MAX_EVENT_BYTES`` bytes (the oldest go first;
 resuming before them is a 400), and at most ``MAX_FINISHED`` finished jobs keep their events
 (least recently finished first out; their final objects stay in the response store).
+
+A job runs at ``batches.background_time_scale`` × the model's latency, and reports its own
+request record (status, tokens, TTFT) to stats, ``/metrics``, events and the request log
+when it completes, fails or is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.http import Exchange, HttpRequest
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.engine.timing import compressed
+from llm_simulator.infra.clock import Clock, SystemClock
+from llm_simulator.providers.internal import InternalDispatch, Reporter
 from llm_simulator.providers.openai.errors import error_payload
 from llm_simulator.providers.openai.responses_render import ResponseHead, response_object
 from llm_simulator.providers.openai.responses_store import Items
@@ -125,18 +135,72 @@ class BackgroundJob:
 
 
 class BackgroundJobs:
-    """The background responses of one process: running ones, and the last finished ones."""
+    """The background responses of one process: running ones, and the last finished ones.
 
-    def __init__(self) -> None:
+    Each job runs at ``time_scale`` × its model time (``batches.background_time_scale``, see
+    ``engine.timing.compressed``) and reports its own telemetry record through ``dispatch``'s
+    reporter when it ends, like any request (the create request's record covers only the
+    ``queued`` answer).
+    """
+
+    def __init__(
+        self, clock: Clock | None = None, dispatch: InternalDispatch | None = None, time_scale: float = 1.0
+    ) -> None:
         self._running: dict[str, BackgroundJob] = {}
         self._finished: OrderedDict[str, BackgroundJob] = OrderedDict()
+        self._clock = clock or SystemClock()
+        self._dispatch = dispatch
+        self.time_scale = time_scale
+
+    def open_record(self, request: HttpRequest) -> RequestRecord:
+        """A telemetry record for the work a background ``request`` started, begun now.
+
+        Its request id is the creating request's with ``:background``, so the request log
+        ties the two together; it is told to the reporter (if one is bound) at once.
+        """
+        clock = self._clock
+        record = RequestRecord(
+            request.request_id + ":background", request.method, request.path, clock.now(), clock.wall()
+        )
+        record.provider = "openai"
+        record.endpoint = request.endpoint
+        reporter = self._reporter
+        if reporter is not None:
+            reporter.begin(record, request.headers, request.query)
+        return record
+
+    def close_record(self, record: RequestRecord, request: HttpRequest, status: int, broken: bool = False) -> None:
+        """The background work ended with ``status``: report its record like a finished request."""
+        record.status = status
+        record.broken = broken
+        if not record.error_type and (broken or status >= 400):
+            record.error_type = "stream_broken" if broken else "http_error"
+        reporter = self._reporter
+        if reporter is not None:
+            elapsed = self._clock.now() - record.started
+            reporter.conclude(record, elapsed, request.query, request.headers, request.body)
+
+    @property
+    def _reporter(self) -> Reporter | None:
+        return self._dispatch.reporter if self._dispatch is not None else None
 
     def get(self, response_id: str) -> BackgroundJob | None:
         """The job, running or finished (None: unknown, or its events were let go)."""
         return self._running.get(response_id) or self._finished.get(response_id)
 
-    def start(self, job: BackgroundJob, run: Callable[[BackgroundJob], Awaitable[None]]) -> None:
-        """Run ``run(job)`` as a task; too many running at once is a 429."""
+    def start(
+        self,
+        job: BackgroundJob,
+        request: HttpRequest,
+        run: Callable[[BackgroundJob, HttpRequest], Awaitable[tuple[int, bool]]],
+    ) -> None:
+        """Run ``run(job, detached)`` as a task, on the background clock; too many running at once is a 429.
+
+        The task outlives the exchange that queued it, so ``run`` gets ``request`` detached
+        from it: with a telemetry record of its own (reported with the ``(status, broken)``
+        ``run`` returns; 499 ``cancelled`` when cancelled, 500 when it raised), and no
+        response headers or exchange callback of the queuing request's.
+        """
         if len(self._running) >= MAX_RUNNING:
             raise SimulatorError(
                 ErrorKind.RATE_LIMIT,
@@ -146,10 +210,25 @@ class BackgroundJobs:
         self._running[job.head.id] = job
 
         async def guarded() -> None:
+            record = self.open_record(request)
+            detached = dataclasses.replace(request, exchange=Exchange(record=record))
+            status, broken = 500, True  # unless it ends as below
             try:
-                await run(job)
+                if self.time_scale == 1.0:
+                    status, broken = await run(job, detached)
+                else:
+                    with compressed(self.time_scale):
+                        status, broken = await run(job, detached)
+            except asyncio.CancelledError:
+                status, broken = 499, False
+                record.error_type = "cancelled"
+                raise
             finally:
                 self._retire(job)
+                self.close_record(record, detached, status, broken)
+                on_done = detached.exchange.on_done
+                if on_done is not None:  # admission's: the breaker and the token budget learn the outcome
+                    on_done(status, broken)
 
         job.task = asyncio.get_running_loop().create_task(guarded())
 

@@ -1,0 +1,1 @@
+"""The latency lens: measured latency (benchmark exports) → sampled profiles, and back (comparison)."""

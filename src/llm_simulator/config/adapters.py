@@ -1,0 +1,91 @@
+"""Configuration of the adapters: optional consumers of upstream data (``adapters:``).
+
+Each adapter is off unless enabled. The latency-profiles adapter keeps named profiles in step
+with an upstream (a URL or a file) holding a profile document or a measurement to fit; each
+source names the one profile it provides and the profile served until its first good fetch
+(``fallback``). ``infra`` shapes the cache, retries and circuit breakers every adapter's
+upstream calls go through.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProfileSourceConfig(_Data):
+    """One upstream of latency data: exactly one of ``url`` and ``file``."""
+
+    profile: str = Field(pattern=PROFILE_NAME, description="Name of the profile this source provides.")
+    url: str | None = Field(default=None, pattern=r"^https?://", description="An http(s) URL to fetch.")
+    file: str | None = Field(
+        default=None,
+        min_length=1,
+        description="A file to read; relative paths in a config file are relative to that file.",
+    )
+    fallback: str = Field(default="standard", description="Profile served under this name until the first good fetch.")
+    point: int = Field(default=0, ge=0, description="Load point of a multi-point measurement report.")
+
+    @model_validator(mode="after")
+    def _one_upstream(self) -> ProfileSourceConfig:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("give exactly one of url and file")
+        return self
+
+    @property
+    def location(self) -> str:
+        """The URL or the file path."""
+        return self.url if self.url is not None else str(self.file)
+
+
+class LatencyProfilesAdapterConfig(_Data):
+    """The latency lens as a live adapter: profiles pulled from upstreams and refreshed on a TTL."""
+
+    enabled: bool = False
+    refresh_s: float = Field(default=300.0, ge=0.05, description="How long a fetched profile is fresh (the TTL).")
+    timeout_s: float = Field(default=5.0, gt=0, description="Limit of one fetch attempt.")
+    retry_s: float = Field(
+        default=30.0, ge=0.05, description="After a failed load, try again this soon (at most refresh_s)."
+    )
+    sources: tuple[ProfileSourceConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LatencyProfilesAdapterConfig:
+        names = [s.profile for s in self.sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"sources: profile {duplicates[0]!r} is provided by more than one source")
+        if self.enabled and not self.sources:
+            raise ValueError("enabled without sources: add at least one {profile, url|file}")
+        return self
+
+
+class AdapterInfraConfig(_Data):
+    """Cache, retry and breaker settings shared by every adapter's upstream calls."""
+
+    cache_max_entries: int = Field(default=1000, ge=1)
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries of a failed fetch, within one refresh.")
+    retry_base_delay_s: float = Field(default=0.2, ge=0)
+    retry_max_delay_s: float = Field(default=5.0, ge=0)
+    retry_budget_per_minute: float | None = Field(
+        default=30.0, gt=0, description="Retries per minute over every upstream (null: no budget)."
+    )
+    breaker_failure_threshold: int = Field(default=5, ge=1, description="Failures within a minute that open it.")
+    breaker_recovery_s: float = Field(default=30.0, ge=0, description="How long an open breaker refuses calls.")
+
+
+class AdaptersConfig(_Data):
+    """Every adapter (off by default) and their shared upstream machinery."""
+
+    latency_profiles: LatencyProfilesAdapterConfig = Field(default_factory=LatencyProfilesAdapterConfig)
+    infra: AdapterInfraConfig = Field(default_factory=AdapterInfraConfig)
+
+    def declared_profiles(self) -> dict[str, str]:
+        """Profile name → its fallback, for every enabled source (names the simulator must know)."""
+        section = self.latency_profiles
+        return {s.profile: s.fallback for s in section.sources} if section.enabled else {}
