@@ -56,6 +56,10 @@ def owner(method: str, path: str) -> str | None:
     """The provider whose error shape a path must have (None: chosen by the request's headers)."""
     if path.startswith("/v1/messages"):
         return "anthropic"
+    if path.startswith("/api/"):
+        return "ollama"
+    if "/publishers/anthropic/" in path:
+        return None  # Claude on Vertex: the model's 400s are Anthropic's, the platform's errors Google's
     if path.startswith("/model/"):
         return "bedrock"
     if path.startswith("/v1beta/"):
@@ -75,6 +79,9 @@ def shape(body: Any) -> str:
         assert isinstance(body["message"], str) and body["message"], body
         return "bedrock"
     error = body["error"]
+    if isinstance(error, str):
+        assert set(body) == {"error"} and error, body
+        return "ollama"
     if body.get("type") == "error":
         assert set(error) == {"type", "message"} and isinstance(body["request_id"], str), body
         return "anthropic"
@@ -182,7 +189,7 @@ def test_valid_requests_reach_every_handler(operation: Any, fuzz_server: LiveSer
 
 
 def test_the_document_is_valid_openapi_and_every_provider_has_operations() -> None:
-    """Schemathesis accepts the document; Gemini's methods and Azure's routes are operations of their own."""
+    """Schemathesis accepts the document; Gemini's and Vertex's methods, Azure's and Ollama's routes are operations."""
     schemathesis.openapi.from_dict(DOCUMENT).validate()
     labels = {op.label for op in OPERATIONS}
     for method in ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "batchEmbedContents"):
@@ -191,3 +198,10 @@ def test_the_document_is_valid_openapi_and_every_provider_has_operations() -> No
         assert f"POST /v1beta/models/{{model}}:{method}" in labels
     assert {"POST /upload/v1beta/files", "GET /v1beta/files/{file_id}", "DELETE /v1/files/{file_id}"} <= labels
     assert "POST /openai/deployments/{deployment}/chat/completions" in labels
+    vertex = "/projects/{project}/locations/{location}/publishers"
+    for method in ("generateContent", "streamGenerateContent", "countTokens", "embedContent", "predict"):
+        assert f"POST /v1beta1{vertex}/google/models/{{model}}:{method}" in labels
+    for method in ("rawPredict", "streamRawPredict"):
+        assert f"POST /v1{vertex}/anthropic/models/{{model}}:{method}" in labels
+    assert f"POST /v1{vertex}/anthropic/models/count-tokens:rawPredict" in labels
+    assert {"POST /api/chat", "POST /api/generate", "POST /api/embed", "GET /api/tags", "GET /api/ps"} <= labels

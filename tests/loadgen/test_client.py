@@ -14,6 +14,7 @@ from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.loadgen.client import (
     AnthropicStream,
     GeminiStream,
+    OllamaStream,
     OpenAIStream,
     RequestResult,
     RequestSpec,
@@ -24,7 +25,7 @@ from llm_simulator.loadgen.client import (
     prepare,
     send,
 )
-from llm_simulator.wire.defaults import Provider
+from llm_simulator.wire.defaults import LoadProvider as Provider
 
 OPENAI_STREAM = (
     b'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,'
@@ -221,6 +222,7 @@ def test_gemini_error_frame() -> None:
         ("anthropic", False, "/v1/messages", ("x-api-key", "k")),
         ("gemini", True, "/v1beta/models/g-1:streamGenerateContent?alt=sse", ("x-goog-api-key", "k")),
         ("gemini", False, "/v1beta/models/g-1:generateContent", ("x-goog-api-key", "k")),
+        ("ollama", True, "/api/chat", ("authorization", "Bearer k")),
     ],
 )
 def test_prepare_urls_and_auth(provider: Provider, stream: bool, path: str, auth: tuple[str, str]) -> None:
@@ -238,6 +240,10 @@ def test_prepare_urls_and_auth(provider: Provider, stream: bool, path: str, auth
     if provider == "gemini":
         assert body["generationConfig"]["maxOutputTokens"] == 64
         assert "stream" not in body
+    if provider == "ollama":
+        assert body["options"] == {"num_predict": 64}
+        assert body["stream"] is True
+        assert prepared.headers["accept"] == "application/x-ndjson"
 
 
 def test_openai_body_asks_for_usage_and_sdk_style_base_urls_work() -> None:
@@ -273,6 +279,32 @@ def test_parse_headers_and_api_key_env() -> None:
     assert api_key_from_env("gemini", {}) == "sk-llm-simulator-benchmark"
 
 
+OLLAMA_STREAM = (
+    b'{"model":"m","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"","thinking":"h"},"done":false}\n'
+    b'{"model":"m","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"a"},"done":false}\n'
+    b'{"model":"m","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"b"},"done":false}\n'
+    b'{"model":"m","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":""},"done":true,'
+    b'"done_reason":"stop","eval_count":7}\n'
+)
+
+
+def test_ollama_lines_content_usage_error_and_cut() -> None:
+    state = OllamaStream()
+    for i, line in enumerate(OLLAMA_STREAM.decode().splitlines()):
+        state.on_event("", line, float(i + 1))
+    assert (state.content_events, state.first, state.itls, state.usage_tokens) == (3, 1.0, [1.0, 1.0], 7)
+    assert state.done
+    cut = OllamaStream()
+    for line in OLLAMA_STREAM.decode().splitlines()[:2]:
+        cut.on_event("", line, 1.0)
+    assert not cut.done
+    failed = OllamaStream()
+    failed.on_event("", '{"error":"server busy"}', 1.0)
+    failed.on_event("", '{"model":"m","message":{"content":"tr', 2.0)
+    assert (failed.error, failed.error_detail) == ("stream:error", "server busy")
+    assert error_kind(429, b'{"error":"rate limit exceeded"}') == ("http_429", "rate limit exceeded")
+
+
 def _send_with(handler: Callable[[httpx.Request], httpx.Response], spec: RequestSpec) -> RequestResult:
     async def go() -> RequestResult:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
@@ -283,7 +315,12 @@ def _send_with(handler: Callable[[httpx.Request], httpx.Response], spec: Request
 
 @pytest.mark.parametrize(
     ("provider", "raw", "events", "tokens"),
-    [("openai", OPENAI_STREAM, 3, 4), ("anthropic", ANTHROPIC_STREAM, 2, 3), ("gemini", GEMINI_STREAM, 3, 5)],
+    [
+        ("openai", OPENAI_STREAM, 3, 4),
+        ("anthropic", ANTHROPIC_STREAM, 2, 3),
+        ("gemini", GEMINI_STREAM, 3, 5),
+        ("ollama", OLLAMA_STREAM, 3, 7),
+    ],
 )
 def test_send_stream_end_to_end_on_a_fake_transport(provider: Provider, raw: bytes, events: int, tokens: int) -> None:
     seen: list[httpx.Request] = []

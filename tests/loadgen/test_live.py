@@ -30,7 +30,7 @@ def cli(*argv: str) -> int:
     return benchmark.run(parser.parse_args(["benchmark", *argv]))
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "bedrock"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama", "bedrock"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "plain"])
 def test_each_provider(sim: LiveServer, provider: LoadProvider, stream: bool) -> None:
     spec = RequestSpec(provider=provider, base_url=sim.url, model=_model(provider), stream=stream, max_tokens=16)
@@ -55,6 +55,7 @@ def _model(provider: LoadProvider) -> str:
         "openai": "gpt-4o-mini",
         "anthropic": "claude-3-5-haiku-20241022",
         "gemini": "gemini-2.0-flash",
+        "ollama": "llama3.2",
         "bedrock": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
     }[provider]
 
@@ -105,6 +106,24 @@ def test_in_stream_fault_is_an_error(sim: LiveServer, capsys: pytest.CaptureFixt
     data = json.loads(capsys.readouterr().out)
     assert data["errors"]["by_status"] == {"200": 4}
     assert list(data["errors"]["by_kind"]) == ["stream:overloaded_error"]
+
+
+def test_ollama_in_stream_fault_and_rate_limit_through_the_cli(
+    sim: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli(
+        "--url", sim.url, "--provider", "ollama", "-n", "4", "-c", "2", "--no-progress", "--format", "json",
+        "--header", "x-simulator-chaos: fault=error_event; after=2",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["parameters"]["provider"] == "ollama"
+    assert data["errors"]["by_status"] == {"200": 4}
+    assert list(data["errors"]["by_kind"]) == ["stream:error"]
+    assert cli("--url", sim.url, "--provider", "ollama", "-n", "3", "--no-progress", "--format", "json",
+               "--header", "x-simulator-chaos: error=rate_limit") == 0  # fmt: skip
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"] == {"by_status": {"429": 3}, "by_kind": {"http_429": 3}}
 
 
 def test_open_loop_rate(sim: LiveServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,18 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.live import LiveServer, live_server
 from tests.providers.attempts import Attempts
+
+# The key of a one-request-a-minute tier (the Vertex AI suites' quota tests).
+VERTEX_LIMITED_KEY = "vertex-limited"
+_VERTEX_LIMITS = f"""\
+rate_limits:
+  tiers:
+    - name: limited
+      api_keys: [{VERTEX_LIMITED_KEY}]
+      requests_per_minute: 1
+"""
 
 
 @pytest.fixture
@@ -23,3 +34,12 @@ def recording_http(recorded: Attempts) -> Iterator[httpx2.Client]:
     hooks: dict[str, list[Any]] = {"request": [recorded.on_request], "response": [recorded.on_response]}
     with httpx2.Client(event_hooks=hooks, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def vertex_limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """No latency, rate limits on: the ``VERTEX_LIMITED_KEY`` token may make one request a minute."""
+    path = tmp_path_factory.mktemp("vertex") / "limits.yaml"
+    path.write_text(_VERTEX_LIMITS)
+    with live_server("--no-latency", "--rate-limits", "--config", str(path)) as live:
+        yield live

@@ -38,5 +38,9 @@ def test_unknown_models_cost_nothing() -> None:
 
 def test_every_catalogue_chat_model_has_a_price() -> None:
     table = PriceTable({})
-    unpriced = [m.id for m in BUILTIN_MODELS if m.kind == "chat" and table.per_mtok(m.id) == (0.0, 0.0)]
+    # Ollama's models run on the caller's own machine: no list price, they cost nothing.
+    hosted = [m for m in BUILTIN_MODELS if m.kind == "chat" and m.provider != "ollama"]
+    unpriced = [m.id for m in hosted if table.per_mtok(m.id) == (0.0, 0.0)]
     assert unpriced == []
+    local = [m.id for m in BUILTIN_MODELS if m.provider == "ollama"]
+    assert local and all(table.cost(model, 1000, 1000) == 0.0 for model in local)

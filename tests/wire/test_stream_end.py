@@ -112,3 +112,12 @@ def test_a_terminator_is_the_end_for_openai_and_anthropic() -> None:
     openai.complete = False
     openai.note_frame({"candidates": [{"finishReason": "STOP"}]})
     assert not openai.complete
+
+
+def test_ollamas_done_line_is_the_end() -> None:
+    end = StreamEnd("ollama")
+    assert not end.is_terminator("", '{"done":true}')  # NDJSON has no SSE terminator
+    end.note_frame({"message": {"content": "a"}, "done": False})
+    assert not end.complete
+    end.note_frame({"message": {"content": ""}, "done": True, "eval_count": 3})
+    assert (end.over, end.complete) == (True, True)

@@ -48,7 +48,7 @@ def _add_target_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--api-key",
         default=d(None),
-        help="API key (default: $OPENAI_API_KEY / $ANTHROPIC_API_KEY / $GEMINI_API_KEY, else a dummy key)",
+        help="API key (default: the provider's variable, e.g. $OPENAI_API_KEY or $OLLAMA_API_KEY, else a dummy key)",
     )
     parser.add_argument(
         "--header", action="append", default=d([]), metavar="NAME:VALUE", help="extra request header (repeatable)"

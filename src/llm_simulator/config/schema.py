@@ -73,7 +73,7 @@ class ModelConfig(_Section):
     """A model added to (or overriding one in) the built-in catalogue."""
 
     id: str = Field(min_length=1)
-    provider: Literal["openai", "anthropic", "google"] = "openai"
+    provider: Literal["openai", "anthropic", "google", "ollama"] = "openai"
     kind: Literal["chat", "embedding"] = "chat"
     context_window: int = Field(default=128_000, ge=16)
     max_output_tokens: int = Field(default=16_384, ge=1)

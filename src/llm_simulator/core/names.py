@@ -11,5 +11,5 @@ from typing import Literal
 
 # The vendor APIs the simulator speaks.
 # ``bedrock`` is AWS Bedrock's runtime API (Converse and InvokeModel for every model family).
-Provider = Literal["openai", "anthropic", "gemini", "bedrock"]
-PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "bedrock")
+Provider = Literal["openai", "anthropic", "gemini", "ollama", "bedrock"]
+PROVIDERS: tuple[Provider, ...] = ("openai", "anthropic", "gemini", "ollama", "bedrock")

@@ -104,6 +104,15 @@ def _gemini(model_id: str, display_name: str, ctx: int, out: int, caps: tuple[st
     return ModelSpec(model_id, "google", "chat", ctx, out, "gemini", caps, owned_by="google", display_name=display_name)
 
 
+# Ollama's library models as their cards list them: tools, thinking and vision per model.
+OLLAMA_TOOLS_CAPS = ("chat", "streaming", "tools")
+
+
+def _ollama(model_id: str, ctx: int, caps: tuple[str, ...]) -> ModelSpec:
+    """A model of a local Ollama server: the fast profile (a small model on one GPU), output up to its context."""
+    return ModelSpec(model_id, "ollama", "chat", ctx, ctx, "fast", caps, owned_by="library")
+
+
 def _gemini_emb(model_id: str, display_name: str, ctx: int, dims: int) -> ModelSpec:
     spec = _emb(model_id, "google", ctx, dims, "google")
     return replace(spec, display_name=display_name)
@@ -210,6 +219,18 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _gemini("gemini-3.8-flash", "Gemini 3.8 Flash", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini_emb("text-embedding-004", "Text Embedding 004", 2_048, 768),
     _gemini_emb("gemini-embedding-001", "Gemini Embedding 001", 2_048, 3072),
+    # Ollama's library models, under their ``name:tag`` ids (a bare name means ``:latest``).
+    _ollama("llama3.2:latest", 131_072, OLLAMA_TOOLS_CAPS),
+    _ollama("llama3.1:8b", 131_072, OLLAMA_TOOLS_CAPS),
+    _ollama("mistral:latest", 32_768, OLLAMA_TOOLS_CAPS),
+    _ollama("qwen2.5-coder:7b", 32_768, OLLAMA_TOOLS_CAPS),
+    _ollama("qwen3:8b", 40_960, (*OLLAMA_TOOLS_CAPS, "reasoning")),
+    _ollama("deepseek-r1:8b", 131_072, ("chat", "streaming", "reasoning")),
+    _ollama("gpt-oss:20b", 131_072, (*OLLAMA_TOOLS_CAPS, "reasoning")),
+    _ollama("gemma3:4b", 131_072, ("chat", "streaming", "vision")),
+    _emb("nomic-embed-text:latest", "ollama", 8_192, 768, "ollama"),
+    _emb("mxbai-embed-large:latest", "ollama", 512, 1024, "ollama"),
+    _emb("all-minilm:latest", "ollama", 512, 384, "ollama"),
 )
 
 # The vendors' own moving aliases. Anthropic answers with the dated id an alias points at;

@@ -1,4 +1,4 @@
-"""A streaming-aware load generator for OpenAI-, Anthropic-, Gemini- and Bedrock-compatible servers.
+"""A streaming-aware load generator for OpenAI-, Anthropic-, Gemini-, Ollama- and Bedrock-compatible servers.
 
 It measures TTFT, ITL and E2E per request under closed-loop (fixed concurrency) or
 open-loop (Poisson arrivals) load, reports its own client overhead, and implements the
@@ -18,7 +18,8 @@ from llm_simulator.loadgen.suite import (
     default_targets,
     run_all_benchmarks,
 )
-from llm_simulator.wire.defaults import PROVIDERS, Provider
+from llm_simulator.wire.defaults import LOAD_PROVIDERS as PROVIDERS
+from llm_simulator.wire.defaults import LoadProvider as Provider
 
 __all__ = [
     "PROVIDERS",

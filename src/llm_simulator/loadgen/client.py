@@ -1,6 +1,6 @@
 """Per-provider request building and incremental stream parsing for the load generator.
 
-Everything here works against any OpenAI-, Anthropic-, Gemini- or Bedrock-compatible server, not only
+Everything here works against any OpenAI-, Anthropic-, Gemini-, Ollama- or Bedrock-compatible server, not only
 the simulator, so it deliberately knows nothing about the simulator's internals: it speaks
 the public wire formats (see ``docs/benchmark.md`` for the exact event definitions).
 
@@ -38,8 +38,8 @@ _DETAIL_LIMIT = 200
 class RequestSpec:
     """What every request of a run asks for.
 
-    ``base_url`` is the server root (``http://127.0.0.1:8080``); a trailing ``/v1`` (OpenAI)
-    or ``/v1beta`` (Gemini) is accepted too, so an SDK-style base URL works unchanged.
+    ``base_url`` is the server root (``http://127.0.0.1:8080``); a trailing ``/v1`` (OpenAI),
+    ``/v1beta`` (Gemini) or ``/api`` (Ollama) is accepted too, so an SDK-style base URL works unchanged.
     """
 
     provider: LoadProvider
@@ -106,6 +106,8 @@ def endpoint_url(spec: RequestSpec) -> str:
         return _strip_suffix(base, "/v1") + "/v1/chat/completions"
     if spec.provider == "anthropic":
         return _strip_suffix(base, "/v1") + "/v1/messages"
+    if spec.provider == "ollama":
+        return _strip_suffix(base, "/api") + "/api/chat"
     if spec.provider == "bedrock":
         # botocore's encoding of the model id: every reserved character (``:``, ``/``).
         operation = "converse-stream" if spec.stream else "converse"
@@ -137,6 +139,14 @@ def build_body(spec: RequestSpec) -> dict[str, Any]:
         if spec.stream:
             body["stream"] = True
         return body
+    if spec.provider == "ollama":
+        # Ollama streams unless told not to; num_predict caps the output.
+        return {
+            "model": spec.model,
+            "messages": [{"role": "user", "content": spec.prompt}],
+            "stream": spec.stream,
+            "options": {"num_predict": spec.max_tokens},
+        }
     if spec.provider == "bedrock":  # Converse: streaming is chosen by the path
         return {
             "messages": [{"role": "user", "content": [{"text": spec.prompt}]}],
@@ -153,7 +163,7 @@ def build_headers(spec: RequestSpec) -> dict[str, str]:
     """Auth and content headers of the provider, then the user's extra headers (which win)."""
     headers = {"content-type": "application/json", **auth_headers(spec.provider, spec.api_key)}
     if spec.stream and spec.provider != "bedrock":  # Bedrock streams are event-stream framed
-        headers["accept"] = "text/event-stream"
+        headers["accept"] = "application/x-ndjson" if spec.provider == "ollama" else "text/event-stream"
     for key, value in spec.headers:
         headers[key.lower()] = value
     return headers
@@ -344,6 +354,34 @@ class GeminiStream(StreamState):
             self.usage_tokens = gemini.output_tokens(usage)
 
 
+class OllamaStream(StreamState):
+    """``/api/chat`` NDJSON: every line is one object (``event`` is empty; ``data`` is the line).
+
+    A content event is a line whose ``message`` has non-empty ``content`` or ``thinking`` or
+    any ``tool_calls``. The stream is complete at the line with ``done: true``, whose
+    ``eval_count`` is the output tokens; a line ``{"error": "..."}`` is an in-stream error.
+    """
+
+    __slots__ = ()
+    provider = "ollama"
+
+    def on_event(self, event: str, data: str, now: float) -> None:
+        """Interpret one line."""
+        line = _loads(data)
+        if line is None:
+            self.note_error(data, "malformed_chunk")
+            return
+        if line.get("error"):
+            self.note_error(line["error"], "error")
+            return
+        message = line.get("message") or {}
+        if message.get("content") or message.get("thinking") or message.get("tool_calls"):
+            self.note_content(now)
+        self.end.note_frame(line)
+        if self.end.complete and isinstance(line.get("eval_count"), int):
+            self.usage_tokens = line["eval_count"]
+
+
 class BedrockStream(StreamState):
     """ConverseStream: AWS event-stream messages (``on_message``), not SSE.
 
@@ -384,6 +422,7 @@ STREAM_STATES: dict[LoadProvider, type[StreamState]] = {
     "openai": OpenAIStream,
     "anthropic": AnthropicStream,
     "gemini": GeminiStream,
+    "ollama": OllamaStream,
     "bedrock": BedrockStream,
 }
 
@@ -392,6 +431,9 @@ def usage_output_tokens(provider: LoadProvider, body: Any) -> int | None:
     """Output tokens reported in a non-streamed response body, if any."""
     if not isinstance(body, dict):
         return None
+    if provider == "ollama":
+        count = body.get("eval_count")
+        return count if isinstance(count, int) else None
     if provider == "gemini":
         gemini_usage = body.get("usageMetadata")
         return gemini.output_tokens(gemini_usage) if isinstance(gemini_usage, dict) else None
@@ -408,7 +450,8 @@ def error_kind(status: int, body: bytes, aws_type: str | None = None) -> tuple[s
 
     OpenAI puts the kind in ``error.type`` (or ``code``), Anthropic in ``error.type`` and
     Gemini in ``error.status``; Bedrock in the ``x-amzn-ErrorType`` header (``aws_type``, up
-    to its ``:``) with ``{"message"}`` as the body; an unparseable body gives ``http_<status>``.
+    to its ``:``) with ``{"message"}`` as the body; Ollama's ``{"error": "<message>"}`` has no
+    kind, and neither has an unparseable body: both give ``http_<status>``.
     """
     parsed = _loads(body)
     if aws_type:
@@ -420,7 +463,7 @@ def error_kind(status: int, body: bytes, aws_type: str | None = None) -> tuple[s
         if kind:
             return str(kind), _short(err.get("message") or err)
     if isinstance(err, str) and err:
-        return err, _short(err)
+        return f"http_{status}", _short(err)
     return f"http_{status}", _short(body.decode("utf-8", "replace"))
 
 
@@ -509,7 +552,12 @@ async def _send_stream(
             return
         state = STREAM_STATES[prepared.provider]()
         perf_counter = time.perf_counter
-        if isinstance(state, BedrockStream):
+        if prepared.provider == "ollama":
+            # NDJSON, not SSE: every non-empty line is one message.
+            async for line in response.aiter_lines():
+                if line:
+                    state.on_event("", line, perf_counter())
+        elif isinstance(state, BedrockStream):
             await _read_event_stream(response, state)
         else:
             decoder = SseDecoder()

@@ -26,6 +26,7 @@ from llm_simulator.providers.openai.responses_input import INCLUDABLE
 from llm_simulator.server import openapi_bedrock
 from llm_simulator.server import openapi_bodies as bodies
 from llm_simulator.server.openapi_bodies import Models, Schema, is_generation, models
+from llm_simulator.server.openapi_doors import describe
 
 if TYPE_CHECKING:
     from llm_simulator.config.schema import SimulatorConfig
@@ -344,6 +345,12 @@ def build_openapi(app: Served) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route, provider in app.route_table:
         method = route.method.lower()
+        # Ollama's routes and the Vertex AI paths (server/openapi_doors.py).
+        door = describe(route, provider.name, app.sim.catalogue, config.accept_unknown)
+        if door is not None:
+            for path, parameters, door_body in door:
+                paths.setdefault(path, {})[method] = _operation(provider.name, method, path, parameters, door_body)
+            continue
         if _GEMINI_TARGET in route.path:
             for path, operation in _gemini_operations(route, sets):
                 paths.setdefault(path, {})[method] = operation
@@ -380,7 +387,10 @@ def build_openapi(app: Served) -> dict[str, Any]:
         "info": {
             "title": "llm-simulator",
             "version": __version__,
-            "description": "OpenAI, Anthropic, Gemini and Bedrock runtime API routes served by the simulator.",
+            "description": (
+                "OpenAI, Anthropic, Gemini (and Vertex AI), Ollama and Bedrock runtime API routes"
+                " served by the simulator."
+            ),
         },
         "paths": paths,
     }

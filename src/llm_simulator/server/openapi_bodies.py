@@ -356,13 +356,14 @@ _CONTENT: Schema = {
 }
 
 
-def _closed(properties: Schema, required: Iterable[str] = ()) -> Schema:
+def closed(properties: Schema, required: Iterable[str] = ()) -> Schema:
+    """An object schema with ``properties`` and no others (Google refuses unknown fields)."""
     return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
 
 
 def gemini_generate(allowed: Models) -> Schema:
     """``:generateContent`` / ``:streamGenerateContent`` / the body ``:countTokens`` may wrap."""
-    config = _closed(
+    config = closed(
         {
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "topP": {"type": "number", "minimum": 0, "maximum": 1},
@@ -372,7 +373,7 @@ def gemini_generate(allowed: Models) -> Schema:
             "seed": INT32,
         }
     )
-    return _closed(
+    return closed(
         {
             "contents": {"type": "array", "items": _CONTENT, "minItems": 1},
             "systemInstruction": _CONTENT,
@@ -387,15 +388,15 @@ def gemini_count_tokens(allowed: Models) -> Schema:
     contents = {"type": "array", "items": _CONTENT, "minItems": 1}
     return {
         "anyOf": [
-            _closed({"contents": contents}, ["contents"]),
-            _closed({"generateContentRequest": gemini_generate(allowed)}, ["generateContentRequest"]),
+            closed({"contents": contents}, ["contents"]),
+            closed({"generateContentRequest": gemini_generate(allowed)}, ["generateContentRequest"]),
         ]
     }
 
 
 def _embed_request(allowed: Models) -> Schema:
     dimensions = allowed.smallest(lambda s: s.embedding_dimensions or 768, 768)
-    return _closed(
+    return closed(
         {
             "content": _CONTENT,
             "taskType": {"enum": sorted(TASK_TYPES)},
@@ -414,18 +415,18 @@ def gemini_embed(allowed: Models) -> Schema:
 def gemini_batch_embed(allowed: Models) -> Schema:
     """``:batchEmbedContents``: 1 to 250 requests for the model in the URL."""
     items = {"type": "array", "items": _embed_request(allowed), "minItems": 1, "maxItems": MAX_BATCH}
-    return _closed({"requests": items}, ["requests"])
+    return closed({"requests": items}, ["requests"])
 
 
 def _gemini_batch(request: Schema) -> Schema:
     """A Gemini batch create body: ``request``s inlined (with metadata), or an uploaded JSONL file."""
     item = {"type": "object", "properties": {"request": request, "metadata": {"type": "object"}}}
     item["required"] = ["request"]
-    inlined = _closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
-    from_file = _closed({"fileName": {"type": "string", "pattern": "^files/[a-z0-9-]+$"}}, ["fileName"])
-    config = {"anyOf": [_closed({"requests": inlined}, ["requests"]), from_file]}
+    inlined = closed({"requests": {"type": "array", "items": item, "minItems": 1}}, ["requests"])
+    from_file = closed({"fileName": {"type": "string", "pattern": "^files/[a-z0-9-]+$"}}, ["fileName"])
+    config = {"anyOf": [closed({"requests": inlined}, ["requests"]), from_file]}
     batch = {"type": "object", "properties": {"displayName": {"type": "string"}, "inputConfig": config}}
-    return _closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
+    return closed({"batch": batch | {"required": ["inputConfig"]}}, ["batch"])
 
 
 def gemini_batch_generate(allowed: Models) -> Schema:
@@ -445,12 +446,12 @@ def gemini_file_upload() -> Schema:
         "displayName": {"type": "string", "maxLength": 512},
         "name": {"type": "string", "pattern": "^files/[a-z0-9]{1,20}$"},
     }
-    return _closed({"file": _closed(meta)})
+    return closed({"file": closed(meta)})
 
 
 def openai_file_upload() -> Schema:
     """``POST /v1/files`` (multipart/form-data): the file and its purpose."""
-    return _closed(
+    return closed(
         {"file": {"type": "string", "format": "binary"}, "purpose": {"enum": list(UPLOAD_PURPOSES)}},
         ["file", "purpose"],
     )
@@ -468,7 +469,7 @@ def openai_transcription(translation: bool = False) -> Schema:
     }
     if not translation:
         fields["language"] = {"type": "string", "minLength": 2, "maxLength": 2}
-    return _closed(fields, ["file", "model"])
+    return closed(fields, ["file", "model"])
 
 
 def openai_image_edit() -> Schema:
@@ -483,7 +484,7 @@ def openai_image_edit() -> Schema:
         "size": {"enum": ["256x256", "512x512", "1024x1024", "1536x1024", "1024x1536", "auto"]},
         "response_format": {"enum": ["url", "b64_json"]},
     }
-    return _closed(fields, ["image", "prompt"])
+    return closed(fields, ["image", "prompt"])
 
 
 def openai_image_variation() -> Schema:
@@ -495,7 +496,7 @@ def openai_image_variation() -> Schema:
         "size": {"enum": ["256x256", "512x512", "1024x1024"]},
         "response_format": {"enum": ["url", "b64_json"]},
     }
-    return _closed(fields, ["image"])
+    return closed(fields, ["image"])
 
 
 def openai_batch() -> Schema:

@@ -51,10 +51,23 @@ SYSTEMS = {
     "openai": ("openai", "openai"),
     "anthropic": ("anthropic", "anthropic"),
     "gemini": ("gcp.gemini", "gcp.gemini"),
+    "ollama": ("ollama", "ollama"),
     "bedrock": ("aws.bedrock", "aws.bedrock"),
 }
 AZURE_SYSTEM = ("az.ai.openai", "azure.ai.openai")
 AZURE_PREFIX = "/openai/deployments/"
+# Gemini and Claude on Vertex AI: their provider's wire format, Vertex's system.
+VERTEX_SYSTEM = ("gcp.vertex_ai", "gcp.vertex_ai")
+VERTEX_MARKER = "/publishers/"
+
+
+def system_of(rec: RequestRecord) -> tuple[str, str]:
+    """(gen_ai.system, gen_ai.provider.name) of a request: Azure and Vertex AI by their paths."""
+    if rec.path.startswith(AZURE_PREFIX):
+        return AZURE_SYSTEM
+    if VERTEX_MARKER in rec.path:
+        return VERTEX_SYSTEM
+    return SYSTEMS.get(rec.provider, ("", ""))
 
 
 def missing_extra(feature: str) -> ConfigError:
@@ -135,7 +148,7 @@ def span_attributes(rec: RequestRecord, output_tokens: int, cost: float) -> dict
     }
     operation = operation_of(rec)
     if operation is not None:
-        system, provider = AZURE_SYSTEM if rec.path.startswith(AZURE_PREFIX) else SYSTEMS.get(rec.provider, ("", ""))
+        system, provider = system_of(rec)
         if system:
             attrs["gen_ai.system"] = system
             attrs["gen_ai.provider.name"] = provider

@@ -40,20 +40,24 @@ def check_provider(provider: str) -> Provider:
     raise ValueError(f"provider must be one of {', '.join(PROVIDERS)}; got {provider!r}")
 
 
-# The load generator speaks one wire more than the SDK and the ``client``/``generate``
-# commands: AWS Bedrock's Converse (its stream in AWS event-stream framing), authenticated
-# with a Bedrock API key as a bearer token (unsigned: no SigV4 on the measured path).
-LoadProvider = Literal["openai", "anthropic", "gemini", "bedrock"]
-LOAD_PROVIDERS: tuple[LoadProvider, ...] = (*PROVIDERS, "bedrock")
+# The load generator speaks two wires more than the SDK and the ``client``/``generate``
+# commands: Ollama's native API (``/api/chat``, NDJSON streams) and AWS Bedrock's Converse
+# (its stream in AWS event-stream framing), authenticated with a Bedrock API key as a bearer
+# token (unsigned: no SigV4 on the measured path).
+LoadProvider = Literal["openai", "anthropic", "gemini", "ollama", "bedrock"]
+LOAD_PROVIDERS: tuple[LoadProvider, ...] = (*PROVIDERS, "ollama", "bedrock")
 LOAD_DEFAULT_MODELS: dict[LoadProvider, str] = {
     "openai": DEFAULT_MODELS["openai"],
     "anthropic": DEFAULT_MODELS["anthropic"],
     "gemini": DEFAULT_MODELS["gemini"],
+    "ollama": "llama3.2",
     "bedrock": "anthropic.claude-haiku-4-5-20251001-v1:0",
 }
 LOAD_API_KEY_ENV: dict[LoadProvider, str] = {
     "openai": API_KEY_ENV["openai"],
     "anthropic": API_KEY_ENV["anthropic"],
     "gemini": API_KEY_ENV["gemini"],
+    # Read by the ollama client (a local server needs none; Ollama's cloud and proxies do).
+    "ollama": "OLLAMA_API_KEY",
     "bedrock": "AWS_BEARER_TOKEN_BEDROCK",
 }

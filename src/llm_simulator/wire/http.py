@@ -10,7 +10,8 @@ from llm_simulator.wire.defaults import ANTHROPIC_VERSION, LoadProvider
 def auth_headers(provider: LoadProvider, api_key: str | None) -> dict[str, str]:
     """The header each provider reads its key from (none without a key), plus Anthropic's version.
 
-    Bedrock takes its API keys as bearer tokens, like OpenAI.
+    Ollama and Bedrock (its API keys), like OpenAI, take ``Authorization: Bearer`` (a local
+    Ollama server checks none).
     """
     headers = {"anthropic-version": ANTHROPIC_VERSION} if provider == "anthropic" else {}
     if api_key is None:

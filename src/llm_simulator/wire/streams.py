@@ -8,6 +8,8 @@
   last frame of a whole answer carries a ``finishReason`` on its candidate; a stream that
   closes before any candidate did was cut (as the simulator's ``no_terminator`` fault does).
   Reading stops only at the close, since usage may still follow.
+- Ollama (``/api/chat``) streams NDJSON: one object per line, the last with ``done: true``
+  (which carries the counts). That line is the end; a stream that closes before it was cut.
 - Bedrock's ConverseStream (AWS event-stream framing) ends with ``messageStop`` (the stop
   reason: the answer is whole) and then ``metadata`` (usage); reading goes on to the close
   for the usage. A stream that closes before ``messageStop`` was cut.
@@ -50,7 +52,11 @@ class StreamEnd:
         return False
 
     def note_frame(self, frame: Mapping[str, Any]) -> None:
-        """Note a parsed Gemini frame: a candidate with a ``finishReason`` completes the answer."""
+        """Note a parsed Gemini frame or Ollama line: a ``finishReason``, or ``done: true``, completes the answer."""
+        if self.provider == "ollama":
+            if frame.get("done") is True:
+                self.over = self.complete = True
+            return
         if self.provider != "gemini" or self.complete:
             return
         candidates = frame.get("candidates")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import openai
@@ -43,6 +43,22 @@ def test_output_text_logprobs_when_included(client: openai.OpenAI) -> None:
     plain = client.responses.create(model="gpt-4o", input="Hi", extra_headers=SEED)
     assert plain.output_text == response.output_text
     assert _part(plain).logprobs == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_models_logprobs_cover_the_visible_text(client: openai.OpenAI, stream: bool) -> None:
+    # The plan's logprobs cover the text after the hidden reasoning (was an IndexError, a 500).
+    kwargs: dict[str, Any] = {"include": [LOGPROBS], "top_logprobs": 2, "extra_headers": SEED}
+    if stream:
+        events = list(client.responses.create(model="gpt-5", input="Hi", stream=True, **kwargs))
+        last = events[-1]
+        assert isinstance(last, ResponseCompletedEvent)
+        response = last.response
+    else:
+        response = client.responses.create(model="gpt-5", input="Hi", **kwargs)
+    assert response.usage is not None and response.usage.output_tokens_details.reasoning_tokens > 0
+    part = _part(response)
+    assert part.text and "".join(lp.token for lp in part.logprobs or []) == part.text
 
 
 def test_streamed_deltas_carry_their_logprobs(client: openai.OpenAI) -> None:

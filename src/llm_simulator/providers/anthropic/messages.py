@@ -343,10 +343,19 @@ MALFORMED_EVENT = b"event: content_block_delta\ndata: " + (
 
 async def handle(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages``."""
-    body = parse_object(request.body)
+    return await serve(sim, request, parse_object(request.body))
+
+
+async def serve(
+    sim: Simulator, request: HttpRequest, body: JsonObject, answer_type: type[MessageAnswer] | None = None
+) -> Response:
+    """Answer the Messages ``body`` (as parsed from ``request``, or as a Vertex AI path completes it).
+
+    ``answer_type`` replaces ``MessageAnswer`` where only the rate-limit headers differ (Vertex AI).
+    """
     heavy = is_heavy(request)
     parsed = await off_loop(heavy, body_window(sim, body, "anthropic", heavy), parse_request, sim, request, body)
-    answer = MessageAnswer(sim, request, parsed)
+    answer = (answer_type or MessageAnswer)(sim, request, parsed)
     return await serve_generation(sim, request, parsed.request, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
 
 
@@ -403,7 +412,11 @@ def _count_input(sim: Simulator, body: JsonObject) -> int:
 
 async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
     """Serve ``POST /v1/messages/count_tokens``: the ``input_tokens`` a message would use."""
-    body = parse_object(request.body)
+    return await count_body(sim, request, parse_object(request.body))
+
+
+async def count_body(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
+    """The ``input_tokens`` of the Messages ``body`` (from ``request``, or completed by a Vertex AI path)."""
     require_model(sim, body)
     # Exact counts (no ceiling): this endpoint reports the number, whatever the window.
     tokens = await off_loop(is_heavy(request), None, _count_input, sim, body)

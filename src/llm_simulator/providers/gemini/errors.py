@@ -9,27 +9,7 @@ import orjson
 from llm_simulator.core.errors import ErrorKind, LimitHit, SimulatorError
 from llm_simulator.core.http import JSON_CONTENT_TYPE, JsonResponse
 from llm_simulator.core.sse import sse_frame
-
-# (HTTP status, canonical status) per neutral kind. Google has no 529: an overloaded model
-# is 503 UNAVAILABLE, and an over-long prompt is a plain INVALID_ARGUMENT.
-_STATUS: dict[ErrorKind, tuple[int, str]] = {
-    ErrorKind.INVALID_REQUEST: (400, "INVALID_ARGUMENT"),
-    ErrorKind.AUTHENTICATION: (401, "UNAUTHENTICATED"),
-    ErrorKind.PERMISSION: (403, "PERMISSION_DENIED"),
-    ErrorKind.NOT_FOUND: (404, "NOT_FOUND"),
-    ErrorKind.METHOD_NOT_ALLOWED: (405, "UNIMPLEMENTED"),
-    ErrorKind.PAYLOAD_TOO_LARGE: (413, "INVALID_ARGUMENT"),
-    ErrorKind.CONTEXT_LENGTH: (400, "INVALID_ARGUMENT"),
-    ErrorKind.RATE_LIMIT: (429, "RESOURCE_EXHAUSTED"),
-    ErrorKind.QUOTA_EXHAUSTED: (429, "RESOURCE_EXHAUSTED"),
-    ErrorKind.CONTENT_FILTER: (400, "INVALID_ARGUMENT"),
-    ErrorKind.SERVER_ERROR: (500, "INTERNAL"),
-    ErrorKind.BAD_GATEWAY: (502, "UNAVAILABLE"),
-    ErrorKind.OVERLOADED: (503, "UNAVAILABLE"),
-    ErrorKind.UNAVAILABLE: (503, "UNAVAILABLE"),
-    ErrorKind.TIMEOUT: (504, "DEADLINE_EXCEEDED"),
-}
-
+from llm_simulator.providers.google_rpc import CANONICAL, CANONICAL_FOR_HTTP
 
 # Google's answers to a bad or missing API key: (HTTP status, canonical status, message).
 _KEY_ERRORS: dict[str, tuple[int, str, str]] = {
@@ -51,7 +31,7 @@ def _key_error(error: SimulatorError) -> tuple[int, str, str] | None:
 
 def error_code(error: SimulatorError) -> int:
     """The HTTP status Google uses for ``error`` (an explicitly chosen status wins)."""
-    code, _ = _STATUS[error.kind]
+    code, _ = CANONICAL[error.kind]
     key = _key_error(error)
     if key is not None and not error.explicit_status:
         return key[0]
@@ -121,16 +101,11 @@ def error_details(error: SimulatorError) -> list[dict[str, Any]]:
     return details
 
 
-# Google pairs each HTTP status with one canonical status: an explicitly chosen HTTP status
-# (a deployment's overload_status of 429, say) brings its own.
-_CANONICAL_FOR_HTTP = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 504: "DEADLINE_EXCEEDED"}
-
-
 def error_body(error: SimulatorError) -> bytes:
     """The JSON error object; ``error`` is the first (only) key, as the SDK's stream check needs."""
-    code, status = _STATUS[error.kind]
+    code, status = CANONICAL[error.kind]
     if error.explicit_status and error.status != code and error.kind is ErrorKind.OVERLOADED:
-        status = _CANONICAL_FOR_HTTP.get(error.status, status)
+        status = CANONICAL_FOR_HTTP.get(error.status, status)
     message = limit_message(error.limit, error.retry_after_s) if error.limit is not None else error.message
     key = _key_error(error)
     if key is not None:

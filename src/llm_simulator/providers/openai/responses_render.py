@@ -76,6 +76,8 @@ class OutputLayout:
         choice = plan.choices[0]
         self.tokens = choice.tokens
         self.logprobs = choice.logprobs  # with ``include: ["message.output_text.logprobs"]``
+        # The logprobs cover the visible text only: it starts after a reasoning model's thinking.
+        self.text_start = choice.hidden_lead
         self.reasoning_tokens = choice.reasoning_tokens
         self.prompt_tokens = plan.request.prompt_tokens
         self._plan = plan  # its cached tokens are known only once its timeline opens
@@ -163,7 +165,7 @@ class OutputLayout:
     def token_logprob(self, position: int) -> JsonObject:
         """One output token's logprob object (with its ``top_logprobs``)."""
         assert self.logprobs is not None
-        lp = self.logprobs[position]
+        lp = self.logprobs[position - self.text_start]
         return {
             "token": lp.token,
             "bytes": list(lp.token.encode()),
