@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from typing import Any
 
 from llm_simulator.core.http import Headers, HttpRequest
 from llm_simulator.proxy.gate import json_body
+
+log = logging.getLogger("llm_simulator.proxy")
 
 REDACTED = "[redacted]"
 FORMAT_VERSION = 1
@@ -161,5 +164,9 @@ class Recorder:
     def write(self, entry: dict[str, Any]) -> None:
         """Append one entry as one line: a single ``write`` under the lock, so lines never interleave."""
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with self._lock, self.path().open("a", encoding="utf-8") as out:
-            out.write(line)
+        try:
+            with self._lock, self.path().open("a", encoding="utf-8") as out:
+                out.write(line)
+        except OSError as exc:
+            # A full disk loses the recording, never the caller's answer.
+            log.warning("cassette entry not written to %s: %s", self.directory, exc)
