@@ -16,17 +16,23 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import Recorder
 from llm_simulator.proxy.forward import Forwarder
 from llm_simulator.proxy.gate import admit_forwarded
+from llm_simulator.proxy.replay import Cassettes
 
 
 class ProxyLayer:
     """Proxy mode and its cassettes for one worker; a background service (closes the pool)."""
 
     def __init__(self, config: SimulatorConfig, sim: Simulator) -> None:
-        self._config = config.proxy
+        proxy = config.proxy
+        self._config = proxy
         self._sim = sim
-        self.forwarder = Forwarder(config.proxy)
-        record_dir = config.proxy.record_dir
-        self.recorder = Recorder(record_dir, config.proxy.redact_paths) if record_dir else None
+        self.forwarder = Forwarder(proxy)
+        self.recorder = Recorder(proxy.record_dir, proxy.redact_paths) if proxy.record_dir else None
+        self.cassettes = (
+            Cassettes(proxy.replay_dir, proxy.replay_match, proxy.redact_paths, proxy.replay_time_scale)
+            if proxy.replay_dir
+            else None
+        )
 
     @staticmethod
     def active(config: SimulatorConfig) -> bool:
@@ -35,11 +41,18 @@ class ProxyLayer:
         return bool(proxy.upstream or proxy.upstreams or proxy.replay_dir)
 
     def wrap(self, route: Route, provider: str) -> Route:
-        """``route`` as proxy mode serves it (unchanged when ``provider`` is neither forwarded nor replayed)."""
+        """``route`` as proxy mode serves it (unchanged when ``provider`` is neither forwarded nor replayed).
+
+        With cassettes, a miss goes to the upstream when the provider has one (recorded when
+        recording: the habit of vcr-style tools), else to the route's own simulation or, with
+        ``replay_miss: error``, to the provider's 404 naming the request.
+        """
         base = self._config.upstream_for(provider)
-        if base is None:
-            return route
-        return dataclasses.replace(route, handler=self._forwarding(provider, base))
+        forward = self._forwarding(provider, base) if base is not None else None
+        if self.cassettes is None:
+            return route if forward is None else dataclasses.replace(route, handler=forward)
+        simulate = route.handler if self._config.replay_miss == "simulate" else None
+        return dataclasses.replace(route, handler=self._replaying(self.cassettes, provider, forward or simulate))
 
     def _forwarding(self, provider: str, base: str) -> Handler:
         sim = self._sim
@@ -50,6 +63,21 @@ class ProxyLayer:
             await admit_forwarded(sim, request, provider)
             take = recorder.begin(request, provider) if recorder is not None else None
             return await forwarder.forward(request, provider, base, take)
+
+        return handle
+
+    def _replaying(self, cassettes: Cassettes, provider: str, fallback: Handler | None) -> Handler:
+        sim = self._sim
+
+        async def handle(request: HttpRequest) -> Response:
+            entry = cassettes.find(request)
+            if entry is not None:
+                await admit_forwarded(sim, request, provider)
+                return await cassettes.answer(entry)
+            if fallback is None:
+                raise cassettes.miss(request, provider)
+            # The fallback admits the request itself (a forward, or the simulation's pipeline).
+            return await fallback(request)
 
         return handle
 
