@@ -39,8 +39,8 @@ def test_an_upstream_429_arrives_unchanged(upstream: SimulatorHandle, proxy: Sim
 
 
 def test_an_upstream_error_reaches_the_sdk(upstream: SimulatorHandle, proxy: SimulatorHandle) -> None:
-    client = anthropic.Anthropic(base_url=proxy.anthropic_base_url, api_key="k", max_retries=0)
     with (
+        anthropic.Anthropic(base_url=proxy.anthropic_base_url, api_key="k", max_retries=0) as client,
         upstream.chaos(error_type="overloaded", providers=["anthropic"]),
         pytest.raises(anthropic.APIStatusError) as caught,
     ):
@@ -57,8 +57,10 @@ def orphan() -> Iterator[SimulatorHandle]:
 
 
 def test_an_unreachable_upstream_is_the_providers_502(orphan: SimulatorHandle) -> None:
-    client = openai.OpenAI(base_url=orphan.openai_base_url, api_key="k", max_retries=0)
-    with pytest.raises(openai.APIStatusError) as caught:
+    with (
+        openai.OpenAI(base_url=orphan.openai_base_url, api_key="k", max_retries=0) as client,
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
         client.chat.completions.create(model="gpt-4o-mini", messages=CHAT)
     assert caught.value.status_code == 502
     assert "cannot be reached" in caught.value.message

@@ -15,12 +15,12 @@ import httpx
 
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
+from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import Take
+from llm_simulator.proxy.faults import relayed_stream
 from llm_simulator.proxy.wire import downstream_headers, upstream_headers, upstream_query
-
-# What a stream's client sees if the upstream fails mid-stream: a line no parser accepts.
-_BROKEN_FRAME = b"data: {\n\n"
 
 
 def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
@@ -34,8 +34,9 @@ def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
 class Forwarder:
     """Sends requests upstream over one keep-alive pool with bounded timeouts."""
 
-    def __init__(self, config: ProxyConfig) -> None:
+    def __init__(self, config: ProxyConfig, sim: Simulator) -> None:
         self._config = config
+        self._sim = sim
         self._client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
@@ -58,8 +59,14 @@ class Forwarder:
             await self._client.aclose()
             self._client = None
 
-    async def forward(self, request: HttpRequest, provider: str, base: str, take: Take | None) -> Response:
-        """Send ``request`` to ``base`` and answer with what comes back (``take`` records it)."""
+    async def forward(
+        self, request: HttpRequest, provider: str, base: str, take: Take | None, fault: StreamFault | None = None
+    ) -> Response:
+        """Send ``request`` to ``base`` and answer with what comes back (``take`` records it).
+
+        ``fault``, admission's stream fault, strikes on a relayed stream (``proxy/faults.py``);
+        the recording keeps what the upstream sent.
+        """
         key = self._config.api_keys.get(provider)  # type: ignore[call-overload]
         secret = key.get_secret_value() if key is not None else None
         client = self.client()
@@ -89,7 +96,7 @@ class Forwarder:
         if take is not None:
             take.response(response.status_code, headers)
         if stream:
-            return StreamResponse(_relay(response, take), headers, malformed=_BROKEN_FRAME)
+            return relayed_stream(_relay(response, take), headers, provider, fault, self._sim)
         try:
             body = await response.aread()
         except httpx.HTTPError as exc:

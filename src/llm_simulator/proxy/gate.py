@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llm_simulator.core.faults import Admission
 from llm_simulator.core.http import HttpRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
@@ -47,8 +48,10 @@ def model_of(request: HttpRequest, body: dict[str, Any] | None) -> str:
     return target.rpartition(":")[0] or target
 
 
-async def admit_forwarded(sim: Simulator, request: HttpRequest, provider: str) -> None:
+async def admit_forwarded(sim: Simulator, request: HttpRequest, provider: str) -> Admission | None:
     """Run admission for a request the simulator does not answer itself; raise what it meets.
+
+    Returns what admission leaves for the stream (its fault), None when nothing touches it.
 
     Only when something is on (``needs_admission``); the model is noted on the telemetry
     record either way, so metrics and the request log name it.
@@ -59,10 +62,10 @@ async def admit_forwarded(sim: Simulator, request: HttpRequest, provider: str) -
     if record is not None and model:
         record.model = model
     if not needs_admission(sim, request):
-        return
+        return None
     spec = sim.catalogue.resolve(model, provider) or _unknown(sim, model or "unknown", provider)
     estimate = len(request.body) // _CHARS_PER_TOKEN
-    await admit(
+    return await admit(
         sim, request, provider, model, spec, estimate, _OUTPUT_ESTIMATE, _LIMIT_HEADERS.get(provider, no_limit_headers)
     )
 

@@ -26,7 +26,7 @@ class ProxyLayer:
         proxy = config.proxy
         self._config = proxy
         self._sim = sim
-        self.forwarder = Forwarder(proxy)
+        self.forwarder = Forwarder(proxy, sim)
         self.recorder = Recorder(proxy.record_dir, proxy.redact_paths) if proxy.record_dir else None
         self.cassettes = (
             Cassettes(proxy.replay_dir, proxy.replay_match, proxy.redact_paths, proxy.replay_time_scale)
@@ -60,9 +60,10 @@ class ProxyLayer:
         recorder = self.recorder
 
         async def handle(request: HttpRequest) -> Response:
-            await admit_forwarded(sim, request, provider)
+            admission = await admit_forwarded(sim, request, provider)
             take = recorder.begin(request, provider) if recorder is not None else None
-            return await forwarder.forward(request, provider, base, take)
+            fault = admission.fault if admission is not None else None
+            return await forwarder.forward(request, provider, base, take, fault)
 
         return handle
 
@@ -72,8 +73,9 @@ class ProxyLayer:
         async def handle(request: HttpRequest) -> Response:
             entry = cassettes.find(request)
             if entry is not None:
-                await admit_forwarded(sim, request, provider)
-                return await cassettes.answer(entry)
+                admission = await admit_forwarded(sim, request, provider)
+                fault = admission.fault if admission is not None else None
+                return await cassettes.answer(entry, provider, fault, sim)
             if fallback is None:
                 raise cassettes.miss(request, provider)
             # The fallback admits the request itself (a forward, or the simulation's pipeline).

@@ -22,13 +22,15 @@ from typing import Any
 from llm_simulator.config.loader import ConfigError
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response
+from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import entry_bytes, normalised_request
+from llm_simulator.proxy.faults import relayed_stream
 from llm_simulator.proxy.matching import STRATEGIES, last_user_text
 
 log = logging.getLogger("llm_simulator.proxy")
 
-_BROKEN_FRAME = b"data: {\n\n"
 # How much of the unmatched request's last user message the miss error quotes.
 _QUOTE_CHARS = 80
 
@@ -90,15 +92,15 @@ class Cassettes:
             code="cassette_miss",
         )
 
-    async def answer(self, entry: dict[str, Any]) -> Response:
-        """Answer as recorded, waiting out the recorded offsets (scaled) from now."""
+    async def answer(self, entry: dict[str, Any], provider: str, fault: StreamFault | None, sim: Simulator) -> Response:
+        """Answer as recorded, waiting out the recorded offsets (scaled) from now; ``fault`` strikes a stream."""
         started = time.monotonic()
         headers: Headers = [
             (name.encode(), value.encode("latin-1")) for name, value in entry.get("headers", {}).items()
         ]
         if "chunks" in entry:
             await self._until(started, float(entry.get("headers_ms", 0.0)))
-            return StreamResponse(self._frames(started, entry["chunks"]), headers, malformed=_BROKEN_FRAME)
+            return relayed_stream(self._frames(started, entry["chunks"]), headers, provider, fault, sim)
         body = entry.get("body", {})
         await self._until(started, float(body.get("ms", 0.0)))
         return JsonResponse(int(entry["status"]), entry_bytes(body), headers)
