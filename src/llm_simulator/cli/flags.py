@@ -51,7 +51,15 @@ class ConfigFlag:
         return ENV_PREFIX + self.env
 
 
-GROUPS: tuple[str, ...] = ("server", "generation", "latency", "chaos and limits", "auth", "logging and telemetry")
+GROUPS: tuple[str, ...] = (
+    "server",
+    "generation",
+    "latency",
+    "chaos and limits",
+    "auth",
+    "logging and telemetry",
+    "proxy and replay",
+)
 
 CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
     ConfigFlag(("--host",), "server.host", "HOST", "bind address", "server"),
@@ -241,6 +249,30 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "export OpenTelemetry traces to this OTLP/HTTP collector (needs the otel extra)",
         "logging and telemetry",
         metavar="URL",
+    ),
+    ConfigFlag(
+        ("--proxy",),
+        "proxy.upstream",
+        "PROXY",
+        "forward provider requests to this upstream base URL (docs/proxy.md)",
+        "proxy and replay",
+        metavar="URL",
+    ),
+    ConfigFlag(
+        ("--record",),
+        "proxy.record_dir",
+        "RECORD",
+        "write proxied exchanges as JSONL cassettes into this directory",
+        "proxy and replay",
+        metavar="DIR",
+    ),
+    ConfigFlag(
+        ("--replay",),
+        "proxy.replay_dir",
+        "REPLAY",
+        "answer from the cassettes in this directory",
+        "proxy and replay",
+        metavar="DIR",
     ),
 )
 

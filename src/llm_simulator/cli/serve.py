@@ -30,12 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     """Build and check everything up front (so a bad profile or alias fails here), then serve."""
     from llm_simulator.engine.simulator import Simulator
+    from llm_simulator.proxy.replay import check_cassettes
     from llm_simulator.server.run import serve
     from llm_simulator.telemetry.sinks import check_sinks
 
     config = resolve_config(args)
     # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
     Simulator(config)
+    check_cassettes(config)
     check_sinks(config)
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "

@@ -53,6 +53,9 @@ ENV_KEYS: dict[str, str] = {
     "CHAOS_PRESET": "chaos.preset",
     "RATE_LIMITS": "rate_limits.enabled",
     "OTLP_ENDPOINT": "telemetry.tracing.otlp_endpoint",
+    "PROXY": "proxy.upstream",
+    "RECORD": "proxy.record_dir",
+    "REPLAY": "proxy.replay_dir",
 }
 # The OpenTelemetry SDKs' standard variable, honoured like an LLM_SIMULATOR_ one (ours wins).
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"

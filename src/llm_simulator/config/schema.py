@@ -14,6 +14,7 @@ from llm_simulator.config.bedrock import BedrockConfig
 from llm_simulator.config.chaos import ChaosConfig
 from llm_simulator.config.distributions import DistributionSpec, LatencyProfileSpec, LogNormalSpec
 from llm_simulator.config.engine import EngineConfig
+from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.config.ratelimits import RateLimitsConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
 from llm_simulator.config.telemetry import TelemetryConfig
@@ -172,6 +173,7 @@ class SimulatorConfig(_Section):
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
     adapters: AdaptersConfig = Field(default_factory=AdaptersConfig)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

@@ -30,6 +30,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
+from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
 from llm_simulator.server.adapter_routes import AdapterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -73,9 +74,11 @@ class SimulatorApp:
         self.router = self.routes.router
         # Every route with its provider, in registration order (for /openapi.json).
         self.route_table: list[tuple[Route, Provider]] = self.routes.table
+        # Proxy mode and replay (docs/proxy.md) take over provider routes' handlers; None when off.
+        self.proxy = ProxyLayer(config, self.sim) if ProxyLayer.active(config) else None
         for provider in self.providers:
             for route in provider.routes():
-                self.routes.add(route, provider)
+                self.routes.add(route if self.proxy is None else self.proxy.wrap(route, provider.name), provider)
         self.gate = Gate(config.auth, self.sim.clock)
         self.readiness = Readiness()
         # Optional consumers of upstream data (latency profiles, ...): started with the worker.
@@ -102,7 +105,8 @@ class SimulatorApp:
             self.routes.add(route, self.default_provider)
         security = config.security
         self.hardening = Hardening(security)
-        self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, (self.adapters,))
+        services = (self.adapters,) if self.proxy is None else (self.adapters, self.proxy)
+        self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).
         self.books = Bookkeeping(config, self.telemetry, self.sim.clock)
         checks = PreChecks(self.hardening, self.gate, self.books, config.server.max_body_bytes)

@@ -1,0 +1,125 @@
+"""Forwarding: one pooled HTTP client to the upstreams, responses relayed as they arrive.
+
+A JSON (or any non-stream) answer is read whole and passed back with its status, body and
+headers untouched (an upstream 429 keeps its ``retry-after`` and rate-limit headers). An
+event stream is relayed chunk by chunk, each chunk sent the moment it arrives: nothing is
+buffered. An upstream that cannot be reached becomes the provider's own 502 (a timeout its
+504), raised as a ``SimulatorError`` for the owning provider to render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+
+from llm_simulator.config.proxy import ProxyConfig
+from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.http import HttpRequest, JsonResponse, Response
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.proxy.cassette import Take
+from llm_simulator.proxy.faults import relayed_stream
+from llm_simulator.proxy.wire import downstream_headers, upstream_headers, upstream_query
+
+
+def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
+    """Whether to relay the upstream's answer chunk by chunk (an SSE stream, or Gemini's streamed array)."""
+    if response.status_code != 200:
+        return False
+    kind = response.headers.get("content-type", "")
+    return kind.startswith("text/event-stream") or request.path.endswith(":streamGenerateContent")
+
+
+class Forwarder:
+    """Sends requests upstream over one keep-alive pool with bounded timeouts."""
+
+    def __init__(self, config: ProxyConfig, sim: Simulator) -> None:
+        self._config = config
+        self._sim = sim
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """The pooled client, made on first use (inside the worker's event loop)."""
+        if self._client is None:
+            config = self._config
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+                limits=httpx.Limits(
+                    max_connections=config.max_connections, max_keepalive_connections=config.max_connections
+                ),
+                follow_redirects=False,
+                trust_env=False,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the pool (at the worker's shutdown)."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def forward(
+        self, request: HttpRequest, provider: str, base: str, take: Take | None, fault: StreamFault | None = None
+    ) -> Response:
+        """Send ``request`` to ``base`` and answer with what comes back (``take`` records it).
+
+        ``fault``, admission's stream fault, strikes on a relayed stream (``proxy/faults.py``);
+        the recording keeps what the upstream sent.
+        """
+        key = self._config.api_keys.get(provider)  # type: ignore[call-overload]
+        secret = key.get_secret_value() if key is not None else None
+        client = self.client()
+        outgoing = client.build_request(
+            request.method,
+            base + request.path,
+            params=upstream_query(request.query, secret),
+            headers=upstream_headers(request.headers, provider, secret),
+            content=request.body,
+        )
+        try:
+            response = await client.send(outgoing, stream=True)
+        except httpx.TimeoutException as exc:
+            raise SimulatorError(
+                ErrorKind.TIMEOUT,
+                f"The upstream {base} did not answer in time ({type(exc).__name__}).",
+                code="upstream_timeout",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise SimulatorError(
+                ErrorKind.BAD_GATEWAY,
+                f"The upstream {base} cannot be reached: {exc or type(exc).__name__}.",
+                code="upstream_unreachable",
+            ) from None
+        stream = is_stream(response, request)
+        headers = downstream_headers(response.headers.raw, stream=stream)
+        if take is not None:
+            take.response(response.status_code, headers)
+        if stream:
+            return relayed_stream(_relay(response, take), headers, provider, fault, self._sim)
+        try:
+            body = await response.aread()
+        except httpx.HTTPError as exc:
+            raise SimulatorError(
+                ErrorKind.BAD_GATEWAY,
+                f"The upstream {base} broke off its answer: {exc or type(exc).__name__}.",
+                code="upstream_broken",
+            ) from None
+        finally:
+            await response.aclose()
+        if take is not None:
+            take.body(body)
+        return JsonResponse(response.status_code, body, headers)
+
+
+async def _relay(response: httpx.Response, take: Take | None) -> AsyncIterator[bytes]:
+    """The upstream's stream, chunk by chunk as the socket delivers it (noted by ``take``)."""
+    try:
+        async for chunk in response.aiter_raw():
+            if take is not None:
+                take.chunk(chunk)
+            yield chunk
+    finally:
+        await response.aclose()
+        if take is not None:
+            take.close()
