@@ -12,18 +12,20 @@ import pytest
 import llm_simulator.loadgen as loadgen
 from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.loadgen.client import (
+    RequestResult,
+    RequestSpec,
+    api_key_from_env,
+    parse_headers,
+    prepare,
+    send,
+)
+from llm_simulator.loadgen.streams import (
     AnthropicStream,
     GeminiStream,
     OllamaStream,
     OpenAIStream,
-    RequestResult,
-    RequestSpec,
     StreamState,
-    api_key_from_env,
     error_kind,
-    parse_headers,
-    prepare,
-    send,
 )
 from llm_simulator.wire.defaults import LoadProvider as Provider
 

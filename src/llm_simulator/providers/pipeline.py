@@ -115,7 +115,12 @@ async def serve_generation(
     timeline = sim.generation_timeline(spec, plan, base_seed)
     answer.begin(plan)
     if stream:
-        return answer.stream(plan, timeline)
+        response = answer.stream(plan, timeline)
+        # Every engine-paced stream may fall behind its engine: the server then writes the
+        # frames already released in one write (server/coalesce.py), whatever the provider.
+        if response.ahead is None:
+            response.ahead = sim.frames_ahead(timeline)
+        return response
     await sim.complete(plan, timeline)
     return answer.render(plan)
 

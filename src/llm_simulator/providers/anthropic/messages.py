@@ -394,7 +394,6 @@ class MessageAnswer:
             stream_headers(self._request),
             stream_error_frame,
             malformed=MALFORMED_EVENT,
-            ahead=self._sim.frames_ahead(timeline),
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

@@ -475,15 +475,11 @@ class GenerateAnswer:
         if self._request.query.get("alt") == "sse":
             writer = ChunkWriter(plan, self._id, DATA, END)
             frames = stream_chunks(sim, plan, timeline, writer, self._include_thoughts)
-            return StreamResponse(
-                frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK), ahead=sim.frames_ahead(timeline)
-            )
+            return StreamResponse(frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK))
         array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, self._id), self._include_thoughts))
         headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
         # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.
-        return StreamResponse(
-            array.frames(), headers, array.error, malformed=b",\r\n" + MALFORMED_CHUNK, ahead=sim.frames_ahead(timeline)
-        )
+        return StreamResponse(array.frames(), headers, array.error, malformed=b",\r\n" + MALFORMED_CHUNK)
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
         """One ``GenerateContentResponse``."""

@@ -25,6 +25,7 @@ from llm_simulator.providers.openai import (
     moderations,
     responses,
     responses_items,
+    responses_stored,
 )
 from llm_simulator.providers.openai.conversations import ConversationStore
 from llm_simulator.providers.openai.errors import render_error
@@ -67,11 +68,16 @@ class OpenAIProvider:
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
             Route("POST", "/v1/responses", partial(responses.create, sim, store, jobs, talks), "responses"),
-            Route("GET", "/v1/responses/{response_id}", partial(responses.retrieve, sim, store, jobs), "responses"),
             Route(
-                "POST", "/v1/responses/{response_id}/cancel", partial(responses.cancel, sim, store, jobs), "responses"
+                "GET", "/v1/responses/{response_id}", partial(responses_stored.retrieve, sim, store, jobs), "responses"
             ),
-            Route("DELETE", "/v1/responses/{response_id}", partial(responses.delete, sim, store), "responses"),
+            Route(
+                "POST",
+                "/v1/responses/{response_id}/cancel",
+                partial(responses_stored.cancel, sim, store, jobs),
+                "responses",
+            ),
+            Route("DELETE", "/v1/responses/{response_id}", partial(responses_stored.delete, sim, store), "responses"),
             Route(
                 "GET", f"{RESPONSE}/input_items", partial(responses_items.list_input_items, store, jobs), "responses"
             ),
@@ -115,9 +121,9 @@ class OpenAIProvider:
         sim = self._sim
         handlers: list[tuple[str, str, Handler]] = [
             ("POST", "", partial(azure.create_response, sim, store, jobs, talks)),
-            ("GET", "/{response_id}", partial(responses.retrieve, sim, store, jobs)),
-            ("DELETE", "/{response_id}", partial(responses.delete, sim, store)),
-            ("POST", "/{response_id}/cancel", partial(responses.cancel, sim, store, jobs)),
+            ("GET", "/{response_id}", partial(responses_stored.retrieve, sim, store, jobs)),
+            ("DELETE", "/{response_id}", partial(responses_stored.delete, sim, store)),
+            ("POST", "/{response_id}/cancel", partial(responses_stored.cancel, sim, store, jobs)),
             ("GET", "/{response_id}/input_items", partial(responses_items.list_input_items, store, jobs)),
         ]
         return [

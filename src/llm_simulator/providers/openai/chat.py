@@ -527,7 +527,6 @@ class ChatAnswer:
             stream_headers(self._request, self._model_id),
             stream_error_frame,
             malformed=MALFORMED_CHUNK,
-            ahead=self._sim.frames_ahead(timeline),
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

@@ -360,7 +360,6 @@ class CompletionAnswer:
             stream_headers(self._request, plan.request.model),
             stream_error_frame,
             malformed=MALFORMED_TEXT_CHUNK,
-            ahead=self._sim.frames_ahead(timeline),
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

@@ -54,7 +54,6 @@ from llm_simulator.providers.openai.responses_render import (
     OutputLayout,
     ResponseHead,
     new_item_id,
-    response_object,
 )
 from llm_simulator.providers.openai.responses_store import (
     EMPTY_CONVERSATION,
@@ -538,7 +537,6 @@ class ResponseAnswer:
             stream_headers(self._request, self._parsed.gen.model),
             writer.error,
             malformed=MALFORMED_EVENT,
-            ahead=self._sim.frames_ahead(timeline),
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
@@ -546,84 +544,3 @@ class ResponseAnswer:
         assert self._session is not None
         headers = response_headers(self._request, self._started, self._parsed.gen.model)
         return JsonResponse(200, self._session.finish(), headers)
-
-
-def _stored(store: ResponseStore, request: HttpRequest) -> tuple[str, bytes, str]:
-    response_id = request.path_params["response_id"]
-    stored = store.get(response_id)
-    if stored is None:
-        raise SimulatorError(ErrorKind.NOT_FOUND, f"Response with id '{response_id}' not found.", param="response_id")
-    return response_id, stored.body, stored.model
-
-
-def _starting_after(request: HttpRequest) -> int:
-    raw = request.query.get("starting_after")
-    if raw is None:
-        return -1
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -2
-    if value < -1:
-        raise invalid(
-            f"Invalid 'starting_after': expected a sequence number, got '{raw}'.",
-            param="starting_after",
-            code="invalid_value",
-        )
-    return value
-
-
-async def retrieve(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
-    """Serve ``GET /v1/responses/{response_id}``: a stored response, or a background one's progress.
-
-    With ``stream=true`` a background response's events are replayed from ``starting_after`` + 1
-    and followed to the end.
-    """
-    started = time.monotonic()
-    job = jobs.get(request.path_params["response_id"])
-    if request.query.get("stream", "false").lower() == "true":
-        after = _starting_after(request)
-        if job is None:
-            _stored(store, request)  # a 404 when unknown
-            raise invalid(
-                "Only responses created with 'background': true can be streamed again.",
-                param="stream",
-                code="invalid_value",
-            )
-        job.check_resumable(after)
-        return StreamResponse(
-            job.follow(after), stream_headers(request, job.head.model), None, malformed=MALFORMED_EVENT
-        )
-    if job is not None and not job.done:
-        return JsonResponse(200, job.snapshot(), response_headers(request, started, job.head.model))
-    _, body, model = _stored(store, request)
-    return JsonResponse(200, body, response_headers(request, started, model))
-
-
-async def cancel(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
-    """Serve ``POST /v1/responses/{response_id}/cancel`` (background responses only; idempotent)."""
-    started = time.monotonic()
-    response_id = request.path_params["response_id"]
-    job = jobs.get(response_id)
-    if job is not None and not job.done:
-        if job.task is not None:
-            job.task.cancel()
-        final = orjson.dumps(response_object(job.head, "cancelled", [], None, None, None))
-        store.put(response_id, final, job.head.model, EMPTY_CONVERSATION, job.items, job.items_size)
-        job.end("cancelled", final)
-        return JsonResponse(200, final, response_headers(request, started, job.head.model))
-    _, body, model = _stored(store, request)
-    if b'"background":true' not in body[:400]:
-        raise invalid("Only responses created with background=true can be cancelled.", code="invalid_value")
-    if b'"status":"cancelled"' not in body[:400]:
-        raise invalid("Cannot cancel a response that is not in progress.", code="invalid_value")
-    return JsonResponse(200, body, response_headers(request, started, model))
-
-
-async def delete(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
-    """Serve ``DELETE /v1/responses/{response_id}``."""
-    started = time.monotonic()
-    response_id, _, model = _stored(store, request)
-    store.delete(response_id)
-    body = orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True})
-    return JsonResponse(200, body, response_headers(request, started, model))
