@@ -93,14 +93,31 @@ class Probe:
 REMOTE_CLIENT = ("10.1.2.3", 40000)
 
 
-def answers(probes: Sequence[Probe], config: Mapping[str, Any] | None = None) -> dict[Probe, int]:
+def answers(probes: Sequence[Probe], config: SimulatorConfig | Mapping[str, Any] | None = None) -> dict[Probe, int]:
     """The status each probe gets from a fresh in-process app (auth on or off per ``config``)."""
+    if not isinstance(config, SimulatorConfig):
+        config = SimulatorConfig.model_validate(dict(config or {}))
 
     async def run() -> dict[Probe, int]:
-        app = SimulatorApp(SimulatorConfig.model_validate(dict(config or {})))
+        app = SimulatorApp(config)
         try:
             return {p: (await call(app, p.method, p.path, client=REMOTE_CLIENT)).status for p in probes}
         finally:
             await app.telemetry.close()
 
     return asyncio.run(run())
+
+
+def metric_types() -> dict[str, str]:
+    """Every family a fresh app's ``/metrics`` exposes (counters with ``_total``) → its type."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async def run() -> str:
+        app = SimulatorApp(SimulatorConfig())
+        try:
+            return (await call(app, "GET", "/metrics", client=REMOTE_CLIENT)).body.decode()
+        finally:
+            await app.telemetry.close()
+
+    families = text_string_to_metric_families(asyncio.run(run()))
+    return {f"{f.name}_total" if f.type == "counter" else f.name: f.type for f in families}
