@@ -54,7 +54,7 @@ def _selectors(expr: str, name: str) -> list[str]:
 
 def _fleet_row() -> list[dict[str, Any]]:
     """The panels between the Fleet row and the next row."""
-    panels = _load_dashboard()["panels"]
+    panels: list[dict[str, Any]] = _load_dashboard()["panels"]
     start = next(i for i, p in enumerate(panels) if p["type"] == "row" and p["title"].startswith("Fleet"))
     rest = panels[start + 1 :]
     end = next((i for i, p in enumerate(rest) if p["type"] == "row"), len(rest))
