@@ -10,17 +10,19 @@ buffered. An upstream that cannot be reached becomes the provider's own 502 (a t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.faults import Admission
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import Take
 from llm_simulator.proxy.faults import relayed_stream
-from llm_simulator.proxy.wire import downstream_headers, upstream_headers, upstream_query
+from llm_simulator.proxy.pacing import slowed, stretched, wait_until
+from llm_simulator.proxy.wire import downstream_headers, query_pairs, upstream_headers, upstream_query
 
 
 def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
@@ -60,20 +62,32 @@ class Forwarder:
             self._client = None
 
     async def forward(
-        self, request: HttpRequest, provider: str, base: str, take: Take | None, fault: StreamFault | None = None
+        self,
+        request: HttpRequest,
+        provider: str,
+        base: str,
+        take: Take | None,
+        admission: Admission | None = None,
+        started: float | None = None,
     ) -> Response:
         """Send ``request`` to ``base`` and answer with what comes back (``take`` records it).
 
-        ``fault``, admission's stream fault, strikes on a relayed stream (``proxy/faults.py``);
-        the recording keeps what the upstream sent.
+        What admission left for the answer acts on it: its stream fault strikes on a relayed
+        stream (``proxy/faults.py``) and its ``latency_scale`` stretches the answer's time
+        since ``started`` (the request's arrival; ``proxy/pacing.py``). The recording keeps
+        what the upstream sent, when it sent it.
         """
+        sim = self._sim
+        started = sim.clock.now() if started is None else started
+        scale = admission.latency_scale if admission is not None else 1.0
+        fault = admission.fault if admission is not None else None
         key = self._config.api_keys.get(provider)  # type: ignore[call-overload]
         secret = key.get_secret_value() if key is not None else None
         client = self.client()
         outgoing = client.build_request(
             request.method,
             base + request.path,
-            params=upstream_query(request.query, secret),
+            params=urlencode(upstream_query(query_pairs(request), secret)),
             headers=upstream_headers(request.headers, provider, secret),
             content=request.body,
         )
@@ -96,7 +110,10 @@ class Forwarder:
         if take is not None:
             take.response(response.status_code, headers)
         if stream:
-            return relayed_stream(_relay(response, take), headers, provider, fault, self._sim)
+            frames = _relay(response, take)
+            if scale > 1.0:
+                frames = slowed(frames, scale, sim, started)
+            return relayed_stream(frames, headers, provider, fault, sim)
         try:
             body = await response.aread()
         except httpx.HTTPError as exc:
@@ -109,6 +126,8 @@ class Forwarder:
             await response.aclose()
         if take is not None:
             take.body(body)
+        if scale > 1.0:
+            await wait_until(sim, stretched(started, sim.clock.now(), scale))
         return JsonResponse(response.status_code, body, headers)
 
 

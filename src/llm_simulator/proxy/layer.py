@@ -27,12 +27,8 @@ class ProxyLayer:
         self._config = proxy
         self._sim = sim
         self.forwarder = Forwarder(proxy, sim)
-        self.recorder = Recorder(proxy.record_dir, proxy.redact_paths) if proxy.record_dir else None
-        self.cassettes = (
-            Cassettes(proxy.replay_dir, proxy.replay_match, proxy.redact_paths, proxy.replay_time_scale)
-            if proxy.replay_dir
-            else None
-        )
+        self.recorder = Recorder(proxy.record_dir, proxy.redact_paths, sim.clock) if proxy.record_dir else None
+        self.cassettes = Cassettes(proxy) if proxy.replay_dir else None
 
     @staticmethod
     def active(config: SimulatorConfig) -> bool:
@@ -60,10 +56,10 @@ class ProxyLayer:
         recorder = self.recorder
 
         async def handle(request: HttpRequest) -> Response:
+            started = sim.clock.now()
             admission = await admit_forwarded(sim, request, provider)
             take = recorder.begin(request, provider) if recorder is not None else None
-            fault = admission.fault if admission is not None else None
-            return await forwarder.forward(request, provider, base, take, fault)
+            return await forwarder.forward(request, provider, base, take, admission, started)
 
         return handle
 
@@ -71,11 +67,11 @@ class ProxyLayer:
         sim = self._sim
 
         async def handle(request: HttpRequest) -> Response:
+            started = sim.clock.now()
             entry = cassettes.find(request)
             if entry is not None:
                 admission = await admit_forwarded(sim, request, provider)
-                fault = admission.fault if admission is not None else None
-                return await cassettes.answer(entry, provider, fault, sim)
+                return await cassettes.answer(entry, request, provider, admission, sim, started)
             if fallback is None:
                 raise cassettes.miss(request, provider)
             # The fallback admits the request itself (a forward, or the simulation's pipeline).
