@@ -42,12 +42,17 @@ def split_events(data: bytes) -> list[bytes]:
     return events
 
 
+def carries_output(event: bytes) -> bool:
+    """Whether a recorded event carries generated text, reasoning or tool-call arguments."""
+    return _OUTPUT.search(event) is not None
+
+
 def token_steps(events: list[bytes]) -> list[int]:
     """The step of each event: every output event after the first starts a new step."""
     steps: list[int] = []
     step = -1
     for event in events:
-        if _OUTPUT.search(event) is not None:
+        if carries_output(event):
             step += 1
         steps.append(max(step, 0))
     return steps
