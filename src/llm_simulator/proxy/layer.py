@@ -56,8 +56,9 @@ class ProxyLayer:
         recorder = self.recorder
 
         async def handle(request: HttpRequest) -> Response:
-            started = sim.clock.now()
             admission = await admit_forwarded(sim, request, provider)
+            # After admission: a chaos delay comes on top of the upstream's time, not inside the scaled part.
+            started = sim.clock.now()
             take = recorder.begin(request, provider) if recorder is not None else None
             return await forwarder.forward(request, provider, base, take, admission, started)
 
@@ -67,10 +68,10 @@ class ProxyLayer:
         sim = self._sim
 
         async def handle(request: HttpRequest) -> Response:
-            started = sim.clock.now()
             entry = cassettes.find(request)
             if entry is not None:
                 admission = await admit_forwarded(sim, request, provider)
+                started = sim.clock.now()  # recorded offsets count from here: a chaos delay adds to them
                 return await cassettes.answer(entry, request, provider, admission, sim, started)
             if fallback is None:
                 raise cassettes.miss(request, provider)
