@@ -24,7 +24,7 @@ import yaml
 from llm_simulator.adapters.latency.fit import FitOptions, fit_profile
 from llm_simulator.adapters.latency.measurement import Measurement, MeasurementError, Metric, mean_or_none
 from llm_simulator.cli.output import EXIT_OK, UsageError, add_format_flag, print_json
-from llm_simulator.cli.profile import NAME_PATTERN, fitted_document, render_document
+from llm_simulator.cli.profile import NAME_PATTERN, write_fitted
 from llm_simulator.engine.script.loader import parse_fixtures
 from llm_simulator.proxy.replay import CassetteError
 from llm_simulator.proxy.tools import Loaded, fixture_rule, prune, read_entries, stream_timing, summary
@@ -195,14 +195,5 @@ def run_to_profile(args: argparse.Namespace) -> int:
         result = fit_profile(measurement, FitOptions(None, True))
     except MeasurementError as exc:
         raise UsageError(str(exc)) from None
-    text = render_document(
-        fitted_document(args.name, result, args.model, args.default), result, measurement, args.format
-    )
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.write_text(text, encoding="utf-8")
-        print(f"wrote profile {args.name!r} to {args.output}", file=sys.stderr)
-    for note in result.notes:
-        print(f"note: {note}", file=sys.stderr)
+    write_fitted(args, result, measurement)
     return EXIT_OK
