@@ -200,3 +200,11 @@ def test_a_malformed_cassette_entry_names_its_file_line_and_fault(tmp_path: Path
     (tmp_path / "c.jsonl").write_text('{"request": {}, "status": 200, "body": {"text": "{}"}}\n' + line + "\n")
     with pytest.raises(CassetteError, match=rf"c\.jsonl:2 is not a cassette entry \(.*{says}"):
         check_cassettes(load_config(None, {}, {"proxy.replay_dir": str(tmp_path)}))
+
+
+def test_a_latency_multiplier_stretches_a_recorded_replay(cassettes: Path) -> None:
+    entry = next(e for e in _entries(cassettes) if "chunks" in e)
+    recorded_last_s = entry["chunks"][-1]["ms"] / 1000
+    with start_simulator(_replay(cassettes)) as replay, replay.chaos(latency_multiplier=3, providers=["openai"]):
+        _, last = _stream_seconds(replay)
+    assert last >= 3 * recorded_last_s * 0.95
