@@ -127,6 +127,16 @@ def run_fit(args: argparse.Namespace) -> int:
         result = fit_profile(measurement, FitOptions(args.prefill_ms_per_token, args.cold_start))
     except MeasurementError as exc:
         raise UsageError(str(exc)) from None
+    write_fitted(args, result, measurement)
+    return EXIT_OK
+
+
+def write_fitted(args: argparse.Namespace, result: FitResult, measurement: Measurement) -> None:
+    """Write the fitted profile's document (``--output`` or stdout) and the fit's notes on stderr.
+
+    ``args`` carries ``name``, ``model``, ``default``, ``format`` and ``output`` (``profile fit``,
+    ``cassette to-profile``).
+    """
     document = fitted_document(args.name, result, args.model, args.default)
     text = render_document(document, result, measurement, args.format)
     if args.output is None:
@@ -136,7 +146,6 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"wrote profile {args.name!r} to {args.output}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    return EXIT_OK
 
 
 def fitted_document(name: str, result: FitResult, models: Sequence[str], default: bool) -> dict[str, Any]:
