@@ -40,7 +40,7 @@ from llm_simulator.providers.gemini.contents import ends_with_function_response,
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
 from llm_simulator.providers.heavy import is_heavy
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
@@ -49,7 +49,15 @@ FINISH = {
     FinishReason.STOP_SEQUENCE: "STOP",
     FinishReason.LENGTH: "MAX_TOKENS",
     FinishReason.TOOL_CALLS: "STOP",  # Gemini ends a function-calling turn with STOP
+    FinishReason.REFUSAL: "SAFETY",
 }
+# A candidate blocked for safety: no content, the ratings that blocked it.
+SAFETY_RATINGS: list[dict[str, Any]] = [
+    {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
+    {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
+]
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -268,11 +276,18 @@ def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str
     return parts or [{"text": ""}]
 
 
+def blocked_candidate(index: int) -> dict[str, Any]:
+    """A candidate the safety filters blocked: ``finishReason: SAFETY``, ratings, no content."""
+    return {"finishReason": "SAFETY", "index": index, "safetyRatings": SAFETY_RATINGS}
+
+
 def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bool = False) -> bytes:
     """The complete ``GenerateContentResponse``."""
     request = plan.request
     candidates = [
-        {
+        blocked_candidate(choice.index)
+        if choice.finish_reason is FinishReason.REFUSAL
+        else {
             "content": {"parts": candidate_parts(choice, include_thoughts), "role": "model"},
             "finishReason": FINISH[choice.finish_reason],
             "index": choice.index,
@@ -334,6 +349,15 @@ class ChunkWriter:
             tail,
         )
 
+    def blocked(self, index: int, last: bool) -> bytes:
+        """The one chunk of a candidate blocked for safety (its tokens are never sent)."""
+        candidate = orjson.dumps(blocked_candidate(index))
+        return b'%s{"candidates":[%s]%s' % (
+            self._prefix,
+            candidate,
+            self._final_tail if last else self._partial_tail,
+        )
+
     def finish(self, index: int, text: str, reason: FinishReason, last: bool) -> bytes:
         """The chunk that ends candidate ``index`` (its last token, or no text); ``last`` adds full usage."""
         return b'%s%s}],"role":"model"},"finishReason":"%s","index":%d}]%s' % (
@@ -369,6 +393,11 @@ async def stream_chunks(
                 remaining -= 1
                 yield writer.finish(index, event.text, reasons[index], remaining == 0)
                 continue
+            if layout.blocked:
+                if ending:
+                    remaining -= 1
+                    yield writer.blocked(index, remaining == 0)
+                continue
             part = layout.part(event.position, event.text, include_thoughts)
             if ending:
                 remaining -= 1
@@ -385,6 +414,7 @@ class _PartLayout:
 
     def __init__(self, choice: ChoicePlan) -> None:
         self.kinds = choice.segment_kinds()
+        self.blocked = choice.finish_reason is FinishReason.REFUSAL
         self.call_ends: dict[int, ToolCall] = {
             s.stop - 1: s.tool_call for s in choice.segments if s.tool_call is not None and s.stop > s.start
         }
@@ -467,7 +497,7 @@ class GenerateAnswer:
 
     def begin(self, plan: GenerationPlan) -> None:
         """The response id."""
-        self._id = new_response_id()
+        self._id = fixed_id(plan) or new_response_id()
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``GenerateContentResponse`` chunks, as SSE events or as the elements of one array."""

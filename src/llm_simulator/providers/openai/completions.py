@@ -56,7 +56,12 @@ from llm_simulator.providers.validation import (
 )
 
 DEFAULT_MAX_TOKENS = 16
-FINISH = {FinishReason.STOP: "stop", FinishReason.STOP_SEQUENCE: "stop", FinishReason.LENGTH: "length"}
+FINISH = {
+    FinishReason.STOP: "stop",
+    FinishReason.STOP_SEQUENCE: "stop",
+    FinishReason.LENGTH: "length",
+    FinishReason.REFUSAL: "content_filter",
+}
 
 
 @dataclass(slots=True)
