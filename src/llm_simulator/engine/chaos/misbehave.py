@@ -21,6 +21,7 @@ import orjson
 
 from llm_simulator.core.faults import Misbehaviour
 from llm_simulator.core.types import (
+    Endpoint,
     FinishReason,
     GenerationRequest,
     OutputKind,
@@ -95,7 +96,8 @@ def violating(schema: dict[str, object]) -> dict[str, object]:
             if name == missing:
                 continue
             kind = sub.get("type") if isinstance(sub, dict) else None
-            value[name] = _WRONG_VALUE.get(kind if isinstance(kind, str) else "", 12345)
+            # Gemini's schemas spell types in capitals (``INTEGER``).
+            value[name] = _WRONG_VALUE.get(kind.lower() if isinstance(kind, str) else "", 12345)
     value["unexpected_field"] = True
     return value
 
@@ -195,7 +197,11 @@ def _unknown_name(request: GenerationRequest) -> str:
 def misbehaving_reply(kind: Misbehaviour, request: GenerationRequest, rng: random.Random) -> ScriptedReply:
     """The reply a model misbehaving as ``kind`` sends to ``request`` (see the module docstring)."""
     reply = _BUILDERS[kind](request, rng)
+    parts = reply.parts
+    if request.endpoint is Endpoint.COMPLETION:
+        # The legacy completions API has only text: a misbehaving call there is not sent.
+        parts = tuple(part for part in parts if part.kind is SegmentKind.TEXT) or (_text(""),)
     source = f"chaos misbehave {kind.value}"
     # Keep the delay of a fixture this request also matched (chaos replaces only the content).
     delay = request.scripted.delay_s if request.scripted is not None else 0.0
-    return ScriptedReply(parts=reply.parts, finish=reply.finish, delay_s=delay, source=source)
+    return ScriptedReply(parts=parts, finish=reply.finish, delay_s=delay, source=source)

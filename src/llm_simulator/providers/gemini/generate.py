@@ -250,6 +250,27 @@ def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
     return usage_metadata(plan.request.prompt_tokens, plan.completion_tokens - thoughts, thoughts, cached)
 
 
+MALFORMED = "MALFORMED_FUNCTION_CALL"
+
+
+def malformed(call: ToolCall) -> bool:
+    """Whether a call's arguments are not a JSON object (Gemini then sends no call at all)."""
+    try:
+        return not isinstance(orjson.loads(call.arguments), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
+def finish_reason(choice: ChoicePlan) -> str:
+    """A candidate's ``finishReason``: ``MALFORMED_FUNCTION_CALL`` for a call that is not JSON.
+
+    Only a call that ended by itself counts: one cut by max tokens keeps ``MAX_TOKENS``.
+    """
+    if choice.finish_reason is not FinishReason.LENGTH and any(malformed(c) for c in choice.tool_calls):
+        return MALFORMED
+    return FINISH[choice.finish_reason]
+
+
 def function_args(call: ToolCall) -> dict[str, Any]:
     """A call's ``args`` object (``{}`` when max tokens cut its JSON short)."""
     try:
@@ -270,7 +291,10 @@ def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str
             if include_thoughts and text:
                 parts.append({"text": text, "thought": True})
         elif segment.tool_call is not None:
-            parts.append({"functionCall": {"name": segment.tool_call.name, "args": function_args(segment.tool_call)}})
+            if choice.finish_reason is FinishReason.LENGTH or not malformed(segment.tool_call):
+                parts.append(
+                    {"functionCall": {"name": segment.tool_call.name, "args": function_args(segment.tool_call)}}
+                )
         elif text:
             parts.append({"text": text})
     return parts or [{"text": ""}]
@@ -289,7 +313,7 @@ def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bo
         if choice.finish_reason is FinishReason.REFUSAL
         else {
             "content": {"parts": candidate_parts(choice, include_thoughts), "role": "model"},
-            "finishReason": FINISH[choice.finish_reason],
+            "finishReason": finish_reason(choice),
             "index": choice.index,
         }
         for choice in plan.choices
@@ -337,9 +361,9 @@ class ChunkWriter:
         """A chunk with one token of candidate ``index``, which goes on."""
         return self._head + escape_line_breaks(orjson.dumps(text)) + self._open[index]
 
-    def parts(self, index: int, parts: bytes, reason: FinishReason | None, last: bool) -> bytes:
+    def parts(self, index: int, parts: bytes, reason: str | None, last: bool) -> bytes:
         """A chunk with already-encoded ``parts`` (thoughts, function calls), maybe ending the candidate."""
-        finish = b',"finishReason":"%s"' % FINISH[reason].encode() if reason is not None else b""
+        finish = b',"finishReason":"%s"' % reason.encode() if reason is not None else b""
         tail = self._final_tail if last else self._partial_tail
         return b'%s{"candidates":[{"content":{"parts":%s,"role":"model"}%s,"index":%d}]%s' % (
             self._prefix,
@@ -401,7 +425,7 @@ async def stream_chunks(
             part = layout.part(event.position, event.text, include_thoughts)
             if ending:
                 remaining -= 1
-                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", reasons[index], remaining == 0)
+                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", layout.finish, remaining == 0)
             elif part is not None:
                 yield writer.parts(index, b"[" + part + b"]", None, False)
         elif lasts[index] < 0:  # a candidate with no tokens at all
@@ -415,8 +439,12 @@ class _PartLayout:
     def __init__(self, choice: ChoicePlan) -> None:
         self.kinds = choice.segment_kinds()
         self.blocked = choice.finish_reason is FinishReason.REFUSAL
+        self.finish = finish_reason(choice)
+        cut = choice.finish_reason is FinishReason.LENGTH
         self.call_ends: dict[int, ToolCall] = {
-            s.stop - 1: s.tool_call for s in choice.segments if s.tool_call is not None and s.stop > s.start
+            s.stop - 1: s.tool_call
+            for s in choice.segments
+            if s.tool_call is not None and s.stop > s.start and (cut or not malformed(s.tool_call))
         }
 
     def part(self, position: int, text: str, include_thoughts: bool) -> bytes | None:

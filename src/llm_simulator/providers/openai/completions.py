@@ -60,6 +60,7 @@ FINISH = {
     FinishReason.STOP: "stop",
     FinishReason.STOP_SEQUENCE: "stop",
     FinishReason.LENGTH: "length",
+    FinishReason.TOOL_CALLS: "stop",  # the legacy API has no tools: a scripted call is not sent
     FinishReason.REFUSAL: "content_filter",
 }
 
