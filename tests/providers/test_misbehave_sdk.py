@@ -198,7 +198,7 @@ def see_gemini(live: LiveServer, kind: str, stream: bool) -> Seen:
                 seen.refusal = ",".join(r.category.value for r in candidate.safety_ratings if r.blocked and r.category)
             for part in candidate.content.parts or [] if candidate.content else []:
                 if part.function_call is not None:
-                    seen.calls.append((part.function_call.name, part.function_call.args))
+                    seen.calls.append((part.function_call.name or "", part.function_call.args))
                 elif part.text and not part.thought:
                     seen.text += part.text
             usage = chunk.usage_metadata
