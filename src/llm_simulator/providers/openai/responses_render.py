@@ -191,7 +191,7 @@ class OutputLayout:
 
     def usage(self) -> JsonObject:
         """The ``usage`` object (reasoning tokens are part of the output tokens)."""
-        output = len(self.tokens)
+        output = self._plan.completion_tokens  # the tokens, unless a fixture reports others
         return {
             "input_tokens": self.prompt_tokens,
             "input_tokens_details": {
