@@ -20,6 +20,7 @@ from google.genai import types
 from tests.docs_examples import fixture_example
 from tests.live import LiveServer, live_server
 from tests.providers.bedrock.helpers import MODEL as BEDROCK_MODEL
+from tests.providers.sdk_clients import strict_anthropic, strict_openai
 
 PINNED = "pinned, please"
 TRIP = "plan the trip"
@@ -36,15 +37,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=live.openai_base, api_key="k", max_retries=0, _strict_response_validation=True
-    ) as client:
+    with strict_openai(live) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=live.url, api_key="k", max_retries=0, _strict_response_validation=True) as client:
+    with strict_anthropic(live) as client:
         yield client
 
 

@@ -25,6 +25,7 @@ from google.genai import types
 from llm_simulator.core.faults import MISBEHAVIOURS
 from llm_simulator.engine.chaos.misbehave import REFUSAL_TEXT, SENTENCE, UNKNOWN_TOOL_NAME
 from tests.live import LiveServer, live_server
+from tests.providers.sdk_clients import strict_anthropic, strict_openai
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -63,15 +64,13 @@ def live() -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=live.openai_base, api_key="k", max_retries=0, _strict_response_validation=True
-    ) as client:
+    with strict_openai(live) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=live.url, api_key="k", max_retries=0, _strict_response_validation=True) as client:
+    with strict_anthropic(live) as client:
         yield client
 
 

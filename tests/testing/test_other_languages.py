@@ -44,11 +44,12 @@ def recipe_env(**extra: str) -> dict[str, str]:
 pytestmark = pytest.mark.skipif(not BIN.exists(), reason="the llm-simulator console script is not installed")
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed")
-def test_node_test_runner_recipe() -> None:
+def run_node_tests(test_file: str, cwd: Path, passed: int) -> None:
+    """``node --test test_file`` in ``cwd`` passes exactly ``passed`` tests."""
     assert NODE is not None
     done = subprocess.run(
-        [NODE, "--test", str(EXAMPLES / "node" / "agent.test.mjs")],
+        [NODE, "--test", test_file],
+        cwd=cwd,
         env=recipe_env(),
         check=False,
         capture_output=True,
@@ -56,7 +57,12 @@ def test_node_test_runner_recipe() -> None:
         timeout=180,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "# pass 4" in done.stdout and "# fail 0" in done.stdout
+    assert f"# pass {passed}" in done.stdout and "# fail 0" in done.stdout
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_node_test_runner_recipe() -> None:
+    run_node_tests("agent.test.mjs", EXAMPLES / "node", passed=4)
 
 
 @pytest.fixture(scope="session")
@@ -84,18 +90,7 @@ def openai_npm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_official_openai_npm_package_recipe(openai_npm: Path) -> None:
     for name in ("simulator.mjs", "openai-sdk.test.mjs"):
         shutil.copy(EXAMPLES / "node" / name, openai_npm / name)  # next to its node_modules
-    assert NODE is not None
-    done = subprocess.run(
-        [NODE, "--test", "openai-sdk.test.mjs"],
-        cwd=openai_npm,
-        env=recipe_env(),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "# pass 3" in done.stdout and "# fail 0" in done.stdout
+    run_node_tests("openai-sdk.test.mjs", openai_npm, passed=3)
 
 
 def test_the_composite_action_start_script(tmp_path: Path) -> None:
