@@ -190,6 +190,9 @@ def see_gemini(live: LiveServer, kind: str, stream: bool) -> Seen:
             chunks = [client.models.generate_content(model="gemini-2.0-flash", contents="Weather?", config=config)]
         seen = Seen()
         for chunk in chunks:
+            feedback = chunk.prompt_feedback
+            if feedback is not None and feedback.block_reason is not None:
+                seen.refusal = f"prompt:{feedback.block_reason.value}"
             candidate = (chunk.candidates or [types.Candidate()])[0]
             if candidate.finish_reason is not None:
                 seen.finish = candidate.finish_reason.value
@@ -313,6 +316,15 @@ def check_refusal(api: str, stream: bool, seen: Seen) -> None:
         assert seen.finish == ("stop" if api == "chat" else "completed")
 
 
+def check_prompt_blocked(api: str, stream: bool, seen: Seen) -> None:
+    if api != "gemini":  # a refusal elsewhere
+        check_refusal(api, stream, seen)
+        return
+    # No candidate at all: the prompt's feedback says why; response.text is None.
+    assert seen.raised is None
+    assert seen.refusal == "prompt:SAFETY" and seen.finish is None and seen.text == "" and seen.calls == []
+
+
 def check_reasoning_only(api: str, stream: bool, seen: Seen) -> None:
     if api == "chat" and stream:
         assert isinstance(seen.raised, openai.LengthFinishReasonError)
@@ -360,6 +372,7 @@ CHECKS: dict[str, Callable[[str, bool, Seen], None]] = {
     "length_in_tool_call": check_length_in_tool_call,
     "empty": check_empty,
     "refusal": check_refusal,
+    "prompt_blocked": check_prompt_blocked,
     "reasoning_only": check_reasoning_only,
     "interleaved": check_interleaved,
     "truncated": check_truncated,

@@ -71,6 +71,7 @@ class Misbehaviour(enum.StrEnum):
     LENGTH_IN_TOOL_CALL = "length_in_tool_call"  # max tokens strike inside a call's arguments
     EMPTY = "empty"  # no content at all, a normal stop
     REFUSAL = "refusal"  # the model declines
+    PROMPT_BLOCKED = "prompt_blocked"  # the prompt is blocked (Gemini promptFeedback), else a refusal
     REASONING_ONLY = "reasoning_only"  # reasoning spends the budget, no visible answer
     INTERLEAVED = "interleaved"  # text, a call, text, a call in one response
     TRUNCATED = "truncated"  # text cut off mid-sentence with a normal stop

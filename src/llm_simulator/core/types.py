@@ -169,6 +169,9 @@ class ScriptedReply:
     model: str | None = None
     usage: ScriptedUsage | None = None
     system_fingerprint: str | None = None
+    # A refusal of the prompt itself: Gemini answers with ``promptFeedback.blockReason`` and
+    # no candidate; the other providers render it as the refusal it also is.
+    prompt_blocked: bool = False
 
     @property
     def has_content(self) -> bool:

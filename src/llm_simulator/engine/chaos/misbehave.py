@@ -175,6 +175,9 @@ _BUILDERS: dict[Misbehaviour, Callable[[GenerationRequest, random.Random], Scrip
     Misbehaviour.LENGTH_IN_TOOL_CALL: _calls(_cut_call),
     Misbehaviour.EMPTY: lambda request, rng: ScriptedReply(parts=(_text(""),)),
     Misbehaviour.REFUSAL: lambda request, rng: ScriptedReply(parts=(_text(REFUSAL_TEXT),), finish=FinishReason.REFUSAL),
+    Misbehaviour.PROMPT_BLOCKED: lambda request, rng: ScriptedReply(
+        parts=(_text(REFUSAL_TEXT),), finish=FinishReason.REFUSAL, prompt_blocked=True
+    ),
     Misbehaviour.REASONING_ONLY: lambda request, rng: ScriptedReply(
         parts=(ScriptedPart(SegmentKind.REASONING, REASONING_TEXT),), finish=FinishReason.LENGTH
     ),
@@ -204,4 +207,6 @@ def misbehaving_reply(kind: Misbehaviour, request: GenerationRequest, rng: rando
     source = f"chaos misbehave {kind.value}"
     # Keep the delay of a fixture this request also matched (chaos replaces only the content).
     delay = request.scripted.delay_s if request.scripted is not None else 0.0
-    return ScriptedReply(parts=parts, finish=reply.finish, delay_s=delay, source=source)
+    return ScriptedReply(
+        parts=parts, finish=reply.finish, delay_s=delay, source=source, prompt_blocked=reply.prompt_blocked
+    )

@@ -35,6 +35,14 @@ from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.caching import gemini_cached_tokens
 from llm_simulator.providers.gemini import fields
+from llm_simulator.providers.gemini.blocking import (
+    FINISH,
+    PROMPT_FEEDBACK,
+    blocked_candidate,
+    finish_reason,
+    malformed,
+    prompt_blocked,
+)
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
@@ -44,20 +52,6 @@ from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
-FINISH = {
-    FinishReason.STOP: "STOP",
-    FinishReason.STOP_SEQUENCE: "STOP",
-    FinishReason.LENGTH: "MAX_TOKENS",
-    FinishReason.TOOL_CALLS: "STOP",  # Gemini ends a function-calling turn with STOP
-    FinishReason.REFUSAL: "SAFETY",
-}
-# A candidate blocked for safety: no content, the ratings that blocked it.
-SAFETY_RATINGS: list[dict[str, Any]] = [
-    {"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "NEGLIGIBLE"},
-    {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
-    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
-    {"category": "HARM_CATEGORY_SEXUALLY_EXPLICIT", "probability": "NEGLIGIBLE"},
-]
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -250,27 +244,6 @@ def plan_usage(plan: GenerationPlan) -> dict[str, Any]:
     return usage_metadata(plan.request.prompt_tokens, plan.completion_tokens - thoughts, thoughts, cached)
 
 
-MALFORMED = "MALFORMED_FUNCTION_CALL"
-
-
-def malformed(call: ToolCall) -> bool:
-    """Whether a call's arguments are not a JSON object (Gemini then sends no call at all)."""
-    try:
-        return not isinstance(orjson.loads(call.arguments), dict)
-    except orjson.JSONDecodeError:
-        return True
-
-
-def finish_reason(choice: ChoicePlan) -> str:
-    """A candidate's ``finishReason``: ``MALFORMED_FUNCTION_CALL`` for a call that is not JSON.
-
-    Only a call that ended by itself counts: one cut by max tokens keeps ``MAX_TOKENS``.
-    """
-    if choice.finish_reason is not FinishReason.LENGTH and any(malformed(c) for c in choice.tool_calls):
-        return MALFORMED
-    return FINISH[choice.finish_reason]
-
-
 def function_args(call: ToolCall) -> dict[str, Any]:
     """A call's ``args`` object (``{}`` when max tokens cut its JSON short)."""
     try:
@@ -300,11 +273,6 @@ def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str
     return parts or [{"text": ""}]
 
 
-def blocked_candidate(index: int) -> dict[str, Any]:
-    """A candidate the safety filters blocked: ``finishReason: SAFETY``, ratings, no content."""
-    return {"finishReason": "SAFETY", "index": index, "safetyRatings": SAFETY_RATINGS}
-
-
 def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bool = False) -> bytes:
     """The complete ``GenerateContentResponse``."""
     request = plan.request
@@ -324,6 +292,13 @@ def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bo
         "modelVersion": request.model,
         "responseId": response_id,
     }
+    if prompt_blocked(plan):
+        del payload["candidates"]
+        payload = {
+            "promptFeedback": PROMPT_FEEDBACK,
+            **payload,
+            "usageMetadata": usage_metadata(request.prompt_tokens, None),
+        }
     return escape_line_breaks(orjson.dumps(payload))
 
 
@@ -374,7 +349,15 @@ class ChunkWriter:
         )
 
     def blocked(self, index: int, last: bool) -> bytes:
-        """The one chunk of a candidate blocked for safety (its tokens are never sent)."""
+        """The one chunk of a candidate blocked for safety (its tokens are never sent).
+
+        A blocked prompt has one chunk for the whole response, with the last candidate's end
+        (empty before that): ``promptFeedback`` and the prompt's usage, no candidates.
+        """
+        if prompt_blocked(self._plan):
+            if not last:
+                return b""
+            return self._prefix + b'{"promptFeedback":' + orjson.dumps(PROMPT_FEEDBACK) + self._partial_tail
         candidate = orjson.dumps(blocked_candidate(index))
         return b'%s{"candidates":[%s]%s' % (
             self._prefix,
@@ -420,7 +403,9 @@ async def stream_chunks(
             if layout.blocked:
                 if ending:
                     remaining -= 1
-                    yield writer.blocked(index, remaining == 0)
+                    frame = writer.blocked(index, remaining == 0)
+                    if frame:
+                        yield frame
                 continue
             part = layout.part(event.position, event.text, include_thoughts)
             if ending:
