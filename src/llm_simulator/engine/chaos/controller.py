@@ -23,7 +23,7 @@ from typing import Any
 
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, StreamFault
+from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, Misbehaviour, StreamFault
 from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
@@ -56,6 +56,7 @@ class Verdict:
     fault: StreamFault | None = None
     rule: str | None = None
     error_type: str | None = None
+    misbehave: Misbehaviour | None = None
 
     @property
     def disturbs(self) -> bool:
@@ -66,7 +67,17 @@ class Verdict:
             or self.delay_s > 0
             or self.latency_scale != 1.0
             or self.fault is not None
+            or self.misbehave is not None
         )
+
+    @property
+    def kind(self) -> str:
+        """What the verdict injects, as the counters and the request record name it."""
+        if self.error_type is not None:
+            return self.error_type
+        if self.misbehave is not None:
+            return f"misbehave:{self.misbehave}"
+        return str(self.fault.kind) if self.fault is not None else "latency"
 
 
 NO_VERDICT = Verdict()
@@ -214,12 +225,8 @@ class ChaosController:
 
     def _count(self, verdict: Verdict) -> Verdict:
         self.decisions += 1
-        if verdict.error_type is not None:
-            self.injections[verdict.error_type] += 1
-        elif verdict.fault is not None:
-            self.injections[str(verdict.fault.kind)] += 1
-        elif verdict.disturbs:
-            self.injections["latency"] += 1
+        if verdict.disturbs:
+            self.injections[verdict.kind] += 1
         return verdict
 
     @property
@@ -254,7 +261,7 @@ class ChaosController:
                 error_type = self._pick(rule.error_mix, rng)
             if error_type is not None:
                 return self._error_verdict(error_type, rule, scale, rule.name or None, delay)
-            if rule.stream_fault is not None:
+            if rule.stream_fault is not None or rule.misbehave is not None:
                 return self._fault_verdict(rule, scale, delay)
         if delay == 0 and scale == 1.0:
             return NO_VERDICT
@@ -285,18 +292,23 @@ class ChaosController:
         return Verdict(error=error, delay_s=delay, latency_scale=scale, rule=name, error_type=error_type)
 
     def _fault_verdict(self, rule: ChaosRule, scale: float, delay: float) -> Verdict:
+        """A stream fault and/or a model misbehaviour (a rule may give both)."""
         spec = rule.stream_fault
-        assert spec is not None
+        misbehave = Misbehaviour(rule.misbehave) if rule.misbehave is not None else None
+        if spec is None:
+            return Verdict(delay_s=delay, latency_scale=scale, rule=rule.name or None, misbehave=misbehave)
         duration = spec.duration_ms / 1000.0
         kind = FaultKind(spec.type)
         action = FAULT_ACTIONS[kind]
         if action is FaultAction.DELAY_FIRST_BYTE:
-            return Verdict(delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None)
+            return Verdict(
+                delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None, misbehave=misbehave
+            )
         error = None
         if action is FaultAction.ERROR_FRAME:
             error = chaos_error(spec.error_type, message=rule.message, retry_after_s=rule.retry_after_s)
         fault = StreamFault(kind, spec.after_tokens, duration, error)
-        return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None)
+        return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None, misbehave=misbehave)
 
     # -- circuit breaker and status ----------------------------------------------------------
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind
-from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedReply
+from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedPart, ScriptedReply, SegmentKind
 from llm_simulator.engine.script.conversation import SUMMARY_CHARS, Conversation
 from llm_simulator.engine.script.loader import FixtureError
 from llm_simulator.engine.script.model import FixtureSet, Rule, Scenario
@@ -65,12 +65,31 @@ def reply_summary(reply: ScriptedReply | None) -> dict[str, Any] | None:
         out["text"] = reply.text if len(reply.text) <= SUMMARY_CHARS else reply.text[:SUMMARY_CHARS] + "…"
     if reply.tool_calls:
         out["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+    if reply.parts:
+        out["parts"] = [_part_summary(part) for part in reply.parts]
+    overrides = {
+        "finish_reason": reply.finish.value if reply.finish is not None else None,
+        "id": reply.response_id,
+        "model": reply.model,
+        "system_fingerprint": reply.system_fingerprint,
+    }
+    out.update({key: value for key, value in overrides.items() if value is not None})
+    if reply.usage is not None:
+        out["usage"] = {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens}
     if reply.error is not None:
         error = reply.error
         out["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message, "code": error.code}
     if reply.delay_s:
         out["delay_ms"] = reply.delay_s * 1000.0
     return out
+
+
+def _part_summary(part: ScriptedPart) -> dict[str, Any]:
+    """One ordered part as the admin API shows it."""
+    if part.call is not None:
+        return {"tool_call": {"name": part.call.name, "arguments": part.call.arguments, "id": part.call.id}}
+    key = "reasoning" if part.kind is SegmentKind.REASONING else "text"
+    return {key: part.text if len(part.text) <= SUMMARY_CHARS else part.text[:SUMMARY_CHARS] + "…"}
 
 
 class Script:

@@ -10,6 +10,7 @@ default true) live in a bounded per-process ``ResponseStore``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -63,7 +64,7 @@ from llm_simulator.providers.openai.responses_store import (
     StoredResponse,
 )
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -350,7 +351,11 @@ class _Session:
         self.sim = sim
         self.store = store
         self.parsed = parsed
-        self.layout = OutputLayout(plan, head or new_head(sim, parsed))
+        if head is None:  # a background response's head (and id) were given out already
+            head = new_head(sim, parsed)
+            if plan.request.scripted is not None:  # a fixture may fix the id and the model
+                head = dataclasses.replace(head, id=fixed_id(plan) or head.id, model=plan.request.model)
+        self.layout = OutputLayout(plan, head)
         self.body: bytes | None = None
 
     def finish(self) -> bytes:
