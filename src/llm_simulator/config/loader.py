@@ -56,6 +56,7 @@ ENV_KEYS: dict[str, str] = {
     "PROXY": "proxy.upstream",
     "RECORD": "proxy.record_dir",
     "REPLAY": "proxy.replay_dir",
+    "STATE": "state.url",
 }
 # The OpenTelemetry SDKs' standard variable, honoured like an LLM_SIMULATOR_ one (ours wins).
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"

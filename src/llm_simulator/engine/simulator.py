@@ -41,6 +41,7 @@ from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
+from llm_simulator.engine.state import FleetState, build_stores
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
 from llm_simulator.engine.timing import (
     TIME_COMPRESSION,
@@ -105,7 +106,11 @@ class Simulator:
         self.running = 0
         self.waiting = 0
         self.chaos = ChaosController(config.chaos, self.clock, config.seed, self._canonical_id)
-        self.limits = RateLimiter(config.rate_limits, self.clock)
+        # Fleet-wide state (docs/scaling.md): memory by default, or one shared Redis.
+        stores, redis = build_stores(config.state)
+        self.state = FleetState(config.state, stores, redis)
+        self.state.follow(self.chaos)
+        self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer
         self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
         self._deployment_of = self._assign_deployments(config)

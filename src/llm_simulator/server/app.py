@@ -105,7 +105,9 @@ class SimulatorApp:
             self.routes.add(route, self.default_provider)
         security = config.security
         self.hardening = Hardening(security)
-        services = (self.adapters,) if self.proxy is None else (self.adapters, self.proxy)
+        services = (
+            (self.sim.state, self.adapters) if self.proxy is None else (self.sim.state, self.adapters, self.proxy)
+        )
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).
         self.books = Bookkeeping(config, self.telemetry, self.sim.clock)

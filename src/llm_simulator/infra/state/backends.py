@@ -1,0 +1,63 @@
+"""Build a worker's state stores: all in memory, or all in one Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llm_simulator.infra.buckets import BucketStore, MemoryBucketStore
+from llm_simulator.infra.state import BlobStore, SharedDocument, StepStore
+from llm_simulator.infra.state.guard import Guard, OnError
+from llm_simulator.infra.state.memory import MemoryBlobStore, MemoryDocument, MemoryStepStore
+
+
+@dataclass(frozen=True, slots=True)
+class StateStores:
+    """One store per kind of state; each consumer is handed only its own.
+
+    ``guard`` is the shared backend's health (None in memory); ``shared`` says whether the
+    stores reach other processes at all.
+    """
+
+    kind: str
+    buckets: BucketStore
+    chaos: SharedDocument
+    steps: StepStore
+    responses: BlobStore
+    guard: Guard | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether state is shared with other processes."""
+        return self.kind != "memory"
+
+
+def memory_stores() -> StateStores:
+    """Everything in this process (the default)."""
+    return StateStores("memory", MemoryBucketStore(), MemoryDocument(), MemoryStepStore(), MemoryBlobStore())
+
+
+class RedisStores:
+    """Stores on one Redis; ``aclose`` closes the connection (kept beside, not in, the bundle)."""
+
+    def __init__(self, url: str, *, on_error: OnError, prefix: str, timeout_s: float, retry_after_s: float) -> None:
+        from llm_simulator.infra.state.redis_store import (
+            RedisBlobStore,
+            RedisBucketStore,
+            RedisDocument,
+            RedisState,
+            RedisStepStore,
+        )
+
+        self.state = RedisState(url, on_error=on_error, prefix=prefix, timeout_s=timeout_s, retry_after_s=retry_after_s)
+        self.stores = StateStores(
+            "redis",
+            RedisBucketStore(self.state),
+            RedisDocument(self.state, "chaos"),
+            RedisStepStore(self.state),
+            RedisBlobStore(self.state, "responses"),
+            self.state.guard,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.state.aclose()
