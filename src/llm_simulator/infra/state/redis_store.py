@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from llm_simulator.infra.buckets import Demand, Level, MemoryBucketStore, Refusal
 from llm_simulator.infra.state import lua
@@ -52,6 +53,16 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def shown_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def check_reachable(url: str, timeout_s: float) -> None:
     """PING Redis once, synchronously (the CLI, before any worker starts); raise when it cannot."""
     redis = _redis_module()
@@ -59,7 +70,7 @@ def check_reachable(url: str, timeout_s: float) -> None:
     try:
         client.ping()
     except (redis.exceptions.RedisError, OSError) as exc:
-        raise StateBackendUnreachable(f"state backend {url}: Redis is unreachable ({exc})") from None
+        raise StateBackendUnreachable(f"state backend {shown_url(url)}: Redis is unreachable ({exc})") from None
     finally:
         client.close()
 
