@@ -9,9 +9,7 @@ import pytest
 from tests.state.redis_server import REDIS_BINARY, SKIP_REASON, RedisServer
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh redis-server on a free 127.0.0.1 port, stopped after the test."""
+def _redis() -> Iterator[RedisServer]:
     if REDIS_BINARY is None:
         pytest.skip(SKIP_REASON)
     server = RedisServer()
@@ -20,3 +18,15 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A fresh redis-server on a free 127.0.0.1 port, stopped after the test."""
+    yield from _redis()
+
+
+@pytest.fixture(scope="module")
+def module_redis() -> Iterator[RedisServer]:
+    """One redis-server for a module's tests (they share a fleet started once)."""
+    yield from _redis()

@@ -52,6 +52,7 @@ from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
+from llm_simulator.telemetry.state_metrics import StateCollector
 from llm_simulator.telemetry.stats import Stats
 
 
@@ -95,7 +96,10 @@ class SimulatorApp:
                 config,
                 self.telemetry,
                 self.sim.engines if self.sim.deployments else None,
-                (AdapterCollector(self.adapters),),
+                (
+                    AdapterCollector(self.adapters),
+                    StateCollector(self.sim.state.stores.kind, self.sim.state.stores.guard),
+                ),
             ).routes(),
             *DashboardRoutes(self.sim, self.telemetry).routes(),
             *RequestRoutes(self.telemetry).routes(),

@@ -38,9 +38,9 @@ class Guard:
     ) -> None:
         self.on_error = on_error
         self._retry_after_s = retry_after_s
-        # One operation may take a connect and a read: beyond twice the socket timeout it is
-        # abandoned (asyncio-level, in case a socket timeout does not fire).
-        self._deadline_s = 2 * timeout_s
+        # One operation may take a connect, a read and the client's one retry: beyond three
+        # socket timeouts it is abandoned (asyncio-level, in case a socket timeout does not fire).
+        self._deadline_s = 3 * timeout_s
         self._errors: tuple[type[BaseException], ...] = (*errors, OSError, asyncio.TimeoutError)
         self._clock = clock
         self.up = True

@@ -70,19 +70,39 @@ return string.format('%.17g', level)
 """
 )
 
-# KEYS: document, version; ARGV[1]: the document. Returns the new version.
-PUBLISH = """
-redis.call('SET', KEYS[1], ARGV[1])
-return redis.call('INCR', KEYS[2])
+# The next version: Redis's clock in microseconds, or one more than the last. A Redis that
+# restarts empty keeps counting up from where replicas last saw it, so they do not ignore
+# the first document published after the restart as old.
+_NEXT_VERSION = """
+local function next_version(key)
+  local t = redis.call('TIME')
+  local v = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', key) or '0')
+  if v <= last then v = last + 1 end
+  redis.call('SET', key, string.format('%d', v))
+  return v
+end
 """
 
+# KEYS: document, version; ARGV[1]: the document. Returns the new version.
+PUBLISH = (
+    _NEXT_VERSION
+    + """
+redis.call('SET', KEYS[1], ARGV[1])
+return next_version(KEYS[2])
+"""
+)
+
 # As PUBLISH, only when no document exists. Returns 1 when published.
-PUBLISH_IF_ABSENT = """
+PUBLISH_IF_ABSENT = (
+    _NEXT_VERSION
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('INCR', KEYS[2])
+next_version(KEYS[2])
 return 1
 """
+)
 
 # KEYS: document, version; ARGV[1]: the version known. Returns {version, document} or nil.
 FETCH_NEWER = """

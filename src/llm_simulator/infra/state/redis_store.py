@@ -43,6 +43,7 @@ def _redis_module() -> Any:
     try:
         import redis
         import redis.asyncio
+        import redis.backoff
     except ImportError:
         raise StateBackendMissing(EXTRA_HINT) from None
     return redis
@@ -90,14 +91,16 @@ class RedisState:
 
     @property
     def client(self) -> Redis:
-        """The asyncio client (created in the running loop on first use; no retries of its own)."""
+        """The asyncio client (created in the running loop on first use; one quick retry)."""
         if self._client is None:
             redis = self._redis
             self._client = redis.asyncio.Redis.from_url(
                 self.url,
                 socket_timeout=self._timeout_s,
                 socket_connect_timeout=self._timeout_s,
-                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 0),
+                # One immediate retry: a pooled connection Redis closed (a restart) is
+                # replaced at once instead of counting as an outage.
+                retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1),
                 decode_responses=False,
             )
         return self._client

@@ -59,7 +59,12 @@ class OpenAIProvider:
         # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``): per process,
         # and fleet-wide with a shared state backend.
         stores = sim.state.stores
-        store = ResponseStore(sim.clock, shared=stores.responses if stores.shared else None)
+        guard = stores.guard
+        store = ResponseStore(
+            sim.clock,
+            shared=stores.responses if stores.shared else None,
+            shared_up=(lambda: guard.up) if guard is not None else (lambda: True),
+        )
         jobs = BackgroundJobs(sim.clock, self._dispatch, sim.config.batches.background_time_scale)
         talks = ConversationStore(sim.clock)
         # Uploaded files and batch jobs, per process (run one worker when batches matter).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,7 @@ class ResponseStore:
         ttl_s: float = STORED_RESPONSE_TTL_S,
         max_bytes: int = MAX_STORED_BYTES,
         shared: BlobStore | None = None,
+        shared_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._clock = clock
         self._max = max_entries
@@ -100,6 +102,7 @@ class ResponseStore:
         self._entries: OrderedDict[str, StoredResponse] = OrderedDict()
         # The fleet's copy (None: this process only) and the writes to it not yet confirmed.
         self._shared = shared
+        self._shared_up = shared_up
         self._writes: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
@@ -184,13 +187,19 @@ class ResponseStore:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
     async def fetch(self, response_id: str) -> None:
-        """Bring ``response_id`` from the shared store into memory when this worker lacks it."""
-        if self._shared is None or self.get(response_id) is not None:
+        """Make this worker's copy of ``response_id`` the fleet's: fetched, or dropped when deleted.
+
+        The shared store is the authority while it answers (a response deleted through
+        another replica is gone here too); while it is down, the local copy serves.
+        """
+        if self._shared is None:
             return
         raw = await self._shared.get(response_id)
         if raw is not None:
             now = self._clock.now()
             self._keep(response_id, _decode(raw, now + self._ttl), now)
+        elif self._shared_up():
+            self._discard(response_id)
 
     async def forget(self, response_id: str) -> None:
         """Delete ``response_id`` from the shared store too."""
