@@ -54,7 +54,10 @@ async def test_take_is_all_or_nothing_and_adjust_refunds(redis_server: RedisServ
     # A demand larger than the bucket can ever hold is refused for good.
     _, never = await buckets.take([Demand(tokens.bucket, 100.0, 100 / 60, 500.0)], 0.0)
     assert never is not None and math.isinf(never.retry_after_s)
-    await buckets.adjust(Demand(tokens.bucket, 100.0, 100 / 60, -60.0), 0.0)
+    # Two refunds in one window travel together.
+    await buckets.adjust(Demand(tokens.bucket, 100.0, 100 / 60, -30.0), 0.0)
+    await buckets.adjust(Demand(tokens.bucket, 100.0, 100 / 60, -30.0), 0.0)
+    await redis.buckets.settle()
     levels, refusal = await buckets.take([requests, tokens], 0.0)
     assert refusal is None, levels
     await redis.aclose()

@@ -49,9 +49,10 @@ class RedisStores:
         )
 
         self.state = RedisState(url, on_error=on_error, prefix=prefix, timeout_s=timeout_s, retry_after_s=retry_after_s)
+        self.buckets = RedisBucketStore(self.state)
         self.stores = StateStores(
             "redis",
-            RedisBucketStore(self.state),
+            self.buckets,
             RedisDocument(self.state, "chaos"),
             RedisStepStore(self.state),
             RedisBlobStore(self.state, "responses"),
@@ -59,5 +60,6 @@ class RedisStores:
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Send what is queued, then close the connection pool."""
+        await self.buckets.settle()
         await self.state.aclose()

@@ -9,12 +9,15 @@ script again when Redis answers NOSCRIPT (after a restart or ``SCRIPT FLUSH``). 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from llm_simulator.core.errors import SimulatorError
 from llm_simulator.infra.buckets import Demand, Level, MemoryBucketStore, Refusal
 from llm_simulator.infra.state import lua
 from llm_simulator.infra.state.guard import Guard, OnError
@@ -28,6 +31,8 @@ EXTRA_HINT = "the Redis state backend needs the 'redis' extra: pip install 'llm-
 # Seconds a bucket outlives the moment it is full again, and a scenario session's step.
 BUCKET_MARGIN_S = 60.0
 STEP_TTL_S = 86_400
+# How long settlements of rate-limit buckets are gathered before one pipeline sends them.
+ADJUST_WINDOW_S = 0.005
 
 
 class StateBackendMissing(RuntimeError):
@@ -132,11 +137,20 @@ class RedisState:
 
 
 class RedisBucketStore:
-    """Token buckets in Redis: ``take`` and ``adjust`` are one script each."""
+    """Token buckets in Redis: ``take`` is one script; adjustments are coalesced.
+
+    A response's settlement (refund or late charge of its output estimate) need not land
+    before the response ends: adjustments to one bucket within ``ADJUST_WINDOW_S`` are
+    summed and sent together, one pipeline per window, so a busy replica pays one round
+    trip per window instead of one per request.
+    """
 
     def __init__(self, state: RedisState) -> None:
         self._state = state
         self.local = MemoryBucketStore()
+        # bucket key → (the demand's shape, summed amount, the latest ``now``)
+        self._adjustments: dict[str, tuple[Demand, float, float]] = {}
+        self._flush: asyncio.Task[None] | None = None
 
     def _key(self, bucket: str) -> str:
         # The buckets of one caller and model share a hash tag, so one request's keys live
@@ -165,13 +179,38 @@ class RedisBucketStore:
         return result, Refusal(index, max(0.0, levels[index]), math.inf if wait < 0 else wait)
 
     async def adjust(self, demand: Demand, now: float) -> None:
-        """Refund or charge late, atomically."""
+        """Refund or charge late: queued, and sent with the window's other adjustments."""
+        key = self._key(demand.bucket)
+        queued = self._adjustments.get(key)
+        total = demand.amount + (queued[1] if queued is not None else 0.0)
+        self._adjustments[key] = (demand, total, now)
+        if self._flush is None:
+            self._flush = asyncio.ensure_future(self._send_adjustments())
+
+    async def settle(self) -> None:
+        """Wait until the queued adjustments are sent (shutdown, tests)."""
+        if self._flush is not None:
+            await self._flush
+
+    async def _send_adjustments(self) -> None:
+        """After the window, every queued adjustment in one pipeline (each an atomic script)."""
+        await asyncio.sleep(ADJUST_WINDOW_S)
+        batch, self._adjustments, self._flush = self._adjustments, {}, None
+        script = self._state.script(lua.ADJUST)
 
         async def remote() -> None:
-            args = [BUCKET_MARGIN_S, demand.capacity, demand.refill_per_s, demand.amount]
-            await self._state.script(lua.ADJUST)(keys=[self._key(demand.bucket)], args=args)
+            async with self._state.client.pipeline(transaction=False) as pipe:
+                for key, (demand, amount, _) in batch.items():
+                    args = [BUCKET_MARGIN_S, demand.capacity, demand.refill_per_s, amount]
+                    await script(keys=[key], args=args, client=pipe)
+                await pipe.execute()
 
-        await self._state.guard.call(remote, lambda: self.local.adjust(demand, now))
+        async def fallback() -> None:
+            for demand, amount, now in batch.values():
+                await self.local.adjust(Demand(demand.bucket, demand.capacity, demand.refill_per_s, amount), now)
+
+        with contextlib.suppress(SimulatorError):  # failing closed: a settlement has no one to answer
+            await self._state.guard.call(remote, fallback)
 
     async def count(self) -> int:
         """Buckets tracked fleet-wide."""
