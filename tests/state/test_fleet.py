@@ -41,7 +41,9 @@ def fleet(module_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
     """Three replicas of one fleet."""
     fixtures = Path(tmp_path_factory.mktemp("fixtures")) / "relay.yaml"
     fixtures.write_text(SCENARIO)
-    config = fleet_config(module_redis, fixtures={"files": [str(fixtures)]})
+    config = fleet_config(
+        module_redis, fixtures={"files": [str(fixtures)]}, telemetry={"request_log": {"enabled": True}}
+    )
     with replicas(config, 3) as servers:
         yield servers
 
@@ -121,6 +123,43 @@ def test_scenario_steps_advance_across_replicas(fleet: list[SubprocessServer]) -
         )
     # Three steps on three replicas, then the scenario is spent (after_last: error).
     assert texts == ["step one", "step two", "step three", 400]
+
+
+def test_request_log_lists_the_whole_fleet(fleet: list[SubprocessServer]) -> None:
+    assert httpx.delete(fleet[0].url + "/admin/requests", timeout=10).status_code == 200
+    for i, server in enumerate(fleet):
+        body = {**CHAT, "messages": [{"role": "user", "content": f"to replica {i}"}]}
+        response = httpx.post(server.url + "/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-l"})
+        assert response.status_code == 200
+    listed = httpx.get(fleet[1].url + "/admin/requests?path=/v1/chat/completions", timeout=10).json()
+    entries = listed["requests"]
+    assert [e["body"]["messages"][0]["content"] for e in entries] == [f"to replica {i}" for i in range(3)]
+    seqs = [e["seq"] for e in entries]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3 and listed["last_seq"] >= seqs[-1]
+    assert entries[0]["headers"]["authorization"] != "Bearer sk-l"  # masked, in Redis too
+
+
+def _served(url: str) -> int:
+    stats = httpx.get(url + "/admin/stats", timeout=10).json()
+    return sum(int(row["count"]) for row in stats["requests"] if row["endpoint"] == "chat")
+
+
+def test_stats_reset_through_one_replica_resets_all(fleet: list[SubprocessServer]) -> None:
+    a, b, c = fleet
+    for server in (b, c):
+        assert (
+            httpx.post(
+                server.url + "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-t"}
+            ).status_code
+            == 200
+        )
+    assert _served(b.url) > 0 and _served(c.url) > 0
+    assert httpx.post(a.url + "/admin/stats/reset", timeout=10).status_code == 200
+    reset = time.monotonic()
+    while time.monotonic() - reset < 5 and (_served(b.url) or _served(c.url)):
+        time.sleep(0.05)
+    assert (_served(b.url), _served(c.url)) == (0, 0)
+    assert time.monotonic() - reset <= PROPAGATION_S
 
 
 def _failing(url: str) -> bool:

@@ -109,7 +109,7 @@ class Simulator:
         # Fleet-wide state (docs/scaling.md): memory by default, or one shared Redis.
         stores, redis = build_stores(config.state)
         self.state = FleetState(config.state, stores, redis)
-        self.state.follow(self.chaos)
+        self.state.follow_chaos(self.chaos)
         self.script = self._build_script(config, stores.steps if stores.shared else None)
         self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer

@@ -69,6 +69,9 @@ class SimulatorApp:
         self.telemetry.queue_counts = self.sim.queue_counts
         # Batch jobs send their lines through this app, as internal requests.
         self.internal = InternalDispatch()
+        # Fleet-wide state (docs/scaling.md): resets reach every replica, the request log is one.
+        self.sim.state.follow_resets(self.telemetry.reset)
+        self.telemetry.request_log.share(self.sim.state.stores.requests)
         self.providers = build_providers(self.sim, self.internal)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.routes = Routes(self.providers, self.default_provider)

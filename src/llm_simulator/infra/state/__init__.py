@@ -6,7 +6,8 @@ Each consumer gets only the store it needs, never the whole backend:
 - ``SharedDocument``: one versioned document every replica follows (the chaos state and
   the scenario clock), polled by version;
 - ``StepStore``: a counter per scenario session, advanced by compare-and-set;
-- ``BlobStore``: bytes under a key with a time to live (stored Responses).
+- ``BlobStore``: bytes under a key with a time to live (stored Responses);
+- ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log).
 
 ``backends.py`` builds the memory (default) or Redis implementation from the config; the
 Redis one lives in ``redis_store.py`` and imports ``redis`` only when selected.
@@ -62,4 +63,20 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> bool:
         """Forget a key; False when it was not there."""
+        ...
+
+
+class RecordList(Protocol):
+    """A bounded, append-only list of records numbered by one fleet-wide sequence."""
+
+    async def append(self, record: bytes, keep: int) -> int:
+        """Add a record, keeping the newest ``keep``; its sequence number."""
+        ...
+
+    async def read(self) -> list[tuple[int, bytes]] | None:
+        """Every record kept, oldest first, with its sequence number; None when unreachable."""
+        ...
+
+    async def clear(self) -> int:
+        """Forget every record; how many there were."""
         ...

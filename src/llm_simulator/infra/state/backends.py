@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llm_simulator.infra.buckets import BucketStore, MemoryBucketStore
-from llm_simulator.infra.state import BlobStore, SharedDocument, StepStore
+from llm_simulator.infra.state import BlobStore, RecordList, SharedDocument, StepStore
 from llm_simulator.infra.state.guard import Guard, OnError
 from llm_simulator.infra.state.memory import MemoryBlobStore, MemoryDocument, MemoryStepStore
 
@@ -15,14 +15,17 @@ class StateStores:
     """One store per kind of state; each consumer is handed only its own.
 
     ``guard`` is the shared backend's health (None in memory); ``shared`` says whether the
-    stores reach other processes at all.
+    stores reach other processes at all. ``requests`` (the request log) exists only when
+    shared: in memory the log is the telemetry's own ring.
     """
 
     kind: str
     buckets: BucketStore
     chaos: SharedDocument
+    stats_reset: SharedDocument
     steps: StepStore
     responses: BlobStore
+    requests: RecordList | None = None
     guard: Guard | None = None
 
     @property
@@ -33,7 +36,9 @@ class StateStores:
 
 def memory_stores() -> StateStores:
     """Everything in this process (the default)."""
-    return StateStores("memory", MemoryBucketStore(), MemoryDocument(), MemoryStepStore(), MemoryBlobStore())
+    return StateStores(
+        "memory", MemoryBucketStore(), MemoryDocument(), MemoryDocument(), MemoryStepStore(), MemoryBlobStore()
+    )
 
 
 class RedisStores:
@@ -44,6 +49,7 @@ class RedisStores:
             RedisBlobStore,
             RedisBucketStore,
             RedisDocument,
+            RedisRecordList,
             RedisState,
             RedisStepStore,
         )
@@ -54,8 +60,10 @@ class RedisStores:
             "redis",
             self.buckets,
             RedisDocument(self.state, "chaos"),
+            RedisDocument(self.state, "stats-reset"),
             RedisStepStore(self.state),
             RedisBlobStore(self.state, "responses"),
+            RedisRecordList(self.state, "requests"),
             self.state.guard,
         )
 

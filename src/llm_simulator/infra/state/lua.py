@@ -118,3 +118,11 @@ if v ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
+
+# KEYS: the list, its sequence; ARGV: the record, how many to keep. Returns its sequence.
+APPEND_RECORD = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('RPUSH', KEYS[1], seq .. '\\n' .. ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+return seq
+"""

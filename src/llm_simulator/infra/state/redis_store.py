@@ -338,3 +338,43 @@ class RedisBlobStore:
             return bool(await self._state.client.delete(self._key(key)))
 
         return await self._state.guard.call(remote, lambda: self.local.delete(key))
+
+
+class RedisRecordList:
+    """A capped Redis list of ``<seq> LF <record>`` strings and its sequence counter."""
+
+    def __init__(self, state: RedisState, name: str) -> None:
+        self._state = state
+        self._keys = [state.prefix + name, state.prefix + name + ":seq"]
+
+    async def append(self, record: bytes, keep: int) -> int:
+        """Add a record (atomically numbered and capped)."""
+
+        async def remote() -> int:
+            return int(await self._state.script(lua.APPEND_RECORD)(keys=self._keys, args=[record, keep]))
+
+        return await self._state.guard.quietly(remote, 0)
+
+    async def read(self) -> list[tuple[int, bytes]] | None:
+        """Every kept record, oldest first; None while Redis is down (the caller keeps its own)."""
+
+        async def remote() -> list[tuple[int, bytes]] | None:
+            out = []
+            for item in await self._state.client.lrange(self._keys[0], 0, -1):
+                seq, _, record = (item.encode() if isinstance(item, str) else item).partition(b"\n")
+                out.append((int(seq), record))
+            return out
+
+        return await self._state.guard.quietly(remote, None)
+
+    async def clear(self) -> int:
+        """Forget every record (the sequence keeps counting)."""
+
+        async def remote() -> int:
+            async with self._state.client.pipeline(transaction=True) as pipe:
+                pipe.llen(self._keys[0])
+                pipe.delete(self._keys[0])
+                count, _ = await pipe.execute()
+            return int(count)
+
+        return await self._state.guard.quietly(remote, 0)
