@@ -129,3 +129,23 @@ async def test_fail_closed_refuses_with_unavailable(redis_server: RedisServer) -
     assert caught.value.kind is ErrorKind.UNAVAILABLE and caught.value.code == "state_backend_unavailable"
     assert redis.stores.guard is not None and redis.stores.guard.refusals == 1
     await redis.aclose()
+
+
+async def test_scripts_are_loaded_again_after_script_flush(redis_server: RedisServer) -> None:
+    redis = _stores(redis_server)
+    buckets = redis.stores.buckets
+    demand = [Demand("0\x1fk\x1fm\x1frequests\x1fminute", 5.0, 5 / 60, 1.0)]
+    await buckets.take(demand, 0.0)
+    await redis.state.client.script_flush()
+    levels, refusal = await buckets.take(demand, 0.0)  # EVALSHA → NOSCRIPT → loaded again
+    assert refusal is None and levels[0].remaining == pytest.approx(3.0, abs=0.1)
+    assert redis.stores.guard is not None and redis.stores.guard.errors == 0
+    await redis.aclose()
+
+
+async def test_keys_never_hold_an_api_key_in_clear(redis_server: RedisServer) -> None:
+    redis = _stores(redis_server)
+    await redis.stores.buckets.take([Demand("0\x1fsk-secret-key\x1fgpt\x1frequests\x1fminute", 5.0, 1.0, 1.0)], 0.0)
+    keys = [bytes(k).decode() async for k in redis.state.client.scan_iter(match="t:*")]
+    assert len(keys) == 1 and "sk-secret" not in keys[0] and keys[0].startswith("t:rl:{")
+    await redis.aclose()

@@ -12,7 +12,8 @@ from tests.docs_examples import DOCS, doc_example
 
 def test_the_documented_example_loads() -> None:
     config = SimulatorConfig.model_validate(yaml.safe_load(doc_example(DOCS / "scaling.md", "state-config")))
-    assert (config.state.backend, config.state.url, config.state.on_error) == ("redis", "redis://redis:6379/0", "fail_open")
+    state = config.state
+    assert (state.backend, state.url, state.on_error) == ("redis", "redis://redis:6379/0", "fail_open")
 
 
 def test_default_is_memory() -> None:

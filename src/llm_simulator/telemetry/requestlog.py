@@ -24,6 +24,7 @@ from llm_simulator.config.requestlog import RequestLogConfig
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.infra.state import RecordList
+from llm_simulator.infra.state.guard import spawn
 
 # Longest header or query value kept (a refused request may carry 64 kB of headers).
 MAX_VALUE_CHARS = 1024
@@ -43,7 +44,7 @@ class RequestLog:
         self._entries: deque[dict[str, Any]] = deque(maxlen=config.max_entries)
         self._seq = 0
         self._shared: RecordList | None = None
-        self._writes: set[asyncio.Task[int]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()
 
     def share(self, records: RecordList | None) -> None:
         """Append to the fleet's list too (None: this worker only)."""
@@ -78,9 +79,7 @@ class RequestLog:
         }
         self._entries.append(entry)
         if self._shared is not None:
-            task = asyncio.ensure_future(self._shared.append(orjson.dumps(entry), self._max))
-            self._writes.add(task)
-            task.add_done_callback(self._writes.discard)
+            spawn(self._writes, self._shared.append(orjson.dumps(entry), self._max))
 
     def _body(self, body: bytes, content_type: str) -> Any:
         if not body:

@@ -24,6 +24,7 @@ from llm_simulator.engine.script.loader import FixtureError
 from llm_simulator.engine.script.model import FixtureSet, Rule, Scenario
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.state import StepStore
+from llm_simulator.infra.state.guard import spawn
 
 DEFAULT_SESSION_HEADER = "x-simulator-session"
 # Tries to advance a shared session before answering from the last value read (another
@@ -95,7 +96,7 @@ class Script:
         self._clock = clock
         # The fleet's session steps (None: this process only).
         self._steps = steps
-        self._pending: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[Any]] = set()
         self.session_header = session_header.lower()
         self._max_sessions = max_sessions
         self._rules: list[_RuleState] = []
@@ -150,11 +151,10 @@ class Script:
         self._sessions.clear()
         if self._steps is not None:
             try:
-                task = asyncio.get_running_loop().create_task(self._steps.clear())
+                asyncio.get_running_loop()
             except RuntimeError:  # no loop: loading at start-up, nothing shared yet
                 return
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            spawn(self._pending, self._steps.clear())
 
     def drop_session(self, session_id: str) -> bool:
         """End one session; False if it does not exist."""

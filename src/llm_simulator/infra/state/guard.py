@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Literal, TypeVar
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 
@@ -115,3 +115,21 @@ class Guard:
             return default
         self.succeeded()
         return result
+
+
+def spawn(pending: set[asyncio.Task[Any]], work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """Run a write to the shared state in the background, kept in ``pending`` until it ends.
+
+    Its failure (a 503 while failing closed: nobody is waiting to be answered) is the
+    guard's to count; it is retrieved here so it is never reported as unhandled.
+    """
+    task = asyncio.ensure_future(work)
+    pending.add(task)
+
+    def done(finished: asyncio.Task[T]) -> None:
+        pending.discard(finished)
+        if not finished.cancelled():
+            finished.exception()
+
+    task.add_done_callback(done)
+    return task

@@ -20,6 +20,7 @@ import orjson
 from llm_simulator.core.types import Message
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.state import BlobStore
+from llm_simulator.infra.state.guard import spawn
 
 # Most responses kept at once; the least recently used one goes first. (Module constants for
 # now; candidates for the config file.)
@@ -103,7 +104,7 @@ class ResponseStore:
         # The fleet's copy (None: this process only) and the writes to it not yet confirmed.
         self._shared = shared
         self._shared_up = shared_up
-        self._writes: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Task[Any]] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -173,9 +174,7 @@ class ResponseStore:
     def _write(self, response_id: str, entry: StoredResponse) -> None:
         """Start writing ``entry`` to the shared store (awaited by ``settle`` before answering)."""
         assert self._shared is not None
-        task = asyncio.ensure_future(self._shared.put(response_id, _encode(entry), self._ttl))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        spawn(self._writes, self._shared.put(response_id, _encode(entry), self._ttl))
 
     async def settle(self) -> None:
         """Wait for the shared writes started so far, so the client's next turn finds them anywhere.
