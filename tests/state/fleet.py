@@ -14,6 +14,8 @@ from llm_simulator.testing.server import SubprocessServer
 from tests.state.redis_server import RedisServer
 
 LIMIT = 20  # requests per minute in the tier every fleet test uses
+# Several processes importing at once on a loaded 2-core box take a while to answer /health.
+STARTUP_S = 120.0
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
 
@@ -32,7 +34,7 @@ def fleet_config(redis: RedisServer, **extra: Any) -> dict[str, Any]:
 @contextlib.contextmanager
 def replicas(config: dict[str, Any], count: int, *args: str) -> Iterator[list[SubprocessServer]]:
     """``count`` serve processes on their own ports, all with ``config``."""
-    servers = [SubprocessServer(config, args=args) for _ in range(count)]
+    servers = [SubprocessServer(config, args=args, startup_timeout=STARTUP_S) for _ in range(count)]
     try:
         # Started side by side: each start is mostly imports, seconds on a loaded box.
         with ThreadPoolExecutor(count) as pool:

@@ -42,7 +42,10 @@ def fleet(module_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory) -
     fixtures = Path(tmp_path_factory.mktemp("fixtures")) / "relay.yaml"
     fixtures.write_text(SCENARIO)
     config = fleet_config(
-        module_redis, fixtures={"files": [str(fixtures)]}, telemetry={"request_log": {"enabled": True}}
+        module_redis,
+        fixtures={"files": [str(fixtures)]},
+        telemetry={"request_log": {"enabled": True}},
+        chaos={"circuit_breaker": {"enabled": True, "failure_threshold": 3, "recovery_timeout_s": 60}},
     )
     with replicas(config, 3) as servers:
         yield servers
@@ -162,6 +165,34 @@ def test_stats_reset_through_one_replica_resets_all(fleet: list[SubprocessServer
     assert time.monotonic() - reset <= PROPAGATION_S
 
 
+def _chat_status(url: str, model: str, control: str | None = None) -> int:
+    headers = {"authorization": "Bearer sk-cb"} | ({"x-simulator-chaos": control} if control else {})
+    body = {**CHAT, "model": model}
+    return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=10).status_code
+
+
+def test_a_breaker_opened_on_one_replica_opens_on_all(fleet: list[SubprocessServer]) -> None:
+    a, b, c = fleet
+    model = "gpt-4.1"
+    assert _chat_status(b.url, model) == 200
+    for _ in range(3):  # the failure threshold, on one replica only
+        assert _chat_status(a.url, model, "error=server_error") == 500
+    assert _chat_status(a.url, model) == 503  # open here
+    opened = time.monotonic()
+    while time.monotonic() - opened < 5 and (_chat_status(b.url, model) != 503 or _chat_status(c.url, model) != 503):
+        time.sleep(0.05)
+    assert time.monotonic() - opened <= PROPAGATION_S
+    refused = httpx.post(b.url + "/v1/chat/completions", json={**CHAT, "model": model}, timeout=10)
+    assert refused.json()["error"]["code"] == "circuit_open"
+    assert httpx.get(c.url + "/admin/circuit-breakers", timeout=10).json()["models"][model]["state"] == "open"
+    # Closed by an operator through one replica: closed everywhere.
+    assert httpx.post(c.url + "/admin/circuit-breakers/reset", timeout=10).status_code == 200
+    closed = time.monotonic()
+    while time.monotonic() - closed < 5 and (_chat_status(a.url, model) != 200 or _chat_status(b.url, model) != 200):
+        time.sleep(0.05)
+    assert (_chat_status(a.url, model), _chat_status(b.url, model)) == (200, 200)
+
+
 def _failing(url: str) -> bool:
     response = httpx.post(url + "/v1/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-x"}, timeout=10)
     return response.status_code == 503
@@ -180,8 +211,10 @@ def test_chaos_preset_through_one_replica_reaches_all(fleet: list[SubprocessServ
     assert not pending
     assert elapsed <= PROPAGATION_S, elapsed
     assert httpx.get(others[0].url + "/admin/chaos", timeout=10).json()["preset"] == "full_outage"
-    # Turned off through another replica: the first follows.
+    # Turned off through another replica: the first follows (its breakers, opened by the
+    # outage, closed through a third).
     assert httpx.post(others[1].url + "/admin/chaos/disable", timeout=10).status_code == 200
+    assert httpx.post(others[0].url + "/admin/circuit-breakers/reset", timeout=10).status_code == 200
     deadline = time.monotonic() + 5
     while _failing(a.url) and time.monotonic() < deadline:
         time.sleep(0.05)

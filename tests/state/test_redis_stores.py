@@ -149,3 +149,17 @@ async def test_keys_never_hold_an_api_key_in_clear(redis_server: RedisServer) ->
     keys = [bytes(k).decode() async for k in redis.state.client.scan_iter(match="t:*")]
     assert len(keys) == 1 and "sk-secret" not in keys[0] and keys[0].startswith("t:rl:{")
     await redis.aclose()
+
+
+async def test_map_entries_are_stamped_and_followed(redis_server: RedisServer) -> None:
+    redis, other = _stores(redis_server), _stores(redis_server)
+    shared, follower = redis.stores.breakers, other.stores.breakers
+    assert await follower.entries_newer(0) is None
+    first = await shared.set("gpt-4.1", "open")
+    second = await shared.set("", "closed")
+    assert second > first > 0
+    newer = await follower.entries_newer(0)
+    assert newer == (second, {"gpt-4.1": ("open", first), "": ("closed", second)})
+    assert await follower.entries_newer(second) is None
+    await redis.aclose()
+    await other.aclose()

@@ -3,7 +3,8 @@
 ``FleetState`` builds the stores (memory, or Redis through ``infra/state``) and, when they
 are shared, follows the fleet's documents: the chaos configuration with its scenario clock
 (a change through any replica's admin API reaches the others within ``sync_interval_s``,
-0.25 s by default) and the stats reset. The server runs it as a background service.
+0.25 s by default), circuit-breaker openings and resets, and the stats reset. The server
+runs it as a background service.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import orjson
 
 from llm_simulator.config.state import StateConfig
+from llm_simulator.engine.chaos.breaker_sync import BreakerSync
 from llm_simulator.engine.chaos.controller import ChaosController
 from llm_simulator.infra.state.backends import RedisStores, StateStores, memory_stores
 from llm_simulator.infra.state.follow import Follower
@@ -44,7 +46,7 @@ class FleetState:
         self.config = config
         self.stores = stores
         self._redis = redis
-        self._followers: list[Follower] = []
+        self._followers: list[Follower | BreakerSync] = []
         self._resets: Follower | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -59,6 +61,8 @@ class FleetState:
         follower = Follower("chaos state", self.stores.chaos, lambda: orjson.dumps(chaos.snapshot()), apply, seed=True)
         chaos.on_change = follower.publish
         self._followers.append(follower)
+        if chaos.breakers is not None:
+            self._followers.append(BreakerSync(chaos.breakers, self.stores.breakers))
 
     def follow_resets(self, reset: Callable[[], None]) -> None:
         """Run ``reset`` (this worker's statistics) whenever another replica resets its own."""

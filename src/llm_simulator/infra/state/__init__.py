@@ -5,6 +5,8 @@ Each consumer gets only the store it needs, never the whole backend:
 - ``BucketStore`` (``infra/buckets.py``): rate-limit token buckets, taken atomically;
 - ``SharedDocument``: one versioned document every replica follows (the chaos state and
   the scenario clock), polled by version;
+- ``SharedMap``: named entries every replica follows, each stamped with a version when set
+  (circuit-breaker openings and resets);
 - ``StepStore``: a counter per scenario session, advanced by compare-and-set;
 - ``BlobStore``: bytes under a key with a time to live (stored Responses);
 - ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log).
@@ -31,6 +33,18 @@ class SharedDocument(Protocol):
 
     async def fetch_newer(self, known: int) -> tuple[int, bytes] | None:
         """The document and its version when newer than ``known``; None otherwise."""
+        ...
+
+
+class SharedMap(Protocol):
+    """Entries by name; setting one stamps it with a version above every earlier one."""
+
+    async def set(self, name: str, value: str) -> int:
+        """Set ``name`` to ``value``; the stamp it got (0: not shared)."""
+        ...
+
+    async def entries_newer(self, known: int) -> tuple[int, dict[str, tuple[str, int]]] | None:
+        """When anything was set after version ``known``: the latest version and every entry."""
         ...
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llm_simulator.infra.buckets import BucketStore, MemoryBucketStore
-from llm_simulator.infra.state import BlobStore, RecordList, SharedDocument, StepStore
+from llm_simulator.infra.state import BlobStore, RecordList, SharedDocument, SharedMap, StepStore
 from llm_simulator.infra.state.guard import Guard, OnError
-from llm_simulator.infra.state.memory import MemoryBlobStore, MemoryDocument, MemoryStepStore
+from llm_simulator.infra.state.memory import MemoryBlobStore, MemoryDocument, MemoryMap, MemoryStepStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class StateStores:
     buckets: BucketStore
     chaos: SharedDocument
     stats_reset: SharedDocument
+    breakers: SharedMap
     steps: StepStore
     responses: BlobStore
     requests: RecordList | None = None
@@ -37,7 +38,13 @@ class StateStores:
 def memory_stores() -> StateStores:
     """Everything in this process (the default)."""
     return StateStores(
-        "memory", MemoryBucketStore(), MemoryDocument(), MemoryDocument(), MemoryStepStore(), MemoryBlobStore()
+        "memory",
+        MemoryBucketStore(),
+        MemoryDocument(),
+        MemoryDocument(),
+        MemoryMap(),
+        MemoryStepStore(),
+        MemoryBlobStore(),
     )
 
 
@@ -49,6 +56,7 @@ class RedisStores:
             RedisBlobStore,
             RedisBucketStore,
             RedisDocument,
+            RedisMap,
             RedisRecordList,
             RedisState,
             RedisStepStore,
@@ -61,6 +69,7 @@ class RedisStores:
             self.buckets,
             RedisDocument(self.state, "chaos"),
             RedisDocument(self.state, "stats-reset"),
+            RedisMap(self.state, "breakers"),
             RedisStepStore(self.state),
             RedisBlobStore(self.state, "responses"),
             RedisRecordList(self.state, "requests"),

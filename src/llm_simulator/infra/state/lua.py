@@ -126,3 +126,22 @@ redis.call('RPUSH', KEYS[1], seq .. '\\n' .. ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
 return seq
 """
+
+# KEYS: the hash, its version; ARGV: field, value. Stores "<stamp> <value>"; returns the stamp.
+MAP_SET = (
+    _NEXT_VERSION
+    + """
+local v = next_version(KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%d', v) .. ' ' .. ARGV[2])
+return v
+"""
+)
+
+# KEYS: the hash, its version; ARGV[1]: the version known. Returns {version, field, value, ...} or nil.
+MAP_NEWER = """
+local v = redis.call('GET', KEYS[2])
+if not v or tonumber(v) <= tonumber(ARGV[1]) then return false end
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, v)
+return out
+"""

@@ -40,6 +40,26 @@ class MemoryDocument:
         return self._version, self._document
 
 
+class MemoryMap:
+    """Entries in this process only."""
+
+    def __init__(self) -> None:
+        self._version = 0
+        self._entries: dict[str, tuple[str, int]] = {}
+
+    async def set(self, name: str, value: str) -> int:
+        """Set an entry; its stamp."""
+        self._version += 1
+        self._entries[name] = (value, self._version)
+        return self._version
+
+    async def entries_newer(self, known: int) -> tuple[int, dict[str, tuple[str, int]]] | None:
+        """Every entry, when any was set after ``known``."""
+        if self._version <= known:
+            return None
+        return self._version, dict(self._entries)
+
+
 class MemoryStepStore:
     """Step counters in a bounded map."""
 

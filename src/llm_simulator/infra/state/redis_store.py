@@ -265,6 +265,38 @@ class RedisDocument:
         return await self._state.guard.quietly(remote, None)
 
 
+class RedisMap:
+    """Stamped entries in a hash (``<prefix><name>``, ``<prefix><name>:version``)."""
+
+    def __init__(self, state: RedisState, name: str) -> None:
+        self._state = state
+        self._keys = [state.prefix + name, state.prefix + name + ":version"]
+
+    async def set(self, name: str, value: str) -> int:
+        """Set an entry for every replica; its stamp (0 while Redis is down)."""
+
+        async def remote() -> int:
+            return int(await self._state.script(lua.MAP_SET)(keys=self._keys, args=[name, value]))
+
+        return await self._state.guard.quietly(remote, 0)
+
+    async def entries_newer(self, known: int) -> tuple[int, dict[str, tuple[str, int]]] | None:
+        """Every entry, when any was set after ``known``."""
+
+        async def remote() -> tuple[int, dict[str, tuple[str, int]]] | None:
+            out = await self._state.script(lua.MAP_NEWER)(keys=self._keys, args=[known])
+            if not out:
+                return None
+            items = [x.decode() if isinstance(x, bytes) else str(x) for x in out]
+            entries: dict[str, tuple[str, int]] = {}
+            for field, raw in zip(items[1::2], items[2::2], strict=True):
+                stamp, _, value = raw.partition(" ")
+                entries[field] = (value, int(stamp))
+            return int(items[0]), entries
+
+        return await self._state.guard.quietly(remote, None)
+
+
 class RedisStepStore:
     """Scenario session steps: ``<prefix>step:<hash of the session>``."""
 
