@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from llm_simulator.config.loader import ConfigError, load_config
+from llm_simulator.config.loader import ConfigError, load_config, redacted
 from llm_simulator.config.schema import SimulatorConfig
 from tests.docs_examples import DOCS, doc_example
 
@@ -43,3 +43,9 @@ def test_flag_sets_the_url() -> None:
 def test_bad_values_name_the_key(state: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(flags={f"state.{k}": v for k, v in state.items()}, environ={})
+
+
+def test_config_show_never_echoes_the_redis_password() -> None:
+    config = load_config(environ={"LLM_SIMULATOR_STATE": "redis://:hunter2@cache:6379/0"})
+    shown = redacted(config)["state"]["url"]
+    assert "hunter2" not in shown and shown.startswith("redis://:") and shown.endswith("@cache:6379/0")

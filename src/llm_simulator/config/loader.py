@@ -233,6 +233,8 @@ def redacted(config: SimulatorConfig) -> dict[str, Any]:
     for sink in telemetry["events"]["sinks"]:
         sink["url"] = _redacted_url(sink["url"])
         sink["endpoint"] = _redacted_url(sink["endpoint"])
+    # redis://:password@host/0
+    data["state"]["url"] = _redacted_url(data["state"]["url"])
     return data
 
 
