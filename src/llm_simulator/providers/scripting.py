@@ -25,7 +25,7 @@ async def apply_script(
 
     Raises the fixture's error, if it dictates one, once its delay has passed.
     """
-    reply = sim.script.resolve(provider, gen, request.headers)
+    reply = await sim.script.resolve_shared(provider, gen, request.headers)
     if reply is None:
         return gen
     error = reply.error

@@ -17,9 +17,11 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
@@ -126,6 +128,7 @@ def _model_matches(
 
 
 _GLOB = re.compile(r"[*?\[]")
+_SCENARIOS: TypeAdapter[tuple[ScenarioSpec, ...]] = TypeAdapter(tuple[ScenarioSpec, ...])
 
 
 def _shown(rule: ChaosRule) -> dict[str, Any]:
@@ -162,6 +165,8 @@ class ChaosController:
         self.injections: Counter[str] = Counter()
         self.decisions = 0
         self._effective = self._compile()
+        # Called after every change made through the admin API (a fleet publishes it).
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # -- configuration (admin API) ------------------------------------------------------------
 
@@ -198,6 +203,43 @@ class ChaosController:
                 repeat = None if isinstance(repeat_s, bool) else repeat_s
             self.scenarios = ScenarioTimeline(specs, self._clock, repeat)
         self._effective = self._compile()
+
+    def restart_scenarios(self) -> None:
+        """Start the scenario timeline over from now."""
+        self.scenarios.restart()
+
+    async def changed(self) -> None:
+        """Tell the fleet (if any) that the configuration changed here."""
+        if self.on_change is not None:
+            await self.on_change()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The configuration another replica needs to behave like this one (JSON-ready).
+
+        Counters, breakers and random draws stay per replica; the scenario clock is shared
+        as its wall-clock start.
+        """
+        return {
+            "enabled": self.enabled,
+            "probability": self.probability,
+            "preset": self.preset,
+            "rules": [r.model_dump(mode="json") for r in self.rules],
+            "scenarios": [s.model_dump(mode="json") for s in self.scenarios.specs],
+            "repeat_s": self.scenarios.repeat_s,
+            "scenario_started": self.scenarios.started_wall(),
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take the configuration from a snapshot (validated like the admin API's input)."""
+        self.configure(
+            enabled=bool(data["enabled"]),
+            probability=data["probability"],
+            rules=tuple(ChaosRule.model_validate(r) for r in data["rules"]),
+            preset=data["preset"],
+            scenarios=_SCENARIOS.validate_python(data["scenarios"]),
+            repeat_s=data["repeat_s"],
+        )
+        self.scenarios.start_from_wall(float(data["scenario_started"]))
 
     @property
     def effective_rules(self) -> tuple[ChaosRule, ...]:

@@ -400,6 +400,7 @@ async def stream_events(
         if frame:
             yield frame
     body = session.finish()
+    await session.store.settle()
     end = writer.advance(current, len(session.layout.items))
     kind = "response.incomplete" if session.layout.incomplete else "response.completed"
     yield end + writer.lifecycle(kind, body)
@@ -430,11 +431,16 @@ async def serve(
     started = time.monotonic()
     heavy = is_heavy(request)
     window = body_window(sim, body, "openai", heavy)
+    previous = body.get("previous_response_id")
+    if isinstance(previous, str):
+        await store.fetch(previous)  # from the fleet's store, when another replica answered it
     parsed = await off_loop(heavy, window, parse_request, sim, store, request, body, conversations)
     if parsed.background:
         return _start_background(sim, store, jobs, request, parsed, heavy, started)
     answer = ResponseAnswer(sim, store, request, parsed, started)
-    return await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+    response = await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+    await store.settle()  # stored fleet-wide before the client can send its next turn
+    return response
 
 
 def _start_background(
