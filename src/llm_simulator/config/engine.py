@@ -26,6 +26,12 @@ class StepTimeConfig(_Data):
     weights_ms: float | None = Field(default=None, ge=0, description="Reading the weights once per step.")
     prefill_ms_per_token: float | None = Field(default=None, ge=0, description="Compute per token in a step.")
     kv_ms_per_token: float | None = Field(default=None, ge=0, description="Reading one token of decode context.")
+    decode_ms_per_token: float | None = Field(
+        default=None, ge=0, description="Compute per decode token (unset without a preset: prefill_ms_per_token)."
+    )
+    comm_ms_per_token: float | None = Field(
+        default=None, ge=0, description="Tensor-parallel all-reduce per token in a step (serial)."
+    )
     seq_ms: float | None = Field(default=None, ge=0, description="Per sequence in the batch.")
     overlap: float | None = Field(default=None, ge=0, le=1, description="Share of the smaller cost not hidden.")
     attention_ms_per_token_pair: float | None = Field(default=None, ge=0)

@@ -298,6 +298,14 @@ def test_models_listed_under_a_deployment_share_it() -> None:
             "engine.deployments.d.step.cold_shape_ms: Input should be greater than or equal to 0",
         ),
         (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "step": {"comm_ms_per_token": -1}}}},
+            "engine.deployments.d.step.comm_ms_per_token: Input should be greater than or equal to 0",
+        ),
+        (
+            {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "step": {"decode_ms_per_token": "x"}}}},
+            "engine.deployments.d.step.decode_ms_per_token: Input should be a valid number",
+        ),
+        (
             {"engine.deployments": {"d": {"preset": "vllm-h100-7b-tp1", "cold_start": "sometimes"}}},
             "engine.deployments.d.cold_start: Input should be a valid boolean",
         ),
@@ -450,3 +458,22 @@ def test_cold_start_and_its_warm_up_cost_can_be_set_in_the_config() -> None:
     fresh, served = sim.deployments["fresh"], sim.deployments["served"]
     assert fresh.cold_start and fresh.step.cold_shape_ms == 250
     assert not served.cold_start
+
+
+def test_decode_compute_and_tp_traffic_can_be_set_in_the_config() -> None:
+    sim = _engine_sim(
+        **{
+            "engine.deployments": {
+                "d": {
+                    "preset": "vllm-h100-70b-tp4",
+                    "models": ["gpt-4o"],
+                    "step": {"decode_ms_per_token": 0.03, "comm_ms_per_token": 0.0},
+                },
+                "preset": {"preset": "vllm-h100-70b-tp4", "models": ["gpt-4o-mini"]},
+            }
+        }
+    )
+    spec, preset = sim.deployments["d"], sim.deployments["preset"]
+    assert (spec.step.decode_ms_per_token, spec.step.comm_ms_per_token) == (0.03, 0.0)
+    # The 70B TP4 preset derives its decode compute from physics (engine/load/physics.py).
+    assert preset.step.decode_ms_per_token is not None and preset.step.comm_ms_per_token >= 0

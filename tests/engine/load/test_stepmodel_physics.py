@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import statistics
@@ -86,3 +87,42 @@ def test_tp1_has_no_allreduce_and_fp8_doubles_compute() -> None:
 def test_a_model_that_does_not_fit_is_refused() -> None:
     with pytest.raises(ValueError, match="does not fit"):
         kv_capacity_tokens(MODELS["llama-2-70b"], Hardware(GPUS["h100"], tp=1))
+
+
+def test_decode_compute_and_tp_traffic_have_their_own_coefficients() -> None:
+    split = dataclasses.replace(MODEL, decode_ms_per_token=0.02, comm_ms_per_token=0.005)
+    # C = 0.1·100 + 0.02·4 = 10.08; M = 10 + 0.001·4000 = 14; comm = 0.005·4 decode tokens = 0.02
+    # step = 1 + 0.01·5 + 0.02 + 14 + 0.5·10.08 = 20.11
+    assert split.duration_ms(100, 4, 5, 4000) == pytest.approx(20.11)
+    # A prefill-only step pays no decode all-reduce (its own is inside the prefill cost).
+    assert split.duration_ms(100, 0, 1, 0) == pytest.approx(MODEL.duration_ms(100, 0, 1, 0))
+    # Unset, a decode token costs a prefill token's compute (the formula before the split).
+    assert MODEL.decode_ms_per_token is None
+    assert dataclasses.replace(MODEL, decode_ms_per_token=0.1).duration_ms(100, 4, 5, 4000) == pytest.approx(
+        MODEL.duration_ms(100, 4, 5, 4000)
+    )
+
+
+def test_allreduce_bytes_follow_layers_width_and_tp() -> None:
+    shape = MODELS["llama-2-70b"]
+    # 2 all-reduces per layer · 80 layers · 8192 wide · 2 bytes, a ring sends 2·(TP−1)/TP of it.
+    assert shape.allreduce_bytes_per_token(4) == pytest.approx(2 * 80 * 8192 * 2 * 1.5)
+    assert shape.allreduce_bytes_per_token(2) == pytest.approx(2 * 80 * 8192 * 2 * 1.0)
+    assert shape.allreduce_bytes_per_token(1) == 0.0
+
+
+def test_decode_cost_per_token_is_physical_across_mha_gqa_and_moe() -> None:
+    factors = PhysicsFactors(mfu=0.3, mfu_decode=0.9, k_comm=2.0, k_kv=1.0)
+    h100 = GPUS["h100"]
+    mha = derive_step_model(MODELS["llama-2-7b"], Hardware(h100), factors)
+    gqa = derive_step_model(MODELS["llama-2-70b"], Hardware(h100, tp=4), factors)
+    moe = derive_step_model(MODELS["mixtral-8x7b"], Hardware(h100, tp=2), factors)
+    # KV read: same k_kv, bytes per token from the KV layout (32 KV heads vs 8), split over TP.
+    assert mha.kv_ms_per_token == pytest.approx(524_288 / 3.35e12 * 1e3)
+    assert gqa.kv_ms_per_token == pytest.approx(327_680 / (4 * 3.35e12) * 1e3)
+    # Decode compute: active parameters at the shared decode efficiency, whatever the prefill MFU.
+    assert moe.decode_ms_per_token == pytest.approx(2 * 12.9e9 / (2 * 989.5e12 * 0.9) * 1e3)
+    assert moe.prefill_ms_per_token == pytest.approx(2 * 12.9e9 / (2 * 989.5e12 * 0.3) * 1e3)
+    # All-reduce: none on one GPU; 70B TP4 sends 3.9 MB per token over 450 GB/s NVLink, ×k_comm.
+    assert mha.comm_ms_per_token == 0.0
+    assert gqa.comm_ms_per_token == pytest.approx(2.0 * 3_932_160 / 450e9 * 1e3)

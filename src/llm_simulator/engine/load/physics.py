@@ -16,12 +16,16 @@ GIB = 1024**3
 
 @dataclass(frozen=True, slots=True)
 class Gpu:
-    """One accelerator: dense bf16 throughput (TFLOP/s), HBM bandwidth (TB/s) and memory (GiB)."""
+    """One accelerator: dense bf16 TFLOP/s, HBM TB/s, memory GiB, and GPU-to-GPU GB/s.
+
+    The link bandwidth is one direction of NVLink (or PCIe where there is none).
+    """
 
     name: str
     bf16_tflops: float
     hbm_tb_s: float
     memory_gib: float
+    link_gb_s: float
 
     def tflops(self, dtype: str) -> float:
         """Dense throughput for ``dtype`` (fp8 doubles bf16 on Hopper-class tensor cores)."""
@@ -29,10 +33,10 @@ class Gpu:
 
 
 GPUS: dict[str, Gpu] = {
-    "h100": Gpu("h100", bf16_tflops=989.5, hbm_tb_s=3.35, memory_gib=80),
-    "h200": Gpu("h200", bf16_tflops=989.5, hbm_tb_s=4.8, memory_gib=141),
-    "a100": Gpu("a100", bf16_tflops=312.0, hbm_tb_s=2.039, memory_gib=80),
-    "l40s": Gpu("l40s", bf16_tflops=362.0, hbm_tb_s=0.864, memory_gib=48),
+    "h100": Gpu("h100", bf16_tflops=989.5, hbm_tb_s=3.35, memory_gib=80, link_gb_s=450.0),
+    "h200": Gpu("h200", bf16_tflops=989.5, hbm_tb_s=4.8, memory_gib=141, link_gb_s=450.0),
+    "a100": Gpu("a100", bf16_tflops=312.0, hbm_tb_s=2.039, memory_gib=80, link_gb_s=300.0),
+    "l40s": Gpu("l40s", bf16_tflops=362.0, hbm_tb_s=0.864, memory_gib=48, link_gb_s=32.0),
 }
 
 
@@ -46,6 +50,15 @@ class ModelShape:
     layers: int
     kv_heads: int
     head_dim: int
+    hidden: int  # model width: what each tensor-parallel all-reduce carries per token
+
+    def allreduce_bytes_per_token(self, tp: int, act_bytes: float = 2.0) -> float:
+        """Bytes each GPU sends per token for tensor parallelism; 0 on one GPU.
+
+        Two all-reduces per layer (after attention and after the MLP) of ``hidden``
+        activations, a ring moving 2 · (TP − 1) / TP of each message.
+        """
+        return 2.0 * self.layers * self.hidden * act_bytes * 2.0 * (tp - 1) / tp
 
     def kv_bytes_per_token(self, kv_dtype_bytes: float) -> float:
         """KV-cache bytes one token occupies: keys and values for every layer and KV head."""
@@ -53,12 +66,12 @@ class ModelShape:
 
 
 MODELS: dict[str, ModelShape] = {
-    "llama-2-7b": ModelShape("llama-2-7b", 6.74, 6.74, 32, 32, 128),
-    "llama-3.1-8b": ModelShape("llama-3.1-8b", 8.03, 8.03, 32, 8, 128),
-    "codellama-34b": ModelShape("codellama-34b", 33.7, 33.7, 48, 8, 128),
-    "llama-2-70b": ModelShape("llama-2-70b", 69.0, 69.0, 80, 8, 128),
-    "llama-3.3-70b": ModelShape("llama-3.3-70b", 70.6, 70.6, 80, 8, 128),
-    "mixtral-8x7b": ModelShape("mixtral-8x7b", 46.7, 12.9, 32, 8, 128),
+    "llama-2-7b": ModelShape("llama-2-7b", 6.74, 6.74, 32, 32, 128, 4096),
+    "llama-3.1-8b": ModelShape("llama-3.1-8b", 8.03, 8.03, 32, 8, 128, 4096),
+    "codellama-34b": ModelShape("codellama-34b", 33.7, 33.7, 48, 8, 128, 8192),
+    "llama-2-70b": ModelShape("llama-2-70b", 69.0, 69.0, 80, 8, 128, 8192),
+    "llama-3.3-70b": ModelShape("llama-3.3-70b", 70.6, 70.6, 80, 8, 128, 8192),
+    "mixtral-8x7b": ModelShape("mixtral-8x7b", 46.7, 12.9, 32, 8, 128, 4096),
 }
 
 DTYPE_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0}
@@ -74,6 +87,12 @@ class PhysicsFactors:
     k_kv: float = 0.5
     # Model FLOP utilisation of prefill.
     mfu: float = 0.45
+    # The same for decode tokens: skinny GEMMs under CUDA graphs, a property of the engine and
+    # GPU shared by every model (fitted jointly), not of one model's prefill. None: ``mfu``.
+    mfu_decode: float | None = None
+    # Effective all-reduce time per decode token ÷ ideal (bytes / link bandwidth); small
+    # messages reach a fraction of the link's peak. 0: no decode all-reduce term.
+    k_comm: float = 0.0
     # Fixed per-step cost (ms) and per layer (ms); per layer per extra TP rank (all-reduce).
     step_base_ms: float = 0.6
     step_per_layer_ms: float = 0.02
@@ -102,19 +121,25 @@ def derive_step_model(
 
     - weights_ms = k_w · W / (TP · BW): every step reads each GPU's shard of the weights once;
     - prefill_ms_per_token = 2 · N_active / (TP · peak · MFU): two FLOPs per parameter per token;
-    - kv_ms_per_token = k_kv · kv_bytes_per_token / (TP · BW): one token of context read;
+    - decode_ms_per_token = 2 · N_active / (TP · peak · MFU_decode), MFU_decode defaulting to MFU;
+    - kv_ms_per_token = k_kv · kv_bytes_per_token / (TP · BW): one token of context read, so a
+      GQA model (8 KV heads) pays a quarter of an MHA model's (32) from the same k_kv;
+    - comm_ms_per_token = k_comm · allreduce_bytes_per_token / link: TP traffic per decode token;
     - step_ms = base + L · (per_layer + allreduce · [TP > 1]) — launches and collectives per layer.
     """
     bw = hw.gpu.hbm_tb_s * 1e12  # bytes/s
     weight_bytes = shape.params_b * 1e9 * DTYPE_BYTES[hw.weight_dtype]
     flops = hw.gpu.tflops(hw.weight_dtype) * 1e12
     kv_bytes = shape.kv_bytes_per_token(DTYPE_BYTES[hw.kv_dtype])
+    mfu_decode = factors.mfu if factors.mfu_decode is None else factors.mfu_decode
     per_layer = factors.step_per_layer_ms + (factors.allreduce_per_layer_ms if hw.tp > 1 else 0.0)
     return StepTimeModel(
         step_ms=factors.step_base_ms + shape.layers * per_layer,
         weights_ms=factors.k_weights * weight_bytes / (hw.tp * bw) * 1000.0,
         prefill_ms_per_token=2.0 * shape.active_params_b * 1e9 / (hw.tp * flops * factors.mfu) * 1000.0,
+        decode_ms_per_token=2.0 * shape.active_params_b * 1e9 / (hw.tp * flops * mfu_decode) * 1000.0,
         kv_ms_per_token=factors.k_kv * kv_bytes / (hw.tp * bw) * 1000.0,
+        comm_ms_per_token=factors.k_comm * shape.allreduce_bytes_per_token(hw.tp) / (hw.gpu.link_gb_s * 1e9) * 1000.0,
         seq_ms=factors.seq_ms,
         overlap=factors.overlap,
         jitter_sigma=jitter_sigma,

@@ -22,13 +22,18 @@ class StepTimeModel:
 
     ``duration_ms`` (before noise)::
 
-        C = prefill_ms_per_token · (P + D) + attention_ms_per_token_pair · Σ chunk·context
+        C = prefill_ms_per_token · P + decode_ms_per_token · D + attention_ms_per_token_pair · Σ chunk·context
         M = weights_ms + kv_ms_per_token · Σ decode context
-        step = step_ms + seq_ms · S + max(C, M) + overlap · min(C, M)
+        step = step_ms + seq_ms · S + comm_ms_per_token · D + max(C, M) + overlap · min(C, M)
 
     where ``P`` is the prefill tokens in the step, ``D`` the decode tokens, ``S`` the
     sequences in the batch. ``overlap`` (κ, 0-1) says how much of the smaller cost is *not*
     hidden behind the larger one: 0 is a perfect roofline, 1 adds the two (BLIS's form).
+    ``decode_ms_per_token`` defaults to ``prefill_ms_per_token``. A decode token's
+    tensor-parallel all-reduce (``comm_ms_per_token``) is serial with the layer that waits for
+    it, so it is added outside the roofline; a prefill chunk's all-reduces are large messages
+    that run near the link's bandwidth, and their time is part of the measured prefill cost
+    (``prefill_ms_per_token``, whose MFU is fitted on measured prefills).
     """
 
     # Fixed cost of every step (ms): scheduler, kernel launches, sampling, TP collectives.
@@ -39,6 +44,13 @@ class StepTimeModel:
     prefill_ms_per_token: float
     # Reading one token of KV context for one decode sequence (ms/token).
     kv_ms_per_token: float
+    # Compute per decode token (ms/token); None: prefill_ms_per_token. Decode GEMMs are skinny
+    # (one row per sequence) and run under CUDA graphs, so their efficiency is the engine's,
+    # not the prefill MFU of one model (an MoE's routed prefill is slow, its decode is not).
+    decode_ms_per_token: float | None = None
+    # Tensor-parallel all-reduce per decode token (ms/token); 0 on one GPU. Small messages:
+    # latency-bound, well below the link's bandwidth.
+    comm_ms_per_token: float = 0.0
     # Per sequence in the batch (ms): sampling, detokenising, bookkeeping.
     seq_ms: float = 0.0
     # Fraction (0-1) of the smaller of compute and memory time not hidden by the larger.
@@ -62,13 +74,16 @@ class StepTimeModel:
         self, prefill_tokens: int, decode_tokens: int, sequences: int, decode_context: int, attention_pairs: int = 0
     ) -> float:
         """The step's duration without noise (ms); see the class docstring for the formula."""
+        per_decode = self.prefill_ms_per_token if self.decode_ms_per_token is None else self.decode_ms_per_token
         compute = (
-            self.prefill_ms_per_token * (prefill_tokens + decode_tokens)
+            self.prefill_ms_per_token * prefill_tokens
+            + per_decode * decode_tokens
             + self.attention_ms_per_token_pair * attention_pairs
         )
         memory = self.weights_ms + self.kv_ms_per_token * decode_context
         big, small = (compute, memory) if compute >= memory else (memory, compute)
-        return self.step_ms + self.seq_ms * sequences + big + self.overlap * small
+        comm = self.comm_ms_per_token * decode_tokens
+        return self.step_ms + self.seq_ms * sequences + comm + big + self.overlap * small
 
     def noise(self, rng: random.Random) -> tuple[float, float]:
         """One step's (multiplicative factor, added stall ms), drawn from ``rng``.
