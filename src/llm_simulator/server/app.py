@@ -50,6 +50,7 @@ from llm_simulator.server.responding import Responder
 from llm_simulator.server.routing import Routes
 from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
+from llm_simulator.server.websocket import WebSocketRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
@@ -114,6 +115,8 @@ class SimulatorApp:
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
         self.internal.bind(self, self.telemetry)
+        # The WebSocket APIs: each model turn is an internal request through this app.
+        self.sockets = WebSocketRoutes(self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes)
 
     @property
     def in_flight(self) -> int:
@@ -136,6 +139,8 @@ class SimulatorApp:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self.sockets.serve(scope, receive, send)
         elif kind == "lifespan":
             await self.lifecycle.lifespan(receive, send)
 

@@ -158,7 +158,7 @@ class InProcessServer:
             self.app,
             lifespan="on",
             http="httptools",
-            ws="none",
+            ws="websockets-sansio",  # the WebSocket APIs (Realtime, Responses, Live)
             # Leave the test process's logging alone: no dictConfig, no level changes.
             log_config=None,
             proxy_headers=False,
