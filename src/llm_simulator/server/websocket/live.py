@@ -54,6 +54,28 @@ INPUT_RATE = 16_000
 OUTPUT_MIME = "audio/pcm;rate=24000"
 
 
+# Fields whose values are the caller's own data (schemas, arguments): their keys stay as sent.
+_OPAQUE = frozenset({"args", "response", "parameters", "parametersJsonSchema", "responseSchema", "responseJsonSchema"})
+
+
+def camel(value: Any) -> Any:
+    """``value`` with every field name in lowerCamelCase, as protobuf's JSON parser accepts both.
+
+    google-genai sends some messages with the proto's own names (``client_content``); the
+    values of ``_OPAQUE`` fields are the caller's data and keep their keys.
+    """
+    if isinstance(value, list):
+        return [camel(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        head, *rest = str(key).split("_")
+        name = head + "".join(part[:1].upper() + part[1:] for part in rest)
+        out[name] = item if name in _OPAQUE else camel(item)
+    return out
+
+
 class LiveSession:
     """One Live session on one socket."""
 
@@ -74,7 +96,7 @@ class LiveSession:
         try:
             if await self._setup():
                 while not self.ws.closed:
-                    await self.handle(await self.ws.receive())
+                    await self.handle(await self._read())
         except Disconnected:
             pass
         finally:
@@ -84,18 +106,24 @@ class LiveSession:
                     await self.active
 
     async def _read(self) -> dict[str, Any] | None:
-        """The next message as an object, or None once the socket was closed over a bad frame."""
+        """The next message as an object (field names in camelCase), or None once a bad frame closed the socket."""
         frame = await self.ws.receive()
-        if frame.problem == "oversize":
-            await self.ws.close(1009, "The message is larger than the maximum message size.")
+        if frame.problem:
+            oversize = frame.problem == "oversize"
+            reason = (
+                "The message is larger than the maximum message size."
+                if oversize
+                else ("Request contains an invalid argument: expected a JSON text message.")
+            )
+            await self.ws.close(1009 if oversize else CLOSE_INVALID, reason)
             return None
-        # The Live API accepts JSON in binary frames too (google-genai sends text).
-        event = parse_object(frame.text) if not frame.problem else None
+        event = parse_object(frame.text)
         if event is None:
             await self.ws.close(
                 CLOSE_INVALID, "Request contains an invalid argument: the message is not a JSON object."
             )
-        return event
+            return None
+        return dict(camel(event))
 
     async def _setup(self) -> bool:
         event = await self._read()
@@ -120,16 +148,11 @@ class LiveSession:
         await self.ws.send_json(payload)
         return True
 
-    async def handle(self, frame: Any) -> None:
+    async def handle(self, event: dict[str, Any] | None) -> None:
         """Answer one client message (an unknown one closes the socket with 1007, as the API does)."""
-        if frame.problem:
-            await self.ws.close(
-                CLOSE_INVALID if frame.problem == "binary" else 1009,
-                "Request contains an invalid argument: expected a JSON text message.",
-            )
-            return
-        event = parse_object(frame.text)
-        if event is None or len(event) != 1:
+        if event is None:
+            return  # unreadable: _read has closed the socket
+        if len(event) != 1:
             await self.ws.close(
                 CLOSE_INVALID, "Request contains an invalid argument: expected one JSON message object."
             )
@@ -250,6 +273,8 @@ class LiveSession:
                 await self.ws.close(CLOSE_INTERNAL, "Internal error encountered.")
                 return
             self.history.append({"role": "model", "parts": said or [{"text": ""}]})
+            if any("functionCall" in part for part in said):
+                return  # the turn goes on once the client's toolResponse arrives
             await self.ws.send_json({"serverContent": {"generationComplete": True}})
             await self.ws.send_json({"serverContent": {"turnComplete": True}, "usageMetadata": self._usage(usage)})
         except Disconnected:
