@@ -17,13 +17,18 @@ from llm_simulator.server.websocket.realtime_events import CHARS_PER_SECOND
 from llm_simulator.testing import SimulatorHandle
 from tests.server.websocket.conftest import until
 
-TEXT_ONLY = {"type": "realtime", "output_modalities": ["text"]}
+TEXT_ONLY: Any = {"type": "realtime", "output_modalities": ["text"]}
 WEATHER = {
     "type": "function",
     "name": "get_weather",
     "description": "Weather in a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
+
+
+def text_session(**fields: Any) -> Any:
+    """A text-only session update with ``fields``."""
+    return {**TEXT_ONLY, **fields}
 
 
 def tone(ms: int, amplitude: int, rate: int = 24_000) -> bytes:
@@ -42,10 +47,10 @@ async def ask(conn: Any, text: str) -> None:
 
 async def test_a_text_response_streams_the_sdk_event_sequence(oai: openai.AsyncOpenAI) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
-        created = await conn.recv()
+        created: Any = await conn.recv()
         assert created.type == "session.created" and created.session.model == "gpt-realtime"
-        await conn.session.update(session={**TEXT_ONLY, "instructions": "Be brief."})
-        updated = await conn.recv()
+        await conn.session.update(session=text_session(instructions="Be brief."))
+        updated: Any = await conn.recv()
         assert updated.type == "session.updated"
         assert updated.session.output_modalities == ["text"] and updated.session.instructions == "Be brief."
         await ask(conn, "Hello there")
@@ -99,7 +104,7 @@ async def test_a_function_call_streams_its_arguments_and_its_output_continues_th
 ) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
-        await conn.session.update(session={**TEXT_ONLY, "tools": [WEATHER], "tool_choice": "required"})
+        await conn.session.update(session=text_session(tools=[WEATHER], tool_choice="required"))
         await conn.recv()
         await ask(conn, "Weather in Paris?")
         events = await until(conn, "response.done")
@@ -144,7 +149,7 @@ async def test_server_vad_reports_speech_commits_it_and_answers(oai: openai.Asyn
 async def test_manual_commit_clear_and_an_empty_commit(oai: openai.AsyncOpenAI) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
-        await conn.session.update(session={**TEXT_ONLY, "audio": {"input": {"turn_detection": None}}})
+        await conn.session.update(session=text_session(audio={"input": {"turn_detection": None}}))
         await conn.recv()
         await conn.input_audio_buffer.append(audio=base64.b64encode(tone(300, 8000)).decode())
         await conn.input_audio_buffer.clear()
@@ -257,13 +262,18 @@ async def test_a_chaos_disconnect_mid_response_closes_the_socket(sim: SimulatorH
         await conn.session.update(session=TEXT_ONLY)
         await conn.recv()
         await ask(conn, "hi")
-        seen = []
+        seen: list[str] = []
         with pytest.raises(ConnectionClosedError) as closed:
-            async for event in conn:
-                seen.append(event.type)
+            await _collect(conn, seen)
     await client.close()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
     assert "response.created" in seen and "response.done" not in seen
+
+
+async def _collect(conn: Any, seen: list[str]) -> None:
+    """Note every event's type until the socket closes."""
+    async for event in conn:
+        seen.append(event.type)
 
 
 async def test_turns_are_counted_under_the_realtime_endpoint(sim: SimulatorHandle, oai: openai.AsyncOpenAI) -> None:
@@ -273,6 +283,7 @@ async def test_turns_are_counted_under_the_realtime_endpoint(sim: SimulatorHandl
         await conn.recv()
         await ask(conn, "count me")
         await until(conn, "rate_limits.updated")
-    metrics = httpx.get(sim.server.url + "/metrics").text
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(sim.server.url + "/metrics")).text
     assert 'endpoint="realtime"' in metrics and 'model="gpt-realtime"' in metrics
     assert any(entry.get("endpoint") == "realtime" for entry in sim.requests(model="gpt-realtime"))

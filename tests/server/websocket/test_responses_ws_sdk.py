@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 from websockets.exceptions import ConnectionClosedError
@@ -11,15 +13,16 @@ from tests.server.websocket.conftest import until
 
 
 async def test_the_socket_carries_the_same_events_as_the_sse_stream(oai: openai.AsyncOpenAI) -> None:
-    request = {"model": "gpt-4o", "input": "Describe the sea.", "max_output_tokens": 40}
+    request: Any = {"model": "gpt-4o", "input": "Describe the sea.", "max_output_tokens": 40}
+    create: Any = {"type": "response.create", **request}
     seeded = openai.AsyncOpenAI(
         base_url=str(oai.base_url), api_key="sk-test", max_retries=0, default_headers={"x-simulator-seed": "5"}
     )
     sse = [event async for event in await seeded.responses.create(**request, stream=True)]
     async with seeded.responses.connect() as conn:
-        await conn.send({"type": "response.create", **request})
+        await conn.send(create)
         ws = await until(conn, "response.completed", "response.incomplete")
-        await conn.send({"type": "response.create", **request})  # a second response on the same socket
+        await conn.send(create)  # a second response on the same socket
         again = await until(conn, "response.completed", "response.incomplete")
     await seeded.close()
     assert [e.type for e in ws] == [e.type for e in sse] == [e.type for e in again]

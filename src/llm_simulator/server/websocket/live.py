@@ -198,7 +198,8 @@ class LiveSession:
         if not isinstance(chunk, dict):
             return
         try:
-            data = base64.b64decode(str(chunk.get("data", "")), validate=True)
+            # google-genai encodes bytes URL-safe; protobuf's JSON accepts either alphabet.
+            data = base64.b64decode(str(chunk.get("data", "")).replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             await self.ws.close(CLOSE_INVALID, "Request contains an invalid argument: audio data is not base64.")
             return

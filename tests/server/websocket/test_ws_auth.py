@@ -1,0 +1,79 @@
+"""The gate on WebSocket handshakes and turns: the key in a header, or in Live's ``?key=``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import openai
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosedError
+
+from llm_simulator.testing import SimulatorHandle, start_simulator
+from tests.server.websocket.conftest import until
+
+KEY = "sk-ws-user-123456"
+LIVE_PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[SimulatorHandle]:
+    """A simulator that requires a key."""
+    with start_simulator({"auth.require_auth": True, "auth.keys": [{"name": "user", "key": KEY}]}) as handle:
+        yield handle
+
+
+@pytest.mark.parametrize("key", ["sk-wrong-000000", ""])
+async def test_realtime_without_a_valid_key_gets_an_error_event_then_a_close(
+    guarded: SimulatorHandle, key: str
+) -> None:
+    client = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key=key or "unused", max_retries=0)
+    headers = {"Authorization": ""} if not key else {}
+    async with client.realtime.connect(model="gpt-realtime", extra_headers=headers) as conn:
+        error = await conn.recv()
+        with pytest.raises(ConnectionClosedError) as closed:
+            await conn.recv()
+    await client.close()
+    assert error.type == "error" and error.error.type == "invalid_request_error"
+    assert error.error.code == ("invalid_api_key" if key else "missing_api_key")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+async def test_realtime_with_the_key_is_served(guarded: SimulatorHandle) -> None:
+    client = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key=KEY, max_retries=0)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        assert (await conn.recv()).type == "session.created"
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await conn.recv()
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+        )
+        await conn.response.create()
+        events = await until(conn, "response.done")
+    await client.close()
+    assert events[-1].response.status == "completed"
+
+
+async def test_live_takes_the_key_as_a_query_parameter(guarded: SimulatorHandle) -> None:
+    url = guarded.server.url.replace("http://", "ws://") + LIVE_PATH
+    async with websockets.connect(url + "?key=" + KEY) as ws:
+        await ws.send(json.dumps({"setup": {"model": "models/gemini-2.0-flash"}}))
+        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        await ws.send(json.dumps({"realtimeInput": {"text": "hi"}}))
+        messages = [json.loads(await ws.recv())]
+        while "usageMetadata" not in messages[-1]:
+            messages.append(json.loads(await ws.recv()))
+    assert messages[-1]["serverContent"] == {"turnComplete": True}
+    async with websockets.connect(url + "?key=sk-wrong-000000") as ws:
+        with pytest.raises(ConnectionClosedError) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "Incorrect API key" in closed.value.rcvd.reason
+
+
+async def test_an_unknown_path_is_refused_at_the_handshake(guarded: SimulatorHandle) -> None:
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        async with websockets.connect(guarded.server.url.replace("http://", "ws://") + "/v1/nothing-here"):
+            pass
+    assert refused.value.response.status_code == 403
