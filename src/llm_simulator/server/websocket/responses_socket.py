@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, Disconnected, WebSocket, parse_object
-from llm_simulator.server.websocket.turns import TurnOutcome, turn_events
+from llm_simulator.server.websocket.turns import TurnOutcome, turn_data
 
 ENDPOINT = "responses_ws"
 # Fields of a WebSocket create event that are not part of the HTTP request body.
@@ -82,10 +82,13 @@ class ResponsesSocket:
         body["stream"] = True
         stream_id = event.get("stream_id")
         outcome = TurnOutcome()
-        async for payload in turn_events(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome):
-            if stream_id is not None:
-                payload["stream_id"] = stream_id
-            await self.ws.send_json(payload)
+        async for data in turn_data(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome):
+            if stream_id is None:
+                await self.ws.send_text(data)  # the SSE encoder's JSON, as it is
+                continue
+            payload = parse_object(data)
+            if payload is not None:
+                await self.ws.send_json({**payload, "stream_id": stream_id})
         if outcome.status >= 400:
             error = outcome.error.get("error")
             error = error if isinstance(error, dict) else {"type": "server_error", "message": "The request failed."}

@@ -10,10 +10,11 @@ dropping the socket.
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
+
+import orjson
 
 from llm_simulator.server.asgi import Receive, Scope, Send
 
@@ -83,7 +84,7 @@ class WebSocket:
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         """Send one JSON text message (raises ``Disconnected`` if the socket is closed)."""
-        await self.send_text(json.dumps(payload, separators=(",", ":")))
+        await self.send_text(orjson.dumps(payload).decode())
 
     async def send_text(self, text: str) -> None:
         """Send one text message (raises ``Disconnected`` if the socket is closed)."""
@@ -108,7 +109,7 @@ class WebSocket:
 def parse_object(text: str) -> dict[str, Any] | None:
     """The JSON object in ``text``, or None when it is not JSON or not an object."""
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None

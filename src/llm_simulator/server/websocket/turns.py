@@ -10,10 +10,11 @@ time; a turn refused before its first byte yields its provider-shaped error body
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from llm_simulator.infra.sse import SseDecoder
 from llm_simulator.providers.internal import InternalDispatch
@@ -52,20 +53,20 @@ class TurnOutcome:
     cut: bool = False
 
 
-async def turn_events(
+async def turn_data(
     dispatch: InternalDispatch,
     path: str,
     headers: Mapping[str, str],
     body: dict[str, Any],
     endpoint: str,
     outcome: TurnOutcome,
-) -> AsyncIterator[dict[str, Any]]:
-    """The JSON payloads of the turn's event stream, each as it is released.
+) -> AsyncIterator[str]:
+    """The ``data`` of each event of the turn's stream, as the app wrote it, each as it is released.
 
     ``outcome`` is filled in as the turn goes: a refusal's status and error body (no events
     then), the response headers (rate-limit state), and whether the stream was cut.
     """
-    stream = dispatch.open(path, headers, json.dumps(body).encode(), endpoint=endpoint)
+    stream = dispatch.open(path, headers, orjson.dumps(body), endpoint=endpoint)
     try:
         status = await stream.start()
         outcome.status, outcome.headers = status, stream.headers
@@ -81,19 +82,32 @@ async def turn_events(
             for line in lines:
                 event = decoder.feed(line.rstrip("\r"))
                 if event is not None and event.data != "[DONE]":
-                    payload = _object(event.data)
-                    if payload is not None:
-                        yield payload
+                    yield event.data
         outcome.cut = stream.cut
     finally:
         await stream.close()
 
 
+async def turn_events(
+    dispatch: InternalDispatch,
+    path: str,
+    headers: Mapping[str, str],
+    body: dict[str, Any],
+    endpoint: str,
+    outcome: TurnOutcome,
+) -> AsyncIterator[dict[str, Any]]:
+    """The turn's events as JSON objects (``turn_data`` parsed; a malformed chaos frame is skipped)."""
+    async for data in turn_data(dispatch, path, headers, body, endpoint, outcome):
+        payload = _object(data)
+        if payload is not None:
+            yield payload
+
+
 def _object(text: str) -> dict[str, Any] | None:
     """A JSON object from an event's data (None for anything else: a malformed chaos frame)."""
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
 
