@@ -37,6 +37,13 @@ def tone(ms: int, amplitude: int, rate: int = 24_000) -> bytes:
     return struct.pack(f"<{count}h", *(int(amplitude * math.sin(2 * math.pi * 440 * i / rate)) for i in range(count)))
 
 
+async def as_text(conn: Any, **fields: Any) -> None:
+    """Read ``session.created``, switch the session to text output (with ``fields``), read ``session.updated``."""
+    assert (await conn.recv()).type == "session.created"
+    await conn.session.update(session=text_session(**fields))
+    assert (await conn.recv()).type == "session.updated"
+
+
 async def ask(conn: Any, text: str) -> None:
     """Add a user text message and ask for a response."""
     await conn.conversation.item.create(
@@ -103,9 +110,7 @@ async def test_a_function_call_streams_its_arguments_and_its_output_continues_th
     oai: openai.AsyncOpenAI,
 ) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=text_session(tools=[WEATHER], tool_choice="required"))
-        await conn.recv()
+        await as_text(conn, tools=[WEATHER], tool_choice="required")
         await ask(conn, "Weather in Paris?")
         events = await until(conn, "response.done")
         deltas = [e for e in events if e.type == "response.function_call_arguments.delta"]
@@ -126,9 +131,7 @@ async def test_a_function_call_streams_its_arguments_and_its_output_continues_th
 
 async def test_server_vad_reports_speech_commits_it_and_answers(oai: openai.AsyncOpenAI) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=TEXT_ONLY)
-        await conn.recv()
+        await as_text(conn)
         for chunk in (tone(200, 0), tone(600, 8000), tone(700, 0)):
             await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
         events = await until(conn, "response.done")
@@ -148,9 +151,7 @@ async def test_server_vad_reports_speech_commits_it_and_answers(oai: openai.Asyn
 
 async def test_manual_commit_clear_and_an_empty_commit(oai: openai.AsyncOpenAI) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=text_session(audio={"input": {"turn_detection": None}}))
-        await conn.recv()
+        await as_text(conn, audio={"input": {"turn_detection": None}})
         await conn.input_audio_buffer.append(audio=base64.b64encode(tone(300, 8000)).decode())
         await conn.input_audio_buffer.clear()
         assert (await conn.recv()).type == "input_audio_buffer.cleared"
@@ -173,9 +174,7 @@ async def test_cancel_ends_the_response_as_cancelled(sim: SimulatorHandle) -> No
         default_headers={"x-simulator-chaos": "fault=stall; after=2; duration_ms=30000"},
     )
     async with slow.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=TEXT_ONLY)
-        await conn.recv()
+        await as_text(conn)
         await ask(conn, "Tell me a story")
         await until(conn, "response.output_text.delta")
         await conn.response.create()
@@ -258,9 +257,7 @@ async def test_a_chaos_disconnect_mid_response_closes_the_socket(sim: SimulatorH
         default_headers={"x-simulator-chaos": "fault=disconnect; after=3"},
     )
     async with client.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=TEXT_ONLY)
-        await conn.recv()
+        await as_text(conn)
         await ask(conn, "hi")
         seen: list[str] = []
         with pytest.raises(ConnectionClosedError) as closed:
@@ -278,9 +275,7 @@ async def _collect(conn: Any, seen: list[str]) -> None:
 
 async def test_turns_are_counted_under_the_realtime_endpoint(sim: SimulatorHandle, oai: openai.AsyncOpenAI) -> None:
     async with oai.realtime.connect(model="gpt-realtime") as conn:
-        await conn.recv()
-        await conn.session.update(session=TEXT_ONLY)
-        await conn.recv()
+        await as_text(conn)
         await ask(conn, "count me")
         await until(conn, "rate_limits.updated")
     async with httpx.AsyncClient() as http:

@@ -29,7 +29,14 @@ from llm_simulator.infra.media import pcm
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.server.websocket.realtime_events import CHARS_PER_SECOND
-from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, CLOSE_POLICY, Disconnected, WebSocket, parse_object
+from llm_simulator.server.websocket.socket import (
+    CLOSE_INTERNAL,
+    CLOSE_POLICY,
+    Disconnected,
+    WebSocket,
+    parse_object,
+    stop,
+)
 from llm_simulator.server.websocket.turns import TurnOutcome, turn_events
 from llm_simulator.server.websocket.vad import EnergyVad, audio_ms
 
@@ -100,10 +107,7 @@ class LiveSession:
         except Disconnected:
             pass
         finally:
-            if self.active is not None:
-                self.active.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Disconnected):
-                    await self.active
+            await stop(self.active)
 
     async def _read(self) -> dict[str, Any] | None:
         """The next message as an object (field names in camelCase), or None once a bad frame closed the socket."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.server.websocket.realtime_events import RealtimeResponse, realtime_response
 from llm_simulator.server.websocket.realtime_input import default_session, merge, responses_body
-from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, Disconnected, Frame, WebSocket, parse_object
+from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, Disconnected, Frame, WebSocket, parse_object, stop
 from llm_simulator.server.websocket.turns import TurnOutcome, go_seconds, turn_events
 from llm_simulator.server.websocket.vad import EnergyVad, audio_ms
 
@@ -93,10 +92,7 @@ class RealtimeSession:
         except Disconnected:
             pass
         finally:
-            if self.active is not None:
-                self.active.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Disconnected):
-                    await self.active
+            await stop(self.active)
 
     async def handle(self, frame: Frame) -> None:
         """Answer one client message."""

@@ -9,6 +9,7 @@ dropping the socket.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,14 @@ class WebSocket:
         reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
         with contextlib.suppress(OSError, RuntimeError):  # already gone
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Cancel a session's running turn (if any) and wait for it to wind down."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Disconnected):
+            await task
 
 
 def parse_object(text: str) -> dict[str, Any] | None:
