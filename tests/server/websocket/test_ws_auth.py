@@ -1,9 +1,10 @@
-"""The gate on WebSocket handshakes and turns: the key in a header, or in Live's ``?key=``."""
+"""Admission of WebSocket sessions and turns: the gate (a header key, Live's `?key=`), rate limits, chaos."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -77,3 +78,37 @@ async def test_an_unknown_path_is_refused_at_the_handshake(guarded: SimulatorHan
         async with websockets.connect(guarded.server.url.replace("http://", "ws://") + "/v1/nothing-here"):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_spent_request_budget_fails_the_next_realtime_response() -> None:
+    config = {"rate_limits.enabled": True, "rate_limits.tiers": [{"requests_per_minute": 1}]}
+    with start_simulator(config) as handle:
+        client = openai.AsyncOpenAI(base_url=handle.openai_base_url, api_key="sk-any", max_retries=0)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.recv()
+            await conn.response.create(response={"output_modalities": ["text"]})
+            first = await until(conn, "rate_limits.updated")
+            await conn.response.create(response={"output_modalities": ["text"]})
+            second = await until(conn, "response.done")
+        await client.close()
+    requests = next(r for r in first[-1].rate_limits if r.name == "requests")
+    assert requests.limit == 1 and requests.remaining == 0 and (requests.reset_seconds or 0) > 0
+    error = next(e for e in second if e.type == "error")
+    assert error.error.code == "rate_limit_exceeded" and "RPM" in error.error.message
+    assert second[-1].response.status == "failed"
+
+
+async def test_responses_over_websocket_report_chaos_errors_with_their_status() -> None:
+    with start_simulator() as handle:
+        client = openai.AsyncOpenAI(
+            base_url=handle.openai_base_url,
+            api_key="sk-any",
+            max_retries=0,
+            default_headers={"x-simulator-chaos": "error=server_error; status=502"},
+        )
+        async with client.responses.connect() as conn:
+            create: Any = {"type": "response.create", "model": "gpt-4o", "input": "hi"}
+            await conn.send(create)
+            error: Any = await conn.recv()
+        await client.close()
+    assert error.type == "error" and error.status == 502 and error.error.type == "server_error"
