@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import openai
+import pydantic
 import pytest
+from openai.types.realtime import RealtimeServerEvent
 from websockets.exceptions import ConnectionClosedError
 
 from llm_simulator.server.websocket.realtime_events import CHARS_PER_SECOND
@@ -282,3 +284,33 @@ async def test_turns_are_counted_under_the_realtime_endpoint(sim: SimulatorHandl
         metrics = (await http.get(sim.server.url + "/metrics")).text
     assert 'endpoint="realtime"' in metrics and 'model="gpt-realtime"' in metrics
     assert any(entry.get("endpoint") == "realtime" for entry in sim.requests(model="gpt-realtime"))
+
+
+async def test_every_server_event_validates_against_the_sdks_types(oai: openai.AsyncOpenAI) -> None:
+    strict = pydantic.TypeAdapter(RealtimeServerEvent)
+    seen: set[str] = set()
+
+    async def drain(conn: Any, last: str) -> None:
+        while True:
+            event = json.loads(await conn.recv_bytes())
+            strict.validate_python(event)  # raises on any field the SDK's types do not allow
+            seen.add(event["type"])
+            if event["type"] == last:
+                return
+
+    async with oai.realtime.connect(model="gpt-realtime") as conn:
+        await drain(conn, "session.created")
+        update: Any = {"type": "realtime", "tools": [WEATHER], "tool_choice": "required", "max_output_tokens": 40}
+        await conn.session.update(session=update)
+        await drain(conn, "session.updated")
+        await ask(conn, "Weather?")
+        await drain(conn, "rate_limits.updated")
+        await conn.response.create(response={"tool_choice": "none"})
+        await drain(conn, "rate_limits.updated")
+        for chunk in (tone(300, 8000), tone(700, 0)):
+            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
+        await drain(conn, "rate_limits.updated")
+        await conn.send_raw("{bad")
+        await drain(conn, "error")
+    assert {"response.function_call_arguments.done", "response.output_audio.delta", "error"} <= seen
+    assert {"input_audio_buffer.speech_started", "input_audio_buffer.committed", "conversation.item.done"} <= seen
