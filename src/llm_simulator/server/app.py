@@ -29,6 +29,7 @@ from llm_simulator.core.http import Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.providers.openai import OpenAIProvider
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
@@ -116,7 +117,10 @@ class SimulatorApp:
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
         self.internal.bind(self, self.telemetry)
         # The WebSocket APIs: each model turn is an internal request through this app.
-        self.sockets = WebSocketRoutes(self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes)
+        openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
+        self.sockets = WebSocketRoutes(
+            self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes, openai.client_secrets
+        )
 
     @property
     def in_flight(self) -> int:

@@ -112,3 +112,45 @@ async def test_responses_over_websocket_report_chaos_errors_with_their_status() 
             error: Any = await conn.recv()
         await client.close()
     assert error.type == "error" and error.status == 502 and error.error.type == "server_error"
+
+
+async def test_an_ephemeral_key_opens_a_session_as_its_issuer(guarded: SimulatorHandle) -> None:
+    server = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key=KEY, max_retries=0)
+    session: Any = {
+        "type": "realtime",
+        "model": "gpt-realtime",
+        "instructions": "Be terse.",
+        "output_modalities": ["text"],
+    }
+    secret = await server.realtime.client_secrets.create(
+        expires_after={"anchor": "created_at", "seconds": 60}, session=session
+    )
+    await server.close()
+    assert secret.value.startswith("ek_") and secret.expires_at > 0
+    browser = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key=secret.value, max_retries=0)
+    async with browser.realtime.connect(model="gpt-realtime") as conn:
+        created: Any = await conn.recv()
+        assert created.session.instructions == "Be terse." and created.session.output_modalities == ["text"]
+        await conn.response.create()
+        events = await until(conn, "response.done")
+    assert events[-1].response.status == "completed"
+    forged = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key="ek_" + "0" * 32, max_retries=0)
+    async with forged.realtime.connect(model="gpt-realtime") as conn:
+        refused = await conn.recv()
+    await browser.close()
+    await forged.close()
+    assert refused.type == "error" and refused.error.code == "invalid_api_key"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [({"expires_after": {"seconds": 5}}, "expires_after.seconds"), ({"session": {"type": "x"}}, "session.type")],
+)
+async def test_bad_client_secret_requests_name_the_field(
+    guarded: SimulatorHandle, body: dict[str, Any], param: str
+) -> None:
+    client = openai.AsyncOpenAI(base_url=guarded.openai_base_url, api_key=KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError) as bad:
+        await client.post("/realtime/client_secrets", body=body, cast_to=object)
+    await client.close()
+    assert bad.value.param == param

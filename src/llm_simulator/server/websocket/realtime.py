@@ -66,11 +66,20 @@ def frame_problem(problem: str) -> dict[str, Any]:
 class RealtimeSession:
     """One Realtime conversation on one socket."""
 
-    def __init__(self, ws: WebSocket, dispatch: InternalDispatch, model: str, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        ws: WebSocket,
+        dispatch: InternalDispatch,
+        model: str,
+        headers: Mapping[str, str],
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """A session of ``model``; ``settings`` (an ephemeral key's session) are laid over the defaults."""
         self.ws = ws
         self.dispatch = dispatch
         self.headers = headers
-        self.session = default_session(model, "sess_" + IDS.hex(12), int(time.time()) + SESSION_S)
+        session = default_session(model, "sess_" + IDS.hex(12), int(time.time()) + SESSION_S)
+        self.session = merge(session, settings or {})
         self.conversation_id = "conv_" + IDS.hex(12)
         self.items: list[dict[str, Any]] = []
         self.audio = bytearray()
