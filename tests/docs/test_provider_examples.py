@@ -1,4 +1,4 @@
-"""The Python examples of the Ollama and Vertex AI pages run as written against a live simulator."""
+"""The Python examples of the Ollama, Vertex AI and OpenAI Realtime docs run as written against a live simulator."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def _examples(page: str) -> dict[str, str]:
     return dict(_PYTHON.findall((DOCS / "providers" / page).read_text(encoding="utf-8")))
 
 
-@pytest.mark.parametrize(("page", "name"), [("ollama.md", "ollama-client"), ("vertex.md", "vertex-clients")])
+@pytest.mark.parametrize(
+    ("page", "name"),
+    [("ollama.md", "ollama-client"), ("vertex.md", "vertex-clients"), ("openai.md", "realtime-client")],
+)
 def test_example_runs_and_prints_answers(server: LiveServer, page: str, name: str) -> None:
     code = _examples(page)[name]
     assert DOC_URL in code

@@ -129,6 +129,10 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _oa("gpt-4-turbo", 128_000, 4_096, created=1_712_361_441),
     _oa("gpt-4o", 128_000, 16_384, created=1_715_367_049),
     _oa("gpt-4o-mini", 128_000, 16_384, created=1_721_172_741),
+    # Realtime models (the /v1/realtime WebSocket API; plain text endpoints serve them too).
+    _oa("gpt-realtime", 32_000, 4_096, created=1_756_271_701),
+    _oa("gpt-realtime-mini", 32_000, 4_096, created=1_759_517_133),
+    _oa("gpt-4o-realtime-preview", 32_000, 4_096, created=1_727_659_998),
     _oa("gpt-4.1", 1_047_576, 32_768, created=1_744_316_542),
     _oa("gpt-4.1-mini", 1_047_576, 32_768, created=1_744_318_173),
     _oa("gpt-4.1-nano", 1_047_576, 32_768, created=1_744_321_707),
@@ -211,6 +215,9 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _gemini("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini("gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini("gemini-2.5-flash-lite", "Gemini 2.5 Flash-Lite", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
+    # Live API models (BidiGenerateContent over WebSocket).
+    _gemini("gemini-live-2.5-flash-preview", "Gemini Live 2.5 Flash Preview", 1_048_576, 8_192),
+    _gemini("gemini-2.5-flash-native-audio-preview-09-2025", "Gemini 2.5 Flash Native Audio", 131_072, 8_192),
     _gemini("gemini-3-pro-preview", "Gemini 3 Pro Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini("gemini-3-flash-preview", "Gemini 3 Flash Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),
     _gemini("gemini-3.1-pro-preview", "Gemini 3.1 Pro Preview", 1_048_576, 65_536, MESSAGES_REASONING_CAPS),

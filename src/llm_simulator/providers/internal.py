@@ -10,7 +10,7 @@ built before it), and ``call`` drives one HTTP exchange through it with a synthe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,6 +21,10 @@ Message = MutableMapping[str, Any]
 Asgi = Callable[[Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 # A header marking a request as internal (so logs and request records can tell batch lines apart).
 INTERNAL_HEADER = "x-simulator-internal"
+# The scope key of an internal request's endpoint label (a WebSocket turn's), read by routing.
+ENDPOINT_SCOPE_KEY = "llm_simulator.endpoint"
+# Seconds a hung-up internal request gets to finish its bookkeeping before it is cancelled.
+_CLOSE_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,18 @@ class InternalDispatch:
         """Whether an app serves internal requests."""
         return self._app is not None
 
+    def open(self, path: str, headers: Mapping[str, str], body: bytes, *, endpoint: str) -> InternalStream:
+        """A streamed ``POST path`` served in process, read as it is written (``InternalStream``).
+
+        A WebSocket turn is served this way: it meets exactly what an HTTP request meets
+        (routing, auth, chaos, rate limits, fixtures, the engine's timing, telemetry), and
+        its record and metrics carry ``endpoint`` (``realtime``, ``live``, ...).
+        """
+        app = self._app
+        if app is None:
+            raise RuntimeError("no application bound for internal requests")
+        return InternalStream(app, _scope("POST", path, headers, body, endpoint), body)
+
     async def call(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, time_scale: float = 1.0
     ) -> InternalResponse:
@@ -78,23 +94,7 @@ class InternalDispatch:
         app = self._app
         if app is None:
             raise RuntimeError("no application bound for internal requests")
-        path, _, query = path.partition("?")
-        raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        raw_headers.append((b"content-length", str(len(body)).encode()))
-        raw_headers.append((INTERNAL_HEADER.encode(), b"batch"))
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query.encode("latin-1"),
-            "headers": raw_headers,
-            "client": ("127.0.0.1", 0),
-            "server": ("127.0.0.1", 0),
-        }
+        scope = _scope(method, path, headers, body, None)
         sent = False
         never = asyncio.Event()
 
@@ -125,3 +125,93 @@ class InternalDispatch:
             with compressed(time_scale):
                 await app(scope, receive, send)
         return InternalResponse(status, response_headers, b"".join(chunks))
+
+
+def _scope(method: str, path: str, headers: Mapping[str, str], body: bytes, endpoint: str | None) -> dict[str, Any]:
+    """The synthetic ASGI ``http`` scope of an internal request (``endpoint`` relabels its metrics)."""
+    path, _, query = path.partition("?")
+    raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw_headers.append((b"content-length", str(len(body)).encode()))
+    raw_headers.append((INTERNAL_HEADER.encode(), b"batch" if endpoint is None else endpoint.encode()))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode("latin-1"),
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 0),
+    }
+    if endpoint is not None:
+        scope[ENDPOINT_SCOPE_KEY] = endpoint
+    return scope
+
+
+class InternalStream:
+    """One streamed internal request: ``start`` waits for the status, ``chunks`` yields the body.
+
+    The app runs in its own task, writing into a queue as the engine releases frames, so
+    the reader sees each frame at its due time. ``cut`` is True when the app dropped the
+    connection mid-body (a chaos disconnect) instead of ending it; ``close`` abandons the
+    request as a client that hangs up does (the app sees ``http.disconnect``).
+    """
+
+    def __init__(self, app: Asgi, scope: dict[str, Any], body: bytes) -> None:
+        self.status = 500
+        self.headers: dict[str, str] = {}
+        self.cut = False
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._started = asyncio.Event()
+        self._gone = asyncio.Event()
+        self._body: bytes | None = body
+        self._task = asyncio.ensure_future(self._run(app, scope))
+
+    async def _run(self, app: Asgi, scope: dict[str, Any]) -> None:
+        try:
+            await app(scope, self._receive, self._send)
+        except Exception:  # a deliberate cut (ConnectionCut) or the app's failure: the body ends early
+            self.cut = True
+        finally:
+            self._started.set()
+            self._queue.put_nowait(None)
+
+    async def _receive(self) -> Message:
+        body, self._body = self._body, None
+        if body is not None:
+            return {"type": "http.request", "body": body, "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            for name, value in message.get("headers", []):
+                self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            self._started.set()
+        elif message["type"] == "http.response.body":
+            chunk = message.get("body", b"")
+            if chunk:
+                self._queue.put_nowait(chunk)
+
+    async def start(self) -> int:
+        """The response's status, once the app has started answering."""
+        await self._started.wait()
+        return self.status
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as the app writes it, to its end (or its cut)."""
+        while (chunk := await self._queue.get()) is not None:
+            yield chunk
+
+    async def close(self) -> None:
+        """Hang up: the app sees a disconnect; wait (briefly) for it to finish its bookkeeping."""
+        self._gone.set()
+        if not self._task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), _CLOSE_WAIT_S)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()

@@ -29,6 +29,7 @@ from llm_simulator.core.http import Route
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.providers.openai import OpenAIProvider
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
@@ -50,6 +51,7 @@ from llm_simulator.server.responding import Responder
 from llm_simulator.server.routing import Routes
 from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
+from llm_simulator.server.websocket import WebSocketRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.state_metrics import StateCollector
@@ -123,6 +125,11 @@ class SimulatorApp:
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
         self.internal.bind(self, self.telemetry)
+        # The WebSocket APIs: each model turn is an internal request through this app.
+        openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
+        self.sockets = WebSocketRoutes(
+            self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes, openai.client_secrets
+        )
 
     @property
     def in_flight(self) -> int:
@@ -145,6 +152,8 @@ class SimulatorApp:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self.sockets.serve(scope, receive, send)
         elif kind == "lifespan":
             await self.lifecycle.lifespan(receive, send)
 

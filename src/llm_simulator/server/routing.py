@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from llm_simulator.core.http import Route
 from llm_simulator.providers.base import Provider
+from llm_simulator.providers.internal import ENDPOINT_SCOPE_KEY
 from llm_simulator.security.gate import ADMIN_ENDPOINT
 from llm_simulator.server.exchange import ServerExchange
 
@@ -138,6 +139,8 @@ class Routes:
             exchange.params = found.params
             exchange.provider = found.provider
             exchange.endpoint = route.endpoint if route.endpoint_of is None else route.endpoint_of(found.params)
+            if ENDPOINT_SCOPE_KEY in exchange.scope:  # a WebSocket turn: counted under its socket's endpoint
+                exchange.endpoint = exchange.scope[ENDPOINT_SCOPE_KEY]
         else:
             exchange.allowed = found
             exchange.provider = self.claimant(exchange.path, exchange.headers, exchange.query, found)

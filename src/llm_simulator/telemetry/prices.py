@@ -20,6 +20,9 @@ BUILTIN_PRICES: tuple[tuple[str, float, float], ...] = (
     ("babbage-002", 0.40, 0.40),
     ("gpt-3.5-turbo*", 0.50, 1.50),
     ("gpt-4o-mini*", 0.15, 0.60),
+    # Realtime models: their text-token prices (audio tokens cost more, not modelled here).
+    ("gpt-realtime-mini*", 0.60, 2.40),
+    ("gpt-realtime*", 4.00, 16.00),
     ("gpt-4o*", 2.50, 10.00),
     ("gpt-4-turbo*", 10.00, 30.00),
     ("gpt-4.1-nano*", 0.10, 0.40),

@@ -111,7 +111,8 @@ def _wait_healthy(url: str, deadline: float, alive: Callable[[], bool]) -> None:
         if not alive():
             raise RuntimeError("the simulator stopped while starting")
         try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+            # A test server's TLS certificate is its own: the probe only needs an answer.
+            if httpx.get(url + "/health", timeout=1.0, verify=False).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -130,10 +131,21 @@ class InProcessServer:
 
     in_process = True
 
-    def __init__(self, config: Mapping[str, Any], *, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
+        """A server for ``config``; ``tls`` (certificate and key files) serves HTTPS and WSS.
+
+        TLS is for clients that insist on it: google-genai's Live client always dials ``wss://``.
+        """
         self.raw_config = dict(config)
         self.config = validate(config)
         self._startup_timeout = startup_timeout
+        self._tls = tls
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -153,16 +165,19 @@ class InProcessServer:
         sock.bind(("127.0.0.1", 0))
         self._sock = sock
         port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{port}"
+        certfile, keyfile = self._tls or (None, None)
         settings = uvicorn.Config(
             self.app,
             lifespan="on",
             http="httptools",
-            ws="none",
+            ws="websockets-sansio",  # the WebSocket APIs (Realtime, Responses, Live)
             # Leave the test process's logging alone: no dictConfig, no level changes.
             log_config=None,
             proxy_headers=False,
             server_header=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
             # Open connections get this long to finish at stop; streams still open are then
             # cancelled and end with the provider's in-stream error.
             timeout_graceful_shutdown=max(1, math.ceil(self.config.server.drain_timeout_s)),

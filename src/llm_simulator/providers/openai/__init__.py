@@ -23,6 +23,7 @@ from llm_simulator.providers.openai import (
     images,
     models,
     moderations,
+    realtime_secrets,
     responses,
     responses_items,
     responses_stored,
@@ -52,6 +53,8 @@ class OpenAIProvider:
     def __init__(self, sim: Simulator, dispatch: InternalDispatch | None = None) -> None:
         self._sim = sim
         self._dispatch = dispatch or InternalDispatch()
+        # Ephemeral Realtime keys: minted here, honoured by the WebSocket handshake (server/websocket).
+        self.client_secrets = realtime_secrets.ClientSecrets(sim.clock)
 
     def routes(self) -> list[Route]:
         """Every OpenAI route."""
@@ -74,6 +77,12 @@ class OpenAIProvider:
         image_store = images.ImageStore()
         return [
             Route("POST", "/v1/chat/completions", partial(chat.handle, sim), "chat"),
+            Route(
+                "POST",
+                "/v1/realtime/client_secrets",
+                partial(realtime_secrets.create, self.client_secrets),
+                "realtime_client_secrets",
+            ),
             Route("POST", "/v1/responses", partial(responses.create, sim, store, jobs, talks), "responses"),
             Route(
                 "GET", "/v1/responses/{response_id}", partial(responses_stored.retrieve, sim, store, jobs), "responses"
