@@ -65,6 +65,43 @@ class LatencyProfilesAdapterConfig(_Data):
         return self
 
 
+class TraceSourceConfig(_Data):
+    """One upstream of OTLP/JSON trace spans: exactly one of ``url`` and ``file``."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://", description="An http(s) URL to fetch.")
+    file: str | None = Field(
+        default=None, min_length=1, description="A file to read; relative paths in a config file are relative to it."
+    )
+
+    @model_validator(mode="after")
+    def _one_upstream(self) -> TraceSourceConfig:
+        if (self.url is None) == (self.file is None):
+            raise ValueError("give exactly one of url and file")
+        return self
+
+    @property
+    def location(self) -> str:
+        """The URL or the file path."""
+        return self.url if self.url is not None else str(self.file)
+
+
+class ObservatoryAdapterConfig(_Data):
+    """Trace spans of real LLM calls (files, URLs, the OTLP/HTTP receiver) turned into behaviour."""
+
+    enabled: bool = False
+    receiver: bool = Field(default=True, description="Accept OTLP/JSON spans at POST /v1/traces.")
+    sources: tuple[TraceSourceConfig, ...] = ()
+    refresh_s: float = Field(default=300.0, ge=0.05, description="How long a loaded source is fresh (the TTL).")
+    timeout_s: float = Field(default=5.0, gt=0, description="Limit of one fetch attempt.")
+    retry_s: float = Field(default=30.0, ge=0.05, description="After a failed load, try again this soon.")
+    apply_s: float = Field(default=5.0, ge=0.05, description="Received spans change the behaviour this often.")
+    max_spans: int = Field(default=50_000, ge=1, le=5_000_000, description="Received spans kept (the newest).")
+    min_calls: int = Field(default=20, ge=1, description="Calls of a model before its behaviour is derived.")
+    latency: bool = Field(default=True, description="Serve each observed model with a profile fitted to its calls.")
+    output_lengths: bool = Field(default=True, description="Draw output lengths from the observed ones.")
+    errors: bool = Field(default=True, description="Add a chaos rule with the observed error rate and mix.")
+
+
 class AdapterInfraConfig(_Data):
     """Cache, retry and breaker settings shared by every adapter's upstream calls."""
 
@@ -83,6 +120,7 @@ class AdaptersConfig(_Data):
     """Every adapter (off by default) and their shared upstream machinery."""
 
     latency_profiles: LatencyProfilesAdapterConfig = Field(default_factory=LatencyProfilesAdapterConfig)
+    observatory: ObservatoryAdapterConfig = Field(default_factory=ObservatoryAdapterConfig)
     infra: AdapterInfraConfig = Field(default_factory=AdapterInfraConfig)
 
     def declared_profiles(self) -> dict[str, str]:

@@ -1,19 +1,94 @@
-"""``/admin/adapters`` (the adapters' health and shared infra) and ``/admin/profiles`` (each profile's origin)."""
+"""The adapters' routes: their health, profiles' origins, and the observatory's receiver.
+
+``/admin/adapters`` (the adapters' health and shared infra), ``/admin/profiles`` (each
+profile's origin), and the observatory's routes when it is enabled: its OTLP/HTTP receiver
+(``POST /v1/traces``, JSON encoding) and ``GET /admin/observatory``.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import zlib
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from llm_simulator.adapters.otlp import OtlpError
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
+    from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.registry import AdapterRegistry
 
+# A gzipped export inflating past this is refused (a bomb would take the worker's memory).
+MAX_INFLATED_BYTES = 64 * 1024 * 1024
+# google.rpc.Code values of the OTLP/HTTP error body (``Status``).
+_INVALID_ARGUMENT = 3
 
-def _json(payload: object) -> JsonResponse:
-    return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
+
+def _json(payload: object, status: int = 200) -> JsonResponse:
+    return JsonResponse(status, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
+
+
+def _otlp_error(status: int, message: str) -> JsonResponse:
+    """An OTLP/HTTP failure: the status code and a ``google.rpc.Status`` body (JSON encoding)."""
+    return _json({"code": _INVALID_ARGUMENT, "message": message}, status)
+
+
+def _inflate(body: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=31)
+    data = inflater.decompress(body, MAX_INFLATED_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"the gzipped body inflates past {MAX_INFLATED_BYTES} bytes")
+    return data
+
+
+class ObservatoryRoutes:
+    """The OTLP/HTTP trace receiver and the observatory's admin view."""
+
+    def __init__(self, observatory: ObservatoryAdapter) -> None:
+        self._observatory = observatory
+
+    def routes(self) -> list[Route]:
+        """``POST /v1/traces`` (when the receiver is on) and ``GET /admin/observatory``."""
+        routes = [Route("GET", "/admin/observatory", self.summary, "admin")]
+        if self._observatory.config.receiver:
+            routes.append(Route("POST", "/v1/traces", self.traces, "admin"))
+        return routes
+
+    async def traces(self, request: HttpRequest) -> Response:
+        """Accept an ``ExportTraceServiceRequest`` (OTLP/HTTP, JSON encoding, optionally gzipped).
+
+        Answers 200 with an ``ExportTraceServiceResponse`` (``{}``, or ``partialSuccess`` when
+        no span was an LLM call), 415 for protobuf, 400 with a ``Status`` for malformed data.
+        """
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return _otlp_error(
+                415,
+                f"content-type {content_type!r}: only OTLP/HTTP JSON is accepted "
+                "(set OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json)",
+            )
+        body = request.body
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = _inflate(body)
+            except (zlib.error, ValueError) as exc:
+                return _otlp_error(400, f"content-encoding gzip: {exc}")
+        try:
+            accepted = self._observatory.ingest(body)
+        except OtlpError as exc:
+            return _otlp_error(400, str(exc))
+        payload: dict[str, Any] = {}
+        if accepted == 0:
+            payload["partialSuccess"] = {
+                "rejectedSpans": "0",
+                "errorMessage": "no LLM call spans (gen_ai.*) in the request",
+            }
+        return _json(payload)
+
+    async def summary(self, request: HttpRequest) -> Response:
+        """Per-model summaries of the observed calls, and what was applied (or not, and why)."""
+        return _json(self._observatory.snapshot())
 
 
 class AdapterRoutes:

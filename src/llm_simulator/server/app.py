@@ -32,7 +32,7 @@ from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
-from llm_simulator.server.adapter_routes import AdapterRoutes
+from llm_simulator.server.adapter_routes import AdapterRoutes, ObservatoryRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.bookkeeping import Bookkeeping
 from llm_simulator.server.chaos_routes import ChaosRoutes
@@ -101,6 +101,7 @@ class SimulatorApp:
             *RequestRoutes(self.telemetry).routes(),
             *EngineRoutes(self.sim).routes(),
             *AdapterRoutes(self.adapters).routes(),
+            *self._observatory_routes(),
         ]:
             self.routes.add(route, self.default_provider)
         security = config.security
@@ -119,6 +120,16 @@ class SimulatorApp:
     def in_flight(self) -> int:
         """Requests in flight, for the concurrency cap (statistics can be reset; this cannot)."""
         return self.books.in_flight
+
+    def _observatory_routes(self) -> list[Route]:
+        """The observatory's receiver and admin view, when the adapter is enabled."""
+        observatory = self.adapters.get("observatory")
+        if observatory is None:
+            return []
+        from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
+
+        assert isinstance(observatory, ObservatoryAdapter)
+        return ObservatoryRoutes(observatory).routes()
 
     @property
     def draining(self) -> bool:
