@@ -72,6 +72,7 @@ KINDS: dict[str, AdapterKind] = {
     ),
     # OTLP/JSON is read with the standard library's json: no extra (protobuf is not accepted).
     "observatory": AdapterKind("observatory", "llm_simulator.adapters.observatory.adapter", "ObservatoryAdapter"),
+    "router": AdapterKind("router", "llm_simulator.adapters.router.adapter", "RouterAdapter"),
 }
 
 
@@ -158,6 +159,7 @@ class AdapterRegistry:
         sections: list[tuple[str, Any]] = [
             ("latency_profiles", config.adapters.latency_profiles),
             ("observatory", config.adapters.observatory),
+            ("router", config.adapters.router),
         ]
         for name, section in sections:
             if section.enabled:

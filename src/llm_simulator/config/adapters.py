@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_simulator.config.router import RouterAdapterConfig
+
 PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
@@ -121,6 +123,7 @@ class AdaptersConfig(_Data):
 
     latency_profiles: LatencyProfilesAdapterConfig = Field(default_factory=LatencyProfilesAdapterConfig)
     observatory: ObservatoryAdapterConfig = Field(default_factory=ObservatoryAdapterConfig)
+    router: RouterAdapterConfig = Field(default_factory=RouterAdapterConfig)
     infra: AdapterInfraConfig = Field(default_factory=AdapterInfraConfig)
 
     def declared_profiles(self) -> dict[str, str]:

@@ -18,6 +18,7 @@ from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse
 if TYPE_CHECKING:
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.registry import AdapterRegistry
+    from llm_simulator.adapters.router.adapter import RouterAdapter
 
 # A gzipped export inflating past this is refused (a bomb would take the worker's memory).
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
@@ -120,3 +121,41 @@ class AdapterRoutes:
     async def profiles(self, request: HttpRequest) -> Response:
         """Every latency profile served: built-in, config, or adapter (with its URL or file and fetch time)."""
         return _json({"profiles": self._registry.profiles()})
+
+
+class RouterRoutes:
+    """The router's admin API: its rules and decisions, and the rules set at run time."""
+
+    def __init__(self, router: RouterAdapter) -> None:
+        self._router = router
+
+    def routes(self) -> list[Route]:
+        """``GET /admin/router``, ``PUT /admin/router/rules``, ``DELETE /admin/router/rules``."""
+        return [
+            Route("GET", "/admin/router", self.view, "admin"),
+            Route("PUT", "/admin/router/rules", self.replace, "admin"),
+            Route("DELETE", "/admin/router/rules", self.clear, "admin"),
+        ]
+
+    async def view(self, request: HttpRequest) -> Response:
+        """Every rule in evaluation order with its origin, and the decisions counted."""
+        return _json(self._router.snapshot())
+
+    async def replace(self, request: HttpRequest) -> Response:
+        """Replace the admin rules with the body's (``{"rules": [...]}`` or a list); 400 naming a bad field."""
+        from llm_simulator.adapters.router.adapter import parse_rules
+        from llm_simulator.adapters.upstream import UpstreamDataError
+
+        try:
+            rules = parse_rules(orjson.loads(request.body or b"null"), "body")
+        except orjson.JSONDecodeError as exc:
+            return _json({"error": {"message": f"body: invalid JSON: {exc}", "type": "invalid_request"}}, 400)
+        except UpstreamDataError as exc:
+            return _json({"error": {"message": str(exc), "type": "invalid_request"}}, 400)
+        self._router.set_admin_rules(rules)
+        return _json(self._router.snapshot())
+
+    async def clear(self, request: HttpRequest) -> Response:
+        """Drop the admin rules (the config's and the sources' stay)."""
+        self._router.set_admin_rules(())
+        return _json(self._router.snapshot())

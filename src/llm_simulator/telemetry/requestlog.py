@@ -62,6 +62,7 @@ class RequestLog:
                 "status": rec.status,
                 "error_type": rec.error_type or None,
                 "duration_ms": round(duration_s * 1000, 3),
+                "route": rec.route,
             }
         )
 
