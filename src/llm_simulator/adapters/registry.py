@@ -73,6 +73,7 @@ KINDS: dict[str, AdapterKind] = {
     # OTLP/JSON is read with the standard library's json: no extra (protobuf is not accepted).
     "observatory": AdapterKind("observatory", "llm_simulator.adapters.observatory.adapter", "ObservatoryAdapter"),
     "router": AdapterKind("router", "llm_simulator.adapters.router.adapter", "RouterAdapter"),
+    "lineage": AdapterKind("lineage", "llm_simulator.adapters.lineage.adapter", "LineageAdapter"),
 }
 
 
@@ -160,6 +161,7 @@ class AdapterRegistry:
             ("latency_profiles", config.adapters.latency_profiles),
             ("observatory", config.adapters.observatory),
             ("router", config.adapters.router),
+            ("lineage", config.adapters.lineage),
         ]
         for name, section in sections:
             if section.enabled:

@@ -104,6 +104,26 @@ class ObservatoryAdapterConfig(_Data):
     errors: bool = Field(default=True, description="Add a chaos rule with the observed error rate and mix.")
 
 
+class LineageAdapterConfig(_Data):
+    """Conversation lineage: sessions, turns, response chains and tool calls as a bounded graph."""
+
+    enabled: bool = False
+    session_header: str = Field(
+        default="x-session-id", pattern=r"^[a-z0-9-]+$", description="Header naming the session (else inferred)."
+    )
+    max_sessions: int = Field(default=1000, ge=1, le=1_000_000, description="Sessions kept (least recent dropped).")
+    max_turns: int = Field(default=200, ge=1, le=100_000, description="Turns kept per session (oldest dropped).")
+    max_stream_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Bytes of a streamed response read for its tool calls and id."
+    )
+    sources: tuple[TraceSourceConfig, ...] = Field(
+        default=(), description="Exported lineage graphs (JSON) that prime sessions' history."
+    )
+    refresh_s: float = Field(default=300.0, ge=0.05)
+    timeout_s: float = Field(default=5.0, gt=0)
+    retry_s: float = Field(default=30.0, ge=0.05)
+
+
 class AdapterInfraConfig(_Data):
     """Cache, retry and breaker settings shared by every adapter's upstream calls."""
 
@@ -124,6 +144,7 @@ class AdaptersConfig(_Data):
     latency_profiles: LatencyProfilesAdapterConfig = Field(default_factory=LatencyProfilesAdapterConfig)
     observatory: ObservatoryAdapterConfig = Field(default_factory=ObservatoryAdapterConfig)
     router: RouterAdapterConfig = Field(default_factory=RouterAdapterConfig)
+    lineage: LineageAdapterConfig = Field(default_factory=LineageAdapterConfig)
     infra: AdapterInfraConfig = Field(default_factory=AdapterInfraConfig)
 
     def declared_profiles(self) -> dict[str, str]:

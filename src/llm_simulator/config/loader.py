@@ -159,7 +159,7 @@ def _anchor_fixture_files(tree: dict[str, Any], base: Path) -> None:
         ]
     # The latency-profiles adapter's file sources, likewise.
     adapters = tree.get("adapters")
-    for name in ("latency_profiles", "observatory", "router"):
+    for name in ("latency_profiles", "observatory", "router", "lineage"):
         section = adapters.get(name) if isinstance(adapters, dict) else None
         sources = section.get("sources") if isinstance(section, dict) else None
         for source in sources if isinstance(sources, list) else []:

@@ -16,6 +16,7 @@ from llm_simulator.adapters.otlp import OtlpError
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 
 if TYPE_CHECKING:
+    from llm_simulator.adapters.lineage.adapter import LineageAdapter
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.registry import AdapterRegistry
     from llm_simulator.adapters.router.adapter import RouterAdapter
@@ -159,3 +160,53 @@ class RouterRoutes:
         """Drop the admin rules (the config's and the sources' stay)."""
         self._router.set_admin_rules(())
         return _json(self._router.snapshot())
+
+
+class LineageRoutes:
+    """``/admin/lineage``: the conversation graph, exported, primed and cleared."""
+
+    _FORMATS = frozenset({"json", "graphml", "dot"})
+
+    def __init__(self, lineage: LineageAdapter) -> None:
+        self._lineage = lineage
+
+    def routes(self) -> list[Route]:
+        """``GET``, ``POST`` (prime) and ``DELETE /admin/lineage``."""
+        return [
+            Route("GET", "/admin/lineage", self.view, "admin"),
+            Route("POST", "/admin/lineage", self.prime, "admin"),
+            Route("DELETE", "/admin/lineage", self.clear, "admin"),
+        ]
+
+    async def view(self, request: HttpRequest) -> Response:
+        """The graph (``?session=ID`` for one), as ``?format=json`` (default), ``graphml`` or ``dot``."""
+        graph = self._lineage.graph
+        fmt = request.query.get("format", "json")
+        if fmt not in self._FORMATS:
+            message = f"format {fmt!r}: use json, graphml or dot"
+            return _json({"error": {"message": message, "type": "invalid_request"}}, 400)
+        session = request.query.get("session")
+        chosen = graph.select(session)
+        if session is not None and not chosen:
+            return _json({"error": {"message": f"no session {session!r}", "type": "not_found"}}, 404)
+        if fmt == "dot":
+            return JsonResponse(200, graph.as_dot(chosen).encode(), [(b"content-type", b"text/vnd.graphviz")])
+        if fmt == "graphml":
+            return JsonResponse(200, graph.as_graphml(chosen).encode(), [(b"content-type", b"application/graphml+xml")])
+        return _json(graph.as_json(chosen))
+
+    async def prime(self, request: HttpRequest) -> Response:
+        """Add an exported graph as history (``GET /admin/lineage``'s JSON shape); 400 naming the problem."""
+        try:
+            doc = orjson.loads(request.body or b"null")
+            if not isinstance(doc, dict):
+                raise ValueError("expected {nodes: [...], edges: [...]}")
+            sessions = self._lineage.prime(doc)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            return _json({"error": {"message": f"body: {exc}", "type": "invalid_request"}}, 400)
+        return _json({"primed_sessions": sessions})
+
+    async def clear(self, request: HttpRequest) -> Response:
+        """Forget every session."""
+        self._lineage.graph.clear()
+        return _json({"sessions": 0})

@@ -33,7 +33,7 @@ from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
-from llm_simulator.server.adapter_routes import AdapterRoutes, ObservatoryRoutes, RouterRoutes
+from llm_simulator.server.adapter_routes import AdapterRoutes, LineageRoutes, ObservatoryRoutes, RouterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.bookkeeping import Bookkeeping
 from llm_simulator.server.chaos_routes import ChaosRoutes
@@ -56,6 +56,7 @@ from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
 
 if TYPE_CHECKING:
+    from llm_simulator.adapters.lineage.adapter import LineageAdapter
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.router.adapter import RouterAdapter
 
@@ -84,10 +85,12 @@ class SimulatorApp:
         # Optional consumers of upstream data (latency profiles, ...): started with the worker.
         self.adapters = AdapterRegistry(config, self.sim)
         router = cast("RouterAdapter | None", self.adapters.get("router"))
+        lineage = cast("LineageAdapter | None", self.adapters.get("lineage"))
         for provider in self.providers:
             for route in provider.routes():
                 served = route if self.proxy is None else self.proxy.wrap(route, provider.name)
-                # The routing rules decide before the proxy or the simulation sees the request.
+                # Lineage records what is served; the routing rules decide before anything else sees it.
+                served = served if lineage is None else lineage.wrap(served, provider.name)
                 self.routes.add(served if router is None else router.wrap(served, provider.name), provider)
         self.gate = Gate(config.auth, self.sim.clock)
         self.readiness = Readiness()
@@ -138,6 +141,9 @@ class SimulatorApp:
         router = cast("RouterAdapter | None", self.adapters.get("router"))
         if router is not None:
             routes.extend(RouterRoutes(router).routes())
+        lineage = cast("LineageAdapter | None", self.adapters.get("lineage"))
+        if lineage is not None:
+            routes.extend(LineageRoutes(lineage).routes())
         return routes
 
     @property
