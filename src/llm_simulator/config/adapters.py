@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_simulator.config.router import RouterAdapterConfig
+from llm_simulator.config.sources import UpstreamSource
 
 PROFILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
@@ -20,29 +21,12 @@ class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ProfileSourceConfig(_Data):
+class ProfileSourceConfig(UpstreamSource):
     """One upstream of latency data: exactly one of ``url`` and ``file``."""
 
     profile: str = Field(pattern=PROFILE_NAME, description="Name of the profile this source provides.")
-    url: str | None = Field(default=None, pattern=r"^https?://", description="An http(s) URL to fetch.")
-    file: str | None = Field(
-        default=None,
-        min_length=1,
-        description="A file to read; relative paths in a config file are relative to that file.",
-    )
     fallback: str = Field(default="standard", description="Profile served under this name until the first good fetch.")
     point: int = Field(default=0, ge=0, description="Load point of a multi-point measurement report.")
-
-    @model_validator(mode="after")
-    def _one_upstream(self) -> ProfileSourceConfig:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        return self
-
-    @property
-    def location(self) -> str:
-        """The URL or the file path."""
-        return self.url if self.url is not None else str(self.file)
 
 
 class LatencyProfilesAdapterConfig(_Data):
@@ -67,24 +51,8 @@ class LatencyProfilesAdapterConfig(_Data):
         return self
 
 
-class TraceSourceConfig(_Data):
-    """One upstream of OTLP/JSON trace spans: exactly one of ``url`` and ``file``."""
-
-    url: str | None = Field(default=None, pattern=r"^https?://", description="An http(s) URL to fetch.")
-    file: str | None = Field(
-        default=None, min_length=1, description="A file to read; relative paths in a config file are relative to it."
-    )
-
-    @model_validator(mode="after")
-    def _one_upstream(self) -> TraceSourceConfig:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        return self
-
-    @property
-    def location(self) -> str:
-        """The URL or the file path."""
-        return self.url if self.url is not None else str(self.file)
+TraceSourceConfig = UpstreamSource
+"""One upstream of OTLP/JSON trace spans (or of an exported lineage graph): a URL or a file."""
 
 
 class ObservatoryAdapterConfig(_Data):

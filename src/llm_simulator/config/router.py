@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_simulator.config.chaos import ErrorType
+from llm_simulator.config.sources import UpstreamSource
 
 
 class _Data(BaseModel):
@@ -99,22 +100,8 @@ class RouteRule(_Data):
     action: Action
 
 
-class RuleSourceConfig(_Data):
-    """A rules document (``{rules: [...]}`` or a list) at a URL or in a file."""
-
-    url: str | None = Field(default=None, pattern=r"^https?://")
-    file: str | None = Field(default=None, min_length=1)
-
-    @model_validator(mode="after")
-    def _one_upstream(self) -> RuleSourceConfig:
-        if (self.url is None) == (self.file is None):
-            raise ValueError("give exactly one of url and file")
-        return self
-
-    @property
-    def location(self) -> str:
-        """The URL or the file path."""
-        return self.url if self.url is not None else str(self.file)
+RuleSourceConfig = UpstreamSource
+"""A rules document (``{rules: [...]}`` or a list) at a URL or in a file."""
 
 
 class RouterAdapterConfig(_Data):

@@ -23,12 +23,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 
 from llm_simulator.adapters.lineage.extract import Exchange, add_response, from_request, stream_documents
 from llm_simulator.adapters.lineage.graph import LineageGraph
-from llm_simulator.adapters.upstream import Upstream, UpstreamDataError
+from llm_simulator.adapters.sourced import SourcedAdapter
+from llm_simulator.adapters.upstream import UpstreamDataError
 from llm_simulator.core.http import Handler, HttpRequest, JsonResponse, Response, Route, StreamResponse
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _parse_graph(location: str) -> Callable[[bytes], dict[str, Any]]:
     return parse
 
 
-class LineageAdapter:
+class LineageAdapter(SourcedAdapter):
     """The conversation graph of one worker, and the route wrapper that feeds it."""
 
     name = NAME
@@ -76,32 +76,12 @@ class LineageAdapter:
         *,
         asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        super().__init__(config, config.sources, sim, infra, asleep)
         self.config = config
-        self._sim = sim
-        self._asleep = asleep
         self.graph = LineageGraph(config.max_sessions, config.max_turns)
-        self._upstreams = [
-            Upstream(
-                NAME,
-                s.location,
-                is_url=s.url is not None,
-                infra=infra,
-                timeout_s=config.timeout_s,
-                ttl_s=config.refresh_s,
-                wall=sim.clock.wall,
-            )
-            for s in config.sources
-        ]
         self._primed: dict[str, dict[str, Any]] = {}
         self.recorded = 0
         self.failures = 0
-        self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def upstreams(self) -> list[Upstream]:
-        """The lineage sources' upstreams."""
-        return list(self._upstreams)
 
     # -- recording ------------------------------------------------------------------------------------
 
@@ -174,36 +154,6 @@ class LineageAdapter:
                 self.graph.forget(old)
         return self.graph.prime(doc)
 
-    def start(self) -> None:
-        """Open the HTTP client and start loading the sources (needs a running loop)."""
-        if self._task is not None or not self._upstreams:
-            return
-        if any(u.is_url for u in self._upstreams):
-            self._client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
-        for upstream in self._upstreams:
-            upstream.bind_client(self._client)
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="adapter-lineage")
-
-    async def aclose(self) -> None:
-        """Stop loading and close the HTTP client."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("adapter %s: refresh failed", NAME)
-            failing = any(u.status == "degraded" for u in self._upstreams)
-            await self._asleep(min(self.config.refresh_s, self.config.retry_s) if failing else self.config.refresh_s)
-
     async def refresh(self, *, force: bool = False) -> None:
         """Load every source; a new document primes its sessions again (the last good one stays on failure)."""
         for upstream in self._upstreams:
@@ -221,10 +171,8 @@ class LineageAdapter:
 
     def health(self) -> dict[str, Any]:
         """Status, sources, and the graph's size."""
-        statuses = {u.status for u in self._upstreams}
-        status = "degraded" if "degraded" in statuses else ("starting" if "starting" in statuses else "ok")
         return {
-            "status": status,
+            "status": self.source_status(),
             "sources": [u.health() for u in self._upstreams],
             "sessions": len(self.graph.sessions),
             "turns_recorded": self.recorded,

@@ -16,7 +16,6 @@ its configured behaviour.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -24,12 +23,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from llm_simulator.adapters.observatory.summary import PROVIDERS, Behaviour, ModelSummary, behaviour, summarise
 from llm_simulator.adapters.otlp import LlmSpan, OtlpError, parse_spans
-from llm_simulator.adapters.upstream import Upstream, UpstreamDataError
+from llm_simulator.adapters.sourced import SourcedAdapter
+from llm_simulator.adapters.upstream import UpstreamDataError
 
 if TYPE_CHECKING:
     from llm_simulator.config.adapters import ObservatoryAdapterConfig
@@ -53,7 +52,7 @@ def _parse(location: str) -> Callable[[bytes], list[LlmSpan]]:
     return parse
 
 
-class ObservatoryAdapter:
+class ObservatoryAdapter(SourcedAdapter):
     """Keeps the observed models' behaviour in step with the spans seen."""
 
     name = NAME
@@ -66,22 +65,8 @@ class ObservatoryAdapter:
         *,
         asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        super().__init__(config, config.sources, sim, infra, asleep)
         self.config = config
-        self._sim = sim
-        self._asleep = asleep
-        wall = sim.clock.wall
-        self._upstreams = [
-            Upstream(
-                NAME,
-                s.location,
-                is_url=s.url is not None,
-                infra=infra,
-                timeout_s=config.timeout_s,
-                ttl_s=config.refresh_s,
-                wall=wall,
-            )
-            for s in config.sources
-        ]
         self._loaded: dict[str, list[LlmSpan]] = {}
         self._received: deque[LlmSpan] = deque(maxlen=config.max_spans)
         self.received_total = 0
@@ -93,53 +78,27 @@ class ObservatoryAdapter:
         self._summaries: list[ModelSummary] = []
         self._skipped: dict[str, str] = {}
         self.applied_at: float | None = None
-        self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._next_load = 0.0
 
-    @property
-    def upstreams(self) -> list[Upstream]:
-        """Every source's upstream."""
-        return list(self._upstreams)
+    # -- the loop: sources every refresh_s (retry_s while failing), received spans every apply_s --------
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    def needs_loop(self) -> bool:
+        """Always: received spans are applied by the loop too."""
+        return True
 
-    def start(self) -> None:
-        """Open the HTTP client and start the load/apply loop (needs a running event loop)."""
-        if self._task is not None:
-            return
-        if any(u.is_url for u in self._upstreams):
-            self._client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
-        for upstream in self._upstreams:
-            upstream.bind_client(self._client)
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="adapter-observatory")
+    def period(self) -> float:
+        """The loop wakes every ``apply_s``."""
+        return self.config.apply_s
 
-    async def aclose(self) -> None:
-        """Stop the loop and close the HTTP client."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def _loop(self) -> None:
-        next_load = 0.0
-        while True:
-            try:
-                if self._upstreams and time.monotonic() >= next_load:
-                    async with self._lock:
-                        await self._load_sources(force=False)
-                    failing = any(u.status == "degraded" for u in self._upstreams)
-                    period = min(self.config.refresh_s, self.config.retry_s) if failing else self.config.refresh_s
-                    next_load = time.monotonic() + period
-                if self._dirty:
-                    self.apply()
-            except Exception:  # a bug here must not end the loop for good
-                log.exception("adapter %s: refresh failed", NAME)
-            await self._asleep(self.config.apply_s)
+    async def tick(self) -> None:
+        """Reload the sources when due, then apply whatever arrived."""
+        if self._upstreams and time.monotonic() >= self._next_load:
+            async with self._lock:
+                await self._load_sources(force=False)
+            self._next_load = time.monotonic() + super().period()
+        if self._dirty:
+            self.apply()
 
     async def refresh(self, *, force: bool = False) -> None:
         """Load every source now (``force``: bypassing the cache) and apply what the spans say."""
@@ -244,10 +203,8 @@ class ObservatoryAdapter:
 
     def health(self) -> dict[str, Any]:
         """Status of the adapter, its sources and its receiver."""
-        statuses = {u.status for u in self._upstreams}
-        status = "degraded" if "degraded" in statuses else ("starting" if "starting" in statuses else "ok")
         return {
-            "status": status,
+            "status": self.source_status(),
             "sources": [u.health() for u in self._upstreams],
             "receiver": {
                 "enabled": self.config.receiver,

@@ -16,7 +16,6 @@ event and ``llm_simulator_router_decisions_total{rule,action}``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -24,14 +23,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 import yaml
 from prometheus_client.core import CounterMetricFamily, Metric
 from pydantic import TypeAdapter, ValidationError
 
 from llm_simulator.adapters.router.rules import Decision, Facts, decide, ordered
-from llm_simulator.adapters.upstream import Upstream, UpstreamDataError
+from llm_simulator.adapters.sourced import SourcedAdapter
+from llm_simulator.adapters.upstream import UpstreamDataError
 from llm_simulator.config.loader import format_validation_error
 from llm_simulator.config.router import RouteRule
 from llm_simulator.core.event_types import ROUTER_DECISION
@@ -119,7 +118,7 @@ class _Bucket:
         return False
 
 
-class RouterAdapter:
+class RouterAdapter(SourcedAdapter):
     """Routing rules for one worker, and the route wrapper that applies them."""
 
     name = NAME
@@ -132,34 +131,14 @@ class RouterAdapter:
         *,
         asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        super().__init__(config, config.sources, sim, infra, asleep)
         self.config = config
-        self._sim = sim
-        self._asleep = asleep
-        self._upstreams = [
-            Upstream(
-                NAME,
-                s.location,
-                is_url=s.url is not None,
-                infra=infra,
-                timeout_s=config.timeout_s,
-                ttl_s=config.refresh_s,
-                wall=sim.clock.wall,
-            )
-            for s in config.sources
-        ]
         self._loaded: dict[str, tuple[RouteRule, ...]] = {}
         self.admin_rules: tuple[RouteRule, ...] = ()
         self._rules = ordered(config.rules)
         self._buckets: dict[str, _Bucket] = {}
         self.decisions: Counter[tuple[str, str]] = Counter()
         self._rng = derive_random(sim.config.seed, "router")
-        self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def upstreams(self) -> list[Upstream]:
-        """Every rules source's upstream."""
-        return list(self._upstreams)
 
     # -- rules --------------------------------------------------------------------------------------
 
@@ -276,37 +255,7 @@ class RouterAdapter:
             record.route = decision.as_dict()
             record.note(ROUTER_DECISION, **decision.as_dict())
 
-    # -- lifecycle ------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Open the HTTP client and start reloading the rule sources (needs a running loop)."""
-        if self._task is not None or not self._upstreams:
-            return
-        if any(u.is_url for u in self._upstreams):
-            self._client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
-        for upstream in self._upstreams:
-            upstream.bind_client(self._client)
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="adapter-router")
-
-    async def aclose(self) -> None:
-        """Stop the reload loop and close the HTTP client."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a bug here must not end the reloads for good
-                log.exception("adapter %s: refresh failed", NAME)
-            failing = any(u.status == "degraded" for u in self._upstreams)
-            await self._asleep(min(self.config.refresh_s, self.config.retry_s) if failing else self.config.refresh_s)
+    # -- sources --------------------------------------------------------------------------------------
 
     async def refresh(self, *, force: bool = False) -> None:
         """Load every rules source (from the cache while fresh); the last good rules stay on failure."""
@@ -328,10 +277,8 @@ class RouterAdapter:
 
     def health(self) -> dict[str, Any]:
         """Status, the sources' health, how many rules are live and the decisions so far."""
-        statuses = {u.status for u in self._upstreams}
-        status = "degraded" if "degraded" in statuses else ("starting" if "starting" in statuses else "ok")
         return {
-            "status": status,
+            "status": self.source_status(),
             "sources": [u.health() for u in self._upstreams],
             "rules": len(self._rules),
             "decisions": sum(self.decisions.values()),
