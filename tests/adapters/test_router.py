@@ -52,6 +52,11 @@ def chat(handle: SimulatorHandle, model: str, client: str = "c1", **extra: Any) 
     return httpx.post(f"{handle.openai_base_url}/chat/completions", json=body, headers={"x-client-id": client})
 
 
+def outside_canary() -> str:
+    """A client id the 50 % canary rule leaves alone."""
+    return next(c for c in (f"u{i}" for i in range(100)) if client_bucket("canary", c) >= 50)
+
+
 def test_route_rewrites_the_model_and_shows_the_decision(sim: SimulatorHandle) -> None:
     client = openai.OpenAI(base_url=sim.openai_base_url, api_key="k", max_retries=0)
     try:
@@ -84,7 +89,7 @@ def test_transform_sets_parameters_for_matching_headers(sim: SimulatorHandle) ->
     answer = httpx.post(
         f"{sim.openai_base_url}/chat/completions",
         json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "write a lot"}], "max_tokens": 200},
-        headers={"x-team": "search-ranking"},
+        headers={"x-team": "search-ranking", "x-client-id": outside_canary()},
     )
     assert answer.json()["usage"]["completion_tokens"] <= 2
     assert answer.headers["x-simulator-route"] == "rule=short; action=transform; passed=tag,short"
@@ -136,7 +141,7 @@ def test_admin_api_replaces_rules_and_refuses_bad_ones(sim: SimulatorHandle) -> 
     view = httpx.put(admin, json=[rule]).json()
     assert [r["name"] for r in view["rules"]][:4] == ["block-o1", "tag", "short", "night"]
     assert next(r for r in view["rules"] if r["name"] == "night")["origin"] == "admin"
-    outside = next(c for c in (f"u{i}" for i in range(100)) if client_bucket("canary", c) >= 50)  # not in the canary
+    outside = outside_canary()
     assert chat(sim, "gpt-4o-mini", outside).json()["model"] == "gpt-4.1"
     httpx.delete(admin).raise_for_status()
     assert chat(sim, "gpt-4o-mini", outside).json()["model"] == "gpt-4o-mini"
