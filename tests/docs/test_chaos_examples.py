@@ -35,6 +35,7 @@ from tests.server.asgi_driver import Captured, call
 
 EXAMPLES = {
     "quick-start",
+    "misbehave",
     "evaluation-order",
     "rules",
     "stream-faults",
@@ -628,6 +629,21 @@ async def test_stream_faults_example() -> None:
     # The rule is Anthropic's only.
     captured, was_cut = await stream_until_cut(app, stream)
     assert not was_cut and captured.body.endswith(b"data: [DONE]\n\n")
+
+
+async def test_misbehave_example() -> None:
+    config = load("misbehave", seed=1, **{"latency.enabled": False})
+    sloppy, refuses = config.chaos.rules
+    assert sloppy.misbehave == "invalid_tool_arguments" and sloppy.probability == 0.1
+    app = make_app(config)
+    app.sim.chaos.configure(rules=(sloppy.model_copy(update={"probability": 1.0}), refuses))
+    reply = await generate(app, model="gpt-4o-mini")
+    call = body(reply)["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"] == {"name": "lookup", "arguments": "{'query': 'Paris',}"}
+    assert "tool_calls" not in body(await generate(app, model="gpt-4o"))["choices"][0]["message"]
+    refused = await generate(app, "anthropic", headers={"x-tenant": "x"})
+    assert body(refused)["stop_reason"] == "refusal"
+    assert body(await generate(app, "anthropic"))["stop_reason"] != "refusal"  # another tenant
 
 
 async def test_non_streamed_faults() -> None:

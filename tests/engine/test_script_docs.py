@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from llm_simulator.core.errors import ErrorKind
-from llm_simulator.core.types import Endpoint, GenerationRequest, Message, ScriptedReply
+from llm_simulator.core.types import Endpoint, FinishReason, GenerationRequest, Message, ScriptedReply, SegmentKind
 from llm_simulator.engine.script import Script, parse_fixtures
 from llm_simulator.infra.clock import FakeClock
 from tests.docs_examples import fixture_example, fixture_examples
@@ -35,7 +35,28 @@ def user(text: str) -> Message:
 
 
 def test_every_example_is_named_and_tested() -> None:
-    assert set(fixture_examples()) == {"text", "errors", "delay", "turns", "tools", "json", "agent"}
+    assert set(fixture_examples()) == {"text", "errors", "delay", "turns", "tools", "json", "agent", "overrides"}
+
+
+def test_overrides_example() -> None:
+    loaded = script("overrides")
+    pinned = resolve(loaded, user("pinned please"))
+    assert pinned is not None and pinned.text == "Cut short"
+    assert (pinned.response_id, pinned.model, pinned.system_fingerprint) == (
+        "chatcmpl-fixture-1",
+        "gpt-4o-2024-08-06",
+        "fp_fixture",
+    )
+    assert pinned.usage is not None and (pinned.usage.input_tokens, pinned.usage.output_tokens) == (100, 7)
+    assert pinned.finish is FinishReason.LENGTH
+    trip = resolve(loaded, user("plan the trip to Paris"))
+    assert trip is not None
+    assert [part.kind for part in trip.parts] == [SegmentKind.TEXT, SegmentKind.TOOL_CALL] * 2
+    calls = [part.call for part in trip.parts if part.call is not None]
+    assert [(c.name, c.arguments, c.id) for c in calls] == [
+        ("get_weather", '{"city":"Paris"}', "weather1"),
+        ("find_trains", '{"to":"Paris"}', None),
+    ]
 
 
 def test_text_example() -> None:

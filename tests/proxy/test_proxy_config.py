@@ -48,8 +48,8 @@ def test_a_configured_key_goes_in_the_providers_own_header() -> None:
     assert upstream_headers({"api-key": "c"}, "openai", "k")["api-key"] == "k"
     gemini = upstream_headers({"x-goog-api-key": "c"}, "gemini", "k")
     assert gemini["x-goog-api-key"] == "k"
-    assert upstream_query({"key": "c", "alt": "sse"}, "k") == {"key": "k", "alt": "sse"}
-    assert upstream_query({"key": "c"}, None) == {"key": "c"}
+    assert upstream_query([("key", "c"), ("alt", "sse")], "k") == [("key", "k"), ("alt", "sse")]
+    assert upstream_query([("key", "c"), ("key", "d")], None) == [("key", "c"), ("key", "d")]
 
 
 def test_response_headers_lose_only_what_the_server_sets_itself() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import openai
 
+from llm_simulator.infra.clock import SystemClock
 from llm_simulator.proxy.cassette import REDACTED, Recorder, redact_json
 from llm_simulator.testing import SimulatorHandle, start_simulator
 from tests.proxy.conftest import proxy_config
@@ -100,7 +101,7 @@ def test_redact_json_follows_dotted_paths_and_wildcards() -> None:
 
 
 def test_an_unwritable_directory_loses_the_entry_not_the_answer(tmp_path: Path) -> None:
-    recorder = Recorder(str(tmp_path), ())
+    recorder = Recorder(str(tmp_path), (), SystemClock())
     (tmp_path / "blocked").mkdir()
     recorder.directory = tmp_path / "blocked" / "gone"  # nothing can be created there
     recorder.write({"v": 1})

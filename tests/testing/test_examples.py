@@ -38,3 +38,11 @@ def test_the_readme_snippet_passes(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(test_readme_snippet=snippet)
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_misbehaviour_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
+    guide = (EXAMPLE.parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
+    snippet = guide.split("<!-- misbehaviour-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    pytester.makeini(INI)
+    pytester.makepyfile(test_misbehaviour_snippet=snippet)
+    pytester.runpytest("-v").assert_outcomes(passed=2)

@@ -105,6 +105,14 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         type=float,
         metavar="S",
     ),
+    ConfigFlag(
+        ("--state",),
+        "state.url",
+        "STATE",
+        "shared state for workers and replicas: redis://host:port/db, or memory (docs/scaling.md)",
+        "server",
+        metavar="URL",
+    ),
     ConfigFlag(("--seed",), "seed", "SEED", "run seed: reproducible outputs", "generation", type=int, metavar="N"),
     ConfigFlag(
         ("--strategy",),

@@ -40,6 +40,7 @@ COMMANDS = {
     "simulate": "llm_simulator.cli.simulate",
     "fidelity": "llm_simulator.cli.fidelity",
     "profile": "llm_simulator.cli.profile",
+    "cassette": "llm_simulator.cli.cassette",
 }
 
 

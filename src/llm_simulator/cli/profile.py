@@ -144,10 +144,19 @@ def run_fit(args: argparse.Namespace) -> int:
         result = fit_profile(measurement, FitOptions(args.prefill_ms_per_token, args.cold_start))
     except MeasurementError as exc:
         raise UsageError(str(exc)) from None
+    write_fitted(args, result, measurement)
+    return EXIT_OK
+
+
+def write_fitted(args: argparse.Namespace, result: FitResult, measurement: Measurement) -> None:
+    """Write the fitted profile's document (``--output`` or stdout) and the fit's notes on stderr.
+
+    ``args`` carries ``name``, ``model``, ``default``, ``format`` and ``output`` (``profile fit``,
+    ``cassette to-profile``).
+    """
     document = fitted_document(args.name, result, args.model, args.default)
     text = render_document(document, result, measurement, args.format)
     _emit(args, text, f"profile {args.name!r}", result.notes)
-    return EXIT_OK
 
 
 def _emit(args: argparse.Namespace, text: str, what: str, notes: Sequence[str]) -> None:

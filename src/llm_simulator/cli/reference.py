@@ -35,6 +35,7 @@ below, with the exact `--help` text.
 | `benchmark` | load-test any OpenAI/Anthropic/Gemini-compatible URL (see [benchmark.md](benchmark.md)) |
 | `simulate` | a workload through a simulated deployment in virtual time ([latency.md](latency.md#virtual-time)) |
 | `profile fit\\|compare` | fit a profile to benchmark exports, or compare one ([adapters.md](adapters.md)) |
+| `cassette list\\|inspect\\|prune\\|to-fixtures\\|to-profile` | recorded cassettes ([proxy.md](proxy.md)) |
 | `version` | the version (with Python's and the platform with `--format json`) |
 
 **Exit codes**, the same for every command: `0` ok; `1` the operation ran but failed (an

@@ -7,7 +7,8 @@ import sys
 
 from llm_simulator._version import __version__
 from llm_simulator.cli.flags import add_config_flags, resolve_config
-from llm_simulator.cli.output import EXIT_OK
+from llm_simulator.cli.output import EXIT_OK, OperationFailed
+from llm_simulator.config.schema import SimulatorConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,14 +36,32 @@ def run(args: argparse.Namespace) -> int:
     from llm_simulator.telemetry.sinks import check_sinks
 
     config = resolve_config(args)
+    check_state_backend(config)
     # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
     Simulator(config)
     check_cassettes(config)
     check_sinks(config)
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "
-        f"({config.server.implementation}, {config.server.workers} worker(s))",
+        f"({config.server.implementation}, {config.server.workers} worker(s), state: {config.state.backend})",
         file=sys.stderr,
     )
     serve(config)
     return EXIT_OK
+
+
+def check_state_backend(config: SimulatorConfig) -> None:
+    """Refuse to start (exit 1, one clear line) when the Redis state backend cannot be used.
+
+    Checked once here, before any worker starts: a missing extra or an unreachable Redis is
+    an operator's mistake to fix now, not a fleet that silently runs on per-process state.
+    """
+    state = config.state
+    if state.backend != "redis" or state.url is None:
+        return
+    from llm_simulator.infra.state.redis_store import StateBackendMissing, StateBackendUnreachable, check_reachable
+
+    try:
+        check_reachable(state.url, state.timeout_s)
+    except (StateBackendMissing, StateBackendUnreachable) as exc:
+        raise OperationFailed(str(exc)) from None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llm_simulator.core import names as core_names
-from llm_simulator.core.faults import FAULT_KINDS
+from llm_simulator.core.faults import FAULT_KINDS, MISBEHAVIOURS
 
 ErrorType = Literal[
     "rate_limit",
@@ -35,8 +35,10 @@ ERROR_TYPES: tuple[str, ...] = ErrorType.__args__  # type: ignore[attr-defined]
 # error messages and the reference list exactly its values (a checker sees a string).
 if TYPE_CHECKING:
     FaultType = str
+    MisbehaviourType = str
 else:
     FaultType = Literal[FAULT_KINDS]
+    MisbehaviourType = Literal[MISBEHAVIOURS]
 FAULT_TYPES: tuple[str, ...] = FAULT_KINDS
 
 PresetName = Literal["intermittent_timeouts", "rate_limit_stress", "high_latency", "partial_outage", "full_outage"]
@@ -110,6 +112,9 @@ class ChaosRule(_Data):
         default=1.0, gt=0, le=MAX_LATENCY_MULTIPLIER, description="Scales TTFT and every ITL."
     )
     stream_fault: StreamFaultSpec | None = None
+    misbehave: MisbehaviourType | None = Field(
+        default=None, description="A model misbehaviour: the response's content is replaced (docs/chaos.md)."
+    )
 
     @model_validator(mode="after")
     def _one_effect(self) -> ChaosRule:
@@ -118,9 +123,12 @@ class ChaosRule(_Data):
         if any(w < 0 for w in self.error_mix.values()) or (self.error_mix and sum(self.error_mix.values()) <= 0):
             raise ValueError("error_mix weights must be non-negative and not all zero")
         has_error = self.error_type is not None or bool(self.error_mix)
-        if not has_error and self.stream_fault is None and self.delay_ms == 0 and self.latency_multiplier == 1:
+        if has_error and self.misbehave is not None:
+            raise ValueError("give an error or misbehave, not both")
+        quiet = self.delay_ms == 0 and self.latency_multiplier == 1
+        if not has_error and self.stream_fault is None and self.misbehave is None and quiet:
             raise ValueError(
-                "a rule needs an effect: error_type, error_mix, stream_fault, delay_ms or latency_multiplier"
+                "a rule needs an effect: error_type, error_mix, stream_fault, misbehave, delay_ms or latency_multiplier"
             )
         return self
 

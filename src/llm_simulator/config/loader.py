@@ -56,6 +56,7 @@ ENV_KEYS: dict[str, str] = {
     "PROXY": "proxy.upstream",
     "RECORD": "proxy.record_dir",
     "REPLAY": "proxy.replay_dir",
+    "STATE": "state.url",
 }
 # The OpenTelemetry SDKs' standard variable, honoured like an LLM_SIMULATOR_ one (ours wins).
 OTEL_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -233,6 +234,8 @@ def redacted(config: SimulatorConfig) -> dict[str, Any]:
     for sink in telemetry["events"]["sinks"]:
         sink["url"] = _redacted_url(sink["url"])
         sink["endpoint"] = _redacted_url(sink["endpoint"])
+    # redis://:password@host/0
+    data["state"]["url"] = _redacted_url(data["state"]["url"])
     return data
 
 

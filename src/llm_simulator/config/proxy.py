@@ -6,8 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-ReplayMatch = Literal["exact", "model_messages", "last_user"]
+ReplayMatch = Literal["exact", "model_messages", "last_user", "custom"]
 ReplayMiss = Literal["simulate", "error"]
+ReplayTiming = Literal["recorded", "model"]
+ReplayIds = Literal["fresh", "recorded"]
+# Where a custom match key's paths start: the parts of a normalised (cassette) request.
+KEY_ROOTS = ("method", "path", "query", "headers", "json")
 
 
 class ProxyConfig(BaseModel):
@@ -38,8 +42,21 @@ class ProxyConfig(BaseModel):
     )
     replay_dir: str | None = Field(default=None, description="Answer from the cassettes in this directory.")
     replay_match: ReplayMatch = Field(default="exact", description="How a request finds its cassette entry.")
+    replay_key: tuple[str, ...] = Field(
+        default=(),
+        description="With replay_match: custom, the dotted paths of the normalised request the key is made of "
+        "(json.model, json.messages.-1.content, query.alt, ...).",
+    )
     replay_time_scale: float = Field(
         default=1.0, ge=0, description="Recorded chunk offsets are multiplied by this (0: no waiting)."
+    )
+    replay_timing: ReplayTiming = Field(
+        default="recorded",
+        description="recorded: each chunk at its recorded offset (x replay_time_scale); model: re-timed by the "
+        "model's latency profile or its load-aware engine.",
+    )
+    replay_ids: ReplayIds = Field(
+        default="fresh", description="fresh: new ids and timestamps in each replayed answer; recorded: as recorded."
     )
     replay_miss: ReplayMiss = Field(
         default="simulate", description="On a miss: simulate, or a provider-shaped error (strict mode)."
@@ -52,6 +69,15 @@ class ProxyConfig(BaseModel):
                 raise ValueError(f"proxy.{name}: {url!r} is not an http:// or https:// URL")
         if self.record_dir is not None and not (self.upstream or self.upstreams):
             raise ValueError("proxy.record_dir needs an upstream to record (proxy.upstream or proxy.upstreams)")
+        if (self.replay_match == "custom") != bool(self.replay_key):
+            raise ValueError("proxy.replay_key is needed by, and only by, proxy.replay_match: custom")
+        for path in self.replay_key:
+            root, _, rest = path.partition(".")
+            if root not in KEY_ROOTS or (rest and "" in rest.split(".")):
+                raise ValueError(
+                    f"proxy.replay_key: unknown match key path {path!r} (a dotted path starting with one of "
+                    f"{', '.join(KEY_ROOTS)}, e.g. json.messages.-1.content)"
+                )
         return self
 
     def upstream_for(self, provider: str) -> str | None:

@@ -17,6 +17,7 @@ from llm_simulator.config.engine import EngineConfig
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.config.ratelimits import RateLimitsConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
+from llm_simulator.config.state import StateConfig
 from llm_simulator.config.telemetry import TelemetryConfig
 from llm_simulator.config.token_counts import TokenCountSpec
 
@@ -174,6 +175,7 @@ class SimulatorConfig(_Section):
     adapters: AdaptersConfig = Field(default_factory=AdaptersConfig)
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    state: StateConfig = Field(default_factory=StateConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

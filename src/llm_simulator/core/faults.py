@@ -5,7 +5,8 @@ turns a ``slow_first_byte`` into a delay before admission ends, the engine appli
 ``stall`` (a pause) and raises every other fault while releasing tokens, and the server
 turns a ``StreamCut`` into the wire-level failure the table names (a dropped connection, a
 body ending without its terminator, a malformed chunk). Hanging requests raise ``HangUp``
-before any byte is sent.
+before any byte is sent. ``Misbehaviour`` kinds are not wire faults: they replace a
+response's content with what a misbehaving model would send.
 """
 
 from __future__ import annotations
@@ -56,6 +57,31 @@ FAULT_ACTIONS: Mapping[FaultKind, FaultAction] = {
 FAULT_KINDS: tuple[str, ...] = tuple(kind.value for kind in FaultKind)
 
 
+class Misbehaviour(enum.StrEnum):
+    """Ways the *model* gets it wrong: a well-formed response with content an agent must survive.
+
+    Unlike the faults above, nothing is wrong on the wire: each kind replaces the response's
+    content (``engine/chaos/misbehave.py`` builds it), rendered by the provider as usual.
+    """
+
+    INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"  # arguments that are not JSON
+    SCHEMA_VIOLATION = "schema_violation"  # JSON arguments the tool's schema rejects
+    UNKNOWN_TOOL = "unknown_tool"  # a call to a tool the request did not offer
+    DUPLICATE_TOOL_CALL_IDS = "duplicate_tool_call_ids"  # two calls sharing one id
+    LENGTH_IN_TOOL_CALL = "length_in_tool_call"  # max tokens strike inside a call's arguments
+    EMPTY = "empty"  # no content at all, a normal stop
+    REFUSAL = "refusal"  # the model declines
+    PROMPT_BLOCKED = "prompt_blocked"  # the prompt is blocked (Gemini promptFeedback), else a refusal
+    REASONING_ONLY = "reasoning_only"  # reasoning spends the budget, no visible answer
+    INTERLEAVED = "interleaved"  # text, a call, text, a call in one response
+    TRUNCATED = "truncated"  # text cut off mid-sentence with a normal stop
+    REPEATED = "repeated"  # the same sentence over and over
+    WRONG_JSON = "wrong_json"  # structured output that does not fit the requested schema
+
+
+MISBEHAVIOURS: tuple[str, ...] = tuple(kind.value for kind in Misbehaviour)
+
+
 @dataclass(frozen=True, slots=True)
 class StreamFault:
     """A fault striking after ``after_tokens`` tokens (``duration_s`` for a stall)."""
@@ -92,3 +118,5 @@ class Admission:
     latency_scale: float = 1.0
     fault: StreamFault | None = None
     on_finish: Callable[[int], None] | None = None
+    # The model misbehaviour chaos chose for this request (replaces its content).
+    misbehave: Misbehaviour | None = None

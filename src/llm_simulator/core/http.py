@@ -61,6 +61,8 @@ class HttpRequest:
     endpoint: str = ""
     # The server's state of answering this request (see ``Exchange``).
     exchange: Exchange = field(default_factory=Exchange)
+    # The query string as sent (``query`` keeps one value per name; a proxy forwards all).
+    raw_query: bytes = b""
 
     def detached(self) -> HttpRequest:
         """A copy of the request for work that outlives its exchange (a background response).

@@ -22,6 +22,9 @@ class FinishReason(enum.StrEnum):
     STOP_SEQUENCE = "stop_sequence"  # a requested stop sequence was reached
     LENGTH = "length"  # max tokens (or the model's output limit) reached
     TOOL_CALLS = "tool_calls"  # the model asked for one or more tool calls
+    # The model declined: OpenAI's ``refusal`` field, Anthropic's ``stop_reason: refusal``,
+    # Gemini's ``finishReason: SAFETY`` (only fixtures and misbehaviour chaos produce it).
+    REFUSAL = "refusal"
 
 
 class SegmentKind(enum.StrEnum):
@@ -102,10 +105,32 @@ class OutputFormat:
 
 @dataclass(frozen=True, slots=True)
 class ScriptedToolCall:
-    """A tool call a fixture dictates: the tool's name and its arguments as JSON text."""
+    """A tool call a fixture dictates: the tool's name and its arguments as JSON text.
+
+    ``id`` fixes the call's id (two calls may share one, to test duplicate ids); None
+    draws a fresh id as for a generated call.
+    """
 
     name: str
     arguments: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedPart:
+    """One piece of an ordered scripted reply: text, hidden reasoning, or a tool call (``call``)."""
+
+    kind: SegmentKind
+    text: str = ""
+    call: ScriptedToolCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedUsage:
+    """Token counts a fixture reports instead of the real ones (None: the real count)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +151,11 @@ class ScriptedReply:
     ``error`` ends the request with that error; ``delay_s`` is extra time before the first
     token (or before the error). A reply with only a delay keeps the generated content.
     ``source`` names the rule or scenario step, for the admin API and logs.
+
+    ``parts`` is the ordered alternative to ``text`` + ``tool_calls``: text, reasoning and
+    tool calls in any order, sent as written (no stop sequences). The overrides replace what
+    the response reports, whatever its content: ``finish`` (the finish reason),
+    ``response_id``, ``model``, ``usage`` and ``system_fingerprint``.
     """
 
     text: str | None = None
@@ -133,11 +163,20 @@ class ScriptedReply:
     error: ScriptedError | None = None
     delay_s: float = 0.0
     source: str = ""
+    parts: tuple[ScriptedPart, ...] = ()
+    finish: FinishReason | None = None
+    response_id: str | None = None
+    model: str | None = None
+    usage: ScriptedUsage | None = None
+    system_fingerprint: str | None = None
+    # A refusal of the prompt itself: Gemini answers with ``promptFeedback.blockReason`` and
+    # no candidate; the other providers render it as the refusal it also is.
+    prompt_blocked: bool = False
 
     @property
     def has_content(self) -> bool:
         """Whether the reply dictates the output (not just a delay or an error)."""
-        return self.text is not None or bool(self.tool_calls)
+        return self.text is not None or bool(self.tool_calls) or bool(self.parts)
 
 
 # Shared defaults (the types are frozen): no per-request construction on the hot path.

@@ -74,6 +74,22 @@ def cut_at_stop(units: list[str], stops: tuple[str, ...]) -> tuple[list[str], st
 REASONING_MIN_SHARE = 0.4
 
 
+def override(plan: GenerationPlan, reply: ScriptedReply) -> None:
+    """Apply a fixture's overrides of what the response reports: fingerprint, finish, output usage.
+
+    A finish reason given with generated content (no ``text``, ``tool_calls`` or ``parts``)
+    replaces every choice's; with ordered parts it was already used by the layout. The
+    response id, model and input usage are applied earlier (the request carries them).
+    """
+    if reply.system_fingerprint is not None:
+        plan.system_fingerprint = reply.system_fingerprint
+    if reply.finish is not None and not reply.parts:
+        for choice in plan.choices:
+            choice.finish_reason = reply.finish
+    if reply.usage is not None and reply.usage.output_tokens is not None:
+        plan.completion_tokens = reply.usage.output_tokens
+
+
 class Planner:
     """Turns a ``GenerationRequest`` into a ``GenerationPlan``."""
 
@@ -137,10 +153,16 @@ class Planner:
         )
         for index in range(request.n):
             if scripted is not None and scripted.has_content:
-                choices.append(self._scripted(index, scripted, request, limit, rng))
+                if scripted.parts:
+                    choices.append(self._scripted_parts(index, scripted, limit, rng))
+                else:
+                    choices.append(self._scripted(index, scripted, request, limit, rng))
             else:
                 choices.append(self._choice(index, request, limit, sample_length, probability, rng, prompted))
-        return GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
+        plan = GenerationPlan(request=request, choices=choices, system_fingerprint=system_fingerprint(model.id))
+        if scripted is not None:
+            override(plan, scripted)
+        return plan
 
     def _choice(
         self,
@@ -236,6 +258,41 @@ class Planner:
         if reason is FinishReason.TOOL_CALLS and not any(seg.tool_call for seg in segments):
             reason = FinishReason.STOP  # every scripted call had empty arguments
         return ChoicePlan(index, tokens, reason, logprobs=logprobs, segments=segments)
+
+    def _scripted_parts(self, index: int, reply: ScriptedReply, limit: int, rng: random.Random) -> ChoicePlan:
+        """A choice laid out from a reply's ordered parts, sent as written (no stop sequences).
+
+        The token limit still cuts it (finish ``length``; a call cut short keeps truncated
+        JSON); otherwise the finish is the reply's, else ``tool_calls`` when a call was made.
+        A part with no tokens is dropped, except that a reply of nothing at all is one empty
+        text (an empty answer).
+        """
+        tokens: list[str] = []
+        segments: list[Segment] = []
+        cut = False
+        for part in reply.parts:
+            text = part.call.arguments if part.call is not None else part.text
+            units = self._tokenizer.split(text) if text else []
+            if len(tokens) + len(units) > limit:
+                units = units[: limit - len(tokens)]
+                cut = True
+            if part.call is not None:
+                call = ToolCall(part.call.id or call_id(rng), part.call.name, part.call.arguments)
+                self._add_call(tokens, segments, call, units)
+            elif units:
+                segments.append(Segment(part.kind, len(tokens), len(tokens) + len(units)))
+                tokens.extend(units)
+            if cut:
+                break
+        if not segments:
+            segments.append(Segment(SegmentKind.TEXT, 0, 0))
+        if cut:
+            reason = FinishReason.LENGTH
+        elif reply.finish is not None:
+            reason = reply.finish
+        else:
+            reason = FinishReason.TOOL_CALLS if any(s.tool_call for s in segments) else FinishReason.STOP
+        return ChoicePlan(index, tokens, reason, segments=segments)
 
     def _reasoning_units(self, request: GenerationRequest, rng: random.Random, limit: int) -> list[str]:
         if not request.reasoning_budget:

@@ -4,7 +4,8 @@ Each request draws from every budget of the first tier matching its caller and m
 1 request, and its tokens (prompt tokens plus the output it may produce, ``max_tokens``,
 as OpenAI and Anthropic estimate at admission). When the response ends, the output part is
 reconciled with the tokens actually produced: a refund, or a late charge that can leave the
-bucket in debt. Bucket levels live in a ``BucketStore`` (memory here; shared stores later).
+bucket in debt. Bucket levels live in a ``BucketStore``: this process's memory, or the
+fleet's Redis (``state.backend``, docs/scaling.md).
 """
 
 from __future__ import annotations

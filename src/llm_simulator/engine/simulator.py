@@ -41,6 +41,7 @@ from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
+from llm_simulator.engine.state import FleetState, build_stores
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
 from llm_simulator.engine.timing import (
     TIME_COMPRESSION,
@@ -53,6 +54,7 @@ from llm_simulator.engine.timing import (
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
+from llm_simulator.infra.state import StepStore
 
 _UNUSED_RNG = random.Random(0)
 # Live engines at most (per-model instances of the default deployment beyond it share one).
@@ -101,13 +103,17 @@ class Simulator:
         )
         self._count_cached = functools.lru_cache(maxsize=8192)(self.tokenizer.count)
         self._long_counts = LongTextCounts()
-        self.script = self._build_script(config)
         # Model requests in flight: producing output (streams past their first visible token,
         # non-streamed responses for their whole life) and streams waiting for their first.
         self.running = 0
         self.waiting = 0
         self.chaos = ChaosController(config.chaos, self.clock, config.seed, self._canonical_id)
-        self.limits = RateLimiter(config.rate_limits, self.clock)
+        # Fleet-wide state (docs/scaling.md): memory by default, or one shared Redis.
+        stores, redis = build_stores(config.state)
+        self.state = FleetState(config.state, stores, redis)
+        self.state.follow_chaos(self.chaos)
+        self.script = self._build_script(config, stores.steps if stores.shared else None)
+        self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer
         self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
         self._deployment_of = self._assign_deployments(config)
@@ -160,10 +166,12 @@ class Simulator:
                 self.engines[engine_key] = engine
         return engine
 
-    def _build_script(self, config: SimulatorConfig) -> Script:
-        """The fixture registry, with the configured files loaded in order."""
+    def _build_script(self, config: SimulatorConfig, steps: StepStore | None) -> Script:
+        """The fixture registry, with the configured files loaded in order (steps: the fleet's)."""
         fixtures = config.fixtures
-        script = Script(self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions)
+        script = Script(
+            self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions, steps=steps
+        )
         for path in fixtures.files:
             try:
                 script.load(load_fixture_file(Path(path)), replace=False, origin=path)

@@ -5,7 +5,8 @@ request names every bucket it draws from (requests per minute, tokens per minute
 takes from all of them or from none: ``take`` is atomic over its demands. The in-memory
 store never awaits inside an operation, so on one event loop concurrent requests are
 serialised exactly (N concurrent requests against L units admit exactly L); a shared store
-must give the same guarantee (a Redis implementation would run ``take`` as one Lua script).
+must give the same guarantee (the Redis one, ``infra/state/redis_store.py``, runs ``take``
+as one Lua script).
 """
 
 from __future__ import annotations

@@ -126,15 +126,15 @@ async def admit(
     )
     verdict = chaos.decide(facts, forced)
     if verdict.disturbs:
-        _note_chaos(
-            record, verdict.error_type or (str(verdict.fault.kind) if verdict.fault else "latency"), verdict.rule
-        )
+        _note_chaos(record, verdict.kind, verdict.rule)
     if verdict.delay_s > 0:
         await sim.pause(verdict.delay_s)
     if verdict.hang:
         raise HangUp
     if verdict.error is not None:
         raise verdict.error
+    if verdict.misbehave is not None:
+        return Admission(verdict.latency_scale, verdict.fault, granted[0].settle, verdict.misbehave)
     return _admission(verdict.latency_scale, verdict.fault, granted[0])
 
 

@@ -18,14 +18,17 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from llm_simulator.core.faults import Misbehaviour
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import Endpoint, GenerationPlan, GenerationRequest, Message
 from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.chaos.misbehave import misbehaving_reply
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.limits import LimitState
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.infra.rng import derive_random
 from llm_simulator.providers.admission import admit, needs_admission
 from llm_simulator.providers.scripting import apply_script
 
@@ -63,6 +66,12 @@ class Answer(Admissible, Protocol):
         ...
 
 
+def fixed_id(plan: GenerationPlan) -> str | None:
+    """The response id a fixture fixes for ``plan`` (None: the provider draws one)."""
+    scripted = plan.request.scripted
+    return scripted.response_id if scripted is not None else None
+
+
 async def prepare(
     sim: Simulator,
     request: HttpRequest,
@@ -87,7 +96,17 @@ async def prepare(
             gen = dataclasses.replace(gen, admission=admission)
     if sim.script.active:
         gen = await apply_script(sim, answer.provider, request, gen)
+    if gen.admission is not None and gen.admission.misbehave is not None and gen.endpoint is not Endpoint.EMBEDDING:
+        # Chaos decides before fixtures, as for errors: a misbehaving model replaces even a
+        # fixture's content (keeping its delay).
+        gen = misbehave(gen, gen.admission.misbehave)
     return gen
+
+
+def misbehave(gen: GenerationRequest, kind: Misbehaviour) -> GenerationRequest:
+    """``gen`` answered by a model misbehaving as ``kind`` (drawn from the request's content and seed)."""
+    rng = derive_random("misbehave", kind, gen.seed, gen.model, gen.messages)
+    return dataclasses.replace(gen, scripted=misbehaving_reply(kind, gen, rng))
 
 
 async def serve_generation(

@@ -25,7 +25,7 @@ async def apply_script(
 
     Raises the fixture's error, if it dictates one, once its delay has passed.
     """
-    reply = sim.script.resolve(provider, gen, request.headers)
+    reply = await sim.script.resolve_shared(provider, gen, request.headers)
     if reply is None:
         return gen
     error = reply.error
@@ -33,4 +33,15 @@ async def apply_script(
         if reply.delay_s > 0:
             await sim.pause(reply.delay_s, scripted=True)
         raise SimulatorError(error.kind, error.message, code=error.code, status=error.status)
+    usage = reply.usage
+    if reply.model is not None or (usage is not None and usage.input_tokens is not None):
+        # The reported model and input tokens live in the request every renderer reads.
+        return dataclasses.replace(
+            gen,
+            scripted=reply,
+            model=reply.model or gen.model,
+            prompt_tokens=usage.input_tokens
+            if usage is not None and usage.input_tokens is not None
+            else gen.prompt_tokens,
+        )
     return dataclasses.replace(gen, scripted=reply)

@@ -18,12 +18,13 @@ import json
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from llm_simulator.core.http import Headers, HttpRequest
+from llm_simulator.infra.clock import Clock
 from llm_simulator.proxy.gate import json_body
+from llm_simulator.proxy.wire import query_pairs
 
 log = logging.getLogger("llm_simulator.proxy")
 
@@ -65,7 +66,7 @@ def _redact(node: Any, parts: list[str]) -> None:
 def normalised_request(request: HttpRequest, redact_paths: tuple[str, ...]) -> dict[str, Any]:
     """The request as a cassette keeps it (and as replay matches it): no secrets, body parsed when JSON."""
     body = json_body(request.body)
-    query = {name: (REDACTED if name == "key" else value) for name, value in sorted(request.query.items())}
+    query = normalised_query(query_pairs(request))
     headers = {name: request.headers[name] for name in _KEPT_REQUEST_HEADERS if name in request.headers}
     entry: dict[str, Any] = {"method": request.method, "path": request.path, "query": query, "headers": headers}
     if body is not None:
@@ -73,6 +74,21 @@ def normalised_request(request: HttpRequest, redact_paths: tuple[str, ...]) -> d
     elif request.body:
         entry["body_b64"] = base64.b64encode(request.body).decode()
     return entry
+
+
+def normalised_query(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """The query by name, sorted; a repeated name keeps its values in order as a list; ``key`` redacted."""
+    query: dict[str, str | list[str]] = {}
+    for name, sent in sorted(pairs, key=lambda pair: pair[0]):
+        value = REDACTED if name == "key" else sent
+        held = query.get(name)
+        if held is None:
+            query[name] = value
+        elif isinstance(held, list):
+            held.append(value)
+        else:
+            query[name] = [held, value]
+    return query
 
 
 def kept_response_headers(headers: Headers) -> dict[str, str]:
@@ -105,18 +121,19 @@ class Take:
 
     def __init__(self, recorder: Recorder, request: dict[str, Any], provider: str) -> None:
         self._recorder = recorder
-        self._started = time.monotonic()
+        self._clock = clock = recorder.clock
+        self._started = clock.now()
         self._entry: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "provider": provider,
-            "recorded_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "recorded_at": datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC).isoformat(timespec="seconds"),
             "request": request,
         }
         self._chunks: list[dict[str, Any]] = []
         self._closed = False
 
     def _offset_ms(self) -> float:
-        return round((time.monotonic() - self._started) * 1000.0, 3)
+        return round((self._clock.now() - self._started) * 1000.0, 3)
 
     def response(self, status: int, headers: Headers) -> None:
         """The response's start: status and the headers kept, at its offset."""
@@ -146,7 +163,8 @@ class Take:
 class Recorder:
     """Appends cassette entries to ``DIR/cassette-YYYYMMDD-<pid>.jsonl``, one write per line."""
 
-    def __init__(self, directory: str, redact_paths: tuple[str, ...]) -> None:
+    def __init__(self, directory: str, redact_paths: tuple[str, ...], clock: Clock) -> None:
+        self.clock = clock
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.redact_paths = redact_paths
@@ -158,7 +176,7 @@ class Recorder:
 
     def path(self) -> Path:
         """Today's file of this process."""
-        day = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")
+        day = datetime.datetime.fromtimestamp(self.clock.wall(), datetime.UTC).strftime("%Y%m%d")
         return self.directory / f"cassette-{day}-{os.getpid()}.jsonl"
 
     def write(self, entry: dict[str, Any]) -> None:

@@ -10,17 +10,19 @@ buffered. An upstream that cannot be reached becomes the provider's own 502 (a t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.faults import Admission
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import Take
 from llm_simulator.proxy.faults import relayed_stream
-from llm_simulator.proxy.wire import downstream_headers, upstream_headers, upstream_query
+from llm_simulator.proxy.pacing import slowed, stretched, wait_until
+from llm_simulator.proxy.wire import downstream_headers, query_pairs, upstream_headers, upstream_query
 
 
 def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
@@ -31,49 +33,71 @@ def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
     return kind.startswith("text/event-stream") or request.path.endswith(":streamGenerateContent")
 
 
+# The pool is split in shards, each its own client, taken in turn. httpcore scans every
+# connection of a pool (and polls each idle one's socket) whenever a request starts or ends,
+# so one pool of 100 costs O(connections) per request: measured, a third of the proxy's CPU
+# with 64 concurrent streams. Shards of at most 8 connections keep each scan short.
+_SHARD_CONNECTIONS = 8
+
+
 class Forwarder:
-    """Sends requests upstream over one keep-alive pool with bounded timeouts."""
+    """Sends requests upstream over keep-alive pools (shards of one pool) with bounded timeouts."""
 
     def __init__(self, config: ProxyConfig, sim: Simulator) -> None:
         self._config = config
         self._sim = sim
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
 
     def client(self) -> httpx.AsyncClient:
-        """The pooled client, made on first use (inside the worker's event loop)."""
-        if self._client is None:
+        """The next shard's pooled client; the shards are made on first use (inside the worker's event loop)."""
+        clients = self._clients
+        if not clients:
             config = self._config
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
-                limits=httpx.Limits(
-                    max_connections=config.max_connections, max_keepalive_connections=config.max_connections
-                ),
-                follow_redirects=False,
-                trust_env=False,
+            shards = -(-config.max_connections // _SHARD_CONNECTIONS)
+            size = -(-config.max_connections // shards)
+            timeout = httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s)
+            limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+            clients.extend(
+                httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False, trust_env=False)
+                for _ in range(shards)
             )
-        return self._client
+        self._turn = (self._turn + 1) % len(clients)
+        return clients[self._turn]
 
     async def aclose(self) -> None:
-        """Close the pool (at the worker's shutdown)."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the pools (at the worker's shutdown)."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
 
     async def forward(
-        self, request: HttpRequest, provider: str, base: str, take: Take | None, fault: StreamFault | None = None
+        self,
+        request: HttpRequest,
+        provider: str,
+        base: str,
+        take: Take | None,
+        admission: Admission | None = None,
+        started: float | None = None,
     ) -> Response:
         """Send ``request`` to ``base`` and answer with what comes back (``take`` records it).
 
-        ``fault``, admission's stream fault, strikes on a relayed stream (``proxy/faults.py``);
-        the recording keeps what the upstream sent.
+        What admission left for the answer acts on it: its stream fault strikes on a relayed
+        stream (``proxy/faults.py``) and its ``latency_scale`` stretches the answer's time
+        since ``started`` (the request's arrival; ``proxy/pacing.py``). The recording keeps
+        what the upstream sent, when it sent it.
         """
+        sim = self._sim
+        started = sim.clock.now() if started is None else started
+        scale = admission.latency_scale if admission is not None else 1.0
+        fault = admission.fault if admission is not None else None
         key = self._config.api_keys.get(provider)  # type: ignore[call-overload]
         secret = key.get_secret_value() if key is not None else None
         client = self.client()
         outgoing = client.build_request(
             request.method,
             base + request.path,
-            params=upstream_query(request.query, secret),
+            params=urlencode(upstream_query(query_pairs(request), secret)),
             headers=upstream_headers(request.headers, provider, secret),
             content=request.body,
         )
@@ -96,7 +120,10 @@ class Forwarder:
         if take is not None:
             take.response(response.status_code, headers)
         if stream:
-            return relayed_stream(_relay(response, take), headers, provider, fault, self._sim)
+            frames = _relay(response, take)
+            if scale > 1.0:
+                frames = slowed(frames, scale, sim, started)
+            return relayed_stream(frames, headers, provider, fault, sim)
         try:
             body = await response.aread()
         except httpx.HTTPError as exc:
@@ -109,6 +136,8 @@ class Forwarder:
             await response.aclose()
         if take is not None:
             take.body(body)
+        if scale > 1.0:
+            await wait_until(sim, stretched(started, sim.clock.now(), scale))
         return JsonResponse(response.status_code, body, headers)
 
 

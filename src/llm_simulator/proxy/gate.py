@@ -63,13 +63,19 @@ async def admit_forwarded(sim: Simulator, request: HttpRequest, provider: str) -
         record.model = model
     if not needs_admission(sim, request):
         return None
-    spec = sim.catalogue.resolve(model, provider) or _unknown(sim, model or "unknown", provider)
+    spec = model_spec(sim, model, provider)
     estimate = len(request.body) // _CHARS_PER_TOKEN
     return await admit(
         sim, request, provider, model, spec, estimate, _OUTPUT_ESTIMATE, _LIMIT_HEADERS.get(provider, no_limit_headers)
     )
 
 
-def _unknown(sim: Simulator, model: str, provider: str) -> ModelSpec:
-    """A catalogue entry for a model only the upstream knows (limits and chaos need one)."""
-    return ModelSpec(model, provider, "chat", 1_000_000, 1_000_000, sim.config.latency.default_profile)
+def model_spec(sim: Simulator, model: str, provider: str) -> ModelSpec:
+    """The catalogue's entry for ``model``, or one made up for a model only the upstream knows.
+
+    Limits, chaos and re-timed replay need one; a made-up entry has the catalogue's defaults.
+    """
+    spec = sim.catalogue.resolve(model, provider)
+    if spec is not None:
+        return spec
+    return ModelSpec(model or "unknown", provider, "chat", 1_000_000, 1_000_000, sim.config.latency.default_profile)

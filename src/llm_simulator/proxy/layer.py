@@ -27,12 +27,8 @@ class ProxyLayer:
         self._config = proxy
         self._sim = sim
         self.forwarder = Forwarder(proxy, sim)
-        self.recorder = Recorder(proxy.record_dir, proxy.redact_paths) if proxy.record_dir else None
-        self.cassettes = (
-            Cassettes(proxy.replay_dir, proxy.replay_match, proxy.redact_paths, proxy.replay_time_scale)
-            if proxy.replay_dir
-            else None
-        )
+        self.recorder = Recorder(proxy.record_dir, proxy.redact_paths, sim.clock) if proxy.record_dir else None
+        self.cassettes = Cassettes(proxy) if proxy.replay_dir else None
 
     @staticmethod
     def active(config: SimulatorConfig) -> bool:
@@ -61,9 +57,10 @@ class ProxyLayer:
 
         async def handle(request: HttpRequest) -> Response:
             admission = await admit_forwarded(sim, request, provider)
+            # After admission: a chaos delay comes on top of the upstream's time, not inside the scaled part.
+            started = sim.clock.now()
             take = recorder.begin(request, provider) if recorder is not None else None
-            fault = admission.fault if admission is not None else None
-            return await forwarder.forward(request, provider, base, take, fault)
+            return await forwarder.forward(request, provider, base, take, admission, started)
 
         return handle
 
@@ -74,8 +71,8 @@ class ProxyLayer:
             entry = cassettes.find(request)
             if entry is not None:
                 admission = await admit_forwarded(sim, request, provider)
-                fault = admission.fault if admission is not None else None
-                return await cassettes.answer(entry, provider, fault, sim)
+                started = sim.clock.now()  # recorded offsets count from here: a chaos delay adds to them
+                return await cassettes.answer(entry, request, provider, admission, sim, started)
             if fallback is None:
                 raise cassettes.miss(request, provider)
             # The fallback admits the request itself (a forward, or the simulation's pipeline).

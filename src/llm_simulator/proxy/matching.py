@@ -10,7 +10,8 @@ streamed and a non-streamed request never share an entry (OpenAI's and Anthropic
 - ``model_messages``: the model, the conversation (``messages``, ``input`` or ``contents``),
   the system prompt (``system``, ``instructions``, ``systemInstruction``) and ``stream``:
   sampling settings and tools may differ;
-- ``last_user``: the text of the last user message and ``stream`` only.
+- ``last_user``: the text of the last user message and ``stream`` only;
+- ``custom``: the values at the dotted paths of ``proxy.replay_key`` (``custom_key``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from typing import Any
 Key = str
 KeyOf = Callable[[dict[str, Any]], Key]
 
-_CONVERSATION = ("messages", "input", "contents", "prompt")
-_SYSTEM = ("system", "instructions", "systemInstruction", "system_instruction")
+CONVERSATION = ("messages", "input", "contents", "prompt")
+SYSTEM = ("system", "instructions", "systemInstruction", "system_instruction")
 
 
 def _canonical(value: Any) -> str:
@@ -43,7 +44,7 @@ def exact(request: dict[str, Any]) -> Key:
 def model_messages(request: dict[str, Any]) -> Key:
     """Method, path, query, model, conversation, system prompt and ``stream``."""
     body = request.get("json") or {}
-    picked = {name: body[name] for name in ("model", "stream", *_CONVERSATION, *_SYSTEM) if name in body}
+    picked = {name: body[name] for name in ("model", "stream", *CONVERSATION, *SYSTEM) if name in body}
     return _canonical([*_route(request), picked])
 
 
@@ -55,7 +56,7 @@ def last_user(request: dict[str, Any]) -> Key:
 
 def last_user_text(body: dict[str, Any]) -> str:
     """The text of the last user turn in any provider's request body ('' when there is none)."""
-    for name in _CONVERSATION:
+    for name in CONVERSATION:
         turns = body.get(name)
         if isinstance(turns, str):
             return turns
@@ -72,6 +73,49 @@ def _text_of(content: Any) -> str:
     if isinstance(content, list):
         return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
+
+
+_MISSING = object()
+
+
+def pick(node: Any, parts: list[str]) -> Any:
+    """The value at a dotted path's ``parts`` (None when absent).
+
+    A segment names an object's key or a list's index (``-1`` is the last item); ``*`` takes
+    every key's or item's value in turn and gives the list of what each holds.
+    """
+    for depth, part in enumerate(parts):
+        if part == "*":
+            items = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+            return [pick(item, parts[depth + 1 :]) for item in items]
+        if isinstance(node, dict):
+            node = node.get(part, _MISSING)
+        elif isinstance(node, list) and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            node = _MISSING
+        if node is _MISSING:
+            return None
+    return node
+
+
+def custom_key(paths: tuple[str, ...]) -> KeyOf:
+    """A key of method, path, query and the values at ``paths`` of the normalised request.
+
+    Paths start at the normalised request (``json.model``, ``json.messages.-1.content``,
+    ``query.alt``, ``headers.anthropic-beta``); config validation has checked their roots.
+    """
+    split = [path.split(".") for path in paths]
+
+    def key_of(request: dict[str, Any]) -> Key:
+        return _canonical([*_route(request), [pick(request, parts) for parts in split]])
+
+    return key_of
+
+
+def strategy(match: str, paths: tuple[str, ...]) -> KeyOf:
+    """The key function of ``proxy.replay_match`` (``custom``: of the ``proxy.replay_key`` paths)."""
+    return custom_key(paths) if match == "custom" else STRATEGIES[match]
 
 
 STRATEGIES: dict[str, KeyOf] = {"exact": exact, "model_messages": model_messages, "last_user": last_user}

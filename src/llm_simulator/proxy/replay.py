@@ -11,23 +11,26 @@ Ids and timestamps are the recorded ones.
 
 from __future__ import annotations
 
-import asyncio
+import datetime
 import json
 import logging
-import time
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from llm_simulator.config.loader import ConfigError
+from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
-from llm_simulator.core.faults import StreamFault
+from llm_simulator.core.faults import Admission
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import entry_bytes, normalised_request
 from llm_simulator.proxy.faults import relayed_stream
-from llm_simulator.proxy.matching import STRATEGIES, last_user_text
+from llm_simulator.proxy.gate import json_body, model_of, model_spec
+from llm_simulator.proxy.ids import IdBook, refresher
+from llm_simulator.proxy.matching import CONVERSATION, SYSTEM, last_user_text, strategy
+from llm_simulator.proxy.retime import ModelPace, Pace, RecordedPace
 
 log = logging.getLogger("llm_simulator.proxy")
 
@@ -42,15 +45,18 @@ class CassetteError(ConfigError):
 class Cassettes:
     """The recorded exchanges of one directory, indexed by matching key."""
 
-    def __init__(self, directory: str, match: str, redact_paths: tuple[str, ...], time_scale: float) -> None:
-        self.match = match
-        self.redact_paths = redact_paths
-        self.time_scale = time_scale
-        self._key_of = STRATEGIES[match]
+    def __init__(self, config: ProxyConfig) -> None:
+        assert config.replay_dir is not None
+        self.config = config
+        self.match = config.replay_match
+        self.redact_paths = config.redact_paths
+        self._key_of = strategy(config.replay_match, config.replay_key)
         self._entries: dict[str, list[dict[str, Any]]] = {}
         self._turn: dict[str, int] = {}
         self.count = 0
-        self._load(Path(directory))
+        # The fresh ids replay handed out, so a request quoting one matches the recording.
+        self.book = IdBook()
+        self._load(Path(config.replay_dir))
 
     def _load(self, directory: Path) -> None:
         if not directory.is_dir():
@@ -60,17 +66,25 @@ class Cassettes:
                 if not line.strip():
                     continue
                 try:
-                    entry = json.loads(line)
+                    entry = check_entry(json.loads(line))
                     key = self._key_of(entry["request"])
-                    int(entry["status"])  # a line without a status is no entry
-                except (ValueError, KeyError, TypeError) as exc:
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise CassetteError(f"{path}:{number} is not a cassette entry ({exc})") from None
                 self._entries.setdefault(key, []).append(entry)
                 self.count += 1
 
+    def normalised(self, request: HttpRequest) -> dict[str, Any]:
+        """The request as matching sees it: normalised as when recording, fresh ids back to recorded ones."""
+        normal = normalised_request(request, self.redact_paths)
+        book = self.book
+        if "json" in normal:
+            normal["json"] = book.restore(normal["json"])
+        normal["path"] = "/".join(book.restore(request.path.split("/")))
+        return normal
+
     def find(self, request: HttpRequest) -> dict[str, Any] | None:
         """The entry answering ``request`` (the next in turn when several share its key), or None."""
-        key = self._key_of(normalised_request(request, self.redact_paths))
+        key = self._key_of(self.normalised(request))
         entries = self._entries.get(key)
         if not entries:
             return None
@@ -92,33 +106,86 @@ class Cassettes:
             code="cassette_miss",
         )
 
-    async def answer(self, entry: dict[str, Any], provider: str, fault: StreamFault | None, sim: Simulator) -> Response:
-        """Answer as recorded, waiting out the recorded offsets (scaled) from now; ``fault`` strikes a stream."""
-        started = time.monotonic()
+    def _pace(
+        self,
+        entry: dict[str, Any],
+        request: HttpRequest,
+        provider: str,
+        admission: Admission | None,
+        sim: Simulator,
+        started: float,
+    ) -> Pace:
+        config = self.config
+        if config.replay_timing == "model":
+            body = json_body(request.body)
+            model = model_of(request, body)
+            spec = model_spec(sim, model, provider)
+            prompt = sim.count_tokens(_prompt_text(body)) if body is not None else len(request.body) // 4
+            return ModelPace(sim, spec, prompt, admission)
+        scale = config.replay_time_scale * (admission.latency_scale if admission is not None else 1.0)
+        return RecordedPace(sim, started, scale, float(entry.get("headers_ms", 0.0)))
+
+    def _rewrite(self, entry: dict[str, Any], sim: Simulator) -> Callable[[bytes], bytes]:
+        if self.config.replay_ids == "recorded":
+            return _same
+        try:
+            recorded = datetime.datetime.fromisoformat(str(entry.get("recorded_at"))).timestamp()
+        except ValueError:
+            recorded = sim.clock.wall()
+        return refresher(self.book, round(sim.clock.wall() - recorded))
+
+    async def answer(
+        self,
+        entry: dict[str, Any],
+        request: HttpRequest,
+        provider: str,
+        admission: Admission | None,
+        sim: Simulator,
+        started: float,
+    ) -> Response:
+        """Answer ``request`` from ``entry``: paced (``retime.py``), ids fresh or recorded; a stream fault strikes."""
+        pace = self._pace(entry, request, provider, admission, sim, started)
+        rewrite = self._rewrite(entry, sim)
         headers: Headers = [
             (name.encode(), value.encode("latin-1")) for name, value in entry.get("headers", {}).items()
         ]
+        fault = admission.fault if admission is not None else None
         if "chunks" in entry:
-            await self._until(started, float(entry.get("headers_ms", 0.0)))
-            return relayed_stream(self._frames(started, entry["chunks"]), headers, provider, fault, sim)
+            await pace.headers()
+            frames = pace.events(entry["chunks"], rewrite)
+            return relayed_stream(frames, headers, provider, fault, sim)
         body = entry.get("body", {})
-        await self._until(started, float(body.get("ms", 0.0)))
-        return JsonResponse(int(entry["status"]), entry_bytes(body), headers)
+        data = entry_bytes(body)
+        await pace.body(data, float(body.get("ms", 0.0)))
+        return JsonResponse(int(entry["status"]), rewrite(data), headers)
 
-    async def _frames(self, started: float, chunks: list[dict[str, Any]]) -> AsyncIterator[bytes]:
-        for chunk in chunks:
-            await self._until(started, float(chunk.get("ms", 0.0)))
-            yield entry_bytes(chunk)
 
-    async def _until(self, started: float, offset_ms: float) -> None:
-        """Sleep until ``offset_ms`` (scaled) after ``started``; at once when that is past."""
-        wait = started + offset_ms * self.time_scale / 1000.0 - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    """The text a prompt's size is counted from: its conversation and system prompt as JSON."""
+    picked = [body.get(name) for name in (*CONVERSATION, *SYSTEM) if name in body]
+    return json.dumps(picked, ensure_ascii=False)
+
+
+def check_entry(entry: Any) -> dict[str, Any]:
+    """``entry`` when it has the shape of a cassette entry; raises ``ValueError`` naming what is wrong."""
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    if not isinstance(entry.get("request"), dict):
+        raise ValueError("no request object")
+    int(entry["status"])
+    chunks = entry.get("chunks")
+    if chunks is not None and not (isinstance(chunks, list) and all(isinstance(c, dict) for c in chunks)):
+        raise ValueError("chunks is not a list of objects")
+    if chunks is None and not isinstance(entry.get("body", {}), dict):
+        raise ValueError("body is not an object")
+    return entry
 
 
 def check_cassettes(config: SimulatorConfig) -> None:
     """Load the replay directory once up front (``serve``), so a bad cassette fails before any worker starts."""
-    proxy = config.proxy
-    if proxy.replay_dir:
-        Cassettes(proxy.replay_dir, proxy.replay_match, proxy.redact_paths, proxy.replay_time_scale)
+    if config.proxy.replay_dir:
+        Cassettes(config.proxy)

@@ -7,8 +7,9 @@ credentials go up unless a configured key replaces them (in the provider's own h
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
-from llm_simulator.core.http import Headers
+from llm_simulator.core.http import Headers, HttpRequest
 
 # Never forwarded upstream: hop-by-hop (RFC 9110 7.6.1), recomputed by httpx, or ours.
 _DROP_UP = frozenset(
@@ -62,12 +63,18 @@ def upstream_headers(headers: Mapping[str, str], provider: str, key: str | None)
     return out
 
 
-def upstream_query(query: Mapping[str, str], key: str | None) -> dict[str, str]:
-    """The query sent upstream: Gemini's ``key`` parameter is replaced by a configured key too."""
-    out = dict(query)
-    if key is not None and "key" in out:
-        out["key"] = key
-    return out
+def query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
+    """Every query parameter as sent, in order: a repeated name keeps each of its values."""
+    if request.raw_query:
+        return parse_qsl(request.raw_query.decode("latin-1"), keep_blank_values=True)
+    return list(request.query.items())
+
+
+def upstream_query(pairs: list[tuple[str, str]], key: str | None) -> list[tuple[str, str]]:
+    """The query sent upstream (repeats kept): Gemini's ``key`` parameter is replaced by a configured key too."""
+    if key is None:
+        return pairs
+    return [(name, key if name == "key" else value) for name, value in pairs]
 
 
 def downstream_headers(raw: list[tuple[bytes, bytes]], *, stream: bool) -> Headers:

@@ -53,6 +53,7 @@ from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
+from llm_simulator.telemetry.state_metrics import StateCollector
 from llm_simulator.telemetry.stats import Stats
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class SimulatorApp:
         self.telemetry.queue_counts = self.sim.queue_counts
         # Batch jobs send their lines through this app, as internal requests.
         self.internal = InternalDispatch()
+        # Fleet-wide state (docs/scaling.md): resets reach every replica, the request log is one.
+        self.sim.state.follow_resets(self.telemetry.reset)
+        self.telemetry.request_log.share(self.sim.state.stores.requests)
         self.providers = build_providers(self.sim, self.internal)
         self.default_provider: Provider = next(p for p in self.providers if p.name == "openai")
         self.routes = Routes(self.providers, self.default_provider)
@@ -106,7 +110,10 @@ class SimulatorApp:
                 config,
                 self.telemetry,
                 self.sim.engines if self.sim.deployments else None,
-                (AdapterCollector(self.adapters),),
+                (
+                    AdapterCollector(self.adapters),
+                    StateCollector(self.sim.state.stores.kind, self.sim.state.stores.guard),
+                ),
             ).routes(),
             *DashboardRoutes(self.sim, self.telemetry).routes(),
             *RequestRoutes(self.telemetry).routes(),
@@ -117,7 +124,9 @@ class SimulatorApp:
             self.routes.add(route, self.default_provider)
         security = config.security
         self.hardening = Hardening(security)
-        services = (self.adapters,) if self.proxy is None else (self.adapters, self.proxy)
+        services = (
+            (self.sim.state, self.adapters) if self.proxy is None else (self.sim.state, self.adapters, self.proxy)
+        )
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).
         self.books = Bookkeeping(config, self.telemetry, self.sim.clock)

@@ -96,16 +96,19 @@ class ChaosRoutes:
             scenarios=update.scenarios,
             repeat_s=update.scenario_repeat_s if "scenario_repeat_s" in given else False,
         )
+        await chaos.changed()
         return _json(200, chaos.status())
 
     async def enable(self, request: HttpRequest) -> Response:
         """Turn chaos on (the rules in force are shown)."""
         self._chaos.configure(enabled=True)
+        await self._chaos.changed()
         return _json(200, self._chaos.status())
 
     async def disable(self, request: HttpRequest) -> Response:
         """Turn chaos off (the control header keeps working)."""
         self._chaos.configure(enabled=False)
+        await self._chaos.changed()
         return _json(200, self._chaos.status())
 
     async def clear_rules(self, request: HttpRequest) -> Response:
@@ -115,11 +118,13 @@ class ChaosRoutes:
         what clearing the rules asks for.
         """
         self._chaos.configure(rules=(), preset=None, enabled=False)
+        await self._chaos.changed()
         return _json(200, self._chaos.status())
 
     async def restart_scenarios(self, request: HttpRequest) -> Response:
         """Start the scenario timeline over from now."""
-        self._chaos.scenarios.restart()
+        self._chaos.restart_scenarios()
+        await self._chaos.changed()
         return _json(200, self._chaos.scenarios.status())
 
     async def breakers(self, request: HttpRequest) -> Response:

@@ -70,6 +70,7 @@ class Handling:
                         exchange.params,
                         exchange.endpoint,
                         exchange,
+                        exchange.scope.get("query_string", b""),
                     )
                     return await route.handler(request)
             except TimeoutError:

@@ -1,4 +1,7 @@
-"""``/admin/requests``: the requests this worker received (when ``telemetry.request_log`` is on)."""
+"""``/admin/requests``: the requests received (when ``telemetry.request_log`` is on).
+
+This worker's, or with a shared state backend the whole fleet's.
+"""
 
 from __future__ import annotations
 
@@ -40,13 +43,13 @@ class RequestRoutes:
         log = self._telemetry.request_log
         since = _int_param(request, "since", 0)
         limit = _int_param(request, "limit", 0)
-        entries = log.entries(
+        entries, last_seq = await log.fleet_entries(
             since=since, path=request.query.get("path"), model=request.query.get("model"), limit=limit or None
         )
-        payload = {"enabled": log.enabled, "last_seq": log.last_seq, "requests": entries}
+        payload = {"enabled": log.enabled, "last_seq": last_seq, "requests": entries}
         return JsonResponse(200, orjson.dumps(payload), [JSON_CONTENT_TYPE, (b"cache-control", b"no-store")])
 
     async def clear_requests(self, request: HttpRequest) -> Response:
         """Forget every entry."""
-        cleared = self._telemetry.request_log.clear()
+        cleared = await self._telemetry.request_log.fleet_clear()
         return JsonResponse(200, orjson.dumps({"cleared": cleared}), [JSON_CONTENT_TYPE])

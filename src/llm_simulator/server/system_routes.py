@@ -142,6 +142,7 @@ class SystemRoutes:
     async def reset_stats(self, request: HttpRequest) -> Response:
         """Reset every statistic (every worker's)."""
         self._telemetry.reset()
+        await self._sim.state.reset_fleet()
         return _json(200, {"reset": True})
 
     # -- Fixtures and sessions -------------------------------------------------------------

@@ -12,8 +12,9 @@ Fixtures:
   official SDKs pointed at ``llm_simulator`` with retries off (skipped when not installed).
 
 ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
-simulators as ``llm-simulator serve`` child processes instead of in the test process. Guide:
-docs/testing.md. Nothing heavy is imported until a fixture is used.
+simulators as ``llm-simulator serve`` child processes instead of in the test process.
+``--llm-simulator-cassettes DIR`` turns on record/replay for ``llm_simulator``
+(``testing/cassettes.py``). Guide: docs/testing.md. Nothing heavy is imported until a fixture is used.
 """
 
 from __future__ import annotations
@@ -45,14 +46,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="start test simulators as 'llm-simulator serve' subprocesses instead of in the test process",
     )
     parser.addini(INI_SUBPROCESS, type="bool", default=False, help="like --llm-simulator-subprocess")
+    from llm_simulator.testing.cassettes import add_options
+
+    add_options(parser, group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(config=None, *, subprocess=None): configure the test's llm_simulator fixture "
-        "(config keys nested or dotted, merged over the test defaults); subprocess=True runs it as a child process",
+        f"{MARKER}(config=None, *, cassette=None, subprocess=None): configure the test's llm_simulator fixture "
+        "(config keys nested or dotted, merged over the test defaults); cassette names its cassette "
+        "(with --llm-simulator-cassettes); subprocess=True runs it as a child process",
     )
 
 
@@ -87,24 +92,29 @@ class SimulatorFactory:
             self._handles.pop().close()
 
 
-def _marker_settings(node: pytest.Item) -> tuple[dict[str, Any], bool | None]:
-    """The merged config of every ``llm_simulator`` marker (closest wins) and its subprocess choice."""
+def _marker_settings(node: pytest.Item) -> tuple[dict[str, Any], bool | None, str | None]:
+    """The merged config of every ``llm_simulator`` marker (closest wins), its subprocess choice, its cassette."""
     from llm_simulator.testing.server import merge_config
 
     config: dict[str, Any] = {}
     subprocess: bool | None = None
+    cassette: str | None = None
     # iter_markers yields the closest first (function, class, module): apply it last.
     for marker in reversed(list(node.iter_markers(MARKER))):
         given = marker.kwargs.get("config", marker.args[0] if marker.args else None)
         if given is not None and not isinstance(given, Mapping):
             raise pytest.UsageError(f"@pytest.mark.{MARKER}: config must be a mapping, got {type(given).__name__}")
-        unknown = set(marker.kwargs) - {"config", "subprocess"}
+        unknown = set(marker.kwargs) - {"config", "subprocess", "cassette"}
         if unknown or len(marker.args) > 1:
-            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes config= and subprocess= only, got {sorted(unknown)}")
+            raise pytest.UsageError(
+                f"@pytest.mark.{MARKER} takes config=, cassette= and subprocess= only, got {sorted(unknown)}"
+            )
         config = merge_config(config, given)
         if "subprocess" in marker.kwargs:
             subprocess = bool(marker.kwargs["subprocess"])
-    return config, subprocess
+        if "cassette" in marker.kwargs:
+            cassette = str(marker.kwargs["cassette"])
+    return config, subprocess, cassette
 
 
 @pytest.fixture
@@ -119,9 +129,15 @@ def llm_simulator_factory(request: pytest.FixtureRequest) -> Iterator[SimulatorF
 
 @pytest.fixture
 def llm_simulator(request: pytest.FixtureRequest, llm_simulator_factory: SimulatorFactory) -> SimulatorHandle:
-    """A simulator for this test alone, configured by ``@pytest.mark.llm_simulator(config=...)``."""
-    config, subprocess = _marker_settings(request.node)
-    return llm_simulator_factory(config, subprocess=subprocess)
+    """A simulator for this test alone, configured by ``@pytest.mark.llm_simulator(config=...)``.
+
+    With ``--llm-simulator-cassettes``, it replays the test's cassette or records it (``testing/cassettes.py``).
+    """
+    from llm_simulator.testing.cassettes import cassette_config
+    from llm_simulator.testing.server import merge_config
+
+    config, subprocess, cassette = _marker_settings(request.node)
+    return llm_simulator_factory(merge_config(cassette_config(request, cassette), config), subprocess=subprocess)
 
 
 @pytest.fixture(scope="session")

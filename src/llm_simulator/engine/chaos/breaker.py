@@ -14,6 +14,8 @@ count as trials were admitted in the current half-open period.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llm_simulator.config.chaos import CircuitBreakerConfig
 from llm_simulator.infra.circuit_breaker import BreakerRegistry, BreakerSettings, BreakerState, Outcome
 from llm_simulator.infra.clock import Clock
@@ -44,7 +46,27 @@ class BreakerBoard:
             ),
             clock=clock,
             max_breakers=MAX_BREAKERS,
+            on_state_change=self._changed,
         )
+        # Told of every opening and reset made here, (model, "open" | "closed"); a fleet
+        # publishes them ("" for every model). Not told of what ``apply`` does.
+        self.on_event: Callable[[str, str], None] | None = None
+        self._applying = False
+
+    def _changed(self, name: str, old: BreakerState, new: BreakerState) -> None:
+        if new is BreakerState.OPEN and self.on_event is not None and not self._applying:
+            self.on_event(name, "open")
+
+    def apply(self, model: str, event: str) -> None:
+        """What another replica's breaker did: open this one too, or close it ("" : every model)."""
+        self._applying = True
+        try:
+            if event == "open" and model:
+                self._registry.get(model).trip()
+            elif event == "closed":
+                self._registry.reset(model or None)
+        finally:
+            self._applying = False
 
     def admit(self, model: str) -> float | None:
         """Ask to let a request to ``model`` through.
@@ -71,3 +93,5 @@ class BreakerBoard:
     def reset(self, model: str | None = None) -> None:
         """Close one breaker (or all of them) and forget its history."""
         self._registry.reset(model)
+        if self.on_event is not None and not self._applying:
+            self.on_event(model or "", "closed")

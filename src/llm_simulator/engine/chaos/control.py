@@ -1,7 +1,7 @@
 """The per-request control value: force an error, a fault, latency or a preset on one request.
 
 Format: ``key=value`` pairs separated by ``;`` — for example
-``error=rate_limit; retry_after=0.05``, ``fault=disconnect; after=5``, ``latency=4``,
+``error=rate_limit; retry_after=0.05``, ``fault=disconnect; after=5``, ``latency=4``, ``misbehave=refusal``,
 ``preset=full_outage``. The pairs build an ordinary ``ChaosRule`` (probability 1 unless
 given), validated like a rule in a config file, so a typo is a clear 400, never ignored.
 """
@@ -29,6 +29,7 @@ _RULE_KEYS: dict[str, str | tuple[str, str]] = {
     "after": ("stream_fault", "after_tokens"),
     "duration_ms": ("stream_fault", "duration_ms"),
     "fault_error": ("stream_fault", "error_type"),
+    "misbehave": "misbehave",
 }
 KNOWN_KEYS = (*_RULE_KEYS, "preset")
 

@@ -17,13 +17,15 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from llm_simulator.config.chaos import ChaosConfig, ChaosRule, ScenarioSpec
 from llm_simulator.core.errors import SimulatorError
-from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, StreamFault
+from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, Misbehaviour, StreamFault
 from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
@@ -56,6 +58,7 @@ class Verdict:
     fault: StreamFault | None = None
     rule: str | None = None
     error_type: str | None = None
+    misbehave: Misbehaviour | None = None
 
     @property
     def disturbs(self) -> bool:
@@ -66,7 +69,17 @@ class Verdict:
             or self.delay_s > 0
             or self.latency_scale != 1.0
             or self.fault is not None
+            or self.misbehave is not None
         )
+
+    @property
+    def kind(self) -> str:
+        """What the verdict injects, as the counters and the request record name it."""
+        if self.error_type is not None:
+            return self.error_type
+        if self.misbehave is not None:
+            return f"misbehave:{self.misbehave}"
+        return str(self.fault.kind) if self.fault is not None else "latency"
 
 
 NO_VERDICT = Verdict()
@@ -115,6 +128,7 @@ def _model_matches(
 
 
 _GLOB = re.compile(r"[*?\[]")
+_SCENARIOS: TypeAdapter[tuple[ScenarioSpec, ...]] = TypeAdapter(tuple[ScenarioSpec, ...])
 
 
 def _shown(rule: ChaosRule) -> dict[str, Any]:
@@ -153,6 +167,8 @@ class ChaosController:
         self.injections: Counter[str] = Counter()
         self.decisions = 0
         self._effective = self._compile()
+        # Called after every change made through the admin API (a fleet publishes it).
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # -- configuration (admin API) ------------------------------------------------------------
 
@@ -195,6 +211,43 @@ class ChaosController:
         self.observed = rules
         self._effective = self._compile()
 
+    def restart_scenarios(self) -> None:
+        """Start the scenario timeline over from now."""
+        self.scenarios.restart()
+
+    async def changed(self) -> None:
+        """Tell the fleet (if any) that the configuration changed here."""
+        if self.on_change is not None:
+            await self.on_change()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The configuration another replica needs to behave like this one (JSON-ready).
+
+        Counters, breakers and random draws stay per replica; the scenario clock is shared
+        as its wall-clock start.
+        """
+        return {
+            "enabled": self.enabled,
+            "probability": self.probability,
+            "preset": self.preset,
+            "rules": [r.model_dump(mode="json") for r in self.rules],
+            "scenarios": [s.model_dump(mode="json") for s in self.scenarios.specs],
+            "repeat_s": self.scenarios.repeat_s,
+            "scenario_started": self.scenarios.started_wall(),
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Take the configuration from a snapshot (validated like the admin API's input)."""
+        self.configure(
+            enabled=bool(data["enabled"]),
+            probability=data["probability"],
+            rules=tuple(ChaosRule.model_validate(r) for r in data["rules"]),
+            preset=data["preset"],
+            scenarios=_SCENARIOS.validate_python(data["scenarios"]),
+            repeat_s=data["repeat_s"],
+        )
+        self.scenarios.start_from_wall(float(data["scenario_started"]))
+
     @property
     def effective_rules(self) -> tuple[ChaosRule, ...]:
         """The rules evaluated when chaos is on (user rules, preset, or the default mix)."""
@@ -221,12 +274,8 @@ class ChaosController:
 
     def _count(self, verdict: Verdict) -> Verdict:
         self.decisions += 1
-        if verdict.error_type is not None:
-            self.injections[verdict.error_type] += 1
-        elif verdict.fault is not None:
-            self.injections[str(verdict.fault.kind)] += 1
-        elif verdict.disturbs:
-            self.injections["latency"] += 1
+        if verdict.disturbs:
+            self.injections[verdict.kind] += 1
         return verdict
 
     @property
@@ -261,7 +310,7 @@ class ChaosController:
                 error_type = self._pick(rule.error_mix, rng)
             if error_type is not None:
                 return self._error_verdict(error_type, rule, scale, rule.name or None, delay)
-            if rule.stream_fault is not None:
+            if rule.stream_fault is not None or rule.misbehave is not None:
                 return self._fault_verdict(rule, scale, delay)
         if delay == 0 and scale == 1.0:
             return NO_VERDICT
@@ -292,18 +341,23 @@ class ChaosController:
         return Verdict(error=error, delay_s=delay, latency_scale=scale, rule=name, error_type=error_type)
 
     def _fault_verdict(self, rule: ChaosRule, scale: float, delay: float) -> Verdict:
+        """A stream fault and/or a model misbehaviour (a rule may give both)."""
         spec = rule.stream_fault
-        assert spec is not None
+        misbehave = Misbehaviour(rule.misbehave) if rule.misbehave is not None else None
+        if spec is None:
+            return Verdict(delay_s=delay, latency_scale=scale, rule=rule.name or None, misbehave=misbehave)
         duration = spec.duration_ms / 1000.0
         kind = FaultKind(spec.type)
         action = FAULT_ACTIONS[kind]
         if action is FaultAction.DELAY_FIRST_BYTE:
-            return Verdict(delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None)
+            return Verdict(
+                delay_s=delay + duration, latency_scale=scale, rule=rule.name or None, fault=None, misbehave=misbehave
+            )
         error = None
         if action is FaultAction.ERROR_FRAME:
             error = chaos_error(spec.error_type, message=rule.message, retry_after_s=rule.retry_after_s)
         fault = StreamFault(kind, spec.after_tokens, duration, error)
-        return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None)
+        return Verdict(delay_s=delay, latency_scale=scale, fault=fault, rule=rule.name or None, misbehave=misbehave)
 
     # -- circuit breaker and status ----------------------------------------------------------
 

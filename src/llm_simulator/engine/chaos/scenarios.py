@@ -115,6 +115,14 @@ class ScenarioTimeline:
         """Start the timeline over: elapsed time is 0 now."""
         self._t0 = self._clock.now()
 
+    def started_wall(self) -> float:
+        """The wall-clock (Unix) time the timeline started: how replicas agree on its clock."""
+        return self._clock.wall() - (self._clock.now() - self._t0)
+
+    def start_from_wall(self, started: float) -> None:
+        """Run the timeline from a wall-clock start another replica published."""
+        self._t0 = self._clock.now() - (self._clock.wall() - started)
+
     def elapsed(self) -> float:
         """Seconds since the timeline started, modulo ``repeat_s`` when it repeats."""
         e = self._clock.now() - self._t0

@@ -16,7 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from llm_simulator.core import names as core_names
 from llm_simulator.core.errors import ErrorKind, default_status
-from llm_simulator.core.types import ScriptedError, ScriptedReply, ScriptedToolCall
+from llm_simulator.core.types import (
+    FinishReason,
+    ScriptedError,
+    ScriptedPart,
+    ScriptedReply,
+    ScriptedToolCall,
+    ScriptedUsage,
+    SegmentKind,
+)
 from llm_simulator.engine.script.conversation import Conversation
 
 Provider = core_names.Provider
@@ -147,6 +155,41 @@ class ToolCallSpec(_Strict):
 
     name: str = Field(min_length=1)
     arguments: dict[str, Any] | str = Field(default_factory=dict)
+    id: str | None = Field(default=None, min_length=1, description="The call's id after the provider's prefix.")
+
+    def to_call(self) -> ScriptedToolCall:
+        """The neutral call (object arguments as compact JSON, a string verbatim)."""
+        arguments = self.arguments if isinstance(self.arguments, str) else orjson.dumps(self.arguments).decode()
+        return ScriptedToolCall(self.name, arguments, self.id)
+
+
+class PartSpec(_Strict):
+    """One ordered part of a reply: exactly one of ``text``, ``reasoning`` or ``tool_call``."""
+
+    text: str | None = None
+    reasoning: str | None = None
+    tool_call: ToolCallSpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PartSpec:
+        if sum(v is not None for v in (self.text, self.reasoning, self.tool_call)) != 1:
+            raise ValueError("give exactly one of text, reasoning, tool_call")
+        return self
+
+    def to_part(self) -> ScriptedPart:
+        """The neutral part."""
+        if self.tool_call is not None:
+            return ScriptedPart(SegmentKind.TOOL_CALL, call=self.tool_call.to_call())
+        if self.reasoning is not None:
+            return ScriptedPart(SegmentKind.REASONING, self.reasoning)
+        return ScriptedPart(SegmentKind.TEXT, self.text or "")
+
+
+class UsageSpec(_Strict):
+    """Token counts to report instead of the real ones."""
+
+    input_tokens: int | None = Field(default=None, ge=0)
+    output_tokens: int | None = Field(default=None, ge=0)
 
 
 class ErrorSpec(_Strict):
@@ -196,18 +239,41 @@ class Respond(_Strict):
     tool_calls: tuple[ToolCallSpec, ...] | None = None
     error: ErrorSpec | None = None
     delay_ms: float = Field(default=0.0, ge=0, le=MAX_DELAY_MS)
+    # Ordered content, and overrides of what the response reports.
+    parts: tuple[PartSpec, ...] | None = None
+    finish_reason: FinishReason | None = None
+    id: str | None = Field(default=None, min_length=1)
+    model: str | None = Field(default=None, min_length=1)
+    usage: UsageSpec | None = None
+    system_fingerprint: str | None = None
+
+    @property
+    def _overrides(self) -> bool:
+        return any(
+            v is not None for v in (self.finish_reason, self.id, self.model, self.usage, self.system_fingerprint)
+        )
 
     @model_validator(mode="after")
     def _one_answer(self) -> Respond:
         has_json = "json_value" in self.model_fields_set
         if self.text is not None and has_json:
             raise ValueError("give text or json, not both")
+        if self.parts is not None and (self.text is not None or has_json or self.tool_calls):
+            raise ValueError("parts replace text, json and tool_calls: give one or the other")
+        if self.parts is not None and not self.parts:
+            raise ValueError("parts must list at least one part")
+        if self.error is not None and (self.parts is not None or self._overrides):
+            raise ValueError("an error cannot be combined with parts or response overrides")
         if self.tool_calls is not None and not self.tool_calls:
             raise ValueError("tool_calls must list at least one call")
         if self.error is not None and (self.text is not None or has_json or self.tool_calls):
             raise ValueError("an error cannot be combined with text, json or tool_calls")
-        if self.text is None and not has_json and not self.tool_calls and self.error is None and not self.delay_ms:
-            raise ValueError("give at least one of text, json, tool_calls, error, delay_ms")
+        content = self.text is not None or has_json or bool(self.tool_calls) or self.parts is not None
+        if not content and self.error is None and not self.delay_ms and not self._overrides:
+            raise ValueError(
+                "give at least one of text, json, tool_calls, parts, error, delay_ms, "
+                "finish_reason, id, model, usage, system_fingerprint"
+            )
         return self
 
     def to_reply(self, source: str) -> ScriptedReply:
@@ -215,14 +281,22 @@ class Respond(_Strict):
         text = self.text
         if "json_value" in self.model_fields_set:
             text = orjson.dumps(self.json_value).decode()
-        calls = tuple(
-            ScriptedToolCall(
-                call.name, call.arguments if isinstance(call.arguments, str) else orjson.dumps(call.arguments).decode()
-            )
-            for call in self.tool_calls or ()
-        )
+        calls = tuple(call.to_call() for call in self.tool_calls or ())
         error = self.error.to_error() if self.error is not None else None
-        return ScriptedReply(text, calls, error, self.delay_ms / 1000.0, source)
+        usage = ScriptedUsage(self.usage.input_tokens, self.usage.output_tokens) if self.usage is not None else None
+        return ScriptedReply(
+            text,
+            calls,
+            error,
+            self.delay_ms / 1000.0,
+            source,
+            parts=tuple(part.to_part() for part in self.parts or ()),
+            finish=self.finish_reason,
+            response_id=self.id,
+            model=self.model,
+            usage=usage,
+            system_fingerprint=self.system_fingerprint,
+        )
 
 
 class Rule(_Strict):

@@ -3,24 +3,33 @@
 Order of precedence for a request: the scenario session it belongs to (if a scenario
 applies), then the rules in order (first match wins), then normal generation. Everything
 runs on the server's single event loop, so no locking is needed; sessions are kept in a
-bounded LRU map and each session keeps a bounded history.
+bounded LRU map and each session keeps a bounded history. With a shared state backend a
+session's step lives in a ``StepStore`` too (``resolve_shared``), advanced by
+compare-and-set, so a scenario's requests may be spread over replicas; its history and the
+rules' hit counts stay per replica.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind
-from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedReply
+from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedPart, ScriptedReply, SegmentKind
 from llm_simulator.engine.script.conversation import SUMMARY_CHARS, Conversation
 from llm_simulator.engine.script.loader import FixtureError
 from llm_simulator.engine.script.model import FixtureSet, Rule, Scenario
 from llm_simulator.infra.clock import Clock
+from llm_simulator.infra.state import StepStore
+from llm_simulator.infra.state.guard import spawn
 
 DEFAULT_SESSION_HEADER = "x-simulator-session"
+# Tries to advance a shared session before answering from the last value read (another
+# replica moving the same session at the same instant is a client racing itself).
+CAS_ATTEMPTS = 3
 # Records kept per session (the oldest are dropped first): a runaway loop stays bounded.
 MAX_HISTORY = 200
 
@@ -65,6 +74,17 @@ def reply_summary(reply: ScriptedReply | None) -> dict[str, Any] | None:
         out["text"] = reply.text if len(reply.text) <= SUMMARY_CHARS else reply.text[:SUMMARY_CHARS] + "…"
     if reply.tool_calls:
         out["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+    if reply.parts:
+        out["parts"] = [_part_summary(part) for part in reply.parts]
+    overrides = {
+        "finish_reason": reply.finish.value if reply.finish is not None else None,
+        "id": reply.response_id,
+        "model": reply.model,
+        "system_fingerprint": reply.system_fingerprint,
+    }
+    out.update({key: value for key, value in overrides.items() if value is not None})
+    if reply.usage is not None:
+        out["usage"] = {"input_tokens": reply.usage.input_tokens, "output_tokens": reply.usage.output_tokens}
     if reply.error is not None:
         error = reply.error
         out["error"] = {"kind": error.kind.value, "status": error.status, "message": error.message, "code": error.code}
@@ -73,13 +93,29 @@ def reply_summary(reply: ScriptedReply | None) -> dict[str, Any] | None:
     return out
 
 
+def _part_summary(part: ScriptedPart) -> dict[str, Any]:
+    """One ordered part as the admin API shows it."""
+    if part.call is not None:
+        return {"tool_call": {"name": part.call.name, "arguments": part.call.arguments, "id": part.call.id}}
+    key = "reasoning" if part.kind is SegmentKind.REASONING else "text"
+    return {key: part.text if len(part.text) <= SUMMARY_CHARS else part.text[:SUMMARY_CHARS] + "…"}
+
+
 class Script:
     """Rules, scenarios and sessions; ``resolve`` picks the reply for a request."""
 
     def __init__(
-        self, clock: Clock, *, session_header: str = DEFAULT_SESSION_HEADER, max_sessions: int = 10_000
+        self,
+        clock: Clock,
+        *,
+        session_header: str = DEFAULT_SESSION_HEADER,
+        max_sessions: int = 10_000,
+        steps: StepStore | None = None,
     ) -> None:
         self._clock = clock
+        # The fleet's session steps (None: this process only).
+        self._steps = steps
+        self._pending: set[asyncio.Task[Any]] = set()
         self.session_header = session_header.lower()
         self._max_sessions = max_sessions
         self._rules: list[_RuleState] = []
@@ -112,7 +148,7 @@ class Script:
         scenarios = [_ScenarioState(scenario, _step_replies(scenario), origin) for scenario in fixtures.scenarios]
         if replace:
             self._rules, self._scenarios = rules, scenarios
-            self._sessions.clear()
+            self._end_sessions()
         else:
             self._rules.extend(rules)
             self._scenarios.extend(scenarios)
@@ -121,13 +157,23 @@ class Script:
         """Remove every rule, scenario and session."""
         self._rules.clear()
         self._scenarios.clear()
-        self._sessions.clear()
+        self._end_sessions()
 
     def clear_sessions(self) -> int:
         """End every session (scenarios start again from step 0); returns how many there were."""
         count = len(self._sessions)
-        self._sessions.clear()
+        self._end_sessions()
         return count
+
+    def _end_sessions(self) -> None:
+        """Forget every session here and, in the background, the fleet's steps."""
+        self._sessions.clear()
+        if self._steps is not None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop: loading at start-up, nothing shared yet
+                return
+            spawn(self._pending, self._steps.clear())
 
     def drop_session(self, session_id: str) -> bool:
         """End one session; False if it does not exist."""
@@ -144,6 +190,30 @@ class Script:
                 reply, handled = self._advance(session, conv)
                 if handled:
                     return reply
+        return self._rule_reply(conv)
+
+    async def resolve_shared(
+        self, provider: str, request: GenerationRequest, headers: Mapping[str, str]
+    ) -> ScriptedReply | None:
+        """As ``resolve``, with the session's step read from and advanced in the fleet's store."""
+        if self._steps is None or not self._scenarios:
+            return self.resolve(provider, request, headers)
+        conv = Conversation.of(provider, request, headers)
+        session = self._session_for(conv)
+        if session is not None:
+            key = f"{session.scenario.scenario.name}\x1f{session.id}"
+            for _ in range(CAS_ATTEMPTS):
+                index = await self._steps.get(key)
+                session.next_step = index
+                reply, handled = self._advance(session, conv)
+                if session.next_step == index or await self._steps.compare_and_set(key, index, session.next_step):
+                    break
+            if handled:
+                return reply
+        return self._rule_reply(conv)
+
+    def _rule_reply(self, conv: Conversation) -> ScriptedReply | None:
+        """The first unspent rule matching the request."""
         for state in self._rules:
             if not state.spent and state.rule.match.matches(conv):
                 state.hits += 1

@@ -59,7 +59,7 @@ from llm_simulator.providers.anthropic.structured import (
 from llm_simulator.providers.anthropic.tools import parse_tools, thinking_budget
 from llm_simulator.providers.caching import prefix_cache_block
 from llm_simulator.providers.heavy import body_window, is_heavy
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -79,6 +79,7 @@ STOP_REASON = {
     FinishReason.STOP_SEQUENCE: "stop_sequence",
     FinishReason.LENGTH: "max_tokens",
     FinishReason.TOOL_CALLS: "tool_use",
+    FinishReason.REFUSAL: "refusal",
 }
 # message_start reports the output tokens produced so far; the API shows a small number
 # (the first token is already being decoded), and the SDK only needs an integer.
@@ -381,7 +382,7 @@ class MessageAnswer:
 
     def begin(self, plan: GenerationPlan) -> None:
         """The message id and the prompt-cache report."""
-        self._id = new_message_id()
+        self._id = fixed_id(plan) or new_message_id()
         spec = self._parsed.spec
         self._cache = CacheReport(self._parsed.cache, prefix_cache_block(self._sim, spec), minimum_cacheable(spec.id))
 

@@ -33,6 +33,7 @@ STOP_REASON = {
     FinishReason.STOP_SEQUENCE: "stop_sequence",
     FinishReason.LENGTH: "max_tokens",
     FinishReason.TOOL_CALLS: "tool_use",
+    FinishReason.REFUSAL: "content_filtered",
 }
 TOOL_ID_PREFIX = "tooluse_"
 MESSAGE_START = event_frame("messageStart", b'{"role":"assistant"}')

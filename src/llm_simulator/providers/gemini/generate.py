@@ -35,21 +35,23 @@ from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.caching import gemini_cached_tokens
 from llm_simulator.providers.gemini import fields
+from llm_simulator.providers.gemini.blocking import (
+    FINISH,
+    PROMPT_FEEDBACK,
+    blocked_candidate,
+    finish_reason,
+    malformed,
+    prompt_blocked,
+)
 from llm_simulator.providers.gemini.common import escape_line_breaks, json_headers, new_response_id
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import error_body, sse_error_frame
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
 from llm_simulator.providers.heavy import is_heavy
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import JsonObject, parse_object, preview
 
-FINISH = {
-    FinishReason.STOP: "STOP",
-    FinishReason.STOP_SEQUENCE: "STOP",
-    FinishReason.LENGTH: "MAX_TOKENS",
-    FinishReason.TOOL_CALLS: "STOP",  # Gemini ends a function-calling turn with STOP
-}
 MAX_CANDIDATES = 8
 MAX_STOP_SEQUENCES = 5
 
@@ -262,7 +264,10 @@ def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str
             if include_thoughts and text:
                 parts.append({"text": text, "thought": True})
         elif segment.tool_call is not None:
-            parts.append({"functionCall": {"name": segment.tool_call.name, "args": function_args(segment.tool_call)}})
+            if choice.finish_reason is FinishReason.LENGTH or not malformed(segment.tool_call):
+                parts.append(
+                    {"functionCall": {"name": segment.tool_call.name, "args": function_args(segment.tool_call)}}
+                )
         elif text:
             parts.append({"text": text})
     return parts or [{"text": ""}]
@@ -272,9 +277,11 @@ def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bo
     """The complete ``GenerateContentResponse``."""
     request = plan.request
     candidates = [
-        {
+        blocked_candidate(choice.index)
+        if choice.finish_reason is FinishReason.REFUSAL
+        else {
             "content": {"parts": candidate_parts(choice, include_thoughts), "role": "model"},
-            "finishReason": FINISH[choice.finish_reason],
+            "finishReason": finish_reason(choice),
             "index": choice.index,
         }
         for choice in plan.choices
@@ -285,6 +292,13 @@ def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bo
         "modelVersion": request.model,
         "responseId": response_id,
     }
+    if prompt_blocked(plan):
+        del payload["candidates"]
+        payload = {
+            "promptFeedback": PROMPT_FEEDBACK,
+            **payload,
+            "usageMetadata": usage_metadata(request.prompt_tokens, None),
+        }
     return escape_line_breaks(orjson.dumps(payload))
 
 
@@ -322,9 +336,9 @@ class ChunkWriter:
         """A chunk with one token of candidate ``index``, which goes on."""
         return self._head + escape_line_breaks(orjson.dumps(text)) + self._open[index]
 
-    def parts(self, index: int, parts: bytes, reason: FinishReason | None, last: bool) -> bytes:
+    def parts(self, index: int, parts: bytes, reason: str | None, last: bool) -> bytes:
         """A chunk with already-encoded ``parts`` (thoughts, function calls), maybe ending the candidate."""
-        finish = b',"finishReason":"%s"' % FINISH[reason].encode() if reason is not None else b""
+        finish = b',"finishReason":"%s"' % reason.encode() if reason is not None else b""
         tail = self._final_tail if last else self._partial_tail
         return b'%s{"candidates":[{"content":{"parts":%s,"role":"model"}%s,"index":%d}]%s' % (
             self._prefix,
@@ -332,6 +346,23 @@ class ChunkWriter:
             finish,
             index,
             tail,
+        )
+
+    def blocked(self, index: int, last: bool) -> bytes:
+        """The one chunk of a candidate blocked for safety (its tokens are never sent).
+
+        A blocked prompt has one chunk for the whole response, with the last candidate's end
+        (empty before that): ``promptFeedback`` and the prompt's usage, no candidates.
+        """
+        if prompt_blocked(self._plan):
+            if not last:
+                return b""
+            return self._prefix + b'{"promptFeedback":' + orjson.dumps(PROMPT_FEEDBACK) + self._partial_tail
+        candidate = orjson.dumps(blocked_candidate(index))
+        return b'%s{"candidates":[%s]%s' % (
+            self._prefix,
+            candidate,
+            self._final_tail if last else self._partial_tail,
         )
 
     def finish(self, index: int, text: str, reason: FinishReason, last: bool) -> bytes:
@@ -369,10 +400,17 @@ async def stream_chunks(
                 remaining -= 1
                 yield writer.finish(index, event.text, reasons[index], remaining == 0)
                 continue
+            if layout.blocked:
+                if ending:
+                    remaining -= 1
+                    frame = writer.blocked(index, remaining == 0)
+                    if frame:
+                        yield frame
+                continue
             part = layout.part(event.position, event.text, include_thoughts)
             if ending:
                 remaining -= 1
-                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", reasons[index], remaining == 0)
+                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", layout.finish, remaining == 0)
             elif part is not None:
                 yield writer.parts(index, b"[" + part + b"]", None, False)
         elif lasts[index] < 0:  # a candidate with no tokens at all
@@ -385,8 +423,13 @@ class _PartLayout:
 
     def __init__(self, choice: ChoicePlan) -> None:
         self.kinds = choice.segment_kinds()
+        self.blocked = choice.finish_reason is FinishReason.REFUSAL
+        self.finish = finish_reason(choice)
+        cut = choice.finish_reason is FinishReason.LENGTH
         self.call_ends: dict[int, ToolCall] = {
-            s.stop - 1: s.tool_call for s in choice.segments if s.tool_call is not None and s.stop > s.start
+            s.stop - 1: s.tool_call
+            for s in choice.segments
+            if s.tool_call is not None and s.stop > s.start and (cut or not malformed(s.tool_call))
         }
 
     def part(self, position: int, text: str, include_thoughts: bool) -> bytes | None:
@@ -467,7 +510,7 @@ class GenerateAnswer:
 
     def begin(self, plan: GenerationPlan) -> None:
         """The response id."""
-        self._id = new_response_id()
+        self._id = fixed_id(plan) or new_response_id()
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``GenerateContentResponse`` chunks, as SSE events or as the elements of one array."""

@@ -56,8 +56,15 @@ class OpenAIProvider:
     def routes(self) -> list[Route]:
         """Every OpenAI route."""
         sim = self._sim
-        # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``), per process.
-        store = ResponseStore(sim.clock)
+        # Stored responses (``previous_response_id``, ``GET /v1/responses/{id}``): per process,
+        # and fleet-wide with a shared state backend.
+        stores = sim.state.stores
+        guard = stores.guard
+        store = ResponseStore(
+            sim.clock,
+            shared=stores.responses if stores.shared else None,
+            shared_up=(lambda: guard.up) if guard is not None else (lambda: True),
+        )
         jobs = BackgroundJobs(sim.clock, self._dispatch, sim.config.batches.background_time_scale)
         talks = ConversationStore(sim.clock)
         # Uploaded files and batch jobs, per process (run one worker when batches matter).

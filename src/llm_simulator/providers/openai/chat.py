@@ -50,7 +50,7 @@ from llm_simulator.providers.openai.tools import (
     reasoning_budget,
     tools_prompt_tokens,
 )
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.validation import (
     JsonObject,
     get_bool,
@@ -81,6 +81,7 @@ FINISH = {
     FinishReason.STOP_SEQUENCE: "stop",
     FinishReason.LENGTH: "length",
     FinishReason.TOOL_CALLS: "tool_calls",
+    FinishReason.REFUSAL: "stop",  # a refusal ends normally; the text is in ``refusal``
 }
 CALL_ID_PREFIX = "call_"
 
@@ -262,6 +263,8 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
     }
     if calls:
         message["tool_calls"] = [tool_call_object(call) for call in calls]
+    if choice.finish_reason is FinishReason.REFUSAL:
+        message["content"], message["refusal"] = None, choice.text
     return {
         "index": choice.index,
         "message": message,
@@ -324,6 +327,12 @@ class ChunkWriter:
         return self._frame(
             b'{"index":%d,"delta":{"role":"assistant","content":%s,"refusal":null},"logprobs":null,"finish_reason":null}'
             % (index, b'""' if content else b"null")
+        )
+
+    def refusal(self, index: int, text: str) -> bytes:
+        """One token of a refusal (``delta.refusal``; content stays null)."""
+        return self._frame(
+            b'{"index":%d,"delta":{"refusal":%s},"logprobs":null,"finish_reason":null}' % (index, orjson.dumps(text))
         )
 
     def tool_call_start(self, index: int, position: int, call: ToolCall) -> bytes:
@@ -439,8 +448,10 @@ async def stream_frames(
         frame = b""
         if index not in started:
             started.add(index)
-            frame = writer.role(index, content=kind is SegmentKind.TEXT)
-        if kind is SegmentKind.TEXT:
+            frame = writer.role(index, content=kind is SegmentKind.TEXT and not layout.refusal)
+        if layout.refusal:
+            frame += writer.refusal(index, event.text)
+        elif kind is SegmentKind.TEXT:
             lps = logprobs[index]
             lp = lps[event.position - layout.text_start] if lps is not None else None
             frame += writer.token(index, event.text, lp)
@@ -460,6 +471,7 @@ class _Layout:
 
     def __init__(self, choice: ChoicePlan) -> None:
         self.kinds = choice.segment_kinds()
+        self.refusal = choice.finish_reason is FinishReason.REFUSAL
         self.text_start = next((s.start for s in choice.segments if s.kind is SegmentKind.TEXT), 0)
         self.calls: dict[int, tuple[int, ToolCall]] = {}
         self.call_of: dict[int, int] = {}
@@ -516,7 +528,7 @@ class ChatAnswer:
 
     def begin(self, plan: GenerationPlan) -> None:
         """The completion's id and creation time."""
-        self._id = new_id("chatcmpl-")
+        self._id = fixed_id(plan) or new_id("chatcmpl-")
         self._created = int(self._sim.clock.wall())
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:

@@ -56,7 +56,13 @@ from llm_simulator.providers.validation import (
 )
 
 DEFAULT_MAX_TOKENS = 16
-FINISH = {FinishReason.STOP: "stop", FinishReason.STOP_SEQUENCE: "stop", FinishReason.LENGTH: "length"}
+FINISH = {
+    FinishReason.STOP: "stop",
+    FinishReason.STOP_SEQUENCE: "stop",
+    FinishReason.LENGTH: "length",
+    FinishReason.TOOL_CALLS: "stop",  # the legacy API has no tools: a scripted call is not sent
+    FinishReason.REFUSAL: "content_filter",
+}
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ default true) live in a bounded per-process ``ResponseStore``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import time
 from collections.abc import AsyncIterator
@@ -63,7 +64,7 @@ from llm_simulator.providers.openai.responses_store import (
     StoredResponse,
 )
 from llm_simulator.providers.openai.tools import check_reasoning_model_params, tools_prompt_tokens
-from llm_simulator.providers.pipeline import serve_generation
+from llm_simulator.providers.pipeline import fixed_id, serve_generation
 from llm_simulator.providers.seeding import header_seed
 from llm_simulator.providers.validation import (
     JsonObject,
@@ -350,7 +351,11 @@ class _Session:
         self.sim = sim
         self.store = store
         self.parsed = parsed
-        self.layout = OutputLayout(plan, head or new_head(sim, parsed))
+        if head is None:  # a background response's head (and id) were given out already
+            head = new_head(sim, parsed)
+            if plan.request.scripted is not None:  # a fixture may fix the id and the model
+                head = dataclasses.replace(head, id=fixed_id(plan) or head.id, model=plan.request.model)
+        self.layout = OutputLayout(plan, head)
         self.body: bytes | None = None
 
     def finish(self) -> bytes:
@@ -395,6 +400,7 @@ async def stream_events(
         if frame:
             yield frame
     body = session.finish()
+    await session.store.settle()
     end = writer.advance(current, len(session.layout.items))
     kind = "response.incomplete" if session.layout.incomplete else "response.completed"
     yield end + writer.lifecycle(kind, body)
@@ -425,11 +431,16 @@ async def serve(
     started = time.monotonic()
     heavy = is_heavy(request)
     window = body_window(sim, body, "openai", heavy)
+    previous = body.get("previous_response_id")
+    if isinstance(previous, str):
+        await store.fetch(previous)  # from the fleet's store, when another replica answered it
     parsed = await off_loop(heavy, window, parse_request, sim, store, request, body, conversations)
     if parsed.background:
         return _start_background(sim, store, jobs, request, parsed, heavy, started)
     answer = ResponseAnswer(sim, store, request, parsed, started)
-    return await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+    response = await serve_generation(sim, request, parsed.gen, parsed.spec, answer, stream=parsed.stream, heavy=heavy)
+    await store.settle()  # stored fleet-wide before the client can send its next turn
+    return response
 
 
 def _start_background(

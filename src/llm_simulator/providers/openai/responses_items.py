@@ -58,6 +58,7 @@ def _items(store: ResponseStore, jobs: BackgroundJobs, response_id: str) -> tupl
 async def list_input_items(store: ResponseStore, jobs: BackgroundJobs, request: HttpRequest) -> Response:
     """Serve ``GET /v1/responses/{response_id}/input_items``."""
     started = time.monotonic()
+    await store.fetch(request.path_params["response_id"])
     items, model = _items(store, jobs, request.path_params["response_id"])
     limit = list_limit(request, DEFAULT_LIMIT, MAX_LIMIT)
     ordered = list(items) if list_order(request) == "asc" else list(reversed(items))

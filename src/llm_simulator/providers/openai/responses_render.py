@@ -82,6 +82,8 @@ class OutputLayout:
         self.prompt_tokens = plan.request.prompt_tokens
         self._plan = plan  # its cached tokens are known only once its timeline opens
         self.incomplete = choice.finish_reason is FinishReason.LENGTH
+        # A refusal's text is a ``refusal`` content part, not ``output_text``.
+        self.refusal = choice.finish_reason is FinishReason.REFUSAL
         self.head = head
         segments = choice.segments or [Segment(SegmentKind.TEXT, 0, len(choice.tokens))]
         cap = SUMMARY_TOKENS.get(head.summary or "", 0)
@@ -144,13 +146,12 @@ class OutputLayout:
             return body
         if item.kind is SegmentKind.TOOL_CALL:
             return {**self._call(item), "status": self.status(index), "arguments": self.text(item)}
-        return {
-            "id": item.id,
-            "type": "message",
-            "status": self.status(index),
-            "content": [text_part(self.text(item), self.item_logprobs(item), self.annotations(item))],
-            "role": "assistant",
-        }
+        part = (
+            refusal_part(self.text(item))
+            if self.refusal
+            else text_part(self.text(item), self.item_logprobs(item), self.annotations(item))
+        )
+        return {"id": item.id, "type": "message", "status": self.status(index), "content": [part], "role": "assistant"}
 
     def annotations(self, item: OutputItem) -> list[JsonObject]:
         """A message's ``url_citation`` annotations: each web source cites the whole text."""
@@ -190,7 +191,7 @@ class OutputLayout:
 
     def usage(self) -> JsonObject:
         """The ``usage`` object (reasoning tokens are part of the output tokens)."""
-        output = len(self.tokens)
+        output = self._plan.completion_tokens  # the tokens, unless a fixture reports others
         return {
             "input_tokens": self.prompt_tokens,
             "input_tokens_details": {
@@ -216,6 +217,11 @@ def text_part(
 ) -> JsonObject:
     """An ``output_text`` content part."""
     return {"type": "output_text", "annotations": annotations or [], "logprobs": logprobs or [], "text": text}
+
+
+def refusal_part(text: str) -> JsonObject:
+    """A ``refusal`` content part."""
+    return {"type": "refusal", "refusal": text}
 
 
 def response_object(
@@ -304,11 +310,14 @@ class EventWriter:
             for kind, fields in progress_events(item.builtin):
                 frame += self.event(kind, {"item_id": item.id, "output_index": index, **fields})
         elif item.kind is SegmentKind.TEXT:
+            part = refusal_part("") if layout.refusal else text_part("")
             frame += self.event(
                 "response.content_part.added",
-                {"item_id": item.id, "output_index": index, "content_index": 0, "part": text_part("")},
+                {"item_id": item.id, "output_index": index, "content_index": 0, "part": part},
             )
-            self._delta_heads[index] = ids + b'"content_index":0,"logprobs":[],'
+            self._delta_heads[index] = ids + (
+                b'"content_index":0,' if layout.refusal else b'"content_index":0,"logprobs":[],'
+            )
             self._logprob_heads[index] = ids + b'"content_index":0,'
         elif item.kind is SegmentKind.TOOL_CALL:
             self._delta_heads[index] = ids
@@ -327,6 +336,8 @@ class EventWriter:
         """The event for one token of item ``index`` (none for reasoning beyond its summary)."""
         item = self.layout.items[index]
         if item.kind is SegmentKind.TEXT:
+            if self.layout.refusal:
+                return self._raw("response.refusal.delta", self._delta_heads[index], b',"delta":' + orjson.dumps(text))
             if self.layout.logprobs is not None:
                 fields = {"logprobs": [self.layout.token_logprob(position)], "delta": text}
                 return self._raw(
@@ -353,6 +364,10 @@ class EventWriter:
         frame = b""
         if item.builtin is not None:
             pass
+        elif item.kind is SegmentKind.TEXT and layout.refusal:
+            where = {"item_id": item.id, "output_index": index, "content_index": 0}
+            frame += self.event("response.refusal.done", {**where, "refusal": layout.text(item)})
+            frame += self.event("response.content_part.done", {**where, "part": refusal_part(layout.text(item))})
         elif item.kind is SegmentKind.TEXT:
             text = layout.text(item)
             where = {"item_id": item.id, "output_index": index, "content_index": 0}

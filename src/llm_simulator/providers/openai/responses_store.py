@@ -1,14 +1,17 @@
-"""The per-process store behind ``GET /v1/responses/{id}`` and ``previous_response_id``.
+"""The store behind ``GET /v1/responses/{id}`` and ``previous_response_id``.
 
 OpenAI keeps stored responses for 30 days; a simulator serving load tests must not grow
-without bound, so the store is a bounded LRU with an expiry. It lives in one worker's
-memory: with several workers, a follow-up request may reach a worker that never saw the
-response (run one worker when conversation state matters).
+without bound, so the store is a bounded LRU with an expiry in each worker's memory. With a
+shared state backend (``state.backend: redis``) every stored response is also written there
+with the same time to live, and a worker that does not hold an id fetches it (``fetch``)
+before the synchronous code looks it up: a follow-up request resolves on any replica.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,8 @@ import orjson
 
 from llm_simulator.core.types import Message
 from llm_simulator.infra.clock import Clock
+from llm_simulator.infra.state import BlobStore
+from llm_simulator.infra.state.guard import spawn
 
 # Most responses kept at once; the least recently used one goes first. (Module constants for
 # now; candidates for the config file.)
@@ -87,6 +92,8 @@ class ResponseStore:
         max_entries: int = MAX_STORED_RESPONSES,
         ttl_s: float = STORED_RESPONSE_TTL_S,
         max_bytes: int = MAX_STORED_BYTES,
+        shared: BlobStore | None = None,
+        shared_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._clock = clock
         self._max = max_entries
@@ -94,6 +101,10 @@ class ResponseStore:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._entries: OrderedDict[str, StoredResponse] = OrderedDict()
+        # The fleet's copy (None: this process only) and the writes to it not yet confirmed.
+        self._shared = shared
+        self._shared_up = shared_up
+        self._writes: set[asyncio.Task[Any]] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -112,6 +123,12 @@ class ResponseStore:
         entry = StoredResponse(body, model, conversation, now + self._ttl, items, items_size)
         if entry.size > self._max_bytes:
             return  # larger than the whole budget: keeping it would evict everything else
+        if self._shared is not None:
+            self._write(response_id, entry)
+        self._keep(response_id, entry, now)
+
+    def _keep(self, response_id: str, entry: StoredResponse, now: float) -> None:
+        """Hold ``entry`` locally, evicting expired entries and then the least recently used."""
         entries = self._entries
         self._discard(response_id)
         entries[response_id] = entry
@@ -151,3 +168,69 @@ class ResponseStore:
             return False
         self._discard(response_id)
         return True
+
+    # -- the fleet's copy (state.backend: redis) ----------------------------------------------
+
+    def _write(self, response_id: str, entry: StoredResponse) -> None:
+        """Start writing ``entry`` to the shared store (awaited by ``settle`` before answering)."""
+        assert self._shared is not None
+        spawn(self._writes, self._shared.put(response_id, _encode(entry), self._ttl))
+
+    async def settle(self) -> None:
+        """Wait for the shared writes started so far, so the client's next turn finds them anywhere.
+
+        A failed write (the backend lost, failing closed) is the guard's to count; the answer
+        already produced still goes out.
+        """
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def fetch(self, response_id: str) -> None:
+        """Make this worker's copy of ``response_id`` the fleet's: fetched, or dropped when deleted.
+
+        The shared store is the authority while it answers (a response deleted through
+        another replica is gone here too); while it is down, the local copy serves.
+        """
+        if self._shared is None:
+            return
+        raw = await self._shared.get(response_id)
+        if raw is not None:
+            now = self._clock.now()
+            self._keep(response_id, _decode(raw, now + self._ttl), now)
+        elif self._shared_up():
+            self._discard(response_id)
+
+    async def forget(self, response_id: str) -> None:
+        """Delete ``response_id`` from the shared store too."""
+        if self._shared is not None:
+            await self._shared.delete(response_id)
+
+
+def _encode(entry: StoredResponse) -> bytes:
+    """A stored response as JSON for the shared store (its expiry is the store's TTL)."""
+    talk = entry.conversation
+    return orjson.dumps(
+        {
+            "body": entry.body.decode(),
+            "model": entry.model,
+            "messages": [[m.role, m.text, m.name] for m in talk.messages],
+            "tokens": talk.tokens,
+            "call_ids": sorted(talk.call_ids),
+            "open_calls": list(talk.open_calls),
+            "items": entry.items,
+            "items_size": entry.items_size,
+        }
+    )
+
+
+def _decode(raw: bytes, expires: float) -> StoredResponse:
+    """The stored response ``_encode`` wrote."""
+    data = orjson.loads(raw)
+    conversation = Conversation(
+        tuple(Message(role, text, name) for role, text, name in data["messages"]),
+        int(data["tokens"]),
+        frozenset(data["call_ids"]),
+        tuple(data["open_calls"]),
+    )
+    items = tuple(data["items"])
+    return StoredResponse(data["body"].encode(), data["model"], conversation, expires, items, int(data["items_size"]))

@@ -52,6 +52,7 @@ async def retrieve(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, r
     and followed to the end.
     """
     started = time.monotonic()
+    await store.fetch(request.path_params["response_id"])
     job = jobs.get(request.path_params["response_id"])
     if request.query.get("stream", "false").lower() == "true":
         after = _starting_after(request)
@@ -76,6 +77,7 @@ async def cancel(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, req
     """Serve ``POST /v1/responses/{response_id}/cancel`` (background responses only; idempotent)."""
     started = time.monotonic()
     response_id = request.path_params["response_id"]
+    await store.fetch(response_id)
     job = jobs.get(response_id)
     if job is not None and not job.done:
         if job.task is not None:
@@ -95,7 +97,9 @@ async def cancel(sim: Simulator, store: ResponseStore, jobs: BackgroundJobs, req
 async def delete(sim: Simulator, store: ResponseStore, request: HttpRequest) -> Response:
     """Serve ``DELETE /v1/responses/{response_id}``."""
     started = time.monotonic()
+    await store.fetch(request.path_params["response_id"])
     response_id, _, model = _stored(store, request)
     store.delete(response_id)
+    await store.forget(response_id)
     body = orjson.dumps({"id": response_id, "object": "response.deleted", "deleted": True})
     return JsonResponse(200, body, response_headers(request, started, model))
