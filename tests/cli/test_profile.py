@@ -54,12 +54,6 @@ def test_fit_picks_a_load_point(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--point 5 is out of range (the file has 2 load points)" in capsys.readouterr().err
 
 
-def test_engine_fit_says_it_is_not_supported(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["profile", "fit", str(SAMPLES / "inference_perf_stage_0_lifecycle_metrics.json"), "--engine"]) == 2
-    err = capsys.readouterr().err
-    assert "not supported yet" in err and "rate 5" in err
-
-
 @pytest.mark.parametrize(
     ("content", "problem"),
     [("", "empty file"), ('{"unrelated": true}', "not a known measurement format"), ("[1, 2", "invalid JSON")],

@@ -33,6 +33,7 @@ EXPECTED = {
     "APIConnectionError",
     "APITimeoutError",
     "InvalidResponseError",
+    "Lineage",
     "is_retryable",
     # settings
     "RetryPolicy",

@@ -10,6 +10,8 @@
 - ``llm_simulator_infra_retries_total``, ``llm_simulator_infra_retry_budget_remaining``.
 - ``llm_simulator_infra_breaker_state{upstream,state}`` (1 for the current state) and
   ``llm_simulator_infra_breaker_transitions_total{upstream,state}``.
+- whatever an adapter adds through its ``collect_metrics()`` (the observatory's
+  ``llm_simulator_observatory_*``).
 
 Nothing is exported while no adapter is enabled.
 """
@@ -40,6 +42,9 @@ METRIC_NAMES = (
     "llm_simulator_infra_retry_budget_remaining",
     "llm_simulator_infra_breaker_state",
     "llm_simulator_infra_breaker_transitions_total",
+    "llm_simulator_observatory_spans_received_total",
+    "llm_simulator_observatory_documents_rejected_total",
+    "llm_simulator_observatory_models_applied",
 )
 """Every name this collector exports (with the sample suffix of counters)."""
 
@@ -75,6 +80,10 @@ class AdapterCollector(Collector):
                     age.add_metric(values, max(0.0, now - upstream.last_success_at))
         yield from (up, loads, age)
         yield from self._infra()
+        for adapter in registry.adapters:
+            own = getattr(adapter, "collect_metrics", None)
+            if callable(own):
+                yield from own()
 
     def _infra(self) -> Iterator[Metric]:
         infra = self._registry.infra

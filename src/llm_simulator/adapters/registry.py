@@ -70,6 +70,10 @@ KINDS: dict[str, AdapterKind] = {
     "latency_profiles": AdapterKind(
         "latency_profiles", "llm_simulator.adapters.latency.adapter", "LatencyProfilesAdapter"
     ),
+    # OTLP/JSON is read with the standard library's json: no extra (protobuf is not accepted).
+    "observatory": AdapterKind("observatory", "llm_simulator.adapters.observatory.adapter", "ObservatoryAdapter"),
+    "router": AdapterKind("router", "llm_simulator.adapters.router.adapter", "RouterAdapter"),
+    "lineage": AdapterKind("lineage", "llm_simulator.adapters.lineage.adapter", "LineageAdapter"),
 }
 
 
@@ -152,12 +156,21 @@ class AdapterRegistry:
         self.adapters: list[Adapter] = []
         kinds = kinds if kinds is not None else KINDS
         self._kinds = kinds
-        latency = config.adapters.latency_profiles
-        if latency.enabled:
-            factory = load_kind(kinds["latency_profiles"])
-            extra = {"asleep": asleep} if asleep is not None else {}
-            self.adapters.append(factory(latency, sim, self.infra, **extra))
+        extra = {"asleep": asleep} if asleep is not None else {}
+        sections: list[tuple[str, Any]] = [
+            ("latency_profiles", config.adapters.latency_profiles),
+            ("observatory", config.adapters.observatory),
+            ("router", config.adapters.router),
+            ("lineage", config.adapters.lineage),
+        ]
+        for name, section in sections:
+            if section.enabled:
+                self.adapters.append(load_kind(kinds[name])(section, sim, self.infra, **extra))
         self.started_at = time.time()
+
+    def get(self, name: str) -> Adapter | None:
+        """The enabled adapter ``name``, or None."""
+        return next((a for a in self.adapters if a.name == name), None)
 
     @property
     def enabled(self) -> bool:

@@ -23,6 +23,7 @@ import orjson
 import yaml
 
 from llm_simulator.adapters.latency.compare import Comparison, compare
+from llm_simulator.adapters.latency.engine_fit import EngineFitOptions, fit_engine
 from llm_simulator.adapters.latency.fit import FitOptions, FitResult, fit_profile, merge
 from llm_simulator.adapters.latency.formats import FORMATS, read_file
 from llm_simulator.adapters.latency.measurement import Measurement, MeasurementError
@@ -60,7 +61,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     fit.add_argument("files", nargs="+", type=Path, metavar="FILE", help="measurement files")
     fit.add_argument("--name", default="measured", help="the profile's name (default measured)")
     fit.add_argument("--output", "-o", type=Path, help="write the config document here (default: stdout)")
-    fit.add_argument("--point", type=int, default=0, help="load point of a multi-point report, from 0 (default 0)")
+    fit.add_argument(
+        "--point",
+        type=int,
+        help="load point of a multi-point report, from 0 (default 0; with --engine every point is fitted)",
+    )
     fit.add_argument(
         "--prefill-ms-per-token", type=float, metavar="MS", help="fix the prefill cost instead of fitting it"
     )
@@ -69,7 +74,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--model", action="append", default=[], metavar="ID", help="make model ID use the profile (repeatable)"
     )
     fit.add_argument("--default", action="store_true", help="make it latency.default_profile")
-    fit.add_argument("--engine", action="store_true", help="fit load-aware engine parameters (not supported yet)")
+    fit.add_argument(
+        "--engine",
+        action="store_true",
+        help="fit a load-aware engine deployment (step-time anchors of --preset) instead of a profile",
+    )
+    fit.add_argument("--preset", default="vllm-h100-7b-tp1", help="--engine: the preset to start from")
+    fit.add_argument(
+        "--concurrency",
+        type=float,
+        action="append",
+        default=[],
+        metavar="N",
+        help="--engine: the load of files that do not state it (once for all points, or once per point in order)",
+    )
+    fit.add_argument(
+        "--rate", type=float, action="append", default=[], metavar="R", help="like --concurrency, in req/s"
+    )
+    fit.add_argument("--max-evals", type=int, default=120, help="--engine: replays the search may run (default 120)")
     add_format_flag(fit, choices=("yaml", "json"), default="yaml", help_text="document format (default yaml)")
     cmp = sub.add_parser(
         "compare",
@@ -115,14 +137,9 @@ def run_fit(args: argparse.Namespace) -> int:
     """``profile fit``: write the fitted profile as a config document."""
     if not re.match(NAME_PATTERN, args.name):
         raise UsageError(f"--name {args.name!r}: use letters, digits, '.', '_' and '-'")
-    measurement = _load(args.files, args.point)
     if args.engine:
-        load = ", ".join(f"{k} {v:g}" for k, v in measurement.load.items()) or "none"
-        raise UsageError(
-            "--engine: fitting the load-aware engine's parameters from a measurement is not supported yet "
-            f"(load information in this data: {load}); bench/calibrate.py fits the presets from traces. "
-            "Leave out --engine to fit a sampled profile."
-        )
+        return run_engine_fit(args)
+    measurement = _load(args.files, args.point or 0)
     try:
         result = fit_profile(measurement, FitOptions(args.prefill_ms_per_token, args.cold_start))
     except MeasurementError as exc:
@@ -139,13 +156,62 @@ def write_fitted(args: argparse.Namespace, result: FitResult, measurement: Measu
     """
     document = fitted_document(args.name, result, args.model, args.default)
     text = render_document(document, result, measurement, args.format)
+    _emit(args, text, f"profile {args.name!r}", result.notes)
+
+
+def _emit(args: argparse.Namespace, text: str, what: str, notes: Sequence[str]) -> None:
+    """Write the document to ``--output`` (or stdout) and the fit's notes to stderr."""
     if args.output is None:
         sys.stdout.write(text)
     else:
         args.output.write_text(text, encoding="utf-8")
-        print(f"wrote profile {args.name!r} to {args.output}", file=sys.stderr)
-    for note in result.notes:
+        print(f"wrote {what} to {args.output}", file=sys.stderr)
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
+
+
+def run_engine_fit(args: argparse.Namespace) -> int:
+    """``profile fit --engine``: an ``engine.deployments.<name>`` document (adapters/latency/engine_fit.py)."""
+    points: list[Measurement] = []
+    for path in args.files:
+        try:
+            found = read_file(path)
+        except MeasurementError as exc:
+            raise UsageError(str(exc)) from None
+        if args.point is not None and not 0 <= args.point < len(found):
+            raise UsageError(f"{path}: --point {args.point} is out of range (the file has {len(found)} load points)")
+        points.extend(found if args.point is None else [found[args.point]])
+    for flag, given in (("--concurrency", args.concurrency), ("--rate", args.rate)):
+        if len(given) > 1 and len(given) != len(points):
+            raise UsageError(f"{flag}: give one value, or one per load point ({len(points)})")
+    if args.max_evals < 5:
+        raise UsageError("--max-evals: at least 5")
+    options = EngineFitOptions(
+        preset=args.preset, concurrency=tuple(args.concurrency), rate=tuple(args.rate), max_evals=args.max_evals
+    )
+    try:
+        result = fit_engine(points, options)
+    except MeasurementError as exc:
+        raise UsageError(str(exc)) from None
+    deployment: dict[str, Any] = {
+        "preset": args.preset,
+        "description": f"fitted by profile fit --engine from {len(points)} load point(s)",
+        "step": result.step,
+    }
+    if args.model:
+        deployment["models"] = list(args.model)
+    engine: dict[str, Any] = {"deployments": {args.name: deployment}}
+    if args.default:
+        engine["default_deployment"] = args.name
+    document = {"engine": engine}
+    if args.format == "json":
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        header = [f"# Fitted by llm-simulator profile fit --engine from {p.describe()}" for p in points]
+        header.extend(f"# {note}" for note in result.notes)
+        text = "\n".join(header) + "\n" + yaml.safe_dump(document, sort_keys=False)
+    _emit(args, text, f"deployment {args.name!r}", result.notes)
+    return EXIT_OK
 
 
 def fitted_document(name: str, result: FitResult, models: Sequence[str], default: bool) -> dict[str, Any]:

@@ -160,12 +160,13 @@ def _anchor_fixture_files(tree: dict[str, Any], base: Path) -> None:
         ]
     # The latency-profiles adapter's file sources, likewise.
     adapters = tree.get("adapters")
-    profiles = adapters.get("latency_profiles") if isinstance(adapters, dict) else None
-    sources = profiles.get("sources") if isinstance(profiles, dict) else None
-    for source in sources if isinstance(sources, list) else []:
-        path = source.get("file") if isinstance(source, dict) else None
-        if isinstance(path, str) and path and not Path(path).is_absolute():
-            source["file"] = str(base / path)
+    for name in ("latency_profiles", "observatory", "router", "lineage"):
+        section = adapters.get(name) if isinstance(adapters, dict) else None
+        sources = section.get("sources") if isinstance(section, dict) else None
+        for source in sources if isinstance(sources, list) else []:
+            path = source.get("file") if isinstance(source, dict) else None
+            if isinstance(path, str) and path and not Path(path).is_absolute():
+                source["file"] = str(base / path)
 
 
 def load_config(

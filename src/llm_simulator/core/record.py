@@ -52,6 +52,7 @@ class RequestRecord:
         "quiet",
         "rate_limited",
         "request_id",
+        "route",
         "span_id",
         "started",
         "started_wall",
@@ -95,6 +96,8 @@ class RequestRecord:
         self.trace_sampled = True
         # The simulator's own endpoints (probes, /metrics, admin): counted, but no events or spans.
         self.quiet = False
+        # The routing decision (the router adapter's, JSON-ready), when a rule matched.
+        self.route: dict[str, Any] | None = None
         self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None
 
     def token_released(self, now: float) -> None:

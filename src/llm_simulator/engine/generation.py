@@ -113,11 +113,22 @@ class Planner:
         self._filler = filler
         self._default_length = build_sampler(output_tokens)
         self._model_lengths: dict[str, Sampler] = {}
+        # Output lengths an adapter set at run time (the observatory), over the model's own.
+        self._observed_lengths: dict[str, Sampler] = {}
         self._alternatives = tuple(
             dict.fromkeys(unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1])
         )
 
+    def set_output_tokens(self, model_id: str, spec: DistributionSpec | None) -> None:
+        """Draw natural output lengths of ``model_id`` from ``spec`` from now on; None undoes it."""
+        if spec is None:
+            self._observed_lengths.pop(model_id, None)
+        else:
+            self._observed_lengths[model_id] = build_sampler(spec)
+
     def _length_sampler(self, model: ModelSpec) -> Sampler:
+        if self._observed_lengths and model.id in self._observed_lengths:
+            return self._observed_lengths[model.id]
         if model.output_tokens is None:
             return self._default_length
         sampler = self._model_lengths.get(model.id)

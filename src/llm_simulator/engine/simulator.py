@@ -87,6 +87,8 @@ class Simulator:
         except UnknownAliasTarget as exc:
             raise ConfigError(str(exc)) from None
         self.profiles = self._compile_profiles(config)
+        # Model id → profile name set at run time by an adapter (the observatory), over the catalogue's.
+        self.model_profiles: dict[str, str] = {}
         pieces = PieceCache(self.tokenizer)
         gen = config.generation
         self.planner = Planner(
@@ -246,8 +248,18 @@ class Simulator:
         return self.catalogue.resolve(model_id, provider)
 
     def profile_for(self, model: ModelSpec) -> CompiledProfile:
-        """The compiled latency profile of ``model`` (the default if its own is unknown)."""
+        """The compiled latency profile of ``model``: an adapter's assignment, its own, else the default."""
+        assigned = self.model_profiles.get(model.id) if self.model_profiles else None
+        if assigned is not None and assigned in self.profiles:
+            return self.profiles[assigned]
         return self.profiles.get(model.latency_profile) or self.profiles[self.config.latency.default_profile]
+
+    def assign_profile(self, model_id: str, profile: str | None) -> None:
+        """Serve model ``model_id`` (a catalogue id) with installed profile ``profile`` from now on; None undoes it."""
+        if profile is None:
+            self.model_profiles.pop(model_id, None)
+        else:
+            self.model_profiles[model_id] = profile
 
     def request_seed(self, request_seed: int | None, *identity: object) -> int:
         """The base seed of one request.

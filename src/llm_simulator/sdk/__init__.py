@@ -34,6 +34,7 @@ from llm_simulator.sdk.errors import (
     SimulatorAPIError,
     is_retryable,
 )
+from llm_simulator.sdk.lineage import Lineage
 from llm_simulator.sdk.types import ChatResult, Message, Prompt, Provider, StreamEvent
 from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS
 
@@ -54,6 +55,7 @@ __all__ = [
     "ChatResult",
     "Client",
     "InvalidResponseError",
+    "Lineage",
     "Message",
     "NotFoundError",
     "NotGiven",

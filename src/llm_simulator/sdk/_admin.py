@@ -171,6 +171,11 @@ def requests(since: int, path: str | None, model: str | None, limit: int | None)
     return AdminCall("GET", log.path, _list("requests"), log.params)
 
 
+def lineage(session: str | None) -> AdminCall[Json]:
+    """``GET /admin/lineage`` (JSON), one session or all."""
+    return _get("/admin/lineage", {"session": session} if session is not None else None)
+
+
 def clear_requests() -> AdminCall[Json]:
     """``DELETE /admin/requests``."""
     return _delete("/admin/requests")

@@ -23,6 +23,7 @@ from llm_simulator.sdk._base import (
 )
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
 from llm_simulator.sdk.errors import APIConnectionError, decoded
+from llm_simulator.sdk.lineage import Lineage
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
 
 __all__ = ["AsyncAdmin", "AsyncClient", "AsyncStream"]
@@ -322,6 +323,10 @@ class AsyncAdmin:
         """``GET /admin/stats/export``: JSON object or CSV text."""
         result: Json | str = await self._client._admin(_admin.export_stats(format, by))
         return result
+
+    async def lineage(self, session: str | None = None) -> Lineage:
+        """``GET /admin/lineage``: the conversation graph (one session, or all) as a ``Lineage`` view."""
+        return Lineage(await self._client._admin(_admin.lineage(session)))
 
     async def requests(
         self, since: int = 0, path: str | None = None, model: str | None = None, limit: int | None = None

@@ -21,6 +21,7 @@ The lifespan and draining are ``server/lifecycle.py``'s.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, cast
 
 from llm_simulator.adapters.metrics import AdapterCollector
 from llm_simulator.adapters.registry import AdapterRegistry
@@ -33,7 +34,7 @@ from llm_simulator.providers.openai import OpenAIProvider
 from llm_simulator.providers.registry import build_providers
 from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
-from llm_simulator.server.adapter_routes import AdapterRoutes
+from llm_simulator.server.adapter_routes import AdapterRoutes, LineageRoutes, ObservatoryRoutes, RouterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
 from llm_simulator.server.bookkeeping import Bookkeeping
 from llm_simulator.server.chaos_routes import ChaosRoutes
@@ -56,6 +57,11 @@ from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.state_metrics import StateCollector
 from llm_simulator.telemetry.stats import Stats
+
+if TYPE_CHECKING:
+    from llm_simulator.adapters.lineage.adapter import LineageAdapter
+    from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
+    from llm_simulator.adapters.router.adapter import RouterAdapter
 
 
 class SimulatorApp:
@@ -82,13 +88,18 @@ class SimulatorApp:
         self.route_table: list[tuple[Route, Provider]] = self.routes.table
         # Proxy mode and replay (docs/proxy.md) take over provider routes' handlers; None when off.
         self.proxy = ProxyLayer(config, self.sim) if ProxyLayer.active(config) else None
-        for provider in self.providers:
-            for route in provider.routes():
-                self.routes.add(route if self.proxy is None else self.proxy.wrap(route, provider.name), provider)
-        self.gate = Gate(config.auth, self.sim.clock)
-        self.readiness = Readiness()
         # Optional consumers of upstream data (latency profiles, ...): started with the worker.
         self.adapters = AdapterRegistry(config, self.sim)
+        router = cast("RouterAdapter | None", self.adapters.get("router"))
+        lineage = cast("LineageAdapter | None", self.adapters.get("lineage"))
+        for provider in self.providers:
+            for route in provider.routes():
+                served = route if self.proxy is None else self.proxy.wrap(route, provider.name)
+                # Lineage records what is served; the routing rules decide before anything else sees it.
+                served = served if lineage is None else lineage.wrap(served, provider.name)
+                self.routes.add(served if router is None else router.wrap(served, provider.name), provider)
+        self.gate = Gate(config.auth, self.sim.clock)
+        self.readiness = Readiness()
         if self.adapters.enabled:
             self.readiness.details = self.adapters.ready_details
         self.system = SystemRoutes(
@@ -110,6 +121,7 @@ class SimulatorApp:
             *RequestRoutes(self.telemetry).routes(),
             *EngineRoutes(self.sim).routes(),
             *AdapterRoutes(self.adapters).routes(),
+            *self._adapter_routes(),
         ]:
             self.routes.add(route, self.default_provider)
         security = config.security
@@ -135,6 +147,20 @@ class SimulatorApp:
     def in_flight(self) -> int:
         """Requests in flight, for the concurrency cap (statistics can be reset; this cannot)."""
         return self.books.in_flight
+
+    def _adapter_routes(self) -> list[Route]:
+        """The observatory's receiver and the router's admin API, when those adapters are enabled."""
+        routes: list[Route] = []
+        observatory = cast("ObservatoryAdapter | None", self.adapters.get("observatory"))
+        if observatory is not None:
+            routes.extend(ObservatoryRoutes(observatory).routes())
+        router = cast("RouterAdapter | None", self.adapters.get("router"))
+        if router is not None:
+            routes.extend(RouterRoutes(router).routes())
+        lineage = cast("LineageAdapter | None", self.adapters.get("lineage"))
+        if lineage is not None:
+            routes.extend(LineageRoutes(lineage).routes())
+        return routes
 
     @property
     def draining(self) -> bool:

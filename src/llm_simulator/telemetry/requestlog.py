@@ -76,6 +76,7 @@ class RequestLog:
             "status": rec.status,
             "error_type": rec.error_type or None,
             "duration_ms": round(duration_s * 1000, 3),
+            "route": rec.route,
         }
         self._entries.append(entry)
         if self._shared is not None:

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from llm_simulator.config.schema import SimulatorConfig
-from llm_simulator.sdk import NOT_GIVEN, Admin, Client
+from llm_simulator.sdk import NOT_GIVEN, Admin, Client, Lineage
 from llm_simulator.testing.server import DEFAULT_CONFIG, InProcessServer, SubprocessServer, merge_config
 
 __all__ = ["SimulatorHandle", "start_simulator"]
@@ -121,6 +121,14 @@ class SimulatorHandle:
         entries after one). The simulator's own endpoints (admin, health) are not logged.
         """
         return self.admin.requests(since=since, path=path, model=model)
+
+    def lineage(self, session: str | None = None) -> Lineage:
+        """The conversation graph recorded so far (needs ``adapters.lineage.enabled``): a ``Lineage`` view.
+
+        ``handle.lineage().result_passed_back("get_weather")`` asks whether the agent sent the
+        tool's result back in a later request than the one that asked for it.
+        """
+        return self.admin.lineage(session)
 
     def clear_requests(self) -> None:
         """Forget the requests received so far."""

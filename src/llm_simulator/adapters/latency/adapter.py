@@ -11,18 +11,17 @@ request: the simulator always has a compiled profile under every name.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import yaml
 from pydantic import ValidationError
 
 from llm_simulator.adapters.latency.fit import fit_profile
 from llm_simulator.adapters.latency.formats import parse as parse_measurement
 from llm_simulator.adapters.latency.measurement import MeasurementError
+from llm_simulator.adapters.sourced import SourcedAdapter
 from llm_simulator.adapters.upstream import Upstream, UpstreamDataError
 from llm_simulator.config.distributions import LatencyProfileSpec
 from llm_simulator.config.loader import format_validation_error
@@ -96,7 +95,7 @@ def _serving(source: _Source) -> str:
     return "last_good" if source.upstream.status == "degraded" else "upstream"
 
 
-class LatencyProfilesAdapter:
+class LatencyProfilesAdapter(SourcedAdapter):
     """Keeps the configured profiles fresh in a ``Simulator``."""
 
     name = NAME
@@ -109,65 +108,12 @@ class LatencyProfilesAdapter:
         *,
         asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        super().__init__(config, config.sources, sim, infra, asleep)
         self.config = config
-        self._sim = sim
-        self._infra = infra
-        self._asleep = asleep
-        wall = sim.clock.wall
         self._sources = [
-            _Source(
-                source,
-                Upstream(
-                    NAME,
-                    source.location,
-                    is_url=source.url is not None,
-                    infra=infra,
-                    timeout_s=config.timeout_s,
-                    ttl_s=config.refresh_s,
-                    wall=wall,
-                ),
-            )
-            for source in config.sources
+            _Source(source, upstream) for source, upstream in zip(config.sources, self._upstreams, strict=True)
         ]
-        self._client: httpx.AsyncClient | None = None
-        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-
-    @property
-    def upstreams(self) -> list[Upstream]:
-        """Every source's upstream."""
-        return [s.upstream for s in self._sources]
-
-    def start(self) -> None:
-        """Open the HTTP client and start the refresh loop (needs a running event loop)."""
-        if self._task is not None:
-            return
-        if any(s.config.url for s in self._sources):
-            self._client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
-        for source in self._sources:
-            source.upstream.bind_client(self._client)
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="adapter-latency-profiles")
-
-    async def aclose(self) -> None:
-        """Stop the refresh loop and close the HTTP client."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:  # a bug here must not end the refreshes for good
-                log.exception("adapter %s: refresh failed", NAME)
-            # A failing source is tried again sooner than fresh data would be reloaded.
-            failing = any(s.upstream.status == "degraded" for s in self._sources)
-            await self._asleep(min(self.config.refresh_s, self.config.retry_s) if failing else self.config.refresh_s)
 
     async def refresh(self, *, force: bool = False) -> None:
         """Load every source (from the cache while fresh); install what changed."""
@@ -202,9 +148,7 @@ class LatencyProfilesAdapter:
             entry["profile"] = s.config.profile
             entry["serving"] = _serving(s)
             sources.append(entry)
-        statuses = {s.upstream.status for s in self._sources}
-        status = "degraded" if "degraded" in statuses else ("starting" if "starting" in statuses else "ok")
-        return {"status": status, "refresh_s": self.config.refresh_s, "sources": sources}
+        return {"status": self.source_status(), "refresh_s": self.config.refresh_s, "sources": sources}
 
     def origins(self) -> dict[str, dict[str, Any]]:
         """Where each profile this adapter provides comes from, for ``/admin/profiles``."""

@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-from llm_simulator.adapters.latency import per_request, summaries
+from llm_simulator.adapters.latency import per_request, recorded, summaries
 from llm_simulator.adapters.latency.measurement import Measurement, MeasurementError
+from llm_simulator.adapters.otlp import OtlpError, read_spans
 
 FORMATS: tuple[str, ...] = (
     "llmperf",
@@ -29,6 +30,8 @@ FORMATS: tuple[str, ...] = (
     "benchmark",
     "benchmark-csv",
     "seed-profile",
+    "cassette",
+    "otel",
 )
 """Every format name a measurement can carry (``Measurement.format``)."""
 
@@ -100,11 +103,24 @@ def _rows(doc: Any) -> list[Mapping[str, Any]]:
     return [row for row in doc if isinstance(row, Mapping)] if isinstance(doc, list) else []
 
 
+def _spans(docs: list[Mapping[str, Any]], source: str) -> list[Measurement]:
+    try:
+        return recorded.read_spans_measurements(read_spans(docs, source), source)
+    except OtlpError as exc:
+        raise MeasurementError(str(exc)) from None
+
+
 def _dispatch(doc: Any, source: str) -> list[Measurement]:
     """Pick the reader by the document's fields."""
+    if isinstance(doc, Mapping) and ("resourceSpans" in doc or recorded.is_cassette_entry(doc)):
+        doc = [doc]
     rows = _rows(doc)
     if rows:
         first = rows[0]
+        if "resourceSpans" in first:
+            return _spans(rows, source)
+        if recorded.is_cassette_entry(first):
+            return recorded.read_cassette_entries(rows, source)
         list_readers: Sequence[tuple[Callable[[Mapping[str, Any]], bool], Callable[..., Measurement]]] = (
             (lambda r: "ttft_s" in r or "end_to_end_latency_s" in r, per_request.read_llmperf_requests),
             (lambda r: "info" in r and "start_time" in r, per_request.read_inference_perf_requests),

@@ -153,6 +153,8 @@ class ChaosController:
         self.probability = config.probability
         self.preset: str | None = config.preset
         self.rules: tuple[ChaosRule, ...] = config.rules
+        # Rules an adapter derived from observed traffic (the observatory's error mix), after the user's.
+        self.observed: tuple[ChaosRule, ...] = ()
         self.control_header = config.control_header
         self.scenarios = ScenarioTimeline(config.scenarios, clock, config.scenario_repeat_s)
         self.breakers = BreakerBoard(config.circuit_breaker, clock) if config.circuit_breaker.enabled else None
@@ -172,7 +174,7 @@ class ChaosController:
 
     def _compile(self) -> tuple[ChaosRule, ...]:
         """User rules, then the preset's; the default mix when neither gives any rule."""
-        rules = self.rules + (preset_rules(self.preset) if self.preset else ())
+        rules = self.rules + self.observed + (preset_rules(self.preset) if self.preset else ())
         if not rules and not self.scenarios.active:
             rules = (DEFAULT_MIX,)
         return rules
@@ -202,6 +204,11 @@ class ChaosController:
             if repeat_s is not False:
                 repeat = None if isinstance(repeat_s, bool) else repeat_s
             self.scenarios = ScenarioTimeline(specs, self._clock, repeat)
+        self._effective = self._compile()
+
+    def set_observed(self, rules: tuple[ChaosRule, ...]) -> None:
+        """Replace the rules derived from observed traffic (evaluated after the configured ones)."""
+        self.observed = rules
         self._effective = self._compile()
 
     def restart_scenarios(self) -> None:

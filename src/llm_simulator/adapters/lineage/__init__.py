@@ -1,0 +1,1 @@
+"""Conversation lineage: a bounded graph of sessions, turns, response chains and tool calls."""

@@ -1,0 +1,1 @@
+"""The observatory: trace spans of real LLM calls turned into the simulator's behaviour."""

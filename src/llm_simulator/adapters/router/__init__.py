@@ -1,0 +1,1 @@
+"""The router: routing rules and decisions applied to inference requests."""
