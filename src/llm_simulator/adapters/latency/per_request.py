@@ -29,8 +29,8 @@ from llm_simulator.adapters.latency.tables import UNIT_TO_MS, derived_tpot_ms, n
 
 
 @dataclass
-class _Collected:
-    """What a reader gathers from the requests of one load point (times in ms)."""
+class Collected:
+    """What a reader gathers from the requests of one load point or one model (times in ms)."""
 
     ttft: list[float] = field(default_factory=list)
     gaps: list[float] = field(default_factory=list)
@@ -39,9 +39,10 @@ class _Collected:
     pairs: list[tuple[int, float]] = field(default_factory=list)
     outputs: list[float] = field(default_factory=list)
     errors: int = 0
+    calls: int = 0  # requests seen, successful or not (orders a file's models by traffic)
 
 
-def _build(source: str, fmt: str, c: _Collected, **extra: Any) -> Measurement:
+def build_measurement(source: str, fmt: str, c: Collected, **extra: Any) -> Measurement:
     """A measurement from per-request lists; per-token gaps win over per-request TPOT."""
     if not c.ttft and not c.e2e:
         raise MeasurementError(f"{source}: no successful request with a TTFT or an end-to-end latency ({fmt})")
@@ -63,7 +64,7 @@ def _build(source: str, fmt: str, c: _Collected, **extra: Any) -> Measurement:
 
 def read_llmperf_requests(rows: Sequence[Mapping[str, Any]], source: str) -> Measurement:
     """Llmperf's individual responses (seconds)."""
-    c = _Collected()
+    c = Collected()
     for row in rows:
         first = number(row.get("ttft_s"))
         total = number(row.get("end_to_end_latency_s"))
@@ -81,7 +82,7 @@ def read_llmperf_requests(rows: Sequence[Mapping[str, Any]], source: str) -> Mea
         prompt = number(row.get("number_input_tokens"))
         if prompt is not None:
             c.pairs.append((int(prompt), first * 1000))
-    return _build(source, "llmperf", c)
+    return build_measurement(source, "llmperf", c)
 
 
 def read_inference_perf_requests(rows: Sequence[Mapping[str, Any]], source: str) -> Measurement:
@@ -91,7 +92,7 @@ def read_inference_perf_requests(rows: Sequence[Mapping[str, Any]], source: str)
     (inference-perf often records about two SSE events per token) the request's mean decode
     time per token is used.
     """
-    c = _Collected()
+    c = Collected()
     for row in rows:
         info = row.get("info")
         start = number(row.get("start_time"))
@@ -119,7 +120,7 @@ def read_inference_perf_requests(rows: Sequence[Mapping[str, Any]], source: str)
         prompt = number(info.get("input_tokens")) if isinstance(info, Mapping) else None
         if prompt is not None:
             c.pairs.append((int(prompt), first_ms))
-    return _build(source, "inference-perf", c)
+    return build_measurement(source, "inference-perf", c)
 
 
 def _aiperf_value(metric: Any) -> tuple[Any, float] | None:
@@ -132,7 +133,7 @@ def _aiperf_value(metric: Any) -> tuple[Any, float] | None:
 
 def read_aiperf_records(records: Sequence[Mapping[str, Any]], source: str) -> Measurement:
     """Aiperf per-request JSONL records (each value with its unit)."""
-    c = _Collected()
+    c = Collected()
     for record in records:
         metrics = record.get("metrics")
         if record.get("error") or not isinstance(metrics, Mapping):
@@ -159,7 +160,7 @@ def read_aiperf_records(records: Sequence[Mapping[str, Any]], source: str) -> Me
         isl = metrics.get("input_sequence_length")
         if isinstance(isl, Mapping) and (prompt := number(isl.get("value"))) is not None and first_ms is not None:
             c.pairs.append((int(prompt), first_ms))
-    return _build(source, "aiperf", c)
+    return build_measurement(source, "aiperf", c)
 
 
 def read_genai_perf_experiments(doc: Mapping[str, Any], source: str) -> list[Measurement]:
@@ -168,7 +169,7 @@ def read_genai_perf_experiments(doc: Mapping[str, Any], source: str) -> list[Mea
     for experiment in doc.get("experiments") or []:
         if not isinstance(experiment, Mapping):
             continue
-        c = _Collected()
+        c = Collected()
         for request in experiment.get("requests") or []:
             start = number(request.get("timestamp")) if isinstance(request, Mapping) else None
             stamps = request.get("response_timestamps") if isinstance(request, Mapping) else None
@@ -186,7 +187,7 @@ def read_genai_perf_experiments(doc: Mapping[str, Any], source: str) -> list[Mea
         load: dict[str, float] = {}
         if isinstance(info, Mapping) and (value := number(info.get("value"))) is not None:
             load[str(info.get("mode", "concurrency"))] = value
-        found.append(_build(source, "genai-perf", c, load=load))
+        found.append(build_measurement(source, "genai-perf", c, load=load))
     if not found:
         raise MeasurementError(f"{source}: genai-perf export without experiments")
     return found
@@ -194,7 +195,7 @@ def read_genai_perf_experiments(doc: Mapping[str, Any], source: str) -> list[Mea
 
 def read_guidellm_requests(rows: Sequence[Any], source: str, **extra: Any) -> Measurement:
     """Guidellm's successful request stats of one benchmark (TTFT and ITL in ms, latency in s)."""
-    c = _Collected()
+    c = Collected()
     for row in rows:
         if not isinstance(row, Mapping):
             continue
@@ -209,7 +210,7 @@ def read_guidellm_requests(rows: Sequence[Any], source: str, **extra: Any) -> Me
             c.outputs.append(out)
         if (prompt := number(row.get("prompt_tokens"))) is not None and first is not None:
             c.pairs.append((int(prompt), first))
-    return _build(source, "guidellm", c, **extra)
+    return build_measurement(source, "guidellm", c, **extra)
 
 
 BENCHMARK_CSV_COLUMNS = ("ttft_ms", "e2e_ms")
@@ -217,7 +218,7 @@ BENCHMARK_CSV_COLUMNS = ("ttft_ms", "e2e_ms")
 
 def read_benchmark_csv(text: str, source: str) -> Measurement:
     """Rows of this project's ``benchmark --format csv`` (one row per request, times in ms)."""
-    c = _Collected()
+    c = Collected()
     for row in csv.DictReader(io.StringIO(text)):
         if row.get("ok") not in ("True", "true", "1"):
             c.errors += 1
@@ -235,4 +236,4 @@ def read_benchmark_csv(text: str, source: str) -> Measurement:
             c.outputs.append(out)
             if (tpot := derived_tpot_ms(total, first, out)) is not None:
                 c.tpots.append(tpot)
-    return _build(source, "benchmark-csv", c)
+    return build_measurement(source, "benchmark-csv", c)

@@ -27,50 +27,18 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from llm_simulator.adapters.latency.measurement import ItlKind, Measurement, MeasurementError, Metric, mean_or_none
+from llm_simulator.adapters.latency.measurement import Measurement, MeasurementError
+from llm_simulator.adapters.latency.per_request import Collected, build_measurement
 from llm_simulator.adapters.latency.tables import derived_tpot_ms
 from llm_simulator.adapters.otlp import LlmSpan
 
 
-@dataclass
-class _Calls:
-    """Per-call values of one (provider, model), in ms."""
-
-    ttft: list[float] = field(default_factory=list)
-    gaps: list[float] = field(default_factory=list)
-    tpots: list[float] = field(default_factory=list)
-    e2e: list[float] = field(default_factory=list)
-    pairs: list[tuple[int, float]] = field(default_factory=list)
-    outputs: list[float] = field(default_factory=list)
-    errors: int = 0
-    calls: int = 0
-
-
-def _measurements(groups: Mapping[str, _Calls], source: str, fmt: str) -> list[Measurement]:
+def _measurements(groups: Mapping[str, Collected], source: str, fmt: str) -> list[Measurement]:
+    """One measurement per group with a latency, the busiest group first."""
     ordered = sorted(groups.items(), key=lambda kv: -kv[1].calls)
-    found = []
-    for label, c in ordered:
-        if not c.ttft and not c.e2e:
-            continue
-        kind: ItlKind = "gap" if c.gaps else "request_mean"
-        found.append(
-            Measurement(
-                source=source,
-                format=fmt,
-                ttft=Metric.from_samples(c.ttft),
-                itl=Metric.from_samples(c.gaps or c.tpots),
-                itl_kind=kind,
-                e2e=Metric.from_samples(c.e2e),
-                prompt_ttft=tuple(c.pairs),
-                mean_prompt_tokens=mean_or_none(float(p) for p, _ in c.pairs),
-                mean_output_tokens=mean_or_none(c.outputs),
-                label=label,
-                errors=c.errors,
-            )
-        )
+    found = [build_measurement(source, fmt, c, label=label) for label, c in ordered if c.ttft or c.e2e]
     if not found:
         raise MeasurementError(f"{source}: no successful LLM call with a latency ({fmt})")
     return found
@@ -80,7 +48,7 @@ def read_spans_measurements(spans: Sequence[LlmSpan], source: str) -> list[Measu
     """One measurement per (provider, model) of the LLM spans."""
     if not spans:
         raise MeasurementError(f"{source}: no LLM call spans (gen_ai.* attributes with a model) in the trace data")
-    groups: dict[str, _Calls] = defaultdict(_Calls)
+    groups: dict[str, Collected] = defaultdict(Collected)
     for span in spans:
         c = groups[f"{span.provider}/{span.model}" if span.provider else span.model]
         c.calls += 1
@@ -195,7 +163,7 @@ def _model(entry: Mapping[str, Any]) -> str:
 
 def read_cassette_entries(rows: Sequence[Mapping[str, Any]], source: str) -> list[Measurement]:
     """One measurement per (provider, model) of the cassette entries (see the module doc)."""
-    groups: dict[str, _Calls] = defaultdict(_Calls)
+    groups: dict[str, Collected] = defaultdict(Collected)
     for row in rows:
         if not is_cassette_entry(row):
             raise MeasurementError(f"{source}: a line that is not a cassette entry (fields {sorted(row)[:8]})")
