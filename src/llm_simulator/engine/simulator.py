@@ -413,6 +413,28 @@ class Simulator:
         self.waiting += 1
         producing = False
         try:
+            if park is not None and fault is None and len(choices) == 1:
+                # The engine's common case (one choice, no fault): the same events as the
+                # general loop below, with nothing per token that cannot change.
+                choice = choices[0]
+                tokens = choice.tokens
+                index = choice.index
+                now = self.clock.now
+                for step in range(first, len(tokens)):
+                    waiter = park(step)
+                    if waiter is not None:
+                        await waiter
+                    if step >= visible_from:
+                        if not producing:
+                            producing = True
+                            self.waiting -= 1
+                            self.running += 1
+                        if record is not None:
+                            record.token_released(now())
+                    reached = step + 1
+                    yield TokenEvent(index, step, tokens[step])
+                yield FinishEvent(index, choice.finish_reason)
+                return
             if plan.steps == 0:
                 await timeline.wait_end(0)
             if first > 0:

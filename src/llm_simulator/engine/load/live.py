@@ -331,7 +331,12 @@ class LiveEngine:
         The tokens already exist (a stream that checks finds them); only the parked streams'
         resumptions are spread out, so arriving requests and I/O run between slices.
         """
-        for start in range(0, len(sequences), WAKE_SLICE):
+        count = len(sequences)
+        if count <= WAKE_SLICE:
+            for seq in sequences:
+                seq.listener.wake()
+            return
+        for start in range(0, count, WAKE_SLICE):
             if start:
                 await asyncio.sleep(0)
             for seq in sequences[start : start + WAKE_SLICE]:
