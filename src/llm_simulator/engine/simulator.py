@@ -370,10 +370,11 @@ class Simulator:
 
     @staticmethod
     def frames_ahead(timeline: Timeline) -> Callable[[], bool] | None:
-        """For a stream paced by ``timeline``: a test of whether it is behind (tokens out, not sent).
+        """For a stream paced by ``timeline``: a test of whether its next frames need no wait.
 
-        Only an engine's timeline knows (its tokens exist before any stream takes them); a
-        sampled timeline's tokens become due as the stream waits for them, so it is never ahead.
+        Only an engine's timeline knows (its tokens exist before any stream takes them, and
+        it knows when the sequence has ended); a sampled timeline's tokens become due as the
+        stream waits for them, so it is never ahead.
         """
         return timeline.ahead if isinstance(timeline, EngineTimeline) else None
 

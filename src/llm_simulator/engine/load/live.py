@@ -170,8 +170,16 @@ class EngineTimeline:
         return waiter
 
     def ahead(self) -> bool:
-        """Whether the engine has sampled a token the stream has not been handed yet (it is behind)."""
-        return self.seq.generated > self._passed
+        """Whether the stream's next frames come without waiting for the engine.
+
+        True when the engine has sampled a token the stream has not been handed yet (it is
+        behind), and once the sequence has ended and the stream has taken a token: what is
+        left (the last token's frame, the finish, the terminator) is all due now, so it goes
+        out in one write instead of one write per frame.
+        """
+        seq = self.seq
+        passed = self._passed
+        return seq.generated > passed or (seq.state >= _FINISHED and passed != _NEVER)
 
     def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
         """Return once the engine has sampled token ``step`` (at once if it already has).
