@@ -106,12 +106,13 @@ async def test_a_fault_after_n_tokens_strikes_after_exactly_n_when_catching_up(t
     assert b"[DONE]" not in b"".join(writes)
 
 
-async def test_a_stream_on_time_writes_each_token_alone_and_its_end_in_one_write(tmp_path: Path) -> None:
+async def test_a_stream_on_time_writes_each_token_alone_and_its_start_and_end_in_one_write_each(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     writes = await stream_with_a_slow_write(app, 12, {}, slow=False)
-    # The role chunk, then tokens 1-11 one write each (each waits for its step), then the
-    # last token with the finish chunk and [DONE]: all due at the same instant, one write.
-    assert [w.count(b"\n\n") for w in writes] == [1] * 12 + [3]
+    # The role chunk with the first token (ready together), then tokens 2-11 one write each
+    # (each waits for its step), then the last token with the finish chunk and [DONE]: all
+    # due at the same instant, one write.
+    assert [w.count(b"\n\n") for w in writes] == [2] + [1] * 10 + [3]
     assert contents(writes) == contents([b"".join(writes)])  # the same frames in the same order
     assert len(contents(writes)) == 13  # the role chunk's empty content, then the 12 tokens
     last = writes[-1].split(b"\n\n")
