@@ -427,9 +427,7 @@ class Simulator:
                         await waiter
                     if step >= visible_from:
                         if not producing:
-                            producing = True
-                            self.waiting -= 1
-                            self.running += 1
+                            producing = self._producing()
                         if record is not None:
                             record.token_released(now())
                     reached = step + 1
@@ -451,9 +449,7 @@ class Simulator:
                     await timeline.wait_step(step)
                 if step >= visible_from:
                     if not producing:
-                        producing = True
-                        self.waiting -= 1
-                        self.running += 1
+                        producing = self._producing()
                     if record is not None:
                         record.token_released(self.clock.now())
                 reached = step + 1
@@ -480,6 +476,12 @@ class Simulator:
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(sum(min(len(c.tokens), reached) for c in choices))
+
+    def _producing(self) -> bool:
+        """A stream's first visible token: it moves from the waiting to the running gauge (True)."""
+        self.waiting -= 1
+        self.running += 1
+        return True
 
     async def _strike(self, fault: StreamFault, timeline: Timeline) -> StreamFault | None:
         """Apply ``fault`` now; every fault but a stall raises.
