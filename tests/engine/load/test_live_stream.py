@@ -165,3 +165,22 @@ async def test_several_choices_still_take_the_general_loop_in_step_order(tmp_pat
     expected[7:7] = [FinishEvent(0, plan.choices[0].finish_reason)]
     expected.append(FinishEvent(1, plan.choices[1].finish_reason))
     assert got == expected
+
+
+async def test_a_step_skips_a_stream_whose_wait_was_cancelled_and_wakes_the_rest(tmp_path: Path) -> None:
+    sim, scheduler = make_sim(tmp_path)
+    plan, timeline = plan_for(sim, 20)
+    _, other = plan_for(sim, 20)
+    await next_after_ticks(sim.stream(plan, timeline), scheduler)  # both sequences are running
+    cancelled = timeline.park(timeline.seq.generated)
+    waiting = other.park(other.seq.generated)
+    assert cancelled is not None and waiting is not None
+    cancelled.cancel()  # its task was cancelled and has not closed the sequence yet
+    await scheduler.tick()  # the step releases a token to both sequences
+    assert cancelled.cancelled()
+    assert waiting.done() and waiting.exception() is None
+    made = other.seq.generated
+    await scheduler.tick()
+    assert other.seq.generated == made + 1  # the step loop carries on
+    timeline.close()
+    other.close()
