@@ -90,6 +90,7 @@ class EngineTimeline:
     """One request's view of its sequence: waits until the engine has produced a token."""
 
     __slots__ = (
+        "_ended",
         "_engine",
         "_new_future",
         "_parked",
@@ -113,6 +114,8 @@ class EngineTimeline:
         self._parked = False
         # Tokens the stream has been handed by park (none counted before its first park).
         self._passed = _NEVER
+        # Set by the engine when the sequence has sampled its last token (before it wakes the stream).
+        self._ended = False
         # The loop's create_future, looked up once (get_running_loop costs a getpid per call).
         self._new_future: Callable[[], asyncio.Future[None]] | None = None
 
@@ -172,13 +175,11 @@ class EngineTimeline:
         """Whether the stream's next frames come without waiting for the engine.
 
         True when the engine has sampled a token the stream has not been handed yet (it is
-        behind), and once the sequence has ended and the stream has taken a token: what is
-        left (the last token's frame, the finish, the terminator) is all due now, so it goes
-        out in one write instead of one write per frame.
+        behind), and once the sequence has sampled its last token: what is left (the last
+        tokens' frames, the finish, the terminator) is all due now, so it goes out in one
+        write instead of one write per frame.
         """
-        seq = self.seq
-        passed = self._passed
-        return seq.generated > passed or (seq.state >= _FINISHED and passed != _NEVER)
+        return self.seq.generated > self._passed or self._ended
 
     def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
         """Return once the engine has sampled token ``step`` (at once if it already has).
@@ -327,6 +328,8 @@ class LiveEngine:
             # Late for any reason (a late timer, a catch-up step, no time to wait): all count.
             self._observer.record_emit_error(released / 1000.0 - due)
             emitted, finished = replica.complete(batch, t)
+            for seq in finished:
+                seq.listener._ended = True  # before its stream wakes: the rest of its frames are ready
             await self._release(emitted)
             await self._wake(finished)  # most are in emitted (and awake already): a no-op for them
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
