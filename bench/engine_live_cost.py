@@ -1,7 +1,8 @@
 """Benchmark: the live engine's CPU cost per step and per token, without HTTP.
 
 ``--streams`` coroutines each await every token of their sequence from one ``LiveEngine``
-replica (the same ``wait_step`` calls ``Simulator.stream`` makes), on a scheduler that never
+replica (parked as ``Simulator.stream`` parks: ``EngineTimeline.park``, a future only for a
+token not out yet), on a scheduler that never
 sleeps, so the run is pure engine work: forming batches, the step-time model, applying a
 step, waking parked streams and resuming them. CPU time (``time.process_time``) over the
 run divides by the steps and by the tokens. The HTTP and SSE cost per token is measured by
@@ -51,9 +52,13 @@ class InstantScheduler(Scheduler):
 
 
 async def _consume(engine: LiveEngine, prompt: int, tokens: int) -> None:
+    # As Simulator.stream takes an engine's tokens: a future only for a token not out yet.
     timeline = engine.open(prompt, tokens, 1, ())
+    park = timeline.park
     for step in range(tokens):
-        await timeline.wait_step(step)
+        waiter = park(step)
+        if waiter is not None:
+            await waiter
     timeline.close()
 
 

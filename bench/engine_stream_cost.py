@@ -10,12 +10,15 @@ client competing for the CPU. CPU time (``time.process_time``) ÷ SSE frames sen
 may carry several: a stream that fell behind sends the frames ready together in one).
 ``--send-ms`` makes every write complete late, so streams fall behind the engine (catch-up).
 ``--baseline-src DIR`` measures another checkout's ``src`` the same way, in a subprocess,
-alternating with this one (A/B on a shared box).
+alternating with this one (A/B on a shared box). ``--bytecodes`` counts the Python bytecodes
+run per frame instead of timing them (``sys.settrace`` opcode events): much slower, but the
+count does not depend on what else the machine runs, so small changes show on a loaded box.
 
 Usage::
 
     python bench/engine_stream_cost.py
     git worktree add /tmp/base main && python bench/engine_stream_cost.py --baseline-src /tmp/base/src
+    python bench/engine_stream_cost.py --bytecodes --streams 200 --pairs 1 --baseline-src /tmp/base/src
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +42,27 @@ from _common import REPO_DIR, git_commit, machine_info, print_table, write_resul
 TOKENS = 100
 
 
-async def _measure(n: int, rounds: int, send_ms: float = 0.0) -> list[float]:
+class Bytecodes:
+    """Counts the Python bytecodes run while it is the trace function (``sys.settrace``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def trace(self, frame: types.FrameType, event: str, arg: object) -> Any:
+        """The trace function: every new frame reports its opcodes, and each is counted."""
+        if event == "opcode":
+            self.count += 1
+        elif event == "call":
+            frame.f_trace_opcodes = True
+        return self.trace
+
+
+async def _measure(n: int, rounds: int, send_ms: float = 0.0, bytecodes: bool = False) -> list[float]:
     """µs of CPU per frame for each of ``rounds`` runs of ``n`` concurrent streams.
 
     ``send_ms`` > 0: every body write completes that late (a slow socket), so the streams
     fall behind the engine and find several tokens out when they resume (catch-up).
+    ``bytecodes``: Python bytecodes run per frame instead of µs.
     """
     from llm_simulator.config import load_config
     from llm_simulator.engine.scheduler import Scheduler
@@ -113,17 +133,22 @@ async def _measure(n: int, rounds: int, send_ms: float = 0.0) -> list[float]:
     for _ in range(rounds):
         frames = 0
         gc.collect()
+        counter = Bytecodes()
+        if bytecodes:
+            sys.settrace(counter.trace)
         started = time.process_time()
         await asyncio.gather(*(one() for _ in range(n)))
-        results.append((time.process_time() - started) / frames * 1e6)
+        cpu = time.process_time() - started
+        sys.settrace(None)
+        results.append(counter.count / frames if bytecodes else cpu / frames * 1e6)
     return results
 
 
-def _child(src: str | None, n: int, rounds: int, send_ms: float) -> list[float]:
+def _child(src: str | None, n: int, rounds: int, send_ms: float, bytecodes: bool) -> list[float]:
     path = src or str(REPO_DIR / "src")  # this checkout's package, whatever the venv has installed
     code = (
         f"import sys; sys.path[:0] = [{path!r}]; import uvloop, engine_stream_cost as m; "
-        f"print(uvloop.run(m._measure({n}, {rounds}, {send_ms})))"
+        f"print(uvloop.run(m._measure({n}, {rounds}, {send_ms}, {bytecodes})))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=sys.path[0], capture_output=True, text=True, check=True)
     return [float(x) for x in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
@@ -139,21 +164,29 @@ def main() -> None:
     parser.add_argument(
         "--send-ms", type=float, default=0.0, help="each body write completes this late: streams fall behind (catch-up)"
     )
+    parser.add_argument(
+        "--bytecodes", action="store_true", help="count Python bytecodes per frame instead of CPU µs (load-independent)"
+    )
     args = parser.parse_args()
+    if args.bytecodes:
+        args.rounds = 2  # a warm-up round, then the counted one (the count does not vary)
     sides = {"this checkout": None} if not args.baseline_src else {"baseline": args.baseline_src, "this checkout": None}
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(args.pairs):
         for name, src in sides.items():
-            runs[name] += _child(src, args.streams, args.rounds, args.send_ms)[1:]  # the first round warms up
+            # The first round warms up (imports done, caches filled, the collector settled).
+            runs[name] += _child(src, args.streams, args.rounds, args.send_ms, args.bytecodes)[1:]
     best = {name: min(values) for name, values in runs.items()}
     median = {name: statistics.median(values) for name, values in runs.items()}
+    unit = "bytecodes/frame" if args.bytecodes else "µs/frame"
     print_table(
-        ["checkout", "µs/frame best", "µs/frame median", "runs"],
+        ["checkout", f"{unit} best", f"{unit} median", "runs"],
         [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides],
     )
-    write_results("engine_stream_cost_catchup" if args.send_ms else "engine_stream_cost", {
+    name = "engine_stream_bytecodes" if args.bytecodes else "engine_stream_cost"
+    write_results(name + ("_catchup" if args.send_ms else ""), {
         "benchmark": "engine_stream_cost", "commit": git_commit(), "machine": machine_info(),
-        "parameters": vars(args), "us_per_frame": runs, "best": best, "median": median,
+        "parameters": vars(args), "unit": unit, "per_frame": runs, "best": best, "median": median,
     })  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""An engine stream that fell behind sends the frames already out together, and nothing else changes."""
+"""An engine stream sends the frames already out together (behind, or at its end), and nothing else changes."""
 
 from __future__ import annotations
 
@@ -30,8 +30,13 @@ def make_app(tmp_path: Path) -> SimulatorApp:
     return SimulatorApp(load_config(path))
 
 
-async def stream_with_a_slow_write(app: SimulatorApp, tokens: int, headers: dict[str, str]) -> list[bytes]:
-    """Stream a chat completion whose first token write takes 100 ms (20 steps): the body writes."""
+async def stream_with_a_slow_write(
+    app: SimulatorApp, tokens: int, headers: dict[str, str], slow: bool = True
+) -> list[bytes]:
+    """Stream a chat completion whose first token write takes 100 ms (20 steps): the body writes.
+
+    ``slow=False``: every write completes at once (a client reading on time).
+    """
     body = orjson.dumps(
         {
             "model": MODEL,
@@ -56,7 +61,7 @@ async def stream_with_a_slow_write(app: SimulatorApp, tokens: int, headers: dict
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body" and message.get("body"):
             writes.append(message["body"])
-            if len(writes) == 2:  # the first token's (after the role chunk): a reader that lags
+            if slow and len(writes) == 2:  # the first token's (after the role chunk): a reader that lags
                 await asyncio.sleep(0.1)
 
     scope = {
@@ -99,3 +104,18 @@ async def test_a_fault_after_n_tokens_strikes_after_exactly_n_when_catching_up(t
     writes = await stream_with_a_slow_write(app, 40, {"x-simulator-chaos": "fault=no_terminator; after=10"})
     assert len(contents(writes)) - 1 == 10  # the role chunk has an empty content
     assert b"[DONE]" not in b"".join(writes)
+
+
+async def test_a_stream_on_time_writes_each_token_alone_and_its_start_and_end_in_one_write_each(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    writes = await stream_with_a_slow_write(app, 12, {}, slow=False)
+    # The role chunk with the first token (ready together), then tokens 2-11 one write each
+    # (each waits for its step), then the last token with the finish chunk and [DONE]: all
+    # due at the same instant, one write.
+    assert [w.count(b"\n\n") for w in writes] == [2] + [1] * 10 + [3]
+    assert contents(writes) == contents([b"".join(writes)])  # the same frames in the same order
+    assert len(contents(writes)) == 13  # the role chunk's empty content, then the 12 tokens
+    last = writes[-1].split(b"\n\n")
+    assert orjson.loads(last[0][6:])["choices"][0]["delta"]["content"]  # the last token
+    assert orjson.loads(last[1][6:])["choices"][0]["finish_reason"] == "length"
+    assert last[2] == b"data: [DONE]"

@@ -90,15 +90,16 @@ class StreamResponse:
     frame (sent only if the stream had started); ``malformed`` is the broken frame a chaos
     ``malformed`` fault sends, in the provider's own stream shape (a data line whose JSON
     is cut short). Every provider names its own: there is no default. ``ahead`` (optional,
-    see ``Simulator.frames_ahead``) says when the stream is behind its timeline.
+    see ``Simulator.frames_ahead``) says when the next frames are ready without a wait.
     """
 
     frames: AsyncIterator[bytes]
     headers: Headers = field(default_factory=lambda: list(SSE_HEADERS))
     on_error: Callable[[SimulatorError], bytes] | None = None
     malformed: bytes = field(kw_only=True)
-    # True when the frames are ahead of the stream (an engine released tokens it has not sent
-    # yet): the server then writes the frames ready now in one write (server/coalesce.py).
+    # True when the next frames are ready without a wait (an engine released tokens the stream
+    # has not sent yet, or its sequence ended): the server then writes the frames ready now in
+    # one write (server/coalesce.py).
     ahead: Callable[[], bool] | None = field(default=None, kw_only=True)
 
 

@@ -390,10 +390,11 @@ class Simulator:
 
     @staticmethod
     def frames_ahead(timeline: Timeline) -> Callable[[], bool] | None:
-        """For a stream paced by ``timeline``: a test of whether it is behind (tokens out, not sent).
+        """For a stream paced by ``timeline``: a test of whether its next frames need no wait.
 
-        Only an engine's timeline knows (its tokens exist before any stream takes them); a
-        sampled timeline's tokens become due as the stream waits for them, so it is never ahead.
+        Only an engine's timeline knows (its tokens exist before any stream takes them, and
+        it knows when the sequence has ended); a sampled timeline's tokens become due as the
+        stream waits for them, so it is never ahead.
         """
         return timeline.ahead if isinstance(timeline, EngineTimeline) else None
 
@@ -433,6 +434,26 @@ class Simulator:
         self.waiting += 1
         producing = False
         try:
+            if park is not None and fault is None and len(choices) == 1:
+                # The engine's common case (one choice, no fault): the same events as the
+                # general loop below, with nothing per token that cannot change.
+                choice = choices[0]
+                tokens = choice.tokens
+                index = choice.index
+                now = self.clock.now
+                for step in range(first, len(tokens)):
+                    waiter = park(step)
+                    if waiter is not None:
+                        await waiter
+                    if step >= visible_from:
+                        if not producing:
+                            producing = self._producing()
+                        if record is not None:
+                            record.token_released(now())
+                    reached = step + 1
+                    yield TokenEvent(index, step, tokens[step])
+                yield FinishEvent(index, choice.finish_reason)
+                return
             if plan.steps == 0:
                 await timeline.wait_end(0)
             if first > 0:
@@ -448,9 +469,7 @@ class Simulator:
                     await timeline.wait_step(step)
                 if step >= visible_from:
                     if not producing:
-                        producing = True
-                        self.waiting -= 1
-                        self.running += 1
+                        producing = self._producing()
                     if record is not None:
                         record.token_released(self.clock.now())
                 reached = step + 1
@@ -477,6 +496,12 @@ class Simulator:
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(sum(min(len(c.tokens), reached) for c in choices))
+
+    def _producing(self) -> bool:
+        """A stream's first visible token: it moves from the waiting to the running gauge (True)."""
+        self.waiting -= 1
+        self.running += 1
+        return True
 
     async def _strike(self, fault: StreamFault, timeline: Timeline) -> StreamFault | None:
         """Apply ``fault`` now; every fault but a stall raises.

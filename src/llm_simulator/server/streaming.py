@@ -113,6 +113,9 @@ class StreamSender:
             frames = response.frames
             next_frame = frames.__anext__
             ahead = response.ahead
+            # An engine stream's first frames are often ready together (a role chunk and the
+            # first token): they are gathered like a catch-up's, once.
+            opening = ahead is not None
             frame: bytes | None = None
             try:
                 while True:
@@ -121,8 +124,10 @@ class StreamSender:
                             frame = await next_frame()
                         except StopAsyncIteration:
                             break
-                    if ahead is not None and ahead():
-                        # Behind the engine: this frame and those ready with it in one write.
+                    if ahead is not None and (opening or ahead()):
+                        # Behind the engine, at the start or at the end: this frame and those
+                        # ready with it in one write.
+                        opening = False
                         frame = await write_ready(frame, frames, wire.frames)
                         if frame is None:
                             break

@@ -90,6 +90,7 @@ class EngineTimeline:
     """One request's view of its sequence: waits until the engine has produced a token."""
 
     __slots__ = (
+        "_ended",
         "_engine",
         "_new_future",
         "_parked",
@@ -113,6 +114,8 @@ class EngineTimeline:
         self._parked = False
         # Tokens the stream has been handed by park (none counted before its first park).
         self._passed = _NEVER
+        # Set by the engine when the sequence has sampled its last token (before it wakes the stream).
+        self._ended = False
         # The loop's create_future, looked up once (get_running_loop costs a getpid per call).
         self._new_future: Callable[[], asyncio.Future[None]] | None = None
 
@@ -154,24 +157,29 @@ class EngineTimeline:
         wait at all for a token the engine released while the stream was busy (catch-up).
         The future raises the sequence's error (an expired wait, an engine failure).
         """
-        error = self.error
-        if error is not None:
-            raise error
+        if self.error is not None:
+            raise self.error
         seq = self.seq
-        self._passed = step + 1
-        if seq.generated > step or seq.state >= _FINISHED:
+        wanted = self._passed = step + 1
+        if seq.generated >= wanted or seq.state >= _FINISHED:
             return None
         new_future = self._new_future
         if new_future is None:
             new_future = self._new_future = self._engine.loop().create_future
-        self._waiting_for = step + 1
+        self._waiting_for = wanted
         self._parked = True
         waiter = self._waiter = new_future()
         return waiter
 
     def ahead(self) -> bool:
-        """Whether the engine has sampled a token the stream has not been handed yet (it is behind)."""
-        return self.seq.generated > self._passed
+        """Whether the stream's next frames come without waiting for the engine.
+
+        True when the engine has sampled a token the stream has not been handed yet (it is
+        behind), and once the sequence has sampled its last token: what is left (the last
+        tokens' frames, the finish, the terminator) is all due now, so it goes out in one
+        write instead of one write per frame.
+        """
+        return self.seq.generated > self._passed or self._ended
 
     def wait_step(self, step: int) -> Coroutine[Any, Any, None]:
         """Return once the engine has sampled token ``step`` (at once if it already has).
@@ -320,9 +328,33 @@ class LiveEngine:
             # Late for any reason (a late timer, a catch-up step, no time to wait): all count.
             self._observer.record_emit_error(released / 1000.0 - due)
             emitted, finished = replica.complete(batch, t)
-            await self._wake(emitted)
+            for seq in finished:
+                seq.listener._ended = True  # before its stream wakes: the rest of its frames are ready
+            await self._release(emitted)
             await self._wake(finished)  # most are in emitted (and awake already): a no-op for them
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
+
+    @staticmethod
+    async def _release(emitted: list[Sequence]) -> None:
+        """Wake the streams parked on a token of ``emitted``, ``WAKE_SLICE`` per loop pass, in batch order.
+
+        The per-token path of the engine: ``EngineTimeline.wake`` inlined for sequences that
+        have just sampled a token (the engine failed none of them, so there is no error to
+        raise), without a method call per stream.
+        """
+        count = len(emitted)
+        for start in range(0, count, WAKE_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            for seq in emitted[start : start + WAKE_SLICE] if count > WAKE_SLICE else emitted:
+                timeline = seq.listener
+                waiter = timeline._waiter
+                if waiter is None:
+                    continue  # not parked: busy writing, or behind (it takes the token without a wait)
+                if seq.generated >= timeline._waiting_for >= 0 or seq.state >= _FINISHED:
+                    timeline._waiter = None
+                    if not waiter.done():  # cancelled with its task, which has yet to close the sequence
+                        waiter.set_result(None)
 
     @staticmethod
     async def _wake(sequences: list[Sequence]) -> None:
