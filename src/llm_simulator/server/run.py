@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import resource
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,6 +26,13 @@ GRANIAN_LOGS_TO_STDERR = {
 UVICORN_HEALTHCHECK_S = 30
 # Seconds a worker gets beyond the drain deadline to send the streams' closing error frames.
 KILL_GRACE_S = 2
+# The listening socket's accept queue (the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 4096
+# Requests a granian worker admits beyond the simulator's own limit: health probes, metrics
+# scrapes and the admin API must still get through when the limit is reached.
+ADMIN_HEADROOM = 64
+# Granian's admission bound when the simulator sets none of its own (max_concurrent_requests: null).
+UNBOUNDED_REQUESTS = 1_000_000
 
 
 @contextlib.contextmanager
@@ -64,8 +72,42 @@ def telemetry_flush_s(config: SimulatorConfig) -> float:
     return max(waits, default=0.0)
 
 
+def granian_backpressure(config: SimulatorConfig) -> int:
+    """Requests one granian worker admits at once: the simulator's own limit plus headroom.
+
+    Granian's default is ``backlog // workers`` (1024 in all): past it, new connections wait
+    unanswered in the kernel's queue, so a thousand streams on one worker, or 600 on each of
+    two, would stall instead of running or being refused. The simulator's own per-worker limit
+    (``security.max_concurrent_requests``) answers with the provider's overload error; granian's
+    bound must sit above it for that answer to be the one clients see.
+    """
+    limit = config.security.max_concurrent_requests
+    return (UNBOUNDED_REQUESTS if limit is None else limit) + ADMIN_HEADROOM
+
+
+# Open files the server asks for: a connection is one, so thousands of concurrent streams
+# need more than the soft limit many systems start a process with (1024).
+WANTED_OPEN_FILES = 65_536
+
+
+def raise_open_file_limit(wanted: int = WANTED_OPEN_FILES) -> int:
+    """Raise the soft ``RLIMIT_NOFILE`` towards ``wanted`` (never above the hard limit); the new soft limit.
+
+    Workers inherit it. A limit already higher is left alone, and one the system refuses
+    to change stays as it was: the server then runs with what it has.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+    return soft
+
+
 def serve(config: SimulatorConfig) -> None:
     """Serve until SIGINT/SIGTERM; in-flight streams drain for ``server.drain_timeout_s``."""
+    raise_open_file_limit()
     with shared_metrics_dir(config) as effective:
         _serve(effective)
 
@@ -114,6 +156,8 @@ def _serve(config: SimulatorConfig) -> None:
         # the whole server down: only the requests it was serving are lost. Granian gives up
         # (exit 1) only on a crash loop: a replacement that dies within 5.5 s of its start.
         respawn_failed_workers=True,
+        backlog=LISTEN_BACKLOG,
+        backpressure=granian_backpressure(config),
         loop=Loops.uvloop,
         factory=True,
         log_level=LogLevels(config.logging.level),
