@@ -20,7 +20,7 @@ from pathlib import Path
 
 from llm_simulator.cli.output import EXIT_OK, OperationFailed
 from llm_simulator.engine.load.calibration import Budget
-from llm_simulator.engine.load.fidelity import Check, curve_checks, quantile_checks, sampled_measure, shape_checks
+from llm_simulator.engine.load.fidelity import Check, curve_checks, quantile_checks, shape_checks
 from llm_simulator.engine.load.presets import PRESETS, RECIPES
 from llm_simulator.engine.load.seeded import SeededRunner, default_seeds, default_workers
 from llm_simulator.engine.load.traces import (
@@ -144,8 +144,8 @@ def _check_rows(checks: Sequence[Check], before: Sequence[Check] | None = None) 
     return rows
 
 
-def _before(point: TracePoint, budget: Budget, seeds: Sequence[int]) -> dict[str, float]:
-    return sampled_measure(BEFORE_PROFILE.get(point.model, BEFORE_DEFAULT), point, seeds, budget)
+def _befores(runner: SeededRunner, points: Sequence[TracePoint], budget: Budget) -> list[dict[str, float]]:
+    return runner.sampled([(BEFORE_PROFILE.get(p.model, BEFORE_DEFAULT), p, budget) for p in points])
 
 
 def build_report(traces: Path, plots: Path, *, quick: bool = False, runner: SeededRunner | None = None) -> str:
@@ -176,11 +176,12 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False, runner: Seed
         + [(p.preset, dataclasses.replace(p, warm=True), budget) for p in rewarm]
     )
     by_key = dict(zip([p.key for p in ordered], measured[: len(ordered)], strict=True))
+    before_by_key = dict(zip([p.key for p in ordered], _befores(runner, ordered, budget), strict=True))
     warm_by_key = dict(zip([p.key for p in rewarm], measured[len(ordered) :], strict=True))
     for group, pts in sorted(groups.items()):
         preset = pts[0].preset
         sims = [by_key[p.key] for p in pts]
-        befores = [_before(p, budget, runner.seeds) for p in pts]
+        befores = [before_by_key[p.key] for p in pts]
         body.append(f"\n### {group} on `{preset}`\n")
         for p, sim, bef in zip(pts, sims, befores, strict=True):
             label = "rate" if p.kind == "rate" else "concurrency"
@@ -287,7 +288,7 @@ def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str], 
     pts = sorted(nim_points(traces), key=lambda p: p.load)
     spec = PRESETS[pts[0].preset]
     sims = runner.measure([(p.preset, p, budget) for p in pts])
-    befores = [_before(p, budget, runner.seeds) for p in pts]
+    befores = _befores(runner, pts, budget)
     loads = [p.load for p in pts]
     real = [p.real for p in pts]
     curve = curve_checks(loads, real, sims) + shape_checks(loads, sims, real)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from llm_simulator.engine.load.presets import PRESETS
 from llm_simulator.engine.load.seeded import SeededRunner, default_seeds
 from llm_simulator.engine.load.traces import CALIBRATION, LengthDist, TracePoint
 
+REPO = Path(__file__).resolve().parents[3]
 PRESET = "vllm-h100-7b-tp1"
 BUDGET = Budget(rate_duration_s=12.0, closed_rounds=4)
 
@@ -89,9 +91,18 @@ def test_the_before_profile_pools_its_seeds_too() -> None:
     two = sampled_measure("vllm-h100-70b", point, 2, BUDGET)
     assert both != one and both != two
     assert min(one["ttft_p50"], two["ttft_p50"]) <= both["ttft_p50"] <= max(one["ttft_p50"], two["ttft_p50"])
+    jobs = [("vllm-h100-70b", point, BUDGET), ("vllm-h100-7b", point, BUDGET)]
+    assert SeededRunner((1, 2), workers=2).sampled(jobs)[0] == both
+    assert SeededRunner((1, 2), workers=2).sampled(jobs) == SeededRunner((1, 2)).sampled(jobs)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "three"])
 def test_the_fidelity_command_refuses_a_bad_seed_count(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fidelity", "--seeds", value]) == 2  # a usage error, before any replay
     assert "expected a positive whole number" in capsys.readouterr().err
+
+
+def test_docs_fidelity_md_lists_its_seeds_and_says_it_pools_them() -> None:
+    text = (REPO / "docs" / "fidelity.md").read_text(encoding="utf-8")
+    assert "seeds 7, 8, 9" in text
+    assert "POOLED requests of all seeds" in text
