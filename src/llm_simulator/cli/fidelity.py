@@ -4,8 +4,10 @@ Replays every load point of ``../shared/traces`` that has a preset (engine/load/
 on that preset in virtual time, and the same workload on today's sampled latency profile
 ("before"), then writes a Markdown report with per-point quantile log-errors, per-curve knee,
 plateau, degradation and slope checks, shape sanity checks, and SVG plots. Calibration and
-held-out points (H1, H2) are reported side by side and labelled. Deterministic: the same
-traces, presets and seed give the same file.
+held-out points (H1, H2) are reported side by side and labelled. Every point is replayed
+once per seed (``--seeds``, default 3) and each statistic is taken over the pooled requests
+(engine/load/seeded.py), the replays spread over the cores. Deterministic: the same traces,
+presets and seed list give the same file, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llm_simulator.cli.output import EXIT_OK, OperationFailed
-from llm_simulator.engine.load.calibration import Budget, measure
-from llm_simulator.engine.load.fidelity import Check, curve_checks, quantile_checks, sampled_measure, shape_checks
+from llm_simulator.engine.load.calibration import Budget
+from llm_simulator.engine.load.fidelity import Check, curve_checks, quantile_checks, shape_checks
 from llm_simulator.engine.load.presets import PRESETS, RECIPES
+from llm_simulator.engine.load.seeded import SeededRunner, default_seeds, default_workers
 from llm_simulator.engine.load.traces import (
     CALIBRATION,
     LengthDist,
@@ -30,7 +33,8 @@ from llm_simulator.engine.load.traces import (
 )
 from llm_simulator.loadgen.plot import svg_line_file
 
-SEED = 7
+SEED = 7  # the first seed of the report (its only one before pooling); the shape sanity sweep's
+DEFAULT_SEEDS = 3
 # Open loops replay a stage for as long as it ran (the longest ran 1200 s): a p99 is then over
 # as many requests as the real one, and a fresh server's warm-up weighs what it weighed.
 FULL_STAGE_S = 1200.0
@@ -46,8 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "fidelity",
         help="write the engine's fidelity report against the real traces",
         description="Replay the trace set's load points on the engine presets (virtual time) and on today's\n"
-        "sampled profiles, and write docs/fidelity.md with SVG plots. Needs the traces directory.",
-        epilog="examples:\n  llm-simulator fidelity\n  llm-simulator fidelity --quick --out /tmp/fidelity.md",
+        "sampled profiles, and write docs/fidelity.md with SVG plots. Needs the traces directory.\n"
+        "Each point is replayed once per seed and every statistic is taken over the pooled requests.",
+        epilog="examples:\n  llm-simulator fidelity\n  llm-simulator fidelity --quick --out /tmp/fidelity.md\n"
+        "  llm-simulator fidelity --seeds 5 --jobs 2",
     )
     cmd.set_defaults(handler=run)
     cmd.add_argument(
@@ -65,6 +71,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the Markdown report (default docs/fidelity.md); plots go to FILE's stem directory",
     )
     cmd.add_argument("--quick", action="store_true", help="shorter replays and no past-the-knee rows (a smoke run)")
+    cmd.add_argument(
+        "--seeds",
+        type=_positive,
+        default=DEFAULT_SEEDS,
+        metavar="N",
+        help=f"replay every point with N seeds ({SEED}, {SEED + 1}, …), pooling their requests "
+        f"(default {DEFAULT_SEEDS})",
+    )
+    cmd.add_argument(
+        "--jobs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes for the replays (default: every core)",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     plots = out.parent / out.stem
     plots.mkdir(parents=True, exist_ok=True)
-    text = build_report(traces, plots, quick=args.quick)
+    runner = SeededRunner(default_seeds(args.seeds, SEED), args.jobs or default_workers())
+    text = build_report(traces, plots, quick=args.quick, runner=runner)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out} and {plots}/")
     return EXIT_OK
@@ -112,12 +144,16 @@ def _check_rows(checks: Sequence[Check], before: Sequence[Check] | None = None) 
     return rows
 
 
-def _before(point: TracePoint, budget: Budget) -> dict[str, float]:
-    return sampled_measure(BEFORE_PROFILE.get(point.model, BEFORE_DEFAULT), point, SEED, budget)
+def _befores(runner: SeededRunner, points: Sequence[TracePoint], budget: Budget) -> list[dict[str, float]]:
+    return runner.sampled([(BEFORE_PROFILE.get(p.model, BEFORE_DEFAULT), p, budget) for p in points])
 
 
-def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
-    """The report's Markdown; writes its SVG plots into ``plots``."""
+def build_report(traces: Path, plots: Path, *, quick: bool = False, runner: SeededRunner | None = None) -> str:
+    """The report's Markdown; writes its SVG plots into ``plots``.
+
+    ``runner`` replays the points (default: seed 7 alone, in this process).
+    """
+    runner = runner or SeededRunner((SEED,))
     # 12 rounds: like genai-perf's usual 2c warm-up and 10c measured requests, 9c kept here.
     budget = Budget(60.0, closed_rounds=4) if quick else Budget(FULL_STAGE_S, closed_rounds=12)
     all_points = inference_sim_points(traces) + nim_points(traces)
@@ -128,11 +164,24 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
     for p in below:
         groups.setdefault(p.group, []).append(p)
     tpot_series: dict[str, list[tuple[str, list[tuple[float, float]]]]] = {}
-    for group, pts in sorted(groups.items()):
+    for pts in groups.values():
         pts.sort(key=lambda p: p.load)
+    # Every replay of the section at once, so the workers stay busy across groups.
+    ordered = [p for _, pts in sorted(groups.items()) for p in pts]
+    # The shape checks are about load: a cold first stage against a warm second one would
+    # mix warm-up into them, so they compare every point on a warm deployment.
+    rewarm = [p for p in ordered if not p.warm and PRESETS[p.preset].step.cold_shape_ms]
+    measured = runner.measure(
+        [(p.preset, p, budget) for p in ordered]
+        + [(p.preset, dataclasses.replace(p, warm=True), budget) for p in rewarm]
+    )
+    by_key = dict(zip([p.key for p in ordered], measured[: len(ordered)], strict=True))
+    before_by_key = dict(zip([p.key for p in ordered], _befores(runner, ordered, budget), strict=True))
+    warm_by_key = dict(zip([p.key for p in rewarm], measured[len(ordered) :], strict=True))
+    for group, pts in sorted(groups.items()):
         preset = pts[0].preset
-        sims = [measure(PRESETS[preset], p, SEED, budget) for p in pts]
-        befores = [_before(p, budget) for p in pts]
+        sims = [by_key[p.key] for p in pts]
+        befores = [before_by_key[p.key] for p in pts]
         body.append(f"\n### {group} on `{preset}`\n")
         for p, sim, bef in zip(pts, sims, befores, strict=True):
             label = "rate" if p.kind == "rate" else "concurrency"
@@ -144,14 +193,7 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
             body.append("")
         real = [p.real for p in pts]
         curve = curve_checks([p.load for p in pts], real, sims, "ttft_mean") if len(pts) > 1 else []
-        # The shape checks are about load: a cold first stage against a warm second one would
-        # mix warm-up into them, so they compare every point on a warm deployment.
-        warm = [
-            s
-            if p.warm or not PRESETS[preset].step.cold_shape_ms
-            else measure(PRESETS[preset], dataclasses.replace(p, warm=True), SEED, budget)
-            for p, s in zip(pts, sims, strict=True)
-        ]
+        warm = [warm_by_key.get(p.key, s) for p, s in zip(pts, sims, strict=True)]
         shape = shape_checks([p.load for p in pts], warm, real)
         before_curve = curve_checks([p.load for p in pts], real, befores, "ttft_mean") if len(pts) > 1 else []
         split = "/".join(sorted({p.split for p in pts}))
@@ -175,16 +217,20 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
             encoding="utf-8",
         )
         figures.append(f"![{model} decode speed]({plots.name}/{name})")
-    nim = _nim_section(traces, plots, budget, summary)
-    past = [] if quick else _past_knee(all_points, budget)
-    sanity = _sanity()
+    nim = _nim_section(traces, plots, budget, summary, runner)
+    past = [] if quick else _past_knee(all_points, budget, runner)
+    sanity = _sanity(runner.workers)
     head = [
         "# Fidelity of the load-aware engine against real traces",
         "",
         "Generated by `llm-simulator fidelity` (engine/load/fidelity.py, cli/fidelity.py) from the trace set in",
         "`../shared/traces` — do not edit by hand. Every load point with a preset is replayed in virtual time",
-        f"with the workload that produced it (seed {SEED}; open loops up to {budget.rate_duration_s:g} s — the stage's "
-        "own duration — of Poisson arrivals",
+        f"with the workload that produced it, once per seed (seeds {', '.join(map(str, runner.seeds))}); every "
+        "simulated statistic — each quantile,",
+        "mean and throughput — is computed from the POOLED requests of all seeds, not averaged over per-seed",
+        "values, so the simulated distribution is estimated from more requests than the real one and a tail",
+        "is not one seed's luck (open loops up to "
+        f"{budget.rate_duration_s:g} s — the stage's own duration — of Poisson arrivals",
         "with the stage's length distributions and inference-perf's prompt pool: groups × users fixed prompts",
         "re-sent verbatim, so a prompt's later uses are prefix-cache hits; closed loops "
         f"{budget.closed_rounds}×c requests, each client's first request at a random moment within one lone",
@@ -238,11 +284,11 @@ def build_report(traces: Path, plots: Path, *, quick: bool = False) -> str:
     )
 
 
-def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) -> list[str]:
+def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str], runner: SeededRunner) -> list[str]:
     pts = sorted(nim_points(traces), key=lambda p: p.load)
     spec = PRESETS[pts[0].preset]
-    sims = [measure(spec, p, SEED, budget) for p in pts]
-    befores = [_before(p, budget) for p in pts]
+    sims = runner.measure([(p.preset, p, budget) for p in pts])
+    befores = _befores(runner, pts, budget)
     loads = [p.load for p in pts]
     real = [p.real for p in pts]
     curve = curve_checks(loads, real, sims) + shape_checks(loads, sims, real)
@@ -287,7 +333,7 @@ def _nim_section(traces: Path, plots: Path, budget: Budget, summary: list[str]) 
     return out
 
 
-def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
+def _past_knee(points: Sequence[TracePoint], budget: Budget, runner: SeededRunner) -> list[str]:
     rows = [
         "## Past the knee (reasoning workload, 4 req/s × ~1450 output tokens): reported, not scored",
         "",
@@ -298,12 +344,13 @@ def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
         "| point | split | failed (real) | TTFT p50 real | TTFT p50 sim | tok/s real | tok/s sim | tok/s error |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for p in points:
-        if "reasoning" not in p.key or p.preset not in PRESETS:
-            continue
-        full = Budget(rate_duration_s=p.duration_s, closed_rounds=budget.closed_rounds)
-        s = measure(PRESETS[p.preset], p, SEED, full)
-        done = s.get("completed", 0.0)
+    over = [p for p in points if "reasoning" in p.key and p.preset in PRESETS]
+    sims = runner.measure(
+        [(p.preset, p, Budget(rate_duration_s=p.duration_s, closed_rounds=budget.closed_rounds)) for p in over]
+    )
+    for p, s in zip(over, sims, strict=True):
+        # Completions per seed: the pooled count covers len(seeds) runs of the stage.
+        done = s.get("completed", 0.0) / len(runner.seeds)
         tokens_s = s.get("mean_output", 0.0) * done / p.duration_s if done else 0.0
         err = abs(tokens_s / p.real["throughput"] - 1)
         rows.append(
@@ -314,8 +361,10 @@ def _past_knee(points: Sequence[TracePoint], budget: Budget) -> list[str]:
     return rows
 
 
-def sanity_sweep(name: str, loads: Sequence[int] = SANITY_LOADS, rounds: int = 4) -> list[dict[str, float]]:
-    """A closed-loop sweep of preset ``name`` (550 in / 150 out), for the shape checks."""
+def sanity_sweep(
+    name: str, loads: Sequence[int] = SANITY_LOADS, rounds: int = 4, runner: SeededRunner | None = None
+) -> list[dict[str, float]]:
+    """A closed-loop sweep of preset ``name`` (550 in / 150 out), for the shape checks (seed 7 by default)."""
     probe = [
         TracePoint(
             key=f"{name}/c{c}",
@@ -332,18 +381,22 @@ def sanity_sweep(name: str, loads: Sequence[int] = SANITY_LOADS, rounds: int = 4
         )
         for c in loads
     ]
-    return [measure(PRESETS[name], p, SEED, Budget(closed_rounds=rounds)) for p in probe]
+    return (runner or SeededRunner((SEED,))).measure([(name, p, Budget(closed_rounds=rounds)) for p in probe])
 
 
-def _sanity() -> list[str]:
+def _sanity(workers: int) -> list[str]:
+    # No real data to match here, only shapes: one seed is enough.
+    runner = SeededRunner((SEED,), workers)
     rows = [
         "## Shape sanity of every preset (closed loop, 550 in / 150 out)",
+        "",
+        f"One seed ({SEED}): these are shape checks, with no measured distribution to match.",
         "",
         "| preset | provenance | c | TTFT mean ms | ITL ms | tok/s | shape checks |",
         "|---|---|---|---|---|---|---|",
     ]
     for recipe in RECIPES:
-        sims = sanity_sweep(recipe.name)
+        sims = sanity_sweep(recipe.name, runner=runner)
         checks = shape_checks(SANITY_LOADS, sims)
         failed = [c.name for c in checks if not c.passed]
         verdict = "✅ all pass" if not failed else "❌ " + ", ".join(failed)

@@ -109,20 +109,32 @@ def _stats(results: Sequence[RequestResult]) -> dict[str, float]:
     }
 
 
-def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budget | None = None) -> dict[str, float]:
-    """Replay ``point``'s workload on ``spec`` in virtual time; the trace's statistics plus counts."""
+@dataclass(frozen=True, slots=True)
+class Replays:
+    """The requests of one or more seeded replays of a point, pooled (see ``pooled_stats``)."""
+
+    results: tuple[RequestResult, ...]
+    held: int  # requests the runs held in all, counted or not
+    failures: int  # of those, the ones that did not end "ok"
+
+
+def _failures(results: Sequence[RequestResult]) -> int:
+    return sum(1 for r in results if r.outcome != "ok")
+
+
+def replay(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budget | None = None) -> Replays:
+    """Replay ``point``'s workload on ``spec`` in virtual time with one seed.
+
+    Returns the requests that count (a closed loop's steady state), how many the run held in
+    all and how many of those failed.
+    """
     budget = budget or Budget()
     # A trace's first stage ran on a freshly started server; later stages on a warm one.
     spec = replace(spec, cold_start=not point.warm)
     if point.kind == "rate":
         duration = min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s)
         run = simulate(spec, poisson_workload(point, seed, duration, spec.settings.block_size), seed=seed)
-        stats = _stats(run.results)
-        stats["throughput"] = (
-            stats.get("mean_output", 0.0) * point.load * stats.get("completed", 0.0) / max(1.0, float(len(run.results)))
-        )
-        stats["failed"] = float(len(run.results)) - stats.get("completed", 0.0)
-        return stats
+        return Replays(tuple(run.results), len(run.results), _failures(run.results))
     c = int(point.load)
     total = max(budget.closed_rounds, 4) * c
     rng = random.Random(seed)
@@ -137,13 +149,42 @@ def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budg
     first, after = closed_loop(c, make, ramp_ms=ramp_ms, rng=random.Random(seed + 1))
     run = simulate(spec, first, seed=seed, next_arrival=after)
     # Steady state only: drop the ramp and the first full round, and the drain at the end.
-    steady = run.results[2 * c : total - c]
-    stats = _stats(steady)
-    # Little's law for a closed loop with no think time: c requests in flight, each E2E long.
+    return Replays(tuple(run.results[2 * c : total - c]), len(run.results), _failures(run.results))
+
+
+def pooled_stats(point: TracePoint, replays: Sequence[Replays]) -> dict[str, float]:
+    """The trace's statistics over the POOLED requests of several replays (one per seed).
+
+    Every quantile and mean is taken over the union of the seeds' requests, not averaged over
+    per-seed values: a p99 over three seeds' requests is one estimate from three times the
+    samples, so a tail is not decided by the ~30 slowest requests of one seed. Throughput:
+    open loop, rate × mean output × the fraction completed; closed loop, Little's law
+    c × mean output / mean E2E (no think time). One replay gives exactly ``measure``'s numbers.
+    """
+    results = [r for rep in replays for r in rep.results]
+    held = sum(rep.held for rep in replays)
+    stats = _stats(results)
+    if point.kind == "rate":
+        stats["throughput"] = stats.get("mean_output", 0.0) * point.load * stats.get("completed", 0.0) / max(1.0, held)
+        stats["failed"] = float(held) - stats.get("completed", 0.0)
+        return stats
     if stats.get("completed"):
-        stats["throughput"] = c * stats["mean_output"] / (stats["e2e_mean"] / 1000.0)
-    stats["failed"] = float(sum(1 for r in run.results if r.outcome != "ok"))
+        stats["throughput"] = int(point.load) * stats["mean_output"] / (stats["e2e_mean"] / 1000.0)
+    # Closed loops count failures over the whole runs, the ramp and the drain included.
+    stats["failed"] = float(sum(rep.failures for rep in replays))
     return stats
+
+
+def measure(spec: DeploymentSpec, point: TracePoint, seed: int = 0, budget: Budget | None = None) -> dict[str, float]:
+    """Replay ``point``'s workload on ``spec`` in virtual time; the trace's statistics plus counts."""
+    return pooled_stats(point, [replay(spec, point, seed, budget)])
+
+
+def measure_seeds(
+    spec: DeploymentSpec, point: TracePoint, seeds: Sequence[int], budget: Budget | None = None
+) -> dict[str, float]:
+    """``point`` replayed once per seed, its statistics over the pooled requests (``pooled_stats``)."""
+    return pooled_stats(point, [replay(spec, point, seed, budget) for seed in seeds])
 
 
 def log_error(sim: float, real: float) -> float:

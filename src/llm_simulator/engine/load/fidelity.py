@@ -172,16 +172,18 @@ def shape_checks(
     return checks
 
 
-def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budget | None = None) -> dict[str, float]:
+def sampled_measure(
+    profile: str, point: TracePoint, seed: int | Sequence[int] = 0, budget: Budget | None = None
+) -> dict[str, float]:
     """The "before" numbers: ``point`` replayed on a sampled latency profile (no load effects).
 
     Each request's TTFT and every ITL are drawn independently of everything else in flight,
     exactly as the sampled timing model does, so latency does not depend on the load and a
-    closed loop's throughput grows without bound with its concurrency.
+    closed loop's throughput grows without bound with its concurrency. Several seeds pool
+    their requests, as the engine's replays do (calibration.pooled_stats).
     """
     budget = budget or Budget()
     compiled = CompiledProfile.compile(profile, BUILTIN_PROFILES[profile], 1.0)
-    rng = random.Random(seed)
     count = (
         int(point.load * min(point.duration_s or budget.rate_duration_s, budget.rate_duration_s))
         if point.kind == "rate"
@@ -190,12 +192,9 @@ def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budg
     ttft: list[float] = []
     e2e: list[float] = []
     outputs: list[int] = []
-    for _ in range(max(count, 1)):
-        prompt, out = point.prompt.sample(rng), point.output.sample(rng)
-        first = compiled.first_token_s(prompt, rng) * 1000.0
-        ttft.append(first)
-        e2e.append(first + sum(compiled.next_token_s(rng) for _ in range(out - 1)) * 1000.0)
-        outputs.append(out)
+    seeds = [seed] if isinstance(seed, int) else list(seed)
+    for rng in (random.Random(s) for s in seeds):
+        _sample_requests(compiled, point, rng, max(count, 1), ttft, e2e, outputs)
     mean_ttft, mean_e2e, mean_out = sum(ttft) / len(ttft), sum(e2e) / len(e2e), sum(outputs) / len(outputs)
     stats = {
         "ttft_mean": mean_ttft,
@@ -211,3 +210,21 @@ def sampled_measure(profile: str, point: TracePoint, seed: int = 0, budget: Budg
         point.load * mean_out / (mean_e2e / 1000.0) if point.kind == "concurrency" else point.load * mean_out
     )
     return stats
+
+
+def _sample_requests(
+    compiled: CompiledProfile,
+    point: TracePoint,
+    rng: random.Random,
+    count: int,
+    ttft: list[float],
+    e2e: list[float],
+    outputs: list[int],
+) -> None:
+    """Append ``count`` independently drawn requests' TTFT, E2E (ms) and output lengths."""
+    for _ in range(count):
+        prompt, out = point.prompt.sample(rng), point.output.sample(rng)
+        first = compiled.first_token_s(prompt, rng) * 1000.0
+        ttft.append(first)
+        e2e.append(first + sum(compiled.next_token_s(rng) for _ in range(out - 1)) * 1000.0)
+        outputs.append(out)
