@@ -8,7 +8,7 @@ steps advancing across replicas, and a chaos preset set through one replica reac
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -126,6 +126,64 @@ def test_scenario_steps_advance_across_replicas(fleet: list[SubprocessServer]) -
         )
     # Three steps on three replicas, then the scenario is spent (after_last: error).
     assert texts == ["step one", "step two", "step three", 400]
+
+
+FLEET_RULE = """
+rules:
+  - match: {message: fleet fixture}
+    respond: {text: from the fleet}
+"""
+_keys = iter(range(10**6))
+
+
+def _ask(url: str) -> httpx.Response:
+    """Send the admin-loaded rule's message (a fresh key each time: no rate limit)."""
+    body = {**CHAT, "messages": [{"role": "user", "content": "fleet fixture"}]}
+    headers = {"authorization": f"Bearer sk-fx{next(_keys)}"}
+    return httpx.post(url + "/v1/chat/completions", json=body, headers=headers, timeout=10)
+
+
+def _scripted(url: str) -> bool:
+    """Whether ``url`` answers from the admin-loaded rule."""
+    response = _ask(url)
+    assert response.status_code == 200, response.text
+    return bool(response.json()["choices"][0]["message"]["content"] == "from the fleet")
+
+
+def _until(urls: set[str], done: Callable[[str], bool]) -> float:
+    """Seconds until ``done`` holds for every url (all of them, or 5 s and an assertion)."""
+    start = time.monotonic()
+    pending = set(urls)
+    while pending and time.monotonic() - start < 5:
+        pending = {url for url in pending if not done(url)}
+    assert not pending, pending
+    return time.monotonic() - start
+
+
+def test_fixtures_loaded_and_cleared_through_one_replica_reach_all(fleet: list[SubprocessServer]) -> None:
+    a, b, c = fleet
+    assert not any(_scripted(s.url) for s in fleet)
+    post = httpx.post(a.url + "/admin/fixtures?mode=append", content=FLEET_RULE, timeout=10)
+    assert post.status_code == 200, post.text
+    assert _until({b.url, c.url}, _scripted) <= PROPAGATION_S
+    # Through the official SDK too, and the follower lists the rule beside the configured scenario.
+    client = openai.OpenAI(base_url=c.url + "/v1", api_key="sk-fx-sdk", max_retries=0)
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "fleet fixture"}], max_tokens=5
+    )
+    client.close()
+    assert reply.choices[0].message.content == "from the fleet"
+    view = httpx.get(c.url + "/admin/fixtures", timeout=10).json()
+    assert [(r["origin"], r["respond"]["text"]) for r in view["rules"]] == [("admin", "from the fleet")]
+    assert [s["name"] for s in view["scenarios"]] == ["relay"]
+    # Cleared through another replica: every replica stops answering from the rule.
+    assert httpx.delete(b.url + "/admin/fixtures", timeout=10).status_code == 200
+    assert _until({a.url, c.url}, lambda url: not _scripted(url)) <= PROPAGATION_S
+    cleared = httpx.get(a.url + "/admin/fixtures", timeout=10).json()
+    assert (cleared["rules"], cleared["scenarios"]) == ([], [])
+    # Put the configured scenario back (a replace) for any test that runs after this one.
+    assert httpx.post(c.url + "/admin/fixtures", content=SCENARIO, timeout=10).status_code == 200
+    _until({a.url, b.url}, lambda url: len(httpx.get(url + "/admin/fixtures", timeout=10).json()["scenarios"]) == 1)
 
 
 def test_request_log_lists_the_whole_fleet(fleet: list[SubprocessServer]) -> None:

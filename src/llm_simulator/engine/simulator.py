@@ -41,6 +41,7 @@ from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
+from llm_simulator.engine.script.shared import SharedFixtures
 from llm_simulator.engine.state import FleetState, build_stores
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
 from llm_simulator.engine.timing import (
@@ -112,7 +113,8 @@ class Simulator:
         stores, redis = build_stores(config.state)
         self.state = FleetState(config.state, stores, redis)
         self.state.follow_chaos(self.chaos)
-        self.script = self._build_script(config, stores.steps if stores.shared else None)
+        self.script, self.fixtures = self._build_script(config, stores.steps if stores.shared else None)
+        self.state.follow_fixtures(self.fixtures)
         self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer
         self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
@@ -166,18 +168,24 @@ class Simulator:
                 self.engines[engine_key] = engine
         return engine
 
-    def _build_script(self, config: SimulatorConfig, steps: StepStore | None) -> Script:
-        """The fixture registry, with the configured files loaded in order (steps: the fleet's)."""
+    def _build_script(self, config: SimulatorConfig, steps: StepStore | None) -> tuple[Script, SharedFixtures]:
+        """The fixture registry, with the configured files loaded in order (steps: the fleet's).
+
+        Also its admin API front (``SharedFixtures``), which rebuilds from those files.
+        """
         fixtures = config.fixtures
         script = Script(
             self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions, steps=steps
         )
+        base = []
         for path in fixtures.files:
             try:
-                script.load(load_fixture_file(Path(path)), replace=False, origin=path)
+                loaded = load_fixture_file(Path(path))
+                script.load(loaded, replace=False, origin=path)
             except FixtureError as exc:
                 raise ConfigError(f"fixtures.files: {exc}") from None
-        return script
+            base.append((loaded, path))
+        return script, SharedFixtures(script, base)
 
     def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
         specs = {**BUILTIN_PROFILES, **config.latency.profiles}

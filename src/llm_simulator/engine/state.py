@@ -3,7 +3,8 @@
 ``FleetState`` builds the stores (memory, or Redis through ``infra/state``) and, when they
 are shared, follows the fleet's documents: the chaos configuration with its scenario clock
 (a change through any replica's admin API reaches the others within ``sync_interval_s``,
-0.25 s by default), circuit-breaker openings and resets, and the stats reset. The server
+0.25 s by default), the fixtures loaded or cleared through the admin API, circuit-breaker
+openings and resets, and the stats reset. The server
 runs it as a background service.
 """
 
@@ -19,6 +20,7 @@ import orjson
 from llm_simulator.config.state import StateConfig
 from llm_simulator.engine.chaos.breaker_sync import BreakerSync
 from llm_simulator.engine.chaos.controller import ChaosController
+from llm_simulator.engine.script.shared import SharedFixtures
 from llm_simulator.infra.state.backends import RedisStores, StateStores, memory_stores
 from llm_simulator.infra.state.follow import Follower
 
@@ -63,6 +65,21 @@ class FleetState:
         self._followers.append(follower)
         if chaos.breakers is not None:
             self._followers.append(BreakerSync(chaos.breakers, self.stores.breakers))
+
+    def follow_fixtures(self, fixtures: SharedFixtures) -> None:
+        """Share the fixtures loaded or cleared through the admin API (nothing to do in memory)."""
+        if not self.stores.shared:
+            return
+
+        def apply(raw: bytes) -> None:
+            fixtures.restore(orjson.loads(raw))
+
+        # Not seeded: the configured files are every replica's own; only admin changes travel.
+        follower = Follower(
+            "fixtures", self.stores.fixtures, lambda: orjson.dumps(fixtures.snapshot()), apply, seed=False
+        )
+        fixtures.on_change = follower.publish
+        self._followers.append(follower)
 
     def follow_resets(self, reset: Callable[[], None]) -> None:
         """Run ``reset`` (this worker's statistics) whenever another replica resets its own."""

@@ -16,7 +16,7 @@ from llm_simulator._version import __version__
 from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
-from llm_simulator.engine.script import FixtureError, parse_fixtures
+from llm_simulator.engine.script import FixtureError
 
 if TYPE_CHECKING:
     from llm_simulator.config.schema import SimulatorConfig
@@ -158,13 +158,12 @@ class SystemRoutes:
             raise invalid(f"Invalid 'mode': {mode!r}. Use 'replace' or 'append'.", param="mode", code="invalid_value")
         if not request.body.strip():
             raise invalid("The request body must be a fixtures document (YAML or JSON).", code="invalid_fixtures")
-        script = self._sim.script
         try:
-            fixtures = parse_fixtures(request.body, "request body")
-            script.load(fixtures, replace=mode == "replace", origin="admin")
+            # Loaded here, then published to the fleet (every replica within sync_interval_s).
+            fixtures = await self._sim.fixtures.load(request.body, replace=mode == "replace")
         except FixtureError as exc:
             raise invalid(str(exc), code="invalid_fixtures") from None
-        view = script.fixtures_view()
+        view = self._sim.script.fixtures_view()
         return _json(
             200,
             {
@@ -176,7 +175,7 @@ class SystemRoutes:
 
     async def clear_fixtures(self, request: HttpRequest) -> Response:
         """Remove every rule, scenario and session."""
-        self._sim.script.clear()
+        await self._sim.fixtures.clear()
         return _json(200, {"cleared": True})
 
     async def list_sessions(self, request: HttpRequest) -> Response:

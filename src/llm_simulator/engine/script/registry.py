@@ -129,9 +129,10 @@ class Script:
 
     # -- Loading ------------------------------------------------------------------------------
 
-    def load(self, fixtures: FixtureSet, *, replace: bool, origin: str = "") -> None:
+    def load(self, fixtures: FixtureSet, *, replace: bool, origin: str = "", share: bool = True) -> None:
         """Add ``fixtures`` after the loaded ones, or replace them (which also ends every session).
 
+        ``share=False`` (replaying another replica's change) ends sessions here only.
         Appending a scenario whose name is already loaded is an error (sessions refer to
         scenarios by name); nothing is changed then.
         """
@@ -148,16 +149,16 @@ class Script:
         scenarios = [_ScenarioState(scenario, _step_replies(scenario), origin) for scenario in fixtures.scenarios]
         if replace:
             self._rules, self._scenarios = rules, scenarios
-            self._end_sessions()
+            self._end_sessions(share)
         else:
             self._rules.extend(rules)
             self._scenarios.extend(scenarios)
 
-    def clear(self) -> None:
-        """Remove every rule, scenario and session."""
+    def clear(self, *, share: bool = True) -> None:
+        """Remove every rule, scenario and session (``share=False``: sessions here only)."""
         self._rules.clear()
         self._scenarios.clear()
-        self._end_sessions()
+        self._end_sessions(share)
 
     def clear_sessions(self) -> int:
         """End every session (scenarios start again from step 0); returns how many there were."""
@@ -165,10 +166,10 @@ class Script:
         self._end_sessions()
         return count
 
-    def _end_sessions(self) -> None:
-        """Forget every session here and, in the background, the fleet's steps."""
+    def _end_sessions(self, share: bool = True) -> None:
+        """Forget every session here and (``share``), in the background, the fleet's steps."""
         self._sessions.clear()
-        if self._steps is not None:
+        if self._steps is not None and share:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # no loop: loading at start-up, nothing shared yet

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from llm_simulator.infra.buckets import BucketStore, MemoryBucketStore
 from llm_simulator.infra.state import BlobStore, RecordList, SharedDocument, SharedMap, StepStore
@@ -28,6 +28,8 @@ class StateStores:
     responses: BlobStore
     requests: RecordList | None = None
     guard: Guard | None = None
+    # Fixtures loaded or cleared through the admin API (engine/script/shared.py).
+    fixtures: SharedDocument = field(default_factory=MemoryDocument)
 
     @property
     def shared(self) -> bool:
@@ -74,6 +76,7 @@ class RedisStores:
             RedisBlobStore(self.state, "responses"),
             RedisRecordList(self.state, "requests"),
             self.state.guard,
+            fixtures=RedisDocument(self.state, "fixtures"),
         )
 
     async def aclose(self) -> None:
