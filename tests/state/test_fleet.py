@@ -7,6 +7,7 @@ steps advancing across replicas, and a chaos preset set through one replica reac
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -184,6 +185,35 @@ def test_fixtures_loaded_and_cleared_through_one_replica_reach_all(fleet: list[S
     # Put the configured scenario back (a replace) for any test that runs after this one.
     assert httpx.post(c.url + "/admin/fixtures", content=SCENARIO, timeout=10).status_code == 200
     _until({a.url, b.url}, lambda url: len(httpx.get(url + "/admin/fixtures", timeout=10).json()["scenarios"]) == 1)
+
+
+TIMES_RULE = """
+rules:
+  - match: {message: only thrice}
+    times: 3
+    respond: {text: one of three}
+"""
+
+
+def test_a_rules_times_budget_is_counted_across_replicas(fleet: list[SubprocessServer]) -> None:
+    a, b, c = fleet
+    post = httpx.post(a.url + "/admin/fixtures?mode=append", content=TIMES_RULE, timeout=10)
+    assert post.status_code == 200, post.text
+
+    def loaded(url: str) -> bool:
+        return bool(httpx.get(url + "/admin/fixtures", timeout=10).json()["rules"])
+
+    _until({b.url, c.url}, loaded)
+    body = {**CHAT, "messages": [{"role": "user", "content": "only thrice"}]}
+    # Concurrent, round-robin over the replicas, under the tier's limit of one key.
+    urls = [s.url for s in fleet]
+    responses = asyncio.run(burst(urls, "/v1/chat/completions", body, {"authorization": "Bearer sk-t"}, 15))
+    assert {r.status_code for r in responses} == {200}
+    texts = [r.json()["choices"][0]["message"]["content"] for r in responses]
+    assert texts.count("one of three") == 3, texts
+    # Put the configured scenario back for the tests after this one.
+    assert httpx.post(c.url + "/admin/fixtures", content=SCENARIO, timeout=10).status_code == 200
+    _until({a.url, b.url}, lambda url: not loaded(url))
 
 
 def test_request_log_lists_the_whole_fleet(fleet: list[SubprocessServer]) -> None:

@@ -30,6 +30,9 @@ DEFAULT_SESSION_HEADER = "x-simulator-session"
 # Tries to advance a shared session before answering from the last value read (another
 # replica moving the same session at the same instant is a client racing itself).
 CAS_ATTEMPTS = 3
+# Claims of a rule's fleet-wide ``times`` budget: every failed compare-and-set means another
+# replica took one, so this bounds the wait only under heavy contention.
+TIMES_ATTEMPTS = 64
 # Records kept per session (the oldest are dropped first): a runaway loop stays bounded.
 MAX_HISTORY = 200
 
@@ -121,6 +124,8 @@ class Script:
         self._rules: list[_RuleState] = []
         self._scenarios: list[_ScenarioState] = []
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        # Names this load of the fixtures in the fleet's counters (set by SharedFixtures).
+        self.generation = ""
 
     @property
     def active(self) -> bool:
@@ -196,8 +201,11 @@ class Script:
     async def resolve_shared(
         self, provider: str, request: GenerationRequest, headers: Mapping[str, str]
     ) -> ScriptedReply | None:
-        """As ``resolve``, with the session's step read from and advanced in the fleet's store."""
-        if self._steps is None or not self._scenarios:
+        """As ``resolve``, with the session's step read from and advanced in the fleet's store.
+
+        A rule's ``times`` budget is counted there too (a counter per rule and fixtures generation).
+        """
+        if self._steps is None:
             return self.resolve(provider, request, headers)
         conv = Conversation.of(provider, request, headers)
         session = self._session_for(conv)
@@ -211,7 +219,30 @@ class Script:
                     break
             if handled:
                 return reply
-        return self._rule_reply(conv)
+        return await self._shared_rule_reply(conv, self._steps)
+
+    async def _shared_rule_reply(self, conv: Conversation, steps: StepStore) -> ScriptedReply | None:
+        """As ``_rule_reply``, with each ``times`` budget claimed from the fleet's counter."""
+        for index, state in enumerate(self._rules):
+            # Not ``state.spent``: that counts this process's hits; the fleet's counter decides.
+            if not state.rule.match.matches(conv):
+                continue
+            times = state.rule.times
+            if times is None or await self._claim(steps, f"times\x1f{self.generation}\x1f{index}", times):
+                state.hits += 1
+                return state.reply
+        return None
+
+    @staticmethod
+    async def _claim(steps: StepStore, key: str, times: int) -> bool:
+        """Take one of a rule's ``times`` uses fleet-wide; False when every one is taken."""
+        for _ in range(TIMES_ATTEMPTS):
+            used = await steps.get(key)
+            if used >= times:
+                return False
+            if await steps.compare_and_set(key, used, used + 1):
+                return True
+        return False
 
     def _rule_reply(self, conv: Conversation) -> ScriptedReply | None:
         """The first unspent rule matching the request."""

@@ -10,6 +10,8 @@ A follower whose applied operations are a prefix of the fleet's (same epoch) app
 rest; otherwise (another epoch, or two replicas appended at once and the last publish won)
 it rebuilds: the configured files, then every operation. Rebuilding ends sessions only in
 this process, never the fleet's scenario steps (the publishing replica already did that).
+The epoch also names the fleet's counters of the rules' ``times`` budgets, so a wipe starts
+them afresh.
 
 In memory (one process) nothing is recorded or kept: ``on_change`` stays None.
 """
@@ -56,6 +58,8 @@ class SharedFixtures:
             return
         if wipes:
             self._epoch, self._ops = uuid.uuid4().hex, []
+            # Fresh fleet-wide ``times`` counters for what was just loaded.
+            self._script.generation = self._epoch
         self._ops.append({**op, "id": uuid.uuid4().hex})
         await self.on_change()
 
@@ -85,6 +89,7 @@ class SharedFixtures:
             else:
                 self._script.load(fixtures, replace=replace, origin=ADMIN_ORIGIN, share=False)
         self._epoch, self._ops = epoch, ops
+        self._script.generation = epoch
 
 
 def _parsed(op: dict[str, Any]) -> tuple[FixtureSet | None, bool]:
