@@ -68,3 +68,24 @@ def test_admin_drain_is_the_reason_when_it_comes_first(tmp_path: Path) -> None:
         ("draining", "admin drain"),
         ("stopped", "shutdown"),
     ]
+
+
+def test_readiness_reports_each_change_once_and_never_leaves_stopped() -> None:
+    from llm_simulator.server.system_routes import Readiness
+
+    seen: list[tuple[str, str | None, str]] = []
+    readiness = Readiness()
+    readiness.listener = lambda state, previous, reason: seen.append((state, previous, reason))
+    readiness.transition("ready", "start-up")
+    readiness.draining = True  # POST /admin/drain
+    readiness.transition("draining", "SIGTERM")  # already draining: no event
+    readiness.draining = False  # an operator takes the drain back
+    readiness.transition("stopped", "shutdown")
+    readiness.transition("draining", "SIGTERM")  # too late: the worker has stopped
+    assert seen == [
+        ("ready", "initialising", "start-up"),
+        ("draining", "ready", "admin drain"),
+        ("ready", "draining", "admin undrain"),
+        ("stopped", "ready", "shutdown"),
+    ]
+    assert readiness.draining and readiness.state == "stopped"
