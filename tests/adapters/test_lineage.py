@@ -159,3 +159,53 @@ async def test_file_source_primes_and_garbage_keeps_the_last_good(tmp_path: Path
         assert health["sessions"] == 1
     finally:
         await registry.aclose()
+
+
+SCENARIO = """
+scenarios:
+  - name: weather-agent
+    match: {message: weather in Lyon}
+    steps:
+      - name: call the tool
+        respond:
+          tool_calls:
+            - name: get_weather
+              arguments: {city: Lyon}
+      - name: answer from the result
+        match: {has_tool_result: true}
+        respond:
+          text: It is 18 degrees in Lyon.
+"""
+
+
+def test_scenario_steps_are_nodes_each_turn_points_at(sim: SimulatorHandle) -> None:
+    client = openai.OpenAI(base_url=sim.openai_base_url, api_key="k", max_retries=0)
+    try:
+        with sim.fixtures(SCENARIO):
+            messages: Any = [{"role": "user", "content": "weather in Lyon?"}]
+            first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
+            call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
+            assert call.function.name == "get_weather"  # type: ignore[union-attr]
+            messages.append(first.choices[0].message.model_dump(exclude_none=True))
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 18}'})
+            second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
+            assert second.choices[0].message.content == "It is 18 degrees in Lyon."
+        # An unscripted conversation: turns without a step.
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hello"}])
+    finally:
+        client.close()
+    graph = sim.lineage()
+    (session,) = [s for s in graph.sessions if graph.steps(s)]
+    assert graph.steps(session) == [
+        ("weather-agent", 0, "call the tool"),
+        ("weather-agent", 1, "answer from the result"),
+    ]
+    assert graph.steps() == graph.steps(session)  # the unscripted turn took none
+    taken = graph.edges_of("took_step")
+    assert len(taken) == 2
+    turns = [t["id"] for t in graph.turns(session)]
+    assert [a for a, _ in taken] == turns  # an edge from each turn of the session, in order
+    assert {graph.nodes[b]["kind"] for _, b in taken} == {"scenario_step"}
+    assert graph.result_passed_back("get_weather")
+    dot = httpx.get(sim.url + "/admin/lineage", params={"format": "dot"}, timeout=5)
+    assert dot.status_code == 200 and "took_step" in dot.text and "shape=note" in dot.text

@@ -16,4 +16,21 @@ FAILED = "request.failed"
 CHAOS_INJECTED = "chaos.injected"
 RATE_LIMITED = "rate_limit.rejected"
 ROUTER_DECISION = "router.decision"
-EVENT_TYPES = (RECEIVED, FIRST_TOKEN, COMPLETED, FAILED, CHAOS_INJECTED, RATE_LIMITED, ROUTER_DECISION)
+# A worker's runtime state changed (not tied to a request).
+SERVER_STATE = "server.state"
+EVENT_TYPES = (
+    RECEIVED,
+    FIRST_TOKEN,
+    COMPLETED,
+    FAILED,
+    CHAOS_INJECTED,
+    RATE_LIMITED,
+    ROUTER_DECISION,
+    SERVER_STATE,
+)
+
+# The states ``server.state`` reports, in the order a worker passes through them.
+INITIALISING = "initialising"
+READY = "ready"
+DRAINING = "draining"
+STOPPED = "stopped"

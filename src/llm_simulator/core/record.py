@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from asyncio import current_task
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_simulator.core.event_types import FIRST_TOKEN
+
+if TYPE_CHECKING:
+    from llm_simulator.core.types import ScenarioStepRef
 
 # Shared by every record without gaps; never appended to (token_released replaces it).
 _NO_GAPS: list[float] = []
@@ -53,6 +56,7 @@ class RequestRecord:
         "rate_limited",
         "request_id",
         "route",
+        "scenario_step",
         "span_id",
         "started",
         "started_wall",
@@ -96,6 +100,8 @@ class RequestRecord:
         self.trace_sampled = True
         # The simulator's own endpoints (probes, /metrics, admin): counted, but no events or spans.
         self.quiet = False
+        # The scenario step whose scripted reply answered the request (the lineage graph's node).
+        self.scenario_step: ScenarioStepRef | None = None
         # The routing decision (the router adapter's, JSON-ready), when a rule matched.
         self.route: dict[str, Any] | None = None
         self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None

@@ -144,13 +144,23 @@ class ScriptedError:
 
 
 @dataclass(frozen=True, slots=True)
+class ScenarioStepRef:
+    """The scenario step a scripted reply is: the scenario's name, the step's index from 0 and its name."""
+
+    scenario: str
+    index: int
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScriptedReply:
     """What a matching fixture answers instead of generated output.
 
     ``text`` and ``tool_calls`` replace the generated content (text first, then the calls);
     ``error`` ends the request with that error; ``delay_s`` is extra time before the first
     token (or before the error). A reply with only a delay keeps the generated content.
-    ``source`` names the rule or scenario step, for the admin API and logs.
+    ``source`` names the rule or scenario step, for the admin API and logs; ``step`` is the
+    scenario step in structured form (None for a rule's reply), for the lineage graph.
 
     ``parts`` is the ordered alternative to ``text`` + ``tool_calls``: text, reasoning and
     tool calls in any order, sent as written (no stop sequences). The overrides replace what
@@ -172,6 +182,7 @@ class ScriptedReply:
     # A refusal of the prompt itself: Gemini answers with ``promptFeedback.blockReason`` and
     # no candidate; the other providers render it as the refusal it also is.
     prompt_blocked: bool = False
+    step: ScenarioStepRef | None = None
 
     @property
     def has_content(self) -> bool:

@@ -28,6 +28,9 @@ async def apply_script(
     reply = await sim.script.resolve_shared(provider, gen, request.headers)
     if reply is None:
         return gen
+    record = request.exchange.record
+    if record is not None and reply.step is not None:
+        record.scenario_step = reply.step
     error = reply.error
     if error is not None:
         if reply.delay_s > 0:

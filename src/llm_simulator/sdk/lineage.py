@@ -12,7 +12,7 @@ from llm_simulator.sdk._admin import Json
 
 
 class Lineage:
-    """Sessions, turns and tool calls, and the edges between them."""
+    """Sessions, turns, tool calls and scenario steps, and the edges between them."""
 
     def __init__(self, graph: Json) -> None:
         self.raw = graph
@@ -35,6 +35,19 @@ class Lineage:
         """The tool calls responses asked for (``name``: only those of that function)."""
         return [n for n in self.nodes.values() if n.get("kind") == "tool_call" and name in (None, n.get("name"))]
 
+    def steps(self, session: str | None = None) -> list[tuple[str, int, str | None]]:
+        """The scenario steps that answered the turns (of one session), in turn order: ``(scenario, index, name)``.
+
+        Turns no scenario step answered are left out; a step a scenario repeats appears once per turn.
+        """
+        taken = {a: b for a, b, t in self.edges if t == "took_step"}
+        found = []
+        for turn in self.turns(session):
+            step = self.nodes.get(taken.get(str(turn["id"]), ""))
+            if step is not None:
+                found.append((str(step["scenario"]), int(step["index"]), step.get("name")))
+        return found
+
     def _turn_seq(self, node: str) -> int:
         return int(self.nodes.get(node, {}).get("seq", 0))
 
@@ -56,5 +69,5 @@ class Lineage:
         return False
 
     def edges_of(self, kind: str) -> list[tuple[str, str]]:
-        """(source, target) of every edge of type ``kind``: has_turn, next, continues, requested or result_in."""
+        """(source, target) of every edge of type ``kind`` (has_turn, next, continues, requested, …)."""
         return [(a, b) for a, b, t in self.edges if t == kind]

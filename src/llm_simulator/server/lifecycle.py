@@ -17,6 +17,7 @@ import threading
 from types import FrameType
 from typing import Any, Protocol
 
+from llm_simulator.core.event_types import DRAINING, INITIALISING, READY, STOPPED
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.connection import hide_deliberate_cuts
 from llm_simulator.server.system_routes import Readiness
@@ -62,13 +63,18 @@ class Lifecycle:
                 self._drain_on_signal()
                 hide_deliberate_cuts()
                 self._telemetry.start()
+                self.readiness.listener = self._telemetry.state_changed
+                self._telemetry.state_changed(INITIALISING, None, "start-up")
                 for service in self._services:
                     service.start()
+                self.readiness.transition(READY, "start-up")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.drain(self._drain_timeout_s)
+                await self.drain(self._drain_timeout_s, "shutdown")
                 for service in self._services:
                     await service.aclose()
+                # Announced before telemetry closes, so the sinks still deliver it.
+                self.readiness.transition(STOPPED, "shutdown")
                 await self._telemetry.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -98,28 +104,29 @@ class Lifecycle:
         deadline = self._drain_timeout_s
 
         for signum in (signal.SIGTERM, signal.SIGINT):
+            reason = signal.Signals(signum).name
             previous = signal.getsignal(signum)
             if not callable(previous):
                 # No server handler to chain to (default or ignored): leave the signal's
                 # meaning to the server rather than swallow it.
                 continue
 
-            def on_signal(number: int, frame: FrameType | None, previous: Any = previous) -> None:
-                loop.call_soon_threadsafe(self.start_drain, deadline, context=contextvars.Context())
+            def on_signal(number: int, frame: FrameType | None, previous: Any = previous, reason: str = reason) -> None:
+                loop.call_soon_threadsafe(self.start_drain, deadline, reason, context=contextvars.Context())
                 previous(number, frame)
 
             signal.signal(signum, on_signal)
 
-    def start_drain(self, deadline_s: float) -> None:
-        """Start a drain unless one has started (what SIGTERM does)."""
+    def start_drain(self, deadline_s: float, reason: str = "SIGTERM") -> None:
+        """Start a drain unless one has started (what SIGTERM does); ``reason`` is what the state event says."""
         # Keyed on the drain task, not on ``draining``: POST /admin/drain (a preStop hook) sets
         # ``draining`` first, and the signal that follows must still start the drain.
         if self.drain_task is None:
-            self.drain_task = asyncio.ensure_future(self.drain(deadline_s))
+            self.drain_task = asyncio.ensure_future(self.drain(deadline_s, reason))
 
-    async def drain(self, deadline_s: float) -> None:
+    async def drain(self, deadline_s: float, reason: str = "shutdown") -> None:
         """Stop being ready, let in-flight streams finish for ``deadline_s``, then cut them."""
-        self.readiness.draining = True
+        self.readiness.transition(DRAINING, reason)
         if self._streams:
             log.info("draining %d in-flight streams (deadline %.1fs)", len(self._streams), deadline_s)
             with contextlib.suppress(TimeoutError):

@@ -15,6 +15,7 @@ import orjson
 from llm_simulator._version import __version__
 from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.event_types import DRAINING, INITIALISING, READY, STOPPED
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
 from llm_simulator.engine.script import FixtureError
 
@@ -26,14 +27,36 @@ if TYPE_CHECKING:
 
 
 class Readiness:
-    """Whether the instance is draining (not ready): set by ``POST /admin/drain`` or a signal."""
+    """The worker's runtime state: initialising, ready, draining (``POST /admin/drain`` or a signal), stopped.
 
-    __slots__ = ("details", "draining")
+    Each change is passed to ``listener`` (the telemetry's ``server.state`` event).
+    """
+
+    __slots__ = ("details", "listener", "state")
 
     def __init__(self) -> None:
-        self.draining = False
+        self.state = INITIALISING
         # Extra detail for /ready (the adapters' health): reported, never a reason to be unready.
         self.details: Callable[[], dict[str, Any]] | None = None
+        self.listener: Callable[[str, str | None, str], None] | None = None
+
+    @property
+    def draining(self) -> bool:
+        """Whether the instance is draining or stopped (``/ready`` answers 503)."""
+        return self.state in (DRAINING, STOPPED)
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        self.transition(DRAINING if value else READY, "admin drain" if value else "admin undrain")
+
+    def transition(self, state: str, reason: str) -> None:
+        """Enter ``state`` for ``reason`` and tell the listener; staying put, or leaving ``stopped``, is a no-op."""
+        previous = self.state
+        if previous in (state, STOPPED):
+            return
+        self.state = state
+        if self.listener is not None:
+            self.listener(state, previous, reason)
 
 
 def _json(status: int, payload: object) -> JsonResponse:

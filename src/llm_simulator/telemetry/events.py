@@ -6,6 +6,8 @@ one, or changing its meaning, makes v2.
 
 Common: ``schema``, ``event``, ``ts`` (epoch seconds, float), ``request_id``, ``trace_id``
 and ``span_id`` (or null), ``provider``, ``endpoint``, ``model`` (or null), ``method``, ``path``.
+``server.state`` belongs to no request: its request fields are all null (present, so a v1
+consumer that indexes them keeps working), then its own fields.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from llm_simulator.core.event_types import (
     RATE_LIMITED,
     RECEIVED,
     SCHEMA,
+    SERVER_STATE,
 )
 from llm_simulator.core.record import RequestRecord
 
@@ -34,9 +37,11 @@ __all__ = [
     "RATE_LIMITED",
     "RECEIVED",
     "SCHEMA",
+    "SERVER_STATE",
     "EventSink",
     "build_event",
     "outcome_fields",
+    "state_event",
     "wall_time",
 ]
 
@@ -71,6 +76,10 @@ class EventSink(Protocol):
     async def close(self) -> None:
         """Deliver what is queued (bounded by the sink's timeout), then stop."""
         ...
+
+
+# The common fields that describe a request: null in an event that belongs to none.
+_REQUEST_FIELDS = ("request_id", "trace_id", "span_id", "provider", "endpoint", "model", "method", "path")
 
 
 def wall_time(rec: RequestRecord, monotonic: float) -> float:
@@ -112,4 +121,18 @@ def outcome_fields(rec: RequestRecord, duration_s: float, output_tokens: int, co
         "chaos": rec.chaos or None,
         "rate_limited": rec.rate_limited or None,
         "api_key": key or None,
+    }
+
+
+def state_event(state: str, previous: str | None, reason: str, pid: int, ts: float) -> dict[str, Any]:
+    """A ``server.state`` event: worker ``pid`` went from ``previous`` to ``state`` because of ``reason``."""
+    return {
+        "schema": SCHEMA,
+        "event": SERVER_STATE,
+        "ts": round(ts, 6),
+        **dict.fromkeys(_REQUEST_FIELDS),
+        "state": state,
+        "previous": previous,
+        "pid": pid,
+        "reason": reason,
     }

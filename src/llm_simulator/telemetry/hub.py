@@ -297,6 +297,15 @@ class Telemetry:
             fields = {"ttft_ms": round(rec.ttft_s * 1000, 3)}
         self._emit(event, rec, time.monotonic(), fields)
 
+    def state_changed(self, state: str, previous: str | None, reason: str) -> None:
+        """Announce a change of this worker's runtime state (``server.state``) to the sinks."""
+        built: dict[str, Any] | None = None
+        for sink in self.sinks:
+            if sink.wants(ev.SERVER_STATE):
+                if built is None:
+                    built = ev.state_event(state, previous, reason, os.getpid(), time.time())
+                sink.emit(built)
+
     def _emit(self, event: str, rec: RequestRecord, monotonic: float, fields: dict[str, Any]) -> None:
         built: dict[str, Any] | None = None
         for sink in self.sinks:

@@ -135,6 +135,9 @@ class LineageAdapter(SourcedAdapter):
             sid, how = self.graph.session_for(request.headers.get(self.config.session_header), found)
             if not sid:
                 sid = f"s-{request.request_id}"
+            record = request.exchange.record
+            if record is not None:
+                found.step = record.scenario_step
             model = found_model(request)
             attrs = {"endpoint": request.endpoint, "model": model, "status": status, "at": self._sim.clock.wall()}
             self.graph.record(sid, how, request.request_id, found, attrs)

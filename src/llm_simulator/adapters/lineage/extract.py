@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_simulator.core.types import ScenarioStepRef
+
 
 @dataclass(frozen=True)
 class ToolRef:
@@ -37,6 +39,8 @@ class Exchange:
     results: list[ToolRef] = field(default_factory=list)
     response_id: str | None = None
     calls: list[ToolRef] = field(default_factory=list)
+    # The scenario step whose scripted reply answered (the exchange's record says so).
+    step: ScenarioStepRef | None = None
 
 
 def _walk(node: Any) -> Iterator[Mapping[str, Any]]:

@@ -5,14 +5,18 @@ Nodes (``id``, ``kind`` and attributes):
 - ``session`` — one conversation (``session:<id>``);
 - ``turn`` — one request and its response (``turn:<request id>``: endpoint, model, status,
   response id, wall time, sequence in the session);
-- ``tool_call`` — a tool call a response asked for (``tool:<session>:<call id>``: name).
+- ``tool_call`` — a tool call a response asked for (``tool:<session>:<call id>``: name);
+- ``scenario_step`` — a step of a scripted scenario that answered a turn
+  (``step:<session>:<scenario>:<index>``: scenario, index from 0, name).
 
 Edges (``source``, ``target``, ``type``):
 
 - ``has_turn`` session → turn; ``next`` turn → the session's following turn;
 - ``continues`` turn → the turn whose response its ``previous_response_id`` names;
 - ``requested`` turn → tool_call (its response asked for the call);
-- ``result_in`` tool_call → turn (the call's result was passed back in that request).
+- ``result_in`` tool_call → turn (the call's result was passed back in that request);
+- ``took_step`` turn → scenario_step (the step's scripted reply answered the turn; a step a
+  scenario repeats has one node and an edge from each turn it answered).
 
 At most ``max_sessions`` sessions are kept (the least recently active is dropped whole) and
 ``max_turns`` turns per session (the oldest turns drop; the session's counters keep counting).
@@ -109,6 +113,16 @@ class LineageGraph:
             call = f"tool:{sid}:{ref.call_id}"
             session.nodes[call] = {"kind": "tool_call", "name": ref.name, "call_id": ref.call_id, "seen_call": True}
             edges.append((node, call, "requested"))
+        if found.step is not None:
+            step = found.step
+            step_node = f"step:{sid}:{step.scenario}:{step.index}"
+            session.nodes[step_node] = {
+                "kind": "scenario_step",
+                "scenario": step.scenario,
+                "index": step.index,
+                "name": step.name,
+            }
+            edges.append((node, step_node, "took_step"))
         session.turns.append(node)
         if found.opening:
             self._by_opening.setdefault(found.opening, sid)
@@ -174,7 +188,7 @@ class LineageGraph:
     @staticmethod
     def as_dot(sessions: Iterable[Session]) -> str:
         """Graphviz DOT: one cluster per session, nodes shaped by kind, edges labelled by type."""
-        shapes = {"session": "folder", "turn": "box", "tool_call": "ellipse"}
+        shapes = {"session": "folder", "turn": "box", "tool_call": "ellipse", "scenario_step": "note"}
         lines = ["digraph lineage {", "  rankdir=LR;"]
         for i, s in enumerate(sessions):
             lines.append(f"  subgraph cluster_{i} {{ label={_dot(s.id)};")

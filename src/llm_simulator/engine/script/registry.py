@@ -12,13 +12,21 @@ rules' hit counts stay per replica.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind
-from llm_simulator.core.types import GenerationRequest, ScriptedError, ScriptedPart, ScriptedReply, SegmentKind
+from llm_simulator.core.types import (
+    GenerationRequest,
+    ScenarioStepRef,
+    ScriptedError,
+    ScriptedPart,
+    ScriptedReply,
+    SegmentKind,
+)
 from llm_simulator.engine.script.conversation import SUMMARY_CHARS, Conversation
 from llm_simulator.engine.script.loader import FixtureError
 from llm_simulator.engine.script.model import FixtureSet, Rule, Scenario
@@ -372,7 +380,10 @@ class Script:
 
 def _step_replies(scenario: Scenario) -> list[ScriptedReply]:
     return [
-        step.respond.to_reply(f"scenario {scenario.name!r} step {i}" + (f" {step.name!r}" if step.name else ""))
+        dataclasses.replace(
+            step.respond.to_reply(f"scenario {scenario.name!r} step {i}" + (f" {step.name!r}" if step.name else "")),
+            step=ScenarioStepRef(scenario.name, i, step.name),
+        )
         for i, step in enumerate(scenario.steps)
     ]
 
