@@ -351,6 +351,21 @@ class GenerationPlan:
         """Steps at the start in which every choice is still reasoning (0 if one is not)."""
         return min((choice.hidden_lead for choice in self.choices), default=0)
 
+    def steps_until_visible(self, tokens: int) -> int:
+        """Decode steps after which at least ``tokens`` visible tokens exist over all choices.
+
+        The same step boundary at which a stream's fault strikes; every step when the response
+        has fewer visible tokens than that (the fault then strikes at its end).
+        """
+        if tokens <= 0:
+            return 0
+        visible = 0
+        for step in range(self.steps):
+            visible += sum(1 for c in self.choices if c.hidden_lead <= step < len(c.tokens))
+            if visible >= tokens:
+                return step + 1
+        return self.steps
+
 
 # Stream events are created once per token on the hot path: plain slotted classes, not
 # frozen ones (a frozen dataclass's __init__ goes through object.__setattr__ per field).

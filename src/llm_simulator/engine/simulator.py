@@ -572,7 +572,7 @@ class Simulator:
                 await self._strike(fault, timeline)
                 await timeline.wait_end(plan.steps)
             else:
-                steps = _steps_until_visible(plan, fault.after_tokens)
+                steps = plan.steps_until_visible(fault.after_tokens)
                 await timeline.wait_end(steps)
                 produced = sum(min(len(c.tokens), steps) for c in plan.choices)
                 await self._strike(fault, timeline)
@@ -593,20 +593,3 @@ def _note_plan(record: RequestRecord, plan: GenerationPlan) -> None:
     record.completion_tokens = plan.completion_tokens
     if plan.choices:
         record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: no str() call needed
-
-
-def _steps_until_visible(plan: GenerationPlan, tokens: int) -> int:
-    """Decode steps after which at least ``tokens`` visible tokens exist over all choices.
-
-    The same step boundary at which a stream's fault strikes; every step when the response
-    has fewer visible tokens than that (the fault then strikes at its end).
-    """
-    if tokens <= 0:
-        return 0
-    hidden = [c.hidden_lead for c in plan.choices]
-    visible = 0
-    for step in range(plan.steps):
-        visible += sum(1 for c, h in zip(plan.choices, hidden, strict=True) if h <= step < len(c.tokens))
-        if visible >= tokens:
-            return step + 1
-    return plan.steps
