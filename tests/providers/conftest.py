@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import httpx2
+import openai
 import pytest
 
 from tests.live import LiveServer, live_server
 from tests.providers.attempts import Attempts
+from tests.providers.sdk_clients import strict_anthropic, strict_openai
 
 # The key of a one-request-a-minute tier (the Vertex AI suites' quota tests).
 VERTEX_LIMITED_KEY = "vertex-limited"
@@ -43,3 +46,19 @@ def vertex_limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     path.write_text(_VERTEX_LIMITS)
     with live_server("--no-latency", "--rate-limits", "--config", str(path)) as live:
         yield live
+
+
+# For a module that defines its own module-scoped ``live`` server (a module defining its own
+# ``oai`` / ``claude`` keeps those).
+@pytest.fixture(scope="module")
+def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
+    """The openai SDK against the module's ``live`` server: no retries, strict response validation."""
+    with strict_openai(live) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
+    """The anthropic SDK against the module's ``live`` server: no retries, strict response validation."""
+    with strict_anthropic(live) as client:
+        yield client

@@ -20,7 +20,6 @@ from google.genai import types
 from tests.docs_examples import fixture_example
 from tests.live import LiveServer, live_server
 from tests.providers.bedrock.helpers import MODEL as BEDROCK_MODEL
-from tests.providers.sdk_clients import strict_anthropic, strict_openai
 
 PINNED = "pinned, please"
 TRIP = "plan the trip"
@@ -33,18 +32,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     (root / "fixtures.yaml").write_text(fixture_example("overrides"), encoding="utf-8")
     with live_server("--no-latency", "--fixtures", str(root / "fixtures.yaml")) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
-    with strict_openai(live) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
-    with strict_anthropic(live) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

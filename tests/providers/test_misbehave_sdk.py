@@ -25,7 +25,6 @@ from google.genai import types
 from llm_simulator.core.faults import MISBEHAVIOURS
 from llm_simulator.engine.chaos.misbehave import REFUSAL_TEXT, SENTENCE, UNKNOWN_TOOL_NAME
 from tests.live import LiveServer, live_server
-from tests.providers.sdk_clients import strict_anthropic, strict_openai
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -60,18 +59,6 @@ def header(kind: str) -> dict[str, str]:
 def live() -> Iterator[LiveServer]:
     with live_server("--no-latency", "--seed", "3") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
-    with strict_openai(live) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def claude(live: LiveServer) -> Iterator[anthropic.Anthropic]:
-    with strict_anthropic(live) as client:
-        yield client
 
 
 def gemini(live: LiveServer, kind: str) -> genai.Client:
