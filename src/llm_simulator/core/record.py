@@ -62,6 +62,7 @@ class RequestRecord:
         "started_wall",
         "status",
         "stream",
+        "test_id",
         "trace_id",
         "trace_sampled",
     )
@@ -105,6 +106,8 @@ class RequestRecord:
         # The routing decision (the router adapter's, JSON-ready), when a rule matched.
         self.route: dict[str, Any] | None = None
         self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None
+        # The test scope the request belongs to (``core.test_scope``); None: the global state.
+        self.test_id: str | None = None
 
     def token_released(self, now: float) -> None:
         """Note a token (or a step of tokens) released at ``now``: the first sets TTFT, later ones a gap."""

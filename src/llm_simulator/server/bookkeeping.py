@@ -13,6 +13,7 @@ import time
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.record import CURRENT, RequestRecord
+from llm_simulator.core.test_scope import read_test_id
 from llm_simulator.infra.clock import Clock
 from llm_simulator.server.connection import log_access
 from llm_simulator.server.exchange import ServerExchange
@@ -41,6 +42,7 @@ class Bookkeeping:
         record = RequestRecord(exchange.request_id, exchange.method, exchange.path, exchange.started, wall)
         record.provider = exchange.provider.name
         record.endpoint = exchange.endpoint
+        record.test_id = read_test_id(exchange.headers, exchange.query)
         exchange.record = record
         self._telemetry.begin(record, exchange.headers, exchange.query)
         # The current-record registry serves only the log filter (request and trace ids on

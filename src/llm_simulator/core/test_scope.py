@@ -1,0 +1,41 @@
+"""Which test a request belongs to: the test id that scopes chaos, fixtures and the journal.
+
+A shared simulator serves many tests at once; each test marks its requests with an id, in
+the ``x-simulator-test-id`` header or (for clients that cannot add headers) the
+``simulator_test_id`` query parameter. The id names a *test scope*: the chaos rules,
+fixtures, scenarios, one-shot faults, counters and journal entries of that test. Requests
+without one see the global state, as before.
+
+Only the reading of the id lives here (the server and the engine both need it); what a
+scope holds lives with the state it scopes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# The header a test's requests carry (lower-case: the server lower-cases header names).
+TEST_ID_HEADER = "x-simulator-test-id"
+# The query parameter with the same meaning, for clients that cannot set a header.
+TEST_ID_QUERY = "simulator_test_id"
+# What a test id may look like: safe in a log line, a metric-free label and a Redis key.
+# pytest node ids ("tests/test_x.py::test_y[param-1]") fit, so the plugin can use them.
+TEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:/\[\]=+@-]{1,200}")
+
+
+def read_test_id(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The request's test id as given (header first, then query), or None when it has none.
+
+    The value is returned unchecked: ``is_valid_test_id`` tells whether the server should
+    refuse it (a provider-shaped 400), which is the caller's decision.
+    """
+    given = headers.get(TEST_ID_HEADER)
+    if given is None:
+        given = query.get(TEST_ID_QUERY)
+    return given
+
+
+def is_valid_test_id(test_id: str) -> bool:
+    """Whether ``test_id`` is a well-formed test id (1–200 characters of a safe set)."""
+    return TEST_ID_PATTERN.fullmatch(test_id) is not None
