@@ -112,3 +112,42 @@ async def test_a_failed_write_while_the_generator_waits_reaches_the_generator() 
     with pytest.raises(OSError, match="the client is gone"):
         await write_ready(first, gen, broken)
     assert log.closed  # the generator's cleanup ran (a stream frees its sequence)
+
+
+async def test_the_last_frames_go_to_last_so_the_body_can_end_in_their_write() -> None:
+    log = Log()
+    ended: list[list[bytes]] = []
+
+    async def last(batch: list[bytes]) -> None:
+        ended.append(list(batch))
+
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    gen = frames(log, gate, 2, [b"tail", b"end"])
+    first = await gen.__anext__()
+    asyncio.get_running_loop().call_later(0.01, gate.set_result, None)
+    # Frames written before a wait are not the last: they go to ``write``.
+    nxt = await write_ready(first, gen, log.write, last)
+    assert log.events == [("wait", []), ("write", [b"r0", b"r1"])] and ended == []
+    assert nxt == b"tail"
+    # The run that ends with the frames running out goes to ``last``, once.
+    assert await write_ready(nxt, gen, log.write, last) is None
+    assert ended == [[b"tail", b"end"]]
+    assert log.events[-1] == ("write", [b"r0", b"r1"])
+
+
+async def test_frames_that_end_after_a_wait_leave_the_body_to_the_caller() -> None:
+    log = Log()
+    ended: list[list[bytes]] = []
+
+    async def last(batch: list[bytes]) -> None:
+        ended.append(list(batch))
+
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    gen = frames(log, gate, 2, [])
+    first = await gen.__anext__()
+    asyncio.get_running_loop().call_later(0.01, gate.set_result, None)
+    # The generator waited, then ran out with nothing more: what was ready went to
+    # ``write`` before the wait, so nothing is left for ``last`` (the caller ends the body).
+    assert await write_ready(first, gen, log.write, last) is None
+    assert ended == []
+    assert log.events == [("wait", []), ("write", [b"r0", b"r1"])]

@@ -60,14 +60,19 @@ class Resume:
 
 
 async def write_ready(
-    first: bytes, frames: AsyncIterator[bytes], write: Callable[[list[bytes]], Awaitable[None]]
+    first: bytes,
+    frames: AsyncIterator[bytes],
+    write: Callable[[list[bytes]], Awaitable[None]],
+    last: Callable[[list[bytes]], Awaitable[None]] | None = None,
 ) -> bytes | None:
     """Write ``first`` with every frame after it that ``frames`` yields without waiting, in one write.
 
     Returns the next frame once the generator has waited for it (not written yet: it may
     start another run of ready frames), or None when the frames ran out. An exception from
     the frames (a fault, an error) is raised after the frames before it are written, so a
-    fault after N tokens still reaches the client after exactly N.
+    fault after N tokens still reaches the client after exactly N. When the frames run out
+    while gathering, the batch goes to ``last`` (if given) rather than ``write``: the caller
+    can end the body in the same write instead of one more pass through the server.
     """
     batch = [first]
     while True:
@@ -83,7 +88,7 @@ async def write_ready(
             continue
         except StopAsyncIteration:
             if batch:
-                await write(batch)
+                await (write if last is None else last)(batch)
             return None
         except BaseException:
             if batch:
