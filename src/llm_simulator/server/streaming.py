@@ -80,8 +80,14 @@ class _Wire:
         """Write ``batch`` (the stream's last frames) and end the body in the same write.
 
         One pass through the server instead of two: its cost is per write, not per byte.
+        Not in the body's first write: granian frames a response whose first body message
+        is also its last with a content-length, not chunked (unless it is an event stream),
+        and a stream's framing must not depend on how many frames it has.
         """
         watch = self.watch
+        if watch.sent == self.framing:  # nothing of the body written yet
+            await self.frames(batch)
+            return
         watch.sending = True
         await self.send({"type": "http.response.body", "body": b"".join(batch)})
         watch.sending = False
