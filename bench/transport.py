@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,20 @@ async def _pace(loop: asyncio.AbstractEventLoop, start: float, tick: int) -> Non
     await asyncio.sleep(max(0.0, start + tick * ITL_S - loop.time()))
 
 
+async def _frames(path: str, write: Callable[[bytes], Awaitable[None]]) -> None:
+    """The body of ``/stream``, ``/cut`` or ``/flood``, one ``write`` per frame (either interface)."""
+    frames, burst = (FLOOD_FRAMES, 1) if path == "/flood" else _settings()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for tick in range(frames // burst):
+        if path == "/stream":
+            await _pace(loop, start, tick + 1)
+        for _ in range(burst):
+            await write(FRAME)
+        if path == "/cut" and tick + 1 == CUT_AFTER:
+            raise _Cut
+
+
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The bare ASGI app: ``/stream``, ``/cut``, ``/flood`` and ``POST /answer``."""
     if scope["type"] == "lifespan":
@@ -88,16 +103,8 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": ANSWER})
         return
     await send({"type": "http.response.start", "status": 200, "headers": [(k.encode(), v.encode()) for k, v in SSE]})
-    frames, burst = (FLOOD_FRAMES, 1) if path == "/flood" else _settings()
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    for tick in range(frames // burst):
-        if path == "/stream":
-            await _pace(loop, start, tick + 1)
-        for _ in range(burst):
-            await send({"type": "http.response.body", "body": FRAME, "more_body": True})
-        if path == "/cut" and tick + 1 == CUT_AFTER:
-            raise _Cut
+    # A plain function handing back the server's awaitable: no coroutine frame of its own.
+    await _frames(path, lambda frame: send({"type": "http.response.body", "body": frame, "more_body": True}))
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -108,22 +115,11 @@ class _RSGI:
         return self._http(scope, protocol)
 
     async def _http(self, scope: Any, protocol: Any) -> None:
-        path = scope.path
         await protocol()
-        if path == "/answer":
+        if scope.path == "/answer":
             protocol.response_bytes(200, JSON, ANSWER)
             return
-        transport = protocol.response_stream(200, SSE)
-        frames, burst = (FLOOD_FRAMES, 1) if path == "/flood" else _settings()
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for tick in range(frames // burst):
-            if path == "/stream":
-                await _pace(loop, start, tick + 1)
-            for _ in range(burst):
-                await transport.send_bytes(FRAME)
-            if path == "/cut" and tick + 1 == CUT_AFTER:
-                raise _Cut
+        await _frames(scope.path, protocol.response_stream(200, SSE).send_bytes)
 
 
 rsgi_app = _RSGI()
