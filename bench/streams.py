@@ -23,8 +23,10 @@ chunk, the finish chunk and ``[DONE]`` are not tokens). From those it reports:
   run): how late it *released* each token relative to its schedule, as the server sees it.
 
 Transport chunking is stripped by splitting the raw byte stream on the SSE event separator
-(``\\n\\n``) and looking for ``data:`` inside each piece; this relies on the server writing
-each SSE event as its own HTTP chunk, which it does.
+(``\\n\\n``) and looking for ``data:`` inside each piece. The server writes each token's
+event as it is due; events ready together (a stream's role chunk and first token, a late
+engine stream's catch-up) share one HTTP chunk and are recorded with one arrival time, as
+they would be if the socket had joined them.
 
 Every stream has a deadline and the whole run is bounded; the server is always stopped.
 

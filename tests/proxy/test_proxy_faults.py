@@ -1,7 +1,9 @@
 """Chaos on a stream the simulator only relays: mid-stream faults on a proxied upstream stream.
 
-The upstream paces its tokens (30 ms apart) so each event arrives in a chunk of its own and
-a fault's chunk count is the event count (chunks sent back to back may coalesce).
+The upstream paces its tokens (30 ms apart) so each token arrives in a chunk of its own and
+a fault's chunk count is the token count (chunks sent back to back may coalesce). The
+upstream sends a stream's role chunk and first token, ready together, in one write: the
+first chunk carries two events.
 """
 
 from __future__ import annotations
@@ -51,10 +53,12 @@ def test_a_disconnect_cuts_the_proxied_stream(proxy: SimulatorHandle) -> None:
 def test_no_terminator_and_malformed_end_the_relayed_stream(proxy: SimulatorHandle) -> None:
     with proxy.chaos(stream_fault={"type": "no_terminator", "after_tokens": 3}, providers=["openai"]):
         cut = _raw(proxy)
-    assert cut.count(b"data: ") == 3 and b"[DONE]" not in cut
+    # Three upstream chunks: the role chunk with the first token, then two tokens.
+    assert cut.count(b"data: ") == 4 and b"[DONE]" not in cut
     with proxy.chaos(stream_fault={"type": "malformed", "after_tokens": 1}, providers=["openai"]):
         broken = _raw(proxy)
-    assert broken.count(b"data: ") == 2 and broken.endswith(b'"content":"trunc\n\n')
+    # One upstream chunk (the role chunk with the first token), then the malformed frame.
+    assert broken.count(b"data: ") == 3 and broken.endswith(b'"content":"trunc\n\n')
 
 
 def test_an_error_event_is_the_providers_own(proxy: SimulatorHandle) -> None:
