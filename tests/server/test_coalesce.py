@@ -20,6 +20,9 @@ class Log:
     async def write(self, batch: list[bytes]) -> None:
         self.events.append(("write", list(batch)))
 
+    async def last(self, batch: list[bytes]) -> None:
+        self.events.append(("last", list(batch)))
+
 
 async def frames(log: Log, gate: asyncio.Future[None] | None, ready: int, after: list[bytes]) -> AsyncIterator[bytes]:
     """``ready`` frames at once, then (after ``gate``) the ``after`` frames."""
@@ -116,38 +119,26 @@ async def test_a_failed_write_while_the_generator_waits_reaches_the_generator() 
 
 async def test_the_last_frames_go_to_last_so_the_body_can_end_in_their_write() -> None:
     log = Log()
-    ended: list[list[bytes]] = []
-
-    async def last(batch: list[bytes]) -> None:
-        ended.append(list(batch))
-
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     gen = frames(log, gate, 2, [b"tail", b"end"])
     first = await gen.__anext__()
     asyncio.get_running_loop().call_later(0.01, gate.set_result, None)
     # Frames written before a wait are not the last: they go to ``write``.
-    nxt = await write_ready(first, gen, log.write, last)
-    assert log.events == [("wait", []), ("write", [b"r0", b"r1"])] and ended == []
+    nxt = await write_ready(first, gen, log.write, log.last)
+    assert log.events == [("wait", []), ("write", [b"r0", b"r1"])]
     assert nxt == b"tail"
     # The run that ends with the frames running out goes to ``last``, once.
-    assert await write_ready(nxt, gen, log.write, last) is None
-    assert ended == [[b"tail", b"end"]]
-    assert log.events[-1] == ("write", [b"r0", b"r1"])
+    assert await write_ready(nxt, gen, log.write, log.last) is None
+    assert log.events[2:] == [("last", [b"tail", b"end"])]
 
 
 async def test_frames_that_end_after_a_wait_leave_the_body_to_the_caller() -> None:
     log = Log()
-    ended: list[list[bytes]] = []
-
-    async def last(batch: list[bytes]) -> None:
-        ended.append(list(batch))
-
     gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     gen = frames(log, gate, 2, [])
     first = await gen.__anext__()
     asyncio.get_running_loop().call_later(0.01, gate.set_result, None)
     # The generator waited, then ran out with nothing more: what was ready went to
     # ``write`` before the wait, so nothing is left for ``last`` (the caller ends the body).
-    assert await write_ready(first, gen, log.write, last) is None
-    assert ended == []
+    assert await write_ready(first, gen, log.write, log.last) is None
     assert log.events == [("wait", []), ("write", [b"r0", b"r1"])]
