@@ -29,6 +29,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.heavy import body_window, is_heavy
+from llm_simulator.providers.openai.chat_body import plain_body, plain_choice
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -288,6 +289,14 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
 
 def render_completion(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> bytes:
     """The non-streamed ``chat.completion`` object (with Azure's content-filter results if ``azure``)."""
+    plain = None if azure else plain_choice(plan)
+    if plain is not None:  # the common body, formatted directly (providers/openai/chat_body.py)
+        return plain_body(plan, plain, completion_id, created, FINISH[plain.finish_reason])
+    return orjson.dumps(completion_object(plan, completion_id, created, azure=azure))
+
+
+def completion_object(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> dict[str, Any]:
+    """The ``chat.completion`` object as dictionaries: every body ``render_completion`` does not format directly."""
     request = plan.request
     completion: dict[str, Any] = {
         "id": completion_id,
@@ -303,7 +312,7 @@ def render_completion(plan: GenerationPlan, completion_id: str, created: int, *,
         completion["prompt_filter_results"] = prompt_filter_results()
         for choice in completion["choices"]:
             choice["content_filter_results"] = CONTENT_FILTER_RESULTS
-    return orjson.dumps(completion)
+    return completion
 
 
 class ChunkWriter:
