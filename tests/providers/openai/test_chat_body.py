@@ -32,7 +32,7 @@ PLAIN = [
     _plan(ChoicePlan(0, ["Hello", ",", " world", "."], FinishReason.STOP)),
     _plan(ChoicePlan(0, [], FinishReason.LENGTH)),  # an empty answer
     _plan(ChoicePlan(0, ['"quoted"', "\\", "\n", "déjà", " 🙂", "\u2028"], FinishReason.STOP_SEQUENCE)),
-    _plan(ChoicePlan(0, ["x"] * 40, FinishReason.LENGTH), model="my-model/v1 \"odd\"", prompt_tokens=0),
+    _plan(ChoicePlan(0, ["x"] * 40, FinishReason.LENGTH), model='my-model/v1 "odd"', prompt_tokens=0),
     _plan(ChoicePlan(0, ["A", "B"], FinishReason.STOP), cached=4096),  # reported in steps of 128
     _plan(ChoicePlan(0, ["A", "B"], FinishReason.STOP), cached=100),  # under the minimum: 0
     _plan(  # a reasoning model's answer: hidden reasoning, then text
@@ -43,9 +43,7 @@ PLAIN = [
             segments=[Segment(SegmentKind.REASONING, 0, 2), Segment(SegmentKind.TEXT, 2, 4)],
         )
     ),
-    _plan(
-        ChoicePlan(0, ["only", " reasoning"], FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, 2)])
-    ),
+    _plan(ChoicePlan(0, ["only", " reasoning"], FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, 2)])),
 ]
 
 

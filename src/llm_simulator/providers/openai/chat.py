@@ -67,6 +67,8 @@ from llm_simulator.providers.validation import (
 )
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+# Roles whose turn is complete with a role and a text content (tool and function turns need more).
+PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 # Per-message framing overhead of the chat format (OpenAI's published counting recipe):
 # 3 tokens per message, 1 more when a name is given, and 3 that prime the reply.
 TOKENS_PER_MESSAGE = 3
@@ -158,7 +160,16 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
         )
     messages: list[Message] = []
     tokens = REPLY_PRIMING_TOKENS
+    count = sim.count_tokens
     for i, item in enumerate(raw):
+        # The usual turn, {"role": ..., "content": "text"}, needs none of the checks below
+        # (nothing in it can be wrong): counted and kept at once.
+        if type(item) is dict and len(item) == 2:
+            role, content = item.get("role"), item.get("content")
+            if type(content) is str and type(role) is str and role in PLAIN_ROLES:
+                tokens += TOKENS_PER_MESSAGE + count(role) + count(content)
+                messages.append(Message(role, content))
+                continue
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise type_error(where, "an object", item)

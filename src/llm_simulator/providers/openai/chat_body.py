@@ -53,6 +53,6 @@ def plain_body(plan: GenerationPlan, choice: ChoicePlan, completion_id: str, cre
         completion,
         prompt + completion,
         openai_cached_tokens(plan.cached_tokens),
-        choice.reasoning_tokens,
+        choice.reasoning_tokens if choice.segments else 0,
         orjson.dumps(plan.system_fingerprint),
     )

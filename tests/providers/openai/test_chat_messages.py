@@ -1,0 +1,41 @@
+"""``parse_messages``: the plain two-key turn takes a short cut with the same result and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llm_simulator.config import load_config
+from llm_simulator.core.errors import SimulatorError
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.openai.chat import parse_messages
+
+SIM = Simulator(load_config(flags={"latency.enabled": False}))
+TURNS = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "developer", "content": ""},
+    {"role": "user", "content": "Say something, déjà vu 🙂."},
+    {"role": "assistant", "content": "Something."},
+]
+
+
+def test_plain_turns_count_as_the_checked_path_counts_them() -> None:
+    # A third key ("name": null changes nothing) sends each turn through the full checks.
+    checked = [{**turn, "name": None} for turn in TURNS]
+    assert parse_messages(SIM, TURNS) == parse_messages(SIM, checked)
+
+
+@pytest.mark.parametrize(
+    ("turn", "message"),
+    [
+        ({"role": ["user"], "content": "hi"}, "Invalid type for 'messages[0].role': expected a string"),
+        ({"role": "robot", "content": "hi"}, "Invalid value: 'robot'."),
+        ({"role": "tool", "content": "hi"}, "Missing required parameter: 'messages[0].tool_call_id'."),
+        ({"role": "user", "content": 3}, "Invalid type for 'messages[0].content'"),
+    ],
+)
+def test_two_key_turns_that_are_not_plain_still_get_their_errors(turn: dict[str, Any], message: str) -> None:
+    with pytest.raises(SimulatorError) as raised:
+        parse_messages(SIM, [turn])
+    assert str(raised.value.message).startswith(message)
