@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from llm_simulator.config import load_config
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.openai.chat import parse_messages
+from llm_simulator.server.app import SimulatorApp
+from tests.server.asgi_driver import call
 
 SIM = Simulator(load_config(flags={"latency.enabled": False}))
 TURNS = [
@@ -39,3 +42,12 @@ def test_two_key_turns_that_are_not_plain_still_get_their_errors(turn: dict[str,
     with pytest.raises(SimulatorError) as raised:
         parse_messages(SIM, [turn])
     assert str(raised.value.message).startswith(message)
+
+
+@pytest.mark.parametrize("body", [b"", b" \t\r\n\x0b\x0c"])
+async def test_an_empty_or_blank_body_is_a_400_naming_it(body: bytes) -> None:
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    captured = await call(app, "POST", "/v1/chat/completions", body, headers={"content-type": "application/json"})
+    assert captured.status == 400
+    error = orjson.loads(captured.body)["error"]
+    assert (error["code"], error["message"]) == ("invalid_json", "The request body is empty; expected a JSON object.")
