@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
+from llm_simulator.config import load_config
+from llm_simulator.providers.openai import chat
+from llm_simulator.server.app import SimulatorApp
 from llm_simulator.server.handling import Deadline
+from tests.server.asgi_driver import call
 
 
 async def _guarded(work: asyncio.Future[None], first_s: float, then_s: float | None = None) -> str:
@@ -61,3 +66,16 @@ async def test_work_that_ends_before_the_deadline_is_left_alone() -> None:
     done.set_result(None)
     assert await _guarded(done, 0.01) == "done"
     await asyncio.sleep(0.03)  # the disarmed timer never fires at the task
+
+
+async def test_a_timeout_error_raised_by_the_handler_is_answered_as_the_request_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def timing_out(sim: object, request: object) -> None:
+        raise TimeoutError
+
+    monkeypatch.setattr(chat, "handle", timing_out)
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    captured = await call(app, "POST", "/v1/chat/completions", b"{}")
+    assert captured.status == 504
+    assert orjson.loads(captured.body)["error"]["code"] == "request_timeout"

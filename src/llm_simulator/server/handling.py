@@ -140,8 +140,10 @@ class Handling:
                     exchange.scope.get("query_string", b""),
                 )
                 return await route.handler(request)
-            except asyncio.CancelledError:
-                if not deadline.cancelled_us():
+            except (asyncio.CancelledError, TimeoutError) as exc:
+                # The deadline's own cancellation; or a TimeoutError the work raised itself,
+                # which has always been answered as the stage's timeout too.
+                if isinstance(exc, asyncio.CancelledError) and not deadline.cancelled_us():
                     raise
                 error = body_timeout(self.body_timeout_s) if reading else request_timeout(self.request_timeout_s)
                 raise error from None
