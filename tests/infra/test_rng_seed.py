@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import random
 
 import pytest
 
 from llm_simulator.core.types import Message
-from llm_simulator.infra.rng import derive_seed
+from llm_simulator.infra.rng import derive_random, derive_seed
 
 
 def _per_part(*parts: object) -> int:
@@ -42,3 +43,14 @@ def test_seeds_are_pinned() -> None:
 def test_a_message_repr_is_the_dataclass_format() -> None:
     assert repr(Message("user", "it's\n", None)) == "Message(role='user', text=\"it's\\n\", name=None)"
     assert repr(Message("tool", "x", "fn")) == "Message(role='tool', text='x', name='fn')"
+
+
+@pytest.mark.parametrize("parts", [(0, "text"), (2**64 - 1, "latency"), ("misbehave", "loop", None)])
+def test_derive_random_is_random_random_of_the_derived_seed(parts: tuple[object, ...]) -> None:
+    derived, reference = derive_random(*parts), random.Random(derive_seed(*parts))
+    assert derived.getstate() == reference.getstate()
+    assert [derived.random(), derived.gauss(0, 1), derived.randrange(10**9)] == [
+        reference.random(),
+        reference.gauss(0, 1),
+        reference.randrange(10**9),
+    ]

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-import httpx
-
 from llm_simulator.adapters.upstream import Upstream
 
 if TYPE_CHECKING:
+    import httpx
+
     from llm_simulator.config.sources import UpstreamSource
     from llm_simulator.engine.simulator import Simulator
     from llm_simulator.infra.context import InfraContext
@@ -87,6 +87,8 @@ class SourcedAdapter:
         if self._task is not None or not self.needs_loop():
             return
         if any(u.is_url for u in self._upstreams):
+            import httpx  # only URL sources need it (~0.1 s to import)
+
             self._client = httpx.AsyncClient(follow_redirects=True, trust_env=False)
         for upstream in self._upstreams:
             upstream.bind_client(self._client)

@@ -15,12 +15,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from llm_simulator.infra.circuit_breaker import CircuitOpenError
 from llm_simulator.infra.context import InfraContext
+
+if TYPE_CHECKING:
+    # httpx (with rich, click and pygments) costs ~0.1 s to import: only an adapter with a URL
+    # source needs it, so it is imported when one is fetched.
+    import httpx
 
 log = logging.getLogger("llm_simulator.adapters")
 T = TypeVar("T")
@@ -106,6 +109,8 @@ class Upstream:
         else:
             if self._client is None:
                 raise UpstreamError("the adapter is not started (no HTTP client)")
+            import httpx  # loaded with the client that exists by now
+
             try:
                 response = await self._client.get(self.location, timeout=self._timeout_s)
             except httpx.TimeoutException:

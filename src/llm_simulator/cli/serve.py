@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from llm_simulator._version import __version__
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     Simulator(config)
     check_cassettes(config)
     check_sinks(config)
+    share_with_workers()
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "
         f"({config.server.implementation}, {config.server.workers} worker(s), state: {config.state.backend})",
@@ -48,6 +50,20 @@ def run(args: argparse.Namespace) -> int:
     )
     serve(config)
     return EXIT_OK
+
+
+def share_with_workers() -> None:
+    """Keep what the workers inherit from this process shared with them.
+
+    A granian worker is forked from this process after the validation above: it inherits the
+    loaded modules, the tokenizer and the sentence pools (process-wide caches) instead of
+    building them again, and those pages stay shared for as long as neither process writes
+    to them. The collector's passes write to every object they visit; frozen objects are
+    never visited, so the worker's collections leave the inherited heap shared (half the
+    idle memory of a one-worker server, measured in docs/performance.md).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def check_state_backend(config: SimulatorConfig) -> None:

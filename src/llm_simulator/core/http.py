@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import SimulatorError
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.record import RequestRecord
 
 Headers = list[tuple[bytes, bytes]]
@@ -45,6 +46,7 @@ class Exchange:
     on_done: Callable[[int, bool], None] | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """An incoming request as the server read and routed it (immutable)."""

@@ -344,8 +344,12 @@ class GenerationPlan:
     def __post_init__(self) -> None:
         # One decode step emits one token for every unfinished choice (as a batching engine
         # does), so the number of steps is the longest choice.
-        self.steps = max((len(c.tokens) for c in self.choices), default=0)
-        self.completion_tokens = sum(len(c.tokens) for c in self.choices)
+        choices = self.choices
+        if len(choices) == 1:  # the common case, without two generator expressions
+            self.steps = self.completion_tokens = len(choices[0].tokens)
+            return
+        self.steps = max((len(c.tokens) for c in choices), default=0)
+        self.completion_tokens = sum(len(c.tokens) for c in choices)
 
     def leading_reasoning_steps(self) -> int:
         """Steps at the start in which every choice is still reasoning (0 if one is not)."""

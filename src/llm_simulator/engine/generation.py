@@ -7,6 +7,7 @@ the number of units planned.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 
@@ -34,6 +35,7 @@ from llm_simulator.engine.tokenizer import Tokenizer
 from llm_simulator.engine.tooling import call_id, choose_tools, structured_text, tool_call
 
 
+@functools.lru_cache(maxsize=1024)  # a digest per request otherwise; model ids may be any string
 def system_fingerprint(model: str) -> str:
     """A stable ``fp_…`` identifying the simulated backend configuration of ``model``."""
     return "fp_" + hashlib.blake2b(f"{model}/{__version__}".encode(), digest_size=5).hexdigest()

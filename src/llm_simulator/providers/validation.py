@@ -21,7 +21,7 @@ _MISSING = object()
 
 def parse_object(body: bytes) -> JsonObject:
     """Parse a request body that must be a JSON object."""
-    if not body.strip():
+    if not body or body.isspace():  # what ``not body.strip()`` means, without copying the body
         raise invalid("The request body is empty; expected a JSON object.", code="invalid_json")
     try:
         data = orjson.loads(body)

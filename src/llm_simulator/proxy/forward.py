@@ -10,9 +10,8 @@ buffered. An upstream that cannot be reached becomes the provider's own 502 (a t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
-
-import httpx
 
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.core.errors import ErrorKind, SimulatorError
@@ -23,6 +22,10 @@ from llm_simulator.proxy.cassette import Take
 from llm_simulator.proxy.faults import relayed_stream
 from llm_simulator.proxy.pacing import slowed, stretched, wait_until
 from llm_simulator.proxy.wire import downstream_headers, query_pairs, upstream_headers, upstream_query
+
+if TYPE_CHECKING:
+    # Imported when proxy mode opens its pools: a server that never forwards skips its ~0.1 s import.
+    import httpx
 
 
 def is_stream(response: httpx.Response, request: HttpRequest) -> bool:
@@ -53,6 +56,8 @@ class Forwarder:
         """The next shard's pooled client; the shards are made on first use (inside the worker's event loop)."""
         clients = self._clients
         if not clients:
+            import httpx
+
             config = self._config
             shards = -(-config.max_connections // _SHARD_CONNECTIONS)
             size = -(-config.max_connections // shards)
@@ -87,6 +92,8 @@ class Forwarder:
         since ``started`` (the request's arrival; ``proxy/pacing.py``). The recording keeps
         what the upstream sent, when it sent it.
         """
+        import httpx  # loaded by ``client()`` already: a dictionary lookup
+
         sim = self._sim
         started = sim.clock.now() if started is None else started
         scale = admission.latency_scale if admission is not None else 1.0

@@ -21,7 +21,7 @@ The lifespan and draining are ``server/lifecycle.py``'s.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from llm_simulator.adapters.metrics import AdapterCollector
 from llm_simulator.adapters.registry import AdapterRegistry
@@ -45,7 +45,6 @@ from llm_simulator.server.handling import Handling
 from llm_simulator.server.hardening import Hardening
 from llm_simulator.server.lifecycle import Lifecycle
 from llm_simulator.server.metrics_routes import MetricsRoutes
-from llm_simulator.server.openapi import build_openapi
 from llm_simulator.server.prechecks import PreChecks
 from llm_simulator.server.request_routes import RequestRoutes
 from llm_simulator.server.responding import Responder
@@ -102,9 +101,7 @@ class SimulatorApp:
         self.readiness = Readiness()
         if self.adapters.enabled:
             self.readiness.details = self.adapters.ready_details
-        self.system = SystemRoutes(
-            config, self.sim, self.telemetry, self.gate, self.readiness, lambda: build_openapi(self)
-        )
+        self.system = SystemRoutes(config, self.sim, self.telemetry, self.gate, self.readiness, self._openapi)
         for route in [
             *self.system.routes(),
             *ChaosRoutes(self.sim.chaos, self.sim.limits).routes(),
@@ -142,6 +139,16 @@ class SimulatorApp:
         self.sockets = WebSocketRoutes(
             self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes, openai.client_secrets
         )
+
+    def _openapi(self) -> dict[str, Any]:
+        """The OpenAPI document (built on the first ``GET /openapi.json``).
+
+        Its modules (every route's request and response bodies) are imported then, not when
+        a worker starts.
+        """
+        from llm_simulator.server.openapi import build_openapi
+
+        return build_openapi(self)
 
     @property
     def in_flight(self) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
-import jsonschema.exceptions
 import orjson
 
 from llm_simulator.engine.schema import budget as request_work
@@ -12,6 +12,14 @@ from llm_simulator.engine.schema.cache import LRU
 from llm_simulator.engine.schema.errors import Infeasible, SchemaError, format_path
 from llm_simulator.engine.schema.generate import WORK_BUDGET, Budget, Generator
 from llm_simulator.engine.schema.prepare import Prepared, build, cache_key
+
+
+def best_match(errors: Any) -> Any:
+    """The most relevant of jsonschema's ``errors`` (None for none); jsonschema is loaded by then."""
+    import jsonschema.exceptions
+
+    return jsonschema.exceptions.best_match(errors)
+
 
 ROOT_ATTEMPTS = 4
 """Whole-instance retries when a draw hits a dead end or fails the final validation."""
@@ -162,7 +170,7 @@ def _attempts(
         checked = validate or not generator.exact
         if checked:  # the validation matches every string against its patterns once more
             generator.spend(prepared.limits.units(value), "")
-        error = jsonschema.exceptions.best_match(prepared.validator.iter_errors(value)) if checked else None
+        error = best_match(prepared.validator.iter_errors(value)) if checked else None
         if error is not None:
             # A generator shortfall (e.g. a contradiction spread across allOf parts) surfaces here.
             failure = SchemaError(

@@ -10,10 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jsonschema
-import jsonschema.exceptions
-import jsonschema.validators
-
 from llm_simulator.engine.schema import backtracking, heights, limits
 from llm_simulator.engine.schema.errors import SchemaError, format_path
 from llm_simulator.engine.schema.merge import canonical
@@ -40,6 +36,8 @@ _ANNOTATIONS = ("title", "description", "$comment")
 
 
 def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    import jsonschema.exceptions  # loaded by ``validator_class`` already
+
     # jsonschema compares unsortable items (objects, mixed types) pairwise: quadratic, 20 s for
     # 6,000 objects. Canonical JSON keys give the same equality (1 == 1.0, true != 1) in one pass.
     if unique and validator.is_type(instance, "array"):
@@ -52,9 +50,17 @@ def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> It
             keys.add(key)
 
 
-_extend: Any = jsonschema.validators.extend  # untyped in jsonschema
-Validator: Any = _extend(jsonschema.Draft202012Validator, {"uniqueItems": _unique_items})
-"""Draft 2020-12 validation with a linear-time ``uniqueItems``."""
+@functools.cache
+def validator_class() -> Any:
+    """Draft 2020-12 validation with a linear-time ``uniqueItems`` (jsonschema's class, untyped).
+
+    jsonschema (with referencing, rpds and attrs) takes ~0.1 s to import: it is loaded with
+    the first schema a request brings, not when the server starts.
+    """
+    import jsonschema.validators
+
+    extend: Any = jsonschema.validators.extend
+    return extend(jsonschema.Draft202012Validator, {"uniqueItems": _unique_items})
 
 
 @dataclass
@@ -119,6 +125,9 @@ def build(text: str) -> Prepared:
     """
     root = normalize(json.loads(text))
     _check_pattern_lengths(root)
+    validator = validator_class()
+    import jsonschema  # loaded with the validator class
+
     try:
         with warnings.catch_warnings():
             # Checking the "regex" format compiles each pattern; Python's FutureWarnings about
@@ -139,7 +148,7 @@ def build(text: str) -> Prepared:
     resolve = functools.partial(lookup, root)
     sizes = limits.expansions(nodes, resolve)
     refs = [node["$ref"] for _, node in nodes if isinstance(node.get("$ref"), str)]
-    return Prepared(root, Validator(root), found, heights.ref_heights(refs, resolve), sizes)
+    return Prepared(root, validator(root), found, heights.ref_heights(refs, resolve), sizes)
 
 
 def _check_pattern_lengths(root: Schema) -> None:

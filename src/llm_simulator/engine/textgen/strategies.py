@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Protocol
 
@@ -40,7 +40,7 @@ class PieceCache:
     """
 
     def __init__(self, tokenizer: Tokenizer, limit: int = 50_000) -> None:
-        self._tokenizer = tokenizer
+        self.tokenizer = tokenizer
         self._cache: dict[str, list[str]] = {}
         self._limit = limit
 
@@ -48,10 +48,40 @@ class PieceCache:
         """The token units of ``piece``."""
         found = self._cache.get(piece)
         if found is None:
-            found = self._tokenizer.split(piece)
+            found = self.tokenizer.split(piece)
             if len(self._cache) < self._limit:
                 self._cache[piece] = found
         return found
+
+
+# A sentence pool: sentences opening a paragraph (no leading space), sentences following
+# another (leading space), and the units of "." and ".\n\n".
+SentencePool = tuple[list[tuple[str, ...]], list[tuple[str, ...]], tuple[str, ...], tuple[str, ...]]
+# Pools by (tokenizer, word list): written from a fixed seed, so equal for every Simulator of
+# a process. Building one takes ~50 ms; a granian worker forked from the CLI process that
+# validated the configuration inherits its pools instead of writing them again.
+_POOLS: dict[tuple[Tokenizer, tuple[str, ...]], SentencePool] = {}
+
+
+def _sentence_pool(words: Sequence[str], pieces: PieceCache, size: int) -> SentencePool:
+    """``size`` sentences of 5–14 random ``words`` (seeded), as token units, with and without a leading space."""
+    rng = random.Random(0x5EED)
+    first: list[tuple[str, ...]] = []
+    following: list[tuple[str, ...]] = []
+    for _ in range(size):
+        length = rng.randint(5, 14)
+        chosen = [words[rng.randrange(len(words))] for _ in range(length)]
+        chosen[0] = chosen[0].capitalize()
+        commas = {i for i in range(1, length - 2) if rng.random() < 0.08}
+        tail: list[str] = []
+        for i, word in enumerate(chosen[1:], start=1):
+            tail.extend(pieces.units(" " + word))
+            if i in commas:
+                tail.extend(pieces.units(","))
+        first.append((*pieces.units(chosen[0]), *tail))
+        following.append((*pieces.units(" " + chosen[0]), *tail))
+    # ".\n\n" is a single pre-token in o200k, so a paragraph end is one piece.
+    return first, following, tuple(pieces.units(".")), tuple(pieces.units(".\n\n"))
 
 
 class WordSalad:
@@ -66,24 +96,11 @@ class WordSalad:
 
     def __init__(self, words: Sequence[str], pieces: PieceCache) -> None:
         self._pieces = pieces
-        rng = random.Random(0x5EED)
-        self._first: list[tuple[str, ...]] = []  # sentence opening a paragraph (no space)
-        self._next: list[tuple[str, ...]] = []  # sentence following another (leading space)
-        for _ in range(self.POOL_SIZE):
-            length = rng.randint(5, 14)
-            chosen = [words[rng.randrange(len(words))] for _ in range(length)]
-            chosen[0] = chosen[0].capitalize()
-            commas = {i for i in range(1, length - 2) if rng.random() < 0.08}
-            tail: list[str] = []
-            for i, word in enumerate(chosen[1:], start=1):
-                tail.extend(pieces.units(" " + word))
-                if i in commas:
-                    tail.extend(pieces.units(","))
-            self._first.append((*pieces.units(chosen[0]), *tail))
-            self._next.append((*pieces.units(" " + chosen[0]), *tail))
-        self._period = tuple(pieces.units("."))
-        # ".\n\n" is a single pre-token in o200k, so a paragraph end is one piece.
-        self._paragraph = tuple(pieces.units(".\n\n"))
+        key = (pieces.tokenizer, tuple(words))
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = _sentence_pool(words, pieces, self.POOL_SIZE)
+        self._first, self._next, self._period, self._paragraph = pool
 
     def compose(self, messages: Sequence[Message], rng: random.Random, target: int) -> list[str]:
         """Write whole sentences until ``target`` units are reached."""
@@ -251,12 +268,13 @@ class Template:
 
 def build_strategy(name: str, tokenizer: Tokenizer, pieces: PieceCache, fixed_text: str) -> TextStrategy:
     """The strategy called ``name`` (names are validated by the config schema)."""
-    strategies: dict[str, TextStrategy] = {
-        "lorem": WordSalad(LOREM_WORDS, pieces),
-        "random": WordSalad(COMMON_WORDS, pieces),
-        "corpus": CorpusSentences(pieces),
-        "fixed": FixedText(fixed_text, pieces),
-        "echo": Echo(tokenizer),
-        "template": Template(pieces),
+    # Only the named one is built: a word-salad pool or the corpus costs start-up time.
+    strategies: dict[str, Callable[[], TextStrategy]] = {
+        "lorem": lambda: WordSalad(LOREM_WORDS, pieces),
+        "random": lambda: WordSalad(COMMON_WORDS, pieces),
+        "corpus": lambda: CorpusSentences(pieces),
+        "fixed": lambda: FixedText(fixed_text, pieces),
+        "echo": lambda: Echo(tokenizer),
+        "template": lambda: Template(pieces),
     }
-    return strategies[name]
+    return strategies[name]()

@@ -29,6 +29,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.caching import openai_cached_tokens
 from llm_simulator.providers.heavy import body_window, is_heavy
+from llm_simulator.providers.openai.chat_body import plain_body, plain_choice
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -66,6 +67,8 @@ from llm_simulator.providers.validation import (
 )
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+# Roles whose turn is complete with a role and a text content (tool and function turns need more).
+PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
 # Per-message framing overhead of the chat format (OpenAI's published counting recipe):
 # 3 tokens per message, 1 more when a name is given, and 3 that prime the reply.
 TOKENS_PER_MESSAGE = 3
@@ -157,7 +160,16 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
         )
     messages: list[Message] = []
     tokens = REPLY_PRIMING_TOKENS
+    count = sim.count_tokens
     for i, item in enumerate(raw):
+        # The usual turn, {"role": ..., "content": "text"}, needs none of the checks below
+        # (nothing in it can be wrong): counted and kept at once.
+        if type(item) is dict and len(item) == 2:
+            role, content = item.get("role"), item.get("content")
+            if type(content) is str and type(role) is str and role in PLAIN_ROLES:
+                tokens += TOKENS_PER_MESSAGE + count(role) + count(content)
+                messages.append(Message(role, content))
+                continue
         where = f"messages[{i}]"
         if not isinstance(item, dict):
             raise type_error(where, "an object", item)
@@ -184,6 +196,24 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
     return tuple(messages), tokens
 
 
+# Parameters that change nothing in the answer and are only checked (type and range). A
+# request seldom sends any: one set test over the body's keys skips their seven checks.
+CHECKED_ONLY = frozenset(
+    {"temperature", "top_p", "presence_penalty", "frequency_penalty", "user", "metadata", "service_tier"}
+)
+
+
+def check_settings(body: JsonObject) -> None:
+    """The checked-only parameters' types and ranges, in the order the API reports them."""
+    get_number(body, "temperature", minimum=0, maximum=2)
+    get_number(body, "top_p", minimum=0, maximum=1)
+    get_number(body, "presence_penalty", minimum=-2, maximum=2)
+    get_number(body, "frequency_penalty", minimum=-2, maximum=2)
+    get_str(body, "user")
+    get_object(body, "metadata")
+    get_str(body, "service_tier")
+
+
 def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
     """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``."""
     model_id, spec = require_model(sim, body)
@@ -202,13 +232,8 @@ def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
         raise invalid(
             "Invalid 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", param="top_logprobs"
         )
-    get_number(body, "temperature", minimum=0, maximum=2)
-    get_number(body, "top_p", minimum=0, maximum=1)
-    get_number(body, "presence_penalty", minimum=-2, maximum=2)
-    get_number(body, "frequency_penalty", minimum=-2, maximum=2)
-    get_str(body, "user")
-    get_object(body, "metadata")
-    get_str(body, "service_tier")
+    if not CHECKED_ONLY.isdisjoint(body):
+        check_settings(body)
     seed = get_int(body, "seed")
     stream = get_bool(body, "stream")
     include_usage = parse_stream_options(body, stream)
@@ -275,6 +300,14 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
 
 def render_completion(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> bytes:
     """The non-streamed ``chat.completion`` object (with Azure's content-filter results if ``azure``)."""
+    plain = None if azure else plain_choice(plan)
+    if plain is not None:  # the common body, formatted directly (providers/openai/chat_body.py)
+        return plain_body(plan, plain, completion_id, created, FINISH[plain.finish_reason])
+    return orjson.dumps(completion_object(plan, completion_id, created, azure=azure))
+
+
+def completion_object(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> dict[str, Any]:
+    """The ``chat.completion`` object as dictionaries: every body ``render_completion`` does not format directly."""
     request = plan.request
     completion: dict[str, Any] = {
         "id": completion_id,
@@ -290,7 +323,7 @@ def render_completion(plan: GenerationPlan, completion_id: str, created: int, *,
         completion["prompt_filter_results"] = prompt_filter_results()
         for choice in completion["choices"]:
             choice["content_filter_results"] = CONTENT_FILTER_RESULTS
-    return orjson.dumps(completion)
+    return completion
 
 
 class ChunkWriter:

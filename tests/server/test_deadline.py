@@ -1,0 +1,81 @@
+"""``server.handling.Deadline``: one timer for the body and the handler, as ``asyncio.timeout`` behaves."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+
+from llm_simulator.config import load_config
+from llm_simulator.providers.openai import chat
+from llm_simulator.server.app import SimulatorApp
+from llm_simulator.server.handling import Deadline
+from tests.server.asgi_driver import call
+
+
+async def _guarded(work: asyncio.Future[None], first_s: float, then_s: float | None = None) -> str:
+    """Run ``work`` under a deadline of ``first_s`` (moved to ``then_s`` at once if given); how it ended."""
+    deadline = Deadline(first_s)
+    if then_s is not None:
+        deadline.move(then_s)
+    try:
+        await work
+        return "done"
+    except asyncio.CancelledError:
+        if not deadline.cancelled_us():
+            raise
+        return "expired"
+    finally:
+        deadline.disarm()
+
+
+async def test_a_passed_deadline_ends_the_work_and_leaves_no_cancel_request() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    assert await _guarded(never, 0.01) == "expired"
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_a_deadline_moved_later_waits_for_the_new_time() -> None:
+    loop = asyncio.get_running_loop()
+    work: asyncio.Future[None] = loop.create_future()
+    loop.call_later(0.05, work.set_result, None)
+    # The armed timer (0.01 s) fires first; the moved deadline (5 s) lets the work finish.
+    assert await _guarded(work, 0.01, then_s=5.0) == "done"
+
+
+async def test_a_deadline_moved_sooner_arms_a_sooner_timer() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    started = asyncio.get_running_loop().time()
+    assert await asyncio.wait_for(_guarded(never, 60.0, then_s=0.01), timeout=10) == "expired"
+    assert asyncio.get_running_loop().time() - started < 10
+
+
+async def test_someone_elses_cancellation_is_not_taken_for_the_deadline() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(_guarded(never, 60.0))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_work_that_ends_before_the_deadline_is_left_alone() -> None:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    assert await _guarded(done, 0.01) == "done"
+    await asyncio.sleep(0.03)  # the disarmed timer never fires at the task
+
+
+async def test_a_timeout_error_raised_by_the_handler_is_answered_as_the_request_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def timing_out(sim: object, request: object) -> None:
+        raise TimeoutError
+
+    monkeypatch.setattr(chat, "handle", timing_out)
+    app = SimulatorApp(load_config(flags={"latency.enabled": False}))
+    captured = await call(app, "POST", "/v1/chat/completions", b"{}")
+    assert captured.status == 504
+    assert orjson.loads(captured.body)["error"]["code"] == "request_timeout"
