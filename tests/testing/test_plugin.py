@@ -33,10 +33,12 @@ def test_fixtures_are_registered(inner: pytest.Pytester) -> None:
         "async_openai_client",
         "anthropic_client",
         "gemini_client",
+        "llm_simulator_scope",
+        "journal ",
     ):
         assert any(line.startswith(name) for line in result.outlines), name
     result = inner.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--llm-simulator-subprocess*"])
+    result.stdout.fnmatch_lines(["*--llm-simulator-subprocess*", "*--llm-simulator-shared*"])
     result = inner.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.llm_simulator(config=None, *, subprocess=None)*"])
 
