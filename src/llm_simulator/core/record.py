@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from llm_simulator.core.event_types import FIRST_TOKEN
 
 if TYPE_CHECKING:
-    from llm_simulator.core.types import GenerationPlan, ScenarioStepRef
+    from llm_simulator.core.types import ChoicePlan, ScenarioStepRef
 
 # Shared by every record without gaps; never appended to (token_released replaces it).
 _NO_GAPS: list[float] = []
@@ -37,6 +37,7 @@ class RequestRecord:
         "auth_failure",
         "broken",
         "chaos",
+        "choices",
         "chunks",
         "completion_tokens",
         "endpoint",
@@ -52,7 +53,6 @@ class RequestRecord:
         "model",
         "parent_span_id",
         "path",
-        "plan",
         "prompt_tokens",
         "provider",
         "quiet",
@@ -115,9 +115,11 @@ class RequestRecord:
         self.listener: Callable[[str, RequestRecord, dict[str, Any]], None] | None = None
         # The test scope the request belongs to (``core.test_scope``); None: the global state.
         self.test_id: str | None = None
-        # The final plan (what the answer holds), kept by reference for the request journal:
-        # one store per request, read only if the journal keeps the entry.
-        self.plan: GenerationPlan | None = None
+        # The final plan's choices (what the answer holds), kept by reference for the request
+        # journal: one store per request, read only if the journal keeps the entry. Not the
+        # plan itself: it refers to this record, and the cycle would leave every request's
+        # plan to the cyclic garbage collector (measured: +9 % CPU per request).
+        self.choices: list[ChoicePlan] | None = None
 
     def token_released(self, now: float) -> None:
         """Note a token (or a step of tokens) released at ``now``: the first sets TTFT, later ones a gap."""

@@ -55,14 +55,14 @@ def answer_fields(rec: RequestRecord, max_chars: int = MAX_ANSWER_CHARS) -> dict
     and its ``tool_calls`` as planned (``id`` is the neutral id: OpenAI sends it as
     ``call_<id>``, Anthropic as ``toolu_01<id[:22]>``; Gemini sends none), plus ``choices``.
     """
-    plan = rec.plan
+    choices = rec.choices
     answer: dict[str, Any] | None = None
-    if plan is not None and plan.choices:
-        first = plan.choices[0]
+    if choices:
+        first = choices[0]
         calls = [
             {"id": c.id, "name": c.name, "arguments": _clip_text(c.arguments, max_chars)} for c in first.tool_calls
         ]
-        answer = {"text": _clip_text(first.text, max_chars), "tool_calls": calls, "choices": len(plan.choices)}
+        answer = {"text": _clip_text(first.text, max_chars), "tool_calls": calls, "choices": len(choices)}
     usage = None
     if rec.prompt_tokens or rec.completion_tokens:
         usage = {"prompt_tokens": rec.prompt_tokens, "completion_tokens": rec.completion_tokens}
