@@ -46,3 +46,12 @@ def test_the_misbehaviour_snippet_of_the_testing_guide_passes(pytester: pytest.P
     pytester.makeini(INI)
     pytester.makepyfile(test_misbehaviour_snippet=snippet)
     pytester.runpytest("-v").assert_outcomes(passed=2)
+
+
+def test_the_journal_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
+    guide = (EXAMPLE.parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
+    snippet = guide.split("<!-- journal-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    pytester.makeini(INI)
+    pytester.makepyfile(test_journal_snippet=snippet)
+    pytester.runpytest("-v").assert_outcomes(passed=1)
+    pytester.runpytest("-v", "--llm-simulator-shared").assert_outcomes(passed=1)
