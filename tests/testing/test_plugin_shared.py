@@ -6,15 +6,10 @@ import pytest
 
 from llm_simulator.core.test_scope import is_valid_test_id
 from llm_simulator.testing.scoped import test_id_for
+from tests.testing.pytester_ini import INI, inner
 
 pytest_plugins = ["pytester"]
-
-INI = """\
-[pytest]
-asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
-filterwarnings = error
-"""
+__all__ = ["inner"]  # the fixture, imported to be used here
 
 TESTS = """
 import pytest
@@ -57,12 +52,6 @@ def test_the_servers(request):
     shared = request.config.getoption("llm_simulator_shared")
     assert len(set(URLS)) == (1 if shared else 4)
 """
-
-
-@pytest.fixture
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(INI)
-    return pytester
 
 
 def test_shared_mode_one_server_a_scope_per_test(inner: pytest.Pytester) -> None:

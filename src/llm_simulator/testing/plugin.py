@@ -47,25 +47,20 @@ INI_SHARED = "llm_simulator_shared"
 SCOPE_KEY = pytest.StashKey["ScopedSimulator"]()
 
 
+# The on/off switches: the ini name (also the option's dest), and what the switch does.
+SWITCHES = (
+    (INI_SUBPROCESS, "start test simulators as 'llm-simulator serve' subprocesses instead of in the test process"),
+    (INI_SHARED, "one simulator for the whole session (per xdist worker), a test scope per test"),
+)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--llm-simulator-subprocess`` and its ini twin."""
+    """``--llm-simulator-subprocess``, ``--llm-simulator-shared``, their ini twins, the cassette options."""
     group = parser.getgroup("llm-simulator", "simulated OpenAI/Anthropic/Gemini APIs (llm-simulator)")
-    group.addoption(
-        "--llm-simulator-subprocess",
-        action="store_true",
-        default=False,
-        dest="llm_simulator_subprocess",
-        help="start test simulators as 'llm-simulator serve' subprocesses instead of in the test process",
-    )
-    parser.addini(INI_SUBPROCESS, type="bool", default=False, help="like --llm-simulator-subprocess")
-    group.addoption(
-        "--llm-simulator-shared",
-        action="store_true",
-        default=False,
-        dest="llm_simulator_shared",
-        help="one simulator for the whole session (per xdist worker), a test scope per test",
-    )
-    parser.addini(INI_SHARED, type="bool", default=False, help="like --llm-simulator-shared")
+    for name, help_text in SWITCHES:
+        flag = "--" + name.replace("_", "-")
+        group.addoption(flag, action="store_true", default=False, dest=name, help=help_text)
+        parser.addini(name, type="bool", default=False, help=f"like {flag}")
     from llm_simulator.testing.cassettes import add_options
 
     add_options(parser, group)
