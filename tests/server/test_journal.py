@@ -39,8 +39,8 @@ async def test_scoped_requests_are_journaled_with_the_answer_while_the_global_lo
     app = _app()
     await call(app, "POST", "/v1/chat/completions", _chat("unscoped"), headers=JSON)
     await call(app, "POST", "/v1/chat/completions", _chat("scoped"), headers=_as("tests/a.py::test_one"))
-    assert await _journal(app) == []  # the global log is off: an unfiltered read sees nothing
     (entry,) = await _journal(app, "test_id=tests/a.py::test_one")
+    assert await _journal(app) == [entry]  # the global log is off: only scoped requests are kept
     assert entry["body"]["messages"][0]["content"] == "scoped"
     assert (entry["test_id"], entry["status"], entry["provider"], entry["endpoint"]) == (
         "tests/a.py::test_one",

@@ -128,11 +128,16 @@ class RequestLog:
         return {"truncated": True, "text": text, "bytes": len(body)} if truncated else text
 
     def _local(self, query: JournalQuery) -> Iterable[dict[str, Any]]:
-        """The entries of this worker a read looks through: the scope's own ring when it names one."""
+        """The entries of this worker a read looks through: the scope's own ring when it names one.
+
+        With the global log off, every scope's entries in order (as the fleet's list holds them).
+        """
         if query.test_id is not None:
             ring = self._scopes.get(query.test_id)
             if ring is not None:
                 return ring
+        if not self.enabled and self._scopes:
+            return sorted((e for ring in self._scopes.values() for e in ring), key=lambda e: e["seq"])
         return self._entries
 
     def entries(self, query: JournalQuery = EVERYTHING) -> list[dict[str, Any]]:
