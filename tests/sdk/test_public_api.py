@@ -35,6 +35,12 @@ EXPECTED = {
     "InvalidResponseError",
     "Lineage",
     "is_retryable",
+    # the request journal
+    "Journal",
+    "JournalAssertionError",
+    "JournalFilters",
+    "ToolResult",
+    "tool_results",
     # settings
     "RetryPolicy",
     "DEFAULT_RETRY",

@@ -87,7 +87,7 @@ async def test_off_by_default() -> None:
     app = SimulatorApp(SimulatorConfig.model_validate({"latency": {"enabled": False}}))
     await call(app, "POST", "/v1/chat/completions", _chat(), headers=JSON)
     log = await _entries(app)
-    assert log == {"enabled": False, "last_seq": 0, "requests": []}
+    assert log == {"enabled": False, "scoped": True, "last_seq": 0, "requests": []}
 
 
 @pytest.mark.parametrize("query", ["since=-1", "limit=ten"])

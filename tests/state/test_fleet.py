@@ -230,6 +230,22 @@ def test_request_log_lists_the_whole_fleet(fleet: list[SubprocessServer]) -> Non
     assert entries[0]["headers"]["authorization"] != "Bearer sk-l"  # masked, in Redis too
 
 
+def test_a_scopes_journal_is_listed_and_cleared_fleet_wide(fleet: list[SubprocessServer]) -> None:
+    for i, server in enumerate(fleet):
+        for scope in ("fleet-a", "fleet-b"):
+            body = {**CHAT, "messages": [{"role": "user", "content": f"{scope} on {i}"}]}
+            headers = {"authorization": "Bearer sk-j", "x-simulator-test-id": scope}
+            assert httpx.post(server.url + "/v1/chat/completions", json=body, headers=headers).status_code == 200
+    listed = httpx.get(fleet[2].url + "/admin/journal?test_id=fleet-a", timeout=10).json()["requests"]
+    assert [e["body"]["messages"][0]["content"] for e in listed] == [f"fleet-a on {i}" for i in range(3)]
+    assert all(e["answer"]["text"] and e["test_id"] == "fleet-a" for e in listed)
+    cleared = httpx.delete(fleet[0].url + "/admin/journal?test_id=fleet-a", timeout=10).json()
+    assert cleared == {"cleared": 3}
+    assert httpx.get(fleet[1].url + "/admin/journal?test_id=fleet-a", timeout=10).json()["requests"] == []
+    others = httpx.get(fleet[1].url + "/admin/journal?test_id=fleet-b", timeout=10).json()["requests"]
+    assert len(others) == 3
+
+
 def _served(url: str) -> int:
     stats = httpx.get(url + "/admin/stats", timeout=10).json()
     return sum(int(row["count"]) for row in stats["requests"] if row["endpoint"] == "chat")

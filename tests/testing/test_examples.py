@@ -40,9 +40,20 @@ def test_the_readme_snippet_passes(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_the_misbehaviour_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
+def _guide_snippet(marker: str) -> str:
+    """The Python block after ``<!-- marker -->`` in docs/testing.md."""
     guide = (EXAMPLE.parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
-    snippet = guide.split("<!-- misbehaviour-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    return guide.split(f"<!-- {marker} -->\n```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_misbehaviour_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
-    pytester.makepyfile(test_misbehaviour_snippet=snippet)
+    pytester.makepyfile(test_misbehaviour_snippet=_guide_snippet("misbehaviour-example"))
     pytester.runpytest("-v").assert_outcomes(passed=2)
+
+
+def test_the_journal_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_journal_snippet=_guide_snippet("journal-example"))
+    pytester.runpytest("-v").assert_outcomes(passed=1)
+    pytester.runpytest("-v", "--llm-simulator-shared").assert_outcomes(passed=1)

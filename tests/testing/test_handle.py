@@ -246,15 +246,19 @@ def test_public_api_is_pinned_and_documented() -> None:
     assert set(testing.__all__) == {
         "DEFAULT_CONFIG",
         "InProcessServer",
+        "LiveJournal",
+        "ScopedSimulator",
         "SimulatorHandle",
         "SubprocessServer",
         "merge_config",
         "start_simulator",
+        "test_id_for",
     }
     for name in testing.__all__:
         if name != "DEFAULT_CONFIG":
             assert getattr(testing, name).__doc__, name
-    for cls in (testing.SimulatorHandle, testing.InProcessServer, testing.SubprocessServer):
+    classes = (testing.SimulatorHandle, testing.InProcessServer, testing.SubprocessServer, testing.ScopedSimulator)
+    for cls in (*classes, testing.LiveJournal):
         for attr, member in vars(cls).items():
             if not attr.startswith("_") and (callable(member) or isinstance(member, property)):
                 assert member.__doc__, f"{cls.__name__}.{attr}"

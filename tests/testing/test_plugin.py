@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.testing.pytester_ini import INI, inner
+
 pytest_plugins = ["pytester"]
-
-# The inner sessions run in this process under this session's warning filters (errors), so
-# they need pytest-asyncio's loop scope set like the outer one.
-INI = """\
-[pytest]
-asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
-filterwarnings = error
-"""
-
-
-@pytest.fixture
-def inner(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(INI)
-    return pytester
+__all__ = ["inner"]  # the fixture, imported to be used here
 
 
 def test_fixtures_are_registered(inner: pytest.Pytester) -> None:
@@ -33,10 +21,12 @@ def test_fixtures_are_registered(inner: pytest.Pytester) -> None:
         "async_openai_client",
         "anthropic_client",
         "gemini_client",
+        "llm_simulator_scope",
+        "journal ",
     ):
         assert any(line.startswith(name) for line in result.outlines), name
     result = inner.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--llm-simulator-subprocess*"])
+    result.stdout.fnmatch_lines(["*--llm-simulator-subprocess*", "*--llm-simulator-shared*"])
     result = inner.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.llm_simulator(config=None, *, subprocess=None)*"])
 

@@ -589,6 +589,7 @@ def _note_plan(record: RequestRecord, plan: GenerationPlan) -> None:
     From the final plan: a legacy completion with several prompts plans each one, then
     answers with all of them at once.
     """
+    record.choices = plan.choices
     record.prompt_tokens = plan.request.prompt_tokens
     record.completion_tokens = plan.completion_tokens
     if plan.choices:

@@ -29,8 +29,10 @@ async def apply_script(
     if reply is None:
         return gen
     record = request.exchange.record
-    if record is not None and reply.step is not None:
-        record.scenario_step = reply.step
+    if record is not None:
+        record.fixture = reply.source  # for the request journal: which rule or step answered
+        if reply.step is not None:
+            record.scenario_step = reply.step
     error = reply.error
     if error is not None:
         if reply.delay_s > 0:

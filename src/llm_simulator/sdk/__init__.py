@@ -6,7 +6,13 @@ from llm_simulator.sdk import Client, RateLimitError
 with Client("http://127.0.0.1:8080") as client:
     print(client.chat("Say hello", provider="anthropic").text)
     client.admin.set_chaos(enabled=True, rules=[{"error_type": "rate_limit"}])
+
+with Client("http://127.0.0.1:8080", test_id="tests/test_agent.py::test_loop") as client:
+    client.chat("What is the weather?")           # in the test's scope
+    client.journal().assert_requested(times=1)    # its journal, with assertion helpers
 ```
+
+``llm_simulator.sdk.scope`` puts the official SDKs' clients in a test scope too.
 
 ``Client`` is synchronous and ``AsyncClient`` its async twin; both retry what is worth
 retrying (honouring ``retry-after``) and raise typed errors (``SimulatorAPIError`` and its
@@ -34,6 +40,7 @@ from llm_simulator.sdk.errors import (
     SimulatorAPIError,
     is_retryable,
 )
+from llm_simulator.sdk.journal import Journal, JournalAssertionError, JournalFilters, ToolResult, tool_results
 from llm_simulator.sdk.lineage import Lineage
 from llm_simulator.sdk.types import ChatResult, Message, Prompt, Provider, StreamEvent
 from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS
@@ -55,6 +62,9 @@ __all__ = [
     "ChatResult",
     "Client",
     "InvalidResponseError",
+    "Journal",
+    "JournalAssertionError",
+    "JournalFilters",
     "Lineage",
     "Message",
     "NotFoundError",
@@ -69,5 +79,7 @@ __all__ = [
     "SimulatorAPIError",
     "Stream",
     "StreamEvent",
+    "ToolResult",
     "is_retryable",
+    "tool_results",
 ]

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import orjson
 
 from llm_simulator.sdk.errors import decoded
+from llm_simulator.sdk.journal import Journal
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -169,6 +170,24 @@ def requests(since: int, path: str | None, model: str | None, limit: int | None)
     """``GET /admin/requests``: only the entries."""
     log = request_log(since, path, model, limit)
     return AdminCall("GET", log.path, _list("requests"), log.params)
+
+
+def journal(filters: Mapping[str, object]) -> AdminCall[Journal]:
+    """``GET /admin/journal`` with the filters given (None values left out): a ``Journal``."""
+    params = {key: str(value) for key, value in filters.items() if value is not None}
+
+    def parse(status: int, body: bytes, headers: Mapping[str, str]) -> Journal:
+        data = _json(status, body, headers)
+        entries = data.get("requests", [])
+        kept = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+        return Journal(kept, last_seq=int(data.get("last_seq", 0)))
+
+    return AdminCall("GET", "/admin/journal", parse, params)
+
+
+def clear_journal(test_id: str | None) -> AdminCall[Json]:
+    """``DELETE /admin/journal``: one test scope's entries (``test_id``), or every entry."""
+    return AdminCall("DELETE", "/admin/journal", _json, {"test_id": test_id} if test_id is not None else {})
 
 
 def lineage(session: str | None) -> AdminCall[Json]:

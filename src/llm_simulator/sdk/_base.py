@@ -10,9 +10,11 @@ import httpx
 
 from llm_simulator._version import __version__
 from llm_simulator.infra.retry import RetryPolicy
-from llm_simulator.sdk._admin import AdminCall
+from llm_simulator.sdk import scope
+from llm_simulator.sdk._admin import AdminCall, journal
 from llm_simulator.sdk._wire import WireRequest, chat_request, embed_request, encode
 from llm_simulator.sdk.errors import APIConnectionError, APITimeoutError, error_from_response, is_retryable
+from llm_simulator.sdk.journal import Journal
 from llm_simulator.sdk.types import Prompt, Provider
 from llm_simulator.wire.defaults import DEFAULT_EMBEDDING_MODELS, DEFAULT_MODELS, check_provider
 from llm_simulator.wire.http import auth_headers
@@ -67,6 +69,7 @@ class ClientBase:
         timeout: float | httpx.Timeout | None,
         retry: RetryPolicy | None,
         headers: Mapping[str, str] | None,
+        test_id: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -75,6 +78,23 @@ class ClientBase:
         self.timeout = timeout
         self.retry_policy = sdk_policy(retry)
         self._default_headers = {"user-agent": USER_AGENT, **(headers or {})}
+        self.test_id = test_id
+        """The test scope every request is sent in (``x-simulator-test-id``), or None."""
+        if test_id is not None:
+            self._default_headers.update(scope.headers(test_id))
+
+    def scope_headers(self) -> dict[str, str]:
+        """The header that puts a request in this client's test scope (empty without a ``test_id``).
+
+        Give it to another client as its default headers (``openai.OpenAI(default_headers=...)``).
+        """
+        return scope.headers(self.test_id) if self.test_id is not None else {}
+
+    def _journal_call(self, filters: Mapping[str, object]) -> AdminCall[Journal]:
+        """The journal read for ``filters``, in this client's scope unless they name one."""
+        given = dict(filters)
+        given.setdefault("test_id", self.test_id)
+        return journal(given)
 
     def _httpx_options(self) -> dict[str, Any]:
         return {

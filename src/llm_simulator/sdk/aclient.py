@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, Unpack, overload
 
 import httpx
 
@@ -23,6 +23,7 @@ from llm_simulator.sdk._base import (
 )
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
 from llm_simulator.sdk.errors import APIConnectionError, decoded
+from llm_simulator.sdk.journal import Journal, JournalFilters
 from llm_simulator.sdk.lineage import Lineage
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
 
@@ -36,7 +37,7 @@ class AsyncClient(ClientBase):
 
     ``sleep`` (default ``asyncio.sleep``) waits between retries; ``transport`` takes an
     ``httpx`` async transport (``httpx.MockTransport`` works for both). Use ``async with``
-    or ``await client.aclose()``.
+    or ``await client.aclose()``. ``test_id`` puts every request in that test scope.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class AsyncClient(ClientBase):
         retry: RetryPolicy | None = DEFAULT_RETRY,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        test_id: str | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         super().__init__(
@@ -60,6 +62,7 @@ class AsyncClient(ClientBase):
             timeout=timeout,
             retry=retry,
             headers=headers,
+            test_id=test_id,
         )
         self._sleep = sleep
         self._http = httpx.AsyncClient(transport=transport, **self._httpx_options())
@@ -167,6 +170,10 @@ class AsyncClient(ClientBase):
         request = self._api_request(self._http, chosen, wire, headers)
         response = await self._retried(lambda: self._attempt(request, stream=False))
         return decoded(response.status_code, lambda: parse_embeddings(chosen, response.json()))
+
+    async def journal(self, **filters: Unpack[JournalFilters]) -> Journal:
+        """The journal of this client's test scope (``admin.journal``)."""
+        return await self.admin.journal(**filters)
 
 
 class AsyncStream:
@@ -343,6 +350,15 @@ class AsyncAdmin:
     async def clear_requests(self) -> Json:
         """``DELETE /admin/requests``."""
         return await self._client._admin(_admin.clear_requests())
+
+    async def journal(self, **filters: Unpack[JournalFilters]) -> Journal:
+        """``GET /admin/journal``: the client's test scope's requests and answers (or ``test_id=``'s)."""
+        return await self._client._admin(self._client._journal_call(filters))
+
+    async def clear_journal(self, test_id: str | NotGiven | None = NOT_GIVEN) -> Json:
+        """``DELETE /admin/journal``: the client's test scope's entries (or ``test_id``'s; None: all)."""
+        scope = self._client.test_id if isinstance(test_id, NotGiven) else test_id
+        return await self._client._admin(_admin.clear_journal(scope))
 
     async def chaos(self) -> Json:
         """``GET /admin/chaos``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar, Unpack, overload
 
 import httpx
 
@@ -23,6 +23,7 @@ from llm_simulator.sdk._base import (
 )
 from llm_simulator.sdk._wire import StreamParser, parse_chat, parse_embeddings
 from llm_simulator.sdk.errors import APIConnectionError, decoded
+from llm_simulator.sdk.journal import Journal, JournalFilters
 from llm_simulator.sdk.lineage import Lineage
 from llm_simulator.sdk.types import ChatResult, Prompt, Provider, StreamEvent
 
@@ -45,6 +46,8 @@ class Client(ClientBase):
     Gemini's ``RetryInfo``) stretches the wait. ``retry=None`` turns retries off. A stream
     is retried only until its first byte. ``sleep`` (default ``time.sleep``) and
     ``transport`` (an ``httpx`` transport such as ``httpx.MockTransport``) are test seams.
+    ``test_id`` puts every request (API and admin) in that test scope
+    (``x-simulator-test-id``); ``journal()`` then reads the scope's journal.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Client(ClientBase):
         retry: RetryPolicy | None = DEFAULT_RETRY,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        test_id: str | None = None,
         sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         super().__init__(
@@ -68,6 +72,7 @@ class Client(ClientBase):
             timeout=timeout,
             retry=retry,
             headers=headers,
+            test_id=test_id,
         )
         self._sleep = sleep
         self._http = httpx.Client(transport=transport, **self._httpx_options())
@@ -197,6 +202,10 @@ class Client(ClientBase):
         request = self._api_request(self._http, chosen, wire, headers)
         response = self._retried(lambda: self._attempt(request, stream=False))
         return decoded(response.status_code, lambda: parse_embeddings(chosen, response.json()))
+
+    def journal(self, **filters: Unpack[JournalFilters]) -> Journal:
+        """The journal of this client's test scope (``admin.journal``)."""
+        return self.admin.journal(**filters)
 
 
 class Stream:
@@ -392,6 +401,19 @@ class Admin:
     def clear_requests(self) -> Json:
         """``DELETE /admin/requests``: ``{"cleared": n}``."""
         return self._client._admin(_admin.clear_requests())
+
+    def journal(self, **filters: Unpack[JournalFilters]) -> Journal:
+        """``GET /admin/journal``: the requests and answers of the client's test scope (or ``test_id=``).
+
+        Filters (``JournalFilters``) narrow it on the server; the ``Journal`` has the assertion
+        helpers (``assert_requested``, ``assert_tool_result_sent``, ``assert_no_unmatched``).
+        """
+        return self._client._admin(self._client._journal_call(filters))
+
+    def clear_journal(self, test_id: str | NotGiven | None = NOT_GIVEN) -> Json:
+        """``DELETE /admin/journal``: the client's test scope's entries (or ``test_id``'s; None: all)."""
+        scope = self._client.test_id if isinstance(test_id, NotGiven) else test_id
+        return self._client._admin(_admin.clear_journal(scope))
 
     def chaos(self) -> Json:
         """``GET /admin/chaos``: switches, rules in force, scenarios, breakers, counters."""

@@ -2,7 +2,7 @@
 
 ``begin`` counts the request in flight and opens its telemetry record; ``end`` (in the
 server's ``finally``, however the exchange ended: an answer, an error, a timeout, a cut)
-records the outcome in telemetry and the request log, writes the access log line and
+records the outcome in telemetry and the request log (and a test scope's journal), writes the access log line and
 tells the exchange's ``on_done`` (admission's settlement and circuit-breaker feedback) how
 it ended.
 """
@@ -64,8 +64,11 @@ class Bookkeeping:
             record.error_type = "client_closed" if status == 499 else "stream_broken" if broken else "http_error"
         telemetry = self._telemetry
         telemetry.finish(record, elapsed)
-        if telemetry.request_log.enabled and not record.quiet:
-            telemetry.request_log.add(record, exchange.query, exchange.headers, exchange.body, elapsed)
+        log = telemetry.request_log
+        # RequestLog.keeps inlined (the hot path): with the log off an unscoped request costs
+        # two attribute tests.
+        if (log.enabled or (record.test_id is not None and log.scoped)) and not record.quiet:
+            log.add(record, exchange.query, exchange.headers, exchange.body, elapsed)
         if self._access_log:
             log_access(
                 exchange.request_id,

@@ -152,6 +152,7 @@ class Handling:
         except SimulatorError as exc:
             record = exchange.telemetry
             record.error_type = str(exc.kind)
+            record.error_message = exc.message
             if isinstance(exc, AuthError):
                 record.auth_failure = exc.reason
             return provider.render_error(exc, request_id)

@@ -208,6 +208,7 @@ class StreamSender:
         """End a started stream with the provider's in-stream error (a broken stream)."""
         wire.broken = True
         record.error_type = error_type
+        record.error_message = error.message
         if response.on_error is not None:
             await wire.write(_body(response.on_error(error)))
 

@@ -288,7 +288,7 @@ class Telemetry:
         It is ``finish``ed and kept in the request log, as the server does for a request.
         """
         self.finish(rec, duration_s)
-        if self.request_log.enabled and not rec.quiet:
+        if self.request_log.keeps(rec):
             self.request_log.add(rec, query, headers, body, duration_s)
 
     def _live(self, event: str, rec: RequestRecord, fields: dict[str, Any]) -> None:

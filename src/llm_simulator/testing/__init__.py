@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llm_simulator.testing.handle import SimulatorHandle, start_simulator
+    from llm_simulator.testing.scoped import LiveJournal, ScopedSimulator, test_id_for
     from llm_simulator.testing.server import DEFAULT_CONFIG, InProcessServer, SubprocessServer, merge_config
 
 # Resolved on first use (PEP 562): pytest imports the plugin module, and with it this
@@ -35,15 +36,21 @@ _HOMES = {
     "merge_config": "llm_simulator.testing.server",
     "SimulatorHandle": "llm_simulator.testing.handle",
     "start_simulator": "llm_simulator.testing.handle",
+    "LiveJournal": "llm_simulator.testing.scoped",
+    "ScopedSimulator": "llm_simulator.testing.scoped",
+    "test_id_for": "llm_simulator.testing.scoped",
 }
 
 __all__ = [
     "DEFAULT_CONFIG",
     "InProcessServer",
+    "LiveJournal",
+    "ScopedSimulator",
     "SimulatorHandle",
     "SubprocessServer",
     "merge_config",
     "start_simulator",
+    "test_id_for",
 ]
 
 

@@ -8,10 +8,17 @@ Fixtures:
   starts more, each stopped after the test;
 - ``llm_simulator_session``: one simulator for the whole session (per xdist worker),
   configured by the overridable ``llm_simulator_session_config`` fixture;
+- ``llm_simulator_scope``: the test's scope (a ``ScopedSimulator``: test id = the node id,
+  sanitised), on the session's server in shared mode, else on the test's own;
+- ``journal``: the scope's request journal (``LiveJournal``), with assertion helpers;
 - ``openai_client``, ``async_openai_client``, ``anthropic_client``, ``gemini_client``: the
-  official SDKs pointed at ``llm_simulator`` with retries off (skipped when not installed).
+  official SDKs pointed at the scope's server with retries off, every request carrying the
+  test id (skipped when not installed).
 
-``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
+``--llm-simulator-shared`` (or ini ``llm_simulator_shared = true``) runs one simulator for the
+whole session (one per xdist worker) and gives each test a scope on it, unless the test asks
+for ``llm_simulator`` or configures it with the marker (it then gets its own server, as
+before). ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
 simulators as ``llm-simulator serve`` child processes instead of in the test process.
 ``--llm-simulator-cassettes DIR`` turns on record/replay for ``llm_simulator``
 (``testing/cassettes.py``). Guide: docs/testing.md. Nothing heavy is imported until a fixture is used.
@@ -19,7 +26,8 @@ simulators as ``llm-simulator serve`` child processes instead of in the test pro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,22 +38,29 @@ if TYPE_CHECKING:
     from google import genai
 
     from llm_simulator.testing.handle import SimulatorHandle
+    from llm_simulator.testing.scoped import LiveJournal, ScopedSimulator
 
 MARKER = "llm_simulator"
 INI_SUBPROCESS = "llm_simulator_subprocess"
+INI_SHARED = "llm_simulator_shared"
+# The stash key of a test's scope, for the failure report's journal section.
+SCOPE_KEY = pytest.StashKey["ScopedSimulator"]()
+
+
+# The on/off switches: the ini name (also the option's dest), and what the switch does.
+SWITCHES = (
+    (INI_SUBPROCESS, "start test simulators as 'llm-simulator serve' subprocesses instead of in the test process"),
+    (INI_SHARED, "one simulator for the whole session (per xdist worker), a test scope per test"),
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--llm-simulator-subprocess`` and its ini twin."""
+    """``--llm-simulator-subprocess``, ``--llm-simulator-shared``, their ini twins, the cassette options."""
     group = parser.getgroup("llm-simulator", "simulated OpenAI/Anthropic/Gemini APIs (llm-simulator)")
-    group.addoption(
-        "--llm-simulator-subprocess",
-        action="store_true",
-        default=False,
-        dest="llm_simulator_subprocess",
-        help="start test simulators as 'llm-simulator serve' subprocesses instead of in the test process",
-    )
-    parser.addini(INI_SUBPROCESS, type="bool", default=False, help="like --llm-simulator-subprocess")
+    for name, help_text in SWITCHES:
+        flag = "--" + name.replace("_", "-")
+        group.addoption(flag, action="store_true", default=False, dest=name, help=help_text)
+        parser.addini(name, type="bool", default=False, help=f"like {flag}")
     from llm_simulator.testing.cassettes import add_options
 
     add_options(parser, group)
@@ -63,6 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _subprocess_default(config: pytest.Config) -> bool:
     return bool(config.getoption("llm_simulator_subprocess") or config.getini(INI_SUBPROCESS))
+
+
+def _shared(config: pytest.Config) -> bool:
+    return bool(config.getoption("llm_simulator_shared") or config.getini(INI_SHARED))
 
 
 class SimulatorFactory:
@@ -158,6 +177,56 @@ def llm_simulator_session(
         factory.close()
 
 
+def _own_server(request: pytest.FixtureRequest) -> bool:
+    """Whether the test runs on a server of its own: not shared mode, or it asked for one (fixture or marker)."""
+    if not _shared(request.config) or "llm_simulator" in request.fixturenames:
+        return True
+    return request.node.get_closest_marker(MARKER) is not None
+
+
+@pytest.fixture
+def llm_simulator_scope(request: pytest.FixtureRequest) -> Iterator[ScopedSimulator]:
+    """The test's scope: its test id (the node id, sanitised) on the session's server in shared mode.
+
+    A test that asks for ``llm_simulator`` or configures it with the marker gets a scope on
+    its own server instead. In shared mode the scope's journal is cleared after the test.
+    """
+    from llm_simulator.testing.scoped import ScopedSimulator, test_id_for
+
+    own = _own_server(request)
+    handle = request.getfixturevalue("llm_simulator" if own else "llm_simulator_session")
+    scope = ScopedSimulator(handle, test_id_for(request.node.nodeid))
+    request.node.stash[SCOPE_KEY] = scope
+    try:
+        yield scope
+    finally:
+        if not own:
+            # Tidying: a server a test stopped cannot fail the test that stopped it.
+            with contextlib.suppress(Exception):
+                scope.admin.clear_journal()
+        scope.close()
+
+
+@pytest.fixture
+def journal(llm_simulator_scope: ScopedSimulator) -> LiveJournal:
+    """The test scope's request journal, read afresh by each call, with assertion helpers."""
+    return llm_simulator_scope.journal
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A failed test that had a scope gets its journal in the report (what it sent, what it got)."""
+    report = yield
+    scope = item.stash.get(SCOPE_KEY, None)
+    if scope is not None and report.when == "call" and report.failed:
+        try:
+            text = scope.admin.journal().describe()
+        except Exception as exc:  # the report must not fail because the server is gone
+            text = f"  (the journal could not be read: {exc})"
+        report.sections.append(("llm-simulator journal " + scope.test_id, text))
+    return report
+
+
 def _require(module: str, package: str) -> Any:
     """Import ``module`` or skip the test, naming what to install."""
     import importlib
@@ -169,21 +238,23 @@ def _require(module: str, package: str) -> Any:
 
 
 @pytest.fixture
-def openai_client(llm_simulator: SimulatorHandle) -> Iterator[openai.OpenAI]:
-    """The official OpenAI client on ``llm_simulator`` (``max_retries=0``)."""
+def openai_client(llm_simulator_scope: ScopedSimulator) -> Iterator[openai.OpenAI]:
+    """The official OpenAI client on the test's scope (``max_retries=0``)."""
     sdk = _require("openai", "openai")
+    scope = llm_simulator_scope
     client: openai.OpenAI = sdk.OpenAI(
-        base_url=llm_simulator.openai_base_url, api_key=llm_simulator.api_key, max_retries=0
+        base_url=scope.openai_base_url, api_key=scope.api_key, max_retries=0, default_headers=scope.headers
     )
     with client:
         yield client
 
 
-async def _async_openai_client(llm_simulator: SimulatorHandle) -> AsyncIterator[openai.AsyncOpenAI]:
-    """The official async OpenAI client on ``llm_simulator`` (``max_retries=0``; needs pytest-asyncio)."""
+async def _async_openai_client(llm_simulator_scope: ScopedSimulator) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official async OpenAI client on the test's scope (``max_retries=0``; needs pytest-asyncio)."""
     sdk = _require("openai", "openai")
+    scope = llm_simulator_scope
     client: openai.AsyncOpenAI = sdk.AsyncOpenAI(
-        base_url=llm_simulator.openai_base_url, api_key=llm_simulator.api_key, max_retries=0
+        base_url=scope.openai_base_url, api_key=scope.api_key, max_retries=0, default_headers=scope.headers
     )
     try:
         yield client
@@ -209,23 +280,25 @@ async_openai_client = _async_fixture(_async_openai_client, "async_openai_client"
 
 
 @pytest.fixture
-def anthropic_client(llm_simulator: SimulatorHandle) -> Iterator[anthropic.Anthropic]:
-    """The official Anthropic client on ``llm_simulator`` (``max_retries=0``)."""
+def anthropic_client(llm_simulator_scope: ScopedSimulator) -> Iterator[anthropic.Anthropic]:
+    """The official Anthropic client on the test's scope (``max_retries=0``)."""
     sdk = _require("anthropic", "anthropic")
+    scope = llm_simulator_scope
     client: anthropic.Anthropic = sdk.Anthropic(
-        base_url=llm_simulator.anthropic_base_url, api_key=llm_simulator.api_key, max_retries=0
+        base_url=scope.anthropic_base_url, api_key=scope.api_key, max_retries=0, default_headers=scope.headers
     )
     with client:
         yield client
 
 
 @pytest.fixture
-def gemini_client(llm_simulator: SimulatorHandle) -> Iterator[genai.Client]:
-    """A google-genai client on ``llm_simulator`` (one attempt per call: no retries)."""
+def gemini_client(llm_simulator_scope: ScopedSimulator) -> Iterator[genai.Client]:
+    """A google-genai client on the test's scope (one attempt per call: no retries)."""
     sdk = _require("google.genai", "google-genai")
     types = _require("google.genai.types", "google-genai")
+    scope = llm_simulator_scope
     no_retries = types.HttpRetryOptions(attempts=1)
-    options = types.HttpOptions(base_url=llm_simulator.gemini_base_url, retry_options=no_retries)
-    client: genai.Client = sdk.Client(api_key=llm_simulator.api_key, http_options=options)
+    options = types.HttpOptions(base_url=scope.gemini_base_url, retry_options=no_retries, headers=scope.headers)
+    client: genai.Client = sdk.Client(api_key=scope.api_key, http_options=options)
     with client:
         yield client

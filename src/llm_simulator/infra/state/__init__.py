@@ -9,7 +9,8 @@ Each consumer gets only the store it needs, never the whole backend:
   (circuit-breaker openings and resets);
 - ``StepStore``: a counter per scenario session, advanced by compare-and-set;
 - ``BlobStore``: bytes under a key with a time to live (stored Responses);
-- ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log).
+- ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log and
+  its test scopes' journal).
 
 ``backends.py`` builds the memory (default) or Redis implementation from the config; the
 Redis one lives in ``redis_store.py`` and imports ``redis`` only when selected.
@@ -17,6 +18,7 @@ Redis one lives in ``redis_store.py`` and imports ``redis`` only when selected.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -93,4 +95,8 @@ class RecordList(Protocol):
 
     async def clear(self) -> int:
         """Forget every record; how many there were."""
+        ...
+
+    async def remove(self, records: Sequence[tuple[int, bytes]]) -> int:
+        """Forget these records (as ``read`` returned them); how many were still kept."""
         ...

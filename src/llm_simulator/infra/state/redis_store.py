@@ -410,3 +410,16 @@ class RedisRecordList:
             return int(count)
 
         return await self._state.guard.quietly(remote, 0)
+
+    async def remove(self, records: Sequence[tuple[int, bytes]]) -> int:
+        """Forget these records (a test scope's journal entries); how many were still kept."""
+
+        async def remote() -> int:
+            async with self._state.client.pipeline(transaction=True) as pipe:
+                for seq, record in records:
+                    # redis-py sends bytes as they are (its stub asks for str).
+                    pipe.lrem(self._keys[0], 1, b"%d\n%s" % (seq, record))  # type: ignore[arg-type]
+                removed = await pipe.execute()
+            return sum(int(n) for n in removed)
+
+        return await self._state.guard.quietly(remote, 0) if records else 0

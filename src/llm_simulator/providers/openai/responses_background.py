@@ -164,6 +164,8 @@ class BackgroundJobs:
         )
         record.provider = "openai"
         record.endpoint = request.endpoint
+        # The creating request's test scope: its journal lists the background work too.
+        record.test_id = request.exchange.record.test_id if request.exchange.record is not None else None
         reporter = self._reporter
         if reporter is not None:
             reporter.begin(record, request.headers, request.query)
