@@ -37,7 +37,7 @@ from llm_simulator.server.websocket.socket import (
     parse_object,
     stop,
 )
-from llm_simulator.server.websocket.turns import TurnOutcome, turn_events
+from llm_simulator.server.websocket.turns import TurnOutcome, run_turn
 from llm_simulator.server.websocket.vad import EnergyVad, audio_ms
 
 ENDPOINT = "live"
@@ -258,17 +258,24 @@ class LiveSession:
         outcome = TurnOutcome()
         said: list[dict[str, Any]] = []
         usage: dict[str, Any] = {}
+
+        async def on_data(data: bytes) -> None:
+            nonlocal usage
+            chunk = parse_object(data)
+            if chunk is None:
+                return  # a malformed chaos frame: nothing a Live client could read
+            usage = chunk.get("usageMetadata") or usage
+            for candidate in chunk.get("candidates") or []:
+                parts = [
+                    p
+                    for p in (candidate.get("content") or {}).get("parts") or []
+                    if isinstance(p, dict) and not p.get("thought")
+                ]
+                said.extend(parts)
+                await self._relay(parts)
+
         try:
-            async for chunk in turn_events(self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome):
-                usage = chunk.get("usageMetadata") or usage
-                for candidate in chunk.get("candidates") or []:
-                    parts = [
-                        p
-                        for p in (candidate.get("content") or {}).get("parts") or []
-                        if isinstance(p, dict) and not p.get("thought")
-                    ]
-                    said.extend(parts)
-                    await self._relay(parts)
+            await run_turn(self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome, on_data)
             if outcome.status >= 400:
                 error = outcome.error.get("error") or {}
                 code = CLOSE_POLICY if outcome.status < 500 and outcome.status != 429 else CLOSE_INTERNAL
