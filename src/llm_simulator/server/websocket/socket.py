@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -59,7 +58,7 @@ class WebSocket:
         self.closed = False
         # The last message's write, when the server runs it on its own (granian): awaited
         # before the next message is handed over, so one write at a time is in flight.
-        self._pending: Awaitable[None] | None = None
+        self._pending: Any = None  # granian's awaitable (asyncio's future protocol: done())
         self._order = asyncio.Lock()  # messages from several tasks leave one at a time
 
     async def accept(self) -> bool:
@@ -105,17 +104,24 @@ class WebSocket:
         """
         if self.closed:
             raise Disconnected
-        async with self._order:
-            try:
-                await self._settle()
-                sent = self._send({"type": "websocket.send", "text": text})
-                if inspect.iscoroutine(sent):
-                    await sent
-                else:
-                    self._pending = sent
-            except (OSError, RuntimeError) as exc:  # the server's way of saying the client has gone
-                self.closed = True
-                raise Disconnected from exc
+        pending = self._pending
+        if self._order.locked() or (pending is not None and not pending.done()):
+            async with self._order:  # a write is in flight: wait for it, in turn
+                await self._write(text)
+        else:
+            await self._write(text)  # nothing to wait for, so no other message can come between
+
+    async def _write(self, text: str) -> None:
+        try:
+            await self._settle()
+            sent = self._send({"type": "websocket.send", "text": text})
+            if inspect.iscoroutine(sent):
+                await sent
+            else:
+                self._pending = sent
+        except (OSError, RuntimeError) as exc:  # the server's way of saying the client has gone
+            self.closed = True
+            raise Disconnected from exc
 
     async def _settle(self) -> None:
         """Wait for the last message's write (a failed one raises, as the write would have)."""
