@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from tests.server.websocket.test_realtime_sdk import as_text, ask
 
 CONFIG: dict[str, Any] = {"latency.enabled": True, "latency.multiplier": 0.02, "seed": 7}
 READ_TIMEOUT_S = 30.0
+TEXT_SESSION = {"type": "realtime", "output_modalities": ["text"]}
 
 
 @pytest.fixture(scope="module", params=["uvicorn", "granian"])
@@ -60,6 +62,14 @@ async def realtime_events(server: SimulatorHandle, chaos: str) -> tuple[list[Any
     finally:
         await client.close()
     return events, code
+
+
+def logged(server: SimulatorHandle, model: str) -> list[dict[str, Any]]:
+    """The request log's entries for ``model``, once there is one (the turn ends after the client leaves)."""
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while not (entries := server.requests(model=model)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server runs on its own loop (a thread or a child process)
+    return entries
 
 
 async def test_a_clean_realtime_response_arrives_whole_and_in_order(server: SimulatorHandle) -> None:
@@ -143,3 +153,22 @@ async def test_an_unterminated_responses_stream_leaves_the_socket_open(server: S
         await client.close()
     assert types.count("response.created") == 2  # the second response came on the same socket
     assert "response.completed" not in types
+
+
+async def test_a_client_leaving_mid_response_is_recorded_as_its_leaving(server: SimulatorHandle) -> None:
+    url = server.url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime"
+    # The response stalls after three tokens, so the client is sure to leave in the middle.
+    headers = {"authorization": "Bearer sk-test", "x-simulator-chaos": "fault=stall; after=3; duration_ms=30000"}
+    server.clear_requests()
+    async with connect(url, additional_headers=headers) as ws, asyncio.timeout(READ_TIMEOUT_S):
+        await ws.send(json.dumps({"type": "session.update", "session": TEXT_SESSION}))
+        await ws.send(json.dumps({"type": "response.create"}))
+        deltas = 0
+        while deltas < 3:
+            deltas += '"type":"response.output_text.delta"' in str(await ws.recv())
+    # The turn is hung up as a client's would be: recorded as 499, not as the model's failure.
+    turns = logged(server, "gpt-realtime")
+    assert [turn["status"] for turn in turns] == [499]
+    assert turns[0]["endpoint"] == "realtime"
+    events, code = await realtime_events(server, "")  # the server serves the next session as usual
+    assert code is None and events[-1].type == "rate_limits.updated"
