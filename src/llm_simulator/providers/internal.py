@@ -19,12 +19,18 @@ from llm_simulator.engine.timing import compressed
 
 Message = MutableMapping[str, Any]
 Asgi = Callable[[Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+# Where a streamed internal request's body goes as the app writes it (``InternalDispatch.open``).
+Sink = Callable[[bytes], Awaitable[None]]
 # A header marking a request as internal (so logs and request records can tell batch lines apart).
 INTERNAL_HEADER = "x-simulator-internal"
 # The scope key of an internal request's endpoint label (a WebSocket turn's), read by routing.
 ENDPOINT_SCOPE_KEY = "llm_simulator.endpoint"
 # Seconds a hung-up internal request gets to finish its bookkeeping before it is cancelled.
 _CLOSE_WAIT_S = 5.0
+
+
+class ReaderGone(Exception):
+    """Raised by a ``Sink`` whose reader has gone: the request is then hung up, as a client's would be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +77,21 @@ class InternalDispatch:
         """Whether an app serves internal requests."""
         return self._app is not None
 
-    def open(self, path: str, headers: Mapping[str, str], body: bytes, *, endpoint: str) -> InternalStream:
+    def open(
+        self, path: str, headers: Mapping[str, str], body: bytes, *, endpoint: str, sink: Sink | None = None
+    ) -> InternalStream:
         """A streamed ``POST path`` served in process, read as it is written (``InternalStream``).
 
         A WebSocket turn is served this way: it meets exactly what an HTTP request meets
         (routing, auth, chaos, rate limits, fixtures, the engine's timing, telemetry), and
-        its record and metrics carry ``endpoint`` (``realtime``, ``live``, ...).
+        its record and metrics carry ``endpoint`` (``realtime``, ``live``, ...). With a
+        ``sink``, a successful stream's body is handed to it in the app's own write, each
+        chunk as it is released (no queue, no second task per chunk).
         """
         app = self._app
         if app is None:
             raise RuntimeError("no application bound for internal requests")
-        return InternalStream(app, _scope("POST", path, headers, body, endpoint), body)
+        return InternalStream(app, _scope("POST", path, headers, body, endpoint), body, sink)
 
     async def call(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes, *, time_scale: float = 1.0
@@ -155,12 +165,14 @@ class InternalStream:
     """One streamed internal request: ``start`` waits for the status, ``chunks`` yields the body.
 
     The app runs in its own task, writing into a queue as the engine releases frames, so
-    the reader sees each frame at its due time. ``cut`` is True when the app dropped the
-    connection mid-body (a chaos disconnect) instead of ending it; ``close`` abandons the
-    request as a client that hangs up does (the app sees ``http.disconnect``).
+    the reader sees each frame at its due time; with a ``sink``, a successful (< 400)
+    stream's chunks go to it instead, awaited inside the app's write (``finished`` then
+    waits for the end). ``cut`` is True when the app dropped the connection mid-body (a
+    chaos disconnect) instead of ending it; ``close`` abandons the request as a client that
+    hangs up does (the app sees ``http.disconnect``), and so does a sink raising ``ReaderGone``.
     """
 
-    def __init__(self, app: Asgi, scope: dict[str, Any], body: bytes) -> None:
+    def __init__(self, app: Asgi, scope: dict[str, Any], body: bytes, sink: Sink | None = None) -> None:
         self.status = 500
         self.headers: dict[str, str] = {}
         self.cut = False
@@ -168,6 +180,7 @@ class InternalStream:
         self._started = asyncio.Event()
         self._gone = asyncio.Event()
         self._body: bytes | None = body
+        self._sink = sink
         self._task = asyncio.ensure_future(self._run(app, scope))
 
     async def _run(self, app: Asgi, scope: dict[str, Any]) -> None:
@@ -194,13 +207,32 @@ class InternalStream:
             self._started.set()
         elif message["type"] == "http.response.body":
             chunk = message.get("body", b"")
-            if chunk:
+            if not chunk:
+                return
+            if self._sink is None or self.status >= 400:
                 self._queue.put_nowait(chunk)
+            elif not self._gone.is_set():  # after a hang-up nothing more reaches the reader
+                await self._deliver(self._sink, chunk)
+
+    async def _deliver(self, sink: Sink, chunk: bytes) -> None:
+        try:
+            await sink(chunk)
+        except ReaderGone:
+            # Hang up as a client does: the app's disconnect watcher cancels this write and
+            # records the stream as the client's leaving (499), not as the model's failure.
+            self._gone.set()
+            await asyncio.sleep(_CLOSE_WAIT_S)
+            raise OSError("the internal reader has gone") from None
 
     async def start(self) -> int:
         """The response's status, once the app has started answering."""
         await self._started.wait()
         return self.status
+
+    async def finished(self) -> None:
+        """Wait for the app to end the request (a sink has had every chunk by then)."""
+        while await self._queue.get() is not None:
+            pass
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as the app writes it, to its end (or its cut)."""

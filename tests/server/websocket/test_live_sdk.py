@@ -176,3 +176,28 @@ async def test_turns_are_logged_under_the_live_endpoint(
     app = live[0].app
     assert app is not None
     assert any(key[2] == "live" for key in app.stats.requests)
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "malformed", "no_terminator", "error_event"])
+async def test_a_fault_mid_turn_closes_with_1011_after_the_parts_before_it(
+    live: tuple[InProcessServer, str], fault: str
+) -> None:
+    chaos = {"x-simulator-chaos": f"fault={fault}; after=2"}
+    client = genai.Client(api_key="k", http_options=options(live, **chaos))
+    texts: list[str] = []
+    async with client.aio.live.connect(model="gemini-2.0-flash", config=TEXT) as session:
+        await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi"}]}, turn_complete=True)
+        with pytest.raises(errors.APIError) as raised:
+            await _texts_until_closed(session, texts)
+    assert raised.value.code == 1011
+    assert len(texts) == 2  # the parts released before the fault reached the client
+    if fault == "error_event":
+        assert "overloaded" in str(raised.value)  # the in-stream error's own message
+
+
+async def _texts_until_closed(session: Any, texts: list[str]) -> None:
+    """Collect the model's text parts until the socket closes (a completed turn fails the test)."""
+    async for message in session.receive():
+        assert not (message.server_content and message.server_content.turn_complete)
+        if message.server_content and message.server_content.model_turn:
+            texts.extend(p.text or "" for p in message.server_content.model_turn.parts or [])

@@ -37,7 +37,7 @@ from llm_simulator.server.websocket.socket import (
     parse_object,
     stop,
 )
-from llm_simulator.server.websocket.turns import TurnOutcome, turn_events
+from llm_simulator.server.websocket.turns import TurnOutcome, run_turn
 from llm_simulator.server.websocket.vad import EnergyVad, audio_ms
 
 ENDPOINT = "live"
@@ -59,6 +59,8 @@ _RATE = re.compile(r"rate=(\d+)")
 # Live input audio is 16 kHz unless its mimeType says otherwise; output is 24 kHz.
 INPUT_RATE = 16_000
 OUTPUT_MIME = "audio/pcm;rate=24000"
+# The close reason of a failure on the server's side (what the Live API says).
+INTERNAL_ERROR = "Internal error encountered."
 
 
 # Fields whose values are the caller's own data (schemas, arguments): their keys stay as sent.
@@ -258,24 +260,41 @@ class LiveSession:
         outcome = TurnOutcome()
         said: list[dict[str, Any]] = []
         usage: dict[str, Any] = {}
+        # Why the stream broke mid-turn ('' while it has not): an unreadable frame or an
+        # in-stream error; a stream that ends without a finish reason broke too.
+        broken = ""
+        finished = False
+
+        async def on_data(data: bytes) -> None:
+            nonlocal usage, broken, finished
+            chunk = parse_object(data)
+            if chunk is None or isinstance(chunk.get("error"), dict):
+                error = (chunk or {}).get("error") or {}
+                broken = str(error.get("message") or INTERNAL_ERROR)
+                return
+            usage = chunk.get("usageMetadata") or usage
+            finished = finished or bool((chunk.get("promptFeedback") or {}).get("blockReason"))
+            for candidate in chunk.get("candidates") or []:
+                finished = finished or bool(candidate.get("finishReason"))
+                parts = [
+                    p
+                    for p in (candidate.get("content") or {}).get("parts") or []
+                    if isinstance(p, dict) and not p.get("thought")
+                ]
+                said.extend(parts)
+                await self._relay(parts)
+
         try:
-            async for chunk in turn_events(self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome):
-                usage = chunk.get("usageMetadata") or usage
-                for candidate in chunk.get("candidates") or []:
-                    parts = [
-                        p
-                        for p in (candidate.get("content") or {}).get("parts") or []
-                        if isinstance(p, dict) and not p.get("thought")
-                    ]
-                    said.extend(parts)
-                    await self._relay(parts)
+            await run_turn(self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome, on_data)
             if outcome.status >= 400:
                 error = outcome.error.get("error") or {}
                 code = CLOSE_POLICY if outcome.status < 500 and outcome.status != 429 else CLOSE_INTERNAL
                 await self.ws.close(code, str(error.get("message") or "The request failed."))
                 return
-            if outcome.cut:
-                await self.ws.close(CLOSE_INTERNAL, "Internal error encountered.")
+            if outcome.cut or broken or not finished:
+                # A chaos fault mid-turn (a cut, a malformed frame, an error, no final chunk):
+                # the Live API reports a failure on its side by closing with 1011.
+                await self.ws.close(CLOSE_INTERNAL, broken or INTERNAL_ERROR)
                 return
             self.history.append({"role": "model", "parts": said or [{"text": ""}]})
             if any("functionCall" in part for part in said):

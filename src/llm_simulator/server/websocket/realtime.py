@@ -5,7 +5,9 @@ events in order (``session.update``, ``conversation.item.*``, ``input_audio_buff
 ``response.create``/``cancel``). A response runs as a task, so audio and a cancel are read
 while it streams; it is a streamed ``POST /v1/responses`` through the app (``turns.py``), so
 it meets the gate, rate limits, chaos and the engine's timing of any HTTP request, and is
-counted under the ``realtime`` endpoint. Bad input gets an ``error`` event, never a dropped
+counted under the ``realtime`` endpoint. Each of its events is written to the socket inside
+the turn's own write (``run_turn``); a plain text delta, the hot path, straight from the
+encoder's bytes (``RealtimeResponse.text_delta``). Bad input gets an ``error`` event, never a dropped
 socket; a chaos disconnect mid-response closes the socket with 1011.
 """
 
@@ -23,7 +25,7 @@ from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.server.websocket.realtime_events import RealtimeResponse, realtime_response
 from llm_simulator.server.websocket.realtime_input import default_session, merge, responses_body
 from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, Disconnected, Frame, WebSocket, parse_object, stop
-from llm_simulator.server.websocket.turns import TurnOutcome, go_seconds, turn_events
+from llm_simulator.server.websocket.turns import TurnOutcome, go_seconds, run_turn
 from llm_simulator.server.websocket.vad import EnergyVad, audio_ms
 
 ENDPOINT = "realtime"
@@ -354,11 +356,24 @@ class RealtimeSession:
         previous = self.items[-1]["id"] if self.items else None
         response = RealtimeResponse(list(modalities), self.conversation_id, outbox.append, previous)
         outcome = TurnOutcome()
+
+        async def on_data(data: bytes) -> None:
+            # In the turn's write: a plain text delta is made straight from its bytes; any
+            # other event (and an item's first delta, which teaches the fast path) is translated.
+            frame = response.text_delta(data)
+            if frame is not None:
+                await self.ws.send_text(frame)
+                return
+            event = parse_object(data)
+            if event is None:
+                return  # a malformed chaos frame: nothing a Realtime client could read
+            response.translate(event)
+            response.learn(data, event)
+            await self._drain(outbox)
+
         try:
             try:
-                async for event in turn_events(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome):
-                    response.translate(event)
-                    await self._drain(outbox)
+                await run_turn(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome, on_data)
             except asyncio.CancelledError:
                 response.fail({}, "cancelled")
                 await self._drain(outbox)

@@ -21,7 +21,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from llm_simulator.infra.media import SAMPLE_RATE, pcm
+from llm_simulator.infra.rng import IDS
 
 # Speaking rate of the simulated voice: about 150 words a minute.
 CHARS_PER_SECOND = 14.0
@@ -29,6 +32,19 @@ CHARS_PER_SECOND = 14.0
 AUDIO_TOKENS_PER_SECOND = 20.0
 
 Emit = Callable[[dict[str, Any]], None]
+
+# A plain text delta as the Responses encoder writes it: this prefix, the item's fields, the
+# sequence number, then the delta last (``providers/openai/responses_render.py``).
+_TEXT_DELTA = b'{"type":"response.output_text.delta",'
+_SEQUENCE = b'"sequence_number":'
+_DELTA = b',"delta":'
+# The fields of a plain text delta (no logprobs): only these may be carried over as bytes.
+_PLAIN_DELTA = frozenset({"type", "item_id", "output_index", "content_index", "logprobs", "sequence_number", "delta"})
+# A server event's opening up to its fresh id's digits (``event_`` + 24 hex, as ``send`` makes).
+EVENT_OPEN = '{"event_id":"event_'
+_FIELDS_AT = len(_TEXT_DELTA)
+_NUMBER_AT = len(_SEQUENCE)
+_STRING_AT = len(_DELTA)
 
 
 def realtime_response(rid: str, status: str, modalities: list[str], conversation_id: str) -> dict[str, Any]:
@@ -66,6 +82,46 @@ class RealtimeResponse:
         self._audio_ms = 0.0
         self._seed = 0
         self.done = False
+        # Plain text deltas' item fields as the encoder wrote them -> the Realtime event's
+        # text between its id and its delta (made at each item's first delta).
+        self._heads: dict[bytes, str] = {}
+
+    def text_delta(self, data: bytes) -> str | None:
+        """The whole Realtime frame for a plain text delta, made from its bytes; None for any other event.
+
+        The frame is what ``translate`` + ``RealtimeSession.send`` make of the event (a fresh
+        ``event_id``, then ``type``, ``response_id``, ``item_id``, ``output_index``,
+        ``content_index``, ``delta``), byte for byte: the delta's JSON string is carried over
+        as the encoder escaped it (orjson both ways, so the escaping is the same), and the
+        rest is the head made at the item's first delta, which went through ``translate``.
+        """
+        if not data.startswith(_TEXT_DELTA) or not data.endswith(b'"}'):
+            return None
+        at = data.find(_SEQUENCE, _FIELDS_AT)
+        head = self._heads.get(data[_FIELDS_AT:at])
+        if head is None:
+            return None
+        delta = data.rfind(_DELTA)  # the last field: its string cannot hold an unescaped quote
+        if not data[at + _NUMBER_AT : delta].isdigit():  # nothing but the number in between
+            return None
+        return EVENT_OPEN + IDS.hex(12) + head + data[delta + _STRING_AT :].decode()
+
+    def learn(self, data: bytes, event: dict[str, Any]) -> None:
+        """Remember a plain text delta's head (``event`` is ``data`` parsed), so ``text_delta`` makes the next ones."""
+        if (
+            self.audio
+            or event.get("type") != "response.output_text.delta"
+            or event.get("logprobs")
+            or not event.keys() <= _PLAIN_DELTA
+            or int(event.get("output_index", -1)) not in self._index
+        ):
+            return
+        at = data.find(_SEQUENCE, _FIELDS_AT)
+        if at < 0 or not data.startswith(_TEXT_DELTA):
+            return
+        where = self._where(event)
+        fields = {"type": "response.output_text.delta", **where, "content_index": int(event.get("content_index", 0))}
+        self._heads[data[_FIELDS_AT:at]] = '",' + orjson.dumps(fields)[1:-1].decode() + ',"delta":'
 
     def translate(self, event: dict[str, Any]) -> None:
         """Emit the Realtime events for one Responses stream event."""

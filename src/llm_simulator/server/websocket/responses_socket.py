@@ -2,7 +2,8 @@
 
 The client sends ``{"type": "response.create", ...}`` with the fields of a create request;
 each is served as a streamed ``POST /v1/responses`` through the app (``turns.py``), and
-every event of its SSE stream (the same encoder's output) is sent as one text message. One
+every event of its SSE stream (the same encoder's output, its ``data`` bytes as written)
+is sent as one text message from inside the turn's own write. One
 response at a time, in order; a refused request becomes an ``error`` event with the HTTP
 ``status`` it would have had; bad frames get an ``error`` event and the socket stays open.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.server.websocket.socket import CLOSE_INTERNAL, Disconnected, WebSocket, parse_object
-from llm_simulator.server.websocket.turns import TurnOutcome, turn_data
+from llm_simulator.server.websocket.turns import TurnOutcome, run_turn
 
 ENDPOINT = "responses_ws"
 # Fields of a WebSocket create event that are not part of the HTTP request body.
@@ -82,13 +83,16 @@ class ResponsesSocket:
         body["stream"] = True
         stream_id = event.get("stream_id")
         outcome = TurnOutcome()
-        async for data in turn_data(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome):
+
+        async def on_data(data: bytes) -> None:
             if stream_id is None:
-                await self.ws.send_text(data)  # the SSE encoder's JSON, as it is
-                continue
+                await self.ws.send_text(data.decode(errors="replace"))  # the SSE encoder's JSON, as it is
+                return
             payload = parse_object(data)
             if payload is not None:
                 await self.ws.send_json({**payload, "stream_id": stream_id})
+
+        await run_turn(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome, on_data)
         if outcome.status >= 400:
             error = outcome.error.get("error")
             error = error if isinstance(error, dict) else {"type": "server_error", "message": "The request failed."}

@@ -1,23 +1,24 @@
-"""A WebSocket turn served as an HTTP stream through the app itself, read event by event.
+"""A WebSocket turn served as an HTTP stream through the app itself, event by event.
 
 A Realtime ``response.create``, a Responses ``response.create`` over WebSocket or a Live
 client turn is one streamed request to the provider's own HTTP route
 (``InternalDispatch.open``): routing, the gate, admission (breaker, rate limits, chaos),
-fixtures, the engine's timing and telemetry are the HTTP path's, not a copy. ``turn_events``
-decodes the SSE body as it arrives, so each event reaches the socket at the engine's due
-time; a turn refused before its first byte yields its provider-shaped error body instead.
+fixtures, the engine's timing and telemetry are the HTTP path's, not a copy. ``run_turn``
+hands each event's data to the session inside the app's own write (a sink, not a queue),
+so each event reaches the socket in the write the engine released it with; a turn refused
+before its first byte fills in its provider-shaped error body instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from llm_simulator.infra.sse import SseDecoder
-from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.providers.internal import InternalDispatch, ReaderGone
+from llm_simulator.server.websocket.socket import Disconnected, parse_object
 
 # Request headers a turn inherits from the socket's handshake: credentials, seeds, chaos,
 # tracing (hop-by-hop and WebSocket headers stay behind).
@@ -53,20 +54,81 @@ class TurnOutcome:
     cut: bool = False
 
 
-async def turn_data(
+class DataSplitter:
+    r"""The ``data`` of each server-sent event in a body, as bytes, chunk by chunk.
+
+    The app's encoders write whole frames (``event:`` and one ``data:`` line, a blank line);
+    an event cut across chunks waits for its end. Follows the event-stream rules the HTTP
+    clients' decoder (``infra/sse.py``) follows: ``data`` lines joined with ``\\n``, one space
+    after the colon dropped, comments and other fields ignored, no event without data.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The data of every event ``chunk`` completes (a trailing partial event is kept)."""
+        if self._pending:
+            chunk = self._pending + chunk
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *frames, self._pending = chunk.split(b"\n\n")
+        out = []
+        for frame in frames:
+            # The encoders' own shapes first: a lone data line, or one event line and one data line.
+            if b"\n" not in frame:
+                if frame.startswith(b"data:"):
+                    out.append(_value(frame))
+                continue
+            at = frame.find(b"\ndata: ")
+            if at >= 0 and frame.count(b"\n") == 1 and frame.startswith(b"event: "):
+                out.append(frame[at + 7 :])
+                continue
+            data = [_value(line) for line in frame.split(b"\n") if line.startswith(b"data:")]
+            if data:
+                out.append(b"\n".join(data))
+        return out
+
+
+def _value(line: bytes) -> bytes:
+    """A ``data:`` line's value (one space after the colon dropped)."""
+    value = line[5:]
+    return value[1:] if value[:1] == b" " else value
+
+
+OnData = Callable[[bytes], Awaitable[None]]
+
+
+async def run_turn(
     dispatch: InternalDispatch,
     path: str,
     headers: Mapping[str, str],
     body: dict[str, Any],
     endpoint: str,
     outcome: TurnOutcome,
-) -> AsyncIterator[str]:
-    """The ``data`` of each event of the turn's stream, as the app wrote it, each as it is released.
+    on_data: OnData,
+) -> None:
+    """Serve the turn; each event's ``data`` (bytes, as the app encoded it) goes to ``on_data`` when released.
 
-    ``outcome`` is filled in as the turn goes: a refusal's status and error body (no events
-    then), the response headers (rate-limit state), and whether the stream was cut.
+    ``on_data`` runs inside the app's own write (``InternalDispatch.open`` with a sink), so
+    each event reaches the socket in the write the engine released it with: no queue, no
+    task hop, no SSE decoder per token. A ``Disconnected`` from it hangs the request up as
+    a client's leaving. ``outcome`` is filled in as the turn goes: a refusal's status and
+    error body (no events then), the response headers (rate-limit state), whether it was cut.
     """
-    stream = dispatch.open(path, headers, orjson.dumps(body), endpoint=endpoint)
+    splitter = DataSplitter()
+
+    async def sink(chunk: bytes) -> None:
+        try:
+            for data in splitter.feed(chunk):
+                if data != b"[DONE]":
+                    await on_data(data)
+        except Disconnected:
+            raise ReaderGone from None
+
+    stream = dispatch.open(path, headers, orjson.dumps(body), endpoint=endpoint, sink=sink)
     try:
         status = await stream.start()
         outcome.status, outcome.headers = status, stream.headers
@@ -74,47 +136,15 @@ async def turn_data(
             raw = b"".join([chunk async for chunk in stream.chunks()])
             outcome.error = _error_body(raw)
             return
-        decoder = SseDecoder()
-        pending = ""
-        async for chunk in stream.chunks():
-            pending += chunk.decode()
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                event = decoder.feed(line.rstrip("\r"))
-                if event is not None and event.data != "[DONE]":
-                    yield event.data
+        await stream.finished()
         outcome.cut = stream.cut
     finally:
         await stream.close()
 
 
-async def turn_events(
-    dispatch: InternalDispatch,
-    path: str,
-    headers: Mapping[str, str],
-    body: dict[str, Any],
-    endpoint: str,
-    outcome: TurnOutcome,
-) -> AsyncIterator[dict[str, Any]]:
-    """The turn's events as JSON objects (``turn_data`` parsed; a malformed chaos frame is skipped)."""
-    async for data in turn_data(dispatch, path, headers, body, endpoint, outcome):
-        payload = _object(data)
-        if payload is not None:
-            yield payload
-
-
-def _object(text: str) -> dict[str, Any] | None:
-    """A JSON object from an event's data (None for anything else: a malformed chaos frame)."""
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _error_body(raw: bytes) -> dict[str, Any]:
     """A refusal's JSON body (``{}`` when it is not JSON: a cut body)."""
-    value = _object(raw.decode(errors="replace")) if raw else None
+    value = parse_object(raw) if raw else None
     return value or {}
 
 
