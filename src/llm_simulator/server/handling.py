@@ -78,7 +78,9 @@ class Handling:
                 raise error from None
         except SimulatorError as exc:
             record = exchange.telemetry
-            record.error_type = str(exc.kind)
+            # A type the handler chose (strict mode's "strict_no_fixture") stays; else the error's kind.
+            if not record.error_type:
+                record.error_type = str(exc.kind)
             if isinstance(exc, AuthError):
                 record.auth_failure = exc.reason
             return provider.render_error(exc, request_id)

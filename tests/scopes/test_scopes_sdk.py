@@ -1,0 +1,125 @@
+"""Test scopes through the official SDKs on one live server: isolation, precedence, admin views.
+
+Two tests' scopes on one server never see each other's chaos rules, fixtures or one-shot
+faults, and requests without a test id see only the global state, exactly as before.
+"""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from llm_simulator.core.test_scope import TEST_ID_HEADER
+from llm_simulator.testing import SimulatorHandle
+from tests.scopes.conftest import ask, fixture, ok, scoped_openai
+
+
+def test_fixtures_are_per_scope_and_before_the_global_ones(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    ok(admin.post("/admin/fixtures", params={"scope": "test-a"}, content=fixture("ping", "pong from A")))
+    ok(admin.post("/admin/fixtures", headers={TEST_ID_HEADER: "test-b"}, content=fixture("ping", "pong from B")))
+    ok(admin.post("/admin/fixtures", content=fixture("ping", "global pong") + fixture("other", "global other")[6:]))
+    try:
+        a, b, plain = scoped_openai(sim, "test-a"), scoped_openai(sim, "test-b"), scoped_openai(sim, None)
+        assert ask(a, "ping") == "pong from A"
+        assert ask(b, "ping") == "pong from B"
+        assert ask(plain, "ping") == "global pong"
+        # Nothing in scope A matches: the global fixtures answer next.
+        assert ask(a, "other") == "global other"
+        # The query parameter names a scope as well as the header.
+        via_query = openai.OpenAI(
+            base_url=sim.openai_base_url, api_key="k", max_retries=0, default_query={"simulator_test_id": "test-b"}
+        )
+        assert ask(via_query, "ping") == "pong from B"
+        view = ok(admin.get("/admin/scopes/test-a"))
+        assert view["counters"]["fixture_hits"] == 2 and view["counters"]["by_status"] == {"200": 2}
+        assert [r["hits"] for r in view["fixtures"]["rules"]] == [1]
+        # The global fixtures are unchanged by the scopes' loads.
+        assert len(ok(admin.get("/admin/fixtures"))["rules"]) == 2
+    finally:
+        ok(admin.delete("/admin/fixtures"))
+
+
+def test_chaos_rules_are_per_scope_and_unscoped_traffic_is_unaffected(
+    sim: SimulatorHandle, admin: httpx.Client
+) -> None:
+    rules = {"rules": [{"name": "down", "error_type": "server_error"}]}
+    ok(admin.put("/admin/chaos", params={"scope": "chaos-a"}, json=rules))
+    a, b, plain = scoped_openai(sim, "chaos-a"), scoped_openai(sim, "chaos-b"), scoped_openai(sim, None)
+    for _ in range(3):
+        with pytest.raises(openai.InternalServerError):
+            ask(a, "hi")
+        assert ask(b, "hi")
+        assert ask(plain, "hi")
+    assert ok(admin.get("/admin/chaos"))["enabled"] is False
+    scoped = ok(admin.get("/admin/chaos", params={"scope": "chaos-a"}))
+    assert scoped["injections"] == {"server_error": 3}
+    view = ok(admin.get("/admin/scopes/chaos-a"))
+    assert view["counters"]["faults_fired"] == 3 and view["counters"]["by_status"] == {"500": 3}
+    # Clearing the scope's rules leaves its chaos on but without any rule: nothing is injected.
+    ok(admin.delete("/admin/chaos/rules", params={"scope": "chaos-a"}))
+    assert ask(a, "hi")
+
+
+def test_one_shot_faults_fire_exactly_n_times_in_their_scope_only(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    armed = ok(admin.post("/admin/scopes/shot-a/faults", json={"count": 2, "error_type": "rate_limit"}))
+    assert armed["remaining"] == 2 and armed["scope"] == "shot-a"
+    a, b = scoped_openai(sim, "shot-a"), scoped_openai(sim, "shot-b")
+    assert ask(b, "hi")  # another scope never meets it
+    for _ in range(2):
+        with pytest.raises(openai.RateLimitError):
+            ask(a, "hi")
+    assert ask(a, "hi")
+    listed = ok(admin.get("/admin/scopes/shot-a/faults"))["faults"]
+    assert listed == []  # spent and forgotten
+    # A filter narrows what it fails: only the named model.
+    ok(admin.post("/admin/faults", params={"scope": "shot-a"}, json={"models": ["gpt-4o-mini"], "misbehave": "refusal"}))
+    assert ask(a, "hi", model="gpt-4o")
+    refused = a.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    assert refused.choices[0].message.refusal
+    assert ask(a, "hi", model="gpt-4o-mini")
+
+
+def test_global_one_shot_fault_hits_unscoped_and_scoped_requests_once(
+    sim: SimulatorHandle, admin: httpx.Client
+) -> None:
+    ok(admin.post("/admin/faults", json={"count": 1, "error_type": "overloaded"}))
+    plain = scoped_openai(sim, None)
+    with pytest.raises(openai.APIStatusError) as caught:
+        ask(plain, "hi")
+    assert caught.value.status_code == 529 or caught.value.status_code == 503
+    assert ask(plain, "hi")
+    assert ok(admin.get("/admin/faults"))["faults"] == []
+
+
+def test_admin_views_clear_and_errors(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    client = scoped_openai(sim, "viewed")
+    assert ask(client, "hi")
+    listed = ok(admin.get("/admin/scopes"))
+    assert "viewed" in [s["id"] for s in listed["scopes"]]
+    assert listed["idle_ttl_s"] == 900 and listed["max_scopes"] == 1000
+    ok(admin.put("/admin/scopes/viewed", json={"strict": True}))
+    assert ok(admin.get("/admin/scopes/viewed"))["strict_in_force"] is True
+    assert ok(admin.delete("/admin/scopes/viewed")) == {"cleared": True}
+    missing = admin.get("/admin/scopes/viewed")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "scope_not_found"
+    # After a clear the scope starts afresh (strict off again).
+    assert ask(client, "hi")
+    bad = admin.post("/admin/scopes/x/faults", json={"count": 0, "error_type": "rate_limit"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "count"
+    nothing = admin.post("/admin/faults", json={"count": 1, "latency_multiplier": 2})
+    assert nothing.status_code == 400 and "needs error_type" in nothing.json()["error"]["message"]
+    typo = admin.post("/admin/faults", json={"error_typ": "rate_limit"})
+    assert typo.status_code == 400 and typo.json()["error"]["code"] == "invalid_fault"
+    assert admin.put("/admin/scopes/x", json={"strict": "yes"}).status_code == 400
+    too_many = {"rules": [{"error_type": "rate_limit"}] * 101}
+    assert admin.put("/admin/chaos", params={"scope": "x"}, json=too_many).status_code == 400
+
+
+def test_an_invalid_test_id_is_a_provider_shaped_400_naming_the_header(sim: SimulatorHandle) -> None:
+    client = scoped_openai(sim, "bad id with spaces")
+    with pytest.raises(openai.BadRequestError) as caught:
+        ask(client, "hi")
+    body = caught.value.body
+    assert isinstance(body, dict) and body["param"] == TEST_ID_HEADER and body["code"] == "invalid_test_id"
+    assert TEST_ID_HEADER in caught.value.message
