@@ -41,9 +41,7 @@ def scoped_openai(sim: SimulatorHandle, test_id: str | None) -> openai.OpenAI:
 
 def ask(client: openai.OpenAI, text: str, model: str = "gpt-4o") -> str:
     """One chat completion's text."""
-    reply = client.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": text}], max_tokens=8
-    )
+    reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": text}], max_tokens=8)
     return reply.choices[0].message.content or ""
 
 

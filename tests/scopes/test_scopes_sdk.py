@@ -6,6 +6,8 @@ faults, and requests without a test id see only the global state, exactly as bef
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import openai
 import pytest
@@ -73,7 +75,11 @@ def test_one_shot_faults_fire_exactly_n_times_in_their_scope_only(sim: Simulator
     listed = ok(admin.get("/admin/scopes/shot-a/faults"))["faults"]
     assert listed == []  # spent and forgotten
     # A filter narrows what it fails: only the named model.
-    ok(admin.post("/admin/faults", params={"scope": "shot-a"}, json={"models": ["gpt-4o-mini"], "misbehave": "refusal"}))
+    ok(
+        admin.post(
+            "/admin/faults", params={"scope": "shot-a"}, json={"models": ["gpt-4o-mini"], "misbehave": "refusal"}
+        )
+    )
     assert ask(a, "hi", model="gpt-4o")
     refused = a.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     assert refused.choices[0].message.refusal
@@ -123,3 +129,48 @@ def test_an_invalid_test_id_is_a_provider_shaped_400_naming_the_header(sim: Simu
     body = caught.value.body
     assert isinstance(body, dict) and body["param"] == TEST_ID_HEADER and body["code"] == "invalid_test_id"
     assert TEST_ID_HEADER in caught.value.message
+
+
+async def test_concurrent_requests_meet_a_one_shot_fault_exactly_n_times(
+    sim: SimulatorHandle, admin: httpx.Client
+) -> None:
+    ok(admin.post("/admin/scopes/burst/faults", json={"count": 4, "error_type": "server_error"}))
+    client = openai.AsyncOpenAI(
+        base_url=sim.openai_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: "burst"}
+    )
+    async with client:
+        calls = [
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=4)
+            for _ in range(16)
+        ]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, openai.InternalServerError)]
+    assert len(failed) == 4 and all(not isinstance(r, BaseException) or r in failed for r in results)
+    assert ok(admin.get("/admin/scopes/burst"))["counters"]["by_status"] == {"200": 12, "500": 4}
+
+
+def test_a_one_shot_stream_fault_cuts_one_stream(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    ok(admin.post("/admin/scopes/streams/faults", json={"stream_fault": {"type": "disconnect", "after_tokens": 2}}))
+    client = scoped_openai(sim, "streams")
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=20, stream=True
+        ):
+            pass
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=20, stream=True
+        )
+    )
+    assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason is not None
+
+
+def test_fixture_times_are_counted_per_scope(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    once = "rules:\n  - match: {message: quota}\n    times: 1\n    respond: {error: {type: rate_limit}}\n"
+    for name in ("times-a", "times-b"):
+        ok(admin.post("/admin/fixtures", params={"scope": name}, content=once))
+    for name in ("times-a", "times-b"):
+        client = scoped_openai(sim, name)
+        with pytest.raises(openai.RateLimitError):
+            ask(client, "quota")
+        assert ask(client, "quota")  # spent in this scope only
