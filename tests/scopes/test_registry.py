@@ -62,7 +62,7 @@ async def test_invalid_ids_and_the_fault_bound_are_400s() -> None:
     rule = ChaosRule(error_type="rate_limit")
     sim.scopes.arm(scope, rule, 1)
     sim.scopes.arm(scope, rule, 1)
-    with pytest.raises(SimulatorError, match="scopes.max_faults"):
+    with pytest.raises(SimulatorError, match=r"scopes\.max_faults"):
         sim.scopes.arm(scope, rule, 1)
 
 

@@ -131,22 +131,21 @@ def test_an_invalid_test_id_is_a_provider_shaped_400_naming_the_header(sim: Simu
     assert TEST_ID_HEADER in caught.value.message
 
 
-async def test_concurrent_requests_meet_a_one_shot_fault_exactly_n_times(
-    sim: SimulatorHandle, admin: httpx.Client
-) -> None:
-    ok(admin.post("/admin/scopes/burst/faults", json={"count": 4, "error_type": "server_error"}))
+async def test_concurrent_requests_meet_a_one_shot_fault_exactly_n_times(sim: SimulatorHandle) -> None:
     client = openai.AsyncOpenAI(
         base_url=sim.openai_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: "burst"}
     )
-    async with client:
+    async with httpx.AsyncClient(base_url=sim.url) as admin, client:
+        ok(await admin.post("/admin/scopes/burst/faults", json={"count": 4, "error_type": "server_error"}))
         calls = [
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=4)
             for _ in range(16)
         ]
         results = await asyncio.gather(*calls, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, openai.InternalServerError)]
-    assert len(failed) == 4 and all(not isinstance(r, BaseException) or r in failed for r in results)
-    assert ok(admin.get("/admin/scopes/burst"))["counters"]["by_status"] == {"200": 12, "500": 4}
+        failed = [r for r in results if isinstance(r, openai.InternalServerError)]
+        assert len(failed) == 4 and all(not isinstance(r, BaseException) or r in failed for r in results)
+        view = ok(await admin.get("/admin/scopes/burst"))
+    assert view["counters"]["by_status"] == {"200": 12, "500": 4}
 
 
 def test_a_one_shot_stream_fault_cuts_one_stream(sim: SimulatorHandle, admin: httpx.Client) -> None:
