@@ -173,3 +173,16 @@ def test_fixture_times_are_counted_per_scope(sim: SimulatorHandle, admin: httpx.
         with pytest.raises(openai.RateLimitError):
             ask(client, "quota")
         assert ask(client, "quota")  # spent in this scope only
+
+
+def test_a_pytest_node_id_names_a_scope_through_the_query_routes(sim: SimulatorHandle, admin: httpx.Client) -> None:
+    node = "tests/test_agent.py::test_retry[param-1]"
+    ok(admin.post("/admin/faults", params={"scope": node}, json={"error_type": "rate_limit"}))
+    client = scoped_openai(sim, node)
+    with pytest.raises(openai.RateLimitError):
+        ask(client, "hi")
+    ok(admin.put("/admin/scope", params={"scope": node}, json={"strict": True}))
+    view = ok(admin.get("/admin/scope", headers={TEST_ID_HEADER: node}))
+    assert view["id"] == node and view["strict"] is True and view["counters"]["faults_fired"] == 1
+    assert ok(admin.delete("/admin/scope", params={"scope": node})) == {"cleared": True}
+    assert admin.get("/admin/scope").status_code == 400

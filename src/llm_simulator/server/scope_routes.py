@@ -3,7 +3,8 @@
 ``GET /admin/scopes`` lists this worker's live scopes; ``DELETE /admin/scopes`` forgets them
 all here. ``GET /admin/scopes/{scope}`` shows one (settings, chaos, fixtures, sessions,
 one-shot faults, counters); ``PUT`` changes its settings (``{"strict": true|false|null}``,
-creating it if new); ``DELETE`` clears it fleet-wide. ``POST /admin/scopes/{scope}/faults``
+creating it if new); ``DELETE`` clears it fleet-wide. ``/admin/scope?scope=ID`` does the same for an
+id with a ``/`` in it (a pytest node id). ``POST /admin/scopes/{scope}/faults``
 arms a one-shot fault in the scope (``GET`` lists them, ``DELETE`` disarms them); the same
 on ``/admin/faults`` acts globally, or on the scope that ``?scope=`` or the test id header
 names. Errors are OpenAI-shaped 400s (404 for an unknown scope).
@@ -86,6 +87,10 @@ class ScopeRoutes:
             Route("GET", "/admin/scopes/{scope}/faults", self.list_faults, ADMIN_ENDPOINT),
             Route("POST", "/admin/scopes/{scope}/faults", self.arm_fault, ADMIN_ENDPOINT),
             Route("DELETE", "/admin/scopes/{scope}/faults", self.clear_faults, ADMIN_ENDPOINT),
+            # The same for an id with a "/" (a pytest node id), named by ?scope= or the test id header.
+            Route("GET", "/admin/scope", self.get_scope, ADMIN_ENDPOINT),
+            Route("PUT", "/admin/scope", self.update_scope, ADMIN_ENDPOINT),
+            Route("DELETE", "/admin/scope", self.drop_scope, ADMIN_ENDPOINT),
             Route("GET", "/admin/faults", self.list_faults, ADMIN_ENDPOINT),
             Route("POST", "/admin/faults", self.arm_fault, ADMIN_ENDPOINT),
             Route("DELETE", "/admin/faults", self.clear_faults, ADMIN_ENDPOINT),
@@ -95,6 +100,14 @@ class ScopeRoutes:
         """The scope a request names (path, ``?scope=`` or the test id header), opened; None: global."""
         test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
         return await self._scopes.open(test_id) if test_id is not None else None
+
+    @staticmethod
+    def _named(request: HttpRequest) -> str:
+        """The scope id a request names in its path, ``?scope=`` or test id header (a 400 if none)."""
+        test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
+        if test_id is None:
+            raise invalid("Name the scope: /admin/scopes/{id}, ?scope=ID or the x-simulator-test-id header.")
+        return test_id
 
     async def list_scopes(self, request: HttpRequest) -> Response:
         """The live scopes of this worker, least recently used first, with the bounds in force."""
@@ -106,7 +119,7 @@ class ScopeRoutes:
 
     async def get_scope(self, request: HttpRequest) -> Response:
         """One scope in full; a 404 when no request or admin write has created it."""
-        test_id = request.path_params["scope"]
+        test_id = self._named(request)
         self._scopes.check_id(test_id)
         if not await self._scopes.exists(test_id):
             raise SimulatorError(ErrorKind.NOT_FOUND, f"No test scope {test_id!r}.", code="scope_not_found")
@@ -122,7 +135,7 @@ class ScopeRoutes:
         strict = body.get("strict")
         if strict is not None and not isinstance(strict, bool):
             raise invalid(f"strict must be true, false or null, got {strict!r}.", param="strict")
-        scope = await self._scopes.open(request.path_params["scope"])
+        scope = await self._scopes.open(self._named(request))
         if "strict" in body:
             scope.strict = strict
         await self._scopes.publish(scope)
@@ -130,7 +143,7 @@ class ScopeRoutes:
 
     async def drop_scope(self, request: HttpRequest) -> Response:
         """Clear a scope everywhere: its chaos, fixtures, sessions, one-shot faults and counters."""
-        return _json(200, {"cleared": await self._scopes.drop(request.path_params["scope"])})
+        return _json(200, {"cleared": await self._scopes.drop(self._named(request))})
 
     async def list_faults(self, request: HttpRequest) -> Response:
         """The armed one-shot faults (the scope's or the global ones) with uses fired and left."""
