@@ -6,8 +6,9 @@ The generation pipeline (``providers/pipeline.py``) calls ``admit`` once per req
 ``admit`` runs, in order: the per-model circuit breaker, the caller's rate limits (which
 set the provider's rate-limit headers on every response to the request, 429s included),
 and chaos (the control header, one-shot faults, a test scope's rules, then scenarios and
-rules). It raises the error a request meets, waits out added delays, and returns the effects left for the engine (a latency scale, a
-stream fault, the settlement of the token estimate). What the server must do with the
+rules). It raises the error a request meets, waits out added delays, and returns the
+effects left for the engine (a latency scale, a stream fault, the settlement of the token
+estimate). What the server must do with the
 request's other responses (the rate-limit headers) and at its end, however it ends
 (settle the estimate, tell the breaker), it reports to the request's ``Exchange``, the
 moment each is known: a timeout or a cut later on still finds them there. With chaos,
