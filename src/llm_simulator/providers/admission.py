@@ -8,12 +8,12 @@ set the provider's rate-limit headers on every response to the request, 429s inc
 and chaos (the control header, one-shot faults, a test scope's rules, then scenarios and
 rules). It raises the error a request meets, waits out added delays, and returns the
 effects left for the engine (a latency scale, a stream fault, the settlement of the token
-estimate). What the server must do with the
-request's other responses (the rate-limit headers) and at its end, however it ends
-(settle the estimate, tell the breaker), it reports to the request's ``Exchange``, the
-moment each is known: a timeout or a cut later on still finds them there. With chaos,
-limits and the breaker all off and no control header it is not called at all: the hot
-path pays three flag tests and one dict lookup.
+estimate). What the server must do with the request's other responses (the rate-limit
+headers) and at its end, however it ends (settle the estimate, tell the breaker), it
+reports to the request's ``Exchange``, the moment each is known: a timeout or a cut later
+on still finds them there. With chaos, limits and the breaker all off, no control header,
+no test id and no one-shot fault armed it is not called at all: the hot path pays five
+flag tests and one dict lookup.
 """
 
 from __future__ import annotations
