@@ -47,22 +47,24 @@ class OneShotBook:
 
     def __init__(self) -> None:
         self.faults: tuple[OneShot, ...] = ()
+        # Whether any fault may still fire (spent ones are dropped as claims fail): a plain
+        # attribute, read by every request's admission test, so no property call.
+        self.armed = False
 
-    @property
-    def armed(self) -> bool:
-        """Whether any fault may still fire (spent ones are dropped as claims fail)."""
-        return bool(self.faults)
+    def _set(self, faults: tuple[OneShot, ...]) -> None:
+        self.faults = faults
+        self.armed = bool(faults)
 
     def add(self, rule: ChaosRule, count: int, now: float) -> OneShot:
         """Arm a fault: the next ``count`` requests ``rule`` matches meet it (always, whatever its probability)."""
         fault = OneShot(uuid.uuid4().hex, count, rule.model_copy(update={"probability": 1.0}), now)
-        self.faults = (*self.faults, fault)
+        self._set((*self.faults, fault))
         return fault
 
     def clear(self) -> int:
         """Disarm every fault; how many there were."""
         count = len(self.faults)
-        self.faults = ()
+        self._set(())
         return count
 
     async def take(self, matches: Callable[[ChaosRule], bool], claims: StepStore) -> ChaosRule | None:
@@ -73,7 +75,7 @@ class OneShotBook:
             if await claims.claim(_KEY.format(fault.id), fault.count):
                 return fault.rule
             # Spent (here or on another replica): stop asking for it.
-            self.faults = tuple(f for f in self.faults if f.id != fault.id)
+            self._set(tuple(f for f in self.faults if f.id != fault.id))
         return None
 
     async def view(self, claims: StepStore) -> list[dict[str, Any]]:
@@ -99,4 +101,4 @@ class OneShotBook:
 
     def restore(self, data: list[dict[str, Any]]) -> None:
         """Take the armed faults from a snapshot."""
-        self.faults = tuple(OneShot.from_json(item) for item in data)
+        self._set(tuple(OneShot.from_json(item) for item in data))
