@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -186,3 +187,31 @@ def test_a_pytest_node_id_names_a_scope_through_the_query_routes(sim: SimulatorH
     assert view["id"] == node and view["strict"] is True and view["counters"]["faults_fired"] == 1
     assert ok(admin.delete("/admin/scope", params={"scope": node})) == {"cleared": True}
     assert admin.get("/admin/scope").status_code == 400
+
+
+def test_every_bad_admin_input_is_a_named_400(admin: httpx.Client) -> None:
+    many = "rules:\n" + "  - respond: {text: x}\n" * 201
+    cases = [
+        (admin.put("/admin/scopes/x", json={"strikt": True}), "invalid_scope", None),
+        (admin.post("/admin/faults", content=b"{not json"), "invalid_json", None),
+        (admin.post("/admin/faults", json=[1]), "invalid_json", None),
+        (admin.get("/admin/scopes/bad%20id"), "invalid_test_id", TEST_ID_HEADER),
+        (admin.get("/admin/chaos", params={"scope": "bad id"}), "invalid_test_id", TEST_ID_HEADER),
+        (admin.post("/admin/fixtures", params={"scope": "big"}, content=many), "invalid_fixtures", None),
+    ]
+    for response, code, param in cases:
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["code"] == code, error
+        assert param is None or error["param"] == param
+    assert "at most 200 fixture rules and scenarios, not 201" in cases[-1][0].text
+
+
+def test_an_invalid_test_id_is_anthropic_shaped_on_anthropic_routes(sim: SimulatorHandle) -> None:
+    client = anthropic.Anthropic(
+        base_url=sim.anthropic_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: "a b"}
+    )
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="claude-sonnet-4-5", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
+    body = caught.value.body
+    assert isinstance(body, dict) and body["type"] == "error" and TEST_ID_HEADER in body["error"]["message"]
