@@ -177,11 +177,24 @@ class ChaosController:
         self.decisions = 0
         # "The next N requests fail with X" (engine/chaos/oneshot.py); fire even with chaos off.
         self.one_shots = OneShotBook()
+        self.one_shots.on_change = self._refresh
+        self.admits = False
+        self._refresh()
         self._effective = self._compile()
         # Called after every change made through the admin API (a fleet publishes it).
         self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # -- configuration (admin API) ------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Recompute ``admits``: whether any request needs chaos's admission at all.
+
+        Chaos on, a breaker board, or a one-shot fault armed: the one flag the hot path
+        tests (``providers/admission.py`` ``needs_admission``), so arming one-shot faults
+        costs requests nothing while none is armed. ``enabled`` changes only through
+        ``configure``, which refreshes it.
+        """
+        self.admits = self.enabled or self.breakers is not None or self.one_shots.armed
 
     def _compile(self) -> tuple[ChaosRule, ...]:
         """User rules, then the preset's; the default mix when neither gives any rule."""
@@ -216,6 +229,7 @@ class ChaosController:
                 repeat = None if isinstance(repeat_s, bool) else repeat_s
             self.scenarios = ScenarioTimeline(specs, self._clock, repeat)
         self._effective = self._compile()
+        self._refresh()
 
     def set_observed(self, rules: tuple[ChaosRule, ...]) -> None:
         """Replace the rules derived from observed traffic (evaluated after the configured ones)."""

@@ -50,10 +50,14 @@ class OneShotBook:
         # Whether any fault may still fire (spent ones are dropped as claims fail): a plain
         # attribute, read by every request's admission test, so no property call.
         self.armed = False
+        # Told when ``armed`` may have changed (the controller folds it into ``admits``).
+        self.on_change: Callable[[], None] | None = None
 
     def _set(self, faults: tuple[OneShot, ...]) -> None:
         self.faults = faults
         self.armed = bool(faults)
+        if self.on_change is not None:
+            self.on_change()
 
     def add(self, rule: ChaosRule, count: int, now: float) -> OneShot:
         """Arm a fault: the next ``count`` requests ``rule`` matches meet it (always, whatever its probability)."""
