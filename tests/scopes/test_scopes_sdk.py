@@ -198,13 +198,18 @@ def test_every_bad_admin_input_is_a_named_400(admin: httpx.Client) -> None:
         (admin.get("/admin/scopes/bad%20id"), "invalid_test_id", TEST_ID_HEADER),
         (admin.get("/admin/chaos", params={"scope": "bad id"}), "invalid_test_id", TEST_ID_HEADER),
         (admin.post("/admin/fixtures", params={"scope": "big"}, content=many), "invalid_fixtures", None),
+        (
+            admin.post("/admin/fixtures", params={"scope": "big", "mode": "append"}, content=b"rules: []"),
+            "invalid_fixtures",
+            None,
+        ),
     ]
     for response, code, param in cases:
         assert response.status_code == 400, response.text
         error = response.json()["error"]
         assert error["type"] == "invalid_request_error" and error["code"] == code, error
         assert param is None or error["param"] == param
-    assert "at most 200 fixture rules and scenarios, not 201" in cases[-1][0].text
+    assert "at most 200 fixture rules and scenarios, not 201" in cases[-2][0].text
 
 
 def test_an_invalid_test_id_is_anthropic_shaped_on_anthropic_routes(sim: SimulatorHandle) -> None:

@@ -207,6 +207,9 @@ class SystemRoutes:
                 bound = self._sim.scopes.config.max_fixtures
                 if size > bound:
                     raise FixtureError(f"a test scope holds at most {bound} fixture rules and scenarios, not {size}")
+                if mode == "append" and not (parsed.rules or parsed.scenarios):
+                    # Nothing to add: recording it would grow the scope's shared document for nothing.
+                    raise FixtureError("the document adds no rule or scenario to the scope")
             # Loaded here, then published to the fleet (every replica within sync_interval_s).
             fixtures = await shared.load(request.body, replace=mode == "replace")
         except FixtureError as exc:
