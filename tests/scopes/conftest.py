@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import openai
@@ -20,6 +20,26 @@ def sim() -> Iterator[SimulatorHandle]:
         yield handle
 
 
+T = TypeVar("T")
+
+# SDK clients a test built, closed after it (an unclosed socket fails a later test's run).
+_CLIENTS: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close every client ``keep`` registered during the test."""
+    yield
+    while _CLIENTS:
+        _CLIENTS.pop().close()
+
+
+def keep(client: T) -> T:
+    """Register an SDK client (anything with ``close``) to be closed after the test; returns it."""
+    _CLIENTS.append(client)
+    return client
+
+
 @pytest.fixture
 def admin(sim: SimulatorHandle) -> Iterator[httpx.Client]:
     """A plain HTTP client on the server's root (the admin API)."""
@@ -30,13 +50,14 @@ def admin(sim: SimulatorHandle) -> Iterator[httpx.Client]:
 def scoped_openai(sim: SimulatorHandle, test_id: str | None) -> openai.OpenAI:
     """The official OpenAI client whose every request carries ``test_id`` (None: unscoped)."""
     headers = {TEST_ID_HEADER: test_id} if test_id is not None else None
-    return openai.OpenAI(
+    client = openai.OpenAI(
         base_url=sim.openai_base_url,
         api_key="sk-test",
         max_retries=0,
         default_headers=headers,
         _strict_response_validation=True,
     )
+    return keep(client)
 
 
 def ask(client: openai.OpenAI, text: str, model: str = "gpt-4o") -> str:

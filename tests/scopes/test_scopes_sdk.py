@@ -15,7 +15,7 @@ import pytest
 
 from llm_simulator.core.test_scope import TEST_ID_HEADER
 from llm_simulator.testing import SimulatorHandle
-from tests.scopes.conftest import ask, fixture, ok, scoped_openai
+from tests.scopes.conftest import ask, fixture, keep, ok, scoped_openai
 
 
 def test_fixtures_are_per_scope_and_before_the_global_ones(sim: SimulatorHandle, admin: httpx.Client) -> None:
@@ -30,8 +30,10 @@ def test_fixtures_are_per_scope_and_before_the_global_ones(sim: SimulatorHandle,
         # Nothing in scope A matches: the global fixtures answer next.
         assert ask(a, "other") == "global other"
         # The query parameter names a scope as well as the header.
-        via_query = openai.OpenAI(
-            base_url=sim.openai_base_url, api_key="k", max_retries=0, default_query={"simulator_test_id": "test-b"}
+        via_query = keep(
+            openai.OpenAI(
+                base_url=sim.openai_base_url, api_key="k", max_retries=0, default_query={"simulator_test_id": "test-b"}
+            )
         )
         assert ask(via_query, "ping") == "pong from B"
         view = ok(admin.get("/admin/scopes/test-a"))
@@ -213,8 +215,10 @@ def test_every_bad_admin_input_is_a_named_400(admin: httpx.Client) -> None:
 
 
 def test_an_invalid_test_id_is_anthropic_shaped_on_anthropic_routes(sim: SimulatorHandle) -> None:
-    client = anthropic.Anthropic(
-        base_url=sim.anthropic_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: "a b"}
+    client = keep(
+        anthropic.Anthropic(
+            base_url=sim.anthropic_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: "a b"}
+        )
     )
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model="claude-sonnet-4-5", max_tokens=4, messages=[{"role": "user", "content": "hi"}])

@@ -18,7 +18,7 @@ from google.genai import errors, types
 
 from llm_simulator.core.test_scope import TEST_ID_HEADER
 from llm_simulator.testing import SimulatorHandle, start_simulator
-from tests.scopes.conftest import ask, fixture, ok, scoped_openai
+from tests.scopes.conftest import ask, fixture, keep, ok, scoped_openai
 
 SCOPE = "strict-test"
 
@@ -49,8 +49,10 @@ def test_openai_strict_miss_names_the_request_and_is_journaled(sim: SimulatorHan
 
 
 def test_anthropic_strict_miss(sim: SimulatorHandle, strict_scope: str) -> None:
-    client = anthropic.Anthropic(
-        base_url=sim.anthropic_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: strict_scope}
+    client = keep(
+        anthropic.Anthropic(
+            base_url=sim.anthropic_base_url, api_key="k", max_retries=0, default_headers={TEST_ID_HEADER: strict_scope}
+        )
     )
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(
@@ -63,9 +65,11 @@ def test_anthropic_strict_miss(sim: SimulatorHandle, strict_scope: str) -> None:
 
 
 def test_gemini_strict_miss(sim: SimulatorHandle, strict_scope: str) -> None:
-    client = genai.Client(
-        api_key="k",
-        http_options=types.HttpOptions(base_url=sim.gemini_base_url, headers={TEST_ID_HEADER: strict_scope}),
+    client = keep(
+        genai.Client(
+            api_key="k",
+            http_options=types.HttpOptions(base_url=sim.gemini_base_url, headers={TEST_ID_HEADER: strict_scope}),
+        )
     )
     with pytest.raises(errors.ClientError) as caught:
         client.models.generate_content(model="gemini-2.5-flash", contents="unmatched too")
