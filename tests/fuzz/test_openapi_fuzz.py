@@ -108,6 +108,8 @@ REACH_EXAMPLES = 4
 # Operations that can only answer 404 to a fresh server, and why.
 UNREACHABLE = {
     "GET /admin/sessions/{session}": "sessions exist only once a scripted scenario has run; the server loads none",
+    "GET /admin/scopes/{scope}": "a test scope exists once a request or an admin write named it",
+    "GET /admin/scope": "names its test scope by a query or header the document does not list; none exists yet",
     "POST /v1/batches": "a batch needs the id of a file uploaded with purpose batch; generated ids name none",
     "GET /v1/batches/{batch_id}": "batches exist only once one was created from an uploaded file",
     "POST /v1/batches/{batch_id}/cancel": "batches exist only once one was created from an uploaded file",

@@ -16,6 +16,7 @@ from llm_simulator.config.distributions import DistributionSpec, LatencyProfileS
 from llm_simulator.config.engine import EngineConfig
 from llm_simulator.config.proxy import ProxyConfig
 from llm_simulator.config.ratelimits import RateLimitsConfig
+from llm_simulator.config.scopes import ScopesConfig
 from llm_simulator.config.security import AuthConfig, SecurityConfig
 from llm_simulator.config.state import StateConfig
 from llm_simulator.config.telemetry import TelemetryConfig
@@ -122,6 +123,11 @@ class FixturesConfig(_Section):
         description="Request header naming a scenario session (without it: the conversation's content).",
     )
     max_sessions: int = Field(default=10_000, ge=1, description="Sessions kept (least recently used dropped).")
+    strict: bool = Field(
+        default=False,
+        description="Strict mode: a generation or embedding request no fixture matches gets a 400 "
+        "(strict_no_fixture) instead of generated text. A test scope can override it.",
+    )
 
     @field_validator("session_header")
     @classmethod
@@ -176,6 +182,7 @@ class SimulatorConfig(_Section):
     bedrock: BedrockConfig = Field(default_factory=BedrockConfig)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     state: StateConfig = Field(default_factory=StateConfig)
+    scopes: ScopesConfig = Field(default_factory=ScopesConfig)
 
     @model_validator(mode="after")
     def _aliases_do_not_chain(self) -> SimulatorConfig:

@@ -39,3 +39,13 @@ def read_test_id(headers: Mapping[str, str], query: Mapping[str, str]) -> str | 
 def is_valid_test_id(test_id: str) -> bool:
     """Whether ``test_id`` is a well-formed test id (1–200 characters of a safe set)."""
     return TEST_ID_PATTERN.fullmatch(test_id) is not None
+
+
+# The admin API's query parameter naming the scope an admin request reads or changes.
+SCOPE_QUERY = "scope"
+
+
+def read_admin_scope(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The scope an admin request targets: ``?scope=``, else the test id header or query; None: global."""
+    given = query.get(SCOPE_QUERY)
+    return given if given is not None else read_test_id(headers, query)

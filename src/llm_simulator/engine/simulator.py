@@ -40,6 +40,7 @@ from llm_simulator.engine.load.prefix import prefix_hashes
 from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
+from llm_simulator.engine.scopes import ScopeRegistry
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
 from llm_simulator.engine.script.shared import SharedFixtures
 from llm_simulator.engine.state import FleetState, build_stores
@@ -115,6 +116,7 @@ class Simulator:
         self.state.follow_chaos(self.chaos)
         self.script, self.fixtures = self._build_script(config, stores.steps if stores.shared else None)
         self.state.follow_fixtures(self.fixtures)
+        self.scopes = ScopeRegistry(config, self.chaos, self.clock, stores, self._canonical_id)
         self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer
         self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
@@ -174,9 +176,8 @@ class Simulator:
         Also its admin API front (``SharedFixtures``), which rebuilds from those files.
         """
         fixtures = config.fixtures
-        script = Script(
-            self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions, steps=steps
-        )
+        script = Script(self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions)
+        script.steps, script.strict = steps, fixtures.strict
         base = []
         for path in fixtures.files:
             try:

@@ -5,14 +5,15 @@ The generation pipeline (``providers/pipeline.py``) calls ``admit`` once per req
 
 ``admit`` runs, in order: the per-model circuit breaker, the caller's rate limits (which
 set the provider's rate-limit headers on every response to the request, 429s included),
-and chaos (the control header, scenarios and rules). It raises the error a request meets,
-waits out added delays, and returns the effects left for the engine (a latency scale, a
-stream fault, the settlement of the token estimate). What the server must do with the
-request's other responses (the rate-limit headers) and at its end, however it ends
-(settle the estimate, tell the breaker), it reports to the request's ``Exchange``, the
-moment each is known: a timeout or a cut later on still finds them there. With chaos,
-limits and the breaker all off and no control header it is not called at all: the hot
-path pays three flag tests and one dict lookup.
+and chaos (the control header, one-shot faults, a test scope's rules, then scenarios and
+rules). It raises the error a request meets, waits out added delays, and returns the
+effects left for the engine (a latency scale, a stream fault, the settlement of the token
+estimate). What the server must do with the request's other responses (the rate-limit
+headers) and at its end, however it ends (settle the estimate, tell the breaker), it
+reports to the request's ``Exchange``, the moment each is known: a timeout or a cut later
+on still finds them there. With chaos, limits and the breaker all off, no control header,
+no test id and no one-shot fault armed it is not called at all: the hot path pays four
+flag tests (chaos's ``admits`` folds three) and one dict lookup.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from llm_simulator.engine.chaos.breaker import Outcome
 from llm_simulator.engine.chaos.control import parse_control
 from llm_simulator.engine.chaos.controller import RequestFacts
 from llm_simulator.engine.limits import UNLIMITED, Grant, LimitState, RateLimited
+from llm_simulator.engine.scopes import TestScope
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.retry_hints import duration_text
 
@@ -43,18 +45,25 @@ def no_limit_headers(states: Sequence[LimitState], wall: float) -> Headers:
 
 
 def needs_admission(sim: Simulator, request: HttpRequest) -> bool:
-    """Whether ``admit`` has anything to do: three flags and a header lookup when all is off.
+    """Whether ``admit`` has anything to do: three flags, a header lookup and the test id when all is off.
 
     The pipeline tests this once, before awaiting ``admit``, so the hot path does not even
     create the coroutine.
     """
     chaos = sim.chaos
     return (
-        chaos.enabled
-        or chaos.breakers is not None
+        chaos.admits  # chaos on, a breaker board, or a one-shot fault armed
         or sim.limits.enabled
         or (chaos.control_header and CONTROL_HEADER in request.headers)
+        # A test scope's request (engine/scopes/): the one test_id check of the unscoped path.
+        or ((record := request.exchange.record) is not None and record.test_id is not None)
     )
+
+
+def scoped(request: HttpRequest) -> bool:
+    """Whether the request carries a test id (a test scope's request: engine/scopes/)."""
+    record = request.exchange.record
+    return record is not None and record.test_id is not None
 
 
 def outcome(status: int, broken: bool) -> Outcome:
@@ -73,6 +82,7 @@ async def admit(
     input_tokens: int,
     output_estimate: int,
     limit_headers: LimitHeaders,
+    scope: TestScope | None = None,
 ) -> Admission | None:
     """Admit one request or raise what it meets; None when nothing touches it.
 
@@ -119,12 +129,15 @@ async def admit(
             _note_rate_limited(record, exc)
             raise
         exchange.extra_headers = limit_headers(granted[0].states, sim.clock.wall())
-    if forced is None and not chaos.enabled:
+    if forced is None and not chaos.enabled and scope is None and not chaos.one_shots.armed:
         return _admission(1.0, None, granted[0])
     facts = RequestFacts(
         provider, request.endpoint, model_id, api_key(request.headers, request.query), request.headers, model
     )
-    verdict = chaos.decide(facts, forced)
+    if scope is None and not chaos.one_shots.armed:
+        verdict = chaos.decide(facts, forced)
+    else:  # a test scope's chaos and one-shot faults first (engine/scopes/registry.py)
+        verdict = await sim.scopes.decide(scope, facts, forced)
     if verdict.disturbs:
         _note_chaos(record, verdict.kind, verdict.rule)
     if verdict.delay_s > 0:

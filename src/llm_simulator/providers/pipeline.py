@@ -86,16 +86,20 @@ async def prepare(
     Called only when there is anything to do (``admitting``, or fixtures on), keeping the hot
     path free of the coroutine.
     """
+    record = request.exchange.record
+    test_id = record.test_id if record is not None else None
+    # A test scope's request (engine/scopes/): its scope, brought up to date with the fleet.
+    scope = await sim.scopes.open(test_id) if test_id is not None else None
     if admitting:
         estimate = (gen.max_tokens or 0) * gen.n
         provider = answer.provider
         admission = await admit(
-            sim, request, provider, gen.model, spec, gen.prompt_tokens, estimate, answer.limit_headers
+            sim, request, provider, gen.model, spec, gen.prompt_tokens, estimate, answer.limit_headers, scope
         )
         if admission is not None:
             gen = dataclasses.replace(gen, admission=admission)
-    if sim.script.active:
-        gen = await apply_script(sim, answer.provider, request, gen)
+    if sim.script.active or scope is not None:
+        gen = await apply_script(sim, answer.provider, request, gen, scope)
     if gen.admission is not None and gen.admission.misbehave is not None and gen.endpoint is not Endpoint.EMBEDDING:
         # Chaos decides before fixtures, as for errors: a misbehaving model replaces even a
         # fixture's content (keeping its delay).
@@ -165,7 +169,7 @@ async def serve_embedding(
         gen = GenerationRequest(
             model=model_id,
             endpoint=Endpoint.EMBEDDING,
-            messages=tuple(Message("user", text) for text in texts()) if sim.script.active else (),
+            messages=tuple(Message("user", text) for text in texts()) if sim.script.active or admitting else (),
             prompt_tokens=input_tokens,
         )
         gen = await prepare(sim, request, answer, spec, gen, admitting)

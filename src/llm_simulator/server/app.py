@@ -49,6 +49,7 @@ from llm_simulator.server.prechecks import PreChecks
 from llm_simulator.server.request_routes import RequestRoutes
 from llm_simulator.server.responding import Responder
 from llm_simulator.server.routing import Routes
+from llm_simulator.server.scope_routes import ScopeRoutes
 from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.server.websocket import WebSocketRoutes
@@ -104,7 +105,8 @@ class SimulatorApp:
         self.system = SystemRoutes(config, self.sim, self.telemetry, self.gate, self.readiness, self._openapi)
         for route in [
             *self.system.routes(),
-            *ChaosRoutes(self.sim.chaos, self.sim.limits).routes(),
+            *ChaosRoutes(self.sim.chaos, self.sim.limits, self.sim.scopes).routes(),
+            *ScopeRoutes(self.sim.scopes, self.sim.chaos).routes(),
             *MetricsRoutes(
                 config,
                 self.telemetry,
@@ -128,7 +130,7 @@ class SimulatorApp:
         )
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).
-        self.books = Bookkeeping(config, self.telemetry, self.sim.clock)
+        self.books = Bookkeeping(config, self.telemetry, self.sim.clock, self.sim.scopes)
         checks = PreChecks(self.hardening, self.gate, self.books, config.server.max_body_bytes)
         streams = StreamSender(self.stats, self.lifecycle, security.write_timeout_s)
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)

@@ -10,6 +10,7 @@ it ended.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.record import CURRENT, RequestRecord
@@ -17,14 +18,21 @@ from llm_simulator.core.test_scope import read_test_id
 from llm_simulator.infra.clock import Clock
 from llm_simulator.server.connection import log_access
 from llm_simulator.server.exchange import ServerExchange
-from llm_simulator.telemetry.hub import Telemetry
+from llm_simulator.telemetry.hub import SYSTEM_ENDPOINTS, Telemetry
+
+if TYPE_CHECKING:
+    from llm_simulator.engine.scopes import ScopeRegistry
 
 
 class Bookkeeping:
     """Counters, telemetry, the request and access logs, and end-of-exchange callbacks."""
 
-    def __init__(self, config: SimulatorConfig, telemetry: Telemetry, clock: Clock) -> None:
+    def __init__(
+        self, config: SimulatorConfig, telemetry: Telemetry, clock: Clock, scopes: ScopeRegistry | None = None
+    ) -> None:
         self._telemetry = telemetry
+        # Test scopes count their requests by status (engine/scopes/).
+        self._scopes = scopes
         self._stats = telemetry.stats
         self._clock = clock
         self._access_log = config.logging.access_log
@@ -79,6 +87,8 @@ class Bookkeeping:
                 exchange.provider.name,
                 exchange.endpoint,
             )
+        if record.test_id is not None and self._scopes is not None and record.endpoint not in SYSTEM_ENDPOINTS:
+            self._scopes.finished(record.test_id, status)
         if exchange.on_done is not None:
             exchange.on_done(status, broken)
         if exchange.log_token is not None:

@@ -6,6 +6,10 @@ and scenarios are replaced whole and validated like the config file); ``DELETE
 /admin/chaos/rules`` drops the rules; ``POST /admin/chaos/scenarios/restart`` starts the
 scenario clock over. Circuit breakers and rate-limit buckets can be inspected and reset.
 Errors are OpenAI-shaped 400s naming the offending field.
+
+The chaos routes act on a test scope's chaos instead when the request names one
+(``?scope=ID`` or the ``x-simulator-test-id`` header; the scope is created if new), bounded
+by ``scopes.max_rules``; breakers and rate limits are always global.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llm_simulator.config.chaos import ChaosRule, PresetName, ScenarioSpec
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.test_scope import read_admin_scope
 
 if TYPE_CHECKING:
     from llm_simulator.engine.chaos.controller import ChaosController
     from llm_simulator.engine.limits import RateLimiter
+    from llm_simulator.engine.scopes import ScopeRegistry
 
 
 class ChaosUpdate(BaseModel):
@@ -56,9 +62,17 @@ def _validation_error(exc: ValidationError) -> Exception:
 class ChaosRoutes:
     """``/admin/chaos…``, ``/admin/circuit-breakers…``, ``/admin/rate-limits…``."""
 
-    def __init__(self, chaos: ChaosController, limits: RateLimiter) -> None:
+    def __init__(self, chaos: ChaosController, limits: RateLimiter, scopes: ScopeRegistry) -> None:
         self._chaos = chaos
         self._limits = limits
+        self._scopes = scopes
+
+    async def _target(self, request: HttpRequest) -> ChaosController:
+        """The chaos state the request changes: its test scope's when it names one, else the global one."""
+        test_id = read_admin_scope(request.headers, request.query)
+        if test_id is None:
+            return self._chaos
+        return (await self._scopes.open(test_id)).chaos
 
     def routes(self) -> list[Route]:
         """The chaos and rate-limit admin routes."""
@@ -77,7 +91,7 @@ class ChaosRoutes:
 
     async def status(self, request: HttpRequest) -> Response:
         """The whole chaos state: switches, rules in force, scenarios, breakers, counters."""
-        return _json(200, self._chaos.status())
+        return _json(200, (await self._target(request)).status())
 
     async def update(self, request: HttpRequest) -> Response:
         """Change the given fields; rules and scenarios are replaced whole."""
@@ -87,7 +101,14 @@ class ChaosRoutes:
         except ValidationError as exc:
             raise _validation_error(exc) from None
         given = update.model_fields_set
-        chaos = self._chaos
+        chaos = await self._target(request)
+        if chaos is not self._chaos:
+            bound = self._scopes.config.max_rules
+            if len(update.rules or ()) > bound or len(update.scenarios or ()) > bound:
+                raise invalid(
+                    f"A test scope holds at most {bound} chaos rules and {bound} scenarios (scopes.max_rules).",
+                    code="invalid_chaos",
+                )
         chaos.configure(
             enabled=update.enabled,
             probability=update.probability,
@@ -101,31 +122,35 @@ class ChaosRoutes:
 
     async def enable(self, request: HttpRequest) -> Response:
         """Turn chaos on (the rules in force are shown)."""
-        self._chaos.configure(enabled=True)
-        await self._chaos.changed()
-        return _json(200, self._chaos.status())
+        chaos = await self._target(request)
+        chaos.configure(enabled=True)
+        await chaos.changed()
+        return _json(200, chaos.status())
 
     async def disable(self, request: HttpRequest) -> Response:
         """Turn chaos off (the control header keeps working)."""
-        self._chaos.configure(enabled=False)
-        await self._chaos.changed()
-        return _json(200, self._chaos.status())
+        chaos = await self._target(request)
+        chaos.configure(enabled=False)
+        await chaos.changed()
+        return _json(200, chaos.status())
 
     async def clear_rules(self, request: HttpRequest) -> Response:
         """Drop every configured rule and the preset, and turn chaos off.
 
         Left on without rules, chaos would fall back to the default mix: the opposite of
-        what clearing the rules asks for.
+        what clearing the rules asks for. A scope's chaos stays on (it has no default mix).
         """
-        self._chaos.configure(rules=(), preset=None, enabled=False)
-        await self._chaos.changed()
-        return _json(200, self._chaos.status())
+        chaos = await self._target(request)
+        chaos.configure(rules=(), preset=None, enabled=chaos is not self._chaos)
+        await chaos.changed()
+        return _json(200, chaos.status())
 
     async def restart_scenarios(self, request: HttpRequest) -> Response:
         """Start the scenario timeline over from now."""
-        self._chaos.restart_scenarios()
-        await self._chaos.changed()
-        return _json(200, self._chaos.scenarios.status())
+        chaos = await self._target(request)
+        chaos.restart_scenarios()
+        await chaos.changed()
+        return _json(200, chaos.scenarios.status())
 
     async def breakers(self, request: HttpRequest) -> Response:
         """Every model's circuit breaker (``enabled: false`` when breakers are off)."""

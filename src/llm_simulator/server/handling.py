@@ -151,7 +151,9 @@ class Handling:
                 deadline.disarm()
         except SimulatorError as exc:
             record = exchange.telemetry
-            record.error_type = str(exc.kind)
+            # A type the handler chose (strict mode's "strict_no_fixture") stays; else the error's kind.
+            if not record.error_type:
+                record.error_type = str(exc.kind)
             record.error_message = exc.message
             if isinstance(exc, AuthError):
                 record.auth_failure = exc.reason

@@ -1,6 +1,8 @@
 """Provider-independent routes: health, readiness, version, admin statistics and fixtures.
 
 Admin errors are OpenAI-shaped (the default provider renders every system route's errors).
+The fixture routes act on a test scope's fixtures when the request names one (``?scope=ID``
+or the ``x-simulator-test-id`` header).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from llm_simulator.config.loader import redacted
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.event_types import DRAINING, INITIALISING, READY, STOPPED
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
+from llm_simulator.core.test_scope import read_admin_scope
 from llm_simulator.engine.script import FixtureError
+from llm_simulator.engine.script.loader import parse_fixtures
 
 if TYPE_CHECKING:
     from llm_simulator.config.schema import SimulatorConfig
+    from llm_simulator.engine.script.registry import Script
+    from llm_simulator.engine.script.shared import SharedFixtures
     from llm_simulator.engine.simulator import Simulator
     from llm_simulator.security.gate import Gate
     from llm_simulator.telemetry.hub import Telemetry
@@ -170,9 +176,21 @@ class SystemRoutes:
 
     # -- Fixtures and sessions -------------------------------------------------------------
 
+    async def _fixtures(self, request: HttpRequest) -> tuple[SharedFixtures, Script, bool]:
+        """The fixtures the request reads or changes, and whether they are a test scope's.
+
+        A scope's (named by ``?scope=`` or the test id header; bounded by ``scopes.max_fixtures``),
+        else the global ones.
+        """
+        test_id = read_admin_scope(request.headers, request.query)
+        if test_id is None:
+            return self._sim.fixtures, self._sim.script, False
+        scope = await self._sim.scopes.open(test_id)
+        return scope.fixtures, scope.script, True
+
     async def list_fixtures(self, request: HttpRequest) -> Response:
         """Every loaded rule (with its hit count) and scenario (with its session count)."""
-        return _json(200, self._sim.script.fixtures_view())
+        return _json(200, (await self._fixtures(request))[1].fixtures_view())
 
     async def load_fixtures(self, request: HttpRequest) -> Response:
         """Load a YAML or JSON fixtures document; ``?mode=replace`` (default) or ``append``."""
@@ -181,12 +199,22 @@ class SystemRoutes:
             raise invalid(f"Invalid 'mode': {mode!r}. Use 'replace' or 'append'.", param="mode", code="invalid_value")
         if not request.body.strip():
             raise invalid("The request body must be a fixtures document (YAML or JSON).", code="invalid_fixtures")
+        shared, script, scoped = await self._fixtures(request)
         try:
+            if scoped:
+                parsed = parse_fixtures(request.body, "request body")
+                size = len(parsed.rules) + len(parsed.scenarios) + (script.size if mode == "append" else 0)
+                bound = self._sim.scopes.config.max_fixtures
+                if size > bound:
+                    raise FixtureError(f"a test scope holds at most {bound} fixture rules and scenarios, not {size}")
+                if mode == "append" and not (parsed.rules or parsed.scenarios):
+                    # Nothing to add: recording it would grow the scope's shared document for nothing.
+                    raise FixtureError("the document adds no rule or scenario to the scope")
             # Loaded here, then published to the fleet (every replica within sync_interval_s).
-            fixtures = await self._sim.fixtures.load(request.body, replace=mode == "replace")
+            fixtures = await shared.load(request.body, replace=mode == "replace")
         except FixtureError as exc:
             raise invalid(str(exc), code="invalid_fixtures") from None
-        view = self._sim.script.fixtures_view()
+        view = script.fixtures_view()
         return _json(
             200,
             {
@@ -198,12 +226,12 @@ class SystemRoutes:
 
     async def clear_fixtures(self, request: HttpRequest) -> Response:
         """Remove every rule, scenario and session."""
-        await self._sim.fixtures.clear()
+        await (await self._fixtures(request))[0].clear()
         return _json(200, {"cleared": True})
 
     async def list_sessions(self, request: HttpRequest) -> Response:
         """Every scenario session: its scenario, next step, and what each step received."""
-        return _json(200, {"sessions": self._sim.script.sessions_view()})
+        return _json(200, {"sessions": (await self._fixtures(request))[1].sessions_view()})
 
     async def clear_sessions(self, request: HttpRequest) -> Response:
         """End every session (scenarios start again from their first step)."""

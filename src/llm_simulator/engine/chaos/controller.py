@@ -29,6 +29,7 @@ from llm_simulator.core.faults import FAULT_ACTIONS, FaultAction, FaultKind, Mis
 from llm_simulator.core.redact import is_secret_header, mask
 from llm_simulator.engine.chaos.breaker import BreakerBoard
 from llm_simulator.engine.chaos.failures import DEFAULT_TIMEOUT_DELAY_S, chaos_error
+from llm_simulator.engine.chaos.oneshot import OneShotBook
 from llm_simulator.engine.chaos.presets import DEFAULT_MIX, DEFAULT_MIX_PROBABILITY, preset_rules
 from llm_simulator.engine.chaos.scenarios import ScenarioTimeline
 from llm_simulator.infra.clock import Clock
@@ -145,9 +146,17 @@ class ChaosController:
     """Chaos state: rules, scenarios, the breaker board, the seeded draws and counters."""
 
     def __init__(
-        self, config: ChaosConfig, clock: Clock, run_seed: int | None, resolve: Resolver | None = None
+        self,
+        config: ChaosConfig,
+        clock: Clock,
+        run_seed: int | None,
+        resolve: Resolver | None = None,
+        *,
+        default_mix: bool = True,
     ) -> None:
         self._clock = clock
+        # A test scope's chaos has no default mix: a scope with no rules injects nothing.
+        self._default_mix = default_mix
         self._resolve = functools.lru_cache(maxsize=1024)(resolve) if resolve is not None else None
         self.enabled = config.enabled
         self.probability = config.probability
@@ -166,16 +175,31 @@ class ChaosController:
         self._forced_rng = random.Random(derive_seed("chaos-control", seed) if seed is not None else os.urandom(32))
         self.injections: Counter[str] = Counter()
         self.decisions = 0
+        # "The next N requests fail with X" (engine/chaos/oneshot.py); fire even with chaos off.
+        self.one_shots = OneShotBook()
+        self.one_shots.on_change = self._refresh
+        self.admits = False
+        self._refresh()
         self._effective = self._compile()
         # Called after every change made through the admin API (a fleet publishes it).
         self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # -- configuration (admin API) ------------------------------------------------------------
 
+    def _refresh(self) -> None:
+        """Recompute ``admits``: whether any request needs chaos's admission at all.
+
+        Chaos on, a breaker board, or a one-shot fault armed: the one flag the hot path
+        tests (``providers/admission.py`` ``needs_admission``), so arming one-shot faults
+        costs requests nothing while none is armed. ``enabled`` changes only through
+        ``configure``, which refreshes it.
+        """
+        self.admits = self.enabled or self.breakers is not None or self.one_shots.armed
+
     def _compile(self) -> tuple[ChaosRule, ...]:
         """User rules, then the preset's; the default mix when neither gives any rule."""
         rules = self.rules + self.observed + (preset_rules(self.preset) if self.preset else ())
-        if not rules and not self.scenarios.active:
+        if not rules and not self.scenarios.active and self._default_mix:
             rules = (DEFAULT_MIX,)
         return rules
 
@@ -205,6 +229,7 @@ class ChaosController:
                 repeat = None if isinstance(repeat_s, bool) else repeat_s
             self.scenarios = ScenarioTimeline(specs, self._clock, repeat)
         self._effective = self._compile()
+        self._refresh()
 
     def set_observed(self, rules: tuple[ChaosRule, ...]) -> None:
         """Replace the rules derived from observed traffic (evaluated after the configured ones)."""
@@ -234,6 +259,7 @@ class ChaosController:
             "scenarios": [s.model_dump(mode="json") for s in self.scenarios.specs],
             "repeat_s": self.scenarios.repeat_s,
             "scenario_started": self.scenarios.started_wall(),
+            "one_shots": self.one_shots.snapshot(),
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -247,6 +273,7 @@ class ChaosController:
             repeat_s=data["repeat_s"],
         )
         self.scenarios.start_from_wall(float(data["scenario_started"]))
+        self.one_shots.restore(list(data.get("one_shots", ())))
 
     @property
     def effective_rules(self) -> tuple[ChaosRule, ...]:
@@ -271,6 +298,10 @@ class ChaosController:
                         return self._count(self._error_verdict(error_type, None, scale, "scenario"))
             verdict = self._evaluate(self._effective, facts, self.factor, scale, check_filters=True, rng=self._rng)
         return self._count(verdict)
+
+    def matcher(self, facts: RequestFacts) -> Callable[[ChaosRule], bool]:
+        """Whether a rule's filters accept the request of ``facts`` (for one-shot faults)."""
+        return lambda rule: rule_matches(rule, facts, self._resolve)
 
     def _count(self, verdict: Verdict) -> Verdict:
         self.decisions += 1

@@ -122,10 +122,13 @@ class Script:
         session_header: str = DEFAULT_SESSION_HEADER,
         max_sessions: int = 10_000,
         steps: StepStore | None = None,
+        strict: bool = False,
     ) -> None:
         self._clock = clock
+        # Strict mode: a request no fixture matches is an error (providers/scripting.py).
+        self.strict = strict
         # The fleet's session steps (None: this process only).
-        self._steps = steps
+        self.steps = steps
         self._pending: set[asyncio.Task[Any]] = set()
         self.session_header = session_header.lower()
         self._max_sessions = max_sessions
@@ -137,8 +140,13 @@ class Script:
 
     @property
     def active(self) -> bool:
-        """Whether any fixture is loaded (handlers skip the script entirely otherwise)."""
-        return bool(self._rules or self._scenarios)
+        """Whether any fixture is loaded, or strict mode is on (handlers skip the script entirely otherwise)."""
+        return bool(self._rules or self._scenarios) or self.strict
+
+    @property
+    def size(self) -> int:
+        """How many rules and scenarios are loaded (a test scope's bound)."""
+        return len(self._rules) + len(self._scenarios)
 
     # -- Loading ------------------------------------------------------------------------------
 
@@ -182,12 +190,12 @@ class Script:
     def _end_sessions(self, share: bool = True) -> None:
         """Forget every session here and (``share``), in the background, the fleet's steps."""
         self._sessions.clear()
-        if self._steps is not None and share:
+        if self.steps is not None and share:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:  # no loop: loading at start-up, nothing shared yet
                 return
-            spawn(self._pending, self._steps.clear())
+            spawn(self._pending, self.steps.clear())
 
     def drop_session(self, session_id: str) -> bool:
         """End one session; False if it does not exist."""
@@ -213,21 +221,21 @@ class Script:
 
         A rule's ``times`` budget is counted there too (a counter per rule and fixtures generation).
         """
-        if self._steps is None:
+        if self.steps is None:
             return self.resolve(provider, request, headers)
         conv = Conversation.of(provider, request, headers)
         session = self._session_for(conv)
         if session is not None:
             key = f"{session.scenario.scenario.name}\x1f{session.id}"
             for _ in range(CAS_ATTEMPTS):
-                index = await self._steps.get(key)
+                index = await self.steps.get(key)
                 session.next_step = index
                 reply, handled = self._advance(session, conv)
-                if session.next_step == index or await self._steps.compare_and_set(key, index, session.next_step):
+                if session.next_step == index or await self.steps.compare_and_set(key, index, session.next_step):
                     break
             if handled:
                 return reply
-        return await self._shared_rule_reply(conv, self._steps)
+        return await self._shared_rule_reply(conv, self.steps)
 
     async def _shared_rule_reply(self, conv: Conversation, steps: StepStore) -> ScriptedReply | None:
         """As ``_rule_reply``, with each ``times`` budget claimed from the fleet's counter."""

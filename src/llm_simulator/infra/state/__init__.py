@@ -7,7 +7,8 @@ Each consumer gets only the store it needs, never the whole backend:
   the scenario clock), polled by version;
 - ``SharedMap``: named entries every replica follows, each stamped with a version when set
   (circuit-breaker openings and resets);
-- ``StepStore``: a counter per scenario session, advanced by compare-and-set;
+- ``StepStore``: a counter per scenario session, advanced by compare-and-set, and
+  budgets claimed one use at a time (one-shot faults);
 - ``BlobStore``: bytes under a key with a time to live (stored Responses);
 - ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log and
   its test scopes' journal).
@@ -59,6 +60,10 @@ class StepStore(Protocol):
 
     async def compare_and_set(self, key: str, expected: int, new: int) -> bool:
         """Set ``new`` only if the value is still ``expected``; False if another replica moved it."""
+        ...
+
+    async def claim(self, key: str, limit: int) -> bool:
+        """Take one use of the budget ``key`` (at most ``limit`` uses in all): atomically, fleet-wide."""
         ...
 
     async def clear(self) -> None:

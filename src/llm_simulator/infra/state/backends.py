@@ -30,6 +30,8 @@ class StateStores:
     guard: Guard | None = None
     # Fixtures loaded or cleared through the admin API (engine/script/shared.py).
     fixtures: SharedDocument = field(default_factory=MemoryDocument)
+    # Test scopes' settings (engine/scopes/): one expiring document per scope.
+    scopes: BlobStore = field(default_factory=MemoryBlobStore)
 
     @property
     def shared(self) -> bool:
@@ -77,6 +79,7 @@ class RedisStores:
             RedisRecordList(self.state, "requests"),
             self.state.guard,
             fixtures=RedisDocument(self.state, "fixtures"),
+            scopes=RedisBlobStore(self.state, "scopes"),
         )
 
     async def aclose(self) -> None:

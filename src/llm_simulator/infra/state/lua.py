@@ -119,6 +119,14 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 """
 
+# KEYS: a budget's counter; ARGV: its limit, TTL (s). Returns 1 when one use was taken, 0 when spent.
+CLAIM = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], v + 1, 'EX', ARGV[2])
+return 1
+"""
+
 # KEYS: the list, its sequence; ARGV: the record, how many to keep. Returns its sequence.
 APPEND_RECORD = """
 local seq = redis.call('INCR', KEYS[2])

@@ -81,6 +81,13 @@ class MemoryStepStore:
             self._steps.popitem(last=False)
         return True
 
+    async def claim(self, key: str, limit: int) -> bool:
+        """Take one use of ``key`` while fewer than ``limit`` were taken (one event loop: atomic)."""
+        used = self._steps.get(key, 0)
+        if used >= limit:
+            return False
+        return await self.compare_and_set(key, used, used + 1)
+
     async def clear(self) -> None:
         """Forget every step."""
         self._steps.clear()

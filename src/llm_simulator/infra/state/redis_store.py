@@ -325,6 +325,15 @@ class RedisStepStore:
 
         return await self._state.guard.call(remote, lambda: self.local.compare_and_set(key, expected, new))
 
+    async def claim(self, key: str, limit: int) -> bool:
+        """Take one use of a budget in one script: concurrent replicas never over-spend it."""
+
+        async def remote() -> bool:
+            script = self._state.script(lua.CLAIM)
+            return bool(await script(keys=[self._key(key)], args=[limit, STEP_TTL_S]))
+
+        return await self._state.guard.call(remote, lambda: self.local.claim(key, limit))
+
     async def clear(self) -> None:
         """Forget every session's step."""
         await self.local.clear()
