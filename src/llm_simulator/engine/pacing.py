@@ -1,0 +1,140 @@
+"""The engine's side of a plain stream's fast path (``core.plain``): one pacer per stream.
+
+``pacer_for`` gives one to a stream of one choice of plain text (no reasoning or tool
+calls) with no chaos fault, paced by a sampled timeline or by a load-aware engine; every
+other stream takes ``Simulator.stream``. A pacer does for its stream what
+``Simulator.stream`` does — the in-flight gauges, the request record's plan notes and
+token times, the emit error of a sampled release, the admission's settlement, closing the
+timeline — but the server's stream loop calls it directly, once per token, instead of
+resuming two async generators (``Simulator.stream`` and the provider's frames) per token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from llm_simulator.core.record import RequestRecord
+from llm_simulator.core.types import GenerationPlan
+from llm_simulator.engine.load.live import EngineTimeline
+from llm_simulator.engine.timing import SampledTimeline, Timeline
+
+if TYPE_CHECKING:
+    from llm_simulator.engine.simulator import Simulator
+
+
+def note_plan(record: RequestRecord, plan: GenerationPlan) -> None:
+    """Tell the request's telemetry record what the response holds.
+
+    From the final plan: a legacy completion with several prompts plans each one, then
+    answers with all of them at once.
+    """
+    record.prompt_tokens = plan.request.prompt_tokens
+    record.completion_tokens = plan.completion_tokens
+    if plan.choices:
+        record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: no str() call needed
+
+
+def pacer_for(sim: Simulator, plan: GenerationPlan, timeline: Timeline) -> EnginePacer | SampledPacer | None:
+    """A pacer for ``plan``'s stream when it is plain (see the module docstring), else None."""
+    choices = plan.choices
+    if len(choices) != 1 or not plan.steps or choices[0].segments:
+        return None
+    admission = plan.request.admission
+    if admission is not None and admission.fault is not None:
+        return None
+    # Exact types: a delayed timeline (a scripted delay) keeps the general path.
+    if type(timeline) is EngineTimeline:
+        return EnginePacer(sim, plan, timeline, timeline.park)
+    if type(timeline) is SampledTimeline:
+        return SampledPacer(sim, plan, timeline, timeline.park)
+    return None
+
+
+class EnginePacer:
+    """Paces a plain stream by a load-aware engine: a token is due once its step has released it."""
+
+    __slots__ = ("_now", "_plan", "_record", "_sim", "_started", "_timeline", "_waiting", "tokens", "wait")
+
+    def __init__(
+        self,
+        sim: Simulator,
+        plan: GenerationPlan,
+        timeline: Timeline,
+        wait: Callable[[int], Awaitable[None] | None],
+    ) -> None:
+        self._sim = sim
+        self._plan = plan
+        self._timeline = timeline
+        self._record = plan.record
+        self._now = sim.clock.now
+        self.tokens = plan.choices[0].tokens
+        self.wait = wait
+        self._started = False
+        # Before the first token: counted in the waiting gauge (then in the running one).
+        self._waiting = False
+
+    def start(self) -> None:
+        """Count the stream as waiting for its first token; the record learns the plan."""
+        record = self._record
+        if record is not None:
+            record.stream = True
+            note_plan(record, self._plan)
+        self._sim.waiting += 1
+        self._started = self._waiting = True
+
+    def released(self) -> None:
+        """The token is out: the first moves the stream to the running gauge; the record notes the time."""
+        if self._waiting:
+            self._waiting = False
+            sim = self._sim
+            sim.waiting -= 1
+            sim.running += 1
+        record = self._record
+        if record is not None:
+            record.token_released(self._now())
+
+    def close(self, reached: int) -> None:
+        """Leave the gauges, close the timeline (an engine frees the sequence), settle the admission."""
+        if self._started:
+            self._started = False
+            if self._waiting:
+                self._sim.waiting -= 1
+            else:
+                self._sim.running -= 1
+        self._timeline.close()
+        admission = self._plan.request.admission
+        if admission is not None and admission.on_finish is not None:
+            admission.on_finish(min(len(self.tokens), reached))
+
+
+class SampledPacer(EnginePacer):
+    """Paces a plain stream by its sampled timeline, recording each release's emit error."""
+
+    __slots__ = ("_observe", "_sampled")
+
+    def __init__(
+        self,
+        sim: Simulator,
+        plan: GenerationPlan,
+        timeline: SampledTimeline,
+        wait: Callable[[int], Awaitable[None] | None],
+    ) -> None:
+        super().__init__(sim, plan, timeline, wait)
+        self._sampled = timeline
+        self._observe = timeline.observer.record_emit_error
+
+    def released(self) -> None:
+        """As ``EnginePacer.released``, and the release's lateness if it waited (as ``wait_step`` does)."""
+        now = self._now()
+        due = self._sampled.parked_due
+        if due is not None:
+            self._observe(now - due)
+        if self._waiting:
+            self._waiting = False
+            sim = self._sim
+            sim.waiting -= 1
+            sim.running += 1
+        record = self._record
+        if record is not None:
+            record.token_released(now)
