@@ -52,9 +52,14 @@ def pacer_for(sim: Simulator, plan: GenerationPlan, timeline: Timeline) -> Engin
 
 
 class EnginePacer:
-    """Paces a plain stream by a load-aware engine: a token is due once its step has released it."""
+    """Paces a plain stream by a load-aware engine: a token is due once its step has released it.
 
-    __slots__ = ("_now", "_plan", "_record", "_sim", "_started", "_timeline", "_waiting", "tokens", "wait")
+    The request record learns the first token's time at once (its TTFT, the live first-token
+    event) and the later ones' when the stream ends, in one call: nothing reads a record's
+    gaps before the request is finished.
+    """
+
+    __slots__ = ("_later", "_now", "_plan", "_record", "_sim", "_started", "_timeline", "_waiting", "tokens", "wait")
 
     def __init__(
         self,
@@ -73,6 +78,8 @@ class EnginePacer:
         self._started = False
         # Before the first token: counted in the waiting gauge (then in the running one).
         self._waiting = False
+        # Release times of the tokens after the first, for the record.
+        self._later: list[float] = []
 
     def start(self) -> None:
         """Count the stream as waiting for its first token; the record learns the plan."""
@@ -84,24 +91,35 @@ class EnginePacer:
         self._started = self._waiting = True
 
     def released(self) -> None:
-        """The token is out: the first moves the stream to the running gauge; the record notes the time."""
+        """The token just waited for is out: note its release time."""
         if self._waiting:
-            self._waiting = False
-            sim = self._sim
-            sim.waiting -= 1
-            sim.running += 1
-        record = self._record
-        if record is not None:
-            record.token_released(self._now())
+            self._first(self._now())
+        else:
+            self._later.append(self._now())
+
+    def _first(self, now: float) -> None:
+        """The first token: the stream moves to the running gauge; the record notes its TTFT."""
+        self._waiting = False
+        sim = self._sim
+        sim.waiting -= 1
+        sim.running += 1
+        if self._record is not None:
+            self._record.token_released(now)
 
     def close(self, reached: int) -> None:
-        """Leave the gauges, close the timeline (an engine frees the sequence), settle the admission."""
+        """Leave the gauges, hand the record its gaps, close the timeline, settle the admission.
+
+        Closing the timeline frees an engine's sequence if it still runs (the client left).
+        """
         if self._started:
             self._started = False
             if self._waiting:
                 self._sim.waiting -= 1
             else:
                 self._sim.running -= 1
+        if self._record is not None and self._later:
+            self._record.tokens_released(self._later)
+            self._later = []
         self._timeline.close()
         admission = self._plan.request.admission
         if admission is not None and admission.on_finish is not None:
@@ -109,9 +127,13 @@ class EnginePacer:
 
 
 class SampledPacer(EnginePacer):
-    """Paces a plain stream by its sampled timeline, recording each release's emit error."""
+    """Paces a plain stream by its sampled timeline, and measures each release's emit error.
 
-    __slots__ = ("_observe", "_sampled")
+    As ``SampledTimeline.wait_step`` does: the wake-up's lateness after a wait (none for a
+    token already due). The errors go to the observer when the stream ends, in one call.
+    """
+
+    __slots__ = ("_late", "_observer", "_sampled")
 
     def __init__(
         self,
@@ -122,19 +144,23 @@ class SampledPacer(EnginePacer):
     ) -> None:
         super().__init__(sim, plan, timeline, wait)
         self._sampled = timeline
-        self._observe = timeline.observer.record_emit_error
+        self._observer = timeline.observer
+        self._late: list[float] = []
 
     def released(self) -> None:
-        """As ``EnginePacer.released``, and the release's lateness if it waited (as ``wait_step`` does)."""
+        """As ``EnginePacer.released``, and the release's lateness if the stream waited for it."""
         now = self._now()
         due = self._sampled.parked_due
         if due is not None:
-            self._observe(now - due)
+            self._late.append(now - due)
         if self._waiting:
-            self._waiting = False
-            sim = self._sim
-            sim.waiting -= 1
-            sim.running += 1
-        record = self._record
-        if record is not None:
-            record.token_released(now)
+            self._first(now)
+        else:
+            self._later.append(now)
+
+    def close(self, reached: int) -> None:
+        """As ``EnginePacer.close``, and the stream's emit errors to the observer."""
+        if self._late:
+            self._observer.record_emit_errors(self._late)
+            self._late = []
+        super().close(reached)

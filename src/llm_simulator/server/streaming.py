@@ -19,14 +19,14 @@ from typing import Any
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultAction, StreamCut
 from llm_simulator.core.http import StreamResponse
-from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.asgi import Receive, Send
-from llm_simulator.server.coalesce import MAX_FRAMES, write_ready
+from llm_simulator.server.coalesce import write_ready
 from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_on_disconnect, close_frames
 from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
+from llm_simulator.server.plain_stream import send_plain
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
@@ -37,68 +37,9 @@ def _body(frame: bytes) -> dict[str, Any]:
     return {"type": "http.response.body", "body": frame, "more_body": True}
 
 
-async def _no_frames() -> bytes:
-    """A frames source that has run out (the plain path sent everything)."""
+async def _exhausted() -> bytes:
+    """A frames source that has run out."""
     raise StopAsyncIteration
-
-
-async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
-    """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
-
-    The per-token path of the common stream: the pacer's wait, its release note, the
-    encoder's frame and the write, with no generator in between. Frames that come without
-    a wait (the first token's opening, a stream behind its engine or schedule, the last
-    token's closing) go out in one write of at most ``MAX_FRAMES``, as ``write_ready``
-    gathers them on the general path: a write happens just before the stream waits, so no
-    frame waits for a later one. Counts every frame on ``watch`` (the chunk count).
-    """
-    pacer = plain.pacer
-    encoder = plain.frames
-    tokens = pacer.tokens
-    wait = pacer.wait
-    released = pacer.released
-    token = encoder.token
-    last = len(tokens) - 1
-    pending = b""
-    count = 0  # frames in ``pending``
-    reached = 0
-    pacer.start()
-    try:
-        for step in range(last + 1):
-            waiter = wait(step)
-            if count and (waiter is not None or count >= MAX_FRAMES):
-                body, sent = pending, count
-                pending, count = b"", 0  # before the write: a failed write is not retried below
-                watch.sending = True
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-                watch.sending = False
-                watch.sent += sent
-            if waiter is not None:
-                await waiter
-            released()
-            reached = step + 1
-            if 0 < step < last:
-                pending += token(tokens[step])
-                count += 1
-            else:
-                batch = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
-                pending += b"".join(batch)
-                count += len(batch)
-        if count:
-            sent, count = count, 0
-            watch.sending = True
-            await send({"type": "http.response.body", "body": pending, "more_body": True})
-            watch.sending = False
-            watch.sent += sent
-    except Exception:
-        # An error from the pacer (an engine failure) or the encoder, raised without a wait:
-        # the frames before it go out first, so it reaches the client after exactly those.
-        if count:
-            await send({"type": "http.response.body", "body": pending, "more_body": True})
-            watch.sent += count
-        raise
-    finally:
-        pacer.close(reached)
 
 
 def _end() -> dict[str, Any]:
@@ -185,9 +126,8 @@ class StreamSender:
             plain = response.plain
             try:
                 if plain is not None and plain.replaces is frames:
-                    await send_plain(send, plain, watch)  # a plain stream: no generator per token
-                    frame, ahead = None, None  # and nothing left for the loop below
-                    next_frame = _no_frames
+                    await send_plain(send, plain, watch)  # a plain stream, without its generator
+                    next_frame = _exhausted  # so the general loop below ends at once
                 while True:
                     if frame is None:
                         try:

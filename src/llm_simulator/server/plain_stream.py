@@ -1,0 +1,74 @@
+"""A plain stream's frames written as its pacer releases its tokens (``core.plain``).
+
+The per-token path of the common stream (one choice of plain text, no fault): the
+engine's pacer says when each token is due, the provider's encoder frames it, and this
+loop writes it: no async generator between the timer and the socket. ``StreamSender.send``
+takes this path for a response whose ``plain`` still stands for its frames, and handles
+its end, errors and interruptions exactly as for the general path.
+"""
+
+from __future__ import annotations
+
+from llm_simulator.core.plain import PlainTokens
+from llm_simulator.server.asgi import Send
+from llm_simulator.server.coalesce import MAX_FRAMES
+from llm_simulator.server.connection import StreamWatch
+
+
+async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+    """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
+
+    The per-token path of the common stream: the pacer's wait, its release note, the
+    encoder's frame and the write, with no generator in between. Frames that come without
+    a wait (the first token's opening, a stream behind its engine or schedule, the last
+    token's closing) go out in one write of at most ``MAX_FRAMES``, as ``write_ready``
+    gathers them on the general path: a write happens just before the stream waits, so no
+    frame waits for a later one. Counts every frame on ``watch`` (the chunk count).
+    """
+    pacer = plain.pacer
+    encoder = plain.frames
+    tokens = pacer.tokens
+    wait = pacer.wait
+    released = pacer.released
+    token = encoder.token
+    last = len(tokens) - 1
+    pending = b""
+    count = 0  # frames in ``pending``
+    reached = 0
+    pacer.start()
+    try:
+        for step in range(last + 1):
+            waiter = wait(step)
+            if count and (waiter is not None or count >= MAX_FRAMES):
+                body, sent = pending, count
+                pending, count = b"", 0  # before the write: a failed write is not retried below
+                watch.sending = True
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                watch.sending = False
+                watch.sent += sent
+            if waiter is not None:
+                await waiter
+            released()
+            reached = step + 1
+            if 0 < step < last:
+                pending += token(tokens[step])
+                count += 1
+            else:
+                batch = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
+                pending += b"".join(batch)
+                count += len(batch)
+        if count:
+            sent, count = count, 0
+            watch.sending = True
+            await send({"type": "http.response.body", "body": pending, "more_body": True})
+            watch.sending = False
+            watch.sent += sent
+    except Exception:
+        # An error from the pacer (an engine failure) or the encoder, raised without a wait:
+        # the frames before it go out first, so it reaches the client after exactly those.
+        if count:
+            await send({"type": "http.response.body", "body": pending, "more_body": True})
+            watch.sent += count
+        raise
+    finally:
+        pacer.close(reached)
