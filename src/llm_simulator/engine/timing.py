@@ -169,11 +169,12 @@ class SampledTimeline:
         The plain stream's per-token path (``engine.pacing``): ``wait_step`` without its
         coroutine. The caller records the emit error once it has woken, from ``parked_due``.
         """
-        if self._profile.instant:
+        profile = self._profile
+        if profile.multiplier == 0.0:  # instant (latency off): every step is due now
             return None
         due = self._next_due
         self._next_step = step + 1
-        self._next_due = due + self._profile.next_token_s(self._rng)
+        self._next_due = due + profile.next_token_s(self._rng)
         fut = self._scheduler.wait_until(due)
         self.parked_due = None if fut is None else due
         return fut

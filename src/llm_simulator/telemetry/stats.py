@@ -49,10 +49,11 @@ class EmitErrorStats:
 
     def record_emit_errors(self, errors: list[float]) -> None:
         """Record several tokens' errors in seconds."""
-        late = [e for e in errors if e >= 0]
-        self.late.observe_many(late)
-        if len(late) < len(errors):
-            self.early.observe_many([-e for e in errors if e < 0])
+        if errors and min(errors) >= 0:  # the common case: no early release, nothing to split
+            self.late.observe_many(errors)
+            return
+        self.late.observe_many([e for e in errors if e >= 0])
+        self.early.observe_many([-e for e in errors if e < 0])
 
     def snapshot(self) -> dict[str, Any]:
         """Summaries in milliseconds."""
