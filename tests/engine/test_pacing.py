@@ -80,7 +80,7 @@ async def drive(pacer: EnginePacer, upto: int | None = None) -> int:
             pacer.released()
             reached = step + 1
     finally:
-        pacer.close(reached)
+        pacer.close()
     return reached
 
 
@@ -190,5 +190,5 @@ async def test_a_pacers_wait_raises_the_engines_error(tmp_path: Path) -> None:
     timeline.error = SimulatorError(ErrorKind.OVERLOADED, "The engine gave up on it.")
     with pytest.raises(SimulatorError):
         pacer.wait(0)
-    pacer.close(0)
+    pacer.close()
     assert timeline.seq.done

@@ -129,15 +129,24 @@ async def test_a_plain_stream_writes_the_generator_paths_bytes_and_telemetry(
     assert fast_totals.ttft.count == 1
 
 
-async def test_an_on_time_sampled_stream_writes_each_token_alone_and_its_start_and_end_together(
-    tmp_path: Path, plain_streams: list[int]
+@pytest.mark.parametrize(
+    ("timing", "writes_of"),
+    [
+        # As the general path writes a sampled stream: every frame alone (role, 12 tokens,
+        # finish, [DONE]), so a relay sees one event per chunk.
+        ("sampled", [1] * 15),
+        # As it writes an engine's: the role chunk with the first token, tokens 2-11 one write
+        # each, the last token with the finish chunk and [DONE] (the sequence has ended).
+        ("engine", [2] + [1] * 10 + [3]),
+    ],
+)
+async def test_a_plain_stream_on_time_writes_as_the_general_path_does(
+    tmp_path: Path, plain_streams: list[int], timing: str, writes_of: list[int]
 ) -> None:
-    app = make_app(tmp_path, SAMPLED)
+    app = make_app(tmp_path, SAMPLED if timing == "sampled" else ENGINE.format(seats=256, timeout=0))
     _, writes = await stream(app, "openai")
     assert plain_streams == [12]
-    # The role chunk with the first token, tokens 2-11 one write each, the last token with
-    # the finish chunk and [DONE]: all due at the same instant.
-    assert [w.count(b"\n\n") for w in writes] == [2] + [1] * 10 + [3]
+    assert [w.count(b"\n\n") for w in writes] == writes_of
     assert app.stats.emit_error.late.count + app.stats.emit_error.early.count >= 1  # the stream's releases
 
 

@@ -23,7 +23,7 @@ class TokenPacer(Protocol):
 
     The server calls ``start`` once, then for each step in order ``wait`` (awaiting what it
     returns, if anything) and ``released`` once the token is out, and ``close`` at the end
-    whatever happened (with the number of tokens released).
+    whatever happened.
     """
 
     @property
@@ -36,6 +36,11 @@ class TokenPacer(Protocol):
         """Token ``step`` is due once the returned awaitable is done; None: it is out already."""
         ...
 
+    @property
+    def gathers(self) -> bool:
+        """Whether frames ready together go out in one write (an engine's stream) or one write each."""
+        ...
+
     def start(self) -> None:
         """The stream begins: the in-flight gauges and the request's record learn of it."""
         ...
@@ -44,8 +49,8 @@ class TokenPacer(Protocol):
         """The token just waited for is out: its release time (TTFT, gaps, emit error) is noted."""
         ...
 
-    def close(self, reached: int) -> None:
-        """The stream ended (or was cut) after ``reached`` tokens: release what it held."""
+    def close(self) -> None:
+        """The stream ended (or was cut): release what it held, settle the tokens released."""
         ...
 
 

@@ -61,6 +61,10 @@ class EnginePacer:
 
     __slots__ = ("_later", "_now", "_plan", "_record", "_sim", "_started", "_timeline", "_waiting", "tokens", "wait")
 
+    # An engine's stream writes the frames its engine released together in one write (the
+    # general path's ``StreamResponse.ahead``); a sampled stream writes each frame alone.
+    gathers = True
+
     def __init__(
         self,
         sim: Simulator,
@@ -106,11 +110,13 @@ class EnginePacer:
         if self._record is not None:
             self._record.token_released(now)
 
-    def close(self, reached: int) -> None:
+    def close(self) -> None:
         """Leave the gauges, hand the record its gaps, close the timeline, settle the admission.
 
         Closing the timeline frees an engine's sequence if it still runs (the client left).
+        The tokens released are the first (once the stream is no longer waiting) and the later ones.
         """
+        reached = 0 if self._waiting or not self._started else 1 + len(self._later)
         if self._started:
             self._started = False
             if self._waiting:
@@ -135,6 +141,8 @@ class SampledPacer(EnginePacer):
 
     __slots__ = ("_late", "_observer", "_sampled")
 
+    gathers = False
+
     def __init__(
         self,
         sim: Simulator,
@@ -158,9 +166,9 @@ class SampledPacer(EnginePacer):
         else:
             self._later.append(now)
 
-    def close(self, reached: int) -> None:
+    def close(self) -> None:
         """As ``EnginePacer.close``, and the stream's emit errors to the observer."""
         if self._late:
             self._observer.record_emit_errors(self._late)
             self._late = []
-        super().close(reached)
+        super().close()

@@ -9,6 +9,8 @@ its end, errors and interruptions exactly as for the general path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from llm_simulator.core.plain import PlainTokens
 from llm_simulator.server.asgi import Send
 from llm_simulator.server.coalesce import MAX_FRAMES
@@ -19,11 +21,52 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None
     """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
 
     The per-token path of the common stream: the pacer's wait, its release note, the
-    encoder's frame and the write, with no generator in between. Frames that come without
-    a wait (the first token's opening, a stream behind its engine or schedule, the last
-    token's closing) go out in one write of at most ``MAX_FRAMES``, as ``write_ready``
-    gathers them on the general path: a write happens just before the stream waits, so no
-    frame waits for a later one. Counts every frame on ``watch`` (the chunk count).
+    encoder's frame and the write, with no generator in between. The writes are the general
+    path's: an engine's stream (``pacer.gathers``) writes frames that come without a wait
+    together (``_gathered``), a sampled stream writes each frame alone (``_one_by_one``).
+    Counts every frame on ``watch`` (the chunk count).
+    """
+    pacer = plain.pacer
+    pacer.start()
+    try:
+        if pacer.gathers:
+            await _gathered(send, plain, watch)
+        else:
+            await _one_by_one(send, plain, watch)
+    finally:
+        pacer.close()
+
+
+async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+    """Each frame in a write of its own, as the general path writes a sampled stream."""
+    pacer = plain.pacer
+    encoder = plain.frames
+    tokens = pacer.tokens
+    wait = pacer.wait
+    released = pacer.released
+    token = encoder.token
+    last = len(tokens) - 1
+    for step in range(last + 1):
+        waiter = wait(step)
+        if waiter is not None:
+            await waiter
+        released()
+        if 0 < step < last:
+            frames: Sequence[bytes] = (token(tokens[step]),)
+        else:
+            frames = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
+        for frame in frames:
+            watch.sending = True
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+            watch.sending = False
+            watch.sent += 1
+
+
+async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+    """Frames that come without a wait in one write of at most ``MAX_FRAMES``, as ``write_ready`` does.
+
+    The first token's opening, a stream behind its engine, the last token's closing: a
+    write happens just before the stream waits, so no frame waits for a later one.
     """
     pacer = plain.pacer
     encoder = plain.frames
@@ -34,8 +77,6 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None
     last = len(tokens) - 1
     pending = b""
     count = 0  # frames in ``pending``
-    reached = 0
-    pacer.start()
     try:
         for step in range(last + 1):
             waiter = wait(step)
@@ -49,7 +90,6 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None
             if waiter is not None:
                 await waiter
             released()
-            reached = step + 1
             if 0 < step < last:
                 pending += token(tokens[step])
                 count += 1
@@ -70,5 +110,3 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None
             await send({"type": "http.response.body", "body": pending, "more_body": True})
             watch.sent += count
         raise
-    finally:
-        pacer.close(reached)
