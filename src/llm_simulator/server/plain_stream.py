@@ -9,9 +9,9 @@ its end, errors and interruptions exactly as for the general path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from llm_simulator.core.plain import PlainTokens
+from llm_simulator.core.plain import PlainTokens, TokenFrames
 from llm_simulator.server.asgi import Send
 from llm_simulator.server.coalesce import MAX_FRAMES
 from llm_simulator.server.connection import StreamWatch
@@ -37,13 +37,17 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None
         pacer.close()
 
 
+def _parts(
+    plain: PlainTokens,
+) -> tuple[Sequence[str], Callable[[int], Awaitable[None] | None], Callable[[], None], TokenFrames]:
+    """What a stream loop calls per token, looked up once: tokens, wait, released, the encoder."""
+    pacer = plain.pacer
+    return pacer.tokens, pacer.wait, pacer.released, plain.frames
+
+
 async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
     """Each frame in a write of its own, as the general path writes a sampled stream."""
-    pacer = plain.pacer
-    encoder = plain.frames
-    tokens = pacer.tokens
-    wait = pacer.wait
-    released = pacer.released
+    tokens, wait, released, encoder = _parts(plain)
     token = encoder.token
     last = len(tokens) - 1
     for step in range(last + 1):
@@ -68,11 +72,7 @@ async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
     The first token's opening, a stream behind its engine, the last token's closing: a
     write happens just before the stream waits, so no frame waits for a later one.
     """
-    pacer = plain.pacer
-    encoder = plain.frames
-    tokens = pacer.tokens
-    wait = pacer.wait
-    released = pacer.released
+    tokens, wait, released, encoder = _parts(plain)
     token = encoder.token
     last = len(tokens) - 1
     pending = b""
