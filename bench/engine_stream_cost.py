@@ -13,12 +13,17 @@ may carry several: a stream that fell behind sends the frames ready together in 
 alternating with this one (A/B on a shared box). ``--bytecodes`` counts the Python bytecodes
 run per frame instead of timing them (``sys.settrace`` opcode events): much slower, but the
 count does not depend on what else the machine runs, so small changes show on a loaded box.
+``--sampled`` paces the streams by the sampled model (the fixed 20 ms profile, no engine)
+instead, on the same next-pass scheduler: the per-token path of ``streams.py`` without
+``--engine``. ``--provider anthropic|gemini`` streams Anthropic's events or Gemini's
+``alt=sse`` chunks instead of OpenAI's chat chunks.
 
 Usage::
 
     python bench/engine_stream_cost.py
     git worktree add /tmp/base main && python bench/engine_stream_cost.py --baseline-src /tmp/base/src
     python bench/engine_stream_cost.py --bytecodes --streams 200 --pairs 1 --baseline-src /tmp/base/src
+    python bench/engine_stream_cost.py --sampled --provider anthropic --baseline-src /tmp/base/src
 """
 
 from __future__ import annotations
@@ -57,12 +62,20 @@ class Bytecodes:
         return self.trace
 
 
-async def _measure(n: int, rounds: int, send_ms: float = 0.0, bytecodes: bool = False) -> list[float]:
+async def _measure(
+    n: int,
+    rounds: int,
+    send_ms: float = 0.0,
+    bytecodes: bool = False,
+    sampled: bool = False,
+    provider: str = "openai",
+) -> list[float]:
     """µs of CPU per frame for each of ``rounds`` runs of ``n`` concurrent streams.
 
     ``send_ms`` > 0: every body write completes that late (a slow socket), so the streams
     fall behind the engine and find several tokens out when they resume (catch-up).
-    ``bytecodes``: Python bytecodes run per frame instead of µs.
+    ``bytecodes``: Python bytecodes run per frame instead of µs. ``sampled``: the sampled
+    model paces the streams (no engine). ``provider``: the wire format streamed.
     """
     from llm_simulator.config import load_config
     from llm_simulator.engine.scheduler import Scheduler
@@ -86,17 +99,20 @@ async def _measure(n: int, rounds: int, send_ms: float = 0.0, bytecodes: bool = 
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
-        config.write_text(
-            streams.CONFIG_TEMPLATE.format(profile=streams.PROFILE, ttft=20.0, itl=20.0, model=streams.MODEL)
-            + streams.ENGINE_TEMPLATE.format(model=streams.MODEL, itl=20.0, front=0.0)
-        )
+        text = streams.CONFIG_TEMPLATE.format(profile=streams.PROFILE, ttft=20.0, itl=20.0, model=streams.MODEL)
+        if not sampled:
+            text += streams.ENGINE_TEMPLATE.format(model=streams.MODEL, itl=20.0, front=0.0)
+        config.write_text(text)
         app = SimulatorApp(load_config(config))
     app.sim.scheduler = NextPass(app.sim.clock)
+    app.sim.timing._scheduler = app.sim.scheduler  # type: ignore[attr-defined]  # the sampled timelines' too
     gc.collect()
     gc.freeze()  # as the server's app factory does
-    body = json.dumps(streams.WIRES["openai"].body(TOKENS)).encode()
+    wire = streams.WIRES[provider]
+    body = json.dumps(wire.body(TOKENS)).encode()
+    path, _, query = wire.path.partition("?")
     scope = {
-        "type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+        "type": "http", "method": "POST", "path": path, "query_string": query.encode(),
         "headers": [(b"content-type", b"application/json"), (b"authorization", b"Bearer sk-bench")],
         "http_version": "1.1", "scheme": "http", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
     }  # fmt: skip
@@ -144,11 +160,12 @@ async def _measure(n: int, rounds: int, send_ms: float = 0.0, bytecodes: bool = 
     return results
 
 
-def _child(src: str | None, n: int, rounds: int, send_ms: float, bytecodes: bool) -> list[float]:
+def _child(src: str | None, n: int, rounds: int, args: argparse.Namespace) -> list[float]:
     path = src or str(REPO_DIR / "src")  # this checkout's package, whatever the venv has installed
     code = (
         f"import sys; sys.path[:0] = [{path!r}]; import uvloop, engine_stream_cost as m; "
-        f"print(uvloop.run(m._measure({n}, {rounds}, {send_ms}, {bytecodes})))"
+        f"print(uvloop.run(m._measure({n}, {rounds}, {args.send_ms}, {args.bytecodes}, {args.sampled}, "
+        f"{args.provider!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=sys.path[0], capture_output=True, text=True, check=True)
     return [float(x) for x in out.stdout.strip().splitlines()[-1].strip("[]").split(",")]
@@ -167,6 +184,8 @@ def main() -> None:
     parser.add_argument(
         "--bytecodes", action="store_true", help="count Python bytecodes per frame instead of CPU µs (load-independent)"
     )
+    parser.add_argument("--sampled", action="store_true", help="pace by the sampled model instead of the engine")
+    parser.add_argument("--provider", choices=sorted(streams.WIRES), default="openai", help="wire format to stream")
     args = parser.parse_args()
     if args.bytecodes:
         args.rounds = 2  # a warm-up round, then the counted one (the count does not vary)
@@ -175,7 +194,7 @@ def main() -> None:
     for _ in range(args.pairs):
         for name, src in sides.items():
             # The first round warms up (imports done, caches filled, the collector settled).
-            runs[name] += _child(src, args.streams, args.rounds, args.send_ms, args.bytecodes)[1:]
+            runs[name] += _child(src, args.streams, args.rounds, args)[1:]
     best = {name: min(values) for name, values in runs.items()}
     median = {name: statistics.median(values) for name, values in runs.items()}
     unit = "bytecodes/frame" if args.bytecodes else "µs/frame"
@@ -184,7 +203,9 @@ def main() -> None:
         [[name, round(best[name], 2), round(median[name], 2), len(runs[name])] for name in sides],
     )
     name = "engine_stream_bytecodes" if args.bytecodes else "engine_stream_cost"
-    write_results(name + ("_catchup" if args.send_ms else ""), {
+    name += ("_catchup" if args.send_ms else "") + ("_sampled" if args.sampled else "")
+    name += "" if args.provider == "openai" else f"_{args.provider}"
+    write_results(name, {
         "benchmark": "engine_stream_cost", "commit": git_commit(), "machine": machine_info(),
         "parameters": vars(args), "unit": unit, "per_frame": runs, "best": best, "median": median,
     })  # fmt: skip

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.frozen import fast_init
+from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.record import RequestRecord
 
 Headers = list[tuple[bytes, bytes]]
@@ -92,7 +93,8 @@ class StreamResponse:
     frame (sent only if the stream had started); ``malformed`` is the broken frame a chaos
     ``malformed`` fault sends, in the provider's own stream shape (a data line whose JSON
     is cut short). Every provider names its own: there is no default. ``ahead`` (optional,
-    see ``Simulator.frames_ahead``) says when the next frames are ready without a wait.
+    see ``Simulator.frames_ahead``) says when the next frames are ready without a wait;
+    ``plain`` (optional, see ``core.plain``) the same frames without the generator.
     """
 
     frames: AsyncIterator[bytes]
@@ -103,6 +105,9 @@ class StreamResponse:
     # has not sent yet, or its sequence ended): the server then writes the frames ready now in
     # one write (server/coalesce.py).
     ahead: Callable[[], bool] | None = field(default=None, kw_only=True)
+    # A plain stream's synchronous per-token path (``core.plain``), which the server takes
+    # instead of iterating ``frames`` while ``frames`` is still the generator it stands for.
+    plain: PlainTokens | None = field(default=None, kw_only=True)
 
 
 Response = JsonResponse | StreamResponse

@@ -135,6 +135,29 @@ class RequestRecord:
                 self.listener(FIRST_TOKEN, self, {})
         self.last_token = now
 
+    def tokens_released(self, times: list[float]) -> None:
+        """Note tokens released after the first one, at ``times`` (in order): their gaps in one call.
+
+        A plain stream's pacer (``engine.pacing``) keeps its later tokens' release times and
+        hands them over when the stream ends (the gaps are read only once the request is
+        finished), instead of a call and three attribute writes per token.
+        """
+        if not times:
+            return
+        if not self.last_token:
+            self.token_released(times[0])
+            times = times[1:]
+        previous = self.last_token
+        gaps = []
+        for now in times:
+            gaps.append(now - previous)
+            previous = now
+        if self.gaps is _NO_GAPS:
+            self.gaps = gaps
+        else:
+            self.gaps.extend(gaps)
+        self.last_token = previous
+
     def note(self, event: str, **fields: Any) -> None:
         """Tell the live listener (if any) about ``event`` as it happens."""
         if self.listener is not None:

@@ -12,9 +12,16 @@ class TimingObserver(Protocol):
         """Record one token's emit error."""
         ...
 
+    def record_emit_errors(self, errors: list[float]) -> None:
+        """Record several tokens' emit errors (a stream's, when it ends)."""
+        ...
+
 
 class NullObserver:
     """Discards observations."""
 
     def record_emit_error(self, error_s: float) -> None:
+        """Discard."""
+
+    def record_emit_errors(self, errors: list[float]) -> None:
         """Discard."""

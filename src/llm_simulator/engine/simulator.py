@@ -39,6 +39,7 @@ from llm_simulator.engine.load.live import EngineTimeline, LiveEngine
 from llm_simulator.engine.load.prefix import prefix_hashes
 from llm_simulator.engine.long_counts import LongTextCounts
 from llm_simulator.engine.observer import NullObserver, TimingObserver
+from llm_simulator.engine.pacing import EnginePacer, SampledPacer, note_plan, pacer_for
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.scopes import ScopeRegistry
 from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
@@ -407,6 +408,10 @@ class Simulator:
         """
         return timeline.ahead if isinstance(timeline, EngineTimeline) else None
 
+    def pacer(self, plan: GenerationPlan, timeline: Timeline) -> EnginePacer | SampledPacer | None:
+        """The plain-stream fast path's pacer for ``plan`` (``engine.pacing``); None: use ``stream``."""
+        return pacer_for(self, plan, timeline)
+
     async def stream(
         self, plan: GenerationPlan, timeline: Timeline, *, hide_reasoning: bool = False
     ) -> AsyncIterator[StreamEvent]:
@@ -436,7 +441,7 @@ class Simulator:
         visible_from = plan.leading_reasoning_steps()
         if record is not None:
             record.stream = True
-            _note_plan(record, plan)
+            note_plan(record, plan)
         # An engine stream parks on one future per wait and not at all for a token that is
         # already out (one it fell behind on): no coroutine per token.
         park = timeline.park if isinstance(timeline, EngineTimeline) and plan.steps else None
@@ -565,7 +570,7 @@ class Simulator:
         self.running += 1  # opaque until it ends: "running" for the in-flight gauges
         record = plan.record
         if record is not None:
-            _note_plan(record, plan)
+            note_plan(record, plan)
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)
@@ -582,16 +587,3 @@ class Simulator:
             timeline.close()
             if admission is not None and admission.on_finish is not None:
                 admission.on_finish(produced)
-
-
-def _note_plan(record: RequestRecord, plan: GenerationPlan) -> None:
-    """Tell the request's telemetry record what the response holds.
-
-    From the final plan: a legacy completion with several prompts plans each one, then
-    answers with all of them at once.
-    """
-    record.choices = plan.choices
-    record.prompt_tokens = plan.request.prompt_tokens
-    record.completion_tokens = plan.completion_tokens
-    if plan.choices:
-        record.finish_reason = plan.choices[0].finish_reason  # a StrEnum: no str() call needed

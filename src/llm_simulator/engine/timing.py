@@ -8,6 +8,7 @@ protocols, so providers and the server never change when it is swapped in.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,7 +119,7 @@ class CompiledProfile:
 class SampledTimeline:
     """Due times ``t0 + TTFT + Σ ITL``, released by the shared scheduler."""
 
-    __slots__ = ("_clock", "_next_due", "_next_step", "_observer", "_profile", "_rng", "_scheduler")
+    __slots__ = ("_clock", "_next_due", "_next_step", "_observer", "_profile", "_rng", "_scheduler", "parked_due")
 
     def __init__(
         self,
@@ -136,6 +137,13 @@ class SampledTimeline:
         self._observer = observer
         self._next_step = 0
         self._next_due = clock.now() + profile.first_token_s(prompt_tokens, rng)
+        # The due time of the future ``park`` handed out last (None: it handed out none).
+        self.parked_due: float | None = None
+
+    @property
+    def observer(self) -> TimingObserver:
+        """Who records this timeline's emit errors."""
+        return self._observer
 
     def _advance(self) -> float:
         due = self._next_due
@@ -154,6 +162,22 @@ class SampledTimeline:
         if fut is not None:
             await fut
             self._observer.record_emit_error(self._clock.now() - due)
+
+    def park(self, step: int) -> asyncio.Future[None] | None:
+        """A future done when the next step is due (None: it is due already); ``step`` is that step.
+
+        The plain stream's per-token path (``engine.pacing``): ``wait_step`` without its
+        coroutine. The caller records the emit error once it has woken, from ``parked_due``.
+        """
+        profile = self._profile
+        if profile.multiplier == 0.0:  # instant (latency off): every step is due now
+            return None
+        due = self._next_due
+        self._next_step = step + 1
+        self._next_due = due + profile.next_token_s(self._rng)
+        fut = self._scheduler.wait_until(due)
+        self.parked_due = None if fut is None else due
+        return fut
 
     async def skip_to(self, step: int) -> None:
         """Advance the due times through ``step - 1`` without waiting; ``wait_step(step)`` waits once."""

@@ -26,6 +26,7 @@ from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_o
 from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
+from llm_simulator.server.plain_stream import send_plain
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
@@ -34,6 +35,11 @@ log = logging.getLogger("llm_simulator.server")
 def _body(frame: bytes) -> dict[str, Any]:
     """An ASGI body message carrying one frame, more to come."""
     return {"type": "http.response.body", "body": frame, "more_body": True}
+
+
+async def _exhausted() -> bytes:
+    """A frames source that has run out."""
+    raise StopAsyncIteration
 
 
 def _end() -> dict[str, Any]:
@@ -138,7 +144,11 @@ class StreamSender:
             # catch-up's, once, and when they are the last ones the body ends in that write.
             opening = True
             frame: bytes | None = None
+            plain = response.plain
             try:
+                if plain is not None and plain.replaces is frames:
+                    await send_plain(send, plain, watch)  # a plain stream, without its generator
+                    next_frame = _exhausted  # so the general loop below ends at once
                 while True:
                     if frame is None:
                         try:

@@ -72,7 +72,8 @@ class Histogram:
             counts[find(edges, value)] += 1
         self.count += len(values)
         self.sum += sum(values)
-        self.max = max(self.max, *values)
+        top = max(values)  # not max(self.max, *values): that copies the values into a tuple first
+        self.max = max(self.max, top)
 
     def cumulative(self) -> list[tuple[str, int]]:
         """``(le, count)`` pairs as Prometheus exposes them, ending with ``+Inf``."""

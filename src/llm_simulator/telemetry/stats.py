@@ -47,6 +47,14 @@ class EmitErrorStats:
         else:
             self.early.observe(-error_s)
 
+    def record_emit_errors(self, errors: list[float]) -> None:
+        """Record several tokens' errors in seconds."""
+        if errors and min(errors) >= 0:  # the common case: no early release, nothing to split
+            self.late.observe_many(errors)
+            return
+        self.late.observe_many([e for e in errors if e >= 0])
+        self.early.observe_many([-e for e in errors if e < 0])
+
     def snapshot(self) -> dict[str, Any]:
         """Summaries in milliseconds."""
         return {"unit": "ms", "late": self.late.summary_ms(digits=4), "early": self.early.summary_ms(digits=4)}
@@ -185,6 +193,10 @@ class Stats:
     def record_emit_error(self, error_s: float) -> None:
         """Engine hook (``TimingObserver``): one token's emit-time error in seconds."""
         self.emit_error.record_emit_error(error_s)
+
+    def record_emit_errors(self, errors: list[float]) -> None:
+        """Engine hook (``TimingObserver``): several tokens' emit-time errors (a stream's, at its end)."""
+        self.emit_error.record_emit_errors(errors)
 
     @property
     def requests(self) -> dict[RequestKey, int]:

@@ -16,8 +16,10 @@ import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.sse import sse_frame
 from llm_simulator.core.types import (
+    ChoicePlan,
     Endpoint,
     FinishReason,
     GenerationPlan,
@@ -236,6 +238,7 @@ TEXT_DELTA_HEAD = (
     b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
 )
 TEXT_DELTA_TAIL = b"}}\n\n"
+TEXT_DELTA_0 = TEXT_DELTA_HEAD % 0
 MESSAGE_STOP = _event("message_stop", b'{"type":"message_stop"}')
 
 
@@ -336,6 +339,38 @@ async def stream_events(
     yield tail + writer.block_stop(current, blocks[current]) + writer.message_delta() + MESSAGE_STOP
 
 
+class MessageTokens:
+    """A plain text message's events for the server's fast path (``core.plain``).
+
+    Byte for byte what ``stream_events`` yields for a plan of one plain text block.
+    """
+
+    __slots__ = ("_block", "_writer")
+
+    def __init__(self, writer: EventWriter, choice: ChoicePlan) -> None:
+        self._writer = writer
+        self._block = blocks_of(choice)[0]
+
+    def first(self, text: str, last: bool) -> list[bytes]:
+        """``message_start``, the block's start, the ping and the first ``text_delta`` (then the end if last)."""
+        writer = self._writer
+        frame = writer.message_start() + writer.block_start(0, self._block) + PING + TEXT_DELTA_0 + orjson.dumps(text)
+        frames = [frame + TEXT_DELTA_TAIL]
+        return [*frames, self._end()] if last else frames
+
+    def token(self, text: str) -> bytes:
+        """One ``text_delta`` of block 0."""
+        return TEXT_DELTA_0 + orjson.dumps(text) + TEXT_DELTA_TAIL
+
+    def last(self, text: str) -> list[bytes]:
+        """The last ``text_delta``, then the block's stop, ``message_delta`` and ``message_stop``."""
+        return [TEXT_DELTA_0 + orjson.dumps(text) + TEXT_DELTA_TAIL, self._end()]
+
+    def _end(self) -> bytes:
+        writer = self._writer
+        return writer.block_stop(0, self._block) + writer.message_delta() + MESSAGE_STOP
+
+
 # A content delta whose JSON is cut short, under its event name so the SDK parses (and fails on) it.
 MALFORMED_EVENT = b"event: content_block_delta\ndata: " + (
     b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tr\n\n'
@@ -390,11 +425,11 @@ class MessageAnswer:
         """``message_start`` … ``message_stop``."""
         assert self._cache is not None
         writer = EventWriter(plan, self._id, self._cache)
+        frames = stream_events(self._sim, plan, timeline, writer)
+        pacer = self._sim.pacer(plan, timeline)
+        plain = None if pacer is None else PlainTokens(pacer, MessageTokens(writer, plan.choices[0]), frames)
         return StreamResponse(
-            stream_events(self._sim, plan, timeline, writer),
-            stream_headers(self._request),
-            stream_error_frame,
-            malformed=MALFORMED_EVENT,
+            frames, stream_headers(self._request), stream_error_frame, malformed=MALFORMED_EVENT, plain=plain
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

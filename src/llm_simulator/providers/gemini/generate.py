@@ -17,6 +17,7 @@ import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.sse import DATA, END, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
@@ -332,6 +333,15 @@ class ChunkWriter:
         final = b',"usageMetadata":' + orjson.dumps(plan_usage(self._plan)) + self._identity
         return escape_line_breaks(final) + self._suffix
 
+    @property
+    def head(self) -> bytes:
+        """The bytes of a text chunk before its JSON text."""
+        return self._head
+
+    def open_tail(self, index: int) -> bytes:
+        """The bytes after a text chunk's JSON text while candidate ``index`` goes on."""
+        return self._open[index]
+
     def token(self, index: int, text: str) -> bytes:
         """A chunk with one token of candidate ``index``, which goes on."""
         return self._head + escape_line_breaks(orjson.dumps(text)) + self._open[index]
@@ -374,6 +384,35 @@ class ChunkWriter:
             index,
             self._final_tail if last else self._partial_tail,
         )
+
+
+class CandidateTokens:
+    """A plain candidate's SSE chunks for the server's fast path (``core.plain``).
+
+    Byte for byte what ``stream_chunks`` yields for one candidate of plain text: a chunk per
+    token, the last one carrying the finish reason and the full usage.
+    """
+
+    __slots__ = ("_head", "_index", "_open", "_reason", "_writer")
+
+    def __init__(self, writer: ChunkWriter, choice: ChoicePlan) -> None:
+        self._writer = writer
+        self._index = choice.index
+        self._reason = choice.finish_reason
+        self._head = writer.head
+        self._open = writer.open_tail(choice.index)
+
+    def first(self, text: str, last: bool) -> list[bytes]:
+        """The first token's chunk (the finishing chunk if it is the only token)."""
+        return self.last(text) if last else [self.token(text)]
+
+    def token(self, text: str) -> bytes:
+        """A chunk with one token of the candidate, which goes on."""
+        return self._head + escape_line_breaks(orjson.dumps(text)) + self._open
+
+    def last(self, text: str) -> list[bytes]:
+        """The chunk with the last token, the finish reason and the full usage."""
+        return [self._writer.finish(self._index, text, self._reason, True)]
 
 
 async def stream_chunks(
@@ -518,7 +557,9 @@ class GenerateAnswer:
         if self._request.query.get("alt") == "sse":
             writer = ChunkWriter(plan, self._id, DATA, END)
             frames = stream_chunks(sim, plan, timeline, writer, self._include_thoughts)
-            return StreamResponse(frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK))
+            pacer = sim.pacer(plan, timeline)
+            plain = None if pacer is None else PlainTokens(pacer, CandidateTokens(writer, plan.choices[0]), frames)
+            return StreamResponse(frames, on_error=sse_error_frame, malformed=sse_frame(MALFORMED_CHUNK), plain=plain)
         array = ArrayStream(stream_chunks(sim, plan, timeline, ChunkWriter(plan, self._id), self._include_thoughts))
         headers = [(b"content-type", b"application/json; charset=UTF-8"), (b"cache-control", b"no-cache")]
         # In array mode a malformed element leaves the JSON array unparseable, as a cut proxy would.

@@ -10,6 +10,7 @@ import orjson
 
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
+from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.sse import DATA, sse_frame
 from llm_simulator.core.types import (
     ChoicePlan,
@@ -389,15 +390,20 @@ class ChunkWriter:
             b'"finish_reason":null}' % (index, position, orjson.dumps(fragment))
         )
 
+    def around(self, index: int) -> tuple[bytes, bytes]:
+        """The bytes before and after a plain token's JSON text in choice ``index``'s content chunk."""
+        around = self._plain.get(index)
+        if around is None:
+            around = self._plain[index] = (
+                self._head + b'{"index":%d,"delta":{"content":' % index,
+                b'},"logprobs":null,"finish_reason":null' + self._filter + b"}" + self._tail,
+            )
+        return around
+
     def token(self, index: int, text: str, logprob: TokenLogprob | None) -> bytes:
         """One content token."""
         if logprob is None:
-            around = self._plain.get(index)
-            if around is None:
-                around = self._plain[index] = (
-                    self._head + b'{"index":%d,"delta":{"content":' % index,
-                    b'},"logprobs":null,"finish_reason":null' + self._filter + b"}" + self._tail,
-                )
+            around = self._plain.get(index) or self.around(index)
             return around[0] + orjson.dumps(text) + around[1]
         lp = b"null"
         if logprob is not None:
@@ -424,6 +430,44 @@ class ChunkWriter:
 
 
 DONE = sse_frame(b"[DONE]")
+
+
+class ChatTokens:
+    """A plain choice's chunks for the server's fast path (``core.plain``).
+
+    Byte for byte what ``stream_frames`` yields for a stream of one choice of plain text
+    without logprobs (and not Azure's, whose first chunk comes before any token).
+    """
+
+    __slots__ = ("_closing", "_head", "_index", "_tail", "_writer")
+
+    def __init__(self, writer: ChunkWriter, choice: ChoicePlan, include_usage: bool) -> None:
+        self._writer = writer
+        self._index = choice.index
+        self._head, self._tail = writer.around(choice.index)
+        self._closing = (choice.finish_reason, include_usage)
+
+    def first(self, text: str, last: bool) -> list[bytes]:
+        """The role chunk and the first token (and the closing, if it is the only token)."""
+        frames = [self._writer.role(self._index), self._head + orjson.dumps(text) + self._tail]
+        return frames + self._close() if last else frames
+
+    def token(self, text: str) -> bytes:
+        """A content chunk: a cached prefix, the JSON text, a cached suffix."""
+        return self._head + orjson.dumps(text) + self._tail
+
+    def last(self, text: str) -> list[bytes]:
+        """The last token, the finish chunk, the usage chunk if asked for, and ``[DONE]``."""
+        return [self._head + orjson.dumps(text) + self._tail, *self._close()]
+
+    def _close(self) -> list[bytes]:
+        reason, include_usage = self._closing
+        frames = [self._writer.finish(self._index, reason)]
+        if include_usage:
+            frames.append(self._writer.usage())
+        frames.append(DONE)
+        return frames
+
 
 _SAFE = {"filtered": False, "severity": "safe"}
 # What Azure OpenAI's default content filter reports for harmless text.
@@ -567,11 +611,17 @@ class ChatAnswer:
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``chat.completion.chunk`` frames, then ``[DONE]``."""
         writer = ChunkWriter(plan, self._id, self._created, self._include_usage, azure=self._azure)
+        frames = stream_frames(self._sim, plan, timeline, writer, self._include_usage)
+        pacer = self._sim.pacer(plan, timeline)
+        plain = None
+        if pacer is not None and not self._azure and plan.choices[0].logprobs is None:
+            plain = PlainTokens(pacer, ChatTokens(writer, plan.choices[0], self._include_usage), frames)
         return StreamResponse(
-            stream_frames(self._sim, plan, timeline, writer, self._include_usage),
+            frames,
             stream_headers(self._request, self._model_id),
             stream_error_frame,
             malformed=MALFORMED_CHUNK,
+            plain=plain,
         )
 
     def render(self, plan: GenerationPlan) -> JsonResponse:

@@ -1,0 +1,210 @@
+"""The server's plain-stream path (``server.plain_stream``): same bytes, same bookkeeping, same ends.
+
+A plain stream (one choice of text, no fault) is written by ``send_plain`` from the pacer
+and the provider's encoder, without the frames generator. Through the whole ASGI app, for
+each provider's streaming route, paced by the sampled model and by an engine, the body
+is the one the generator path writes (ids and timestamps aside), the request's telemetry
+is the same, a wrapper that replaces the frames still sees them all, and an engine error
+or a client that leaves ends the stream as on the general path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from llm_simulator.config import load_config
+from llm_simulator.core.http import StreamResponse
+from llm_simulator.core.plain import PlainTokens
+from llm_simulator.core.types import GenerationPlan
+from llm_simulator.engine.simulator import Simulator
+from llm_simulator.engine.timing import Timeline
+from llm_simulator.providers.openai.chat import ChatAnswer
+from llm_simulator.server.app import SimulatorApp
+from llm_simulator.server.asgi import Send
+from llm_simulator.server.connection import StreamWatch
+from llm_simulator.server.plain_stream import send_plain
+from tests.server.asgi_driver import call
+
+MODEL = "gpt-4.1"
+SAMPLED = """\
+seed: 7
+latency:
+  default_profile: quick
+  profiles:
+    quick:
+      ttft: {type: fixed, value_ms: 2}
+      itl: {type: fixed, value_ms: 1}
+"""
+ENGINE = """\
+seed: 7
+engine:
+  deployments:
+    quick:
+      models: [gpt-4.1]
+      kv_blocks: 100000
+      prefix_caching: false
+      max_num_seqs: {seats}
+      queue_timeout_ms: {timeout}
+      step: {{step_ms: 1, weights_ms: 0, prefill_ms_per_token: 0, kv_ms_per_token: 0, seq_ms: 0,
+             overlap: 0, jitter_sigma: 0, front_ms: 0}}
+"""
+REQUESTS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "openai": (
+        "/v1/chat/completions",
+        "",
+        {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 12},
+    ),
+    "anthropic": (
+        "/v1/messages",
+        "",
+        {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 12},
+    ),
+    "gemini": (
+        f"/v1beta/models/{MODEL}:streamGenerateContent",
+        "alt=sse",
+        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"maxOutputTokens": 12}},
+    ),
+}
+# Per-response values that differ between two runs of the same seeded request.
+VOLATILE = re.compile(rb'("id":"[^"]*"|"created":\d+|"responseId":"[^"]*")')
+
+
+def make_app(tmp_path: Path, text: str) -> SimulatorApp:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return SimulatorApp(load_config(path))
+
+
+async def stream(app: SimulatorApp, provider: str, headers: dict[str, str] | None = None) -> tuple[int, list[bytes]]:
+    path, query, body = REQUESTS[provider]
+    captured = await call(app, "POST", path, orjson.dumps(body), query=query, headers=headers)
+    return captured.status, [chunk for chunk in captured.chunks if chunk]
+
+
+def without_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Simulator, "pacer", lambda self, plan, timeline: None)
+
+
+@pytest.fixture
+def plain_streams(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the streams the server sends by the plain path."""
+    sent: list[int] = []
+
+    async def counting(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+        sent.append(len(plain.pacer.tokens))
+        await send_plain(send, plain, watch)
+
+    monkeypatch.setattr("llm_simulator.server.streaming.send_plain", counting)
+    return sent
+
+
+@pytest.mark.parametrize("provider", sorted(REQUESTS))
+@pytest.mark.parametrize("timing", ["sampled", "engine"])
+async def test_a_plain_stream_writes_the_generator_paths_bytes_and_telemetry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_streams: list[int], provider: str, timing: str
+) -> None:
+    config = SAMPLED if timing == "sampled" else ENGINE.format(seats=256, timeout=0)
+    fast_app = make_app(tmp_path, config)
+    status, fast = await stream(fast_app, provider)
+    assert status == 200 and plain_streams == [12]
+    without_fast_path(monkeypatch)
+    slow_app = make_app(tmp_path, config)
+    _, slow = await stream(slow_app, provider)
+    assert plain_streams == [12]  # the second run took the generator path
+    assert VOLATILE.sub(b"", b"".join(fast)) == VOLATILE.sub(b"", b"".join(slow))
+    for app in (fast_app, slow_app):
+        assert (app.sim.running, app.sim.waiting) == (0, 0)
+    fast_totals, slow_totals = (next(iter(app.stats.models.values())) for app in (fast_app, slow_app))
+    assert fast_totals.chunks == slow_totals.chunks > 0  # the same frames counted as chunks
+    assert fast_totals.output_tokens == slow_totals.output_tokens == 12
+    assert fast_totals.itl.count == slow_totals.itl.count == 11  # a first token, then 11 gaps
+    assert fast_totals.ttft.count == 1
+
+
+@pytest.mark.parametrize(
+    ("timing", "writes_of"),
+    [
+        # As the general path writes a sampled stream: every frame alone (role, 12 tokens,
+        # finish, [DONE]), so a relay sees one event per chunk.
+        ("sampled", [1] * 15),
+        # As it writes an engine's: the role chunk with the first token, tokens 2-11 one write
+        # each, the last token with the finish chunk and [DONE] (the sequence has ended).
+        ("engine", [2] + [1] * 10 + [3]),
+    ],
+)
+async def test_a_plain_stream_on_time_writes_as_the_general_path_does(
+    tmp_path: Path, plain_streams: list[int], timing: str, writes_of: list[int]
+) -> None:
+    app = make_app(tmp_path, SAMPLED if timing == "sampled" else ENGINE.format(seats=256, timeout=0))
+    _, writes = await stream(app, "openai")
+    assert plain_streams == [12]
+    assert [w.count(b"\n\n") for w in writes] == writes_of
+    assert app.stats.emit_error.late.count + app.stats.emit_error.early.count >= 1  # the stream's releases
+
+
+async def test_a_wrapper_that_replaces_the_frames_gets_every_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain_streams: list[int]
+) -> None:
+    seen: list[bytes] = []
+    original = ChatAnswer.stream
+
+    async def tee(frames: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for frame in frames:
+            seen.append(frame)
+            yield frame
+
+    def wrapped(self: ChatAnswer, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
+        response = original(self, plan, timeline)
+        assert response.plain is not None  # a plain stream, whose frames the wrapper replaces
+        return dataclasses.replace(response, frames=tee(response.frames))
+
+    monkeypatch.setattr(ChatAnswer, "stream", wrapped)
+    app = make_app(tmp_path, SAMPLED)
+    _, writes = await stream(app, "openai")
+    assert b"".join(seen) == b"".join(writes) and len(seen) == 15  # role, 12 tokens, finish, [DONE]
+    assert plain_streams == []
+
+
+async def test_an_engine_error_ends_a_plain_stream_with_the_providers_error_event(
+    tmp_path: Path, plain_streams: list[int]
+) -> None:
+    # One seat and a 30 ms queue limit: the second stream's wait expires before its first token.
+    app = make_app(tmp_path, ENGINE.format(seats=1, timeout=30))
+    path, _, body = REQUESTS["anthropic"]
+    long_body = orjson.dumps({**body, "max_tokens": 200})
+    first = asyncio.ensure_future(call(app, "POST", path, long_body))
+    await asyncio.sleep(0.005)
+    second = await call(app, "POST", path, orjson.dumps(body))
+    assert second.status == 200
+    assert b"event: error" in second.body and b"overloaded_error" in second.body
+    assert b"text_delta" not in second.body  # it never got a token
+    await first
+    assert len(plain_streams) == 2  # both streams took the plain path
+    assert (app.sim.running, app.sim.waiting) == (0, 0)
+
+
+async def test_a_client_leaving_a_plain_engine_stream_frees_its_sequence(
+    tmp_path: Path, plain_streams: list[int]
+) -> None:
+    app = make_app(tmp_path, ENGINE.format(seats=256, timeout=0))
+    path, _, body = REQUESTS["openai"]
+    gone = asyncio.Event()
+    task = asyncio.ensure_future(
+        call(app, "POST", path, orjson.dumps({**body, "max_tokens": 500, "ignore_eos": True}), disconnect=gone)
+    )
+    await asyncio.sleep(0.05)
+    assert app.sim.running == 1
+    gone.set()
+    await task
+    assert (app.sim.running, app.sim.waiting) == (0, 0)
+    replica = next(iter(app.sim.engines.values())).replicas[0]
+    assert not replica.running and replica.kv.usage() == 0.0
+    assert plain_streams == [500]
