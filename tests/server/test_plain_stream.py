@@ -132,9 +132,10 @@ async def test_a_plain_stream_writes_the_generator_paths_bytes_and_telemetry(
 @pytest.mark.parametrize(
     ("timing", "writes_of"),
     [
-        # As the general path writes a sampled stream: every frame alone (role, 12 tokens,
-        # finish, [DONE]), so a relay sees one event per chunk.
-        ("sampled", [1] * 15),
+        # As the general path writes a sampled stream: the opening (the role chunk with the
+        # first token) in one write, then every frame alone (11 tokens, finish, [DONE]), so a
+        # relay sees one event per chunk.
+        ("sampled", [2] + [1] * 13),
         # As it writes an engine's: the role chunk with the first token, tokens 2-11 one write
         # each, the last token with the finish chunk and [DONE] (the sequence has ended).
         ("engine", [2] + [1] * 10 + [3]),

@@ -17,24 +17,34 @@ from llm_simulator.server.coalesce import MAX_FRAMES
 from llm_simulator.server.connection import StreamWatch
 
 
-async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
     """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
 
     The per-token path of the common stream: the pacer's wait, its release note, the
     encoder's frame and the write, with no generator in between. The writes are the general
-    path's: an engine's stream (``pacer.gathers``) writes frames that come without a wait
-    together (``_gathered``), a sampled stream writes each frame alone (``_one_by_one``).
-    Counts every frame on ``watch`` (the chunk count).
+    path's (``StreamSender.send``): the opening frames ready together (the role chunk and
+    the first token; with latency off, the whole stream) in one write; then an engine's
+    stream (``pacer.gathers``) writes frames that come without a wait together
+    (``_gathered``) and ends the body in the write of its last frames, a sampled stream
+    writes each frame alone (``_one_by_one``). Counts every frame on ``watch`` (the chunk
+    count). Returns whether the body was ended (no closing empty write is due then).
     """
     pacer = plain.pacer
     pacer.start()
     try:
         if pacer.gathers:
-            await _gathered(send, plain, watch)
-        else:
-            await _one_by_one(send, plain, watch)
+            return await _gathered(send, plain, watch)
+        return await _one_by_one(send, plain, watch)
     finally:
         pacer.close()
+
+
+async def _write(send: Send, watch: StreamWatch, body: bytes, frames: int, more: bool = True) -> None:
+    """One watched write of ``frames`` frames (``more=False`` ends the body with them)."""
+    watch.sending = True
+    await send({"type": "http.response.body", "body": body, "more_body": more})
+    watch.sending = False
+    watch.sent += frames
 
 
 def _parts(
@@ -45,48 +55,70 @@ def _parts(
     return pacer.tokens, pacer.wait, pacer.released, plain.frames
 
 
-async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
-    """Each frame in a write of its own, as the general path writes a sampled stream."""
+async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
+    """The opening frames ready together in one write, then each frame in a write of its own.
+
+    As the general path writes a sampled stream: the opening lasts until the stream first
+    waits after its first token (a write of at most ``MAX_FRAMES`` frames at a time); when
+    it runs to the stream's end, its last write ends the body unless it is the body's first.
+    Returns whether the body was ended.
+    """
     tokens, wait, released, encoder = _parts(plain)
     token = encoder.token
     last = len(tokens) - 1
+    opening: list[bytes] | None = []  # None once the opening is written
+    wrote = False  # whether a full piece of the opening has been written
     for step in range(last + 1):
         waiter = wait(step)
         if waiter is not None:
+            if opening is not None and (opening or step):  # the first wait after the first token
+                if opening:
+                    await _write(send, watch, b"".join(opening), len(opening))
+                opening = None
             await waiter
         released()
         if 0 < step < last:
             frames: Sequence[bytes] = (token(tokens[step]),)
         else:
             frames = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
+        if opening is not None:
+            opening.extend(frames)
+            if len(opening) >= MAX_FRAMES:
+                await _write(send, watch, b"".join(opening), len(opening))
+                opening = []
+                wrote = True
+            continue
         for frame in frames:
-            watch.sending = True
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
-            watch.sending = False
-            watch.sent += 1
+            await _write(send, watch, frame, 1)
+    if opening:
+        await _write(send, watch, b"".join(opening), len(opening), more=not wrote)
+        return wrote
+    return False
 
 
-async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
     """Frames that come without a wait in one write of at most ``MAX_FRAMES``, as ``write_ready`` does.
 
     The first token's opening, a stream behind its engine, the last token's closing: a
-    write happens just before the stream waits, so no frame waits for a later one.
+    write happens just before the stream waits, so no frame waits for a later one. The
+    last frames end the body in their write, unless that is the body's first write (as
+    ``_Wire.last``: granian would frame a one-write body with a content-length). Returns
+    whether the body was ended.
     """
     tokens, wait, released, encoder = _parts(plain)
     token = encoder.token
     last = len(tokens) - 1
     pending = b""
     count = 0  # frames in ``pending``
+    wrote = False  # whether any of the body has been written
     try:
         for step in range(last + 1):
             waiter = wait(step)
             if count and (waiter is not None or count >= MAX_FRAMES):
                 body, sent = pending, count
                 pending, count = b"", 0  # before the write: a failed write is not retried below
-                watch.sending = True
-                await send({"type": "http.response.body", "body": body, "more_body": True})
-                watch.sending = False
-                watch.sent += sent
+                await _write(send, watch, body, sent)
+                wrote = True
             if waiter is not None:
                 await waiter
             released()
@@ -99,14 +131,12 @@ async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
                 count += len(batch)
         if count:
             sent, count = count, 0
-            watch.sending = True
-            await send({"type": "http.response.body", "body": pending, "more_body": True})
-            watch.sending = False
-            watch.sent += sent
+            await _write(send, watch, pending, sent, more=not wrote)
+            return wrote
+        return False
     except Exception:
         # An error from the pacer (an engine failure) or the encoder, raised without a wait:
         # the frames before it go out first, so it reaches the client after exactly those.
         if count:
-            await send({"type": "http.response.body", "body": pending, "more_body": True})
-            watch.sent += count
+            await _write(send, watch, pending, count)
         raise

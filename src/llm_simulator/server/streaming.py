@@ -147,7 +147,8 @@ class StreamSender:
             plain = response.plain
             try:
                 if plain is not None and plain.replaces is frames:
-                    await send_plain(send, plain, watch)  # a plain stream, without its generator
+                    # A plain stream, without its generator; it may end the body itself.
+                    wire.ended = await send_plain(send, plain, watch)
                     next_frame = _exhausted  # so the general loop below ends at once
                 while True:
                     if frame is None:
