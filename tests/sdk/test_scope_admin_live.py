@@ -11,7 +11,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from llm_simulator.providers.scripting import STRICT_NO_FIXTURE
 from llm_simulator.sdk import AsyncClient, BadRequestError, Client, JournalAssertionError, NotFoundError, scope
+from llm_simulator.sdk.journal import STRICT_MISS_ERROR_TYPES
 from llm_simulator.testing import SimulatorHandle, start_simulator
 
 KEY = "sk-scope-admin"
@@ -35,6 +37,11 @@ def _openai(sim: SimulatorHandle, test_id: str) -> openai.OpenAI:
 def _ask(client: openai.OpenAI, text: str, model: str = "gpt-4o") -> str:
     reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": text}], max_tokens=8)
     return reply.choices[0].message.content or ""
+
+
+def test_the_journal_knows_the_error_type_strict_mode_records() -> None:
+    # The SDK may not import the server side (import contracts), so it keeps its own copy.
+    assert STRICT_NO_FIXTURE in STRICT_MISS_ERROR_TYPES
 
 
 def test_a_strict_miss_is_journaled_and_assert_no_unmatched_names_it(sim: SimulatorHandle) -> None:

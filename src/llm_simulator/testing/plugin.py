@@ -18,7 +18,10 @@ Fixtures:
 ``--llm-simulator-shared`` (or ini ``llm_simulator_shared = true``) runs one simulator for the
 whole session (one per xdist worker) and gives each test a scope on it, unless the test asks
 for ``llm_simulator`` or configures it with the marker (it then gets its own server, as
-before). ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
+before); the scope is deleted after the test. ``--llm-simulator-strict`` (ini
+``llm_simulator_strict``) or the marker's ``strict=True`` puts the test's scope in strict mode;
+the scope's SDK admin (``llm_simulator_scope.admin``) arms its fixtures, chaos and one-shot
+faults. ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
 simulators as ``llm-simulator serve`` child processes instead of in the test process.
 ``--llm-simulator-cassettes DIR`` turns on record/replay for ``llm_simulator``
 (``testing/cassettes.py``). Guide: docs/testing.md. Nothing heavy is imported until a fixture is used.
