@@ -363,44 +363,39 @@ class AsyncAdmin:
     # -- the client's test scope (docs/testing.md, "Shared servers") ---------------------
 
     async def scopes(self) -> Json:
-        """``GET /admin/scopes``: the worker's live scopes, with ``idle_ttl_s`` and ``max_scopes``."""
+        """As ``Admin.scopes``, awaited."""
         return await self._client._admin(_admin.scopes())
 
     async def scope(self, test_id: str | None = None) -> Json:
-        """``GET /admin/scope``: the client's scope (or ``test_id``'s) in full (``NotFoundError`` if none)."""
+        """As ``Admin.scope``, awaited."""
         return await self._client._admin(_admin.scope_view(self._client._scope_call(test_id)))
 
     async def scope_counters(self, test_id: str | None = None) -> Json:
-        """The scope's counters: requests by status, fixture hits, strict misses, faults fired."""
+        """As ``Admin.scope_counters``, awaited."""
         counters = (await self.scope(test_id)).get("counters", {})
         return counters if isinstance(counters, dict) else {}
 
     async def set_strict(self, strict: bool | None = True, test_id: str | None = None) -> Json:
-        """``PUT /admin/scope``: strict mode for the scope (None: follow ``fixtures.strict``); the scope."""
+        """As ``Admin.set_strict``, awaited."""
         return await self._client._admin(_admin.set_strict(self._client._scope_call(test_id), strict))
 
     async def drop_scope(self, test_id: str | None = None) -> Json:
-        """``DELETE /admin/scope``: clear the scope fleet-wide (chaos, fixtures, sessions, faults, counters)."""
+        """As ``Admin.drop_scope``, awaited."""
         return await self._client._admin(_admin.drop_scope(self._client._scope_call(test_id)))
 
     async def fail_next(
         self, n: int = 1, error: str | None = None, *, model: str | None = None, test_id: str | None = None, **rule: Any
     ) -> Json:
-        """Arm a one-shot fault: the next ``n`` matching requests of the scope fail (``POST /admin/faults``).
-
-        ``error`` is a chaos ``error_type`` (``rate_limit``, ``server_error``...), ``model`` narrows
-        it to one model, and ``rule`` takes any other chaos rule field (``stream_fault``,
-        ``misbehave``, ``status_code``, ``providers``...). Global when the client has no test id.
-        """
+        """As ``Admin.fail_next``, awaited."""
         fields = _admin.fault_fields(n, error, model, rule)
         return await self._client._admin(_admin.arm_fault(self._client._scope_id(test_id, required=False), fields))
 
     async def faults(self, test_id: str | None = None) -> list[Json]:
-        """``GET /admin/faults``: the scope's armed one-shot faults (global without a test id)."""
+        """As ``Admin.faults``, awaited."""
         return await self._client._admin(_admin.faults(self._client._scope_id(test_id, required=False)))
 
     async def clear_faults(self, test_id: str | None = None) -> Json:
-        """``DELETE /admin/faults``: disarm the scope's one-shot faults (global without a test id)."""
+        """As ``Admin.clear_faults``, awaited."""
         return await self._client._admin(_admin.clear_faults(self._client._scope_id(test_id, required=False)))
 
     async def chaos(self) -> Json:
