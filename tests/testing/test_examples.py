@@ -57,3 +57,11 @@ def test_the_journal_snippet_of_the_testing_guide_passes(pytester: pytest.Pytest
     pytester.makepyfile(test_journal_snippet=_guide_snippet("journal-example"))
     pytester.runpytest("-v").assert_outcomes(passed=1)
     pytester.runpytest("-v", "--llm-simulator-shared").assert_outcomes(passed=1)
+
+
+def test_the_scope_snippet_of_the_testing_guide_passes(pytester: pytest.Pytester) -> None:
+    """Fixtures, a one-shot fault, strict mode and the journal per test: shared and per-test servers."""
+    pytester.makeini(INI)
+    pytester.makepyfile(test_scope_snippet=_guide_snippet("scope-example"))
+    pytester.runpytest("-v", "--llm-simulator-shared").assert_outcomes(passed=2)
+    pytester.runpytest("-v").assert_outcomes(passed=2)

@@ -26,9 +26,11 @@ def test_fixtures_are_registered(inner: pytest.Pytester) -> None:
     ):
         assert any(line.startswith(name) for line in result.outlines), name
     result = inner.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--llm-simulator-subprocess*", "*--llm-simulator-shared*"])
+    result.stdout.fnmatch_lines(
+        ["*--llm-simulator-subprocess*", "*--llm-simulator-shared*", "*--llm-simulator-strict*"]
+    )
     result = inner.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.llm_simulator(config=None, *, subprocess=None)*"])
+    result.stdout.fnmatch_lines(["@pytest.mark.llm_simulator(config=None, *, subprocess=None, strict=None)*"])
 
 
 def test_each_test_gets_its_own_simulator_and_official_clients(inner: pytest.Pytester) -> None:

@@ -16,6 +16,7 @@ import orjson
 
 from llm_simulator.sdk.errors import decoded
 from llm_simulator.sdk.journal import Journal
+from llm_simulator.sdk.scope import check_test_id
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -314,3 +315,60 @@ def clear_sessions() -> AdminCall[Json]:
 def drop_session(session_id: str) -> AdminCall[Json]:
     """``DELETE /admin/sessions/{id}``."""
     return _delete(f"/admin/sessions/{quote(session_id, safe='')}")
+
+
+# -- test scopes and one-shot faults ----------------------------------------------------------
+# A scope is named by ``?scope=`` (it wins over the test id header every scoped client sends),
+# through the query routes, so a pytest node id with "/" in it needs no path escaping.
+
+
+def _scoped(test_id: str) -> dict[str, str]:
+    return {"scope": check_test_id(test_id)}
+
+
+def scopes() -> AdminCall[Json]:
+    """``GET /admin/scopes``: this worker's live scopes and the bounds in force."""
+    return _get("/admin/scopes")
+
+
+def scope_view(test_id: str) -> AdminCall[Json]:
+    """``GET /admin/scope?scope=``: one scope in full (``NotFoundError`` if nothing created it)."""
+    return _get("/admin/scope", _scoped(test_id))
+
+
+def set_strict(test_id: str, strict: bool | None) -> AdminCall[Json]:
+    """``PUT /admin/scope?scope=`` with ``{"strict": ...}`` (None: follow ``fixtures.strict``)."""
+    content = orjson.dumps({"strict": strict})
+    return AdminCall("PUT", "/admin/scope", _json, _scoped(test_id), content, "application/json")
+
+
+def drop_scope(test_id: str) -> AdminCall[Json]:
+    """``DELETE /admin/scope?scope=``: the scope's chaos, fixtures, sessions, faults and counters, everywhere."""
+    return AdminCall("DELETE", "/admin/scope", _json, _scoped(test_id))
+
+
+def arm_fault(test_id: str | None, fields: Mapping[str, object]) -> AdminCall[Json]:
+    """``POST /admin/faults`` (``?scope=`` a test's, else global): arm a one-shot fault from ``fields``."""
+    content = orjson.dumps(dict(fields))
+    params = _scoped(test_id) if test_id is not None else {}
+    return AdminCall("POST", "/admin/faults", _json, params, content, "application/json")
+
+
+def fault_fields(count: int, error: str | None, model: str | None, rule: Mapping[str, object]) -> dict[str, object]:
+    """The body of ``fail_next``: ``count``, ``error_type``, ``models`` and any other chaos rule fields."""
+    fields: dict[str, object] = {"count": count, **rule}
+    if error is not None:
+        fields["error_type"] = error
+    if model is not None:
+        fields["models"] = [model]
+    return fields
+
+
+def faults(test_id: str | None) -> AdminCall[list[Json]]:
+    """``GET /admin/faults``: the armed one-shot faults with their uses fired and left."""
+    return AdminCall("GET", "/admin/faults", _list("faults"), _scoped(test_id) if test_id is not None else {})
+
+
+def clear_faults(test_id: str | None) -> AdminCall[Json]:
+    """``DELETE /admin/faults``: disarm the scope's (or the global) one-shot faults."""
+    return AdminCall("DELETE", "/admin/faults", _json, _scoped(test_id) if test_id is not None else {})

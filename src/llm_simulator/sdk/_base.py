@@ -90,6 +90,19 @@ class ClientBase:
         """
         return scope.headers(self.test_id) if self.test_id is not None else {}
 
+    def _scope_id(self, test_id: str | None, *, required: bool = True) -> str | None:
+        """``test_id``, else this client's; a ``ValueError`` if neither is set and a scope is ``required``."""
+        chosen = test_id if test_id is not None else self.test_id
+        if chosen is None and required:
+            raise ValueError("no test scope: give test_id= or build the client with Client(..., test_id=...)")
+        return chosen
+
+    def _scope_call(self, test_id: str | None) -> str:
+        """The scope a scope-only admin call names (``_scope_id`` with a scope required)."""
+        chosen = self._scope_id(test_id)
+        assert chosen is not None  # _scope_id raised otherwise
+        return chosen
+
     def _journal_call(self, filters: Mapping[str, object]) -> AdminCall[Journal]:
         """The journal read for ``filters``, in this client's scope unless they name one."""
         given = dict(filters)

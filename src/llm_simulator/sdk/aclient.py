@@ -360,6 +360,44 @@ class AsyncAdmin:
         scope = self._client.test_id if isinstance(test_id, NotGiven) else test_id
         return await self._client._admin(_admin.clear_journal(scope))
 
+    # -- the client's test scope (docs/testing.md, "Shared servers") ---------------------
+
+    async def scopes(self) -> Json:
+        """As ``Admin.scopes``, awaited."""
+        return await self._client._admin(_admin.scopes())
+
+    async def scope(self, test_id: str | None = None) -> Json:
+        """As ``Admin.scope``, awaited."""
+        return await self._client._admin(_admin.scope_view(self._client._scope_call(test_id)))
+
+    async def scope_counters(self, test_id: str | None = None) -> Json:
+        """As ``Admin.scope_counters``, awaited."""
+        counters = (await self.scope(test_id)).get("counters", {})
+        return counters if isinstance(counters, dict) else {}
+
+    async def set_strict(self, strict: bool | None = True, test_id: str | None = None) -> Json:
+        """As ``Admin.set_strict``, awaited."""
+        return await self._client._admin(_admin.set_strict(self._client._scope_call(test_id), strict))
+
+    async def drop_scope(self, test_id: str | None = None) -> Json:
+        """As ``Admin.drop_scope``, awaited."""
+        return await self._client._admin(_admin.drop_scope(self._client._scope_call(test_id)))
+
+    async def fail_next(
+        self, n: int = 1, error: str | None = None, *, model: str | None = None, test_id: str | None = None, **rule: Any
+    ) -> Json:
+        """As ``Admin.fail_next``, awaited."""
+        fields = _admin.fault_fields(n, error, model, rule)
+        return await self._client._admin(_admin.arm_fault(self._client._scope_id(test_id, required=False), fields))
+
+    async def faults(self, test_id: str | None = None) -> list[Json]:
+        """As ``Admin.faults``, awaited."""
+        return await self._client._admin(_admin.faults(self._client._scope_id(test_id, required=False)))
+
+    async def clear_faults(self, test_id: str | None = None) -> Json:
+        """As ``Admin.clear_faults``, awaited."""
+        return await self._client._admin(_admin.clear_faults(self._client._scope_id(test_id, required=False)))
+
     async def chaos(self) -> Json:
         """``GET /admin/chaos``."""
         return await self._client._admin(_admin.chaos())

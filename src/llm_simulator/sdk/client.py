@@ -415,6 +415,49 @@ class Admin:
         scope = self._client.test_id if isinstance(test_id, NotGiven) else test_id
         return self._client._admin(_admin.clear_journal(scope))
 
+    # -- the client's test scope (docs/testing.md, "Shared servers") ---------------------
+
+    def scopes(self) -> Json:
+        """``GET /admin/scopes``: the worker's live scopes, with ``idle_ttl_s`` and ``max_scopes``."""
+        return self._client._admin(_admin.scopes())
+
+    def scope(self, test_id: str | None = None) -> Json:
+        """``GET /admin/scope``: the client's scope (or ``test_id``'s) in full (``NotFoundError`` if none)."""
+        return self._client._admin(_admin.scope_view(self._client._scope_call(test_id)))
+
+    def scope_counters(self, test_id: str | None = None) -> Json:
+        """The scope's counters: requests by status, fixture hits, strict misses, faults fired."""
+        counters = self.scope(test_id).get("counters", {})
+        return counters if isinstance(counters, dict) else {}
+
+    def set_strict(self, strict: bool | None = True, test_id: str | None = None) -> Json:
+        """``PUT /admin/scope``: strict mode for the scope (None: follow ``fixtures.strict``); the scope."""
+        return self._client._admin(_admin.set_strict(self._client._scope_call(test_id), strict))
+
+    def drop_scope(self, test_id: str | None = None) -> Json:
+        """``DELETE /admin/scope``: clear the scope fleet-wide (chaos, fixtures, sessions, faults, counters)."""
+        return self._client._admin(_admin.drop_scope(self._client._scope_call(test_id)))
+
+    def fail_next(
+        self, n: int = 1, error: str | None = None, *, model: str | None = None, test_id: str | None = None, **rule: Any
+    ) -> Json:
+        """Arm a one-shot fault: the next ``n`` matching requests of the scope fail (``POST /admin/faults``).
+
+        ``error`` is a chaos ``error_type`` (``rate_limit``, ``server_error``...), ``model`` narrows
+        it to one model, and ``rule`` takes any other chaos rule field (``stream_fault``,
+        ``misbehave``, ``status_code``, ``providers``...). Global when the client has no test id.
+        """
+        fields = _admin.fault_fields(n, error, model, rule)
+        return self._client._admin(_admin.arm_fault(self._client._scope_id(test_id, required=False), fields))
+
+    def faults(self, test_id: str | None = None) -> list[Json]:
+        """``GET /admin/faults``: the scope's armed one-shot faults (global without a test id)."""
+        return self._client._admin(_admin.faults(self._client._scope_id(test_id, required=False)))
+
+    def clear_faults(self, test_id: str | None = None) -> Json:
+        """``DELETE /admin/faults``: disarm the scope's one-shot faults (global without a test id)."""
+        return self._client._admin(_admin.clear_faults(self._client._scope_id(test_id, required=False)))
+
     def chaos(self) -> Json:
         """``GET /admin/chaos``: switches, rules in force, scenarios, breakers, counters."""
         return self._client._admin(_admin.chaos())

@@ -18,7 +18,10 @@ Fixtures:
 ``--llm-simulator-shared`` (or ini ``llm_simulator_shared = true``) runs one simulator for the
 whole session (one per xdist worker) and gives each test a scope on it, unless the test asks
 for ``llm_simulator`` or configures it with the marker (it then gets its own server, as
-before). ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
+before); the scope is deleted after the test. ``--llm-simulator-strict`` (ini
+``llm_simulator_strict``) or the marker's ``strict=True`` puts the test's scope in strict mode;
+the scope's SDK admin (``llm_simulator_scope.admin``) arms its fixtures, chaos and one-shot
+faults. ``--llm-simulator-subprocess`` (or ini ``llm_simulator_subprocess = true``) starts the
 simulators as ``llm-simulator serve`` child processes instead of in the test process.
 ``--llm-simulator-cassettes DIR`` turns on record/replay for ``llm_simulator``
 (``testing/cassettes.py``). Guide: docs/testing.md. Nothing heavy is imported until a fixture is used.
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 MARKER = "llm_simulator"
 INI_SUBPROCESS = "llm_simulator_subprocess"
 INI_SHARED = "llm_simulator_shared"
+INI_STRICT = "llm_simulator_strict"
+# Marker keywords that configure a server of the test's own (``strict`` applies to the scope only).
+SERVER_KEYWORDS = frozenset({"config", "subprocess", "cassette"})
 # The stash key of a test's scope, for the failure report's journal section.
 SCOPE_KEY = pytest.StashKey["ScopedSimulator"]()
 
@@ -51,6 +57,7 @@ SCOPE_KEY = pytest.StashKey["ScopedSimulator"]()
 SWITCHES = (
     (INI_SUBPROCESS, "start test simulators as 'llm-simulator serve' subprocesses instead of in the test process"),
     (INI_SHARED, "one simulator for the whole session (per xdist worker), a test scope per test"),
+    (INI_STRICT, "strict mode for every test's scope: a request no fixture matches is a 400 strict_no_fixture"),
 )
 
 
@@ -70,9 +77,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(config=None, *, cassette=None, subprocess=None): configure the test's llm_simulator fixture "
-        "(config keys nested or dotted, merged over the test defaults); cassette names its cassette "
-        "(with --llm-simulator-cassettes); subprocess=True runs it as a child process",
+        f"{MARKER}(config=None, *, cassette=None, subprocess=None, strict=None): configure the test's "
+        "llm_simulator fixture (config keys nested or dotted, merged over the test defaults); cassette names "
+        "its cassette (with --llm-simulator-cassettes); subprocess=True runs it as a child process; "
+        "strict=True/False turns strict mode on/off for the test's scope (alone, it keeps a shared server)",
     )
 
 
@@ -82,6 +90,14 @@ def _subprocess_default(config: pytest.Config) -> bool:
 
 def _shared(config: pytest.Config) -> bool:
     return bool(config.getoption("llm_simulator_shared") or config.getini(INI_SHARED))
+
+
+def _strict(node: pytest.Item, config: pytest.Config) -> bool:
+    """Strict mode for the test's scope: the closest marker's ``strict=``, else the switch."""
+    for marker in node.iter_markers(MARKER):
+        if "strict" in marker.kwargs:
+            return bool(marker.kwargs["strict"])
+    return bool(config.getoption(INI_STRICT) or config.getini(INI_STRICT))
 
 
 class SimulatorFactory:
@@ -123,10 +139,10 @@ def _marker_settings(node: pytest.Item) -> tuple[dict[str, Any], bool | None, st
         given = marker.kwargs.get("config", marker.args[0] if marker.args else None)
         if given is not None and not isinstance(given, Mapping):
             raise pytest.UsageError(f"@pytest.mark.{MARKER}: config must be a mapping, got {type(given).__name__}")
-        unknown = set(marker.kwargs) - {"config", "subprocess", "cassette"}
+        unknown = set(marker.kwargs) - SERVER_KEYWORDS - {"strict"}
         if unknown or len(marker.args) > 1:
             raise pytest.UsageError(
-                f"@pytest.mark.{MARKER} takes config=, cassette= and subprocess= only, got {sorted(unknown)}"
+                f"@pytest.mark.{MARKER} takes config=, cassette=, subprocess= and strict= only, got {sorted(unknown)}"
             )
         config = merge_config(config, given)
         if "subprocess" in marker.kwargs:
@@ -178,10 +194,14 @@ def llm_simulator_session(
 
 
 def _own_server(request: pytest.FixtureRequest) -> bool:
-    """Whether the test runs on a server of its own: not shared mode, or it asked for one (fixture or marker)."""
+    """Whether the test runs on a server of its own: not shared mode, or it asked for one.
+
+    It asks by using the ``llm_simulator`` fixture or a marker that configures a server
+    (``config``, ``subprocess``, ``cassette``); ``strict=`` alone is the scope's business.
+    """
     if not _shared(request.config) or "llm_simulator" in request.fixturenames:
         return True
-    return request.node.get_closest_marker(MARKER) is not None
+    return any(m.args or SERVER_KEYWORDS & set(m.kwargs) for m in request.node.iter_markers(MARKER))
 
 
 @pytest.fixture
@@ -189,7 +209,9 @@ def llm_simulator_scope(request: pytest.FixtureRequest) -> Iterator[ScopedSimula
     """The test's scope: its test id (the node id, sanitised) on the session's server in shared mode.
 
     A test that asks for ``llm_simulator`` or configures it with the marker gets a scope on
-    its own server instead. In shared mode the scope's journal is cleared after the test.
+    its own server instead. With ``strict`` (marker or switch) the scope is in strict mode.
+    In shared mode the scope (its chaos, fixtures, faults, counters) and its journal are
+    cleared after the test, so a rerun of the same node id starts clean.
     """
     from llm_simulator.testing.scoped import ScopedSimulator, test_id_for
 
@@ -198,10 +220,14 @@ def llm_simulator_scope(request: pytest.FixtureRequest) -> Iterator[ScopedSimula
     scope = ScopedSimulator(handle, test_id_for(request.node.nodeid))
     request.node.stash[SCOPE_KEY] = scope
     try:
+        if _strict(request.node, request.config):
+            scope.admin.set_strict(True)
         yield scope
     finally:
         if not own:
             # Tidying: a server a test stopped cannot fail the test that stopped it.
+            with contextlib.suppress(Exception):
+                scope.admin.drop_scope()
             with contextlib.suppress(Exception):
                 scope.admin.clear_journal()
         scope.close()
