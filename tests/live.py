@@ -13,12 +13,16 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from llm_simulator.testing.server import STARTUP_TIMEOUT_S, SubprocessServer, free_port, stop_process
+from llm_simulator.testing.server import SubprocessServer, free_port, stop_process
 
 __all__ = ["LiveServer", "free_port", "live_server", "stop_server"]
 
 # Two workers draining long streams may need longer than the harness's default.
 STOP_TIMEOUT_S = 15.0
+# A process start (imports, granian, the first /health) took 22 s of wall time on a 2-core box
+# shared by seven test runs (1.7 s of CPU): the harness's 30 s default left too little room.
+# No test here is about start-up time; a server that never starts still fails, later.
+STARTUP_TIMEOUT_S = 120.0
 
 
 @dataclass

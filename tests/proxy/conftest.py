@@ -20,6 +20,20 @@ def same_but_ids(data: bytes) -> bytes:
     return _FRESH.sub(rb'"\1":"*"', data)
 
 
+def paced_config(ttft_ms: float, itl_ms: float, providers: tuple[str, ...] = ("openai",)) -> dict[str, Any]:
+    """An upstream's config with a fixed latency profile ``paced`` and a ``paced-*`` model per provider.
+
+    The models: ``paced-gpt`` (openai), ``paced-claude`` (anthropic), ``paced-gemini`` (google).
+    """
+    names = {"openai": "paced-gpt", "anthropic": "paced-claude", "google": "paced-gemini"}
+    profile = {"ttft": {"type": "fixed", "value_ms": ttft_ms}, "itl": {"type": "fixed", "value_ms": itl_ms}}
+    return {
+        "latency.enabled": True,
+        "latency.profiles": {"paced": profile},
+        "models.add": [{"id": names[p], "provider": p, "latency_profile": "paced"} for p in providers],
+    }
+
+
 def proxy_config(upstream: SimulatorHandle, **proxy: Any) -> dict[str, Any]:
     """A proxy simulator's config forwarding every provider to ``upstream``."""
     return {"proxy": {"upstream": upstream.url, **proxy}}

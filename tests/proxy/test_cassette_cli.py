@@ -16,19 +16,9 @@ from google.genai import types
 from llm_simulator.cli.main import main
 from llm_simulator.config.loader import load_config
 from llm_simulator.testing import start_simulator
-from tests.proxy.conftest import proxy_config
+from tests.proxy.conftest import paced_config, proxy_config
 
-PACED: dict[str, Any] = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "paced": {"ttft": {"type": "fixed", "value_ms": 150}, "itl": {"type": "fixed", "value_ms": 25}}
-    },
-    "models.add": [
-        {"id": "paced-gpt", "provider": "openai", "latency_profile": "paced"},
-        {"id": "paced-claude", "provider": "anthropic", "latency_profile": "paced"},
-        {"id": "paced-gemini", "provider": "google", "latency_profile": "paced"},
-    ],
-}
+PACED = paced_config(150, 25, ("openai", "anthropic", "google"))
 TOOL: Any = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
 
 

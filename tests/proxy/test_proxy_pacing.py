@@ -18,15 +18,9 @@ import pytest
 
 from llm_simulator.proxy.pacing import stretched
 from llm_simulator.testing import SimulatorHandle, start_simulator
-from tests.proxy.conftest import proxy_config
+from tests.proxy.conftest import paced_config, proxy_config
 
-PACED: dict[str, Any] = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "paced": {"ttft": {"type": "fixed", "value_ms": 200}, "itl": {"type": "fixed", "value_ms": 50}}
-    },
-    "models.add": [{"id": "paced-gpt", "provider": "openai", "latency_profile": "paced"}],
-}
+PACED = paced_config(200, 50)
 BODY: dict[str, Any] = {"model": "paced-gpt", "messages": [{"role": "user", "content": "slow me"}], "max_tokens": 6}
 UPSTREAM_S = 0.200 + 5 * 0.050  # the upstream's own time for six tokens, at least
 FACTOR = 3.0

@@ -46,25 +46,25 @@ def _gemini(sim: SimulatorHandle) -> genai.Client:
 
 
 def _openai_bytes(sim: SimulatorHandle, stream: bool) -> bytes:
-    client = _openai(sim)
     kw: dict[str, Any] = {"model": "gpt-4o-mini", "messages": CHAT, "max_tokens": 12, "seed": 7}
-    if stream:
-        with client.chat.completions.with_streaming_response.create(stream=True, **kw) as response:
-            return b"".join(response.iter_bytes())
-    raw = client.chat.completions.with_raw_response.create(**kw)
-    assert raw.parse().choices[0].message.content
-    return raw.http_response.content
+    with _openai(sim) as client:
+        if stream:
+            with client.chat.completions.with_streaming_response.create(stream=True, **kw) as response:
+                return b"".join(response.iter_bytes())
+        raw = client.chat.completions.with_raw_response.create(**kw)
+        assert raw.parse().choices[0].message.content
+        return raw.http_response.content
 
 
 def _anthropic_bytes(sim: SimulatorHandle, stream: bool) -> bytes:
-    client = _anthropic(sim)
     kw: dict[str, Any] = {"model": "claude-3-5-haiku-latest", "messages": CHAT, "max_tokens": 12}
-    if stream:
-        with client.messages.with_streaming_response.create(stream=True, **kw) as response:
-            return b"".join(response.iter_bytes())
-    raw = client.messages.with_raw_response.create(**kw)
-    assert raw.parse().content[0].type == "text"
-    return raw.http_response.content
+    with _anthropic(sim) as client:
+        if stream:
+            with client.messages.with_streaming_response.create(stream=True, **kw) as response:
+                return b"".join(response.iter_bytes())
+        raw = client.messages.with_raw_response.create(**kw)
+        assert raw.parse().content[0].type == "text"
+        return raw.http_response.content
 
 
 def _gemini_bytes(sim: SimulatorHandle, stream: bool) -> bytes:
@@ -100,9 +100,15 @@ def test_gemini_bytes_match_a_direct_connection(upstream: SimulatorHandle, proxy
 
 
 def test_the_sdks_read_proxied_streams(proxy: SimulatorHandle) -> None:
-    chunks = list(_openai(proxy).chat.completions.create(model="gpt-4o-mini", messages=CHAT, max_tokens=5, stream=True))
+    # Every client is closed when done: one left to the garbage collector leaks its socket
+    # into whichever test runs then (a ResourceWarning, an error under filterwarnings=error).
+    with _openai(proxy) as oai:
+        chunks = list(oai.chat.completions.create(model="gpt-4o-mini", messages=CHAT, max_tokens=5, stream=True))
     assert chunks[-1].choices[0].finish_reason == "length"
-    with _anthropic(proxy).messages.stream(model="claude-3-5-haiku-latest", messages=CHAT, max_tokens=5) as stream:
+    with (
+        _anthropic(proxy) as claude,
+        claude.messages.stream(model="claude-3-5-haiku-latest", messages=CHAT, max_tokens=5) as stream,
+    ):
         assert stream.get_final_message().stop_reason == "max_tokens"
     with _gemini(proxy) as gemini:
         parts = list(gemini.models.generate_content_stream(model="gemini-2.0-flash", contents="tell me about proxies"))
@@ -111,7 +117,8 @@ def test_the_sdks_read_proxied_streams(proxy: SimulatorHandle) -> None:
 
 def test_the_callers_credentials_reach_the_upstream(upstream: SimulatorHandle, proxy: SimulatorHandle) -> None:
     upstream.clear_requests()
-    _anthropic(proxy).messages.create(model="claude-3-5-haiku-latest", messages=CHAT, max_tokens=3)
+    with _anthropic(proxy) as claude:
+        claude.messages.create(model="claude-3-5-haiku-latest", messages=CHAT, max_tokens=3)
     seen = upstream.requests(path="/v1/messages")
     assert len(seen) == 1
     assert seen[0]["path"] == "/v1/messages"

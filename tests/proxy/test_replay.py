@@ -22,19 +22,9 @@ from google.genai import types
 from llm_simulator.config.loader import load_config
 from llm_simulator.proxy.replay import CassetteError, check_cassettes
 from llm_simulator.testing import SimulatorHandle, start_simulator
-from tests.proxy.conftest import proxy_config
+from tests.proxy.conftest import paced_config, proxy_config
 
-PACED: dict[str, Any] = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "paced": {"ttft": {"type": "fixed", "value_ms": 300}, "itl": {"type": "fixed", "value_ms": 60}}
-    },
-    "models.add": [
-        {"id": "paced-gpt", "provider": "openai", "latency_profile": "paced"},
-        {"id": "paced-claude", "provider": "anthropic", "latency_profile": "paced"},
-        {"id": "paced-gemini", "provider": "google", "latency_profile": "paced"},
-    ],
-}
+PACED = paced_config(300, 60, ("openai", "anthropic", "google"))
 CHAT: Any = [{"role": "user", "content": "replay me"}]
 LATE_S = 1.5  # how late a replayed chunk may be on a loaded box
 

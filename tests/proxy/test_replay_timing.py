@@ -19,15 +19,9 @@ import pytest
 from llm_simulator.config.loader import ConfigError, load_config
 from llm_simulator.proxy.replay import CassetteError, check_cassettes
 from llm_simulator.testing import SimulatorHandle, start_simulator
-from tests.proxy.conftest import proxy_config
+from tests.proxy.conftest import paced_config, proxy_config
 
-PACED: dict[str, Any] = {
-    "latency.enabled": True,
-    "latency.profiles": {
-        "paced": {"ttft": {"type": "fixed", "value_ms": 100}, "itl": {"type": "fixed", "value_ms": 20}}
-    },
-    "models.add": [{"id": "paced-gpt", "provider": "openai", "latency_profile": "paced"}],
-}
+PACED = paced_config(100, 20)
 CHAT: Any = [{"role": "user", "content": "time me"}]
 TOOL: Any = {
     "type": "function",

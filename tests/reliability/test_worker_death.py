@@ -32,6 +32,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 STREAMS = 8  # enough that both workers get some (the kernel spreads connections)
 MAX_TOKENS = 120  # a few seconds at the gpt4 profile's ~40 ms per token
 TIMEOUT_S = 30.0  # every wait is bounded by this; a loaded CI machine is slow, not stuck
+# Starting two workers: 30 s ran out on a 2-core box shared by several test runs.
+START_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -188,7 +190,7 @@ def _serve(*args: str) -> Iterator[Server]:
             )
         server = Server(process, port, log)
         try:
-            deadline = time.monotonic() + TIMEOUT_S
+            deadline = time.monotonic() + START_TIMEOUT_S
             # Ready: two workers, each past its start (its file in the shared directory; a worker
             # killed before that has served nothing and is replaced without being counted).
             while not _started(process.pid, port, shared) or not _answers(server.url):

@@ -1,10 +1,12 @@
 """What every adapter with upstream sources shares: the upstreams, the HTTP client, the reload loop, health.
 
-A subclass gives its sources (``config.sources``: URL or file each) and implements
-``refresh``; this base opens the HTTP client only when a source is a URL, runs ``tick``
-every ``period()`` (``refresh_s``, or ``retry_s`` while a source fails) until closed, and
-reports the sources' combined status: ``degraded`` when any failed its last load,
-``starting`` before every source has loaded once, ``ok`` otherwise.
+A subclass names its config type (``SourcedAdapter[LineageAdapterConfig]``: the sources are
+its ``sources``, URL or file each), builds its own state in ``setup`` and implements
+``refresh``; every subclass is built the same way, ``Adapter(config, sim, infra)``. This base
+opens the HTTP client only when a source is a URL, runs ``tick`` every ``period()``
+(``refresh_s``, or ``retry_s`` while a source fails) until closed, and reports the sources'
+combined status: ``degraded`` when any failed its last load, ``starting`` before every
+source has loaded once, ``ok`` otherwise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from llm_simulator.adapters.upstream import Upstream
 
@@ -45,21 +47,29 @@ class PolledConfig(Protocol):
         """One fetch attempt's limit."""
         ...
 
+    @property
+    def sources(self) -> Sequence[UpstreamSource]:
+        """The upstreams to load, a URL or a file each."""
+        ...
 
-class SourcedAdapter:
+
+ConfigT = TypeVar("ConfigT", bound=PolledConfig)
+
+
+class SourcedAdapter(Generic[ConfigT]):
     """Upstreams from configured sources, reloaded on a TTL through the shared infra."""
 
     name = "adapter"
 
     def __init__(
         self,
-        settings: PolledConfig,
-        sources: Sequence[UpstreamSource],
+        config: ConfigT,
         sim: Simulator,
         infra: InfraContext,
-        asleep: Callable[[float], Awaitable[object]],
+        *,
+        asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        self._settings = settings
+        self.config = config
         self._sim = sim
         self._asleep = asleep
         self._upstreams = [
@@ -68,14 +78,18 @@ class SourcedAdapter:
                 source.location,
                 is_url=source.url is not None,
                 infra=infra,
-                timeout_s=settings.timeout_s,
-                ttl_s=settings.refresh_s,
+                timeout_s=config.timeout_s,
+                ttl_s=config.refresh_s,
                 wall=sim.clock.wall,
             )
-            for source in sources
+            for source in config.sources
         ]
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self.setup()
+
+    def setup(self) -> None:
+        """The subclass's own state, built once ``config`` and the upstreams are in place (none here)."""
 
     @property
     def upstreams(self) -> list[Upstream]:
@@ -115,8 +129,8 @@ class SourcedAdapter:
 
     def period(self) -> float:
         """Seconds until the next ``tick``: sooner while a source fails."""
-        settings = self._settings
-        return min(settings.refresh_s, settings.retry_s) if self.failing() else settings.refresh_s
+        config = self.config
+        return min(config.refresh_s, config.retry_s) if self.failing() else config.refresh_s
 
     async def tick(self) -> None:
         """One round of the loop (by default: ``refresh``)."""

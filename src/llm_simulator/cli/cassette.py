@@ -182,7 +182,7 @@ def recorded_measurement(entries: list[Loaded], source: str) -> Measurement:
         e2e=Metric.from_samples(t.e2e_ms for t in timings),
         prompt_ttft=pairs,
         mean_prompt_tokens=mean_or_none(float(p) for p, _ in pairs),
-        mean_output_tokens=mean_or_none(float(t.output_events) for t in timings),
+        mean_output_tokens=mean_or_none(float(t.output_tokens) for t in timings),
     )
 
 

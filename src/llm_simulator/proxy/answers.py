@@ -13,14 +13,14 @@ import contextlib
 import json
 from typing import Any
 
-from llm_simulator.proxy.cassette import entry_bytes
+from llm_simulator.wire.recorded import part_bytes
 
 
 def documents(entry: dict[str, Any]) -> list[Any]:
     """The JSON documents of an entry's answer: the body, or every event of the stream."""
     if "chunks" not in entry:
-        return _loads(entry_bytes(entry.get("body", {})).decode("utf-8", "replace"))
-    text = b"".join(entry_bytes(chunk) for chunk in entry["chunks"]).decode("utf-8", "replace")
+        return _loads(part_bytes(entry.get("body", {})).decode("utf-8", "replace"))
+    text = b"".join(part_bytes(chunk) for chunk in entry["chunks"]).decode("utf-8", "replace")
     if "data:" not in text:
         return _loads(text)  # Gemini's streamed array: one JSON array in pieces
     docs = []

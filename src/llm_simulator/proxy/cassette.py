@@ -102,18 +102,11 @@ def kept_response_headers(headers: Headers) -> dict[str, str]:
 
 
 def _text(data: bytes) -> dict[str, str]:
-    """Bytes as JSON can hold them: UTF-8 text, or base64 when they are not valid UTF-8."""
+    """Bytes as JSON can hold them: UTF-8 text, or base64 when not UTF-8 (read by ``wire.recorded.part_bytes``)."""
     try:
         return {"text": data.decode("utf-8")}
     except UnicodeDecodeError:
         return {"b64": base64.b64encode(data).decode()}
-
-
-def entry_bytes(part: dict[str, Any]) -> bytes:
-    """The bytes of a body or chunk written by ``_text``."""
-    if "b64" in part:
-        return base64.b64decode(part["b64"])
-    return str(part.get("text", "")).encode("utf-8")
 
 
 class Take:

@@ -25,12 +25,13 @@ from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.faults import Admission
 from llm_simulator.core.http import Headers, HttpRequest, JsonResponse, Response
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.proxy.cassette import entry_bytes, normalised_request
+from llm_simulator.proxy.cassette import normalised_request
 from llm_simulator.proxy.faults import relayed_stream
 from llm_simulator.proxy.gate import json_body, model_of, model_spec
 from llm_simulator.proxy.ids import IdBook, refresher
 from llm_simulator.proxy.matching import CONVERSATION, SYSTEM, last_user_text, strategy
 from llm_simulator.proxy.retime import ModelPace, Pace, RecordedPace
+from llm_simulator.wire.recorded import part_bytes
 
 log = logging.getLogger("llm_simulator.proxy")
 
@@ -155,7 +156,7 @@ class Cassettes:
             frames = pace.events(entry["chunks"], rewrite)
             return relayed_stream(frames, headers, provider, fault, sim)
         body = entry.get("body", {})
-        data = entry_bytes(body)
+        data = part_bytes(body)
         await pace.body(data, float(body.get("ms", 0.0)))
         return JsonResponse(int(entry["status"]), rewrite(data), headers)
 

@@ -8,15 +8,14 @@ chaos ``latency_multiplier``, as on a forwarded stream).
 answer as if it had generated it: the model's latency profile (TTFT from the prompt's size,
 ITL per token, a chaos multiplier applied), or, when the model is served by a load-aware
 engine (``engine.deployments``), that engine's step loop, so a replay under load slows down
-like a simulated answer. A recorded stream is cut into its events (SSE frames); each event
-that carries generated text or tool arguments is one token's step, the events around it are
+like a simulated answer. A recorded stream is cut into its events (SSE frames, ``wire/recorded.py``); each
+event that carries generated text or tool arguments is one token's step, the events around it are
 sent with it (the opening ones at TTFT, the closing ones with the last token). A whole
 answer waits for the end of as many steps as its usage's output tokens.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -24,27 +23,8 @@ from llm_simulator.core.faults import Admission
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
-from llm_simulator.proxy.cassette import entry_bytes
 from llm_simulator.proxy.pacing import wait_until
-
-# An event carries output when a text, content, delta or argument field holds a non-empty string.
-_OUTPUT = re.compile(rb'"(?:text|content|delta|arguments|partial_json|thinking)":"[^"]')
-# Where a whole answer says how many tokens it produced (OpenAI, Anthropic, Gemini).
-_OUTPUT_TOKENS = re.compile(rb'"(?:completion_tokens|output_tokens|candidatesTokenCount)":\s*(\d+)')
-
-
-def split_events(data: bytes) -> list[bytes]:
-    """``data`` cut after every blank line (the end of an SSE event); the pieces join back to ``data``."""
-    pieces = data.split(b"\n\n")
-    events = [piece + b"\n\n" for piece in pieces[:-1]]
-    if pieces[-1]:
-        events.append(pieces[-1])
-    return events
-
-
-def carries_output(event: bytes) -> bool:
-    """Whether a recorded event carries generated text, reasoning or tool-call arguments."""
-    return _OUTPUT.search(event) is not None
+from llm_simulator.wire.recorded import carries_output, part_bytes, reported_tokens, split_events
 
 
 def token_steps(events: list[bytes]) -> list[int]:
@@ -60,8 +40,8 @@ def token_steps(events: list[bytes]) -> list[int]:
 
 def output_tokens(body: bytes) -> int:
     """The output tokens a whole answer's usage reports (1 when it reports none)."""
-    found = _OUTPUT_TOKENS.findall(body)
-    return max([int(count) for count in found] or [1])
+    reported = reported_tokens(body)[1]
+    return 1 if reported is None else reported
 
 
 class Pace(Protocol):
@@ -100,7 +80,7 @@ class RecordedPace:
         """Each recorded chunk (as it came off the upstream's socket) at its recorded offset."""
         for chunk in chunks:
             await self._at(float(chunk.get("ms", 0.0)))
-            yield rewrite(entry_bytes(chunk))
+            yield rewrite(part_bytes(chunk))
 
     async def body(self, body: bytes, recorded_ms: float) -> None:
         """Wait for the recorded arrival of the whole answer."""
@@ -134,7 +114,8 @@ class ModelPace:
         The timeline opens now, so an engine that refuses the request does so before the
         response starts (the provider's overload error, not a broken stream).
         """
-        events = [event for chunk in chunks for event in split_events(entry_bytes(chunk))]
+        # Cut the whole stream, not each chunk: an event the upstream's socket split stays whole.
+        events = split_events(b"".join(part_bytes(chunk) for chunk in chunks))
         steps = token_steps(events)
         timeline = self._timeline(steps[-1] + 1 if steps else 1)
         return self._release(events, steps, timeline, rewrite)

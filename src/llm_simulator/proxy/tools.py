@@ -8,25 +8,21 @@ of them; a line that is not an entry stops with its file and line (``CassetteErr
 from __future__ import annotations
 
 import datetime
-import itertools
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from llm_simulator.proxy.answers import respond_of
-from llm_simulator.proxy.cassette import entry_bytes
 from llm_simulator.proxy.matching import exact, last_user_text
 from llm_simulator.proxy.replay import CassetteError, check_entry
-from llm_simulator.proxy.retime import carries_output, split_events
+from llm_simulator.wire.recorded import StreamTiming
+from llm_simulator.wire.recorded import stream_timing as recorded_stream_timing
 
 # The fixture endpoint of a recorded path (fixtures answer the generation endpoints only).
 _GENERATION = ("/chat/completions", "/responses", "/messages", ":generateContent", ":streamGenerateContent")
-# Where a recorded answer's usage says how long its prompt was (OpenAI, Anthropic, Gemini).
-_PROMPT_TOKENS = re.compile(rb'"(?:prompt_tokens|input_tokens|promptTokenCount)":\s*(\d+)')
 
 
 @dataclass(frozen=True)
@@ -164,37 +160,9 @@ def _glob_literal(text: str) -> str:
     return "".join(f"[{ch}]" if ch in "[]*?" else ch for ch in text)
 
 
-@dataclass(frozen=True)
-class Timing:
-    """A recorded stream's timing: TTFT, the gaps between tokens, the whole, the prompt's size."""
-
-    ttft_ms: float
-    gaps_ms: tuple[float, ...]
-    e2e_ms: float
-    prompt_tokens: int | None
-    output_events: int
-
-
-def stream_timing(entry: dict[str, Any]) -> Timing | None:
-    """The timing of a successful recorded stream (None for a whole answer, an error, a stream without output).
-
-    TTFT is the offset of the first chunk carrying output. A chunk that carried ``k`` output
-    events ``g`` ms after the previous output chunk gives ``k`` gaps of ``g / k`` (the events
-    coalesced on the way; their spacing within the chunk is not known).
-    """
+def stream_timing(entry: dict[str, Any]) -> StreamTiming | None:
+    """The timing of a successful recorded stream (None for a whole answer, an error, a stream without output)."""
     chunks = entry.get("chunks")
     if not chunks or int(entry["status"]) != 200:
         return None
-    timed = []
-    for chunk in chunks:
-        outputs = sum(1 for event in split_events(entry_bytes(chunk)) if carries_output(event))
-        if outputs:
-            timed.append((float(chunk["ms"]), outputs))
-    if not timed:
-        return None
-    gaps: list[float] = []
-    for (before, _), (after, count) in itertools.pairwise(timed):
-        gaps.extend([(after - before) / count] * count)
-    found = _PROMPT_TOKENS.findall(b"".join(entry_bytes(c) for c in chunks))
-    prompt = max(int(count) for count in found) if found else None
-    return Timing(timed[0][0], tuple(gaps), float(chunks[-1]["ms"]), prompt, sum(c for _, c in timed))
+    return recorded_stream_timing(chunks)

@@ -204,7 +204,10 @@ def test_durations_come_from_the_simulated_timing(paced: ollama.Client) -> None:
     *_, final = paced.chat(model="llama3.2", messages=USER, stream=True, options={"num_predict": 6, "seed": 1})
     assert final.eval_count == 6
     assert final.prompt_eval_duration is not None and 115 * ms <= final.prompt_eval_duration < 5_000 * ms
-    assert final.eval_duration is not None and 95 * ms <= final.eval_duration < 5_000 * ms  # 5 gaps
+    # 5 gaps of 20 ms; tokens are due at fixed offsets from the start, so a late first token
+    # (a loaded box) shortens the gaps after it: only the sum is bounded below by the profile.
+    assert final.eval_duration is not None and 0 < final.eval_duration < 5_000 * ms
+    assert final.prompt_eval_duration + final.eval_duration >= 215 * ms
     whole = paced.chat(model="llama3.2", messages=USER, stream=False, options={"num_predict": 6, "seed": 1})
     assert whole.total_duration is not None and whole.total_duration >= 215 * ms  # 120 + 5 × 20
     assert whole.prompt_eval_duration and whole.eval_duration

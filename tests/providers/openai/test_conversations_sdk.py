@@ -15,7 +15,7 @@ from tests.live import LiveServer
 from tests.providers.openai.helpers import assert_openai_error
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.openai_base, timeout=30) as c:
         yield c

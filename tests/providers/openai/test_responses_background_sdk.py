@@ -85,7 +85,7 @@ def test_a_stream_can_be_followed_while_the_response_runs(slow: openai.OpenAI) -
     assert slow.responses.retrieve(created.id).status == events[-1].response.status
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.openai_base, timeout=30) as c:
         yield c

@@ -77,7 +77,7 @@ def test_streamed_deltas_carry_their_logprobs(client: openai.OpenAI) -> None:
     assert _part(last.response).logprobs == _part(whole).logprobs
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.openai_base, timeout=30) as c:
         yield c

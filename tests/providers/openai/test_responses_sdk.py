@@ -46,7 +46,7 @@ class Forecast(BaseModel):
     conditions: list[str]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     """A plain httpx client on the OpenAI base URL."""
     with httpx.Client(base_url=server.openai_base, timeout=30) as c:

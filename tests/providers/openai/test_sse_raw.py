@@ -16,7 +16,7 @@ CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Say somethi
 LEGACY = {"model": "gpt-3.5-turbo-instruct", "prompt": "Once upon a time", "max_tokens": 12}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(server: LiveServer) -> Iterator[httpx.Client]:
     """A plain httpx client on the OpenAI base URL."""
     with httpx.Client(base_url=server.openai_base, timeout=30) as c:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -23,13 +23,12 @@ from llm_simulator.adapters.latency.formats import parse as parse_measurement
 from llm_simulator.adapters.latency.measurement import MeasurementError
 from llm_simulator.adapters.sourced import SourcedAdapter
 from llm_simulator.adapters.upstream import Upstream, UpstreamDataError
+from llm_simulator.config.adapters import (  # runtime: the base class is subscripted with it
+    LatencyProfilesAdapterConfig,
+    ProfileSourceConfig,
+)
 from llm_simulator.config.distributions import LatencyProfileSpec
 from llm_simulator.config.loader import format_validation_error
-
-if TYPE_CHECKING:
-    from llm_simulator.config.adapters import LatencyProfilesAdapterConfig, ProfileSourceConfig
-    from llm_simulator.engine.simulator import Simulator
-    from llm_simulator.infra.context import InfraContext
 
 log = logging.getLogger("llm_simulator.adapters")
 
@@ -95,21 +94,14 @@ def _serving(source: _Source) -> str:
     return "last_good" if source.upstream.status == "degraded" else "upstream"
 
 
-class LatencyProfilesAdapter(SourcedAdapter):
+class LatencyProfilesAdapter(SourcedAdapter[LatencyProfilesAdapterConfig]):
     """Keeps the configured profiles fresh in a ``Simulator``."""
 
     name = NAME
 
-    def __init__(
-        self,
-        config: LatencyProfilesAdapterConfig,
-        sim: Simulator,
-        infra: InfraContext,
-        *,
-        asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(config, config.sources, sim, infra, asleep)
-        self.config = config
+    def setup(self) -> None:
+        """The adapter's own state (``SourcedAdapter.__init__`` calls it)."""
+        config = self.config
         self._sources = [
             _Source(source, upstream) for source, upstream in zip(config.sources, self._upstreams, strict=True)
         ]

@@ -6,12 +6,11 @@ in order of how many calls it has.
 
 **Cassettes** (the proxy's JSON lines, ``src/llm_simulator/proxy/cassette.py``: ``v``,
 ``provider``, ``request.json``, ``status``, ``chunks[].{ms, text|b64}`` or ``body.{ms, …}``) are
-read as data here, not through the proxy package: the layers contract keeps ``adapters`` and
-``proxy`` independent. A stream's chunks are joined and split into SSE events; an event ends at
-the offset of the chunk that completes it. An event carrying output text (an OpenAI chat delta,
-a Responses ``output_text.delta``, an Anthropic ``content_block_delta``, a Gemini part) is a
-token event: TTFT is the first one's offset, ITL the gaps between them, E2E the last chunk's
-offset. Providers often pack several tokens into one event, so these gaps are per *event*, as
+read by ``wire/recorded.py``, the reader the proxy's replay and ``cassette to-profile`` use too
+(the layers contract keeps ``adapters`` and ``proxy`` independent, so it lives below both). An
+event carrying output is a token event: TTFT is the first one's offset, E2E the last chunk's
+offset, ITL the gaps between output chunks, a chunk's gap shared among the ``k`` events it
+carried. Providers often pack several tokens into one event, so these gaps are per *event*, as
 a client sees them (noted). Token counts come from the usage the stream or body reports, else
 the number of token events. Entries with an HTTP error status count as errors.
 
@@ -21,10 +20,7 @@ decode time per token (E2E − TTFT) / (output − 1) per request (``request_mea
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import itertools
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,6 +29,7 @@ from llm_simulator.adapters.latency.measurement import Measurement, MeasurementE
 from llm_simulator.adapters.latency.per_request import Collected, build_measurement
 from llm_simulator.adapters.latency.tables import derived_tpot_ms
 from llm_simulator.adapters.otlp import LlmSpan
+from llm_simulator.wire.recorded import part_bytes, reported_tokens, stream_timing
 
 
 def _measurements(groups: Mapping[str, Collected], source: str, fmt: str) -> list[Measurement]:
@@ -77,79 +74,6 @@ def is_cassette_entry(row: Mapping[str, Any]) -> bool:
     return isinstance(row.get("request"), Mapping) and "status" in row and ("chunks" in row or "body" in row)
 
 
-def _text(part: Any) -> str:
-    if not isinstance(part, Mapping):
-        return ""
-    if "b64" in part:
-        try:
-            return base64.b64decode(str(part["b64"])).decode("utf-8", "replace")
-        except ValueError:
-            return ""
-    return str(part.get("text", ""))
-
-
-def _events(chunks: Sequence[Any]) -> list[tuple[float, Any]]:
-    """(offset ms, parsed data) of each complete SSE event of a recorded stream."""
-    events: list[tuple[float, Any]] = []
-    buffer = ""
-    for chunk in chunks:
-        if not isinstance(chunk, Mapping):
-            continue
-        try:
-            offset = float(chunk.get("ms", 0.0))
-        except (TypeError, ValueError):
-            continue
-        buffer += _text(chunk).replace("\r\n", "\n")
-        *complete, buffer = buffer.split("\n\n")
-        for event in complete:
-            data = "\n".join(line[5:].lstrip() for line in event.split("\n") if line.startswith("data:"))
-            if not data or data == "[DONE]":
-                continue
-            try:
-                events.append((offset, json.loads(data)))
-            except ValueError:
-                continue
-    return events
-
-
-def _carries_text(event: Any) -> bool:
-    """Whether an SSE event delivers output (any of the four providers' stream shapes)."""
-    if not isinstance(event, Mapping):
-        return False
-    kind = event.get("type")
-    if kind in ("content_block_delta", "response.output_text.delta"):
-        return True
-    for choice in event.get("choices") or []:
-        delta = choice.get("delta") if isinstance(choice, Mapping) else None
-        if isinstance(delta, Mapping) and (delta.get("content") or delta.get("tool_calls")):
-            return True
-    for candidate in event.get("candidates") or []:
-        content = candidate.get("content") if isinstance(candidate, Mapping) else None
-        parts = content.get("parts") if isinstance(content, Mapping) else None
-        if isinstance(parts, list) and any(isinstance(p, Mapping) and p.get("text") for p in parts):
-            return True
-    return False
-
-
-def _usage(event: Any) -> tuple[int | None, int | None]:
-    """(input, output) tokens an event or body reports, when it does."""
-    if not isinstance(event, Mapping):
-        return None, None
-    for holder in (event, event.get("response"), event.get("message")):
-        if not isinstance(holder, Mapping):
-            continue
-        usage = holder.get("usage")
-        if isinstance(usage, Mapping):
-            prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-            output = usage.get("completion_tokens", usage.get("output_tokens"))
-            return (prompt if isinstance(prompt, int) else None), (output if isinstance(output, int) else None)
-        meta = holder.get("usageMetadata")
-        if isinstance(meta, Mapping):
-            prompt, output = meta.get("promptTokenCount"), meta.get("candidatesTokenCount")
-            return (prompt if isinstance(prompt, int) else None), (output if isinstance(output, int) else None)
-    return None, None
-
-
 def _model(entry: Mapping[str, Any]) -> str:
     request = entry["request"]
     body = request.get("json")
@@ -176,32 +100,25 @@ def read_cassette_entries(rows: Sequence[Mapping[str, Any]], source: str) -> lis
         if not 200 <= status < 300:
             c.errors += 1
             continue
-        prompt: int | None = None
-        output: int | None = None
         if isinstance(row.get("chunks"), list):
-            events = _events(row["chunks"])
-            times = [ms for ms, event in events if _carries_text(event)]
-            for _, event in events:
-                p, o = _usage(event)
-                prompt, output = p if p is not None else prompt, o if o is not None else output
-            last = [float(ch.get("ms", 0.0)) for ch in row["chunks"] if isinstance(ch, Mapping)]
-            if not times or not last:
+            timing = stream_timing(row["chunks"])
+            if timing is None:
                 c.errors += 1  # a stream that delivered nothing
                 continue
-            c.ttft.append(times[0])
-            c.gaps.extend(b - a for a, b in itertools.pairwise(times))
-            c.e2e.append(max(last))
-            output = output if output is not None else len(times)
-            if prompt is not None:
-                c.pairs.append((prompt, times[0]))
-        else:
-            body = row.get("body")
-            if not isinstance(body, Mapping) or not isinstance(body.get("ms"), int | float):
-                c.errors += 1
-                continue
-            c.e2e.append(float(body["ms"]))
-            with contextlib.suppress(ValueError):
-                prompt, output = _usage(json.loads(_text(body)))
-        if output is not None:
-            c.outputs.append(float(output))
+            c.ttft.append(timing.ttft_ms)
+            c.gaps.extend(timing.gaps_ms)
+            c.e2e.append(timing.e2e_ms)
+            c.outputs.append(float(timing.output_tokens))
+            if timing.prompt_tokens is not None:
+                c.pairs.append((timing.prompt_tokens, timing.ttft_ms))
+            continue
+        body = row.get("body")
+        if not isinstance(body, Mapping) or not isinstance(body.get("ms"), int | float):
+            c.errors += 1
+            continue
+        c.e2e.append(float(body["ms"]))
+        with contextlib.suppress(ValueError):
+            output = reported_tokens(part_bytes(body))[1]
+            if output is not None:
+                c.outputs.append(float(output))
     return _measurements(groups, source, "cassette")

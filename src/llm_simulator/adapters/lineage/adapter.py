@@ -15,13 +15,12 @@ turn of such a session (by header, or by a ``previous_response_id`` of theirs) c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -29,12 +28,8 @@ from llm_simulator.adapters.lineage.extract import Exchange, add_response, from_
 from llm_simulator.adapters.lineage.graph import LineageGraph
 from llm_simulator.adapters.sourced import SourcedAdapter
 from llm_simulator.adapters.upstream import UpstreamDataError
+from llm_simulator.config.adapters import LineageAdapterConfig  # runtime: the base class is subscripted with it
 from llm_simulator.core.http import Handler, HttpRequest, JsonResponse, Response, Route, StreamResponse
-
-if TYPE_CHECKING:
-    from llm_simulator.config.adapters import LineageAdapterConfig
-    from llm_simulator.engine.simulator import Simulator
-    from llm_simulator.infra.context import InfraContext
 
 log = logging.getLogger("llm_simulator.adapters")
 
@@ -63,21 +58,14 @@ def _parse_graph(location: str) -> Callable[[bytes], dict[str, Any]]:
     return parse
 
 
-class LineageAdapter(SourcedAdapter):
+class LineageAdapter(SourcedAdapter[LineageAdapterConfig]):
     """The conversation graph of one worker, and the route wrapper that feeds it."""
 
     name = NAME
 
-    def __init__(
-        self,
-        config: LineageAdapterConfig,
-        sim: Simulator,
-        infra: InfraContext,
-        *,
-        asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(config, config.sources, sim, infra, asleep)
-        self.config = config
+    def setup(self) -> None:
+        """The adapter's own state (``SourcedAdapter.__init__`` calls it)."""
+        config = self.config
         self.graph = LineageGraph(config.max_sessions, config.max_turns)
         self._primed: dict[str, dict[str, Any]] = {}
         self.recorded = 0

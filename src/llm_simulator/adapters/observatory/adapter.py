@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,12 +29,10 @@ from llm_simulator.adapters.observatory.summary import PROVIDERS, Behaviour, Mod
 from llm_simulator.adapters.otlp import LlmSpan, OtlpError, parse_spans
 from llm_simulator.adapters.sourced import SourcedAdapter
 from llm_simulator.adapters.upstream import UpstreamDataError
+from llm_simulator.config.adapters import ObservatoryAdapterConfig  # runtime: the base class is subscripted with it
 
 if TYPE_CHECKING:
-    from llm_simulator.config.adapters import ObservatoryAdapterConfig
     from llm_simulator.config.distributions import LatencyProfileSpec
-    from llm_simulator.engine.simulator import Simulator
-    from llm_simulator.infra.context import InfraContext
 
 log = logging.getLogger("llm_simulator.adapters")
 
@@ -52,21 +50,14 @@ def _parse(location: str) -> Callable[[bytes], list[LlmSpan]]:
     return parse
 
 
-class ObservatoryAdapter(SourcedAdapter):
+class ObservatoryAdapter(SourcedAdapter[ObservatoryAdapterConfig]):
     """Keeps the observed models' behaviour in step with the spans seen."""
 
     name = NAME
 
-    def __init__(
-        self,
-        config: ObservatoryAdapterConfig,
-        sim: Simulator,
-        infra: InfraContext,
-        *,
-        asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(config, config.sources, sim, infra, asleep)
-        self.config = config
+    def setup(self) -> None:
+        """The adapter's own state (``SourcedAdapter.__init__`` calls it)."""
+        config = self.config
         self._loaded: dict[str, list[LlmSpan]] = {}
         self._received: deque[LlmSpan] = deque(maxlen=config.max_spans)
         self.received_total = 0

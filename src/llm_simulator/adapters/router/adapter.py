@@ -15,13 +15,12 @@ event and ``llm_simulator_router_decisions_total{rule,action}``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import orjson
 import yaml
@@ -32,16 +31,14 @@ from llm_simulator.adapters.router.rules import Decision, Facts, decide, ordered
 from llm_simulator.adapters.sourced import SourcedAdapter
 from llm_simulator.adapters.upstream import UpstreamDataError
 from llm_simulator.config.loader import format_validation_error
-from llm_simulator.config.router import RouteRule
+from llm_simulator.config.router import (
+    RouterAdapterConfig,  # runtime: the base class is subscripted with it
+    RouteRule,
+)
 from llm_simulator.core.event_types import ROUTER_DECISION
 from llm_simulator.core.http import Handler, HttpRequest, Response, Route
 from llm_simulator.engine.chaos.failures import chaos_error
 from llm_simulator.infra.rng import derive_random
-
-if TYPE_CHECKING:
-    from llm_simulator.config.router import RouterAdapterConfig
-    from llm_simulator.engine.simulator import Simulator
-    from llm_simulator.infra.context import InfraContext
 
 log = logging.getLogger("llm_simulator.adapters")
 
@@ -118,27 +115,20 @@ class _Bucket:
         return False
 
 
-class RouterAdapter(SourcedAdapter):
+class RouterAdapter(SourcedAdapter[RouterAdapterConfig]):
     """Routing rules for one worker, and the route wrapper that applies them."""
 
     name = NAME
 
-    def __init__(
-        self,
-        config: RouterAdapterConfig,
-        sim: Simulator,
-        infra: InfraContext,
-        *,
-        asleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    ) -> None:
-        super().__init__(config, config.sources, sim, infra, asleep)
-        self.config = config
+    def setup(self) -> None:
+        """The adapter's own state (``SourcedAdapter.__init__`` calls it)."""
+        config = self.config
         self._loaded: dict[str, tuple[RouteRule, ...]] = {}
         self.admin_rules: tuple[RouteRule, ...] = ()
         self._rules = ordered(config.rules)
         self._buckets: dict[str, _Bucket] = {}
         self.decisions: Counter[tuple[str, str]] = Counter()
-        self._rng = derive_random(sim.config.seed, "router")
+        self._rng = derive_random(self._sim.config.seed, "router")
 
     # -- rules --------------------------------------------------------------------------------------
 
