@@ -1,7 +1,7 @@
 """Chaos faults in the middle of a WebSocket turn, in each framing, under uvicorn and granian.
 
-A turn's events are written to the socket inside the turn's own write (``turns.run_turn``),
-and under granian each message's write is awaited with the next one (``WebSocket.send_text``):
+A turn's events are written to the socket inside the turn's own write (``turns.run_turn``);
+granian completes each write from its own thread (``WebSocket.send_text`` awaits it):
 these tests check that every fault still reaches the client in its framing's own shape, and
 that a clean turn's events arrive complete and in order, with both servers.
 """

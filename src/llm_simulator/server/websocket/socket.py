@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -56,10 +55,6 @@ class WebSocket:
         self._send = send
         self._max = max_message_bytes
         self.closed = False
-        # The last message's write, when the server runs it on its own (granian): awaited
-        # before the next message is handed over, so one write at a time is in flight.
-        self._pending: Any = None  # granian's awaitable (asyncio's future protocol: done())
-        self._order = asyncio.Lock()  # messages from several tasks leave one at a time
 
     async def accept(self) -> bool:
         """Complete the handshake; False if the client left before it could."""
@@ -93,41 +88,14 @@ class WebSocket:
         await self.send_text(orjson.dumps(payload).decode())
 
     async def send_text(self, text: str) -> None:
-        """Send one text message (raises ``Disconnected`` if the socket is closed).
-
-        granian starts the write when ``send`` is called and completes its awaitable from
-        its own thread: awaiting it at once costs a cross-thread wake-up of the event loop
-        per message (most of a streamed token's CPU). So the write is awaited when the next
-        message is sent (or at ``close``), by which time it has usually finished: nothing
-        then wakes the loop. One write is in flight at a time, so messages keep their order;
-        a server whose ``send`` is a coroutine (uvicorn) is awaited at once.
-        """
+        """Send one text message (raises ``Disconnected`` if the socket is closed)."""
         if self.closed:
             raise Disconnected
-        pending = self._pending
-        if self._order.locked() or (pending is not None and not pending.done()):
-            async with self._order:  # a write is in flight: wait for it, in turn
-                await self._write(text)
-        else:
-            await self._write(text)  # nothing to wait for, so no other message can come between
-
-    async def _write(self, text: str) -> None:
         try:
-            await self._settle()
-            sent = self._send({"type": "websocket.send", "text": text})
-            if inspect.iscoroutine(sent):
-                await sent
-            else:
-                self._pending = sent
+            await self._send({"type": "websocket.send", "text": text})
         except (OSError, RuntimeError) as exc:  # the server's way of saying the client has gone
             self.closed = True
             raise Disconnected from exc
-
-    async def _settle(self) -> None:
-        """Wait for the last message's write (a failed one raises, as the write would have)."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            await pending
 
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Close with ``code`` and ``reason`` (cut to the protocol's limit); once."""
@@ -136,8 +104,6 @@ class WebSocket:
         self.closed = True
         reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
         with contextlib.suppress(OSError, RuntimeError):  # already gone
-            async with self._order:
-                await self._settle()
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
