@@ -22,7 +22,8 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic.messages import EventWriter, MessageTokens, stream_events
 from llm_simulator.providers.gemini.generate import CandidateTokens, stream_chunks
 from llm_simulator.providers.gemini.generate import ChunkWriter as GeminiWriter
-from llm_simulator.providers.openai.chat import ChatTokens, ChunkWriter, stream_frames
+from llm_simulator.providers.openai.chat import stream_frames
+from llm_simulator.providers.openai.chat_chunks import ChatTokens, ChunkWriter
 
 # Quotes, backslashes, every kind of control character, DEL, non-ASCII, non-BMP (a
 # surrogate pair in JSON's \u form, raw UTF-8 here), the line separators Gemini escapes, an
