@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -109,6 +109,10 @@ class MemoryBucketStore:
 
     async def take(self, demands: Sequence[Demand], now: float) -> tuple[list[Level], Refusal | None]:
         """Take every demand, or none (no await inside: atomic on the event loop)."""
+        return self.take_now(demands, now)
+
+    def take_now(self, demands: Sequence[Demand], now: float) -> tuple[list[Level], Refusal | None]:
+        """``take`` for a synchronous caller (this store never waits): every demand, or none."""
         states = [self._level(d, now) for d in demands]
         refusal: Refusal | None = None
         for index, (demand, state) in enumerate(zip(demands, states, strict=True)):
@@ -135,6 +139,11 @@ class MemoryBucketStore:
     async def count(self) -> int:
         """How many buckets are tracked."""
         return len(self._buckets)
+
+    def retain(self, names: Collection[str]) -> None:
+        """Forget every bucket not named in ``names`` (their owners are gone)."""
+        for name in [n for n in self._buckets if n not in names]:
+            del self._buckets[name]
 
     async def clear(self) -> None:
         """Forget every bucket."""

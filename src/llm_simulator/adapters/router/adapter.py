@@ -38,6 +38,7 @@ from llm_simulator.config.router import (
 from llm_simulator.core.event_types import ROUTER_DECISION
 from llm_simulator.core.http import Handler, HttpRequest, Response, Route
 from llm_simulator.engine.chaos.failures import chaos_error
+from llm_simulator.infra.buckets import Demand, MemoryBucketStore
 from llm_simulator.infra.rng import derive_random
 
 log = logging.getLogger("llm_simulator.adapters")
@@ -97,24 +98,6 @@ def _path_model(params: Mapping[str, str]) -> tuple[str, str]:
     return (model, action) if model else (target, "")
 
 
-class _Bucket:
-    """A token bucket: ``rate`` per minute, ``burst`` at most (a rule's rate limit)."""
-
-    def __init__(self, per_minute: float, burst: int, now: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.at = now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
 class RouterAdapter(SourcedAdapter[RouterAdapterConfig]):
     """Routing rules for one worker, and the route wrapper that applies them."""
 
@@ -126,7 +109,8 @@ class RouterAdapter(SourcedAdapter[RouterAdapterConfig]):
         self._loaded: dict[str, tuple[RouteRule, ...]] = {}
         self.admin_rules: tuple[RouteRule, ...] = ()
         self._rules = ordered(config.rules)
-        self._buckets: dict[str, _Bucket] = {}
+        # One token bucket per rate-limit rule, named after it.
+        self._buckets = MemoryBucketStore()
         self.decisions: Counter[tuple[str, str]] = Counter()
         self._rng = derive_random(self._sim.config.seed, "router")
 
@@ -142,7 +126,7 @@ class RouterAdapter(SourcedAdapter[RouterAdapterConfig]):
     def _rebuild(self) -> None:
         self._rules = ordered([rule for _, rule in self.rules()])
         live = {r.name for r in self._rules if r.action.type == "rate_limit"}
-        self._buckets = {name: bucket for name, bucket in self._buckets.items() if name in live}
+        self._buckets.retain(live)
 
     def set_admin_rules(self, rules: tuple[RouteRule, ...]) -> None:
         """Replace the rules set through the admin API."""
@@ -150,14 +134,13 @@ class RouterAdapter(SourcedAdapter[RouterAdapterConfig]):
         self._rebuild()
 
     def _allow(self, rule: RouteRule) -> bool:
+        """Whether a rate-limit rule's bucket (``rate`` per minute, ``burst`` at most) admits one request."""
         action = rule.action
-        bucket = self._buckets.get(rule.name)
-        now = self._sim.clock.now()
-        if bucket is None:
-            per_minute = action.requests_per_minute or 1.0
-            burst = action.burst if action.burst is not None else max(1, round(per_minute / 60.0 * 10))
-            bucket = self._buckets[rule.name] = _Bucket(per_minute, burst, now)
-        return bucket.take(now)
+        per_minute = action.requests_per_minute or 1.0
+        burst = action.burst if action.burst is not None else max(1, round(per_minute / 60.0 * 10))
+        demand = Demand(rule.name, float(burst), per_minute / 60.0, 1.0)
+        _, refusal = self._buckets.take_now((demand,), self._sim.clock.now())
+        return refusal is None
 
     # -- applying them --------------------------------------------------------------------------------
 
