@@ -21,6 +21,7 @@ from google.genai import types
 
 from llm_simulator.config.loader import load_config
 from llm_simulator.proxy.replay import CassetteError, check_cassettes
+from llm_simulator.sdk import Client, JournalAssertionError, scope
 from llm_simulator.testing import SimulatorHandle, start_simulator
 from tests.proxy.conftest import paced_config, proxy_config
 
@@ -123,6 +124,15 @@ def test_a_strict_miss_names_the_request(recorded: tuple[Path, dict[str, Any]]) 
             json={"model": "paced-claude", "max_tokens": 1, "messages": [{"role": "user", "content": "new"}]},
         )
         assert claude.status_code == 404 and claude.json()["error"]["type"] == "not_found_error"
+        # A test's journal sees a cassette miss as unmatched, like a strict fixture miss.
+        with Client(replay.url, retry=None, test_id="tests/replay::miss") as sdk:
+            scoped = _openai(replay).with_options(**scope.openai_options("tests/replay::miss"))
+            with scoped, pytest.raises(openai.NotFoundError):
+                scoped.chat.completions.create(model="paced-gpt", messages=[{"role": "user", "content": "nope"}])
+            journal = sdk.journal()
+            assert [e["error_type"] for e in journal] == ["cassette_miss"]
+            with pytest.raises(JournalAssertionError, match=r"1 request\(s\) matched no cassette entry"):
+                journal.assert_no_unmatched()
 
 
 def test_a_miss_falls_through_to_simulation(recorded: tuple[Path, dict[str, Any]]) -> None:

@@ -192,3 +192,8 @@ def test_assert_no_unmatched_lists_strict_misses() -> None:
     Journal([{**miss, "error_type": None, "status": 200}]).assert_no_unmatched()
     with pytest.raises(JournalAssertionError, match=r"1 request\(s\) matched no fixture[\s\S]*#4 POST /v1/messages"):
         Journal([miss]).assert_no_unmatched()
+    cassette = {**miss, "seq": 5, "status": 404, "error_type": "cassette_miss"}
+    with pytest.raises(JournalAssertionError, match=r"1 request\(s\) matched no cassette entry[\s\S]*#5 POST"):
+        Journal([cassette]).assert_no_unmatched()
+    with pytest.raises(JournalAssertionError, match=r"2 request\(s\) matched no fixture or cassette entry"):
+        Journal([miss, cassette]).assert_no_unmatched()

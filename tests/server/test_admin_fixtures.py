@@ -101,6 +101,26 @@ async def test_sessions_view_and_reset() -> None:
     assert body(again)["choices"][0]["finish_reason"] == "tool_calls"
 
 
+async def test_a_scopes_sessions_are_read_and_ended_in_that_scope_only() -> None:
+    app = make_app()
+    scoped = {"x-simulator-test-id": "tests/admin::sessions"}
+    await call(app, "POST", "/admin/fixtures", fixture_example("agent").encode(), headers=scoped)
+    headers = {**scoped, "x-simulator-session": "s1"}
+    first = await call(app, "POST", "/v1/chat/completions", chat("weather in Paris?"), headers=headers)
+    assert body(first)["choices"][0]["finish_reason"] == "tool_calls"
+    # The global view has no such session; the scope's has, by header or by ?scope=.
+    assert (await call(app, "GET", "/admin/sessions/s1")).status == 404
+    assert body(await call(app, "GET", "/admin/sessions/s1", headers=scoped))["scenario"] == "weather-agent"
+    one = await call(app, "GET", "/admin/sessions/s1", query="scope=tests/admin::sessions")
+    assert body(one)["history"][0]["step_name"] == "call the tool"
+    assert (await call(app, "DELETE", "/admin/sessions/s1")).status == 404
+    assert body(await call(app, "DELETE", "/admin/sessions/s1", headers=scoped)) == {"cleared": 1}
+    assert (await call(app, "GET", "/admin/sessions/s1", headers=scoped)).status == 404
+    await call(app, "POST", "/v1/chat/completions", chat("weather in Paris?"), headers=headers)
+    assert body(await call(app, "DELETE", "/admin/sessions")) == {"cleared": 0}
+    assert body(await call(app, "DELETE", "/admin/sessions", headers=scoped)) == {"cleared": 1}
+
+
 async def test_validation_errors_come_before_fixtures() -> None:
     app = make_app()
     await call(app, "POST", "/admin/fixtures", b"rules: [{respond: {error: {status: 429}}}]")

@@ -37,6 +37,8 @@ log = logging.getLogger("llm_simulator.proxy")
 
 # How much of the unmatched request's last user message the miss error quotes.
 _QUOTE_CHARS = 80
+# The error type (and code) of a request no cassette entry matches under ``replay_miss: error``.
+CASSETTE_MISS = "cassette_miss"
 
 
 class CassetteError(ConfigError):
@@ -100,11 +102,15 @@ class Cassettes:
         said = last_user_text(body)[:_QUOTE_CHARS]
         model = body.get("model", "")
         log.warning("replay miss: %s %s model=%r last user message=%r", request.method, request.path, model, said)
+        record = request.exchange.record
+        if record is not None:
+            # The journal's ``assert_no_unmatched`` looks for this type, as for a strict fixture miss.
+            record.error_type = CASSETTE_MISS
         return SimulatorError(
             ErrorKind.NOT_FOUND,
             f"No cassette entry matches {request.method} {request.path} (match {self.match}; "
             f"model {model!r}; last user message {said!r}; {self.count} entries loaded).",
-            code="cassette_miss",
+            code=CASSETTE_MISS,
         )
 
     def _pace(

@@ -34,8 +34,11 @@ __all__ = [
     "tool_results",
 ]
 
-# The ``error_type`` of a request that no fixture matched while strict matching was on.
-STRICT_MISS_ERROR_TYPES = frozenset({"strict_no_fixture"})
+# The ``error_type`` of a request that nothing scripted matched while misses were errors: no
+# fixture under strict mode, or no cassette entry when replaying with ``replay_miss: error``.
+STRICT_MISS_ERROR_TYPES = frozenset({"strict_no_fixture", "cassette_miss"})
+# What the misses of one kind did not match, for the failure message.
+_MISSED_WHAT = {frozenset({"strict_no_fixture"}): "fixture", frozenset({"cassette_miss"}): "cassette entry"}
 # Entries shown in a failure message (the newest ones), so a long journal stays readable.
 SHOWN = 20
 
@@ -227,7 +230,12 @@ class Journal(list[dict[str, Any]]):
         )
 
     def assert_no_unmatched(self) -> None:
-        """No request missed every fixture under strict mode (``error_type`` ``strict_no_fixture``)."""
+        """No request missed every fixture under strict mode, nor every cassette entry in strict replay.
+
+        Those are the journal entries whose ``error_type`` is ``strict_no_fixture`` or ``cassette_miss``.
+        """
         missed = [e for e in self if e.get("error_type") in STRICT_MISS_ERROR_TYPES]
         if missed:
-            raise self._fail(f"{len(missed)} request(s) matched no fixture (strict mode):\n{self.describe(missed)}")
+            kinds = frozenset(str(e.get("error_type")) for e in missed)
+            what = _MISSED_WHAT.get(kinds, "fixture or cassette entry")
+            raise self._fail(f"{len(missed)} request(s) matched no {what} (strict mode):\n{self.describe(missed)}")

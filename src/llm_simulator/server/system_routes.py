@@ -234,19 +234,19 @@ class SystemRoutes:
         return _json(200, {"sessions": (await self._fixtures(request))[1].sessions_view()})
 
     async def clear_sessions(self, request: HttpRequest) -> Response:
-        """End every session (scenarios start again from their first step)."""
-        return _json(200, {"cleared": self._sim.script.clear_sessions()})
+        """End every session (scenarios start again from their first step); a scope's when one is named."""
+        return _json(200, {"cleared": (await self._fixtures(request))[1].clear_sessions()})
 
     async def get_session(self, request: HttpRequest) -> Response:
-        """One session by id."""
-        view = self._sim.script.session_view(request.path_params["session"])
+        """One session by id: the named scope's (``?scope=`` or the test id header), else a global one."""
+        view = (await self._fixtures(request))[1].session_view(request.path_params["session"])
         if view is None:
             raise _no_session(request.path_params["session"])
         return _json(200, view)
 
     async def drop_session(self, request: HttpRequest) -> Response:
-        """End one session."""
-        if not self._sim.script.drop_session(request.path_params["session"]):
+        """End one session, in the named scope when there is one."""
+        if not (await self._fixtures(request))[1].drop_session(request.path_params["session"]):
             raise _no_session(request.path_params["session"])
         return _json(200, {"cleared": 1})
 
