@@ -16,7 +16,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.proxy.cassette import Recorder
 from llm_simulator.proxy.forward import Forwarder
 from llm_simulator.proxy.gate import admit_forwarded
-from llm_simulator.proxy.replay import Cassettes
+from llm_simulator.proxy.replay import Cassettes, ReplayTurn
 
 
 class ProxyLayer:
@@ -72,7 +72,7 @@ class ProxyLayer:
             if entry is not None:
                 admission = await admit_forwarded(sim, request, provider)
                 started = sim.clock.now()  # recorded offsets count from here: a chaos delay adds to them
-                return await cassettes.answer(entry, request, provider, admission, sim, started)
+                return await cassettes.answer(ReplayTurn(entry, request, provider, admission, started), sim)
             if fallback is None:
                 raise cassettes.miss(request, provider)
             # The fallback admits the request itself (a forward, or the simulation's pipeline).

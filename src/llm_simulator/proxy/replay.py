@@ -15,6 +15,7 @@ import datetime
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,21 @@ CASSETTE_MISS = "cassette_miss"
 
 class CassetteError(ConfigError):
     """The replay directory cannot be used (missing, or a line that is not a cassette entry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayTurn:
+    """One request a cassette entry answers, as admitted: what ``Cassettes.answer`` needs of it.
+
+    ``started`` is when the answer's clock starts (after admission: a chaos delay adds to the
+    recorded offsets rather than hiding inside them).
+    """
+
+    entry: dict[str, Any]
+    request: HttpRequest
+    provider: str
+    admission: Admission | None
+    started: float
 
 
 class Cassettes:
@@ -113,24 +129,18 @@ class Cassettes:
             code=CASSETTE_MISS,
         )
 
-    def _pace(
-        self,
-        entry: dict[str, Any],
-        request: HttpRequest,
-        provider: str,
-        admission: Admission | None,
-        sim: Simulator,
-        started: float,
-    ) -> Pace:
+    def _pace(self, turn: ReplayTurn, sim: Simulator) -> Pace:
         config = self.config
+        admission = turn.admission
         if config.replay_timing == "model":
+            request = turn.request
             body = json_body(request.body)
             model = model_of(request, body)
-            spec = model_spec(sim, model, provider)
+            spec = model_spec(sim, model, turn.provider)
             prompt = sim.count_tokens(_prompt_text(body)) if body is not None else len(request.body) // 4
             return ModelPace(sim, spec, prompt, admission)
         scale = config.replay_time_scale * (admission.latency_scale if admission is not None else 1.0)
-        return RecordedPace(sim, started, scale, float(entry.get("headers_ms", 0.0)))
+        return RecordedPace(sim, turn.started, scale, float(turn.entry.get("headers_ms", 0.0)))
 
     def _rewrite(self, entry: dict[str, Any], sim: Simulator) -> Callable[[bytes], bytes]:
         if self.config.replay_ids == "recorded":
@@ -141,26 +151,19 @@ class Cassettes:
             recorded = sim.clock.wall()
         return refresher(self.book, round(sim.clock.wall() - recorded))
 
-    async def answer(
-        self,
-        entry: dict[str, Any],
-        request: HttpRequest,
-        provider: str,
-        admission: Admission | None,
-        sim: Simulator,
-        started: float,
-    ) -> Response:
-        """Answer ``request`` from ``entry``: paced (``retime.py``), ids fresh or recorded; a stream fault strikes."""
-        pace = self._pace(entry, request, provider, admission, sim, started)
+    async def answer(self, turn: ReplayTurn, sim: Simulator) -> Response:
+        """Answer the turn's request from its entry: paced (``retime.py``), ids fresh or recorded; faults strike."""
+        pace = self._pace(turn, sim)
+        entry = turn.entry
         rewrite = self._rewrite(entry, sim)
         headers: Headers = [
             (name.encode(), value.encode("latin-1")) for name, value in entry.get("headers", {}).items()
         ]
-        fault = admission.fault if admission is not None else None
+        fault = turn.admission.fault if turn.admission is not None else None
         if "chunks" in entry:
             await pace.headers()
             frames = pace.events(entry["chunks"], rewrite)
-            return relayed_stream(frames, headers, provider, fault, sim)
+            return relayed_stream(frames, headers, turn.provider, fault, sim)
         body = entry.get("body", {})
         data = part_bytes(body)
         await pace.body(data, float(body.get("ms", 0.0)))
