@@ -462,6 +462,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 
 def _fmt(value: object) -> str:
+    if value is None:  # a metric the target does not have (e.g. the peer's emit error)
+        return "-"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
