@@ -20,7 +20,10 @@ chunk, the finish chunk and ``[DONE]`` are not tokens). From those it reports:
 * server CPU % (the process we started plus its children — granian's worker) and client CPU %
   (this process), from ``/proc/<pid>/stat`` utime + stime / ``getrusage``, over the run;
 * the simulator's own ``emit_error`` histogram from ``GET /admin/stats`` (reset before each
-  run): how late it *released* each token relative to its schedule, as the server sees it.
+  run): how late it *released* each token relative to its schedule, as the server sees it;
+* handshakes the kernel dropped at a full accept queue during the run (``listen_drops``,
+  machine-wide ``TcpExt: ListenDrops``): the client retries them after 1, 3, 7 s…, so a
+  server that accepts too slowly shows seconds of TTFT without any connect error.
 
 Transport chunking is stripped by splitting the raw byte stream on the SSE event separator
 (``\\n\\n``) and looking for ``data:`` inside each piece. The server writes each token's
@@ -351,12 +354,14 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
         before = c.http_json(server.port, "/admin/stats")["emit_error"]
     tree = c.process_tree(server.pid)
     ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
+    drops0 = c.listen_drops()
     server_cpu0, client_cpu0, wall0 = c.cpu_seconds(tree), c.self_cpu_seconds(), time.monotonic()
     wire = WIRES[args.provider]
     records = asyncio.run(run_streams(server.port, n, args.tokens, args.stagger, ideal_s, wire), debug=False)
     wall = time.monotonic() - wall0
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
+    drops1 = c.listen_drops()
     after = c.http_json(server.port, "/admin/stats")["emit_error"] if has_stats else None
     tokens = sum(len(r.arrivals) for r in records)
     run = {
@@ -366,6 +371,9 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
         "client_cpu_pct": round(client_cpu / wall * 100, 1),
         # Server CPU per token received: the cost of releasing one token (issue 22's metric).
         "server_cpu_us_per_token": _r(server_cpu / tokens * 1e6) if tokens else None,
+        # Handshakes dropped at a full accept queue during the run (machine-wide): the client
+        # retries them seconds later, which shows as TTFT, not as a connect error.
+        "listen_drops": drops1 - drops0 if drops0 is not None and drops1 is not None else None,
         "emit_error_before": before,
         "emit_error_after": after,
         **analyze(records, args.tokens, args.ttft_ms, args.itl_ms),
@@ -394,7 +402,8 @@ def measure_n(servers: dict[str, c.Server], n: int, args: argparse.Namespace) ->
                 f"ITL mean {run['itl_mean_ms']} ms  "
                 f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
                 f"server CPU {run['server_cpu_pct']}% ({run['server_cpu_us_per_token']} µs/token)  "
-                f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}",
+                f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}  "
+                f"accept-queue drops {run['listen_drops']}",
                 flush=True,
             )
             time.sleep(args.pause)
@@ -408,6 +417,8 @@ def pooled_summary(records: list[StreamRecord], runs: list[dict[str, Any]], args
     for key in ("tokens_per_s", "server_cpu_pct", "client_cpu_pct", "server_cpu_us_per_token"):
         values = [r[key] for r in runs if r[key] is not None]
         summary[key] = _r(statistics.fmean(values)) if values else None
+    drops = [r["listen_drops"] for r in runs if r.get("listen_drops") is not None]
+    summary["listen_drops"] = sum(drops) if drops else None
     lates = [r["emit_error_after"]["late"] for r in runs if r["emit_error_after"] is not None]
     summary["emit_error_late_p99_ms_max_over_runs"] = max(late["p99"] for late in lates) if lates else None
     summary["emit_error_late_mean_ms"] = _r(statistics.fmean(late["mean"] for late in lates)) if lates else None
