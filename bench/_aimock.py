@@ -81,18 +81,13 @@ def start_sized(cli: Path, workdir: Path, user_message: str, content: str, body:
     Starts it with ``content``, measures the answer, corrects the text by the difference and
     restarts until the size matches; returns the running server (the caller stops it).
     """
-    node = shutil.which("node") or "node"
     path = workdir / "aimock-fixture.json"
     for attempt in range(1, SIZE_ATTEMPTS + 1):
         path.write_text(json.dumps(fixture(user_message, content)))
-        port = c.free_port()
-        argv = [node, str(cli), "--host", c.HOST, "--port", str(port), "--fixtures", str(path),
-                "--latency", "0", "--log-level", "warn"]  # fmt: skip
-        server = c.start_process("aimock", argv, port, workdir)
+        server = start(cli, workdir, path)
         try:
-            c.wait_http(server, "/health")
-            size = len(c.http_post(port, "/v1/chat/completions", body))
-        except (RuntimeError, OSError) as exc:
+            size = len(c.http_post(server.port, "/v1/chat/completions", body))
+        except OSError as exc:
             server.stop()
             raise Unavailable(f"aimock did not answer: {exc}") from exc
         if size == target_size or attempt == SIZE_ATTEMPTS:
@@ -100,3 +95,55 @@ def start_sized(cli: Path, workdir: Path, user_message: str, content: str, body:
         server.stop()
         content = resized(content, target_size - size)
     raise AssertionError("unreachable")
+
+
+def start(cli: Path, workdir: Path, fixtures: Path) -> c.Server:
+    """aimock serving ``fixtures`` on a free 127.0.0.1 port, answering ``/health`` (or Unavailable).
+
+    ``--latency 0``: a fixture's ``streamingProfile`` sets its pacing; ``warn`` logging, like
+    the simulator's ``--log-level warning`` (no access log). The process started is node
+    itself (no npx wrapper), so its CPU time is aimock's.
+    """
+    node = shutil.which("node") or "node"
+    port = c.free_port()
+    argv = [node, str(cli), "--host", c.HOST, "--port", str(port), "--fixtures", str(fixtures),
+            "--latency", "0", "--log-level", "warn"]  # fmt: skip
+    server = c.start_process("aimock", argv, port, workdir)
+    try:
+        c.wait_http(server, "/health")
+    except RuntimeError as exc:  # wait_http has stopped it
+        raise Unavailable(f"aimock did not start: {exc}") from exc
+    return server
+
+
+# One streamed token: aimock cuts a fixture's text into chunks of ``chunkSize`` characters,
+# so a text of N pieces of this length streams as exactly N content chunks.
+TOKEN_TEXT = "tok "
+
+
+def streaming_fixture(user_message: str, tokens: int, ttft_ms: float, itl_ms: float) -> dict[str, object]:
+    """A fixture that streams ``tokens`` content chunks, the first at ``ttft_ms``, then one per ``itl_ms``.
+
+    aimock waits before every chunk it writes: ``streamingProfile.ttft`` before the first
+    (the role chunk, which carries no text) and ``1000 / tps`` ms before each later one. So
+    the role chunk goes out at ``ttft_ms − itl_ms`` (at once when that is negative) and text
+    chunk *k* about ``ttft_ms + (k − 1) × itl_ms`` after the request — each wait measured
+    from the previous write (``setTimeout``), not from the request, so lateness adds up.
+    """
+    profile = {"ttft": max(0.0, ttft_ms - itl_ms), "tps": 1000.0 / itl_ms}
+    entry = {
+        "match": {"userMessage": user_message},
+        "response": {"content": TOKEN_TEXT * tokens},
+        "chunkSize": len(TOKEN_TEXT),
+        "streamingProfile": profile,
+    }
+    return {"fixtures": [entry]}
+
+
+def start_streaming(
+    cli: Path, workdir: Path, user_message: str, tokens: int, ttft_ms: float, itl_ms: float
+) -> c.Server:
+    """aimock answering ``user_message`` with a paced stream (see :func:`streaming_fixture`)."""
+    path = workdir / "aimock-stream-fixture.json"
+    path.write_text(json.dumps(streaming_fixture(user_message, tokens, ttft_ms, itl_ms)))
+    return start(cli, workdir, path)

@@ -346,6 +346,24 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / CLK_TCK
 
 
+def listen_drops() -> int | None:
+    """The machine's count of connections dropped at a full accept queue (``TcpExt: ListenDrops``).
+
+    Machine-wide: the difference over a run is the run's target only when nothing else
+    connects meanwhile. A dropped handshake is retried by the client's kernel after 1, 3, 7 s…,
+    which a stream sees as a long TTFT. None where ``/proc/net/netstat`` is missing.
+    """
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(fields["ListenDrops"]) if "ListenDrops" in fields else None
+    return None
+
+
 def self_cpu_seconds() -> float:
     """CPU seconds used by this process (all threads)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -462,6 +480,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 
 def _fmt(value: object) -> str:
+    if value is None:  # a metric the target does not have (e.g. the peer's emit error)
+        return "-"
     if isinstance(value, float):
         return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)

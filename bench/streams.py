@@ -20,7 +20,10 @@ chunk, the finish chunk and ``[DONE]`` are not tokens). From those it reports:
 * server CPU % (the process we started plus its children — granian's worker) and client CPU %
   (this process), from ``/proc/<pid>/stat`` utime + stime / ``getrusage``, over the run;
 * the simulator's own ``emit_error`` histogram from ``GET /admin/stats`` (reset before each
-  run): how late it *released* each token relative to its schedule, as the server sees it.
+  run): how late it *released* each token relative to its schedule, as the server sees it;
+* handshakes the kernel dropped at a full accept queue during the run (``listen_drops``,
+  machine-wide ``TcpExt: ListenDrops``): the client retries them after 1, 3, 7 s…, so a
+  server that accepts too slowly shows seconds of TTFT without any connect error.
 
 Transport chunking is stripped by splitting the raw byte stream on the SSE event separator
 (``\\n\\n``) and looking for ``data:`` inside each piece. The server writes each token's
@@ -43,12 +46,20 @@ measures every target once, in an order rotated by k. The summary adds each base
 rows and the candidate ÷ baseline ratios per N (tok/s, server CPU µs per token, p99
 |ITL error|, TTFT p99, end lateness p99).
 
+``--aimock`` adds the peer mock aimock (npm ``@copilotkit/aimock``, installed on demand, see
+``_aimock.py``) to the same interleaved runs: one fixture answers the bench prompt with
+``--tokens`` text chunks paced by its ``streamingProfile`` (first text chunk at TTFT, then one
+per ITL; aimock sleeps ITL after each write, so its lateness accumulates where the
+simulator's absolute schedule does not). Its CPU is the node process's; it has no
+``/admin/stats``, so its emit-error columns are empty. OpenAI wire format only.
+
 Usage::
 
     python bench/streams.py            # N = 100, 500, 1000; 3 runs each
     python bench/streams.py --quick    # N = 100, 1000; 1 run each
     python bench/streams.py --quick --provider anthropic   # results in streams-anthropic.json
     python bench/streams.py --baseline base=/tmp/base      # A/B against another checkout
+    python bench/streams.py --aimock --streams 200 1000    # against the peer mock, same runs
 """
 
 from __future__ import annotations
@@ -68,6 +79,7 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _aimock
 import _common as c
 
 MODEL = "bench-model"
@@ -334,18 +346,23 @@ def wall_span(records: list[StreamRecord]) -> float:
 
 
 def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[list[StreamRecord], dict[str, Any]]:
-    """One run of ``n`` streams, with CPU accounting and the server's own emit error."""
-    c.http_json(server.port, "/admin/stats/reset", method="POST")
-    before = c.http_json(server.port, "/admin/stats")["emit_error"]
+    """One run of ``n`` streams, with CPU accounting and the server's own emit error (a simulator's)."""
+    has_stats = server.name != AIMOCK  # the peer has no /admin/stats
+    before = None
+    if has_stats:
+        c.http_json(server.port, "/admin/stats/reset", method="POST")
+        before = c.http_json(server.port, "/admin/stats")["emit_error"]
     tree = c.process_tree(server.pid)
     ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
+    drops0 = c.listen_drops()
     server_cpu0, client_cpu0, wall0 = c.cpu_seconds(tree), c.self_cpu_seconds(), time.monotonic()
     wire = WIRES[args.provider]
     records = asyncio.run(run_streams(server.port, n, args.tokens, args.stagger, ideal_s, wire), debug=False)
     wall = time.monotonic() - wall0
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
-    stats = c.http_json(server.port, "/admin/stats")
+    drops1 = c.listen_drops()
+    after = c.http_json(server.port, "/admin/stats")["emit_error"] if has_stats else None
     tokens = sum(len(r.arrivals) for r in records)
     run = {
         "wall_s": _r(wall),
@@ -354,8 +371,11 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
         "client_cpu_pct": round(client_cpu / wall * 100, 1),
         # Server CPU per token received: the cost of releasing one token (issue 22's metric).
         "server_cpu_us_per_token": _r(server_cpu / tokens * 1e6) if tokens else None,
+        # Handshakes dropped at a full accept queue during the run (machine-wide): the client
+        # retries them seconds later, which shows as TTFT, not as a connect error.
+        "listen_drops": drops1 - drops0 if drops0 is not None and drops1 is not None else None,
         "emit_error_before": before,
-        "emit_error_after": stats["emit_error"],
+        "emit_error_after": after,
         **analyze(records, args.tokens, args.ttft_ms, args.itl_ms),
     }
     return records, run
@@ -382,7 +402,8 @@ def measure_n(servers: dict[str, c.Server], n: int, args: argparse.Namespace) ->
                 f"ITL mean {run['itl_mean_ms']} ms  "
                 f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
                 f"server CPU {run['server_cpu_pct']}% ({run['server_cpu_us_per_token']} µs/token)  "
-                f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}",
+                f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}  "
+                f"accept-queue drops {run['listen_drops']}",
                 flush=True,
             )
             time.sleep(args.pause)
@@ -396,8 +417,11 @@ def pooled_summary(records: list[StreamRecord], runs: list[dict[str, Any]], args
     for key in ("tokens_per_s", "server_cpu_pct", "client_cpu_pct", "server_cpu_us_per_token"):
         values = [r[key] for r in runs if r[key] is not None]
         summary[key] = _r(statistics.fmean(values)) if values else None
-    summary["emit_error_late_p99_ms_max_over_runs"] = max(r["emit_error_after"]["late"]["p99"] for r in runs)
-    summary["emit_error_late_mean_ms"] = _r(statistics.fmean(r["emit_error_after"]["late"]["mean"] for r in runs))
+    drops = [r["listen_drops"] for r in runs if r.get("listen_drops") is not None]
+    summary["listen_drops"] = sum(drops) if drops else None
+    lates = [r["emit_error_after"]["late"] for r in runs if r["emit_error_after"] is not None]
+    summary["emit_error_late_p99_ms_max_over_runs"] = max(late["p99"] for late in lates) if lates else None
+    summary["emit_error_late_mean_ms"] = _r(statistics.fmean(late["mean"] for late in lates)) if lates else None
     return summary
 
 
@@ -476,7 +500,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--provider", choices=sorted(WIRES), default="openai", help="wire format to stream")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
     c.add_baseline_flags(parser)
+    parser.add_argument("--aimock", action="store_true", help="add the peer mock aimock (npm, installed on demand)")
+    parser.add_argument("--aimock-version", default=_aimock.DEFAULT_VERSION, help="aimock's version (%(default)s)")
     args = parser.parse_args(argv)
+    if args.aimock and args.provider != "openai":
+        parser.error("--aimock streams the OpenAI wire format only")
     if args.quick:
         args.streams, args.runs = [100, 1000], 1
     return args
@@ -496,23 +524,47 @@ def use_uvloop(disabled: bool) -> str:
 
 def start_servers(
     checkouts: list[c.Checkout], args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack
-) -> dict[str, c.Server]:
-    """One server per checkout (each with its own copy of the bench config), warmed up."""
+) -> tuple[dict[str, c.Server], dict[str, dict[str, str]]]:
+    """One server per checkout (each with its own copy of the bench config) and aimock, warmed up.
+
+    Returns the servers by target name and what the results file records about each.
+    """
     text = CONFIG_TEMPLATE.format(profile=PROFILE, ttft=args.ttft_ms, itl=args.itl_ms, model=MODEL)
     if args.engine:
         # TTFT = front end + one prefill step of ITL ms.
         front = max(0.0, args.ttft_ms - args.itl_ms)
         text += ENGINE_TEMPLATE.format(model=MODEL, itl=args.itl_ms, front=front)
     servers: dict[str, c.Server] = {}
+    about: dict[str, dict[str, str]] = {}
     for checkout in checkouts:
         name = f"simulator-{args.server}" if checkout.label == "simulator" else checkout.label
         config = bench_config(checkout, workdir, text)
         port = c.free_port()
         started = checkout.start(name, port, workdir, "--config", str(config), server=args.server)
         servers[name] = stack.enter_context(c.running(started, "/health"))
+        about[name] = {**checkout.describe(), "server": args.server}
+    if args.aimock and (peer := start_aimock(args, workdir)) is not None:
+        servers[AIMOCK], about[AIMOCK] = stack.enter_context(c.running(peer[0], "/health")), peer[1]
+    for server in servers.values():
         with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
-            asyncio.run(run_streams(port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
-    return servers
+            asyncio.run(run_streams(server.port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
+    return servers, about
+
+
+AIMOCK = "aimock"
+
+
+def start_aimock(args: argparse.Namespace, workdir: Path) -> tuple[c.Server, dict[str, str]] | None:
+    """aimock streaming the bench prompt's answer at the bench's TTFT and ITL, or None (reason on stderr)."""
+    try:
+        cli = _aimock.install(args.aimock_version)
+        server = _aimock.start_streaming(cli, workdir, PROMPT, args.tokens, args.ttft_ms, args.itl_ms)
+    except _aimock.Unavailable as exc:
+        print(f"skipping aimock: {exc}", file=sys.stderr)
+        return None
+    server.name = AIMOCK
+    pacing = "streamingProfile: ttft then 1000/tps ms before each chunk, from the previous write"
+    return server, {"package": _aimock.PACKAGE, "version": _aimock.version_of(cli), "pacing": pacing}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -526,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     info = c.machine_info()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp, contextlib.ExitStack() as stack:
-        servers = start_servers(checkouts, args, Path(tmp), stack)
+        servers, about = start_servers(checkouts, args, Path(tmp), stack)
         for n in args.streams:
             results.extend(measure_n(servers, n, args))
     candidate = next(iter(servers))
@@ -536,10 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "benchmark": "streams",
         "machine": info,
-        "targets": [
-            {"name": name, **checkout.describe(), "server": args.server}
-            for name, checkout in zip(servers, checkouts, strict=True)
-        ],
+        "targets": [{"name": name, **about[name]} for name in servers],
         "parameters": {
             "server": args.server,
             "provider": args.provider,

@@ -23,6 +23,15 @@ What it does, in one run:
 The load generator shares the machine with the server (2 cores in the reference runs), so
 ``wrk -t1`` is the default: one core for wrk, the rest for the server under test.
 
+``--workers 1 2`` (scaling with cores, issue 22 item 4) measures the simulator with each
+``--workers N`` against nginx with N worker processes, in the same interleaved rounds (the
+targets of N ≠ 1 are named ``…-wN``; baselines run at every N, aimock and uvicorn once), and
+reports per N the req/s, the per-worker efficiency (req/s ÷ N, and req/s ÷ (N × the
+one-worker req/s)) and the same-round ratio to nginx at the same N. On a box with as many
+cores as workers the load generator competes with the workers for them: give wrk as many
+threads as it needs to keep N workers busy (``--threads``) and read the result as the
+scaling of the whole box, client included, not of the server alone.
+
 Every run is bounded: wrk stops after ``--duration`` seconds (and is killed if it overruns),
 and every server started here is stopped on exit.
 
@@ -31,6 +40,7 @@ Usage::
     python bench/throughput.py            # 3 rounds × 10 s per target
     python bench/throughput.py --quick    # 1 round × 3 s, no uvicorn
     python bench/throughput.py --baseline base=/work/wt-base --aimock   # A/B + the peer
+    python bench/throughput.py --workers 1 2 --threads 2 --no-uvicorn  # scaling with cores
 """
 
 from __future__ import annotations
@@ -114,6 +124,7 @@ class Target:
     pid: int
     kind: str = "simulator"  # simulator | nginx | aimock
     about: dict[str, str] = field(default_factory=dict)  # src/commit or version
+    workers: int = 1  # server worker processes (aimock: one node process)
 
 
 @dataclass
@@ -145,7 +156,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--max-tokens", type=int, default=40, help="completion tokens per response (default 40)")
-    parser.add_argument("--nginx-workers", type=int, default=1, help="nginx worker processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="simulator worker counts to measure, each against nginx with as many workers (default 1)",
+    )
+    parser.add_argument(
+        "--nginx-workers", type=int, default=None, help="nginx worker processes (default: the simulator's count)"
+    )
     parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn comparison")
     c.add_baseline_flags(parser)
     parser.add_argument("--aimock", action="store_true", help="add the peer mock aimock (npm, installed on demand)")
@@ -154,7 +175,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.rounds, args.no_uvicorn = 3, 1, 1, True
+    if min(args.workers) < 1 or len(set(args.workers)) != len(args.workers):
+        parser.error("--workers: distinct counts of at least 1")
+    if args.nginx_workers is not None and len(args.workers) > 1:
+        parser.error("--nginx-workers: only with one --workers count (nginx gets N workers by default)")
     return args
+
+
+def named(base: str, workers: int) -> str:
+    """A target's name at a worker count: the plain name for one worker, ``<base>-w<N>`` otherwise."""
+    return base if workers == 1 else f"{base}-w{workers}"
 
 
 def request_body(max_tokens: int) -> bytes:
@@ -182,7 +212,7 @@ def sample_response(port: int, body: bytes) -> bytes:
 
 
 def start_nginx(workdir: Path, content: bytes, workers: int) -> c.Server:
-    """nginx in the foreground with a throwaway prefix serving ``content`` at STATIC_PATH."""
+    """nginx in the foreground with a throwaway prefix (``workdir/nginx``) serving ``content`` at STATIC_PATH."""
     prefix = workdir / "nginx"
     (prefix / "www").mkdir(parents=True)
     (prefix / "www" / STATIC_PATH.lstrip("/")).write_bytes(content)
@@ -190,7 +220,7 @@ def start_nginx(workdir: Path, content: bytes, workers: int) -> c.Server:
     conf = prefix / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, prefix=prefix, port=port))
     argv = [c.tool_path("nginx"), "-p", str(prefix), "-c", str(conf)]
-    return c.start_process("nginx", argv, port, workdir)
+    return c.start_process(workdir.name, argv, port, workdir)
 
 
 def run_wrk(target: Target, lua: Path, args: argparse.Namespace, seconds: int, round_no: int) -> WrkResult:
@@ -318,12 +348,20 @@ class Launcher:
         c.wait_http(server, ready)
         return server
 
-    def simulator(self, checkout: c.Checkout, name: str, server: str = "granian") -> Target:
-        """A simulator target run from ``checkout`` with latency off."""
+    def simulator(self, checkout: c.Checkout, name: str, server: str = "granian", workers: int = 1) -> Target:
+        """A simulator target run from ``checkout`` with latency off and ``workers`` worker processes."""
         port = c.free_port()
-        started = self.add(lambda: checkout.start(name, port, self.workdir, "--no-latency", server=server), "/health")
+        # One worker is the default of every version: the flag is left out, as older runs did.
+        extra = ("--no-latency",) if workers == 1 else ("--no-latency", "--workers", str(workers))
+        started = self.add(lambda: checkout.start(name, port, self.workdir, *extra, server=server), "/health")
         about = {**checkout.describe(), "server": server}
-        return Target(name, started.port, ENDPOINT, started.pid, "simulator", about)
+        return Target(name, started.port, ENDPOINT, started.pid, "simulator", about, workers)
+
+    def nginx(self, sample: bytes, pair: int, workers: int) -> Target:
+        """nginx with ``workers`` worker processes serving ``sample``: the reference for ``pair`` simulator workers."""
+        name = named(NGINX, pair)
+        started = self.add(lambda: start_nginx(self.workdir / name, sample, workers), STATIC_PATH)
+        return Target(name, started.port, STATIC_PATH, started.pid, "nginx", {"nginx_workers": str(workers)}, pair)
 
     def stop_all(self) -> None:
         """Stop every server started, newest first."""
@@ -345,33 +383,85 @@ def aimock_target(launcher: Launcher, args: argparse.Namespace, body: bytes, sam
 
 
 def start_targets(launcher: Launcher, args: argparse.Namespace, body: bytes) -> tuple[list[Target], bytes]:
-    """Every target of the run, in measuring order, and the candidate's sample answer."""
-    this = launcher.simulator(c.candidate(), CANDIDATE)
+    """Every target of the run, in measuring order, and the candidate's sample answer.
+
+    Per worker count N: the candidate and every baseline with ``--workers N`` and nginx with
+    N workers (or ``--nginx-workers``); then aimock and uvicorn once, at the first N.
+    """
+    first = args.workers[0]
+    this = launcher.simulator(c.candidate(), named(CANDIDATE, first), workers=first)
     sample = sample_response(this.port, body)
-    nginx = launcher.add(lambda: start_nginx(launcher.workdir, sample, args.nginx_workers), STATIC_PATH)
-    targets = [this, Target(NGINX, nginx.port, STATIC_PATH, nginx.pid, "nginx", {"workers": str(args.nginx_workers)})]
-    targets += [launcher.simulator(checkout, checkout.label) for checkout in args.checkouts]
+    targets: list[Target] = []
+    for workers in args.workers:
+        if workers != first:
+            this = launcher.simulator(c.candidate(), named(CANDIDATE, workers), workers=workers)
+        targets += [this, launcher.nginx(sample, workers, args.nginx_workers or workers)]
+        targets += [launcher.simulator(b, named(b.label, workers), workers=workers) for b in args.checkouts]
     if args.aimock and (peer := aimock_target(launcher, args, body, sample)) is not None:
         targets.append(peer)
     if not args.no_uvicorn:
-        targets.append(launcher.simulator(c.candidate(), "simulator-uvicorn", server="uvicorn"))
+        targets.append(launcher.simulator(c.candidate(), named("simulator-uvicorn", first), "uvicorn", first))
     return targets, sample
 
 
-def build_summary(targets: list[Target], runs: list[WrkResult]) -> dict[str, dict[str, Any]]:
-    """Per-target medians, each target's ratio to nginx and the candidate's ratios to the rest."""
+def build_summary(targets: list[Target], runs: list[WrkResult], first: int) -> dict[str, dict[str, Any]]:
+    """Per-target medians, each target's ratio to nginx and the candidate's ratios to the rest.
+
+    A target's nginx is the one with its worker count (the first count's for aimock and any
+    count without one); the candidate of the first worker count is compared with every
+    simulator and aimock target of that count.
+    """
     summary = {t.name: summarize([r for r in runs if r.target == t.name]) for t in targets}
-    nginx_rps = summary[NGINX]["req_per_s"]
-    for row in summary.values():
+    nginx_by_workers = {t.workers: t.name for t in targets if t.kind == "nginx"}
+    for t in targets:
+        nginx_rps = summary[nginx_by_workers.get(t.workers, nginx_by_workers[first])]["req_per_s"]
+        row = summary[t.name]
+        row["workers"] = t.workers
         row["ratio_vs_nginx"] = round(row["req_per_s"] / nginx_rps, 3) if nginx_rps else None
-    others = [t.name for t in targets if t.kind in ("simulator", "aimock") and t.name != CANDIDATE]
-    summary[CANDIDATE]["vs"] = {name: paired_ratios(runs, CANDIDATE, name) for name in others}
+    candidate = named(CANDIDATE, first)
+    others = [
+        t.name for t in targets if t.kind in ("simulator", "aimock") and t.name != candidate and t.workers == first
+    ]
+    summary[candidate]["vs"] = {name: paired_ratios(runs, candidate, name) for name in others}
     return summary
 
 
-def check_targets(summary: dict[str, dict[str, Any]]) -> dict[str, bool]:
+def scaling(summary: dict[str, dict[str, Any]], runs: list[WrkResult], workers: list[int]) -> list[dict[str, Any]]:
+    """Per worker count N: the candidate's and nginx's req/s, per worker, and against one worker and nginx.
+
+    ``per_worker_efficiency`` is req/s(N) ÷ (N × req/s(1)) — 1.0 is perfect scaling — when
+    one worker was measured in the same run; ``ratio_vs_nginx`` is the median of the
+    same-round ratios to nginx with N workers.
+    """
+    rows = []
+    for n in workers:
+        sim, nginx = summary[named(CANDIDATE, n)], summary[named(NGINX, n)]
+        row: dict[str, Any] = {
+            "workers": n,
+            "req_per_s": sim["req_per_s"],
+            "req_per_s_per_worker": round(sim["req_per_s"] / n, 1),
+            "server_cpu_pct": sim["server_cpu_pct"],
+            "server_cpu_us_per_req": sim["server_cpu_us_per_req"],
+            "nginx_req_per_s": nginx["req_per_s"],
+            "nginx_req_per_s_per_worker": round(nginx["req_per_s"] / n, 1),
+            "nginx_server_cpu_pct": nginx["server_cpu_pct"],
+            "ratio_vs_nginx": paired_ratios(runs, named(CANDIDATE, n), named(NGINX, n))["req_per_s"],
+        }
+        if 1 in workers:
+            row["per_worker_efficiency"] = _efficiency(sim["req_per_s"], summary[CANDIDATE]["req_per_s"], n)
+            row["nginx_per_worker_efficiency"] = _efficiency(nginx["req_per_s"], summary[NGINX]["req_per_s"], n)
+        rows.append(row)
+    return rows
+
+
+def _efficiency(rps: float, one_worker_rps: float, workers: int) -> float | None:
+    """req/s with ``workers`` workers ÷ ``workers`` × the one-worker req/s (1.0: linear scaling)."""
+    return round(rps / (workers * one_worker_rps), 3) if one_worker_rps else None
+
+
+def check_targets(summary: dict[str, dict[str, Any]], first: int) -> dict[str, bool]:
     """The design targets for the candidate (issue 22's peer target when aimock ran)."""
-    sim = summary[CANDIDATE]
+    sim = summary[named(CANDIDATE, first)]
     checks = {
         "req_per_s >= 15000": sim["req_per_s"] >= 15000,
         "ratio_vs_nginx >= 0.25": (sim["ratio_vs_nginx"] or 0) >= 0.25,
@@ -403,13 +493,15 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             launcher.stop_all()
 
-    summary = build_summary(targets, runs)
-    checks = check_targets(summary)
+    first = args.workers[0]
+    summary = build_summary(targets, runs, first)
+    checks = check_targets(summary, first)
+    scale = scaling(summary, runs, args.workers) if len(args.workers) > 1 or first != 1 else None
     payload = {
         "benchmark": "throughput",
         "machine": info,
         "tools": {"wrk": c.tool_version(["wrk", "-v"]), "nginx": c.tool_version([c.tool_path("nginx"), "-v"])},
-        "targets": [{"name": t.name, "kind": t.kind, **t.about} for t in targets],
+        "targets": [{"name": t.name, "kind": t.kind, "workers": t.workers, **t.about} for t in targets],
         "parameters": {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
@@ -418,23 +510,26 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_threads": args.threads,
             "wrk_connections": args.connections,
             "max_tokens": args.max_tokens,
-            "nginx_workers": args.nginx_workers,
-            "simulator_workers": 1,
+            "nginx_workers": args.nginx_workers or "same as the simulator",
+            "simulator_workers": args.workers if scale else 1,
             "request_body_bytes": len(body),
             "response_body_bytes": sizes,
             "quick": args.quick,
         },
         "summary": summary,
+        **({"scaling": scale} if scale else {}),
         "targets_met": checks,
         "runs": [asdict(r) for r in runs],
     }
     path = c.write_results(args.output, payload)
-    print_summary(summary, checks)
+    print_summary(summary, checks, named(CANDIDATE, first))
+    if scale:
+        print_scaling(scale, args.threads)
     print(f"\nresults written to {c.shown(path)}")
     return 0
 
 
-def print_summary(summary: dict[str, dict[str, Any]], checks: dict[str, bool]) -> None:
+def print_summary(summary: dict[str, dict[str, Any]], checks: dict[str, bool], candidate: str) -> None:
     """The human-readable tables: every target, then the candidate's ratios to the others."""
     rows = [
         [name, s["req_per_s"], s["p50_ms"], s["p99_ms"], s["ratio_vs_nginx"], s["server_cpu_pct"],
@@ -443,14 +538,28 @@ def print_summary(summary: dict[str, dict[str, Any]], checks: dict[str, bool]) -
     ]  # fmt: skip
     print()
     c.print_table(["target", "req/s", "p50 ms", "p99 ms", "× nginx", "srv CPU%", "µs/req", "errors"], rows)
-    versus = summary[CANDIDATE]["vs"]
+    versus = summary[candidate]["vs"]
     if versus:
-        print(f"\n{CANDIDATE} ÷ other (median of same-round ratios; req/s > 1 and the rest < 1 favour the candidate)")
+        print(f"\n{candidate} ÷ other (median of same-round ratios; req/s > 1 and the rest < 1 favour the candidate)")
         ratio_rows = [[name, *(r[m] if r[m] is not None else "-" for m in RATIO_METRICS)] for name, r in versus.items()]
         c.print_table(["other", "req/s", "CPU µs/req", "p50", "p99"], ratio_rows)
     print()
     for name, ok in checks.items():
-        print(f"  {'MET ' if ok else 'MISS'}  {CANDIDATE} {name}")
+        print(f"  {'MET ' if ok else 'MISS'}  {candidate} {name}")
+
+
+def print_scaling(rows: list[dict[str, Any]], threads: int) -> None:
+    """The scaling table: the candidate and nginx per worker count."""
+    print(f"\nscaling with workers (wrk -t{threads} on the same cores; efficiency = req/s ÷ (N × one-worker req/s))")
+    table = [
+        [r["workers"], r["req_per_s"], r["req_per_s_per_worker"], r.get("per_worker_efficiency", "-"),
+         r["server_cpu_pct"], r["nginx_req_per_s"], r["nginx_req_per_s_per_worker"],
+         r.get("nginx_per_worker_efficiency", "-"), r["ratio_vs_nginx"]]
+        for r in rows
+    ]  # fmt: skip
+    c.print_table(
+        ["N", "req/s", "req/s/N", "eff.", "srv CPU%", "nginx req/s", "nginx /N", "nginx eff.", "× nginx"], table
+    )
 
 
 if __name__ == "__main__":
