@@ -293,9 +293,12 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
     started = time.monotonic()
     heavy = is_heavy(request)
-    gen, spec, stream, include_usage = await off_loop(
-        heavy, body_window(sim, body, "openai", heavy), parse_request, sim, body
-    )
+    # A small plain body is read inline and outright (no schema to budget, no window to
+    # count against); any other goes through ``off_loop`` (the pool for a heavy one).
+    parsed = None if heavy else plain_request(sim, body)
+    if parsed is None:
+        parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_checked, sim, body)
+    gen, spec, stream, include_usage = parsed
     answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure)
     return await serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
 
