@@ -15,6 +15,7 @@ from the cache reads its tools too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ _MINIMUM: tuple[tuple[str, int], ...] = (("claude-3-haiku", 2048), ("claude-3-5-
 DEFAULT_MINIMUM = 1024
 
 
+@functools.lru_cache(maxsize=256)  # a scan of the markers per request otherwise; ids may be any string
 def minimum_cacheable(model_id: str) -> int:
     """The least number of prompt tokens a breakpoint must cover for ``model_id`` to cache them."""
     for marker, minimum in _MINIMUM:
