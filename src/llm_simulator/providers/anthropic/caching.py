@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.types import GenerationPlan
 from llm_simulator.engine.load.prefix import MESSAGE_OVERHEAD_TOKENS
 from llm_simulator.engine.simulator import Simulator
@@ -169,6 +170,7 @@ def _has_marks(body: JsonObject) -> bool:
     )
 
 
+@fast_init  # built once per request: slots set directly, not through frozen __setattr__
 @dataclass(frozen=True, slots=True)
 class CacheReport:
     """How one request's usage reports its cache: the prefix, the engine's block size and the model's minimum."""
