@@ -1,7 +1,8 @@
 """In-process A/B of the server's hot path: µs per request through the ASGI app, no sockets.
 
 Drives ``SimulatorApp`` directly (latency off, one seeded request body) with N sequential
-non-streamed chat completions and N streamed ones. Each measurement runs in a fresh
+non-streamed chat completions and N streamed ones (``--provider anthropic|gemini``: the same
+request as a Messages or generateContent call). Each measurement runs in a fresh
 subprocess whose ``sys.path`` starts with one checkout's ``src``: this one (the candidate)
 and every ``--baseline-src DIR`` / ``--baseline LABEL=DIR``. The targets alternate, in a rotating order, for
 ``--rounds`` rounds, so slow drift of a shared machine hits them alike. Inside a
@@ -46,12 +47,27 @@ BODY: dict[str, Any] = {
     "ignore_eos": True,
     "seed": 1,
 }
+# The same small request in each provider's wire format (``--provider``): the path and the body.
+PROVIDERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "openai": ("/v1/chat/completions", BODY),
+    "anthropic": (
+        "/v1/messages",
+        {"model": "claude-sonnet-4-5", "messages": BODY["messages"], "max_tokens": 40},
+    ),
+    "gemini": (
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        {
+            "contents": [{"role": "user", "parts": [{"text": "Say something."}]}],
+            "generationConfig": {"maxOutputTokens": 40},
+        },
+    ),
+}
 MODES = ("json", "stream")
 # CPU time of the measuring process, and wall time.
 CLOCKS = ("cpu", "wall")
 
 
-async def _measure(mode: str, requests: int, batches: int) -> dict[str, float]:
+async def _measure(mode: str, requests: int, batches: int, provider: str = "openai") -> dict[str, float]:
     """The best batch's µs per request (CPU and wall) for ``requests`` sequential requests of ``mode``.
 
     CPU time (the process's own) is what the code costs and hardly moves when other
@@ -63,8 +79,15 @@ async def _measure(mode: str, requests: int, batches: int) -> dict[str, float]:
     app = SimulatorApp(load_config(flags={"latency.enabled": False}))
     gc.collect()
     gc.freeze()  # as the server's app factory does: the long-lived heap leaves the collector's view
-    body = json.dumps({**BODY, "stream": mode == "stream"}).encode()
+    path, base = PROVIDERS[provider]
     scope = chat_scope()
+    if provider == "gemini":  # Gemini streams from another method, not with a body flag
+        body = json.dumps(base).encode()
+        scope["path"] = path.replace(":generateContent", ":streamGenerateContent") if mode == "stream" else path
+        scope["query_string"] = b"alt=sse" if mode == "stream" else b""
+    else:
+        body = json.dumps({**base, "stream": mode == "stream"}).encode()
+        scope["path"] = path
     message = {"type": "http.request", "body": body, "more_body": False}
     never = asyncio.Event()  # the client never disconnects (a stream's watcher waits on it)
 
@@ -98,9 +121,10 @@ async def _measure(mode: str, requests: int, batches: int) -> dict[str, float]:
     return best
 
 
-def _run_child(src: str, mode: str, requests: int, batches: int) -> dict[str, float]:
+def _run_child(src: str, mode: str, requests: int, batches: int, provider: str = "openai") -> dict[str, float]:
     """One measurement in a subprocess that imports ``llm_simulator`` from ``src``."""
     argv = ["inprocess.py", "--child", mode, "--requests", str(requests), "--batches", str(batches)]
+    argv += ["--provider", provider]
     code = f"import sys; sys.path[:0] = [{src!r}]; sys.argv = {argv!r}; import inprocess; inprocess.main()"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True, check=True, timeout=900
@@ -117,10 +141,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternations of every target")
     add_baseline_flags(parser)
     parser.add_argument("--output", default="inprocess", help="results file name under bench/results")
+    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="openai", help="whose wire format to send")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(asyncio.run(_measure(args.child, args.requests, args.batches))))
+        print(json.dumps(asyncio.run(_measure(args.child, args.requests, args.batches, args.provider))))
         return
 
     checkouts = [candidate(), *baselines(args)]
@@ -131,7 +156,7 @@ def main() -> None:
         shift = round_no % len(names)  # rotate who goes first, so no target always gets a cold machine
         for name in names[shift:] + names[:shift]:
             for mode in MODES:
-                samples[name][mode].append(_run_child(targets[name], mode, args.requests, args.batches))
+                samples[name][mode].append(_run_child(targets[name], mode, args.requests, args.batches, args.provider))
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     rows = []
@@ -154,7 +179,15 @@ def main() -> None:
         f"{clock} {stat}" for clock in CLOCKS for stat in ("best µs", "median µs", "spread")
     ]
     print_table(headers, rows)
-    params = {"requests": args.requests, "batches": args.batches, "rounds": args.rounds, "body": BODY}
+    path, body = PROVIDERS[args.provider]
+    params = {
+        "requests": args.requests,
+        "batches": args.batches,
+        "rounds": args.rounds,
+        "provider": args.provider,
+        "path": path,
+        "body": body,
+    }
     path = write_results(args.output, {"machine": machine_info(), "parameters": params, "targets": summary})
     print(f"wrote {shown(path)}")
 

@@ -10,7 +10,7 @@ import pytest
 from llm_simulator.config import load_config
 from llm_simulator.providers.openai import chat
 from llm_simulator.server.app import SimulatorApp
-from llm_simulator.server.handling import Deadline
+from llm_simulator.server.handling import Deadline, guarded
 from tests.server.asgi_driver import call
 
 
@@ -79,3 +79,65 @@ async def test_a_timeout_error_raised_by_the_handler_is_answered_as_the_request_
     captured = await call(app, "POST", "/v1/chat/completions", b"{}")
     assert captured.status == 504
     assert orjson.loads(captured.body)["error"]["code"] == "request_timeout"
+
+
+async def _lazily(work: asyncio.Future[str], deadline_s: float) -> tuple[str, bool]:
+    """``work``'s result under a lazily armed deadline, or "expired"; and whether it was armed."""
+    deadline = Deadline(deadline_s, armed=False)
+    try:
+        return await guarded(work, deadline), deadline.armed
+    except asyncio.CancelledError:
+        if not deadline.cancelled_us():
+            raise
+        return "expired", deadline.armed
+    finally:
+        deadline.disarm()
+
+
+async def _now(value: str) -> str:
+    return value
+
+
+async def test_guarded_work_that_never_waits_arms_no_timer() -> None:
+    deadline = Deadline(0.0, armed=False)  # due at once: still nothing can cut work that never waits
+    assert await guarded(_now("done"), deadline) == "done"
+    assert not deadline.armed and not deadline.expired
+
+
+async def test_guarded_work_that_waits_past_the_deadline_is_cut_and_leaves_no_cancel_request() -> None:
+    never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    assert await _lazily(never, 0.01) == ("expired", True)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_guarded_work_gets_what_it_waits_for_results_and_errors_alike() -> None:
+    loop = asyncio.get_running_loop()
+    work: asyncio.Future[str] = loop.create_future()
+    loop.call_later(0.01, work.set_result, "late")
+    assert await _lazily(work, 5.0) == ("late", True)
+    failing: asyncio.Future[str] = loop.create_future()
+    loop.call_later(0.01, failing.set_exception, ValueError("boom"))
+    with pytest.raises(ValueError, match="boom"):
+        await _lazily(failing, 5.0)
+
+
+async def test_a_deadline_moved_before_the_work_waits_is_armed_with_the_moved_time() -> None:
+    deadline = Deadline(60.0, armed=False)
+    deadline.move(0.01)
+    never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(guarded(never, deadline), timeout=10)
+    assert deadline.cancelled_us() and asyncio.get_running_loop().time() - started < 10
+    deadline.disarm()
+
+
+async def test_someone_elses_cancellation_reaches_guarded_work() -> None:
+    never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(_lazily(never, 60.0))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert never.cancelled()

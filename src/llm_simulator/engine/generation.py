@@ -178,21 +178,24 @@ class Planner:
     ) -> ChoicePlan:
         # Reasoning comes first and counts against the output limit, as with the real
         # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
-        reasoning = self._reasoning_units(request, rng, limit)
+        # (The common choice has no reasoning budget and no tools: neither step is called,
+        # and neither would have drawn from the RNG.)
+        reasoning = self._reasoning_units(request, rng, limit) if request.reasoning_budget else []
         if len(reasoning) >= limit and request.reasoning_budget:
             return ChoicePlan(
                 index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
             )
         room = limit - len(reasoning)
-        tools = choose_tools(
-            request,
-            rng,
-            probability=tool_probability,
-            max_parallel=self._max_parallel,
-            answer_after_tool_result=self._answer_after_tool_result,
-        )
-        if tools:
-            return self._tool_calls(index, reasoning, tools, room, rng)
+        if request.tools:
+            tools = choose_tools(
+                request,
+                rng,
+                probability=tool_probability,
+                max_parallel=self._max_parallel,
+                answer_after_tool_result=self._answer_after_tool_result,
+            )
+            if tools:
+                return self._tool_calls(index, reasoning, tools, room, rng)
         if request.output.kind is OutputKind.TEXT and prompted is None:
             target = room if request.ignore_eos else max(1, min(room, round(sample_length(rng))))
             units = self._strategy.compose(request.messages, rng, target)
@@ -202,7 +205,7 @@ class Planner:
                 units.extend(self._filler.compose(request.messages, rng, target - len(units)))
         else:
             units = self._tokenizer.split(structured_text(request.output, rng, prompted))
-        units, stop = cut_at_stop(units, request.stop)
+        units, stop = cut_at_stop(units, request.stop) if request.stop else (units, None)
         if stop is not None and len(units) <= room:
             reason = FinishReason.STOP_SEQUENCE
         elif len(units) >= room:
@@ -211,12 +214,12 @@ class Planner:
         else:
             reason = FinishReason.STOP
         logprobs = self._logprobs(units, request.top_logprobs, rng) if request.logprobs else None
-        segments = []
-        if reasoning:
-            segments = [
-                Segment(SegmentKind.REASONING, 0, len(reasoning)),
-                Segment(SegmentKind.TEXT, len(reasoning), len(reasoning) + len(units)),
-            ]
+        if not reasoning:  # the common choice: its units are its tokens, one text segment
+            return ChoicePlan(index, units, reason, stop, logprobs, [])
+        segments = [
+            Segment(SegmentKind.REASONING, 0, len(reasoning)),
+            Segment(SegmentKind.TEXT, len(reasoning), len(reasoning) + len(units)),
+        ]
         return ChoicePlan(
             index=index,
             tokens=reasoning + units,

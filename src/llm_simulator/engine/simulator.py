@@ -558,6 +558,34 @@ class Simulator:
             self.running -= 1
             timeline.close()
 
+    def answers_at_once(self, model: ModelSpec, plan: GenerationPlan) -> bool:
+        """Whether ``plan``'s complete answer is due at once: ``generation_timeline`` would be instant.
+
+        That is, no scripted delay (a ``DelayedTimeline`` waits even with latency off), no
+        fault to strike, no load-aware engine pacing it, and an instant profile (latency
+        off). ``complete_at_once`` then stands for the timeline and ``complete``.
+        """
+        gen = plan.request
+        admission = gen.admission
+        if gen.start_delay_s > 0 or (admission is not None and admission.fault is not None):
+            return False
+        if TIME_COMPRESSION.get() == 1.0 and self.engine_for(model) is not None:
+            return False
+        return self.profile_for(model).instant
+
+    def complete_at_once(self, plan: GenerationPlan) -> None:
+        """What ``complete`` does for a plan ``answers_at_once`` (nothing to wait for).
+
+        The record learns the plan and the admission its settlement, as there; the
+        running gauge would go up and down again with no wait between, so it is left alone.
+        """
+        record = plan.record
+        if record is not None:
+            note_plan(record, plan)
+        admission = plan.request.admission
+        if admission is not None and admission.on_finish is not None:
+            admission.on_finish(plan.completion_tokens)
+
     async def complete(self, plan: GenerationPlan, timeline: Timeline) -> None:
         """Wait as long as streaming the whole plan would take (TTFT + Σ ITL).
 

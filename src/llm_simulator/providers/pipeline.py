@@ -135,6 +135,11 @@ async def serve_generation(
         gen = await prepare(sim, request, answer, spec, gen, admitting)
     base_seed = sim.request_seed(gen.seed, *answer.seed_identity(gen))
     plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.exchange.record)
+    if not stream and sim.answers_at_once(spec, plan):
+        # Latency off (and nothing else to wait for): no timeline to open, nothing to wait.
+        answer.begin(plan)
+        sim.complete_at_once(plan)
+        return answer.render(plan)
     timeline = sim.generation_timeline(spec, plan, base_seed)
     answer.begin(plan)
     if stream:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.http import Route
 from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import ENDPOINT_SCOPE_KEY
@@ -21,6 +22,7 @@ from llm_simulator.server.exchange import ServerExchange
 Candidates = list[tuple[Route, Provider]]
 
 
+@fast_init  # built once per request: slots set directly, not through frozen __setattr__
 @dataclass(frozen=True, slots=True)
 class Match:
     """A matched route with its provider and path parameters."""

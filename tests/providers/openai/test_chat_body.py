@@ -78,3 +78,12 @@ def test_other_bodies_keep_the_dictionaries(plan: GenerationPlan) -> None:
 def test_azure_bodies_keep_their_filter_results() -> None:
     body = orjson.loads(render_completion(PLAIN[0], "chatcmpl-abc", 7, azure=True))
     assert "prompt_filter_results" in body and "content_filter_results" in body["choices"][0]
+
+
+def test_a_model_or_fingerprint_with_percent_signs_is_written_as_is() -> None:
+    # Both are written into a per-model format once: a "%" in them must not become a field.
+    for model in ("50%-off %s %d", "gpt-4.1", "50%-off %s %d"):
+        plan = _plan(ChoicePlan(0, ["100", "%"], FinishReason.STOP), model=model)
+        plan.system_fingerprint = "fp_%%x"
+        rendered = render_completion(plan, "chatcmpl-%s", 9)
+        assert rendered == orjson.dumps(completion_object(plan, "chatcmpl-%s", 9))

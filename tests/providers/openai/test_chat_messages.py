@@ -10,7 +10,7 @@ import pytest
 from llm_simulator.config import load_config
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.openai.chat import parse_messages
+from llm_simulator.providers.openai.chat_messages import parse_messages
 from llm_simulator.server.app import SimulatorApp
 from tests.server.asgi_driver import call
 

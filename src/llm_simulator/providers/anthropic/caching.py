@@ -15,10 +15,12 @@ from the cache reads its tools too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from llm_simulator.core.errors import invalid
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.types import GenerationPlan
 from llm_simulator.engine.load.prefix import MESSAGE_OVERHEAD_TOKENS
 from llm_simulator.engine.simulator import Simulator
@@ -33,6 +35,7 @@ _MINIMUM: tuple[tuple[str, int], ...] = (("claude-3-haiku", 2048), ("claude-3-5-
 DEFAULT_MINIMUM = 1024
 
 
+@functools.lru_cache(maxsize=256)  # a scan of the markers per request otherwise; ids may be any string
 def minimum_cacheable(model_id: str) -> int:
     """The least number of prompt tokens a breakpoint must cover for ``model_id`` to cache them."""
     for marker, minimum in _MINIMUM:
@@ -167,6 +170,7 @@ def _has_marks(body: JsonObject) -> bool:
     )
 
 
+@fast_init  # built once per request: slots set directly, not through frozen __setattr__
 @dataclass(frozen=True, slots=True)
 class CacheReport:
     """How one request's usage reports its cache: the prefix, the engine's block size and the model's minimum."""

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
+from llm_simulator.core.frozen import fast_init
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response, StreamResponse
 from llm_simulator.core.plain import PlainTokens
 from llm_simulator.core.sse import sse_frame
@@ -88,6 +89,7 @@ STOP_REASON = {
 START_OUTPUT_TOKENS = 1
 
 
+@fast_init  # built once per request: slots set directly, not through frozen __setattr__
 @dataclass(frozen=True, slots=True)
 class MessagesRequest:
     """A parsed Messages request: the neutral request plus what the response echoes."""

@@ -161,7 +161,16 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
     messages: list[Message] = [system] if system is not None else []
     tokens += REPLY_PRIMING_TOKENS
     last = len(raw) - 1
+    count = sim.count_tokens
     for i, item in enumerate(raw):
+        # The usual turn, {"role": "user" | "assistant", "content": "non-empty text"}, needs
+        # none of the checks below (nothing in it can be wrong): counted and kept at once.
+        if type(item) is dict and len(item) == 2:
+            role, content = item.get("role"), item.get("content")
+            if type(content) is str and content and role in ROLES:
+                tokens += TOKENS_PER_MESSAGE + count(content)
+                messages.append(Message(role, content))
+                continue
         where = f"messages.{i}"
         if not isinstance(item, dict):
             raise type_error(where, "an object", item)

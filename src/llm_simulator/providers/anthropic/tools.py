@@ -84,8 +84,14 @@ def _tool(item: Any, where: str) -> tuple[ToolSpec, bool] | None:
     return _custom_tool(item, where, name)
 
 
+# What a body without ``tools`` and ``tool_choice`` parses to (most bodies): built once.
+NO_TOOL_USE = ToolUse((), ToolChoice(ToolChoiceMode.NONE), True, 0)
+
+
 def parse_tools(sim: Simulator, body: JsonObject) -> ToolUse:
     """``tools`` and ``tool_choice`` (auto, any, tool, none; ``disable_parallel_tool_use``)."""
+    if body.get("tools") is None and body.get("tool_choice") is None:
+        return NO_TOOL_USE
     raw = get_list(body, "tools") or []
     tools: list[ToolSpec] = []
     strict: list[dict[str, Any]] = []

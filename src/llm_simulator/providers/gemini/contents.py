@@ -62,8 +62,37 @@ def _part(sim: Simulator, part: Any, where: str) -> tuple[str, int]:
     raise invalid(f"* {where}: a part must have one of its data fields set (text, inlineData, …).", param=where)
 
 
+def _plain_content(sim: Simulator, content: Any, default_role: str) -> tuple[Message, int] | None:
+    """``parse_content``'s result for the usual content, ``{"role"?, "parts": [{"text": "…"}, …]}``.
+
+    Every part one non-empty text, the role "user", "model" or absent: nothing in it can be
+    wrong, so none of the checks run. None for anything else (``parse_content`` checks it).
+    """
+    if type(content) is not dict or not content.keys() <= _PLAIN_CONTENT_KEYS:
+        return None
+    role = content.get("role") or default_role
+    parts = content.get("parts")
+    if role not in ROLES or type(parts) is not list or not parts:
+        return None
+    texts: list[str] = []
+    for part in parts:
+        text = part.get("text") if type(part) is dict and len(part) == 1 else None
+        if type(text) is not str or not text:
+            return None
+        texts.append(text)
+    count = sim.count_tokens
+    return Message("assistant" if role == "model" else "user", "".join(texts)), sum(count(t) for t in texts)
+
+
+# The keys of the usual content (``_plain_content``).
+_PLAIN_CONTENT_KEYS = frozenset({"role", "parts"})
+
+
 def parse_content(sim: Simulator, content: Any, where: str, *, default_role: str = "user") -> tuple[Message, int]:
     """One ``Content`` as a neutral turn and its token count."""
+    plain = _plain_content(sim, content, default_role)
+    if plain is not None:
+        return plain
     if not isinstance(content, dict):
         raise invalid(f"Invalid JSON payload received. Expected an object for '{where}'.", param=where)
     fields.check_known(content, CONTENT_FIELDS, where)

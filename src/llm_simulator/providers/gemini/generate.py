@@ -124,11 +124,35 @@ def _stop_sequences(config: JsonObject) -> tuple[str, ...]:
     return tuple(s for s in raw if s)
 
 
-def _generation_config(body: JsonObject, spec: ModelSpec) -> tuple[int | None, int, tuple[str, ...], int | None]:
+# A generationConfig of only these fields, each a plain int in its range (the usual one),
+# needs none of the per-field checks: ``_plain_config`` reads it at once.
+PLAIN_CONFIG = frozenset({"maxOutputTokens", "candidateCount", "seed"})
+
+GenerationConfig = tuple[int | None, int, tuple[str, ...], int | None]
+
+
+def _plain_config(config: JsonObject, spec: ModelSpec) -> GenerationConfig | None:
+    """``_generation_config``'s result for a plain config (see ``PLAIN_CONFIG``); None: check it field by field."""
+    if not PLAIN_CONFIG.issuperset(config):
+        return None
+    max_tokens, count, seed = config.get("maxOutputTokens"), config.get("candidateCount"), config.get("seed")
+    if max_tokens is not None and not (type(max_tokens) is int and 1 <= max_tokens <= spec.max_output_tokens):
+        return None
+    if count is not None and not (type(count) is int and 1 <= count <= MAX_CANDIDATES):
+        return None
+    if seed is not None and not (type(seed) is int and fields.INT32_MIN <= seed <= fields.INT32_MAX):
+        return None
+    return max_tokens, count or 1, (), seed
+
+
+def _generation_config(body: JsonObject, spec: ModelSpec) -> GenerationConfig:
     """``maxOutputTokens``, ``candidateCount``, ``stopSequences`` and ``seed``, validated."""
     config = fields.get_object(body, "generationConfig", CONFIG)
     if config is None:
         return None, 1, (), None
+    plain = _plain_config(config, spec)
+    if plain is not None:
+        return plain
     fields.check_known(config, CONFIG_FIELDS, CONFIG)
     temperature = fields.get_float(config, "temperature", f"{CONFIG}.temperature")
     if temperature is not None and not 0 <= temperature <= 2:

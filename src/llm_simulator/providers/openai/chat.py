@@ -18,7 +18,6 @@ from llm_simulator.core.types import (
     FinishReason,
     GenerationPlan,
     GenerationRequest,
-    Message,
     SegmentKind,
     ToolCall,
 )
@@ -39,6 +38,8 @@ from llm_simulator.providers.openai.chat_chunks import (
     plan_usage,
     prompt_filter_results,
 )
+from llm_simulator.providers.openai.chat_messages import parse_messages
+from llm_simulator.providers.openai.chat_plain import plain_request
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -70,22 +71,7 @@ from llm_simulator.providers.validation import (
     get_stop,
     get_str,
     parse_object,
-    type_error,
-    typed_items,
 )
-
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-# Roles whose turn is complete with a role and a text content (tool and function turns need more).
-PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})
-# Per-message framing overhead of the chat format (OpenAI's published counting recipe):
-# 3 tokens per message, 1 more when a name is given, and 3 that prime the reply.
-TOKENS_PER_MESSAGE = 3
-TOKENS_PER_NAME = 1
-REPLY_PRIMING_TOKENS = 3
-# Image parts are charged at the low-detail rate of the vision models.
-IMAGE_PART_TOKENS = 85
-# Framing of one earlier tool call in an assistant turn (beyond its name and arguments).
-TOKENS_PER_TOOL_CALL = 3
 
 
 def tool_call_object(call: ToolCall) -> dict[str, Any]:
@@ -95,97 +81,6 @@ def tool_call_object(call: ToolCall) -> dict[str, Any]:
         "type": "function",
         "function": {"name": call.name, "arguments": call.arguments},
     }
-
-
-def _content_text(content: Any, param: str) -> tuple[str, int]:
-    """Text of a message's content and the extra tokens of its non-text parts."""
-    if content is None:
-        return "", 0
-    if isinstance(content, str):
-        return content, 0
-    if not isinstance(content, list):
-        raise type_error(param, "a string or an array of content parts", content)
-    texts: list[str] = []
-    extra = 0
-    for where, part, kind in typed_items(content, param):
-        if kind in ("text", "input_text", "refusal"):
-            key = "refusal" if kind == "refusal" else "text"
-            text = get_str(part, key, f"{where}.{key}", required=True)
-            texts.append(text or "")
-        elif kind in ("image_url", "input_image", "input_audio", "file"):
-            extra += IMAGE_PART_TOKENS
-        else:
-            raise invalid(
-                f"Invalid value: '{kind}'. Supported values are: 'text', 'image_url', "
-                "'input_audio', 'refusal' and 'file'.",
-                param=f"{where}.type",
-                code="invalid_value",
-            )
-    return "\n".join(texts), extra
-
-
-def _tool_calls_tokens(sim: Simulator, item: JsonObject, where: str) -> int:
-    """Prompt tokens of an assistant turn's earlier tool calls (their names and arguments)."""
-    calls = get_list(item, "tool_calls", f"{where}.tool_calls")
-    tokens = 0
-    for i, call in enumerate(calls or []):
-        at = f"{where}.tool_calls[{i}]"
-        if not isinstance(call, dict):
-            raise type_error(at, "an object", call)
-        get_str(call, "id", f"{at}.id", required=True)
-        function = get_object(call, "function", f"{at}.function")
-        if function is None:
-            raise invalid(f"Missing required parameter: '{at}.function'.", param=f"{at}.function")
-        name = get_str(function, "name", f"{at}.function.name", required=True) or ""
-        arguments = get_str(function, "arguments", f"{at}.function.arguments", required=True) or ""
-        tokens += TOKENS_PER_TOOL_CALL + sim.count_tokens(name) + sim.count_tokens(arguments)
-    return tokens
-
-
-def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...], int]:
-    """Neutral messages and their prompt token count (chat framing included)."""
-    if not raw:
-        raise invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            param="messages",
-            code="empty_array",
-        )
-    messages: list[Message] = []
-    tokens = REPLY_PRIMING_TOKENS
-    count = sim.count_tokens
-    for i, item in enumerate(raw):
-        # The usual turn, {"role": ..., "content": "text"}, needs none of the checks below
-        # (nothing in it can be wrong): counted and kept at once.
-        if type(item) is dict and len(item) == 2:
-            role, content = item.get("role"), item.get("content")
-            if type(content) is str and type(role) is str and role in PLAIN_ROLES:
-                tokens += TOKENS_PER_MESSAGE + count(role) + count(content)
-                messages.append(Message(role, content))
-                continue
-        where = f"messages[{i}]"
-        if not isinstance(item, dict):
-            raise type_error(where, "an object", item)
-        role = get_str(item, "role", f"{where}.role", required=True)
-        if role not in ROLES:
-            raise invalid(
-                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
-                "'tool', 'function' and 'developer'.",
-                param=f"{where}.role",
-                code="invalid_value",
-            )
-        if "content" not in item and role in ("system", "developer", "user", "tool"):
-            raise invalid(f"Missing required parameter: '{where}.content'.", param=f"{where}.content")
-        text, extra = _content_text(item.get("content"), f"{where}.content")
-        name = get_str(item, "name", f"{where}.name")
-        if role == "tool":
-            get_str(item, "tool_call_id", f"{where}.tool_call_id", required=True)
-        if role == "assistant":
-            extra += _tool_calls_tokens(sim, item, where)
-        tokens += TOKENS_PER_MESSAGE + sim.count_tokens(role) + sim.count_tokens(text) + extra
-        if name:
-            tokens += TOKENS_PER_NAME + sim.count_tokens(name)
-        messages.append(Message(role, text, name))
-    return tuple(messages), tokens
 
 
 # Parameters that change nothing in the answer and are only checked (type and range). A
@@ -207,7 +102,15 @@ def check_settings(body: JsonObject) -> None:
 
 
 def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
-    """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``."""
+    """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``.
+
+    A plain body is read in one pass (``chat_plain``); every other one gets ``parse_checked``.
+    """
+    return plain_request(sim, body) or parse_checked(sim, body)
+
+
+def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
+    """``parse_request`` by every parameter's own check, in the order the API reports them."""
     model_id, spec = require_model(sim, body)
     raw_messages = get_list(body, "messages", required=True)
     assert raw_messages is not None
@@ -390,9 +293,12 @@ async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure
     """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
     started = time.monotonic()
     heavy = is_heavy(request)
-    gen, spec, stream, include_usage = await off_loop(
-        heavy, body_window(sim, body, "openai", heavy), parse_request, sim, body
-    )
+    # A small plain body is read inline and outright (no schema to budget, no window to
+    # count against); any other goes through ``off_loop`` (the pool for a heavy one).
+    parsed = None if heavy else plain_request(sim, body)
+    if parsed is None:
+        parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_checked, sim, body)
+    gen, spec, stream, include_usage = parsed
     answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure)
     return await serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
 
