@@ -64,35 +64,51 @@ async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> boo
     Returns whether the body was ended.
     """
     tokens, wait, released, encoder = _parts(plain)
-    token = encoder.token
     last = len(tokens) - 1
-    opening: list[bytes] | None = []  # None once the opening is written
+    opening: list[bytes] = []
     wrote = False  # whether a full piece of the opening has been written
-    for step in range(last + 1):
+    step = 0
+    while True:  # the opening: until the first wait after the first token
         waiter = wait(step)
         if waiter is not None:
-            if opening is not None and (opening or step):  # the first wait after the first token
-                if opening:
-                    await _write(send, watch, b"".join(opening), len(opening))
-                opening = None
-            await waiter
+            if step:
+                break
+            await waiter  # the first token's wait (TTFT): the opening has not begun
         released()
-        if 0 < step < last:
-            frames: Sequence[bytes] = (token(tokens[step]),)
+        if step == 0:
+            opening += encoder.first(tokens[0], last == 0)
+        elif step < last:
+            opening.append(encoder.token(tokens[step]))
         else:
-            frames = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
-        if opening is not None:
-            opening.extend(frames)
-            if len(opening) >= MAX_FRAMES:
-                await _write(send, watch, b"".join(opening), len(opening))
-                opening = []
-                wrote = True
-            continue
-        for frame in frames:
-            await _write(send, watch, frame, 1)
+            opening += encoder.last(tokens[step])
+        if len(opening) >= MAX_FRAMES:
+            await _write(send, watch, b"".join(opening), len(opening))
+            opening = []
+            wrote = True
+        step += 1
+        if step > last:  # the whole stream came without a wait after its first token
+            if opening:
+                await _write(send, watch, b"".join(opening), len(opening), more=not wrote)
+                return wrote
+            return False
     if opening:
-        await _write(send, watch, b"".join(opening), len(opening), more=not wrote)
-        return wrote
+        await _write(send, watch, b"".join(opening), len(opening))
+    await waiter
+    token = encoder.token
+    while step < last:  # the steady state: one token, one wait, one write
+        released()
+        # Inline, not ``_write``: no coroutine object per token on the per-token path.
+        watch.sending = True
+        await send({"type": "http.response.body", "body": token(tokens[step]), "more_body": True})
+        watch.sending = False
+        watch.sent += 1
+        step += 1
+        waiter = wait(step)
+        if waiter is not None:
+            await waiter
+    released()
+    for frame in encoder.last(tokens[last]):
+        await _write(send, watch, frame, 1)
     return False
 
 
