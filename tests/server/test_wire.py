@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 from llm_simulator.server.connection import StreamWatch
 from llm_simulator.server.wire import StreamWire
 
 
-def recording_wire() -> tuple[StreamWire, list[tuple[dict[str, Any], bool]]]:
+def recording_wire() -> tuple[StreamWire, list[tuple[MutableMapping[str, Any], bool]]]:
     """A wire whose writes are recorded with whether the sweep saw them in progress."""
     watch = StreamWatch()
-    writes: list[tuple[dict[str, Any], bool]] = []
+    writes: list[tuple[MutableMapping[str, Any], bool]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         writes.append((message, watch.sending))
 
     return StreamWire(send, watch), writes
