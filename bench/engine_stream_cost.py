@@ -89,6 +89,8 @@ async def _measure(
             asyncio.get_running_loop().call_soon(fut.set_result, None)
             return fut
 
+        wait_batched = wait_until  # the sampled timelines' waits too
+
     class Done:
         """What granian's ``send`` returns: an awaitable that is already complete."""
 

@@ -45,6 +45,8 @@ class LateScheduler(Scheduler):
         fut.set_result(None)
         return fut
 
+    wait_batched = wait_until  # a sampled token's wait: the same late wake-up
+
 
 def make_sim() -> tuple[Simulator, FakeClock, Stats]:
     clock = FakeClock(start=50.0)

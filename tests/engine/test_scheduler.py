@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
-from llm_simulator.engine.scheduler import Scheduler
-from llm_simulator.infra.clock import SystemClock
+import pytest
+
+from llm_simulator.engine.scheduler import BATCH_WINDOW_S, EARLY_RELEASE_S, Scheduler, batch_release
+from llm_simulator.infra.clock import FakeClock, SystemClock
 
 
 async def test_releases_in_due_order_and_never_early() -> None:
@@ -64,3 +67,110 @@ async def test_earlier_entry_rearms_timer() -> None:
     sched.purge_cancelled()
     assert len(sched) == 0
     assert not sched.armed
+
+
+# --- batched (sampled token) waits: never early, late by less than one window --------------
+
+
+def test_batch_release_is_never_early_and_within_one_window() -> None:
+    rng = random.Random(7)
+    window = BATCH_WINDOW_S
+    dues = [rng.uniform(0.0, 1e6) for _ in range(20_000)]
+    # Exact multiples and their neighbours, where a rounded quotient could land on the wrong side.
+    dues += [k * window + d for k in (1, 3, 10**6, 123_456_789) for d in (0.0, 1e-12, -1e-12, 5e-10)]
+    for due in dues:
+        release = batch_release(due)
+        assert release >= due
+        assert release - due < window + 1e-9
+    # Due times in one window share the release time exactly (one bucket, one pass).
+    assert len({batch_release(1000.0001 + i * 1e-5) for i in range(150)}) == 1
+
+
+async def test_batched_waits_wake_no_earlier_than_due_and_in_one_pass_per_window() -> None:
+    """Step a fake clock through the windows: a wait ends only once due, and by its window's end."""
+    clock = FakeClock(start=100.0)
+    sched = Scheduler(clock)
+    rng = random.Random(3)
+    dues = sorted(100.0 + rng.uniform(0.0001, 0.05) for _ in range(300))
+    futs = [sched.wait_batched(due) for due in dues]
+    assert all(fut is not None for fut in futs)
+    passes_with_releases = 0
+    t = 100.0
+    while t < 100.06:
+        t += 0.0001  # the timer may fire at any moment: early, on time or late
+        clock.advance_to(t)
+        before = sum(fut is not None and fut.done() for fut in futs)
+        sched.release_due()
+        after = sum(fut is not None and fut.done() for fut in futs)
+        passes_with_releases += after > before
+        for due, fut in zip(dues, futs, strict=True):
+            assert fut is not None
+            if fut.done():
+                assert due <= t, "released before its due time"
+            else:
+                assert t - due < BATCH_WINDOW_S + 1e-9, "late by more than one window"
+    assert all(fut is not None and fut.done() for fut in futs)
+    # 300 due times over 50 ms wake in at most one pass per 2 ms window.
+    assert passes_with_releases <= 0.05 / BATCH_WINDOW_S + 1
+    assert len(sched) == 0
+    sched.purge_cancelled()
+    assert not sched.armed
+
+
+async def test_batched_wait_already_due_needs_no_wait() -> None:
+    clock = FakeClock(start=5.0)
+    sched = Scheduler(clock)
+    assert sched.wait_batched(5.0) is None
+    assert sched.wait_batched(4.9) is None
+    fut = sched.wait_batched(5.0000001)
+    assert fut is not None and not fut.done()
+    fut.cancel()
+    sched.purge_cancelled()
+    assert len(sched) == 0 and not sched.armed
+
+
+async def test_batched_and_exact_waits_share_the_timer_in_due_order() -> None:
+    clock = SystemClock()
+    sched = Scheduler(clock)
+    start = clock.now()
+    woke: list[tuple[str, float, float]] = []
+
+    async def wait(kind: str, due: float) -> None:
+        fut = sched.wait_batched(due) if kind == "batched" else sched.wait_until(due)
+        assert fut is not None
+        await fut
+        woke.append((kind, due, clock.now()))
+
+    await asyncio.gather(wait("batched", start + 0.030), wait("exact", start + 0.020), wait("batched", start + 0.010))
+    assert [due for _, due, _ in woke] == sorted(due for _, due, _ in woke)
+    for kind, due, at in woke:
+        assert at >= due - (EARLY_RELEASE_S if kind == "exact" else 0.0)
+    assert len(sched) == 0 and not sched.armed
+
+
+def test_an_early_timer_does_not_spin_the_loop() -> None:
+    """uvloop rounds timers to whole milliseconds and may fire one early: the re-arm must not spin.
+
+    Before the minimum delay, a timer that fired early re-armed itself with what was left
+    (under 0.5 ms: ``call_soon``) and the loop spun until the due time — hundreds of passes
+    per release. Counted, not timed: a loaded box only makes the passes fewer.
+    """
+    uvloop = pytest.importorskip("uvloop")
+    passes = 0
+
+    class Counting(Scheduler):
+        def release_due(self) -> None:
+            nonlocal passes
+            passes += 1
+            super().release_due()
+
+    async def run() -> None:
+        clock = SystemClock()
+        sched = Counting(clock)
+        for i in range(20):
+            fut = sched.wait_batched(clock.now() + 0.0013 + i * 0.0007)
+            if fut is not None:
+                await fut
+
+    uvloop.run(run())
+    assert passes <= 20 * 3

@@ -28,9 +28,8 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.openai.chat import ChatAnswer
 from llm_simulator.server.app import SimulatorApp
-from llm_simulator.server.asgi import Send
-from llm_simulator.server.connection import StreamWatch
 from llm_simulator.server.plain_stream import send_plain
+from llm_simulator.server.wire import StreamWire
 from tests.server.asgi_driver import call
 
 MODEL = "gpt-4.1"
@@ -98,9 +97,9 @@ def plain_streams(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the streams the server sends by the plain path."""
     sent: list[int] = []
 
-    async def counting(send: Send, plain: PlainTokens, watch: StreamWatch) -> None:
+    async def counting(wire: StreamWire, plain: PlainTokens) -> None:
         sent.append(len(plain.pacer.tokens))
-        await send_plain(send, plain, watch)
+        await send_plain(wire, plain)
 
     monkeypatch.setattr("llm_simulator.server.streaming.send_plain", counting)
     return sent

@@ -117,7 +117,13 @@ class CompiledProfile:
 
 
 class SampledTimeline:
-    """Due times ``t0 + TTFT + Σ ITL``, released by the shared scheduler."""
+    """Due times ``t0 + TTFT + Σ ITL``, released by the shared scheduler in batches.
+
+    Each wait is ``Scheduler.wait_batched``: a token is released at the end of the
+    ``BATCH_WINDOW_S`` window its due time falls in, with every other stream's token of that
+    window, never before its due time. The due times themselves stay absolute (the next
+    one is computed from this one, not from the release), so the lateness never adds up.
+    """
 
     __slots__ = ("_clock", "_next_due", "_next_step", "_observer", "_profile", "_rng", "_scheduler", "parked_due")
 
@@ -158,7 +164,7 @@ class SampledTimeline:
         if step != self._next_step:
             raise ValueError(f"steps must be awaited in order: expected {self._next_step}, got {step}")
         due = self._advance()
-        fut = self._scheduler.wait_until(due)
+        fut = self._scheduler.wait_batched(due)
         if fut is not None:
             await fut
             self._observer.record_emit_error(self._clock.now() - due)
@@ -175,7 +181,7 @@ class SampledTimeline:
         due = self._next_due
         self._next_step = step + 1
         self._next_due = due + profile.next_token_s(self._rng)
-        fut = self._scheduler.wait_until(due)
+        fut = self._scheduler.wait_batched(due)
         self.parked_due = None if fut is None else due
         return fut
 
@@ -193,7 +199,7 @@ class SampledTimeline:
         due = self._next_due
         for _ in range(self._next_step, steps):
             due = self._advance()
-        fut = self._scheduler.wait_until(due)
+        fut = self._scheduler.wait_batched(due)
         if fut is not None:
             await fut
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from llm_simulator.core.plain import PlainTokens, TokenFrames
-from llm_simulator.server.asgi import Send
 from llm_simulator.server.coalesce import MAX_FRAMES
-from llm_simulator.server.connection import StreamWatch
+from llm_simulator.server.wire import StreamWire
 
 
-async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
+async def send_plain(wire: StreamWire, plain: PlainTokens) -> None:
     """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
 
     The per-token path of the common stream: the pacer's wait, its release note, the
@@ -26,25 +25,18 @@ async def send_plain(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool
     the first token; with latency off, the whole stream) in one write; then an engine's
     stream (``pacer.gathers``) writes frames that come without a wait together
     (``_gathered``) and ends the body in the write of its last frames, a sampled stream
-    writes each frame alone (``_one_by_one``). Counts every frame on ``watch`` (the chunk
-    count). Returns whether the body was ended (no closing empty write is due then).
+    writes each frame alone (``_one_by_one``). Every write goes through ``wire``'s policy
+    (watched, counted, the body ended in the last frames' write: ``wire.ended``).
     """
     pacer = plain.pacer
     pacer.start()
     try:
         if pacer.gathers:
-            return await _gathered(send, plain, watch)
-        return await _one_by_one(send, plain, watch)
+            await _gathered(wire, plain)
+        else:
+            await _one_by_one(wire, plain)
     finally:
         pacer.close()
-
-
-async def _write(send: Send, watch: StreamWatch, body: bytes, frames: int, more: bool = True) -> None:
-    """One watched write of ``frames`` frames (``more=False`` ends the body with them)."""
-    watch.sending = True
-    await send({"type": "http.response.body", "body": body, "more_body": more})
-    watch.sending = False
-    watch.sent += frames
 
 
 def _parts(
@@ -55,70 +47,77 @@ def _parts(
     return pacer.tokens, pacer.wait, pacer.released, plain.frames
 
 
-async def _one_by_one(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
+async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
     """The opening frames ready together in one write, then each frame in a write of its own.
 
     As the general path writes a sampled stream: the opening lasts until the stream first
     waits after its first token (a write of at most ``MAX_FRAMES`` frames at a time); when
-    it runs to the stream's end, its last write ends the body unless it is the body's first.
-    Returns whether the body was ended.
+    it runs to the stream's end, its last write ends the body (``StreamWire.last``).
     """
     tokens, wait, released, encoder = _parts(plain)
-    token = encoder.token
     last = len(tokens) - 1
-    opening: list[bytes] | None = []  # None once the opening is written
-    wrote = False  # whether a full piece of the opening has been written
-    for step in range(last + 1):
+    opening: list[bytes] = []
+    step = 0
+    while True:  # the opening: until the first wait after the first token
         waiter = wait(step)
         if waiter is not None:
-            if opening is not None and (opening or step):  # the first wait after the first token
-                if opening:
-                    await _write(send, watch, b"".join(opening), len(opening))
-                opening = None
-            await waiter
+            if step:
+                break
+            await waiter  # the first token's wait (TTFT): the opening has not begun
         released()
-        if 0 < step < last:
-            frames: Sequence[bytes] = (token(tokens[step]),)
+        if step == 0:
+            opening += encoder.first(tokens[0], last == 0)
+        elif step < last:
+            opening.append(encoder.token(tokens[step]))
         else:
-            frames = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
-        if opening is not None:
-            opening.extend(frames)
-            if len(opening) >= MAX_FRAMES:
-                await _write(send, watch, b"".join(opening), len(opening))
-                opening = []
-                wrote = True
-            continue
-        for frame in frames:
-            await _write(send, watch, frame, 1)
+            opening += encoder.last(tokens[step])
+        if len(opening) >= MAX_FRAMES:
+            await wire.frames(opening)
+            opening = []
+        step += 1
+        if step > last:  # the whole stream came without a wait after its first token
+            if opening:
+                await wire.last(opening)
+            return
     if opening:
-        await _write(send, watch, b"".join(opening), len(opening), more=not wrote)
-        return wrote
-    return False
+        await wire.frames(opening)
+    await waiter
+    send, watch, token = wire.send, wire.watch, encoder.token
+    while step < last:  # the steady state: one token, one wait, one write
+        released()
+        # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
+        watch.sending = True
+        await send({"type": "http.response.body", "body": token(tokens[step]), "more_body": True})
+        watch.sending = False
+        watch.sent += 1
+        step += 1
+        waiter = wait(step)
+        if waiter is not None:
+            await waiter
+    released()
+    for frame in encoder.last(tokens[last]):
+        await wire.body(frame, 1)
 
 
-async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
+async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
     """Frames that come without a wait in one write of at most ``MAX_FRAMES``, as ``write_ready`` does.
 
     The first token's opening, a stream behind its engine, the last token's closing: a
     write happens just before the stream waits, so no frame waits for a later one. The
-    last frames end the body in their write, unless that is the body's first write (as
-    ``_Wire.last``: granian would frame a one-write body with a content-length). Returns
-    whether the body was ended.
+    last frames end the body in their write (``StreamWire.last_body``).
     """
     tokens, wait, released, encoder = _parts(plain)
     token = encoder.token
     last = len(tokens) - 1
     pending = b""
     count = 0  # frames in ``pending``
-    wrote = False  # whether any of the body has been written
     try:
         for step in range(last + 1):
             waiter = wait(step)
             if count and (waiter is not None or count >= MAX_FRAMES):
                 body, sent = pending, count
                 pending, count = b"", 0  # before the write: a failed write is not retried below
-                await _write(send, watch, body, sent)
-                wrote = True
+                await wire.body(body, sent)
             if waiter is not None:
                 await waiter
             released()
@@ -131,12 +130,10 @@ async def _gathered(send: Send, plain: PlainTokens, watch: StreamWatch) -> bool:
                 count += len(batch)
         if count:
             sent, count = count, 0
-            await _write(send, watch, pending, sent, more=not wrote)
-            return wrote
-        return False
+            await wire.last_body(pending, sent)
     except Exception:
         # An error from the pacer (an engine failure) or the encoder, raised without a wait:
         # the frames before it go out first, so it reaches the client after exactly those.
         if count:
-            await _write(send, watch, pending, count)
+            await wire.body(pending, count)
         raise

@@ -27,6 +27,7 @@ from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
 from llm_simulator.server.plain_stream import send_plain
+from llm_simulator.server.wire import StreamWire
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
@@ -45,60 +46,6 @@ async def _exhausted() -> bytes:
 def _end() -> dict[str, Any]:
     """The ASGI message ending a body (carries no event, so it is not counted as a chunk)."""
     return {"type": "http.response.body", "body": b""}
-
-
-class _Wire:
-    """One stream's writes, each watched by the stalled-reader sweep, counted as they go."""
-
-    __slots__ = ("broken", "ended", "framing", "send", "watch")
-
-    def __init__(self, send: Send, watch: StreamWatch) -> None:
-        self.send = send
-        self.watch = watch
-        # Writes that carry no event (the response start, the closing empty body), so that
-        # the chunk count is the events sent: watch.sent counts every write.
-        self.framing = 0
-        # Whether the server side failed the stream (a fault, an error frame, the drain).
-        self.broken = False
-        # Whether the body has been ended (by ``last``): no closing empty body is due then.
-        self.ended = False
-
-    async def write(self, message: dict[str, Any]) -> None:
-        # Every write is watched, the last one and error frames included: a client that
-        # stops reading can block any of them.
-        watch = self.watch
-        watch.sending = True
-        await self.send(message)
-        watch.sending = False
-        watch.sent += 1
-        if not message.get("body"):
-            self.framing += 1
-
-    async def frames(self, batch: list[bytes]) -> None:
-        """Write ``batch`` (frames ready together) as one body message; each frame counts as sent."""
-        watch = self.watch
-        watch.sending = True
-        await self.send(_body(batch[0] if len(batch) == 1 else b"".join(batch)))
-        watch.sending = False
-        watch.sent += len(batch)
-
-    async def last(self, batch: list[bytes]) -> None:
-        """Write ``batch`` (the stream's last frames) and end the body in the same write.
-
-        One pass through the server instead of two: its cost is per write, not per byte.
-        Not in the body's first write: granian frames a response whose first body message
-        is also its last with a content-length, not chunked (unless it is an event stream),
-        and a stream's framing must not depend on how many frames it has.
-        """
-        watch = self.watch
-        if watch.sent == self.framing:  # nothing of the body written yet
-            await self.frames(batch)
-            return
-        watch.sending = True
-        await self.send({"type": "http.response.body", "body": b"".join(batch)})
-        watch.sending = False
-        watch.sent += len(batch)
-        self.ended = True
 
 
 class StreamSender:
@@ -128,7 +75,7 @@ class StreamSender:
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
-        wire = _Wire(send, watch)
+        wire = StreamWire(send, watch)
         exchange.status = 200
         started = False
         try:
@@ -148,7 +95,7 @@ class StreamSender:
             try:
                 if plain is not None and plain.replaces is frames:
                     # A plain stream, without its generator; it may end the body itself.
-                    wire.ended = await send_plain(send, plain, watch)
+                    await send_plain(wire, plain)
                     next_frame = _exhausted  # so the general loop below ends at once
                 while True:
                     if frame is None:
@@ -193,7 +140,9 @@ class StreamSender:
             self._watches.pop(task, None)
             self._lifecycle.leave(task)
 
-    async def _fault(self, wire: _Wire, response: StreamResponse, cut: StreamCut, exchange: ServerExchange) -> None:
+    async def _fault(
+        self, wire: StreamWire, response: StreamResponse, cut: StreamCut, exchange: ServerExchange
+    ) -> None:
         """Act on a chaos fault at the wire: one arm per action of ``FAULT_ACTIONS``."""
         wire.broken = True
         kind = cut.fault.kind
@@ -214,7 +163,7 @@ class StreamSender:
                 log.warning("stream %s: fault %s has no wire action; ending the body", request_id, kind)
 
     async def _error_frame(
-        self, wire: _Wire, response: StreamResponse, error: SimulatorError, record: RequestRecord, error_type: str
+        self, wire: StreamWire, response: StreamResponse, error: SimulatorError, record: RequestRecord, error_type: str
     ) -> None:
         """End a started stream with the provider's in-stream error (a broken stream)."""
         wire.broken = True
@@ -224,7 +173,7 @@ class StreamSender:
             await wire.write(_body(response.on_error(error)))
 
     async def _interrupted(
-        self, wire: _Wire, response: StreamResponse, exchange: ServerExchange, started: bool, gone: bool
+        self, wire: StreamWire, response: StreamResponse, exchange: ServerExchange, started: bool, gone: bool
     ) -> None:
         """The stream was cancelled or its write failed: who stopped it decides the outcome."""
         if wire.watch.stalled:
