@@ -11,6 +11,10 @@ string, without parsing the JSON), and reports what ``streams.py`` reports for S
 ITL, p99 |ITL - target|, TTFT p50/p99, end lateness, server and client CPU, and the
 simulator's own ``emit_error`` (how late it released each token against its schedule).
 
+The client is as cheap per message as ``streams.py``'s SSE client (``RealtimeClient``: a raw
+asyncio protocol on uvloop, no WebSocket library, no JSON parse of server events), so its
+share of the machine's cores stays small next to the server's.
+
 Usage::
 
     python bench/ws_sessions.py                 # N = 100, 500; 1 run each
@@ -27,45 +31,176 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
 import streams as s
-from websockets.asyncio.client import connect
 
-DELTA = '"type":"response.output_text.delta"'
-DONE = '"type":"response.done"'
+DELTA = b'"type":"response.output_text.delta"'
+DONE = b'"type":"response.done"'
+# A close frame with status 1000, as a client sends it (masked, with an all-zero mask).
+CLOSE_FRAME = b"\x88\x82\x00\x00\x00\x00\x03\xe8"
+
+
+def client_frame(payload: dict[str, Any]) -> bytes:
+    """One client text frame: FIN + text opcode, the masked length, an all-zero mask, the JSON.
+
+    RFC 6455 requires a client to mask its frames but lets the key be any 4 bytes; a zero key
+    leaves the payload as it is, so nothing is XORed per byte (the server unmasks anyway).
+    """
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    size = len(data)
+    if size < 126:
+        head = bytes([0x81, 0x80 | size])
+    elif size < 1 << 16:
+        head = bytes([0x81, 0xFE]) + size.to_bytes(2, "big")
+    else:
+        head = bytes([0x81, 0xFF]) + size.to_bytes(8, "big")
+    return head + b"\x00\x00\x00\x00" + data
+
+
+def session_script(tokens: int) -> list[tuple[int, bytes]]:
+    """The client's side of one session: (server messages to wait for, then the frame to send)."""
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": s.PROMPT}]}
+    return [
+        (1, client_frame({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})),
+        (1, client_frame({"type": "conversation.item.create", "item": item})),  # after session.updated
+        (2, client_frame({"type": "response.create", "response": {"max_output_tokens": tokens}})),  # item added/done
+    ]
+
+
+class RealtimeClient(asyncio.Protocol):
+    """One Realtime session over a raw connection: the handshake, the script, then timestamps.
+
+    A bench client that costs little per message (the server's CPU is what is measured, and
+    the client shares the machine): no WebSocket library, no JSON parse of server events.
+    Each server frame is found by its header; a text delta is recognised by its type string
+    inside the frame (``bytes.find`` within the frame's bounds, no copy) and stamped with the
+    arrival time of the read that completed it, as ``streams.py`` stamps SSE events.
+    """
+
+    def __init__(self, request: bytes, script: list[tuple[int, bytes]], record: s.StreamRecord, finished: Any) -> None:
+        self._request = request
+        self._script = list(reversed(script))
+        self._record = record
+        self._finished = finished
+        self._buffer = b""
+        self._upgraded = False
+        self._waiting = 0  # server messages still due before the next scripted frame
+        self._streaming = False
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Send the upgrade request."""
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self._transport.write(self._request)
+        self._waiting = self._script[-1][0]  # session.created
+
+    def data_received(self, data: bytes) -> None:
+        """Consume every whole frame in the buffer."""
+        now = time.monotonic()
+        buffer = self._buffer + data if self._buffer else data
+        at = 0
+        if not self._upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self._buffer = buffer
+                return
+            if b" 101 " not in buffer[: buffer.find(b"\r\n")]:
+                self._fail("handshake: " + buffer[: buffer.find(b"\r\n")].decode("latin-1"))
+                return
+            self._upgraded = True
+            at = end + 4
+        size = len(buffer)
+        record = self._record
+        while size - at >= 2:
+            length = buffer[at + 1] & 0x7F
+            start = at + 2
+            if length == 126:
+                start += 2
+                length = int.from_bytes(buffer[at + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                length = int.from_bytes(buffer[at + 2 : start], "big")
+            end = start + length
+            if end > size:
+                break
+            opcode = buffer[at] & 0x0F
+            at = end
+            if opcode != 1:
+                continue  # pings and anything else: not a server event
+            if self._streaming:
+                if buffer.find(DELTA, start, end) >= 0:
+                    record.arrivals.append(now)
+                elif buffer.find(DONE, start, end) >= 0:
+                    record.done = True
+                    self._close()
+                    return
+                continue
+            self._waiting -= 1
+            if self._waiting == 0:
+                self._next()
+        self._buffer = buffer[at:]
+
+    def _next(self) -> None:
+        """Send the script's next frame (the last one starts the response)."""
+        assert self._transport is not None
+        _, frame = self._script.pop()
+        self._transport.write(frame)
+        if self._script:
+            self._waiting = self._script[-1][0]
+        else:
+            self._record.sent = time.monotonic()
+            self._record.status_ok = True
+            self._streaming = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """The server closed (or the connection broke)."""
+        if not self._record.done and self._record.error is None:
+            self._record.error = f"connection lost: {exc!r}"
+        self._close()
+
+    def _fail(self, message: str) -> None:
+        self._record.error = message
+        self._close()
+
+    def _close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(CLOSE_FRAME)
+            self._transport.close()
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+
+def upgrade_request(port: int, model: str = s.MODEL) -> bytes:
+    """The HTTP/1.1 upgrade request of one session (a fixed key: the server only echoes its hash)."""
+    return (
+        f"GET /v1/realtime?model={model} HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer sk-bench\r\n\r\n"
+    ).encode()
 
 
 async def one_session(port: int, tokens: int, record: s.StreamRecord, deadline_s: float) -> None:
     """One Realtime session: one text response of ``tokens`` tokens, each delta time-stamped."""
-    url = f"ws://{c.HOST}:{port}/v1/realtime?model={s.MODEL}"
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[None] = loop.create_future()
+    request, script = upgrade_request(port), session_script(tokens)
     try:
-        async with asyncio.timeout(deadline_s), connect(url, max_size=None, compression=None) as ws:
-            await ws.recv()  # session.created
-            await ws.send(
-                json.dumps({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
-            )
-            await ws.recv()  # session.updated
-            item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": s.PROMPT}]}
-            await ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
-            await ws.recv()
-            await ws.recv()  # conversation.item.added / done
-            record.sent = time.monotonic()
-            await ws.send(json.dumps({"type": "response.create", "response": {"max_output_tokens": tokens}}))
-            record.status_ok = True
-            while True:
-                message = await ws.recv()
-                assert isinstance(message, str)
-                if DELTA in message:
-                    record.arrivals.append(time.monotonic())
-                elif DONE in message:
-                    record.done = True
-                    return
-    except Exception as exc:
-        record.error = type(exc).__name__
+        transport, _ = await asyncio.wait_for(
+            loop.create_connection(lambda: RealtimeClient(request, script, record, finished), c.HOST, port), timeout=10
+        )
+    except (OSError, TimeoutError) as exc:
+        record.error = f"connect: {exc!r}"
+        return
+    try:
+        await asyncio.wait_for(finished, timeout=deadline_s)
+    except TimeoutError:
+        record.error = "deadline exceeded"
+    finally:
+        transport.close()
 
 
 async def run_sessions(port: int, n: int, tokens: int, stagger_s: float, ideal_s: float) -> list[s.StreamRecord]:
@@ -116,12 +251,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stagger", type=float, default=1.0, help="spread session starts over this many s")
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
     parser.add_argument("--output", default="ws_sessions", help="results file under bench/results")
+    parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table and write the JSON results."""
     args = parse_args(argv)
+    client_loop = s.use_uvloop(args.no_uvloop)
     if c.raise_fd_limit() < 2 * max(args.streams) + 64:
         sys.exit("the open-files limit is too low; raise `ulimit -n`")
     results = []
@@ -139,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ws_sessions",
         "machine": c.machine_info(),
         "parameters": {k: v for k, v in vars(args).items() if k != "output"},
+        "client_loop": client_loop,
         "results": results,
     }
     path = c.write_results(args.output, payload)
