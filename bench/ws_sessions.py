@@ -15,10 +15,16 @@ The client is as cheap per message as ``streams.py``'s SSE client (``RealtimeCli
 asyncio protocol on uvloop, no WebSocket library, no JSON parse of server events), so its
 share of the machine's cores stays small next to the server's.
 
+``--baseline-src DIR`` runs another checkout's server in the same rounds (targets interleaved,
+the order rotated each round) with the same client; ``--sse`` adds N SSE chat streams
+(``streams.py``'s client) on the candidate's server each round, for the WebSocket/SSE ratio
+of the same minute. The table shows medians over ``--rounds``.
+
 Usage::
 
     python bench/ws_sessions.py                 # N = 100, 500; 1 run each
     python bench/ws_sessions.py --streams 200   # a smaller N on a loaded machine
+    python bench/ws_sessions.py --streams 100 300 500 --rounds 5 --sse --baseline-src ../base
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -217,19 +224,25 @@ async def run_sessions(port: int, n: int, tokens: int, stagger_s: float, ideal_s
     return records
 
 
-def measure(server: c.Server, n: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One run of ``n`` sessions, with CPU accounting and the server's own emit error."""
+def measure(server: c.Server, n: int, args: argparse.Namespace, mode: str = "ws") -> dict[str, Any]:
+    """One run of ``n`` sessions (``mode`` ``sse``: ``n`` SSE chat streams instead), with CPU accounting."""
     c.http_json(server.port, "/admin/stats/reset", method="POST")
     tree = c.process_tree(server.pid)
     ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
     server_cpu0, client_cpu0, wall0 = c.cpu_seconds(tree), c.self_cpu_seconds(), time.monotonic()
-    records = asyncio.run(run_sessions(server.port, n, args.tokens, args.stagger, ideal_s))
+    if mode == "sse":
+        run = s.run_streams(server.port, n, args.tokens, args.stagger, ideal_s, s.WIRES["openai"])
+    else:
+        run = run_sessions(server.port, n, args.tokens, args.stagger, ideal_s)
+    records = asyncio.run(run)
     wall = time.monotonic() - wall0
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
     stats = c.http_json(server.port, "/admin/stats")
     tokens = sum(len(r.arrivals) for r in records)
     return {
+        "target": server.name,
+        "mode": mode,
         "n": n,
         "wall_s": round(wall, 3),
         "tokens_per_s": round(tokens / s.wall_span(records), 1),
@@ -250,14 +263,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ttft-ms", type=float, default=20.0, help="fixed time to first token (default 20)")
     parser.add_argument("--stagger", type=float, default=1.0, help="spread session starts over this many s")
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds; each runs every target at every N")
+    parser.add_argument("--sse", action="store_true", help="also N SSE chat streams on the candidate each round")
     parser.add_argument("--output", default="ws_sessions", help="results file under bench/results")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
+    c.add_baseline_flags(parser)
     return parser.parse_args(argv)
 
 
+def medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per target, mode and N: the medians over rounds of CPU per token and p99 |ITL err|."""
+    keys = sorted({(r["target"], r["mode"], r["n"]) for r in results}, key=lambda k: (k[2], k[1], k[0]))
+    out = []
+    for target, mode, n in keys:
+        runs = [r for r in results if (r["target"], r["mode"], r["n"]) == (target, mode, n)]
+        out.append(
+            {
+                "target": target,
+                "mode": mode,
+                "n": n,
+                "rounds": len(runs),
+                "server_cpu_us_per_token": statistics.median(r["server_cpu_us_per_token"] or 0 for r in runs),
+                "itl_abs_error_p99_ms": statistics.median(r["itl_abs_error_p99_ms"] for r in runs),
+                "ttft_p99_ms": statistics.median(r["ttft_p99_ms"] for r in runs),
+                "client_cpu_pct": statistics.median(r["client_cpu_pct"] for r in runs),
+                "complete_streams": min(r["complete_streams"] for r in runs),
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print the table and write the JSON results."""
+    """Run the benchmark, print the medians and write the JSON results."""
     args = parse_args(argv)
+    checkouts = [c.candidate(), *c.baselines(args)]
     client_loop = s.use_uvloop(args.no_uvloop)
     if c.raise_fd_limit() < 2 * max(args.streams) + 64:
         sys.exit("the open-files limit is too low; raise `ulimit -n`")
@@ -266,34 +305,44 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="llmsim-ws-") as tmp, contextlib.ExitStack() as stack:
         config = Path(tmp) / "bench.yaml"
         config.write_text(text)
-        port = c.free_port()
-        started = c.candidate().start("simulator", port, Path(tmp), "--config", str(config), server=args.server)
-        server = stack.enter_context(c.running(started, "/health"))
-        asyncio.run(run_sessions(port, 10, 10, 0.1, 1.0))  # warm-up
-        for n in args.streams:
-            results.append(measure(server, n, args))
+        servers = []
+        for checkout in checkouts:
+            port = c.free_port()
+            started = checkout.start(checkout.label, port, Path(tmp), "--config", str(config), server=args.server)
+            servers.append(stack.enter_context(c.running(started, "/health")))
+            asyncio.run(run_sessions(port, 10, 10, 0.1, 1.0))  # warm-up
+        for round_ in range(args.rounds):
+            for n in args.streams:
+                # Targets interleaved, the order rotated by one each round (neither always goes first).
+                for server in servers[round_ % len(servers) :] + servers[: round_ % len(servers)]:
+                    results.append(measure(server, n, args))
+                if args.sse:
+                    results.append(measure(servers[0], n, args, "sse"))
     payload = {
         "benchmark": "ws_sessions",
         "machine": c.machine_info(),
-        "parameters": {k: v for k, v in vars(args).items() if k != "output"},
+        "targets": [checkout.describe() for checkout in checkouts],
+        "parameters": {k: v for k, v in vars(args).items() if k not in ("output", "baseline_specs")},
         "client_loop": client_loop,
+        "medians": medians(results),
         "results": results,
     }
     path = c.write_results(args.output, payload)
     c.print_table(
-        ["N", "complete", "tok/s", "ITL mean", "p99 |ITL err|", "TTFT p99", "emit late p99", "srv CPU %"],
+        ["target", "mode", "N", "rounds", "complete", "srv µs/token", "p99 |ITL err|", "TTFT p99", "client CPU %"],
         [
             [
-                r["n"],
-                r["complete_streams"],
-                r["tokens_per_s"],
-                r["itl_mean_ms"],
-                r["itl_abs_error_p99_ms"],
-                r["ttft_p99_ms"],
-                r["emit_error"]["late"]["p99"],
-                r["server_cpu_pct"],
+                m["target"],
+                m["mode"],
+                m["n"],
+                m["rounds"],
+                m["complete_streams"],
+                m["server_cpu_us_per_token"],
+                m["itl_abs_error_p99_ms"],
+                m["ttft_p99_ms"],
+                m["client_cpu_pct"],
             ]
-            for r in results
+            for m in medians(results)
         ],
     )
     print(f"\nresults written to {c.shown(path)}")
