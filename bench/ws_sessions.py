@@ -194,20 +194,18 @@ async def one_session(port: int, tokens: int, record: s.StreamRecord, deadline_s
     """One Realtime session: one text response of ``tokens`` tokens, each delta time-stamped."""
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[None] = loop.create_future()
-    request, script = upgrade_request(port), session_script(tokens)
+    client = RealtimeClient(upgrade_request(port), session_script(tokens), record, finished)
+    transport: asyncio.BaseTransport | None = None
     try:
-        transport, _ = await asyncio.wait_for(
-            loop.create_connection(lambda: RealtimeClient(request, script, record, finished), c.HOST, port), timeout=10
-        )
+        async with asyncio.timeout(10):
+            transport, _ = await loop.create_connection(lambda: client, c.HOST, port)
+        async with asyncio.timeout(deadline_s):
+            await finished
     except (OSError, TimeoutError) as exc:
-        record.error = f"connect: {exc!r}"
-        return
-    try:
-        await asyncio.wait_for(finished, timeout=deadline_s)
-    except TimeoutError:
-        record.error = "deadline exceeded"
+        record.error = "deadline exceeded" if transport is not None else f"connect: {exc!r}"
     finally:
-        transport.close()
+        if transport is not None:
+            transport.close()
 
 
 async def run_sessions(port: int, n: int, tokens: int, stagger_s: float, ideal_s: float) -> list[s.StreamRecord]:
