@@ -1,4 +1,4 @@
-"""Benchmark: timing accuracy of N concurrent OpenAI Realtime sessions streaming text at a fixed pace.
+"""Benchmark: timing accuracy of N concurrent WebSocket sessions (OpenAI Realtime, Gemini Live) at a fixed pace.
 
 The WebSocket counterpart of ``streams.py`` (same config: model ``bench-model`` with a fixed
 TTFT and ITL, output far longer than asked, so every response is exactly ``--tokens``
@@ -10,8 +10,10 @@ was sent and the arrival of every ``response.output_text.delta`` (recognised by 
 string, without parsing the JSON), and reports what ``streams.py`` reports for SSE: mean
 ITL, p99 |ITL - target|, TTFT p50/p99, end lateness, server and client CPU, and the
 simulator's own ``emit_error`` (how late it released each token against its schedule).
+``--api live`` drives Gemini Live sessions instead (``setup`` with ``maxOutputTokens``, one
+``clientContent`` turn; each ``serverContent.modelTurn`` is a token, ``turnComplete`` the end).
 
-The client is as cheap per message as ``streams.py``'s SSE client (``RealtimeClient``: a raw
+The client is as cheap per message as ``streams.py``'s SSE client (``SessionClient``: a raw
 asyncio protocol on uvloop, no WebSocket library, no JSON parse of server events), so its
 share of the machine's cores stays small next to the server's.
 
@@ -37,6 +39,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -45,8 +49,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 import streams as s
 
-DELTA = b'"type":"response.output_text.delta"'
-DONE = b'"type":"response.done"'
 # A close frame with status 1000, as a client sends it (masked, with an all-zero mask).
 CLOSE_FRAME = b"\x88\x82\x00\x00\x00\x00\x03\xe8"
 
@@ -68,8 +70,8 @@ def client_frame(payload: dict[str, Any]) -> bytes:
     return head + b"\x00\x00\x00\x00" + data
 
 
-def session_script(tokens: int) -> list[tuple[int, bytes]]:
-    """The client's side of one session: (server messages to wait for, then the frame to send)."""
+def realtime_script(tokens: int) -> list[tuple[int, bytes]]:
+    """A Realtime session, the client's side: (server messages to wait for, then the frame to send)."""
     item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": s.PROMPT}]}
     return [
         (1, client_frame({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})),
@@ -78,8 +80,45 @@ def session_script(tokens: int) -> list[tuple[int, bytes]]:
     ]
 
 
-class RealtimeClient(asyncio.Protocol):
-    """One Realtime session over a raw connection: the handshake, the script, then timestamps.
+def live_script(tokens: int) -> list[tuple[int, bytes]]:
+    """A Gemini Live session, the client's side: ``setup`` at once, the turn after ``setupComplete``."""
+    config = {"responseModalities": ["TEXT"], "maxOutputTokens": tokens}
+    turn = {"turns": [{"role": "user", "parts": [{"text": s.PROMPT}]}], "turnComplete": True}
+    return [
+        (0, client_frame({"setup": {"model": f"models/{s.MODEL}", "generationConfig": config}})),
+        (1, client_frame({"clientContent": turn})),
+    ]
+
+
+@dataclass(frozen=True)
+class Api:
+    """One WebSocket API as the bench drives it: its path, the client's script, the markers it counts."""
+
+    path: str
+    script: Callable[[int], list[tuple[int, bytes]]]
+    delta: bytes  # in a message that carries a token
+    done: bytes  # in the message that ends the response
+
+
+APIS = {
+    "realtime": Api(
+        f"/v1/realtime?model={s.MODEL}",
+        realtime_script,
+        b'"type":"response.output_text.delta"',
+        b'"type":"response.done"',
+    ),
+    "live": Api(
+        "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=sk-bench",
+        live_script,
+        b'"modelTurn"',
+        b'"turnComplete"',
+    ),
+}
+session_script = realtime_script  # the Realtime script under its first name (tests)
+
+
+class SessionClient(asyncio.Protocol):
+    """One WebSocket session over a raw connection: the handshake, the script, then timestamps.
 
     A bench client that costs little per message (the server's CPU is what is measured, and
     the client shares the machine): no WebSocket library, no JSON parse of server events.
@@ -88,8 +127,16 @@ class RealtimeClient(asyncio.Protocol):
     arrival time of the read that completed it, as ``streams.py`` stamps SSE events.
     """
 
-    def __init__(self, request: bytes, script: list[tuple[int, bytes]], record: s.StreamRecord, finished: Any) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        script: list[tuple[int, bytes]],
+        record: s.StreamRecord,
+        finished: Any,
+        api: Api = APIS["realtime"],
+    ) -> None:
         self._request = request
+        self._delta, self._done = api.delta, api.done
         self._script = list(reversed(script))
         self._record = record
         self._finished = finished
@@ -120,6 +167,8 @@ class RealtimeClient(asyncio.Protocol):
                 return
             self._upgraded = True
             at = end + 4
+            if self._waiting == 0:  # the client speaks first (Live's setup)
+                self._next()
         size = len(buffer)
         record = self._record
         while size - at >= 2:
@@ -139,9 +188,9 @@ class RealtimeClient(asyncio.Protocol):
             if opcode != 1:
                 continue  # pings and anything else: not a server event
             if self._streaming:
-                if buffer.find(DELTA, start, end) >= 0:
+                if buffer.find(self._delta, start, end) >= 0:
                     record.arrivals.append(now)
-                elif buffer.find(DONE, start, end) >= 0:
+                elif buffer.find(self._done, start, end) >= 0:
                     record.done = True
                     self._close()
                     return
@@ -181,20 +230,20 @@ class RealtimeClient(asyncio.Protocol):
             self._finished.set_result(None)
 
 
-def upgrade_request(port: int, model: str = s.MODEL) -> bytes:
+def upgrade_request(port: int, path: str = APIS["realtime"].path) -> bytes:
     """The HTTP/1.1 upgrade request of one session (a fixed key: the server only echoes its hash)."""
     return (
-        f"GET /v1/realtime?model={model} HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {c.HOST}:{port}\r\n"
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer sk-bench\r\n\r\n"
     ).encode()
 
 
-async def one_session(port: int, tokens: int, record: s.StreamRecord, deadline_s: float) -> None:
-    """One Realtime session: one text response of ``tokens`` tokens, each delta time-stamped."""
+async def one_session(port: int, tokens: int, record: s.StreamRecord, deadline_s: float, api: Api) -> None:
+    """One session: one text response of ``tokens`` tokens, each token's message time-stamped."""
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[None] = loop.create_future()
-    client = RealtimeClient(upgrade_request(port), session_script(tokens), record, finished)
+    client = SessionClient(upgrade_request(port, api.path), api.script(tokens), record, finished, api)
     transport: asyncio.BaseTransport | None = None
     try:
         async with asyncio.timeout(10):
@@ -208,22 +257,24 @@ async def one_session(port: int, tokens: int, record: s.StreamRecord, deadline_s
             transport.close()
 
 
-async def run_sessions(port: int, n: int, tokens: int, stagger_s: float, ideal_s: float) -> list[s.StreamRecord]:
-    """``n`` sessions with starts spread evenly over ``stagger_s``."""
+async def run_sessions(
+    port: int, n: int, tokens: int, stagger_s: float, ideal_s: float, api: Api = APIS["realtime"]
+) -> list[s.StreamRecord]:
+    """``n`` sessions of ``api`` with starts spread evenly over ``stagger_s``."""
     records = [s.StreamRecord() for _ in range(n)]
     start = time.monotonic()
 
     async def later(i: int) -> None:
         records[i].scheduled = start + stagger_s * i / n
         await asyncio.sleep(max(0.0, records[i].scheduled - time.monotonic()))
-        await one_session(port, tokens, records[i], ideal_s + s.STREAM_SLACK_S)
+        await one_session(port, tokens, records[i], ideal_s + s.STREAM_SLACK_S, api)
 
     await asyncio.gather(*(later(i) for i in range(n)))
     return records
 
 
-def measure(server: c.Server, n: int, args: argparse.Namespace, mode: str = "ws") -> dict[str, Any]:
-    """One run of ``n`` sessions (``mode`` ``sse``: ``n`` SSE chat streams instead), with CPU accounting."""
+def measure(server: c.Server, n: int, args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """One run of ``n`` sessions of API ``mode`` (``sse``: ``n`` SSE chat streams instead), with CPU accounting."""
     c.http_json(server.port, "/admin/stats/reset", method="POST")
     tree = c.process_tree(server.pid)
     ideal_s = (args.ttft_ms + args.itl_ms * (args.tokens - 1)) / 1000
@@ -231,7 +282,7 @@ def measure(server: c.Server, n: int, args: argparse.Namespace, mode: str = "ws"
     if mode == "sse":
         run = s.run_streams(server.port, n, args.tokens, args.stagger, ideal_s, s.WIRES["openai"])
     else:
-        run = run_sessions(server.port, n, args.tokens, args.stagger, ideal_s)
+        run = run_sessions(server.port, n, args.tokens, args.stagger, ideal_s, APIS[mode])
     records = asyncio.run(run)
     wall = time.monotonic() - wall0
     server_cpu = c.cpu_seconds(tree) - server_cpu0
@@ -262,6 +313,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stagger", type=float, default=1.0, help="spread session starts over this many s")
     parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
     parser.add_argument("--rounds", type=int, default=1, help="rounds; each runs every target at every N")
+    parser.add_argument("--api", choices=sorted(APIS), default="realtime", help="the WebSocket API to drive")
     parser.add_argument("--sse", action="store_true", help="also N SSE chat streams on the candidate each round")
     parser.add_argument("--output", default="ws_sessions", help="results file under bench/results")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
@@ -308,12 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             port = c.free_port()
             started = checkout.start(checkout.label, port, Path(tmp), "--config", str(config), server=args.server)
             servers.append(stack.enter_context(c.running(started, "/health")))
-            asyncio.run(run_sessions(port, 10, 10, 0.1, 1.0))  # warm-up
+            asyncio.run(run_sessions(port, 10, 10, 0.1, 1.0, APIS[args.api]))  # warm-up
         for round_ in range(args.rounds):
             for n in args.streams:
                 # Targets interleaved, the order rotated by one each round (neither always goes first).
                 for server in servers[round_ % len(servers) :] + servers[: round_ % len(servers)]:
-                    results.append(measure(server, n, args))
+                    results.append(measure(server, n, args, args.api))
                 if args.sse:
                     results.append(measure(servers[0], n, args, "sse"))
     payload = {

@@ -1,4 +1,4 @@
-"""The Realtime bench client (``bench/ws_sessions.py``) counts what a real session sends.
+"""The WebSocket bench client (``bench/ws_sessions.py``) counts what a real session sends.
 
 The client reads frames by their headers and recognises a text delta by its type string,
 without a WebSocket library: these tests hold it to the server's actual frames (against a
@@ -68,8 +68,8 @@ async def test_every_delta_of_a_real_session_is_counted(bench: ModuleType, sim: 
     for tokens in (16, 40):
         record: Any = bench.s.StreamRecord()
         finished: asyncio.Future[None] = loop.create_future()
-        request = bench.upgrade_request(port, "gpt-realtime").replace(b"Bearer sk-bench", b"Bearer sk-test")
-        client: asyncio.Protocol = bench.RealtimeClient(request, bench.session_script(tokens), record, finished)
+        request = bench.upgrade_request(port, "/v1/realtime?model=gpt-realtime").replace(b"sk-bench", b"sk-test")
+        client: asyncio.Protocol = bench.SessionClient(request, bench.session_script(tokens), record, finished)
         transport, _ = await loop.create_connection(functools.partial(_same, client), "127.0.0.1", port)
         try:
             await asyncio.wait_for(finished, 30)
@@ -79,12 +79,31 @@ async def test_every_delta_of_a_real_session_is_counted(bench: ModuleType, sim: 
     assert [(len(r.arrivals), r.done, r.error) for r in records] == [(16, True, None), (40, True, None)]
 
 
+async def test_every_model_turn_of_a_real_live_session_is_counted(
+    bench: ModuleType, sim: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.s, "MODEL", "gemini-2.0-flash")  # the setup's model
+    port = int(sim.server.url.rsplit(":", 1)[1])
+    loop = asyncio.get_running_loop()
+    record: Any = bench.s.StreamRecord()
+    finished: asyncio.Future[None] = loop.create_future()
+    api = bench.APIS["live"]
+    request = bench.upgrade_request(port, api.path)
+    client: asyncio.Protocol = bench.SessionClient(request, api.script(12), record, finished, api)
+    transport, _ = await loop.create_connection(functools.partial(_same, client), "127.0.0.1", port)
+    try:
+        await asyncio.wait_for(finished, 30)
+    finally:
+        transport.close()
+    assert (len(record.arrivals), record.done, record.error) == (12, True, None)
+
+
 def test_frames_split_across_reads_and_long_frames_are_read_whole(bench: ModuleType) -> None:
     record: Any = bench.s.StreamRecord()
     loop = asyncio.new_event_loop()
     try:
         finished: asyncio.Future[None] = loop.create_future()
-        client = bench.RealtimeClient(b"GET", bench.session_script(16), record, finished)
+        client = bench.SessionClient(b"GET", bench.session_script(16), record, finished)
         transport = _Transport()
         client.connection_made(transport)
         setup = b"".join(_server_frame('{"type":"x"}') for _ in range(4))  # created, updated, added, done
