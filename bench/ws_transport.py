@@ -9,9 +9,10 @@ numbers are the server's floor for one token on each transport. N connections ea
   and returns an already-finished awaitable);
 * ``ws-await``: each message a ``websocket.send`` awaited at once (granian completes the
   awaitable from its own thread: a cross-thread wake-up of the event loop per message);
-* ``ws-deferred``: each ``websocket.send`` awaited when the next one is sent, as
-  ``server/websocket/socket.py`` does (one write in flight, nothing wakes the loop when it
-  has finished by then).
+* ``ws-deferred``: each ``websocket.send`` awaited when the next one is sent (one write in
+  flight, nothing wakes the loop when it has finished by then; tried in
+  ``server/websocket/socket.py`` in s28 and taken out again: worse p99 at 500 sessions).
+  Not awaiting at all is no option: granian then writes messages out of order (s29).
 
 Reported per mode: server CPU µs per message (process and its children, from ``/proc``).
 Modes run interleaved, ``--rounds`` times.

@@ -179,3 +179,21 @@ def test_an_unterminated_last_event_is_not_dispatched() -> None:
     splitter = DataSplitter()
     assert splitter.feed(b"data: whole\n\ndata: cut") == [b"whole"]
     assert splitter.feed(b" short") == []
+
+
+EVENTS = [
+    b"event: response.output_text.delta\ndata: " + delta_data('"\\\n', 1) + b"\n\n",
+    b"event: x\ndata: \n\n",
+    b"event: x\ndata: y\nid: 3\n\n",  # a field after the data line
+    b"event: x\nid: 3\ndata: y\n\n",  # and before it
+    b"event: x\ndata: y\r\n\r\n",
+    b"event: x\ndata: one\ndata: two\n\n",
+    b"event: x\ndata:tight\n\n",
+    b"data\n\n",  # a data field without a colon: an event with empty data
+    b"event: only a name\n\n",
+]
+
+
+@pytest.mark.parametrize("event", EVENTS)
+def test_an_event_written_alone_is_read_as_the_sse_decoder_reads_it(event: bytes) -> None:
+    assert [data.decode() for data in DataSplitter().feed(event)] == old_datas(event)

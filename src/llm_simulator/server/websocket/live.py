@@ -28,6 +28,7 @@ from typing import Any
 from llm_simulator.infra.media import pcm
 from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.internal import InternalDispatch
+from llm_simulator.server.websocket.live_text import model_turn, plain_text
 from llm_simulator.server.websocket.realtime_events import CHARS_PER_SECOND
 from llm_simulator.server.websocket.socket import (
     CLOSE_INTERNAL,
@@ -260,6 +261,7 @@ class LiveSession:
         outcome = TurnOutcome()
         said: list[dict[str, Any]] = []
         usage: dict[str, Any] = {}
+        text_out = not self._audio_out
         # Why the stream broke mid-turn ('' while it has not): an unreadable frame or an
         # in-stream error; a stream that ends without a finish reason broke too.
         broken = ""
@@ -267,6 +269,14 @@ class LiveSession:
 
         async def on_data(data: bytes) -> None:
             nonlocal usage, broken, finished
+            # The hot path: one token of text, its Live frame made from the encoder's bytes.
+            plain = plain_text(data) if text_out else None
+            if plain is not None:
+                string, text = plain
+                said.append({"text": text})
+                if text:  # an empty token says nothing (as the parsing path)
+                    await self.ws.send_text(model_turn(string))
+                return
             chunk = parse_object(data)
             if chunk is None or isinstance(chunk.get("error"), dict):
                 error = (chunk or {}).get("error") or {}

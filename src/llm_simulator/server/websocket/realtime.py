@@ -358,12 +358,9 @@ class RealtimeSession:
         outcome = TurnOutcome()
 
         async def on_data(data: bytes) -> None:
-            # In the turn's write: a plain text delta is made straight from its bytes; any
-            # other event (and an item's first delta, which teaches the fast path) is translated.
-            frame = response.text_delta(data)
-            if frame is not None:
-                await self.ws.send_text(frame)
-                return
+            # In the turn's write, an event that is not a plain text delta (those are made
+            # straight from their bytes by ``text_delta``): translated. An item's first delta
+            # comes here too, and teaches ``text_delta`` the item's head.
             event = parse_object(data)
             if event is None:
                 return  # a malformed chaos frame: nothing a Realtime client could read
@@ -373,7 +370,17 @@ class RealtimeSession:
 
         try:
             try:
-                await run_turn(self.dispatch, "/v1/responses", self.headers, body, ENDPOINT, outcome, on_data)
+                await run_turn(
+                    self.dispatch,
+                    "/v1/responses",
+                    self.headers,
+                    body,
+                    ENDPOINT,
+                    outcome,
+                    on_data,
+                    response.text_delta,
+                    self.ws.send_text,
+                )
             except asyncio.CancelledError:
                 response.fail({}, "cancelled")
                 await self._drain(outbox)

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from llm_simulator.providers.internal import InternalDispatch, ReaderGone
+from llm_simulator.infra.sse import SseDecoder
+from llm_simulator.providers.internal import InternalDispatch, ReaderGone, Sink
 from llm_simulator.server.websocket.socket import Disconnected, parse_object
 
 # Request headers a turn inherits from the socket's handshake: credentials, seeds, chaos,
@@ -57,10 +58,11 @@ class TurnOutcome:
 class DataSplitter:
     r"""The ``data`` of each server-sent event in a body, as bytes, chunk by chunk.
 
-    The app's encoders write whole frames (``event:`` and one ``data:`` line, a blank line);
-    an event cut across chunks waits for its end. Follows the event-stream rules the HTTP
-    clients' decoder (``infra/sse.py``) follows: ``data`` lines joined with ``\\n``, one space
-    after the colon dropped, comments and other fields ignored, no event without data.
+    The app's encoders write whole frames (``event:`` and one ``data:`` line, a blank line),
+    most often one per chunk: those shapes are cut out of the bytes directly. Any other
+    frame (comments, several ``data`` lines, other fields, CR line ends) is read by the
+    clients' own decoder (``infra/sse.py``, one set of event-stream rules for both), and an
+    event cut across chunks waits for its end.
     """
 
     __slots__ = ("_pending",)
@@ -70,6 +72,12 @@ class DataSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The data of every event ``chunk`` completes (a trailing partial event is kept)."""
+        if not self._pending and chunk.startswith(b"event: ") and chunk.endswith(b"\n\n"):
+            # The token path: one event line, one data line, the blank line, nothing else.
+            at = chunk.find(b"\n")
+            alone = chunk.startswith(b"\ndata: ", at) and chunk.find(b"\n", at + 1) == len(chunk) - 2
+            if alone and b"\r" not in chunk:
+                return [chunk[at + 7 : -2]]
         if self._pending:
             chunk = self._pending + chunk
         if b"\r" in chunk:
@@ -78,27 +86,54 @@ class DataSplitter:
         out = []
         for frame in frames:
             # The encoders' own shapes first: a lone data line, or one event line and one data line.
-            if b"\n" not in frame:
-                if frame.startswith(b"data:"):
-                    out.append(_value(frame))
+            if frame.startswith(b"data: ") and b"\n" not in frame:
+                out.append(frame[6:])
                 continue
             at = frame.find(b"\ndata: ")
             if at >= 0 and frame.count(b"\n") == 1 and frame.startswith(b"event: "):
                 out.append(frame[at + 7 :])
                 continue
-            data = [_value(line) for line in frame.split(b"\n") if line.startswith(b"data:")]
-            if data:
-                out.append(b"\n".join(data))
+            data = _decoded(frame)
+            if data is not None:
+                out.append(data)
         return out
 
 
-def _value(line: bytes) -> bytes:
-    """A ``data:`` line's value (one space after the colon dropped)."""
-    value = line[5:]
-    return value[1:] if value[:1] == b" " else value
+def _decoded(frame: bytes) -> bytes | None:
+    """The data of one event frame (its lines, no blank line) as ``SseDecoder`` reads it; None without data."""
+    decoder = SseDecoder()
+    for line in frame.decode("utf-8", "surrogateescape").split("\n"):
+        decoder.feed(line)
+    event = decoder.flush()
+    return None if event is None else event.data.encode("utf-8", "surrogateescape")
 
 
 OnData = Callable[[bytes], Awaitable[None]]
+# A protocol's hot path: the whole frame to send for an event's data, or None (then ``OnData``).
+FrameOf = Callable[[bytes], str | None]
+SendText = Callable[[str], Awaitable[None]]
+
+
+def turn_sink(on_data: OnData, frame_of: FrameOf | None = None, send_text: SendText | None = None) -> Sink:
+    """The sink a turn's app writes into: each event's data to ``frame_of`` + ``send_text``, else ``on_data``.
+
+    The hot path (a text token) costs one call and one awaited write here, no coroutine of
+    the session's in between; a ``Disconnected`` from either hangs the request up as a
+    client's leaving.
+    """
+    splitter = DataSplitter()
+
+    async def sink(chunk: bytes) -> None:
+        try:
+            for data in splitter.feed(chunk):
+                if frame_of is not None and send_text is not None and (frame := frame_of(data)) is not None:
+                    await send_text(frame)
+                elif data != b"[DONE]":
+                    await on_data(data)
+        except Disconnected:
+            raise ReaderGone from None
+
+    return sink
 
 
 async def run_turn(
@@ -109,25 +144,20 @@ async def run_turn(
     endpoint: str,
     outcome: TurnOutcome,
     on_data: OnData,
+    frame_of: FrameOf | None = None,
+    send_text: SendText | None = None,
 ) -> None:
     """Serve the turn; each event's ``data`` (bytes, as the app encoded it) goes to ``on_data`` when released.
 
     ``on_data`` runs inside the app's own write (``InternalDispatch.open`` with a sink), so
     each event reaches the socket in the write the engine released it with: no queue, no
-    task hop, no SSE decoder per token. A ``Disconnected`` from it hangs the request up as
-    a client's leaving. ``outcome`` is filled in as the turn goes: a refusal's status and
-    error body (no events then), the response headers (rate-limit state), whether it was cut.
+    task hop, no SSE decoder per token. With ``frame_of`` and ``send_text``, an event
+    ``frame_of`` makes a frame of is sent as that frame instead (see ``turn_sink``). A
+    ``Disconnected`` hangs the request up as a client's leaving. ``outcome`` is filled in as
+    the turn goes: a refusal's status and error body (no events then), the response headers
+    (rate-limit state), whether it was cut.
     """
-    splitter = DataSplitter()
-
-    async def sink(chunk: bytes) -> None:
-        try:
-            for data in splitter.feed(chunk):
-                if data != b"[DONE]":
-                    await on_data(data)
-        except Disconnected:
-            raise ReaderGone from None
-
+    sink = turn_sink(on_data, frame_of, send_text)
     stream = dispatch.open(path, headers, orjson.dumps(body), endpoint=endpoint, sink=sink)
     try:
         status = await stream.start()
