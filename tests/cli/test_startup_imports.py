@@ -68,6 +68,7 @@ NOT_AT_START = (
     "llm_simulator.engine.load.fidelity",
     "llm_simulator.engine.load.traces",
     "llm_simulator.server.openapi",  # built on the first GET /openapi.json
+    "yaml",  # only a YAML config or fixtures file (none here), and ``config show``
 )
 
 

@@ -18,6 +18,7 @@ from llm_simulator.engine.textgen.strategies import PieceCache, WordSalad
 from llm_simulator.engine.textgen.words import LOREM_WORDS
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 
+
 def is_loaded(tok: Tokenizer) -> bool:
     """``tok.loaded`` read through a call (mypy would keep a narrowed property's value)."""
     return tok.loaded

@@ -19,6 +19,7 @@ from llm_simulator._version import __version__
 from llm_simulator.cli.config_cmd import example_config
 from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
+from llm_simulator.cli.startup import collection_paused
 from llm_simulator.config.loader import ConfigError
 
 # Kept importable from here: tests and docs examples use them through ``cli.main``.
@@ -97,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (also for ``--help`` and usage errors)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser(_named_command(arguments)).parse_args(arguments)
+        # Building the parser imports the command's module (for ``serve``, most of the server).
+        with collection_paused():
+            args = build_parser(_named_command(arguments)).parse_args(arguments)
     except SystemExit as exc:  # --help, --version and usage errors exit from inside argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
