@@ -5,9 +5,9 @@ parsed, the configuration validated (with the Simulator built to check it), and 
 worker's app built by ``create_app`` from the configuration the CLI hands over; only the
 socket is left out (``server.run.serve`` is replaced). Modules that only other commands,
 adapters, proxy mode or a request's JSON Schema need must not be among what it imported:
-each costs start-up time and memory in every server process. With one worker the CLI
-process does not load the tokenizer (the worker loads it in a thread once it serves); with
-several forked workers it does, so they share it.
+each costs start-up time and memory in every server process. The CLI process loads the
+tokenizer before granian forks its workers (they share it), but not for uvicorn's spawned
+workers, which load it themselves before serving.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 SERVE_PATH = """
-import json, os, sys, threading
+import json, os, sys
 import llm_simulator.server.run as run
 from llm_simulator.engine.tokenizer import get_tokenizer
 
@@ -31,9 +31,6 @@ def serve(config):
     seen["cli_imported_tiktoken"] = "tiktoken" in sys.modules
     os.environ[CONFIG_ENV] = to_internal_json(config)
     create_app()
-    for thread in threading.enumerate():
-        if thread.name == "llm-simulator-warm-up":
-            thread.join(120)
     seen["worker_loaded_tokenizer"] = get_tokenizer().loaded
 
 run.serve = serve
@@ -82,14 +79,16 @@ def test_serving_imports_nothing_it_does_not_use() -> None:
     assert loaded == []
 
 
-def test_one_worker_loads_the_tokenizer_after_it_starts_not_the_cli() -> None:
-    result = _serve_path()
-    assert result["cli_loaded_tokenizer"] is False
-    assert result["cli_imported_tiktoken"] is False
-    assert result["worker_loaded_tokenizer"] is True  # the warm-up thread loaded it
-
-
-def test_several_forked_workers_share_the_tokenizer_the_cli_loaded() -> None:
+def test_forked_workers_inherit_the_tokenizer_the_cli_loaded() -> None:
     result = _serve_path("--workers", "2")
     assert result["status"] == 0
-    assert result["cli_loaded_tokenizer"] is True
+    assert result["cli_loaded_tokenizer"] is True  # before granian forks: the pages stay shared
+
+
+def test_spawned_workers_load_it_themselves_not_the_cli() -> None:
+    # uvicorn's workers are fresh interpreters: a copy in the CLI process would be wasted.
+    result = _serve_path("--server", "uvicorn", "--workers", "2")
+    assert result["status"] == 0
+    assert result["cli_loaded_tokenizer"] is False
+    assert result["cli_imported_tiktoken"] is False
+    assert result["worker_loaded_tokenizer"] is True  # create_app loads it before serving

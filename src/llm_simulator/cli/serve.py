@@ -42,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         check_state_backend(config)
         # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
         simulator = Simulator(config)
-        if forks_several_workers(config):
-            # Loaded once here, the tokenizer's ≈ 45 MB and the pools are shared by every worker
-            # forked from this process; one worker loads them itself, after it starts listening.
+        if not spawns_workers(config):
+            # Loaded here, the tokenizer's ≈ 45 MB and the text pools are shared by every worker
+            # forked from this process (or serve in it: uvicorn's single worker).
             simulator.warm_up()
         check_cassettes(config)
         check_sinks(config)
@@ -58,18 +58,20 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def forks_several_workers(config: SimulatorConfig) -> bool:
-    """Whether the server forks more than one worker from this process (granian's, not uvicorn's spawned ones)."""
-    return config.server.implementation == "granian" and config.server.workers > 1
+def spawns_workers(config: SimulatorConfig) -> bool:
+    """Whether the server's workers start as fresh interpreters (uvicorn's, several) rather than forks.
+
+    Those inherit nothing from this process and load the tokenizer themselves.
+    """
+    return config.server.implementation == "uvicorn" and config.server.workers > 1
 
 
 def share_with_workers() -> None:
     """Keep what the workers inherit from this process shared with them.
 
     A granian worker is forked from this process after the validation above: it inherits the
-    loaded modules (and, with several workers, the tokenizer and the sentence pools) instead
-    of building them again, and those pages stay shared for as long as neither process writes
-    to them. The collector's passes write to every object they visit; frozen objects are
+    loaded modules, the tokenizer and the sentence pools instead of building them again, and
+    those pages stay shared for as long as neither process writes to them. The collector's passes write to every object they visit; frozen objects are
     never visited, so the worker's collections leave the inherited heap shared (half the
     idle memory of a one-worker server, measured in docs/performance.md).
 

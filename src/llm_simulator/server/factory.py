@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import threading
 
 import orjson
 
@@ -79,29 +78,13 @@ def create_app() -> SimulatorApp:
     config = SimulatorConfig.model_validate_json(raw) if raw else SimulatorConfig()
     configure_logging(config.logging.level, config.logging.json_logs)
     app = SimulatorApp(config)
+    # Before the worker serves anything: the first request must not wait for the vocabulary
+    # (a no-op in a worker forked from the CLI process, which loaded it for all of them).
+    app.sim.warm_up()
     # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
     # process: move it out of the collector's generations so GC passes stay short.
     gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
-    start_warm_up(app)
     return app
-
-
-def start_warm_up(app: SimulatorApp) -> None:
-    """Load the tokenizer and text pools in a thread while the worker starts serving.
-
-    The worker answers ``/health`` without them; a model request that arrives before the
-    load is done waits for it (docs/performance.md, "Start-up"). Already loaded (inherited
-    from a CLI process that loaded them before forking several workers): nothing to do.
-    """
-    if app.sim.tokenizer.loaded:
-        return
-    threading.Thread(target=_warm_up, args=(app,), name="llm-simulator-warm-up", daemon=True).start()
-
-
-def _warm_up(app: SimulatorApp) -> None:
-    app.sim.warm_up()
-    # What the load kept (the pools) lives as long as the process: out of the collector's way.
-    gc.freeze()
