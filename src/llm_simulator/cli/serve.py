@@ -71,9 +71,10 @@ def share_with_workers() -> None:
 
     A granian worker is forked from this process after the validation above: it inherits the
     loaded modules, the tokenizer and the sentence pools instead of building them again, and
-    those pages stay shared for as long as neither process writes to them. The collector's passes write to every object they visit; frozen objects are
-    never visited, so the worker's collections leave the inherited heap shared (half the
-    idle memory of a one-worker server, measured in docs/performance.md).
+    those pages stay shared for as long as neither process writes to them. The collector's
+    passes write to every object they visit; frozen objects are never visited, so the
+    worker's collections leave the inherited heap shared (half the idle memory of a
+    one-worker server, measured in docs/performance.md).
 
     No collection first: it would walk the whole heap (≈ 25 ms of every start-up) to find a
     few hundred cyclic leftovers of the imports (measured: 244 objects), which frozen cost
