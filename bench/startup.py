@@ -5,8 +5,9 @@ with the order rotated each round: spawn ``python -m llm_simulator.cli.main serv
 granian worker, latency off) and poll ``GET /health`` every 5 ms on a raw socket until the
 first 200; the time from spawn to that answer is the start-up. Right after it, one
 non-streamed chat completion is sent: the time from spawn to its 200 is the start-up to the
-first answer (it includes whatever loads on first use, e.g. the tokenizer while a warm-up
-thread is still loading it), and its own latency is the first request's. Then, after ``--idle`` seconds
+first answer (it includes whatever a server would load on first use), and its own latency
+is the first request's. The CPU time the server's processes spent up to that answer is the
+start-up's cost, which a loaded machine does not inflate. Then, after ``--idle`` seconds
 with no traffic, the proportional set size (PSS, ``/proc/PID/smaps_rollup``) of every process
 of the server's tree (granian's master and its worker) is summed: the memory the server
 really costs the machine (shared pages divided among the processes sharing them). Medians
@@ -33,6 +34,7 @@ from _common import (
     add_baseline_flags,
     baselines,
     candidate,
+    cpu_seconds,
     free_port,
     machine_info,
     print_table,
@@ -99,6 +101,9 @@ def _one(checkout: Checkout, log_dir: Path, idle_s: float, extra: list[str]) -> 
         if not _chat_ok(port):
             raise RuntimeError(f"{checkout.label}: the first chat completion failed")
         first_answer = time.perf_counter() - started
+        # CPU the server's processes spent up to here: the start-up's cost without the waits a
+        # loaded machine adds to its wall time.
+        start_cpu = cpu_seconds(process_tree(server.pid))
         time.sleep(idle_s)
         pids = process_tree(server.pid)
         per_process = [pss_kib(pid) for pid in pids]
@@ -108,6 +113,7 @@ def _one(checkout: Checkout, log_dir: Path, idle_s: float, extra: list[str]) -> 
         "startup_s": startup,
         "first_answer_s": first_answer,
         "first_request_s": first_answer - startup,
+        "cpu_to_first_answer_s": start_cpu,
         "pss_mib": sum(per_process) / 1024,
         "pss_kib_per_process": per_process,
     }
@@ -140,26 +146,30 @@ def main() -> None:
         startup = statistics.median(r["startup_s"] for r in runs)
         answer = statistics.median(r["first_answer_s"] for r in runs)
         request = statistics.median(r["first_request_s"] for r in runs)
+        cpu = statistics.median(r["cpu_to_first_answer_s"] for r in runs)
         pss = statistics.median(r["pss_mib"] for r in runs)
         entry = {
             **checkout.describe(),
             "startup_median_s": startup,
             "first_answer_median_s": answer,
             "first_request_median_s": request,
+            "cpu_to_first_answer_median_s": cpu,
             "pss_median_mib": pss,
             "runs": runs,
         }
         summary[checkout.label] = entry
         best = min(r["startup_s"] for r in runs)
-        rows.append([checkout.label, f"{startup:.3f}", f"{best:.3f}", f"{answer:.3f}", f"{request:.3f}", f"{pss:.1f}"])
+        timings = (startup, best, answer, request, cpu)
+        rows.append([checkout.label, *(f"{value:.3f}" for value in timings), f"{pss:.1f}"])
     for checkout in checkouts[1:]:
         mine, theirs = summary[first], summary[checkout.label]
         mine.setdefault("vs", {})[checkout.label] = {
             "startup_ratio": mine["startup_median_s"] / theirs["startup_median_s"],
             "first_answer_ratio": mine["first_answer_median_s"] / theirs["first_answer_median_s"],
+            "cpu_ratio": mine["cpu_to_first_answer_median_s"] / theirs["cpu_to_first_answer_median_s"],
             "pss_ratio": mine["pss_median_mib"] / theirs["pss_median_mib"],
         }
-    headers = ["target", "start-up median s", "best s", "first answer s", "first request s", "idle PSS MiB"]
+    headers = ["target", "start-up median s", "best s", "first answer s", "first request s", "CPU s", "idle PSS MiB"]
     print_table(headers, rows)
     params = {"rounds": args.rounds, "idle_s": args.idle, "serve_args": ["--no-latency", *args.serve_arg]}
     path = write_results(args.output, {"machine": machine_info(), "parameters": params, "targets": summary})
