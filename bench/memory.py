@@ -13,9 +13,12 @@ process tree (master + worker) is read three times, each after ``--settle`` seco
    (``llm_simulator_active_streams`` on ``/metrics``).
 
 The memory per idle open stream is ``(open − warm) / streams``. Medians over the rounds,
-with candidate ÷ baseline ratios. Results: ``bench/results/<--output>.json``::
+with candidate ÷ baseline ratios. ``--transport-floor`` adds granian's own share: a bare ASGI
+app (``idle_app`` below: it holds every request until its client leaves) served by granian
+as ``server/run.py`` serves the simulator, with HTTP/1.1 only and with granian's default
+``auto`` (either protocol on each connection). Results: ``bench/results/<--output>.json``::
 
-    python bench/memory.py --baseline base=/work/wt-base --rounds 3 --streams 1000
+    python bench/memory.py --baseline base=/work/wt-base --rounds 3 --streams 1000 --transport-floor
 """
 
 from __future__ import annotations
@@ -23,18 +26,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from _common import (
+    BENCH_DIR,
     HOST,
-    Checkout,
+    Server,
     add_baseline_flags,
     baselines,
     candidate,
@@ -44,6 +50,7 @@ from _common import (
     process_tree,
     raise_fd_limit,
     shown,
+    start_process,
     write_results,
 )
 from startup import pss_kib
@@ -67,6 +74,40 @@ BODY = json.dumps(
     separators=(",", ":"),
 ).encode()
 ACTIVE_STREAMS = re.compile(rb"^llm_simulator_active_streams (\S+)$", re.M)
+
+
+# Requests ``idle_app`` holds now (one counter in a list: the app updates it in place).
+_HELD = [0]
+
+
+async def idle_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The transport floor's app: ``/metrics`` reports the requests held; any other request is held."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["path"] in ("/metrics", "/health"):
+        body = f"llm_simulator_active_streams {_HELD[0]}\n".encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await receive()
+    _HELD[0] += 1
+    try:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    finally:
+        _HELD[0] -= 1
+
+
+def start_floor(http: str, port: int, log_dir: Path) -> Server:
+    """granian serving ``idle_app`` with ``--http http`` (uvloop, one worker, as ``server/run.py``)."""
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port)]
+    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
+    argv += ["--http", http, "--log-level", "warning", "memory:idle_app"]
+    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR)}
+    return start_process(f"floor-{http}-{port}", argv, port, log_dir, env)
 
 
 def stream_request(port: int) -> bytes:
@@ -133,10 +174,10 @@ async def _measure(pid: int, port: int, streams: int, settle_s: float) -> dict[s
     }
 
 
-def _one(checkout: Checkout, log_dir: Path, config: Path, streams: int, settle_s: float) -> dict[str, float]:
+def _one(start: Callable[[int], Server], label: str, streams: int, settle_s: float) -> dict[str, float]:
     """Start one server, take its three readings, stop it."""
     port = free_port()
-    server = checkout.start(checkout.label, port, log_dir, "--config", str(config))
+    server = start(port)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -146,7 +187,7 @@ def _one(checkout: Checkout, log_dir: Path, config: Path, streams: int, settle_s
             except OSError:
                 if server.proc.poll() is not None or time.monotonic() > deadline:
                     log = server.log_path.read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{checkout.label} did not come up:\n{log}") from None
+                    raise RuntimeError(f"{label} did not come up:\n{log}") from None
                 time.sleep(0.02)
         return asyncio.run(_measure(server.pid, port, streams, settle_s))
     finally:
@@ -159,34 +200,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="servers started per target (interleaved)")
     parser.add_argument("--streams", type=int, default=1000, help="idle streams held open")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds of quiet before each reading")
+    parser.add_argument(
+        "--transport-floor", action="store_true", help="also granian on a bare ASGI app (HTTP/1.1 only and auto)"
+    )
     add_baseline_flags(parser)
     parser.add_argument("--output", default="memory", help="results file name under bench/results")
     args = parser.parse_args()
     raise_fd_limit()
 
     checkouts = [candidate(), *baselines(args)]
-    samples: dict[str, list[dict[str, float]]] = {c.label: [] for c in checkouts}
+    floors = ["1", "auto"] if args.transport_floor else []
+    labels = [c.label for c in checkouts] + [f"granian-http-{http}" for http in floors]
+    samples: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        config = Path(tmp) / "memory.yaml"
+        log_dir = Path(tmp)
+        config = log_dir / "memory.yaml"
         config.write_text(CONFIG)
+        starters: dict[str, Callable[[int], Server]] = {
+            c.label: lambda port, c=c: c.start(c.label, port, log_dir, "--config", str(config)) for c in checkouts
+        }
+        for http in floors:
+            starters[f"granian-http-{http}"] = lambda port, http=http: start_floor(http, port, log_dir)
         for round_no in range(args.rounds):
-            shift = round_no % len(checkouts)
-            for checkout in checkouts[shift:] + checkouts[:shift]:
-                samples[checkout.label].append(_one(checkout, Path(tmp), config, args.streams, args.settle))
+            shift = round_no % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                samples[label].append(_one(starters[label], label, args.streams, args.settle))
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     keys = ("idle_pss_mib", "warm_pss_mib", "open_pss_mib", "kib_per_stream")
     summary: dict[str, Any] = {}
     rows = []
-    for checkout in checkouts:
-        runs = samples[checkout.label]
+    described = {c.label: c.describe() for c in checkouts}
+    for label in labels:
+        runs = samples[label]
         medians = {key: statistics.median(r[key] for r in runs) for key in keys}
-        summary[checkout.label] = {
-            **checkout.describe(),
-            **{f"{k}_median": v for k, v in medians.items()},
-            "runs": runs,
-        }
-        rows.append([checkout.label, *(f"{medians[k]:.1f}" for k in keys)])
+        entry = {**described.get(label, {"label": label}), **{f"{k}_median": v for k, v in medians.items()}}
+        summary[label] = {**entry, "runs": runs}
+        rows.append([label, *(f"{medians[k]:.1f}" for k in keys)])
     first = checkouts[0].label
     for checkout in checkouts[1:]:
         mine, theirs = summary[first], summary[checkout.label]
