@@ -115,10 +115,12 @@ def _version(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (also for ``--help`` and usage errors)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    command = _named_command(arguments)
     try:
-        # Building the parser imports the command's module (for ``serve``, most of the server).
-        with collection_paused():
-            args = build_parser(_named_command(arguments)).parse_args(arguments)
+        # Building the parser imports the command's module (for ``serve``, most of the server,
+        # whose modules it then freezes anyway before forking: frozen now, they are never walked).
+        with collection_paused(freeze=command == "serve"):
+            args = build_parser(command).parse_args(arguments)
     except SystemExit as exc:  # --help, --version and usage errors exit from inside argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
