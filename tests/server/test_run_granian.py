@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import granian.server
 import pytest
@@ -16,7 +16,7 @@ from llm_simulator.server.factory import CONFIG_ENV
 class _CapturedServer:
     """Stands in for granian's ``Server``: keeps its arguments, serves nothing."""
 
-    seen: dict[str, Any] = {}
+    seen: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, target: str, **kwargs: Any) -> None:
         _CapturedServer.seen = {"target": target, **kwargs}
