@@ -3,7 +3,11 @@
 For each target (this checkout's ``src`` and every ``--baseline``), in interleaved rounds
 with the order rotated each round: spawn ``python -m llm_simulator.cli.main serve`` (one
 granian worker, latency off) and poll ``GET /health`` every 5 ms on a raw socket until the
-first 200; the time from spawn to that answer is the start-up. Then, after ``--idle`` seconds
+first 200; the time from spawn to that answer is the start-up. Right after it, one
+non-streamed chat completion is sent: the time from spawn to its 200 is the start-up to the
+first answer (it includes whatever a server would load on first use), and its own latency
+is the first request's. The CPU time the server's processes spent up to that answer is the
+start-up's cost, which a loaded machine does not inflate. Then, after ``--idle`` seconds
 with no traffic, the proportional set size (PSS, ``/proc/PID/smaps_rollup``) of every process
 of the server's tree (granian's master and its worker) is summed: the memory the server
 really costs the machine (shared pages divided among the processes sharing them). Medians
@@ -30,6 +34,7 @@ from _common import (
     add_baseline_flags,
     baselines,
     candidate,
+    cpu_seconds,
     free_port,
     machine_info,
     print_table,
@@ -39,6 +44,13 @@ from _common import (
 )
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
+CHAT_BODY = (
+    b'{"model":"gpt-4o-mini","max_tokens":16,"messages":[{"role":"user","content":"Hello there, how are you?"}]}'
+)
+CHAT = (
+    b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    b"Authorization: Bearer sk-bench\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(CHAT_BODY), CHAT_BODY)
+)
 POLL_S = 0.005
 
 
@@ -50,6 +62,16 @@ def _health_ok(port: int) -> bool:
             return sock.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+def _chat_ok(port: int) -> bool:
+    """Whether one non-streamed chat completion answers 200 (read to the end of the answer)."""
+    with socket.create_connection((HOST, port), timeout=30.0) as sock:
+        sock.sendall(CHAT)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer.startswith(b"HTTP/1.1 200")
 
 
 def pss_kib(pid: int) -> int:
@@ -76,12 +98,25 @@ def _one(checkout: Checkout, log_dir: Path, idle_s: float, extra: list[str]) -> 
                 raise RuntimeError(f"{checkout.label} did not come up:\n{log}")
             time.sleep(POLL_S)
         startup = time.perf_counter() - started
+        if not _chat_ok(port):
+            raise RuntimeError(f"{checkout.label}: the first chat completion failed")
+        first_answer = time.perf_counter() - started
+        # CPU the server's processes spent up to here: the start-up's cost without the waits a
+        # loaded machine adds to its wall time.
+        start_cpu = cpu_seconds(process_tree(server.pid))
         time.sleep(idle_s)
         pids = process_tree(server.pid)
         per_process = [pss_kib(pid) for pid in pids]
     finally:
         server.stop()
-    return {"startup_s": startup, "pss_mib": sum(per_process) / 1024, "pss_kib_per_process": per_process}
+    return {
+        "startup_s": startup,
+        "first_answer_s": first_answer,
+        "first_request_s": first_answer - startup,
+        "cpu_to_first_answer_s": start_cpu,
+        "pss_mib": sum(per_process) / 1024,
+        "pss_kib_per_process": per_process,
+    }
 
 
 def main() -> None:
@@ -109,17 +144,33 @@ def main() -> None:
     for checkout in checkouts:
         runs = samples[checkout.label]
         startup = statistics.median(r["startup_s"] for r in runs)
+        answer = statistics.median(r["first_answer_s"] for r in runs)
+        request = statistics.median(r["first_request_s"] for r in runs)
+        cpu = statistics.median(r["cpu_to_first_answer_s"] for r in runs)
         pss = statistics.median(r["pss_mib"] for r in runs)
-        entry = {**checkout.describe(), "startup_median_s": startup, "pss_median_mib": pss, "runs": runs}
+        entry = {
+            **checkout.describe(),
+            "startup_median_s": startup,
+            "first_answer_median_s": answer,
+            "first_request_median_s": request,
+            "cpu_to_first_answer_median_s": cpu,
+            "pss_median_mib": pss,
+            "runs": runs,
+        }
         summary[checkout.label] = entry
-        rows.append([checkout.label, f"{startup:.3f}", f"{min(r['startup_s'] for r in runs):.3f}", f"{pss:.1f}"])
+        best = min(r["startup_s"] for r in runs)
+        timings = (startup, best, answer, request, cpu)
+        rows.append([checkout.label, *(f"{value:.3f}" for value in timings), f"{pss:.1f}"])
     for checkout in checkouts[1:]:
         mine, theirs = summary[first], summary[checkout.label]
         mine.setdefault("vs", {})[checkout.label] = {
             "startup_ratio": mine["startup_median_s"] / theirs["startup_median_s"],
+            "first_answer_ratio": mine["first_answer_median_s"] / theirs["first_answer_median_s"],
+            "cpu_ratio": mine["cpu_to_first_answer_median_s"] / theirs["cpu_to_first_answer_median_s"],
             "pss_ratio": mine["pss_median_mib"] / theirs["pss_median_mib"],
         }
-    print_table(["target", "start-up median s", "best s", "idle PSS MiB"], rows)
+    headers = ["target", "start-up median s", "best s", "first answer s", "first request s", "CPU s", "idle PSS MiB"]
+    print_table(headers, rows)
     params = {"rounds": args.rounds, "idle_s": args.idle, "serve_args": ["--no-latency", *args.serve_arg]}
     path = write_results(args.output, {"machine": machine_info(), "parameters": params, "targets": summary})
     print(f"wrote {shown(path)}")

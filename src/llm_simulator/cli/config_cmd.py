@@ -7,8 +7,6 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from llm_simulator.cli.flags import add_config_flags, env_table, resolve_config
 from llm_simulator.cli.output import EXIT_FAILED, EXIT_OK, PROG, add_format_flag, print_json
 from llm_simulator.config.loader import ENV_PREFIX, ConfigError, load_config, redacted
@@ -84,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             print_json(data)
         else:
+            import yaml  # only this command prints YAML: serve never loads it
+
             sys.stdout.write(yaml.safe_dump(data, sort_keys=False))
         return EXIT_OK
     if command == "validate":

@@ -14,15 +14,26 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from llm_simulator._version import __version__
-from llm_simulator.cli.config_cmd import example_config
-from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
-from llm_simulator.config.loader import ConfigError
+from llm_simulator.cli.startup import collection_paused
+
+if TYPE_CHECKING:
+    from llm_simulator.cli.config_cmd import example_config
+    from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
 
 # Kept importable from here: tests and docs examples use them through ``cli.main``.
 __all__ = ["FLAG_KEYS", "build_parser", "example_config", "flags_from", "main", "resolve_config"]
+# Where those come from: imported on first use, so that importing this module (every
+# command's first step) loads no configuration models before ``main`` pauses the collector.
+_REEXPORTED = {
+    "FLAG_KEYS": "llm_simulator.cli.flags",
+    "flags_from": "llm_simulator.cli.flags",
+    "resolve_config": "llm_simulator.cli.flags",
+    "example_config": "llm_simulator.cli.config_cmd",
+}
 
 EXIT_INTERRUPTED = 130
 
@@ -42,6 +53,14 @@ COMMANDS = {
     "profile": "llm_simulator.cli.profile",
     "cassette": "llm_simulator.cli.cassette",
 }
+
+
+def __getattr__(name: str) -> object:
+    """The names re-exported from the command modules (``_REEXPORTED``), loaded on first use."""
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def _named_command(argv: Sequence[str]) -> str | None:
@@ -96,8 +115,12 @@ def _version(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (also for ``--help`` and usage errors)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    command = _named_command(arguments)
     try:
-        args = build_parser(_named_command(arguments)).parse_args(arguments)
+        # Building the parser imports the command's module (for ``serve``, most of the server,
+        # whose modules it then freezes anyway before forking: frozen now, they are never walked).
+        with collection_paused(freeze=command == "serve"):
+            args = build_parser(command).parse_args(arguments)
     except SystemExit as exc:  # --help, --version and usage errors exit from inside argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
@@ -105,9 +128,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(exc.line(), file=sys.stderr)
         return exc.exit_code
-    except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -118,8 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
-        # A transport failure no command translated: still one line. httpx is looked up, not
-        # imported: only the commands that talk to a server load it.
+        # A configuration error, or a transport failure no command translated: one line each.
+        # Their modules are looked up, not imported: a command that never loaded them cannot
+        # have raised their errors (``version`` loads no configuration, only some commands httpx).
+        loader = sys.modules.get("llm_simulator.config.loader")
+        if loader is not None and isinstance(exc, loader.ConfigError):
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         httpx = sys.modules.get("httpx")
         if httpx is not None and isinstance(exc, httpx.HTTPError):
             print(f"{PROG}: {exc}", file=sys.stderr)

@@ -8,14 +8,12 @@ source. The result is validated once and frozen.
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import orjson
-import yaml
 from pydantic import SecretStr, ValidationError
 
 from llm_simulator.config.schema import SimulatorConfig
@@ -70,6 +68,26 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message names every offending key."""
 
 
+def _parse(suffix: str, raw: str) -> Any:
+    """The document in ``raw`` (a ``ValueError`` if it does not parse).
+
+    The parsers are imported for the file that needs one: a server started without a config
+    file loads neither (start-up time).
+    """
+    if suffix == ".json":
+        return json.loads(raw)  # JSONDecodeError is a ValueError
+    if suffix == ".toml":
+        import tomllib
+
+        return tomllib.loads(raw)  # so is TOMLDecodeError
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ValueError(exc) from exc
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a YAML, TOML or JSON config file (chosen by extension) into a mapping."""
     try:
@@ -77,16 +95,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     suffix = path.suffix.lower()
+    if suffix not in {".yaml", ".yml", ".toml", ".json"}:
+        raise ConfigError(f"config file {path}: unknown extension {suffix!r} (use .yaml, .toml or .json)")
     try:
-        if suffix in {".yaml", ".yml"}:
-            data = yaml.safe_load(raw)
-        elif suffix == ".toml":
-            data = tomllib.loads(raw)
-        elif suffix == ".json":
-            data = json.loads(raw)
-        else:
-            raise ConfigError(f"config file {path}: unknown extension {suffix!r} (use .yaml, .toml or .json)")
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        data = _parse(suffix, raw)
+    except ValueError as exc:
         raise ConfigError(f"config file {path} is not valid {suffix[1:].upper()}: {exc}") from exc
     if data is None:
         return {}

