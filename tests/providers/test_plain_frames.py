@@ -20,8 +20,8 @@ from llm_simulator.core.types import ChoicePlan, Endpoint, FinishReason, Generat
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic.messages import EventWriter, MessageTokens, stream_events
-from llm_simulator.providers.gemini.generate import CandidateTokens, stream_chunks
-from llm_simulator.providers.gemini.generate import ChunkWriter as GeminiWriter
+from llm_simulator.providers.gemini.chunks import CandidateTokens, stream_chunks
+from llm_simulator.providers.gemini.chunks import ChunkWriter as GeminiWriter
 from llm_simulator.providers.openai.chat import stream_frames
 from llm_simulator.providers.openai.chat_chunks import ChatTokens, ChunkWriter
 

@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import random
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import orjson
 
@@ -27,6 +26,7 @@ from llm_simulator.core.types import (
     StreamEvent,
     TokenEvent,
 )
+from llm_simulator.engine.assembly import assign_deployments, build_script, compile_profiles
 from llm_simulator.engine.catalogue import Catalogue, ModelSpec, UnknownAliasTarget
 from llm_simulator.engine.chaos.controller import ChaosController
 from llm_simulator.engine.cpu import token_ceiling, tokens_at_least
@@ -42,8 +42,6 @@ from llm_simulator.engine.observer import NullObserver, TimingObserver
 from llm_simulator.engine.pacing import EnginePacer, SampledPacer, note_plan, pacer_for
 from llm_simulator.engine.scheduler import Scheduler
 from llm_simulator.engine.scopes import ScopeRegistry
-from llm_simulator.engine.script import FixtureError, Script, load_fixture_file
-from llm_simulator.engine.script.shared import SharedFixtures
 from llm_simulator.engine.state import FleetState, build_stores
 from llm_simulator.engine.textgen.strategies import PieceCache, build_strategy
 from llm_simulator.engine.timing import (
@@ -57,7 +55,6 @@ from llm_simulator.engine.timing import (
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
 from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
-from llm_simulator.infra.state import StepStore
 
 _UNUSED_RNG = random.Random(0)
 # Live engines at most (per-model instances of the default deployment beyond it share one).
@@ -89,7 +86,7 @@ class Simulator:
             self.catalogue = Catalogue(config.models, config.latency.default_profile)
         except UnknownAliasTarget as exc:
             raise ConfigError(str(exc)) from None
-        self.profiles = self._compile_profiles(config)
+        self.profiles = compile_profiles(config, self.catalogue)
         # Model id → profile name set at run time by an adapter (the observatory), over the catalogue's.
         self.model_profiles: dict[str, str] = {}
         pieces = PieceCache(self.tokenizer)
@@ -115,33 +112,16 @@ class Simulator:
         stores, redis = build_stores(config.state)
         self.state = FleetState(config.state, stores, redis)
         self.state.follow_chaos(self.chaos)
-        self.script, self.fixtures = self._build_script(config, stores.steps if stores.shared else None)
+        self.script, self.fixtures = build_script(config, self.clock, stores.steps if stores.shared else None)
         self.state.follow_fixtures(self.fixtures)
         self.scopes = ScopeRegistry(config, self.chaos, self.clock, stores, self._canonical_id)
         self.limits = RateLimiter(config.rate_limits, self.clock, stores.buckets)
         self._observer = observer
         self.deployments: dict[str, DeploymentSpec] = build_deployments(config.engine)
-        self._deployment_of = self._assign_deployments(config)
+        self._deployment_of = assign_deployments(config, self.catalogue)
         # Live engines: one per configured deployment (shared by its models), and one per
         # model for the default deployment; created on first use.
         self.engines: dict[str, LiveEngine] = {}
-
-    def _assign_deployments(self, config: SimulatorConfig) -> dict[str, str]:
-        """Model id → the configured deployment that serves it (models listed under a deployment)."""
-        assigned: dict[str, str] = {}
-        for name, deployment in config.engine.deployments.items():
-            for model_id in deployment.models:
-                spec = self.catalogue.resolve(model_id, "openai") or next(
-                    (m for m in self.catalogue.list_models() if m.id == model_id), None
-                )
-                if spec is None:
-                    raise ConfigError(f"engine.deployments.{name}.models: unknown model {model_id!r}")
-                if spec.id in assigned and assigned[spec.id] != name:
-                    raise ConfigError(
-                        f"engine.deployments.{name}.models: {spec.id} is already served by {assigned[spec.id]!r}"
-                    )
-                assigned[spec.id] = name
-        return assigned
 
     def engine_for(self, model: ModelSpec) -> LiveEngine | None:
         """The load-aware engine serving ``model`` (None: its sampled latency profile applies).
@@ -170,45 +150,6 @@ class Simulator:
                 engine = LiveEngine(self.deployments[key], self.clock, self.scheduler, self._observer, seed)
                 self.engines[engine_key] = engine
         return engine
-
-    def _build_script(self, config: SimulatorConfig, steps: StepStore | None) -> tuple[Script, SharedFixtures]:
-        """The fixture registry, with the configured files loaded in order (steps: the fleet's).
-
-        Also its admin API front (``SharedFixtures``), which rebuilds from those files.
-        """
-        fixtures = config.fixtures
-        script = Script(self.clock, session_header=fixtures.session_header, max_sessions=fixtures.max_sessions)
-        script.steps, script.strict = steps, fixtures.strict
-        base = []
-        for path in fixtures.files:
-            try:
-                loaded = load_fixture_file(Path(path))
-                script.load(loaded, replace=False, origin=path)
-            except FixtureError as exc:
-                raise ConfigError(f"fixtures.files: {exc}") from None
-            base.append((loaded, path))
-        return script, SharedFixtures(script, base)
-
-    def _compile_profiles(self, config: SimulatorConfig) -> dict[str, CompiledProfile]:
-        specs = {**BUILTIN_PROFILES, **config.latency.profiles}
-        # Profiles an adapter provides serve their fallback until its first good fetch.
-        for name, fallback in config.adapters.declared_profiles().items():
-            if fallback not in specs:
-                raise ConfigError(f"adapters.latency_profiles.sources: {name}: unknown fallback profile {fallback!r}")
-            specs[name] = specs[fallback]
-        known = sorted(specs)
-        if config.latency.default_profile not in specs:
-            raise ConfigError(
-                f"latency.default_profile: unknown profile {config.latency.default_profile!r} "
-                f"(known: {', '.join(known)})"
-            )
-        for model in self.catalogue.list_models():
-            if model.latency_profile not in specs:
-                raise ConfigError(f"models: {model.id} uses unknown latency profile {model.latency_profile!r}")
-        if not config.latency.enabled:
-            instant = CompiledProfile.compile("instant", BUILTIN_PROFILES["instant"], 0.0)
-            return dict.fromkeys(specs, instant)
-        return {name: CompiledProfile.compile(name, spec, config.latency.multiplier) for name, spec in specs.items()}
 
     def warm_up(self) -> None:
         """Load the tokenizer and write the text pools now (they otherwise load on first use).

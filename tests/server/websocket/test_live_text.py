@@ -16,7 +16,7 @@ import pytest
 from llm_simulator.config import load_config
 from llm_simulator.core.types import ChoicePlan, FinishReason
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.gemini.generate import ChunkWriter
+from llm_simulator.providers.gemini.chunks import ChunkWriter
 from llm_simulator.server.websocket.live_text import model_turn, plain_text
 from tests.providers.test_plain_frames import TRICKY, plan_of
 
