@@ -19,8 +19,8 @@ from llm_simulator.core.sse import sse_frame
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.anthropic.errors import stream_error_frame as anthropic_error_frame
 from llm_simulator.providers.anthropic.messages import MALFORMED_EVENT as ANTHROPIC_MALFORMED
-from llm_simulator.providers.gemini.errors import sse_error_frame as gemini_error_frame
 from llm_simulator.providers.gemini.chunks import MALFORMED_CHUNK as GEMINI_MALFORMED
+from llm_simulator.providers.gemini.errors import sse_error_frame as gemini_error_frame
 from llm_simulator.providers.openai.common import MALFORMED_CHUNK as OPENAI_MALFORMED
 from llm_simulator.providers.openai.errors import stream_error_frame as openai_error_frame
 

@@ -13,9 +13,9 @@ from google import genai
 from google.genai import errors, types
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.providers.gemini.chunks import ArrayStream
 from llm_simulator.providers.gemini.common import escape_line_breaks
 from llm_simulator.providers.gemini.errors import sse_error_frame
-from llm_simulator.providers.gemini.chunks import ArrayStream
 from tests.providers.gemini.helpers import check_error_body
 
 KINDS = [
