@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.openai.chat import ChatAnswer
 from llm_simulator.server.app import SimulatorApp
+from llm_simulator.server.coalesce import MAX_FRAMES
+from llm_simulator.server.connection import StreamWatch
 from llm_simulator.server.plain_stream import send_plain
 from llm_simulator.server.wire import StreamWire
 from tests.server.asgi_driver import call
@@ -208,3 +210,92 @@ async def test_a_client_leaving_a_plain_engine_stream_frees_its_sequence(
     replica = next(iter(app.sim.engines.values())).replicas[0]
     assert not replica.running and replica.kv.usage() == 0.0
     assert plain_streams == [500]
+
+
+class ScriptedPacer:
+    """A sampled stream's pacer whose tokens are due (``wait`` returns None) or parked by script.
+
+    ``behind`` lists the steps already due when asked (the stream is a whole ITL late); every
+    other step parks on a future the test resolves. No clock: the order of events is the test.
+    """
+
+    gathers = False
+
+    def __init__(self, count: int, behind: set[int]) -> None:
+        self.tokens = [f"t{i}" for i in range(count)]
+        self.behind = behind
+        self.parked: list[asyncio.Future[None]] = []
+        self.released_steps = 0
+
+    def wait(self, step: int) -> asyncio.Future[None] | None:
+        if step in self.behind:
+            return None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut.set_result(None)  # due by the time the stream looks again
+        self.parked.append(fut)
+        return fut
+
+    def start(self) -> None:
+        pass
+
+    def released(self) -> None:
+        self.released_steps += 1
+
+    def close(self) -> None:
+        pass
+
+
+class LetterFrames:
+    """One frame per token, ``[text]``; the first adds a role frame, the last a closing one."""
+
+    def first(self, text: str, last: bool) -> list[bytes]:
+        return [b"<role>", f"[{text}]".encode()] + ([b"<end>"] if last else [])
+
+    def token(self, text: str) -> bytes:
+        return f"[{text}]".encode()
+
+    def last(self, text: str) -> list[bytes]:
+        return [f"[{text}]".encode(), b"<end>"]
+
+
+async def _no_frames() -> AsyncIterator[bytes]:
+    yield b""  # never read: the plain path stands for these
+
+
+async def sent_writes(pacer: ScriptedPacer) -> list[bytes]:
+    writes: list[bytes] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        writes.append(message["body"])
+
+    await send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    return writes
+
+
+@pytest.mark.parametrize(
+    ("behind", "expected"),
+    [
+        # On time: the opening (role, t0) then every frame alone.
+        (set(), [b"<role>[t0]", b"[t1]", b"[t2]", b"[t3]", b"[t4]", b"[t5]", b"<end>"]),
+        # t3 and t4 were already due when t2 went out: they join t2's write.
+        ({3, 4}, [b"<role>[t0]", b"[t1]", b"[t2][t3][t4]", b"[t5]", b"<end>"]),
+        # Behind up to the last token: the tokens before it join, the closing stays as on time.
+        ({2, 3, 4, 5}, [b"<role>[t0]", b"[t1][t2][t3][t4]", b"[t5]", b"<end>"]),
+    ],
+)
+async def test_a_sampled_stream_a_whole_itl_behind_writes_its_due_tokens_together(
+    behind: set[int], expected: list[bytes]
+) -> None:
+    pacer = ScriptedPacer(6, behind)
+    writes = await sent_writes(pacer)
+    assert writes == expected
+    assert pacer.released_steps == 6  # every token noted once, joined or not
+
+
+async def test_a_catching_up_sampled_stream_writes_at_most_max_frames_at_once() -> None:
+    count = MAX_FRAMES * 2 + 5
+    pacer = ScriptedPacer(count, set(range(2, count)))
+    writes = await sent_writes(pacer)
+    # t1 onwards in writes of MAX_FRAMES, the rest before the last token, then the closing frames.
+    assert [w.count(b"[") for w in writes[1:-2]] == [MAX_FRAMES, MAX_FRAMES, count - 2 - 2 * MAX_FRAMES]
+    assert b"".join(writes) == b"<role>" + b"".join(f"[t{i}]".encode() for i in range(count)) + b"<end>"

@@ -25,7 +25,8 @@ async def send_plain(wire: StreamWire, plain: PlainTokens) -> None:
     the first token; with latency off, the whole stream) in one write; then an engine's
     stream (``pacer.gathers``) writes frames that come without a wait together
     (``_gathered``) and ends the body in the write of its last frames, a sampled stream
-    writes each frame alone (``_one_by_one``). Every write goes through ``wire``'s policy
+    writes each frame alone while on time, and the tokens already due together when it is
+    a whole ITL behind (``_one_by_one``). Every write goes through ``wire``'s policy
     (watched, counted, the body ended in the last frames' write: ``wire.ended``).
     """
     pacer = plain.pacer
@@ -52,7 +53,11 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
 
     As the general path writes a sampled stream: the opening lasts until the stream first
     waits after its first token (a write of at most ``MAX_FRAMES`` frames at a time); when
-    it runs to the stream's end, its last write ends the body (``StreamWire.last``).
+    it runs to the stream's end, its last write ends the body (``StreamWire.last``). A
+    stream that fell a whole ITL behind (its next token already due when it writes one)
+    writes the tokens due by then in one write of at most ``MAX_FRAMES``: the same bytes,
+    fewer passes through the server while it is saturated. Never early: a token joins a
+    write only once it is due.
     """
     tokens, wait, released, encoder = _parts(plain)
     last = len(tokens) - 1
@@ -85,13 +90,25 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
     send, watch, token = wire.send, wire.watch, encoder.token
     while step < last:  # the steady state: one token, one wait, one write
         released()
-        # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
-        watch.sending = True
-        await send({"type": "http.response.body", "body": token(tokens[step]), "more_body": True})
-        watch.sending = False
-        watch.sent += 1
+        body = token(tokens[step])
+        sent = 1
         step += 1
         waiter = wait(step)
+        # Catching up: the next token is due already, so the stream is a whole ITL behind
+        # (a saturated loop). Its due tokens join this write, as an engine's stream does:
+        # one pass through the server instead of one per token, which lets a loaded server
+        # catch up rather than fall further behind. On time, every token is written alone.
+        while waiter is None and step < last and sent < MAX_FRAMES:
+            released()
+            body += token(tokens[step])
+            sent += 1
+            step += 1
+            waiter = wait(step)
+        # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
+        watch.sending = True
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        watch.sending = False
+        watch.sent += sent
         if waiter is not None:
             await waiter
     released()
