@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from llm_simulator.server.factory import FULL_COLLECTION_EVERY, WORKER_SWITCH_INTERVAL_S, YOUNG_COLLECTION_AFTER
+from llm_simulator.server.factory import FULL_COLLECTION_EVERY, WORKER_SWITCH_INTERVAL_S
 
 WORKER = """
 import gc, json, sys
@@ -39,8 +39,8 @@ def test_create_app_sets_the_serving_gc_and_switch_policy() -> None:
     seen = _worker()
     assert seen["before"]["threshold"] == [700, 10, 10]  # CPython's defaults, for contrast
     assert abs(seen["before"]["switch"] - 0.005) < 1e-6  # type: ignore[operator]
-    _, middle, _ = seen["before"]["threshold"]  # type: ignore[misc]
-    assert seen["after"]["threshold"] == [YOUNG_COLLECTION_AFTER, middle, FULL_COLLECTION_EVERY]
+    young, middle, _ = seen["before"]["threshold"]  # type: ignore[misc]
+    assert seen["after"]["threshold"] == [young, middle, FULL_COLLECTION_EVERY]
     assert abs(seen["after"]["switch"] - WORKER_SWITCH_INTERVAL_S) < 1e-6  # type: ignore[operator]
     # The long-lived state built for serving left the collector's generations.
     assert seen["after"]["frozen"] > seen["before"]["frozen"]

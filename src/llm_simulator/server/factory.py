@@ -22,13 +22,13 @@ CONFIG_ENV = "LLM_SIMULATOR_INTERNAL_CONFIG_JSON"
 # stalls every stream's token at once. Cyclic garbage old enough to reach the oldest
 # generation is still collected, ten times less often.
 FULL_COLLECTION_EVERY = 100
-# Net container allocations that start a young-generation pass (CPython's default is 700).
-# A non-streamed request frees what it allocates by reference counting (no cycles: a wrk run
-# with this threshold saw no young pass at all), but 64 requests in flight at once keep the
-# count above 700 and set off a pass every ≈ 45 requests, each a walk of the young objects
-# (≈ 50 µs, up to 1.2 ms; ≈ 1.5 % of the worker's time under wrk). Cyclic garbage is still
-# collected, after ten thousand net allocations rather than seven hundred.
-YOUNG_COLLECTION_AFTER = 10_000
+# The young generation keeps CPython's threshold (700 net allocations). Under wrk -c64 a
+# non-streamed request frees what it allocates by reference counting, but 64 requests in
+# flight set off a young pass every ≈ 45 requests (≈ 50 µs each, ≈ 1.5 % of the worker's
+# time; 2000 would leave three passes in 8 s), yet with live streams and sessions a larger
+# young generation makes the middle passes that stall every stream at once 5× longer
+# (docs/performance.md, the Realtime sessions' GC), so it stays.
+
 # Seconds a thread holds the GIL before one waiting for it may take it (CPython's default is
 # 5 ms). Granian's I/O thread needs the GIL to hand each new request and each completion to
 # the event loop; while the loop thread is busy it waits out the whole interval, so under load
@@ -105,15 +105,14 @@ def tune_worker_runtime() -> None:
     """The serving process's collector and GIL hand-over, set once its long-lived state is built.
 
     Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
-    process: it leaves the collector's generations so GC passes stay short. Young passes start
-    after ``YOUNG_COLLECTION_AFTER`` net allocations, full ones every ``FULL_COLLECTION_EVERY``
-    second-generation passes; the switch interval drops to ``WORKER_SWITCH_INTERVAL_S``
-    (never raised if something set it lower).
+    process: it leaves the collector's generations so GC passes stay short. Full passes come
+    every ``FULL_COLLECTION_EVERY`` second-generation passes; the switch interval drops to
+    ``WORKER_SWITCH_INTERVAL_S`` (never raised if something set it lower).
     """
     gc.collect()
     gc.freeze()
-    _, middle, _ = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_AFTER, middle, FULL_COLLECTION_EVERY)
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
     # Set only when higher: the interpreter keeps whole microseconds, so setting a lower value
     # again would round it down.
     if sys.getswitchinterval() > WORKER_SWITCH_INTERVAL_S:
