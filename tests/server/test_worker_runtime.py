@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from llm_simulator.server.factory import FULL_COLLECTION_EVERY, WORKER_SWITCH_INTERVAL_S
 
@@ -26,22 +27,22 @@ print(json.dumps({"before": before, "after": after}))
 """
 
 
-def _worker(*args: str) -> dict[str, dict[str, object]]:
+def _worker(*args: str) -> dict[str, dict[str, Any]]:
     """Build the app in a fresh interpreter; the runtime knobs before and after."""
     out = subprocess.run(
         [sys.executable, "-c", WORKER, *args], capture_output=True, text=True, check=True, timeout=300
     ).stdout
-    result: dict[str, dict[str, object]] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, dict[str, Any]] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
 def test_create_app_sets_the_serving_gc_and_switch_policy() -> None:
     seen = _worker()
     assert seen["before"]["threshold"] == [700, 10, 10]  # CPython's defaults, for contrast
-    assert abs(seen["before"]["switch"] - 0.005) < 1e-6  # type: ignore[operator]
-    young, middle, _ = seen["before"]["threshold"]  # type: ignore[misc]
+    assert abs(seen["before"]["switch"] - 0.005) < 1e-6
+    young, middle, _ = seen["before"]["threshold"]
     assert seen["after"]["threshold"] == [young, middle, FULL_COLLECTION_EVERY]
-    assert abs(seen["after"]["switch"] - WORKER_SWITCH_INTERVAL_S) < 1e-6  # type: ignore[operator]
+    assert abs(seen["after"]["switch"] - WORKER_SWITCH_INTERVAL_S) < 1e-6
     # The long-lived state built for serving left the collector's generations.
     assert seen["after"]["frozen"] > seen["before"]["frozen"]
 

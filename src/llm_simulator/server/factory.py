@@ -31,9 +31,10 @@ FULL_COLLECTION_EVERY = 100
 
 # Seconds a thread holds the GIL before one waiting for it may take it (CPython's default is
 # 5 ms). Granian's I/O thread needs the GIL to hand each new request and each completion to
-# the event loop; while the loop thread is busy it waits out the whole interval, so under load
-# requests reach the loop in 5 ms batches (the p99 tail over HTTP). At 1 ms the hand-over waits
-# a fifth as long; the same value the CPU pool sets (engine/cpu.py).
+# the event loop; while the loop thread runs Python, a hand-over can wait up to the interval,
+# so under load requests reach the loop in batches (part of the p99 tail over HTTP). At 1 ms:
+# 1.05–1.20× the requests/s and 0.41–0.74× the p99 under wrk -c64, CPU per request unchanged
+# (docs/performance.md, "The HTTP tail"); the same value the CPU pool sets (engine/cpu.py).
 WORKER_SWITCH_INTERVAL_S = 0.001
 
 
