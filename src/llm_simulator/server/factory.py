@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import sys
 
 import orjson
 
@@ -29,13 +28,9 @@ FULL_COLLECTION_EVERY = 100
 # young generation makes the middle passes that stall every stream at once 5× longer
 # (docs/performance.md, the Realtime sessions' GC), so it stays.
 
-# Seconds a thread holds the GIL before one waiting for it may take it (CPython's default is
-# 5 ms). Granian's I/O thread needs the GIL to hand each new request and each completion to
-# the event loop; while the loop thread runs Python, a hand-over can wait up to the interval,
-# so under load requests reach the loop in batches (part of the p99 tail over HTTP). At 1 ms:
-# 1.05–1.20× the requests/s and 0.41–0.74× the p99 under wrk -c64, CPU per request unchanged
-# (docs/performance.md, "The HTTP tail"); the same value the CPU pool sets (engine/cpu.py).
-WORKER_SWITCH_INTERVAL_S = 0.001
+# The GIL's switch interval stays at CPython's 5 ms: 1 ms gave 1.05–1.20× the requests/s and
+# a lower p99 on the loaded box, but 0.95× (CPU per request 1.06×) on a quiet one
+# (docs/performance.md, "The HTTP tail").
 
 
 # Fields a record may carry (``extra=``) that JSON lines show as their own keys.
@@ -103,18 +98,13 @@ def create_app() -> SimulatorApp:
 
 
 def tune_worker_runtime() -> None:
-    """The serving process's collector and GIL hand-over, set once its long-lived state is built.
+    """The serving process's collector, set once its long-lived state is built.
 
     Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
     process: it leaves the collector's generations so GC passes stay short. Full passes come
-    every ``FULL_COLLECTION_EVERY`` second-generation passes; the switch interval drops to
-    ``WORKER_SWITCH_INTERVAL_S`` (never raised if something set it lower).
+    every ``FULL_COLLECTION_EVERY`` second-generation passes.
     """
     gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
-    # Set only when higher: the interpreter keeps whole microseconds, so setting a lower value
-    # again would round it down.
-    if sys.getswitchinterval() > WORKER_SWITCH_INTERVAL_S:
-        sys.setswitchinterval(WORKER_SWITCH_INTERVAL_S)
