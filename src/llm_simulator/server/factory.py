@@ -21,6 +21,16 @@ CONFIG_ENV = "LLM_SIMULATOR_INTERNAL_CONFIG_JSON"
 # stalls every stream's token at once. Cyclic garbage old enough to reach the oldest
 # generation is still collected, ten times less often.
 FULL_COLLECTION_EVERY = 100
+# The young generation keeps CPython's threshold (700 net allocations). Under wrk -c64 a
+# non-streamed request frees what it allocates by reference counting, but 64 requests in
+# flight set off a young pass every ≈ 45 requests (≈ 50 µs each, ≈ 1.5 % of the worker's
+# time; 2000 would leave three passes in 8 s), yet with live streams and sessions a larger
+# young generation makes the middle passes that stall every stream at once 5× longer
+# (docs/performance.md, the Realtime sessions' GC), so it stays.
+
+# The GIL's switch interval stays at CPython's 5 ms: 1 ms gave 1.05–1.20× the requests/s and
+# a lower p99 on the loaded box, but 0.95× (CPU per request 1.06×) on a quiet one
+# (docs/performance.md, "The HTTP tail").
 
 
 # Fields a record may carry (``extra=``) that JSON lines show as their own keys.
@@ -83,8 +93,18 @@ def create_app() -> SimulatorApp:
     app.sim.warm_up()
     # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
     # process: move it out of the collector's generations so GC passes stay short.
+    tune_worker_runtime()
+    return app
+
+
+def tune_worker_runtime() -> None:
+    """The serving process's collector, set once its long-lived state is built.
+
+    Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
+    process: it leaves the collector's generations so GC passes stay short. Full passes come
+    every ``FULL_COLLECTION_EVERY`` second-generation passes.
+    """
     gc.collect()
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
-    return app
