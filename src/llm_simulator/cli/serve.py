@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 
 from llm_simulator._version import __version__
@@ -32,7 +31,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Build and check everything up front (so a bad profile or alias fails here), then serve."""
-    with collection_paused():
+    # Frozen at the end: keep what the workers inherit from this process shared with them.
+    #
+    # A granian worker is forked from this process after the validation above: it inherits the
+    # loaded modules, the tokenizer and the sentence pools instead of building them again, and
+    # those pages stay shared for as long as neither process writes to them. The collector's
+    # passes write to every object they visit; frozen objects are never visited, so the
+    # worker's collections leave the inherited heap shared (half the idle memory of a
+    # one-worker server, measured in docs/performance.md).
+    #
+    # No collection first: it would walk the whole heap (≈ 25 ms of every start-up) to find a
+    # few hundred cyclic leftovers of the imports (measured: 244 objects), which frozen cost
+    # a few kilobytes.
+    with collection_paused(freeze=True):
         from llm_simulator.engine.simulator import Simulator
         from llm_simulator.proxy.replay import check_cassettes
         from llm_simulator.server.run import serve
@@ -48,7 +59,6 @@ def run(args: argparse.Namespace) -> int:
             simulator.warm_up()
         check_cassettes(config)
         check_sinks(config)
-        share_with_workers()
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "
         f"({config.server.implementation}, {config.server.workers} worker(s), state: {config.state.backend})",
@@ -64,23 +74,6 @@ def spawns_workers(config: SimulatorConfig) -> bool:
     Those inherit nothing from this process and load the tokenizer themselves.
     """
     return config.server.implementation == "uvicorn" and config.server.workers > 1
-
-
-def share_with_workers() -> None:
-    """Keep what the workers inherit from this process shared with them.
-
-    A granian worker is forked from this process after the validation above: it inherits the
-    loaded modules, the tokenizer and the sentence pools instead of building them again, and
-    those pages stay shared for as long as neither process writes to them. The collector's
-    passes write to every object they visit; frozen objects are never visited, so the
-    worker's collections leave the inherited heap shared (half the idle memory of a
-    one-worker server, measured in docs/performance.md).
-
-    No collection first: it would walk the whole heap (≈ 25 ms of every start-up) to find a
-    few hundred cyclic leftovers of the imports (measured: 244 objects), which frozen cost
-    a few kilobytes.
-    """
-    gc.freeze()
 
 
 def check_state_backend(config: SimulatorConfig) -> None:

@@ -9,8 +9,9 @@ own future (a cancelled entry is dropped when reached).
 
 Two kinds of wait share the heap:
 
-* ``wait_until`` releases at the due time itself (give or take ``EARLY_RELEASE_S``): an
-  engine's step, a chaos delay, a scripted start.
+* ``wait_until`` releases at the due time itself, give or take a millisecond (from
+  ``EARLY_RELEASE_S`` early to the loop timer's lag, ``TIMER_LAG_S`` plus up to 1 ms, late):
+  an engine's step, a chaos delay, a scripted start.
 * ``wait_batched`` releases at the first point of a fixed grid (every ``BATCH_WINDOW_S``) at
   or after the due time: sampled tokens. Streams whose due times fall in the same window
   wake in one loop pass, so the loop's select, the timer and the server's cross-thread

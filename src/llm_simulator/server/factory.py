@@ -91,8 +91,6 @@ def create_app() -> SimulatorApp:
     # Before the worker serves anything: the first request must not wait for the vocabulary
     # (a no-op in a worker forked from the CLI process, which loaded it for all of them).
     app.sim.warm_up()
-    # Everything built so far (tokenizer ranks, catalogue, sentence pools) lives for the whole
-    # process: move it out of the collector's generations so GC passes stay short.
     tune_worker_runtime()
     return app
 

@@ -32,7 +32,7 @@ class StreamWire:
         self.framing = 0
         # Whether the server side failed the stream (a fault, an error frame, the drain).
         self.broken = False
-        # Whether the body has been ended (by ``last``): no closing empty body is due then.
+        # Whether the body has been ended (by ``last_body``): no closing empty body is due then.
         self.ended = False
 
     async def write(self, message: dict[str, Any]) -> None:

@@ -68,6 +68,9 @@ CONTENTS: list[Any] = [
     # Not plain: checked as before (their errors included).
     {"role": "system", "parts": [{"text": "x"}]},
     {"role": ["user"], "parts": [{"text": "x"}]},
+    {"role": 0, "parts": [{"text": "x"}]},
+    {"role": False, "parts": [{"text": "x"}]},
+    {"role": [], "parts": [{"text": "x"}]},
     {"role": "user", "parts": []},
     {"role": "user", "parts": [{"text": ""}]},
     {"role": "user", "parts": [{"text": 3}]},

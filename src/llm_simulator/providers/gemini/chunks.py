@@ -28,6 +28,13 @@ from llm_simulator.providers.gemini.body import function_args, plan_usage, usage
 from llm_simulator.providers.gemini.common import escape_line_breaks
 from llm_simulator.providers.gemini.errors import error_body
 
+# The bytes around a text chunk's JSON string: the head, then (per candidate index) the
+# candidate's close, then the usage (the Live fast path, ``server/websocket/live_text.py``,
+# recognises a token's chunk by them).
+TEXT_HEAD = b'{"candidates":[{"content":{"parts":[{"text":'
+CANDIDATE_CLOSE = b'}],"role":"model"},"index":%d}]'
+USAGE_KEY = b',"usageMetadata":'
+
 
 class ChunkWriter:
     """Renders streamed ``GenerateContentResponse`` chunks, each already framed.
@@ -40,14 +47,14 @@ class ChunkWriter:
     def __init__(self, plan: GenerationPlan, response_id: str, prefix: bytes = b"", suffix: bytes = b"") -> None:
         request = plan.request
         identity = b"," + orjson.dumps({"modelVersion": request.model, "responseId": response_id})[1:]
-        partial = b',"usageMetadata":' + orjson.dumps(usage_metadata(request.prompt_tokens, None)) + identity
+        partial = USAGE_KEY + orjson.dumps(usage_metadata(request.prompt_tokens, None)) + identity
         self._plan = plan
         self._identity = identity
         self._prefix = prefix
         self._suffix = suffix
-        self._head = prefix + b'{"candidates":[{"content":{"parts":[{"text":'
+        self._head = prefix + TEXT_HEAD
         self._partial_tail = escape_line_breaks(partial) + suffix
-        self._open = [b'}],"role":"model"},"index":%d}]' % i + self._partial_tail for i in range(len(plan.choices))]
+        self._open = [CANDIDATE_CLOSE % i + self._partial_tail for i in range(len(plan.choices))]
 
     @property
     def _final_tail(self) -> bytes:
@@ -56,7 +63,7 @@ class ChunkWriter:
         Built when needed, not up front: the plan's cached tokens are known only once its
         timeline opened (after a scripted delay, that is after the writer was made).
         """
-        final = b',"usageMetadata":' + orjson.dumps(plan_usage(self._plan)) + self._identity
+        final = USAGE_KEY + orjson.dumps(plan_usage(self._plan)) + self._identity
         return escape_line_breaks(final) + self._suffix
 
     @property

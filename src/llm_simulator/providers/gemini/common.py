@@ -55,6 +55,10 @@ def json_headers() -> Headers:
     return [JSON_CONTENT_TYPE]
 
 
+# What ``escape_line_breaks`` writes for U+2028, U+2029 and U+0085.
+ESCAPED_LINE_BREAKS = (b"\\u2028", b"\\u2029", b"\\u0085")
+
+
 def escape_line_breaks(data: bytes) -> bytes:
     """Escape U+2028, U+2029 and U+0085 (raw, they split a line for the SDK's line reader)."""
     if b"\xe2\x80\xa8" in data or b"\xe2\x80\xa9" in data or b"\xc2\x85" in data:

@@ -70,7 +70,10 @@ def _plain_content(sim: Simulator, content: Any, default_role: str) -> tuple[Mes
     """
     if type(content) is not dict or not content.keys() <= _PLAIN_CONTENT_KEYS:
         return None
-    role = content.get("role") or default_role
+    role = content.get("role")
+    if role is not None and type(role) is not str:  # (0, false, [] …: the checks' type error)
+        return None
+    role = role or default_role
     parts = content.get("parts")
     if role not in ROLES or type(parts) is not list or not parts:
         return None

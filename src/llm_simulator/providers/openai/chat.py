@@ -39,7 +39,7 @@ from llm_simulator.providers.openai.chat_chunks import (
     prompt_filter_results,
 )
 from llm_simulator.providers.openai.chat_messages import parse_messages
-from llm_simulator.providers.openai.chat_plain import plain_request
+from llm_simulator.providers.openai.chat_plain import MAX_CHOICES, TOOL_RESULT_ROLES, plain_request
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -120,7 +120,7 @@ def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
     max_tokens = get_int(body, "max_tokens", minimum=1)
     limit_param = "max_completion_tokens" if max_completion is not None else "max_tokens"
     limit = max_completion if max_completion is not None else max_tokens
-    n = get_int(body, "n", minimum=1, maximum=128) or 1
+    n = get_int(body, "n", minimum=1, maximum=MAX_CHOICES) or 1
     logprobs = get_bool(body, "logprobs")
     top_logprobs = get_int(body, "top_logprobs", minimum=0, maximum=20) or 0
     if top_logprobs and not logprobs:
@@ -152,7 +152,7 @@ def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, 
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=get_bool(body, "parallel_tool_calls", default=True),
-        follows_tool_result=messages[-1].role in ("tool", "function"),
+        follows_tool_result=messages[-1].role in TOOL_RESULT_ROLES,
         output=parse_response_format(body, messages),
         reasoning_budget=reasoning_budget(body, model_id, spec),
     )

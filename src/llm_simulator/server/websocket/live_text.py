@@ -3,7 +3,7 @@
 A Live model turn is a streamed ``streamGenerateContent`` through the app; each of its
 chunks used to be parsed, its parts picked out and the ``serverContent.modelTurn`` message
 serialised again. A chunk of one text token has one shape (``ChunkWriter.token`` in
-``providers/gemini/generate.py``): a fixed head, the token's JSON string, then a fixed tail
+``providers/gemini/chunks.py``): a fixed head, the token's JSON string, then a fixed tail
 up to the usage. ``plain_text`` recognises that shape and returns the JSON string as the
 encoder escaped it, and ``model_turn`` puts it into the Live message: the same bytes the
 parse-and-serialise path makes (orjson escapes on both sides), without a parse per token.
@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import orjson
 
+from llm_simulator.providers.gemini.chunks import CANDIDATE_CLOSE, TEXT_HEAD, USAGE_KEY
+from llm_simulator.providers.gemini.common import ESCAPED_LINE_BREAKS
+
 # A text chunk of candidate 0 that goes on: its head, the JSON string, then this tail.
-_HEAD = b'{"candidates":[{"content":{"parts":[{"text":"'
-_TAIL = b'"}],"role":"model"},"index":0}],"usageMetadata":'
+_HEAD = TEXT_HEAD + b'"'
+_TAIL = b'"' + CANDIDATE_CLOSE % 0 + USAGE_KEY
 _STRING_AT = len(_HEAD) - 1  # the string's opening quote
 # The Gemini encoder escapes these three line breaks (its SDK's line reader splits on them
 # raw); orjson writes them as they are, so a string holding one goes the parsing way.
-_ESCAPED_BREAKS = (b"\\u2028", b"\\u2029", b"\\u0085")
+_ESCAPED_BREAKS = ESCAPED_LINE_BREAKS
 # The Live message around the text's JSON string (what orjson makes of the same object).
 _TURN_OPEN = '{"serverContent":{"modelTurn":{"role":"model","parts":[{"text":'
 _TURN_CLOSE = "}]}}}"
