@@ -173,6 +173,20 @@ def simulator_argv(port: int, *extra: str, server: str = "granian") -> list[str]
     return [*base, "serve", "--host", HOST, "--port", str(port), "--server", server, "--log-level", "warning", *extra]
 
 
+# -- Bare ASGI apps (the transport floors) --------------------------------------------------
+
+
+async def serve_lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI ``lifespan`` scope: every startup is complete at once, then the shutdown.
+
+    The bare benchmark apps have nothing to start; they still answer the handshake so the
+    server (granian, uvicorn) does not log a lifespan failure or wait for one.
+    """
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 # -- Checkouts: the candidate (this one) and baselines (other checkouts' src) ------------------
 
 # Target names the benchmarks use themselves; a baseline label may not take one of them.

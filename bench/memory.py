@@ -49,6 +49,7 @@ from _common import (
     print_table,
     process_tree,
     raise_fd_limit,
+    serve_lifespan,
     shown,
     start_process,
     write_results,
@@ -83,9 +84,7 @@ _HELD = [0]
 async def idle_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The transport floor's app: ``/metrics`` reports the requests held; any other request is held."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await serve_lifespan(receive, send)
         return
     if scope["path"] in ("/metrics", "/health"):
         body = f"llm_simulator_active_streams {_HELD[0]}\n".encode()

@@ -91,9 +91,7 @@ async def _frames(path: str, write: Callable[[bytes], Awaitable[None]]) -> None:
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The bare ASGI app: ``/stream``, ``/cut``, ``/flood`` and ``POST /answer``."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await c.serve_lifespan(receive, send)
         return
     path = scope["path"]
     await receive()

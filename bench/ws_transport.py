@@ -61,9 +61,7 @@ async def _paced(count: int, itl_s: float) -> Any:
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The bare ASGI app: ``/<mode>?<count>&<itl_ms>`` streams ``count`` messages."""
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await c.serve_lifespan(receive, send)
         return
     count_text, _, itl_text = scope["query_string"].decode().partition("&")
     count, itl_s = int(count_text or 0), float(itl_text or 0) / 1000
