@@ -267,15 +267,21 @@ class LiveSession:
         broken = ""
         finished = False
 
+        def token_frame(data: bytes) -> str | None:
+            # The hot path, as Realtime's (``turn_sink``): one token of text becomes its Live
+            # frame straight from the encoder's bytes, sent by the sink with no coroutine of
+            # ours in between. Anything else (an empty token too) goes to ``on_data``.
+            plain = plain_text(data)
+            if plain is None or not plain[1]:
+                return None
+            said.append({"text": plain[1]})
+            return model_turn(plain[0])
+
         async def on_data(data: bytes) -> None:
             nonlocal usage, broken, finished
-            # The hot path: one token of text, its Live frame made from the encoder's bytes.
             plain = plain_text(data) if text_out else None
             if plain is not None:
-                string, text = plain
-                said.append({"text": text})
-                if text:  # an empty token says nothing (as the parsing path)
-                    await self.ws.send_text(model_turn(string))
+                said.append({"text": plain[1]})  # an empty token: kept, but says nothing (as the parsing path)
                 return
             chunk = parse_object(data)
             if chunk is None or isinstance(chunk.get("error"), dict):
@@ -295,7 +301,10 @@ class LiveSession:
                 await self._relay(parts)
 
         try:
-            await run_turn(self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome, on_data)
+            frame_of = token_frame if text_out else None
+            await run_turn(
+                self.dispatch, path, self.headers, self._body(), ENDPOINT, outcome, on_data, frame_of, self.ws.send_text
+            )
             if outcome.status >= 400:
                 error = outcome.error.get("error") or {}
                 code = CLOSE_POLICY if outcome.status < 500 and outcome.status != 429 else CLOSE_INTERNAL

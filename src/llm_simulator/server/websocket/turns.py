@@ -117,9 +117,9 @@ SendText = Callable[[str], Awaitable[None]]
 def turn_sink(on_data: OnData, frame_of: FrameOf | None = None, send_text: SendText | None = None) -> Sink:
     """The sink a turn's app writes into: each event's data to ``frame_of`` + ``send_text``, else ``on_data``.
 
-    The hot path (a text token) costs one call and one awaited write here, no coroutine of
-    the session's in between; a ``Disconnected`` from either hangs the request up as a
-    client's leaving.
+    The hot path (a text token: Realtime's ``RealtimeResponse.text_delta``, Live's token
+    frame) costs one call and one awaited write here, no coroutine of the session's in
+    between; a ``Disconnected`` from either hangs the request up as a client's leaving.
     """
     splitter = DataSplitter()
 
