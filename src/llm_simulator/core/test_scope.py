@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from llm_simulator.core.errors import invalid
+
 # The header a test's requests carry (lower-case: the server lower-cases header names).
 TEST_ID_HEADER = "x-simulator-test-id"
 # The query parameter with the same meaning, for clients that cannot set a header.
@@ -43,9 +45,25 @@ def is_valid_test_id(test_id: str) -> bool:
 
 # The admin API's query parameter naming the scope an admin request reads or changes.
 SCOPE_QUERY = "scope"
+# ``?global=true``: the global state, whatever test id the request carries. A scoped client
+# sends its test id header on every call, so without this opt-in it can only reach its scope.
+GLOBAL_QUERY = "global"
 
 
 def read_admin_scope(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The scope an admin request targets: ``?scope=``, else the test id header or query; None: global."""
+    """The scope an admin request targets: ``?scope=``, else the test id header or query; None: global.
+
+    ``?global=true`` is the explicit opt-in for the global state from a scoped client (its
+    test id header is then ignored); with ``?scope=`` as well it is a 400, as is any value
+    but ``true`` or ``false``.
+    """
+    everywhere = query.get(GLOBAL_QUERY)
+    if everywhere is not None:
+        if everywhere not in ("true", "false"):
+            raise invalid(f"global must be true or false, got {everywhere!r}.", param=GLOBAL_QUERY)
+        if everywhere == "true":
+            if SCOPE_QUERY in query:
+                raise invalid("Name a scope (?scope=) or the global state (?global=true), not both.", param="global")
+            return None
     given = query.get(SCOPE_QUERY)
     return given if given is not None else read_test_id(headers, query)

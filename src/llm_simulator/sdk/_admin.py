@@ -347,11 +347,22 @@ def drop_scope(test_id: str) -> AdminCall[Json]:
     return AdminCall("DELETE", "/admin/scope", _json, _scoped(test_id))
 
 
-def arm_fault(test_id: str | None, fields: Mapping[str, object]) -> AdminCall[Json]:
-    """``POST /admin/faults`` (``?scope=`` a test's, else global): arm a one-shot fault from ``fields``."""
+# Where a fault call goes: a test id (its scope), GLOBAL (the global faults, even from a
+# scoped client: ``?global=true`` outranks its test id header), or None (the server decides
+# from the headers: the client's scope if it has one, else global).
+GLOBAL = "?global"
+
+
+def _fault_params(target: str | None) -> dict[str, str]:
+    if target == GLOBAL:
+        return {"global": "true"}
+    return _scoped(target) if target is not None else {}
+
+
+def arm_fault(target: str | None, fields: Mapping[str, object]) -> AdminCall[Json]:
+    """``POST /admin/faults`` (``?scope=`` a test's, ``?global=true``, else by header): arm a one-shot fault."""
     content = orjson.dumps(dict(fields))
-    params = _scoped(test_id) if test_id is not None else {}
-    return AdminCall("POST", "/admin/faults", _json, params, content, "application/json")
+    return AdminCall("POST", "/admin/faults", _json, _fault_params(target), content, "application/json")
 
 
 def fault_fields(count: int, error: str | None, model: str | None, rule: Mapping[str, object]) -> dict[str, object]:
@@ -364,11 +375,11 @@ def fault_fields(count: int, error: str | None, model: str | None, rule: Mapping
     return fields
 
 
-def faults(test_id: str | None) -> AdminCall[list[Json]]:
+def faults(target: str | None) -> AdminCall[list[Json]]:
     """``GET /admin/faults``: the armed one-shot faults with their uses fired and left."""
-    return AdminCall("GET", "/admin/faults", _list("faults"), _scoped(test_id) if test_id is not None else {})
+    return AdminCall("GET", "/admin/faults", _list("faults"), _fault_params(target))
 
 
-def clear_faults(test_id: str | None) -> AdminCall[Json]:
+def clear_faults(target: str | None) -> AdminCall[Json]:
     """``DELETE /admin/faults``: disarm the scope's (or the global) one-shot faults."""
-    return AdminCall("DELETE", "/admin/faults", _json, _scoped(test_id) if test_id is not None else {})
+    return AdminCall("DELETE", "/admin/faults", _json, _fault_params(target))

@@ -11,7 +11,7 @@ import httpx
 from llm_simulator._version import __version__
 from llm_simulator.infra.retry import RetryPolicy
 from llm_simulator.sdk import scope
-from llm_simulator.sdk._admin import AdminCall, journal
+from llm_simulator.sdk._admin import GLOBAL, AdminCall, journal
 from llm_simulator.sdk._wire import WireRequest, chat_request, embed_request, encode
 from llm_simulator.sdk.errors import APIConnectionError, APITimeoutError, error_from_response, is_retryable
 from llm_simulator.sdk.journal import Journal
@@ -96,6 +96,18 @@ class ClientBase:
         if chosen is None and required:
             raise ValueError("no test scope: give test_id= or build the client with Client(..., test_id=...)")
         return chosen
+
+    def _fault_target(self, test_id: str | None, global_: bool) -> str | None:
+        """Where a one-shot fault call goes: ``test_id``'s scope, the global faults, or this client's scope.
+
+        ``global_`` is the explicit opt-in for the global faults from a scoped client (every
+        test on a shared server meets them); naming a ``test_id`` as well is a ``ValueError``.
+        """
+        if global_:
+            if test_id is not None:
+                raise ValueError("give test_id= or global_=True, not both")
+            return GLOBAL
+        return self._scope_id(test_id, required=False)
 
     def _scope_call(self, test_id: str | None) -> str:
         """The scope a scope-only admin call names (``_scope_id`` with a scope required)."""

@@ -384,19 +384,26 @@ class AsyncAdmin:
         return await self._client._admin(_admin.drop_scope(self._client._scope_call(test_id)))
 
     async def fail_next(
-        self, n: int = 1, error: str | None = None, *, model: str | None = None, test_id: str | None = None, **rule: Any
+        self,
+        n: int = 1,
+        error: str | None = None,
+        *,
+        model: str | None = None,
+        test_id: str | None = None,
+        global_: bool = False,
+        **rule: Any,
     ) -> Json:
         """As ``Admin.fail_next``, awaited."""
         fields = _admin.fault_fields(n, error, model, rule)
-        return await self._client._admin(_admin.arm_fault(self._client._scope_id(test_id, required=False), fields))
+        return await self._client._admin(_admin.arm_fault(self._client._fault_target(test_id, global_), fields))
 
-    async def faults(self, test_id: str | None = None) -> list[Json]:
+    async def faults(self, test_id: str | None = None, *, global_: bool = False) -> list[Json]:
         """As ``Admin.faults``, awaited."""
-        return await self._client._admin(_admin.faults(self._client._scope_id(test_id, required=False)))
+        return await self._client._admin(_admin.faults(self._client._fault_target(test_id, global_)))
 
-    async def clear_faults(self, test_id: str | None = None) -> Json:
+    async def clear_faults(self, test_id: str | None = None, *, global_: bool = False) -> Json:
         """As ``Admin.clear_faults``, awaited."""
-        return await self._client._admin(_admin.clear_faults(self._client._scope_id(test_id, required=False)))
+        return await self._client._admin(_admin.clear_faults(self._client._fault_target(test_id, global_)))
 
     async def chaos(self) -> Json:
         """``GET /admin/chaos``."""

@@ -439,24 +439,33 @@ class Admin:
         return self._client._admin(_admin.drop_scope(self._client._scope_call(test_id)))
 
     def fail_next(
-        self, n: int = 1, error: str | None = None, *, model: str | None = None, test_id: str | None = None, **rule: Any
+        self,
+        n: int = 1,
+        error: str | None = None,
+        *,
+        model: str | None = None,
+        test_id: str | None = None,
+        global_: bool = False,
+        **rule: Any,
     ) -> Json:
         """Arm a one-shot fault: the next ``n`` matching requests of the scope fail (``POST /admin/faults``).
 
         ``error`` is a chaos ``error_type`` (``rate_limit``, ``server_error``...), ``model`` narrows
         it to one model, and ``rule`` takes any other chaos rule field (``stream_fault``,
-        ``misbehave``, ``status_code``, ``providers``...). Global when the client has no test id.
+        ``misbehave``, ``status_code``, ``providers``...). Global when the client has no test id;
+        a scoped client arms a global one only with ``global_=True`` (``?global=true``): every
+        test on the server meets it, so disarm it with ``clear_faults(global_=True)``.
         """
         fields = _admin.fault_fields(n, error, model, rule)
-        return self._client._admin(_admin.arm_fault(self._client._scope_id(test_id, required=False), fields))
+        return self._client._admin(_admin.arm_fault(self._client._fault_target(test_id, global_), fields))
 
-    def faults(self, test_id: str | None = None) -> list[Json]:
-        """``GET /admin/faults``: the scope's armed one-shot faults (global without a test id)."""
-        return self._client._admin(_admin.faults(self._client._scope_id(test_id, required=False)))
+    def faults(self, test_id: str | None = None, *, global_: bool = False) -> list[Json]:
+        """``GET /admin/faults``: the scope's armed one-shot faults (global without a test id, or with ``global_``)."""
+        return self._client._admin(_admin.faults(self._client._fault_target(test_id, global_)))
 
-    def clear_faults(self, test_id: str | None = None) -> Json:
-        """``DELETE /admin/faults``: disarm the scope's one-shot faults (global without a test id)."""
-        return self._client._admin(_admin.clear_faults(self._client._scope_id(test_id, required=False)))
+    def clear_faults(self, test_id: str | None = None, *, global_: bool = False) -> Json:
+        """``DELETE /admin/faults``: disarm the scope's one-shot faults (the global ones: no test id, ``global_``)."""
+        return self._client._admin(_admin.clear_faults(self._client._fault_target(test_id, global_)))
 
     def chaos(self) -> Json:
         """``GET /admin/chaos``: switches, rules in force, scenarios, breakers, counters."""
