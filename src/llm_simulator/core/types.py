@@ -59,6 +59,13 @@ class Endpoint(enum.StrEnum):
     CHAT = "chat"
     COMPLETION = "completion"
     EMBEDDING = "embedding"
+    # OpenAI's media endpoints (``providers/openai/media.py``): fixtures see them only for
+    # errors, delays and strict mode; the answer itself is always the endpoint's own.
+    MODERATION = "moderation"
+    IMAGE = "image"
+    SPEECH = "speech"
+    TRANSCRIPTION = "transcription"
+    TRANSLATION = "translation"
 
 
 @fast_init

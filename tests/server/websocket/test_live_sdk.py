@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -201,3 +202,18 @@ async def _texts_until_closed(session: Any, texts: list[str]) -> None:
         assert not (message.server_content and message.server_content.turn_complete)
         if message.server_content and message.server_content.model_turn:
             texts.extend(p.text or "" for p in message.server_content.model_turn.parts or [])
+
+
+async def test_a_strict_scopes_unmatched_turn_closes_with_1008_naming_it(live: tuple[InProcessServer, str]) -> None:
+    # A turn is a generation through the app with the handshake's test id: the scope's
+    # strict mode applies, and a refused turn closes the socket as the Live API does (1008).
+    server, cert = live
+    scope = "live-strict"
+    async with httpx.AsyncClient(base_url=server.url, verify=trusting(cert)) as admin:
+        assert (await admin.put("/admin/scope", params={"scope": scope}, json={"strict": True})).status_code == 200
+    client = genai.Client(api_key="k", http_options=options(live, **{"x-simulator-test-id": scope}))
+    async with client.aio.live.connect(model="gemini-2.0-flash", config=TEXT) as session:
+        await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi"}]}, turn_complete=True)
+        with pytest.raises(errors.APIError) as raised:
+            await turn(session)
+    assert raised.value.code == 1008 and "Strict mode" in str(raised.value)

@@ -314,3 +314,26 @@ async def test_every_server_event_validates_against_the_sdks_types(oai: openai.A
         await drain(conn, "error")
     assert {"response.function_call_arguments.done", "response.output_audio.delta", "error"} <= seen
     assert {"input_audio_buffer.speech_started", "input_audio_buffer.committed", "conversation.item.done"} <= seen
+
+
+async def test_a_strict_scopes_unmatched_turn_fails_with_strict_no_fixture(
+    sim: SimulatorHandle, oai: openai.AsyncOpenAI
+) -> None:
+    # A turn is a generation through the app with the handshake's test id: the scope's
+    # strict mode and fixtures apply to it as to an HTTP request.
+    scope = "realtime-strict"
+    async with httpx.AsyncClient(base_url=sim.url) as admin:
+        assert (await admin.put("/admin/scope", params={"scope": scope}, json={"strict": True})).status_code == 200
+        fixtures = "rules:\n  - match: {message: ping}\n    respond: {text: pong}\n"
+        assert (await admin.post("/admin/fixtures", params={"scope": scope}, content=fixtures)).status_code == 200
+    headers = {"x-simulator-test-id": scope}
+    async with oai.realtime.connect(model="gpt-realtime", extra_headers=headers) as conn:
+        await as_text(conn)
+        await ask(conn, "ping")
+        answered = await until(conn, "response.done")
+        assert next(e for e in answered if e.type == "response.output_text.done").text == "pong"
+        await ask(conn, "Where is my order?")
+        events = await until(conn, "response.done")
+    error = next(e for e in events if e.type == "error").error
+    assert error.code == "strict_no_fixture" and "Strict mode" in error.message
+    assert events[-1].response.status == "failed"

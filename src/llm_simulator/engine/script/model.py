@@ -92,12 +92,19 @@ def _one_or_many(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
+# The endpoints a fixture can match (``core.types.Endpoint``'s values): the generation and
+# embedding endpoints, and OpenAI's media endpoints (errors, delays and strict mode only).
+FixtureEndpoint = Literal[
+    "chat", "completion", "embedding", "moderation", "image", "speech", "transcription", "translation"
+]
+
+
 class Match(_Strict):
     """Conditions on a request; every given one must hold (an empty match accepts all)."""
 
     provider: tuple[Provider, ...] | None = None
     model: tuple[str, ...] | None = None  # globs (fnmatch), case-sensitive
-    endpoint: tuple[Literal["chat", "completion", "embedding"], ...] | None = None
+    endpoint: tuple[FixtureEndpoint, ...] | None = None
     message: TextMatch | None = None  # the last user message's text
     turn: int | None = Field(default=None, ge=0)  # 0-based index of the last user turn
     has_tool_result: bool | None = None

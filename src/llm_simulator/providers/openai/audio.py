@@ -104,7 +104,7 @@ async def speech(sim: Simulator, request: HttpRequest) -> Response:
     if stream_format == "sse" and not gpt4o:
         raise invalid(f"stream_format 'sse' is not supported with {model_id}.", param="stream_format")
     tokens = sim.count_tokens(text)
-    await pass_through(sim, request, model_id, spec, tokens)
+    await pass_through(sim, request, model_id, spec, tokens, [text])
     seconds = seconds_for(text, speed or 1.0)
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
     content_type, make = SPEECH_FORMATS[fmt]

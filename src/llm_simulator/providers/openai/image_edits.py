@@ -213,7 +213,7 @@ async def edit(sim: Simulator, store: ImageStore, request: HttpRequest) -> Respo
     text_tokens = sim.count_tokens(prompt)
     if family == "dall-e-2":
         response_format = _text_choice(fields, "response_format", ("url", "b64_json"), "url")
-        await pass_through(sim, request, model_id, spec, text_tokens)
+        await pass_through(sim, request, model_id, spec, text_tokens, [prompt])
         payload = images_payload(request, store, await draw(width, height, source), n, response_format)
     else:
         if form_text(fields, "response_format") is not None:
@@ -228,7 +228,7 @@ async def edit(sim: Simulator, store: ImageStore, request: HttpRequest) -> Respo
                 code="invalid_value",
             )
         image_cost = sum(image_tokens(info) for info in infos)
-        await pass_through(sim, request, model_id, spec, text_tokens + image_cost)
+        await pass_through(sim, request, model_id, spec, text_tokens + image_cost, [prompt])
         image = await draw(width, height, source, alpha=background == "transparent")
         payload = images_payload(request, store, image, n, "b64_json")
         payload.update(gpt_image_fields(quality, background, output_format, width, height, n, text_tokens, image_cost))

@@ -131,7 +131,7 @@ async def generate(sim: Simulator, store: ImageStore, request: HttpRequest) -> R
     get_str(body, "user")
     width, height = dimensions(size)
     prompt_tokens = sim.count_tokens(prompt)
-    await pass_through(sim, request, model_id, spec, prompt_tokens)
+    await pass_through(sim, request, model_id, spec, prompt_tokens, [prompt])
     image = await draw(width, height, f"{model_id}\x00{prompt}".encode())
     revised = f"A detailed, vivid illustration: {prompt}" if family == "dall-e-3" else None
     payload = images_payload(request, store, image, n, response_format, revised)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
 
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import HttpRequest
+from llm_simulator.core.types import Endpoint, GenerationRequest, Message
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.admission import admit, needs_admission
 from llm_simulator.providers.openai.common import known_model
 from llm_simulator.providers.openai.ratelimits import limit_headers
+from llm_simulator.providers.scripting import apply_script
 
 
 def media_model(sim: Simulator, model_id: str, kind: str, endpoint: str) -> ModelSpec:
@@ -27,12 +30,44 @@ def media_model(sim: Simulator, model_id: str, kind: str, endpoint: str) -> Mode
     return spec
 
 
-async def pass_through(sim: Simulator, request: HttpRequest, model_id: str, spec: ModelSpec, tokens: int) -> None:
-    """Rate limits, chaos and the breaker, then one forward pass of latency (as an embedding)."""
+# The fixture endpoint of each media route (its ``Route.endpoint``); another route's request
+# is matched as an image request (the kind with no text of its own to match on).
+_ENDPOINTS = {
+    kind.value: kind
+    for kind in (Endpoint.MODERATION, Endpoint.IMAGE, Endpoint.SPEECH, Endpoint.TRANSCRIPTION, Endpoint.TRANSLATION)
+}
+
+
+async def pass_through(
+    sim: Simulator, request: HttpRequest, model_id: str, spec: ModelSpec, tokens: int, texts: Sequence[str] = ()
+) -> None:
+    """Admission, then fixtures and strict mode, then one forward pass of latency (as an embedding).
+
+    Admission is the rate limits, the breaker and chaos, a test scope's chaos and one-shot
+    faults first. Fixtures (the scope's, then the global ones) match the request by its
+    ``endpoint`` (``moderation``, ``image``, ``speech``, ``transcription``, ``translation``)
+    and ``texts`` as its user turns (the moderation inputs, the image prompt, the speech
+    input): a fixture's error is raised after its delay, a reply's delay waited out and its
+    content ignored (the answer is always the endpoint's own). In strict mode a request no
+    fixture matches is the 400 ``strict_no_fixture``, as for a generation.
+    """
+    record = request.exchange.record
+    test_id = record.test_id if record is not None else None
+    scope = await sim.scopes.open(test_id) if test_id is not None else None
     admission = None
     if needs_admission(sim, request):
-        admission = await admit(sim, request, "openai", model_id, spec, tokens, 0, limit_headers)
-    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, request.exchange.record)
+        admission = await admit(sim, request, "openai", model_id, spec, tokens, 0, limit_headers, scope)
+    if sim.script.active or scope is not None:
+        gen = GenerationRequest(
+            model=model_id,
+            endpoint=_ENDPOINTS.get(request.endpoint, Endpoint.IMAGE),
+            messages=tuple(Message("user", text) for text in texts),
+            prompt_tokens=tokens,
+        )
+        gen = await apply_script(sim, "openai", request, gen, scope)
+        if gen.start_delay_s > 0:
+            await sim.pause(gen.start_delay_s, scripted=True)
+    await sim.complete_embedding(spec, tokens, sim.request_seed(None), admission, record)
 
 
 def bounded_text(value: str, param: str, limit: int) -> str:

@@ -152,6 +152,6 @@ async def handle(sim: Simulator, request: HttpRequest) -> Response:
     items = inputs(model_id, body.get("input"), omni)
     results = [result(model_id, text, images, omni) for text, images in items]
     tokens = sum(sim.count_tokens(text) for text, _ in items) + 256 * sum(len(images) for _, images in items)
-    await pass_through(sim, request, model_id, spec, max(tokens, 1))
+    await pass_through(sim, request, model_id, spec, max(tokens, 1), [text for text, _ in items])
     payload = {"id": new_id("modr-"), "model": model_id, "results": results}
     return JsonResponse(200, orjson.dumps(payload), response_headers(request, started, model_id))
