@@ -10,6 +10,7 @@ from llm_simulator.config import load_config
 from llm_simulator.config.chaos import ChaosRule
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.engine.chaos.controller import RequestFacts
+from llm_simulator.engine.scopes.scope import ScopeCounters
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.infra.clock import FakeClock
 
@@ -32,9 +33,9 @@ async def test_scopes_expire_after_their_idle_time_to_live() -> None:
     clock.advance_to(clock.now() + 59)
     assert (await scopes.open("t1")) is first  # used again: its idle time starts over
     clock.advance_to(clock.now() + 59.5)
-    assert [s["id"] for s in scopes.list_view()["scopes"]] == ["t1"]
+    assert [s["id"] for s in (await scopes.list_view())["scopes"]] == ["t1"]
     clock.advance_to(clock.now() + 1)
-    assert scopes.list_view()["scopes"] == [] and scopes.expired == 1
+    assert (await scopes.list_view())["scopes"] == [] and scopes.expired == 1
     fresh = await scopes.open("t1")
     assert fresh is not first and fresh.strict is None
 
@@ -47,10 +48,10 @@ async def test_the_least_recently_used_scope_is_evicted_past_the_bound() -> None
         clock.advance_to(clock.now() + 1)
     await scopes.open("a")  # now b is the least recently used
     await scopes.open("d")
-    assert [s["id"] for s in scopes.list_view()["scopes"]] == ["c", "a", "d"]
+    assert [s["id"] for s in (await scopes.list_view())["scopes"]] == ["c", "a", "d"]
     assert scopes.evicted == 1
     scopes.finished("e", 200)  # a finished request creates its scope too
-    assert len(scopes.list_view()["scopes"]) == 3 and scopes.evicted == 2
+    assert len((await scopes.list_view())["scopes"]) == 3 and scopes.evicted == 2
 
 
 async def test_invalid_ids_and_the_fault_bound_are_400s() -> None:
@@ -88,3 +89,24 @@ async def test_scope_chaos_comes_before_the_global_rules() -> None:
     assert (await sim.scopes.decide(scope, facts(), None)).error_type == "rate_limit"
     # Unscoped requests see the global state only.
     assert sim.chaos.decide(facts()).error_type == "overloaded"
+
+
+def test_counters_travel_as_named_integers_and_each_count_is_added_once() -> None:
+    counters = ScopeCounters()
+    counters.requests, counters.fixture_hits, counters.strict_misses = 3, 1, 1
+    counters.by_status.update({"200": 2, "400": 1})
+    counters.faults["rate_limit"] += 1
+    first = counters.unflushed()
+    assert first == {
+        "requests": 3,
+        "fixture_hits": 1,
+        "strict_misses": 1,
+        "status:200": 2,
+        "status:400": 1,
+        "fault:rate_limit": 1,
+    }
+    assert ScopeCounters.from_fields(first).view() == counters.view()
+    assert counters.unflushed() == {}  # nothing new: nothing to add again
+    counters.requests += 1
+    counters.by_status["200"] += 1
+    assert counters.unflushed() == {"requests": 1, "status:200": 1}

@@ -110,8 +110,8 @@ class ScopeRoutes:
         return test_id
 
     async def list_scopes(self, request: HttpRequest) -> Response:
-        """The live scopes of this worker, least recently used first, with the bounds in force."""
-        return _json(200, self._scopes.list_view())
+        """The live scopes (this worker's; with a shared backend the fleet's too), with the bounds in force."""
+        return _json(200, await self._scopes.list_view())
 
     async def clear_scopes(self, request: HttpRequest) -> Response:
         """Forget every scope this worker keeps."""

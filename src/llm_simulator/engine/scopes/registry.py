@@ -16,11 +16,16 @@ Scopes live in an LRU map ordered by last use (a request or an admin write): one
 scope's settings are a document in the fleet's ``BlobStore`` (expiring with the same idle
 time to live, extended while the scope is used): each scoped request reads it (one GET) and
 applies it when it changed, so an admin write through any replica is seen by the next
-request on every replica, and a scope cleared anywhere is cleared everywhere.
+request on every replica, and a scope cleared anywhere is cleared everywhere. Its counters
+are added up fleet-wide too (the backend's ``CounterStore``: each replica adds what it
+counted since its last add, in a background task after each finished request), and
+``GET /admin/scopes`` lists the fleet's scopes that have counted a request, beside this
+worker's own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -33,7 +38,7 @@ from llm_simulator.core.errors import invalid
 from llm_simulator.core.test_scope import TEST_ID_HEADER, is_valid_test_id
 from llm_simulator.engine.chaos.controller import ChaosController, RequestFacts, Resolver, Verdict
 from llm_simulator.engine.chaos.oneshot import OneShot
-from llm_simulator.engine.scopes.scope import ScopedSteps, TestScope
+from llm_simulator.engine.scopes.scope import ScopeCounters, ScopedSteps, TestScope
 from llm_simulator.engine.script.registry import Script
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.rng import derive_seed
@@ -58,6 +63,11 @@ class ScopeRegistry:
         # One-shot budgets: the fleet's counters (memory: this process's).
         self._claims = stores.steps
         self._scopes: OrderedDict[str, TestScope] = OrderedDict()
+        # The fleet's counters (None in memory), the scopes with counts not yet added to
+        # them, and the task adding them.
+        self._counters = stores.scope_counters
+        self._dirty: dict[str, TestScope] = {}
+        self._flushing: asyncio.Task[None] | None = None
         self.evicted = 0
         self.expired = 0
 
@@ -84,7 +94,7 @@ class ScopeRegistry:
         return scope
 
     def _create(self, test_id: str, now: float) -> TestScope:
-        """A fresh, empty scope (room made first: expired scopes, then the least recently used)."""
+        """A fresh, empty scope, kept (room made first: expired scopes, then the least recently used)."""
         ttl = self.config.idle_ttl_s
         while self._scopes:
             oldest = next(iter(self._scopes.values()))
@@ -96,6 +106,12 @@ class ScopeRegistry:
                 self.evicted += 1
             else:
                 break
+        scope = self._build(test_id, now)
+        self._scopes[test_id] = scope
+        return scope
+
+    def _build(self, test_id: str, now: float) -> TestScope:
+        """A fresh, empty scope (not kept: ``_create`` keeps it)."""
         seed = derive_seed("scope", self._run_seed, test_id) if self._run_seed is not None else None
         chaos = ChaosController(
             ChaosConfig(enabled=True, seed=seed), self._clock, None, self._resolve, default_mix=False
@@ -111,7 +127,6 @@ class ScopeRegistry:
             # Admin writes through the ordinary chaos and fixture routes publish the scope.
             chaos.on_change = publish
             scope.fixtures.on_change = publish
-        self._scopes[test_id] = scope
         return scope
 
     async def open(self, test_id: str) -> TestScope:
@@ -172,8 +187,11 @@ class ScopeRegistry:
         self.check_id(test_id)
         known = self._local(test_id, self._clock.now()) is not None
         self._scopes.pop(test_id, None)
+        self._dirty.pop(test_id, None)
         if self._shared:
             known = await self._stores.scopes.delete(test_id) or known
+        if self._counters is not None:
+            known = await self._counters.delete(test_id) or known
         return known
 
     def clear(self) -> int:
@@ -193,6 +211,36 @@ class ScopeRegistry:
         counters = scope.counters
         counters.requests += 1
         counters.by_status[str(status)] += 1
+        if self._counters is not None:
+            # Everything the request counted (its fixture hit, strict miss, fault too) goes
+            # to the fleet's counters in the background, coalesced with other requests'.
+            self._dirty[test_id] = scope
+            if self._flushing is None or self._flushing.done():
+                self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        """Add every dirty scope's new counts to the fleet's counters (one script per scope)."""
+        store = self._counters
+        assert store is not None
+        while self._dirty:
+            dirty, self._dirty = self._dirty, {}
+            for test_id, scope in dirty.items():
+                deltas = scope.counters.unflushed()
+                if deltas:
+                    await store.add(test_id, deltas, self.config.idle_ttl_s)
+
+    async def counters(self, scope: TestScope) -> ScopeCounters:
+        """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable)."""
+        store = self._counters
+        if store is None:
+            return scope.counters
+        if self._flushing is not None and not self._flushing.done():
+            await asyncio.shield(self._flushing)  # this worker's counts first
+        deltas = scope.counters.unflushed()
+        if deltas:
+            await store.add(scope.id, deltas, self.config.idle_ttl_s)
+        fields = await store.read(scope.id)
+        return scope.counters if fields is None else ScopeCounters.from_fields(fields)
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -242,20 +290,52 @@ class ScopeRegistry:
 
     # -- admin views --------------------------------------------------------------------------
 
-    def list_view(self) -> dict[str, Any]:
-        """Every live scope on this worker, least recently used first, and the bounds."""
+    async def list_view(self) -> dict[str, Any]:
+        """The live scopes, least recently used first, and the bounds.
+
+        In memory, this worker's. With a shared backend, each with the fleet's request count,
+        followed by the scopes that only other replicas have served (those that counted a
+        request), ``here: false``, their settings from the fleet's document and no age.
+        """
         now = self._clock.now()
         ttl = self.config.idle_ttl_s
         for test_id in [k for k, s in self._scopes.items() if now - s.used > ttl]:
             del self._scopes[test_id]
             self.expired += 1
+        scopes = []
+        for scope in list(self._scopes.values()):
+            summary = scope.summary(now, ttl)
+            if self._counters is not None:
+                summary["requests"] = (await self.counters(scope)).requests
+                summary["here"] = True
+            scopes.append(summary)
+        if self._counters is not None:
+            scopes += await self._elsewhere(now)
         return {
             "idle_ttl_s": ttl,
             "max_scopes": self.config.max_scopes,
             "evicted": self.evicted,
             "expired": self.expired,
-            "scopes": [scope.summary(now, ttl) for scope in self._scopes.values()],
+            "scopes": scopes,
         }
+
+    async def _elsewhere(self, now: float) -> list[dict[str, Any]]:
+        """Summaries of the scopes other replicas counted requests for and this one does not keep."""
+        store = self._counters
+        assert store is not None
+        out = []
+        for test_id in sorted(set(await store.keys()) - set(self._scopes)):
+            fields = await store.read(test_id)
+            if not fields:
+                continue
+            scope = self._build(test_id, now)
+            raw = await self._stores.scopes.get(test_id)
+            if raw is not None:
+                scope.restore(orjson.loads(raw))
+            summary = scope.summary(now, self.config.idle_ttl_s)
+            summary.update(age_s=None, idle_s=None, expires_in_s=None, requests=fields.get("requests", 0), here=False)
+            out.append(summary)
+        return out
 
     async def view(self, scope: TestScope) -> dict[str, Any]:
         """Everything about one scope: settings, chaos, fixtures, sessions, one-shot faults, counters."""
@@ -263,7 +343,7 @@ class ScopeRegistry:
         return {
             **scope.summary(now, self.config.idle_ttl_s),
             "strict_in_force": self.strict(scope),
-            "counters": scope.counters.view(),
+            "counters": (await self.counters(scope)).view(),
             "chaos": scope.chaos.status(),
             "fixtures": scope.script.fixtures_view(),
             "sessions": scope.script.sessions_view(),

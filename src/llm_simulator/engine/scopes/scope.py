@@ -3,8 +3,9 @@
 A scope is built from the same parts as the global state (a ``ChaosController`` without the
 default mix, a ``Script`` with its ``SharedFixtures`` front), so everything the global admin
 API can do to chaos and fixtures it can do to a scope. Its settings travel to the fleet as
-one document (``snapshot``/``restore``); its counters, scenario histories and random draws
-stay per replica, like the global ones.
+one document (``snapshot``/``restore``); its counters are added up fleet-wide with a shared
+backend (``ScopeCounters.unflushed``, the registry's flush); its scenario histories and
+random draws stay per replica, like the global ones.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ class ScopedSteps:
 
 
 class ScopeCounters:
-    """What happened in a scope on this replica: requests by status, fixture hits, faults fired."""
+    """What happened in a scope on this replica: requests by status, fixture hits, faults fired.
 
-    __slots__ = ("by_status", "faults", "fixture_hits", "requests", "strict_misses")
+    ``fields`` flattens them to named integers (``requests``, ``status:<code>``,
+    ``fixture_hits``, ``strict_misses``, ``fault:<kind>``), the form the fleet's counter
+    store adds up; ``from_fields`` reads that form back.
+    """
+
+    __slots__ = ("by_status", "faults", "fixture_hits", "flushed", "requests", "strict_misses")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -61,6 +67,39 @@ class ScopeCounters:
         self.fixture_hits = 0
         self.strict_misses = 0
         self.faults: Counter[str] = Counter()
+        # The fields as last added to the fleet's store (what ``unflushed`` subtracts).
+        self.flushed: Counter[str] = Counter()
+
+    def fields(self) -> Counter[str]:
+        """The counters as named integers (see the class doc)."""
+        out: Counter[str] = Counter(
+            requests=self.requests, fixture_hits=self.fixture_hits, strict_misses=self.strict_misses
+        )
+        out.update({f"status:{status}": n for status, n in self.by_status.items()})
+        out.update({f"fault:{kind}": n for kind, n in self.faults.items()})
+        return out
+
+    def unflushed(self) -> dict[str, int]:
+        """What was counted since the last call (positive deltas only), now marked as added."""
+        now = self.fields()
+        deltas = now - self.flushed
+        self.flushed = now
+        return dict(deltas)
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, int]) -> ScopeCounters:
+        """Counters from their named-integer form (unknown names ignored)."""
+        counters = cls()
+        counters.requests = fields.get("requests", 0)
+        counters.fixture_hits = fields.get("fixture_hits", 0)
+        counters.strict_misses = fields.get("strict_misses", 0)
+        for name, n in fields.items():
+            kind, _, value = name.partition(":")
+            if kind == "status":
+                counters.by_status[value] = n
+            elif kind == "fault":
+                counters.faults[value] = n
+        return counters
 
     def view(self) -> dict[str, Any]:
         """The counters, JSON-ready."""

@@ -11,7 +11,9 @@ Each consumer gets only the store it needs, never the whole backend:
   budgets claimed one use at a time (one-shot faults);
 - ``BlobStore``: bytes under a key with a time to live (stored Responses);
 - ``RecordList``: a bounded list of records with a fleet-wide sequence (the request log and
-  its test scopes' journal).
+  its test scopes' journal);
+- ``CounterStore``: named counters under a key, added to by every replica and expiring when
+  idle (test scopes' counters; shared backends only).
 
 ``backends.py`` builds the memory (default) or Redis implementation from the config; the
 Redis one lives in ``redis_store.py`` and imports ``redis`` only when selected.
@@ -19,7 +21,7 @@ Redis one lives in ``redis_store.py`` and imports ``redis`` only when selected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -84,6 +86,26 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> bool:
         """Forget a key; False when it was not there."""
+        ...
+
+
+class CounterStore(Protocol):
+    """Named integer counters under a key, summed over every replica, expiring ``ttl_s`` after the last add."""
+
+    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> None:
+        """Add ``deltas`` to the key's counters (in one step) and extend its time to live."""
+        ...
+
+    async def read(self, key: str) -> dict[str, int] | None:
+        """The key's counters (empty when unknown); None when the backend is unreachable."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Forget the key's counters; False when there were none."""
+        ...
+
+    async def keys(self) -> list[str]:
+        """Every key with counters (empty when the backend is unreachable)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from llm_simulator.infra.buckets import BucketStore, MemoryBucketStore
-from llm_simulator.infra.state import BlobStore, RecordList, SharedDocument, SharedMap, StepStore
+from llm_simulator.infra.state import BlobStore, CounterStore, RecordList, SharedDocument, SharedMap, StepStore
 from llm_simulator.infra.state.guard import Guard, OnError
 from llm_simulator.infra.state.memory import MemoryBlobStore, MemoryDocument, MemoryMap, MemoryStepStore
 
@@ -32,6 +32,8 @@ class StateStores:
     fixtures: SharedDocument = field(default_factory=MemoryDocument)
     # Test scopes' settings (engine/scopes/): one expiring document per scope.
     scopes: BlobStore = field(default_factory=MemoryBlobStore)
+    # Test scopes' counters summed over the fleet (None in memory: each process counts its own).
+    scope_counters: CounterStore | None = None
 
     @property
     def shared(self) -> bool:
@@ -59,6 +61,7 @@ class RedisStores:
         from llm_simulator.infra.state.redis_store import (
             RedisBlobStore,
             RedisBucketStore,
+            RedisCounters,
             RedisDocument,
             RedisMap,
             RedisRecordList,
@@ -80,6 +83,7 @@ class RedisStores:
             self.state.guard,
             fixtures=RedisDocument(self.state, "fixtures"),
             scopes=RedisBlobStore(self.state, "scopes"),
+            scope_counters=RedisCounters(self.state, "scope-counters"),
         )
 
     async def aclose(self) -> None:

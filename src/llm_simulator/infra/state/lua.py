@@ -153,3 +153,12 @@ local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 1, v)
 return out
 """
+
+# Add to named counters in a hash (ARGV: name, delta pairs, then the time to live in ms).
+COUNTERS_ADD = """
+for i = 1, #ARGV - 1, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
+return 1
+"""

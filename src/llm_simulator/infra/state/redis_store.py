@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -379,6 +379,64 @@ class RedisBlobStore:
             return bool(await self._state.client.delete(self._key(key)))
 
         return await self._state.guard.call(remote, lambda: self.local.delete(key))
+
+
+class RedisCounters:
+    """Named counters summed over the fleet: one hash ``<prefix><namespace>:<key>`` with a TTL.
+
+    Nothing falls back to memory: each process keeps its own counts beside (a read while
+    Redis is unreachable is None, and the caller shows those).
+    """
+
+    def __init__(self, state: RedisState, namespace: str) -> None:
+        self._state = state
+        self._namespace = namespace
+
+    def _key(self, key: str) -> str:
+        return f"{self._state.prefix}{self._namespace}:{key}"
+
+    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> None:
+        """Add ``deltas`` in one script (HINCRBY each, then PEXPIRE)."""
+        args: list[str | int] = []
+        for name, delta in deltas.items():
+            args += [name, delta]
+        args.append(max(1, int(ttl_s * 1000)))
+
+        async def remote() -> None:
+            await self._state.script(lua.COUNTERS_ADD)(keys=[self._key(key)], args=args)
+
+        await self._state.guard.quietly(remote, None)
+
+    async def read(self, key: str) -> dict[str, int] | None:
+        """Every counter of the key (HGETALL)."""
+
+        async def remote() -> dict[str, int] | None:
+            raw = await self._state.client.hgetall(self._key(key))
+            return {_text(name): int(value) for name, value in raw.items()}
+
+        return await self._state.guard.quietly(remote, None)
+
+    async def delete(self, key: str) -> bool:
+        """Forget the key's counters."""
+
+        async def remote() -> bool:
+            return bool(await self._state.client.delete(self._key(key)))
+
+        return await self._state.guard.quietly(remote, False)
+
+    async def keys(self) -> list[str]:
+        """Every key with counters (SCAN, never KEYS)."""
+        head = self._key("")
+
+        async def remote() -> list[str]:
+            found = self._state.client.scan_iter(match=head + "*", count=1000)
+            return [_text(key)[len(head) :] async for key in found]
+
+        return await self._state.guard.quietly(remote, [])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisRecordList:
