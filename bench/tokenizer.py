@@ -29,6 +29,7 @@ Results: ``bench/results/tokenizer.json`` (``--output`` names another file).
 from __future__ import annotations
 
 import argparse
+import binascii
 import gzip
 import hashlib
 import itertools
@@ -289,6 +290,78 @@ def child_equivalence(name: str) -> dict[str, Any]:
     }
 
 
+def _median_cpu_ms(step: Callable[[], object], reps: int = 5) -> float:
+    times = []
+    for _ in range(reps):
+        cpu0 = time.process_time()
+        step()
+        times.append((time.process_time() - cpu0) * 1e3)
+    return statistics.median(times)
+
+
+def child_levers() -> dict[str, float]:
+    """What tiktoken-side changes could buy: cheaper parses, a cache, the regex's share of the build."""
+    import marshal
+
+    from tiktoken import _tiktoken
+
+    tk = _project_tokenizer()
+    raw = tk._read_vocabulary()
+    ranks = tk._parse_ranks(raw)
+    blob = marshal.dumps(ranks)  # what a verified cache of the parsed ranks would hold
+
+    def sequential() -> dict[bytes, int]:
+        # o200k_base's ranks are its line numbers (checked below), so they need no parsing.
+        fields = raw.split()
+        return dict(zip(map(binascii.a2b_base64, fields[0::2]), range(len(fields) // 2), strict=True))
+
+    if sequential() != ranks:
+        raise SystemExit("o200k_base's ranks are not its line numbers")
+    out = {
+        "parse_cpu_ms": _median_cpu_ms(lambda: tk._parse_ranks(raw)),
+        "parse_sequential_ranks_cpu_ms": _median_cpu_ms(sequential),
+        "cache_sha256_and_marshal_load_cpu_ms": _median_cpu_ms(
+            lambda: (hashlib.sha256(blob).digest(), marshal.loads(blob))
+        ),
+        "cache_bytes": float(len(blob)),
+        "corebpe_cpu_ms": _median_cpu_ms(lambda: _tiktoken.CoreBPE(ranks, tk._SPECIAL, tk.O200K_PATTERN), 3),
+    }
+    # The pattern (compiled once, cloned per thread) with a 256-token vocabulary: the build's
+    # fixed part; the rest grows with the 200k tokens.
+    small = dict(list(ranks.items())[:256])
+    out["corebpe_256_tokens_cpu_ms"] = _median_cpu_ms(lambda: _tiktoken.CoreBPE(small, tk._SPECIAL, tk.O200K_PATTERN))
+    return out
+
+
+def child_gil(name: str) -> dict[str, float]:
+    """Whether a count lets other threads run: the longest pause of a 1 ms ticker during an 8 MB count."""
+    import threading
+
+    _, count, _ = CANDIDATES[name]()
+    text = _word_salad(random.Random(3), CORPUS_TXT.read_text().split(), 8_000_000)
+    ticks: list[float] = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    time.sleep(0.05)
+    start = time.perf_counter()
+    count(text)
+    end = time.perf_counter()
+    stop.set()
+    thread.join()
+    during = [start, *(t for t in ticks if start <= t <= end), end]
+    return {
+        "count_8mb_ms": (end - start) * 1e3,
+        "longest_other_thread_pause_ms": max(b - a for a, b in itertools.pairwise(during)) * 1e3,
+    }
+
+
 def run_child(argv: list[str]) -> None:
     kind, name = argv[0], (argv[1] if len(argv) > 1 else "tiktoken")
     result: Any
@@ -298,6 +371,10 @@ def run_child(argv: list[str]) -> None:
         result = child_load(name)
     elif kind == "count":
         result = child_count(name)
+    elif kind == "levers":
+        result = child_levers()
+    elif kind == "gil":
+        result = child_gil(name)
     else:
         result = child_equivalence(name)
     print(json.dumps(result))
@@ -343,9 +420,10 @@ def main() -> None:
         phases.append(_spawn(sys.executable, "phases"))
         for name, python in pythons.items():
             loads[name].append(_spawn(python, "load", name))
-    results: dict[str, Any] = {"phases": _medians(phases), "encoders": {}}
+    results: dict[str, Any] = {"phases": _medians(phases), "levers": _spawn(sys.executable, "levers"), "encoders": {}}
     for name, python in pythons.items():
-        entry = {**_medians(loads[name]), **_spawn(python, "count", name), "python": python}
+        entry = {**_medians(loads[name]), **_spawn(python, "count", name), **_spawn(python, "gil", name)}
+        entry["python"] = python
         if args.equivalence and name != "tiktoken":
             entry["equivalence"] = _spawn(python, "equivalence", name)
         results["encoders"][name] = entry
