@@ -89,21 +89,20 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
     await waiter
     send, watch, token = wire.send, wire.watch, encoder.token
     while step < last:  # the steady state: one token, one wait, one write
-        released()
-        body = token(tokens[step])
-        sent = 1
-        step += 1
-        waiter = wait(step)
-        # Catching up: the next token is due already, so the stream is a whole ITL behind
-        # (a saturated loop). Its due tokens join this write, as an engine's stream does:
+        body = b""
+        sent = 0
+        # Catching up: when the next token is due already, the stream is a whole ITL behind
+        # (a saturated loop), and its due tokens join this write, as an engine's stream's do:
         # one pass through the server instead of one per token, which lets a loaded server
         # catch up rather than fall further behind. On time, every token is written alone.
-        while waiter is None and step < last and sent < MAX_FRAMES:
+        while True:
             released()
             body += token(tokens[step])
             sent += 1
             step += 1
             waiter = wait(step)
+            if waiter is not None or step >= last or sent >= MAX_FRAMES:
+                break
         # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
         watch.sending = True
         await send({"type": "http.response.body", "body": body, "more_body": True})

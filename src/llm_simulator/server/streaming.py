@@ -33,11 +33,6 @@ from llm_simulator.telemetry.stats import Stats
 log = logging.getLogger("llm_simulator.server")
 
 
-def _body(frame: bytes) -> dict[str, Any]:
-    """An ASGI body message carrying one frame, more to come."""
-    return {"type": "http.response.body", "body": frame, "more_body": True}
-
-
 async def _exhausted() -> bytes:
     """A frames source that has run out."""
     raise StopAsyncIteration
@@ -154,7 +149,7 @@ class StreamSender:
                 exchange.broken = True  # a deliberate cut: the model "failed" this stream
                 raise ConnectionCut(request_id) from None  # an incomplete chunked body
             case FaultAction.MALFORMED_FRAME:
-                await wire.write(_body(response.malformed))  # then the body ends
+                await wire.body(response.malformed, 1)  # then the body ends
             case FaultAction.END_UNTERMINATED:
                 pass  # the frames stopped before the provider's terminator: the body ends here
             case FaultAction.PAUSE | FaultAction.ERROR_FRAME | FaultAction.DELAY_FIRST_BYTE:
@@ -170,7 +165,7 @@ class StreamSender:
         record.error_type = error_type
         record.error_message = error.message
         if response.on_error is not None:
-            await wire.write(_body(response.on_error(error)))
+            await wire.body(response.on_error(error), 1)
 
     async def _interrupted(
         self, wire: StreamWire, response: StreamResponse, exchange: ServerExchange, started: bool, gone: bool
@@ -190,7 +185,7 @@ class StreamSender:
         exchange.broken = True
         if started and response.on_error is not None:
             with contextlib.suppress(Exception):
-                await wire.write(_body(response.on_error(shutting_down())))
+                await wire.body(response.on_error(shutting_down()), 1)
                 await wire.write(_end())
 
     def _watch(self, task: asyncio.Task[Any]) -> StreamWatch:
