@@ -67,9 +67,8 @@ class StreamSender:
         assert task is not None
         self._lifecycle.enter(task)
         self._stats.active_streams += 1
-        gone = asyncio.Event()
-        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
+        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, watch))
         wire = StreamWire(send, watch)
         exchange.status = 200
         started = False
@@ -126,7 +125,7 @@ class StreamSender:
                 await wire.write(_end())
             exchange.broken = wire.broken
         except (asyncio.CancelledError, OSError, RuntimeError):
-            await self._interrupted(wire, response, exchange, started, gone.is_set())
+            await self._interrupted(wire, response, exchange, started, watch.gone)
         finally:
             watcher.cancel()
             await close_frames(response.frames)
