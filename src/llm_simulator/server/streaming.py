@@ -22,7 +22,7 @@ from llm_simulator.core.http import StreamResponse
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.coalesce import write_ready
-from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_on_disconnect, close_frames
+from llm_simulator.server.connection import ConnectionCut, DisconnectWatch, StreamWatch, close_frames
 from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
@@ -68,7 +68,7 @@ class StreamSender:
         self._lifecycle.enter(task)
         self._stats.active_streams += 1
         watch = self._watch(task)
-        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, watch))
+        watcher = DisconnectWatch(receive, task, watch)
         wire = StreamWire(send, watch)
         exchange.status = 200
         started = False
@@ -127,7 +127,7 @@ class StreamSender:
         except (asyncio.CancelledError, OSError, RuntimeError):
             await self._interrupted(wire, response, exchange, started, watch.gone)
         finally:
-            watcher.cancel()
+            watcher.close()
             await close_frames(response.frames)
             exchange.telemetry.chunks = watch.sent - wire.framing
             self._stats.active_streams -= 1
