@@ -88,8 +88,8 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
         await waiter
         send, watch, token = wire.send, wire.watch, encoder.token
         while step < last:  # the steady state: one token, one wait, one write
+            first = step  # the frames of this write are the steps it takes
             body = b""
-            sent = 0
             # Catching up: when the next token is due already, the stream is a whole ITL behind
             # (a saturated loop), and its due tokens join this write, as an engine's stream's do:
             # one pass through the server instead of one per token, which lets a loaded server
@@ -97,16 +97,15 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
             while True:
                 released()
                 body += token(tokens[step])
-                sent += 1
                 step += 1
                 waiter = wait(step)
-                if waiter is not None or step >= last or sent >= MAX_FRAMES:
+                if waiter is not None or step >= last or step - first >= MAX_FRAMES:
                     break
             # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
             watch.sending = True
             await send({"type": "http.response.body", "body": body, "more_body": True})
             watch.sending = False
-            watch.sent += sent
+            watch.sent += step - first
             if waiter is not None:
                 await waiter
         released()
