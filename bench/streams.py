@@ -21,6 +21,9 @@ chunk, the finish chunk and ``[DONE]`` are not tokens). From those it reports:
   (this process), from ``/proc/<pid>/stat`` utime + stime / ``getrusage``, over the run;
 * the simulator's own ``emit_error`` histogram from ``GET /admin/stats`` (reset before each
   run): how late it *released* each token relative to its schedule, as the server sees it;
+* the server's own TTFT p99 (``/admin/stats``, the bench model's row: from the request's
+  arrival in the app to its first token's release): the client's TTFT minus it is the time
+  before the app saw the request (connect, accept, granian's parse and hand-over);
 * handshakes the kernel dropped at a full accept queue during the run (``listen_drops``,
   machine-wide ``TcpExt: ListenDrops``): the client retries them after 1, 3, 7 s…, so a
   server that accepts too slowly shows seconds of TTFT without any connect error.
@@ -362,7 +365,8 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
     server_cpu = c.cpu_seconds(tree) - server_cpu0
     client_cpu = c.self_cpu_seconds() - client_cpu0
     drops1 = c.listen_drops()
-    after = c.http_json(server.port, "/admin/stats")["emit_error"] if has_stats else None
+    stats = c.http_json(server.port, "/admin/stats") if has_stats else None
+    after = stats["emit_error"] if stats is not None else None
     tokens = sum(len(r.arrivals) for r in records)
     run = {
         "wall_s": _r(wall),
@@ -376,9 +380,19 @@ def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[li
         "listen_drops": drops1 - drops0 if drops0 is not None and drops1 is not None else None,
         "emit_error_before": before,
         "emit_error_after": after,
+        # The server's own TTFT (its arrival in the app to the first token's release): the
+        # client's TTFT minus this is the time before the app saw the request (connect,
+        # accept, granian's parse and hand-over to the event loop).
+        "server_ttft_ms": server_ttft(stats),
         **analyze(records, args.tokens, args.ttft_ms, args.itl_ms),
     }
     return records, run
+
+
+def server_ttft(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The bench model's TTFT summary (ms) from a simulator's ``/admin/stats``, if it has one."""
+    rows = stats.get("models", []) if stats is not None else []
+    return next((row.get("ttft_ms") for row in rows if row.get("model") == MODEL), None)
 
 
 def measure_n(servers: dict[str, c.Server], n: int, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -401,6 +415,7 @@ def measure_n(servers: dict[str, c.Server], n: int, args: argparse.Namespace) ->
                 f"N={n:>5} run {k + 1} {name:>16}: {run['tokens_per_s']:>8,.0f} tok/s  "
                 f"ITL mean {run['itl_mean_ms']} ms  "
                 f"|err| p99 {run['itl_abs_error_p99_ms']} ms  TTFT p99 {run['ttft_p99_ms']} ms  "
+                f"(in the app: {(run['server_ttft_ms'] or {}).get('p99')} ms)  "
                 f"server CPU {run['server_cpu_pct']}% ({run['server_cpu_us_per_token']} µs/token)  "
                 f"client CPU {run['client_cpu_pct']}%  errors {run['error_count']}  "
                 f"accept-queue drops {run['listen_drops']}",
@@ -422,6 +437,8 @@ def pooled_summary(records: list[StreamRecord], runs: list[dict[str, Any]], args
     lates = [r["emit_error_after"]["late"] for r in runs if r["emit_error_after"] is not None]
     summary["emit_error_late_p99_ms_max_over_runs"] = max(late["p99"] for late in lates) if lates else None
     summary["emit_error_late_mean_ms"] = _r(statistics.fmean(late["mean"] for late in lates)) if lates else None
+    ttfts = [r["server_ttft_ms"] for r in runs if r.get("server_ttft_ms")]
+    summary["server_ttft_p99_ms_max_over_runs"] = max(t["p99"] for t in ttfts) if ttfts else None
     return summary
 
 

@@ -106,6 +106,36 @@ async def test_due_times_are_absolute_from_start() -> None:
     assert [round(w - start, 6) for w in sched.waits] == [0.1, 0.12, 0.14, 0.16, 0.18]
 
 
+async def test_fixed_ttft_and_itl_seed_no_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed profile draws nothing, so its timeline seeds no latency generator; a drawn one does."""
+    import llm_simulator.engine.simulator as simulator_module
+    from llm_simulator.infra.rng import derive_random as real
+
+    seeded: list[tuple[object, ...]] = []
+
+    def counting(*parts: object) -> random.Random:
+        seeded.append(parts)
+        return real(*parts)
+
+    monkeypatch.setattr(simulator_module, "derive_random", counting)
+    sim, clock, sched = make_sim(**FLAT)
+    model = sim.resolve_model("m", "openai")
+    assert model is not None
+    assert not sim.profile_for(model).draws
+    start = clock.now()
+    async for _ in sim.stream(sim.plan(flat_request(3), model, 1), sim.open_timeline(model, 0, 1)):
+        pass
+    assert not [parts for parts in seeded if "latency" in parts]
+    assert [round(w - start, 6) for w in sched.waits] == [0.1, 0.12, 0.14]  # the same times
+
+    drawn = make_sim()[0]
+    jittered = drawn.resolve_model("gpt-4o", "openai")
+    assert jittered is not None
+    assert drawn.profile_for(jittered).draws
+    drawn.open_timeline(jittered, 0, 1)
+    assert [parts for parts in seeded if "latency" in parts] == [(1, "latency")]
+
+
 def test_multiplier_and_no_latency() -> None:
     sim, _, _ = make_sim(**{"latency.multiplier": 0.5})
     model = sim.resolve_model("gpt-4o", "openai")

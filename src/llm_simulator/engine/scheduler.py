@@ -105,31 +105,20 @@ class Scheduler:
         """
         if due <= self._clock.now():
             return None
-        # ``batch_release`` inlined, and the bucket found before the park: this is per token.
-        release = math.ceil(due / BATCH_WINDOW_S) * BATCH_WINDOW_S
-        if release < due:
-            release += BATCH_WINDOW_S
-        bucket = self._buckets.get(release)
-        if bucket is None:
-            return self._park(release)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            loop = self._current_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        bucket.append(fut)
-        return fut
+        return self._park(batch_release(due))
 
     def _park(self, release: float) -> asyncio.Future[None]:
+        """A future in the bucket of ``release``; a new bucket goes on the heap (and may re-arm)."""
         loop = self._current_loop()
         fut: asyncio.Future[None] = loop.create_future()
         bucket = self._buckets.get(release)
-        if bucket is None:
-            self._buckets[release] = [fut]
-            heapq.heappush(self._heap, release)
-            if release < self._armed_for:
-                self._arm(loop, release)
-        else:
+        if bucket is not None:  # the common case: other streams wait for the same window
             bucket.append(fut)
+            return fut
+        self._buckets[release] = [fut]
+        heapq.heappush(self._heap, release)
+        if release < self._armed_for:
+            self._arm(loop, release)
         return fut
 
     def _arm(self, loop: asyncio.AbstractEventLoop, release: float) -> None:

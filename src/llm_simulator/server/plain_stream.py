@@ -9,14 +9,15 @@ its end, errors and interruptions exactly as for the general path.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 from llm_simulator.core.plain import PlainTokens, TokenFrames
 from llm_simulator.server.coalesce import MAX_FRAMES
 from llm_simulator.server.wire import StreamWire
 
 
-async def send_plain(wire: StreamWire, plain: PlainTokens) -> None:
+def send_plain(wire: StreamWire, plain: PlainTokens) -> Coroutine[Any, Any, None]:
     """Write a plain stream (``core.plain``): each token's frames as the pacer releases it.
 
     The per-token path of the common stream: the pacer's wait, its release note, the
@@ -27,17 +28,12 @@ async def send_plain(wire: StreamWire, plain: PlainTokens) -> None:
     (``_gathered``) and ends the body in the write of its last frames, a sampled stream
     writes each frame alone while on time, and the tokens already due together when it is
     a whole ITL behind (``_one_by_one``). Every write goes through ``wire``'s policy
-    (watched, counted, the body ended in the last frames' write: ``wire.ended``).
+    (watched, counted, the body ended in the last frames' write: ``wire.ended``). The pacer
+    is started first and closed however the stream ends.
     """
-    pacer = plain.pacer
-    pacer.start()
-    try:
-        if pacer.gathers:
-            await _gathered(wire, plain)
-        else:
-            await _one_by_one(wire, plain)
-    finally:
-        pacer.close()
+    # The loop's own coroutine, not one awaiting it: one frame fewer to hold per open stream
+    # and to pass through at each token. Each loop starts and closes the pacer itself.
+    return (_gathered if plain.pacer.gathers else _one_by_one)(wire, plain)
 
 
 def _parts(
@@ -60,60 +56,63 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
     write only once it is due.
     """
     tokens, wait, released, encoder = _parts(plain)
-    last = len(tokens) - 1
-    opening: list[bytes] = []
-    step = 0
-    while True:  # the opening: until the first wait after the first token
-        waiter = wait(step)
-        if waiter is not None:
-            if step:
-                break
-            await waiter  # the first token's wait (TTFT): the opening has not begun
-        released()
-        if step == 0:
-            opening += encoder.first(tokens[0], last == 0)
-        elif step < last:
-            opening.append(encoder.token(tokens[step]))
-        else:
-            opening += encoder.last(tokens[step])
-        if len(opening) >= MAX_FRAMES:
-            await wire.frames(opening)
-            opening = []
-        step += 1
-        if step > last:  # the whole stream came without a wait after its first token
-            if opening:
-                await wire.last(opening)
-            return
-    if opening:
-        await wire.frames(opening)
-    await waiter
-    send, watch, token = wire.send, wire.watch, encoder.token
-    while step < last:  # the steady state: one token, one wait, one write
-        released()
-        body = token(tokens[step])
-        sent = 1
-        step += 1
-        waiter = wait(step)
-        # Catching up: the next token is due already, so the stream is a whole ITL behind
-        # (a saturated loop). Its due tokens join this write, as an engine's stream does:
-        # one pass through the server instead of one per token, which lets a loaded server
-        # catch up rather than fall further behind. On time, every token is written alone.
-        while waiter is None and step < last and sent < MAX_FRAMES:
-            released()
-            body += token(tokens[step])
-            sent += 1
-            step += 1
+    pacer = plain.pacer
+    pacer.start()
+    try:
+        last = len(tokens) - 1
+        opening: list[bytes] = []
+        step = 0
+        while True:  # the opening: until the first wait after the first token
             waiter = wait(step)
-        # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
-        watch.sending = True
-        await send({"type": "http.response.body", "body": body, "more_body": True})
-        watch.sending = False
-        watch.sent += sent
-        if waiter is not None:
-            await waiter
-    released()
-    for frame in encoder.last(tokens[last]):
-        await wire.body(frame, 1)
+            if waiter is not None:
+                if step:
+                    break
+                await waiter  # the first token's wait (TTFT): the opening has not begun
+            released()
+            if step == 0:
+                opening += encoder.first(tokens[0], last == 0)
+            elif step < last:
+                opening.append(encoder.token(tokens[step]))
+            else:
+                opening += encoder.last(tokens[step])
+            if len(opening) >= MAX_FRAMES:
+                await wire.frames(opening)
+                opening = []
+            step += 1
+            if step > last:  # the whole stream came without a wait after its first token
+                if opening:
+                    await wire.last(opening)
+                return
+        if opening:
+            await wire.frames(opening)
+        await waiter
+        send, watch, token = wire.send, wire.watch, encoder.token
+        while step < last:  # the steady state: one token, one wait, one write
+            first = step  # the frames of this write are the steps it takes
+            body = b""
+            # Catching up: when the next token is due already, the stream is a whole ITL behind
+            # (a saturated loop), and its due tokens join this write, as an engine's stream's do:
+            # one pass through the server instead of one per token, which lets a loaded server
+            # catch up rather than fall further behind. On time, every token is written alone.
+            while True:
+                released()
+                body += token(tokens[step])
+                step += 1
+                waiter = wait(step)
+                if waiter is not None or step >= last or step - first >= MAX_FRAMES:
+                    break
+            # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
+            watch.sending = True
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            watch.sending = False
+            watch.sent += step - first
+            if waiter is not None:
+                await waiter
+        released()
+        for frame in encoder.last(tokens[last]):
+            await wire.body(frame, 1)
+    finally:
+        pacer.close()
 
 
 async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
@@ -124,33 +123,38 @@ async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
     last frames end the body in their write (``StreamWire.last_body``).
     """
     tokens, wait, released, encoder = _parts(plain)
-    token = encoder.token
-    last = len(tokens) - 1
-    pending = b""
-    count = 0  # frames in ``pending``
+    pacer = plain.pacer
+    pacer.start()
     try:
-        for step in range(last + 1):
-            waiter = wait(step)
-            if count and (waiter is not None or count >= MAX_FRAMES):
-                body, sent = pending, count
-                pending, count = b"", 0  # before the write: a failed write is not retried below
-                await wire.body(body, sent)
-            if waiter is not None:
-                await waiter
-            released()
-            if 0 < step < last:
-                pending += token(tokens[step])
-                count += 1
-            else:
-                batch = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
-                pending += b"".join(batch)
-                count += len(batch)
-        if count:
-            sent, count = count, 0
-            await wire.last_body(pending, sent)
-    except Exception:
-        # An error from the pacer (an engine failure) or the encoder, raised without a wait:
-        # the frames before it go out first, so it reaches the client after exactly those.
-        if count:
-            await wire.body(pending, count)
-        raise
+        token = encoder.token
+        last = len(tokens) - 1
+        pending = b""
+        count = 0  # frames in ``pending``
+        try:
+            for step in range(last + 1):
+                waiter = wait(step)
+                if count and (waiter is not None or count >= MAX_FRAMES):
+                    body, sent = pending, count
+                    pending, count = b"", 0  # before the write: a failed write is not retried below
+                    await wire.body(body, sent)
+                if waiter is not None:
+                    await waiter
+                released()
+                if 0 < step < last:
+                    pending += token(tokens[step])
+                    count += 1
+                else:
+                    batch = encoder.first(tokens[0], last == 0) if step == 0 else encoder.last(tokens[step])
+                    pending += b"".join(batch)
+                    count += len(batch)
+            if count:
+                sent, count = count, 0
+                await wire.last_body(pending, sent)
+        except Exception:
+            # An error from the pacer (an engine failure) or the encoder, raised without a wait:
+            # the frames before it go out first, so it reaches the client after exactly those.
+            if count:
+                await wire.body(pending, count)
+            raise
+    finally:
+        pacer.close()

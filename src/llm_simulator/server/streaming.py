@@ -22,7 +22,7 @@ from llm_simulator.core.http import StreamResponse
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.coalesce import write_ready
-from llm_simulator.server.connection import ConnectionCut, StreamWatch, cancel_on_disconnect, close_frames
+from llm_simulator.server.connection import ConnectionCut, DisconnectWatch, StreamWatch, close_frames
 from llm_simulator.server.errors import internal_error, shutting_down
 from llm_simulator.server.exchange import ServerExchange
 from llm_simulator.server.lifecycle import Lifecycle
@@ -31,11 +31,6 @@ from llm_simulator.server.wire import StreamWire
 from llm_simulator.telemetry.stats import Stats
 
 log = logging.getLogger("llm_simulator.server")
-
-
-def _body(frame: bytes) -> dict[str, Any]:
-    """An ASGI body message carrying one frame, more to come."""
-    return {"type": "http.response.body", "body": frame, "more_body": True}
 
 
 async def _exhausted() -> bytes:
@@ -72,9 +67,8 @@ class StreamSender:
         assert task is not None
         self._lifecycle.enter(task)
         self._stats.active_streams += 1
-        gone = asyncio.Event()
-        watcher = asyncio.ensure_future(cancel_on_disconnect(receive, task, gone))
         watch = self._watch(task)
+        watcher = DisconnectWatch(receive, task, watch)
         wire = StreamWire(send, watch)
         exchange.status = 200
         started = False
@@ -131,9 +125,9 @@ class StreamSender:
                 await wire.write(_end())
             exchange.broken = wire.broken
         except (asyncio.CancelledError, OSError, RuntimeError):
-            await self._interrupted(wire, response, exchange, started, gone.is_set())
+            await self._interrupted(wire, response, exchange, started, watch.gone)
         finally:
-            watcher.cancel()
+            watcher.close()
             await close_frames(response.frames)
             exchange.telemetry.chunks = watch.sent - wire.framing
             self._stats.active_streams -= 1
@@ -154,7 +148,7 @@ class StreamSender:
                 exchange.broken = True  # a deliberate cut: the model "failed" this stream
                 raise ConnectionCut(request_id) from None  # an incomplete chunked body
             case FaultAction.MALFORMED_FRAME:
-                await wire.write(_body(response.malformed))  # then the body ends
+                await wire.body(response.malformed, 1)  # then the body ends
             case FaultAction.END_UNTERMINATED:
                 pass  # the frames stopped before the provider's terminator: the body ends here
             case FaultAction.PAUSE | FaultAction.ERROR_FRAME | FaultAction.DELAY_FIRST_BYTE:
@@ -170,7 +164,7 @@ class StreamSender:
         record.error_type = error_type
         record.error_message = error.message
         if response.on_error is not None:
-            await wire.write(_body(response.on_error(error)))
+            await wire.body(response.on_error(error), 1)
 
     async def _interrupted(
         self, wire: StreamWire, response: StreamResponse, exchange: ServerExchange, started: bool, gone: bool
@@ -190,7 +184,7 @@ class StreamSender:
         exchange.broken = True
         if started and response.on_error is not None:
             with contextlib.suppress(Exception):
-                await wire.write(_body(response.on_error(shutting_down())))
+                await wire.body(response.on_error(shutting_down()), 1)
                 await wire.write(_end())
 
     def _watch(self, task: asyncio.Task[Any]) -> StreamWatch:

@@ -35,23 +35,23 @@ class StreamWire:
         # Whether the body has been ended (by ``last_body``): no closing empty body is due then.
         self.ended = False
 
-    async def write(self, message: dict[str, Any]) -> None:
-        """Write one ASGI message (the start, an error frame, the end); one without a body is framing."""
+    async def _put(self, message: dict[str, Any], frames: int) -> None:
+        """Send ``message`` watched by the sweep, then count ``frames`` as sent: every write's sequence."""
         watch = self.watch
         watch.sending = True
         await self.send(message)
         watch.sending = False
-        watch.sent += 1
+        watch.sent += frames
+
+    async def write(self, message: dict[str, Any]) -> None:
+        """Write one ASGI message (the start, an error frame, the end); one without a body is framing."""
+        await self._put(message, 1)
         if not message.get("body"):
             self.framing += 1
 
     async def body(self, data: bytes, frames: int) -> None:
         """Write ``data`` (``frames`` frames, joined), more to come."""
-        watch = self.watch
-        watch.sending = True
-        await self.send({"type": "http.response.body", "body": data, "more_body": True})
-        watch.sending = False
-        watch.sent += frames
+        await self._put({"type": "http.response.body", "body": data, "more_body": True}, frames)
 
     async def frames(self, batch: list[bytes]) -> None:
         """Write ``batch`` (frames ready together) as one body message; each frame counts as sent."""
@@ -63,14 +63,10 @@ class StreamWire:
         Unless nothing of the body has been written yet (see the module docstring): then the
         body stays open and the caller's closing empty write ends it.
         """
-        watch = self.watch
-        if watch.sent == self.framing:  # nothing of the body written yet
+        if self.watch.sent == self.framing:  # nothing of the body written yet
             await self.body(data, frames)
             return
-        watch.sending = True
-        await self.send({"type": "http.response.body", "body": data})
-        watch.sending = False
-        watch.sent += frames
+        await self._put({"type": "http.response.body", "body": data}, frames)
         self.ended = True
 
     async def last(self, batch: list[bytes]) -> None:
