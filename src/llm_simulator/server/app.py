@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
-from llm_simulator.adapters.metrics import AdapterCollector
 from llm_simulator.adapters.registry import AdapterRegistry
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.http import Route
@@ -32,7 +31,6 @@ from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.openai import OpenAIProvider
 from llm_simulator.providers.registry import build_providers
-from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
 from llm_simulator.server.adapter_routes import AdapterRoutes, LineageRoutes, ObservatoryRoutes, RouterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -55,13 +53,15 @@ from llm_simulator.server.system_routes import Readiness, SystemRoutes
 from llm_simulator.server.websocket import WebSocketRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
-from llm_simulator.telemetry.state_metrics import StateCollector
 from llm_simulator.telemetry.stats import Stats
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from llm_simulator.adapters.lineage.adapter import LineageAdapter
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.router.adapter import RouterAdapter
+    from llm_simulator.proxy.layer import ProxyLayer
 
 
 class SimulatorApp:
@@ -87,7 +87,12 @@ class SimulatorApp:
         # Every route with its provider, in registration order (for /openapi.json).
         self.route_table: list[tuple[Route, Provider]] = self.routes.table
         # Proxy mode and replay (docs/proxy.md) take over provider routes' handlers; None when off.
-        self.proxy = ProxyLayer(config, self.sim) if ProxyLayer.active(config) else None
+        self.proxy: ProxyLayer | None = None
+        if config.proxy.active:
+            # Imported only then: a plain simulator's workers never load the proxy package.
+            from llm_simulator.proxy.layer import ProxyLayer
+
+            self.proxy = ProxyLayer(config, self.sim)
         # Optional consumers of upstream data (latency profiles, ...): started with the worker.
         self.adapters = AdapterRegistry(config, self.sim)
         router = cast("RouterAdapter | None", self.adapters.get("router"))
@@ -108,13 +113,7 @@ class SimulatorApp:
             *ChaosRoutes(self.sim.chaos, self.sim.limits, self.sim.scopes).routes(),
             *ScopeRoutes(self.sim.scopes, self.sim.chaos).routes(),
             *MetricsRoutes(
-                config,
-                self.telemetry,
-                self.sim.engines if self.sim.deployments else None,
-                (
-                    AdapterCollector(self.adapters),
-                    StateCollector(self.sim.state.stores.kind, self.sim.state.stores.guard),
-                ),
+                config, self.telemetry, self.sim.engines if self.sim.deployments else None, self._scrape_collectors
             ).routes(),
             *DashboardRoutes(self.sim, self.telemetry).routes(),
             *RequestRoutes(self.telemetry).routes(),
@@ -151,6 +150,14 @@ class SimulatorApp:
         from llm_simulator.server.openapi import build_openapi
 
         return build_openapi(self)
+
+    def _scrape_collectors(self) -> tuple[Collector, ...]:
+        """The adapters' and the state backend's ``/metrics`` families (built on the first scrape)."""
+        from llm_simulator.adapters.metrics import AdapterCollector
+        from llm_simulator.telemetry.state_metrics import StateCollector
+
+        stores = self.sim.state.stores
+        return (AdapterCollector(self.adapters), StateCollector(stores.kind, stores.guard))
 
     @property
     def in_flight(self) -> int:
