@@ -71,6 +71,7 @@ NOT_AT_START = (
     "llm_simulator.telemetry.prometheus",
     "llm_simulator.telemetry.state_metrics",
     "llm_simulator.proxy",  # proxy mode, recording and replay only (config.proxy.active)
+    "llm_simulator.server.websocket",  # the first WebSocket connection builds SimulatorApp.sockets
 )
 
 

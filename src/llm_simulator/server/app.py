@@ -50,7 +50,6 @@ from llm_simulator.server.routing import Routes
 from llm_simulator.server.scope_routes import ScopeRoutes
 from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
-from llm_simulator.server.websocket import WebSocketRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
 from llm_simulator.telemetry.stats import Stats
@@ -62,6 +61,7 @@ if TYPE_CHECKING:
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.router.adapter import RouterAdapter
     from llm_simulator.proxy.layer import ProxyLayer
+    from llm_simulator.server.websocket import WebSocketRoutes
 
 
 class SimulatorApp:
@@ -135,11 +135,25 @@ class SimulatorApp:
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
         self.internal.bind(self, self.telemetry)
-        # The WebSocket APIs: each model turn is an internal request through this app.
-        openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
-        self.sockets = WebSocketRoutes(
-            self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes, openai.client_secrets
-        )
+        # The WebSocket APIs, built on the first WebSocket connection (``sockets``).
+        self._sockets: WebSocketRoutes | None = None
+
+    @property
+    def sockets(self) -> WebSocketRoutes:
+        """The WebSocket APIs: each model turn is an internal request through this app.
+
+        Built, and their ≈ 30 modules imported, on the first WebSocket connection: a worker
+        that serves none never loads them (start-up time, memory).
+        """
+        if self._sockets is None:
+            from llm_simulator.server.websocket import WebSocketRoutes
+
+            openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
+            max_message_bytes = self.config.server.max_body_bytes
+            self._sockets = WebSocketRoutes(
+                self.internal, self.gate, self.sim.catalogue, max_message_bytes, openai.client_secrets
+            )
+        return self._sockets
 
     def _openapi(self) -> dict[str, Any]:
         """The OpenAPI document (built on the first ``GET /openapi.json``).
