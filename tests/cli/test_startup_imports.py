@@ -66,6 +66,12 @@ NOT_AT_START = (
     "llm_simulator.engine.load.traces",
     "llm_simulator.server.openapi",  # built on the first GET /openapi.json
     "yaml",  # only a YAML config or fixtures file (none here), and ``config show``
+    "prometheus_client",  # the first GET /metrics builds the scrape registry
+    "llm_simulator.adapters.metrics",
+    "llm_simulator.telemetry.prometheus",
+    "llm_simulator.telemetry.state_metrics",
+    "llm_simulator.proxy",  # proxy mode, recording and replay only (config.proxy.active)
+    "llm_simulator.server.websocket",  # the first WebSocket connection builds SimulatorApp.sockets
 )
 
 

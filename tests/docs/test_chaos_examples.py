@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from llm_simulator.cli.main import build_parser, resolve_config
+from llm_simulator.cli.flags import resolve_config
+from llm_simulator.cli.main import build_parser
 from llm_simulator.config.chaos import ERROR_TYPES, FAULT_TYPES, PRESET_NAMES, ChaosRule, StreamFaultSpec
 from llm_simulator.config.loader import load_config
 from llm_simulator.config.schema import SimulatorConfig

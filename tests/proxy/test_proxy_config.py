@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from llm_simulator.cli.flags import resolve_config
 from llm_simulator.cli.main import build_parser
 from llm_simulator.config.loader import ConfigError, load_config
 from llm_simulator.proxy.wire import downstream_headers, upstream_headers, upstream_query
+from llm_simulator.server.app import SimulatorApp
 
 
 def test_flags_and_env_set_the_proxy_keys() -> None:
@@ -56,3 +59,23 @@ def test_response_headers_lose_only_what_the_server_sets_itself() -> None:
     raw = [(b"Content-Length", b"9"), (b"retry-after", b"3"), (b"x-request-id", b"up"), (b"x-frame-options", b"DENY")]
     assert downstream_headers(raw, stream=False) == [(b"retry-after", b"3"), (b"x-request-id", b"up")]
     assert downstream_headers(raw, stream=True) == [(b"retry-after", b"3"), (b"x-upstream-request-id", b"up")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "active"),
+    [
+        ({}, False),
+        ({"proxy.upstream": "http://up:1"}, True),
+        ({"proxy.upstreams": {"gemini": "http://g:1"}}, True),
+        ({"proxy.replay_dir": "REPLAY"}, True),
+    ],
+)
+def test_the_app_builds_the_proxy_layer_only_when_proxying_or_replaying(
+    overrides: dict[str, object], active: bool, tmp_path: Path
+) -> None:
+    # A plain simulator's workers never import the proxy package (start-up time and memory).
+    if overrides.get("proxy.replay_dir") == "REPLAY":
+        overrides = {"proxy.replay_dir": str(tmp_path)}
+    config = load_config(None, {}, overrides)
+    assert config.proxy.active is active
+    assert (SimulatorApp(config).proxy is not None) is active

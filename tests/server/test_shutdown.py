@@ -20,9 +20,17 @@ BODY = {
 }
 
 
-@pytest.mark.parametrize("server_impl", ["granian", "uvicorn"])
+# How the server runs: granian's supervisor and worker, uvicorn, or one process (granian embedded).
+SERVERS = {
+    "granian": ("--server", "granian"),
+    "uvicorn": ("--server", "uvicorn"),
+    "single-process": ("--single-process",),
+}
+
+
+@pytest.mark.parametrize("server_impl", list(SERVERS))
 def test_sigterm_drains_stream_then_exits_zero(server_impl: str) -> None:
-    with live_server("--server", server_impl, "--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
+    with live_server(*SERVERS[server_impl], "--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
         lines: list[str] = []
 
         def consume() -> None:
@@ -39,10 +47,10 @@ def test_sigterm_drains_stream_then_exits_zero(server_impl: str) -> None:
     assert sum(1 for line in lines if '"content":' in line) == 31  # role chunk + 30 tokens
 
 
-@pytest.mark.parametrize("server_impl", ["granian", "uvicorn"])
+@pytest.mark.parametrize("server_impl", list(SERVERS))
 def test_streams_outliving_the_drain_deadline_end_with_an_error_frame(server_impl: str) -> None:
     long_body = {**BODY, "max_tokens": 2000}  # about a minute at the standard profile's pace
-    with live_server("--server", server_impl, "--drain-timeout", "1") as live:
+    with live_server(*SERVERS[server_impl], "--drain-timeout", "1") as live:
         lines: list[str] = []
         failures: list[BaseException] = []
 
@@ -66,11 +74,12 @@ def test_streams_outliving_the_drain_deadline_end_with_an_error_frame(server_imp
     assert stopped_after < 15  # the deadline (1 s) cut the stream; it did not run to its end
 
 
-def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_refused() -> None:
+@pytest.mark.parametrize("server_impl", ["granian", "single-process"])
+def test_fifty_live_streams_all_finish_during_the_drain_and_new_requests_are_refused(server_impl: str) -> None:
     import asyncio
 
     body = {**BODY, "max_tokens": 40}
-    with live_server("--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
+    with live_server(*SERVERS[server_impl], "--latency-multiplier", "0.3", "--drain-timeout", "20") as live:
 
         async def run() -> tuple[list[list[str]], list[BaseException | int]]:
             async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100)) as client:

@@ -69,6 +69,14 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         ("--server",), "server.implementation", "SERVER", "HTTP server", "server", choices=("granian", "uvicorn")
     ),
     ConfigFlag(
+        ("--single-process",),
+        "server.single_process",
+        "SINGLE_PROCESS",
+        "serve from this process, no supervisor (one granian worker; not replaced if it dies)",
+        "server",
+        action="store_true",
+    ),
+    ConfigFlag(
         ("--max-body-bytes",),
         "server.max_body_bytes",
         "MAX_BODY_BYTES",

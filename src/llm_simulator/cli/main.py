@@ -14,26 +14,12 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from llm_simulator._version import __version__
 from llm_simulator.cli.output import EXIT_OK, EXIT_USAGE, PROG, CliError, CliParser, add_format_flag, print_json
 from llm_simulator.cli.startup import collection_paused
 
-if TYPE_CHECKING:
-    from llm_simulator.cli.config_cmd import example_config
-    from llm_simulator.cli.flags import FLAG_KEYS, flags_from, resolve_config
-
-# Kept importable from here: tests and docs examples use them through ``cli.main``.
-__all__ = ["FLAG_KEYS", "build_parser", "example_config", "flags_from", "main", "resolve_config"]
-# Where those come from: imported on first use, so that importing this module (every
-# command's first step) loads no configuration models before ``main`` pauses the collector.
-_REEXPORTED = {
-    "FLAG_KEYS": "llm_simulator.cli.flags",
-    "flags_from": "llm_simulator.cli.flags",
-    "resolve_config": "llm_simulator.cli.flags",
-    "example_config": "llm_simulator.cli.config_cmd",
-}
+__all__ = ["build_parser", "main"]
 
 EXIT_INTERRUPTED = 130
 
@@ -53,14 +39,6 @@ COMMANDS = {
     "profile": "llm_simulator.cli.profile",
     "cassette": "llm_simulator.cli.cassette",
 }
-
-
-def __getattr__(name: str) -> object:
-    """The names re-exported from the command modules (``_REEXPORTED``), loaded on first use."""
-    module = _REEXPORTED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
 
 
 def _named_command(argv: Sequence[str]) -> str | None:

@@ -45,7 +45,6 @@ def run(args: argparse.Namespace) -> int:
     # a few kilobytes.
     with collection_paused(freeze=True):
         from llm_simulator.engine.simulator import Simulator
-        from llm_simulator.proxy.replay import check_cassettes
         from llm_simulator.server.run import serve
         from llm_simulator.telemetry.sinks import check_sinks
 
@@ -57,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
             # Loaded here, the tokenizer's ≈ 45 MB and the text pools are shared by every worker
             # forked from this process (or serve in it: uvicorn's single worker).
             simulator.warm_up()
-        check_cassettes(config)
+        if config.proxy.replay_dir:
+            # A bad cassette fails here, before any worker starts (the proxy package loads only then).
+            from llm_simulator.proxy.replay import check_cassettes
+
+            check_cassettes(config)
         check_sinks(config)
     print(
         f"llm-simulator {__version__} listening on http://{config.server.host}:{config.server.port} "

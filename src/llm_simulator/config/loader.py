@@ -28,6 +28,7 @@ ENV_KEYS: dict[str, str] = {
     "PORT": "server.port",
     "WORKERS": "server.workers",
     "SERVER": "server.implementation",
+    "SINGLE_PROCESS": "server.single_process",
     "MAX_BODY_BYTES": "server.max_body_bytes",
     "DRAIN_TIMEOUT": "server.drain_timeout_s",
     "MAX_CONCURRENT": "security.max_concurrent_requests",

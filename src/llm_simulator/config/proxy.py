@@ -80,6 +80,15 @@ class ProxyConfig(BaseModel):
                 )
         return self
 
+    @property
+    def active(self) -> bool:
+        """Whether proxy mode or a replay is asked for at all (a recording needs an upstream).
+
+        Only then does a server import and build the proxy layer (``proxy/``: its forwarder,
+        cassettes and pacing, ≈ 45 modules a plain simulator never uses).
+        """
+        return bool(self.upstream or self.upstreams or self.replay_dir)
+
     def upstream_for(self, provider: str) -> str | None:
         """The base URL (no trailing slash) ``provider``'s requests go to, or None to simulate."""
         url = self.upstreams.get(provider, self.upstream)  # type: ignore[call-overload]

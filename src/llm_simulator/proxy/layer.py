@@ -33,8 +33,7 @@ class ProxyLayer:
     @staticmethod
     def active(config: SimulatorConfig) -> bool:
         """Whether the configuration asks for a proxy, a recording or a replay at all."""
-        proxy = config.proxy
-        return bool(proxy.upstream or proxy.upstreams or proxy.replay_dir)
+        return config.proxy.active
 
     def wrap(self, route: Route, provider: str) -> Route:
         """``route`` as proxy mode serves it (unchanged when ``provider`` is neither forwarded nor replayed).

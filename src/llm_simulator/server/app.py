@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
-from llm_simulator.adapters.metrics import AdapterCollector
 from llm_simulator.adapters.registry import AdapterRegistry
 from llm_simulator.config.schema import SimulatorConfig
 from llm_simulator.core.http import Route
@@ -32,7 +31,6 @@ from llm_simulator.providers.base import Provider
 from llm_simulator.providers.internal import InternalDispatch
 from llm_simulator.providers.openai import OpenAIProvider
 from llm_simulator.providers.registry import build_providers
-from llm_simulator.proxy.layer import ProxyLayer
 from llm_simulator.security.gate import Gate
 from llm_simulator.server.adapter_routes import AdapterRoutes, LineageRoutes, ObservatoryRoutes, RouterRoutes
 from llm_simulator.server.asgi import Receive, Scope, Send
@@ -52,16 +50,18 @@ from llm_simulator.server.routing import Routes
 from llm_simulator.server.scope_routes import ScopeRoutes
 from llm_simulator.server.streaming import StreamSender
 from llm_simulator.server.system_routes import Readiness, SystemRoutes
-from llm_simulator.server.websocket import WebSocketRoutes
 from llm_simulator.telemetry.hub import Telemetry
 from llm_simulator.telemetry.setup import build_telemetry
-from llm_simulator.telemetry.state_metrics import StateCollector
 from llm_simulator.telemetry.stats import Stats
 
 if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
     from llm_simulator.adapters.lineage.adapter import LineageAdapter
     from llm_simulator.adapters.observatory.adapter import ObservatoryAdapter
     from llm_simulator.adapters.router.adapter import RouterAdapter
+    from llm_simulator.proxy.layer import ProxyLayer
+    from llm_simulator.server.websocket import WebSocketRoutes
 
 
 class SimulatorApp:
@@ -87,7 +87,12 @@ class SimulatorApp:
         # Every route with its provider, in registration order (for /openapi.json).
         self.route_table: list[tuple[Route, Provider]] = self.routes.table
         # Proxy mode and replay (docs/proxy.md) take over provider routes' handlers; None when off.
-        self.proxy = ProxyLayer(config, self.sim) if ProxyLayer.active(config) else None
+        self.proxy: ProxyLayer | None = None
+        if config.proxy.active:
+            # Imported only then: a plain simulator's workers never load the proxy package.
+            from llm_simulator.proxy.layer import ProxyLayer
+
+            self.proxy = ProxyLayer(config, self.sim)
         # Optional consumers of upstream data (latency profiles, ...): started with the worker.
         self.adapters = AdapterRegistry(config, self.sim)
         router = cast("RouterAdapter | None", self.adapters.get("router"))
@@ -108,13 +113,7 @@ class SimulatorApp:
             *ChaosRoutes(self.sim.chaos, self.sim.limits, self.sim.scopes).routes(),
             *ScopeRoutes(self.sim.scopes, self.sim.chaos).routes(),
             *MetricsRoutes(
-                config,
-                self.telemetry,
-                self.sim.engines if self.sim.deployments else None,
-                (
-                    AdapterCollector(self.adapters),
-                    StateCollector(self.sim.state.stores.kind, self.sim.state.stores.guard),
-                ),
+                config, self.telemetry, self.sim.engines if self.sim.deployments else None, self._scrape_collectors
             ).routes(),
             *DashboardRoutes(self.sim, self.telemetry).routes(),
             *RequestRoutes(self.telemetry).routes(),
@@ -136,11 +135,25 @@ class SimulatorApp:
         self.responder = Responder(self.hardening, streams, self.lifecycle, self.readiness, self.stats)
         self.handling = Handling(checks, self.responder, security.body_timeout_s, security.request_timeout_s)
         self.internal.bind(self, self.telemetry)
-        # The WebSocket APIs: each model turn is an internal request through this app.
-        openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
-        self.sockets = WebSocketRoutes(
-            self.internal, self.gate, self.sim.catalogue, config.server.max_body_bytes, openai.client_secrets
-        )
+        # The WebSocket APIs, built on the first WebSocket connection (``sockets``).
+        self._sockets: WebSocketRoutes | None = None
+
+    @property
+    def sockets(self) -> WebSocketRoutes:
+        """The WebSocket APIs: each model turn is an internal request through this app.
+
+        Built, and their ≈ 30 modules imported, on the first WebSocket connection: a worker
+        that serves none never loads them (start-up time, memory).
+        """
+        if self._sockets is None:
+            from llm_simulator.server.websocket import WebSocketRoutes
+
+            openai = next(p for p in self.providers if isinstance(p, OpenAIProvider))
+            max_message_bytes = self.config.server.max_body_bytes
+            self._sockets = WebSocketRoutes(
+                self.internal, self.gate, self.sim.catalogue, max_message_bytes, openai.client_secrets
+            )
+        return self._sockets
 
     def _openapi(self) -> dict[str, Any]:
         """The OpenAPI document (built on the first ``GET /openapi.json``).
@@ -151,6 +164,14 @@ class SimulatorApp:
         from llm_simulator.server.openapi import build_openapi
 
         return build_openapi(self)
+
+    def _scrape_collectors(self) -> tuple[Collector, ...]:
+        """The adapters' and the state backend's ``/metrics`` families (built on the first scrape)."""
+        from llm_simulator.adapters.metrics import AdapterCollector
+        from llm_simulator.telemetry.state_metrics import StateCollector
+
+        stores = self.sim.state.stores
+        return (AdapterCollector(self.adapters), StateCollector(stores.kind, stores.guard))
 
     @property
     def in_flight(self) -> int:

@@ -10,16 +10,16 @@ import orjson
 
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.http import JSON_CONTENT_TYPE, HttpRequest, JsonResponse, Response, Route
-from llm_simulator.telemetry.prometheus import CONTENT_TYPE, MetricsEndpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from prometheus_client.registry import Collector
 
     from llm_simulator.config.schema import SimulatorConfig
     from llm_simulator.engine.load.live import LiveEngine
     from llm_simulator.telemetry.hub import Telemetry
+    from llm_simulator.telemetry.prometheus import MetricsEndpoint
 
 # Columns of the CSV export, in order (nested latency summaries are flattened: ttft_ms_p50, ...).
 _LATENCIES = ("duration_ms", "ttft_ms", "itl_ms")
@@ -39,25 +39,42 @@ KEY_COLUMNS = ("provider", "model", "api_key", "requests", "errors", "input_toke
 
 
 class MetricsRoutes:
-    """The Prometheus scrape endpoint and the stats export."""
+    """The Prometheus scrape endpoint and the stats export.
+
+    The scrape endpoint's registry, and ``prometheus_client`` with it (≈ 35 modules, ≈ 10 ms
+    of every worker's start), are built on the first ``GET /metrics``: a simulator nobody
+    scrapes never loads them. ``collectors`` builds the extra families then.
+    """
 
     def __init__(
         self,
         config: SimulatorConfig,
         telemetry: Telemetry,
         engines: Mapping[str, LiveEngine] | None,
-        collectors: Sequence[Collector] = (),
+        collectors: Callable[[], Sequence[Collector]] = tuple,
     ) -> None:
         self._config = config
         self._telemetry = telemetry
-        self._endpoint = MetricsEndpoint(
-            telemetry,
-            lambda: config.security.max_concurrent_requests or 0,
-            (lambda: engines) if engines is not None else None,
-        )
-        # More families read at scrape time (the adapters' and their infra's).
-        for collector in collectors:
-            self._endpoint.registry.register(collector)
+        self._engines = engines
+        self._collectors = collectors
+        self._endpoint: MetricsEndpoint | None = None
+
+    def endpoint(self) -> MetricsEndpoint:
+        """The registry every scrape renders, with the extra collectors (built on the first call)."""
+        if self._endpoint is None:
+            from llm_simulator.telemetry.prometheus import MetricsEndpoint
+
+            config, engines = self._config, self._engines
+            endpoint = MetricsEndpoint(
+                self._telemetry,
+                lambda: config.security.max_concurrent_requests or 0,
+                (lambda: engines) if engines is not None else None,
+            )
+            # More families read at scrape time (the adapters' and their infra's).
+            for collector in self._collectors():
+                endpoint.registry.register(collector)
+            self._endpoint = endpoint
+        return self._endpoint
 
     def routes(self) -> list[Route]:
         """``GET /metrics`` (when enabled) and ``GET /admin/stats/export``."""
@@ -68,7 +85,9 @@ class MetricsRoutes:
 
     async def metrics(self, request: HttpRequest) -> Response:
         """The Prometheus text exposition of every worker's aggregates."""
-        body = self._endpoint.render()
+        from llm_simulator.telemetry.prometheus import CONTENT_TYPE
+
+        body = self.endpoint().render()
         return JsonResponse(200, body, [(b"content-type", CONTENT_TYPE.encode()), (b"cache-control", b"no-store")])
 
     async def export(self, request: HttpRequest) -> Response:

@@ -9,6 +9,7 @@ import resource
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 from llm_simulator.config.loader import to_internal_json
 from llm_simulator.config.schema import SimulatorConfig
@@ -49,9 +50,10 @@ def shared_metrics_dir(config: SimulatorConfig) -> Iterator[SimulatorConfig]:
         SharedStats(metrics.multiprocess_dir).clear()
         yield config
         return
-    if config.server.workers <= 1 and config.server.implementation == "uvicorn":
-        # A lone uvicorn worker is the process itself; granian's lone worker is a child the
-        # master replaces if it dies, and the directory keeps its counts (and the restart).
+    if config.server.workers <= 1 and (config.server.implementation == "uvicorn" or config.server.single_process):
+        # A lone uvicorn worker, or the single-process server, is the process itself; granian's
+        # lone worker is a child the master replaces if it dies, and the directory keeps its
+        # counts (and the restart).
         yield config
         return
     directory = tempfile.mkdtemp(prefix="llm-simulator-metrics-")
@@ -115,6 +117,9 @@ def serve(config: SimulatorConfig) -> None:
 def _serve(config: SimulatorConfig) -> None:
     os.environ[CONFIG_ENV] = to_internal_json(config)
     server = config.server
+    if server.single_process:
+        _serve_in_process(config)
+        return
     if server.implementation == "uvicorn":
         import signal
 
@@ -142,8 +147,6 @@ def _serve(config: SimulatorConfig) -> None:
         )
         return
     from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
     from granian.server import Server
 
     Server(
@@ -161,18 +164,71 @@ def _serve(config: SimulatorConfig) -> None:
         # the whole server down: only the requests it was serving are lost. Granian gives up
         # (exit 1) only on a crash loop: a replacement that dies within 5.5 s of its start.
         respawn_failed_workers=True,
-        backlog=LISTEN_BACKLOG,
-        backpressure=granian_backpressure(config),
         loop=Loops.uvloop,
         factory=True,
-        log_level=LogLevels(config.logging.level),
-        # Granian's own lines go to stderr like the simulator's, keeping stdout for a stdout event sink.
-        log_dictconfig=GRANIAN_LOGS_TO_STDERR,
         # Granian stops accepting on SIGTERM and waits for open connections. The app drains
         # on the same signal and ends the streams still open at the deadline with an error
         # frame; the kill timeout leaves it a grace period to write those frames.
         workers_kill_timeout=math.ceil(server.drain_timeout_s) + KILL_GRACE_S + math.ceil(telemetry_flush_s(config)),
+        **_granian_settings(config),
+    ).serve()
+
+
+def _granian_settings(config: SimulatorConfig) -> dict[str, Any]:
+    """Granian's settings shared by its supervised workers and the single-process server."""
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    return {
+        "backlog": LISTEN_BACKLOG,
+        "backpressure": granian_backpressure(config),
+        "log_level": LogLevels(config.logging.level),
+        # Granian's own lines go to stderr like the simulator's, keeping stdout for a stdout event sink.
+        "log_dictconfig": GRANIAN_LOGS_TO_STDERR,
         # Slow headers: a client must finish its header block within this (granian's own
         # timer; uvicorn has none).
-        http1_settings=HTTP1Settings(header_read_timeout=round(config.security.header_timeout_s * 1000)),
-    ).serve()
+        "http1_settings": HTTP1Settings(header_read_timeout=round(config.security.header_timeout_s * 1000)),
+    }
+
+
+def _serve_in_process(config: SimulatorConfig) -> None:
+    """``server.single_process``: granian's embedded server runs the app in this process's own loop.
+
+    No supervisor and no fork: the process that validated the configuration and loaded the
+    tokenizer serves (≈ 13 MiB of idle PSS and ≈ 35 ms of start-up CPU less than a master
+    and its worker; ``bench/startup_embedded.py``). What it costs: nothing replaces the
+    server if it dies, and granian marks its embedded server experimental. SIGTERM/SIGINT
+    stop it through a plain signal handler, which the app's drain (``server/lifecycle.py``)
+    chains: the app drains first (streams end at ``server.drain_timeout_s`` with the
+    provider's error frame), then granian's shutdown sends ``lifespan.shutdown`` and returns.
+    """
+    import asyncio
+    import signal
+
+    import uvloop
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server as EmbeddedServer
+
+    from llm_simulator.server.factory import create_app
+
+    server = EmbeddedServer(
+        create_app,
+        address=config.server.host,
+        port=config.server.port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        factory=True,
+        **_granian_settings(config),
+    )
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(server.stop)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop)
+        await server.serve()
+
+    uvloop.run(serve())
