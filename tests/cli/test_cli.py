@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,18 @@ def test_chaos_flags(flags: list[str], expected: dict[str, object], capsys: pyte
 def test_a_bad_chaos_preset_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "show", "--chaos-preset", "apocalypse"]) != 0
     assert "chaos.preset" in capsys.readouterr().err
+
+
+def test_serve_on_a_taken_port_fails_with_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "another server is listening there" in err
+    assert "panicked" not in err
+
+
+def test_serve_on_an_unknown_host_fails_with_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "no-such-host.invalid", "--port", "8080"]) == 1
+    assert "cannot listen on no-such-host.invalid:8080: unknown host" in capsys.readouterr().err

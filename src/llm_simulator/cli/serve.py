@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from llm_simulator._version import __version__
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from llm_simulator.telemetry.sinks import check_sinks
 
         config = resolve_config(args)
+        check_port_free(config.server.host, config.server.port)
         check_state_backend(config)
         # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
         simulator = Simulator(config)
@@ -77,6 +79,36 @@ def spawns_workers(config: SimulatorConfig) -> bool:
     Those inherit nothing from this process and load the tokenizer themselves.
     """
     return config.server.implementation == "uvicorn" and config.server.workers > 1
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse to start (exit 1, one clear line) when ``host:port`` cannot be listened on.
+
+    granian reports a taken port as a Rust panic with a 25-frame backtrace; this tries the
+    same bind first (with ``SO_REUSEADDR``, as the servers bind: a port that only has
+    connections in TIME_WAIT is free) and names the address and the reason instead. Port 0
+    (any free port) is always free.
+    """
+    if port == 0:
+        return
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OperationFailed(f"cannot listen on {host}:{port}: unknown host ({exc.strerror})") from None
+    family, kind, proto, _, address = addresses[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = (
+                " (another server is listening there: stop it or choose another --port)"
+                if exc.errno == errno.EADDRINUSE
+                else ""
+            )
+            raise OperationFailed(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
 
 
 def check_state_backend(config: SimulatorConfig) -> None:
