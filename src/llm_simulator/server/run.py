@@ -196,7 +196,7 @@ def _serve_in_process(config: SimulatorConfig) -> None:
 
     No supervisor and no fork: the process that validated the configuration and loaded the
     tokenizer serves (≈ 13 MiB of idle PSS and ≈ 35 ms of start-up CPU less than a master
-    and its worker; ``bench/startup_embedded.py``). What it costs: nothing replaces the
+    and its worker; ``bench/single_process.py``). What it costs: nothing replaces the
     server if it dies, and granian marks its embedded server experimental. SIGTERM/SIGINT
     stop it through a plain signal handler, which the app's drain (``server/lifecycle.py``)
     chains: the app drains first (streams end at ``server.drain_timeout_s`` with the
