@@ -208,6 +208,15 @@ class Checkout:
     src: Path
     commit: str
 
+    def compile_bytecode(self) -> None:
+        """Write ``src``'s ``.pyc`` files, as installing the package does.
+
+        A start-up measured without them recompiles ≈ 650 modules on every start (≈ 0.3 s
+        more), which no installed server pays; a machine with ``PYTHONDONTWRITEBYTECODE``
+        set never writes them by itself.
+        """
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", str(self.src)], check=True)
+
     def env(self) -> dict[str, str]:
         """The environment that makes ``python -m llm_simulator…`` import from ``src``."""
         return {**os.environ, "PYTHONPATH": str(self.src)}

@@ -121,6 +121,8 @@ def main() -> None:
     parser.add_argument("--output", default="first_use", help="results file name under bench/results")
     args = parser.parse_args()
     checkouts = [candidate(), *baselines(args)]
+    for checkout in checkouts:
+        checkout.compile_bytecode()
     samples: dict[str, list[dict[str, dict[str, float]]]] = {c.label: [] for c in checkouts}
     with tempfile.TemporaryDirectory(prefix="bench-first-use-") as tmp:
         for round_no in range(args.rounds):

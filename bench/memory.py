@@ -208,6 +208,8 @@ def main() -> None:
     raise_fd_limit()
 
     checkouts = [candidate(), *baselines(args)]
+    for checkout in checkouts:
+        checkout.compile_bytecode()
     floors = ["1", "auto"] if args.transport_floor else []
     labels = [c.label for c in checkouts] + [f"granian-http-{http}" for http in floors]
     samples: dict[str, list[dict[str, float]]] = {label: [] for label in labels}

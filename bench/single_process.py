@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import cpu_seconds, free_port, machine_info, process_tree, shown, write_results
+from _common import candidate, cpu_seconds, free_port, machine_info, process_tree, shown, write_results
 from startup import _chat_ok, _health_ok, pss_kib
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=2.0, help="seconds of idling before PSS is read")
     parser.add_argument("--output", default="startup-single-process", help="results file name under bench/results")
     args = parser.parse_args()
+    candidate().compile_bytecode()
     ways: dict[str, list[str]] = {"master + worker": [], "single process": ["--single-process"]}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
     for round_no in range(args.rounds):

@@ -130,6 +130,8 @@ def main() -> None:
     args = parser.parse_args()
 
     checkouts = [candidate(), *baselines(args)]
+    for checkout in checkouts:
+        checkout.compile_bytecode()
     samples: dict[str, list[dict[str, Any]]] = {c.label: [] for c in checkouts}
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         for round_no in range(args.rounds):
