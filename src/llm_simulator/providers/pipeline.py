@@ -135,21 +135,22 @@ async def serve_generation(
         gen = await prepare(sim, request, answer, spec, gen, admitting)
     base_seed = sim.request_seed(gen.seed, *answer.seed_identity(gen))
     plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.exchange.record)
-    if not stream and sim.answers_at_once(spec, plan):
-        # Latency off (and nothing else to wait for): no timeline to open, nothing to wait.
-        answer.begin(plan)
-        sim.complete_at_once(plan)
-        return answer.render(plan)
-    timeline = sim.generation_timeline(spec, plan, base_seed)
+    pacing = sim.pacing(spec)
+    # Latency off (and nothing else to wait for): no timeline to open, nothing to wait.
+    at_once = not stream and sim.answers_at_once(spec, plan, pacing)
+    timeline = None if at_once else sim.generation_timeline(spec, plan, base_seed, pacing)
     answer.begin(plan)
-    if stream:
+    if timeline is None:
+        sim.complete_at_once(plan)
+    elif stream:
         response = answer.stream(plan, timeline)
         # Every engine-paced stream may fall behind its engine: the server then writes the
         # frames already released in one write (server/coalesce.py), whatever the provider.
         if response.ahead is None:
             response.ahead = sim.frames_ahead(timeline)
         return response
-    await sim.complete(plan, timeline)
+    else:
+        await sim.complete(plan, timeline)
     return answer.render(plan)
 
 

@@ -39,7 +39,7 @@ from llm_simulator.providers.openai.chat_chunks import (
     prompt_filter_results,
 )
 from llm_simulator.providers.openai.chat_messages import parse_messages
-from llm_simulator.providers.openai.chat_plain import MAX_CHOICES, TOOL_RESULT_ROLES, plain_request
+from llm_simulator.providers.openai.chat_plain import CHAT_ENDPOINT, MAX_CHOICES, TOOL_RESULT_ROLES, plain_request
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -101,21 +101,17 @@ def check_settings(body: JsonObject) -> None:
     get_str(body, "service_tier")
 
 
-def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
+def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
     """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``.
 
-    A plain body is read in one pass (``chat_plain``); every other one gets ``parse_checked``.
+    Every parameter by its own check, in the order the API reports them; ``serve`` reads a
+    plain body in one pass instead (``chat_plain.plain_request``), to the same result.
     """
-    return plain_request(sim, body) or parse_checked(sim, body)
-
-
-def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
-    """``parse_request`` by every parameter's own check, in the order the API reports them."""
     model_id, spec = require_model(sim, body)
     raw_messages = get_list(body, "messages", required=True)
     assert raw_messages is not None
     messages, prompt_tokens = parse_messages(sim, raw_messages)
-    require_generation_model(model_id, spec, "chat/completions")
+    require_generation_model(model_id, spec, CHAT_ENDPOINT)
     max_completion = get_int(body, "max_completion_tokens", minimum=1)
     max_tokens = get_int(body, "max_tokens", minimum=1)
     limit_param = "max_completion_tokens" if max_completion is not None else "max_tokens"
