@@ -36,6 +36,9 @@ from llm_simulator.engine.tooling import call_id, choose_tools, structured_text,
 
 
 @functools.lru_cache(maxsize=1024)  # a digest per request otherwise; model ids may be any string
+# Every answer of a model carries its fingerprint: hashed once per model id (ids come from
+# callers, so the cache is bounded), not once per request (≈ 3 % of a small one).
+@functools.lru_cache(maxsize=1024)
 def system_fingerprint(model: str) -> str:
     """A stable ``fp_…`` identifying the simulated backend configuration of ``model``."""
     return "fp_" + hashlib.blake2b(f"{model}/{__version__}".encode(), digest_size=5).hexdigest()
@@ -190,8 +193,9 @@ class Planner:
     ) -> ChoicePlan:
         # Reasoning comes first and counts against the output limit, as with the real
         # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
-        # (The common choice has no reasoning budget and no stop sequences: neither step is
-        # called; ``choose_tools`` answers "none" before drawing for a request without tools.)
+        # (The common choice has no reasoning budget, no tools and no stop sequences: none
+        # of those steps is called, and none would have drawn from the RNG; each step
+        # leaves that test to its caller.)
         reasoning: list[str] = []
         if request.reasoning_budget:
             reasoning = self._reasoning_units(request, rng, limit)
@@ -200,15 +204,16 @@ class Planner:
                     index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
                 )
         room = limit - len(reasoning)
-        tools = choose_tools(
-            request,
-            rng,
-            probability=tool_probability,
-            max_parallel=self._max_parallel,
-            answer_after_tool_result=self._answer_after_tool_result,
-        )
-        if tools:
-            return self._tool_calls(index, reasoning, tools, room, rng)
+        if request.tools:
+            tools = choose_tools(
+                request,
+                rng,
+                probability=tool_probability,
+                max_parallel=self._max_parallel,
+                answer_after_tool_result=self._answer_after_tool_result,
+            )
+            if tools:
+                return self._tool_calls(index, reasoning, tools, room, rng)
         if request.output.kind is OutputKind.TEXT and prompted is None:
             target = room if request.ignore_eos else max(1, min(room, round(sample_length(rng))))
             units = self._strategy.compose(request.messages, rng, target)

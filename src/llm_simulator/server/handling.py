@@ -130,10 +130,14 @@ def guarded(work: Awaitable[T], deadline: Deadline) -> Generator[Any, Any, T]:
     sends or throws in goes to the work).
     """
     steps = work.__await__()
+    # The work's result leaves through StopIteration (typed Any): bound to ``result`` (a T)
+    # rather than passed through ``typing.cast``, a Python-level call on every request.
+    result: T
     try:
         yielded = steps.send(None)
     except StopIteration as stop:
-        return cast("T", stop.value)
+        result = stop.value
+        return result
     deadline.arm()
     while True:
         try:
@@ -145,12 +149,14 @@ def guarded(work: Awaitable[T], deadline: Deadline) -> Generator[Any, Any, T]:
             try:
                 yielded = steps.throw(exc)
             except StopIteration as stop:
-                return cast("T", stop.value)
+                result = stop.value
+                return result
         else:
             try:
                 yielded = steps.send(sent)
             except StopIteration as stop:
-                return cast("T", stop.value)
+                result = stop.value
+                return result
 
 
 class Handling:
