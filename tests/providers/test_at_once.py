@@ -70,7 +70,7 @@ async def test_the_answer_due_at_once_is_the_timelines_answer(
 ) -> None:
     at_once = await _answer(path, body)
     assert at_once[0] == 200
-    monkeypatch.setattr(Simulator, "answers_at_once", lambda self, model, plan: False)
+    monkeypatch.setattr(Simulator, "answers_at_once", lambda self, model, plan, pacing=None: False)
     assert await _answer(path, body) == at_once
 
 

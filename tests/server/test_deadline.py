@@ -17,6 +17,7 @@ from tests.server.asgi_driver import call
 async def _guarded(work: asyncio.Future[None], first_s: float, then_s: float | None = None) -> str:
     """Run ``work`` under a deadline of ``first_s`` (moved to ``then_s`` at once if given); how it ended."""
     deadline = Deadline(first_s)
+    deadline.arm()
     if then_s is not None:
         deadline.move(then_s)
     try:
@@ -83,7 +84,7 @@ async def test_a_timeout_error_raised_by_the_handler_is_answered_as_the_request_
 
 async def _lazily(work: asyncio.Future[str], deadline_s: float) -> tuple[str, bool]:
     """``work``'s result under a lazily armed deadline, or "expired"; and whether it was armed."""
-    deadline = Deadline(deadline_s, armed=False)
+    deadline = Deadline(deadline_s)
     try:
         return await guarded(work, deadline), deadline.armed
     except asyncio.CancelledError:
@@ -99,7 +100,7 @@ async def _now(value: str) -> str:
 
 
 async def test_guarded_work_that_never_waits_arms_no_timer() -> None:
-    deadline = Deadline(0.0, armed=False)  # due at once: still nothing can cut work that never waits
+    deadline = Deadline(0.0)  # due at once: still nothing can cut work that never waits
     assert await guarded(_now("done"), deadline) == "done"
     assert not deadline.armed and not deadline.expired
 
@@ -123,7 +124,7 @@ async def test_guarded_work_gets_what_it_waits_for_results_and_errors_alike() ->
 
 
 async def test_a_deadline_moved_before_the_work_waits_is_armed_with_the_moved_time() -> None:
-    deadline = Deadline(60.0, armed=False)
+    deadline = Deadline(60.0)
     deadline.move(0.01)
     never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     started = asyncio.get_running_loop().time()

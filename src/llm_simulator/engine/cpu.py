@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 import functools
 import math
 import sys
@@ -88,6 +89,36 @@ def _run(ceiling: int | None, fn: Callable[..., T], *args: object) -> T:
         return fn(*args)
 
 
+class Outgrown(enum.Enum):
+    """``inline``'s answer for a step that outgrew its inline budget (run it on the pool)."""
+
+    OUTGROWN = "outgrown"
+
+
+OUTGROWN = Outgrown.OUTGROWN
+
+
+def inline(ceiling: int | None, fn: Callable[..., T], *args: object) -> T | Outgrown:
+    """``fn(*args)`` run inline under ``ceiling`` and a fresh inline budget; ``OUTGROWN`` when it outgrew it.
+
+    ``off_loop``'s inline half, for a caller that wants no coroutine for the usual small
+    step: it awaits ``off_loop(True, …)`` (the pool) only when ``OUTGROWN`` comes back.
+    """
+    # Set and reset the two variables in the caller's context rather than copy it (half
+    # the cost on every request); neither outlives the step. (No ceiling to set for the
+    # usual small body: every ContextVar.set copies the context's map.)
+    ceiling_token = _CEILING.set(ceiling) if ceiling is not None else None
+    budget_token = enter_budget(inline=True)
+    try:
+        return fn(*args)
+    except OffLoopNeeded:
+        return OUTGROWN
+    finally:
+        exit_budget(budget_token)
+        if ceiling_token is not None:
+            _CEILING.reset(ceiling_token)
+
+
 async def off_loop(heavy: bool, ceiling: int | None, fn: Callable[..., T], *args: object) -> T:
     """Run the synchronous step ``fn(*args)``: on the CPU pool if ``heavy``, else inline.
 
@@ -97,19 +128,9 @@ async def off_loop(heavy: bool, ceiling: int | None, fn: Callable[..., T], *args
     ``tokens_at_least``). Exceptions propagate as if ``fn`` had been called inline.
     """
     if not heavy:
-        # Inline: set and reset the two variables in the caller's context rather than copy it
-        # (half the cost on every request); neither outlives the step.
-        # (No ceiling to set for the usual small body: every ContextVar.set copies the context's map.)
-        ceiling_token = _CEILING.set(ceiling) if ceiling is not None else None
-        budget_token = enter_budget(inline=True)
-        try:
-            return fn(*args)
-        except OffLoopNeeded:
-            pass
-        finally:
-            exit_budget(budget_token)
-            if ceiling_token is not None:
-                _CEILING.reset(ceiling_token)
+        result = inline(ceiling, fn, *args)
+        if not isinstance(result, Outgrown):
+            return result
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
     return await loop.run_in_executor(_pool_executor(), context.run, _run, ceiling, fn, *args)

@@ -36,6 +36,9 @@ from llm_simulator.engine.tooling import call_id, choose_tools, structured_text,
 
 
 @functools.lru_cache(maxsize=1024)  # a digest per request otherwise; model ids may be any string
+# Every answer of a model carries its fingerprint: hashed once per model id (ids come from
+# callers, so the cache is bounded), not once per request (≈ 3 % of a small one).
+@functools.lru_cache(maxsize=1024)
 def system_fingerprint(model: str) -> str:
     """A stable ``fp_…`` identifying the simulated backend configuration of ``model``."""
     return "fp_" + hashlib.blake2b(f"{model}/{__version__}".encode(), digest_size=5).hexdigest()
@@ -45,10 +48,9 @@ def cut_at_stop(units: list[str], stops: tuple[str, ...]) -> tuple[list[str], st
     """Cut ``units`` before the earliest stop sequence; returns the kept units and the stop.
 
     The stop text itself is not returned (as the providers do). When the stop begins inside
-    a unit, that unit's prefix is kept as the last unit.
+    a unit, that unit's prefix is kept as the last unit. No stops: ``units`` as they are
+    (``Planner._choice`` calls it only when there are stops).
     """
-    if not stops:
-        return units, None
     text = "".join(units)
     best: tuple[int, str] | None = None
     for stop in stops:
@@ -191,13 +193,16 @@ class Planner:
     ) -> ChoicePlan:
         # Reasoning comes first and counts against the output limit, as with the real
         # reasoning models: a budget spent on thinking leaves an empty, "length" answer.
-        # (The common choice has no reasoning budget and no tools: neither step is called,
-        # and neither would have drawn from the RNG.)
-        reasoning = self._reasoning_units(request, rng, limit) if request.reasoning_budget else []
-        if len(reasoning) >= limit and request.reasoning_budget:
-            return ChoicePlan(
-                index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
-            )
+        # (The common choice has no reasoning budget, no tools and no stop sequences: none
+        # of those steps is called, and none would have drawn from the RNG; each step
+        # leaves that test to its caller.)
+        reasoning: list[str] = []
+        if request.reasoning_budget:
+            reasoning = self._reasoning_units(request, rng, limit)
+            if len(reasoning) >= limit:
+                return ChoicePlan(
+                    index, reasoning, FinishReason.LENGTH, segments=[Segment(SegmentKind.REASONING, 0, limit)]
+                )
         room = limit - len(reasoning)
         if request.tools:
             tools = choose_tools(
@@ -313,8 +318,7 @@ class Planner:
         return ChoicePlan(index, tokens, reason, segments=segments)
 
     def _reasoning_units(self, request: GenerationRequest, rng: random.Random, limit: int) -> list[str]:
-        if not request.reasoning_budget:
-            return []
+        """The hidden reasoning of a request with a reasoning budget: a share of it, within ``limit``."""
         # Never compose more than the output limit allows: a huge budget must cost nothing.
         count = min(limit, max(1, round(request.reasoning_budget * rng.uniform(REASONING_MIN_SHARE, 1.0))))
         units = self._filler.compose(request.messages, rng, count)[:count]

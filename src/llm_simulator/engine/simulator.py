@@ -258,6 +258,20 @@ class Simulator:
             record.model = model.id
             record.prompt_tokens = input_tokens
 
+    def pacing(self, model: ModelSpec, *, engine: bool = True) -> LiveEngine | CompiledProfile:
+        """What paces a generation of ``model``: its load-aware engine, else its compiled profile.
+
+        An ``engine`` is only for a planned generation on the real clock: compressed work
+        (``TIME_COMPRESSION`` ≠ 1) and un-planned waits take the profile (see
+        ``open_timeline``). The one place this choice is made, for ``answers_at_once`` and
+        the timeline alike, so the serving path makes it once per request.
+        """
+        if engine and TIME_COMPRESSION.get() == 1.0:
+            live = self.engine_for(model)
+            if live is not None:
+                return live
+        return self.profile_for(model)
+
     def open_timeline(
         self,
         model: ModelSpec,
@@ -266,6 +280,7 @@ class Simulator:
         delay_s: float = 0.0,
         admission: Admission | None = None,
         plan: GenerationPlan | None = None,
+        pacing: LiveEngine | CompiledProfile | None = None,
     ) -> Timeline:
         """Start the response clock now (from the request's own latency RNG).
 
@@ -274,6 +289,7 @@ class Simulator:
         An admission's ``latency_scale`` (a chaos brownout) multiplies TTFT and every ITL.
         With a ``plan`` and a model served by a load-aware engine, the engine paces it
         instead (and the plan learns how many prompt tokens its prefix cache held).
+        ``pacing`` is ``self.pacing(model, engine=plan is not None)`` when the caller has it.
 
         Compressed work (``TIME_COMPRESSION`` ≠ 1: batch lines, background responses) keeps
         the model's schedule, drawn from the same latency RNG, but every wait, the scripted
@@ -283,11 +299,13 @@ class Simulator:
         model's sampled profile instead (it runs on capacity of its own, as batch work does
         on the real APIs, and does not slow live traffic).
         """
+        if pacing is None:
+            pacing = self.pacing(model, engine=plan is not None)
+        if isinstance(pacing, LiveEngine):
+            assert plan is not None, "an engine paces planned generations only"
+            return self._engine_timeline(pacing, model, plan, prompt_tokens, delay_s)
+        profile = pacing
         compression = TIME_COMPRESSION.get()
-        engine = self.engine_for(model) if plan is not None and compression == 1.0 else None
-        if engine is not None and plan is not None:
-            return self._engine_timeline(engine, model, plan, prompt_tokens, delay_s)
-        profile = self.profile_for(model)
         scale = compression if admission is None else compression * admission.latency_scale
         if scale != 1.0 and not profile.instant:
             profile = dataclasses.replace(profile, multiplier=profile.multiplier * scale)
@@ -331,10 +349,16 @@ class Simulator:
             return DelayedTimeline(self.clock.now() + delay_s, self.scheduler, open_now)
         return open_now()
 
-    def generation_timeline(self, model: ModelSpec, plan: GenerationPlan, base_seed: int) -> Timeline:
+    def generation_timeline(
+        self,
+        model: ModelSpec,
+        plan: GenerationPlan,
+        base_seed: int,
+        pacing: LiveEngine | CompiledProfile | None = None,
+    ) -> Timeline:
         """``open_timeline`` for a planned generation: its prompt, scripted delay and admission."""
         gen = plan.request
-        return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission, plan)
+        return self.open_timeline(model, gen.prompt_tokens, base_seed, gen.start_delay_s, gen.admission, plan, pacing)
 
     async def pause(self, seconds: float, *, scripted: bool = False) -> None:
         """Wait ``seconds`` on the shared scheduler (a chaos delay or stall; a scripted delay).
@@ -509,20 +533,23 @@ class Simulator:
             self.running -= 1
             timeline.close()
 
-    def answers_at_once(self, model: ModelSpec, plan: GenerationPlan) -> bool:
+    def answers_at_once(
+        self, model: ModelSpec, plan: GenerationPlan, pacing: LiveEngine | CompiledProfile | None = None
+    ) -> bool:
         """Whether ``plan``'s complete answer is due at once: ``generation_timeline`` would be instant.
 
         That is, no scripted delay (a ``DelayedTimeline`` waits even with latency off), no
         fault to strike, no load-aware engine pacing it, and an instant profile (latency
-        off). ``complete_at_once`` then stands for the timeline and ``complete``.
+        off). ``complete_at_once`` then stands for the timeline and ``complete``. ``pacing``
+        is ``self.pacing(model)`` when the caller has it (it then opens the timeline with it).
         """
         gen = plan.request
         admission = gen.admission
         if gen.start_delay_s > 0 or (admission is not None and admission.fault is not None):
             return False
-        if TIME_COMPRESSION.get() == 1.0 and self.engine_for(model) is not None:
-            return False
-        return self.profile_for(model).instant
+        if pacing is None:
+            pacing = self.pacing(model)
+        return not isinstance(pacing, LiveEngine) and pacing.instant
 
     def complete_at_once(self, plan: GenerationPlan) -> None:
         """What ``complete`` does for a plan ``answers_at_once`` (nothing to wait for).
@@ -530,12 +557,7 @@ class Simulator:
         The record learns the plan and the admission its settlement, as there; the
         running gauge would go up and down again with no wait between, so it is left alone.
         """
-        record = plan.record
-        if record is not None:
-            note_plan(record, plan)
-        admission = plan.request.admission
-        if admission is not None and admission.on_finish is not None:
-            admission.on_finish(plan.completion_tokens)
+        self._settle(self._completing(plan), plan.completion_tokens)
 
     async def complete(self, plan: GenerationPlan, timeline: Timeline) -> None:
         """Wait as long as streaming the whole plan would take (TTFT + Σ ITL).
@@ -543,13 +565,10 @@ class Simulator:
         A fault in the admission applies as it would to the stream: a stall lengthens the
         wait; any other fault strikes once its tokens would have been generated.
         """
-        admission = plan.request.admission
+        admission = self._completing(plan)
         fault = admission.fault if admission is not None else None
         produced = plan.completion_tokens
         self.running += 1  # opaque until it ends: "running" for the in-flight gauges
-        record = plan.record
-        if record is not None:
-            note_plan(record, plan)
         try:
             if fault is None:
                 await timeline.wait_end(plan.steps)
@@ -564,5 +583,18 @@ class Simulator:
         finally:
             self.running -= 1
             timeline.close()
-            if admission is not None and admission.on_finish is not None:
-                admission.on_finish(produced)
+            self._settle(admission, produced)
+
+    @staticmethod
+    def _completing(plan: GenerationPlan) -> Admission | None:
+        """A complete answer's start: its record (if any) learns the plan; the admission to settle."""
+        record = plan.record
+        if record is not None:
+            note_plan(record, plan)
+        return plan.request.admission
+
+    @staticmethod
+    def _settle(admission: Admission | None, produced: int) -> None:
+        """A complete answer's end: its admission (if any) learns the ``produced`` tokens."""
+        if admission is not None and admission.on_finish is not None:
+            admission.on_finish(produced)

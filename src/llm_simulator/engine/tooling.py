@@ -38,14 +38,14 @@ def choose_tools(
     max_parallel: int,
     answer_after_tool_result: bool,
 ) -> list[ToolSpec]:
-    """The tools this choice calls (empty: answer in text).
+    """The tools this choice of a request with tools calls (empty: answer in text).
 
     ``required`` and a named tool always call; ``auto`` calls with ``probability``, except
     right after tool results when ``answer_after_tool_result`` (so agent loops end).
     Parallel calls pick 1..``max_parallel`` distinct tools.
     """
     choice = request.tool_choice
-    if not request.tools or choice.mode is ToolChoiceMode.NONE:
+    if choice.mode is ToolChoiceMode.NONE:
         return []
     if choice.mode is ToolChoiceMode.NAMED:
         return [tool for tool in request.tools if tool.name == choice.name][:1]

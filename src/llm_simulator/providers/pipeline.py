@@ -24,7 +24,7 @@ from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import Endpoint, GenerationPlan, GenerationRequest, Message
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.chaos.misbehave import misbehaving_reply
-from llm_simulator.engine.cpu import off_loop
+from llm_simulator.engine.cpu import OUTGROWN, Outgrown, inline, off_loop
 from llm_simulator.engine.limits import LimitState
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
@@ -134,22 +134,29 @@ async def serve_generation(
     if admitting or sim.script.active:
         gen = await prepare(sim, request, answer, spec, gen, admitting)
     base_seed = sim.request_seed(gen.seed, *answer.seed_identity(gen))
-    plan = await off_loop(heavy, None, planner or sim.plan, gen, spec, base_seed, request.exchange.record)
-    if not stream and sim.answers_at_once(spec, plan):
-        # Latency off (and nothing else to wait for): no timeline to open, nothing to wait.
-        answer.begin(plan)
-        sim.complete_at_once(plan)
-        return answer.render(plan)
-    timeline = sim.generation_timeline(spec, plan, base_seed)
+    plan_step = planner or sim.plan
+    record = request.exchange.record
+    # The usual small plan inline, without a coroutine; the pool for a heavy one, or one
+    # that outgrew its inline budget.
+    plan = OUTGROWN if heavy else inline(None, plan_step, gen, spec, base_seed, record)
+    if isinstance(plan, Outgrown):
+        plan = await off_loop(True, None, plan_step, gen, spec, base_seed, record)
+    pacing = sim.pacing(spec)
+    # Latency off (and nothing else to wait for): no timeline to open, nothing to wait.
+    at_once = not stream and sim.answers_at_once(spec, plan, pacing)
+    timeline = None if at_once else sim.generation_timeline(spec, plan, base_seed, pacing)
     answer.begin(plan)
-    if stream:
+    if timeline is None:
+        sim.complete_at_once(plan)
+    elif stream:
         response = answer.stream(plan, timeline)
         # Every engine-paced stream may fall behind its engine: the server then writes the
         # frames already released in one write (server/coalesce.py), whatever the provider.
         if response.ahead is None:
             response.ahead = sim.frames_ahead(timeline)
         return response
-    await sim.complete(plan, timeline)
+    else:
+        await sim.complete(plan, timeline)
     return answer.render(plan)
 
 

@@ -37,29 +37,23 @@ class Deadline:
 
     ``asyncio.timeout`` costs a context manager, a state machine and, to move the deadline,
     a second timer (the old one cancelled): measured ~10 % of a non-streamed request. Here
-    one timer is armed; moving the deadline later only records it, and when the timer fires
-    before the recorded deadline it is armed again for the rest (at most once per move).
-    When the deadline passes, the task is cancelled; ``cancelled_us`` then tells that
-    cancellation from any other, as ``asyncio.timeout`` does (the task's cancel requests,
-    counted by ``Task.cancelling``, drop back to what they were when the deadline was set).
+    the deadline is only noted until ``arm`` (``guarded`` arms it when the work first
+    waits); then one timer runs. Moving the deadline later only records it, and when the
+    timer fires before the recorded deadline it is armed again for the rest (at most once
+    per move). When the deadline passes, the task is cancelled; ``cancelled_us`` then tells
+    that cancellation from any other, as ``asyncio.timeout`` does (the task's cancel
+    requests, counted by ``Task.cancelling``, drop back to what they were when it was armed).
+    Every time is on the monotonic clock (the loop's timer takes the time left).
     """
 
-    __slots__ = ("_cancelling", "_due", "_handle", "_loop", "_task", "_when", "expired")
+    __slots__ = ("_cancelling", "_due", "_handle", "_loop", "_task", "_timer_due", "expired")
 
-    def __init__(self, delay_s: float, *, armed: bool = True) -> None:
-        """A deadline ``delay_s`` from now for the current task, its timer armed now unless not ``armed``.
-
-        An unarmed deadline (for ``guarded`` work) only notes when it falls due; ``arm``
-        starts its timer for what is left.
-        """
-        # Noted on the monotonic clock; the timer runs on the loop's (the same clock unless
-        # a loop says otherwise: arming converts through the time left).
+    def __init__(self, delay_s: float) -> None:
+        """A deadline ``delay_s`` from now, not armed yet (``arm`` starts its timer for what is left)."""
         self._due = time.monotonic() + delay_s
         self._task: asyncio.Task[object] | None = None
         self._handle: asyncio.TimerHandle | None = None
         self.expired = False
-        if armed:
-            self.arm()
 
     def arm(self) -> None:
         """Start the timer for the current task (for what is left of the deadline); once."""
@@ -69,45 +63,44 @@ class Deadline:
         # a loop) costs a getpid() system call on CPython 3.11.
         task = asyncio.current_task()
         assert task is not None, "a deadline needs a running task"
-        loop = self._loop = task.get_loop()
+        self._loop = task.get_loop()
         self._task = task
         self._cancelling = task.cancelling()
-        self._when = when = loop.time() + (self._due - time.monotonic())
-        self._handle = loop.call_at(when, self._fire)
+        self._start_timer()
 
     @property
     def armed(self) -> bool:
         """Whether the timer has been started (it may have fired since)."""
         return self._task is not None
 
+    def _start_timer(self) -> None:
+        """Time ``_fire`` for the noted deadline (already past: at the loop's next turn)."""
+        self._timer_due = self._due
+        self._handle = self._loop.call_later(self._due - time.monotonic(), self._fire)
+
     def move(self, delay_s: float) -> None:
         """Make the deadline ``delay_s`` from now (a new timer only when that is sooner than the armed one)."""
         self._due = time.monotonic() + delay_s
-        if self._task is None:  # not armed: ``arm`` takes the new due time
-            return
         handle = self._handle
-        when = self._when = self._loop.time() + delay_s
-        if handle is not None and when < handle.when():
+        # Not armed (``arm`` takes the new due time), or fired already: nothing to time.
+        if handle is not None and self._due < self._timer_due:
             handle.cancel()
-            self._handle = self._loop.call_at(when, self._fire)
+            self._start_timer()
 
     def _fire(self) -> None:
-        handle = self._handle
-        if handle is not None and self._when > handle.when():  # moved later: wait for the rest
-            self._handle = self._loop.call_at(self._when, self._fire)
+        if self._due > time.monotonic():  # moved later: wait for the rest
+            self._start_timer()
             return
         self._handle = None
         self.expired = True
-        if self._task is not None:
-            self._task.cancel()
+        cast("asyncio.Task[object]", self._task).cancel()
 
     def cancelled_us(self) -> bool:
         """Whether the task's cancellation is this deadline's own (its cancel request is then spent)."""
-        task = self._task
-        if not self.expired or task is None:
+        if not self.expired:
             return False
         self.expired = False
-        return task.uncancel() <= self._cancelling
+        return cast("asyncio.Task[object]", self._task).uncancel() <= self._cancelling
 
     def disarm(self) -> None:
         """Stop the timer (the guarded work is over, however it ended).
@@ -119,9 +112,9 @@ class Deadline:
         if handle is not None:
             handle.cancel()
             self._handle = None
-        if self.expired and self._task is not None:
+        if self.expired:
             self.expired = False
-            self._task.uncancel()
+            cast("asyncio.Task[object]", self._task).uncancel()
 
 
 @types.coroutine
@@ -137,10 +130,14 @@ def guarded(work: Awaitable[T], deadline: Deadline) -> Generator[Any, Any, T]:
     sends or throws in goes to the work).
     """
     steps = work.__await__()
+    # The work's result leaves through StopIteration (typed Any): bound to ``result`` (a T)
+    # rather than passed through ``typing.cast``, a Python-level call on every request.
+    result: T
     try:
         yielded = steps.send(None)
     except StopIteration as stop:
-        return cast("T", stop.value)
+        result = stop.value
+        return result
     deadline.arm()
     while True:
         try:
@@ -152,12 +149,14 @@ def guarded(work: Awaitable[T], deadline: Deadline) -> Generator[Any, Any, T]:
             try:
                 yielded = steps.throw(exc)
             except StopIteration as stop:
-                return cast("T", stop.value)
+                result = stop.value
+                return result
         else:
             try:
                 yielded = steps.send(sent)
             except StopIteration as stop:
-                return cast("T", stop.value)
+                result = stop.value
+                return result
 
 
 class Handling:
@@ -189,7 +188,7 @@ class Handling:
             assert route is not None, "refuse_unrouted let an unrouted request through"
             # One timer: the body's deadline, moved on to the handler's once the body is in.
             # Armed only if the body or the handler has to wait (see ``guarded``).
-            deadline = Deadline(self.body_timeout_s, armed=False)
+            deadline = Deadline(self.body_timeout_s)
             reading = True
             try:
                 exchange.body = body = await guarded(self._checks.read_body(exchange, receive), deadline)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import orjson
@@ -21,7 +21,6 @@ from llm_simulator.core.types import (
     SegmentKind,
     ToolCall,
 )
-from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
@@ -39,7 +38,13 @@ from llm_simulator.providers.openai.chat_chunks import (
     prompt_filter_results,
 )
 from llm_simulator.providers.openai.chat_messages import parse_messages
-from llm_simulator.providers.openai.chat_plain import MAX_CHOICES, TOOL_RESULT_ROLES, plain_request
+from llm_simulator.providers.openai.chat_plain import (
+    CHAT_ENDPOINT,
+    MAX_CHOICES,
+    TOOL_RESULT_ROLES,
+    Parsed,
+    plain_request,
+)
 from llm_simulator.providers.openai.common import (
     MALFORMED_CHUNK,
     check_limits,
@@ -101,21 +106,17 @@ def check_settings(body: JsonObject) -> None:
     get_str(body, "service_tier")
 
 
-def parse_request(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
+def parse_checked(sim: Simulator, body: JsonObject) -> Parsed:
     """The neutral request (its ``model`` the id as sent), the model, ``stream``, ``include_usage``.
 
-    A plain body is read in one pass (``chat_plain``); every other one gets ``parse_checked``.
+    Every parameter by its own check, in the order the API reports them; ``serve`` reads a
+    plain body in one pass instead (``chat_plain.plain_request``), to the same result.
     """
-    return plain_request(sim, body) or parse_checked(sim, body)
-
-
-def parse_checked(sim: Simulator, body: JsonObject) -> tuple[GenerationRequest, ModelSpec, bool, bool]:
-    """``parse_request`` by every parameter's own check, in the order the API reports them."""
     model_id, spec = require_model(sim, body)
     raw_messages = get_list(body, "messages", required=True)
     assert raw_messages is not None
     messages, prompt_tokens = parse_messages(sim, raw_messages)
-    require_generation_model(model_id, spec, "chat/completions")
+    require_generation_model(model_id, spec, CHAT_ENDPOINT)
     max_completion = get_int(body, "max_completion_tokens", minimum=1)
     max_tokens = get_int(body, "max_tokens", minimum=1)
     limit_param = "max_completion_tokens" if max_completion is not None else "max_tokens"
@@ -284,23 +285,43 @@ class _Layout:
             number += 1
 
 
-async def handle(sim: Simulator, request: HttpRequest) -> Response:
-    """Serve one chat completion request."""
-    return await serve(sim, request, parse_object(request.body))
+def handle(sim: Simulator, request: HttpRequest) -> Awaitable[Response]:
+    """Serve one chat completion request (``serve``'s awaitable: no coroutine of its own)."""
+    return serve(sim, request, parse_object(request.body))
 
 
-async def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure: bool = False) -> Response:
-    """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results."""
+def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure: bool = False) -> Awaitable[Response]:
+    """Serve a chat request whose body is already parsed; ``azure`` adds Azure's filter results.
+
+    A small plain body is read inline and outright (no schema to budget, no window to count
+    against) and its answer is the pipeline's coroutine itself: every coroutine between the
+    server and the pipeline costs its creation and a frame on each step. Any other body goes
+    through ``off_loop`` (the pool for a heavy one) in ``_serve_checked``. An error in a plain
+    body is raised here, before anything is awaited (the server catches it alike).
+    """
     started = time.monotonic()
     heavy = is_heavy(request)
-    # A small plain body is read inline and outright (no schema to budget, no window to
-    # count against); any other goes through ``off_loop`` (the pool for a heavy one).
     parsed = None if heavy else plain_request(sim, body)
     if parsed is None:
-        parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_checked, sim, body)
+        return _serve_checked(sim, request, body, started, heavy, azure)
+    return _serve_parsed(sim, request, parsed, started, heavy, azure)
+
+
+async def _serve_checked(
+    sim: Simulator, request: HttpRequest, body: JsonObject, started: float, heavy: bool, azure: bool
+) -> Response:
+    """``serve`` for a body every parameter's own check reads (``parse_checked``)."""
+    parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_checked, sim, body)
+    return await _serve_parsed(sim, request, parsed, started, heavy, azure)
+
+
+def _serve_parsed(
+    sim: Simulator, request: HttpRequest, parsed: Parsed, started: float, heavy: bool, azure: bool
+) -> Awaitable[Response]:
+    """The pipeline's answer to a parsed request."""
     gen, spec, stream, include_usage = parsed
     answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure)
-    return await serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
+    return serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
 
 
 class ChatAnswer:

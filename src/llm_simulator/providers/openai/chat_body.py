@@ -11,6 +11,8 @@ checks both give the same bytes.
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 
 from llm_simulator.core.types import ChoicePlan, FinishReason, GenerationPlan
@@ -28,21 +30,14 @@ _MIDDLE = (
     b'{"reasoning_tokens":%d,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},'
     b'"service_tier":"default","system_fingerprint":'
 )
-# Formats kept per (model, fingerprint); model ids may be any string, so the cache is bounded.
-_SKELETONS: dict[tuple[str, str], bytes] = {}
-MAX_SKELETONS = 256
 
 
+# Model ids may be any string a caller sends: the formats kept per (model, fingerprint) are bounded.
+@functools.lru_cache(maxsize=256)
 def _skeleton(model: str, fingerprint: str) -> bytes:
     """The body's format for ``model`` and ``fingerprint``: every other value still a ``%`` field."""
-    key = (model, fingerprint)
-    skeleton = _SKELETONS.get(key)
-    if skeleton is None:
-        if len(_SKELETONS) >= MAX_SKELETONS:
-            _SKELETONS.clear()
-        literal = [orjson.dumps(value).replace(b"%", b"%%") for value in key]
-        skeleton = _SKELETONS[key] = _HEAD + literal[0] + _MIDDLE + literal[1] + b"}"
-    return skeleton
+    literal = [orjson.dumps(value).replace(b"%", b"%%") for value in (model, fingerprint)]
+    return _HEAD + literal[0] + _MIDDLE + literal[1] + b"}"
 
 
 def plain_choice(plan: GenerationPlan) -> ChoicePlan | None:

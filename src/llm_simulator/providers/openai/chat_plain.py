@@ -1,7 +1,7 @@
 """The usual chat completion request, parsed in one pass over its few keys.
 
 Most requests send a model, plain messages, perhaps a token limit, ``n``, a seed and the
-stream flag, nothing else. ``chat.parse_request`` checks some twenty parameters one getter at
+stream flag, nothing else. ``chat.parse_checked`` checks some twenty parameters one getter at
 a time, most of them absent; for a body whose keys all belong to ``PLAIN_KEYS`` and whose
 values are plainly valid (an ``int`` where an integer is due, a ``bool`` or null where a
 flag is), ``plain_request`` reads them once and builds the same ``GenerationRequest`` with
@@ -21,7 +21,7 @@ from llm_simulator.core.types import TEXT_OUTPUT, Endpoint, GenerationRequest
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.openai.chat_messages import parse_messages
-from llm_simulator.providers.openai.common import check_limits
+from llm_simulator.providers.openai.common import check_limits, generation_refusal
 from llm_simulator.providers.openai.tools import NO_TOOLS
 from llm_simulator.providers.validation import JsonObject
 
@@ -29,6 +29,8 @@ from llm_simulator.providers.validation import JsonObject
 PLAIN_KEYS = frozenset(
     {"model", "messages", "max_tokens", "max_completion_tokens", "n", "seed", "stream", "ignore_eos"}
 )
+# The endpoint as OpenAI's model refusals name it.
+CHAT_ENDPOINT = "chat/completions"
 # ``n``'s range, as the general check has it.
 MAX_CHOICES = 128
 # The roles whose last turn makes the model answer a tool result (``follows_tool_result``).
@@ -47,21 +49,8 @@ def _flag(value: Any) -> bool:
     return value is None or type(value) is bool
 
 
-def _chat_model(spec: ModelSpec) -> bool:
-    """Whether ``spec`` serves chat completions and takes every plain parameter.
-
-    The models ``require_generation_model`` lets through for the chat endpoint, less
-    OpenAI's reasoning models (their ``max_tokens`` refusal and default reasoning budget
-    are the general path's to decide).
-    """
-    caps = spec.capabilities
-    if spec.is_embedding or spec.kind != "chat" or "reasoning" in caps:
-        return False
-    return "chat" in caps or "completion" not in caps
-
-
 def plain_request(sim: Simulator, body: JsonObject) -> Parsed | None:
-    """``parse_request``'s result for a plain body (see the module doc); None: run the general checks."""
+    """``chat.parse_checked``'s result for a plain body (see the module doc); None: run the general checks."""
     if not PLAIN_KEYS.issuperset(body):
         return None
     get = body.get
@@ -76,7 +65,11 @@ def plain_request(sim: Simulator, body: JsonObject) -> Parsed | None:
     if not (n is None or (type(n) is int and 1 <= n <= MAX_CHOICES)) or not (seed is None or type(seed) is int):
         return None
     spec = sim.resolve_model(model_id, "openai")
-    if spec is None or not _chat_model(spec):
+    # A model the chat endpoint refuses, or one of OpenAI's reasoning models (their
+    # ``max_tokens`` refusal and default reasoning budget are the general path's to decide).
+    if spec is None or "reasoning" in spec.capabilities:
+        return None
+    if generation_refusal(model_id, spec, CHAT_ENDPOINT) is not None:
         return None
     messages, prompt_tokens = parse_messages(sim, raw_messages)
     if max_completion is not None:

@@ -46,21 +46,30 @@ def known_model(sim: Simulator, model_id: str) -> ModelSpec:
 
 
 def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> None:
-    """Reject a model the endpoint does not serve, as OpenAI does (404).
+    """Reject a model the endpoint does not serve, as OpenAI does (404; see ``generation_refusal``)."""
+    refusal = generation_refusal(model_id, spec, endpoint)
+    if refusal is not None:
+        raise refusal
+
+
+def generation_refusal(model_id: str, spec: ModelSpec, endpoint: str) -> SimulatorError | None:
+    """The 404 OpenAI answers when ``endpoint`` does not serve ``spec``; None when it does.
 
     Embedding models serve no text-generation endpoint; OpenAI's chat models (the catalogue's
     OpenAI models without the ``completion`` capability) not the legacy v1/completions; the
-    legacy completion models (``completion`` without ``chat``) not the chat endpoints.
+    legacy completion models (``completion`` without ``chat``) not the chat endpoints. The
+    one statement of these rules: ``require_generation_model`` raises the error, the plain
+    chat body's one pass (``chat_plain``) only asks whether there is one.
     """
     if spec.is_embedding:
-        raise SimulatorError(
+        return SimulatorError(
             ErrorKind.NOT_FOUND,
             f"The model `{model_id}` is an embedding model and is not supported in the v1/{endpoint} endpoint.",
             param="model",
             code="model_not_supported",
         )
     if spec.kind != "chat":
-        raise SimulatorError(
+        return SimulatorError(
             ErrorKind.NOT_FOUND,
             f"The model `{model_id}` is not supported in the v1/{endpoint} endpoint.",
             param="model",
@@ -68,19 +77,20 @@ def require_generation_model(model_id: str, spec: ModelSpec, endpoint: str) -> N
         )
     caps = spec.capabilities
     if endpoint == "completions" and spec.provider == "openai" and "completion" not in caps and "chat" in caps:
-        raise SimulatorError(
+        return SimulatorError(
             ErrorKind.NOT_FOUND,
             "This is a chat model and not supported in the v1/completions endpoint. "
             "Did you mean to use v1/chat/completions?",
             param="model",
         )
     if endpoint != "completions" and "chat" not in caps and "completion" in caps:
-        raise SimulatorError(
+        return SimulatorError(
             ErrorKind.NOT_FOUND,
             f"This is not a chat model and thus not supported in the v1/{endpoint} endpoint. "
             "Did you mean to use v1/completions?",
             param="model",
         )
+    return None
 
 
 def check_limits(
