@@ -129,3 +129,10 @@ def test_a_tool_call_cut_by_max_tokens_reports_only_what_was_emitted() -> None:
     assert choice.finish_reason is FinishReason.LENGTH
     (call,) = choice.tool_calls
     assert call.arguments == "".join(choice.tokens) and len(choice.tokens) == 3
+
+
+def test_the_fingerprint_is_one_bounded_cache_around_the_digest() -> None:
+    """Hashed once per model id, in one cache: not a cache of a cache (two bounded maps per id)."""
+    assert system_fingerprint.cache_info().maxsize == 1024
+    assert not hasattr(system_fingerprint.__wrapped__, "cache_info")
+    assert system_fingerprint("m") == system_fingerprint("m") != system_fingerprint("n")

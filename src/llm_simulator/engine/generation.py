@@ -35,7 +35,6 @@ from llm_simulator.engine.tokenizer import Tokenizer
 from llm_simulator.engine.tooling import call_id, choose_tools, structured_text, tool_call
 
 
-@functools.lru_cache(maxsize=1024)  # a digest per request otherwise; model ids may be any string
 # Every answer of a model carries its fingerprint: hashed once per model id (ids come from
 # callers, so the cache is bounded), not once per request (≈ 3 % of a small one).
 @functools.lru_cache(maxsize=1024)
