@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 from llm_simulator.server.connection import DisconnectWatch, StreamWatch
@@ -76,3 +77,57 @@ async def test_a_coroutine_receive_and_a_failing_one() -> None:
     await asyncio.sleep(0.01)
     assert not quiet.gone and not other.cancelling()  # a failed receive stops the watch, nothing else
     other.cancel()
+
+
+async def test_a_receive_that_failed_as_the_stream_ended_leaves_no_unretrieved_exception() -> None:
+    """The receive's task failed, then the stream closed the watch before its callback ran.
+
+    ``close`` cancels the done task, which (as ``Future.cancel`` does) marks its exception seen.
+    """
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+
+    async def broken() -> dict[str, Any]:
+        raise RuntimeError("the connection is closed")
+
+    task = await _stream_task()
+    try:
+        watcher = DisconnectWatch(broken, task, StreamWatch())
+        await asyncio.sleep(0)  # the receive's task fails; the watch's callback is queued after this task
+        watcher.close()  # the stream ends first
+        await asyncio.sleep(0)  # the callback runs
+        del watcher
+        gc.collect()  # the failed task goes: asyncio would report an exception nobody retrieved
+    finally:
+        loop.set_exception_handler(previous)
+        task.cancel()
+    assert reported == []
+
+
+async def test_a_disconnect_answered_as_the_stream_ends_cancels_nothing() -> None:
+    """granian answers the pending receive with a disconnect once the body's last write is sent."""
+    receive, watch = FutureReceive(), StreamWatch()
+    task = await _stream_task()
+    watcher = DisconnectWatch(receive, task, watch)
+    receive.futures[0].set_result({"type": "http.disconnect"})
+    watcher.close()  # the stream's ``finally``, before the loop runs the future's callbacks
+    await asyncio.sleep(0)
+    assert not _gone(watch) and not task.cancelling()
+    task.cancel()
+
+
+async def test_a_receive_that_fails_when_called_or_answers_no_message_stops_the_watch_only() -> None:
+    def refusing() -> asyncio.Future[Any]:
+        raise RuntimeError("the connection is closed")
+
+    watch = StreamWatch()
+    task = await _stream_task()
+    DisconnectWatch(refusing, task, watch).close()  # nothing pending, nothing to cancel
+    receive = FutureReceive()
+    DisconnectWatch(receive, task, watch)
+    receive.futures[0].set_result(None)  # not a message: watching on
+    await asyncio.sleep(0)
+    assert len(receive.futures) == 2 and not _gone(watch) and not task.cancelling()
+    task.cancel()

@@ -32,7 +32,7 @@ class StreamWatch:
         self.sent = 0
         self.seen = -1
         self.stalled = False
-        # Set by ``cancel_on_disconnect`` before it cancels the stream: a flag rather than an
+        # Set by ``DisconnectWatch`` before it cancels the stream: a flag rather than an
         # ``asyncio.Event`` (≈ 0.75 KB with its waiters' deque, per idle open stream), since
         # nothing waits for it, the stream only reads it once it was cancelled.
         self.gone = False
