@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -142,3 +145,31 @@ async def test_someone_elses_cancellation_reaches_guarded_work() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert never.cancelled()
+
+
+class _EarlyTimers(asyncio.SelectorEventLoop):
+    """A loop whose timers fire 1.5 ms before the time asked for, as uvloop's may; it counts a deadline's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadline_timers = 0
+
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
+    ) -> asyncio.TimerHandle:
+        if isinstance(getattr(callback, "__self__", None), Deadline):
+            self.deadline_timers += 1
+        return super().call_at(when - 0.0015, callback, *args, context=context)
+
+
+def test_a_timer_that_fires_a_little_early_ends_the_work_without_arming_again() -> None:
+    """Re-arming for the last 1.5 ms would run at once, again and again, until the clock got there."""
+
+    async def scenario() -> tuple[str, bool]:
+        never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        return await _lazily(never, 0.05)
+
+    with asyncio.Runner(loop_factory=_EarlyTimers) as runner:
+        assert runner.run(scenario()) == ("expired", True)
+        loop = runner.get_loop()
+        assert isinstance(loop, _EarlyTimers) and loop.deadline_timers == 1
