@@ -98,13 +98,13 @@ class ScopeRoutes:
 
     async def _scope(self, request: HttpRequest) -> TestScope | None:
         """The scope a request names (path, ``?scope=`` or the test id header), opened; None: global."""
-        test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
+        test_id = read_admin_scope(request.headers, request.query, request.path_params.get("scope"))
         return await self._scopes.open(test_id) if test_id is not None else None
 
     @staticmethod
     def _named(request: HttpRequest) -> str:
         """The scope id a request names in its path, ``?scope=`` or test id header (a 400 if none)."""
-        test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
+        test_id = read_admin_scope(request.headers, request.query, request.path_params.get("scope"))
         if test_id is None:
             raise invalid("Name the scope: /admin/scopes/{id}, ?scope=ID or the x-simulator-test-id header.")
         return test_id
