@@ -1,6 +1,7 @@
 """Admin routes of test scopes and one-shot faults (docs/testing.md, "Shared servers").
 
-``GET /admin/scopes`` lists this worker's live scopes; ``DELETE /admin/scopes`` forgets them
+``GET /admin/scopes`` lists this worker's live scopes (with a shared backend, then the ones
+only other replicas served); ``DELETE /admin/scopes`` forgets them
 all here. ``GET /admin/scopes/{scope}`` shows one (settings, chaos, fixtures, sessions,
 one-shot faults, counters); ``PUT`` changes its settings (``{"strict": true|false|null}``,
 creating it if new); ``DELETE`` clears it fleet-wide. ``/admin/scope?scope=ID`` does the same for an
