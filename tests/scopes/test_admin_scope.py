@@ -30,3 +30,13 @@ def test_a_contradiction_or_a_bad_value_is_a_400_naming_global(query: dict[str, 
     with pytest.raises(SimulatorError) as caught:
         read_admin_scope(SCOPED, query)
     assert caught.value.status == 400 and caught.value.param == "global" and says in caught.value.message
+
+
+def test_a_scope_named_in_the_path_comes_first_but_contradicts_the_global_opt_in() -> None:
+    # /admin/scopes/{id}/faults: the path's scope, unless ?global=true says otherwise (a 400).
+    assert read_admin_scope(SCOPED, {}, "in-path") == "in-path"
+    assert read_admin_scope(SCOPED, {"global": "false"}, "in-path") == "in-path"
+    for query, says in (({"global": "true"}, "not both"), ({"global": "maybe"}, "true or false")):
+        with pytest.raises(SimulatorError) as caught:
+            read_admin_scope(SCOPED, query, "in-path")
+        assert caught.value.status == 400 and caught.value.param == "global" and says in caught.value.message

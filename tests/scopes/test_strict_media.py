@@ -156,3 +156,16 @@ def test_a_strict_scopes_batch_line_no_fixture_matches_goes_to_the_error_file(si
     (missed,) = [orjson.loads(x) for x in client.files.content(batch.error_file_id).content.splitlines()]
     assert missed["custom_id"] == "miss" and missed["response"]["status_code"] == 400
     assert missed["response"]["body"]["error"]["code"] == "strict_no_fixture"
+
+
+def test_a_rule_without_an_endpoint_is_spent_on_a_media_request_too() -> None:
+    # fixtures.md: a catch-all meant for generations names ``endpoint: chat``.
+    catch_all = "rules:\n  - match: {}\n    times: 1\n    respond: {text: canned}\n"
+    chat_only = "rules:\n  - match: {endpoint: chat}\n    times: 1\n    respond: {text: canned}\n"
+    for fixtures, answered in ((catch_all, False), (chat_only, True)):
+        with start_simulator() as fresh, httpx.Client(base_url=fresh.url) as admin:
+            ok(admin.post("/admin/fixtures", content=fixtures))
+            client = scoped_openai(fresh, None)
+            assert client.moderations.create(input="hello").results
+            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            assert (reply.choices[0].message.content == "canned") is answered

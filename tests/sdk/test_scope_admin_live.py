@@ -141,24 +141,31 @@ async def test_the_async_client_has_the_same_scope_methods(sim: SimulatorHandle)
 def test_a_scoped_client_arms_a_global_fault_only_when_it_opts_in(sim: SimulatorHandle) -> None:
     # A scoped client sends its test id header on every admin call: by default its faults
     # are its scope's; ``global_=True`` (``?global=true``) reaches the global ones.
-    with _sdk(sim, "opt-in") as sdk, _openai(sim, "opt-in") as mine, _openai(sim, "bystander") as theirs:
-        unscoped = openai.OpenAI(base_url=sim.openai_base_url, api_key=KEY, max_retries=0)
-        armed = sdk.admin.fail_next(2, "rate_limit", model="gpt-4.1-nano", global_=True)
-        assert (armed["scope"], armed["remaining"]) == (None, 2)
-        assert sdk.admin.faults() == []  # the client's own scope holds none
-        listed = sdk.admin.faults(global_=True)  # (an earlier test's spent fault may still be listed)
-        assert [f["remaining"] for f in listed if f["id"] == armed["id"]] == [2]
-        # Another test's scope and an unscoped client meet it, once each.
-        for client in (theirs, unscoped):
-            with pytest.raises(openai.RateLimitError):
-                _ask(client, "hi", model="gpt-4.1-nano")
-        assert _ask(mine, "hi", model="gpt-4.1-nano")  # spent: the fault failed exactly two requests
-        sdk.admin.fail_next(error="server_error", model="gpt-4.1-nano", global_=True)
-        assert sdk.admin.clear_faults(global_=True)["cleared"] >= 1
-        assert sdk.admin.faults(global_=True) == []
-        assert _ask(unscoped, "hi", model="gpt-4.1-nano")
-        with pytest.raises(ValueError, match="not both"):
-            sdk.admin.fail_next(error="rate_limit", test_id="other", global_=True)
+    with (
+        _sdk(sim, "opt-in") as sdk,
+        _openai(sim, "opt-in") as mine,
+        _openai(sim, "bystander") as theirs,
+        openai.OpenAI(base_url=sim.openai_base_url, api_key=KEY, max_retries=0) as unscoped,
+    ):
+        try:
+            armed = sdk.admin.fail_next(2, "rate_limit", model="gpt-4.1-nano", global_=True)
+            assert (armed["scope"], armed["remaining"]) == (None, 2)
+            assert sdk.admin.faults() == []  # the client's own scope holds none
+            listed = sdk.admin.faults(global_=True)  # (an earlier test's spent fault may still be listed)
+            assert [f["remaining"] for f in listed if f["id"] == armed["id"]] == [2]
+            # Another test's scope and an unscoped client meet it, once each.
+            for client in (theirs, unscoped):
+                with pytest.raises(openai.RateLimitError):
+                    _ask(client, "hi", model="gpt-4.1-nano")
+            assert _ask(mine, "hi", model="gpt-4.1-nano")  # spent: the fault failed exactly two requests
+            sdk.admin.fail_next(error="server_error", model="gpt-4.1-nano", global_=True)
+            assert sdk.admin.clear_faults(global_=True)["cleared"] >= 1
+            assert sdk.admin.faults(global_=True) == []
+            assert _ask(unscoped, "hi", model="gpt-4.1-nano")
+            with pytest.raises(ValueError, match="not both"):
+                sdk.admin.fail_next(error="rate_limit", test_id="other", global_=True)
+        finally:
+            sdk.admin.clear_faults(global_=True)  # a global fault outlives the test: never leave one armed
 
 
 def test_the_global_opt_in_refuses_a_contradiction_or_a_bad_value(sim: SimulatorHandle) -> None:
@@ -168,6 +175,10 @@ def test_the_global_opt_in_refuses_a_contradiction_or_a_bad_value(sim: Simulator
         both = http.post("/admin/faults", params={"scope": "x", "global": "true"}, json=fault)
         assert both.status_code == 400 and both.json()["error"]["param"] == "global"
         assert "not both" in both.json()["error"]["message"]
+        # A scope named in the path contradicts the opt-in as ?scope= does; a bad value is refused there too.
+        in_path = http.post("/admin/scopes/x/faults", params={"global": "true"}, json=fault)
+        assert in_path.status_code == 400 and "not both" in in_path.json()["error"]["message"]
+        assert http.get("/admin/scopes/x/faults", params={"global": "maybe"}).status_code == 400
         bad = http.get("/admin/faults", params={"global": "yes"})
         assert bad.status_code == 400 and "true or false" in bad.json()["error"]["message"]
         # ``global=false`` is the default: the header's scope.

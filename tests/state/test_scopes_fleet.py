@@ -108,6 +108,8 @@ def test_a_scopes_counters_and_the_scope_list_add_up_across_replicas(pair: list[
     listed = {s["id"]: s for s in httpx.get(a.url + "/admin/scopes", timeout=10).json()["scopes"]}
     assert listed[scope]["here"] is True and listed[scope]["requests"] == 5
     assert listed["fleet-elsewhere"]["here"] is False and listed["fleet-elsewhere"]["requests"] == 1
+    # ... and found by GET /admin/scopes/{id} there (the SDK's scope_counters), not a 404.
+    assert _fleet_counters(a, "fleet-elsewhere", 1)["requests"] == 1
     # Dropping the scope anywhere clears its counters everywhere.
     assert httpx.delete(a.url + "/admin/scope", params={"scope": scope}, timeout=10).json() == {"cleared": True}
     after = httpx.get(b.url + "/admin/scope", params={"scope": scope}, timeout=10).json()

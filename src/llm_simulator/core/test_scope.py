@@ -50,20 +50,25 @@ SCOPE_QUERY = "scope"
 GLOBAL_QUERY = "global"
 
 
-def read_admin_scope(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
-    """The scope an admin request targets: ``?scope=``, else the test id header or query; None: global.
+def read_admin_scope(headers: Mapping[str, str], query: Mapping[str, str], named: str | None = None) -> str | None:
+    """The scope an admin request targets: ``named`` (a path's), ``?scope=``, the test id header or query; None: global.
 
     ``?global=true`` is the explicit opt-in for the global state from a scoped client (its
-    test id header is then ignored); with ``?scope=`` as well it is a 400, as is any value
-    but ``true`` or ``false``.
+    test id header is then ignored); with a scope named in the path or by ``?scope=`` it is
+    a 400, as is any value but ``true`` or ``false``.
     """
     everywhere = query.get(GLOBAL_QUERY)
     if everywhere is not None:
         if everywhere not in ("true", "false"):
             raise invalid(f"global must be true or false, got {everywhere!r}.", param=GLOBAL_QUERY)
         if everywhere == "true":
-            if SCOPE_QUERY in query:
-                raise invalid("Name a scope (?scope=) or the global state (?global=true), not both.", param="global")
+            if named is not None or SCOPE_QUERY in query:
+                raise invalid(
+                    "Name a scope (in the path or ?scope=) or the global state (?global=true), not both.",
+                    param=GLOBAL_QUERY,
+                )
             return None
+    if named is not None:
+        return named
     given = query.get(SCOPE_QUERY)
     return given if given is not None else read_test_id(headers, query)

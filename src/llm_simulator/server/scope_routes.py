@@ -1,6 +1,7 @@
 """Admin routes of test scopes and one-shot faults (docs/testing.md, "Shared servers").
 
-``GET /admin/scopes`` lists this worker's live scopes; ``DELETE /admin/scopes`` forgets them
+``GET /admin/scopes`` lists this worker's live scopes (with a shared backend, then the ones
+only other replicas served); ``DELETE /admin/scopes`` forgets them
 all here. ``GET /admin/scopes/{scope}`` shows one (settings, chaos, fixtures, sessions,
 one-shot faults, counters); ``PUT`` changes its settings (``{"strict": true|false|null}``,
 creating it if new); ``DELETE`` clears it fleet-wide. ``/admin/scope?scope=ID`` does the same for an
@@ -98,13 +99,13 @@ class ScopeRoutes:
 
     async def _scope(self, request: HttpRequest) -> TestScope | None:
         """The scope a request names (path, ``?scope=`` or the test id header), opened; None: global."""
-        test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
+        test_id = read_admin_scope(request.headers, request.query, request.path_params.get("scope"))
         return await self._scopes.open(test_id) if test_id is not None else None
 
     @staticmethod
     def _named(request: HttpRequest) -> str:
         """The scope id a request names in its path, ``?scope=`` or test id header (a 400 if none)."""
-        test_id = request.path_params.get("scope") or read_admin_scope(request.headers, request.query)
+        test_id = read_admin_scope(request.headers, request.query, request.path_params.get("scope"))
         if test_id is None:
             raise invalid("Name the scope: /admin/scopes/{id}, ?scope=ID or the x-simulator-test-id header.")
         return test_id

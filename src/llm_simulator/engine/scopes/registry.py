@@ -68,6 +68,9 @@ class ScopeRegistry:
         self._counters = stores.scope_counters
         self._dirty: dict[str, TestScope] = {}
         self._flushing: asyncio.Task[None] | None = None
+        # One add to (or drop of) the fleet's counters at a time: a drop waits for an add of
+        # the scope's counts already in flight, which would otherwise land after it.
+        self._adding = asyncio.Lock()
         self.evicted = 0
         self.expired = 0
 
@@ -168,10 +171,14 @@ class ScopeRegistry:
         return scope
 
     async def exists(self, test_id: str) -> bool:
-        """Whether the scope is live here or its settings are in the fleet's store."""
+        """Whether the scope is live here, its settings are in the fleet's store or another replica counted it."""
         if self._local(test_id, self._clock.now()) is not None:
             return True
-        return self._shared and await self._stores.scopes.get(test_id) is not None
+        if self._shared and await self._stores.scopes.get(test_id) is not None:
+            return True
+        # One only other replicas have served (never written): known by its fleet counters,
+        # as ``GET /admin/scopes`` lists it.
+        return self._counters is not None and bool(await self._counters.read(test_id))
 
     async def publish(self, scope: TestScope) -> None:
         """Share the scope's settings with the fleet (nothing to do in memory)."""
@@ -186,12 +193,14 @@ class ScopeRegistry:
         """Clear a scope here and fleet-wide; False when no replica had it."""
         self.check_id(test_id)
         known = self._local(test_id, self._clock.now()) is not None
-        self._scopes.pop(test_id, None)
-        self._dirty.pop(test_id, None)
+        for kept in (self._scopes.pop(test_id, None), self._dirty.pop(test_id, None)):
+            if kept is not None:
+                kept.counters.discard_unflushed()  # counted before the drop: cleared with it
         if self._shared:
             known = await self._stores.scopes.delete(test_id) or known
         if self._counters is not None:
-            known = await self._counters.delete(test_id) or known
+            async with self._adding:  # after an add of the scope's counts already in flight
+                known = await self._counters.delete(test_id) or known
         return known
 
     def clear(self) -> int:
@@ -220,25 +229,26 @@ class ScopeRegistry:
 
     async def _flush(self) -> None:
         """Add every dirty scope's new counts to the fleet's counters (one script per scope)."""
-        store = self._counters
-        assert store is not None
         while self._dirty:
             dirty, self._dirty = self._dirty, {}
-            for test_id, scope in dirty.items():
-                deltas = scope.counters.unflushed()
-                if deltas:
-                    await store.add(test_id, deltas, self.config.idle_ttl_s)
+            for scope in dirty.values():
+                await self._add(scope)
+
+    async def _add(self, scope: TestScope) -> None:
+        """Add what ``scope`` counted since its last add; kept for the next add when the backend failed."""
+        store = self._counters
+        assert store is not None
+        async with self._adding:
+            deltas = scope.counters.unflushed()
+            if deltas and not await store.add(scope.id, deltas, self.config.idle_ttl_s):
+                scope.counters.unflushed_again(deltas)
 
     async def counters(self, scope: TestScope) -> ScopeCounters:
         """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable)."""
         store = self._counters
         if store is None:
             return scope.counters
-        if self._flushing is not None and not self._flushing.done():
-            await asyncio.shield(self._flushing)  # this worker's counts first
-        deltas = scope.counters.unflushed()
-        if deltas:
-            await store.add(scope.id, deltas, self.config.idle_ttl_s)
+        await self._add(scope)  # this worker's counts first (after any add of them in flight)
         fields = await store.read(scope.id)
         return scope.counters if fields is None else ScopeCounters.from_fields(fields)
 

@@ -86,6 +86,14 @@ class ScopeCounters:
         self.flushed = now
         return dict(deltas)
 
+    def unflushed_again(self, deltas: dict[str, int]) -> None:
+        """``deltas`` (from ``unflushed``) were not added after all: the next call returns them again."""
+        self.flushed.subtract(deltas)
+
+    def discard_unflushed(self) -> None:
+        """Mark everything counted so far as added (the scope was dropped: those counts go with it)."""
+        self.flushed = self.fields()
+
     @classmethod
     def from_fields(cls, fields: dict[str, int]) -> ScopeCounters:
         """Counters from their named-integer form (unknown names ignored)."""

@@ -92,8 +92,8 @@ class BlobStore(Protocol):
 class CounterStore(Protocol):
     """Named integer counters under a key, summed over every replica, expiring ``ttl_s`` after the last add."""
 
-    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> None:
-        """Add ``deltas`` to the key's counters (in one step) and extend its time to live."""
+    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> bool:
+        """Add ``deltas`` to the key's counters (in one step) and extend its time to live; False on failure."""
         ...
 
     async def read(self, key: str) -> dict[str, int] | None:

@@ -385,7 +385,9 @@ class RedisCounters:
     """Named counters summed over the fleet: one hash ``<prefix><namespace>:<key>`` with a TTL.
 
     Nothing falls back to memory: each process keeps its own counts beside (a read while
-    Redis is unreachable is None, and the caller shows those).
+    Redis is unreachable is None, and the caller shows those; an add that failed is False,
+    and the caller adds those counts again later: one whose reply timed out after Redis ran
+    it is then counted twice).
     """
 
     def __init__(self, state: RedisState, namespace: str) -> None:
@@ -395,17 +397,18 @@ class RedisCounters:
     def _key(self, key: str) -> str:
         return f"{self._state.prefix}{self._namespace}:{key}"
 
-    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> None:
-        """Add ``deltas`` in one script (HINCRBY each, then PEXPIRE)."""
+    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> bool:
+        """Add ``deltas`` in one script (HINCRBY each, then PEXPIRE); False when Redis is unreachable."""
         args: list[str | int] = []
         for name, delta in deltas.items():
             args += [name, delta]
         args.append(max(1, int(ttl_s * 1000)))
 
-        async def remote() -> None:
+        async def remote() -> bool:
             await self._state.script(lua.COUNTERS_ADD)(keys=[self._key(key)], args=args)
+            return True
 
-        await self._state.guard.quietly(remote, None)
+        return await self._state.guard.quietly(remote, False)
 
     async def read(self, key: str) -> dict[str, int] | None:
         """Every counter of the key (HGETALL)."""
