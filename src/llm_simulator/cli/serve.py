@@ -88,7 +88,7 @@ def check_port_free(host: str, port: int) -> None:
     same bind first (with ``SO_REUSEADDR``, as the servers bind: a port that only has
     connections in TIME_WAIT is free) and names the address and the reason instead. Port 0
     (any free port) is always free; a host that resolves to several addresses is checked on the
-    first, the one a server binds first.
+    first it resolves to.
     """
     if port == 0:
         return
