@@ -116,3 +116,40 @@ async def test_a_dropped_scopes_counts_waiting_in_the_background_add_are_not_add
     registry.finished("second", 200)  # a request after the drop counts afresh
     await settle()
     assert store.hashes["second"]["requests"] == 1
+
+
+async def test_counts_still_pending_at_shutdown_are_added_by_the_last_add() -> None:
+    store = FleetCounters()
+    registry = replica(store)
+    store.down = True
+    registry.finished("t", 200)
+    await settle()  # the background add failed: the count is pending
+    store.down = False
+    await registry.aclose()  # the worker's shutdown
+    assert store.hashes["t"]["requests"] == 1
+
+
+class FailingFor(FleetCounters):
+    """A store whose add raises (as Redis' READONLY or OOM errors do) for the keys in ``failing``."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        self.failing = set(failing)
+
+    async def add(self, key: str, deltas: Mapping[str, int], ttl_s: float) -> bool:
+        if key in self.failing:
+            raise RuntimeError("READONLY You can't write against a read only replica.")
+        return await super().add(key, deltas, ttl_s)
+
+
+async def test_an_add_that_raises_keeps_its_counts_and_the_pass_goes_on() -> None:
+    store = FailingFor("bad")
+    registry = replica(store)
+    registry.finished("bad", 200)
+    registry.finished("good", 200)
+    await settle()
+    assert store.hashes["good"]["requests"] == 1  # added in the same pass, after the failure
+    assert "bad" not in store.hashes
+    store.failing.clear()
+    await registry.aclose()
+    assert store.hashes["bad"]["requests"] == 1  # kept pending, added once the store recovered

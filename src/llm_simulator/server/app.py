@@ -125,7 +125,10 @@ class SimulatorApp:
         security = config.security
         self.hardening = Hardening(security)
         services = (
-            (self.sim.state, self.adapters) if self.proxy is None else (self.sim.state, self.adapters, self.proxy)
+            # The scopes' last add of their counters goes before the state backend closes.
+            (self.sim.scopes, self.sim.state, self.adapters)
+            if self.proxy is None
+            else (self.sim.scopes, self.sim.state, self.adapters, self.proxy)
         )
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).

@@ -26,6 +26,7 @@ worker's own.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -43,6 +44,8 @@ from llm_simulator.engine.script.registry import Script
 from llm_simulator.infra.clock import Clock
 from llm_simulator.infra.rng import derive_seed
 from llm_simulator.infra.state.backends import StateStores
+
+log = logging.getLogger("llm_simulator.engine")
 
 
 class ScopeRegistry:
@@ -240,8 +243,34 @@ class ScopeRegistry:
         assert store is not None
         async with self._adding:
             deltas = scope.counters.unflushed()
-            if deltas and not await store.add(scope.id, deltas, self.config.idle_ttl_s):
+            if not deltas:
+                return
+            try:
+                added = await store.add(scope.id, deltas, self.config.idle_ttl_s)
+            except Exception:
+                # An error the backend's guard does not read as "unreachable" (a read-only
+                # replica, Redis out of memory): the counts stay pending like an unreachable
+                # backend's, and the other scopes of the pass are still added.
+                log.warning("could not add scope %r's counters to the fleet's", scope.id, exc_info=True)
+                added = False
+            if not added:
                 scope.counters.unflushed_again(deltas)
+
+    def start(self) -> None:
+        """Nothing to start: counts are added in the background as requests finish."""
+
+    async def aclose(self) -> None:
+        """Add the counts still pending to the fleet's counters: the worker's last add, at shutdown.
+
+        Runs after the drain (no request counts after it) and before the state backend closes.
+        """
+        if self._counters is None:
+            return
+        if self._flushing is not None and not self._flushing.done():
+            await self._flushing
+        await self._flush()
+        for scope in list(self._scopes.values()):
+            await self._add(scope)  # counts a failed add left pending, if the backend is back
 
     async def counters(self, scope: TestScope) -> ScopeCounters:
         """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable)."""
