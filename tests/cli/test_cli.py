@@ -113,3 +113,10 @@ def test_serve_on_a_taken_port_fails_with_one_clear_line(capsys: pytest.CaptureF
 def test_serve_on_an_unknown_host_fails_with_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--host", "no-such-host.invalid", "--port", "8080"]) == 1
     assert "cannot listen on no-such-host.invalid:8080: unknown host" in capsys.readouterr().err
+
+
+def test_a_bad_config_is_reported_before_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--latency-profile", "nope"]) == 2
+    assert "unknown profile" in capsys.readouterr().err

@@ -50,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
         from llm_simulator.telemetry.sinks import check_sinks
 
         config = resolve_config(args)
-        check_port_free(config.server.host, config.server.port)
         check_state_backend(config)
         # One Simulator is built only to validate: a bad profile or alias fails here, not in a worker.
         simulator = Simulator(config)
+        # After the configuration's own errors (exit 2), before the tokenizer loads.
+        check_port_free(config.server.host, config.server.port)
         if not spawns_workers(config):
             # Loaded here, the tokenizer's ≈ 45 MB and the text pools are shared by every worker
             # forked from this process (or serve in it: uvicorn's single worker).
