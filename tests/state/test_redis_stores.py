@@ -163,3 +163,31 @@ async def test_map_entries_are_stamped_and_followed(redis_server: RedisServer) -
     assert await follower.entries_newer(second) is None
     await redis.aclose()
     await other.aclose()
+
+
+async def test_scope_counters_and_documents_read_in_one_pipeline_and_a_keeping_read_extends_the_ttl(
+    redis_server: RedisServer,
+) -> None:
+    redis = _stores(redis_server)
+    counters = redis.stores.scope_counters
+    assert counters is not None
+    assert await counters.add("a", {"requests": 2, "200": 2}, 1.0)
+    assert await counters.add("b", {"requests": 1}, 1.0)
+    assert await counters.read_many(["a", "missing", "b"]) == [{"requests": 2, "200": 2}, {}, {"requests": 1}]
+    assert await counters.read_many([]) == []
+    key = "t:scope-counters:a"
+    assert 0 < await redis.state.client.pttl(key) <= 1000
+    assert await counters.read("a") == {"requests": 2, "200": 2}  # a plain read leaves the TTL alone
+    assert await redis.state.client.pttl(key) <= 1000
+    assert await counters.read("a", 60.0) == {"requests": 2, "200": 2}  # a keeping read extends it
+    assert 59_000 < await redis.state.client.pttl(key) <= 60_000
+    assert await counters.read("missing", 60.0) == {}
+    assert not await redis.state.client.exists("t:scope-counters:missing")  # never created by a read
+    documents = redis.stores.scopes
+    await documents.put("a", b"settings", 60.0)
+    assert await documents.get_many(["a", "missing"]) == [b"settings", None]
+    assert await documents.get_many([]) == []
+    redis_server.stop()  # unreachable: None, and the caller shows its own counts
+    assert await counters.read_many(["a"]) is None
+    assert await counters.read("a", 60.0) is None
+    await redis.aclose()

@@ -17,7 +17,10 @@ class ScopesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     idle_ttl_s: float = Field(
-        default=900.0, gt=0, le=86_400, description="A scope unused (no request, no admin write) this long is dropped."
+        default=900.0,
+        gt=0,
+        le=86_400,
+        description="A scope unused (no request, no admin call naming it) this long is dropped.",
     )
     max_scopes: int = Field(
         default=1000, ge=1, le=100_000, description="Scopes kept at once (the least recently used is evicted)."

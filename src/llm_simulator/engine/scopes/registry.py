@@ -10,7 +10,7 @@ Precedence for a request carrying a test id (``core/test_scope.py``):
 
 A request without a test id never reaches this module (one ``test_id is None`` test).
 
-Scopes live in an LRU map ordered by last use (a request or an admin write): one idle for
+Scopes live in an LRU map ordered by last use (a request or an admin call naming it): one idle for
 ``scopes.idle_ttl_s`` is dropped when next looked up or when room is needed, and past
 ``scopes.max_scopes`` the least recently used is evicted. With a shared state backend a
 scope's settings are a document in the fleet's ``BlobStore`` (expiring with the same idle
@@ -18,9 +18,10 @@ time to live, extended while the scope is used): each scoped request reads it (o
 applies it when it changed, so an admin write through any replica is seen by the next
 request on every replica, and a scope cleared anywhere is cleared everywhere. Its counters
 are added up fleet-wide too (the backend's ``CounterStore``: each replica adds what it
-counted since its last add, in a background task after each finished request), and
-``GET /admin/scopes`` lists the fleet's scopes that have counted a request, beside this
-worker's own.
+counted since its last add, in a background task after each finished request; an add, and
+a read of a scope in use, extend their time to live), and ``GET /admin/scopes`` lists the
+fleet's scopes that have counted a request, beside this worker's own (every counter read
+in one round trip, the others' documents in one more).
 """
 
 from __future__ import annotations
@@ -273,12 +274,17 @@ class ScopeRegistry:
             await self._add(scope)  # counts a failed add left pending, if the backend is back
 
     async def counters(self, scope: TestScope) -> ScopeCounters:
-        """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable)."""
+        """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable).
+
+        ``scope`` was just opened (kept alive), so the read extends the fleet's counters' time
+        to live in the same round trip: otherwise a scope kept alive by admin reads alone
+        would lose its fleet counts ``idle_ttl_s`` after its last request.
+        """
         store = self._counters
         if store is None:
             return scope.counters
         await self._add(scope)  # this worker's counts first (after any add of them in flight)
-        fields = await store.read(scope.id)
+        fields = await store.read(scope.id, self.config.idle_ttl_s)
         return scope.counters if fields is None else ScopeCounters.from_fields(fields)
 
     # -- decisions ----------------------------------------------------------------------------
@@ -341,15 +347,22 @@ class ScopeRegistry:
         for test_id in [k for k, s in self._scopes.items() if now - s.used > ttl]:
             del self._scopes[test_id]
             self.expired += 1
-        scopes = []
-        for scope in list(self._scopes.values()):
-            summary = scope.summary(now, ttl)
-            if self._counters is not None:
-                summary["requests"] = (await self.counters(scope)).requests
+        kept = list(self._scopes.values())
+        scopes = [scope.summary(now, ttl) for scope in kept]
+        store = self._counters
+        if store is not None:
+            for scope in kept:
+                await self._add(scope)  # this worker's counts first (no round trip when none are pending)
+            others = sorted(set(await store.keys()) - set(self._scopes))
+            # Every counter read in one round trip (up to max_scopes kept here, plus the others).
+            # A list does not keep scopes alive: no time to live is extended.
+            fields = await store.read_many([scope.id for scope in kept] + others)
+            for index, (scope, summary) in enumerate(zip(kept, scopes, strict=True)):
+                counted = scope.counters if fields is None else ScopeCounters.from_fields(fields[index])
+                summary["requests"] = counted.requests
                 summary["here"] = True
-            scopes.append(summary)
-        if self._counters is not None:
-            scopes += await self._elsewhere(now)
+            if fields is not None:  # unreachable: this worker's own scopes only
+                scopes += await self._elsewhere(now, others, fields[len(kept) :])
         return {
             "idle_ttl_s": ttl,
             "max_scopes": self.config.max_scopes,
@@ -358,17 +371,14 @@ class ScopeRegistry:
             "scopes": scopes,
         }
 
-    async def _elsewhere(self, now: float) -> list[dict[str, Any]]:
-        """Summaries of the scopes other replicas counted requests for and this one does not keep."""
-        store = self._counters
-        assert store is not None
+    async def _elsewhere(self, now: float, test_ids: list[str], counted: list[dict[str, int]]) -> list[dict[str, Any]]:
+        """Summaries of the scopes other replicas counted requests for (``counted``) and this one does not keep."""
+        found = [(test_id, fields) for test_id, fields in zip(test_ids, counted, strict=True) if fields]
+        # Their settings documents in one round trip too.
+        documents = await self._stores.scopes.get_many([test_id for test_id, _ in found])
         out = []
-        for test_id in sorted(set(await store.keys()) - set(self._scopes)):
-            fields = await store.read(test_id)
-            if not fields:
-                continue
+        for (test_id, fields), raw in zip(found, documents, strict=True):
             scope = self._build(test_id, now)
-            raw = await self._stores.scopes.get(test_id)
             if raw is not None:
                 scope.restore(orjson.loads(raw))
             summary = scope.summary(now, self.config.idle_ttl_s)

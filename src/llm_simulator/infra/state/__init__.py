@@ -84,6 +84,10 @@ class BlobStore(Protocol):
         """The value, or None when unknown or expired."""
         ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's value, in order (None when unknown or expired), in one step."""
+        ...
+
     async def delete(self, key: str) -> bool:
         """Forget a key; False when it was not there."""
         ...
@@ -96,8 +100,16 @@ class CounterStore(Protocol):
         """Add ``deltas`` to the key's counters (in one step) and extend its time to live; False on failure."""
         ...
 
-    async def read(self, key: str) -> dict[str, int] | None:
-        """The key's counters (empty when unknown); None when the backend is unreachable."""
+    async def read(self, key: str, ttl_s: float | None = None) -> dict[str, int] | None:
+        """The key's counters (empty when unknown); None when the backend is unreachable.
+
+        With ``ttl_s`` the read also extends an existing key's time to live, in the same
+        step: a reader keeping the scope alive keeps its counters alive.
+        """
+        ...
+
+    async def read_many(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        """Each key's counters, in order (empty when unknown), in one step; None when unreachable."""
         ...
 
     async def delete(self, key: str) -> bool:

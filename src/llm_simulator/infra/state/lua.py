@@ -162,3 +162,11 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[#ARGV])
 return 1
 """
+
+# Read named counters and extend their time to live (ARGV: the time to live in ms) when
+# the hash exists: a read that keeps a test scope alive keeps its counters alive.
+COUNTERS_READ_KEEP = """
+local out = redis.call('HGETALL', KEYS[1])
+if #out > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return out
+"""

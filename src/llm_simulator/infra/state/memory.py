@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 
 # Entries kept at most by the memory step and blob stores (least recently written go first).
 MAX_ENTRIES = 10_000
@@ -116,6 +117,10 @@ class MemoryBlobStore:
             del self._blobs[key]
             return None
         return entry[1]
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's value unless expired, in order."""
+        return [await self.get(key) for key in keys]
 
     async def delete(self, key: str) -> bool:
         """Forget a key."""

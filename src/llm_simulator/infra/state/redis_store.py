@@ -372,6 +372,20 @@ class RedisBlobStore:
 
         return await self._state.guard.call(remote, lambda: self.local.get(key))
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each value, or None: one pipeline of GETs (not MGET: the keys may sit in different cluster slots)."""
+        if not keys:
+            return []
+
+        async def remote() -> list[bytes | None]:
+            async with self._state.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.get(self._key(key))
+                values = await pipe.execute()
+            return [value.encode() if isinstance(value, str) else value for value in values]
+
+        return await self._state.guard.call(remote, lambda: self.local.get_many(keys))
+
     async def delete(self, key: str) -> bool:
         """Forget a key."""
 
@@ -410,12 +424,30 @@ class RedisCounters:
 
         return await self._state.guard.quietly(remote, False)
 
-    async def read(self, key: str) -> dict[str, int] | None:
-        """Every counter of the key (HGETALL)."""
+    async def read(self, key: str, ttl_s: float | None = None) -> dict[str, int] | None:
+        """Every counter of the key (HGETALL); with ``ttl_s``, one script that also extends its TTL."""
 
         async def remote() -> dict[str, int] | None:
-            raw = await self._state.client.hgetall(self._key(key))
-            return {_text(name): int(value) for name, value in raw.items()}
+            if ttl_s is None:
+                raw = await self._state.client.hgetall(self._key(key))
+                return {_text(name): int(value) for name, value in raw.items()}
+            script = self._state.script(lua.COUNTERS_READ_KEEP)
+            flat = await script(keys=[self._key(key)], args=[max(1, int(ttl_s * 1000))])
+            return {_text(name): int(value) for name, value in zip(flat[::2], flat[1::2], strict=True)}
+
+        return await self._state.guard.quietly(remote, None)
+
+    async def read_many(self, keys: Sequence[str]) -> list[dict[str, int]] | None:
+        """Every counter of each key: one pipeline of HGETALLs, so one round trip for any number of keys."""
+        if not keys:
+            return []
+
+        async def remote() -> list[dict[str, int]] | None:
+            async with self._state.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(self._key(key))
+                replies = await pipe.execute()
+            return [{_text(name): int(value) for name, value in raw.items()} for raw in replies]
 
         return await self._state.guard.quietly(remote, None)
 
