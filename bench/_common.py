@@ -245,6 +245,14 @@ def candidate() -> Checkout:
     return Checkout("simulator", REPO_DIR / "src", git_commit())
 
 
+def compiled_checkouts(args: argparse.Namespace) -> list[Checkout]:
+    """The candidate and ``args``' baselines, each with its ``.pyc`` files written (for start-up and memory runs)."""
+    checkouts = [candidate(), *baselines(args)]
+    for checkout in checkouts:
+        checkout.compile_bytecode()
+    return checkouts
+
+
 def add_baseline_flags(parser: argparse.ArgumentParser) -> None:
     """``--baseline-src DIR`` and ``--baseline LABEL=DIR``, both repeatable, kept in command-line order."""
     parser.add_argument(

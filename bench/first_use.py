@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 import websockets
-from _common import HOST, Checkout, add_baseline_flags, baselines, candidate, free_port, machine_info, shown
+from _common import HOST, Checkout, add_baseline_flags, compiled_checkouts, free_port, machine_info, shown
 from _common import write_results as write_json
 from startup import _health_ok
 
@@ -120,9 +120,7 @@ def main() -> None:
     add_baseline_flags(parser)
     parser.add_argument("--output", default="first_use", help="results file name under bench/results")
     args = parser.parse_args()
-    checkouts = [candidate(), *baselines(args)]
-    for checkout in checkouts:
-        checkout.compile_bytecode()
+    checkouts = compiled_checkouts(args)
     samples: dict[str, list[dict[str, dict[str, float]]]] = {c.label: [] for c in checkouts}
     with tempfile.TemporaryDirectory(prefix="bench-first-use-") as tmp:
         for round_no in range(args.rounds):

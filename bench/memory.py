@@ -42,8 +42,7 @@ from _common import (
     HOST,
     Server,
     add_baseline_flags,
-    baselines,
-    candidate,
+    compiled_checkouts,
     free_port,
     machine_info,
     print_table,
@@ -207,9 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     raise_fd_limit()
 
-    checkouts = [candidate(), *baselines(args)]
-    for checkout in checkouts:
-        checkout.compile_bytecode()
+    checkouts = compiled_checkouts(args)
     floors = ["1", "auto"] if args.transport_floor else []
     labels = [c.label for c in checkouts] + [f"granian-http-{http}" for http in floors]
     samples: dict[str, list[dict[str, float]]] = {label: [] for label in labels}

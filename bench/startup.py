@@ -32,8 +32,7 @@ from _common import (
     HOST,
     Checkout,
     add_baseline_flags,
-    baselines,
-    candidate,
+    compiled_checkouts,
     cpu_seconds,
     free_port,
     machine_info,
@@ -129,9 +128,7 @@ def main() -> None:
     parser.add_argument("--output", default="startup", help="results file name under bench/results")
     args = parser.parse_args()
 
-    checkouts = [candidate(), *baselines(args)]
-    for checkout in checkouts:
-        checkout.compile_bytecode()
+    checkouts = compiled_checkouts(args)
     samples: dict[str, list[dict[str, Any]]] = {c.label: [] for c in checkouts}
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         for round_no in range(args.rounds):

@@ -124,12 +124,9 @@ class SimulatorApp:
             self.routes.add(route, self.default_provider)
         security = config.security
         self.hardening = Hardening(security)
-        services = (
-            # The scopes' last add of their counters goes before the state backend closes.
-            (self.sim.scopes, self.sim.state, self.adapters)
-            if self.proxy is None
-            else (self.sim.scopes, self.sim.state, self.adapters, self.proxy)
-        )
+        # The scopes' last add of their counters goes before the state backend closes.
+        proxy = () if self.proxy is None else (self.proxy,)
+        services = (self.sim.scopes, self.sim.state, self.adapters, *proxy)
         self.lifecycle = Lifecycle(self.telemetry, self.readiness, config.server.drain_timeout_s, services)
         # The phases of an exchange (see the module doc).
         self.books = Bookkeeping(config, self.telemetry, self.sim.clock, self.sim.scopes)

@@ -269,9 +269,12 @@ class ScopeRegistry:
             return
         if self._flushing is not None and not self._flushing.done():
             await self._flushing
-        await self._flush()
-        for scope in list(self._scopes.values()):
-            await self._add(scope)  # counts a failed add left pending, if the backend is back
+        # The dirty ones (an evicted scope may still be among them) and every kept scope a
+        # failed add left counts pending for; ``_add`` does nothing for a scope with none.
+        pending = [*self._dirty.values(), *self._scopes.values()]
+        self._dirty.clear()
+        for scope in pending:
+            await self._add(scope)
 
     async def counters(self, scope: TestScope) -> ScopeCounters:
         """The scope's counters: the fleet's sum with a shared backend (this worker's if unreachable).
