@@ -174,3 +174,62 @@ def test_an_early_timer_does_not_spin_the_loop() -> None:
 
     uvloop.run(run())
     assert passes <= 20 * 3
+
+
+class Reparking:
+    """An entry that, released, notes the time and parks itself again one window later (a stream's writer)."""
+
+    def __init__(self, sched: Scheduler, clock: FakeClock, due: float, times: int) -> None:
+        self.sched, self.clock, self.due, self.left = sched, clock, due, times
+        self.released_at: list[float] = []
+        self.late: list[float] = []  # release time − due time, per release
+        self.dead = False
+
+    def done(self) -> bool:
+        return self.dead
+
+    def set_result(self, _result: None) -> None:
+        self.released_at.append(self.clock.now())
+        self.late.append(self.clock.now() - self.due)
+        self.left -= 1
+        if self.left:
+            self.due += BATCH_WINDOW_S
+            assert self.sched.park_batched(self.due, self)
+
+
+async def test_an_entry_released_in_the_pass_parks_itself_again_and_the_timer_is_armed_once() -> None:
+    clock = FakeClock(start=10.0)
+    sched = Scheduler(clock)
+    entries = [Reparking(sched, clock, 10.0005 + i * 1e-5, 3) for i in range(50)]
+    for entry in entries:
+        assert sched.park_batched(entry.due, entry)
+    assert not sched.park_batched(10.0, entries[0])  # due already: not parked
+    arms: list[float] = []
+    arm = sched._arm
+
+    def counted_arm(loop: asyncio.AbstractEventLoop, release: float) -> None:
+        arms.append(release)
+        arm(loop, release)
+
+    sched._arm = counted_arm  # type: ignore[method-assign]
+    for step in range(1, 4):
+        clock.advance_to(10.0 + step * BATCH_WINDOW_S)
+        sched.release_due()
+        assert all(len(entry.released_at) == step for entry in entries)
+    # Never early, and within a window of the due time.
+    assert all(0 <= late < BATCH_WINDOW_S for entry in entries for late in entry.late)
+    # One arm per pass (for the next window), none per re-parking entry; nothing left after the last.
+    assert arms == [10.0 + 2 * BATCH_WINDOW_S, 10.0 + 3 * BATCH_WINDOW_S]
+    assert len(sched) == 0 and not sched.armed
+
+
+async def test_an_entry_that_is_done_is_skipped_and_its_bucket_dropped() -> None:
+    clock = FakeClock(start=10.0)
+    sched = Scheduler(clock)
+    entry = Reparking(sched, clock, 10.001, 1)
+    later = Reparking(sched, clock, 10.01, 1)
+    assert sched.park_batched(entry.due, entry) and sched.park_batched(later.due, later)
+    entry.dead = later.dead = True
+    clock.advance_to(10.002)
+    sched.release_due()
+    assert entry.released_at == [] and len(sched) == 0 and not sched.armed

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Generator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 
 from llm_simulator.config import load_config
 from llm_simulator.core.http import StreamResponse
-from llm_simulator.core.plain import PlainTokens
+from llm_simulator.core.plain import PlainTokens, Releasable
 from llm_simulator.core.types import GenerationPlan
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
@@ -217,15 +217,20 @@ class ScriptedPacer:
 
     ``behind`` lists the steps already due when asked (the stream is a whole ITL late); every
     other step parks on a future the test resolves. No clock: the order of events is the test.
+    With ``driving``, the steady state's steps park the stream's writer instead (``drive``),
+    released by a loop callback as the scheduler's release pass would.
     """
 
     gathers = False
 
-    def __init__(self, count: int, behind: set[int]) -> None:
+    def __init__(self, count: int, behind: set[int], *, driving: bool = False, releases: bool = True) -> None:
         self.tokens = [f"t{i}" for i in range(count)]
         self.behind = behind
         self.parked: list[asyncio.Future[None]] = []
         self.released_steps = 0
+        self.drive = self._drive if driving else None
+        self.releases = releases  # False: a parked writer stays parked (in ``entries``)
+        self.entries: list[Releasable] = []
 
     def wait(self, step: int) -> asyncio.Future[None] | None:
         if step in self.behind:
@@ -234,6 +239,14 @@ class ScriptedPacer:
         fut.set_result(None)  # due by the time the stream looks again
         self.parked.append(fut)
         return fut
+
+    def _drive(self, step: int, entry: Releasable) -> bool:
+        if step in self.behind:
+            return False
+        self.entries.append(entry)
+        if self.releases:
+            asyncio.get_running_loop().call_soon(release_pass, entry)
+        return True
 
     def start(self) -> None:
         pass
@@ -262,6 +275,12 @@ async def _no_frames() -> AsyncIterator[bytes]:
     yield b""  # never read: the plain path stands for these
 
 
+def release_pass(entry: Releasable) -> None:
+    """What ``Scheduler.release_due`` does with one entry whose time has come."""
+    if not entry.done():
+        entry.set_result(None)
+
+
 async def sent_writes(pacer: ScriptedPacer) -> list[bytes]:
     writes: list[bytes] = []
 
@@ -283,19 +302,120 @@ async def sent_writes(pacer: ScriptedPacer) -> list[bytes]:
         ({2, 3, 4, 5}, [b"<role>[t0]", b"[t1][t2][t3][t4]", b"[t5]", b"<end>"]),
     ],
 )
+@pytest.mark.parametrize("driving", [False, True], ids=["task", "writer"])
 async def test_a_sampled_stream_a_whole_itl_behind_writes_its_due_tokens_together(
-    behind: set[int], expected: list[bytes]
+    behind: set[int], expected: list[bytes], driving: bool
 ) -> None:
-    pacer = ScriptedPacer(6, behind)
+    pacer = ScriptedPacer(6, behind, driving=driving)
     writes = await sent_writes(pacer)
     assert writes == expected
     assert pacer.released_steps == 6  # every token noted once, joined or not
 
 
-async def test_a_catching_up_sampled_stream_writes_at_most_max_frames_at_once() -> None:
+@pytest.mark.parametrize("driving", [False, True], ids=["task", "writer"])
+async def test_a_catching_up_sampled_stream_writes_at_most_max_frames_at_once(driving: bool) -> None:
     count = MAX_FRAMES * 2 + 5
-    pacer = ScriptedPacer(count, set(range(2, count)))
+    pacer = ScriptedPacer(count, set(range(2, count)), driving=driving)
     writes = await sent_writes(pacer)
     # t1 onwards in writes of MAX_FRAMES, the rest before the last token, then the closing frames.
     assert [w.count(b"[") for w in writes[1:-2]] == [MAX_FRAMES, MAX_FRAMES, count - 2 - 2 * MAX_FRAMES]
     assert b"".join(writes) == b"<role>" + b"".join(f"[t{i}]".encode() for i in range(count)) + b"<end>"
+
+
+class EmptyAwaitable:
+    """What granian's ``send`` returns for a write it took at once: awaiting it does not suspend."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]
+
+
+class HeldWrite:
+    """What granian's ``send`` returns for a write that must wait: an iterator with only ``__next__``."""
+
+    def __init__(self, gate: asyncio.Future[None]) -> None:
+        self.gate = gate
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self  # type: ignore[return-value]
+
+    def __iter__(self) -> HeldWrite:
+        return self
+
+    def __next__(self) -> asyncio.Future[None]:
+        if self.gate.done():
+            raise StopIteration
+        self.gate._asyncio_future_blocking = True
+        return self.gate
+
+
+async def test_a_write_that_must_wait_is_finished_by_the_task_and_the_next_token_waits_for_it() -> None:
+    pacer = ScriptedPacer(6, set(), driving=True, releases=False)  # the test is the release pass
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    writes: list[bytes] = []
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        writes.append(message["body"])
+        return HeldWrite(gate) if message["body"] == b"[t2]" else EmptyAwaitable()
+
+    async def settle() -> None:
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+    watch = StreamWatch()
+    wire = StreamWire(send, watch)
+    stream = asyncio.ensure_future(send_plain(wire, PlainTokens(pacer, LetterFrames(), _no_frames())))
+    await settle()
+    assert writes == [b"<role>[t0]", b"[t1]"] and len(pacer.entries) == 1  # parked for t2
+    release_pass(pacer.entries[-1])  # t2 is due: its write must wait
+    await settle()  # the task has taken the held write over
+    assert (writes[-1], watch.sending) == (b"[t2]", True)  # the stalled-reader sweep sees the held write
+    sent = watch.sent
+    release_pass(pacer.entries[-1])  # t3 is due while t2's write is held: it waits for it
+    await settle()
+    assert writes[-1] == b"[t2]"
+    gate.set_result(None)
+    await settle()
+    assert (writes[-1], watch.sending, watch.sent) == (b"[t3]", False, sent + 2)
+    while not stream.done():
+        release_pass(pacer.entries[-1])
+        await settle()
+    await stream
+    assert writes == [b"<role>[t0]", b"[t1]", b"[t2]", b"[t3]", b"[t4]", b"[t5]", b"<end>"]
+    assert pacer.released_steps == 6
+
+
+async def test_an_error_in_the_release_pass_is_raised_in_the_stream_task() -> None:
+    pacer = ScriptedPacer(6, set(), driving=True)
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        if message["body"] == b"[t3]":
+            raise OSError("the client is gone")
+        return EmptyAwaitable()
+
+    with pytest.raises(OSError, match="the client is gone"):
+        await send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    assert pacer.released_steps == 4  # t0..t3: the failed write's token was released
+
+
+async def test_a_cancelled_stream_leaves_its_parked_writer_done() -> None:
+    pacer = ScriptedPacer(6, set(), driving=True, releases=False)
+    writes: list[bytes] = []
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        writes.append(message["body"])
+        return EmptyAwaitable()
+
+    stream = asyncio.ensure_future(
+        send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    writer = pacer.entries[-1]  # parked for t2, never released
+    assert not writer.done()
+    stream.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stream
+    assert writer.done()  # the scheduler drops it
+    before = list(writes)
+    writer.set_result(None)  # even a release that reaches it writes nothing
+    assert writes == before

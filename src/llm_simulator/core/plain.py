@@ -18,12 +18,28 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class Releasable(Protocol):
+    """What the shared scheduler releases: an ``asyncio.Future``, or a stream's own writer.
+
+    ``set_result(None)`` is called once the entry's release time has come, in the
+    scheduler's release pass (so it must not raise); an entry that is ``done`` is skipped.
+    """
+
+    def done(self) -> bool:
+        """Whether the entry no longer wants its release (cancelled, or its stream ended)."""
+        ...
+
+    def set_result(self, result: None, /) -> None:
+        """The release time has come."""
+        ...
+
+
 class TokenPacer(Protocol):
     """When each token of a one-choice stream is due, and the engine's bookkeeping of it.
 
     The server calls ``start`` once, then for each step in order ``wait`` (awaiting what it
-    returns, if anything) and ``released`` once the token is out, and ``close`` at the end
-    whatever happened.
+    returns, if anything) or ``drive`` and ``released`` once the token is out, and
+    ``close`` at the end whatever happened.
     """
 
     @property
@@ -34,6 +50,15 @@ class TokenPacer(Protocol):
     @property
     def wait(self) -> Callable[[int], Awaitable[None] | None]:
         """Token ``step`` is due once the returned awaitable is done; None: it is out already."""
+        ...
+
+    @property
+    def drive(self) -> Callable[[int, Releasable], bool] | None:
+        """Park ``entry`` to be released when token ``step`` is due (False: due already), or None.
+
+        ``wait`` without a future or a task wake-up per token: the scheduler calls the
+        stream's writer itself (``server.plain_stream``). None: the pacer has only ``wait``.
+        """
         ...
 
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from llm_simulator.core.plain import Releasable
 from llm_simulator.core.record import RequestRecord
 from llm_simulator.core.types import GenerationPlan
 from llm_simulator.engine.load.live import EngineTimeline
@@ -60,7 +61,19 @@ class EnginePacer:
     gaps before the request is finished.
     """
 
-    __slots__ = ("_later", "_now", "_plan", "_record", "_sim", "_started", "_timeline", "_waiting", "tokens", "wait")
+    __slots__ = (
+        "_later",
+        "_now",
+        "_plan",
+        "_record",
+        "_sim",
+        "_started",
+        "_timeline",
+        "_waiting",
+        "drive",
+        "tokens",
+        "wait",
+    )
 
     # An engine's stream writes the frames its engine released together in one write (the
     # general path's ``StreamResponse.ahead``); a sampled stream writes each frame alone.
@@ -80,6 +93,8 @@ class EnginePacer:
         self._now = sim.clock.now
         self.tokens = plan.choices[0].tokens
         self.wait = wait
+        # An engine's step releases its tokens itself: a stream waits for it (``wait`` only).
+        self.drive: Callable[[int, Releasable], bool] | None = None
         self._started = False
         # Before the first token: counted in the waiting gauge (then in the running one).
         self._waiting = False
@@ -155,6 +170,8 @@ class SampledPacer(EnginePacer):
         self._sampled = timeline
         self._observer = timeline.observer
         self._late: list[float] = []
+        # The stream's writer parks itself in the scheduler (``server.plain_stream``).
+        self.drive = timeline.park_into
 
     def released(self) -> None:
         """As ``EnginePacer.released``, and the release's lateness if the stream waited for it."""

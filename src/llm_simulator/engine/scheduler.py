@@ -18,6 +18,11 @@ Two kinds of wait share the heap:
   wake-up are paid once per window rather than once per token. A token is never released
   before its due time, and at most one window after it (plus however late the loop runs);
   the due times themselves stay absolute, so the lateness never accumulates.
+
+An entry is a future (the waiting task wakes up) or, for a plain sampled stream, the
+stream's own writer (``park_batched``): the release pass calls it directly, and it writes
+its token and parks itself for the next, with no future, no task wake-up and no coroutine
+resumed per token (``server.plain_stream``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import asyncio
 import heapq
 import math
 
+from llm_simulator.core.plain import Releasable
 from llm_simulator.infra.clock import Clock
 
 # Release entries this close to their due time in the same pass: waking again for a few
@@ -69,7 +75,7 @@ class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._heap: list[float] = []
-        self._buckets: dict[float, list[asyncio.Future[None]]] = {}
+        self._buckets: dict[float, list[Releasable]] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._armed_for = float("inf")
         # Cached: asyncio.get_running_loop() costs a getpid() system call per call on 3.11.
@@ -107,19 +113,29 @@ class Scheduler:
             return None
         return self._park(batch_release(due))
 
+    def park_batched(self, due: float, entry: Releasable) -> bool:
+        """Release ``entry`` at ``batch_release(due)``: ``wait_batched`` without a future (False: due now)."""
+        if due <= self._clock.now():
+            return False
+        self._put(batch_release(due), entry)
+        return True
+
     def _park(self, release: float) -> asyncio.Future[None]:
-        """A future in the bucket of ``release``; a new bucket goes on the heap (and may re-arm)."""
-        loop = self._current_loop()
-        fut: asyncio.Future[None] = loop.create_future()
+        """A future in the bucket of ``release``."""
+        fut: asyncio.Future[None] = self._current_loop().create_future()
+        self._put(release, fut)
+        return fut
+
+    def _put(self, release: float, entry: Releasable) -> None:
+        """``entry`` in the bucket of ``release``; a new bucket goes on the heap (and may re-arm)."""
         bucket = self._buckets.get(release)
         if bucket is not None:  # the common case: other streams wait for the same window
-            bucket.append(fut)
-            return fut
-        self._buckets[release] = [fut]
+            bucket.append(entry)
+            return
+        self._buckets[release] = [entry]
         heapq.heappush(self._heap, release)
-        if release < self._armed_for:
-            self._arm(loop, release)
-        return fut
+        if release < self._armed_for:  # never during a release pass: it re-arms at its end
+            self._arm(self._current_loop(), release)
 
     def _arm(self, loop: asyncio.AbstractEventLoop, release: float) -> None:
         if self._handle is not None:
@@ -129,21 +145,29 @@ class Scheduler:
         self._handle = loop.call_at(loop.time() + delay, self.release_due)
 
     def release_due(self) -> None:
-        """Release every bucket whose time has come, drop cancelled ones, re-arm (the loop timer's callback)."""
+        """Release every bucket whose time has come, drop cancelled ones, re-arm (the loop timer's callback).
+
+        A stream's writer released here parks itself again for a later window (``_put``):
+        no timer is armed for it meanwhile (``_armed_for`` is below every release time), the
+        pass arms one for the earliest bucket once it is done.
+        """
         self._handle = None
-        self._armed_for = float("inf")
+        self._armed_for = float("-inf")
         heap = self._heap
         buckets = self._buckets
-        now = self._clock.now()
-        while heap and heap[0] <= now:
-            for fut in buckets.pop(heapq.heappop(heap)):
-                if not fut.done():
-                    fut.set_result(None)
-        # Drop wholly cancelled buckets at the head so a burst of disconnects frees memory early.
-        while heap and all(fut.done() for fut in buckets[heap[0]]):
-            del buckets[heapq.heappop(heap)]
-        if heap:
-            self._arm(self._current_loop(), heap[0])
+        try:
+            now = self._clock.now()
+            while heap and heap[0] <= now:
+                for entry in buckets.pop(heapq.heappop(heap)):
+                    if not entry.done():
+                        entry.set_result(None)
+            # Drop wholly cancelled buckets at the head so a burst of disconnects frees memory early.
+            while heap and all(entry.done() for entry in buckets[heap[0]]):
+                del buckets[heapq.heappop(heap)]
+        finally:
+            self._armed_for = float("inf")
+            if heap:
+                self._arm(self._current_loop(), heap[0])
 
     def purge_cancelled(self) -> None:
         """Remove every cancelled entry (used by drain/tests; O(n))."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from llm_simulator.config.distributions import FixedSpec, LatencyProfileSpec
+from llm_simulator.core.plain import Releasable
 from llm_simulator.engine.latency.distributions import Sampler, build_sampler
 from llm_simulator.engine.observer import TimingObserver
 from llm_simulator.engine.scheduler import Scheduler
@@ -189,6 +190,22 @@ class SampledTimeline:
         fut = self._scheduler.wait_batched(due)
         self.parked_due = None if fut is None else due
         return fut
+
+    def park_into(self, step: int, entry: Releasable) -> bool:
+        """``park`` for a stream's own writer: ``entry`` is released when ``step`` is due (False: due now).
+
+        The same due times as ``park`` (inlined: it runs once per token); the scheduler calls
+        ``entry`` in its release pass instead of resolving a future (``Scheduler.park_batched``).
+        """
+        profile = self._profile
+        if profile.multiplier == 0.0:
+            return False
+        due = self._next_due
+        self._next_step = step + 1
+        self._next_due = due + profile.next_token_s(self._rng)
+        parked = self._scheduler.park_batched(due, entry)
+        self.parked_due = due if parked else None
+        return parked
 
     async def skip_to(self, step: int) -> None:
         """Advance the due times through ``step - 1`` without waiting; ``wait_step(step)`` waits once."""

@@ -16,7 +16,7 @@ what it waits on, and ``Resume`` then lets the task wait on that as a plain ``aw
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from typing import Any, cast
 
 # At most this many frames in one write: a stream far behind still sends in bounded pieces.
@@ -27,36 +27,43 @@ class Resume:
     """Await the rest of an awaitable that was stepped once by hand and is waiting on ``pending``.
 
     Everything the task sends or throws in (a wake-up, a cancellation) goes on to the
-    awaitable, as the ``await`` it replaces would have done.
+    awaitable, as the ``await`` it replaces would have done. ``awaitable`` is a coroutine
+    or the iterator of an awaitable's ``__await__``; one with neither ``send`` nor ``throw``
+    (granian's) is stepped with ``next`` and sees a thrown exception raised where it waits,
+    as ``yield from`` would do.
     """
 
     __slots__ = ("_awaitable", "_pending")
 
-    def __init__(self, awaitable: Coroutine[Any, Any, bytes], pending: object) -> None:
+    def __init__(self, awaitable: Coroutine[Any, Any, Any] | Iterator[Any], pending: object) -> None:
         self._awaitable = awaitable
         self._pending = pending
 
-    def __await__(self) -> Generator[Any, Any, bytes]:
+    def __await__(self) -> Generator[Any, Any, Any]:
         awaitable = self._awaitable
         pending = self._pending
+        send = getattr(awaitable, "send", None)
+        throw = getattr(awaitable, "throw", None)
         while True:
             try:
                 sent = yield pending
             except GeneratorExit:
-                awaitable.close()
+                close = getattr(awaitable, "close", None)
+                if close is not None:
+                    close()
                 raise
             except BaseException as exc:  # a cancellation, mostly: the frames see it where they wait
+                if throw is None:
+                    raise
                 try:
-                    pending = awaitable.throw(exc)
+                    pending = throw(exc)
                 except StopIteration as done:
-                    frame: bytes = done.value
-                    return frame
+                    return done.value
             else:
                 try:
-                    pending = awaitable.send(sent)
+                    pending = next(awaitable) if send is None else send(sent)  # type: ignore[arg-type]
                 except StopIteration as done:
-                    resumed: bytes = done.value
-                    return resumed
+                    return done.value
 
 
 async def write_ready(
@@ -104,6 +111,7 @@ async def write_ready(
                     step.throw(exc)
                 raise
         try:
-            return await Resume(step, pending)
+            resumed: bytes = await Resume(step, pending)
+            return resumed
         except StopAsyncIteration:
             return None

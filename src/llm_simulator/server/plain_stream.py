@@ -9,11 +9,12 @@ its end, errors and interruptions exactly as for the general path.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any, NamedTuple
 
-from llm_simulator.core.plain import PlainTokens, TokenFrames
-from llm_simulator.server.coalesce import MAX_FRAMES
+from llm_simulator.core.plain import PlainTokens, Releasable, TokenFrames
+from llm_simulator.server.coalesce import MAX_FRAMES, Resume
 from llm_simulator.server.wire import StreamWire
 
 
@@ -86,6 +87,11 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
         if opening:
             await wire.frames(opening)
         await waiter
+        drive = pacer.drive
+        if drive is not None and step < last:
+            # The steady state from the scheduler's release pass: no task wake-up per token.
+            await _TimerWriter(wire, plain, drive, step).run()
+            step = last
         send, watch, token = wire.send, wire.watch, encoder.token
         while step < last:  # the steady state: one token, one wait, one write
             first = step  # the frames of this write are the steps it takes
@@ -113,6 +119,125 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
             await wire.body(frame, 1)
     finally:
         pacer.close()
+
+
+class _HeldWrite(NamedTuple):
+    """A write the server could not take at once (its buffer for the stream is full): the task finishes it."""
+
+    rest: Iterator[Any]  # the write's awaitable, stepped once
+    waits_on: object  # what it waits on (yielded by that step)
+    frames: int
+
+
+class _TimerWriter:
+    """A sampled plain stream's steady state, written from the scheduler's release pass.
+
+    ``_one_by_one``'s steady-state loop without its task: the scheduler releases the writer
+    itself (``Releasable``) when its token is due, and the writer notes the release, frames
+    the token (and any tokens already due with it, as the loop catches up), parks itself
+    for the next token (the pacer's ``drive``) and hands the frame to the server. A write
+    the server takes at once (granian's, unless the stream's buffer is full) completes in
+    that call, so a token costs no future, no task wake-up and no coroutine resumed
+    through the application's frames. The stream's task waits on ``handoff`` meanwhile and
+    takes over in three cases: the stream's last token is due (it writes the closing
+    frames, as ``_one_by_one`` does), a write must wait (the task finishes it watched by
+    the stalled-reader sweep, and the writer is held until then: a token due meanwhile is
+    written after it, never before), or an error (raised in the task, where the stream's
+    error handling is). A cancelled task (the client left, the drain deadline) marks the
+    writer ``done``, and the scheduler drops it.
+    """
+
+    __slots__ = (
+        "_dead",
+        "_drive",
+        "_encode",
+        "_last",
+        "_missed",
+        "_released",
+        "_tokens",
+        "_wire",
+        "handoff",
+        "held",
+        "step",
+    )
+
+    def __init__(
+        self, wire: StreamWire, plain: PlainTokens, drive: Callable[[int, Releasable], bool], step: int
+    ) -> None:
+        self._wire = wire
+        self._tokens, _, self._released, frames = _parts(plain)
+        self._encode = frames.token
+        self._drive = drive
+        self._last = len(self._tokens) - 1
+        self.step = step  # the next token to write (due once the writer is released)
+        self.handoff: asyncio.Future[_HeldWrite | None] = asyncio.get_running_loop().create_future()
+        self.held = False  # a held write is in the task's hands
+        self._missed = False  # released while held: the task writes the token after the held write
+        self._dead = False
+
+    def done(self) -> bool:
+        """Whether the stream is over (the scheduler then drops the writer)."""
+        return self._dead
+
+    def set_result(self, _result: None) -> None:
+        """Token ``step`` is due (the scheduler's release pass): write it, park for the next."""
+        if self.held or self.handoff.done():  # a held write first; or the task is ending the stream
+            self._missed = True
+            return
+        try:
+            self._write_due()
+        except Exception as exc:  # the task raises it where the stream's error handling is
+            if not self.handoff.done():
+                self.handoff.set_exception(exc)
+
+    def _write_due(self) -> None:
+        """Write the due tokens (a catch-up's in one write), park for the next; at the last, hand over."""
+        tokens, released, encode, drive, last = self._tokens, self._released, self._encode, self._drive, self._last
+        send, watch = self._wire.send, self._wire.watch
+        step = self.step
+        while True:
+            if step >= last:  # the last token is due: its closing frames are the task's
+                self.step = step
+                self.handoff.set_result(None)
+                return
+            first = step
+            body = b""
+            while True:
+                released()
+                body += encode(tokens[step])
+                step += 1
+                parked = drive(step, self)
+                if parked or step >= last or step - first >= MAX_FRAMES:
+                    break
+            self.step = step
+            pending = send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+            for waits_on in pending:  # the write must wait: the task finishes it, the writer holds
+                watch.sending = True
+                self.held = True
+                self.handoff.set_result(_HeldWrite(pending, waits_on, step - first))
+                return
+            watch.sent += step - first
+            if parked:
+                return
+
+    async def run(self) -> None:
+        """Write token ``step`` (due now), then every later one from the release pass, to the last."""
+        watch = self._wire.watch
+        try:
+            self.set_result(None)
+            while (held := await self.handoff) is not None:
+                self.handoff = asyncio.get_running_loop().create_future()
+                await Resume(held.rest, held.waits_on)
+                watch.sending = False
+                watch.sent += held.frames
+                self.held = False
+                if self._missed:  # its token came due during the held write
+                    self._missed = False
+                    self.set_result(None)
+        finally:
+            self._dead = True
+            if self.handoff.done() and not self.handoff.cancelled():
+                self.handoff.exception()  # retrieved: a cancellation can race an error's hand-over
 
 
 async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
