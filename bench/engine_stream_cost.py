@@ -82,14 +82,39 @@ async def _measure(
     from llm_simulator.server.app import SimulatorApp
 
     class NextPass(Scheduler):
-        """Every wait ends on the next loop pass (the engine yields once per step)."""
+        """Every wait ends on the next loop pass (the engine yields once per step).
+
+        One release pass per loop pass releases everything parked since the last, as the
+        real scheduler's pass releases a window's entries together: futures (a task wakes)
+        and, in checkouts that have them, a plain sampled stream's own writer
+        (``park_batched``), which the pass calls directly.
+        """
+
+        def __init__(self, clock: Any) -> None:
+            super().__init__(clock)
+            self._next: list[Any] = []
+
+        def _to_next_pass(self, entry: Any) -> None:
+            if not self._next:
+                asyncio.get_running_loop().call_soon(self._pass)
+            self._next.append(entry)
+
+        def _pass(self) -> None:
+            entries, self._next = self._next, []
+            for entry in entries:
+                if not entry.done():
+                    entry.set_result(None)
 
         def wait_until(self, due: float) -> asyncio.Future[None] | None:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(fut.set_result, None)
+            self._to_next_pass(fut)
             return fut
 
         wait_batched = wait_until  # the sampled timelines' waits too
+
+        def park_batched(self, due: float, entry: Any) -> bool:
+            self._to_next_pass(entry)
+            return True
 
     class Done:
         """What granian's ``send`` returns: an awaitable that is already complete."""

@@ -188,6 +188,13 @@ class Reparking:
     def done(self) -> bool:
         return self.dead
 
+    def set_exception(self, exception: BaseException) -> None:
+        raise AssertionError("the scheduler never fails an entry")
+
+    def cancel(self) -> bool:
+        self.dead = True
+        return True
+
     def set_result(self, _result: None) -> None:
         self.released_at.append(self.clock.now())
         self.late.append(self.clock.now() - self.due)

@@ -230,6 +230,7 @@ class ScriptedPacer:
         self.released_steps = 0
         self.drive = self._drive if driving else None
         self.releases = releases  # False: a parked writer stays parked (in ``entries``)
+        self.fail_at: int | None = None  # ``drive`` raises at this step (an engine's error)
         self.entries: list[Releasable] = []
 
     def wait(self, step: int) -> asyncio.Future[None] | None:
@@ -241,6 +242,8 @@ class ScriptedPacer:
         return fut
 
     def _drive(self, step: int, entry: Releasable) -> bool:
+        if step == self.fail_at:
+            raise RuntimeError("the engine failed")
         if step in self.behind:
             return False
         self.entries.append(entry)
@@ -419,3 +422,59 @@ async def test_a_cancelled_stream_leaves_its_parked_writer_done() -> None:
     before = list(writes)
     writer.set_result(None)  # even a release that reaches it writes nothing
     assert writes == before
+
+
+class EngineScriptedPacer(ScriptedPacer):
+    """As ``ScriptedPacer``, for an engine's stream: frames that come without a wait share a write."""
+
+    gathers = True
+
+
+@pytest.mark.parametrize("behind", [set(), {3, 4}, {2, 3, 4, 5}, {1, 2}, {5}], ids=str)
+async def test_an_engine_stream_writes_the_same_from_its_writer_as_from_its_task(behind: set[int]) -> None:
+    by_task = EngineScriptedPacer(6, behind)
+    by_writer = EngineScriptedPacer(6, behind, driving=True)
+    writes = await sent_writes(by_writer)
+    assert writes == await sent_writes(by_task)
+    assert b"".join(writes) == b"<role>" + b"".join(f"[t{i}]".encode() for i in range(6)) + b"<end>"
+    assert by_writer.released_steps == 6
+
+
+async def test_an_engine_stream_behind_up_to_its_last_token_ends_the_body_in_one_write() -> None:
+    pacer = EngineScriptedPacer(6, {2, 3, 4, 5}, driving=True)
+    # t1 was waited for; t2 to t5 came without a wait: with it, and the closing, in one write.
+    assert await sent_writes(pacer) == [b"<role>[t0]", b"[t1][t2][t3][t4][t5]<end>"]
+
+
+async def test_an_engine_error_while_gathering_writes_the_frames_before_it_then_raises() -> None:
+    pacer = EngineScriptedPacer(6, {2}, driving=True)
+    pacer.fail_at = 3
+    writes: list[bytes] = []
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        writes.append(message["body"])
+        return EmptyAwaitable()
+
+    with pytest.raises(RuntimeError, match="the engine failed"):
+        await send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    assert writes == [b"<role>[t0]", b"[t1][t2]"]  # the frames before the error, then the error
+
+
+async def test_an_engine_failing_a_parked_writer_raises_in_the_stream_task() -> None:
+    pacer = EngineScriptedPacer(6, set(), driving=True, releases=False)
+    writes: list[bytes] = []
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        writes.append(message["body"])
+        return EmptyAwaitable()
+
+    stream = asyncio.ensure_future(
+        send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    writer = pacer.entries[-1]  # parked for t2
+    writer.set_exception(RuntimeError("the wait expired"))
+    with pytest.raises(RuntimeError, match="the wait expired"):
+        await stream
+    assert writes == [b"<role>[t0]", b"[t1]"] and writer.done()

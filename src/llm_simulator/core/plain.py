@@ -19,10 +19,12 @@ from typing import Protocol
 
 
 class Releasable(Protocol):
-    """What the shared scheduler releases: an ``asyncio.Future``, or a stream's own writer.
+    """What a stream waits with: an ``asyncio.Future``, or the stream's own writer.
 
-    ``set_result(None)`` is called once the entry's release time has come, in the
-    scheduler's release pass (so it must not raise); an entry that is ``done`` is skipped.
+    The shared scheduler (or a load-aware engine's step) calls ``set_result(None)`` once the
+    entry's token is due, in its release pass (so it must not raise); an entry that is
+    ``done`` is skipped. An engine that failed the stream calls ``set_exception`` instead,
+    and closing a timeline cancels its entry.
     """
 
     def done(self) -> bool:
@@ -31,6 +33,14 @@ class Releasable(Protocol):
 
     def set_result(self, result: None, /) -> None:
         """The release time has come."""
+        ...
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        """There will be no release: the stream failed with ``exception``."""
+        ...
+
+    def cancel(self) -> bool:
+        """The stream no longer wants the release."""
         ...
 
 
@@ -56,8 +66,9 @@ class TokenPacer(Protocol):
     def drive(self) -> Callable[[int, Releasable], bool] | None:
         """Park ``entry`` to be released when token ``step`` is due (False: due already), or None.
 
-        ``wait`` without a future or a task wake-up per token: the scheduler calls the
-        stream's writer itself (``server.plain_stream``). None: the pacer has only ``wait``.
+        ``wait`` without a future or a task wake-up per token: the scheduler (or the engine's
+        step) calls the stream's writer itself (``server.plain_stream``). None: the pacer
+        has only ``wait``.
         """
         ...
 

@@ -47,9 +47,9 @@ def pacer_for(sim: Simulator, plan: GenerationPlan, timeline: Timeline) -> Engin
         return None
     # Exact types: a delayed timeline (a scripted delay) keeps the general path.
     if type(timeline) is EngineTimeline:
-        return EnginePacer(sim, plan, timeline, timeline.park)
+        return EnginePacer(sim, plan, timeline, timeline.park, timeline.park_into)
     if type(timeline) is SampledTimeline:
-        return SampledPacer(sim, plan, timeline, timeline.park)
+        return SampledPacer(sim, plan, timeline)
     return None
 
 
@@ -85,6 +85,7 @@ class EnginePacer:
         plan: GenerationPlan,
         timeline: Timeline,
         wait: Callable[[int], Awaitable[None] | None],
+        drive: Callable[[int, Releasable], bool] | None,
     ) -> None:
         self._sim = sim
         self._plan = plan
@@ -93,8 +94,8 @@ class EnginePacer:
         self._now = sim.clock.now
         self.tokens = plan.choices[0].tokens
         self.wait = wait
-        # An engine's step releases its tokens itself: a stream waits for it (``wait`` only).
-        self.drive: Callable[[int, Releasable], bool] | None = None
+        # Parks the stream's own writer, released by the engine's step or the scheduler.
+        self.drive = drive
         self._started = False
         # Before the first token: counted in the waiting gauge (then in the running one).
         self._waiting = False
@@ -164,14 +165,11 @@ class SampledPacer(EnginePacer):
         sim: Simulator,
         plan: GenerationPlan,
         timeline: SampledTimeline,
-        wait: Callable[[int], Awaitable[None] | None],
     ) -> None:
-        super().__init__(sim, plan, timeline, wait)
+        super().__init__(sim, plan, timeline, timeline.park, timeline.park_into)
         self._sampled = timeline
         self._observer = timeline.observer
         self._late: list[float] = []
-        # The stream's writer parks itself in the scheduler (``server.plain_stream``).
-        self.drive = timeline.park_into
 
     def released(self) -> None:
         """As ``EnginePacer.released``, and the release's lateness if the stream waited for it."""

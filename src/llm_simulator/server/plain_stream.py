@@ -90,7 +90,7 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
         drive = pacer.drive
         if drive is not None and step < last:
             # The steady state from the scheduler's release pass: no task wake-up per token.
-            await _TimerWriter(wire, plain, drive, step).run()
+            await _TimerWriter(wire, plain, drive, step, joins_last=False).run()
             step = last
         send, watch, token = wire.send, wire.watch, encoder.token
         while step < last:  # the steady state: one token, one wait, one write
@@ -129,28 +129,51 @@ class _HeldWrite(NamedTuple):
     frames: int
 
 
-class _TimerWriter:
-    """A sampled plain stream's steady state, written from the scheduler's release pass.
+class _Tail(NamedTuple):
+    """The stream's last token is due: the frames gathered before it and not written yet (an engine's)."""
 
-    ``_one_by_one``'s steady-state loop without its task: the scheduler releases the writer
-    itself (``Releasable``) when its token is due, and the writer notes the release, frames
-    the token (and any tokens already due with it, as the loop catches up), parks itself
-    for the next token (the pacer's ``drive``) and hands the frame to the server. A write
-    the server takes at once (granian's, unless the stream's buffer is full) completes in
-    that call, so a token costs no future, no task wake-up and no coroutine resumed
-    through the application's frames. The stream's task waits on ``handoff`` meanwhile and
-    takes over in three cases: the stream's last token is due (it writes the closing
-    frames, as ``_one_by_one`` does), a write must wait (the task finishes it watched by
-    the stalled-reader sweep, and the writer is held until then: a token due meanwhile is
-    written after it, never before), or an error (raised in the task, where the stream's
+    body: bytes
+    frames: int
+
+
+class _Failed(NamedTuple):
+    """An error (the pacer's, the encoder's, the write's): the task writes ``body`` first, then raises it."""
+
+    body: bytes
+    frames: int
+    error: Exception
+
+
+_END = _Tail(b"", 0)
+
+
+class _TimerWriter:
+    """A plain stream's steady state, written from the release pass of its scheduler or engine.
+
+    The task loops' steady state (``_one_by_one``, ``_gathered``) without their task: the
+    scheduler's release pass (a sampled stream) or the engine's step (an engine's) calls the
+    writer itself (``Releasable``) when its token is due, and the writer notes the release,
+    frames the token and every token due with it (at most ``MAX_FRAMES``), parks itself for
+    the next (the pacer's ``drive``) and hands the frames to the server in one write. A
+    write the server takes at once (granian's, unless the stream's buffer is full)
+    completes in that call, so a token costs no future, no task wake-up and no coroutine
+    resumed through the application's frames. The stream's task waits on ``handoff``
+    meanwhile and takes over in three cases: the last token is due (``_Tail``: the task
+    writes the closing frames, joined with the frames gathered before them when
+    ``joins_last``, as ``_gathered`` does), a write must wait (``_HeldWrite``: the task
+    finishes it watched by the stalled-reader sweep, and the writer is held until then: a
+    token due meanwhile is written after it, never before), or an error (``_Failed``: the
+    frames gathered before it go out first, then the task raises it where the stream's
     error handling is). A cancelled task (the client left, the drain deadline) marks the
-    writer ``done``, and the scheduler drops it.
+    writer ``done``, and its scheduler or engine drops it.
     """
 
     __slots__ = (
         "_dead",
         "_drive",
         "_encode",
+        "_error",
+        "_joins_last",
         "_last",
         "_missed",
         "_released",
@@ -162,82 +185,127 @@ class _TimerWriter:
     )
 
     def __init__(
-        self, wire: StreamWire, plain: PlainTokens, drive: Callable[[int, Releasable], bool], step: int
+        self,
+        wire: StreamWire,
+        plain: PlainTokens,
+        drive: Callable[[int, Releasable], bool],
+        step: int,
+        *,
+        joins_last: bool,
     ) -> None:
         self._wire = wire
         self._tokens, _, self._released, frames = _parts(plain)
         self._encode = frames.token
         self._drive = drive
+        self._joins_last = joins_last
         self._last = len(self._tokens) - 1
         self.step = step  # the next token to write (due once the writer is released)
-        self.handoff: asyncio.Future[_HeldWrite | None] = asyncio.get_running_loop().create_future()
+        self.handoff: asyncio.Future[_HeldWrite | _Tail | _Failed] = asyncio.get_running_loop().create_future()
         self.held = False  # a held write is in the task's hands
         self._missed = False  # released while held: the task writes the token after the held write
+        self._error: Exception | None = None  # failed while held: raised after the held write
         self._dead = False
 
     def done(self) -> bool:
-        """Whether the stream is over (the scheduler then drops the writer)."""
+        """Whether the stream is over (the scheduler or engine then drops the writer)."""
         return self._dead
 
+    def cancel(self) -> bool:
+        """The stream is over (its timeline closed): no release is wanted any more."""
+        self._dead = True
+        return True
+
     def set_result(self, _result: None) -> None:
-        """Token ``step`` is due (the scheduler's release pass): write it, park for the next."""
+        """Token ``step`` is due (the release pass): write it, park for the next."""
         if self.held or self.handoff.done():  # a held write first; or the task is ending the stream
             self._missed = True
             return
-        try:
-            self._write_due()
-        except Exception as exc:  # the task raises it where the stream's error handling is
-            if not self.handoff.done():
-                self.handoff.set_exception(exc)
+        self._write_due()
+
+    def set_exception(self, exception: BaseException) -> None:
+        """The engine failed the stream while the writer waited: raised in the task (after a held write)."""
+        error = exception if isinstance(exception, Exception) else RuntimeError(str(exception))
+        if self.held or self.handoff.done():
+            self._error = error
+            return
+        self.handoff.set_result(_Failed(b"", 0, error))
 
     def _write_due(self) -> None:
         """Write the due tokens (a catch-up's in one write), park for the next; at the last, hand over."""
         tokens, released, encode, drive, last = self._tokens, self._released, self._encode, self._drive, self._last
-        send, watch = self._wire.send, self._wire.watch
         step = self.step
         while True:
             if step >= last:  # the last token is due: its closing frames are the task's
                 self.step = step
-                self.handoff.set_result(None)
+                self.handoff.set_result(_END)
                 return
             first = step
             body = b""
-            while True:
-                released()
-                body += encode(tokens[step])
-                step += 1
-                parked = drive(step, self)
-                if parked or step >= last or step - first >= MAX_FRAMES:
-                    break
+            try:
+                while True:
+                    released()
+                    body += encode(tokens[step])
+                    step += 1
+                    parked = drive(step, self)
+                    if parked or step >= last or step - first >= MAX_FRAMES:
+                        break
+            except Exception as exc:  # the frames before it go out first
+                self.step = step
+                self.handoff.set_result(_Failed(body, step - first, exc))
+                return
             self.step = step
-            pending = send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+            if not parked and step >= last and self._joins_last:
+                self.handoff.set_result(_Tail(body, step - first))
+                return
+            if not self._send(body, step - first) or parked:
+                return
+
+    def _send(self, body: bytes, frames: int) -> bool:
+        """Hand ``body`` to the server; False when the task took over (a held write, a failed one)."""
+        watch = self._wire.watch
+        try:
+            pending = self._wire.send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
             for waits_on in pending:  # the write must wait: the task finishes it, the writer holds
                 watch.sending = True
                 self.held = True
-                self.handoff.set_result(_HeldWrite(pending, waits_on, step - first))
-                return
-            watch.sent += step - first
-            if parked:
-                return
+                self.handoff.set_result(_HeldWrite(pending, waits_on, frames))
+                return False
+        except Exception as exc:
+            self.handoff.set_result(_Failed(b"", 0, exc))
+            return False
+        watch.sent += frames
+        return True
 
-    async def run(self) -> None:
-        """Write token ``step`` (due now), then every later one from the release pass, to the last."""
+    async def run(self) -> _Tail:
+        """Write token ``step`` (due now), then every later one from the release pass, to the last.
+
+        Returns the last token's ``_Tail``: the frames gathered before it that the caller
+        writes together with the closing frames (none unless ``joins_last``).
+        """
         watch = self._wire.watch
         try:
             self.set_result(None)
-            while (held := await self.handoff) is not None:
+            while True:
+                outcome = await self.handoff
+                if type(outcome) is _Tail:
+                    return outcome
+                if type(outcome) is _Failed:
+                    if outcome.frames:
+                        await self._wire.body(outcome.body, outcome.frames)
+                    raise outcome.error
+                assert type(outcome) is _HeldWrite
                 self.handoff = asyncio.get_running_loop().create_future()
-                await Resume(held.rest, held.waits_on)
+                await Resume(outcome.rest, outcome.waits_on)
                 watch.sending = False
-                watch.sent += held.frames
+                watch.sent += outcome.frames
                 self.held = False
+                if self._error is not None:
+                    raise self._error
                 if self._missed:  # its token came due during the held write
                     self._missed = False
                     self.set_result(None)
         finally:
             self._dead = True
-            if self.handoff.done() and not self.handoff.cancelled():
-                self.handoff.exception()  # retrieved: a cancellation can race an error's hand-over
 
 
 async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
@@ -249,6 +317,7 @@ async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
     """
     tokens, wait, released, encoder = _parts(plain)
     pacer = plain.pacer
+    drive = pacer.drive
     pacer.start()
     try:
         token = encoder.token
@@ -264,6 +333,15 @@ async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
                     await wire.body(body, sent)
                 if waiter is not None:
                     await waiter
+                    if step and step < last and drive is not None:
+                        # The steady state from the engine's step: no task wake-up per token. The
+                        # writer hands back the frames it gathered before the last token's.
+                        pending, count = await _TimerWriter(wire, plain, drive, step, joins_last=True).run()
+                        released()
+                        batch = encoder.last(tokens[last])
+                        pending += b"".join(batch)
+                        count += len(batch)
+                        break
                 released()
                 if 0 < step < last:
                     pending += token(tokens[step])

@@ -24,6 +24,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
+from llm_simulator.core.plain import Releasable
 from llm_simulator.engine.load.deployment import Deployment, DeploymentSpec
 from llm_simulator.engine.load.replica import Replica
 from llm_simulator.engine.load.sequence import SeqState, Sequence
@@ -107,7 +108,8 @@ class EngineTimeline:
         self.seq = seq
         self.cached_tokens = cached_tokens
         self.error: SimulatorError | None = None
-        self._waiter: asyncio.Future[None] | None = None
+        # A future, or the stream's own writer (``park_into``).
+        self._waiter: Releasable | None = None
         # Wake when this many tokens exist (-1: when the sequence ends).
         self._waiting_for = -1
         # Whether the waiter was handed out by park (it raises the error) or awaited by _wait.
@@ -170,6 +172,24 @@ class EngineTimeline:
         self._parked = True
         waiter = self._waiter = new_future()
         return waiter
+
+    def park_into(self, step: int, entry: Releasable) -> bool:
+        """``park`` for a stream's own writer: ``entry`` is released once token ``step`` exists (False: it does).
+
+        The engine's release calls ``entry`` in its pass instead of resolving a future; an
+        engine failure reaches it through ``set_exception``, and an error already set is
+        raised here, as ``park`` raises it.
+        """
+        if self.error is not None:
+            raise self.error
+        seq = self.seq
+        wanted = self._passed = step + 1
+        if seq.generated >= wanted or seq.state >= _FINISHED:
+            return False
+        self._waiting_for = wanted
+        self._parked = True
+        self._waiter = entry
+        return True
 
     def ahead(self) -> bool:
         """Whether the stream's next frames come without waiting for the engine.
