@@ -2,8 +2,10 @@
 
 Each busy replica runs one asyncio task that forms a batch, waits once on the shared
 scheduler for the step's absolute end time, and applies the step: every sequence that
-sampled a token gets it, and a stream parked on that token is woken with one
-``set_result``. There is no timer or task per token; a slow reader never slows the engine
+sampled a token gets it, and a stream parked on that token is released with one
+``set_result``: a future its task waits on, or (a plain stream past its opening) the
+stream's own writer, which writes the token in that call (``park_into``,
+``server.plain_stream``). There is no timer or task per token; a slow reader never slows the engine
 (its tokens accumulate, as in a real server); a client that leaves frees its sequence and
 KV blocks at once. Step end times are ideal (``t += step``), so a late wake-up does not
 drift the schedule, and its lateness is reported as emit error.
@@ -12,7 +14,7 @@ The wake-ups of a big batch are issued in slices of ``WAKE_SLICE`` with a loop y
 between them (vLLM's API server likewise hands a step's outputs to its streams in chunks
 and yields): every token of the step exists from the step's end, but requests arriving
 meanwhile, socket I/O and the scheduler's timer get the loop between slices instead of
-waiting behind a whole burst of a thousand stream resumptions.
+waiting behind a whole burst of a thousand stream resumptions or writes.
 """
 
 from __future__ import annotations
