@@ -478,3 +478,43 @@ async def test_an_engine_failing_a_parked_writer_raises_in_the_stream_task() -> 
     with pytest.raises(RuntimeError, match="the wait expired"):
         await stream
     assert writes == [b"<role>[t0]", b"[t1]"] and writer.done()
+
+
+_CATCH_UP = MAX_FRAMES + 5
+_FIRST_CATCH_UP_WRITE = b"".join(f"[t{i}]".encode() for i in range(2, 2 + MAX_FRAMES))
+
+
+@pytest.mark.parametrize(
+    ("pacer_type", "count", "behind", "held"),
+    [
+        # t2's write takes t3, the last token already due: no release will come for the writer.
+        # (An engine's stream has no such write: it joins those tokens with the closing frames.)
+        (ScriptedPacer, 5, {3, 4}, b"[t2][t3]"),
+        # A catch-up write of MAX_FRAMES whose next token is due already: nothing is parked either.
+        (ScriptedPacer, _CATCH_UP, set(range(3, _CATCH_UP)), _FIRST_CATCH_UP_WRITE),
+        (EngineScriptedPacer, _CATCH_UP, set(range(3, _CATCH_UP)), _FIRST_CATCH_UP_WRITE),
+    ],
+    ids=["last-due", "max-frames", "engine-max-frames"],
+)
+async def test_a_held_write_of_a_stream_behind_is_followed_by_the_due_tokens(
+    pacer_type: type[ScriptedPacer], count: int, behind: set[int], held: bytes
+) -> None:
+    """A write that must wait while the writer is not parked (its next token is due): the task goes on after it."""
+    pacer = pacer_type(count, behind, driving=True)
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    writes: list[bytes] = []
+
+    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
+        writes.append(message["body"])
+        return HeldWrite(gate) if message["body"] == held else EmptyAwaitable()
+
+    stream = asyncio.ensure_future(
+        send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
+    )
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert writes[-1] == held
+    gate.set_result(None)
+    await asyncio.wait_for(stream, 1.0)  # before the fix: the task waited for a release that never came
+    assert b"".join(writes) == b"<role>" + b"".join(f"[t{i}]".encode() for i in range(count)) + b"<end>"
+    assert pacer.released_steps == count

@@ -202,7 +202,8 @@ class _TimerWriter:
         self.step = step  # the next token to write (due once the writer is released)
         self.handoff: asyncio.Future[_HeldWrite | _Tail | _Failed] = asyncio.get_running_loop().create_future()
         self.held = False  # a held write is in the task's hands
-        self._missed = False  # released while held: the task writes the token after the held write
+        # Released while held, or held while not parked: the task writes the due token after the held write.
+        self._missed = False
         self._error: Exception | None = None  # failed while held: raised after the held write
         self._dead = False
 
@@ -257,10 +258,10 @@ class _TimerWriter:
             if not parked and step >= last and self._joins_last:
                 self.handoff.set_result(_Tail(body, step - first))
                 return
-            if not self._send(body, step - first) or parked:
+            if not self._send(body, step - first, parked) or parked:
                 return
 
-    def _send(self, body: bytes, frames: int) -> bool:
+    def _send(self, body: bytes, frames: int, parked: bool) -> bool:
         """Hand ``body`` to the server; False when the task took over (a held write, a failed one)."""
         watch = self._wire.watch
         try:
@@ -268,6 +269,9 @@ class _TimerWriter:
             for waits_on in pending:  # the write must wait: the task finishes it, the writer holds
                 watch.sending = True
                 self.held = True
+                # Not parked (its next token is due already): no release will come, so the
+                # task goes on with the due tokens once the held write is done.
+                self._missed = not parked
                 self.handoff.set_result(_HeldWrite(pending, waits_on, frames))
                 return False
         except Exception as exc:
