@@ -400,8 +400,8 @@ async def test_an_error_in_the_release_pass_is_raised_in_the_stream_task() -> No
     assert pacer.released_steps == 4  # t0..t3: the failed write's token was released
 
 
-async def test_a_cancelled_stream_leaves_its_parked_writer_done() -> None:
-    pacer = ScriptedPacer(6, set(), driving=True, releases=False)
+async def parked_stream(pacer: ScriptedPacer) -> tuple[asyncio.Future[None], list[bytes]]:
+    """Start ``pacer``'s stream (writes taken at once) and let it run until its writer is parked."""
     writes: list[bytes] = []
 
     def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
@@ -413,6 +413,12 @@ async def test_a_cancelled_stream_leaves_its_parked_writer_done() -> None:
     )
     for _ in range(10):
         await asyncio.sleep(0)
+    return stream, writes
+
+
+async def test_a_cancelled_stream_leaves_its_parked_writer_done() -> None:
+    pacer = ScriptedPacer(6, set(), driving=True, releases=False)
+    stream, writes = await parked_stream(pacer)
     writer = pacer.entries[-1]  # parked for t2, never released
     assert not writer.done()
     stream.cancel()
@@ -462,17 +468,7 @@ async def test_an_engine_error_while_gathering_writes_the_frames_before_it_then_
 
 async def test_an_engine_failing_a_parked_writer_raises_in_the_stream_task() -> None:
     pacer = EngineScriptedPacer(6, set(), driving=True, releases=False)
-    writes: list[bytes] = []
-
-    def send(message: MutableMapping[str, Any]) -> Awaitable[None]:
-        writes.append(message["body"])
-        return EmptyAwaitable()
-
-    stream = asyncio.ensure_future(
-        send_plain(StreamWire(send, StreamWatch()), PlainTokens(pacer, LetterFrames(), _no_frames()))
-    )
-    for _ in range(10):
-        await asyncio.sleep(0)
+    stream, writes = await parked_stream(pacer)
     writer = pacer.entries[-1]  # parked for t2
     writer.set_exception(RuntimeError("the wait expired"))
     with pytest.raises(RuntimeError, match="the wait expired"):

@@ -28,9 +28,12 @@ def send_plain(wire: StreamWire, plain: PlainTokens) -> Coroutine[Any, Any, None
     stream (``pacer.gathers``) writes frames that come without a wait together
     (``_gathered``) and ends the body in the write of its last frames, a sampled stream
     writes each frame alone while on time, and the tokens already due together when it is
-    a whole ITL behind (``_one_by_one``). Every write goes through ``wire``'s policy
-    (watched, counted, the body ended in the last frames' write: ``wire.ended``). The pacer
-    is started first and closed however the stream ends.
+    a whole ITL behind (``_one_by_one``). Past the opening, a pacer with ``drive`` (both
+    of the engine's) has the stream written by a ``_TimerWriter`` from its release pass,
+    the same writes without a task wake-up per token; a pacer without one keeps the task's
+    own loop. Every write goes through ``wire``'s policy (watched, counted, the body ended
+    in the last frames' write: ``wire.ended``). The pacer is started first and closed
+    however the stream ends.
     """
     # The loop's own coroutine, not one awaiting it: one frame fewer to hold per open stream
     # and to pass through at each token. Each loop starts and closes the pacer itself.

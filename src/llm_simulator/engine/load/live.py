@@ -180,7 +180,8 @@ class EngineTimeline:
 
         The engine's release calls ``entry`` in its pass instead of resolving a future; an
         engine failure reaches it through ``set_exception``, and an error already set is
-        raised here, as ``park`` raises it.
+        raised here, as ``park`` raises it. ``park``'s checks are repeated here, not shared
+        through a helper: each is its stream mode's once-per-token path.
         """
         if self.error is not None:
             raise self.error
