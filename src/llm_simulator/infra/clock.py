@@ -19,15 +19,15 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock: ``time.monotonic`` and ``time.time``."""
+    """The real clock: ``now`` is ``time.monotonic`` and ``wall`` is ``time.time``, themselves.
 
-    def now(self) -> float:
-        """Monotonic seconds."""
-        return time.monotonic()
+    The C functions as static attributes rather than methods that call them: ``clock.now()``
+    is then one call, not a Python frame around one. It runs twice per released token and
+    about ten times per request.
+    """
 
-    def wall(self) -> float:
-        """Unix seconds."""
-        return time.time()
+    now = staticmethod(time.monotonic)
+    wall = staticmethod(time.time)
 
 
 class FakeClock:
