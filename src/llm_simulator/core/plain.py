@@ -48,8 +48,8 @@ class TokenPacer(Protocol):
     """When each token of a one-choice stream is due, and the engine's bookkeeping of it.
 
     The server calls ``start`` once, then for each step in order ``wait`` (awaiting what it
-    returns, if anything) or ``drive`` and ``released`` once the token is out, and
-    ``close`` at the end whatever happened.
+    returns, if anything; past the opening, ``drive``) and ``released`` once the token is
+    out, and ``close`` at the end whatever happened.
     """
 
     @property
@@ -63,12 +63,11 @@ class TokenPacer(Protocol):
         ...
 
     @property
-    def drive(self) -> Callable[[int, Releasable], bool] | None:
-        """Park ``entry`` to be released when token ``step`` is due (False: due already), or None.
+    def drive(self) -> Callable[[int, Releasable], bool]:
+        """Park ``entry`` to be released when token ``step`` is due (False: due already).
 
         ``wait`` without a future or a task wake-up per token: the scheduler (or the engine's
-        step) calls the stream's writer itself (``server.plain_stream``). None: the pacer
-        has only ``wait``.
+        step) calls the stream's writer itself (``server.plain_stream``), past the opening.
         """
         ...
 

@@ -85,7 +85,7 @@ class EnginePacer:
         plan: GenerationPlan,
         timeline: Timeline,
         wait: Callable[[int], Awaitable[None] | None],
-        drive: Callable[[int, Releasable], bool] | None,
+        drive: Callable[[int, Releasable], bool],
     ) -> None:
         self._sim = sim
         self._plan = plan

@@ -28,10 +28,9 @@ def send_plain(wire: StreamWire, plain: PlainTokens) -> Coroutine[Any, Any, None
     stream (``pacer.gathers``) writes frames that come without a wait together
     (``_gathered``) and ends the body in the write of its last frames, a sampled stream
     writes each frame alone while on time, and the tokens already due together when it is
-    a whole ITL behind (``_one_by_one``). Past the opening, a pacer with ``drive`` (both
-    of the engine's) has the stream written by a ``_TimerWriter`` from its release pass,
-    the same writes without a task wake-up per token; a pacer without one keeps the task's
-    own loop. Every write goes through ``wire``'s policy (watched, counted, the body ended
+    a whole ITL behind (``_one_by_one``). Past the opening, a ``_TimerWriter`` writes the
+    stream from its pacer's release pass (the pacer's ``drive``), with no task wake-up per
+    token. Every write goes through ``wire``'s policy (watched, counted, the body ended
     in the last frames' write: ``wire.ended``). The pacer is started first and closed
     however the stream ends.
     """
@@ -57,7 +56,7 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
     stream that fell a whole ITL behind (its next token already due when it writes one)
     writes the tokens due by then in one write of at most ``MAX_FRAMES``: the same bytes,
     fewer passes through the server while it is saturated. Never early: a token joins a
-    write only once it is due.
+    write only once it is due. Past the opening the stream's ``_TimerWriter`` writes it.
     """
     tokens, wait, released, encoder = _parts(plain)
     pacer = plain.pacer
@@ -90,33 +89,9 @@ async def _one_by_one(wire: StreamWire, plain: PlainTokens) -> None:
         if opening:
             await wire.frames(opening)
         await waiter
-        drive = pacer.drive
-        if drive is not None and step < last:
-            # The steady state from the scheduler's release pass: no task wake-up per token.
-            await _TimerWriter(wire, plain, drive, step, joins_last=False).run()
-            step = last
-        send, watch, token = wire.send, wire.watch, encoder.token
-        while step < last:  # the steady state: one token, one wait, one write
-            first = step  # the frames of this write are the steps it takes
-            body = b""
-            # Catching up: when the next token is due already, the stream is a whole ITL behind
-            # (a saturated loop), and its due tokens join this write, as an engine's stream's do:
-            # one pass through the server instead of one per token, which lets a loaded server
-            # catch up rather than fall further behind. On time, every token is written alone.
-            while True:
-                released()
-                body += token(tokens[step])
-                step += 1
-                waiter = wait(step)
-                if waiter is not None or step >= last or step - first >= MAX_FRAMES:
-                    break
-            # Inline, not ``wire.body``: no coroutine object per token on the per-token path.
-            watch.sending = True
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-            watch.sending = False
-            watch.sent += step - first
-            if waiter is not None:
-                await waiter
+        if step < last:
+            # The steady state, written from the scheduler's release pass: no task wake-up per token.
+            await _TimerWriter(wire, plain, pacer.drive, step, joins_last=False).run()
         released()
         for frame in encoder.last(tokens[last]):
             await wire.body(frame, 1)
@@ -324,7 +299,6 @@ async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
     """
     tokens, wait, released, encoder = _parts(plain)
     pacer = plain.pacer
-    drive = pacer.drive
     pacer.start()
     try:
         token = encoder.token
@@ -340,10 +314,10 @@ async def _gathered(wire: StreamWire, plain: PlainTokens) -> None:
                     await wire.body(body, sent)
                 if waiter is not None:
                     await waiter
-                    if step and step < last and drive is not None:
+                    if step and step < last:
                         # The steady state from the engine's step: no task wake-up per token. The
                         # writer hands back the frames it gathered before the last token's.
-                        pending, count = await _TimerWriter(wire, plain, drive, step, joins_last=True).run()
+                        pending, count = await _TimerWriter(wire, plain, pacer.drive, step, joins_last=True).run()
                         released()
                         batch = encoder.last(tokens[last])
                         pending += b"".join(batch)
