@@ -173,6 +173,21 @@ def test_a_records_later_tokens_in_one_call_make_the_same_gaps_as_one_call_each(
     assert batched.last_token == 3.0
 
 
+def test_later_tokens_noted_before_any_first_token_start_with_it() -> None:
+    """With no token noted yet the first of the times is the first token (TTFT), the rest make gaps."""
+    for times in ([2.0], [2.0, 2.25], [2.0, 2.25, 2.5, 4.0]):
+        one_by_one = RequestRecord("a", "POST", "/", 0.0, 0.0)
+        batched = RequestRecord("b", "POST", "/", 0.0, 0.0)
+        for now in times:
+            one_by_one.token_released(now)
+        batched.tokens_released(times)
+        assert (batched.first_token, list(batched.gaps), batched.last_token) == (
+            one_by_one.first_token,
+            list(one_by_one.gaps),
+            one_by_one.last_token,
+        )
+
+
 def test_emit_errors_in_one_call_split_into_late_and_early_as_one_call_each() -> None:
     one, many = Stats(), Stats()
     errors = [0.002, -0.0001, 0.0, 0.05]

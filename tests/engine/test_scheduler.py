@@ -240,3 +240,20 @@ async def test_an_entry_that_is_done_is_skipped_and_its_bucket_dropped() -> None
     clock.advance_to(10.002)
     sched.release_due()
     assert entry.released_at == [] and len(sched) == 0 and not sched.armed
+
+
+async def test_park_batched_files_an_entry_under_the_window_batch_release_names() -> None:
+    """``park_batched`` inlines ``batch_release``: the same bucket for every due time, an exact multiple included."""
+    clock = FakeClock(start=10.0)
+    sched = Scheduler(clock)
+    dues = [10.0 + k * BATCH_WINDOW_S for k in range(1, 40)]  # exact multiples: the rounding edge
+    dues += [10.0001 + i * 7.3e-5 for i in range(200)]
+    entries = []
+    for due in dues:
+        entry = Reparking(sched, clock, due, 1)
+        assert sched.park_batched(due, entry)
+        entries.append((batch_release(due), entry))
+    for release, entry in entries:
+        assert any(e is entry for e in sched._buckets[release]), release
+    assert set(sched._buckets) == {release for release, _ in entries}
+    assert sorted(sched._heap) == sorted(sched._buckets)

@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from llm_simulator.telemetry.histogram import DURATION_EDGES, ITL_EDGES, PRECISION_EDGES, TTFT_EDGES, Histogram
+from llm_simulator.telemetry.histogram import (
+    DURATION_EDGES,
+    FINE_EDGES,
+    ITL_EDGES,
+    PRECISION_EDGES,
+    TTFT_EDGES,
+    Histogram,
+)
 
 
 @pytest.mark.parametrize("edges", [TTFT_EDGES, ITL_EDGES, DURATION_EDGES, PRECISION_EDGES])
@@ -67,6 +74,19 @@ def test_observe_many_matches_observe() -> None:
     many.observe_many(values)
     many.observe_many([])
     assert one.to_data() == many.to_data()
+
+
+def test_observe_many_matches_observe_on_fine_edges_edge_values_included() -> None:
+    """Values exactly on an edge, below the first, above the last and spread over many buckets."""
+    rng = random.Random(11)
+    values = [*FINE_EDGES[::7], 0.0, 1e-7, 1e3, *(rng.lognormvariate(-6.0, 2.0) for _ in range(500))]
+    one, many = Histogram(FINE_EDGES), Histogram(FINE_EDGES)
+    for v in values:
+        one.observe(v)
+    many.observe_many(values[:100])
+    many.observe_many(values[100:])
+    assert (many.counts, many.count, many.max) == (one.counts, one.count, one.max)
+    assert many.sum == pytest.approx(one.sum)  # added in another order: the last bits may differ
 
 
 def test_merge_adds_counts_sums_and_keeps_the_max() -> None:

@@ -195,23 +195,17 @@ class _TimerWriter:
         return True
 
     def set_result(self, _result: None) -> None:
-        """Token ``step`` is due (the release pass): write it, park for the next."""
+        """Token ``step`` is due (the release pass): write it and every token due with it, park for the next.
+
+        A catch-up's due tokens go in one write of at most ``MAX_FRAMES``; at the last token
+        the task takes over. The write is inlined (``_hold`` is its rare branch): this is
+        the once-per-token path of every plain stream past its opening.
+        """
         if self.held or self.handoff.done():  # a held write first; or the task is ending the stream
             self._missed = True
             return
-        self._write_due()
-
-    def set_exception(self, exception: BaseException) -> None:
-        """The engine failed the stream while the writer waited: raised in the task (after a held write)."""
-        error = exception if isinstance(exception, Exception) else RuntimeError(str(exception))
-        if self.held or self.handoff.done():
-            self._error = error
-            return
-        self.handoff.set_result(_Failed(b"", 0, error))
-
-    def _write_due(self) -> None:
-        """Write the due tokens (a catch-up's in one write), park for the next; at the last, hand over."""
         tokens, released, encode, drive, last = self._tokens, self._released, self._encode, self._drive, self._last
+        send, watch = self._wire.send, self._wire.watch
         step = self.step
         while True:
             if step >= last:  # the last token is due: its closing frames are the task's
@@ -236,27 +230,34 @@ class _TimerWriter:
             if not parked and step >= last and self._joins_last:
                 self.handoff.set_result(_Tail(body, step - first))
                 return
-            if not self._send(body, step - first, parked) or parked:
+            try:
+                pending = send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+                for waits_on in pending:  # the write must wait: the task finishes it, the writer holds
+                    self._hold(pending, waits_on, step - first, parked)
+                    return
+            except Exception as exc:
+                self.handoff.set_result(_Failed(b"", 0, exc))
+                return
+            watch.sent += step - first
+            if parked:
                 return
 
-    def _send(self, body: bytes, frames: int, parked: bool) -> bool:
-        """Hand ``body`` to the server; False when the task took over (a held write, a failed one)."""
-        watch = self._wire.watch
-        try:
-            pending = self._wire.send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
-            for waits_on in pending:  # the write must wait: the task finishes it, the writer holds
-                watch.sending = True
-                self.held = True
-                # Not parked (its next token is due already): no release will come, so the
-                # task goes on with the due tokens once the held write is done.
-                self._missed = not parked
-                self.handoff.set_result(_HeldWrite(pending, waits_on, frames))
-                return False
-        except Exception as exc:
-            self.handoff.set_result(_Failed(b"", 0, exc))
-            return False
-        watch.sent += frames
-        return True
+    def set_exception(self, exception: BaseException) -> None:
+        """The engine failed the stream while the writer waited: raised in the task (after a held write)."""
+        error = exception if isinstance(exception, Exception) else RuntimeError(str(exception))
+        if self.held or self.handoff.done():
+            self._error = error
+            return
+        self.handoff.set_result(_Failed(b"", 0, error))
+
+    def _hold(self, pending: Iterator[Any], waits_on: object, frames: int, parked: bool) -> None:
+        """A write the server could not take at once: the task finishes it, the writer is held till then."""
+        self._wire.watch.sending = True
+        self.held = True
+        # Not parked (its next token is due already): no release will come, so the task
+        # goes on with the due tokens once the held write is done.
+        self._missed = not parked
+        self.handoff.set_result(_HeldWrite(pending, waits_on, frames))
 
     async def run(self) -> _Tail:
         """Write token ``step`` (due now), then every later one from the release pass, to the last.
