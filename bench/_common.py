@@ -190,7 +190,9 @@ async def serve_lifespan(receive: Any, send: Any) -> None:
 # -- Checkouts: the candidate (this one) and baselines (other checkouts' src) ------------------
 
 # Target names the benchmarks use themselves; a baseline label may not take one of them.
-RESERVED_LABELS = frozenset({"simulator", "simulator-granian", "simulator-uvicorn", "nginx-static", "aimock"})
+RESERVED_LABELS = frozenset(
+    {"simulator", "simulator-granian", "simulator-uvicorn", "nginx-static", "aimock", "granian-floor"}
+)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -350,7 +351,7 @@ def wall_span(records: list[StreamRecord]) -> float:
 
 def measure_once(server: c.Server, n: int, args: argparse.Namespace) -> tuple[list[StreamRecord], dict[str, Any]]:
     """One run of ``n`` streams, with CPU accounting and the server's own emit error (a simulator's)."""
-    has_stats = server.name != AIMOCK  # the peer has no /admin/stats
+    has_stats = server.name not in (AIMOCK, FLOOR)  # the peer and the floor have no /admin/stats
     before = None
     if has_stats:
         c.http_json(server.port, "/admin/stats/reset", method="POST")
@@ -519,7 +520,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     c.add_baseline_flags(parser)
     parser.add_argument("--aimock", action="store_true", help="add the peer mock aimock (npm, installed on demand)")
     parser.add_argument("--aimock-version", default=_aimock.DEFAULT_VERSION, help="aimock's version (%(default)s)")
+    parser.add_argument(
+        "--floor", action="store_true", help="add granian on a bare paced-SSE app (bench/_stream_floor.py)"
+    )
     args = parser.parse_args(argv)
+    if args.floor and args.provider != "openai":
+        parser.error("--floor streams the OpenAI wire format only")
     if args.aimock and args.provider != "openai":
         parser.error("--aimock streams the OpenAI wire format only")
     if args.quick:
@@ -562,6 +568,14 @@ def start_servers(
         about[name] = {**checkout.describe(), "server": args.server}
     if args.aimock and (peer := start_aimock(args, workdir)) is not None:
         servers[AIMOCK], about[AIMOCK] = stack.enter_context(c.running(peer[0], "/health")), peer[1]
+    if args.floor:
+        servers[FLOOR], about[FLOOR] = (
+            stack.enter_context(c.running(start_floor(args, workdir), "/health")),
+            {
+                "app": "bench/_stream_floor.py",
+                "pacing": "absolute schedule, 2 ms windows, written from the timer callback",
+            },
+        )
     for server in servers.values():
         with contextlib.suppress(Exception):  # warm-up: imports, tokenizer, first connections
             asyncio.run(run_streams(server.port, 20, 10, 0.1, 1.0, WIRES[args.provider]))
@@ -569,6 +583,27 @@ def start_servers(
 
 
 AIMOCK = "aimock"
+FLOOR = "granian-floor"
+
+
+def start_floor(args: argparse.Namespace, workdir: Path) -> c.Server:
+    """granian (uvloop, one worker, HTTP/1.1, as ``server/run.py``) serving ``_stream_floor.app``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        c.HOST,
+        "--port",
+        str(port := c.free_port()),
+    ]
+    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
+    argv += ["--http", "1", "--log-level", "warning", "_stream_floor:app"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    env.update(FLOOR_TTFT_MS=str(args.ttft_ms), FLOOR_ITL_MS=str(args.itl_ms))
+    return c.start_process(FLOOR, argv, port, workdir, env)
 
 
 def start_aimock(args: argparse.Namespace, workdir: Path) -> tuple[c.Server, dict[str, str]] | None:
