@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -65,6 +66,7 @@ ENDPOINT = "/v1/chat/completions"
 STATIC_PATH = "/chat.json"
 CANDIDATE = "simulator-granian"
 NGINX = "nginx-static"
+FLOOR = "granian-floor"  # granian on a bare ASGI app answering the same bytes
 USER_MESSAGE = "Write a short paragraph about load testing."
 
 # wrk Lua: POST a fixed body; at the end print one JSON line with the summary we need.
@@ -122,7 +124,7 @@ class Target:
     port: int
     path: str
     pid: int
-    kind: str = "simulator"  # simulator | nginx | aimock
+    kind: str = "simulator"  # simulator | nginx | aimock | floor
     about: dict[str, str] = field(default_factory=dict)  # src/commit or version
     workers: int = 1  # server worker processes (aimock: one node process)
 
@@ -170,6 +172,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-uvicorn", action="store_true", help="skip the uvicorn comparison")
     c.add_baseline_flags(parser)
     parser.add_argument("--aimock", action="store_true", help="add the peer mock aimock (npm, installed on demand)")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="add granian answering the same bytes from a bare ASGI app (_json_floor.py)",
+    )
     parser.add_argument("--aimock-version", default=_aimock.DEFAULT_VERSION, help="aimock's version (%(default)s)")
     parser.add_argument("--output", default="throughput", help="results file (a path or a name in results/)")
     args = parser.parse_args(argv)
@@ -363,6 +370,18 @@ class Launcher:
         started = self.add(lambda: start_nginx(self.workdir / name, sample, workers), STATIC_PATH)
         return Target(name, started.port, STATIC_PATH, started.pid, "nginx", {"nginx_workers": str(workers)}, pair)
 
+    def floor(self, sample: bytes) -> Target:
+        """granian (the simulator's flags, one worker) answering ``sample`` from ``_json_floor.app``."""
+        port = c.free_port()
+        answer = self.workdir / "floor-answer.json"
+        answer.write_bytes(sample)
+        argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", c.HOST, "--port", str(port)]
+        argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
+        argv += ["--http", "1", "--log-level", "warning", "_json_floor:app"]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "FLOOR_BODY_FILE": str(answer)}
+        started = self.add(lambda: c.start_process(FLOOR, argv, port, self.workdir, env), "/health")
+        return Target(FLOOR, started.port, ENDPOINT, started.pid, "floor", {"app": "bench/_json_floor.py"})
+
     def stop_all(self) -> None:
         """Stop every server started, newest first."""
         for server in reversed(self.servers):
@@ -399,6 +418,8 @@ def start_targets(launcher: Launcher, args: argparse.Namespace, body: bytes) -> 
         targets += [launcher.simulator(b, named(b.label, workers), workers=workers) for b in args.checkouts]
     if args.aimock and (peer := aimock_target(launcher, args, body, sample)) is not None:
         targets.append(peer)
+    if args.floor:
+        targets.append(launcher.floor(sample))
     if not args.no_uvicorn:
         targets.append(launcher.simulator(c.candidate(), named("simulator-uvicorn", first), "uvicorn", first))
     return targets, sample
@@ -420,7 +441,9 @@ def build_summary(targets: list[Target], runs: list[WrkResult], first: int) -> d
         row["ratio_vs_nginx"] = round(row["req_per_s"] / nginx_rps, 3) if nginx_rps else None
     candidate = named(CANDIDATE, first)
     others = [
-        t.name for t in targets if t.kind in ("simulator", "aimock") and t.name != candidate and t.workers == first
+        t.name
+        for t in targets
+        if t.kind in ("simulator", "aimock", "floor") and t.name != candidate and t.workers == first
     ]
     summary[candidate]["vs"] = {name: paired_ratios(runs, candidate, name) for name in others}
     return summary

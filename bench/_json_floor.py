@@ -1,0 +1,41 @@
+"""The non-streamed floor: granian answering every POST with fixed JSON bytes from a bare ASGI app.
+
+``throughput.py --floor`` starts granian with the simulator's flags (uvloop, one worker,
+HTTP/1.1) on this app, which reads the request body in one ``receive`` (as the simulator's
+``read_body`` does once the declared length has arrived) and answers with the simulator's own
+sample answer (the bytes in ``FLOOR_BODY_FILE``) and a content type: granian's and CPython's
+share of a non-streamed request, what no change to the simulator's own Python can remove.
+``GET`` answers ``ok`` (the readiness probe).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from _common import serve_lifespan
+
+ANSWER = Path(os.environ["FLOOR_BODY_FILE"]).read_bytes() if "FLOOR_BODY_FILE" in os.environ else b"{}"
+START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(ANSWER)).encode())],
+}
+BODY = {"type": "http.response.body", "body": ANSWER}
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """POST: read the body, answer ``ANSWER``; anything else: ``ok``."""
+    if scope["type"] == "lifespan":
+        await serve_lifespan(receive, send)
+        return
+    if scope["method"] != "POST":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok\n"})
+        return
+    message = await receive()
+    while message.get("more_body") and message.get("body") == b"":  # the data has not arrived yet
+        message = await receive()
+    await send(START)
+    await send(BODY)
