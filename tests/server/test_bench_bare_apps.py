@@ -72,7 +72,6 @@ def test_a_bare_app_completes_startup_then_shutdown(module: str, name: str) -> N
 
 def _http_exchange(app: Any, body: bytes, *, chunked_body: bool) -> list[tuple[float, dict[str, Any]]]:
     """Drive one POST through ``app`` as granian does; the messages it sends, each with its time."""
-
     scope = {
         "type": "http",
         "method": "POST",
