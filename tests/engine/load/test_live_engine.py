@@ -13,8 +13,9 @@ from llm_simulator.config.loader import ConfigError
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.types import Endpoint, GenerationRequest, Message, ToolSpec
 from llm_simulator.engine.load.deployment import DeploymentSpec
-from llm_simulator.engine.load.live import WAKE_SLICE, EngineTimeline, LiveEngine
+from llm_simulator.engine.load.live import WAKE_SLICE, EngineTimeline, LiveEngine, ReleaseOrder
 from llm_simulator.engine.load.replica import EngineSettings
+from llm_simulator.engine.load.sequence import Sequence
 from llm_simulator.engine.load.stepmodel import StepTimeModel
 from llm_simulator.engine.observer import NullObserver
 from llm_simulator.engine.scheduler import Scheduler
@@ -137,6 +138,53 @@ async def test_a_big_batch_is_woken_in_slices_in_batch_order_with_every_token_th
     slices = sorted({p for _, p, _ in woken})
     assert len(slices) == 3  # 128 + 128 + 1, a loop pass apart
     assert [sum(1 for _, p, _ in woken if p == s) for s in slices] == [WAKE_SLICE, WAKE_SLICE, 1]
+
+
+async def test_a_stream_keeps_its_release_place_and_a_new_one_takes_the_lowest_free_slot() -> None:
+    """A step's streams are released in slot order, not batch order (``ReleaseOrder``).
+
+    ``short`` ends with its first token and frees slot 0; ``d``, queued next, takes it. In
+    the step where ``d`` gets its first token the batch is ``b, c, d`` (running ones first),
+    but ``d`` is released first: in its slot, where ``short`` was.
+    """
+    engine, scheduler = make_manual_engine(kv_blocks=10_000, max_num_seqs=100, max_num_batched_tokens=10_000)
+    woken: list[tuple[str, int]] = []
+
+    async def follow(name: str, timeline: EngineTimeline, steps: int) -> None:
+        for step in range(steps):
+            await timeline.wait_step(step)
+            woken.append((name, step))
+
+    opened = {
+        name: engine.open(prompt_tokens=1, steps=steps, width=1, hashes=())
+        for name, steps in [("short", 1), ("b", 6), ("c", 6)]
+    }
+    tasks = [asyncio.create_task(follow(name, t, t.seq.target)) for name, t in opened.items()]
+    await asyncio.sleep(0)
+    await scheduler.tick()  # step 1: the first tokens of short, b and c
+    assert woken == [("short", 0), ("b", 0), ("c", 0)]
+    d = engine.open(prompt_tokens=1, steps=6, width=1, hashes=())
+    tasks.append(asyncio.create_task(follow("d", d, 6)))
+    await scheduler.tick()  # step 2 (formed before d was queued): b and c
+    assert woken[3:] == [("b", 1), ("c", 1)]
+    await scheduler.tick()  # step 3: batch b, c, d; released d (slot 0), b, c
+    assert woken[5:] == [("d", 0), ("b", 2), ("c", 2)]
+    assert [seq is not None and seq.listener is d for seq in engine._orders[0].slots] == [True, False, False]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def test_release_order_hands_out_the_lowest_free_slot_and_counts_the_held_ones() -> None:
+    order = ReleaseOrder()
+    seqs = [Sequence(i, 1, 1, 0.0) for i in range(5)]
+    for seq in seqs[:4]:
+        order.add(seq)
+    order.free(2)
+    order.free(0)
+    assert len(order) == 2
+    order.add(seqs[4])  # the lowest free slot: 0
+    assert order.slots == [seqs[4], seqs[1], None, seqs[3]] and len(order) == 3
 
 
 class StallOnce(VirtualScheduler):

@@ -14,13 +14,16 @@ The wake-ups of a big batch are issued in slices of ``WAKE_SLICE`` with a loop y
 between them (vLLM's API server likewise hands a step's outputs to its streams in chunks
 and yields): every token of the step exists from the step's end, but requests arriving
 meanwhile, socket I/O and the scheduler's timer get the loop between slices instead of
-waiting behind a whole burst of a thousand stream resumptions or writes.
+waiting behind a whole burst of a thousand stream resumptions or writes. Each stream is
+released at its own fixed place in that order (``ReleaseOrder``), so under a steady load
+the time the releases take delays its first and its last token alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -87,6 +90,46 @@ def overloaded(message: str, status: int | None = None) -> SimulatorError:
     ``status`` (a deployment's ``overload_status``) replaces the provider's own status.
     """
     return SimulatorError(ErrorKind.OVERLOADED, message, retry_after_s=1.0, status=status)
+
+
+class ReleaseOrder:
+    """A replica's queued and running sequences, each in one slot for life: the order of every step's releases.
+
+    A step's releases take time: each one writes its stream's token, ≈ 5–8 µs, so ≈ 10–16 ms
+    for 2000 streams on one core. Released in batch order, a stream would start last (the
+    newest sequence) and move forward as older ones finish, so its tokens would be written
+    earlier and earlier against the steps, and its mean ITL would come out short by that
+    drift over its length: measured −0.66 % at ≈ 2000 streams under a steady load of 100-token
+    streams (1000 arrivals a second). In a slot, a stream keeps its place: a sequence takes
+    the lowest free slot when it is queued (a preempted one keeps it) and leaves it once it
+    has ended and had its last release, and under a steady load the slot is taken again by
+    the next sequence queued. The streams ahead of it stay as many, each token of it is
+    written at the same point of its step, and its mean ITL is the steps' (measured −0.19 %
+    in the same runs). A load that falls away under a stream (fewer streams ahead, not
+    replaced) still brings its last tokens sooner.
+    """
+
+    __slots__ = ("_free", "slots")
+
+    def __init__(self) -> None:
+        self.slots: list[Sequence | None] = []
+        self._free: list[int] = []  # a heap: the lowest free slot first
+
+    def add(self, seq: Sequence) -> None:
+        """Give ``seq`` the lowest free slot (a new one at the end if none is free)."""
+        if self._free:
+            self.slots[heapq.heappop(self._free)] = seq
+        else:
+            self.slots.append(seq)
+
+    def free(self, index: int) -> None:
+        """Slot ``index``'s sequence has ended: the slot goes to a later sequence."""
+        self.slots[index] = None
+        heapq.heappush(self._free, index)
+
+    def __len__(self) -> int:
+        """Sequences holding a slot."""
+        return len(self.slots) - len(self._free)
 
 
 class EngineTimeline:
@@ -245,6 +288,7 @@ class LiveEngine:
         self._ids = 0
         self._front_s = spec.step.front_ms / 1000.0
         self.histograms = [StepHistograms() for _ in self.deployment.replicas]
+        self._orders = [ReleaseOrder() for _ in self.deployment.replicas]
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -296,6 +340,7 @@ class LiveEngine:
         if not replica.enqueue(seq):
             self._fail(seq, self._overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
             return
+        self._orders[replica.index].add(seq)
         if replica.index not in self._tasks:
             self._tasks[replica.index] = self.loop().create_task(self._run(replica))
 
@@ -330,6 +375,7 @@ class LiveEngine:
         t = self._now_ms()
         released = -float("inf")  # when the previous step was released (ms)
         histograms = self.histograms[replica.index]
+        order = self._orders[replica.index]
         while True:
             for seq in replica.expire(t):
                 self._fail(seq, self._overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
@@ -350,31 +396,40 @@ class LiveEngine:
             released = self._now_ms()
             # Late for any reason (a late timer, a catch-up step, no time to wait): all count.
             self._observer.record_emit_error(released / 1000.0 - due)
-            emitted, finished = replica.complete(batch, t)
+            _, finished = replica.complete(batch, t)  # the released tokens are found by slot (ReleaseOrder)
             for seq in finished:
                 seq.listener._ended = True  # before its stream wakes: the rest of its frames are ready
-            await self._release(emitted)
+            await self._release(order)
             await self._wake(finished)  # most are in emitted (and awake already): a no-op for them
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
 
     @staticmethod
-    async def _release(emitted: list[Sequence]) -> None:
-        """Wake the streams parked on a token of ``emitted``, ``WAKE_SLICE`` per loop pass, in batch order.
+    async def _release(order: ReleaseOrder) -> None:
+        """Wake the streams parked on a token of this step, ``WAKE_SLICE`` slots per loop pass, in slot order.
 
         The per-token path of the engine: ``EngineTimeline.wake`` inlined for sequences that
         have just sampled a token (the engine failed none of them, so there is no error to
-        raise), without a method call per stream.
+        raise), without a method call per stream. The slots are walked rather than the
+        step's batch, so each stream keeps its place (``ReleaseOrder``); a sequence that has
+        ended (finished this step, or aborted) leaves its slot once released. A slot taken
+        while the walk yields (a request queued meanwhile) holds no token of this step.
         """
-        count = len(emitted)
+        slots = order.slots
+        count = len(slots)
         for start in range(0, count, WAKE_SLICE):
             if start:
                 await asyncio.sleep(0)
-            for seq in emitted[start : start + WAKE_SLICE] if count > WAKE_SLICE else emitted:
+            for index, seq in enumerate(slots[start : start + WAKE_SLICE], start):
+                if seq is None:
+                    continue  # a free slot
+                ended = seq.state >= _FINISHED
+                if ended:
+                    order.free(index)
                 timeline = seq.listener
                 waiter = timeline._waiter
                 if waiter is None:
                     continue  # not parked: busy writing, or behind (it takes the token without a wait)
-                if seq.generated >= timeline._waiting_for >= 0 or seq.state >= _FINISHED:
+                if ended or seq.generated >= timeline._waiting_for >= 0:
                     timeline._waiter = None
                     if not waiter.done():  # cancelled with its task, which has yet to close the sequence
                         waiter.set_result(None)
