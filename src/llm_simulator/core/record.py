@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from asyncio import current_task
 from collections.abc import Callable
-from itertools import chain
-from operator import sub
 from typing import TYPE_CHECKING, Any
 
 from llm_simulator.core.event_types import FIRST_TOKEN
@@ -149,16 +147,16 @@ class RequestRecord:
         if not self.last_token:
             self.token_released(times[0])
             times = times[1:]
-            if not times:
-                return
-        # Each time minus the one before it (the first minus the last token noted), in C:
-        # ``map`` stops with ``times``, one gap per time.
-        gaps = list(map(sub, times, chain((self.last_token,), times)))
+        previous = self.last_token
+        gaps = []
+        for now in times:
+            gaps.append(now - previous)
+            previous = now
         if self.gaps is _NO_GAPS:
             self.gaps = gaps
         else:
             self.gaps.extend(gaps)
-        self.last_token = times[-1]
+        self.last_token = previous
 
     def note(self, event: str, **fields: Any) -> None:
         """Tell the live listener (if any) about ``event`` as it happens."""
