@@ -18,7 +18,10 @@ is the simulator's own design with everything else taken out — no parsing beyo
 So the client's numbers for this target (p99 |ITL − target|, TTFT p99, CPU per token) are
 granian's and CPython's share of the simulator's: what no change to the simulator's own
 Python can remove, as nginx is the floor of the non-streamed benchmark. Configured by
-environment (the bench sets them): ``FLOOR_TTFT_MS``, ``FLOOR_ITL_MS``.
+environment (the bench sets them): ``FLOOR_TTFT_MS``, ``FLOOR_ITL_MS``, and ``FLOOR_GRID=1``
+for an engine-paced run: each token is then due at the first multiple of the ITL at or
+after its own due time, so every stream's token of a step falls due together and is
+written in one burst per step, as an engine's step releases them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from _common import serve_lifespan
 TTFT_S = float(os.environ.get("FLOOR_TTFT_MS", "20")) / 1000
 ITL_S = float(os.environ.get("FLOOR_ITL_MS", "20")) / 1000
 WINDOW_S = 0.002  # the simulator's BATCH_WINDOW_S
+GRID = os.environ.get("FLOOR_GRID") == "1"  # tokens on a shared step grid (an engine's steps)
 
 _CHUNK = (
     '{"id":"chatcmpl-floor","object":"chat.completion.chunk","created":1,"model":"bench-model",'
@@ -70,8 +74,9 @@ class Stream:
         self.end: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     def due(self) -> float:
-        """When token ``next`` is due."""
-        return self.arrived + TTFT_S + self.next * ITL_S
+        """When token ``next`` is due (on the step grid: the first multiple of ITL at or after that)."""
+        due = self.arrived + TTFT_S + self.next * ITL_S
+        return math.ceil(due / ITL_S) * ITL_S if GRID else due
 
     def release(self) -> None:
         """Token ``next`` is due: write it (with the role chunk if it is the first), park for the next."""
@@ -80,9 +85,13 @@ class Stream:
             return
         body = ROLE + TOKEN if self.next == 0 else TOKEN
         self.next += 1
-        pending = self.send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
-        for waits_on in pending:  # the write must wait: the task finishes it, then parks the stream
-            self.end.set_result(_Rest(pending, waits_on))
+        try:
+            pending = self.send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+            for waits_on in pending:  # the write must wait: the task finishes it, then parks the stream
+                self.end.set_result(_Rest(pending, waits_on))
+                return
+        except Exception as exc:  # raised in the stream's task; the rest of the window goes on
+            self.end.set_exception(exc)
             return
         PACER.park(self)
 
@@ -97,9 +106,11 @@ class Pacer:
         self.handle: asyncio.TimerHandle | None = None
 
     def park(self, stream: Stream) -> None:
-        """Release ``stream`` at the end of the window its next token falls in (now, if it is past)."""
+        """Release ``stream`` at the end of the window its next token falls in (in the next pass, if that is past)."""
         due = stream.due()
         release = math.ceil(due / WINDOW_S) * WINDOW_S
+        if release < due:  # the quotient rounded down onto an integer (as ``batch_release``)
+            release += WINDOW_S
         bucket = self.buckets.get(release)
         if bucket is not None:
             bucket.append(stream)

@@ -343,11 +343,13 @@ def mean_itl_by_arrival_quarter(records: list[StreamRecord], tokens: int) -> lis
     start than at its end (the load falling under it, as the ramp's first streams finish)
     has a short mean ITL, and the quarters that lived through the fall show it.
     """
-    complete = sorted((r for r in records if len(r.arrivals) == tokens and tokens > 1), key=lambda r: r.sent)
-    size = len(complete) // 4
-    if not size:
+    complete = sorted(
+        (r for r in records if len(r.arrivals) == tokens and r.error is None and tokens > 1), key=lambda r: r.sent
+    )
+    count = len(complete)
+    if count < 4:
         return [None] * 4
-    quarters = [complete[k * size : (k + 1) * size] for k in range(4)]
+    quarters = [complete[k * count // 4 : (k + 1) * count // 4] for k in range(4)]
     return [_r(statistics.fmean((r.arrivals[-1] - r.arrivals[0]) / (tokens - 1) * 1000 for r in q)) for q in quarters]
 
 
@@ -589,7 +591,8 @@ def start_servers(
             stack.enter_context(c.running(start_floor(args, workdir), "/health")),
             {
                 "app": "bench/_stream_floor.py",
-                "pacing": "absolute schedule, 2 ms windows, written from the timer callback",
+                "pacing": "absolute schedule, 2 ms windows, written from the timer callback"
+                + ("; tokens on a shared ITL grid (one burst per step, as an engine)" if args.engine else ""),
             },
         )
     for server in servers.values():
@@ -618,7 +621,7 @@ def start_floor(args: argparse.Namespace, workdir: Path) -> c.Server:
     argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
     argv += ["--http", "1", "--log-level", "warning", "_stream_floor:app"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    env.update(FLOOR_TTFT_MS=str(args.ttft_ms), FLOOR_ITL_MS=str(args.itl_ms))
+    env.update(FLOOR_TTFT_MS=str(args.ttft_ms), FLOOR_ITL_MS=str(args.itl_ms), FLOOR_GRID="1" if args.engine else "0")
     return c.start_process(FLOOR, argv, port, workdir, env)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 
@@ -248,6 +249,9 @@ async def test_park_batched_files_an_entry_under_the_window_batch_release_names(
     sched = Scheduler(clock)
     dues = [10.0 + k * BATCH_WINDOW_S for k in range(1, 40)]  # exact multiples: the rounding edge
     dues += [10.0001 + i * 7.3e-5 for i in range(200)]
+    # Just above an exact multiple: the quotient can round down onto the integer (batch_release's correction).
+    dues += [math.nextafter(10.0 + k * BATCH_WINDOW_S, math.inf) for k in range(1, 400)]
+    assert any(math.ceil(due / BATCH_WINDOW_S) * BATCH_WINDOW_S < due for due in dues)  # the correction is needed
     entries = []
     for due in dues:
         entry = Reparking(sched, clock, due, 1)

@@ -70,8 +70,14 @@ def test_a_bare_app_completes_startup_then_shutdown(module: str, name: str) -> N
     ]
 
 
-def _http_exchange(app: Any, body: bytes, *, chunked_body: bool) -> list[tuple[float, dict[str, Any]]]:
-    """Drive one POST through ``app`` as granian does; the messages it sends, each with its time."""
+def _http_exchange(
+    app: Any, body: bytes, *, chunked_body: bool, split: bool = False, received: list[float] | None = None
+) -> list[tuple[float, dict[str, Any]]]:
+    """Drive one POST through ``app`` as granian does; the messages it sends, each with its time.
+
+    ``split``: the body's data comes in two messages. ``received`` gets the time each
+    ``receive`` returned (the app cannot have seen the body before the last of them).
+    """
     scope = {
         "type": "http",
         "method": "POST",
@@ -80,11 +86,15 @@ def _http_exchange(app: Any, body: bytes, *, chunked_body: bool) -> list[tuple[f
     }
     # granian hands the data with more_body set, then an empty last message; or all at once.
     messages = [(body, True), (b"", False)] if chunked_body else [(body, False)]
+    if split:
+        messages = [(body[:3], True), (body[3:], True), (b"", False)]
     incoming = iter(messages)
     sent: list[tuple[float, dict[str, Any]]] = []
 
     async def receive() -> dict[str, Any]:
         data, more = next(incoming)
+        if received is not None:
+            received.append(time.monotonic())
         return {"type": "http.request", "body": data, "more_body": more}
 
     async def send(message: dict[str, Any]) -> None:
@@ -98,8 +108,9 @@ def _http_exchange(app: Any, body: bytes, *, chunked_body: bool) -> list[tuple[f
 @pytest.mark.parametrize("tokens", [1, 2, 7])
 def test_the_stream_floor_writes_max_tokens_content_chunks_never_early_then_done(tokens: int) -> None:
     floor = importlib.import_module("_stream_floor")
-    started = time.monotonic()
-    sent = _http_exchange(floor.app, b'{"max_tokens": %d}' % tokens, chunked_body=True)
+    received: list[float] = []
+    sent = _http_exchange(floor.app, b'{"max_tokens": %d}' % tokens, chunked_body=True, received=received)
+    started = received[-1]  # the floor notes its arrival after its last receive: no earlier than this
     assert sent[0][1]["type"] == "http.response.start" and sent[0][1]["status"] == 200
     bodies = [(at, m) for at, m in sent[1:]]
     assert all(m["type"] == "http.response.body" for _, m in bodies)
@@ -114,10 +125,13 @@ def test_the_stream_floor_writes_max_tokens_content_chunks_never_early_then_done
 
 
 @pytest.mark.usefixtures("bench_path")
-@pytest.mark.parametrize("chunked_body", [True, False])
-def test_the_json_floor_answers_a_post_with_its_bytes_after_reading_the_body(chunked_body: bool) -> None:
+@pytest.mark.parametrize(("chunked_body", "split"), [(True, False), (False, False), (True, True)])
+def test_the_json_floor_answers_a_post_with_its_bytes_after_reading_the_body(chunked_body: bool, split: bool) -> None:
     floor = importlib.import_module("_json_floor")
-    sent = _http_exchange(floor.app, b'{"model": "m"}', chunked_body=chunked_body)
+    received: list[float] = []
+    sent = _http_exchange(floor.app, b'{"model": "m"}', chunked_body=chunked_body, split=split, received=received)
+    assert len(received) == (2 if split else 1)  # the whole declared length, not the empty last message
+    assert sent[0][0] >= received[-1]
     assert [m["type"] for _, m in sent] == ["http.response.start", "http.response.body"]
     assert sent[1][1]["body"] == floor.ANSWER
     assert (b"content-length", str(len(floor.ANSWER)).encode()) in sent[0][1]["headers"]

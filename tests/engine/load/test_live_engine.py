@@ -111,7 +111,8 @@ async def test_disconnect_frees_the_sequence_and_its_blocks_at_once() -> None:
     assert replica.counters.aborted == 1
 
 
-async def test_a_big_batch_is_woken_in_slices_in_batch_order_with_every_token_there() -> None:
+async def test_a_big_batch_is_woken_in_slices_in_slot_order_with_every_token_there() -> None:
+    # The streams start together, so their slots follow the batch: 0, 1, 2, ...
     engine, scheduler = make_manual_engine(kv_blocks=10_000, max_num_seqs=1000, max_num_batched_tokens=10_000)
     timelines = [engine.open(prompt_tokens=1, steps=3, width=1, hashes=()) for _ in range(2 * WAKE_SLICE + 1)]
     passes = 0
@@ -133,7 +134,7 @@ async def test_a_big_batch_is_woken_in_slices_in_batch_order_with_every_token_th
     await scheduler.tick()  # the prefill step ends: every sequence samples its first token
     await asyncio.gather(*streams)
     counter.cancel()
-    assert [i for i, _, _ in woken] == list(range(len(timelines)))  # batch order
+    assert [i for i, _, _ in woken] == list(range(len(timelines)))  # slot order
     assert all(least == 1 for _, _, least in woken)  # the whole step's tokens exist from its end
     slices = sorted({p for _, p, _ in woken})
     assert len(slices) == 3  # 128 + 128 + 1, a loop pass apart
@@ -169,7 +170,7 @@ async def test_a_stream_keeps_its_release_place_and_a_new_one_takes_the_lowest_f
     assert woken[3:] == [("b", 1), ("c", 1)]
     await scheduler.tick()  # step 3: batch b, c, d; released d (slot 0), b, c
     assert woken[5:] == [("d", 0), ("b", 2), ("c", 2)]
-    assert [seq is not None and seq.listener is d for seq in engine._orders[0].slots] == [True, False, False]
+    assert engine._orders[0].slots == [d.seq, opened["b"].seq, opened["c"].seq]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -185,6 +186,32 @@ def test_release_order_hands_out_the_lowest_free_slot_and_counts_the_held_ones()
     assert len(order) == 2
     order.add(seqs[4])  # the lowest free slot: 0
     assert order.slots == [seqs[4], seqs[1], None, seqs[3]] and len(order) == 3
+    # Freeing the last slot cuts the free end; a slot left in the heap beyond it is not handed out.
+    order.free(3)
+    assert order.slots == [seqs[4], seqs[1]] and len(order) == 2
+    order.add(seqs[0])
+    order.add(seqs[2])
+    assert order.slots == [seqs[4], seqs[1], seqs[0], seqs[2]] and len(order) == 4
+    order.clear()
+    assert order.slots == [] and len(order) == 0
+
+
+async def test_only_sequences_with_a_token_hold_a_slot_and_the_order_empties_when_idle() -> None:
+    """A queued sequence costs the release pass nothing; an aborted one leaves its slot; an idle replica keeps none."""
+    engine, scheduler = make_manual_engine(kv_blocks=10_000, max_num_seqs=2, max_num_batched_tokens=10_000)
+    timelines = [engine.open(prompt_tokens=1, steps=3, width=1, hashes=()) for _ in range(5)]
+    await asyncio.sleep(0)
+    await scheduler.tick()  # step 1: two run (their first tokens), three wait
+    order = engine._orders[0]
+    assert order.slots == [timelines[0].seq, timelines[1].seq] and len(engine.replicas[0].waiting) == 3
+    timelines[0].close()  # the client left: the sequence is aborted
+    await scheduler.tick()  # step 2: the walk frees its slot; the next queued one starts
+    await scheduler.tick()
+    assert timelines[0].seq not in order.slots and len(order) <= 2
+    while engine._tasks:
+        await scheduler.tick()
+    assert all(t.seq.done for t in timelines[1:])
+    assert order.slots == [] and len(order) == 0
 
 
 class StallOnce(VirtualScheduler):

@@ -93,43 +93,63 @@ def overloaded(message: str, status: int | None = None) -> SimulatorError:
 
 
 class ReleaseOrder:
-    """A replica's queued and running sequences, each in one slot for life: the order of every step's releases.
+    """A replica's streams, each in one slot from its first token to its end: the order of every step's releases.
 
     A step's releases take time: each one writes its stream's token, ≈ 5–8 µs, so ≈ 10–16 ms
     for 2000 streams on one core. Released in batch order, a stream would start last (the
     newest sequence) and move forward as older ones finish, so its tokens would be written
     earlier and earlier against the steps, and its mean ITL would come out short by that
-    drift over its length: measured −0.66 % at ≈ 2000 streams under a steady load of 100-token
-    streams (1000 arrivals a second). In a slot, a stream keeps its place: a sequence takes
-    the lowest free slot when it is queued (a preempted one keeps it) and leaves it once it
-    has ended and had its last release, and under a steady load the slot is taken again by
-    the next sequence queued. The streams ahead of it stay as many, each token of it is
-    written at the same point of its step, and its mean ITL is the steps' (measured −0.19 %
-    in the same runs). A load that falls away under a stream (fewer streams ahead, not
-    replaced) still brings its last tokens sooner.
+    drift over its length: measured −0.58 % at ≈ 2000 streams under a steady load of
+    100-token streams (1000 arrivals a second). In a slot, a stream keeps its place: a
+    sequence takes the lowest free slot with its first token (a preempted one keeps it) and
+    leaves it once it has ended and had its last release, and under a steady load the slot
+    is taken again by the next sequence to start. The streams ahead of it stay as many, each
+    of its tokens is written at the same point of its step, and its mean ITL is the steps'
+    (measured −0.16 % in the same runs). A load that falls away under a stream (fewer
+    streams ahead, not replaced) still brings its last tokens sooner. Only sequences that
+    have a token hold a slot, so a long queue costs the release pass nothing; the list
+    shrinks when its last slots are freed, and empties when the replica goes idle.
     """
 
-    __slots__ = ("_free", "slots")
+    __slots__ = ("_free", "_held", "slots")
 
     def __init__(self) -> None:
         self.slots: list[Sequence | None] = []
-        self._free: list[int] = []  # a heap: the lowest free slot first
+        self._free: list[int] = []  # a heap of free slots, lowest first (may hold stale ones: see ``add``)
+        self._held = 0
 
     def add(self, seq: Sequence) -> None:
         """Give ``seq`` the lowest free slot (a new one at the end if none is free)."""
-        if self._free:
-            self.slots[heapq.heappop(self._free)] = seq
-        else:
-            self.slots.append(seq)
+        slots, free = self.slots, self._free
+        self._held += 1
+        while free:
+            index = heapq.heappop(free)
+            # A slot freed before the list was cut below it, or taken again since by an append.
+            if index < len(slots) and slots[index] is None:
+                slots[index] = seq
+                return
+        slots.append(seq)
 
     def free(self, index: int) -> None:
-        """Slot ``index``'s sequence has ended: the slot goes to a later sequence."""
-        self.slots[index] = None
-        heapq.heappush(self._free, index)
+        """Slot ``index``'s sequence has ended: the slot goes to a later sequence (the list's free end is cut)."""
+        slots = self.slots
+        slots[index] = None
+        self._held -= 1
+        if index == len(slots) - 1:
+            while slots and slots[-1] is None:
+                slots.pop()
+        else:
+            heapq.heappush(self._free, index)
+
+    def clear(self) -> None:
+        """Forget every slot (the replica has nothing running: whoever still holds one has ended)."""
+        self.slots.clear()
+        self._free.clear()
+        self._held = 0
 
     def __len__(self) -> int:
         """Sequences holding a slot."""
-        return len(self.slots) - len(self._free)
+        return self._held
 
 
 class EngineTimeline:
@@ -340,7 +360,6 @@ class LiveEngine:
         if not replica.enqueue(seq):
             self._fail(seq, self._overloaded(f"The deployment {self.spec.name!r} is overloaded: its queue is full."))
             return
-        self._orders[replica.index].add(seq)
         if replica.index not in self._tasks:
             self._tasks[replica.index] = self.loop().create_task(self._run(replica))
 
@@ -381,6 +400,8 @@ class LiveEngine:
                 self._fail(seq, self._overloaded(f"The request waited too long in the queue of {self.spec.name!r}."))
             batch = replica.schedule()
             if batch is None:
+                if not replica.running and not replica.waiting:
+                    order.clear()  # nothing left: every sequence still in a slot has ended
                 return
             step_ms = replica.duration_ms(batch)
             histograms.observe(step_ms / 1000.0, len(batch))
@@ -397,10 +418,13 @@ class LiveEngine:
             # Late for any reason (a late timer, a catch-up step, no time to wait): all count.
             self._observer.record_emit_error(released / 1000.0 - due)
             _, finished = replica.complete(batch, t)  # the released tokens are found by slot (ReleaseOrder)
+            for seq in replica.first_tokens:
+                order.add(seq)
             for seq in finished:
                 seq.listener._ended = True  # before its stream wakes: the rest of its frames are ready
             await self._release(order)
-            await self._wake(finished)  # most are in emitted (and awake already): a no-op for them
+            # Those with a token are released above; this wakes one that ended without any (none to release).
+            await self._wake(finished)
             # After an idle gap the loop restarts from now; while busy, ideal times (no drift).
 
     @staticmethod
@@ -410,9 +434,10 @@ class LiveEngine:
         The per-token path of the engine: ``EngineTimeline.wake`` inlined for sequences that
         have just sampled a token (the engine failed none of them, so there is no error to
         raise), without a method call per stream. The slots are walked rather than the
-        step's batch, so each stream keeps its place (``ReleaseOrder``); a sequence that has
-        ended (finished this step, or aborted) leaves its slot once released. A slot taken
-        while the walk yields (a request queued meanwhile) holds no token of this step.
+        step's batch, so each stream keeps its place (``ReleaseOrder``); every sequence in a
+        slot has a token, so the walk is the running batch, not the queue. A sequence that
+        has ended (finished this step, or aborted) leaves its slot once released; a slot taken
+        while the walk yields is taken at the next step (first tokens are added between steps).
         """
         slots = order.slots
         count = len(slots)

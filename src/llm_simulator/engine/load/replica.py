@@ -133,6 +133,7 @@ class Replica:
         # what EngineSettings.schedule_ahead needs to date an arrival.
         self._formed = 0
         self._in_flight = False
+        self.first_tokens: list[Sequence] = []  # those whose first token the last step applied sampled
 
     def warm_up(self) -> None:
         """Treat every step shape as already run: no warm-up cost from now on (a server that has served before)."""
@@ -421,6 +422,7 @@ class Replica:
         emitted: list[Sequence] = []
         finished: list[Sequence] = []
         self._in_flight = False
+        self.first_tokens = []
         counters = self.counters
         counters.steps += 1
         counters.step_ms_sum += batch.duration_ms
@@ -449,6 +451,7 @@ class Replica:
                 tokens += seq.width
                 if seq.first_token_ms < 0:
                     seq.first_token_ms = end_ms
+                    self.first_tokens.append(seq)
                 emitted.append(seq)
             if generated >= target:
                 seq.state = SeqState.FINISHED
