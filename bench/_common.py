@@ -187,6 +187,37 @@ async def serve_lifespan(receive: Any, send: Any) -> None:
     await send({"type": "lifespan.shutdown.complete"})
 
 
+async def serve_all_but_post(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """A bare app's prologue: the lifespan handshake, or ``ok`` to anything not a POST (a probe).
+
+    True when it answered (the app has nothing left to do); False for a POST, the app's own.
+    """
+    if scope["type"] == "lifespan":
+        await serve_lifespan(receive, send)
+        return True
+    if scope["method"] != "POST":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok\n"})
+        return True
+    return False
+
+
+async def read_body(scope: dict[str, Any], receive: Any) -> bytes:
+    """A request's body, read until its declared length has arrived or its last message came.
+
+    As the simulator's ``PreChecks.read_body``: granian hands a small body in one message with
+    ``more_body`` set and the empty last one only on a second ``receive``, which this skips.
+    """
+    length = next((int(value) for name, value in scope["headers"] if name == b"content-length"), None)
+    body = b""
+    while True:
+        message = await receive()
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body") or (length is not None and len(body) >= length):
+            return body
+
+
 # -- Checkouts: the candidate (this one) and baselines (other checkouts' src) ------------------
 
 # Target names the benchmarks use themselves; a baseline label may not take one of them.

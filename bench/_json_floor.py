@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from _common import serve_lifespan
+from _common import read_body, serve_all_but_post
 
 ANSWER = Path(os.environ["FLOOR_BODY_FILE"]).read_bytes() if "FLOOR_BODY_FILE" in os.environ else b"{}"
 START = {
@@ -27,19 +27,8 @@ BODY = {"type": "http.response.body", "body": ANSWER}
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """POST: read the body, answer ``ANSWER``; anything else: ``ok``."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
+    if await serve_all_but_post(scope, receive, send):
         return
-    if scope["method"] != "POST":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"ok\n"})
-        return
-    length = next((int(value) for name, value in scope["headers"] if name == b"content-length"), None)
-    received = 0
-    while True:  # until the declared length has arrived, or the last message (as the simulator's read_body)
-        message = await receive()
-        received += len(message.get("body", b""))
-        if not message.get("more_body") or (length is not None and received >= length):
-            break
+    await read_body(scope, receive)  # the whole declared length (one receive for a small body)
     await send(START)
     await send(BODY)

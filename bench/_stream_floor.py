@@ -35,7 +35,7 @@ import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from _common import serve_lifespan
+from _common import read_body, serve_all_but_post
 
 TTFT_S = float(os.environ.get("FLOOR_TTFT_MS", "20")) / 1000
 ITL_S = float(os.environ.get("FLOOR_ITL_MS", "20")) / 1000
@@ -150,20 +150,9 @@ PACER = Pacer()
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """``/health`` answers 200; any POST streams ``max_tokens`` tokens of its JSON body."""
-    if scope["type"] == "lifespan":
-        await serve_lifespan(receive, send)
+    if await serve_all_but_post(scope, receive, send):
         return
-    if scope["method"] != "POST":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"ok\n"})
-        return
-    body = b""
-    while True:  # one receive when granian has the whole body (the simulator's read_body stops there too)
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body") or len(body) >= _content_length(scope):
-            break
-    tokens = max(1, int(json.loads(body).get("max_tokens", 100)))
+    tokens = max(1, int(json.loads(await read_body(scope, receive)).get("max_tokens", 100)))
     stream = Stream(send, tokens, time.monotonic())
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     PACER.park(stream)
@@ -175,10 +164,3 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await outcome
         PACER.park(stream)
     await send({"type": "http.response.body", "body": CLOSING if tokens > 1 else ROLE + CLOSING, "more_body": False})
-
-
-def _content_length(scope: dict[str, Any]) -> int:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return int(value)
-    return 1 << 62
