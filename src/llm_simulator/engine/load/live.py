@@ -99,13 +99,13 @@ class ReleaseOrder:
     for 2000 streams on one core. Released in batch order, a stream would start last (the
     newest sequence) and move forward as older ones finish, so its tokens would be written
     earlier and earlier against the steps, and its mean ITL would come out short by that
-    drift over its length: measured −0.58 % at ≈ 2000 streams under a steady load of
+    drift over its length: measured −0.55 % at ≈ 2000 streams under a steady load of
     100-token streams (1000 arrivals a second). In a slot, a stream keeps its place: a
     sequence takes the lowest free slot with its first token (a preempted one keeps it) and
     leaves it once it has ended and had its last release, and under a steady load the slot
     is taken again by the next sequence to start. The streams ahead of it stay as many, each
     of its tokens is written at the same point of its step, and its mean ITL is the steps'
-    (measured −0.16 % in the same runs). A load that falls away under a stream (fewer
+    (measured −0.14 % in the same runs). A load that falls away under a stream (fewer
     streams ahead, not replaced) still brings its last tokens sooner. Only sequences that
     have a token hold a slot, so a long queue costs the release pass nothing; the list
     shrinks when its last slots are freed, and empties when the replica goes idle.
