@@ -187,6 +187,21 @@ async def serve_lifespan(receive: Any, send: Any) -> None:
     await send({"type": "lifespan.shutdown.complete"})
 
 
+def start_bare_app(
+    name: str, app: str, port: int, log_dir: Path, *, http: str = "1", env: dict[str, str] | None = None
+) -> Server:
+    """granian serving the bench app ``app`` (``module:attr`` in ``bench/``) as the simulator's ``server/run.py`` runs.
+
+    The same flags as the simulator's own server (uvloop, one worker, backlog 4096, the
+    backpressure bound), HTTP/1.1 unless ``http`` says otherwise: a floor measured against
+    the simulator differs from it only in the app. ``env`` adds to the environment.
+    """
+    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port)]
+    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
+    argv += ["--http", http, "--log-level", "warning", app]
+    return start_process(name, argv, port, log_dir, {**os.environ, "PYTHONPATH": str(BENCH_DIR), **(env or {})})
+
+
 async def serve_all_but_post(scope: dict[str, Any], receive: Any, send: Any) -> bool:
     """A bare app's prologue: the lifespan handshake, or ``ok`` to anything not a POST (a probe).
 

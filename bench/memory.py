@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import statistics
 import sys
@@ -38,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
-    BENCH_DIR,
     HOST,
     Server,
     add_baseline_flags,
@@ -50,7 +48,7 @@ from _common import (
     raise_fd_limit,
     serve_lifespan,
     shown,
-    start_process,
+    start_bare_app,
     write_results,
 )
 from startup import pss_kib
@@ -101,11 +99,7 @@ async def idle_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def start_floor(http: str, port: int, log_dir: Path) -> Server:
     """granian serving ``idle_app`` with ``--http http`` (uvloop, one worker, as ``server/run.py``)."""
-    argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port)]
-    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
-    argv += ["--http", http, "--log-level", "warning", "memory:idle_app"]
-    env = {**os.environ, "PYTHONPATH": str(BENCH_DIR)}
-    return start_process(f"floor-{http}-{port}", argv, port, log_dir, env)
+    return start_bare_app(f"floor-{http}-{port}", "memory:idle_app", port, log_dir, http=http)
 
 
 def stream_request(port: int) -> bytes:

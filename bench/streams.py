@@ -71,7 +71,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -606,23 +605,10 @@ FLOOR = "granian-floor"
 
 
 def start_floor(args: argparse.Namespace, workdir: Path) -> c.Server:
-    """granian (uvloop, one worker, HTTP/1.1, as ``server/run.py``) serving ``_stream_floor.app``."""
-    argv = [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--host",
-        c.HOST,
-        "--port",
-        str(port := c.free_port()),
-    ]
-    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
-    argv += ["--http", "1", "--log-level", "warning", "_stream_floor:app"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
-    env.update(FLOOR_TTFT_MS=str(args.ttft_ms), FLOOR_ITL_MS=str(args.itl_ms), FLOOR_GRID="1" if args.engine else "0")
-    return c.start_process(FLOOR, argv, port, workdir, env)
+    """granian (the simulator's flags) serving ``_stream_floor.app`` at the bench's TTFT and ITL."""
+    env = {"FLOOR_TTFT_MS": str(args.ttft_ms), "FLOOR_ITL_MS": str(args.itl_ms)}
+    env["FLOOR_GRID"] = "1" if args.engine else "0"
+    return c.start_bare_app(FLOOR, "_stream_floor:app", c.free_port(), workdir, env=env)
 
 
 def start_aimock(args: argparse.Namespace, workdir: Path) -> tuple[c.Server, dict[str, str]] | None:

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -375,11 +374,8 @@ class Launcher:
         port = c.free_port()
         answer = self.workdir / "floor-answer.json"
         answer.write_bytes(sample)
-        argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", c.HOST, "--port", str(port)]
-        argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
-        argv += ["--http", "1", "--log-level", "warning", "_json_floor:app"]
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "FLOOR_BODY_FILE": str(answer)}
-        started = self.add(lambda: c.start_process(FLOOR, argv, port, self.workdir, env), "/health")
+        env = {"FLOOR_BODY_FILE": str(answer)}
+        started = self.add(lambda: c.start_bare_app(FLOOR, "_json_floor:app", port, self.workdir, env=env), "/health")
         return Target(FLOOR, started.port, ENDPOINT, started.pid, "floor", {"app": "bench/_json_floor.py"})
 
     def stop_all(self) -> None:
