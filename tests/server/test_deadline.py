@@ -173,3 +173,128 @@ def test_a_timer_that_fires_a_little_early_ends_the_work_without_arming_again() 
         assert runner.run(scenario()) == ("expired", True)
         loop = runner.get_loop()
         assert isinstance(loop, _EarlyTimers) and loop.deadline_timers == 1
+
+
+class _CountingTimers(asyncio.SelectorEventLoop):
+    """A loop that counts the timers started for deadlines (their queues' included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deadline_timers = 0
+
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
+    ) -> asyncio.TimerHandle:
+        if isinstance(getattr(callback, "__self__", None), Deadline):
+            self.deadline_timers += 1
+        return super().call_at(when, callback, *args, context=context)
+
+
+def _run_counting(scenario: Callable[[], Any]) -> tuple[Any, int]:
+    """``scenario()`` run on a ``_CountingTimers`` loop; its result and the deadline timers started."""
+    with asyncio.Runner(loop_factory=_CountingTimers) as runner:
+        result = runner.run(scenario())
+        loop = runner.get_loop()
+        assert isinstance(loop, _CountingTimers)
+        return result, loop.deadline_timers
+
+
+def test_deadlines_of_one_delay_expire_in_turn() -> None:
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        outcomes: list[str] = []
+
+        async def one(index: int) -> None:
+            never: asyncio.Future[str] = loop.create_future()
+            outcomes.append(f"{index}:{(await _lazily(never, 0.03))[0]}")
+
+        tasks = []
+        for index in range(20):
+            tasks.append(asyncio.ensure_future(one(index)))
+            await asyncio.sleep(0.002)  # each due a little after the one before
+        await asyncio.gather(*tasks)
+        return outcomes
+
+    outcomes, timers = _run_counting(scenario)
+    assert outcomes == [f"{index}:expired" for index in range(20)]
+    assert timers <= 20  # one wake-up per expiry at most, none per deadline on top
+
+
+def test_deadlines_that_end_in_time_share_one_timer() -> None:
+    async def scenario() -> list[tuple[str, bool]]:
+        loop = asyncio.get_running_loop()
+
+        async def one() -> tuple[str, bool]:
+            work: asyncio.Future[str] = loop.create_future()
+            loop.call_later(0.005, work.set_result, "done")
+            return await _lazily(work, 0.2)
+
+        tasks = []
+        for _ in range(50):
+            tasks.append(asyncio.ensure_future(one()))
+            await asyncio.sleep(0.001)
+        return list(await asyncio.gather(*tasks))
+
+    outcomes, timers = _run_counting(scenario)
+    assert outcomes == [("done", True)] * 50
+    assert timers == 1  # one timer each (the old way) would be 50
+
+
+def test_a_deadline_that_leaves_the_queue_is_not_cut_and_the_next_still_expires() -> None:
+    async def scenario() -> tuple[tuple[str, bool], tuple[str, bool], float]:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.01, done.set_result, "done")
+        never: asyncio.Future[str] = loop.create_future()
+        started = loop.time()
+        early = asyncio.ensure_future(_lazily(done, 0.05))
+        await asyncio.sleep(0.005)
+        late = asyncio.ensure_future(_lazily(never, 0.05))
+        first, second = await asyncio.gather(early, late)
+        return first, second, loop.time() - started
+
+    (first, second, elapsed), _ = _run_counting(scenario)
+    assert first == ("done", True)
+    assert second == ("expired", True)
+    assert 0.05 <= elapsed < 5
+
+
+def test_a_deadline_due_before_the_queue_tail_times_itself() -> None:
+    async def scenario() -> tuple[list[str], float]:
+        loop = asyncio.get_running_loop()
+        soon = Deadline(0.02)  # made first, armed last: due before the one queued ahead of it
+        await asyncio.sleep(0.01)
+        later_work: asyncio.Future[str] = loop.create_future()
+        later = asyncio.ensure_future(_lazily(later_work, 0.02))
+        await asyncio.sleep(0)
+        started = loop.time()
+        never: asyncio.Future[str] = loop.create_future()
+        try:
+            await guarded(never, soon)
+            outcome = "done"
+        except asyncio.CancelledError:
+            assert soon.cancelled_us()
+            outcome = "expired"
+        finally:
+            soon.disarm()
+        waited = loop.time() - started
+        return [outcome, (await later)[0]], waited
+
+    (outcomes, waited), timers = _run_counting(scenario)
+    assert outcomes == ["expired", "expired"]
+    assert waited < 0.015  # its own time, not the later one's
+    assert timers == 2  # the queue's, and the out-of-order deadline's own
+
+
+def test_queues_carry_over_to_a_new_loop() -> None:
+    async def cut() -> str:
+        never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        return (await _lazily(never, 0.013))[0]
+
+    async def abandoned() -> None:
+        # A deadline left armed in its queue when its loop closes.
+        Deadline(0.013).arm()
+
+    asyncio.run(abandoned())
+    for _ in range(3):
+        assert asyncio.run(cut()) == "expired"

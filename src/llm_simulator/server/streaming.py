@@ -20,6 +20,7 @@ from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import FaultAction, StreamCut
 from llm_simulator.core.http import StreamResponse
 from llm_simulator.core.record import RequestRecord
+from llm_simulator.core.tasks import running_task
 from llm_simulator.server.asgi import Receive, Send
 from llm_simulator.server.coalesce import write_ready
 from llm_simulator.server.connection import ConnectionCut, DisconnectWatch, StreamWatch, close_frames
@@ -63,7 +64,7 @@ class StreamSender:
         paid again at each token.
         """
         request_id = exchange.request_id
-        task = asyncio.current_task()
+        task = running_task()
         assert task is not None
         self._lifecycle.enter(task)
         self._stats.active_streams += 1
