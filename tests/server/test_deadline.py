@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -298,3 +299,57 @@ def test_queues_carry_over_to_a_new_loop() -> None:
     asyncio.run(abandoned())
     for _ in range(3):
         assert asyncio.run(cut()) == "expired"
+
+
+def test_each_thread_has_its_own_queues() -> None:
+    import threading
+
+    from llm_simulator.server.handling import DeadlineQueue
+
+    seen: dict[str, object] = {}
+
+    def in_thread() -> None:
+        seen["queue"] = DeadlineQueue.of(0.017)
+        never_loop_result = asyncio.run(_cut_after(0.017))
+        seen["outcome"] = never_loop_result
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    mine = DeadlineQueue.of(0.017)
+    assert asyncio.run(_cut_after(0.017)) == "expired"
+    worker.join()
+    assert seen["outcome"] == "expired"
+    assert seen["queue"] is not mine
+
+
+async def _cut_after(deadline_s: float) -> str:
+    never: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    return (await _lazily(never, deadline_s))[0]
+
+
+def test_a_timer_left_on_an_old_loop_does_not_cut_the_new_loops_deadlines() -> None:
+    """A queue moved to a new loop leaves its timer on the old one stale: it must cut nothing."""
+    delay = 0.05
+    old = asyncio.new_event_loop()
+    new = asyncio.new_event_loop()
+    try:
+
+        async def leave_a_timer() -> None:
+            # A deadline that leaves at once: its queue's timer stays set on this loop.
+            deadline = Deadline(delay)
+            deadline.arm()
+            deadline.disarm()
+
+        old.run_until_complete(leave_a_timer())  # the old loop stops, its timer pending
+        time.sleep(0.02)  # the next deadline is due 20 ms after the old timer
+        work: asyncio.Future[str] = new.create_future()
+        waiting = new.create_task(_lazily(work, delay))
+        new.run_until_complete(asyncio.sleep(0.001))  # armed in the queue, now on the new loop
+        # The old loop runs past its timer (due before the waiting deadline): a timer that
+        # still counted would expire the new loop's deadline 20 ms early.
+        old.run_until_complete(asyncio.sleep(delay))
+        work.set_result("done")
+        assert new.run_until_complete(waiting) == ("done", True)
+    finally:
+        old.close()
+        new.close()

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import types
 from collections import OrderedDict
 from collections.abc import Awaitable, Generator
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from llm_simulator.core.errors import SimulatorError
 from llm_simulator.core.faults import HangUp, StreamCut
@@ -123,10 +124,10 @@ class Deadline:
         self._handle = None
         self.expire()
 
-    def _sweep(self, queue: DeadlineQueue) -> None:
+    def _sweep(self, queue: DeadlineQueue, setting: int) -> None:
         # ``queue``'s timer, set when this deadline led it (it may have left it since): a
         # method of the deadline, so the loop's timer names whose it is.
-        queue.fire()
+        queue.fire(setting)
 
     def expire(self) -> None:
         """The deadline has passed: cancel the task (its timer or queue has let it go)."""
@@ -171,28 +172,38 @@ class DeadlineQueue:
     does not move the timer: it fires for nothing at worst, once per delay. A deadline due
     before the last one queued (armed long after it was made) or armed on another loop while
     this one's are queued is refused; it keeps a timer of its own.
+
+    Queues belong to a thread (a loop runs in one thread, and a thread runs one loop at a
+    time), so no two threads ever share one. A timer outlived by its queue's move to a new
+    loop (the old loop closed, or stopped with nothing queued) is stale: each timer carries
+    the number of the setting it belongs to, and a stale one does nothing when it fires.
     """
 
-    __slots__ = ("_armed", "_handle", "_loop", "_tail_due", "_timer_due")
+    __slots__ = ("_armed", "_handle", "_loop", "_setting", "_tail_due", "_timer_due")
 
-    # One queue per distinct delay, shared by every deadline in the process (a server has
-    # two delays, the body's and the handler's); past this many, deadlines time themselves.
+    # One queue per distinct delay and thread (a server has two delays, the body's and the
+    # handler's); past this many in a thread, deadlines time themselves.
     MAX_QUEUES = 64
-    _by_delay: ClassVar[dict[float, DeadlineQueue]] = {}
+    _this_thread = threading.local()
 
     def __init__(self) -> None:
         self._armed: OrderedDict[Deadline, None] = OrderedDict()
         self._handle: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._setting = 0
         self._tail_due = 0.0
         self._timer_due = 0.0
 
     @classmethod
     def of(cls, delay_s: float) -> DeadlineQueue | None:
-        """The queue of deadlines of ``delay_s`` (None past ``MAX_QUEUES`` distinct delays)."""
-        queue = cls._by_delay.get(delay_s)
-        if queue is None and len(cls._by_delay) < cls.MAX_QUEUES:
-            queue = cls._by_delay[delay_s] = DeadlineQueue()
+        """The current thread's queue of deadlines of ``delay_s`` (None past ``MAX_QUEUES`` distinct delays)."""
+        try:
+            queues: dict[float, DeadlineQueue] = cls._this_thread.queues
+        except AttributeError:
+            queues = cls._this_thread.queues = {}
+        queue = queues.get(delay_s)
+        if queue is None and len(queues) < cls.MAX_QUEUES:
+            queue = queues[delay_s] = DeadlineQueue()
         return queue
 
     def __len__(self) -> int:
@@ -206,11 +217,11 @@ class DeadlineQueue:
         if loop is not self._loop:
             if armed and not cast("asyncio.AbstractEventLoop", self._loop).is_closed():
                 return False
-            # A new loop (a test's, or the first): the old one's timer and deadlines are void.
+            # A new loop (a test's, or the first): the old one's deadlines and timer are void.
+            # The old timer is left alone (its loop may be closed) and made stale.
             armed.clear()
-            if self._handle is not None:
-                self._handle.cancel()
-                self._handle = None
+            self._handle = None
+            self._setting += 1
             self._loop = loop
         elif armed and due < self._tail_due:
             return False
@@ -219,25 +230,34 @@ class DeadlineQueue:
         if self._handle is None or due < self._timer_due:
             if self._handle is not None:
                 self._handle.cancel()
-            self._timer_due = due
-            self._handle = loop.call_later(due - time.monotonic(), deadline._sweep, self)
+            self._time(deadline)
         return True
+
+    def _time(self, head: Deadline) -> None:
+        """Set the timer for ``head``'s due time (a new setting: any earlier timer is stale)."""
+        self._setting += 1
+        self._timer_due = head._due
+        loop = cast("asyncio.AbstractEventLoop", self._loop)
+        self._handle = loop.call_later(head._due - time.monotonic(), head._sweep, self, self._setting)
 
     def remove(self, deadline: Deadline) -> None:
         """Take ``deadline`` out (disarmed or moved); the timer stays for the next."""
         self._armed.pop(deadline, None)
 
-    def fire(self) -> None:
-        """Expire every deadline due by the time the timer was set for; time the first one left."""
+    def fire(self, setting: int) -> None:
+        """Expire every deadline due by the time the timer was set for; time the first one left.
+
+        ``setting`` is the timer's: a stale one (the queue has moved on since) does nothing.
+        """
+        if setting != self._setting:
+            return
         self._handle = None
         due_by = self._timer_due
         armed = self._armed
         while armed:
             head = next(iter(armed))
             if head._due > due_by:
-                self._timer_due = head._due
-                loop = cast("asyncio.AbstractEventLoop", self._loop)
-                self._handle = loop.call_later(head._due - time.monotonic(), head._sweep, self)
+                self._time(head)
                 return
             del armed[head]
             head.expire()
