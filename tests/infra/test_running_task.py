@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import warnings
 
 import pytest
 
@@ -48,19 +50,46 @@ def test_none_in_a_callback_outside_any_task() -> None:
     assert asyncio.run(main()) is None
 
 
-def test_another_thread_finds_its_own_task() -> None:
+def test_another_thread_finds_its_own_task_while_this_one_runs_a_task() -> None:
     found: dict[str, tuple[object, object]] = {}
 
     def in_thread() -> None:
         found["thread"] = asyncio.run(_both())
 
-    asyncio.run(_both())  # this thread remembers its own loop
-    worker = threading.Thread(target=in_thread)
-    worker.start()
-    worker.join()
+    async def main() -> None:
+        running_task()  # this thread remembers its loop, whose task is running right now
+        worker = threading.Thread(target=in_thread)
+        worker.start()
+        worker.join()  # the worker asks while this task is mid-step
+
+    asyncio.run(main())
     mine, theirs = found["thread"]
     assert mine is theirs
     assert mine is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_inside_a_task_finds_its_own_task() -> None:
+    async def parent() -> tuple[int, int]:
+        running_task()  # remembered, and current in the child too unless forgotten
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads running
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            try:
+                mine, theirs = asyncio.run(_both())
+                os.write(write_end, b"ok" if mine is theirs and mine is not None else b"wrong")
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        return pid, read_end
+
+    pid, read_end = asyncio.run(parent())
+    os.waitpid(pid, 0)
+    answer = os.read(read_end, 16).decode()
+    os.close(read_end)
+    assert answer == "ok"
 
 
 def test_outside_a_running_loop_it_raises_as_current_task() -> None:

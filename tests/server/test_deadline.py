@@ -14,7 +14,7 @@ import pytest
 from llm_simulator.config import load_config
 from llm_simulator.providers.openai import chat
 from llm_simulator.server.app import SimulatorApp
-from llm_simulator.server.handling import Deadline, guarded
+from llm_simulator.server.handling import Deadline, DeadlineQueue, guarded
 from tests.server.asgi_driver import call
 
 
@@ -158,7 +158,7 @@ class _EarlyTimers(asyncio.SelectorEventLoop):
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.TimerHandle:
-        if isinstance(getattr(callback, "__self__", None), Deadline):
+        if isinstance(getattr(callback, "__self__", None), (Deadline, DeadlineQueue)):
             self.deadline_timers += 1
         return super().call_at(when - 0.0015, callback, *args, context=context)
 
@@ -186,7 +186,7 @@ class _CountingTimers(asyncio.SelectorEventLoop):
     def call_at(  # type: ignore[override]
         self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
     ) -> asyncio.TimerHandle:
-        if isinstance(getattr(callback, "__self__", None), Deadline):
+        if isinstance(getattr(callback, "__self__", None), (Deadline, DeadlineQueue)):
             self.deadline_timers += 1
         return super().call_at(when, callback, *args, context=context)
 
@@ -207,17 +207,31 @@ def test_deadlines_of_one_delay_expire_in_turn() -> None:
 
         async def one(index: int) -> None:
             never: asyncio.Future[str] = loop.create_future()
-            outcomes.append(f"{index}:{(await _lazily(never, 0.03))[0]}")
+            deadline = Deadline(0.03)
+            try:
+                await guarded(never, deadline)
+            except asyncio.CancelledError:
+                assert deadline.cancelled_us()
+                # Cut at its own time, not at an earlier deadline's (the loop's timers may run
+                # up to a millisecond early on some loops).
+                lateness.append(time.monotonic() - (started[index] + 0.03))
+                outcomes.append(f"{index}:expired")
+            finally:
+                deadline.disarm()
 
         tasks = []
         for index in range(20):
+            started.append(time.monotonic())
             tasks.append(asyncio.ensure_future(one(index)))
             await asyncio.sleep(0.002)  # each due a little after the one before
         await asyncio.gather(*tasks)
         return outcomes
 
+    lateness: list[float] = []
+    started: list[float] = []
     outcomes, timers = _run_counting(scenario)
     assert outcomes == [f"{index}:expired" for index in range(20)]
+    assert min(lateness) >= -0.002
     assert timers <= 20  # one wake-up per expiry at most, none per deadline on top
 
 
@@ -257,7 +271,7 @@ def test_a_deadline_that_leaves_the_queue_is_not_cut_and_the_next_still_expires(
     (first, second, elapsed), _ = _run_counting(scenario)
     assert first == ("done", True)
     assert second == ("expired", True)
-    assert 0.05 <= elapsed < 5
+    assert 0.055 <= elapsed < 5  # the later deadline's own time (armed 5 ms after the first)
 
 
 def test_a_deadline_due_before_the_queue_tail_times_itself() -> None:
@@ -296,9 +310,19 @@ def test_queues_carry_over_to_a_new_loop() -> None:
         # A deadline left armed in its queue when its loop closes.
         Deadline(0.013).arm()
 
+    async def queued_here() -> bool:
+        deadline = Deadline(0.013)
+        deadline.arm()
+        try:
+            queue = DeadlineQueue.of(0.013)
+            return queue is not None and queue._loop is asyncio.get_running_loop() and deadline._queue is queue
+        finally:
+            deadline.disarm()
+
     asyncio.run(abandoned())
     for _ in range(3):
         assert asyncio.run(cut()) == "expired"
+        assert asyncio.run(queued_here())  # the queue serves each new loop, not only own timers
 
 
 def test_each_thread_has_its_own_queues() -> None:
@@ -347,7 +371,7 @@ def test_a_timer_left_on_an_old_loop_does_not_cut_the_new_loops_deadlines() -> N
         new.run_until_complete(asyncio.sleep(0.001))  # armed in the queue, now on the new loop
         # The old loop runs past its timer (due before the waiting deadline): a timer that
         # still counted would expire the new loop's deadline 20 ms early.
-        old.run_until_complete(asyncio.sleep(delay))
+        old.run_until_complete(asyncio.sleep(delay - 0.015))
         work.set_result("done")
         assert new.run_until_complete(waiting) == ("done", True)
     finally:

@@ -7,18 +7,30 @@ the event loop thread's time for a non-streamed request, whose body read always 
 granian and so arms the request's deadline). ``current_task(loop)`` with the loop given is a
 dictionary lookup. Each thread remembers the loop its last task ran on and asks that loop
 first; a task found there is the running one, because a loop runs in one thread at a time and
-this thread is running it. When that loop is not running here (a test's loop closed and
-another started, a fork), the lookup finds no task and the full ``asyncio.current_task()``
-answers and refreshes what the thread remembers.
+this thread is running it (this assumes a loop never moves to another thread, which holds
+for granian's and uvicorn's workers, the testing server and the load generator). When that
+loop is not running here (a test's loop closed and another started), the lookup finds no
+task and the full ``asyncio.current_task()`` answers and refreshes what the thread
+remembers. A forked child forgets what its parent's threads remembered: a fork made inside a
+task leaves that task registered as its loop's current one in the child.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from asyncio import current_task as _current_task
 
 _THIS_THREAD = threading.local()
+
+
+def _forget_loops() -> None:
+    # After a fork only the forking thread exists: its memory is all there is to clear.
+    vars(_THIS_THREAD).clear()
+
+
+os.register_at_fork(after_in_child=_forget_loops)
 
 
 def running_task() -> asyncio.Task[object] | None:

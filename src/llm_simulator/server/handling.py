@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 import types
@@ -45,9 +46,10 @@ class Deadline:
     serves every deadline of that delay (under granian every request's body read waits, so
     every request arms: a loop timer of its own, started and cancelled, cost ≈ 2 µs of the
     event loop thread's ≈ 55 µs per request). A deadline the queue cannot take in order
-    keeps a timer of its own. Moving an armed deadline moves it to the queue of its new
-    delay; a timer of its own, when moved later, only records it, and when the timer fires
-    before the recorded deadline it is armed again for the rest (at most once per move).
+    keeps a timer of its own. Moving a queued deadline moves it to the queue of its new
+    delay; a deadline with a timer of its own, when moved later, only records it, and when
+    the timer fires before the recorded deadline it is armed again for the rest (at most
+    once per move).
     When the deadline passes, the task is cancelled; ``cancelled_us`` then tells that
     cancellation from any other, as ``asyncio.timeout`` does (the task's cancel requests,
     counted by ``Task.cancelling``, drop back to what they were when it was armed). Every
@@ -59,7 +61,7 @@ class Deadline:
     __slots__ = ("_cancelling", "_delay", "_due", "_handle", "_loop", "_queue", "_task", "_timer_due", "expired")
 
     def __init__(self, delay_s: float) -> None:
-        """A deadline ``delay_s`` from now, not armed yet (``arm`` starts its timer for what is left)."""
+        """A deadline ``delay_s`` from now, not armed yet (``arm`` starts timing what is left)."""
         self._delay = delay_s
         self._due = time.monotonic() + delay_s
         self._task: asyncio.Task[object] | None = None
@@ -81,7 +83,7 @@ class Deadline:
 
     @property
     def armed(self) -> bool:
-        """Whether the timer has been started (it may have fired since)."""
+        """Whether timing has started (queued or on a timer of its own; it may have expired since)."""
         return self._task is not None
 
     def _time(self) -> None:
@@ -98,7 +100,11 @@ class Deadline:
         self._handle = self._loop.call_later(self._due - time.monotonic(), self._fire)
 
     def move(self, delay_s: float) -> None:
-        """Make the deadline ``delay_s`` from now (a new timer only when that is sooner than the armed one)."""
+        """Make the deadline ``delay_s`` from now.
+
+        A queued deadline goes to the queue of its new delay; one with a timer of its own gets
+        a new timer only when the new time is sooner than the armed one.
+        """
         self._delay = delay_s
         self._due = time.monotonic() + delay_s
         queue = self._queue
@@ -123,11 +129,6 @@ class Deadline:
             return
         self._handle = None
         self.expire()
-
-    def _sweep(self, queue: DeadlineQueue, setting: int) -> None:
-        # ``queue``'s timer, set when this deadline led it (it may have left it since): a
-        # method of the deadline, so the loop's timer names whose it is.
-        queue.fire(setting)
 
     def expire(self) -> None:
         """The deadline has passed: cancel the task (its timer or queue has let it go)."""
@@ -174,9 +175,12 @@ class DeadlineQueue:
     this one's are queued is refused; it keeps a timer of its own.
 
     Queues belong to a thread (a loop runs in one thread, and a thread runs one loop at a
-    time), so no two threads ever share one. A timer outlived by its queue's move to a new
-    loop (the old loop closed, or stopped with nothing queued) is stale: each timer carries
-    the number of the setting it belongs to, and a stale one does nothing when it fires.
+    time), so no two threads ever share one; this assumes a loop never moves to another
+    thread, which holds for granian's and uvicorn's workers, the testing server and the load
+    generator (each keeps its loop in its own thread). A forked child starts with none. A
+    timer outlived by its queue's move to a new loop (the old loop closed, or stopped with
+    nothing queued) is stale: each timer carries the number of the setting it belongs to,
+    and a stale one does nothing when it fires.
     """
 
     __slots__ = ("_armed", "_handle", "_loop", "_setting", "_tail_due", "_timer_due")
@@ -185,6 +189,11 @@ class DeadlineQueue:
     # handler's); past this many in a thread, deadlines time themselves.
     MAX_QUEUES = 64
     _this_thread = threading.local()
+
+    @classmethod
+    def forget_all(cls) -> None:
+        """Drop the queues (a forked child, whose one thread's loops and tasks were its parent's)."""
+        vars(cls._this_thread).clear()
 
     def __init__(self) -> None:
         self._armed: OrderedDict[Deadline, None] = OrderedDict()
@@ -205,10 +214,6 @@ class DeadlineQueue:
         if queue is None and len(queues) < cls.MAX_QUEUES:
             queue = queues[delay_s] = DeadlineQueue()
         return queue
-
-    def __len__(self) -> int:
-        """Deadlines queued."""
-        return len(self._armed)
 
     def add(self, deadline: Deadline, loop: asyncio.AbstractEventLoop) -> bool:
         """Queue ``deadline`` (armed on ``loop``); False when it would break the queue's order."""
@@ -238,7 +243,8 @@ class DeadlineQueue:
         self._setting += 1
         self._timer_due = head._due
         loop = cast("asyncio.AbstractEventLoop", self._loop)
-        self._handle = loop.call_later(head._due - time.monotonic(), head._sweep, self, self._setting)
+        # The queue's own method, not the head's: a head that leaves is not kept alive by it.
+        self._handle = loop.call_later(head._due - time.monotonic(), self.fire, self._setting)
 
     def remove(self, deadline: Deadline) -> None:
         """Take ``deadline`` out (disarmed or moved); the timer stays for the next."""
@@ -261,6 +267,11 @@ class DeadlineQueue:
                 return
             del armed[head]
             head.expire()
+
+
+# A child forked while a loop ran (granian forks its workers from the CLI process) must not
+# find its parent's loops in the queues.
+os.register_at_fork(after_in_child=DeadlineQueue.forget_all)
 
 
 @types.coroutine
