@@ -148,8 +148,11 @@ async def test_someone_elses_cancellation_reaches_guarded_work() -> None:
     assert never.cancelled()
 
 
-class _EarlyTimers(asyncio.SelectorEventLoop):
-    """A loop whose timers fire 1.5 ms before the time asked for, as uvloop's may; it counts a deadline's."""
+class _CountingTimers(asyncio.SelectorEventLoop):
+    """A loop that counts the timers started for deadlines (their queues' included)."""
+
+    # How much sooner than asked its timers fire (none here).
+    EARLY_S = 0.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,7 +163,13 @@ class _EarlyTimers(asyncio.SelectorEventLoop):
     ) -> asyncio.TimerHandle:
         if isinstance(getattr(callback, "__self__", None), (Deadline, DeadlineQueue)):
             self.deadline_timers += 1
-        return super().call_at(when - 0.0015, callback, *args, context=context)
+        return super().call_at(when - self.EARLY_S, callback, *args, context=context)
+
+
+class _EarlyTimers(_CountingTimers):
+    """A loop whose timers fire 1.5 ms before the time asked for, as uvloop's may; it counts a deadline's."""
+
+    EARLY_S = 0.0015
 
 
 def test_a_timer_that_fires_a_little_early_ends_the_work_without_arming_again() -> None:
@@ -174,21 +183,6 @@ def test_a_timer_that_fires_a_little_early_ends_the_work_without_arming_again() 
         assert runner.run(scenario()) == ("expired", True)
         loop = runner.get_loop()
         assert isinstance(loop, _EarlyTimers) and loop.deadline_timers == 1
-
-
-class _CountingTimers(asyncio.SelectorEventLoop):
-    """A loop that counts the timers started for deadlines (their queues' included)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.deadline_timers = 0
-
-    def call_at(  # type: ignore[override]
-        self, when: float, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
-    ) -> asyncio.TimerHandle:
-        if isinstance(getattr(callback, "__self__", None), (Deadline, DeadlineQueue)):
-            self.deadline_timers += 1
-        return super().call_at(when, callback, *args, context=context)
 
 
 def _run_counting(scenario: Callable[[], Any]) -> tuple[Any, int]:
