@@ -65,3 +65,29 @@ def test_echo_quotes_last_user_message() -> None:
     strat = build_strategy("echo", tok, PieceCache(tok), "")
     msgs = [Message("user", "first"), Message("assistant", "reply"), Message("user", "second one")]
     assert "".join(strat.compose(msgs, random.Random(0), 10)) == "second one"
+
+
+def test_counted_ranks_equal_the_ranks_the_official_file_writes() -> None:
+    import binascii
+
+    from llm_simulator.engine.tokenizer import _parse_ranks, _read_vocabulary
+
+    raw = _read_vocabulary()
+    fields = raw.split()
+    written = dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
+    assert _parse_ranks(raw) == written
+    assert len(written) == 199_998
+
+
+def test_a_vocabulary_whose_ranks_do_not_count_up_is_refused() -> None:
+    import base64
+
+    from llm_simulator.engine.tokenizer import VocabularyError, _parse_ranks
+
+    line = base64.b64encode(b"a") + b" 0\n" + base64.b64encode(b"b") + b" 7\n"
+    with pytest.raises(VocabularyError, match="not 0 to n - 1"):
+        _parse_ranks(line)
+    with pytest.raises(VocabularyError):
+        _parse_ranks(line + base64.b64encode(b"c"))  # a token without its rank
+    with pytest.raises(VocabularyError):
+        _parse_ranks(b"")

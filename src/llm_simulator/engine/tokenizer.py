@@ -70,9 +70,17 @@ def _parse_ranks(raw: bytes) -> dict[bytes, int]:
 
     The whitespace-separated fields alternate token and rank; decoding them with ``map``
     instead of a Python loop per line takes a quarter less of the start-up's tokenizer load.
+    The official o200k_base file (its digest is checked before this runs) lists the tokens in
+    rank order, 0 to n − 1, so the ranks are counted rather than parsed (200,000 ``int()``
+    calls, ≈ 12 ms of every start-up). The digest has fixed the content already; the last
+    line's rank is checked against the count as a cheap guard, and a test holds the counted
+    ranks equal to the parsed ones.
     """
     fields = raw.split()
-    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
+    tokens = fields[0::2]
+    if not tokens or len(fields) != 2 * len(tokens) or int(fields[-1]) != len(tokens) - 1:
+        raise VocabularyError("o200k_base vocabulary: the ranks are not 0 to n - 1 in file order")
+    return dict(zip(map(binascii.a2b_base64, tokens), range(len(tokens)), strict=True))
 
 
 def _release_free_heap() -> None:
