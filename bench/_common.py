@@ -192,12 +192,18 @@ def start_bare_app(
 ) -> Server:
     """granian serving the bench app ``app`` (``module:attr`` in ``bench/``) as the simulator's ``server/run.py`` runs.
 
-    The same flags as the simulator's own server (uvloop, one worker, backlog 4096, the
-    backpressure bound), HTTP/1.1 unless ``http`` says otherwise: a floor measured against
-    the simulator differs from it only in the app. ``env`` adds to the environment.
+    The same flags as the simulator's own server (uvloop, one worker, and the listen backlog
+    and backpressure bound taken from ``server/run.py`` for the default configuration),
+    HTTP/1.1 unless ``http`` says otherwise: a floor measured against the simulator differs
+    from it only in the app. ``env`` adds to the environment.
     """
+    from llm_simulator.config import load_config
+    from llm_simulator.server.run import LISTEN_BACKLOG, granian_backpressure
+
+    backpressure = granian_backpressure(load_config(environ={}))
     argv = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST, "--port", str(port)]
-    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", "4096", "--backpressure", "20000"]
+    argv += ["--loop", "uvloop", "--workers", "1", "--backlog", str(LISTEN_BACKLOG)]
+    argv += ["--backpressure", str(backpressure)]
     argv += ["--http", http, "--log-level", "warning", app]
     return start_process(name, argv, port, log_dir, {**os.environ, "PYTHONPATH": str(BENCH_DIR), **(env or {})})
 
