@@ -11,11 +11,11 @@ log lines carry request context.
 
 from __future__ import annotations
 
-from asyncio import current_task
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llm_simulator.core.event_types import FIRST_TOKEN
+from llm_simulator.core.tasks import running_task
 
 if TYPE_CHECKING:
     from llm_simulator.core.types import ChoicePlan, ScenarioStepRef
@@ -186,7 +186,7 @@ class _TaskRecords:
 
     def set(self, record: RequestRecord) -> object:
         """Make ``record`` the current task's; the token for ``reset``."""
-        task = current_task()
+        task = running_task()  # once per request with JSON or access logs: no getpid() (core/tasks.py)
         self._by_task[task] = record
         return task
 
@@ -197,7 +197,7 @@ class _TaskRecords:
     def get(self) -> RequestRecord | None:
         """The current task's record, or None."""
         try:
-            task = current_task()
+            task = running_task()
         except RuntimeError:  # no running event loop in this thread
             return None
         return self._by_task.get(task) if task is not None else None
