@@ -1,7 +1,7 @@
 """In-process A/B of the server's hot path: µs per request through the ASGI app, no sockets.
 
-Drives ``SimulatorApp`` directly (latency off, one seeded request body) with N sequential
-non-streamed chat completions and N streamed ones (``--provider anthropic|gemini``: the same
+Drives ``SimulatorApp`` directly (latency off, one seeded request body; ``--unseeded``: without
+its seed) with N sequential non-streamed chat completions and N streamed ones (``--provider anthropic|gemini``: the same
 request as a Messages or generateContent call). Each measurement runs in a fresh
 subprocess whose ``sys.path`` starts with one checkout's ``src``: this one (the candidate)
 and every ``--baseline-src DIR`` / ``--baseline LABEL=DIR``. The targets alternate, in a rotating order, for
@@ -67,7 +67,9 @@ MODES = ("json", "stream")
 CLOCKS = ("cpu", "wall")
 
 
-async def _measure(mode: str, requests: int, batches: int, provider: str = "openai") -> dict[str, float]:
+async def _measure(
+    mode: str, requests: int, batches: int, provider: str = "openai", unseeded: bool = False
+) -> dict[str, float]:
     """The best batch's µs per request (CPU and wall) for ``requests`` sequential requests of ``mode``.
 
     CPU time (the process's own) is what the code costs and hardly moves when other
@@ -79,7 +81,7 @@ async def _measure(mode: str, requests: int, batches: int, provider: str = "open
     app = SimulatorApp(load_config(flags={"latency.enabled": False}))
     gc.collect()
     gc.freeze()  # as the server's app factory does: the long-lived heap leaves the collector's view
-    path, base = PROVIDERS[provider]
+    path, base = _request(provider, unseeded)
     scope = chat_scope()
     if provider == "gemini":  # Gemini streams from another method, not with a body flag
         body = json.dumps(base).encode()
@@ -121,10 +123,18 @@ async def _measure(mode: str, requests: int, batches: int, provider: str = "open
     return best
 
 
-def _run_child(src: str, mode: str, requests: int, batches: int, provider: str = "openai") -> dict[str, float]:
+def _request(provider: str, unseeded: bool) -> tuple[str, dict[str, Any]]:
+    """The path and body sent: ``provider``'s, without its ``seed`` if ``unseeded``."""
+    path, body = PROVIDERS[provider]
+    return path, {key: value for key, value in body.items() if not (unseeded and key == "seed")}
+
+
+def _run_child(
+    src: str, mode: str, requests: int, batches: int, provider: str = "openai", unseeded: bool = False
+) -> dict[str, float]:
     """One measurement in a subprocess that imports ``llm_simulator`` from ``src``."""
     argv = ["inprocess.py", "--child", mode, "--requests", str(requests), "--batches", str(batches)]
-    argv += ["--provider", provider]
+    argv += ["--provider", provider, *(["--unseeded"] if unseeded else [])]
     code = f"import sys; sys.path[:0] = [{src!r}]; sys.argv = {argv!r}; import inprocess; inprocess.main()"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True, check=True, timeout=900
@@ -142,10 +152,14 @@ def main() -> None:
     add_baseline_flags(parser)
     parser.add_argument("--output", default="inprocess", help="results file name under bench/results")
     parser.add_argument("--provider", choices=sorted(PROVIDERS), default="openai", help="whose wire format to send")
+    parser.add_argument(
+        "--unseeded", action="store_true", help="send the body without its seed (fresh draws, as most load tests do)"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        print(json.dumps(asyncio.run(_measure(args.child, args.requests, args.batches, args.provider))))
+        measured = _measure(args.child, args.requests, args.batches, args.provider, args.unseeded)
+        print(json.dumps(asyncio.run(measured)))
         return
 
     checkouts = [candidate(), *baselines(args)]
@@ -156,7 +170,8 @@ def main() -> None:
         shift = round_no % len(names)  # rotate who goes first, so no target always gets a cold machine
         for name in names[shift:] + names[:shift]:
             for mode in MODES:
-                samples[name][mode].append(_run_child(targets[name], mode, args.requests, args.batches, args.provider))
+                sample = _run_child(targets[name], mode, args.requests, args.batches, args.provider, args.unseeded)
+                samples[name][mode].append(sample)
         print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     rows = []
@@ -179,7 +194,7 @@ def main() -> None:
         f"{clock} {stat}" for clock in CLOCKS for stat in ("best µs", "median µs", "spread")
     ]
     print_table(headers, rows)
-    path, body = PROVIDERS[args.provider]
+    path, body = _request(args.provider, args.unseeded)
     params = {
         "requests": args.requests,
         "batches": args.batches,

@@ -108,7 +108,7 @@ async def test_due_times_are_absolute_from_start() -> None:
 
 async def test_fixed_ttft_and_itl_seed_no_generator(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fixed profile draws nothing, so its timeline seeds no latency generator; a drawn one does."""
-    import llm_simulator.engine.simulator as simulator_module
+    import llm_simulator.infra.rng as rng_module
     from llm_simulator.infra.rng import derive_random as real
 
     seeded: list[tuple[object, ...]] = []
@@ -117,7 +117,7 @@ async def test_fixed_ttft_and_itl_seed_no_generator(monkeypatch: pytest.MonkeyPa
         seeded.append(parts)
         return real(*parts)
 
-    monkeypatch.setattr(simulator_module, "derive_random", counting)
+    monkeypatch.setattr(rng_module, "derive_random", counting)
     sim, clock, sched = make_sim(**FLAT)
     model = sim.resolve_model("m", "openai")
     assert model is not None

@@ -53,7 +53,7 @@ from llm_simulator.engine.timing import (
 )
 from llm_simulator.engine.tokenizer import Tokenizer, get_tokenizer
 from llm_simulator.infra.clock import Clock, SystemClock
-from llm_simulator.infra.rng import SeedSource, derive_random, derive_seed
+from llm_simulator.infra.rng import SeedSource, derive_seed
 
 _UNUSED_RNG = random.Random(0)
 # Live engines at most (per-model instances of the default deployment beyond it share one).
@@ -237,7 +237,7 @@ class Simulator(PlanRelease):
         The request's telemetry record (if any) learns the model and the token counts here,
         the one place every provider passes through.
         """
-        plan = self.planner.plan(request, model, derive_random(base_seed, "text"))
+        plan = self.planner.plan(request, model, self.seeds.generator(base_seed, "text"))
         if record is not None:
             record.model = model.id
             plan.record = record
@@ -303,7 +303,8 @@ class Simulator(PlanRelease):
         delay_s *= compression
         # With latency off, or fixed TTFT and ITL, no sample is drawn, so skip seeding a
         # generator (a measurable cost, and 2.9 KB held by every open stream).
-        rng = _UNUSED_RNG if profile.instant or not profile.draws else derive_random(base_seed, "latency")
+        drawn = not profile.instant and profile.draws
+        rng = self.seeds.generator(base_seed, "latency") if drawn else _UNUSED_RNG
         if delay_s > 0:
             due = self.clock.now() + delay_s
             return DelayedTimeline(due, self.scheduler, lambda: self.timing.open(profile, prompt_tokens, rng))
