@@ -157,6 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--max-tokens", type=int, default=40, help="completion tokens per response (default 40)")
+    parser.add_argument("--unseeded", action="store_true", help="send the request without its seed (fresh text each)")
     parser.add_argument(
         "--workers",
         type=int,
@@ -193,9 +194,9 @@ def named(base: str, workers: int) -> str:
     return base if workers == 1 else f"{base}-w{workers}"
 
 
-def request_body(max_tokens: int) -> bytes:
-    """The request every wrk connection sends: fixed seed → same-sized answers."""
-    payload = {
+def request_body(max_tokens: int, unseeded: bool = False) -> bytes:
+    """The request every wrk connection sends: fixed seed → same-sized answers (``unseeded``: no seed)."""
+    payload: dict[str, object] = {
         "model": "gpt-4o",
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},
@@ -205,6 +206,8 @@ def request_body(max_tokens: int) -> bytes:
         "ignore_eos": True,
         "seed": 42,
     }
+    if unseeded:  # fresh text for every request, as most load tests send (sizes then vary a little)
+        del payload["seed"]
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
@@ -498,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     c.ensure_tools("wrk", "nginx")
     c.raise_fd_limit()
     info = c.machine_info()
-    body = request_body(args.max_tokens)
+    body = request_body(args.max_tokens, args.unseeded)
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
         workdir = Path(tmp)
         workdir.chmod(0o755)  # nginx workers run unprivileged and must read the root
@@ -529,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             "wrk_threads": args.threads,
             "wrk_connections": args.connections,
             "max_tokens": args.max_tokens,
+            "unseeded": args.unseeded,
             "nginx_workers": args.nginx_workers or "same as the simulator",
             "simulator_workers": args.workers if scale else 1,
             "request_body_bytes": len(body),
