@@ -11,9 +11,12 @@ import llm_simulator.infra.rng as rng_module
 from llm_simulator.config import load_config
 from llm_simulator.core.types import Endpoint, GenerationRequest, Message
 from llm_simulator.engine.catalogue import ModelSpec
+from llm_simulator.engine.observer import NullObserver
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.engine.timing import SampledTimeline
+from llm_simulator.engine.timing import SampledTimeline, SampledTiming
+from llm_simulator.infra.clock import FakeClock
 from llm_simulator.infra.rng import FRESH, FreshSeed, SeedSource, derive_random
+from tests.engine.fakes import VirtualScheduler
 
 MESSAGES = (Message("user", "hello"),)
 
@@ -72,7 +75,23 @@ def test_a_run_seed_keeps_every_unseeded_request_reproducible() -> None:
     generator = source.generator(base, "text")
     assert generator is not FRESH
     assert generator.getstate() == derive_random(base, "text").getstate()
-    assert [_text(*_sim(seed=5), None) for _ in range(2)] == [_text(*_sim(seed=5), None) for _ in range(2)]
+
+    def first_three() -> list[str]:
+        sim, model = _sim(seed=5)
+        return [_text(sim, model, None) for _ in range(3)]
+
+    assert first_three() == first_three()
+
+
+def test_reproducible_requests_never_draw_from_fresh() -> None:
+    before = FRESH.getstate()
+    sim, model = _sim()
+    _text(sim, model, 7)  # a request seed
+    sim.open_timeline(model, 10, sim.request_seed(7, "gpt-4o", MESSAGES))
+    run_seeded, model = _sim(seed=5)
+    _text(run_seeded, model, None)  # a run seed
+    run_seeded.open_timeline(model, 10, run_seeded.request_seed(None))
+    assert FRESH.getstate() == before
 
 
 def test_arithmetic_on_a_fresh_seed_gives_a_seed_derived_as_usual() -> None:
@@ -84,7 +103,11 @@ def test_arithmetic_on_a_fresh_seed_gives_a_seed_derived_as_usual() -> None:
 
 
 def test_an_unseeded_streams_latency_draws_come_from_fresh_and_a_seeded_ones_repeat() -> None:
-    sim, model = _sim()
+    clock = FakeClock()
+    timing = SampledTiming(clock, VirtualScheduler(clock), NullObserver())
+    sim = Simulator(load_config(), clock=clock, timing=timing)
+    model = sim.resolve_model("gpt-4o", "openai")
+    assert model is not None
     assert sim.profile_for(model).draws  # gpt-4o's default profile samples its latencies
     fresh = sim.open_timeline(model, 10, sim.request_seed(None))
     assert isinstance(fresh, SampledTimeline)
@@ -92,7 +115,7 @@ def test_an_unseeded_streams_latency_draws_come_from_fresh_and_a_seeded_ones_rep
     first, second = (sim.open_timeline(model, 10, 99) for _ in range(2))
     assert isinstance(first, SampledTimeline) and isinstance(second, SampledTimeline)
     assert first._rng is not FRESH and second._rng is not FRESH
-    assert first._next_due == pytest.approx(second._next_due, abs=0.01)  # the same first-token draw
+    assert first._next_due == second._next_due  # the same first-token draw, on a clock that stood still
 
 
 def test_a_forked_child_draws_fresh_values_of_its_own() -> None:
@@ -104,7 +127,8 @@ def test_a_forked_child_draws_fresh_values_of_its_own() -> None:
         finally:
             os._exit(0)
     os.close(writer)
-    child = int.from_bytes(os.read(reader, 8), "big")
+    drawn = os.read(reader, 8)
     os.close(reader)
-    os.waitpid(pid, 0)
-    assert child != FRESH.getrandbits(64)  # without the fork hook the child replays this draw
+    _, status = os.waitpid(pid, 0)
+    assert len(drawn) == 8 and os.waitstatus_to_exitcode(status) == 0
+    assert int.from_bytes(drawn, "big") != FRESH.getrandbits(64)  # without the fork hook the child replays it

@@ -94,12 +94,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (also for ``--help`` and usage errors)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = _named_command(arguments)
-    if command == "serve":
-        # ``serve`` loads the tokenizer after its imports; its vocabulary is read and checked
-        # meanwhile, in a thread that leaves the GIL to them (engine/tokenizer.py).
-        from llm_simulator.engine.tokenizer import prefetch_vocabulary
-
-        prefetch_vocabulary()
     try:
         # Building the parser imports the command's module (for ``serve``, most of the server,
         # whose modules it then freezes anyway before forking: frozen now, they are never walked).

