@@ -54,18 +54,22 @@ from _common import (
 from startup import pss_kib
 
 MODEL = "bench-idle-model"
+FIXED_ITL = "{type: fixed, value_ms: 20}"
+# ``--sampled-itl``: inter-token latencies drawn from a distribution, as the built-in profiles
+# draw them, so each open stream's timeline holds the generator it draws from.
+SAMPLED_ITL = "{type: normal, mean_ms: 20, std_dev_ms: 2}"
 CONFIG = f"""\
 latency:
   default_profile: bench_idle
   profiles:
     bench_idle:
-      ttft: {{type: fixed, value_ms: 600000}}
-      itl: {{type: fixed, value_ms: 20}}
+      ttft: {{{{type: fixed, value_ms: 600000}}}}
+      itl: {{itl}}
 security:
   max_concurrent_requests: null
 models:
   add:
-    - {{id: {MODEL}, provider: openai, kind: chat, latency_profile: bench_idle, max_output_tokens: 4096}}
+    - {{{{id: {MODEL}, provider: openai, kind: chat, latency_profile: bench_idle, max_output_tokens: 4096}}}}
 """
 BODY = json.dumps(
     {"model": MODEL, "stream": True, "max_tokens": 100, "messages": [{"role": "user", "content": "Hold on."}]},
@@ -196,6 +200,9 @@ def main() -> None:
         "--transport-floor", action="store_true", help="also granian on a bare ASGI app (HTTP/1.1 only and auto)"
     )
     add_baseline_flags(parser)
+    parser.add_argument(
+        "--sampled-itl", action="store_true", help="inter-token latencies drawn from a distribution (not fixed)"
+    )
     parser.add_argument("--output", default="memory", help="results file name under bench/results")
     args = parser.parse_args()
     raise_fd_limit()
@@ -207,7 +214,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         log_dir = Path(tmp)
         config = log_dir / "memory.yaml"
-        config.write_text(CONFIG)
+        config_text = CONFIG.format(itl=SAMPLED_ITL if args.sampled_itl else FIXED_ITL)
+        config.write_text(config_text)
         starters: dict[str, Callable[[int], Server]] = {
             c.label: lambda port, c=c: c.start(c.label, port, log_dir, "--config", str(config)) for c in checkouts
         }
@@ -236,7 +244,7 @@ def main() -> None:
             f"{k}_ratio": mine[f"{k}_median"] / theirs[f"{k}_median"] for k in keys if theirs[f"{k}_median"]
         }
     print_table(["target", "idle PSS MiB", "1 stream MiB", f"{args.streams + 1} streams MiB", "KiB/stream"], rows)
-    params = {"rounds": args.rounds, "streams": args.streams, "settle_s": args.settle, "config": CONFIG}
+    params = {"rounds": args.rounds, "streams": args.streams, "settle_s": args.settle, "config": config_text}
     path = write_results(args.output, {"machine": machine_info(), "parameters": params, "targets": summary})
     print(f"wrote {shown(path)}")
 
