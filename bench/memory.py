@@ -58,19 +58,25 @@ FIXED_ITL = "{type: fixed, value_ms: 20}"
 # ``--sampled-itl``: inter-token latencies drawn from a distribution, as the built-in profiles
 # draw them, so each open stream's timeline holds the generator it draws from.
 SAMPLED_ITL = "{type: normal, mean_ms: 20, std_dev_ms: 2}"
-CONFIG = f"""\
+
+
+def server_config(itl: str) -> str:
+    """The servers' configuration: the bench model's first token after 10 minutes, ``itl`` between tokens."""
+    return f"""\
 latency:
   default_profile: bench_idle
   profiles:
     bench_idle:
-      ttft: {{{{type: fixed, value_ms: 600000}}}}
-      itl: {{itl}}
+      ttft: {{type: fixed, value_ms: 600000}}
+      itl: {itl}
 security:
   max_concurrent_requests: null
 models:
   add:
-    - {{{{id: {MODEL}, provider: openai, kind: chat, latency_profile: bench_idle, max_output_tokens: 4096}}}}
+    - {{id: {MODEL}, provider: openai, kind: chat, latency_profile: bench_idle, max_output_tokens: 4096}}
 """
+
+
 BODY = json.dumps(
     {"model": MODEL, "stream": True, "max_tokens": 100, "messages": [{"role": "user", "content": "Hold on."}]},
     separators=(",", ":"),
@@ -214,7 +220,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         log_dir = Path(tmp)
         config = log_dir / "memory.yaml"
-        config_text = CONFIG.format(itl=SAMPLED_ITL if args.sampled_itl else FIXED_ITL)
+        config_text = server_config(SAMPLED_ITL if args.sampled_itl else FIXED_ITL)
         config.write_text(config_text)
         starters: dict[str, Callable[[int], Server]] = {
             c.label: lambda port, c=c: c.start(c.label, port, log_dir, "--config", str(config)) for c in checkouts

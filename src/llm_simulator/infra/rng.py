@@ -4,7 +4,7 @@ Deriving a separate ``random.Random`` per request and per purpose (text, latency
 change in one (say, a different latency profile) never shifts the others, and a request
 ``seed`` (or the run's seed) reproduces that request's text whatever else the simulator
 does. What nobody asked to reproduce (an unseeded request of a run without a seed, ids)
-draws from generators seeded once by the OS instead: ``FRESH``, ``IDS``.
+draws from one generator seeded by the OS instead: ``FRESH`` (``IDS`` formats its draws).
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ _new_random = random.Random.__new__
 _seed_mt = _random.Random.seed  # MT19937 seeding from an int (init_by_array), as Random.seed does
 
 
-# Fresh randomness for everything nobody asked to reproduce: seeded once by the OS (not a
-# system call per draw), and again in a forked child, which must not replay its parent's.
+# Fresh randomness for everything nobody asked to reproduce (unseeded requests' draws, ids):
+# seeded once by the OS (not a system call per draw), and again in a forked child, which must
+# not replay its parent's.
 FRESH = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: FRESH.seed(os.urandom(32)))
 
@@ -110,22 +111,13 @@ class SeedSource:
 
 
 class FastIds:
-    """Random identifiers from a per-process generator seeded by the OS.
+    """Random identifiers drawn from ``FRESH`` (seeded by the OS, and again in a forked child).
 
     Ids only need to be unique, not secret; one ``os.urandom`` call per id (a system call
     that also wakes the server's I/O thread) measured 12 % of the non-streamed hot path.
     """
 
     _ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-    def __init__(self) -> None:
-        self._rng = random.Random(os.urandom(32))
-        # A forked worker must not replay its parent's id sequence.
-        os.register_at_fork(after_in_child=self.reseed)
-
-    def reseed(self) -> None:
-        """Seed again from the OS (after a fork)."""
-        self._rng.seed(os.urandom(32))
 
     # Byte value → alphabet character, so a token is one ``randbytes`` and one C-level
     # ``translate`` (a Python loop per character cost ~5 µs per id). 256 = 4 × 62 + 8, so
@@ -135,11 +127,11 @@ class FastIds:
     def token(self, length: int) -> str:
         """``length`` random alphanumeric characters."""
         # ``Random.randbytes``'s own body (a Python-level wrapper in 3.11): the same bytes.
-        return self._rng.getrandbits(8 * length).to_bytes(length, "little").translate(self._TABLE).decode()
+        return FRESH.getrandbits(8 * length).to_bytes(length, "little").translate(self._TABLE).decode()
 
     def hex(self, nbytes: int) -> str:
         """``2 * nbytes`` random hex digits."""
-        return format(self._rng.getrandbits(8 * nbytes), f"0{2 * nbytes}x")
+        return format(FRESH.getrandbits(8 * nbytes), f"0{2 * nbytes}x")
 
 
 IDS = FastIds()
