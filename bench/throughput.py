@@ -301,6 +301,29 @@ def paired_ratios(runs: list[WrkResult], candidate: str, other: str) -> dict[str
     return ratios
 
 
+def own_cpu(runs: list[WrkResult], target: str, floor: str) -> list[float]:
+    """``target``'s CPU per request above the granian floor's, round by round.
+
+    The floor is granian serving the same bytes from a bare ASGI app; what a server spends
+    beyond it is the server's own work per request (issue 22 defines "our own Python" this
+    way). Subtracting within a round cancels drift that hits both alike; the floor's own
+    number moves by ± 20 % between rounds on a shared box, which is why it is paired.
+    """
+    by_round = {(r.target, r.round): r for r in runs}
+    return [
+        r.server_cpu_us_per_req - by_round[(floor, r.round)].server_cpu_us_per_req
+        for r in runs
+        if r.target == target and (floor, r.round) in by_round
+    ]
+
+
+def own_cpu_ratio(runs: list[WrkResult], candidate: str, other: str, floor: str) -> float | None:
+    """Candidate ÷ other of the CPU per request above the floor: the median of same-round ratios."""
+    ours, theirs = own_cpu(runs, candidate, floor), own_cpu(runs, other, floor)
+    pairs = [mine / its for mine, its in zip(ours, theirs, strict=False) if its > 0]
+    return round(statistics.median(pairs), 3) if pairs else None
+
+
 def measure(targets: list[Target], lua: Path, args: argparse.Namespace) -> list[WrkResult]:
     """Interleaved rounds: every target once per round, each after its own warm-up.
 
@@ -445,6 +468,16 @@ def build_summary(targets: list[Target], runs: list[WrkResult], first: int) -> d
         if t.kind in ("simulator", "aimock", "floor") and t.name != candidate and t.workers == first
     ]
     summary[candidate]["vs"] = {name: paired_ratios(runs, candidate, name) for name in others}
+    floor = next((t.name for t in targets if t.kind == "floor"), None)
+    if floor is not None:
+        for t in targets:
+            # aimock is not served by granian: the floor says nothing of its own work.
+            above = own_cpu(runs, t.name, floor) if t.kind == "simulator" else []
+            if above:
+                summary[t.name]["own_cpu_us_per_req"] = round(statistics.median(above), 1)
+        for name in others:
+            if "own_cpu_us_per_req" in summary[name]:
+                summary[candidate]["vs"][name]["own_cpu_us_per_req"] = own_cpu_ratio(runs, candidate, name, floor)
     return summary
 
 
@@ -566,6 +599,12 @@ def print_summary(summary: dict[str, dict[str, Any]], checks: dict[str, bool], c
         print(f"\n{candidate} ÷ other (median of same-round ratios; req/s > 1 and the rest < 1 favour the candidate)")
         ratio_rows = [[name, *(r[m] if r[m] is not None else "-" for m in RATIO_METRICS)] for name, r in versus.items()]
         c.print_table(["other", "req/s", "CPU µs/req", "p50", "p99"], ratio_rows)
+    own = {name: s["own_cpu_us_per_req"] for name, s in summary.items() if "own_cpu_us_per_req" in s}
+    if own:
+        print("\nCPU per request above the granian floor (median of same-round differences), and the")
+        print(f"{candidate} ÷ other of it (median of same-round ratios)")
+        own_rows = [[name, value, versus.get(name, {}).get("own_cpu_us_per_req", "-")] for name, value in own.items()]
+        c.print_table(["target", "own µs/req", f"{candidate} ÷ it"], own_rows)
     print()
     for name, ok in checks.items():
         print(f"  {'MET ' if ok else 'MISS'}  {candidate} {name}")
