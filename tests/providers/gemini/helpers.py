@@ -70,5 +70,6 @@ def chunk_text(chunk: dict[str, Any], index: int = 0) -> str:
     """The text of candidate ``index`` in one raw response object ("" if absent)."""
     for candidate in chunk.get("candidates", []):
         if candidate.get("index", 0) == index:
-            return "".join(part.get("text", "") for part in candidate["content"]["parts"])
+            # A candidate that shows nothing has a content without parts, as on the API.
+            return "".join(part.get("text", "") for part in candidate["content"].get("parts", []))
     return ""

@@ -41,11 +41,12 @@ def usage_metadata(
             "totalTokenCount": prompt_tokens,
             "promptTokensDetails": prompt_details(prompt_tokens),
         }
-    usage: dict[str, Any] = {
-        "promptTokenCount": prompt_tokens,
-        "candidatesTokenCount": candidates_tokens,
-        "totalTokenCount": prompt_tokens + candidates_tokens + thoughts_tokens,
-    }
+    usage: dict[str, Any] = {"promptTokenCount": prompt_tokens}
+    # Zero is left out, as the API's JSON leaves out every zero count: a candidate whose
+    # budget went to thinking reports no candidates' count at all.
+    if candidates_tokens:
+        usage["candidatesTokenCount"] = candidates_tokens
+    usage["totalTokenCount"] = prompt_tokens + candidates_tokens + thoughts_tokens
     if cached_tokens:
         usage["cachedContentTokenCount"] = cached_tokens
     usage["promptTokensDetails"] = prompt_details(prompt_tokens)
@@ -73,9 +74,9 @@ def function_args(call: ToolCall) -> dict[str, Any]:
 
 
 def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str, Any]]:
-    """A finished candidate's parts: thoughts (if asked for), text, function calls."""
+    """A finished candidate's parts: thoughts (if asked for), text, function calls; none if nothing shows."""
     if not choice.segments:
-        return [{"text": choice.text}]
+        return [{"text": choice.text}] if choice.text else []
     parts: list[dict[str, Any]] = []
     for segment in choice.segments:
         text = "".join(choice.tokens[segment.start : segment.stop])
@@ -89,7 +90,19 @@ def candidate_parts(choice: ChoicePlan, include_thoughts: bool) -> list[dict[str
                 )
         elif text:
             parts.append({"text": text})
-    return parts or [{"text": ""}]
+    return parts
+
+
+def candidate_content(choice: ChoicePlan, include_thoughts: bool) -> dict[str, Any]:
+    """A finished candidate's ``content``: without ``parts`` when nothing shows.
+
+    A candidate whose whole budget went to hidden thinking (or that a stop sequence cut
+    before its first token) has no parts on the API, not an empty text part: the SDKs'
+    chats leave such a turn out of the history they send back, and a turn with an empty
+    text part would be refused (``contents.py``) as the API refuses it.
+    """
+    parts = candidate_parts(choice, include_thoughts)
+    return {"parts": parts, "role": "model"} if parts else {"role": "model"}
 
 
 def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bool = False) -> bytes:
@@ -99,7 +112,7 @@ def render_response(plan: GenerationPlan, response_id: str, include_thoughts: bo
         blocked_candidate(choice.index)
         if choice.finish_reason is FinishReason.REFUSAL
         else {
-            "content": {"parts": candidate_parts(choice, include_thoughts), "role": "model"},
+            "content": candidate_content(choice, include_thoughts),
             "finishReason": finish_reason(choice),
             "index": choice.index,
         }

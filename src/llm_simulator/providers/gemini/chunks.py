@@ -91,6 +91,19 @@ class ChunkWriter:
             tail,
         )
 
+    def bare_finish(self, index: int, reason: str, last: bool) -> bytes:
+        """The chunk that ends candidate ``index`` when it showed nothing: its content has no ``parts``.
+
+        As the API sends a candidate whose budget went to hidden thinking, or one cut before
+        its first token (``body.candidate_content``).
+        """
+        return b'%s{"candidates":[{"content":{"role":"model"},"finishReason":"%s","index":%d}]%s' % (
+            self._prefix,
+            reason.encode(),
+            index,
+            self._final_tail if last else self._partial_tail,
+        )
+
     def blocked(self, index: int, last: bool) -> bytes:
         """The one chunk of a candidate blocked for safety (its tokens are never sent).
 
@@ -159,6 +172,8 @@ async def stream_chunks(
     lasts = [len(c.tokens) - 1 for c in plan.choices]
     reasons = [c.finish_reason for c in plan.choices]
     layouts = [_PartLayout(c) if c.segments else None for c in plan.choices]
+    # Whether a segmented candidate has sent a part yet (one that never does ends without parts).
+    shown = [False] * len(plan.choices)
     remaining = len(plan.choices)
     async for event in sim.stream(plan, timeline, hide_reasoning=not include_thoughts):
         index = event.choice
@@ -182,12 +197,17 @@ async def stream_chunks(
             part = layout.part(event.position, event.text, include_thoughts)
             if ending:
                 remaining -= 1
-                yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", layout.finish, remaining == 0)
+                if part is None and not shown[index]:
+                    yield writer.bare_finish(index, layout.finish, remaining == 0)
+                else:
+                    # After parts went out, the API's last chunk may carry an empty text part.
+                    yield writer.parts(index, b"[" + (part or b'{"text":""}') + b"]", layout.finish, remaining == 0)
             elif part is not None:
+                shown[index] = True
                 yield writer.parts(index, b"[" + part + b"]", None, False)
         elif lasts[index] < 0:  # a candidate with no tokens at all
             remaining -= 1
-            yield writer.finish(index, "", reasons[index], remaining == 0)
+            yield writer.bare_finish(index, FINISH[reasons[index]], remaining == 0)
 
 
 class _PartLayout:
