@@ -17,6 +17,7 @@ from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.providers.gemini import fields
+from llm_simulator.providers.gemini.fields import snake
 from llm_simulator.providers.validation import JsonObject, json_text
 
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
@@ -54,6 +55,55 @@ DYNAMIC_THINKING_BUDGET = 256
 THINKING_LEVELS = {"MINIMAL": 128, "LOW": 512, "MEDIUM": 1024, "HIGH": 4096}
 JSON_MIME = "application/json"
 ENUM_MIME = "text/x.enum"
+
+
+# The multi-word fields of Gemini's ``Schema`` message, which the SDK sends in snake_case
+# (``types.Schema`` serialised by field name): their lowerCamelCase JSON names.
+SCHEMA_CAMEL_FIELDS: dict[str, str] = {
+    snake(name): name
+    for name in (
+        "anyOf",
+        "maxItems",
+        "minItems",
+        "maxLength",
+        "minLength",
+        "maxProperties",
+        "minProperties",
+        "propertyOrdering",
+    )
+}
+
+
+def camel_schema(value: Any) -> Any:
+    """A Gemini ``Schema`` (``responseSchema``, a declaration's ``parameters``) with its field names in lowerCamelCase.
+
+    The API reads a proto message's fields in either casing; the engine's schema package
+    reads JSON Schema's camelCase keywords. Only ``Schema`` messages are walked (``items``,
+    each of ``properties``' values, ``anyOf``'s members): property names are data, and stay.
+    ``responseJsonSchema`` and ``parametersJsonSchema`` are JSON Schema, not this message,
+    and do not come here.
+    """
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, field in value.items():
+        name = SCHEMA_CAMEL_FIELDS.get(key) or key
+        if name in value and name != key:
+            continue  # both spellings: the camelCase one is kept
+        if name == "items":
+            out[name] = camel_schema(field)
+        elif name == "properties" and isinstance(field, dict):
+            out[name] = {prop: camel_schema(sub) for prop, sub in field.items()}
+        elif name == "anyOf" and isinstance(field, list):
+            out[name] = [camel_schema(sub) for sub in field]
+        else:
+            out[name] = field
+    if "anyOf" in out and "properties" not in out and str(out.get("type", "")).upper() == "OBJECT":
+        # google-genai declares a ``Union`` parameter as ``type: OBJECT`` with ``any_of`` its
+        # members (``_automatic_function_calling_util``), which the API serves: the type is
+        # a placeholder there, not a constraint every member must also meet.
+        del out["type"]
+    return out
 
 
 def _schema(value: Any, where: str) -> dict[str, Any]:
@@ -94,7 +144,7 @@ def parse_tools(sim: Simulator, body: JsonObject) -> tuple[tuple[ToolSpec, ...],
                 )
             schema = fields.get(declaration, "parametersJsonSchema")
             if schema is None:
-                schema = fields.get(declaration, "parameters")
+                schema = camel_schema(fields.get(declaration, "parameters"))
             parameters: dict[str, object] = {"type": "object"}
             if schema is not None:
                 parameters = _schema(schema, f"{at}.parameters")
@@ -143,7 +193,7 @@ def parse_output(config: JsonObject | None, messages: tuple[Message, ...]) -> Ou
     mime = fields.get_str(config, "responseMimeType", f"{where}.response_mime_type") or "text/plain"
     schema = fields.get(config, "responseJsonSchema")
     if schema is None:
-        schema = fields.get(config, "responseSchema")
+        schema = camel_schema(fields.get(config, "responseSchema"))
     if mime not in ("text/plain", JSON_MIME, ENUM_MIME):
         raise invalid(
             f"* GenerateContentRequest.{where}.response_mime_type: allowed mimetypes are `text/plain`, "
