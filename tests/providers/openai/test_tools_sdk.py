@@ -277,3 +277,55 @@ def test_a_cut_tool_call_is_the_same_streamed_and_not(client: openai.OpenAI) -> 
     ((_, _, arguments),) = _calls(whole.choices[0].message)
     assert arguments == streamed
     assert whole.usage is not None and whole.usage.completion_tokens == 4
+
+
+NOT_OBJECTS: list[Any] = [
+    {"type": "array", "items": {"type": "string"}},
+    {"type": "string"},
+    {"properties": {"a": {"type": "string"}}},
+    {},
+]
+
+
+@pytest.mark.parametrize("schema", NOT_OBJECTS)
+@pytest.mark.parametrize(
+    ("path", "body", "param", "code"),
+    [
+        (
+            "/chat/completions",
+            lambda s: {"messages": ASK, "tools": [{"type": "function", "function": {"name": "f", "parameters": s}}]},
+            "tools[0].function.parameters",
+            "invalid_function_parameters",
+        ),
+        (
+            "/chat/completions",
+            lambda s: {
+                "messages": ASK,
+                "response_format": {"type": "json_schema", "json_schema": {"name": "X", "schema": s}},
+            },
+            "response_format.json_schema.schema",
+            "invalid_function_parameters",
+        ),
+        (
+            "/responses",
+            lambda s: {"input": "Hi", "tools": [{"type": "function", "name": "f", "parameters": s}]},
+            "tools[0].parameters",
+            "invalid_function_parameters",
+        ),
+        (
+            "/responses",
+            lambda s: {"input": "Hi", "text": {"format": {"type": "json_schema", "name": "X", "schema": s}}},
+            "text.format.schema",
+            "invalid_json_schema",
+        ),
+    ],
+)
+def test_a_schema_whose_root_is_not_an_object_is_a_400(
+    server: LiveServer, schema: dict[str, Any], path: str, body: Any, param: str, code: str
+) -> None:
+    # Arguments and structured outputs are JSON objects on the API: an array, a string or an
+    # untyped root is refused, strict or not, naming the type it got.
+    response = httpx.post(server.openai_base + path, json={"model": "gpt-4o", **body(schema)})
+    error = assert_openai_error(response, 400, param=param, code=code)
+    assert "schema must be a JSON Schema of 'type: \"object\"'" in error["message"]
+    assert f"got 'type: \"{schema.get('type')}\"'" in error["message"]

@@ -97,6 +97,15 @@ def checked_schema(
     """``schema`` if it is a valid JSON Schema the generator honours (and strict-compatible if ``strict``)."""
     if not isinstance(schema, dict):
         raise type_error(param, "an object", schema)
+    kind = schema.get("type")
+    if kind != "object":
+        # Function arguments and structured outputs are JSON objects on the API: a schema
+        # whose root is anything else (or says no type) is refused, strict or not.
+        raise invalid(
+            f"Invalid schema for {label}: schema must be a JSON Schema of 'type: \"object\"', got 'type: \"{kind}\"'.",
+            param=param,
+            code=code,
+        )
     try:
         check_schema(schema)
     except SchemaError as exc:
