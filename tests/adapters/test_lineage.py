@@ -39,10 +39,11 @@ def agent_turns(client: openai.OpenAI, question: str, *, pass_result: bool) -> N
     messages: Any = [{"role": "user", "content": question}]
     first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER], tool_choice=FORCE)
     call = first.choices[0].message.tool_calls[0]  # type: ignore[index]
-    messages.append(first.choices[0].message.model_dump(exclude_none=True))
     if pass_result:
+        messages.append(first.choices[0].message.model_dump(exclude_none=True))
         messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 21}'})
     else:
+        # The agent drops the call from its history (the API refuses a call left unanswered).
         messages.append({"role": "user", "content": "never mind"})
     client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
 

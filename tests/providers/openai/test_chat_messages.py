@@ -51,3 +51,62 @@ async def test_an_empty_or_blank_body_is_a_400_naming_it(body: bytes) -> None:
     assert captured.status == 400
     error = orjson.loads(captured.body)["error"]
     assert (error["code"], error["message"]) == ("invalid_json", "The request body is empty; expected a JSON object.")
+
+
+def _calls(*ids: str) -> dict[str, Any]:
+    """An assistant turn that called ``get_weather`` once per id."""
+    calls = [{"id": i, "type": "function", "function": {"name": "get_weather", "arguments": "{}"}} for i in ids]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def _answer(call_id: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": "21 C"}
+
+
+ASK = {"role": "user", "content": "Weather in Paris and Oslo?"}
+UNANSWERED = (
+    "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'."
+)
+ORPHAN = "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
+
+
+@pytest.mark.parametrize(
+    ("turns", "message", "param"),
+    [
+        (
+            [ASK, _calls("call_a"), {"role": "user", "content": "never mind"}],
+            UNANSWERED + " The following tool_call_ids did not have response messages: call_a",
+            "messages.[1].role",
+        ),
+        (
+            [ASK, _calls("call_a", "call_b"), _answer("call_b"), ASK],
+            "did not have response messages: call_a",
+            "messages.[1].role",
+        ),
+        ([ASK, _calls("call_a")], "did not have response messages: call_a", "messages.[1].role"),
+        ([ASK, _answer("call_a")], ORPHAN, "messages.[1].role"),
+        ([ASK, _calls("call_a"), _answer("call_x")], ORPHAN, "messages.[2].role"),
+        ([ASK, _calls("call_a"), _answer("call_a"), _answer("call_a")], ORPHAN, "messages.[3].role"),
+        ([ASK, _calls("call_a"), ASK, _answer("call_a")], UNANSWERED, "messages.[1].role"),
+    ],
+)
+def test_tool_calls_and_tool_messages_must_pair_up(turns: list[Any], message: str, param: str) -> None:
+    # The API's rule: every call of an assistant turn is answered by a tool message right
+    # after it (any order) before anything else; a tool message answers such a call.
+    with pytest.raises(SimulatorError) as caught:
+        parse_messages(SIM, turns)
+    assert message in caught.value.message
+    assert caught.value.param == param
+
+
+def test_answered_calls_in_any_order_then_the_conversation_goes_on() -> None:
+    turns = [
+        ASK,
+        _calls("call_a", "call_b"),
+        _answer("call_b"),
+        _answer("call_a"),
+        {"role": "assistant", "content": "Mild."},
+        ASK,
+    ]
+    messages, _ = parse_messages(SIM, turns)
+    assert [m.role for m in messages] == ["user", "assistant", "tool", "tool", "assistant", "user"]

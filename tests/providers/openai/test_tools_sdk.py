@@ -329,3 +329,17 @@ def test_a_schema_whose_root_is_not_an_object_is_a_400(
     error = assert_openai_error(response, 400, param=param, code=code)
     assert "schema must be a JSON Schema of 'type: \"object\"'" in error["message"]
     assert f"got 'type: \"{schema.get('type')}\"'" in error["message"]
+
+
+def test_an_agent_that_leaves_a_call_unanswered_gets_the_apis_400(client: openai.OpenAI) -> None:
+    first = client.chat.completions.create(
+        model="gpt-4o", messages=ASK, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "get_time"}}
+    )
+    calls = first.choices[0].message.tool_calls
+    assert calls
+    history: list[Any] = [*ASK, first.choices[0].message.model_dump(exclude_none=True)]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gpt-4o", messages=[*history, {"role": "user", "content": "And?"}])
+    assert f"did not have response messages: {calls[0].id}" in caught.value.message
+    answered = [*history, *({"role": "tool", "tool_call_id": c.id, "content": "12:00"} for c in calls)]
+    assert client.chat.completions.create(model="gpt-4o", messages=answered, tools=TOOLS).choices

@@ -50,15 +50,15 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
     return "\n".join(texts), extra
 
 
-def _tool_calls_tokens(sim: Simulator, item: JsonObject, where: str) -> int:
-    """Prompt tokens of an assistant turn's earlier tool calls (their names and arguments)."""
+def _tool_calls_tokens(sim: Simulator, item: JsonObject, where: str, ids: list[str]) -> int:
+    """Prompt tokens of an assistant turn's earlier tool calls (their names and arguments); their ids go to ``ids``."""
     calls = get_list(item, "tool_calls", f"{where}.tool_calls")
     tokens = 0
     for i, call in enumerate(calls or []):
         at = f"{where}.tool_calls[{i}]"
         if not isinstance(call, dict):
             raise type_error(at, "an object", call)
-        get_str(call, "id", f"{at}.id", required=True)
+        ids.append(get_str(call, "id", f"{at}.id", required=True) or "")
         function = get_object(call, "function", f"{at}.function")
         if function is None:
             raise invalid(f"Missing required parameter: '{at}.function'.", param=f"{at}.function")
@@ -79,12 +79,19 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
     messages: list[Message] = []
     tokens = REPLY_PRIMING_TOKENS
     count = sim.count_tokens
+    # The ids of the last assistant turn's tool calls that no tool message has answered yet,
+    # and that turn's index; None while no turn with calls is open.
+    unanswered: list[str] | None = None
+    calls_at = 0
     for i, item in enumerate(raw):
         # The usual turn, {"role": ..., "content": "text"}, needs none of the checks below
         # (nothing in it can be wrong): counted and kept at once.
         if type(item) is dict and len(item) == 2:
             role, content = item.get("role"), item.get("content")
             if type(content) is str and type(role) is str and role in PLAIN_ROLES:
+                if unanswered is not None:
+                    _check_answered(unanswered, calls_at)
+                    unanswered = None
                 tokens += TOKENS_PER_MESSAGE + count(role) + count(content)
                 messages.append(Message(role, content))
                 continue
@@ -104,11 +111,40 @@ def parse_messages(sim: Simulator, raw: list[Any]) -> tuple[tuple[Message, ...],
         text, extra = _content_text(item.get("content"), f"{where}.content")
         name = get_str(item, "name", f"{where}.name")
         if role == "tool":
-            get_str(item, "tool_call_id", f"{where}.tool_call_id", required=True)
+            call_id = get_str(item, "tool_call_id", f"{where}.tool_call_id", required=True)
+            if unanswered is None or call_id not in unanswered:
+                raise invalid(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+                    "'tool_calls'.",
+                    param=f"messages.[{i}].role",
+                )
+            unanswered.remove(call_id)
+        elif unanswered is not None:
+            _check_answered(unanswered, calls_at)
+            unanswered = None
         if role == "assistant":
-            extra += _tool_calls_tokens(sim, item, where)
+            ids: list[str] = []
+            extra += _tool_calls_tokens(sim, item, where, ids)
+            if ids:
+                unanswered, calls_at = ids, i
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(role) + sim.count_tokens(text) + extra
         if name:
             tokens += TOKENS_PER_NAME + sim.count_tokens(name)
         messages.append(Message(role, text, name))
+    if unanswered is not None:
+        _check_answered(unanswered, calls_at)
     return tuple(messages), tokens
+
+
+def _check_answered(unanswered: list[str], calls_at: int) -> None:
+    """Refuse a conversation that goes on past an assistant turn whose tool calls are not all answered.
+
+    The API's rule and wording: each call of an assistant turn needs a ``tool`` message
+    right after it (in any order), before any other turn, and before the request ends.
+    """
+    if unanswered:
+        raise invalid(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+            f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(unanswered)}",
+            param=f"messages.[{calls_at}].role",
+        )
