@@ -491,5 +491,87 @@ def test_tool_results_nested_in_tool_results_are_refused(http: httpx.Client) -> 
 def test_tool_result_with_text_and_image_blocks_is_fine(http: httpx.Client) -> None:
     blocks = [{"type": "text", "text": "72F"}, {"type": "image", "source": {"type": "base64", "data": "x"}}]
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": blocks}
-    body = {**BODY, "messages": [{"role": "user", "content": [result]}]}
+    # The result answers the turn before it (the API refuses a result without its tool_use).
+    use = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
+    turns = [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": [use]}]
+    body = {**BODY, "messages": [*turns, {"role": "user", "content": [result]}]}
     assert messages(http, body).status_code == 200
+
+
+# -- tool_use and tool_result pair up -------------------------------------------------------
+
+
+def _uses(*ids: str) -> dict[str, Any]:
+    """An assistant turn that called ``weather`` once per id."""
+    return {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": i, "name": "weather", "input": {}} for i in ids],
+    }
+
+
+def _results(*ids: str) -> dict[str, Any]:
+    """A user turn with a ``tool_result`` per id."""
+    return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": i, "content": "21 C"} for i in ids]}
+
+
+ASK_TURN = {"role": "user", "content": "Weather in Paris and Oslo?"}
+WITHOUT_RESULT = "`tool_use` ids were found without `tool_result` blocks immediately after"
+UNEXPECTED = "unexpected `tool_use_id` found in `tool_result` blocks"
+
+
+@pytest.mark.parametrize(
+    ("turns", "message"),
+    [
+        (
+            [ASK_TURN, _uses("toolu_a"), {"role": "user", "content": "never mind"}],
+            f"messages.1: {WITHOUT_RESULT}: toolu_a.",
+        ),
+        ([ASK_TURN, _uses("toolu_a", "toolu_b"), _results("toolu_b")], f"messages.1: {WITHOUT_RESULT}: toolu_a."),
+        ([_results("toolu_a")], f"messages.0.content.0: {UNEXPECTED}: toolu_a."),
+        ([ASK_TURN, _uses("toolu_a"), _results("toolu_a", "toolu_x")], f"messages.2.content.1: {UNEXPECTED}: toolu_x."),
+        (
+            [
+                ASK_TURN,
+                _uses("toolu_a"),
+                _results("toolu_a"),
+                {"role": "assistant", "content": "Mild."},
+                _results("toolu_a"),
+            ],
+            f"messages.4.content.0: {UNEXPECTED}: toolu_a.",
+        ),
+    ],
+)
+def test_tool_uses_and_tool_results_must_pair_up(http: httpx.Client, turns: list[Any], message: str) -> None:
+    # The API's rule: each tool_use is answered in the very next turn, and a tool_result
+    # answers a tool_use of the turn just before it.
+    error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
+    assert error["message"].startswith(message), error
+
+
+def test_answered_tool_uses_let_the_conversation_go_on(http: httpx.Client) -> None:
+    turns = [
+        ASK_TURN,
+        _uses("toolu_a", "toolu_b"),
+        _results("toolu_b", "toolu_a"),
+        {"role": "assistant", "content": "Mild."},
+    ]
+    assert messages(http, {**BODY, "messages": [*turns, ASK_TURN]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("block", "param"),
+    [
+        ({"type": "tool_use", "name": "weather", "input": {}}, "messages.1.content.0.id"),
+        ({"type": "tool_use", "id": "toolu_a", "name": "weather", "input": "{}"}, "messages.1.content.0.input"),
+    ],
+)
+def test_a_tool_use_needs_its_id_and_an_object_input(http: httpx.Client, block: dict[str, Any], param: str) -> None:
+    turns = [ASK_TURN, {"role": "assistant", "content": [block]}, _results("toolu_a")]
+    error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
+    assert param in error["message"], error
+
+
+def test_a_tool_result_needs_its_tool_use_id(http: httpx.Client) -> None:
+    turns = [ASK_TURN, _uses("toolu_a"), {"role": "user", "content": [{"type": "tool_result", "content": "21 C"}]}]
+    error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
+    assert "messages.2.content.0.tool_use_id" in error["message"], error

@@ -83,10 +83,15 @@ def block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]
             return source["data"], 0
         return "", IMAGE_TOKENS
     if kind == "tool_result":
+        get_str(block, "tool_use_id", f"{where}.tool_use_id", required=True)
         return _tool_result_text(sim, block, where), 0
     if kind == "tool_use":
+        get_str(block, "id", f"{where}.id", required=True)
         name = get_str(block, "name", f"{where}.name", required=True) or ""
-        return name + " " + json_text(block.get("input", {}), f"{where}.input"), 0
+        arguments = block.get("input", {})
+        if not isinstance(arguments, dict):
+            raise invalid(f"{where}.input: Input should be a valid dictionary", param=f"{where}.input")
+        return name + " " + json_text(arguments, f"{where}.input"), 0
     if kind in ("thinking", "redacted_thinking"):
         # Earlier turns' thinking is stripped from the context, so it costs nothing.
         return "", 0
@@ -162,12 +167,18 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
     tokens += REPLY_PRIMING_TOKENS
     last = len(raw) - 1
     count = sim.count_tokens
+    # The ids of the previous turn's ``tool_use`` blocks (empty when it had none): the next
+    # turn must answer each of them, and may answer nothing else.
+    uses: list[str] = []
     for i, item in enumerate(raw):
         # The usual turn, {"role": "user" | "assistant", "content": "non-empty text"}, needs
         # none of the checks below (nothing in it can be wrong): counted and kept at once.
         if type(item) is dict and len(item) == 2:
             role, content = item.get("role"), item.get("content")
             if type(content) is str and content and role in ROLES:
+                if uses:
+                    _check_results(uses, [], i)
+                    uses = []
                 tokens += TOKENS_PER_MESSAGE + count(content)
                 messages.append(Message(role, content))
                 continue
@@ -192,10 +203,38 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
         if not content and not (role == "assistant" and i == last):
             raise invalid(f"{where}: {role} messages must have non-empty content", param=f"{where}.content")
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(text) + extra
+        blocks = content if isinstance(content, list) else []
+        _check_results(uses, [(j, b["tool_use_id"]) for j, b in enumerate(blocks) if b["type"] == "tool_result"], i)
+        uses = [b["id"] for b in blocks if b["type"] == "tool_use"] if role == "assistant" else []
         # A user turn returning tool results is a "tool" turn in neutral form, as in OpenAI's
         # format: "the last user message" then means the same on every provider.
         messages.append(Message("tool" if role == "user" and _has_tool_result(content) else role, text))
     return tuple(messages), tokens
+
+
+def _check_results(uses: list[str], results: list[tuple[int, str]], at: int) -> None:
+    """Turn ``at``'s ``tool_result`` blocks (index, id) against the previous turn's ``tool_use`` ids.
+
+    The API's rule and wording: every ``tool_use`` of an assistant turn is answered by a
+    ``tool_result`` in the very next turn, and a ``tool_result`` answers a ``tool_use`` of
+    the turn just before it.
+    """
+    answered = {call_id for _, call_id in results}
+    left = [call_id for call_id in uses if call_id not in answered]
+    if left:
+        raise invalid(
+            f"messages.{at - 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+            f"{', '.join(left)}. Each `tool_use` block must have a corresponding `tool_result` block in the next "
+            "message.",
+            param=f"messages.{at - 1}",
+        )
+    for j, call_id in results:
+        if call_id not in uses:
+            raise invalid(
+                f"messages.{at}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: {call_id}. "
+                "Each `tool_result` block must have a corresponding `tool_use` block in the previous message.",
+                param=f"messages.{at}.content.{j}",
+            )
 
 
 def _has_tool_result(content: Any) -> bool:
