@@ -109,9 +109,36 @@ def test_tools_cost_input_tokens_and_count_tokens_agrees(anthropic_client: anthr
             },
             "tool_choice forces tool use",
         ),
+        (
+            {"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 4000, "top_k": 5},
+            "`top_k` must be unset",
+        ),
+        (
+            {"thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 4000, "top_p": 0.5},
+            "`top_p` must be between 0.95",
+        ),
+        ({"thinking": {"type": "adaptive"}, "max_tokens": 4000, "top_k": 0}, "`top_k` must be unset"),
     ],
 )
 def test_bad_tools_and_thinking_are_400s(http: httpx.Client, extra: dict[str, Any], fragment: str) -> None:
     body = {"model": MODEL, "max_tokens": 1500, "messages": ASK, **extra}
     error = assert_anthropic_error(http.post("/v1/messages", json=body), 400, "invalid_request_error")
     assert fragment in error["message"]
+
+
+def test_thinking_allows_top_p_from_095(http: httpx.Client) -> None:
+    body = {"model": MODEL, "max_tokens": 4000, "messages": ASK, "top_p": 0.95}
+    body["thinking"] = {"type": "enabled", "budget_tokens": 1024}
+    assert http.post("/v1/messages", json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("thinking", "fragment"),
+    [({"type": "enabled", "budget_tokens": 5}, "budget_tokens"), ({"type": "sometimes"}, "thinking.type")],
+)
+def test_count_tokens_checks_thinking_as_messages_does(http: httpx.Client, thinking: Any, fragment: str) -> None:
+    body = {"model": MODEL, "messages": ASK, "thinking": thinking}
+    error = assert_anthropic_error(http.post("/v1/messages/count_tokens", json=body), 400, "invalid_request_error")
+    assert fragment in error["message"]
+    valid = {**body, "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    assert http.post("/v1/messages/count_tokens", json=valid).json()["input_tokens"] > 0

@@ -8,6 +8,7 @@ accumulator relies on that order and on block indexes 0..n-1.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -454,7 +455,10 @@ async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
 
 async def count_body(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
     """The ``input_tokens`` of the Messages ``body`` (from ``request``, or completed by a Vertex AI path)."""
-    require_model(sim, body)
+    _, spec = require_model(sim, body)
+    # The thinking configuration is checked as Messages checks it (its shape, the budget's
+    # minimum, the model's support); this body has no max_tokens to bound the budget.
+    thinking_budget(body, sys.maxsize, "reasoning" in spec.capabilities)
     # Exact counts (no ceiling): this endpoint reports the number, whatever the window.
     tokens = await off_loop(is_heavy(request), None, _count_input, sim, body)
     return JsonResponse(200, orjson.dumps({"input_tokens": tokens}), json_headers(request))

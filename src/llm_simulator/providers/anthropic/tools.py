@@ -138,6 +138,14 @@ def _tool_choice(body: JsonObject, tools: list[ToolSpec]) -> tuple[ToolChoice, b
     return ToolChoice(ToolChoiceMode.NAMED, name), parallel
 
 
+# With thinking on, nucleus sampling may only narrow down to 0.95 (and top_k is refused).
+MIN_THINKING_TOP_P = 0.95
+THINKING_CONSIDERATIONS = (
+    "Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking"
+)
+
+
 def thinking_budget(body: JsonObject, max_tokens: int, reasons: bool) -> int:
     """The extended-thinking budget (0 when thinking is off)."""
     raw = get_object(body, "thinking")
@@ -157,6 +165,15 @@ def thinking_budget(body: JsonObject, max_tokens: int, reasons: bool) -> int:
     temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
         raise invalid("`temperature` may only be set to 1 when thinking is enabled.", param="temperature")
+    if body.get("top_k") is not None:
+        raise invalid(f"`top_k` must be unset when thinking is enabled. {THINKING_CONSIDERATIONS}", param="top_k")
+    top_p = body.get("top_p")
+    if top_p is not None and isinstance(top_p, int | float) and top_p < MIN_THINKING_TOP_P:
+        raise invalid(
+            f"`top_p` must be between {MIN_THINKING_TOP_P} and 1, or unset, when thinking is enabled. "
+            f"{THINKING_CONSIDERATIONS}",
+            param="top_p",
+        )
     if kind == "adaptive":
         return min(ADAPTIVE_THINKING_BUDGET, max(max_tokens - 1, 0))
     budget = get_int(raw, "budget_tokens", "thinking.budget_tokens", minimum=MIN_THINKING_BUDGET)
