@@ -53,6 +53,7 @@ from llm_simulator.providers.openai.common import (
     require_generation_model,
     require_model,
     response_headers,
+    service_tier,
     stream_headers,
 )
 from llm_simulator.providers.openai.errors import stream_error_frame
@@ -103,7 +104,7 @@ def check_settings(body: JsonObject) -> None:
     get_number(body, "frequency_penalty", minimum=-2, maximum=2)
     get_str(body, "user")
     get_object(body, "metadata")
-    get_str(body, "service_tier")
+    service_tier(body)
 
 
 def parse_checked(sim: Simulator, body: JsonObject) -> Parsed:

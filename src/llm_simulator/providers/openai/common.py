@@ -191,3 +191,24 @@ def legacy_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+
+
+# The processing tiers a request may ask for (``service_tier``), in the API's order.
+SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority")
+
+
+def service_tier(body: JsonObject) -> str:
+    """The tier the request is served on, as the response reports it: ``auto`` or none is ``default``.
+
+    Any other value than ``SERVICE_TIERS`` is a 400 in the API's wording.
+    """
+    value = get_str(body, "service_tier")
+    if value is None or value == "auto":
+        return "default"
+    if value not in SERVICE_TIERS:
+        raise invalid(
+            f"Invalid value: '{value}'. Supported values are: 'auto', 'default', 'flex', 'scale' and 'priority'.",
+            param="service_tier",
+            code="invalid_value",
+        )
+    return value

@@ -31,6 +31,7 @@ from llm_simulator.providers.openai.common import (
     require_generation_model,
     require_model,
     response_headers,
+    service_tier,
     stream_headers,
 )
 from llm_simulator.providers.openai.conversations import ConversationStore, StoredConversation, context, stored_items
@@ -236,7 +237,7 @@ def parse_request(
         "prompt_cache_key": get_str(body, "prompt_cache_key"),
         "reasoning": reasoning.echo,
         "safety_identifier": get_str(body, "safety_identifier"),
-        "service_tier": "default",
+        "service_tier": service_tier(body),
         "store": store_it,
         "temperature": 1.0 if temperature is None else temperature,
         "text": text_echo,

@@ -1,0 +1,39 @@
+"""``service_tier``: one of the API's tiers or a 400; the Responses API reports the tier it served on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.live import LiveServer
+from tests.providers.openai.helpers import assert_openai_error
+
+ASK: list[Any] = [{"role": "user", "content": "Hi"}]
+
+
+@pytest.mark.parametrize("tier", ["ultra", "Flex", ""])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/chat/completions", {"messages": ASK}), ("/responses", {"input": "Hi"})],
+)
+def test_an_unknown_tier_is_a_400_naming_the_allowed_ones(
+    server: LiveServer, tier: str, path: str, body: dict[str, Any]
+) -> None:
+    response = httpx.post(server.openai_base + path, json={"model": "gpt-4o", "service_tier": tier, **body})
+    error = assert_openai_error(response, 400, param="service_tier", code="invalid_value")
+    assert error["message"].startswith(f"Invalid value: '{tier}'. Supported values are: 'auto', 'default'")
+
+
+@pytest.mark.parametrize(("tier", "served"), [("flex", "flex"), ("priority", "priority"), ("auto", "default")])
+def test_responses_report_the_tier_they_were_served_on(client: openai.OpenAI, tier: Any, served: str) -> None:
+    response = client.responses.create(model="gpt-4o", input="Hi", service_tier=tier, max_output_tokens=16)
+    assert response.service_tier == served
+
+
+def test_chat_accepts_every_tier(client: openai.OpenAI) -> None:
+    for tier in ("auto", "default", "flex", "scale", "priority"):
+        completion = client.chat.completions.create(model="gpt-4o", messages=ASK, service_tier=tier, max_tokens=4)
+        assert completion.choices
