@@ -110,3 +110,66 @@ def test_answered_calls_in_any_order_then_the_conversation_goes_on() -> None:
     ]
     messages, _ = parse_messages(SIM, turns)
     assert [m.role for m in messages] == ["user", "assistant", "tool", "tool", "assistant", "user"]
+
+
+@pytest.mark.parametrize(
+    ("part", "message", "param"),
+    [
+        (
+            {"type": "image_url", "image_url": "https://x/y.png"},
+            "Invalid type for 'messages[0].content[1].image_url'",
+            "messages[0].content[1].image_url",
+        ),
+        (
+            {"type": "image_url", "image_url": {}},
+            "Missing required parameter: 'messages[0].content[1].image_url.url'.",
+            "messages[0].content[1].image_url.url",
+        ),
+        (
+            {"type": "image_url"},
+            "Missing required parameter: 'messages[0].content[1].image_url'.",
+            "messages[0].content[1].image_url",
+        ),
+        (
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "ogg"}},
+            "Invalid value: 'ogg'. Supported values are: 'wav' and 'mp3'.",
+            "messages[0].content[1].input_audio.format",
+        ),
+        (
+            {"type": "input_audio", "input_audio": {"format": "wav"}},
+            "Missing required parameter: 'messages[0].content[1].input_audio.data'.",
+            "messages[0].content[1].input_audio.data",
+        ),
+        (
+            {"type": "file", "file": {}},
+            "Missing required parameter: 'messages[0].content[1].file.file_id'.",
+            "messages[0].content[1].file.file_id",
+        ),
+    ],
+)
+def test_media_parts_carry_what_the_api_requires(part: dict[str, Any], message: str, param: str) -> None:
+    turn = {"role": "user", "content": [{"type": "text", "text": "Look:"}, part]}
+    with pytest.raises(SimulatorError) as caught:
+        parse_messages(SIM, [turn])
+    assert caught.value.message.startswith(message)
+    assert caught.value.param == param
+
+
+def test_an_empty_content_array_is_a_400() -> None:
+    with pytest.raises(SimulatorError) as caught:
+        parse_messages(SIM, [{"role": "user", "content": []}])
+    assert caught.value.message.startswith("Invalid 'messages[0].content': empty array.")
+    assert caught.value.code == "empty_array"
+
+
+def test_well_formed_media_parts_are_charged() -> None:
+    parts = [
+        {"type": "text", "text": "Look:"},
+        {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+        {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+        {"type": "file", "file": {"file_id": "file-abc"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+    ]
+    _, with_media = parse_messages(SIM, [{"role": "user", "content": parts}])
+    _, text_only = parse_messages(SIM, [{"role": "user", "content": parts[:1]}])
+    assert with_media == text_only + 4 * 85

@@ -7,7 +7,15 @@ from typing import Any
 from llm_simulator.core.errors import invalid
 from llm_simulator.core.types import Message
 from llm_simulator.engine.simulator import Simulator
-from llm_simulator.providers.validation import JsonObject, get_list, get_object, get_str, type_error, typed_items
+from llm_simulator.providers.validation import (
+    JsonObject,
+    get_list,
+    get_object,
+    get_str,
+    missing,
+    type_error,
+    typed_items,
+)
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # Roles whose turn is complete with a role and a text content (tool and function turns need more).
@@ -31,6 +39,13 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
         return content, 0
     if not isinstance(content, list):
         raise type_error(param, "a string or an array of content parts", content)
+    if not content:
+        raise invalid(
+            f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array "
+            "instead.",
+            param=param,
+            code="empty_array",
+        )
     texts: list[str] = []
     extra = 0
     for where, part, kind in typed_items(content, param):
@@ -39,6 +54,7 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
             text = get_str(part, key, f"{where}.{key}", required=True)
             texts.append(text or "")
         elif kind in ("image_url", "input_image", "input_audio", "file"):
+            _check_media_part(part, kind, where)
             extra += IMAGE_PART_TOKENS
         else:
             raise invalid(
@@ -48,6 +64,39 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
                 code="invalid_value",
             )
     return "\n".join(texts), extra
+
+
+# ``input_audio.format``'s values on chat completions.
+AUDIO_FORMATS = ("wav", "mp3")
+
+
+def _check_media_part(part: JsonObject, kind: str, where: str) -> None:
+    """An image, audio or file part carries what the API requires of it (named in the 400 if not)."""
+    if kind == "image_url":
+        image = get_object(part, "image_url", f"{where}.image_url")
+        if image is None:
+            raise missing(f"{where}.image_url")
+        get_str(image, "url", f"{where}.image_url.url", required=True)
+    elif kind == "input_audio":
+        audio = get_object(part, "input_audio", f"{where}.input_audio")
+        if audio is None:
+            raise missing(f"{where}.input_audio")
+        get_str(audio, "data", f"{where}.input_audio.data", required=True)
+        audio_format = get_str(audio, "format", f"{where}.input_audio.format", required=True)
+        if audio_format not in AUDIO_FORMATS:
+            raise invalid(
+                f"Invalid value: '{audio_format}'. Supported values are: 'wav' and 'mp3'.",
+                param=f"{where}.input_audio.format",
+                code="invalid_value",
+            )
+    elif kind == "file":
+        file = get_object(part, "file", f"{where}.file")
+        if file is None:
+            raise missing(f"{where}.file")
+        if get_str(file, "file_id", f"{where}.file.file_id") is None and (
+            get_str(file, "file_data", f"{where}.file.file_data") is None
+        ):
+            raise missing(f"{where}.file.file_id")
 
 
 def _tool_calls_tokens(sim: Simulator, item: JsonObject, where: str, ids: list[str]) -> int:
