@@ -489,7 +489,8 @@ def test_tool_results_nested_in_tool_results_are_refused(http: httpx.Client) -> 
 
 
 def test_tool_result_with_text_and_image_blocks_is_fine(http: httpx.Client) -> None:
-    blocks = [{"type": "text", "text": "72F"}, {"type": "image", "source": {"type": "base64", "data": "x"}}]
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "x"}}
+    blocks = [{"type": "text", "text": "72F"}, image]
     result = {"type": "tool_result", "tool_use_id": "toolu_1", "content": blocks}
     # The result answers the turn before it (the API refuses a result without its tool_use).
     use = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
@@ -575,3 +576,69 @@ def test_a_tool_result_needs_its_tool_use_id(http: httpx.Client) -> None:
     turns = [ASK_TURN, _uses("toolu_a"), {"role": "user", "content": [{"type": "tool_result", "content": "21 C"}]}]
     error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
     assert "messages.2.content.0.tool_use_id" in error["message"], error
+
+
+# -- image, document and thinking blocks carry what the API requires ---------------------------
+
+PNG = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+
+
+@pytest.mark.parametrize(
+    ("block", "fragment"),
+    [
+        ({"type": "image"}, "'messages.0.content.1.source'"),
+        ({"type": "image", "source": "x"}, "messages.0.content.1.source"),
+        (
+            {"type": "image", "source": {"type": "svg", "data": "x"}},
+            "messages.0.content.1.source.type: Input tag 'svg'",
+        ),
+        ({"type": "image", "source": {"type": "base64", "data": "x"}}, "'messages.0.content.1.source.media_type'"),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/bmp", "data": "x"}},
+            "messages.0.content.1.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or "
+            "'image/webp'",
+        ),
+        (
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png"}},
+            "'messages.0.content.1.source.data'",
+        ),
+        ({"type": "image", "source": {"type": "url"}}, "'messages.0.content.1.source.url'"),
+        ({"type": "document"}, "'messages.0.content.1.source'"),
+        (
+            {"type": "document", "source": {"type": "base64", "media_type": "image/png", "data": "x"}},
+            "Input should be 'application/pdf'",
+        ),
+        ({"type": "document", "source": {"type": "file"}}, "'messages.0.content.1.source.file_id'"),
+    ],
+)
+def test_media_blocks_carry_what_the_api_requires(http: httpx.Client, block: dict[str, Any], fragment: str) -> None:
+    turn = {"role": "user", "content": [{"type": "text", "text": "Look:"}, block]}
+    error = assert_anthropic_error(messages(http, {**BODY, "messages": [turn]}), 400, INVALID)
+    assert fragment in error["message"], error
+
+
+def test_well_formed_media_blocks_are_charged(http: httpx.Client) -> None:
+    blocks = [
+        {"type": "text", "text": "Look:"},
+        {"type": "image", "source": PNG},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/a.png"}},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "A short note."}},
+        {"type": "document", "source": {"type": "file", "file_id": "file_011"}},
+    ]
+    body = {**BODY, "messages": [{"role": "user", "content": blocks}]}
+    assert messages(http, body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("block", "fragment"),
+    [
+        ({"type": "thinking", "thinking": "Hmm."}, "'messages.1.content.0.signature'"),
+        ({"type": "redacted_thinking"}, "'messages.1.content.0.data'"),
+    ],
+)
+def test_earlier_thinking_blocks_carry_what_the_api_requires(
+    http: httpx.Client, block: dict[str, Any], fragment: str
+) -> None:
+    turns = [ASK_TURN, {"role": "assistant", "content": [block, {"type": "text", "text": "Mild."}]}, ASK_TURN]
+    error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
+    assert fragment in error["message"], error

@@ -76,10 +76,11 @@ def block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]
             raise invalid(f"{where}.text: text content blocks must be non-empty", param=f"{where}.text")
         return text, 0
     if kind == "image":
+        _check_source(block, SOURCES["image"], f"{where}.source")
         return "", IMAGE_TOKENS
     if kind == "document":
-        source = block.get("source")
-        if isinstance(source, dict) and source.get("type") == "text" and isinstance(source.get("data"), str):
+        source = _check_source(block, SOURCES["document"], f"{where}.source")
+        if source.get("type") == "text":
             return source["data"], 0
         return "", IMAGE_TOKENS
     if kind == "tool_result":
@@ -92,11 +93,59 @@ def block_text(sim: Simulator, block: JsonObject, where: str) -> tuple[str, int]
         if not isinstance(arguments, dict):
             raise invalid(f"{where}.input: Input should be a valid dictionary", param=f"{where}.input")
         return name + " " + json_text(arguments, f"{where}.input"), 0
-    if kind in ("thinking", "redacted_thinking"):
-        # Earlier turns' thinking is stripped from the context, so it costs nothing.
+    if kind == "thinking":
+        get_str(block, "thinking", f"{where}.thinking", required=True)
+        get_str(block, "signature", f"{where}.signature", required=True)
+        return "", 0  # earlier turns' thinking is stripped from the context: it costs nothing
+    if kind == "redacted_thinking":
+        get_str(block, "data", f"{where}.data", required=True)
         return "", 0
     # Server-tool results and the like: charge their JSON as text.
     return json_text(block, where), 0
+
+
+# Each source type an image or a document may have: the fields it requires, and the media
+# types its ``media_type`` may name (None: the type has no media_type).
+IMAGE_MEDIA = ("image/jpeg", "image/png", "image/gif", "image/webp")
+SOURCES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]]] = {
+    "image": {"base64": (("data",), IMAGE_MEDIA), "url": (("url",), None), "file": (("file_id",), None)},
+    "document": {
+        "base64": (("data",), ("application/pdf",)),
+        "text": (("data",), ("text/plain",)),
+        "url": (("url",), None),
+        "file": (("file_id",), None),
+        "content": ((), None),
+    },
+}
+
+
+def _check_source(
+    block: JsonObject, kinds: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]], where: str
+) -> JsonObject:
+    """An image's or document's ``source``, with what its type requires (the API's 400 otherwise)."""
+    source = block.get("source")
+    if source is None:
+        raise missing(where)
+    if not isinstance(source, dict):
+        raise type_error(where, "an object", source)
+    kind = get_str(source, "type", f"{where}.type", required=True)
+    if kind not in kinds:
+        raise invalid(
+            f"{where}.type: Input tag '{kind}' found using 'type' does not match any of the expected tags: "
+            + ", ".join(f"'{k}'" for k in sorted(kinds)),
+            param=f"{where}.type",
+        )
+    required, media = kinds[kind]
+    if media is not None:
+        media_type = get_str(source, "media_type", f"{where}.media_type", required=True)
+        if media_type not in media:
+            allowed = ", ".join(f"'{m}'" for m in media[:-1]) + (" or " if len(media) > 1 else "") + f"'{media[-1]}'"
+            raise invalid(f"{where}.media_type: Input should be {allowed}", param=f"{where}.media_type")
+    for field in required:
+        get_str(source, field, f"{where}.{field}", required=True)
+    if kind == "content" and source.get("content") is None:
+        raise missing(f"{where}.content")
+    return source
 
 
 def _tool_result_text(sim: Simulator, block: JsonObject, where: str) -> str:
