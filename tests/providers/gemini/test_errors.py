@@ -413,3 +413,54 @@ def test_deeply_nested_values_are_a_400_not_a_crash(http: httpx.Client, body: di
 def test_a_continuation_token_is_accepted(http: httpx.Client) -> None:
     body = {"contents": [{"parts": [{"text": "Hi"}]}], "continuationToken": "Y29udGludWU="}
     assert _generate(http, body).status_code == 200
+
+
+# -- Nested settings the simulator only checks -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"safetySettings": [{"bogus": 1}]}, "Unknown name \"bogus\" at 'safety_settings[0]'"),
+        ({"safetySettings": [5]}, "Expected an object for 'safety_settings[0]'"),
+        (
+            {"safetySettings": [{"category": "HARM_CATEGORY_NOPE", "threshold": "BLOCK_NONE"}]},
+            "Invalid value at 'safety_settings[0].category' (type.googleapis.com/HarmCategory), \"HARM_CATEGORY_NOPE\"",
+        ),
+        (
+            {"safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_SOME"}]},
+            "Invalid value at 'safety_settings[0].threshold' (type.googleapis.com/HarmBlockThreshold)",
+        ),
+        ({"toolConfig": {"bogus": 1}}, "Unknown name \"bogus\" at 'tool_config'"),
+        (
+            {"toolConfig": {"functionCallingConfig": {"bogus": 1}}},
+            "Unknown name \"bogus\" at 'tool_config.function_calling_config'",
+        ),
+        ({"generationConfig": {"thinkingConfig": {"thinkingBudjet": 0}}}, 'Unknown name "thinkingBudjet"'),
+        (
+            {"generationConfig": {"responseModalities": ["FOO"]}},
+            "generation_config.response_modalities[0]' (type.googleapis.com/Modality)",
+        ),
+        (
+            {"generationConfig": {"mediaResolution": "FOO"}},
+            "generation_config.media_resolution' (type.googleapis.com/MediaResolution)",
+        ),
+    ],
+)
+def test_bad_nested_settings_are_400s_naming_the_field(
+    http: httpx.Client, extra: dict[str, Any], fragment: str
+) -> None:
+    error = assert_google_error(_generate(http, {"contents": CONTENTS, **extra}), 400, "INVALID_ARGUMENT")
+    assert fragment in error["message"], error
+
+
+def test_well_formed_nested_settings_are_accepted(http: httpx.Client) -> None:
+    body = {
+        "contents": CONTENTS,
+        "safetySettings": [
+            {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH", "method": "SEVERITY"}
+        ],
+        "toolConfig": {"functionCallingConfig": {"mode": "NONE"}},
+        "generationConfig": {"responseModalities": ["TEXT"], "mediaResolution": "MEDIA_RESOLUTION_LOW"},
+    }
+    assert _generate(http, body).status_code == 200

@@ -39,6 +39,7 @@ from llm_simulator.providers.gemini.chunks import (
 from llm_simulator.providers.gemini.common import json_headers, new_response_id
 from llm_simulator.providers.gemini.contents import ends_with_function_response, parse_contents, parse_system
 from llm_simulator.providers.gemini.errors import sse_error_frame
+from llm_simulator.providers.gemini.settings import check_generation_settings, check_safety_settings, check_tool_config
 from llm_simulator.providers.gemini.tools import parse_output, parse_tool_config, parse_tools, thinking_budget
 from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.pipeline import fixed_id, serve_generation
@@ -187,12 +188,14 @@ def parse_request(
     system, system_tokens = parse_system(sim, body)
     turns, tokens = parse_contents(sim, body)
     prompt_tokens = tokens + system_tokens
-    fields.get_list(body, "safetySettings", "safety_settings")
+    check_safety_settings(body)
     declared, tool_tokens = parse_tools(sim, body)
     prompt_tokens += tool_tokens
+    check_tool_config(body)
     tools, choice = parse_tool_config(body, declared)
     max_tokens, count, stops, seed = _generation_config(body, spec)
     config = fields.get_object(body, "generationConfig", CONFIG)
+    check_generation_settings(config, CONFIG)
     budget, include_thoughts = thinking_budget(config, spec)
     messages = ((system,) if system else ()) + tuple(turns)
     if prompt_tokens > spec.context_window:
