@@ -464,3 +464,28 @@ def test_well_formed_nested_settings_are_accepted(http: httpx.Client) -> None:
         "generationConfig": {"responseModalities": ["TEXT"], "mediaResolution": "MEDIA_RESOLUTION_LOW"},
     }
     assert _generate(http, body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "message"),
+    [
+        ("embedContent", {}, "* EmbedContentRequest.content: content is not specified."),
+        (
+            "embedContent",
+            {"content": {"parts": []}},
+            "* EmbedContentRequest.content.parts: contents.parts must not be empty.",
+        ),
+        ("embedContent", {"content": {"parts": [{"txt": "a"}]}}, "Unknown name \"txt\" at 'content.parts[0]'"),
+        (
+            "batchEmbedContents",
+            {"requests": [{"content": {"parts": []}}]},
+            "* BatchEmbedContentsRequest.requests[0].content.parts: contents.parts must not be empty.",
+        ),
+    ],
+)
+def test_embedding_errors_name_their_request_and_field(
+    http: httpx.Client, method: str, body: Any, message: str
+) -> None:
+    response = http.post(f"/v1beta/models/{EMBED_MODEL}:{method}", json=body)
+    error = assert_google_error(response, 400, "INVALID_ARGUMENT")
+    assert message in error["message"], error

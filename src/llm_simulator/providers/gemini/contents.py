@@ -91,8 +91,10 @@ def _plain_content(sim: Simulator, content: Any, default_role: str) -> tuple[Mes
 _PLAIN_CONTENT_KEYS = frozenset({"role", "parts"})
 
 
-def parse_content(sim: Simulator, content: Any, where: str, *, default_role: str = "user") -> tuple[Message, int]:
-    """One ``Content`` as a neutral turn and its token count."""
+def parse_content(
+    sim: Simulator, content: Any, where: str, *, default_role: str = "user", request: str = "GenerateContentRequest"
+) -> tuple[Message, int]:
+    """One ``Content`` as a neutral turn and its token count (``request``: the message errors name)."""
     plain = _plain_content(sim, content, default_role)
     if plain is not None:
         return plain
@@ -104,9 +106,7 @@ def parse_content(sim: Simulator, content: Any, where: str, *, default_role: str
         raise invalid("Please use a valid role: user, model.", param=f"{where}.role")
     parts = fields.get_list(content, "parts", f"{where}.parts")
     if not parts:
-        raise invalid(
-            f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.", param=f"{where}.parts"
-        )
+        raise invalid(f"* {request}.{where}.parts: contents.parts must not be empty.", param=f"{where}.parts")
     texts: list[str] = []
     tokens = 0
     for i, part in enumerate(parts):

@@ -50,9 +50,11 @@ def _embed_one(sim: Simulator, body: JsonObject, spec: ModelSpec, model: str, wh
             param=f"{where}.model",
         )
     content = fields.get(body, "content")
+    # A batch names its request by index; a single embed request is the whole body.
+    at, request = (f"{where}.content", "BatchEmbedContentsRequest") if where else ("content", "EmbedContentRequest")
     if content is None:
-        raise invalid(f"* EmbedContentRequest.content: content is not specified ({where}).", param=f"{where}.content")
-    message, tokens = parse_content(sim, content, f"{where}.content")
+        raise invalid(f"* {request}.{at}: content is not specified.", param=at)
+    message, tokens = parse_content(sim, content, at, request=request)
     task = fields.get_str(body, "taskType", f"{where}.task_type")
     if task is not None and task not in TASK_TYPES:
         raise invalid(f"Invalid value at '{where}.task_type' (type.googleapis.com/TaskType), \"{task}\"", param=task)
