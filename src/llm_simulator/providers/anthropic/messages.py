@@ -8,8 +8,9 @@ accumulator relies on that order and on block indexes 0..n-1.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,35 @@ def _stop_sequences(body: JsonObject) -> tuple[str, ...]:
     return tuple(raw)
 
 
+# Betas (``anthropic-beta``) that raise a model's limits: the models each applies to (as
+# Anthropic documents them), the limit and its new value. Elsewhere a beta changes nothing.
+LIMIT_BETAS: dict[str, tuple[frozenset[str], str, int]] = {
+    "context-1m-2025-08-07": (
+        frozenset({"claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929"}),
+        "context_window",
+        1_000_000,
+    ),
+    "output-128k-2025-02-19": (frozenset({"claude-3-7-sonnet-20250219"}), "max_output_tokens", 128_000),
+}
+
+
+def beta_limits(spec: ModelSpec, headers: Mapping[str, str]) -> ModelSpec:
+    """``spec`` with the limits the request's ``anthropic-beta`` raises for it (itself when none does)."""
+    raw = headers.get("anthropic-beta")
+    if not raw:
+        return spec
+    for beta in raw.split(","):
+        raised = LIMIT_BETAS.get(beta.strip())
+        if raised is None or spec.id not in raised[0]:
+            continue
+        _, limit, value = raised
+        if limit == "context_window":
+            spec = dataclasses.replace(spec, context_window=value)
+        else:
+            spec = dataclasses.replace(spec, max_output_tokens=value)
+    return spec
+
+
 def _check_limits(model: str, spec: ModelSpec, prompt_tokens: int, max_tokens: int) -> None:
     if max_tokens > spec.max_output_tokens:
         raise invalid(
@@ -164,7 +194,7 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
     budget = thinking_budget(body, max_tokens, "reasoning" in spec.capabilities)
     if budget and tool_use.choice.mode in (ToolChoiceMode.REQUIRED, ToolChoiceMode.NAMED):
         raise invalid("Thinking may not be enabled when tool_choice forces tool use.", param="tool_choice")
-    _check_limits(model, spec, prompt_tokens, max_tokens)
+    _check_limits(model, beta_limits(spec, request.headers), prompt_tokens, max_tokens)
     cache = cache_prefix(sim, body, tool_use.prompt_tokens)
     gen = GenerationRequest(
         model=model,
