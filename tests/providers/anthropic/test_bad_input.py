@@ -642,3 +642,9 @@ def test_earlier_thinking_blocks_carry_what_the_api_requires(
     turns = [ASK_TURN, {"role": "assistant", "content": [block, {"type": "text", "text": "Mild."}]}, ASK_TURN]
     error = assert_anthropic_error(messages(http, {**BODY, "messages": turns}), 400, INVALID)
     assert fragment in error["message"], error
+
+
+def test_metadata_has_only_user_id(http: httpx.Client) -> None:
+    error = assert_anthropic_error(messages(http, {**BODY, "metadata": {"user_id": "u1", "team": "x"}}), 400, INVALID)
+    assert error["message"] == "metadata.team: Extra inputs are not permitted"
+    assert messages(http, {**BODY, "metadata": {"user_id": "u1"}}).status_code == 200

@@ -181,6 +181,9 @@ def parse_request(sim: Simulator, request: HttpRequest, body: JsonObject) -> Mes
     metadata = get_object(body, "metadata")
     if metadata is not None:
         get_str(metadata, "user_id", "metadata.user_id")
+        for key in metadata:
+            if key != "user_id":  # the only field the API's metadata has
+                raise invalid(f"metadata.{key}: Extra inputs are not permitted", param=f"metadata.{key}")
     stream = get_bool(body, "stream")
     model = response_model(model_id, spec)
     tool_use = parse_tools(sim, body)
