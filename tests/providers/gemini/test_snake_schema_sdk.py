@@ -7,6 +7,8 @@ message's fields in either casing, so the simulator must too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pydantic
 from google import genai
 from google.genai import types
@@ -31,6 +33,23 @@ def test_a_pydantic_response_schema_is_honoured_and_parsed(default_client: genai
         assert len(response.parsed.code) <= 4 and len(response.parsed.nums) == 3
 
 
+def forced_calls(client: genai.Client, declaration: types.FunctionDeclaration) -> list[dict[str, Any]]:
+    """The arguments of the call ``declaration`` gets when the model must call it, once per seed."""
+    calling = types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY)
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[declaration])],
+        tool_config=types.ToolConfig(function_calling_config=calling),
+    )
+    calls = []
+    for seed in range(ROUNDS):
+        response = client.models.generate_content(
+            model=CHAT_MODEL, contents="Go.", config=config.model_copy(update={"seed": seed})
+        )
+        assert response.function_calls
+        calls.append(response.function_calls[0].args or {})
+    return calls
+
+
 def test_declared_parameters_in_snake_case_are_honoured(default_client: genai.Client) -> None:
     declaration = types.FunctionDeclaration(
         name="tag",
@@ -45,18 +64,7 @@ def test_declared_parameters_in_snake_case_are_honoured(default_client: genai.Cl
             required=["tags", "code"],
         ),
     )
-    config = types.GenerateContentConfig(
-        tools=[types.Tool(function_declarations=[declaration])],
-        tool_config=types.ToolConfig(
-            function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY)
-        ),
-    )
-    for seed in range(ROUNDS):
-        response = default_client.models.generate_content(
-            model=CHAT_MODEL, contents="Tag it.", config=config.model_copy(update={"seed": seed})
-        )
-        assert response.function_calls
-        args = response.function_calls[0].args or {}
+    for args in forced_calls(default_client, declaration):
         assert len(args["tags"]) == 4 and len(args["code"]) <= 3, args
 
 
@@ -71,18 +79,7 @@ def test_a_union_parameter_declared_from_a_callable_gets_one_of_its_types(defaul
     declaration = types.FunctionDeclaration.from_callable(client=default_client._api_client, callable=pick)
     assert declaration.parameters is not None and declaration.parameters.properties is not None
     assert declaration.parameters.properties["item"].any_of
-    config = types.GenerateContentConfig(
-        tools=[types.Tool(function_declarations=[declaration])],
-        tool_config=types.ToolConfig(
-            function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY)
-        ),
-    )
-    for seed in range(ROUNDS):
-        response = default_client.models.generate_content(
-            model=CHAT_MODEL, contents="Pick.", config=config.model_copy(update={"seed": seed})
-        )
-        assert response.function_calls
-        args = response.function_calls[0].args or {}
+    for args in forced_calls(default_client, declaration):
         assert isinstance(args["item"], int | bool), args
 
 
