@@ -159,3 +159,13 @@ def test_boto3_raises_the_modelled_exception(bedrock: Any) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         bedrock.invoke_model(modelId=MODEL, body=b'{"max_tokens": 5}')
     assert caught.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_a_limit_raising_beta_in_the_body_is_honoured(fast_server: LiveServer) -> None:
+    # Bedrock carries Anthropic's betas in the body (``anthropic_beta``), not in a header.
+    model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    long_turn = [{"role": "user", "content": " hello" * 210_000}]
+    body: dict[str, Any] = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": long_turn}
+    assert_aws_error(_post(fast_server, model, "invoke", body), 400, "ValidationException", "prompt is too long")
+    raised = _post(fast_server, model, "invoke", {**body, "anthropic_beta": ["context-1m-2025-08-07"]})
+    assert raised.status_code == 200, raised.text

@@ -489,3 +489,30 @@ def test_embedding_errors_name_their_request_and_field(
     response = http.post(f"/v1beta/models/{EMBED_MODEL}:{method}", json=body)
     error = assert_google_error(response, 400, "INVALID_ARGUMENT")
     assert message in error["message"], error
+
+
+def test_a_schema_nested_too_deeply_is_a_400_not_a_crash(http: httpx.Client) -> None:
+    # 1,000 levels of array items, written out by hand (json and orjson refuse the depth).
+    depth = 1_000
+    schema = '{"type":"ARRAY","items":' * depth + '{"type":"STRING"}' + "}" * depth
+    config = '{"responseMimeType":"application/json","responseSchema":' + schema + "}"
+    raw = '{"contents":' + json.dumps(CONTENTS) + ',"generationConfig":' + config + "}"
+    response = http.post(f"/v1beta/models/{CHAT_MODEL}:generateContent", content=raw.encode())
+    assert_google_error(response, 400, "INVALID_ARGUMENT")
+
+
+def test_enum_names_are_read_in_any_casing(http: httpx.Client) -> None:
+    # Google's own image-generation examples send ``responseModalities: ["Text", "Image"]``.
+    body = {
+        "contents": CONTENTS,
+        "safetySettings": [{"category": "harm_category_harassment", "threshold": "block_none"}],
+        "generationConfig": {"responseModalities": ["Text"]},
+    }
+    assert _generate(http, body).status_code == 200
+
+
+def test_a_single_embed_requests_fields_have_no_leading_dot(http: httpx.Client) -> None:
+    body = {"content": {"parts": [{"text": "a"}]}, "taskType": "NOPE"}
+    response = http.post(f"/v1beta/models/{EMBED_MODEL}:embedContent", json=body)
+    error = assert_google_error(response, 400, "INVALID_ARGUMENT")
+    assert error["message"].startswith("Invalid value at 'task_type' (type.googleapis.com/TaskType)"), error

@@ -283,7 +283,7 @@ NOT_OBJECTS: list[Any] = [
     {"type": "array", "items": {"type": "string"}},
     {"type": "string"},
     {"properties": {"a": {"type": "string"}}},
-    {},
+    {"properties": {}, "additionalProperties": False},
 ]
 
 
@@ -343,3 +343,13 @@ def test_an_agent_that_leaves_a_call_unanswered_gets_the_apis_400(client: openai
     assert f"did not have response messages: {calls[0].id}" in caught.value.message
     answered = [*history, *({"role": "tool", "tool_call_id": c.id, "content": "12:00"} for c in calls)]
     assert client.chat.completions.create(model="gpt-4o", messages=answered, tools=TOOLS).choices
+
+
+def test_empty_parameters_declare_a_function_without_arguments(client: openai.OpenAI) -> None:
+    # ``parameters: {}`` (hand-written and MCP-derived tools send it) says what leaving them out says.
+    tools: Any = [{"type": "function", "function": {"name": "ping", "parameters": {}}}]
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ASK, tools=tools, tool_choice={"type": "function", "function": {"name": "ping"}}
+    )
+    calls = completion.choices[0].message.tool_calls
+    assert calls and json.loads(calls[0].function.arguments) == {}  # type: ignore[union-attr]

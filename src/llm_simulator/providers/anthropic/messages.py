@@ -118,10 +118,11 @@ def _stop_sequences(body: JsonObject) -> tuple[str, ...]:
 
 
 # Betas (``anthropic-beta``) that raise a model's limits: the models each applies to (as
-# Anthropic documents them), the limit and its new value. Elsewhere a beta changes nothing.
+# announced: the 1M window for Sonnet 4 and 4.5, then for Opus and Sonnet 4.6), the limit
+# and its new value. Elsewhere a beta changes nothing.
 LIMIT_BETAS: dict[str, tuple[frozenset[str], str, int]] = {
     "context-1m-2025-08-07": (
-        frozenset({"claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929"}),
+        frozenset({"claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-sonnet-4-6"}),
         "context_window",
         1_000_000,
     ),

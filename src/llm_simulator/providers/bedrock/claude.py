@@ -11,6 +11,7 @@ added.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 
@@ -59,7 +60,12 @@ def parse_claude(sim: Simulator, request: HttpRequest, body: JsonObject, model: 
         raise _malformed("#: required key [anthropic_version] not found")
     if version != BEDROCK_VERSION and not (isinstance(version, str) and _DATED_VERSION.fullmatch(version)):
         raise _malformed(f"#/anthropic_version: {orjson.dumps(version).decode()} is not a valid enum value")
-    body.pop("anthropic_beta", None)
+    betas = body.pop("anthropic_beta", None)
+    if isinstance(betas, list) and all(isinstance(beta, str) for beta in betas):
+        # Bedrock's body field carries what the ``anthropic-beta`` header carries on Anthropic's
+        # API (a beta that raises the model's limits among them): handed on as that header.
+        headers = {**request.headers, "anthropic-beta": ",".join(betas)}
+        request = dataclasses.replace(request, headers=headers)
     for key in _NOT_PERMITTED:
         if key in body:
             raise _malformed(f"#: extraneous key [{key}] is not permitted")

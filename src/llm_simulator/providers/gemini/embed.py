@@ -42,29 +42,35 @@ TASK_TYPES = frozenset(
 def _embed_one(sim: Simulator, body: JsonObject, spec: ModelSpec, model: str, where: str) -> tuple[list[float], int]:
     """Validate one ``EmbedContentRequest``; its vector and input tokens."""
     fields.check_known(body, EMBED_FIELDS, where)
-    named = fields.get_str(body, "model", f"{where}.model")
+    # A batch names its fields from its request's index; a single embed request is the whole body.
+    request = "BatchEmbedContentsRequest" if where else "EmbedContentRequest"
+
+    def at(name: str) -> str:
+        return f"{where}.{name}" if where else name
+
+    named = fields.get_str(body, "model", at("model"))
     if named is not None and named.removeprefix(MODELS_PREFIX) != model:
         raise invalid(
-            f"* BatchEmbedContentsRequest.{where}.model: the model in the request ({named}) must match the "
+            f"* {request}.{at('model')}: the model in the request ({named}) must match the "
             f"model in the URL (models/{model}).",
-            param=f"{where}.model",
+            param=at("model"),
         )
     content = fields.get(body, "content")
-    # A batch names its request by index; a single embed request is the whole body.
-    at, request = (f"{where}.content", "BatchEmbedContentsRequest") if where else ("content", "EmbedContentRequest")
     if content is None:
-        raise invalid(f"* {request}.{at}: content is not specified.", param=at)
-    message, tokens = parse_content(sim, content, at, request=request)
-    task = fields.get_str(body, "taskType", f"{where}.task_type")
+        raise invalid(f"* {request}.{at('content')}: content is not specified.", param=at("content"))
+    message, tokens = parse_content(sim, content, at("content"), request=request)
+    task = fields.get_str(body, "taskType", at("task_type"))
     if task is not None and task not in TASK_TYPES:
-        raise invalid(f"Invalid value at '{where}.task_type' (type.googleapis.com/TaskType), \"{task}\"", param=task)
-    fields.get_str(body, "title", f"{where}.title")
+        raise invalid(
+            f"Invalid value at '{at('task_type')}' (type.googleapis.com/TaskType), \"{task}\"", param=at("task_type")
+        )
+    fields.get_str(body, "title", at("title"))
     native = spec.embedding_dimensions or 768
-    size = fields.get_int(body, "outputDimensionality", f"{where}.output_dimensionality", minimum=1) or native
+    size = fields.get_int(body, "outputDimensionality", at("output_dimensionality"), minimum=1) or native
     if size > native:
         raise invalid(
-            f"* {where}.output_dimensionality: must be at most {native} for models/{model}, got {size}.",
-            param=f"{where}.output_dimensionality",
+            f"* {request}.{at('output_dimensionality')}: must be at most {native} for models/{model}, got {size}.",
+            param=at("output_dimensionality"),
         )
     if tokens > spec.context_window:
         raise invalid(

@@ -50,10 +50,12 @@ THINKING_FIELDS = ("includeThoughts", "thinkingBudget", "thinkingLevel")
 
 
 def enum_value(value: Any, allowed: frozenset[str], where: str, proto: str) -> str | None:
-    """``value`` if it names one of ``allowed`` (None when absent); else Google's 400 naming the field and the value."""
+    """``value`` if it names one of ``allowed`` in any casing (None when absent); else Google's 400 naming it."""
     if value is None:
         return None
-    if not isinstance(value, str) or value not in allowed:
+    # Google reads enum names in any casing (its image-generation examples send
+    # ``responseModalities: ["Text", "Image"]``).
+    if not isinstance(value, str) or value.upper() not in allowed:
         raise invalid(f"Invalid value at '{where}' (type.googleapis.com/{proto}), {preview(value)}", param=where)
     return value
 

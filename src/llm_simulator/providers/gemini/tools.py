@@ -74,7 +74,11 @@ SCHEMA_CAMEL_FIELDS: dict[str, str] = {
 }
 
 
-def camel_schema(value: Any) -> Any:
+# Past this depth a schema is left as sent: the schema check refuses it as nested too deeply.
+CAMEL_MAX_DEPTH = 300
+
+
+def camel_schema(value: Any, depth: int = 0) -> Any:
     """A Gemini ``Schema`` (``responseSchema``, a declaration's ``parameters``) with its field names in lowerCamelCase.
 
     The API reads a proto message's fields in either casing; the engine's schema package
@@ -83,7 +87,7 @@ def camel_schema(value: Any) -> Any:
     ``responseJsonSchema`` and ``parametersJsonSchema`` are JSON Schema, not this message,
     and do not come here.
     """
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or depth > CAMEL_MAX_DEPTH:
         return value
     out: dict[str, Any] = {}
     for key, field in value.items():
@@ -91,11 +95,11 @@ def camel_schema(value: Any) -> Any:
         if name in value and name != key:
             continue  # both spellings: the camelCase one is kept
         if name == "items":
-            out[name] = camel_schema(field)
+            out[name] = camel_schema(field, depth + 1)
         elif name == "properties" and isinstance(field, dict):
-            out[name] = {prop: camel_schema(sub) for prop, sub in field.items()}
+            out[name] = {prop: camel_schema(sub, depth + 1) for prop, sub in field.items()}
         elif name == "anyOf" and isinstance(field, list):
-            out[name] = [camel_schema(sub) for sub in field]
+            out[name] = [camel_schema(sub, depth + 1) for sub in field]
         else:
             out[name] = field
     if "anyOf" in out and "properties" not in out and str(out.get("type", "")).upper() == "OBJECT":

@@ -41,8 +41,7 @@ def _content_text(content: Any, param: str) -> tuple[str, int]:
         raise type_error(param, "a string or an array of content parts", content)
     if not content:
         raise invalid(
-            f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array "
-            "instead.",
+            f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead.",
             param=param,
             code="empty_array",
         )

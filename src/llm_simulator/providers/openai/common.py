@@ -198,9 +198,11 @@ SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority")
 
 
 def service_tier(body: JsonObject) -> str:
-    """The tier the request is served on, as the response reports it: ``auto`` or none is ``default``.
+    """The tier the request is served on: ``auto`` or none is ``default``.
 
-    Any other value than ``SERVICE_TIERS`` is a 400 in the API's wording.
+    The Responses API reports it; chat completions report ``default`` (their bodies are
+    built from a fixed skeleton). Any other value than ``SERVICE_TIERS`` is a 400 in the
+    API's wording.
     """
     value = get_str(body, "service_tier")
     if value is None or value == "auto":

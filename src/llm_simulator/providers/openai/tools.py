@@ -98,6 +98,9 @@ def checked_schema(
     if not isinstance(schema, dict):
         raise type_error(param, "an object", schema)
     kind = schema.get("type")
+    if not schema:
+        # ``{}``: no parameters, as leaving them out says (hand-written and MCP tools send it).
+        return {"type": "object", "properties": {}}
     if kind != "object":
         # Function arguments and structured outputs are JSON objects on the API: a schema
         # whose root is anything else (or says no type) is refused, strict or not.

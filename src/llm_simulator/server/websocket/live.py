@@ -315,7 +315,8 @@ class LiveSession:
                 # the Live API reports a failure on its side by closing with 1011.
                 await self.ws.close(CLOSE_INTERNAL, broken or INTERNAL_ERROR)
                 return
-            self.history.append({"role": "model", "parts": said or [{"text": ""}]})
+            if said:  # a turn that showed nothing stays out of the history (an empty part would be refused)
+                self.history.append({"role": "model", "parts": said})
             if any("functionCall" in part for part in said):
                 return  # the turn goes on once the client's toolResponse arrives
             await self.ws.send_json({"serverContent": {"generationComplete": True}})
