@@ -529,6 +529,14 @@ UNEXPECTED = "unexpected `tool_use_id` found in `tool_result` blocks"
         ),
         ([ASK_TURN, _uses("toolu_a", "toolu_b"), _results("toolu_b")], f"messages.1: {WITHOUT_RESULT}: toolu_a."),
         ([_results("toolu_a")], f"messages.0.content.0: {UNEXPECTED}: toolu_a."),
+        (
+            [
+                ASK_TURN,
+                _uses("toolu_a"),
+                {"role": "user", "content": [{"type": "text", "text": "Here:"}, *_results("toolu_a")["content"]]},
+            ],
+            f"messages.1: {WITHOUT_RESULT}: toolu_a.",
+        ),
         ([ASK_TURN, _uses("toolu_a"), _results("toolu_a", "toolu_x")], f"messages.2.content.1: {UNEXPECTED}: toolu_x."),
         (
             [
@@ -648,3 +656,8 @@ def test_metadata_has_only_user_id(http: httpx.Client) -> None:
     error = assert_anthropic_error(messages(http, {**BODY, "metadata": {"user_id": "u1", "team": "x"}}), 400, INVALID)
     assert error["message"] == "metadata.team: Extra inputs are not permitted"
     assert messages(http, {**BODY, "metadata": {"user_id": "u1"}}).status_code == 200
+
+
+def test_text_may_follow_the_tool_results(http: httpx.Client) -> None:
+    answer = {"role": "user", "content": [*_results("toolu_a")["content"], {"type": "text", "text": "Anything else?"}]}
+    assert messages(http, {**BODY, "messages": [ASK_TURN, _uses("toolu_a"), answer]}).status_code == 200

@@ -265,10 +265,12 @@ def _check_results(uses: list[str], results: list[tuple[int, str]], at: int) -> 
     """Turn ``at``'s ``tool_result`` blocks (index, id) against the previous turn's ``tool_use`` ids.
 
     The API's rule and wording: every ``tool_use`` of an assistant turn is answered by a
-    ``tool_result`` in the very next turn, and a ``tool_result`` answers a ``tool_use`` of
-    the turn just before it.
+    ``tool_result`` at the head of the very next turn (before any text), and a
+    ``tool_result`` answers a ``tool_use`` of the turn just before it.
     """
-    answered = {call_id for _, call_id in results}
+    # Only results at the head of the turn count as "immediately after" (the API's rule: a
+    # turn answering tool calls opens with its tool_result blocks; any text comes after them).
+    answered = {call_id for position, (j, call_id) in enumerate(results) if j == position}
     left = [call_id for call_id in uses if call_id not in answered]
     if left:
         raise invalid(
