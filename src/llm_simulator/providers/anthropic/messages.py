@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,32 +118,26 @@ def _stop_sequences(body: JsonObject) -> tuple[str, ...]:
 
 
 # Betas (``anthropic-beta``) that raise a model's limits: the models each applies to (as
-# announced: the 1M window for Sonnet 4 and 4.5, then for Opus and Sonnet 4.6), the limit
-# and its new value. Elsewhere a beta changes nothing.
-LIMIT_BETAS: dict[str, tuple[frozenset[str], str, int]] = {
+# announced: the 1M window for Sonnet 4 and 4.5, then for Opus and Sonnet 4.6) and the spec
+# it gives them. Elsewhere a beta changes nothing.
+LIMIT_BETAS: dict[str, tuple[frozenset[str], Callable[[ModelSpec], ModelSpec]]] = {
     "context-1m-2025-08-07": (
         frozenset({"claude-sonnet-4-20250514", "claude-sonnet-4-5-20250929", "claude-opus-4-6", "claude-sonnet-4-6"}),
-        "context_window",
-        1_000_000,
+        lambda spec: dataclasses.replace(spec, context_window=1_000_000),
     ),
-    "output-128k-2025-02-19": (frozenset({"claude-3-7-sonnet-20250219"}), "max_output_tokens", 128_000),
+    "output-128k-2025-02-19": (
+        frozenset({"claude-3-7-sonnet-20250219"}),
+        lambda spec: dataclasses.replace(spec, max_output_tokens=128_000),
+    ),
 }
 
 
 def beta_limits(spec: ModelSpec, headers: Mapping[str, str]) -> ModelSpec:
     """``spec`` with the limits the request's ``anthropic-beta`` raises for it (itself when none does)."""
-    raw = headers.get("anthropic-beta")
-    if not raw:
-        return spec
-    for beta in raw.split(","):
+    for beta in (headers.get("anthropic-beta") or "").split(","):
         raised = LIMIT_BETAS.get(beta.strip())
-        if raised is None or spec.id not in raised[0]:
-            continue
-        _, limit, value = raised
-        if limit == "context_window":
-            spec = dataclasses.replace(spec, context_window=value)
-        else:
-            spec = dataclasses.replace(spec, max_output_tokens=value)
+        if raised is not None and spec.id in raised[0]:
+            spec = raised[1](spec)
     return spec
 
 

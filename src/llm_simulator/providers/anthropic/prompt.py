@@ -253,11 +253,12 @@ def parse_messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...
             raise invalid(f"{where}: {role} messages must have non-empty content", param=f"{where}.content")
         tokens += TOKENS_PER_MESSAGE + sim.count_tokens(text) + extra
         blocks = content if isinstance(content, list) else []
-        _check_results(uses, [(j, b["tool_use_id"]) for j, b in enumerate(blocks) if b["type"] == "tool_result"], i)
+        results = [(j, b["tool_use_id"]) for j, b in enumerate(blocks) if b["type"] == "tool_result"]
+        _check_results(uses, results, i)
         uses = [b["id"] for b in blocks if b["type"] == "tool_use"] if role == "assistant" else []
         # A user turn returning tool results is a "tool" turn in neutral form, as in OpenAI's
         # format: "the last user message" then means the same on every provider.
-        messages.append(Message("tool" if role == "user" and _has_tool_result(content) else role, text))
+        messages.append(Message("tool" if role == "user" and results else role, text))
     return tuple(messages), tokens
 
 

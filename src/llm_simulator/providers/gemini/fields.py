@@ -54,6 +54,18 @@ def _bad_value(where: str, proto_type: str, value: Any) -> SimulatorError:
     return invalid(f"Invalid value at '{where}' ({proto_type}), {preview(value)}", param=where)
 
 
+def enum_value(value: Any, where: str, allowed: frozenset[str], proto: str) -> str | None:
+    """An enum field's ``value``, named in any casing as Google reads enum names (None when absent).
+
+    Any other value is the proto value error, naming the field and the enum's type.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.upper() not in allowed:
+        raise _bad_value(where, f"type.googleapis.com/{proto}", value)
+    return value
+
+
 def get_int(obj: JsonObject, camel: str, where: str, *, minimum: int | None = None) -> int | None:
     """An int32 field (a JSON number with no fraction, or a numeric string, in int32 range)."""
     raw = value = get(obj, camel)

@@ -7,11 +7,9 @@ change nothing the simulator produces, so they are only checked (in either casin
 
 from __future__ import annotations
 
-from typing import Any
-
 from llm_simulator.core.errors import invalid
 from llm_simulator.providers.gemini import fields
-from llm_simulator.providers.validation import JsonObject, preview
+from llm_simulator.providers.validation import JsonObject
 
 HARM_CATEGORIES = frozenset(
     {
@@ -49,17 +47,6 @@ CALLING_FIELDS = ("mode", "allowedFunctionNames", "streamFunctionCallArguments")
 THINKING_FIELDS = ("includeThoughts", "thinkingBudget", "thinkingLevel")
 
 
-def enum_value(value: Any, allowed: frozenset[str], where: str, proto: str) -> str | None:
-    """``value`` if it names one of ``allowed`` in any casing (None when absent); else Google's 400 naming it."""
-    if value is None:
-        return None
-    # Google reads enum names in any casing (its image-generation examples send
-    # ``responseModalities: ["Text", "Image"]``).
-    if not isinstance(value, str) or value.upper() not in allowed:
-        raise invalid(f"Invalid value at '{where}' (type.googleapis.com/{proto}), {preview(value)}", param=where)
-    return value
-
-
 def check_safety_settings(body: JsonObject) -> None:
     """``safetySettings``: objects with a known ``category``, ``threshold`` and ``method``."""
     for i, setting in enumerate(fields.get_list(body, "safetySettings", "safety_settings") or []):
@@ -67,9 +54,10 @@ def check_safety_settings(body: JsonObject) -> None:
         if not isinstance(setting, dict):
             raise invalid(f"Invalid JSON payload received. Expected an object for '{where}'.", param=where)
         fields.check_known(setting, SAFETY_FIELDS, where)
-        enum_value(fields.get(setting, "category"), HARM_CATEGORIES, f"{where}.category", "HarmCategory")
-        enum_value(fields.get(setting, "threshold"), HARM_THRESHOLDS, f"{where}.threshold", "HarmBlockThreshold")
-        enum_value(fields.get(setting, "method"), HARM_METHODS, f"{where}.method", "HarmBlockMethod")
+        fields.enum_value(fields.get(setting, "category"), f"{where}.category", HARM_CATEGORIES, "HarmCategory")
+        threshold = fields.get(setting, "threshold")
+        fields.enum_value(threshold, f"{where}.threshold", HARM_THRESHOLDS, "HarmBlockThreshold")
+        fields.enum_value(fields.get(setting, "method"), f"{where}.method", HARM_METHODS, "HarmBlockMethod")
 
 
 def check_tool_config(body: JsonObject) -> None:
@@ -92,6 +80,6 @@ def check_generation_settings(config: JsonObject | None, where: str) -> None:
         fields.check_known(thinking, THINKING_FIELDS, f"{where}.thinking_config")
     modalities = fields.get_list(config, "responseModalities", f"{where}.response_modalities") or []
     for i, modality in enumerate(modalities):
-        enum_value(modality, MODALITIES, f"{where}.response_modalities[{i}]", "Modality")
+        fields.enum_value(modality, f"{where}.response_modalities[{i}]", MODALITIES, "Modality")
     resolution = fields.get(config, "mediaResolution")
-    enum_value(resolution, MEDIA_RESOLUTIONS, f"{where}.media_resolution", "MediaResolution")
+    fields.enum_value(resolution, f"{where}.media_resolution", MEDIA_RESOLUTIONS, "MediaResolution")

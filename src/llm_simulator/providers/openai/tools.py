@@ -97,10 +97,10 @@ def checked_schema(
     """``schema`` if it is a valid JSON Schema the generator honours (and strict-compatible if ``strict``)."""
     if not isinstance(schema, dict):
         raise type_error(param, "an object", schema)
-    kind = schema.get("type")
     if not schema:
         # ``{}``: no parameters, as leaving them out says (hand-written and MCP tools send it).
         return {"type": "object", "properties": {}}
+    kind = schema.get("type")
     if kind != "object":
         # Function arguments and structured outputs are JSON objects on the API: a schema
         # whose root is anything else (or says no type) is refused, strict or not.
