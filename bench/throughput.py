@@ -301,26 +301,24 @@ def paired_ratios(runs: list[WrkResult], candidate: str, other: str) -> dict[str
     return ratios
 
 
-def own_cpu(runs: list[WrkResult], target: str, floor: str) -> list[float]:
-    """``target``'s CPU per request above the granian floor's, round by round.
+def own_cpu(runs: list[WrkResult], target: str, floor: str) -> dict[int, float]:
+    """``target``'s CPU per request above the granian floor's, by round.
 
     The floor is granian serving the same bytes from a bare ASGI app; what a server spends
     beyond it is the server's own work per request (issue 22 defines "our own Python" this
     way). Subtracting within a round cancels drift that hits both alike; the floor's own
     number moves by ± 20 % between rounds on a shared box, which is why it is paired.
     """
-    by_round = {(r.target, r.round): r for r in runs}
-    return [
-        r.server_cpu_us_per_req - by_round[(floor, r.round)].server_cpu_us_per_req
-        for r in runs
-        if r.target == target and (floor, r.round) in by_round
-    ]
+    floors = {r.round: r.server_cpu_us_per_req for r in runs if r.target == floor}
+    return {
+        r.round: r.server_cpu_us_per_req - floors[r.round] for r in runs if r.target == target and r.round in floors
+    }
 
 
 def own_cpu_ratio(runs: list[WrkResult], candidate: str, other: str, floor: str) -> float | None:
     """Candidate ÷ other of the CPU per request above the floor: the median of same-round ratios."""
     ours, theirs = own_cpu(runs, candidate, floor), own_cpu(runs, other, floor)
-    pairs = [mine / its for mine, its in zip(ours, theirs, strict=False) if its > 0]
+    pairs = [mine / theirs[n] for n, mine in ours.items() if theirs.get(n, 0) > 0]
     return round(statistics.median(pairs), 3) if pairs else None
 
 
@@ -472,9 +470,9 @@ def build_summary(targets: list[Target], runs: list[WrkResult], first: int) -> d
     if floor is not None:
         for t in targets:
             # aimock is not served by granian: the floor says nothing of its own work.
-            above = own_cpu(runs, t.name, floor) if t.kind == "simulator" else []
+            above = own_cpu(runs, t.name, floor) if t.kind == "simulator" else {}
             if above:
-                summary[t.name]["own_cpu_us_per_req"] = round(statistics.median(above), 1)
+                summary[t.name]["own_cpu_us_per_req"] = round(statistics.median(above.values()), 1)
         for name in others:
             if "own_cpu_us_per_req" in summary[name]:
                 summary[candidate]["vs"][name]["own_cpu_us_per_req"] = own_cpu_ratio(runs, candidate, name, floor)
