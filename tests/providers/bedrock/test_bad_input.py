@@ -97,6 +97,84 @@ def test_converse_bad_bodies(fast_server: LiveServer, operation: str, body: dict
     assert_aws_error(_post(fast_server, MODEL, operation, body), 400, "ValidationException", *words)
 
 
+WEATHER_TOOLS: dict[str, Any] = {
+    "tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {"type": "object"}}}}]
+}
+
+
+def _use(*ids: str) -> dict[str, Any]:
+    """An assistant turn calling ``get_weather`` once per id."""
+    return {
+        "role": "assistant",
+        "content": [{"toolUse": {"toolUseId": i, "name": "get_weather", "input": {}}} for i in ids],
+    }
+
+
+def _results(*ids: str, text: str | None = None) -> dict[str, Any]:
+    """A user turn answering each id (and saying ``text`` after the results, if given)."""
+    content: list[dict[str, Any]] = [{"toolResult": {"toolUseId": i, "content": [{"text": "21 C"}]}} for i in ids]
+    return {"role": "user", "content": content + ([{"text": text}] if text else [])}
+
+
+@pytest.mark.parametrize("operation", ["converse", "converse-stream"])
+@pytest.mark.parametrize(
+    ("messages", "words"),
+    [
+        # A call the next user turn does not answer (Bedrock names the ids it expected).
+        ([*USER, _use("t1"), {"role": "user", "content": [{"text": "hi"}]}], ["Expected toolResult", "t1"]),
+        ([*USER, _use("t1", "t2"), _results("t1")], ["messages.2.content", "following Ids: t2"]),
+        ([*USER, _use("t1"), _results("t9")], ["following Ids: t1"]),
+        # More results than the previous turn's calls, or results with no call before them.
+        ([*USER, _use("t1"), _results("t1", "t2")], ["exceeds the number of toolUse blocks"]),
+        ([_results("t1")], ["messages.0.content", "exceeds"]),
+        ([*USER, {"role": "assistant", "content": [{"text": "ok"}]}, _results("t1")], ["exceeds"]),
+    ],
+)
+def test_converse_tool_results_must_answer_the_previous_calls(
+    fast_server: LiveServer, operation: str, messages: list[dict[str, Any]], words: list[str]
+) -> None:
+    body = {"messages": messages, "toolConfig": WEATHER_TOOLS}
+    assert_aws_error(_post(fast_server, MODEL, operation, body), 400, "ValidationException", *words)
+
+
+def test_converse_answered_calls_pass_and_tool_blocks_need_tool_config(fast_server: LiveServer) -> None:
+    answered = [*USER, _use("t1", "t2"), _results("t2", "t1", text="and tomorrow?")]
+    response = _post(fast_server, MODEL, "converse", {"messages": answered, "toolConfig": WEATHER_TOOLS})
+    assert response.status_code == 200, response.text
+    without = _post(fast_server, MODEL, "converse", {"messages": answered})
+    assert_aws_error(without, 400, "ValidationException", "toolConfig field must be defined")
+
+
+@pytest.mark.parametrize(
+    ("block", "words"),
+    [
+        (
+            {"toolResult": {"toolUseId": "t1", "content": [{"text": "x"}], "status": "weird"}},
+            ["Value 'weird'", "[success, error]"],
+        ),
+        ({"toolResult": {"toolUseId": "a b!", "content": []}}, ["Value 'a b!'", "toolUseId", "pattern"]),
+        ({"toolResult": {"toolUseId": "t" * 65, "content": []}}, ["between 1 and 64"]),
+        ({"image": {"format": "bmp", "source": {"bytes": "AA=="}}}, ["image.format", "[png, jpeg, gif, webp]"]),
+        ({"document": {"format": "exe", "name": "d", "source": {"bytes": "AA=="}}}, ["document.format", "pdf"]),
+        ({"cachePoint": {"type": "bogus"}}, ["Value 'bogus'", "cachePoint.type", "[default]"]),
+        ({"cachePoint": {}}, ["cachePoint.type"]),
+    ],
+)
+def test_converse_modelled_enums_and_patterns(fast_server: LiveServer, block: dict[str, Any], words: list[str]) -> None:
+    messages = [{"role": "user", "content": [{"text": "look"}, block]}]
+    body = {"messages": messages, "toolConfig": WEATHER_TOOLS}
+    assert_aws_error(_post(fast_server, MODEL, "converse", body), 400, "ValidationException", *words)
+
+
+def test_converse_tool_names_follow_the_pattern(fast_server: LiveServer) -> None:
+    tools = {"tools": [{"toolSpec": {"name": "bad name!", "inputSchema": {"json": {"type": "object"}}}}]}
+    response = _post(fast_server, MODEL, "converse", {"messages": USER, "toolConfig": tools})
+    assert_aws_error(response, 400, "ValidationException", "toolSpec.name", "[a-zA-Z0-9_-]+")
+    calls = [*USER, {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "a b", "input": {}}}]}]
+    response = _post(fast_server, MODEL, "converse", {"messages": calls, "toolConfig": WEATHER_TOOLS})
+    assert_aws_error(response, 400, "ValidationException", "toolUse.name")
+
+
 def test_converse_too_long_input(fast_server: LiveServer) -> None:
     body = {"messages": [{"role": "user", "content": [{"text": "word " * 9000}]}]}
     response = _post(fast_server, "meta.llama3-8b-instruct-v1:0", "converse", body)

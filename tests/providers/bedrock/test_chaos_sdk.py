@@ -89,6 +89,8 @@ def test_chaos_errors_are_bedrock_exceptions(
     error: Any = info.value.response
     assert error["Error"]["Code"] == code
     assert error["Error"]["Message"]
+    if code == "ThrottlingException":  # Bedrock's own text, as a rate-limit tier's refusal has it
+        assert error["Error"]["Message"] == "Too many requests, please wait before trying again."
     assert error["ResponseMetadata"]["HTTPStatusCode"] == status
     assert isinstance(info.value, getattr(client.exceptions, code))
 

@@ -7,8 +7,9 @@ naming the field the way Bedrock does (``messages.0.content.1``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
@@ -60,6 +61,38 @@ TOKENS_PER_MESSAGE = 4
 REPLY_PRIMING_TOKENS = 3
 MEDIA_TOKENS = 1_600
 MAX_STOP_SEQUENCES = 2_500
+# The service model's enums and patterns that boto3 leaves to the server (botocore's
+# ``bedrock-runtime`` 2023-09-30 shapes ``ImageFormat``, ``DocumentFormat``,
+# ``ToolResultStatus``, ``CachePointType``, ``ToolName`` and ``ToolUseId``).
+IMAGE_FORMATS = ("png", "jpeg", "gif", "webp")
+DOCUMENT_FORMATS = ("pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md")
+TOOL_RESULT_STATUSES = ("success", "error")
+CACHE_POINT_TYPES = ("default",)
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
+TOOL_BLOCKS = ("toolUse", "toolResult")
+# Bedrock's refusal of tool blocks in a conversation that defines no tools.
+TOOL_CONFIG_REQUIRED = "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+
+
+def _enum(value: Any, where: str, allowed: tuple[str, ...]) -> None:
+    """Bedrock's refusal of a value outside a modeled enum (``Member must satisfy enum value set``)."""
+    if value not in allowed:
+        raise invalid(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must satisfy enum value set: "
+            f"[{', '.join(allowed)}]",
+            param=where,
+        )
+
+
+def _pattern(value: str, where: str, pattern: re.Pattern[str]) -> None:
+    """Bedrock's refusal of a name or id outside its modeled pattern and length (1 to 64)."""
+    if not pattern.fullmatch(value):
+        raise invalid(
+            f"Value '{value}' at '{where}' failed to satisfy constraint: Member must satisfy regular expression "
+            f"pattern: {pattern.pattern.removesuffix('{1,64}')}+ and have length between 1 and 64",
+            param=where,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +127,73 @@ def _block_text(sim: Simulator, block: Any, where: str) -> tuple[str, int]:
     if kind == "toolUse":
         if not isinstance(inner, dict):
             raise type_error(f"{where}.toolUse", "an object", inner)
-        for field in ("toolUseId", "name"):
-            get_str(inner, field, f"{where}.toolUse.{field}", required=True)
+        use_id = get_str(inner, "toolUseId", f"{where}.toolUse.toolUseId", required=True) or ""
+        _pattern(use_id, f"{where}.toolUse.toolUseId", TOOL_USE_ID)
+        name = get_str(inner, "name", f"{where}.toolUse.name", required=True) or ""
+        _pattern(name, f"{where}.toolUse.name", TOOL_NAME)
         if "input" not in inner:
             raise missing(f"{where}.toolUse.input")
-        return inner["name"] + " " + json_text(inner["input"], f"{where}.toolUse.input"), 0
+        return name + " " + json_text(inner["input"], f"{where}.toolUse.input"), 0
     if kind == "toolResult":
         if not isinstance(inner, dict):
             raise type_error(f"{where}.toolResult", "an object", inner)
-        get_str(inner, "toolUseId", f"{where}.toolResult.toolUseId", required=True)
+        use_id = get_str(inner, "toolUseId", f"{where}.toolResult.toolUseId", required=True) or ""
+        _pattern(use_id, f"{where}.toolResult.toolUseId", TOOL_USE_ID)
+        if "status" in inner:
+            _enum(inner["status"], f"{where}.toolResult.status", TOOL_RESULT_STATUSES)
         content = get_list(inner, "content", f"{where}.toolResult.content", required=True) or []
         return json_text(content, f"{where}.toolResult.content"), 0
-    if kind in ("cachePoint", "reasoningContent"):
+    if kind == "reasoningContent":
         return "", 0  # earlier turns' reasoning is not part of the context
+    if kind == "cachePoint":
+        _cache_point(inner, where)
+        return "", 0
     if kind in ("citationsContent", "searchResult", "guardContent"):
         return json_text(inner, where), 0
+    if kind in ("image", "document"):
+        if not isinstance(inner, dict):
+            raise type_error(f"{where}.{kind}", "an object", inner)
+        if "format" in inner:
+            _enum(inner["format"], f"{where}.{kind}.format", IMAGE_FORMATS if kind == "image" else DOCUMENT_FORMATS)
     return "", MEDIA_TOKENS  # image, document, video, audio
+
+
+def _cache_point(inner: Any, where: str) -> None:
+    """A cache point's ``type`` (``default``, the only one)."""
+    if not isinstance(inner, dict):
+        raise type_error(f"{where}.cachePoint", "an object", inner)
+    if "type" not in inner:
+        raise missing(f"{where}.cachePoint.type")
+    _enum(inner["type"], f"{where}.cachePoint.type", CACHE_POINT_TYPES)
+
+
+@dataclass(slots=True)
+class _ToolTurns:
+    """The tool calls of the last assistant turn, which the next user turn must answer (Bedrock's rule)."""
+
+    open_ids: list[str] = field(default_factory=list)
+    seen_tool_blocks: bool = False
+
+    def check(self, index: int, role: str, content: list[Any]) -> None:
+        """Turn ``index``: its results answer exactly the calls before it; its own calls open the next."""
+        uses = [b["toolUse"]["toolUseId"] for b in content if isinstance(b, dict) and "toolUse" in b]
+        results = [b["toolResult"]["toolUseId"] for b in content if isinstance(b, dict) and "toolResult" in b]
+        self.seen_tool_blocks = self.seen_tool_blocks or bool(uses or results)
+        if role == "user":
+            where = f"messages.{index}.content"
+            if len(results) > len(self.open_ids):
+                raise invalid(
+                    f"The number of toolResult blocks at {where} exceeds the number of toolUse blocks of previous "
+                    "turn.",
+                    param=where,
+                )
+            unanswered = [use_id for use_id in self.open_ids if use_id not in results]
+            if unanswered:
+                raise invalid(
+                    f"Expected toolResult blocks at {where} for the following Ids: {', '.join(unanswered)}",
+                    param=where,
+                )
+        self.open_ids = uses if role == "assistant" else []
 
 
 def _messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...], int, bool]:
@@ -122,6 +206,7 @@ def _messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...], in
     tokens = REPLY_PRIMING_TOKENS
     tool_result = False
     previous = ""
+    tool_turns = _ToolTurns()
     for i, item in enumerate(raw):
         where = f"messages.{i}"
         if not isinstance(item, dict):
@@ -150,10 +235,13 @@ def _messages(sim: Simulator, body: JsonObject) -> tuple[tuple[Message, ...], in
             text, extra = _block_text(sim, block, f"{where}.content.{j}")
             texts.append(text)
             tokens += extra
+        tool_turns.check(i, role, content)
         tool_result = role == "user" and any(isinstance(b, dict) and "toolResult" in b for b in content)
         text = "\n".join(t for t in texts if t)
         tokens += sim.count_tokens(text) + TOKENS_PER_MESSAGE
         turns.append(Message(role, text))
+    if tool_turns.seen_tool_blocks and body.get("toolConfig") is None:
+        raise invalid(TOOL_CONFIG_REQUIRED, param="toolConfig")
     return tuple(turns), tokens, tool_result
 
 
@@ -181,6 +269,7 @@ def _tool(item: Any, where: str) -> ToolSpec | None:
     name = get_str(inner, "name", f"{where}.toolSpec.name", required=True) or ""
     if not name or len(name) > 64:
         raise invalid(f"{where}.toolSpec.name: Member must have length between 1 and 64", param=where)
+    _pattern(name, f"{where}.toolSpec.name", TOOL_NAME)
     schema_union = get_object(inner, "inputSchema", f"{where}.toolSpec.inputSchema")
     if schema_union is None:
         raise missing(f"{where}.toolSpec.inputSchema")

@@ -13,9 +13,13 @@ import orjson
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError
 from llm_simulator.core.http import JSON_CONTENT_TYPE, JsonResponse
+from llm_simulator.engine.chaos.failures import FAILURES
 from llm_simulator.providers.retry_hints import retry_after_headers
 from llm_simulator.wire.eventstream import encode_headers, encode_message
 
+# Bedrock's own text of a throttled request, and the neutral text of a chaos ``rate_limit`` it replaces.
+THROTTLED = "Too many requests, please wait before trying again."
+_CHAOS_RATE_LIMIT = FAILURES["rate_limit"].message
 # (exception name, HTTP status) per neutral kind, as the Bedrock runtime's model declares them.
 _EXCEPTIONS: dict[ErrorKind, tuple[str, int]] = {
     ErrorKind.INVALID_REQUEST: ("ValidationException", 400),
@@ -71,9 +75,13 @@ def error_status(error: SimulatorError) -> int:
 
 
 def error_message(error: SimulatorError) -> str:
-    """The ``message``: a rate limit in Bedrock's wording, otherwise the error's own text."""
-    if error.limit is not None:
-        return "Too many requests, please wait before trying again."
+    """The ``message``: a rate limit in Bedrock's wording, otherwise the error's own text.
+
+    A rate-limit tier's refusal and a chaos ``rate_limit`` with its default text alike (a
+    chaos rule that words its own message keeps it).
+    """
+    if error.limit is not None or (error.kind is ErrorKind.RATE_LIMIT and error.message == _CHAOS_RATE_LIMIT):
+        return THROTTLED
     return error.message
 
 
