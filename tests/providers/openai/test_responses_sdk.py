@@ -221,7 +221,7 @@ def test_store_false_is_not_retrievable(client: openai.OpenAI) -> None:
     assert created.to_dict()["store"] is False
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(created.id)
-    with pytest.raises(openai.NotFoundError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:  # a 400 on the real API, not a 404
         client.responses.create(model="gpt-4o", input="Hi", previous_response_id=created.id)
     assert caught.value.code == "previous_response_not_found"
     assert isinstance(caught.value.body, dict) and caught.value.body["param"] == "previous_response_id"
@@ -317,7 +317,7 @@ STRICT_BAD: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "st
         (
             {"input": [{"type": "function_call_output", "call_id": "call_x", "output": "1"}]},
             400,
-            "input[0].call_id",
+            "input",  # the API names the input, not the item
             None,
         ),
         (
@@ -366,9 +366,9 @@ STRICT_BAD: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "st
         ({"metadata": {"k": 1}}, 400, "metadata.k", "invalid_type"),
         ({"stream": "yes"}, 400, "stream", "invalid_type"),
         ({"background": True, "store": False}, 400, "store", "invalid_value"),
-        ({"model": "gpt-nope"}, 404, "model", "model_not_found"),
+        ({"model": "gpt-nope"}, 400, "model", "model_not_found"),
         ({"model": "text-embedding-3-small"}, 404, "model", "model_not_supported"),
-        ({"previous_response_id": "resp_unknown"}, 404, "previous_response_id", "previous_response_not_found"),
+        ({"previous_response_id": "resp_unknown"}, 400, "previous_response_id", "previous_response_not_found"),
     ],
 )
 def test_bad_input(http: httpx.Client, body: dict[str, Any], status: int, param: str, code: str | None) -> None:

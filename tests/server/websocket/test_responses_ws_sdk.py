@@ -35,7 +35,7 @@ async def test_a_refused_request_is_an_error_event_with_its_status(oai: openai.A
     async with oai.responses.connect() as conn:
         await conn.send({"type": "response.create", "model": "gpt-nonexistent", "input": "hi"})
         error = await conn.recv()
-        assert error.type == "error" and error.status == 404 and error.error.code == "model_not_found"
+        assert error.type == "error" and error.status == 400 and error.error.code == "model_not_found"
         await conn.send({"type": "response.create", "model": "gpt-4o", "input": "hi", "max_output_tokens": 3})
         bad = await conn.recv()
         assert bad.type == "error" and bad.status == 400 and bad.error.param == "max_output_tokens"

@@ -119,9 +119,9 @@ def _history(store: ResponseStore, body: JsonObject) -> tuple[str | None, Stored
     if previous is None:
         return None, None
     stored = store.get(previous)
-    if stored is None:
+    if stored is None:  # a 400 on the Responses API, not a 404 (the id is a parameter of this request)
         raise SimulatorError(
-            ErrorKind.NOT_FOUND,
+            ErrorKind.INVALID_REQUEST,
             f"Previous response with id '{previous}' not found.",
             param="previous_response_id",
             code="previous_response_not_found",
@@ -165,6 +165,18 @@ def _reject_unsupported(body: JsonObject) -> None:
             )
 
 
+def _responses_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
+    """The model and its spec; an unknown one is the Responses API's 400 (chat's is a 404 in other words)."""
+    try:
+        return require_model(sim, body)
+    except SimulatorError as exc:
+        if exc.code != "model_not_found":
+            raise
+        raise invalid(
+            f"The requested model '{body['model']}' does not exist.", param="model", code="model_not_found"
+        ) from None
+
+
 def parse_request(
     sim: Simulator,
     store: ResponseStore,
@@ -173,7 +185,7 @@ def parse_request(
     conversations: ConversationStore | None = None,
 ) -> ResponsesRequest:
     """Validate a ``POST /v1/responses`` body and build the neutral request."""
-    model_id, spec = require_model(sim, body)
+    model_id, spec = _responses_model(sim, body)
     require_generation_model(model_id, spec, "responses")
     _reject_unsupported(body)
     if "input" not in body or body["input"] is None:

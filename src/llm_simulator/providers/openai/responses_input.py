@@ -190,11 +190,9 @@ def parse_input(sim: Simulator, raw: Any, history: Conversation) -> ParsedInput:
 def _check_calls_answered(parsed: ParsedInput, history: Conversation) -> None:
     """Every function_call_output answers a known call; calls the last response made are answered."""
     known = history.call_ids | parsed.call_ids
-    for call_id, where in parsed.outputs:
-        if call_id not in known:
-            raise invalid(
-                f"No tool call found for function call output with call_id {call_id}.", param=f"{where}.call_id"
-            )
+    for call_id, _ in parsed.outputs:
+        if call_id not in known:  # the API names ``input`` itself, not the item
+            raise invalid(f"No tool call found for function call output with call_id {call_id}.", param="input")
     answered = {call_id for call_id, _ in parsed.outputs}
     for call_id in history.open_calls:
         if call_id not in answered:
