@@ -75,7 +75,7 @@ def _chaos(opened: list[Any], server: LiveServer, control: str) -> Any:
         ("error=overloaded", "ModelNotReadyException", 429),
         ("error=unavailable", "ServiceUnavailableException", 503),
         ("error=server_error", "InternalServerException", 500),
-        ("error=timeout", "ModelTimeoutException", 408),
+        ("error=timeout; delay_ms=50", "ModelTimeoutException", 408),  # not the default 10 s wait
         ("error=permission", "AccessDeniedException", 403),
         ("error=quota_exhausted", "ServiceQuotaExceededException", 400),
     ],
