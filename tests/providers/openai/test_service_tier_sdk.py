@@ -25,15 +25,25 @@ def test_an_unknown_tier_is_a_400_naming_the_allowed_ones(
     response = httpx.post(server.openai_base + path, json={"model": "gpt-4o", "service_tier": tier, **body})
     error = assert_openai_error(response, 400, param="service_tier", code="invalid_value")
     assert error["message"].startswith(f"Invalid value: '{tier}'. Supported values are: 'auto', 'default'")
+    assert error["message"].endswith(" and 'ultrafast'." if path == "/responses" else "'priority' and 'fast'.")
 
 
-@pytest.mark.parametrize(("tier", "served"), [("flex", "flex"), ("priority", "priority"), ("auto", "default")])
+def test_chat_has_no_ultrafast_tier(server: LiveServer) -> None:
+    body = {"model": "gpt-4o", "messages": ASK, "service_tier": "ultrafast"}
+    assert_openai_error(httpx.post(server.openai_base + "/chat/completions", json=body), 400, param="service_tier")
+
+
+@pytest.mark.parametrize(
+    ("tier", "served"),
+    # Fast mode is served and reported as priority (the SDK's documentation of the parameter).
+    [("flex", "flex"), ("priority", "priority"), ("auto", "default"), ("fast", "priority"), ("ultrafast", "ultrafast")],
+)
 def test_responses_report_the_tier_they_were_served_on(client: openai.OpenAI, tier: Any, served: str) -> None:
     response = client.responses.create(model="gpt-4o", input="Hi", service_tier=tier, max_output_tokens=16)
     assert response.service_tier == served
 
 
 def test_chat_accepts_every_tier(client: openai.OpenAI) -> None:
-    for tier in ("auto", "default", "flex", "scale", "priority"):
+    for tier in ("auto", "default", "flex", "scale", "priority", "fast"):
         completion = client.chat.completions.create(model="gpt-4o", messages=ASK, service_tier=tier, max_tokens=4)
         assert completion.choices

@@ -25,6 +25,7 @@ from llm_simulator.providers.openai import (
     moderations,
     realtime_secrets,
     responses,
+    responses_count,
     responses_items,
     responses_stored,
 )
@@ -84,6 +85,7 @@ class OpenAIProvider:
                 "realtime_client_secrets",
             ),
             Route("POST", "/v1/responses", partial(responses.create, sim, store, jobs, talks), "responses"),
+            Route("POST", "/v1/responses/input_tokens", partial(responses_count.count, sim, store, talks), "responses"),
             Route(
                 "GET", "/v1/responses/{response_id}", partial(responses_stored.retrieve, sim, store, jobs), "responses"
             ),

@@ -193,24 +193,27 @@ def legacy_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
-# The processing tiers a request may ask for (``service_tier``), in the API's order.
-SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority")
+# The processing tiers a request may ask for (``service_tier``), in the SDK's order: chat
+# completions take these; the Responses API also ``ultrafast`` (``RESPONSES_SERVICE_TIERS``).
+SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast")
+RESPONSES_SERVICE_TIERS = (*SERVICE_TIERS, "ultrafast")
+# The tier a request is reported as served on, where it is not the one asked for: ``auto``
+# is the project's default tier, and Fast mode is served (and reported) as ``priority``.
+SERVED_AS = {"auto": "default", "fast": "priority"}
 
 
-def service_tier(body: JsonObject) -> str:
-    """The tier the request is served on: ``auto`` or none is ``default``.
+def service_tier(body: JsonObject, allowed: tuple[str, ...] = SERVICE_TIERS) -> str:
+    """The tier the request is served on (``SERVED_AS``; none asked for is ``default``).
 
     The Responses API reports it; chat completions report ``default`` (their bodies are
-    built from a fixed skeleton). Any other value than ``SERVICE_TIERS`` is a 400 in the
-    API's wording.
+    built from a fixed skeleton). A value outside ``allowed`` is a 400 in the API's wording.
     """
     value = get_str(body, "service_tier")
-    if value is None or value == "auto":
+    if value is None:
         return "default"
-    if value not in SERVICE_TIERS:
+    if value not in allowed:
+        listed = ", ".join(f"'{tier}'" for tier in allowed[:-1]) + f" and '{allowed[-1]}'"
         raise invalid(
-            f"Invalid value: '{value}'. Supported values are: 'auto', 'default', 'flex', 'scale' and 'priority'.",
-            param="service_tier",
-            code="invalid_value",
+            f"Invalid value: '{value}'. Supported values are: {listed}.", param="service_tier", code="invalid_value"
         )
-    return value
+    return SERVED_AS.get(value, value)

@@ -27,6 +27,7 @@ from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
 from llm_simulator.providers.heavy import body_window, is_heavy
 from llm_simulator.providers.openai.common import (
+    RESPONSES_SERVICE_TIERS,
     check_limits,
     require_generation_model,
     require_model,
@@ -42,6 +43,7 @@ from llm_simulator.providers.openai.responses_builtin import citations, plan_cal
 from llm_simulator.providers.openai.responses_input import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_ITEM,
+    ParsedInput,
     parse_function_tools,
     parse_include,
     parse_input,
@@ -183,12 +185,20 @@ def parse_request(
     request: HttpRequest,
     body: JsonObject,
     conversations: ConversationStore | None = None,
+    *,
+    count_only: bool = False,
 ) -> ResponsesRequest:
-    """Validate a ``POST /v1/responses`` body and build the neutral request."""
+    """Validate a ``POST /v1/responses`` body and build the neutral request.
+
+    ``count_only``: the body of ``POST /v1/responses/input_tokens`` (``responses_count``),
+    whose ``input`` is optional (the context of ``previous_response_id`` or ``conversation``
+    alone is counted then) and whose count is not refused for the context window.
+    """
     model_id, spec = _responses_model(sim, body)
     require_generation_model(model_id, spec, "responses")
     _reject_unsupported(body)
-    if "input" not in body or body["input"] is None:
+    no_input = "input" not in body or body["input"] is None
+    if no_input and not count_only:
         raise missing("input")
     joined = _joined(sim, conversations, body)
     previous: StoredResponse | None = None
@@ -197,7 +207,7 @@ def parse_request(
         history = EMPTY_CONVERSATION if previous is None else previous.conversation
     else:
         previous_id, history = None, context(sim, joined[1])
-    parsed = parse_input(sim, body["input"], history)
+    parsed = ParsedInput([], 0, set(), [], False) if no_input else parse_input(sim, body["input"], history)
     instructions = get_str(body, "instructions")
     max_output = get_int(body, "max_output_tokens", minimum=MIN_OUTPUT_TOKENS)
     temperature = get_number(body, "temperature", minimum=0, maximum=2)
@@ -237,7 +247,7 @@ def parse_request(
     if instructions:
         messages.insert(0, Message("system", instructions))
         prompt_tokens += TOKENS_PER_ITEM + sim.count_tokens("system") + sim.count_tokens(instructions)
-    if truncation == "disabled":
+    if truncation == "disabled" and not count_only:
         check_limits(model_id, spec, prompt_tokens, max_output, "max_output_tokens", "input")
     parallel = get_bool(body, "parallel_tool_calls", default=True)
     echo: JsonObject = {
@@ -249,7 +259,7 @@ def parse_request(
         "prompt_cache_key": get_str(body, "prompt_cache_key"),
         "reasoning": reasoning.echo,
         "safety_identifier": get_str(body, "safety_identifier"),
-        "service_tier": service_tier(body),
+        "service_tier": service_tier(body, RESPONSES_SERVICE_TIERS),
         "store": store_it,
         "temperature": 1.0 if temperature is None else temperature,
         "text": text_echo,
@@ -263,7 +273,7 @@ def parse_request(
     }
     # This turn's input items, for ``input_items`` and a conversation (ids given now, so they agree).
     turn: list[JsonObject] = []
-    if store_it or joined is not None:
+    if (store_it or joined is not None) and not no_input:
         raw_input = body["input"]
         turn = stored_items([{"role": "user", "content": raw_input}] if isinstance(raw_input, str) else raw_input)
     joining = None
