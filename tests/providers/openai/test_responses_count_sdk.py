@@ -86,3 +86,13 @@ def test_a_count_is_never_stored_or_listed(http: httpx.Client) -> None:
     assert response.headers["x-request-id"]
     # The path is the count's own (POST), not a stored response's id.
     assert_openai_error(http.get("/responses/input_tokens"), 405, param=None)
+
+
+def test_an_input_over_the_window_is_counted_but_not_answered(http: httpx.Client) -> None:
+    # gpt-4 has an 8,192-token window: ≈ 12,000 tokens of input overflow it.
+    long = {"model": "gpt-4", "input": "word " * 12_000}
+    counted = http.post("/responses/input_tokens", json=long)
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 8_192
+    refused = http.post("/responses", json=long)
+    error = assert_openai_error(refused, 400, param="input", code="context_length_exceeded")
+    assert error["message"].startswith("Your input exceeds the context window of this model.")

@@ -167,6 +167,10 @@ def _reject_unsupported(body: JsonObject) -> None:
             )
 
 
+# The Responses API's refusal of an input longer than the model's context window.
+INPUT_TOO_LONG = "Your input exceeds the context window of this model. Please adjust your input and try again."
+
+
 def _responses_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
     """The model and its spec; an unknown one is the Responses API's 400 (chat's is a 404 in other words)."""
     try:
@@ -248,6 +252,10 @@ def parse_request(
         messages.insert(0, Message("system", instructions))
         prompt_tokens += TOKENS_PER_ITEM + sim.count_tokens("system") + sim.count_tokens(instructions)
     if truncation == "disabled" and not count_only:
+        if prompt_tokens > spec.context_window:  # the input alone: the Responses API's own words
+            raise SimulatorError(
+                ErrorKind.CONTEXT_LENGTH, INPUT_TOO_LONG, param="input", code="context_length_exceeded"
+            )
         check_limits(model_id, spec, prompt_tokens, max_output, "max_output_tokens", "input")
     parallel = get_bool(body, "parallel_tool_calls", default=True)
     echo: JsonObject = {
