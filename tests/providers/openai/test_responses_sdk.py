@@ -287,6 +287,29 @@ def test_encrypted_reasoning_is_included_on_request(client: openai.OpenAI) -> No
     assert isinstance(reasoning, ResponseReasoningItem) and reasoning.encrypted_content
 
 
+def test_reasoning_passed_back_needs_the_item_it_led_to(client: openai.OpenAI, http: httpx.Client) -> None:
+    first = client.responses.create(
+        model="o4-mini", input=ASK, reasoning={"effort": "low"}, include=["reasoning.encrypted_content"], store=False
+    )
+    # The whole output passed back (what agents do) is answered.
+    turn: list[Any] = [{"role": "user", "content": ASK}, *[item.to_dict() for item in first.output]]
+    again = client.responses.create(model="o4-mini", input=[*turn, {"role": "user", "content": "And Rome?"}])
+    assert again.status == "completed"
+    # The reasoning without its answer after it, or with nothing after it, is the API's 400.
+    reasoning = first.output[0].to_dict()
+    for items in ([turn[0], reasoning, {"role": "user", "content": "And Rome?"}], [turn[0], reasoning]):
+        error = assert_openai_error(
+            http.post("/responses", json={"model": "o4-mini", "input": items}), 400, param="input"
+        )
+        assert error["message"] == (
+            f"Item '{reasoning['id']}' of type 'reasoning' was provided without its required following item."
+        )
+    # A reasoning item needs its id (the SDK's type requires it).
+    no_id = {k: v for k, v in reasoning.items() if k != "id"}
+    body = {"model": "o4-mini", "input": [turn[0], no_id, turn[2]]}
+    assert_openai_error(http.post("/responses", json=body), 400, param="input[1].id")
+
+
 # -- Bad input -----------------------------------------------------------------------------
 
 STRICT_BAD: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "string"}}}

@@ -170,7 +170,9 @@ def parse_input(sim: Simulator, raw: Any, history: Conversation) -> ParsedInput:
             tokens = TOKENS_PER_ITEM + sim.count_tokens(text) + extra
         elif kind == "reasoning":
             # Earlier reasoning is passed back for context; it is not counted again.
+            item_id = get_str(item, "id", f"{where}.id", required=True)
             get_list(item, "summary", f"{where}.summary", required=True)
+            _check_followed(item_id, raw[i + 1] if i + 1 < len(raw) else None)
             continue
         else:
             raise invalid(
@@ -185,6 +187,20 @@ def parse_input(sim: Simulator, raw: Any, history: Conversation) -> ParsedInput:
     parsed.ends_with_tool_output = isinstance(last, dict) and last.get("type") == "function_call_output"
     _check_calls_answered(parsed, history)
     return parsed
+
+
+def _check_followed(item_id: str | None, following: Any) -> None:
+    """A reasoning item comes back with the item it led to (the API refuses it alone).
+
+    What follows it must be output of the same turn: an assistant message, a function call
+    or more reasoning. Nothing, a user/system/developer message or a tool's output is the
+    API's 400 (agents that drop the answer but keep the reasoning hit it).
+    """
+    if isinstance(following, dict):
+        kind = following.get("type") or ("message" if "role" in following else None)
+        if kind in ("function_call", "reasoning") or (kind == "message" and following.get("role") == "assistant"):
+            return
+    raise invalid(f"Item '{item_id}' of type 'reasoning' was provided without its required following item.", "input")
 
 
 def _check_calls_answered(parsed: ParsedInput, history: Conversation) -> None:
