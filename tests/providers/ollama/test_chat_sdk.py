@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,9 @@ def test_think_streams_thinking_before_the_answer(client: ollama.Client) -> None
     assert whole.message.thinking and whole.message.content
     plain = client.chat(model="qwen3:8b", messages=USER, think=False)
     assert plain.message.thinking is None
+    # Left out, ``think`` is on for a model that can think (Ollama's server sets it).
+    default = client.chat(model="qwen3:8b", messages=USER, options={"seed": 2})
+    assert default.message.thinking and default.message.content
 
 
 def test_think_on_a_model_without_thinking_is_a_400(client: ollama.Client) -> None:
@@ -218,5 +222,7 @@ def test_tool_arguments_follow_the_whole_schema_on_the_raw_wire(tools_server: Li
     body = {"model": "llama3.2", "messages": USER, "tools": [WEATHER], "stream": False}
     for seed in range(5):
         answer = httpx.post(tools_server.url + "/api/chat", json={**body, "options": {"seed": seed}}, timeout=10).json()
-        for call in answer["message"]["tool_calls"]:
+        for index, call in enumerate(answer["message"]["tool_calls"]):
             jsonschema.validate(call["function"]["arguments"], WEATHER["function"]["parameters"])  # type: ignore[index]
+            # As Ollama's api.ToolCall: an id (``call_`` + 8 lowercase letters or digits), the position.
+            assert re.fullmatch(r"call_[a-z0-9]{8}", call["id"]) and call["function"]["index"] == index

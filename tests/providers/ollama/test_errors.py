@@ -24,10 +24,12 @@ def _error(response: httpx.Response, status: int) -> str:
 @pytest.mark.parametrize(
     ("path", "body", "status", "expected"),
     [
-        ("/api/chat", {"model": "nope", "messages": USER}, 404, 'model "nope" not found, try pulling it first'),
-        ("/api/generate", {"model": "gpt-4o", "prompt": "x"}, 404, 'model "gpt-4o" not found, try pulling it first'),
-        ("/api/embed", {"model": "nope", "input": "x"}, 404, 'model "nope" not found, try pulling it first'),
-        ("/api/show", {"model": "nope"}, 404, 'model "nope" not found, try pulling it first'),
+        ("/api/chat", {"model": "nope", "messages": USER}, 404, "model 'nope' not found"),
+        ("/api/generate", {"model": "gpt-4o", "prompt": "x"}, 404, "model 'gpt-4o' not found"),
+        ("/api/embed", {"model": "nope", "input": "x"}, 404, "model 'nope' not found"),
+        ("/api/show", {"model": "nope"}, 404, "model 'nope' not found"),
+        # The legacy embeddings route keeps Ollama's older wording.
+        ("/api/embeddings", {"model": "nope", "prompt": "x"}, 404, 'model "nope" not found, try pulling it first'),
         ("/api/chat", {"messages": USER}, 400, "model is required"),
         (
             "/api/chat",
@@ -52,7 +54,7 @@ def _error(response: httpx.Response, status: int) -> str:
             "/api/chat",
             {"model": "gemma3:4b", "messages": USER, "tools": [{}]},
             400,
-            '"gemma3:4b" does not support tools',
+            "registry.ollama.ai/library/gemma3:4b does not support tools",
         ),
         ("/api/chat", {"model": "llama3.2", "messages": USER, "tools": [{"type": "function"}]}, 400, "function"),
         ("/api/chat", {"model": "nomic-embed-text", "messages": USER}, 400, "does not support chat"),
@@ -93,4 +95,4 @@ def test_the_client_raises_response_error_with_status(client: ollama.Client) -> 
     with pytest.raises(ollama.ResponseError) as info:
         client.chat(model="nope", messages=USER)
     assert info.value.status_code == 404
-    assert str(info.value) == 'model "nope" not found, try pulling it first (status code: 404)'
+    assert str(info.value) == "model 'nope' not found (status code: 404)"

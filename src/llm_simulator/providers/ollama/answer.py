@@ -30,9 +30,13 @@ from llm_simulator.core.types import FinishReason, GenerationPlan, GenerationReq
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.simulator import Simulator
 from llm_simulator.engine.timing import Timeline
+from llm_simulator.infra.rng import IDS
 from llm_simulator.providers.admission import no_limit_headers
 from llm_simulator.providers.ollama.common import JSON_HEADERS, NDJSON_HEADERS, LoadedModels, nanoseconds, timestamp
 from llm_simulator.providers.ollama.errors import stream_error_line
+
+# The random part of a tool call's id (``call_`` and 8 characters, as Ollama's ``toolCallId``).
+TOOL_CALL_ID_CHARS = 8
 
 CHAT = "chat"
 GENERATE = "generate"
@@ -43,13 +47,20 @@ def done_reason(plan: GenerationPlan) -> str:
     return "length" if plan.choices[0].finish_reason is FinishReason.LENGTH else "stop"
 
 
-def tool_call_object(name: str, arguments: str) -> dict[str, Any]:
-    """One ``tool_calls`` entry: Ollama sends the arguments as an object, not as JSON text."""
+def tool_call_object(name: str, arguments: str, index: int) -> dict[str, Any]:
+    """One ``tool_calls`` entry: an id, and the call's position, name and arguments.
+
+    As Ollama's ``api.ToolCall`` serialises it: ``id`` is ``call_`` and 8 lowercase letters
+    or digits, ``function.index`` the call's place in the answer (sent even when 0), and
+    the arguments an object, not JSON text.
+    """
     try:
         parsed = orjson.loads(arguments) if arguments else {}
     except orjson.JSONDecodeError:
         parsed = {}
-    return {"function": {"name": name, "arguments": parsed if isinstance(parsed, dict) else {}}}
+    call_id = "call_" + IDS.token(TOOL_CALL_ID_CHARS).lower()
+    function = {"index": index, "name": name, "arguments": parsed if isinstance(parsed, dict) else {}}
+    return {"id": call_id, "function": function}
 
 
 @dataclass(slots=True)
@@ -104,9 +115,9 @@ class ChunkWriter:
             body = b'"response":' + piece
         return self._open() + body + b',"done":false}\n'
 
-    def tool_call(self, name: str, arguments: str) -> bytes:
-        """A chat chunk carrying one whole tool call."""
-        message = {"role": "assistant", "content": "", "tool_calls": [tool_call_object(name, arguments)]}
+    def tool_call(self, name: str, arguments: str, index: int) -> bytes:
+        """A chat chunk carrying one whole tool call (the ``index``-th of the answer)."""
+        message = {"role": "assistant", "content": "", "tool_calls": [tool_call_object(name, arguments, index)]}
         return self._open() + b'"message":' + orjson.dumps(message) + b',"done":false}\n'
 
     def final(self, plan: GenerationPlan, timings: dict[str, int]) -> bytes:
@@ -129,7 +140,7 @@ def complete_object(plan: GenerationPlan, kind: str, model: str, wall: float) ->
             message["thinking"] = reasoning
         calls = choice.tool_calls
         if calls:
-            message["tool_calls"] = [tool_call_object(c.name, c.arguments) for c in calls]
+            message["tool_calls"] = [tool_call_object(c.name, c.arguments, i) for i, c in enumerate(calls)]
         head["message"] = message
     else:
         head["response"] = choice.text
@@ -146,6 +157,7 @@ async def stream_lines(
     kinds = choice.segment_kinds()
     # The position of each tool call's last token → the call (sent whole when it is complete).
     call_ends = {s.stop - 1: s.tool_call for s in choice.segments if s.tool_call is not None}
+    calls_sent = 0
     async for event in sim.stream(plan, timeline):
         if not isinstance(event, TokenEvent):
             continue
@@ -155,7 +167,8 @@ async def stream_lines(
         if kind is SegmentKind.TOOL_CALL:
             call = call_ends.get(event.position)
             if call is not None:
-                yield writer.tool_call(call.name, call.arguments)
+                yield writer.tool_call(call.name, call.arguments, calls_sent)
+                calls_sent += 1
             continue
         yield writer.text(event.text, kind)
     yield writer.final(plan, clocking.timings(plan, sim.clock.now()))

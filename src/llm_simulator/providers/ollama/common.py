@@ -35,9 +35,15 @@ def canonical_name(name: str) -> str:
     return name if ":" in base else f"{name}:{DEFAULT_TAG}"
 
 
+def registry_name(name: str) -> str:
+    """``name`` as Ollama's scheduler prints it: registry, namespace (``library`` by default) and tag."""
+    short = canonical_name(name)
+    return f"registry.ollama.ai/{short if '/' in short else 'library/' + short}"
+
+
 def not_found(name: str) -> SimulatorError:
     """Ollama's 404 for a model it does not have."""
-    return SimulatorError(ErrorKind.NOT_FOUND, f'model "{name}" not found, try pulling it first', param="model")
+    return SimulatorError(ErrorKind.NOT_FOUND, f"model '{name}' not found", param="model")
 
 
 def find_model(sim: Simulator, name: str) -> ModelSpec | None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from llm_simulator.core.errors import invalid
+from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.cpu import off_loop
@@ -111,7 +111,16 @@ async def handle_embed(sim: Simulator, loaded: LoadedModels, request: HttpReques
 async def handle_embeddings(sim: Simulator, loaded: LoadedModels, request: HttpRequest) -> Response:
     """Serve the legacy ``POST /api/embeddings``: ``{"embedding": […]}`` for one ``prompt``."""
     body = parse_body(request.body)
-    name, spec = _embedding_model(sim, body, "EmbeddingRequest")
+    try:
+        name, spec = _embedding_model(sim, body, "EmbeddingRequest")
+    except SimulatorError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        # The legacy handler keeps Ollama's older wording (the other routes dropped the hint).
+        missing_model = body.get("model")
+        raise SimulatorError(
+            ErrorKind.NOT_FOUND, f'model "{missing_model}" not found, try pulling it first', param="model"
+        ) from None
     prompt = get_string(body, "prompt", "EmbeddingRequest") or ""
     parse_options(body, "EmbeddingRequest")
     texts = [prompt] if prompt else []

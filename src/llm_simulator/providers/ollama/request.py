@@ -24,7 +24,7 @@ from llm_simulator.core.types import (
 )
 from llm_simulator.engine.catalogue import ModelSpec
 from llm_simulator.engine.schema import SchemaError, check_schema
-from llm_simulator.providers.ollama.common import keep_alive_seconds
+from llm_simulator.providers.ollama.common import keep_alive_seconds, registry_name
 from llm_simulator.providers.validation import JsonObject
 
 # Ollama's default context length when a request sets no ``num_ctx``.
@@ -192,11 +192,14 @@ def parse_think(body: JsonObject, name: str, spec: ModelSpec) -> int:
     """The thinking budget ``think`` asks for (``true`` or a level); 0 without thinking.
 
     A model without thinking refuses ``think: true`` (and a level) with Ollama's 400; ``false``
-    is accepted by every model.
+    is accepted by every model. Left out, a model that can think thinks (Ollama's server
+    sets ``think`` for a model with the thinking capability when the request does not).
     """
     raw = body.get("think")
-    if raw is None or raw is False:
+    if raw is False:
         return 0
+    if raw is None:
+        return THINK_BUDGETS["medium"] if "reasoning" in spec.capabilities else 0
     if raw is True:
         level = "medium"
     elif isinstance(raw, str) and raw in THINK_BUDGETS:
@@ -215,8 +218,8 @@ def parse_tools(body: JsonObject, name: str, spec: ModelSpec) -> tuple[tuple[Too
         return (), NO_TOOLS
     if not isinstance(raw, list):
         raise unmarshal_error(raw, "ChatRequest.tools", "api.Tools")
-    if "tools" not in spec.capabilities:
-        raise invalid(f'"{name}" does not support tools', param="tools")
+    if "tools" not in spec.capabilities:  # the scheduler's error: the model's full registry name
+        raise invalid(f"{registry_name(name)} does not support tools", param="tools")
     tools: list[ToolSpec] = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
