@@ -146,7 +146,8 @@ async def test_gemini_prompt_over_the_window_by_its_bytes() -> None:
 
 async def test_count_endpoints_stay_exact_over_the_window() -> None:
     app = make_app()
-    got = await call(app, "POST", "/v1/messages/count_tokens", claude("tiny-claude", LONG), headers=ANTHROPIC)
+    counted = orjson.dumps({"model": "tiny-claude", "messages": [{"role": "user", "content": LONG}]})
+    got = await call(app, "POST", "/v1/messages/count_tokens", counted, headers=ANTHROPIC)
     assert orjson.loads(got.body)["input_tokens"] > 20_000  # 25,000 "aaaaaaaa" tokens plus framing
     got = await call(app, "POST", "/v1beta/models/tiny-gemini:countTokens", gemini(LONG))
     assert orjson.loads(got.body)["totalTokens"] == 25_000

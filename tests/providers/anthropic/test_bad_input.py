@@ -243,8 +243,10 @@ def test_unknown_model(http: httpx.Client, stream: bool) -> None:
 
 @pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
 def test_embedding_model(http: httpx.Client, path: str) -> None:
-    resp = http.post(path, json={**BODY, "model": "text-embedding-3-small"})
-    assert_anthropic_error(resp, 404, "not_found_error")
+    body = {**BODY, "model": "text-embedding-3-small"}
+    if path.endswith("count_tokens"):
+        del body["max_tokens"]  # not a count field (below)
+    assert_anthropic_error(http.post(path, json=body), 404, "not_found_error")
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "text-embedding-3-small", "nope"])
@@ -270,6 +272,14 @@ def test_count_tokens_bad_input(http: httpx.Client, body: dict[str, Any], field:
     status, kind = (404, "not_found_error") if body.get("model") == "claude-nonexistent-9" else (400, INVALID)
     error = assert_anthropic_error(resp, status, kind)
     assert field in error["message"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("max_tokens", 10), ("stream", True), ("temperature", 0.5)])
+def test_count_tokens_refuses_the_messages_only_fields(http: httpx.Client, field: str, value: Any) -> None:
+    # A proxy that counts by resending its Messages body gets the API's refusal.
+    resp = http.post("/v1/messages/count_tokens", json={"model": MODEL, "messages": USER, field: value})
+    error = assert_anthropic_error(resp, 400, INVALID)
+    assert error["message"] == f"{field}: Extra inputs are not permitted"
 
 
 def test_count_tokens_invalid_json(http: httpx.Client) -> None:
@@ -475,6 +485,8 @@ def _nested(depth: int) -> Any:
 def test_deeply_nested_tool_input_is_a_400_not_a_crash(http: httpx.Client, path: str) -> None:
     tool_use = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": _nested(300)}}
     body = {**BODY, "messages": [*USER, {"role": "assistant", "content": [tool_use]}, *USER]}
+    if path.endswith("count_tokens"):
+        del body["max_tokens"]  # not a count field
     error = assert_anthropic_error(http.post(path, json=body), 400, INVALID)
     assert "nested too deeply" in error["message"]
 

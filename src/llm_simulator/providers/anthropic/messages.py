@@ -481,8 +481,27 @@ async def count_tokens(sim: Simulator, request: HttpRequest) -> Response:
     return await count_body(sim, request, parse_object(request.body))
 
 
+# Fields of a Messages body that a count body must not carry: the API refuses them as extra
+# inputs (a proxy that counts by resending its Messages body hits this). Fields the SDKs'
+# count parameters have, beta ones included, and anything newer pass.
+NOT_COUNTED_FIELDS = (
+    "max_tokens",
+    "stream",
+    "stop_sequences",
+    "temperature",
+    "top_p",
+    "top_k",
+    "metadata",
+    "service_tier",
+    "container",
+)
+
+
 async def count_body(sim: Simulator, request: HttpRequest, body: JsonObject) -> Response:
     """The ``input_tokens`` of the Messages ``body`` (from ``request``, or completed by a Vertex AI path)."""
+    for field in NOT_COUNTED_FIELDS:
+        if field in body:
+            raise invalid(f"{field}: Extra inputs are not permitted", param=field)
     _, spec = require_model(sim, body)
     # The thinking configuration is checked as Messages checks it (its shape, the budget's
     # minimum, the model's support); this body has no max_tokens to bound the budget.
