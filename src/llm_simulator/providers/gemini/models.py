@@ -18,7 +18,11 @@ from llm_simulator.providers.gemini.fields import INT32_MAX
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 # Only the methods the simulator serves (clients read this list to decide what to call).
-GENERATE_METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+# The methods the real API lists for a Gemini model (``generateContent``, ``countTokens``,
+# ``createCachedContent``, ``batchGenerateContent``: streaming is not listed), less the one
+# the simulator does not serve (cached contents): a client filtering on ``batchGenerateContent``
+# finds the models it can batch.
+GENERATE_METHODS = ["generateContent", "countTokens", "batchGenerateContent"]
 EMBED_METHODS = ["embedContent", "batchEmbedContents", "countTokens"]
 
 
