@@ -86,3 +86,10 @@ def test_list_show_and_version(client: ollama.Client, http: httpx.Client) -> Non
     assert embedder.capabilities == ["embedding"]
     assert embedder.modelinfo and embedder.modelinfo["nomic-bert.embedding_length"] == 768
     assert http.get("/api/version").json() == {"version": "0.13.0"}
+
+
+def test_the_root_answers_ollama_is_running(http: httpx.Client) -> None:
+    # Ollama's liveness probe (health checks and client set-up screens hit it).
+    response = http.get("/")
+    assert response.status_code == 200 and response.text == "Ollama is running"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"

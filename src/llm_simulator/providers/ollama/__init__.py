@@ -38,6 +38,7 @@ class OllamaProvider:
             Route("POST", "/api/show", partial(models.show, sim), "models"),
             Route("GET", "/api/ps", partial(models.ps, sim, loaded), "models"),
             Route("GET", "/api/version", models.version, "version"),
+            Route("GET", "/", models.running, "version"),
         ]
 
     def claims(self, path: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:

@@ -23,6 +23,8 @@ from llm_simulator.providers.ollama.request import get_flag, get_string
 
 # The Ollama release whose API this simulates (``/api/version``).
 VERSION = "0.13.0"
+# What ``GET /`` answers (Ollama's root handler).
+RUNNING = b"Ollama is running"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +168,8 @@ async def ps(sim: Simulator, loaded: LoadedModels, request: HttpRequest) -> Resp
 async def version(request: HttpRequest) -> Response:
     """``GET /api/version``."""
     return _json({"version": VERSION})
+
+
+async def running(request: HttpRequest) -> Response:
+    """``GET /``: Ollama's plain-text liveness answer, which health checks and clients probe."""
+    return JsonResponse(200, RUNNING, [(b"content-type", b"text/plain; charset=utf-8")])
