@@ -139,3 +139,23 @@ def test_the_api_key_header_is_checked(azure_server: LiveServer) -> None:
         refused = httpx.post(azure_server.url + path, json=body, headers={"api-key": "sk-wrong-key-0"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
         assert httpx.post(azure_server.url + path, json=body).status_code == 401
+
+
+def test_the_v1_api_serves_chat_completions_and_embeddings(v1: openai.OpenAI) -> None:
+    # Microsoft's v1 API: the plain OpenAI client at .../openai/v1/, the deployment as ``model``.
+    completion = v1.chat.completions.create(
+        model="prod-chat", messages=[{"role": "user", "content": "Hi"}], max_tokens=5
+    )
+    assert completion.model == "gpt-4o-mini" and completion.choices[0].message.content
+    assert "prompt_filter_results" in (completion.model_extra or {})  # Azure's annotations
+    chunks = list(
+        v1.chat.completions.create(
+            model="prod-chat", messages=[{"role": "user", "content": "Hi"}], max_tokens=5, stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    vectors = v1.embeddings.create(model="text-embedding-3-small", input=["a", "b"], encoding_format="float")
+    assert len(vectors.data) == 2 and vectors.data[0].embedding
+    with pytest.raises(openai.NotFoundError) as caught:
+        v1.chat.completions.create(model="no-such-deployment", messages=[{"role": "user", "content": "Hi"}])
+    assert caught.value.code == "DeploymentNotFound"

@@ -37,7 +37,8 @@ from llm_simulator.providers.openai.responses_store import ResponseStore
 
 AZURE = "/openai/deployments/{deployment}"
 AZURE_RESPONSES = "/openai/responses"
-AZURE_V1_RESPONSES = "/openai/v1/responses"
+AZURE_V1 = "/openai/v1"
+AZURE_V1_RESPONSES = f"{AZURE_V1}/responses"
 RESPONSE = "/v1/responses/{response_id}"
 CONV = "/v1/conversations/{conversation_id}"
 
@@ -131,6 +132,9 @@ class OpenAIProvider:
             Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
             Route("POST", f"{AZURE}/completions", partial(azure.legacy_completions, sim), "completion"),
             Route("POST", f"{AZURE}/embeddings", partial(azure.create_embeddings, sim), "embedding"),
+            Route("POST", f"{AZURE_V1}/chat/completions", partial(azure.v1_chat_completions, sim), "chat"),
+            Route("POST", f"{AZURE_V1}/completions", partial(azure.v1_completions, sim), "completion"),
+            Route("POST", f"{AZURE_V1}/embeddings", partial(azure.v1_embeddings, sim), "embedding"),
             *self._azure_responses(store, jobs, talks),
         ]
 

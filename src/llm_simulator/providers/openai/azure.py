@@ -6,7 +6,8 @@ the ``api-key`` header, and the content-filter annotations on chat responses.
 
 The Responses API is not under a deployment: ``AzureOpenAI`` sends ``/openai/responses?api-version=…``
 and the v1 API (``OpenAI(base_url=".../openai/v1/")``) ``/openai/v1/responses``, where
-``api-version`` is optional. There the body's ``model`` names the deployment. Both serve the
+``api-version`` is optional. There the body's ``model`` names the deployment, as on the v1
+API's ``/openai/v1/chat/completions``, ``/completions`` and ``/embeddings``. Both serve the
 same responses as ``/v1/responses`` (one store: an id made on one route is found on the others).
 """
 
@@ -71,6 +72,30 @@ async def legacy_completions(sim: Simulator, request: HttpRequest) -> Response:
 async def create_embeddings(sim: Simulator, request: HttpRequest) -> Response:
     """``POST …/embeddings``."""
     return await embeddings.serve(sim, request, _deployment_body(sim, request))
+
+
+def _v1_body(sim: Simulator, request: HttpRequest) -> JsonObject:
+    """A v1 API body (``/openai/v1/…``): its ``model`` names the deployment, as on the Responses route."""
+    body = parse_object(request.body)
+    deployment = get_str(body, "model", required=True) or ""
+    if not deployment:
+        raise invalid("Invalid 'model': empty string. Expected a deployment name.", param="model")
+    return _mapped(sim, deployment, body)
+
+
+async def v1_chat_completions(sim: Simulator, request: HttpRequest) -> Response:
+    """``POST /openai/v1/chat/completions``: Azure's chat answer, the deployment in ``model``."""
+    return await chat.serve(sim, request, _v1_body(sim, request), azure=True)
+
+
+async def v1_completions(sim: Simulator, request: HttpRequest) -> Response:
+    """``POST /openai/v1/completions``."""
+    return await completions.serve(sim, request, _v1_body(sim, request))
+
+
+async def v1_embeddings(sim: Simulator, request: HttpRequest) -> Response:
+    """``POST /openai/v1/embeddings``."""
+    return await embeddings.serve(sim, request, _v1_body(sim, request))
 
 
 def versioned(handler: Handler) -> Handler:
