@@ -354,6 +354,12 @@ class Catalogue:
         spec = self.lookup(model_id)
         if spec is not None:
             return spec
+        if ":" not in model_id.rsplit("/", 1)[-1]:
+            # An Ollama model named without its tag is its ``:latest`` (as Ollama's own /v1 routes
+            # take ``llama3.2``); only Ollama's models are named with tags.
+            tagged = self.lookup(f"{model_id}:latest")
+            if tagged is not None and tagged.provider == "ollama":
+                return tagged
         if self._accept_unknown and len(model_id) <= MAX_UNKNOWN_MODEL_ID:
             return ModelSpec(model_id, provider, "chat", 128_000, 16_384, self._unknown_profile, owned_by="user")
         return None

@@ -7,6 +7,10 @@ import math
 
 import httpx
 import ollama
+import openai
+import pytest
+
+from tests.live import LiveServer
 
 
 def test_generate_answers_and_streams_the_same_text(client: ollama.Client) -> None:
@@ -93,3 +97,15 @@ def test_the_root_answers_ollama_is_running(http: httpx.Client) -> None:
     response = http.get("/")
     assert response.status_code == 200 and response.text == "Ollama is running"
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_openai_compatible_routes_take_ollama_names_without_their_tag(server: LiveServer) -> None:
+    # Ollama's own /v1 takes ``llama3.2`` for ``llama3.2:latest``; OpenAI SDK users send it so.
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="ollama", max_retries=0) as oai:
+        completion = oai.chat.completions.create(
+            model="llama3.2", messages=[{"role": "user", "content": "Hi"}], max_tokens=5
+        )
+        assert completion.model == "llama3.2" and completion.choices[0].message.content
+        assert oai.embeddings.create(model="nomic-embed-text", input="hi").data[0].embedding
+        with pytest.raises(openai.NotFoundError):  # another vendor's id gains no tag
+            oai.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "Hi"}])

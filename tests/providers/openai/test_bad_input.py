@@ -382,7 +382,8 @@ def test_body_over_limit_through_sdk(small_body_server: LiveServer) -> None:
     assert info.value.status_code == 413
 
 
-@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1/chat/completion", "/v2/chat/completions", "/"])
+# (``/`` is Ollama's liveness route: tests/providers/ollama.)
+@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1/chat/completion", "/v2/chat/completions", "/v1"])
 def test_unknown_route(server: LiveServer, path: str) -> None:
     resp = httpx.post(server.url + path, json=CHAT, timeout=10)
     assert_openai_error(resp, 404, param=None)
