@@ -129,12 +129,15 @@ class OpenAIProvider:
             Route("GET", "/v1/batches", partial(batches.list_batches, batch_service), "batches"),
             Route("GET", "/v1/batches/{batch_id}", partial(batches.retrieve, batch_service), "batches"),
             Route("POST", "/v1/batches/{batch_id}/cancel", partial(batches.cancel, batch_service), "batches"),
-            Route("POST", f"{AZURE}/chat/completions", partial(azure.chat_completions, sim), "chat"),
-            Route("POST", f"{AZURE}/completions", partial(azure.legacy_completions, sim), "completion"),
-            Route("POST", f"{AZURE}/embeddings", partial(azure.create_embeddings, sim), "embedding"),
-            Route("POST", f"{AZURE_V1}/chat/completions", partial(azure.v1_chat_completions, sim), "chat"),
-            Route("POST", f"{AZURE_V1}/completions", partial(azure.v1_completions, sim), "completion"),
-            Route("POST", f"{AZURE_V1}/embeddings", partial(azure.v1_embeddings, sim), "embedding"),
+            *(
+                Route("POST", f"{prefix}/{path}", partial(handler, sim, body_of), kind)
+                for prefix, body_of in ((AZURE, azure.deployment_body), (AZURE_V1, azure.v1_body))
+                for path, handler, kind in (
+                    ("chat/completions", azure.chat_completions, "chat"),
+                    ("completions", azure.legacy_completions, "completion"),
+                    ("embeddings", azure.create_embeddings, "embedding"),
+                )
+            ),
             *self._azure_responses(store, jobs, talks),
         ]
 

@@ -13,7 +13,7 @@ same responses as ``/v1/responses`` (one store: an id made on one route is found
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from llm_simulator.core.errors import ErrorKind, SimulatorError, invalid
 from llm_simulator.core.http import Handler, HttpRequest, Response
@@ -25,7 +25,8 @@ from llm_simulator.providers.openai.responses_store import ResponseStore
 from llm_simulator.providers.validation import JsonObject, get_str, parse_object
 
 API_VERSION = "api-version"
-Serve = Callable[[Simulator, HttpRequest, JsonObject], Awaitable[Response]]
+# How a route finds its body's model: from the deployment in its path, or from the body's ``model``.
+BodyOf = Callable[[Simulator, HttpRequest], JsonObject]
 
 
 def require_api_version(request: HttpRequest) -> None:
@@ -39,10 +40,19 @@ def require_api_version(request: HttpRequest) -> None:
         )
 
 
-def _deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
-    """The request body with ``model`` set to the model the deployment serves."""
+def deployment_body(sim: Simulator, request: HttpRequest) -> JsonObject:
+    """A deployment route's body (``/openai/deployments/{deployment}/…``): ``model`` set from the path."""
     require_api_version(request)
     return _mapped(sim, request.path_params["deployment"], parse_object(request.body))
+
+
+def v1_body(sim: Simulator, request: HttpRequest) -> JsonObject:
+    """A body whose ``model`` names the deployment (the Responses routes, the v1 API's ``/openai/v1/…``)."""
+    body = parse_object(request.body)
+    deployment = get_str(body, "model", required=True) or ""
+    if not deployment:
+        raise invalid("Invalid 'model': empty string. Expected a deployment name.", param="model")
+    return _mapped(sim, deployment, body)
 
 
 def _mapped(sim: Simulator, deployment: str, body: JsonObject) -> JsonObject:
@@ -59,43 +69,19 @@ def _mapped(sim: Simulator, deployment: str, body: JsonObject) -> JsonObject:
     return body
 
 
-async def chat_completions(sim: Simulator, request: HttpRequest) -> Response:
+async def chat_completions(sim: Simulator, body_of: BodyOf, request: HttpRequest) -> Response:
     """``POST …/chat/completions`` with Azure's prompt and content filter results."""
-    return await chat.serve(sim, request, _deployment_body(sim, request), azure=True)
+    return await chat.serve(sim, request, body_of(sim, request), azure=True)
 
 
-async def legacy_completions(sim: Simulator, request: HttpRequest) -> Response:
+async def legacy_completions(sim: Simulator, body_of: BodyOf, request: HttpRequest) -> Response:
     """``POST …/completions``."""
-    return await completions.serve(sim, request, _deployment_body(sim, request))
+    return await completions.serve(sim, request, body_of(sim, request))
 
 
-async def create_embeddings(sim: Simulator, request: HttpRequest) -> Response:
+async def create_embeddings(sim: Simulator, body_of: BodyOf, request: HttpRequest) -> Response:
     """``POST …/embeddings``."""
-    return await embeddings.serve(sim, request, _deployment_body(sim, request))
-
-
-def _v1_body(sim: Simulator, request: HttpRequest) -> JsonObject:
-    """A v1 API body (``/openai/v1/…``): its ``model`` names the deployment, as on the Responses route."""
-    body = parse_object(request.body)
-    deployment = get_str(body, "model", required=True) or ""
-    if not deployment:
-        raise invalid("Invalid 'model': empty string. Expected a deployment name.", param="model")
-    return _mapped(sim, deployment, body)
-
-
-async def v1_chat_completions(sim: Simulator, request: HttpRequest) -> Response:
-    """``POST /openai/v1/chat/completions``: Azure's chat answer, the deployment in ``model``."""
-    return await chat.serve(sim, request, _v1_body(sim, request), azure=True)
-
-
-async def v1_completions(sim: Simulator, request: HttpRequest) -> Response:
-    """``POST /openai/v1/completions``."""
-    return await completions.serve(sim, request, _v1_body(sim, request))
-
-
-async def v1_embeddings(sim: Simulator, request: HttpRequest) -> Response:
-    """``POST /openai/v1/embeddings``."""
-    return await embeddings.serve(sim, request, _v1_body(sim, request))
+    return await embeddings.serve(sim, request, body_of(sim, request))
 
 
 def versioned(handler: Handler) -> Handler:
@@ -116,8 +102,4 @@ async def create_response(
     request: HttpRequest,
 ) -> Response:
     """``POST /openai/responses`` and ``/openai/v1/responses``: ``model`` names a deployment."""
-    body = parse_object(request.body)
-    deployment = get_str(body, "model", required=True) or ""
-    if not deployment:
-        raise invalid("Invalid 'model': empty string. Expected a deployment name.", param="model")
-    return await responses.serve(sim, store, jobs, conversations, request, _mapped(sim, deployment, body))
+    return await responses.serve(sim, store, jobs, conversations, request, v1_body(sim, request))
