@@ -70,7 +70,6 @@ TOOL_RESULT_STATUSES = ("success", "error")
 CACHE_POINT_TYPES = ("default",)
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
-TOOL_BLOCKS = ("toolUse", "toolResult")
 # Bedrock's refusal of tool blocks in a conversation that defines no tools.
 TOOL_CONFIG_REQUIRED = "The toolConfig field must be defined when using toolUse and toolResult content blocks."
 

@@ -11,12 +11,15 @@ would report (instructions, tools, the context of ``previous_response_id`` or
 
 from __future__ import annotations
 
+import functools
 import time
 
 import orjson
 
 from llm_simulator.core.http import HttpRequest, JsonResponse, Response
+from llm_simulator.engine.cpu import off_loop
 from llm_simulator.engine.simulator import Simulator
+from llm_simulator.providers.heavy import is_heavy
 from llm_simulator.providers.openai.common import response_headers
 from llm_simulator.providers.openai.conversations import ConversationStore
 from llm_simulator.providers.openai.responses import parse_request
@@ -45,6 +48,8 @@ async def count(
     if isinstance(previous, str):
         await store.fetch(previous)  # from the fleet's store, when another replica answered it
     counted = {**body, "model": body.get("model") or _any_text_model(sim), "stream": False, "background": False}
-    parsed = parse_request(sim, store, request, counted, conversations, count_only=True)
+    # A heavy body is parsed on the CPU pool, as a response's is; no ceiling: the count is exact.
+    parse = functools.partial(parse_request, count_only=True)
+    parsed = await off_loop(is_heavy(request), None, parse, sim, store, request, counted, conversations)
     answer = {"object": OBJECT, "input_tokens": parsed.gen.prompt_tokens}
     return JsonResponse(200, orjson.dumps(answer), response_headers(request, started, parsed.gen.model))
