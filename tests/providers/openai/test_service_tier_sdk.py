@@ -1,4 +1,4 @@
-"""``service_tier``: one of the API's tiers or a 400; the Responses API reports the tier it served on."""
+"""``service_tier``: one of the API's tiers or a 400; chat and the Responses API report the tier they served on."""
 
 from __future__ import annotations
 
@@ -43,7 +43,22 @@ def test_responses_report_the_tier_they_were_served_on(client: openai.OpenAI, ti
     assert response.service_tier == served
 
 
-def test_chat_accepts_every_tier(client: openai.OpenAI) -> None:
-    for tier in ("auto", "default", "flex", "scale", "priority", "fast"):
-        completion = client.chat.completions.create(model="gpt-4o", messages=ASK, service_tier=tier, max_tokens=4)
-        assert completion.choices
+@pytest.mark.parametrize(
+    ("tier", "served"),
+    [
+        ("auto", "default"),
+        ("default", "default"),
+        ("flex", "flex"),
+        ("scale", "scale"),
+        ("priority", "priority"),
+        ("fast", "priority"),
+        (None, "default"),
+    ],
+)
+def test_chat_reports_the_tier_it_was_served_on(client: openai.OpenAI, tier: Any, served: str) -> None:
+    completion = client.chat.completions.create(model="gpt-4o", messages=ASK, service_tier=tier, max_tokens=4)
+    assert completion.choices and completion.service_tier == served
+    chunks = list(
+        client.chat.completions.create(model="gpt-4o", messages=ASK, service_tier=tier, max_tokens=4, stream=True)
+    )
+    assert chunks and {chunk.service_tier for chunk in chunks} == {served}

@@ -185,15 +185,19 @@ def _choice_body(choice: ChoicePlan) -> dict[str, Any]:
     }
 
 
-def render_completion(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> bytes:
+def render_completion(
+    plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False, tier: str = "default"
+) -> bytes:
     """The non-streamed ``chat.completion`` object (with Azure's content-filter results if ``azure``)."""
     plain = None if azure else plain_choice(plan)
     if plain is not None:  # the common body, formatted directly (providers/openai/chat_body.py)
-        return plain_body(plan, plain, completion_id, created, FINISH[plain.finish_reason])
-    return orjson.dumps(completion_object(plan, completion_id, created, azure=azure))
+        return plain_body(plan, plain, completion_id, created, FINISH[plain.finish_reason], tier)
+    return orjson.dumps(completion_object(plan, completion_id, created, azure=azure, tier=tier))
 
 
-def completion_object(plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False) -> dict[str, Any]:
+def completion_object(
+    plan: GenerationPlan, completion_id: str, created: int, *, azure: bool = False, tier: str = "default"
+) -> dict[str, Any]:
     """The ``chat.completion`` object as dictionaries: every body ``render_completion`` does not format directly."""
     request = plan.request
     completion: dict[str, Any] = {
@@ -203,7 +207,7 @@ def completion_object(plan: GenerationPlan, completion_id: str, created: int, *,
         "model": request.model,
         "choices": [_choice_body(c) for c in plan.choices],
         "usage": plan_usage(plan),
-        "service_tier": "default",
+        "service_tier": tier,
         "system_fingerprint": plan.system_fingerprint,
     }
     if azure:
@@ -305,7 +309,7 @@ def serve(sim: Simulator, request: HttpRequest, body: JsonObject, *, azure: bool
     parsed = None if heavy else plain_request(sim, body)
     if parsed is None:
         return _serve_checked(sim, request, body, started, heavy, azure)
-    return _serve_parsed(sim, request, parsed, started, heavy, azure)
+    return _serve_parsed(sim, request, parsed, started, heavy, azure, "default")
 
 
 async def _serve_checked(
@@ -313,28 +317,37 @@ async def _serve_checked(
 ) -> Response:
     """``serve`` for a body every parameter's own check reads (``parse_checked``)."""
     parsed = await off_loop(heavy, body_window(sim, body, "openai", heavy), parse_checked, sim, body)
-    return await _serve_parsed(sim, request, parsed, started, heavy, azure)
+    # The tier the answer reports: the one served (checked with the settings in ``parse_checked``).
+    tier = service_tier(body) if "service_tier" in body else "default"
+    return await _serve_parsed(sim, request, parsed, started, heavy, azure, tier)
 
 
 def _serve_parsed(
-    sim: Simulator, request: HttpRequest, parsed: Parsed, started: float, heavy: bool, azure: bool
+    sim: Simulator, request: HttpRequest, parsed: Parsed, started: float, heavy: bool, azure: bool, tier: str
 ) -> Awaitable[Response]:
-    """The pipeline's answer to a parsed request."""
+    """The pipeline's answer to a parsed request, reporting ``tier`` as its ``service_tier``."""
     gen, spec, stream, include_usage = parsed
-    answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure)
+    answer = ChatAnswer(sim, request, started, gen.model, include_usage, azure, tier)
     return serve_generation(sim, request, gen, spec, answer, stream=stream, heavy=heavy)
 
 
 class ChatAnswer:
     """How a chat completion is answered: as chunks, or as one ``chat.completion`` body."""
 
-    __slots__ = ("_azure", "_created", "_id", "_include_usage", "_model_id", "_request", "_sim", "_started")
+    __slots__ = ("_azure", "_created", "_id", "_include_usage", "_model_id", "_request", "_sim", "_started", "_tier")
 
     provider = "openai"
     limit_headers = staticmethod(limit_headers)
 
     def __init__(
-        self, sim: Simulator, request: HttpRequest, started: float, model_id: str, include_usage: bool, azure: bool
+        self,
+        sim: Simulator,
+        request: HttpRequest,
+        started: float,
+        model_id: str,
+        include_usage: bool,
+        azure: bool,
+        tier: str = "default",
     ) -> None:
         self._sim = sim
         self._request = request
@@ -342,6 +355,7 @@ class ChatAnswer:
         self._model_id = model_id
         self._include_usage = include_usage
         self._azure = azure
+        self._tier = tier
         self._id = ""
         self._created = 0
 
@@ -357,7 +371,7 @@ class ChatAnswer:
 
     def stream(self, plan: GenerationPlan, timeline: Timeline) -> StreamResponse:
         """``chat.completion.chunk`` frames, then ``[DONE]``."""
-        writer = ChunkWriter(plan, self._id, self._created, self._include_usage, azure=self._azure)
+        writer = ChunkWriter(plan, self._id, self._created, self._include_usage, azure=self._azure, tier=self._tier)
         frames = stream_frames(self._sim, plan, timeline, writer, self._include_usage)
         pacer = self._sim.pacer(plan, timeline)
         plain = None
@@ -373,5 +387,5 @@ class ChatAnswer:
 
     def render(self, plan: GenerationPlan) -> JsonResponse:
         """The ``chat.completion`` body."""
-        body = render_completion(plan, self._id, self._created, azure=self._azure)
+        body = render_completion(plan, self._id, self._created, azure=self._azure, tier=self._tier)
         return JsonResponse(200, body, response_headers(self._request, self._started, self._model_id))

@@ -28,16 +28,16 @@ _MIDDLE = (
     b'"finish_reason":"%s"}],"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
     b'"prompt_tokens_details":{"cached_tokens":%d,"audio_tokens":0},"completion_tokens_details":'
     b'{"reasoning_tokens":%d,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},'
-    b'"service_tier":"default","system_fingerprint":'
+    b'"service_tier":'
 )
 
 
 # Model ids may be any string a caller sends: the formats kept per (model, fingerprint) are bounded.
 @functools.lru_cache(maxsize=256)
-def _skeleton(model: str, fingerprint: str) -> bytes:
-    """The body's format for ``model`` and ``fingerprint``: every other value still a ``%`` field."""
-    literal = [orjson.dumps(value).replace(b"%", b"%%") for value in (model, fingerprint)]
-    return _HEAD + literal[0] + _MIDDLE + literal[1] + b"}"
+def _skeleton(model: str, fingerprint: str, tier: str) -> bytes:
+    """The body's format for ``model``, ``fingerprint`` and the tier served: every other value still a ``%`` field."""
+    literal = [orjson.dumps(value).replace(b"%", b"%%") for value in (model, tier, fingerprint)]
+    return _HEAD + literal[0] + _MIDDLE + literal[1] + b',"system_fingerprint":' + literal[2] + b"}"
 
 
 def plain_choice(plan: GenerationPlan) -> ChoicePlan | None:
@@ -52,12 +52,19 @@ def plain_choice(plan: GenerationPlan) -> ChoicePlan | None:
     return choice
 
 
-def plain_body(plan: GenerationPlan, choice: ChoicePlan, completion_id: str, created: int, finish_reason: str) -> bytes:
+def plain_body(
+    plan: GenerationPlan,
+    choice: ChoicePlan,
+    completion_id: str,
+    created: int,
+    finish_reason: str,
+    tier: str = "default",
+) -> bytes:
     """The ``chat.completion`` body of ``plan``'s single plain choice (see ``plain_choice``)."""
     request = plan.request
     prompt = request.prompt_tokens
     completion = plan.completion_tokens
-    return _skeleton(request.model, plan.system_fingerprint) % (
+    return _skeleton(request.model, plan.system_fingerprint, tier) % (
         orjson.dumps(completion_id),
         created,
         choice.index,

@@ -48,7 +48,14 @@ class ChunkWriter:
     """Renders ``chat.completion.chunk`` frames; the constant envelope is built once."""
 
     def __init__(
-        self, plan: GenerationPlan, completion_id: str, created: int, include_usage: bool, *, azure: bool = False
+        self,
+        plan: GenerationPlan,
+        completion_id: str,
+        created: int,
+        include_usage: bool,
+        *,
+        azure: bool = False,
+        tier: str = "default",
     ) -> None:
         self._plan = plan
         # Azure annotates every content chunk's choice with its content-filter verdicts.
@@ -60,7 +67,7 @@ class ChunkWriter:
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": plan.request.model,
-                "service_tier": "default",
+                "service_tier": tier,
                 "system_fingerprint": plan.system_fingerprint,
             }
         )

@@ -205,8 +205,8 @@ SERVED_AS = {"auto": "default", "fast": "priority"}
 def service_tier(body: JsonObject, allowed: tuple[str, ...] = SERVICE_TIERS) -> str:
     """The tier the request is served on (``SERVED_AS``; none asked for is ``default``).
 
-    The Responses API reports it; chat completions report ``default`` (their bodies are
-    built from a fixed skeleton). A value outside ``allowed`` is a 400 in the API's wording.
+    Chat completions and the Responses API report it. A value outside ``allowed`` is a 400
+    in the API's wording.
     """
     value = get_str(body, "service_tier")
     if value is None:
