@@ -89,6 +89,43 @@ TRUNCATION = ("auto", "disabled")
 UNSUPPORTED = {
     "prompt": "prompt templates",
 }
+# Every top-level field of a create request (the openai SDK's ``ResponseCreateParams``, 3.63;
+# ``tests/providers/openai/test_responses_params.py`` holds them equal): any other is the API's
+# ``Unknown parameter`` 400, so a body carried over from chat (``max_tokens``…) is caught.
+CREATE_FIELDS = frozenset(
+    {
+        "access_programs", "background", "background_options", "context_management", "conversation", "image",
+        "include", "input", "instructions", "max_output_tokens", "max_tool_calls", "metadata", "model",
+        "moderation", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key",
+        "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier",
+        "store", "stream", "stream_options", "temperature", "text", "tool_choice", "tools", "top_logprobs",
+        "top_p", "truncation", "user",
+    }
+)  # fmt: skip
+# ``POST /v1/responses/input_tokens`` takes these (its SDK's ``InputTokenCountParams``) and no others.
+COUNT_FIELDS = frozenset(
+    {
+        "conversation", "input", "instructions", "model", "parallel_tool_calls", "personality",
+        "previous_response_id", "reasoning", "text", "tool_choice", "tools", "truncation",
+    }
+)  # fmt: skip
+# Chat's field that moved: the API says where to.
+MOVED = {"response_format": "text.format"}
+
+
+def _reject_unknown(body: JsonObject, known: frozenset[str]) -> None:
+    """The API's 400 for a top-level field it does not know (the first one, in the body's order)."""
+    for key in body:
+        if key in known:
+            continue
+        if key in MOVED:
+            raise invalid(
+                f"Unsupported parameter: '{key}'. In the Responses API, this parameter has moved to "
+                f"'{MOVED[key]}'. Try again with the new parameter.",
+                param=key,
+                code="unsupported_parameter",
+            )
+        raise invalid(f"Unknown parameter: '{key}'.", param=key, code="unknown_parameter")
 
 
 @dataclass(slots=True)
@@ -198,6 +235,7 @@ def parse_request(
     whose ``input`` is optional (the context of ``previous_response_id`` or ``conversation``
     alone is counted then) and whose count is not refused for the context window.
     """
+    _reject_unknown(body, COUNT_FIELDS if count_only else CREATE_FIELDS)
     model_id, spec = _responses_model(sim, body)
     require_generation_model(model_id, spec, "responses")
     _reject_unsupported(body)

@@ -47,7 +47,7 @@ async def count(
     previous = body.get("previous_response_id")
     if isinstance(previous, str):
         await store.fetch(previous)  # from the fleet's store, when another replica answered it
-    counted = {**body, "model": body.get("model") or _any_text_model(sim), "stream": False, "background": False}
+    counted = {**body, "model": body.get("model") or _any_text_model(sim)}
     # A heavy body is parsed on the CPU pool, as a response's is; no ceiling: the count is exact.
     parse = functools.partial(parse_request, count_only=True)
     parsed = await off_loop(is_heavy(request), None, parse, sim, store, request, counted, conversations)

@@ -19,7 +19,7 @@ from llm_simulator.server.websocket.turns import TurnOutcome, run_turn
 
 ENDPOINT = "responses_ws"
 # Fields of a WebSocket create event that are not part of the HTTP request body.
-_SOCKET_ONLY = ("type", "stream", "stream_id", "event_id")
+_SOCKET_ONLY = ("type", "stream", "stream_id", "event_id", "generate")
 
 
 def ws_error(
