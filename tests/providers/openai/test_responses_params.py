@@ -8,7 +8,7 @@ import httpx
 import pytest
 from openai.types.responses import input_token_count_params, response_create_params
 
-from llm_simulator.providers.openai.responses import COUNT_FIELDS, CREATE_FIELDS
+from llm_simulator.providers.openai.responses_fields import COUNT_FIELDS, CREATE_FIELDS
 from tests.live import LiveServer
 from tests.providers.openai.helpers import assert_openai_error
 

@@ -30,7 +30,6 @@ from llm_simulator.providers.openai.common import (
     RESPONSES_SERVICE_TIERS,
     check_limits,
     require_generation_model,
-    require_model,
     response_headers,
     service_tier,
     stream_headers,
@@ -40,6 +39,14 @@ from llm_simulator.providers.openai.errors import error_status
 from llm_simulator.providers.openai.ratelimits import limit_headers
 from llm_simulator.providers.openai.responses_background import BackgroundJob, BackgroundJobs
 from llm_simulator.providers.openai.responses_builtin import citations, plan_calls
+from llm_simulator.providers.openai.responses_fields import (
+    COUNT_FIELDS,
+    CREATE_FIELDS,
+    INPUT_TOO_LONG,
+    reject_unknown,
+    reject_unsupported,
+    responses_model,
+)
 from llm_simulator.providers.openai.responses_input import (
     REPLY_PRIMING_TOKENS,
     TOKENS_PER_ITEM,
@@ -85,47 +92,6 @@ LOGPROBS = "message.output_text.logprobs"
 # The API rejects output limits below 16 tokens.
 MIN_OUTPUT_TOKENS = 16
 TRUNCATION = ("auto", "disabled")
-# Request fields the simulator does not implement: a clear 400 beats silently ignoring them.
-UNSUPPORTED = {
-    "prompt": "prompt templates",
-}
-# Every top-level field of a create request (the openai SDK's ``ResponseCreateParams``, 3.63;
-# ``tests/providers/openai/test_responses_params.py`` holds them equal): any other is the API's
-# ``Unknown parameter`` 400, so a body carried over from chat (``max_tokens``…) is caught.
-CREATE_FIELDS = frozenset(
-    {
-        "access_programs", "background", "background_options", "context_management", "conversation", "image",
-        "include", "input", "instructions", "max_output_tokens", "max_tool_calls", "metadata", "model",
-        "moderation", "parallel_tool_calls", "previous_response_id", "prompt", "prompt_cache_key",
-        "prompt_cache_options", "prompt_cache_retention", "reasoning", "safety_identifier", "service_tier",
-        "store", "stream", "stream_options", "temperature", "text", "tool_choice", "tools", "top_logprobs",
-        "top_p", "truncation", "user",
-    }
-)  # fmt: skip
-# ``POST /v1/responses/input_tokens`` takes these (its SDK's ``InputTokenCountParams``) and no others.
-COUNT_FIELDS = frozenset(
-    {
-        "conversation", "input", "instructions", "model", "parallel_tool_calls", "personality",
-        "previous_response_id", "reasoning", "text", "tool_choice", "tools", "truncation",
-    }
-)  # fmt: skip
-# Chat's field that moved: the API says where to.
-MOVED = {"response_format": "text.format"}
-
-
-def _reject_unknown(body: JsonObject, known: frozenset[str]) -> None:
-    """The API's 400 for a top-level field it does not know (the first one, in the body's order)."""
-    for key in body:
-        if key in known:
-            continue
-        if key in MOVED:
-            raise invalid(
-                f"Unsupported parameter: '{key}'. In the Responses API, this parameter has moved to "
-                f"'{MOVED[key]}'. Try again with the new parameter.",
-                param=key,
-                code="unsupported_parameter",
-            )
-        raise invalid(f"Unknown parameter: '{key}'.", param=key, code="unknown_parameter")
 
 
 @dataclass(slots=True)
@@ -193,33 +159,6 @@ def _joined(
     return conversations, conversations.require(conversation_id, "conversation")
 
 
-def _reject_unsupported(body: JsonObject) -> None:
-    for key, what in UNSUPPORTED.items():
-        value = body.get(key)
-        if value is not None and value is not False:
-            raise invalid(
-                f"Unsupported parameter: '{key}'. The simulator does not implement {what}.",
-                param=key,
-                code="unsupported_parameter",
-            )
-
-
-# The Responses API's refusal of an input longer than the model's context window.
-INPUT_TOO_LONG = "Your input exceeds the context window of this model. Please adjust your input and try again."
-
-
-def _responses_model(sim: Simulator, body: JsonObject) -> tuple[str, ModelSpec]:
-    """The model and its spec; an unknown one is the Responses API's 400 (chat's is a 404 in other words)."""
-    try:
-        return require_model(sim, body)
-    except SimulatorError as exc:
-        if exc.code != "model_not_found":
-            raise
-        raise invalid(
-            f"The requested model '{body['model']}' does not exist.", param="model", code="model_not_found"
-        ) from None
-
-
 def parse_request(
     sim: Simulator,
     store: ResponseStore,
@@ -235,10 +174,10 @@ def parse_request(
     whose ``input`` is optional (the context of ``previous_response_id`` or ``conversation``
     alone is counted then) and whose count is not refused for the context window.
     """
-    _reject_unknown(body, COUNT_FIELDS if count_only else CREATE_FIELDS)
-    model_id, spec = _responses_model(sim, body)
+    reject_unknown(body, COUNT_FIELDS if count_only else CREATE_FIELDS)
+    model_id, spec = responses_model(sim, body)
     require_generation_model(model_id, spec, "responses")
-    _reject_unsupported(body)
+    reject_unsupported(body)
     no_input = "input" not in body or body["input"] is None
     if no_input and not count_only:
         raise missing("input")
