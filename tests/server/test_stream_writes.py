@@ -95,14 +95,18 @@ async def test_a_long_stream_without_latency_is_written_in_bounded_pieces() -> N
 
 
 async def test_a_paced_stream_sends_its_role_with_the_first_token_then_each_token_alone() -> None:
-    app = SimulatorApp(load_config(flags={"latency.multiplier": 0.2}))
+    app = SimulatorApp(load_config(flags={"latency.multiplier": 0.5}))
     messages = await body_messages(app, 8)
     counts = [m.get("body", b"").count(b"\n\n") for m in messages]
     # The role chunk and the first token are ready together: one write (a loaded machine
     # may have made a later token due by then too). After the opening, a sampled stream
-    # writes each frame alone, and its body ends with a write of its own.
+    # writes each frame alone, and its body ends with a write of its own. A stream woken a
+    # whole ITL late writes the tokens due by then together (its catch-up): a loaded 2-core
+    # machine may cause one such wake-up, never a stream of them.
     assert counts[0] >= 2
-    assert counts[1:-1] == [1] * (11 - counts[0])
+    middle = counts[1:-1]
+    assert sum(middle) == 11 - counts[0] and all(c >= 1 for c in middle), counts
+    assert sum(1 for c in middle if c > 1) <= 1, counts
     assert messages[-1] == {"type": "http.response.body", "body": b""}
     frames = frames_of(messages)
     assert len(frames) == 11 and frames[-1] == b"data: [DONE]"
